@@ -1,0 +1,129 @@
+//! The boundary between the machine and a vendor's wire protocol.
+//!
+//! The machine speaks in [`Inbound`] messages and subscription requests; a
+//! [`Dialect`] turns frames into the former and the latter into frames. The
+//! first dialects are Alpaca's ([`alpaca`]); another vendor's is a new module
+//! implementing [`Dialect`], with no change to the machine.
+
+pub mod alpaca;
+mod verdict;
+
+use std::fmt;
+
+pub use verdict::{ServerError, Verdict};
+
+use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
+
+/// A message from the server, as the machine needs to see it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Inbound<D> {
+    /// The server's greeting after the upgrade (`connected`).
+    Greeting,
+    /// Authentication succeeded.
+    Authenticated,
+    /// Authentication was refused (without an error code of its own).
+    AuthRejected {
+        /// The server's explanation, if any.
+        message: String,
+    },
+    /// An error reported by the server, with the dialect's verdict on it.
+    Error(ServerError),
+    /// The server's complete current subscription set.
+    SubscriptionAck(SubscriptionSet),
+    /// Application data (quotes, trades, order updates…).
+    Data(D),
+    /// A message of a type this dialect does not know; passed through.
+    Unknown {
+        /// The message's type tag, as sent.
+        tag: String,
+    },
+    /// One message (or the whole frame) could not be decoded.
+    Malformed(DecodeError),
+}
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not decode {what}: {detail}")]
+pub struct DecodeError {
+    /// What was being decoded, e.g. `"frame"` or `"quote"`.
+    pub what: &'static str,
+    /// What was wrong, from the parser.
+    pub detail: String,
+}
+
+/// Why a request could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// A single item does not fit in a frame of the configured size.
+    #[error("a subscription request for one symbol needs {needed_bytes} bytes but frames are limited to {frame_bytes_max}; raise the frame size")]
+    FrameTooSmall {
+        /// Bytes one item needs.
+        needed_bytes: usize,
+        /// The configured limit.
+        frame_bytes_max: usize,
+    },
+    /// The request has nothing in it.
+    #[error("empty subscription request")]
+    Empty,
+}
+
+/// Direction of a subscription request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionOp {
+    /// Add the items to the server's set.
+    Subscribe,
+    /// Remove the items from the server's set.
+    Unsubscribe,
+}
+
+/// A subscription change for a dialect to encode.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionRequest<'a> {
+    /// Add or remove.
+    pub op: SubscriptionOp,
+    /// The pairs to add or remove, ordered by channel then symbol.
+    pub items: &'a [(Channel, Symbol)],
+    /// The complete set the stream wants once this change is applied, for
+    /// dialects whose requests name the whole set (Alpaca's `listen`).
+    pub target: &'a SubscriptionSet,
+}
+
+/// An encoded subscription request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRequest {
+    /// The frame to send.
+    pub frame: Frame,
+    /// How many of the request's items (a prefix) the frame carries; the rest
+    /// did not fit under the frame size and go in a later request.
+    pub items_included: usize,
+}
+
+/// A vendor's wire protocol for one kind of stream.
+pub trait Dialect: fmt::Debug + Send + 'static {
+    /// The data messages delivered to the application.
+    type Data: fmt::Debug + Clone + Send + 'static;
+
+    /// Whether the server greets the client before authentication.
+    fn expects_greeting(&self) -> bool;
+
+    /// Headers for the upgrade request (content type, user agent). Never credentials.
+    fn connect_headers(&self) -> Vec<(String, String)>;
+
+    /// Decodes one frame, appending its messages to `out` in order.
+    ///
+    /// Never fails as a whole and never panics: undecodable messages become
+    /// [`Inbound::Malformed`] and the rest of the frame is still decoded.
+    fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<Self::Data>>);
+
+    /// The authentication message.
+    fn encode_auth(&self, credentials: &Credentials) -> Frame;
+
+    /// Encodes as long a prefix of the request as fits in `frame_bytes_max`.
+    fn encode_subscription(
+        &self,
+        request: SubscriptionRequest<'_>,
+        frame_bytes_max: usize,
+    ) -> Result<EncodedRequest, EncodeError>;
+}
