@@ -10,6 +10,7 @@
 
 mod credentials;
 mod frame;
+pub mod machine;
 pub mod protocol;
 mod subscription_set;
 mod symbol;

@@ -1,0 +1,112 @@
+//! Reconnect delays: exponential, capped, with full jitter from a seeded generator.
+
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use super::MachineConfig;
+
+/// Reconnect policy state.
+///
+/// The delay bound doubles with each attempt from `backoff_base` up to
+/// `backoff_max`; the delay is drawn uniformly below the bound (full jitter).
+/// After a connection-limit error the floor is added on top. The attempt
+/// count resets only when a connection stayed live for `backoff_reset_after`.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    rng: ChaCha8Rng,
+    attempts: u32,
+    base: Duration,
+    max: Duration,
+    floor_after_limit: Duration,
+    reset_after: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(config: &MachineConfig) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            attempts: 0,
+            base: config.backoff_base,
+            max: config.backoff_max.max(config.backoff_base),
+            floor_after_limit: config.backoff_floor_after_limit,
+            reset_after: config.backoff_reset_after,
+        }
+    }
+
+    /// Failed attempts since the last reset.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Forgets past failures if the connection that just ended was live long enough.
+    pub(crate) fn note_live_ended(&mut self, live_since: Instant, now: Instant) {
+        if now.saturating_duration_since(live_since) >= self.reset_after {
+            self.attempts = 0;
+        }
+    }
+
+    /// The delay before the next attempt; counts the attempt.
+    pub(crate) fn next_delay(&mut self, after_limit: bool) -> Duration {
+        let bound = self.bound();
+        self.attempts = self.attempts.saturating_add(1);
+        let bound_nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+        let jitter = Duration::from_nanos(self.rng.next_u64() % bound_nanos.saturating_add(1));
+        if after_limit {
+            self.floor_after_limit + jitter
+        } else {
+            jitter
+        }
+    }
+
+    /// The current delay bound (before jitter and floor).
+    pub(crate) fn bound(&self) -> Duration {
+        let factor = 1u32.checked_shl(self.attempts.min(31)).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+
+    /// The largest delay this policy can produce.
+    #[cfg(test)]
+    pub(crate) fn largest_delay(&self, after_limit: bool) -> Duration {
+        if after_limit {
+            self.floor_after_limit + self.max
+        } else {
+            self.max
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Credentials;
+
+    #[test]
+    fn bound_doubles_up_to_the_cap_and_delays_stay_below_it() {
+        let mut config = MachineConfig::new("ws://x", Credentials::new("k", "s"));
+        config.backoff_base = Duration::from_millis(100);
+        config.backoff_max = Duration::from_secs(1);
+        let mut backoff = Backoff::new(&config);
+        let mut bounds = Vec::new();
+        for _ in 0..8 {
+            let bound = backoff.bound();
+            bounds.push(bound.as_millis());
+            assert!(backoff.next_delay(false) <= bound);
+        }
+        assert_eq!(bounds, vec![100, 200, 400, 800, 1000, 1000, 1000, 1000]);
+        let after_limit = backoff.next_delay(true);
+        assert!(after_limit >= config.backoff_floor_after_limit);
+        assert!(after_limit <= backoff.largest_delay(true));
+    }
+
+    #[test]
+    fn same_seed_same_delays() {
+        let config = MachineConfig::new("ws://x", Credentials::new("k", "s"));
+        let mut a = Backoff::new(&config);
+        let mut b = Backoff::new(&config);
+        for _ in 0..20 {
+            assert_eq!(a.next_delay(false), b.next_delay(false));
+        }
+    }
+}

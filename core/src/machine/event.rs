@@ -1,0 +1,213 @@
+//! What the machine tells the application.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::protocol::{DecodeError, EncodeError};
+use crate::{Channel, SubscriptionSet, Symbol, TransportError};
+
+use super::State;
+
+/// Identifies one connection attempt; events of older attempts are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ConnectionEpoch(pub(crate) u64);
+
+impl ConnectionEpoch {
+    /// The attempt number, counting from 1 (0: none yet).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ConnectionEpoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Identifies a subscribe or unsubscribe command; its outcome carries the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    /// The request number, counting from 1.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// The verdict on one subscribe or unsubscribe command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscriptionOutcome {
+    /// The server's set now reflects the command.
+    Acknowledged,
+    /// The server refused some or all of the symbols; they were dropped from
+    /// the desired set. The others of the command are in effect.
+    Rejected {
+        /// The server's error code (e.g. 405), or `None` when the server
+        /// acknowledged a set that left the symbols out.
+        code: Option<u16>,
+        /// The server's message, or an explanation.
+        message: String,
+        /// The refused symbols.
+        symbols: Vec<Symbol>,
+    },
+    /// A later command reversed this one before the server had to act on it.
+    Superseded,
+    /// The stream shut down or failed before the server answered.
+    Abandoned,
+}
+
+/// Which wait ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// Opening the connection.
+    Connect,
+    /// The server's greeting.
+    Greeting,
+    /// The answer to the credentials.
+    Auth,
+    /// A subscription acknowledgement.
+    SubscriptionAck,
+    /// Any frame after a ping.
+    Pong,
+    /// Data messages (the socket was open but silent).
+    DataSilence,
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "opening the connection",
+            Self::Greeting => "the server's greeting",
+            Self::Auth => "the answer to the credentials",
+            Self::SubscriptionAck => "a subscription acknowledgement",
+            Self::Pong => "an answer to a ping",
+            Self::DataSilence => "data (the connection is open but silent)",
+        })
+    }
+}
+
+/// Something that went wrong on a stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The server sent an error message.
+    #[error("server error{}: {message}{}", code.map(|c| format!(" {c}")).unwrap_or_default(), advice(*.code))]
+    Server {
+        /// The server's code, e.g. 402.
+        code: Option<u16>,
+        /// The server's message.
+        message: String,
+    },
+    /// The server refused the credentials.
+    #[error("authentication refused: {message}; check the key and secret (and paper vs live)")]
+    AuthRejected {
+        /// The server's explanation, if any.
+        message: String,
+    },
+    /// The server refused the WebSocket upgrade.
+    #[error("the server refused the connection with HTTP {status}{}", http_advice(*.status))]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The connection failed or was closed.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// A wait ran out.
+    #[error("timed out waiting for {0}")]
+    Timeout(TimeoutKind),
+    /// A message could not be decoded; the stream carries on.
+    #[error(transparent)]
+    Malformed(DecodeError),
+    /// A subscription request could not be encoded.
+    #[error(transparent)]
+    Encode(EncodeError),
+    /// The server broke the protocol.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+}
+
+fn advice(code: Option<u16>) -> &'static str {
+    match code {
+        Some(402) => " (check the API key and secret)",
+        Some(406) => " (another connection uses this key; backing off)",
+        Some(409) => " (the account's plan does not include this feed)",
+        Some(411) => " (the key lacks the scope for this stream)",
+        Some(412) => " (this feed needs the MessagePack encoding)",
+        _ => "",
+    }
+}
+
+fn http_advice(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (check the credentials and the plan)",
+        404 => " (check the endpoint URL)",
+        429 => " (too many connection attempts; backing off)",
+        _ => "",
+    }
+}
+
+impl StreamError {
+    /// The server's or HTTP code, if any.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Self::Server { code, .. } => *code,
+            Self::Refused { status } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A notification for the application, drained with [`Machine::poll_event`](super::Machine::poll_event).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event<D> {
+    /// A data message.
+    Data(D),
+    /// The state changed.
+    StateChanged(State),
+    /// A subscribe or unsubscribe command was settled.
+    Subscription {
+        /// The command.
+        request: RequestId,
+        /// The channel it named.
+        channel: Channel,
+        /// The verdict.
+        outcome: SubscriptionOutcome,
+    },
+    /// The server acknowledged a new subscription set (the whole set).
+    Confirmed(SubscriptionSet),
+    /// The stream stopped being live: data may be missing from `since`.
+    Gap {
+        /// The connection that was lost.
+        epoch: ConnectionEpoch,
+        /// When it was lost.
+        since: Instant,
+    },
+    /// The stream is live again after a gap; backfill what was missed.
+    Resumed {
+        /// The new connection.
+        epoch: ConnectionEpoch,
+        /// When the gap began.
+        gap_since: Instant,
+        /// How long the gap lasted.
+        lost_for: Duration,
+    },
+    /// Something went wrong. If `fatal`, the stream stopped (state `Failed`);
+    /// otherwise it carries on (reconnecting if needed).
+    Error {
+        /// What happened.
+        error: StreamError,
+        /// Whether the stream stopped for good.
+        fatal: bool,
+    },
+    /// A message of a type the protocol does not know, passed through.
+    Unknown {
+        /// Its type tag.
+        tag: String,
+    },
+}

@@ -1,0 +1,688 @@
+//! The connection state machine.
+//!
+//! [`Machine`] decides everything about a stream's connection — when to
+//! connect, what to send, when to give up and when to try again — and does
+//! nothing itself: a driver performs its [`Action`]s and feeds it what
+//! happened.
+
+mod action;
+mod backoff;
+mod config;
+mod event;
+mod state;
+mod subscriptions;
+mod timers;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+pub use action::Action;
+pub use config::MachineConfig;
+pub use event::{ConnectionEpoch, Event, RequestId, StreamError, SubscriptionOutcome, TimeoutKind};
+pub use state::{ConnectPhase, State};
+
+use backoff::Backoff;
+use subscriptions::{Settled, Subscriptions};
+use timers::{Timer, TimerTable};
+
+use crate::protocol::{Dialect, Inbound, ServerError, SubscriptionOp, SubscriptionRequest, Verdict};
+use crate::{Channel, Frame, SubscriptionSet, Symbol, TransportError};
+
+/// Which rules a stream connects by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    /// Market data: connects lazily, only while symbols are wanted.
+    Symbols,
+    /// Account updates: connects at once; the account is the subscription.
+    Account,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The stream was shut down.
+    #[error("the stream is shut down; create a new one")]
+    Closed,
+    /// The stream stopped after a fatal error.
+    #[error("the stream failed ({0}); fix the cause and create a new one")]
+    Failed(StreamError),
+    /// Account streams have a fixed subscription.
+    #[error("account streams receive every update of the account; they take no subscriptions")]
+    AccountStream,
+    /// The channel cannot be requested by a client.
+    #[error("channel {0} is managed by the server (it follows trades) and cannot be requested")]
+    ServerManagedChannel(Channel),
+    /// The command named no symbol.
+    #[error("no symbols given; name at least one symbol or the wildcard \"*\"")]
+    NoSymbols,
+}
+
+/// A stream's connection state machine: sans-I/O, deterministic for a seed.
+///
+/// Four kinds of method:
+/// - getters: [`state`](Self::state), [`desired`](Self::desired), [`confirmed`](Self::confirmed)…;
+/// - inputs, each taking `now`: [`handle_connected`](Self::handle_connected),
+///   [`handle_frame`](Self::handle_frame), [`handle_transport_error`](Self::handle_transport_error),
+///   [`handle_timeout`](Self::handle_timeout);
+/// - commands: [`subscribe`](Self::subscribe), [`unsubscribe`](Self::unsubscribe),
+///   [`shutdown`](Self::shutdown);
+/// - outputs: [`poll_action`](Self::poll_action), [`poll_event`](Self::poll_event),
+///   [`poll_timeout`](Self::poll_timeout).
+///
+/// **The drain rule**: after every input or command, take every action and
+/// every event until both return `None`; then wait for the next input or
+/// until [`poll_timeout`](Self::poll_timeout), and call
+/// [`handle_timeout`](Self::handle_timeout) then (calling it early or twice is harmless).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use tickwire_core::machine::{Action, Event, Machine, MachineConfig, State};
+/// use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding};
+/// use tickwire_core::{Channel, Credentials, Frame, Symbol};
+///
+/// let config = MachineConfig::new("wss://stream.data.alpaca.markets/v2/test", Credentials::new("key", "secret"));
+/// let mut now = Instant::now();
+/// let mut machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json), now);
+///
+/// // No symbols, no connection, however long we wait.
+/// now += Duration::from_secs(3600);
+/// machine.handle_timeout(now);
+/// assert_eq!(machine.poll_action(), None);
+///
+/// // The first subscribe connects.
+/// machine.subscribe(now, Channel::Quotes, [Symbol::new("FAKEPACA")?])?;
+/// let Some(Action::Connect { epoch, .. }) = machine.poll_action() else { panic!("expected a connect") };
+///
+/// // The driver reports what the transport did, and drains after each input.
+/// machine.handle_connected(now, epoch);
+/// machine.handle_frame(now, epoch, &Frame::text(r#"[{"T":"success","msg":"connected"}]"#));
+/// assert!(matches!(machine.poll_action(), Some(Action::Send { .. }))); // credentials
+/// machine.handle_frame(now, epoch, &Frame::text(r#"[{"T":"success","msg":"authenticated"}]"#));
+/// assert!(matches!(machine.poll_action(), Some(Action::Send { .. }))); // subscribe
+/// machine.handle_frame(now, epoch, &Frame::text(r#"[{"T":"subscription","quotes":["FAKEPACA"]}]"#));
+/// assert!(machine.state().is_live());
+/// while let Some(event) = machine.poll_event() {
+///     if let Event::StateChanged(state) = event {
+///         println!("state: {}", state.name());
+///     }
+/// }
+/// // Sleep until `machine.poll_timeout()`, then call `handle_timeout`.
+/// assert!(machine.poll_timeout().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Machine<D: Dialect> {
+    config: MachineConfig,
+    dialect: D,
+    kind: StreamKind,
+    state: State,
+    last_epoch: u64,
+    subscriptions: Subscriptions,
+    timers: TimerTable,
+    backoff: Backoff,
+    /// The open gap: the connection whose loss began it, and when.
+    gap: Option<(ConnectionEpoch, Instant)>,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event<D::Data>>,
+    decoded: Vec<Inbound<D::Data>>,
+    settled: Vec<Settled>,
+}
+
+impl<D: Dialect> Machine<D> {
+    /// A market-data stream: starts [`State::Idle`] and connects on the first subscription.
+    pub fn symbol_stream(config: MachineConfig, dialect: D, now: Instant) -> Self {
+        let _ = now;
+        Self::new(config, dialect, StreamKind::Symbols)
+    }
+
+    /// An account stream: starts connecting at once.
+    pub fn account_stream(config: MachineConfig, dialect: D, now: Instant) -> Self {
+        let mut machine = Self::new(config, dialect, StreamKind::Account);
+        machine
+            .subscriptions
+            .set_desired(SubscriptionSet::from_iter([(Channel::TradeUpdates, Symbol::WILDCARD)]));
+        machine.start_connecting(now);
+        machine
+    }
+
+    fn new(config: MachineConfig, dialect: D, kind: StreamKind) -> Self {
+        Self {
+            backoff: Backoff::new(&config),
+            config,
+            dialect,
+            kind,
+            state: State::Idle,
+            last_epoch: 0,
+            subscriptions: Subscriptions::default(),
+            timers: TimerTable::default(),
+            gap: None,
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            decoded: Vec::new(),
+            settled: Vec::new(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// The current state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Which rules this stream connects by.
+    pub fn kind(&self) -> StreamKind {
+        self.kind
+    }
+
+    /// What the application asked for.
+    pub fn desired(&self) -> &SubscriptionSet {
+        self.subscriptions.desired()
+    }
+
+    /// What the server's last acknowledgement said (empty while disconnected).
+    pub fn confirmed(&self) -> &SubscriptionSet {
+        self.subscriptions.confirmed()
+    }
+
+    /// Whether a subscription request awaits its acknowledgement.
+    pub fn has_request_in_flight(&self) -> bool {
+        self.subscriptions.in_flight().is_some()
+    }
+
+    /// The most recent connection attempt (0 before the first).
+    pub fn last_epoch(&self) -> ConnectionEpoch {
+        ConnectionEpoch(self.last_epoch)
+    }
+
+    /// Failed connection attempts since the backoff last reset.
+    pub fn reconnect_attempts(&self) -> u32 {
+        self.backoff.attempts()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MachineConfig {
+        &self.config
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> &D {
+        &self.dialect
+    }
+
+    // ---- outputs ----
+
+    /// The next action for the transport.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event<D::Data>> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ---- commands ----
+
+    /// Adds symbols to a channel's desired set; the outcome arrives as
+    /// [`Event::Subscription`] with the returned id.
+    ///
+    /// On an idle symbol stream this starts a connection.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        symbols: impl IntoIterator<Item = Symbol>,
+    ) -> Result<RequestId, CommandError> {
+        self.command(now, SubscriptionOp::Subscribe, channel, symbols.into_iter().collect())
+    }
+
+    /// Removes symbols from a channel's desired set; the outcome arrives as
+    /// [`Event::Subscription`]. When nothing is left wanted, the connection is
+    /// closed after [`MachineConfig::idle_linger`].
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        symbols: impl IntoIterator<Item = Symbol>,
+    ) -> Result<RequestId, CommandError> {
+        self.command(now, SubscriptionOp::Unsubscribe, channel, symbols.into_iter().collect())
+    }
+
+    fn command(
+        &mut self,
+        now: Instant,
+        op: SubscriptionOp,
+        channel: Channel,
+        symbols: Vec<Symbol>,
+    ) -> Result<RequestId, CommandError> {
+        match &self.state {
+            State::Closed => return Err(CommandError::Closed),
+            State::Failed { error } => return Err(CommandError::Failed(error.clone())),
+            _ => {}
+        }
+        if self.kind == StreamKind::Account {
+            return Err(CommandError::AccountStream);
+        }
+        if channel.is_server_managed() || channel == Channel::TradeUpdates {
+            return Err(CommandError::ServerManagedChannel(channel));
+        }
+        if symbols.is_empty() {
+            return Err(CommandError::NoSymbols);
+        }
+        let id = self.subscriptions.command(op, channel, symbols);
+        self.after_desired_changed(now);
+        Ok(id)
+    }
+
+    /// Closes the stream: the connection is closed and nothing more is done.
+    /// Pending commands settle as [`SubscriptionOutcome::Abandoned`].
+    pub fn shutdown(&mut self, now: Instant) {
+        let _ = now;
+        if self.state == State::Closed {
+            return;
+        }
+        if let Some(epoch) = self.state.epoch() {
+            self.actions.push_back(Action::Close { epoch });
+        }
+        self.timers.stop_all();
+        self.subscriptions.abandon_all(&mut self.settled);
+        self.emit_settled();
+        self.gap = None;
+        self.set_state(State::Closed);
+    }
+
+    // ---- inputs ----
+
+    /// The transport opened the connection of `epoch`.
+    pub fn handle_connected(&mut self, now: Instant, epoch: ConnectionEpoch) {
+        if !matches!(self.state, State::Connecting { epoch: e, phase: ConnectPhase::Dialing, .. } if e == epoch) {
+            return;
+        }
+        self.timers.stop(Timer::Connect);
+        if let Some(interval) = self.config.ping_interval {
+            self.timers.set(Timer::Ping, now + interval);
+        }
+        if self.dialect.expects_greeting() {
+            self.timers.set(Timer::Greeting, now + self.config.greeting_timeout);
+            self.set_phase(ConnectPhase::Greeting);
+        } else {
+            self.send_credentials(now, epoch);
+        }
+    }
+
+    /// A frame arrived on the connection of `epoch`.
+    pub fn handle_frame(&mut self, now: Instant, epoch: ConnectionEpoch, frame: &Frame) {
+        if !self.is_open(epoch) {
+            return;
+        }
+        // Any frame proves the connection carries traffic.
+        self.timers.stop(Timer::Pong);
+        if !frame.is_message() {
+            return;
+        }
+        let mut decoded = std::mem::take(&mut self.decoded);
+        self.dialect.decode(frame, &mut decoded);
+        self.handle_decoded(now, epoch, decoded.drain(..));
+        self.decoded = decoded;
+    }
+
+    /// Messages already decoded from a frame of the connection of `epoch`
+    /// (for drivers that decode elsewhere, and for measuring the machine alone).
+    pub fn handle_decoded(
+        &mut self,
+        now: Instant,
+        epoch: ConnectionEpoch,
+        messages: impl IntoIterator<Item = Inbound<D::Data>>,
+    ) {
+        for message in messages {
+            // A message may end the connection; the rest of the frame belongs to it.
+            if !self.is_open(epoch) {
+                return;
+            }
+            self.handle_message(now, epoch, message);
+        }
+    }
+
+    /// Opening the connection of `epoch` failed, or the connection was lost.
+    pub fn handle_transport_error(&mut self, now: Instant, epoch: ConnectionEpoch, error: &TransportError) {
+        if self.state.epoch() != Some(epoch) {
+            return;
+        }
+        match error {
+            TransportError::Refused { status: 429 } => {
+                self.lose_connection(now, StreamError::Refused { status: 429 }, true);
+            }
+            TransportError::Refused { status: status @ (401 | 403 | 404) } => {
+                self.fail(StreamError::Refused { status: *status });
+            }
+            TransportError::Refused { status } => {
+                self.lose_connection(now, StreamError::Refused { status: *status }, false);
+            }
+            TransportError::InvalidUrl(_) => self.fail(StreamError::Transport(error.clone())),
+            _ => self.lose_connection(now, StreamError::Transport(error.clone()), false),
+        }
+    }
+
+    /// Deadlines up to `now` have passed. Early or repeated calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.take_expired(now) {
+            match timer {
+                Timer::Connect => self.time_out(now, TimeoutKind::Connect),
+                Timer::Greeting => self.time_out(now, TimeoutKind::Greeting),
+                Timer::Auth => self.time_out(now, TimeoutKind::Auth),
+                Timer::SubscriptionAck => self.time_out(now, TimeoutKind::SubscriptionAck),
+                Timer::Pong => self.time_out(now, TimeoutKind::Pong),
+                Timer::DataSilence => self.time_out(now, TimeoutKind::DataSilence),
+                Timer::Ping => self.send_ping(now),
+                Timer::IdleLinger => self.close_idle(),
+                Timer::Backoff => {
+                    if matches!(self.state, State::Subscribed { .. }) {
+                        self.start_connecting(now);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- internals ----
+
+    fn is_open(&self, epoch: ConnectionEpoch) -> bool {
+        match self.state {
+            State::Connecting { epoch: e, phase, .. } => e == epoch && phase != ConnectPhase::Dialing,
+            State::Live { epoch: e, .. } => e == epoch,
+            _ => false,
+        }
+    }
+
+    fn is_authenticated(&self) -> bool {
+        matches!(
+            self.state,
+            State::Connecting { phase: ConnectPhase::Subscribing, .. } | State::Live { .. }
+        )
+    }
+
+    fn handle_message(&mut self, now: Instant, epoch: ConnectionEpoch, message: Inbound<D::Data>) {
+        match message {
+            Inbound::Data(data) => {
+                self.events.push_back(Event::Data(data));
+                if let (Some(silence), true) = (self.config.data_silence_timeout, self.timers.is_set(Timer::DataSilence)) {
+                    self.timers.set(Timer::DataSilence, now + silence);
+                }
+            }
+            Inbound::Greeting => {
+                if matches!(self.state, State::Connecting { phase: ConnectPhase::Greeting, .. }) {
+                    self.timers.stop(Timer::Greeting);
+                    self.send_credentials(now, epoch);
+                }
+            }
+            Inbound::Authenticated => {
+                if matches!(self.state, State::Connecting { phase: ConnectPhase::Authenticating, .. }) {
+                    self.timers.stop(Timer::Auth);
+                    self.set_phase(ConnectPhase::Subscribing);
+                    self.advance_subscriptions(now);
+                }
+            }
+            Inbound::AuthRejected { message } => self.fail(StreamError::AuthRejected { message }),
+            Inbound::Error(error) => self.handle_server_error(now, error),
+            Inbound::SubscriptionAck(set) => {
+                if self.subscriptions.in_flight().is_some() {
+                    self.timers.stop(Timer::SubscriptionAck);
+                }
+                self.subscriptions.on_ack(&set);
+                self.events.push_back(Event::Confirmed(set));
+                self.settle();
+                self.advance_subscriptions(now);
+            }
+            Inbound::Unknown { tag } => self.events.push_back(Event::Unknown { tag }),
+            Inbound::Malformed(error) => self.events.push_back(Event::Error {
+                error: StreamError::Malformed(error),
+                fatal: false,
+            }),
+        }
+    }
+
+    fn handle_server_error(&mut self, now: Instant, error: ServerError) {
+        let stream_error = StreamError::Server {
+            code: error.code,
+            message: error.message.clone(),
+        };
+        match error.verdict {
+            Verdict::Fatal => self.fail(stream_error),
+            Verdict::Reconnect => self.lose_connection(now, stream_error, false),
+            Verdict::ReconnectSlowly => self.lose_connection(now, stream_error, true),
+            Verdict::RejectRequest => {
+                self.events.push_back(Event::Error {
+                    error: stream_error,
+                    fatal: false,
+                });
+                if self.subscriptions.on_request_refused(error.code, &error.message) {
+                    self.timers.stop(Timer::SubscriptionAck);
+                    self.settle();
+                    self.after_desired_changed(now);
+                }
+            }
+            Verdict::Ignore => tracing::debug!(code = ?error.code, message = %error.message, "server notice ignored"),
+        }
+    }
+
+    fn after_desired_changed(&mut self, now: Instant) {
+        let nothing_wanted = self.subscriptions.desired().is_empty();
+        match self.state {
+            State::Idle if !nothing_wanted => {
+                self.set_state(State::Subscribed { reconnect_at: now });
+                self.start_connecting(now);
+            }
+            State::Subscribed { .. } if nothing_wanted => {
+                self.timers.stop_all();
+                self.gap = None;
+                self.set_state(State::Idle);
+            }
+            State::Connecting { epoch, .. } if nothing_wanted => {
+                self.actions.push_back(Action::Close { epoch });
+                self.timers.stop_all();
+                self.subscriptions.on_disconnect();
+                self.gap = None;
+                self.set_state(State::Idle);
+            }
+            State::Live { .. } if nothing_wanted => {
+                if !self.timers.is_set(Timer::IdleLinger) {
+                    self.timers.set(Timer::IdleLinger, now + self.config.idle_linger);
+                }
+            }
+            State::Live { .. } => self.timers.stop(Timer::IdleLinger),
+            _ => {}
+        }
+        self.advance_subscriptions(now);
+        self.settle();
+    }
+
+    /// Sends the next subscription request if none is in flight, or goes live
+    /// when the server's set matches.
+    fn advance_subscriptions(&mut self, now: Instant) {
+        if !self.is_authenticated() {
+            return;
+        }
+        let Some(epoch) = self.state.epoch() else {
+            return;
+        };
+        if let Some((op, items)) = self.subscriptions.next_request() {
+            let request = SubscriptionRequest {
+                op,
+                items: &items,
+                target: self.subscriptions.desired(),
+            };
+            match self.dialect.encode_subscription(request, self.config.frame_bytes_max) {
+                Ok(encoded) => {
+                    let mut items = items;
+                    items.truncate(encoded.items_included.max(1));
+                    self.subscriptions.mark_sent(op, items);
+                    self.actions.push_back(Action::Send {
+                        epoch,
+                        frame: encoded.frame,
+                    });
+                    self.timers.set(Timer::SubscriptionAck, now + self.config.ack_timeout);
+                    self.settle();
+                }
+                Err(error) => self.fail(StreamError::Encode(error)),
+            }
+            return;
+        }
+        if self.subscriptions.is_settled()
+            && matches!(self.state, State::Connecting { phase: ConnectPhase::Subscribing, .. })
+        {
+            self.go_live(now, epoch);
+        }
+    }
+
+    fn go_live(&mut self, now: Instant, epoch: ConnectionEpoch) {
+        self.set_state(State::Live { epoch, since: now });
+        if let Some(silence) = self.config.data_silence_timeout {
+            self.timers.set(Timer::DataSilence, now + silence);
+        }
+        if let Some((_, gap_since)) = self.gap.take() {
+            self.events.push_back(Event::Resumed {
+                epoch,
+                gap_since,
+                lost_for: now.saturating_duration_since(gap_since),
+            });
+        }
+    }
+
+    fn start_connecting(&mut self, now: Instant) {
+        self.last_epoch += 1;
+        let epoch = ConnectionEpoch(self.last_epoch);
+        self.timers.stop(Timer::Backoff);
+        self.timers.set(Timer::Connect, now + self.config.connect_timeout);
+        let request = self.config.connect_request(self.dialect.connect_headers());
+        self.actions.push_back(Action::Connect { epoch, request });
+        self.set_state(State::Connecting {
+            epoch,
+            phase: ConnectPhase::Dialing,
+            since: now,
+        });
+    }
+
+    fn send_credentials(&mut self, now: Instant, epoch: ConnectionEpoch) {
+        let frame = self.dialect.encode_auth(&self.config.credentials);
+        self.actions.push_back(Action::Send { epoch, frame });
+        self.timers.set(Timer::Auth, now + self.config.auth_timeout);
+        self.set_phase(ConnectPhase::Authenticating);
+    }
+
+    fn send_ping(&mut self, now: Instant) {
+        let (Some(epoch), Some(interval)) = (self.state.epoch(), self.config.ping_interval) else {
+            return;
+        };
+        self.actions.push_back(Action::Send {
+            epoch,
+            frame: Frame::Ping(bytes::Bytes::new()),
+        });
+        if !self.timers.is_set(Timer::Pong) {
+            self.timers.set(Timer::Pong, now + self.config.pong_timeout);
+        }
+        self.timers.set(Timer::Ping, now + interval);
+    }
+
+    fn time_out(&mut self, now: Instant, kind: TimeoutKind) {
+        self.lose_connection(now, StreamError::Timeout(kind), false);
+    }
+
+    fn close_idle(&mut self) {
+        let State::Live { epoch, .. } = self.state else {
+            return;
+        };
+        if !self.subscriptions.desired().is_empty() {
+            return;
+        }
+        self.actions.push_back(Action::Close { epoch });
+        self.timers.stop_all();
+        self.subscriptions.on_disconnect();
+        self.settle();
+        self.set_state(State::Idle);
+    }
+
+    /// Drops the current connection (closing it first) and schedules the next
+    /// attempt, or goes idle when nothing is wanted.
+    fn lose_connection(&mut self, now: Instant, error: StreamError, after_limit: bool) {
+        let Some(epoch) = self.state.epoch() else {
+            return;
+        };
+        self.actions.push_back(Action::Close { epoch });
+        self.timers.stop_all();
+        self.subscriptions.on_disconnect();
+        tracing::debug!(%epoch, %error, "connection lost");
+        self.events.push_back(Event::Error { error, fatal: false });
+        let nothing_wanted = self.subscriptions.desired().is_empty();
+        if let State::Live { since, .. } = self.state {
+            self.backoff.note_live_ended(since, now);
+            if !nothing_wanted && self.gap.is_none() {
+                self.gap = Some((epoch, now));
+                self.events.push_back(Event::Gap { epoch, since: now });
+            }
+        }
+        if nothing_wanted && self.kind == StreamKind::Symbols {
+            self.gap = None;
+            self.set_state(State::Idle);
+        } else {
+            let reconnect_at = now + self.backoff.next_delay(after_limit);
+            self.timers.set(Timer::Backoff, reconnect_at);
+            self.set_state(State::Subscribed { reconnect_at });
+        }
+        self.settle();
+    }
+
+    fn fail(&mut self, error: StreamError) {
+        if let Some(epoch) = self.state.epoch() {
+            self.actions.push_back(Action::Close { epoch });
+        }
+        self.timers.stop_all();
+        self.subscriptions.abandon_all(&mut self.settled);
+        self.emit_settled();
+        self.gap = None;
+        tracing::warn!(%error, "stream failed");
+        self.events.push_back(Event::Error {
+            error: error.clone(),
+            fatal: true,
+        });
+        self.set_state(State::Failed { error });
+    }
+
+    fn settle(&mut self) {
+        self.subscriptions.settle(&mut self.settled);
+        self.emit_settled();
+    }
+
+    fn emit_settled(&mut self) {
+        for settled in self.settled.drain(..) {
+            self.events.push_back(Event::Subscription {
+                request: settled.id,
+                channel: settled.channel,
+                outcome: settled.outcome,
+            });
+        }
+    }
+
+    fn set_phase(&mut self, phase: ConnectPhase) {
+        if let State::Connecting { epoch, since, .. } = self.state {
+            self.set_state(State::Connecting { epoch, phase, since });
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        if self.state != state {
+            tracing::debug!(from = self.state.name(), to = state.name(), "state");
+            self.state = state.clone();
+            self.events.push_back(Event::StateChanged(state));
+        }
+    }
+}

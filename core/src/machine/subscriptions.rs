@@ -1,0 +1,362 @@
+//! Desired and confirmed subscription sets, the request in flight, and the
+//! bookkeeping that settles each command with an outcome.
+
+use std::collections::BTreeMap;
+
+use crate::protocol::SubscriptionOp;
+use crate::{Channel, SubscriptionSet, Symbol};
+
+use super::{RequestId, SubscriptionOutcome};
+
+/// How many acknowledgements may leave out a requested change before the
+/// change is given up as refused by the server.
+const ACKS_MISSED_MAX: u8 = 3;
+
+/// The request sent and not yet answered.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub(crate) op: SubscriptionOp,
+    pub(crate) items: Vec<(Channel, Symbol)>,
+}
+
+impl InFlight {
+    fn contains(&self, op: SubscriptionOp, channel: Channel, symbol: &Symbol) -> bool {
+        self.op == op && self.items.iter().any(|(c, s)| *c == channel && s == symbol)
+    }
+}
+
+/// A command not yet settled.
+#[derive(Debug, Clone)]
+struct PendingCommand {
+    id: RequestId,
+    op: SubscriptionOp,
+    channel: Channel,
+    symbols: Vec<Symbol>,
+    refused: Vec<Symbol>,
+    refusal: Option<(Option<u16>, String)>,
+}
+
+/// A settled command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settled {
+    pub(crate) id: RequestId,
+    pub(crate) channel: Channel,
+    pub(crate) outcome: SubscriptionOutcome,
+}
+
+/// Subscription bookkeeping of one stream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Subscriptions {
+    desired: SubscriptionSet,
+    confirmed: SubscriptionSet,
+    in_flight: Option<InFlight>,
+    /// Removals the server refused on this connection; not asked again until reconnect.
+    refused_removals: SubscriptionSet,
+    /// Acknowledgements that left out a requested change, per pair, on this connection.
+    acks_missed: BTreeMap<(Channel, Symbol), u8>,
+    pending: Vec<PendingCommand>,
+    last_request: u64,
+}
+
+impl Subscriptions {
+    pub(crate) fn desired(&self) -> &SubscriptionSet {
+        &self.desired
+    }
+
+    pub(crate) fn confirmed(&self) -> &SubscriptionSet {
+        &self.confirmed
+    }
+
+    pub(crate) fn in_flight(&self) -> Option<&InFlight> {
+        self.in_flight.as_ref()
+    }
+
+    /// Applies a command to the desired set and records it for settling.
+    pub(crate) fn command(&mut self, op: SubscriptionOp, channel: Channel, symbols: Vec<Symbol>) -> RequestId {
+        self.last_request += 1;
+        let id = RequestId(self.last_request);
+        for symbol in &symbols {
+            match op {
+                SubscriptionOp::Subscribe => {
+                    self.desired.insert(channel, symbol.clone());
+                    self.refused_removals.remove(channel, symbol);
+                }
+                SubscriptionOp::Unsubscribe => {
+                    self.desired.remove(channel, symbol);
+                }
+            }
+            self.acks_missed.remove(&(channel, symbol.clone()));
+        }
+        self.pending.push(PendingCommand {
+            id,
+            op,
+            channel,
+            symbols,
+            refused: Vec::new(),
+            refusal: None,
+        });
+        id
+    }
+
+    /// Sets the desired set directly (account streams, whose set is fixed).
+    pub(crate) fn set_desired(&mut self, desired: SubscriptionSet) {
+        self.desired = desired;
+    }
+
+    /// The next request to send: removals first (they free symbol-limit room),
+    /// then additions; `None` when nothing is to change or a request is in flight.
+    pub(crate) fn next_request(&self) -> Option<(SubscriptionOp, Vec<(Channel, Symbol)>)> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let removals: Vec<_> = self
+            .confirmed
+            .difference(&self.desired)
+            .filter(|(c, s)| !self.refused_removals.contains(*c, s))
+            .map(|(c, s)| (c, s.clone()))
+            .collect();
+        if !removals.is_empty() {
+            return Some((SubscriptionOp::Unsubscribe, removals));
+        }
+        let additions: Vec<_> = self
+            .desired
+            .difference(&self.confirmed)
+            .map(|(c, s)| (c, s.clone()))
+            .collect();
+        (!additions.is_empty()).then_some((SubscriptionOp::Subscribe, additions))
+    }
+
+    /// Whether the server's set matches what is wanted, with nothing in flight.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.in_flight.is_none() && self.next_request().is_none()
+    }
+
+    pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(Channel, Symbol)>) {
+        self.in_flight = Some(InFlight { op, items });
+    }
+
+    /// Takes the server's whole set as the truth and ends the request in flight.
+    /// Changes the acknowledgement left out count as missed; after
+    /// [`ACKS_MISSED_MAX`] misses they are given up as refused.
+    pub(crate) fn on_ack(&mut self, set: &SubscriptionSet) {
+        self.confirmed = set.without_server_managed();
+        let Some(in_flight) = self.in_flight.take() else {
+            return;
+        };
+        for (channel, symbol) in in_flight.items {
+            let took_effect = match in_flight.op {
+                SubscriptionOp::Subscribe => self.confirmed.contains(channel, &symbol),
+                SubscriptionOp::Unsubscribe => !self.confirmed.contains(channel, &symbol),
+            };
+            let key = (channel, symbol);
+            if took_effect {
+                self.acks_missed.remove(&key);
+                continue;
+            }
+            let missed = self.acks_missed.entry(key.clone()).or_insert(0);
+            *missed += 1;
+            if *missed >= ACKS_MISSED_MAX {
+                self.acks_missed.remove(&key);
+                let message = "the server's acknowledgements kept leaving this change out".to_owned();
+                self.refuse(in_flight.op, key.0, &key.1, None, &message);
+            }
+        }
+    }
+
+    /// The server refused the request in flight (e.g. 405): its changes are dropped.
+    pub(crate) fn on_request_refused(&mut self, code: Option<u16>, message: &str) -> bool {
+        let Some(in_flight) = self.in_flight.take() else {
+            return false;
+        };
+        for (channel, symbol) in &in_flight.items {
+            self.refuse(in_flight.op, *channel, symbol, code, message);
+        }
+        true
+    }
+
+    fn refuse(&mut self, op: SubscriptionOp, channel: Channel, symbol: &Symbol, code: Option<u16>, message: &str) {
+        match op {
+            SubscriptionOp::Subscribe => {
+                self.desired.remove(channel, symbol);
+            }
+            SubscriptionOp::Unsubscribe => {
+                self.refused_removals.insert(channel, symbol.clone());
+            }
+        }
+        for command in &mut self.pending {
+            if command.op == op && command.channel == channel && command.symbols.contains(symbol) {
+                command.refused.push(symbol.clone());
+                command.refusal.get_or_insert_with(|| (code, message.to_owned()));
+            }
+        }
+    }
+
+    /// The connection is gone: the server's set with it.
+    pub(crate) fn on_disconnect(&mut self) {
+        self.confirmed.clear();
+        self.in_flight = None;
+        self.refused_removals.clear();
+        self.acks_missed.clear();
+    }
+
+    /// Settles every command whose symbols all reached a final answer.
+    pub(crate) fn settle(&mut self, out: &mut Vec<Settled>) {
+        let mut index = 0;
+        while index < self.pending.len() {
+            if let Some(outcome) = self.outcome(&self.pending[index]) {
+                let command = self.pending.remove(index);
+                out.push(Settled {
+                    id: command.id,
+                    channel: command.channel,
+                    outcome,
+                });
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    fn outcome(&self, command: &PendingCommand) -> Option<SubscriptionOutcome> {
+        let channel = command.channel;
+        let mut took_effect = false;
+        for symbol in &command.symbols {
+            if command.refused.contains(symbol) {
+                continue;
+            }
+            let (wanted, confirmed) = (self.desired.contains(channel, symbol), self.confirmed.contains(channel, symbol));
+            let done = match command.op {
+                SubscriptionOp::Subscribe if !wanted => true,
+                SubscriptionOp::Subscribe => {
+                    confirmed && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
+                }
+                SubscriptionOp::Unsubscribe if wanted => true,
+                SubscriptionOp::Unsubscribe => {
+                    !confirmed && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
+                }
+            };
+            if !done {
+                return None;
+            }
+            took_effect |= match command.op {
+                SubscriptionOp::Subscribe => wanted,
+                SubscriptionOp::Unsubscribe => !wanted,
+            };
+        }
+        Some(match &command.refusal {
+            Some((code, message)) => SubscriptionOutcome::Rejected {
+                code: *code,
+                message: message.clone(),
+                symbols: command.refused.clone(),
+            },
+            None if took_effect || command.symbols.is_empty() => SubscriptionOutcome::Acknowledged,
+            None => SubscriptionOutcome::Superseded,
+        })
+    }
+
+    fn in_flight_has(&self, op: SubscriptionOp, channel: Channel, symbol: &Symbol) -> bool {
+        self.in_flight.as_ref().is_some_and(|f| f.contains(op, channel, symbol))
+    }
+
+    /// Settles every pending command as abandoned (shutdown, fatal error).
+    pub(crate) fn abandon_all(&mut self, out: &mut Vec<Settled>) {
+        out.extend(self.pending.drain(..).map(|c| Settled {
+            id: c.id,
+            channel: c.channel,
+            outcome: SubscriptionOutcome::Abandoned,
+        }));
+        self.in_flight = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(s: &str) -> Symbol {
+        Symbol::new(s).unwrap()
+    }
+
+    fn set(items: &[(Channel, &str)]) -> SubscriptionSet {
+        items.iter().map(|(c, s)| (*c, sym(s))).collect()
+    }
+
+    #[test]
+    fn subscribe_then_unsubscribe_before_sending_cancels_out() {
+        let mut subs = Subscriptions::default();
+        let a = subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("AAPL")]);
+        let b = subs.command(SubscriptionOp::Unsubscribe, Channel::Trades, vec![sym("AAPL")]);
+        assert_eq!(subs.next_request(), None);
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        let outcomes: Vec<_> = out.iter().map(|s| (s.id, s.outcome.clone())).collect();
+        assert_eq!(
+            outcomes,
+            vec![(a, SubscriptionOutcome::Superseded), (b, SubscriptionOutcome::Acknowledged)]
+        );
+    }
+
+    #[test]
+    fn removals_go_first_and_acks_settle_commands() {
+        let mut subs = Subscriptions::default();
+        let first = subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("A"), sym("B")]);
+        let (op, items) = subs.next_request().unwrap();
+        assert_eq!(op, SubscriptionOp::Subscribe);
+        subs.mark_sent(op, items);
+        assert_eq!(subs.next_request(), None, "one request in flight at a time");
+        subs.on_ack(&set(&[(Channel::Quotes, "A"), (Channel::Quotes, "B")]));
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        assert_eq!(out[0].id, first);
+        assert_eq!(out[0].outcome, SubscriptionOutcome::Acknowledged);
+
+        subs.command(SubscriptionOp::Unsubscribe, Channel::Quotes, vec![sym("A")]);
+        subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("C")]);
+        assert_eq!(
+            subs.next_request(),
+            Some((SubscriptionOp::Unsubscribe, vec![(Channel::Quotes, sym("A"))]))
+        );
+    }
+
+    #[test]
+    fn a_refused_request_drops_its_symbols_and_reports_the_code() {
+        let mut subs = Subscriptions::default();
+        subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("A")]);
+        let (op, items) = subs.next_request().unwrap();
+        subs.mark_sent(op, items);
+        subs.on_ack(&set(&[(Channel::Trades, "A")]));
+        let id = subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("B")]);
+        let (op, items) = subs.next_request().unwrap();
+        subs.mark_sent(op, items);
+        assert!(subs.on_request_refused(Some(405), "symbol limit exceeded"));
+        assert!(!subs.desired().contains(Channel::Trades, &sym("B")));
+        assert!(subs.desired().contains(Channel::Trades, &sym("A")));
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        let last = out.last().unwrap();
+        assert_eq!(last.id, id);
+        assert_eq!(
+            last.outcome,
+            SubscriptionOutcome::Rejected {
+                code: Some(405),
+                message: "symbol limit exceeded".into(),
+                symbols: vec![sym("B")]
+            }
+        );
+        assert!(subs.is_settled());
+    }
+
+    #[test]
+    fn a_change_the_server_keeps_leaving_out_is_given_up() {
+        let mut subs = Subscriptions::default();
+        let id = subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("ZZZZ")]);
+        for _ in 0..ACKS_MISSED_MAX {
+            let (op, items) = subs.next_request().expect("retried until given up");
+            subs.mark_sent(op, items);
+            subs.on_ack(&SubscriptionSet::new());
+        }
+        assert!(subs.is_settled());
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        assert!(matches!(&out[0].outcome, SubscriptionOutcome::Rejected { code: None, .. }) && out[0].id == id);
+    }
+}
