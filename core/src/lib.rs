@@ -21,5 +21,5 @@ pub use credentials::{Credentials, CredentialsError, KEY_ID_ENV, SECRET_KEY_ENV}
 pub use frame::Frame;
 pub use subscription_set::SubscriptionSet;
 pub use symbol::{Channel, InvalidSymbol, SYMBOL_BYTES_MAX, Symbol, UnknownChannel};
-pub use timestamp::{InvalidTimestamp, Timestamp};
+pub use timestamp::{InvalidTimestamp, MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
 pub use transport::{ConnectRequest, Transport, TransportError};

@@ -1,6 +1,33 @@
 //! Timestamps as sent by servers: nanoseconds since the Unix epoch.
+//!
+//! Text form: RFC 3339 (`2024-01-02T15:04:05.123456789Z`), parsed and
+//! formatted by hand because it sits on the decode hot path. Binary form (any
+//! non-human-readable serde format, i.e. MessagePack): the MessagePack
+//! Timestamp extension, type -1, in its 32, 64 or 96-bit layout.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A point in time with nanosecond precision, as carried by market data.
+///
+/// Formatting follows Go's `RFC3339Nano` (what Alpaca's servers emit): always
+/// UTC with a `Z`, and the fraction trimmed of trailing zeros (omitted when
+/// zero). Parsing accepts 0 to 9 fraction digits (more are truncated), `Z` or
+/// a `±hh:mm` offset, and `T`, `t` or a space between date and time.
+///
+/// ```
+/// use tickwire_core::Timestamp;
+/// let t: Timestamp = "2024-01-02T15:04:05.123456789Z".parse()?;
+/// assert_eq!(t.unix_nanos(), 1_704_207_845_123_456_789);
+/// assert_eq!(t.to_string(), "2024-01-02T15:04:05.123456789Z");
+/// let shifted: Timestamp = "2024-01-02T16:04:05.5+01:00".parse()?;
+/// assert_eq!(shifted.to_string(), "2024-01-02T15:04:05.5Z");
+/// # Ok::<(), tickwire_core::InvalidTimestamp>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp {
     /// Seconds since 1970-01-01T00:00:00Z.
@@ -13,3 +40,642 @@ pub struct Timestamp {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid timestamp {0:?}: expected RFC 3339, e.g. 2024-01-02T15:04:05.123456789Z")]
 pub struct InvalidTimestamp(pub String);
+
+/// The MessagePack extension type of timestamps.
+pub const MSGPACK_TIMESTAMP_EXT_TYPE: i8 = -1;
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+/// Longest formatted form: `-292277026596-12-04T15:30:07.999999999Z` fits easily.
+const FORMATTED_BYTES_MAX: usize = 48;
+
+impl Timestamp {
+    /// The Unix epoch, 1970-01-01T00:00:00Z.
+    pub const UNIX_EPOCH: Self = Self {
+        seconds: 0,
+        nanos: 0,
+    };
+
+    /// A timestamp from seconds and nanoseconds since the epoch; `None` if
+    /// `nanos` is not below one billion.
+    pub const fn new(seconds: i64, nanos: u32) -> Option<Self> {
+        if nanos < NANOS_PER_SECOND as u32 {
+            Some(Self { seconds, nanos })
+        } else {
+            None
+        }
+    }
+
+    /// A timestamp from nanoseconds since the epoch (covers 1677 to 2262).
+    pub const fn from_unix_nanos(nanos: i64) -> Self {
+        Self {
+            seconds: nanos.div_euclid(NANOS_PER_SECOND),
+            // In 0..1e9 by construction of rem_euclid.
+            nanos: nanos.rem_euclid(NANOS_PER_SECOND) as u32,
+        }
+    }
+
+    /// Nanoseconds since the epoch (an `i128`: no timestamp overflows it).
+    pub const fn unix_nanos(&self) -> i128 {
+        self.seconds as i128 * NANOS_PER_SECOND as i128 + self.nanos as i128
+    }
+
+    /// Parses RFC 3339, e.g. `2024-01-02T15:04:05.123456789Z`.
+    pub fn parse_rfc3339(text: &str) -> Result<Self, InvalidTimestamp> {
+        parse(text.as_bytes()).ok_or_else(|| InvalidTimestamp(truncated(text)))
+    }
+
+    /// Formats as RFC 3339 into `buf`, returning the text (no allocation).
+    fn format_into<'b>(&self, buf: &'b mut [u8; FORMATTED_BYTES_MAX]) -> &'b str {
+        let days = self.seconds.div_euclid(86_400);
+        let secs_of_day = self.seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let mut len = 0;
+        if (0..=9999).contains(&year) {
+            len = put_digits(buf, len, year as u64, 4);
+        } else {
+            // Outside RFC 3339's range: written as a plain integer, like Go does.
+            let decimal = itoa_i64(year);
+            let text = &decimal.buf[decimal.start..];
+            buf[..text.len()].copy_from_slice(text);
+            len = text.len();
+        }
+        buf[len] = b'-';
+        len = put_digits(buf, len + 1, u64::from(month), 2);
+        buf[len] = b'-';
+        len = put_digits(buf, len + 1, u64::from(day), 2);
+        buf[len] = b'T';
+        len = put_digits(buf, len + 1, (secs_of_day / 3600) as u64, 2);
+        buf[len] = b':';
+        len = put_digits(buf, len + 1, (secs_of_day / 60 % 60) as u64, 2);
+        buf[len] = b':';
+        len = put_digits(buf, len + 1, (secs_of_day % 60) as u64, 2);
+        if self.nanos != 0 {
+            buf[len] = b'.';
+            let start = len + 1;
+            len = put_digits(buf, start, u64::from(self.nanos), 9);
+            while buf[len - 1] == b'0' {
+                len -= 1;
+            }
+        }
+        buf[len] = b'Z';
+        len += 1;
+        // Only ASCII digits and punctuation were written.
+        std::str::from_utf8(&buf[..len]).unwrap_or_default()
+    }
+
+    /// Encodes the MessagePack Timestamp extension payload in its smallest
+    /// layout (4, 8 or 12 bytes); returns the buffer and the used length.
+    pub fn to_msgpack_ext(&self) -> ([u8; 12], usize) {
+        let mut out = [0u8; 12];
+        if self.seconds >> 34 == 0 {
+            let packed = (u64::from(self.nanos) << 34) | self.seconds as u64;
+            if packed >> 32 == 0 {
+                out[..4].copy_from_slice(&(packed as u32).to_be_bytes());
+                (out, 4)
+            } else {
+                out[..8].copy_from_slice(&packed.to_be_bytes());
+                (out, 8)
+            }
+        } else {
+            out[..4].copy_from_slice(&self.nanos.to_be_bytes());
+            out[4..].copy_from_slice(&self.seconds.to_be_bytes());
+            (out, 12)
+        }
+    }
+
+    /// Decodes a MessagePack Timestamp extension payload (4, 8 or 12 bytes).
+    pub fn from_msgpack_ext(data: &[u8]) -> Option<Self> {
+        match *data {
+            [a, b, c, d] => Some(Self {
+                seconds: i64::from(u32::from_be_bytes([a, b, c, d])),
+                nanos: 0,
+            }),
+            [a, b, c, d, e, f, g, h] => {
+                let packed = u64::from_be_bytes([a, b, c, d, e, f, g, h]);
+                Self::new((packed & ((1 << 34) - 1)) as i64, (packed >> 34) as u32)
+            }
+            [a, b, c, d, ref rest @ ..] if rest.len() == 8 => {
+                let mut secs = [0u8; 8];
+                secs.copy_from_slice(rest);
+                Self::new(i64::from_be_bytes(secs), u32::from_be_bytes([a, b, c, d]))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; FORMATTED_BYTES_MAX];
+        f.write_str(self.format_into(&mut buf))
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = InvalidTimestamp;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_rfc3339(s)
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(time: SystemTime) -> Self {
+        match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => Self {
+                seconds: i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+                nanos: after.subsec_nanos(),
+            },
+            Err(before) => {
+                let before = before.duration();
+                let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+                match before.subsec_nanos() {
+                    0 => Self {
+                        seconds: -secs,
+                        nanos: 0,
+                    },
+                    n => Self {
+                        seconds: -secs - 1,
+                        nanos: NANOS_PER_SECOND as u32 - n,
+                    },
+                }
+            }
+        }
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    /// Saturates at what the platform's `SystemTime` can hold.
+    fn from(t: Timestamp) -> Self {
+        let nanos = Duration::from_nanos(u64::from(t.nanos));
+        if t.seconds >= 0 {
+            let secs = Duration::from_secs(t.seconds as u64);
+            UNIX_EPOCH
+                .checked_add(secs + nanos)
+                .unwrap_or(UNIX_EPOCH + Duration::from_secs(u32::MAX as u64))
+        } else {
+            let secs = Duration::from_secs(t.seconds.unsigned_abs());
+            UNIX_EPOCH
+                .checked_sub(secs)
+                .and_then(|s| s.checked_add(nanos))
+                .unwrap_or(UNIX_EPOCH)
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            let mut buf = [0u8; FORMATTED_BYTES_MAX];
+            serializer.serialize_str(self.format_into(&mut buf))
+        } else {
+            let (data, len) = self.to_msgpack_ext();
+            serializer.serialize_newtype_struct(
+                rmp_serde::MSGPACK_EXT_STRUCT_NAME,
+                &(
+                    MSGPACK_TIMESTAMP_EXT_TYPE,
+                    serde_bytes::Bytes::new(&data[..len]),
+                ),
+            )
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(TimestampVisitor)
+        } else {
+            // `any`, not `newtype_struct(_ExtStruct)`: rmp-serde reports an ext
+            // as a newtype struct either way, and `any` also lets a string through.
+            deserializer.deserialize_any(TimestampVisitor)
+        }
+    }
+}
+
+struct TimestampVisitor;
+
+impl<'de> Visitor<'de> for TimestampVisitor {
+    type Value = Timestamp;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an RFC 3339 timestamp or a MessagePack timestamp extension")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+        Timestamp::parse_rfc3339(v).map_err(E::custom)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Timestamp, E> {
+        match std::str::from_utf8(v) {
+            Ok(text) => self.visit_str(text),
+            Err(_) => Err(E::invalid_type(de::Unexpected::Bytes(v), &self)),
+        }
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Timestamp, D::Error> {
+        d.deserialize_tuple(2, ExtVisitor)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Timestamp, A::Error> {
+        ExtVisitor.visit_seq(seq)
+    }
+}
+
+/// Reads the `(type, payload)` pair rmp-serde presents an extension as.
+struct ExtVisitor;
+
+impl<'de> Visitor<'de> for ExtVisitor {
+    type Value = Timestamp;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a MessagePack timestamp extension (type -1, 4, 8 or 12 bytes)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Timestamp, A::Error> {
+        let tag: i8 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let payload = seq
+            .next_element::<ExtPayload>()?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        if tag != MSGPACK_TIMESTAMP_EXT_TYPE {
+            return Err(de::Error::custom(format_args!(
+                "extension type {tag} is not a timestamp (type -1)"
+            )));
+        }
+        Timestamp::from_msgpack_ext(&payload.data[..payload.len])
+            .ok_or_else(|| de::Error::invalid_length(payload.len, &self))
+    }
+}
+
+/// An extension payload copied to the stack (timestamps are at most 12 bytes).
+struct ExtPayload {
+    data: [u8; 12],
+    len: usize,
+}
+
+impl<'de> Deserialize<'de> for ExtPayload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PayloadVisitor;
+        impl Visitor<'_> for PayloadVisitor {
+            type Value = ExtPayload;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("4, 8 or 12 bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ExtPayload, E> {
+                if !matches!(v.len(), 4 | 8 | 12) {
+                    return Err(E::invalid_length(v.len(), &self));
+                }
+                let mut data = [0u8; 12];
+                data[..v.len()].copy_from_slice(v);
+                Ok(ExtPayload { data, len: v.len() })
+            }
+        }
+        d.deserialize_bytes(PayloadVisitor)
+    }
+}
+
+// ---------------------------------------------------------------- parsing
+
+fn truncated(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+#[inline]
+fn digit(b: u8) -> Option<u32> {
+    let d = b.wrapping_sub(b'0');
+    (d < 10).then_some(u32::from(d))
+}
+
+#[inline]
+fn two_digits(s: &[u8], at: usize) -> Option<u32> {
+    Some(digit(*s.get(at)?)? * 10 + digit(*s.get(at + 1)?)?)
+}
+
+fn parse(s: &[u8]) -> Option<Timestamp> {
+    // YYYY-MM-DDTHH:MM:SS
+    if s.len() < 20 {
+        return None;
+    }
+    let year = two_digits(s, 0)? * 100 + two_digits(s, 2)?;
+    let month = two_digits(s, 5)?;
+    let day = two_digits(s, 8)?;
+    let hour = two_digits(s, 11)?;
+    let minute = two_digits(s, 14)?;
+    let second = two_digits(s, 17)?;
+    if s[4] != b'-'
+        || s[7] != b'-'
+        || !matches!(s[10], b'T' | b't' | b' ')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return None;
+    }
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    // 60 is a leap second: it counts into the next minute.
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0u32;
+    if s[at] == b'.' {
+        at += 1;
+        let start = at;
+        while let Some(d) = s.get(at).copied().and_then(digit) {
+            if at - start < 9 {
+                nanos = nanos * 10 + d;
+            }
+            at += 1;
+        }
+        let digits = at - start;
+        if digits == 0 {
+            return None;
+        }
+        if digits < 9 {
+            nanos *= 10u32.pow(9 - digits as u32);
+        }
+    }
+    let offset_seconds: i64 = match s.get(at)? {
+        b'Z' | b'z' if s.len() == at + 1 => 0,
+        sign @ (b'+' | b'-') if s.len() == at + 6 && s[at + 3] == b':' => {
+            let hours = two_digits(s, at + 1)?;
+            let minutes = two_digits(s, at + 4)?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = i64::from(hours * 3600 + minutes * 60);
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    Some(Timestamp { seconds, nanos })
+}
+
+const fn is_leap(year: u32) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+const fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+const fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    (year, month, day)
+}
+
+/// Writes `value` as exactly `width` decimal digits at `at`; returns the end.
+fn put_digits(buf: &mut [u8], at: usize, mut value: u64, width: usize) -> usize {
+    for i in (0..width).rev() {
+        buf[at + i] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    at + width
+}
+
+/// A small stack string for out-of-range years.
+struct SmallDecimal {
+    buf: [u8; 24],
+    start: usize,
+}
+
+fn itoa_i64(value: i64) -> SmallDecimal {
+    let mut buf = [0u8; 24];
+    let mut at = buf.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    SmallDecimal { buf, start: at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_fractions_of_any_length_and_offsets() {
+        assert_eq!(ts("1970-01-01T00:00:00Z"), Timestamp::UNIX_EPOCH);
+        assert_eq!(ts("2024-01-02T15:04:05Z").seconds, 1_704_207_845);
+        assert_eq!(ts("2024-01-02T15:04:05.1Z").nanos, 100_000_000);
+        assert_eq!(ts("2024-01-02T15:04:05.123456Z").nanos, 123_456_000);
+        assert_eq!(ts("2024-01-02T15:04:05.123456789Z").nanos, 123_456_789);
+        assert_eq!(ts("2024-01-02T15:04:05.1234567891234Z").nanos, 123_456_789);
+        assert_eq!(ts("2024-01-02T10:04:05-05:00"), ts("2024-01-02T15:04:05Z"));
+        assert_eq!(ts("2024-01-03T00:34:05+09:30"), ts("2024-01-02T15:04:05Z"));
+        assert_eq!(ts("2024-02-29 15:04:05z"), ts("2024-02-29T15:04:05Z"));
+        assert_eq!(
+            ts("1969-12-31T23:59:59.5Z"),
+            Timestamp {
+                seconds: -1,
+                nanos: 500_000_000
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_rfc3339() {
+        for bad in [
+            "",
+            "2024-01-02",
+            "2024-01-02T15:04:05",
+            "2024-01-02T15:04:05.Z",
+            "2024-13-02T15:04:05Z",
+            "2023-02-29T15:04:05Z",
+            "2024-01-02T24:00:00Z",
+            "2024-01-02T15:04:05+0100",
+            "2024-01-02T15:04:05Zjunk",
+            "2024-01-02X15:04:05Z",
+            "2024-01-02T15:04:05.12a3Z",
+            "２０２４-01-02T15:04:05Z",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn formats_like_go_rfc3339nano() {
+        assert_eq!(
+            ts("2024-01-02T15:04:05.123456789Z").to_string(),
+            "2024-01-02T15:04:05.123456789Z"
+        );
+        assert_eq!(
+            ts("2024-01-02T15:04:05.120Z").to_string(),
+            "2024-01-02T15:04:05.12Z"
+        );
+        assert_eq!(
+            ts("2024-01-02T15:04:05Z").to_string(),
+            "2024-01-02T15:04:05Z"
+        );
+        assert_eq!(Timestamp::UNIX_EPOCH.to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_unix_nanos(-1).to_string(),
+            "1969-12-31T23:59:59.999999999Z"
+        );
+        // Out of RFC 3339's range: no panic, a plain year.
+        assert!(
+            Timestamp {
+                seconds: i64::MAX,
+                nanos: 0
+            }
+            .to_string()
+            .ends_with('Z')
+        );
+        assert!(
+            Timestamp {
+                seconds: i64::MIN,
+                nanos: 1
+            }
+            .to_string()
+            .starts_with('-')
+        );
+    }
+
+    #[test]
+    fn round_trips_through_text_for_many_instants() {
+        let mut seconds = -62_135_596_800i64; // 0001-01-01
+        while seconds < 253_402_300_799 {
+            let t = Timestamp {
+                seconds,
+                nanos: (seconds as u32) % 1_000_000_000,
+            };
+            assert_eq!(ts(&t.to_string()), t);
+            seconds += 86_400 * 37 + 3_607;
+        }
+    }
+
+    #[test]
+    fn unix_nanos_and_system_time() {
+        let t = Timestamp::from_unix_nanos(1_704_207_845_123_456_789);
+        assert_eq!(t, ts("2024-01-02T15:04:05.123456789Z"));
+        assert_eq!(t.unix_nanos(), 1_704_207_845_123_456_789);
+        let system: SystemTime = t.into();
+        assert_eq!(Timestamp::from(system), t);
+        let before = Timestamp::from_unix_nanos(-1_500_000_000);
+        assert_eq!(Timestamp::from(SystemTime::from(before)), before);
+        assert_eq!(Timestamp::new(1, 1_000_000_000), None);
+    }
+
+    #[test]
+    fn msgpack_ext_uses_the_smallest_layout() {
+        let cases = [
+            (
+                Timestamp {
+                    seconds: 1_704_207_845,
+                    nanos: 0,
+                },
+                4,
+            ),
+            (
+                Timestamp {
+                    seconds: 1_704_207_845,
+                    nanos: 123_456_789,
+                },
+                8,
+            ),
+            (
+                Timestamp {
+                    seconds: 1 << 34,
+                    nanos: 0,
+                },
+                12,
+            ),
+            (
+                Timestamp {
+                    seconds: -1,
+                    nanos: 5,
+                },
+                12,
+            ),
+        ];
+        for (t, len) in cases {
+            let (data, n) = t.to_msgpack_ext();
+            assert_eq!(n, len, "{t:?}");
+            assert_eq!(Timestamp::from_msgpack_ext(&data[..n]), Some(t));
+        }
+        assert_eq!(Timestamp::from_msgpack_ext(&[0; 5]), None);
+    }
+
+    #[test]
+    fn serde_picks_text_or_extension() {
+        let t = ts("2024-01-02T15:04:05.123456789Z");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2024-01-02T15:04:05.123456789Z\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("\"2024-01-02T15:04:05.123456789Z\"").unwrap(),
+            t
+        );
+
+        let bytes = rmp_serde::to_vec_named(&t).unwrap();
+        assert_eq!(&bytes[..2], &[0xd7, 0xff]);
+        assert_eq!(bytes.len(), 10);
+        assert_eq!(rmp_serde::from_slice::<Timestamp>(&bytes).unwrap(), t);
+
+        let whole = Timestamp {
+            seconds: 1_704_207_845,
+            nanos: 0,
+        };
+        let bytes = rmp_serde::to_vec(&whole).unwrap();
+        assert_eq!(&bytes[..2], &[0xd6, 0xff]);
+        assert_eq!(rmp_serde::from_slice::<Timestamp>(&bytes).unwrap(), whole);
+
+        let far = Timestamp {
+            seconds: -5,
+            nanos: 7,
+        };
+        let bytes = rmp_serde::to_vec(&far).unwrap();
+        assert_eq!(&bytes[..3], &[0xc7, 0x0c, 0xff]);
+        assert_eq!(rmp_serde::from_slice::<Timestamp>(&bytes).unwrap(), far);
+
+        // Lenient: a string inside MessagePack.
+        let text = rmp_serde::to_vec("2024-01-02T15:04:05.123456789Z").unwrap();
+        assert_eq!(rmp_serde::from_slice::<Timestamp>(&text).unwrap(), t);
+        // Other extension types are refused.
+        let other = [0xd6, 0x05, 0, 0, 0, 1];
+        assert!(rmp_serde::from_slice::<Timestamp>(&other).is_err());
+    }
+}

@@ -1,1 +1,54 @@
 //! Alpaca's market data v2 and trading (`trade_updates`) streams.
+//!
+//! - [`AlpacaMarketData`] and [`AlpacaTrading`]: the client side, as
+//!   [`Dialect`](crate::protocol::Dialect)s for the machine.
+//! - [`MarketData`] and [`TradeUpdate`]: the typed messages they deliver.
+//! - [`decode_client_message`], [`encode_market_frame`] and
+//!   [`encode_trading_frame`]: the server side, for simulated exchanges.
+//!
+//! Both directions speak JSON or MessagePack ([`Encoding`]); decoders accept
+//! either whatever the configured encoding, telling them apart by the first
+//! byte. In MessagePack, timestamps are the Timestamp extension (type -1).
+
+mod conditions;
+mod errors;
+mod market;
+mod market_decode;
+mod market_dialect;
+mod request;
+mod server;
+mod trading;
+mod trading_dialect;
+mod wire;
+mod wire_enum;
+
+pub use conditions::Conditions;
+pub use errors::{verdict_for_code, verdict_for_trading_error};
+pub use market::{
+    Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, OrderbookLevel,
+    Quote, Trade, TradingStatus,
+};
+pub use market_dialect::AlpacaMarketData;
+pub use request::AuthForm;
+pub use server::{
+    ClientMessage, ServerMessage, TradingServerMessage, decode_client_message, encode_market_frame,
+    encode_trading_frame,
+};
+pub use trading::{
+    AssetClass, Decimal, Order, OrderClass, OrderSide, OrderStatus, OrderType, PositionIntent,
+    TimeInForce, TradeEvent, TradeUpdate,
+};
+pub use trading_dialect::AlpacaTrading;
+
+/// The `User-Agent` sent at the upgrade.
+pub const USER_AGENT: &str = concat!("tickwire/", env!("CARGO_PKG_VERSION"));
+
+/// How messages are encoded on the wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// JSON (text frames from the client).
+    Json,
+    /// MessagePack in binary frames, asked for with `Content-Type: application/msgpack`.
+    #[default]
+    MsgPack,
+}
