@@ -1,0 +1,148 @@
+//! The exchange's endpoints: which paths exist and what each one serves.
+
+use std::fmt;
+
+use tickwire_core::Channel;
+
+/// A market data feed an account can be entitled to, or the trading stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `/v2/iex`: stocks, IEX only.
+    Iex,
+    /// `/v2/sip`: stocks, all US exchanges.
+    Sip,
+    /// `/v2/delayed_sip`: stocks, 15 minutes delayed.
+    DelayedSip,
+    /// `/v2/test`: the always-on test stream (symbol `FAKEPACA`).
+    Test,
+    /// `/v1beta3/crypto/us`: crypto.
+    Crypto,
+    /// `/v1beta1/indicative`: options, indicative feed.
+    OptionsIndicative,
+    /// `/v1beta1/opra`: options, OPRA feed.
+    Opra,
+    /// `/v1beta1/news`: news.
+    News,
+    /// `/stream`: the trading (`trade_updates`) stream.
+    Trading,
+}
+
+/// What kind of data an endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Stocks,
+    Crypto,
+    Options,
+    News,
+    Trading,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Self; 9] = [
+        Self::Iex,
+        Self::Sip,
+        Self::DelayedSip,
+        Self::Test,
+        Self::Crypto,
+        Self::OptionsIndicative,
+        Self::Opra,
+        Self::News,
+        Self::Trading,
+    ];
+
+    /// The URL path, e.g. `/v2/iex`.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Self::Iex => "/v2/iex",
+            Self::Sip => "/v2/sip",
+            Self::DelayedSip => "/v2/delayed_sip",
+            Self::Test => "/v2/test",
+            Self::Crypto => "/v1beta3/crypto/us",
+            Self::OptionsIndicative => "/v1beta1/indicative",
+            Self::Opra => "/v1beta1/opra",
+            Self::News => "/v1beta1/news",
+            Self::Trading => "/stream",
+        }
+    }
+
+    /// The endpoint for a request path (query and trailing slash ignored).
+    pub fn from_path(path: &str) -> Option<Self> {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let path = path.trim_end_matches('/');
+        Self::ALL.into_iter().find(|e| e.path() == path)
+    }
+
+    pub(crate) const fn kind(self) -> Kind {
+        match self {
+            Self::Iex | Self::Sip | Self::DelayedSip | Self::Test => Kind::Stocks,
+            Self::Crypto => Kind::Crypto,
+            Self::OptionsIndicative | Self::Opra => Kind::Options,
+            Self::News => Kind::News,
+            Self::Trading => Kind::Trading,
+        }
+    }
+
+    /// Whether this is the trading stream rather than a market data stream.
+    pub const fn is_trading(self) -> bool {
+        matches!(self, Self::Trading)
+    }
+
+    /// Whether an account needs no entitlement for it (the test stream).
+    pub const fn always_entitled(self) -> bool {
+        matches!(self, Self::Test | Self::Trading)
+    }
+
+    /// Channels a client may subscribe to here.
+    pub fn channels(self) -> &'static [Channel] {
+        use Channel::*;
+        match self.kind() {
+            Kind::Stocks => &[
+                Trades,
+                Quotes,
+                Bars,
+                UpdatedBars,
+                DailyBars,
+                Statuses,
+                Lulds,
+                Imbalances,
+            ],
+            Kind::Crypto => &[Trades, Quotes, Bars, UpdatedBars, DailyBars, Orderbooks],
+            Kind::Options => &[Trades, Quotes],
+            Kind::News => &[News],
+            Kind::Trading => &[],
+        }
+    }
+
+    /// Whether `trades` brings `corrections` and `cancelErrors` with it.
+    pub(crate) fn has_trade_followers(self) -> bool {
+        self.kind() == Kind::Stocks
+    }
+
+    /// Whether the endpoint only speaks MessagePack (options).
+    pub(crate) fn msgpack_only(self) -> bool {
+        self.kind() == Kind::Options
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_round_trip() {
+        for e in Endpoint::ALL {
+            assert_eq!(Endpoint::from_path(e.path()), Some(e));
+        }
+        assert_eq!(Endpoint::from_path("/v2/iex/?x=1"), Some(Endpoint::Iex));
+        assert_eq!(Endpoint::from_path("/v2/nope"), None);
+        assert_eq!(Endpoint::from_path(""), None);
+    }
+}

@@ -1,0 +1,652 @@
+//! A seeded market: prices that wander, and the messages they produce.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+use tickwire_core::protocol::alpaca::{
+    Bar, CancelError, Conditions, Correction, Imbalance, Luld, MarketData, News, Orderbook,
+    OrderbookLevel, Quote, Trade, TradingStatus,
+};
+use tickwire_core::{Channel, Symbol, Timestamp};
+
+use super::Endpoint;
+use super::endpoint::Kind;
+use super::rng::{self, RngExt};
+
+/// The symbol of the test stream (`/v2/test`).
+pub const TEST_SYMBOL: &str = "FAKEPACA";
+
+/// How busy the simulated market is. Chances are per subscribed symbol per tick.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MarketConfig {
+    /// Time between market ticks; each tick's messages go out batched, one
+    /// frame per session (split at [`batch_messages_max`](Self::batch_messages_max)).
+    pub tick: Duration,
+    /// Chance of a quote.
+    pub quote_chance: f64,
+    /// Chance of a trade.
+    pub trade_chance: f64,
+    /// Chance that a trade is later corrected (`corrections`).
+    pub correction_chance: f64,
+    /// Chance that a trade is cancelled (`cancelErrors`).
+    pub cancel_error_chance: f64,
+    /// Chance of a crypto order book update.
+    pub orderbook_chance: f64,
+    /// Chance of a trading status message (halt or resume).
+    pub status_chance: f64,
+    /// Chance of new LULD bands.
+    pub luld_chance: f64,
+    /// Chance of an order imbalance.
+    pub imbalance_chance: f64,
+    /// Chance per tick of a news article on the news stream.
+    pub news_chance: f64,
+    /// Time between minute bars (and daily bar updates).
+    pub bar_interval: Duration,
+    /// Chance that a bar is followed by an updated bar.
+    pub updated_bar_chance: f64,
+    /// Most messages in one frame.
+    pub batch_messages_max: usize,
+    /// Stocks served for `*` subscriptions (and named in news).
+    pub stocks: Vec<Symbol>,
+    /// Crypto pairs served for `*`.
+    pub crypto: Vec<Symbol>,
+    /// Option contracts served for `*` (trades only: `*` quotes are refused).
+    pub options: Vec<Symbol>,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        let symbols = |list: &[&str]| list.iter().map(|s| Symbol::from_server(s)).collect();
+        Self {
+            tick: Duration::from_millis(100),
+            quote_chance: 0.8,
+            trade_chance: 0.4,
+            correction_chance: 0.005,
+            cancel_error_chance: 0.005,
+            orderbook_chance: 0.5,
+            status_chance: 0.0005,
+            luld_chance: 0.002,
+            imbalance_chance: 0.002,
+            news_chance: 0.02,
+            bar_interval: Duration::from_secs(60),
+            updated_bar_chance: 0.2,
+            batch_messages_max: 200,
+            stocks: symbols(&["AAPL", "AMD", "AMZN", "MSFT", "NVDA", "SPY", "TSLA"]),
+            crypto: symbols(&["BTC/USD", "ETH/USD", "SOL/USD"]),
+            options: symbols(&["AAPL250620C00200000", "SPY250620P00500000"]),
+        }
+    }
+}
+
+/// What the subscribers of one endpoint want, merged.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Demand {
+    explicit: BTreeMap<Channel, BTreeSet<Symbol>>,
+    wildcard: BTreeSet<Channel>,
+}
+
+impl Demand {
+    pub(crate) fn add(&mut self, channel: Channel, symbol: &Symbol) {
+        if symbol.is_wildcard() {
+            self.wildcard.insert(channel);
+        } else {
+            self.explicit
+                .entry(channel)
+                .or_default()
+                .insert(symbol.clone());
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.explicit.is_empty() && self.wildcard.is_empty()
+    }
+}
+
+/// A generated message and the (channel, symbols) it is routed by.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub(crate) channel: Channel,
+    /// The symbols a subscriber must hold on `channel` (one, or a news article's).
+    pub(crate) symbols: Vec<Symbol>,
+    pub(crate) message: MarketData,
+}
+
+#[derive(Debug, Clone, Default)]
+struct BarAcc {
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: f64,
+    notional: f64,
+    trades: u64,
+}
+
+impl BarAcc {
+    fn add(&mut self, price: f64, size: f64) {
+        if self.trades == 0 {
+            self.open = price;
+            self.high = price;
+            self.low = price;
+        }
+        self.high = self.high.max(price);
+        self.low = self.low.min(price);
+        self.close = price;
+        self.volume += size;
+        self.notional += price * size;
+        self.trades += 1;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Instrument {
+    mid: f64,
+    bar: BarAcc,
+    day: BarAcc,
+    halted: bool,
+    book_sent: bool,
+}
+
+/// The market: prices per (endpoint, symbol) and the clock of ticks.
+#[derive(Debug)]
+pub(crate) struct Generator {
+    config: MarketConfig,
+    rng: ChaCha8Rng,
+    next_tick: Option<Instant>,
+    next_bar: Option<Instant>,
+    instruments: BTreeMap<(Endpoint, Symbol), Instrument>,
+    trade_id: u64,
+    news_id: u64,
+    sequence: u32,
+}
+
+impl Generator {
+    pub(crate) fn new(seed: u64, config: MarketConfig) -> Self {
+        Self {
+            config,
+            rng: rng::stream(seed, rng::Stream::Market),
+            next_tick: None,
+            next_bar: None,
+            instruments: BTreeMap::new(),
+            trade_id: 0,
+            news_id: 0,
+            sequence: 0,
+        }
+    }
+
+    pub(crate) fn batch_messages_max(&self) -> usize {
+        self.config.batch_messages_max.max(1)
+    }
+
+    /// Starts ticking (a subscription was made); harmless when already ticking.
+    pub(crate) fn wake(&mut self, now: Instant) {
+        if self.next_tick.is_none() {
+            self.next_tick = Some(now + self.config.tick);
+        }
+        if self.next_bar.is_none() {
+            self.next_bar = Some(now + self.config.bar_interval);
+        }
+    }
+
+    pub(crate) fn next_tick(&self) -> Option<Instant> {
+        self.next_tick
+    }
+
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.next_tick.is_some_and(|t| t <= now)
+    }
+
+    /// One tick at `now` (wall time `wall`): the messages the demand asks for.
+    /// Stops ticking when nobody subscribes.
+    pub(crate) fn tick(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        demand: &BTreeMap<Endpoint, Demand>,
+    ) -> Vec<(Endpoint, Event)> {
+        if demand.values().all(Demand::is_empty) {
+            self.next_tick = None;
+            self.next_bar = None;
+            return Vec::new();
+        }
+        self.next_tick = Some(now + self.config.tick);
+        let bars_due = self.next_bar.is_some_and(|t| t <= now);
+        if bars_due {
+            self.next_bar = Some(now + self.config.bar_interval);
+        }
+        self.sequence = 0;
+        let mut out = Vec::new();
+        for (endpoint, demand) in demand {
+            let wall = if *endpoint == Endpoint::DelayedSip {
+                Timestamp::from_unix_nanos((wall.unix_nanos() - 15 * 60 * 1_000_000_000) as i64)
+            } else {
+                wall
+            };
+            if endpoint.kind() == Kind::News {
+                self.news(*endpoint, wall, demand, &mut out);
+                continue;
+            }
+            let mut symbols = BTreeSet::new();
+            for channel in endpoint.channels() {
+                symbols.extend(self.symbols_for(*endpoint, demand, *channel));
+            }
+            for symbol in symbols {
+                self.instrument_tick(*endpoint, &symbol, wall, demand, bars_due, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The symbols a channel is wanted for on an endpoint.
+    fn symbols_for(
+        &self,
+        endpoint: Endpoint,
+        demand: &Demand,
+        channel: Channel,
+    ) -> BTreeSet<Symbol> {
+        let mut symbols: BTreeSet<Symbol> =
+            demand.explicit.get(&channel).cloned().unwrap_or_default();
+        if demand.wildcard.contains(&channel) {
+            symbols.extend(self.universe(endpoint).iter().cloned());
+        }
+        if endpoint == Endpoint::Test {
+            symbols.retain(|s| s.as_str() == TEST_SYMBOL);
+        }
+        symbols
+    }
+
+    fn universe(&self, endpoint: Endpoint) -> Vec<Symbol> {
+        match endpoint.kind() {
+            _ if endpoint == Endpoint::Test => vec![Symbol::from_server(TEST_SYMBOL)],
+            Kind::Stocks | Kind::News => self.config.stocks.clone(),
+            Kind::Crypto => self.config.crypto.clone(),
+            Kind::Options => self.config.options.clone(),
+            Kind::Trading => Vec::new(),
+        }
+    }
+
+    fn wants(
+        &self,
+        endpoint: Endpoint,
+        demand: &Demand,
+        channel: Channel,
+        symbol: &Symbol,
+    ) -> bool {
+        endpoint.channels().contains(&channel)
+            && (demand.wildcard.contains(&channel)
+                || demand
+                    .explicit
+                    .get(&channel)
+                    .is_some_and(|s| s.contains(symbol)))
+            && (endpoint != Endpoint::Test || symbol.as_str() == TEST_SYMBOL)
+    }
+
+    /// A timestamp a few nanoseconds apart from the previous message of the tick.
+    fn stamp(&mut self, wall: Timestamp) -> Timestamp {
+        self.sequence += 1;
+        Timestamp::from_unix_nanos((wall.unix_nanos() + i128::from(self.sequence) * 1_000) as i64)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn instrument_tick(
+        &mut self,
+        endpoint: Endpoint,
+        symbol: &Symbol,
+        wall: Timestamp,
+        demand: &Demand,
+        bars_due: bool,
+        out: &mut Vec<(Endpoint, Event)>,
+    ) {
+        let kind = endpoint.kind();
+        let key = (endpoint, symbol.clone());
+        let start = initial_price(kind, symbol);
+        let step = self.rng.between(-0.001, 0.001);
+        let inst = self
+            .instruments
+            .entry(key.clone())
+            .or_insert_with(|| Instrument {
+                mid: start,
+                bar: BarAcc::default(),
+                day: BarAcc::default(),
+                halted: false,
+                book_sent: false,
+            });
+        inst.mid = (inst.mid * (1.0 + step)).max(0.01);
+        let mid = inst.mid;
+        let mut emit = |channel: Channel, message: MarketData| {
+            out.push((
+                endpoint,
+                Event {
+                    channel,
+                    symbols: vec![symbol.clone()],
+                    message,
+                },
+            ));
+        };
+        let (exchange, tape) = venue(endpoint, symbol);
+        let stock = kind == Kind::Stocks;
+
+        if self.wants(endpoint, demand, Channel::Quotes, symbol)
+            && self.rng.chance(self.config.quote_chance)
+        {
+            let half_spread = (mid * 0.0002).max(0.005);
+            let t = self.stamp(wall);
+            let quote = Quote {
+                symbol: symbol.clone(),
+                bid_exchange: exchange.map(Into::into),
+                bid_price: cents(mid - half_spread),
+                bid_size: (1 + self.rng.below(10)) as f64,
+                ask_exchange: exchange.map(Into::into),
+                ask_price: cents(mid + half_spread),
+                ask_size: (1 + self.rng.below(10)) as f64,
+                conditions: if stock {
+                    ["R"].into_iter().collect()
+                } else {
+                    Conditions::new()
+                },
+                timestamp: t,
+                tape: tape.map(Into::into),
+            };
+            emit(Channel::Quotes, MarketData::Quote(quote));
+        }
+
+        let wants_trades = self.wants(endpoint, demand, Channel::Trades, symbol);
+        let wants_bars = [Channel::Bars, Channel::DailyBars, Channel::UpdatedBars]
+            .iter()
+            .any(|c| self.wants(endpoint, demand, *c, symbol));
+        if (wants_trades || wants_bars) && self.rng.chance(self.config.trade_chance) {
+            self.trade_id += 1;
+            let id = self.trade_id;
+            let price = cents(mid * (1.0 + self.rng.between(-0.0002, 0.0002)));
+            let size = if kind == Kind::Crypto {
+                (self.rng.between(0.001, 2.0) * 1e4).round() / 1e4
+            } else {
+                (1 + self.rng.below(300)) as f64
+            };
+            let t = self.stamp(wall);
+            if let Some(inst) = self.instruments.get_mut(&key) {
+                inst.bar.add(price, size);
+                inst.day.add(price, size);
+            }
+            if wants_trades {
+                let trade = Trade {
+                    symbol: symbol.clone(),
+                    id: Some(id),
+                    exchange: exchange.map(Into::into),
+                    price,
+                    size,
+                    conditions: match kind {
+                        Kind::Stocks => ["@"].into_iter().collect(),
+                        Kind::Options => ["I"].into_iter().collect(),
+                        _ => Conditions::new(),
+                    },
+                    timestamp: t,
+                    tape: tape.map(Into::into),
+                    taker_side: (kind == Kind::Crypto)
+                        .then(|| if self.rng.chance(0.5) { "B" } else { "S" }.into()),
+                };
+                emit(Channel::Trades, MarketData::Trade(trade));
+                if stock && self.rng.chance(self.config.correction_chance) {
+                    self.trade_id += 1;
+                    let correction = Correction {
+                        symbol: symbol.clone(),
+                        exchange: exchange.map(Into::into),
+                        original_id: id,
+                        original_price: price,
+                        original_size: size,
+                        original_conditions: ["@"].into_iter().collect(),
+                        corrected_id: self.trade_id,
+                        corrected_price: cents(price * 1.001),
+                        corrected_size: size,
+                        corrected_conditions: ["@"].into_iter().collect(),
+                        timestamp: self.stamp(wall),
+                        tape: tape.map(Into::into),
+                    };
+                    emit(Channel::Corrections, MarketData::Correction(correction));
+                }
+                if stock && self.rng.chance(self.config.cancel_error_chance) {
+                    let cancel = CancelError {
+                        symbol: symbol.clone(),
+                        id,
+                        exchange: exchange.map(Into::into),
+                        price,
+                        size,
+                        action: if self.rng.chance(0.5) { "C" } else { "E" }.into(),
+                        timestamp: self.stamp(wall),
+                        tape: tape.map(Into::into),
+                    };
+                    emit(Channel::CancelErrors, MarketData::CancelError(cancel));
+                }
+            }
+        }
+
+        if self.wants(endpoint, demand, Channel::Orderbooks, symbol)
+            && self.rng.chance(self.config.orderbook_chance)
+        {
+            let reset = self.instruments.get(&key).is_some_and(|i| !i.book_sent);
+            let levels = if reset { 5 } else { 1 + self.rng.below(2) };
+            let mut bids = Vec::new();
+            let mut asks = Vec::new();
+            for level in 0..levels {
+                let offset = mid * 0.0001 * (level + 1) as f64;
+                bids.push(OrderbookLevel {
+                    price: cents(mid - offset),
+                    size: (self.rng.between(0.0, 3.0) * 1e4).round() / 1e4,
+                });
+                asks.push(OrderbookLevel {
+                    price: cents(mid + offset),
+                    size: (self.rng.between(0.0, 3.0) * 1e4).round() / 1e4,
+                });
+            }
+            if let Some(inst) = self.instruments.get_mut(&key) {
+                inst.book_sent = true;
+            }
+            let book = Orderbook {
+                symbol: symbol.clone(),
+                bids,
+                asks,
+                reset,
+                timestamp: self.stamp(wall),
+            };
+            emit(Channel::Orderbooks, MarketData::Orderbook(book));
+        }
+
+        if self.wants(endpoint, demand, Channel::Statuses, symbol)
+            && self.rng.chance(self.config.status_chance)
+        {
+            let halted = self.instruments.get_mut(&key).map(|i| {
+                i.halted = !i.halted;
+                i.halted
+            });
+            let (sc, sm, rc, rm) = if halted == Some(true) {
+                ("H", "Trading Halt", "T1", "Halt News Pending")
+            } else {
+                ("T", "Trading Resumption", "", "")
+            };
+            let status = TradingStatus {
+                symbol: symbol.clone(),
+                status_code: sc.into(),
+                status_message: sm.into(),
+                reason_code: rc.into(),
+                reason_message: rm.into(),
+                timestamp: self.stamp(wall),
+                tape: tape.map(Into::into),
+            };
+            emit(Channel::Statuses, MarketData::Status(status));
+        }
+
+        if self.wants(endpoint, demand, Channel::Lulds, symbol)
+            && self.rng.chance(self.config.luld_chance)
+        {
+            let luld = Luld {
+                symbol: symbol.clone(),
+                limit_up_price: cents(mid * 1.05),
+                limit_down_price: cents(mid * 0.95),
+                indicator: "B".into(),
+                timestamp: self.stamp(wall),
+                tape: tape.map(Into::into),
+            };
+            emit(Channel::Lulds, MarketData::Luld(luld));
+        }
+
+        if self.wants(endpoint, demand, Channel::Imbalances, symbol)
+            && self.rng.chance(self.config.imbalance_chance)
+        {
+            let imbalance = Imbalance {
+                symbol: symbol.clone(),
+                price: cents(mid),
+                timestamp: self.stamp(wall),
+                tape: tape.map(Into::into),
+            };
+            emit(Channel::Imbalances, MarketData::Imbalance(imbalance));
+        }
+
+        if bars_due && wants_bars {
+            let bar_start = Timestamp::from_unix_nanos(
+                (wall.unix_nanos() - self.config.bar_interval.as_nanos() as i128).max(0) as i64,
+            );
+            let synthetic = self.rng.below(50) as f64 + 1.0;
+            let Some(inst) = self.instruments.get_mut(&key) else {
+                return;
+            };
+            if inst.bar.trades == 0 {
+                inst.bar.add(cents(mid), synthetic);
+                inst.day.add(cents(mid), synthetic);
+            }
+            let make = |acc: &BarAcc, t: Timestamp| Bar {
+                symbol: symbol.clone(),
+                open: acc.open,
+                high: acc.high,
+                low: acc.low,
+                close: acc.close,
+                volume: acc.volume,
+                vwap: Some(if acc.volume > 0.0 {
+                    cents(acc.notional / acc.volume)
+                } else {
+                    acc.close
+                }),
+                trade_count: Some(acc.trades),
+                timestamp: t,
+            };
+            let bar = make(&inst.bar, bar_start);
+            let day = make(
+                &inst.day,
+                Timestamp::from_unix_nanos(
+                    (wall.unix_nanos() / 86_400_000_000_000 * 86_400_000_000_000) as i64,
+                ),
+            );
+            inst.bar = BarAcc::default();
+            if self.wants(endpoint, demand, Channel::Bars, symbol) {
+                emit(Channel::Bars, MarketData::Bar(bar.clone()));
+            }
+            if self.wants(endpoint, demand, Channel::DailyBars, symbol) {
+                emit(Channel::DailyBars, MarketData::DailyBar(day));
+            }
+            if self.wants(endpoint, demand, Channel::UpdatedBars, symbol)
+                && self.rng.chance(self.config.updated_bar_chance)
+            {
+                let mut updated = bar;
+                updated.volume += 1.0;
+                updated.trade_count = updated.trade_count.map(|n| n + 1);
+                emit(Channel::UpdatedBars, MarketData::UpdatedBar(updated));
+            }
+        }
+    }
+
+    fn news(
+        &mut self,
+        endpoint: Endpoint,
+        wall: Timestamp,
+        demand: &Demand,
+        out: &mut Vec<(Endpoint, Event)>,
+    ) {
+        if !self.rng.chance(self.config.news_chance) {
+            return;
+        }
+        let mut pool: Vec<Symbol> = self
+            .symbols_for(endpoint, demand, Channel::News)
+            .into_iter()
+            .collect();
+        if pool.is_empty() {
+            pool = self.config.stocks.clone();
+        }
+        if pool.is_empty() {
+            return;
+        }
+        let first = pool[self.rng.below(pool.len() as u64) as usize].clone();
+        let second = pool[self.rng.below(pool.len() as u64) as usize].clone();
+        let symbols: Vec<Symbol> = if first == second {
+            vec![first]
+        } else {
+            vec![first, second]
+        };
+        self.news_id += 1;
+        let t = self.stamp(wall);
+        let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+        let article = News {
+            id: 24_000_000 + self.news_id,
+            headline: format!(
+                "{} shares move on simulated news #{}",
+                names.join(", "),
+                self.news_id
+            ),
+            summary: "Generated by the tickwire exchange model.".into(),
+            author: "tickwire".into(),
+            created_at: t,
+            updated_at: t,
+            content: String::new(),
+            url: Some(format!("https://example.invalid/news/{}", self.news_id)),
+            symbols: symbols.clone(),
+            source: "tickwire".into(),
+        };
+        out.push((
+            endpoint,
+            Event {
+                channel: Channel::News,
+                symbols,
+                message: MarketData::News(article),
+            },
+        ));
+    }
+}
+
+/// Rounds a price to cents.
+fn cents(price: f64) -> f64 {
+    (price * 100.0).round() / 100.0
+}
+
+/// A stable starting price from the symbol's name.
+pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
+    let hash = symbol
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    match (kind, symbol.as_str()) {
+        (Kind::Crypto, s) if s.starts_with("BTC") => 42_000.0,
+        (Kind::Crypto, s) if s.starts_with("ETH") => 2_300.0,
+        (Kind::Crypto, _) => 10.0 + (hash % 200) as f64,
+        (Kind::Options, _) => 1.0 + (hash % 2_000) as f64 / 100.0,
+        _ => 20.0 + (hash % 48_000) as f64 / 100.0,
+    }
+}
+
+/// Exchange and tape codes of an endpoint's messages.
+fn venue(endpoint: Endpoint, symbol: &Symbol) -> (Option<&'static str>, Option<&'static str>) {
+    match endpoint.kind() {
+        Kind::Crypto | Kind::News | Kind::Trading => (None, None),
+        Kind::Options => (Some("C"), None),
+        Kind::Stocks => {
+            let exchange = if endpoint == Endpoint::Iex {
+                "V"
+            } else {
+                ["Q", "N", "P", "V", "Z"][symbol.as_str().len() % 5]
+            };
+            let tape = ["A", "B", "C"][symbol.as_str().bytes().map(usize::from).sum::<usize>() % 3];
+            (Some(exchange), Some(tape))
+        }
+    }
+}

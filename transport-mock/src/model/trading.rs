@@ -1,0 +1,626 @@
+//! The trading stream (`/stream`): auth, `listen`, and `trade_updates` from
+//! seeded order life cycles.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+use tickwire_core::protocol::alpaca::{
+    AssetClass, Decimal, Order, OrderClass, OrderSide, OrderStatus, OrderType, TimeInForce,
+    TradeEvent, TradeUpdate,
+};
+use tickwire_core::{Symbol, Timestamp};
+
+use super::accounts::AccountId;
+use super::emit::Kind;
+use super::endpoint::Kind as EndpointKind;
+use super::generator::initial_price;
+use super::rng::{self, RngExt};
+use super::session::Phase;
+use super::wire::{self, ClientRequest};
+use super::{Exchange, SessionId};
+
+/// How the simulated account trades.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TradingConfig {
+    /// Mean time between new orders while someone listens (each gap is
+    /// uniform in half to one and a half of it).
+    pub order_interval: Duration,
+    /// Longest pause between two steps of one order's life cycle.
+    pub step_delay_max: Duration,
+    /// Symbols orders are placed on (a `/` makes a crypto order).
+    pub symbols: Vec<Symbol>,
+}
+
+impl Default for TradingConfig {
+    fn default() -> Self {
+        Self {
+            order_interval: Duration::from_secs(2),
+            step_delay_max: Duration::from_millis(500),
+            symbols: ["AAPL", "MSFT", "TSLA", "BTC/USD"]
+                .iter()
+                .map(|s| Symbol::from_server(s))
+                .collect(),
+        }
+    }
+}
+
+/// One step of an order's life.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    New,
+    PartialFill(f64),
+    Fill,
+    PendingCancel,
+    Canceled,
+    Rejected,
+    Expired,
+    /// Replaced by a new order that then fills.
+    Replaced,
+}
+
+#[derive(Debug, Clone)]
+struct LiveOrder {
+    order: Order,
+    steps: VecDeque<Step>,
+    next_at: Instant,
+    filled: f64,
+    notional: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Book {
+    next_order_at: Option<Instant>,
+    orders: BTreeMap<u64, LiveOrder>,
+    positions: BTreeMap<Symbol, f64>,
+}
+
+/// Order life cycles per account.
+#[derive(Debug)]
+pub(crate) struct Desk {
+    config: TradingConfig,
+    rng: ChaCha8Rng,
+    books: BTreeMap<AccountId, Book>,
+    order_seq: u64,
+}
+
+impl Desk {
+    pub(crate) fn new(seed: u64, config: TradingConfig) -> Self {
+        Self {
+            config,
+            rng: rng::stream(seed, rng::Stream::Orders),
+            books: BTreeMap::new(),
+            order_seq: 0,
+        }
+    }
+
+    pub(crate) fn next_event(&self) -> Option<Instant> {
+        self.books
+            .values()
+            .flat_map(|b| {
+                b.next_order_at
+                    .into_iter()
+                    .chain(b.orders.values().map(|o| o.next_at))
+            })
+            .min()
+    }
+
+    fn gap(&mut self) -> Duration {
+        self.config
+            .order_interval
+            .mul_f64(self.rng.between(0.5, 1.5))
+    }
+
+    fn step_delay(&mut self) -> Duration {
+        self.config.step_delay_max.mul_f64(self.rng.unit())
+    }
+
+    /// Advances every account's orders up to `now`. New orders are placed only
+    /// for accounts in `listening`. Returns the events in time order.
+    fn advance(
+        &mut self,
+        now: Instant,
+        listening: &BTreeSet<AccountId>,
+        wall: &dyn Fn(Instant) -> Timestamp,
+    ) -> Vec<(AccountId, TradeUpdate)> {
+        for account in listening {
+            let book = self.books.entry(*account).or_default();
+            if book.next_order_at.is_none() {
+                let at = now + self.config.order_interval.mul_f64(0.25);
+                self.books.entry(*account).or_default().next_order_at = Some(at);
+            }
+        }
+        let mut out = Vec::new();
+        // Bounded: each pass handles one due event; time only moves forward.
+        for _ in 0..10_000 {
+            let Some((account, at, which)) = self.earliest(now) else {
+                break;
+            };
+            match which {
+                None => {
+                    let gap = self.gap();
+                    let active = listening.contains(&account);
+                    if let Some(book) = self.books.get_mut(&account) {
+                        book.next_order_at = active.then(|| at + gap);
+                    }
+                    if active {
+                        self.place(account, at, wall(at), None, &mut out);
+                    }
+                }
+                Some(seq) => self.step(account, seq, at, wall(at), &mut out),
+            }
+        }
+        self.books
+            .retain(|_, b| b.next_order_at.is_some() || !b.orders.is_empty());
+        out
+    }
+
+    /// The earliest due event: `None` for "place an order", `Some(seq)` for an order step.
+    fn earliest(&self, now: Instant) -> Option<(AccountId, Instant, Option<u64>)> {
+        let mut best: Option<(AccountId, Instant, Option<u64>)> = None;
+        for (account, book) in &self.books {
+            let candidates = book
+                .next_order_at
+                .map(|t| (t, None))
+                .into_iter()
+                .chain(book.orders.iter().map(|(seq, o)| (o.next_at, Some(*seq))));
+            for (t, which) in candidates {
+                if t <= now && best.is_none_or(|(_, bt, _)| t < bt) {
+                    best = Some((*account, t, which));
+                }
+            }
+        }
+        best
+    }
+
+    fn place(
+        &mut self,
+        account: AccountId,
+        at: Instant,
+        wall: Timestamp,
+        replaces: Option<&Order>,
+        out: &mut Vec<(AccountId, TradeUpdate)>,
+    ) {
+        if self.config.symbols.is_empty() {
+            return;
+        }
+        let (symbol, side, qty, order_type, limit_price) = match replaces {
+            Some(old) => (
+                old.symbol
+                    .clone()
+                    .unwrap_or_else(|| Symbol::from_server("AAPL")),
+                old.side.clone().unwrap_or(OrderSide::Buy),
+                old.qty.as_ref().and_then(Decimal::to_f64).unwrap_or(1.0),
+                old.r#type.clone().unwrap_or(OrderType::Limit),
+                old.limit_price
+                    .as_ref()
+                    .and_then(Decimal::to_f64)
+                    .map(|p| p * 1.001),
+            ),
+            None => {
+                let symbol = self.config.symbols
+                    [self.rng.below(self.config.symbols.len() as u64) as usize]
+                    .clone();
+                let side = if self.rng.chance(0.5) {
+                    OrderSide::Buy
+                } else {
+                    OrderSide::Sell
+                };
+                let qty = (1 + self.rng.below(100)) as f64;
+                let limit = self.rng.chance(0.5);
+                let price = self.price(&symbol);
+                (
+                    symbol,
+                    side,
+                    qty,
+                    if limit {
+                        OrderType::Limit
+                    } else {
+                        OrderType::Market
+                    },
+                    limit.then_some(price),
+                )
+            }
+        };
+        let crypto = symbol.as_str().contains('/');
+        let scenario = if replaces.is_some() {
+            0.0
+        } else {
+            self.rng.unit()
+        };
+        let mut steps: VecDeque<Step> = VecDeque::new();
+        if scenario < 0.85 {
+            steps.push_back(Step::New);
+        }
+        match scenario {
+            s if s < 0.55 => {
+                for _ in 0..self.rng.below(3) {
+                    steps.push_back(Step::PartialFill(self.rng.between(0.1, 0.4)));
+                }
+                steps.push_back(Step::Fill);
+            }
+            s if s < 0.75 => {
+                if self.rng.chance(0.5) {
+                    steps.push_back(Step::PartialFill(self.rng.between(0.1, 0.4)));
+                }
+                if self.rng.chance(0.5) {
+                    steps.push_back(Step::PendingCancel);
+                }
+                steps.push_back(Step::Canceled);
+            }
+            s if s < 0.8 => steps.push_back(Step::Expired),
+            s if s < 0.85 => steps.push_back(Step::Replaced),
+            _ => steps.push_back(Step::Rejected),
+        }
+        let order = Order {
+            id: self.rng.uuid(),
+            client_order_id: self.rng.uuid(),
+            created_at: wall,
+            updated_at: wall,
+            submitted_at: wall,
+            filled_at: None,
+            expired_at: None,
+            expires_at: None,
+            canceled_at: None,
+            failed_at: None,
+            replaced_at: None,
+            replaced_by: None,
+            replaces: replaces.map(|o| o.id.clone()),
+            asset_id: Some(asset_id(&symbol)),
+            symbol: Some(symbol.clone()),
+            asset_class: Some(if crypto {
+                AssetClass::Crypto
+            } else {
+                AssetClass::UsEquity
+            }),
+            notional: None,
+            qty: Some(Decimal::new(qty.to_string())),
+            filled_qty: Some(Decimal::new("0")),
+            filled_avg_price: None,
+            order_class: OrderClass::Simple,
+            order_type: Some(order_type.clone()),
+            r#type: Some(order_type),
+            side: Some(side),
+            position_intent: None,
+            time_in_force: if crypto {
+                TimeInForce::Gtc
+            } else {
+                TimeInForce::Day
+            },
+            limit_price: limit_price.map(money),
+            stop_price: None,
+            status: OrderStatus::PendingNew,
+            extended_hours: false,
+            legs: None,
+            trail_percent: None,
+            trail_price: None,
+            hwm: None,
+            ratio_qty: None,
+        };
+        self.order_seq += 1;
+        let delay = self.step_delay();
+        let live = LiveOrder {
+            order,
+            steps,
+            next_at: at + delay,
+            filled: 0.0,
+            notional: 0.0,
+        };
+        self.books
+            .entry(account)
+            .or_default()
+            .orders
+            .insert(self.order_seq, live);
+        let _ = out; // placing emits nothing; `New` is the first step
+    }
+
+    fn price(&mut self, symbol: &Symbol) -> f64 {
+        let kind = if symbol.as_str().contains('/') {
+            EndpointKind::Crypto
+        } else {
+            EndpointKind::Stocks
+        };
+        initial_price(kind, symbol) * (1.0 + self.rng.between(-0.01, 0.01))
+    }
+
+    fn step(
+        &mut self,
+        account: AccountId,
+        seq: u64,
+        at: Instant,
+        wall: Timestamp,
+        out: &mut Vec<(AccountId, TradeUpdate)>,
+    ) {
+        let Some(mut live) = self
+            .books
+            .get_mut(&account)
+            .and_then(|b| b.orders.remove(&seq))
+        else {
+            return;
+        };
+        let Some(step) = live.steps.pop_front() else {
+            return;
+        };
+        let symbol = live
+            .order
+            .symbol
+            .clone()
+            .unwrap_or_else(|| Symbol::from_server("AAPL"));
+        let qty = live
+            .order
+            .qty
+            .as_ref()
+            .and_then(Decimal::to_f64)
+            .unwrap_or(1.0);
+        let mut update = TradeUpdate {
+            event: TradeEvent::New,
+            execution_id: None,
+            order: live.order.clone(),
+            timestamp: Some(wall),
+            price: None,
+            qty: None,
+            position_qty: None,
+        };
+        let o = &mut live.order;
+        o.updated_at = wall;
+        let mut replacement = None;
+        match step {
+            Step::New => {
+                o.status = OrderStatus::New;
+            }
+            Step::PartialFill(_) | Step::Fill => {
+                let remaining = qty - live.filled;
+                let fill_qty = match step {
+                    Step::PartialFill(share) => {
+                        (qty * share).floor().clamp(1.0, (remaining - 1.0).max(1.0))
+                    }
+                    _ => remaining,
+                };
+                let price = o
+                    .limit_price
+                    .as_ref()
+                    .and_then(Decimal::to_f64)
+                    .unwrap_or_else(|| {
+                        let kind = if symbol.as_str().contains('/') {
+                            EndpointKind::Crypto
+                        } else {
+                            EndpointKind::Stocks
+                        };
+                        initial_price(kind, &symbol) * (1.0 + self.rng.between(-0.01, 0.01))
+                    });
+                live.filled += fill_qty;
+                live.notional += fill_qty * price;
+                let sign = if o.side == Some(OrderSide::Sell) {
+                    -1.0
+                } else {
+                    1.0
+                };
+                let book = self.books.entry(account).or_default();
+                let position = book.positions.entry(symbol.clone()).or_insert(0.0);
+                *position += sign * fill_qty;
+                let done = live.filled >= qty || step == Step::Fill;
+                o.status = if done {
+                    OrderStatus::Filled
+                } else {
+                    OrderStatus::PartiallyFilled
+                };
+                o.filled_qty = Some(Decimal::new(live.filled.to_string()));
+                o.filled_avg_price = Some(money(live.notional / live.filled));
+                if done {
+                    o.filled_at = Some(wall);
+                }
+                update.event = if done {
+                    TradeEvent::Fill
+                } else {
+                    TradeEvent::PartialFill
+                };
+                update.execution_id = Some(self.rng.uuid());
+                update.price = Some(money(price));
+                update.qty = Some(Decimal::new(fill_qty.to_string()));
+                update.position_qty = Some(Decimal::new(position.to_string()));
+                if done {
+                    live.steps.clear();
+                }
+            }
+            Step::PendingCancel => {
+                o.status = OrderStatus::PendingCancel;
+                update.event = TradeEvent::PendingCancel;
+            }
+            Step::Canceled => {
+                o.status = OrderStatus::Canceled;
+                o.canceled_at = Some(wall);
+                update.event = TradeEvent::Canceled;
+            }
+            Step::Expired => {
+                o.status = OrderStatus::Expired;
+                o.expired_at = Some(wall);
+                update.event = TradeEvent::Expired;
+            }
+            Step::Rejected => {
+                o.status = OrderStatus::Rejected;
+                o.failed_at = Some(wall);
+                update.event = TradeEvent::Rejected;
+            }
+            Step::Replaced => {
+                o.status = OrderStatus::Replaced;
+                o.replaced_at = Some(wall);
+                replacement = Some(o.clone());
+                update.event = TradeEvent::Replaced;
+            }
+        }
+        update.order = live.order.clone();
+        if let Some(old) = replacement {
+            // The new order exists before the old one reports `replaced`.
+            self.place(account, at, wall, Some(&old), out);
+            if let Some(new) = self
+                .books
+                .get(&account)
+                .and_then(|b| b.orders.get(&self.order_seq))
+            {
+                update.order.replaced_by = Some(new.order.id.clone());
+            }
+        }
+        out.push((account, update));
+        if !live.steps.is_empty() {
+            live.next_at = at + self.step_delay();
+            self.books
+                .entry(account)
+                .or_default()
+                .orders
+                .insert(seq, live);
+        }
+    }
+}
+
+/// A stable asset id per symbol.
+fn asset_id(symbol: &Symbol) -> String {
+    let hash = symbol
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let h = format!(
+        "{hash:016x}{:016x}",
+        hash.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15
+    );
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// A price as the trading API writes it.
+fn money(price: f64) -> Decimal {
+    Decimal::new(format!("{price:.2}"))
+}
+
+impl Exchange {
+    /// A decoded (or undecodable) request on a trading session.
+    pub(crate) fn trading_request(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        request: Result<ClientRequest, wire::Undecodable>,
+    ) {
+        match request {
+            Ok(ClientRequest::Auth { key_id, secret }) => {
+                self.trading_auth(now, id, &key_id, &secret)
+            }
+            Ok(ClientRequest::Listen(streams)) => self.listen(now, id, streams),
+            Ok(ClientRequest::Subscribe(_) | ClientRequest::Unsubscribe(_)) | Err(_) => {
+                self.trading_fail(now, id, "invalid syntax");
+            }
+        }
+    }
+
+    /// Auth on the trading stream: `authorization` reply; one connection per account.
+    pub(crate) fn trading_auth(&mut self, now: Instant, id: SessionId, key_id: &str, secret: &str) {
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
+        let encoding = s.encoding;
+        if let Phase::Authenticated { .. } = s.phase {
+            // Re-authenticating is answered like the first time.
+            self.emit(
+                now,
+                id,
+                wire::trading_authorization(encoding, true),
+                Kind::Control,
+            );
+            return;
+        }
+        let Ok(account) = self.accounts.authenticate(key_id, secret) else {
+            tracing::debug!(%id, "trading auth failed");
+            self.emit(
+                now,
+                id,
+                wire::trading_authorization(encoding, false),
+                Kind::Control,
+            );
+            self.close(now, id, 1008, "unauthorized");
+            return;
+        };
+        let max = self.accounts.get(account).connections_max;
+        if !self
+            .slots
+            .try_take(account, super::Endpoint::Trading, max, id)
+        {
+            self.trading_fail(now, id, "connection limit exceeded");
+            return;
+        }
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.phase = Phase::Authenticated { account };
+        }
+        self.emit(
+            now,
+            id,
+            wire::trading_authorization(encoding, true),
+            Kind::Control,
+        );
+    }
+
+    fn listen(&mut self, now: Instant, id: SessionId, streams: Vec<String>) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if !s.is_authenticated() {
+            self.trading_fail(now, id, "not authenticated");
+            return;
+        }
+        let mut known: Vec<String> = streams
+            .into_iter()
+            .filter(|s| s == "trade_updates")
+            .collect();
+        known.dedup();
+        s.streams = known;
+        let frame = wire::trading_listening(s.encoding, &s.streams);
+        self.emit(now, id, frame, Kind::Ack);
+        self.trading_tick(now);
+    }
+
+    /// Error message, then close (as the trading stream does).
+    fn trading_fail(&mut self, now: Instant, id: SessionId, message: &str) {
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
+        let frame = wire::trading_error(s.encoding, message);
+        self.emit(now, id, frame, Kind::Control);
+        self.close(now, id, 1008, message);
+    }
+
+    /// Advances order life cycles and sends the events to listening sessions.
+    pub(crate) fn trading_tick(&mut self, now: Instant) {
+        let listening: BTreeSet<AccountId> = self
+            .sessions
+            .values()
+            .filter(|s| s.listens_to_trade_updates())
+            .filter_map(|s| s.account())
+            .collect();
+        let (started_at, wall_start) = (self.started_at, self.config.wall_clock_start);
+        let wall = move |t: Instant| wall_at(started_at, wall_start, t);
+        let updates = self.desk.advance(now, &listening, &wall);
+        for (account, update) in updates {
+            let targets: Vec<(SessionId, super::Encoding)> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.listens_to_trade_updates() && s.account() == Some(account))
+                .map(|(id, s)| (*id, s.encoding))
+                .collect();
+            for (id, encoding) in targets {
+                self.emit(now, id, wire::trading_update(encoding, &update), Kind::Data);
+            }
+        }
+    }
+}
+
+/// Wall-clock time of `t`, given the instant and wall time of the start.
+pub(crate) fn wall_at(started_at: Instant, wall_start: Timestamp, t: Instant) -> Timestamp {
+    let elapsed = t.saturating_duration_since(started_at);
+    Timestamp::from_unix_nanos((wall_start.unix_nanos() + elapsed.as_nanos() as i128) as i64)
+}
