@@ -1,1 +1,58 @@
-//! Work in progress.
+//! tickwire-ws: Alpaca market data and account streams over WebSockets, kept
+//! connected correctly.
+//!
+//! - [`MarketDataStream`]: a feed's quotes, trades, bars, news… Creating one
+//!   connects nothing; the first [`subscribe`](MarketDataStream::subscribe)
+//!   connects and resolves with the server's verdict; after the last
+//!   unsubscribe the connection is let go.
+//! - [`TradingStream`]: an account's order updates; connects at once.
+//!
+//! Both reconnect by themselves (exponential backoff with jitter, a long floor
+//! after connection-limit errors), resubscribe, and report what was missed as
+//! [`StreamEvent::Gap`] / [`StreamEvent::Resumed`]. Events arrive as a
+//! [`futures::Stream`] through a bounded queue with an explicit
+//! [`SlowConsumerPolicy`]; the state is a [`tokio::sync::watch`].
+//!
+//! Inside, one tokio task per stream drives a sans-I/O
+//! [`Machine`](tickwire_core::machine::Machine) over a
+//! [`Transport`](tickwire_core::Transport): [`WsTransport`] in production, an
+//! in-memory peer in tests (see `build_with_transport` on [`StreamBuilder`]).
+//! The task makes no protocol decision of its own.
+//!
+//! Logs and spans go through `tracing`: a `tickwire` span per stream (field
+//! `stream`) with a `connection` span per attempt (field `epoch`). Credentials
+//! never appear in them.
+
+#![warn(missing_docs)]
+
+mod builder;
+mod command;
+mod driver;
+mod endpoint;
+mod error;
+mod event;
+mod event_queue;
+mod handle;
+mod into_symbol;
+mod market_data_stream;
+mod spawn;
+mod trading_stream;
+mod ws_transport;
+
+pub use builder::{QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder};
+pub use endpoint::{Feed, TradingEndpoint};
+pub use error::Error;
+pub use event::StreamEvent;
+pub use event_queue::{Events, SlowConsumerPolicy};
+pub use handle::StreamHandle;
+pub use into_symbol::IntoSymbol;
+pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
+pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
+pub use ws_transport::{WsConfig, WsTransport};
+
+// The vocabulary users need alongside the streams.
+pub use tickwire_core::machine::{
+    ConnectionEpoch, RequestId, State, StreamError, SubscriptionOutcome,
+};
+pub use tickwire_core::protocol::alpaca::{Encoding, MarketData, TradeUpdate};
+pub use tickwire_core::{Channel, Credentials, Symbol};

@@ -1,0 +1,25 @@
+//! What a handle asks of a stream's task.
+
+use tokio::sync::oneshot;
+
+use tickwire_core::machine::{CommandError, SubscriptionOutcome};
+use tickwire_core::protocol::SubscriptionOp;
+use tickwire_core::{Channel, Symbol};
+
+/// The answer to a subscription command: the server's verdict, or why the
+/// machine refused the command.
+pub(crate) type Reply = Result<SubscriptionOutcome, CommandError>;
+
+/// A command for the driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Subscribe or unsubscribe; `reply` receives the verdict once settled.
+    Subscription {
+        op: SubscriptionOp,
+        channel: Channel,
+        symbols: Vec<Symbol>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Close the stream.
+    Shutdown,
+}

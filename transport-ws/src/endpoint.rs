@@ -1,0 +1,191 @@
+//! Where streams connect: Alpaca's feeds and trading endpoints, custom URLs,
+//! and the rule about credentials over unencrypted connections.
+
+use std::net::IpAddr;
+
+use tokio_tungstenite::tungstenite::http::Uri;
+
+use crate::Error;
+
+/// A market data feed, i.e. the endpoint a [`MarketDataStream`](crate::MarketDataStream) connects to.
+///
+/// ```
+/// use tickwire_ws::Feed;
+/// assert_eq!(Feed::Iex.url(), "wss://stream.data.alpaca.markets/v2/iex");
+/// assert_eq!(Feed::Crypto.url(), "wss://stream.data.alpaca.markets/v1beta3/crypto/us");
+/// assert_eq!(Feed::Custom("ws://127.0.0.1:9000/v2/test".into()).url(), "ws://127.0.0.1:9000/v2/test");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Feed {
+    /// Stocks, IEX only (free plan): `v2/iex`.
+    Iex,
+    /// Stocks, all US exchanges: `v2/sip`.
+    Sip,
+    /// Stocks, SIP delayed by 15 minutes: `v2/delayed_sip`.
+    DelayedSip,
+    /// The always-on test stream (symbol `FAKEPACA`): `v2/test`.
+    Test,
+    /// Stocks, Blue Ocean ATS overnight: `v1beta1/boats`.
+    Boats,
+    /// Stocks, overnight (derived): `v1beta1/overnight`.
+    Overnight,
+    /// Crypto (symbols like `BTC/USD`): `v1beta3/crypto/us`.
+    Crypto,
+    /// Options, indicative feed (MessagePack only): `v1beta1/indicative`.
+    OptionsIndicative,
+    /// Options, OPRA feed (MessagePack only): `v1beta1/opra`.
+    OptionsOpra,
+    /// News: `v1beta1/news`.
+    News,
+    /// Any other endpoint (a sandbox, a proxy, a local test server).
+    Custom(String),
+}
+
+/// Alpaca's market data host.
+const DATA_HOST: &str = "wss://stream.data.alpaca.markets";
+
+impl Feed {
+    /// The endpoint URL.
+    pub fn url(&self) -> String {
+        let path = match self {
+            Self::Iex => "v2/iex",
+            Self::Sip => "v2/sip",
+            Self::DelayedSip => "v2/delayed_sip",
+            Self::Test => "v2/test",
+            Self::Boats => "v1beta1/boats",
+            Self::Overnight => "v1beta1/overnight",
+            Self::Crypto => "v1beta3/crypto/us",
+            Self::OptionsIndicative => "v1beta1/indicative",
+            Self::OptionsOpra => "v1beta1/opra",
+            Self::News => "v1beta1/news",
+            Self::Custom(url) => return url.clone(),
+        };
+        format!("{DATA_HOST}/{path}")
+    }
+
+    /// Whether the feed only speaks MessagePack (the options feeds).
+    pub fn requires_msgpack(&self) -> bool {
+        matches!(self, Self::OptionsIndicative | Self::OptionsOpra)
+    }
+}
+
+/// The endpoint a [`TradingStream`](crate::TradingStream) connects to.
+///
+/// ```
+/// use tickwire_ws::TradingEndpoint;
+/// assert_eq!(TradingEndpoint::Paper.url(), "wss://paper-api.alpaca.markets/stream");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TradingEndpoint {
+    /// Paper trading: `wss://paper-api.alpaca.markets/stream`.
+    Paper,
+    /// Live trading: `wss://api.alpaca.markets/stream`.
+    Live,
+    /// Any other endpoint.
+    Custom(String),
+}
+
+impl TradingEndpoint {
+    /// The endpoint URL.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Paper => "wss://paper-api.alpaca.markets/stream".to_owned(),
+            Self::Live => "wss://api.alpaca.markets/stream".to_owned(),
+            Self::Custom(url) => url.clone(),
+        }
+    }
+}
+
+/// Whether a URL host names this machine (`localhost`, `127.0.0.0/8`, `::1`).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a URL is encrypted (`wss://`), and its host.
+pub(crate) fn parse_endpoint(url: &str) -> Result<(bool, String), Error> {
+    let invalid = |reason: &str| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri =
+        url.parse()
+            .map_err(|e: tokio_tungstenite::tungstenite::http::uri::InvalidUri| {
+                invalid(&e.to_string())
+            })?;
+    let secure = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        _ => {
+            return Err(invalid(
+                "the scheme must be wss:// (or ws:// for local testing)",
+            ));
+        }
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("no host"))?;
+    Ok((secure, host.to_owned()))
+}
+
+/// Refuses endpoints that would carry credentials unencrypted to another machine.
+pub(crate) fn check_endpoint(url: &str, allow_insecure: bool) -> Result<(), Error> {
+    let (secure, host) = parse_endpoint(url)?;
+    if secure || allow_insecure || is_loopback_host(&host) {
+        Ok(())
+    } else {
+        Err(Error::InsecureEndpoint { host })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ws_is_refused_off_this_machine_unless_allowed() {
+        assert!(check_endpoint("wss://stream.data.alpaca.markets/v2/iex", false).is_ok());
+        assert!(check_endpoint("ws://127.0.0.1:8080/v2/test", false).is_ok());
+        assert!(check_endpoint("ws://127.1.2.3/x", false).is_ok());
+        assert!(check_endpoint("ws://localhost:1/x", false).is_ok());
+        assert!(check_endpoint("ws://[::1]:9000/x", false).is_ok());
+        assert_eq!(
+            check_endpoint("ws://example.com/v2/iex", false),
+            Err(Error::InsecureEndpoint {
+                host: "example.com".into()
+            })
+        );
+        assert!(check_endpoint("ws://10.0.0.1/x", false).is_err());
+        assert!(check_endpoint("ws://example.com/v2/iex", true).is_ok());
+    }
+
+    #[test]
+    fn bad_urls_are_reported() {
+        assert!(matches!(
+            check_endpoint("https://x/y", false),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            check_endpoint("not a url", false),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            check_endpoint("", false),
+            Err(Error::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn options_need_msgpack() {
+        assert!(Feed::OptionsOpra.requires_msgpack());
+        assert!(!Feed::Sip.requires_msgpack());
+        assert_eq!(
+            TradingEndpoint::Live.url(),
+            "wss://api.alpaca.markets/stream"
+        );
+    }
+}
