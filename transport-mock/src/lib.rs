@@ -9,7 +9,18 @@
 
 #![warn(missing_docs)]
 
+mod loopback;
+#[cfg(feature = "mock")]
+mod mock;
 mod model;
+mod scripted;
+mod shared;
+
+pub use loopback::{LoopbackConfig, LoopbackServer};
+#[cfg(feature = "mock")]
+pub use mock::MockTransport;
+pub use scripted::ScriptedTransport;
+pub use shared::SharedExchange;
 
 pub use model::{
     Account, Encoding, Endpoint, Exchange, ExchangeConfig, FREE_PLAN_SYMBOL_LIMIT, Fault,

@@ -148,7 +148,11 @@ impl Exchange {
             return;
         };
         tracing::debug!(%id, "slow client");
-        let frame = wire::encode_control(s.encoding, s.endpoint, &wire::Control::error(407));
+        let frame = if s.endpoint.is_trading() {
+            wire::trading_error(s.encoding, "slow client")
+        } else {
+            wire::encode_control(s.encoding, &wire::Control::error(407))
+        };
         self.outputs.push_back((id, Output::Frame(frame)));
         self.close(now, id, 1008, "slow client");
     }

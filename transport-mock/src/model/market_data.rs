@@ -143,7 +143,7 @@ impl Exchange {
         };
         s.subscriptions = candidate;
         let ack = with_followers(&s.subscriptions, s.endpoint.has_trade_followers());
-        let frame = wire::encode_control(s.encoding, s.endpoint, &Control::Subscription(ack));
+        let frame = wire::encode_control(s.encoding, &Control::Subscription(ack));
         self.emit(now, id, frame, Kind::Ack);
         self.generator.wake(now);
     }
@@ -191,7 +191,7 @@ impl Exchange {
         let Some(s) = self.sessions.get(&id) else {
             return;
         };
-        let frame = wire::encode_control(s.encoding, s.endpoint, &control);
+        let frame = wire::encode_control(s.encoding, &control);
         self.emit(now, id, frame, Kind::Control);
     }
 
@@ -203,7 +203,7 @@ impl Exchange {
         let frame = if s.endpoint.is_trading() {
             wire::trading_error(s.encoding, error_message(code))
         } else {
-            wire::encode_control(s.encoding, s.endpoint, &Control::error(code))
+            wire::encode_control(s.encoding, &Control::error(code))
         };
         self.emit(now, id, frame, Kind::Control);
     }

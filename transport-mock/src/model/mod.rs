@@ -56,6 +56,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 
 use rng::RngExt;
+pub use tickwire_core::protocol::alpaca::Encoding;
 use tickwire_core::{Frame, SubscriptionSet, Timestamp};
 
 pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
@@ -77,15 +78,6 @@ impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "session#{}", self.0)
     }
-}
-
-/// The wire encoding of a session, chosen by the upgrade's `Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Encoding {
-    /// JSON (text frames on market data, binary frames on the trading stream).
-    Json,
-    /// MessagePack in binary frames (`Content-Type: application/msgpack`).
-    MsgPack,
 }
 
 /// Something the exchange does to a connection.
@@ -356,7 +348,7 @@ impl Exchange {
             self.close(now, session, 1009, "message too big");
             return;
         }
-        let request = wire::decode_client(&frame, s.encoding);
+        let request = wire::decode_client(&frame);
         if s.endpoint.is_trading() {
             self.trading_request(now, session, request);
         } else {
