@@ -1,1 +1,77 @@
-fn main() {}
+//! `tickwire`: watch market data and account streams, serve and simulate an
+//! exchange. See `tickwire --help` and the README.
+
+mod args;
+mod commands;
+mod embedded;
+mod error;
+mod follow;
+mod output;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error);
+            error.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(format!("cannot start the async runtime: {e}")))?;
+    let env = |name: &str| std::env::var(name).ok();
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Watch(args) => commands::watch::run(target::watch_plan(&args, &env)?).await,
+            Command::Trades(args) => commands::trades::run(target::trades_plan(&args, &env)?).await,
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Sim(args) => commands::sim::run(args),
+        }
+    })
+}
+
+/// Logs go to stderr through `tracing`; `RUST_LOG` chooses what (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The one line on stderr for a failure.
+#[allow(clippy::print_stderr)]
+fn report(error: &CliError) {
+    let kind = match error {
+        CliError::Usage(_) => "usage error",
+        CliError::Runtime(_) => "error",
+        CliError::Fatal { .. } => "fatal",
+    };
+    eprintln!("tickwire: {kind}: {error}");
+    if matches!(error, CliError::Usage(_)) {
+        eprintln!("Run `tickwire --help` for the commands and flags.");
+    }
+}
+
+/// A note for the user on stderr (not a log line: always shown).
+#[allow(clippy::print_stderr)]
+pub(crate) fn notice(message: &str) {
+    eprintln!("tickwire: {message}");
+}

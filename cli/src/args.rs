@@ -1,0 +1,340 @@
+//! The command line: subcommands and flags, as clap parses them.
+//!
+//! Only syntax lives here (with value parsers that reject bad channels, URLs
+//! and numbers with exit code 2); what the flags mean together is resolved by
+//! [`crate::target`].
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tickwire_core::Channel;
+
+/// tickwire: market-data and account streams that stay connected.
+///
+/// With no --url and no credentials, `watch` and `trades` start an embedded
+/// simulated exchange on loopback, so they work offline out of the box.
+#[derive(Debug, Parser)]
+#[command(name = "tickwire", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Stream market data (quotes, trades, bars, news…) to the terminal.
+    Watch(WatchArgs),
+    /// Stream the account's order and fill updates (`trade_updates`).
+    Trades(TradesArgs),
+    /// Run the simulated exchange on loopback for other programs.
+    Serve(ServeArgs),
+    /// Run the deterministic simulation sweep and print a summary.
+    Sim(SimArgs),
+}
+
+/// `tickwire watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Symbols to watch, e.g. SPY AAPL, BTC/USD, or * for every symbol
+    /// [default: SPY AAPL on stocks, FAKEPACA on test, BTC/USD on crypto, * on news].
+    #[arg(value_name = "SYMBOL")]
+    pub(crate) symbols: Vec<String>,
+
+    /// Channels, comma separated: trades, quotes, bars, updatedBars, dailyBars,
+    /// statuses, lulds, imbalances, orderbooks, news [default: quotes,trades; news on --feed news].
+    #[arg(long, value_delimiter = ',', value_parser = parse_channel, value_name = "LIST")]
+    pub(crate) channels: Option<Vec<Channel>>,
+
+    /// The data feed.
+    #[arg(long, value_enum, default_value_t = Feed::Iex)]
+    pub(crate) feed: Feed,
+
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+
+    /// Wire encoding [default: json; msgpack on --feed options].
+    #[arg(long, value_enum)]
+    pub(crate) encoding: Option<EncodingArg>,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+
+    /// Reconnect when no data arrived for this many seconds while live
+    /// (off by default: sparse channels are often quiet).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub(crate) stale_after: Option<Duration>,
+
+    /// One JSON object per line on stdout instead of the human view.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `tickwire trades`.
+#[derive(Debug, Args)]
+pub(crate) struct TradesArgs {
+    /// The paper-trading account stream (the default).
+    #[arg(long, conflicts_with = "live")]
+    pub(crate) paper: bool,
+
+    /// The live-trading account stream.
+    #[arg(long)]
+    pub(crate) live: bool,
+
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+
+    /// One JSON object per line on stdout instead of the human view.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Where to connect and as whom (shared by `watch` and `trades`).
+#[derive(Debug, Args)]
+pub(crate) struct ConnectionArgs {
+    /// Full endpoint URL (ws:// or wss://); overrides the feed or account choice.
+    #[arg(long, value_parser = parse_url, value_name = "URL")]
+    pub(crate) url: Option<String>,
+
+    /// API key id [env: APCA_API_KEY_ID].
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: Option<String>,
+
+    /// API secret key [env: APCA_API_SECRET_KEY].
+    #[arg(long, value_name = "SECRET")]
+    pub(crate) secret: Option<String>,
+}
+
+/// When to stop (shared by `watch` and `trades`).
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Exit (code 0) after this many data events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: Option<u64>,
+
+    /// Exit (code 0) after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub(crate) duration: Option<Duration>,
+}
+
+/// `tickwire serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// TCP port on 127.0.0.1 (0: let the system choose).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) port: u16,
+
+    /// Seed of the simulated market and order flow.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+
+    /// Market data messages per second per symbol and channel.
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
+
+    /// Key id of an account to accept (repeat with --secret for several)
+    /// [default: one account with key and secret "tickwire"].
+    #[arg(long, value_name = "K")]
+    pub(crate) key: Vec<String>,
+
+    /// Secret of the account named by the --key at the same position.
+    #[arg(long, value_name = "S")]
+    pub(crate) secret: Vec<String>,
+}
+
+/// `tickwire sim`.
+#[derive(Debug, Args)]
+pub(crate) struct SimArgs {
+    /// How many seeds to run, starting at --seed.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) seeds: u64,
+
+    /// The first seed (alone, with --seeds 1, it replays one run).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub(crate) seed: u64,
+
+    /// Steps per run.
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) steps: Option<u64>,
+}
+
+/// A market data feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Feed {
+    /// Stocks, IEX (the free plan).
+    Iex,
+    /// Stocks, all US exchanges.
+    Sip,
+    /// Stocks, 15 minutes delayed.
+    #[value(name = "delayed_sip")]
+    DelayedSip,
+    /// The always-on test stream (symbol FAKEPACA).
+    Test,
+    /// Crypto (symbols like BTC/USD).
+    Crypto,
+    /// Options, indicative feed (MessagePack only).
+    Options,
+    /// News.
+    News,
+}
+
+/// The wire encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EncodingArg {
+    /// JSON text frames.
+    Json,
+    /// MessagePack binary frames.
+    Msgpack,
+}
+
+fn parse_channel(text: &str) -> Result<Channel, String> {
+    let text = text.trim();
+    text.parse::<Channel>().map_err(|e| e.to_string())
+}
+
+/// A `ws://` or `wss://` URL with a host; nothing fancier is needed here.
+fn parse_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("wss://")
+        .or_else(|| text.strip_prefix("ws://"))
+        .ok_or_else(|| {
+            format!("{text:?} is not a WebSocket URL; it must start with ws:// or wss://")
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    if host.is_empty() {
+        return Err(format!(
+            "{text:?} has no host; e.g. wss://stream.data.alpaca.markets/v2/iex"
+        ));
+    }
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !authority.ends_with(']')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("{text:?} has an invalid port {port:?}"));
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err(format!("{text:?} contains whitespace"));
+    }
+    Ok(text.to_owned())
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
+        return Err(format!("{text:?} must be a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of messages per second"))?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
+        return Err(format!(
+            "{text:?} must be a rate between 0 and 1000000 messages per second"
+        ));
+    }
+    Ok(rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tickwire").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn watch_defaults() {
+        let cli = parse(&["watch", "SPY", "AAPL"]).unwrap();
+        let Command::Watch(watch) = cli.command else {
+            panic!("not watch")
+        };
+        assert_eq!(watch.symbols, ["SPY", "AAPL"]);
+        assert_eq!(watch.feed, Feed::Iex);
+        assert_eq!(watch.channels, None);
+        assert!(!watch.json);
+    }
+
+    #[test]
+    fn watch_flags() {
+        let cli = parse(&[
+            "watch",
+            "--channels",
+            "trades,bars",
+            "--feed",
+            "delayed_sip",
+            "--url",
+            "ws://127.0.0.1:9000/v2/iex",
+            "--count",
+            "5",
+            "--duration",
+            "1.5",
+            "--stale-after",
+            "30",
+            "--encoding",
+            "msgpack",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Watch(watch) = cli.command else {
+            panic!("not watch")
+        };
+        assert_eq!(watch.channels, Some(vec![Channel::Trades, Channel::Bars]));
+        assert_eq!(watch.feed, Feed::DelayedSip);
+        assert_eq!(watch.limits.count, Some(5));
+        assert_eq!(watch.limits.duration, Some(Duration::from_millis(1500)));
+        assert_eq!(watch.stale_after, Some(Duration::from_secs(30)));
+        assert_eq!(watch.encoding, Some(EncodingArg::Msgpack));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["watch", "--feed", "nasdaq"][..],
+            &["watch", "--channels", "quotes,ticks"],
+            &["watch", "--channels", "corrections"],
+            &["watch", "--url", "http://example.com"],
+            &["watch", "--url", "wss://"],
+            &["watch", "--url", "ws://host:notaport/x"],
+            &["watch", "--count", "0"],
+            &["watch", "--duration", "-1"],
+            &["watch", "--encoding", "xml"],
+            &["trades", "--paper", "--live"],
+            &["serve", "--rate", "0"],
+            &["sim", "--seeds", "0"],
+            &["frobnicate"],
+        ] {
+            let error = parse(args).expect_err(&format!("{args:?} should fail"));
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert!(parse_url("wss://stream.data.alpaca.markets/v2/iex").is_ok());
+        assert!(parse_url("ws://127.0.0.1:8080/v2/test").is_ok());
+        assert!(parse_url("ws://[::1]:8080/v2/test").is_ok());
+        assert!(parse_url("stream.data.alpaca.markets").is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! One file per subcommand.
+
+pub(crate) mod serve;
+pub(crate) mod sim;
+pub(crate) mod trades;
+pub(crate) mod watch;

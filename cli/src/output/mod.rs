@@ -1,0 +1,229 @@
+//! What `watch` and `trades` print: one line per event, for people
+//! ([`human`]) or programs ([`json`]).
+//!
+//! The formatters take a [`Line`], built from the stream's events, and a
+//! [`Clock`] (the moment of printing), so they are pure and unit tested over
+//! core's types.
+
+pub(crate) mod human;
+pub(crate) mod json;
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant, SystemTime};
+
+use tickwire_core::machine::{ConnectionEpoch, State, StreamError};
+use tickwire_core::protocol::alpaca::{MarketData, TradeUpdate};
+use tickwire_core::{Channel, SubscriptionSet, Symbol, Timestamp};
+
+/// One thing to print.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Line<'a> {
+    /// A market data message.
+    Market(&'a MarketData),
+    /// An account update.
+    TradeUpdate(&'a TradeUpdate),
+    /// The stream's state changed.
+    State(&'a State),
+    /// The server confirmed this (whole) subscription set.
+    Subscription(&'a SubscriptionSet),
+    /// The server refused some symbols of a request.
+    Rejected {
+        /// The channel of the request.
+        channel: Channel,
+        /// The server's code, if it gave one.
+        code: Option<u16>,
+        /// The server's message or an explanation.
+        message: &'a str,
+        /// The refused symbols.
+        symbols: &'a [Symbol],
+    },
+    /// The stream stopped being live; data may be missing from `since`.
+    Gap {
+        /// The connection that was lost.
+        epoch: ConnectionEpoch,
+        /// When it was lost.
+        since: Instant,
+    },
+    /// The stream is live again.
+    Resumed {
+        /// The new connection.
+        epoch: ConnectionEpoch,
+        /// When the gap began.
+        gap_since: Instant,
+        /// How long it lasted.
+        lost_for: Duration,
+    },
+    /// Something went wrong.
+    Error {
+        /// What.
+        error: &'a StreamError,
+        /// Whether the stream stopped for good.
+        fatal: bool,
+    },
+    /// A message type this version does not know.
+    Unknown {
+        /// Its type tag.
+        tag: &'a str,
+    },
+    /// Data events dropped because the terminal could not keep up.
+    Dropped {
+        /// Since the last report.
+        count: u64,
+        /// Since the start.
+        total: u64,
+    },
+}
+
+/// The moment of printing, to turn a stream's `Instant`s into wall-clock times.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    /// Now, monotonic.
+    pub(crate) now: Instant,
+    /// Now, wall clock.
+    pub(crate) wall: SystemTime,
+}
+
+impl Clock {
+    /// The current moment.
+    pub(crate) fn now() -> Self {
+        Self {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// The wall-clock time of an instant (in the past or the future).
+    pub(crate) fn wall_time(&self, instant: Instant) -> Timestamp {
+        let wall = if instant <= self.now {
+            self.wall.checked_sub(self.now - instant)
+        } else {
+            self.wall.checked_add(instant - self.now)
+        };
+        Timestamp::from(wall.unwrap_or(self.wall))
+    }
+}
+
+/// The output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// The human view.
+    Human,
+    /// JSON lines.
+    Json,
+}
+
+/// Writes lines to stdout (or any writer), one event per line.
+#[derive(Debug)]
+pub(crate) struct Printer<W: Write> {
+    style: Style,
+    out: W,
+    buffer: String,
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer in `style` writing to `out`.
+    pub(crate) fn new(style: Style, out: W) -> Self {
+        Self {
+            style,
+            out,
+            buffer: String::with_capacity(256),
+        }
+    }
+
+    /// Formats and writes one line (buffered until [`flush`](Self::flush)).
+    pub(crate) fn print(&mut self, line: &Line<'_>, clock: &Clock) -> io::Result<()> {
+        self.buffer.clear();
+        match self.style {
+            Style::Human => human::format(line, clock, &mut self.buffer),
+            Style::Json => json::format(line, clock, &mut self.buffer),
+        }
+        self.buffer.push('\n');
+        self.out.write_all(self.buffer.as_bytes())
+    }
+
+    /// Writes out what is buffered.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Shared test fixtures: one message of each kind.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use tickwire_core::protocol::alpaca::{MarketData, TradeUpdate};
+
+    /// Parses a market data message from its wire JSON.
+    pub(crate) fn market(json: &str) -> MarketData {
+        serde_json::from_str(json).expect("fixture decodes")
+    }
+
+    pub(crate) const QUOTE: &str = r#"{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}"#;
+    pub(crate) const TRADE: &str = r#"{"T":"t","S":"SPY","i":52983525029461,"x":"V","p":470.5,"s":100,"c":["@","I"],"t":"2024-01-02T15:04:05.5Z","z":"B"}"#;
+    pub(crate) const BAR: &str = r#"{"T":"b","S":"SPY","o":470.1,"h":471,"l":469.9,"c":470.5,"v":12345,"vw":470.3,"n":87,"t":"2024-01-02T15:04:00Z"}"#;
+    pub(crate) const DAILY_BAR: &str = r#"{"T":"d","S":"SPY","o":470.1,"h":471,"l":469.9,"c":470.5,"v":12345,"t":"2024-01-02T05:00:00Z"}"#;
+    pub(crate) const UPDATED_BAR: &str = r#"{"T":"u","S":"SPY","o":470.1,"h":471,"l":469.9,"c":470.6,"v":12346,"t":"2024-01-02T15:04:00Z"}"#;
+    pub(crate) const CORRECTION: &str = r#"{"T":"c","S":"SPY","x":"V","oi":1,"op":470.5,"os":100,"oc":["@"],"ci":2,"cp":470.4,"cs":100,"cc":["@"],"t":"2024-01-02T15:04:06Z","z":"B"}"#;
+    pub(crate) const CANCEL_ERROR: &str = r#"{"T":"x","S":"SPY","i":1,"x":"V","p":470.5,"s":100,"a":"C","t":"2024-01-02T15:04:06Z","z":"B"}"#;
+    pub(crate) const STATUS: &str = r#"{"T":"s","S":"SPY","sc":"H","sm":"Trading Halt","rc":"T12","rm":"Trading Halted; For information requested by NASDAQ","t":"2024-01-02T15:04:06Z","z":"B"}"#;
+    pub(crate) const LULD: &str =
+        r#"{"T":"l","S":"SPY","u":480.2,"d":460.1,"i":"B","t":"2024-01-02T15:04:06Z","z":"B"}"#;
+    pub(crate) const IMBALANCE: &str =
+        r#"{"T":"i","S":"SPY","p":470.2,"t":"2024-01-02T15:04:06Z","z":"B"}"#;
+    pub(crate) const ORDERBOOK: &str = r#"{"T":"o","S":"BTC/USD","b":[{"p":42000.5,"s":0.25},{"p":42000,"s":1}],"a":[{"p":42001,"s":0.5}],"r":true,"t":"2024-01-02T15:04:06Z"}"#;
+    pub(crate) const NEWS: &str = r#"{"T":"n","id":24918784,"headline":"Apple shares rise","summary":"","author":"Benzinga","created_at":"2024-01-02T15:04:06Z","updated_at":"2024-01-02T15:04:07Z","content":"","url":"https://example.invalid/news/1","symbols":["AAPL","MSFT"],"source":"benzinga"}"#;
+
+    /// Every data fixture with the `type` its JSON line must carry.
+    pub(crate) const ALL: [(&str, &str); 12] = [
+        (QUOTE, "quote"),
+        (TRADE, "trade"),
+        (BAR, "bar"),
+        (DAILY_BAR, "daily_bar"),
+        (UPDATED_BAR, "updated_bar"),
+        (CORRECTION, "correction"),
+        (CANCEL_ERROR, "cancel_error"),
+        (STATUS, "status"),
+        (LULD, "luld"),
+        (IMBALANCE, "imbalance"),
+        (ORDERBOOK, "orderbook"),
+        (NEWS, "news"),
+    ];
+
+    /// A fill on the account stream.
+    pub(crate) fn fill() -> TradeUpdate {
+        serde_json::from_str(
+            r#"{"event":"fill","execution_id":"e1","timestamp":"2024-01-02T15:04:05Z","price":"189.1","qty":"10","position_qty":"10",
+            "order":{"id":"61e69015-8549-4bfd-b9c3-01e75843f47d","client_order_id":"c1","created_at":"2024-01-02T15:04:00Z","updated_at":"2024-01-02T15:04:05Z","submitted_at":"2024-01-02T15:04:00Z",
+            "symbol":"AAPL","qty":"10","filled_qty":"10","filled_avg_price":"189.1","type":"market","side":"buy","time_in_force":"day","status":"filled"}}"#,
+        )
+        .expect("fixture decodes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_times_follow_the_monotonic_clock() {
+        let clock = Clock {
+            now: Instant::now(),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
+        };
+        let earlier = clock.wall_time(clock.now - Duration::from_millis(1500));
+        assert_eq!(earlier.to_string(), "2024-01-02T15:04:03.5Z");
+        let later = clock.wall_time(clock.now + Duration::from_secs(2));
+        assert_eq!(later.to_string(), "2024-01-02T15:04:07Z");
+    }
+
+    #[test]
+    fn the_printer_writes_one_line_per_event() {
+        let quote = fixtures::market(fixtures::QUOTE);
+        let mut printer = Printer::new(Style::Json, Vec::new());
+        let clock = Clock::now();
+        printer.print(&Line::Market(&quote), &clock).unwrap();
+        printer.print(&Line::State(&State::Closed), &clock).unwrap();
+        let text = String::from_utf8(printer.out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.ends_with('\n'));
+    }
+}

@@ -1,0 +1,515 @@
+//! What the flags mean together: where to connect, as whom, to what.
+//!
+//! Everything here is pure (the environment is passed in as a lookup), so the
+//! rules — a key needs a secret, a channel must exist on the feed, options
+//! need MessagePack — are unit tested without a process.
+
+use std::time::Duration;
+
+use tickwire_core::{Channel, Credentials, KEY_ID_ENV, SECRET_KEY_ENV, Symbol};
+
+use crate::args::{ConnectionArgs, EncodingArg, Feed, LimitArgs, TradesArgs, WatchArgs};
+use crate::error::CliError;
+
+/// Alpaca's market data host.
+const DATA_HOST: &str = "wss://stream.data.alpaca.markets";
+/// Alpaca's paper trading stream.
+const PAPER_TRADING_URL: &str = "wss://paper-api.alpaca.markets/stream";
+/// Alpaca's live trading stream.
+const LIVE_TRADING_URL: &str = "wss://api.alpaca.markets/stream";
+/// The trading stream's path, on Alpaca and on the embedded exchange.
+pub(crate) const TRADING_PATH: &str = "/stream";
+
+/// Where a stream connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The embedded simulated exchange, started on loopback; the path to use there.
+    Embedded {
+        /// The endpoint path, e.g. `/v2/iex`.
+        path: &'static str,
+    },
+    /// A server somewhere else.
+    Remote {
+        /// The full endpoint URL.
+        url: String,
+        /// The key pair to authenticate with.
+        credentials: Credentials,
+    },
+}
+
+/// When a command stops by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Limits {
+    /// After this many data events.
+    pub(crate) count: Option<u64>,
+    /// After this long.
+    pub(crate) duration: Option<Duration>,
+}
+
+impl From<&LimitArgs> for Limits {
+    fn from(args: &LimitArgs) -> Self {
+        Self {
+            count: args.count,
+            duration: args.duration,
+        }
+    }
+}
+
+/// The wire encoding to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WireEncoding {
+    /// JSON.
+    Json,
+    /// MessagePack.
+    MsgPack,
+}
+
+/// A resolved `watch`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WatchPlan {
+    /// Where to connect.
+    pub(crate) target: Target,
+    /// The feed (given, or recognised from the URL's path).
+    pub(crate) feed: Option<Feed>,
+    /// Channels to subscribe, in the order given.
+    pub(crate) channels: Vec<Channel>,
+    /// Symbols to subscribe on every channel.
+    pub(crate) symbols: Vec<Symbol>,
+    /// The encoding.
+    pub(crate) encoding: WireEncoding,
+    /// The data-silence timeout.
+    pub(crate) stale_after: Option<Duration>,
+    /// When to stop.
+    pub(crate) limits: Limits,
+    /// JSON lines instead of the human view.
+    pub(crate) json: bool,
+}
+
+/// A resolved `trades`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TradesPlan {
+    /// Where to connect.
+    pub(crate) target: Target,
+    /// Whether this is a live-money account (only said, never assumed).
+    pub(crate) live: bool,
+    /// When to stop.
+    pub(crate) limits: Limits,
+    /// JSON lines instead of the human view.
+    pub(crate) json: bool,
+}
+
+impl Feed {
+    /// The endpoint path, e.g. `/v2/iex`.
+    pub(crate) const fn path(self) -> &'static str {
+        match self {
+            Self::Iex => "/v2/iex",
+            Self::Sip => "/v2/sip",
+            Self::DelayedSip => "/v2/delayed_sip",
+            Self::Test => "/v2/test",
+            Self::Crypto => "/v1beta3/crypto/us",
+            Self::Options => "/v1beta1/indicative",
+            Self::News => "/v1beta1/news",
+        }
+    }
+
+    /// The feed served at a URL's path, if it is one of Alpaca's.
+    fn from_url(url: &str) -> Option<Self> {
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+        let path = path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let path = if path == "/v1beta1/opra" {
+            "/v1beta1/indicative"
+        } else {
+            path
+        };
+        [
+            Self::Iex,
+            Self::Sip,
+            Self::DelayedSip,
+            Self::Test,
+            Self::Crypto,
+            Self::Options,
+            Self::News,
+        ]
+        .into_iter()
+        .find(|feed| feed.path() == path)
+    }
+
+    /// The channels a client may subscribe to on this feed.
+    fn channels(self) -> &'static [Channel] {
+        use Channel::{
+            Bars, DailyBars, Imbalances, Lulds, News, Orderbooks, Quotes, Statuses, Trades,
+            UpdatedBars,
+        };
+        match self {
+            Self::Iex | Self::Sip | Self::DelayedSip | Self::Test => &[
+                Trades,
+                Quotes,
+                Bars,
+                UpdatedBars,
+                DailyBars,
+                Statuses,
+                Lulds,
+                Imbalances,
+            ],
+            Self::Crypto => &[Trades, Quotes, Bars, UpdatedBars, DailyBars, Orderbooks],
+            Self::Options => &[Trades, Quotes],
+            Self::News => &[News],
+        }
+    }
+
+    fn default_channels(self) -> Vec<Channel> {
+        match self {
+            Self::News => vec![Channel::News],
+            _ => vec![Channel::Quotes, Channel::Trades],
+        }
+    }
+
+    fn default_symbols(self) -> Result<Vec<Symbol>, CliError> {
+        let names: &[&str] = match self {
+            Self::Iex | Self::Sip | Self::DelayedSip => &["SPY", "AAPL"],
+            Self::Test => &["FAKEPACA"],
+            Self::Crypto => &["BTC/USD"],
+            Self::News => &["*"],
+            Self::Options => {
+                return Err(CliError::usage(
+                    "--feed options needs contract symbols, e.g. `tickwire watch --feed options AAPL240119C00190000`",
+                ));
+            }
+        };
+        Ok(names
+            .iter()
+            .filter_map(|name| Symbol::new(name).ok())
+            .collect())
+    }
+
+    /// The name as on the command line.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Iex => "iex",
+            Self::Sip => "sip",
+            Self::DelayedSip => "delayed_sip",
+            Self::Test => "test",
+            Self::Crypto => "crypto",
+            Self::Options => "options",
+            Self::News => "news",
+        }
+    }
+}
+
+/// Reads the key pair from the flags, then the environment.
+///
+/// `Ok(None)` when neither gives anything; a key without a secret (or the
+/// reverse) is a usage error.
+pub(crate) fn credentials(
+    args: &ConnectionArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Credentials>, CliError> {
+    let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let key = non_empty(args.key.clone()).or_else(|| non_empty(env(KEY_ID_ENV)));
+    let secret = non_empty(args.secret.clone()).or_else(|| non_empty(env(SECRET_KEY_ENV)));
+    match (key, secret) {
+        (Some(key), Some(secret)) => Ok(Some(Credentials::new(key, secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(CliError::usage(format!(
+            "a key was given without a secret: pass --secret or set {SECRET_KEY_ENV}"
+        ))),
+        (None, Some(_)) => Err(CliError::usage(format!(
+            "a secret was given without a key: pass --key or set {KEY_ID_ENV}"
+        ))),
+    }
+}
+
+/// Resolves `watch`'s flags.
+pub(crate) fn watch_plan(
+    args: &WatchArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WatchPlan, CliError> {
+    let credentials = credentials(&args.connection, env)?;
+    let (target, feed) = match (&args.connection.url, credentials) {
+        (Some(url), Some(credentials)) => (
+            Target::Remote {
+                url: url.clone(),
+                credentials,
+            },
+            Feed::from_url(url),
+        ),
+        (Some(_), None) => return Err(no_credentials_for_url()),
+        (None, Some(credentials)) => (
+            Target::Remote {
+                url: format!("{DATA_HOST}{}", args.feed.path()),
+                credentials,
+            },
+            Some(args.feed),
+        ),
+        (None, None) => (
+            Target::Embedded {
+                path: args.feed.path(),
+            },
+            Some(args.feed),
+        ),
+    };
+    let default_feed = feed.unwrap_or(args.feed);
+
+    let channels = args
+        .channels
+        .clone()
+        .unwrap_or_else(|| default_feed.default_channels());
+    let mut unique = Vec::with_capacity(channels.len());
+    for channel in channels {
+        if let Some(feed) = feed
+            && !feed.channels().contains(&channel)
+        {
+            let allowed: Vec<&str> = feed.channels().iter().map(|c| c.wire_name()).collect();
+            return Err(CliError::usage(format!(
+                "channel {channel} is not available on the {} feed; use one of: {}",
+                feed.name(),
+                allowed.join(", ")
+            )));
+        }
+        if !unique.contains(&channel) {
+            unique.push(channel);
+        }
+    }
+
+    let symbols = if args.symbols.is_empty() {
+        default_feed.default_symbols()?
+    } else {
+        let mut symbols = Vec::with_capacity(args.symbols.len());
+        for text in &args.symbols {
+            let symbol =
+                Symbol::new(text).map_err(|e| CliError::usage(format!("bad symbol: {e}")))?;
+            if !symbols.contains(&symbol) {
+                symbols.push(symbol);
+            }
+        }
+        symbols
+    };
+
+    let options = feed == Some(Feed::Options);
+    let encoding = match (args.encoding, options) {
+        (Some(EncodingArg::Json), true) => {
+            return Err(CliError::usage(
+                "the options feed speaks MessagePack only: drop --encoding json (or pass --encoding msgpack)",
+            ));
+        }
+        (Some(EncodingArg::Msgpack), _) | (None, true) => WireEncoding::MsgPack,
+        (Some(EncodingArg::Json) | None, false) => WireEncoding::Json,
+    };
+
+    Ok(WatchPlan {
+        target,
+        feed,
+        channels: unique,
+        symbols,
+        encoding,
+        stale_after: args.stale_after,
+        limits: Limits::from(&args.limits),
+        json: args.json,
+    })
+}
+
+/// Resolves `trades`' flags.
+pub(crate) fn trades_plan(
+    args: &TradesArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<TradesPlan, CliError> {
+    let credentials = credentials(&args.connection, env)?;
+    let target = match (&args.connection.url, credentials) {
+        (Some(url), Some(credentials)) => Target::Remote {
+            url: url.clone(),
+            credentials,
+        },
+        (Some(_), None) => return Err(no_credentials_for_url()),
+        (None, Some(credentials)) => Target::Remote {
+            url: (if args.live {
+                LIVE_TRADING_URL
+            } else {
+                PAPER_TRADING_URL
+            })
+            .to_owned(),
+            credentials,
+        },
+        (None, None) => Target::Embedded { path: TRADING_PATH },
+    };
+    Ok(TradesPlan {
+        target,
+        live: args.live,
+        limits: Limits::from(&args.limits),
+        json: args.json,
+    })
+}
+
+fn no_credentials_for_url() -> CliError {
+    CliError::usage(format!(
+        "--url needs credentials: pass --key and --secret, or set {KEY_ID_ENV} and {SECRET_KEY_ENV} \
+         (`tickwire serve` prints the ones it accepts)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn watch(args: &[&str], env: &[(&str, &str)]) -> Result<WatchPlan, CliError> {
+        let cli = Cli::try_parse_from(["tickwire", "watch"].iter().chain(args)).expect("parses");
+        let Command::Watch(args) = cli.command else {
+            panic!("not watch")
+        };
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        watch_plan(&args, &move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn trades(args: &[&str], env: &[(&str, &str)]) -> Result<TradesPlan, CliError> {
+        let cli = Cli::try_parse_from(["tickwire", "trades"].iter().chain(args)).expect("parses");
+        let Command::Trades(args) = cli.command else {
+            panic!("not trades")
+        };
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        trades_plan(&args, &move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn names(symbols: &[Symbol]) -> Vec<&str> {
+        symbols.iter().map(Symbol::as_str).collect()
+    }
+
+    #[test]
+    fn no_url_and_no_credentials_means_the_embedded_exchange() {
+        let plan = watch(&["SPY", "AAPL"], &[]).unwrap();
+        assert_eq!(plan.target, Target::Embedded { path: "/v2/iex" });
+        assert_eq!(plan.channels, [Channel::Quotes, Channel::Trades]);
+        assert_eq!(names(&plan.symbols), ["SPY", "AAPL"]);
+        assert_eq!(plan.encoding, WireEncoding::Json);
+    }
+
+    #[test]
+    fn credentials_from_the_environment_mean_alpaca() {
+        let plan = watch(
+            &["--feed", "sip"],
+            &[(KEY_ID_ENV, "PK1"), (SECRET_KEY_ENV, "S1")],
+        )
+        .unwrap();
+        let Target::Remote { url, credentials } = plan.target else {
+            panic!("not remote")
+        };
+        assert_eq!(url, "wss://stream.data.alpaca.markets/v2/sip");
+        assert_eq!(credentials.key_id(), "PK1");
+        assert_eq!(names(&plan.symbols), ["SPY", "AAPL"]);
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let plan = watch(
+            &["--key", "K", "--secret", "S"],
+            &[(KEY_ID_ENV, "PK1"), (SECRET_KEY_ENV, "S1")],
+        )
+        .unwrap();
+        let Target::Remote { credentials, .. } = plan.target else {
+            panic!("not remote")
+        };
+        assert_eq!((credentials.key_id(), credentials.secret()), ("K", "S"));
+    }
+
+    #[test]
+    fn a_key_without_a_secret_is_a_usage_error() {
+        let error = watch(&["--key", "K"], &[]).unwrap_err();
+        assert!(
+            matches!(&error, CliError::Usage(m) if m.contains("--secret")),
+            "{error:?}"
+        );
+        let error = watch(&[], &[(SECRET_KEY_ENV, "S")]).unwrap_err();
+        assert!(
+            matches!(&error, CliError::Usage(m) if m.contains("--key")),
+            "{error:?}"
+        );
+        let error = watch(&["--url", "ws://127.0.0.1:1/v2/iex"], &[]).unwrap_err();
+        assert!(matches!(error, CliError::Usage(_)));
+    }
+
+    #[test]
+    fn channels_must_exist_on_the_feed() {
+        let error = watch(&["--feed", "crypto", "--channels", "lulds"], &[]).unwrap_err();
+        assert!(
+            matches!(&error, CliError::Usage(m) if m.contains("lulds") && m.contains("orderbooks")),
+            "{error:?}"
+        );
+        let plan = watch(
+            &[
+                "--feed",
+                "crypto",
+                "--channels",
+                "orderbooks,quotes,orderbooks",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(plan.channels, [Channel::Orderbooks, Channel::Quotes]);
+        assert_eq!(names(&plan.symbols), ["BTC/USD"]);
+    }
+
+    #[test]
+    fn the_url_path_names_the_feed() {
+        let env = [(KEY_ID_ENV, "K"), (SECRET_KEY_ENV, "S")];
+        let plan = watch(&["--url", "ws://127.0.0.1:9/v1beta1/news"], &env).unwrap();
+        assert_eq!(plan.feed, Some(Feed::News));
+        assert_eq!(plan.channels, [Channel::News]);
+        assert_eq!(names(&plan.symbols), ["*"]);
+        let plan = watch(
+            &["--url", "ws://127.0.0.1:9/custom", "--channels", "lulds"],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(plan.feed, None);
+    }
+
+    #[test]
+    fn options_need_msgpack_and_symbols() {
+        assert!(matches!(
+            watch(&["--feed", "options"], &[]),
+            Err(CliError::Usage(_))
+        ));
+        let error = watch(&["--feed", "options", "--encoding", "json", "X"], &[]).unwrap_err();
+        assert!(matches!(error, CliError::Usage(_)));
+        let plan = watch(&["--feed", "options", "AAPL240119C00190000"], &[]).unwrap();
+        assert_eq!(plan.encoding, WireEncoding::MsgPack);
+    }
+
+    #[test]
+    fn bad_symbols_are_usage_errors() {
+        assert!(matches!(watch(&["AA PL"], &[]), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn trading_targets() {
+        assert_eq!(
+            trades(&[], &[]).unwrap().target,
+            Target::Embedded { path: "/stream" }
+        );
+        let env = [(KEY_ID_ENV, "K"), (SECRET_KEY_ENV, "S")];
+        let Target::Remote { url, .. } = trades(&[], &env).unwrap().target else {
+            panic!()
+        };
+        assert_eq!(url, PAPER_TRADING_URL);
+        let Target::Remote { url, .. } = trades(&["--live"], &env).unwrap().target else {
+            panic!()
+        };
+        assert_eq!(url, LIVE_TRADING_URL);
+    }
+}
