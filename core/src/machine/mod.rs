@@ -25,7 +25,9 @@ use backoff::Backoff;
 use subscriptions::{Settled, Subscriptions};
 use timers::{Timer, TimerTable};
 
-use crate::protocol::{Dialect, Inbound, ServerError, SubscriptionOp, SubscriptionRequest, Verdict};
+use crate::protocol::{
+    Dialect, Inbound, ServerError, SubscriptionOp, SubscriptionRequest, Verdict,
+};
 use crate::{Channel, Frame, SubscriptionSet, Symbol, TransportError};
 
 /// Which rules a stream connects by.
@@ -141,7 +143,10 @@ impl<D: Dialect> Machine<D> {
         let mut machine = Self::new(config, dialect, StreamKind::Account);
         machine
             .subscriptions
-            .set_desired(SubscriptionSet::from_iter([(Channel::TradeUpdates, Symbol::WILDCARD)]));
+            .set_desired(SubscriptionSet::from_iter([(
+                Channel::TradeUpdates,
+                Symbol::WILDCARD,
+            )]));
         machine.start_connecting(now);
         machine
     }
@@ -243,7 +248,12 @@ impl<D: Dialect> Machine<D> {
         channel: Channel,
         symbols: impl IntoIterator<Item = Symbol>,
     ) -> Result<RequestId, CommandError> {
-        self.command(now, SubscriptionOp::Subscribe, channel, symbols.into_iter().collect())
+        self.command(
+            now,
+            SubscriptionOp::Subscribe,
+            channel,
+            symbols.into_iter().collect(),
+        )
     }
 
     /// Removes symbols from a channel's desired set; the outcome arrives as
@@ -255,7 +265,12 @@ impl<D: Dialect> Machine<D> {
         channel: Channel,
         symbols: impl IntoIterator<Item = Symbol>,
     ) -> Result<RequestId, CommandError> {
-        self.command(now, SubscriptionOp::Unsubscribe, channel, symbols.into_iter().collect())
+        self.command(
+            now,
+            SubscriptionOp::Unsubscribe,
+            channel,
+            symbols.into_iter().collect(),
+        )
     }
 
     fn command(
@@ -305,7 +320,8 @@ impl<D: Dialect> Machine<D> {
 
     /// The transport opened the connection of `epoch`.
     pub fn handle_connected(&mut self, now: Instant, epoch: ConnectionEpoch) {
-        if !matches!(self.state, State::Connecting { epoch: e, phase: ConnectPhase::Dialing, .. } if e == epoch) {
+        if !matches!(self.state, State::Connecting { epoch: e, phase: ConnectPhase::Dialing, .. } if e == epoch)
+        {
             return;
         }
         self.timers.stop(Timer::Connect);
@@ -313,7 +329,8 @@ impl<D: Dialect> Machine<D> {
             self.timers.set(Timer::Ping, now + interval);
         }
         if self.dialect.expects_greeting() {
-            self.timers.set(Timer::Greeting, now + self.config.greeting_timeout);
+            self.timers
+                .set(Timer::Greeting, now + self.config.greeting_timeout);
             self.set_phase(ConnectPhase::Greeting);
         } else {
             self.send_credentials(now, epoch);
@@ -354,7 +371,12 @@ impl<D: Dialect> Machine<D> {
     }
 
     /// Opening the connection of `epoch` failed, or the connection was lost.
-    pub fn handle_transport_error(&mut self, now: Instant, epoch: ConnectionEpoch, error: &TransportError) {
+    pub fn handle_transport_error(
+        &mut self,
+        now: Instant,
+        epoch: ConnectionEpoch,
+        error: &TransportError,
+    ) {
         if self.state.epoch() != Some(epoch) {
             return;
         }
@@ -362,7 +384,9 @@ impl<D: Dialect> Machine<D> {
             TransportError::Refused { status: 429 } => {
                 self.lose_connection(now, StreamError::Refused { status: 429 }, true);
             }
-            TransportError::Refused { status: status @ (401 | 403 | 404) } => {
+            TransportError::Refused {
+                status: status @ (401 | 403 | 404),
+            } => {
                 self.fail(StreamError::Refused { status: *status });
             }
             TransportError::Refused { status } => {
@@ -398,7 +422,9 @@ impl<D: Dialect> Machine<D> {
 
     fn is_open(&self, epoch: ConnectionEpoch) -> bool {
         match self.state {
-            State::Connecting { epoch: e, phase, .. } => e == epoch && phase != ConnectPhase::Dialing,
+            State::Connecting {
+                epoch: e, phase, ..
+            } => e == epoch && phase != ConnectPhase::Dialing,
             State::Live { epoch: e, .. } => e == epoch,
             _ => false,
         }
@@ -407,7 +433,10 @@ impl<D: Dialect> Machine<D> {
     fn is_authenticated(&self) -> bool {
         matches!(
             self.state,
-            State::Connecting { phase: ConnectPhase::Subscribing, .. } | State::Live { .. }
+            State::Connecting {
+                phase: ConnectPhase::Subscribing,
+                ..
+            } | State::Live { .. }
         )
     }
 
@@ -415,18 +444,33 @@ impl<D: Dialect> Machine<D> {
         match message {
             Inbound::Data(data) => {
                 self.events.push_back(Event::Data(data));
-                if let (Some(silence), true) = (self.config.data_silence_timeout, self.timers.is_set(Timer::DataSilence)) {
+                if let (Some(silence), true) = (
+                    self.config.data_silence_timeout,
+                    self.timers.is_set(Timer::DataSilence),
+                ) {
                     self.timers.set(Timer::DataSilence, now + silence);
                 }
             }
             Inbound::Greeting => {
-                if matches!(self.state, State::Connecting { phase: ConnectPhase::Greeting, .. }) {
+                if matches!(
+                    self.state,
+                    State::Connecting {
+                        phase: ConnectPhase::Greeting,
+                        ..
+                    }
+                ) {
                     self.timers.stop(Timer::Greeting);
                     self.send_credentials(now, epoch);
                 }
             }
             Inbound::Authenticated => {
-                if matches!(self.state, State::Connecting { phase: ConnectPhase::Authenticating, .. }) {
+                if matches!(
+                    self.state,
+                    State::Connecting {
+                        phase: ConnectPhase::Authenticating,
+                        ..
+                    }
+                ) {
                     self.timers.stop(Timer::Auth);
                     self.set_phase(ConnectPhase::Subscribing);
                     self.advance_subscriptions(now);
@@ -435,10 +479,9 @@ impl<D: Dialect> Machine<D> {
             Inbound::AuthRejected { message } => self.fail(StreamError::AuthRejected { message }),
             Inbound::Error(error) => self.handle_server_error(now, error),
             Inbound::SubscriptionAck(set) => {
-                if self.subscriptions.in_flight().is_some() {
+                if self.subscriptions.on_ack(&set) {
                     self.timers.stop(Timer::SubscriptionAck);
                 }
-                self.subscriptions.on_ack(&set);
                 self.events.push_back(Event::Confirmed(set));
                 self.settle();
                 self.advance_subscriptions(now);
@@ -465,13 +508,18 @@ impl<D: Dialect> Machine<D> {
                     error: stream_error,
                     fatal: false,
                 });
-                if self.subscriptions.on_request_refused(error.code, &error.message) {
+                if self
+                    .subscriptions
+                    .on_request_refused(error.code, &error.message)
+                {
                     self.timers.stop(Timer::SubscriptionAck);
                     self.settle();
                     self.after_desired_changed(now);
                 }
             }
-            Verdict::Ignore => tracing::debug!(code = ?error.code, message = %error.message, "server notice ignored"),
+            Verdict::Ignore => {
+                tracing::debug!(code = ?error.code, message = %error.message, "server notice ignored")
+            }
         }
     }
 
@@ -495,9 +543,11 @@ impl<D: Dialect> Machine<D> {
                 self.set_state(State::Idle);
             }
             State::Live { .. } if nothing_wanted => {
-                if !self.timers.is_set(Timer::IdleLinger) {
-                    self.timers.set(Timer::IdleLinger, now + self.config.idle_linger);
-                }
+                let linger_until = self
+                    .timers
+                    .get(Timer::IdleLinger)
+                    .unwrap_or(now + self.config.idle_linger);
+                self.timers.set(Timer::IdleLinger, linger_until);
             }
             State::Live { .. } => self.timers.stop(Timer::IdleLinger),
             _ => {}
@@ -521,7 +571,10 @@ impl<D: Dialect> Machine<D> {
                 items: &items,
                 target: self.subscriptions.desired(),
             };
-            match self.dialect.encode_subscription(request, self.config.frame_bytes_max) {
+            match self
+                .dialect
+                .encode_subscription(request, self.config.frame_bytes_max)
+            {
                 Ok(encoded) => {
                     let mut items = items;
                     items.truncate(encoded.items_included.max(1));
@@ -530,7 +583,8 @@ impl<D: Dialect> Machine<D> {
                         epoch,
                         frame: encoded.frame,
                     });
-                    self.timers.set(Timer::SubscriptionAck, now + self.config.ack_timeout);
+                    self.timers
+                        .set(Timer::SubscriptionAck, now + self.config.ack_timeout);
                     self.settle();
                 }
                 Err(error) => self.fail(StreamError::Encode(error)),
@@ -538,7 +592,13 @@ impl<D: Dialect> Machine<D> {
             return;
         }
         if self.subscriptions.is_settled()
-            && matches!(self.state, State::Connecting { phase: ConnectPhase::Subscribing, .. })
+            && matches!(
+                self.state,
+                State::Connecting {
+                    phase: ConnectPhase::Subscribing,
+                    ..
+                }
+            )
         {
             self.go_live(now, epoch);
         }
@@ -562,7 +622,8 @@ impl<D: Dialect> Machine<D> {
         self.last_epoch += 1;
         let epoch = ConnectionEpoch(self.last_epoch);
         self.timers.stop(Timer::Backoff);
-        self.timers.set(Timer::Connect, now + self.config.connect_timeout);
+        self.timers
+            .set(Timer::Connect, now + self.config.connect_timeout);
         let request = self.config.connect_request(self.dialect.connect_headers());
         self.actions.push_back(Action::Connect { epoch, request });
         self.set_state(State::Connecting {
@@ -621,7 +682,10 @@ impl<D: Dialect> Machine<D> {
         self.timers.stop_all();
         self.subscriptions.on_disconnect();
         tracing::debug!(%epoch, %error, "connection lost");
-        self.events.push_back(Event::Error { error, fatal: false });
+        self.events.push_back(Event::Error {
+            error,
+            fatal: false,
+        });
         let nothing_wanted = self.subscriptions.desired().is_empty();
         if let State::Live { since, .. } = self.state {
             self.backoff.note_live_ended(since, now);
@@ -674,7 +738,11 @@ impl<D: Dialect> Machine<D> {
 
     fn set_phase(&mut self, phase: ConnectPhase) {
         if let State::Connecting { epoch, since, .. } = self.state {
-            self.set_state(State::Connecting { epoch, phase, since });
+            self.set_state(State::Connecting {
+                epoch,
+                phase,
+                since,
+            });
         }
     }
 

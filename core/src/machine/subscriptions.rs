@@ -72,7 +72,12 @@ impl Subscriptions {
     }
 
     /// Applies a command to the desired set and records it for settling.
-    pub(crate) fn command(&mut self, op: SubscriptionOp, channel: Channel, symbols: Vec<Symbol>) -> RequestId {
+    pub(crate) fn command(
+        &mut self,
+        op: SubscriptionOp,
+        channel: Channel,
+        symbols: Vec<Symbol>,
+    ) -> RequestId {
         self.last_request += 1;
         let id = RequestId(self.last_request);
         for symbol in &symbols {
@@ -138,11 +143,31 @@ impl Subscriptions {
     /// Takes the server's whole set as the truth and ends the request in flight.
     /// Changes the acknowledgement left out count as missed; after
     /// [`ACKS_MISSED_MAX`] misses they are given up as refused.
-    pub(crate) fn on_ack(&mut self, set: &SubscriptionSet) {
-        self.confirmed = set.without_server_managed();
+    ///
+    /// An acknowledgement that changes nothing and reflects none of the
+    /// request in flight is taken for a repeat of an earlier one (servers
+    /// do not number their acknowledgements): the request stays in flight
+    /// until its own answer or the acknowledgement timeout.
+    ///
+    /// Returns whether the acknowledgement answered the request in flight.
+    pub(crate) fn on_ack(&mut self, set: &SubscriptionSet) -> bool {
+        let confirmed = set.without_server_managed();
+        let changed = confirmed != self.confirmed;
+        self.confirmed = confirmed;
         let Some(in_flight) = self.in_flight.take() else {
-            return;
+            return false;
         };
+        let reflected = in_flight
+            .items
+            .iter()
+            .any(|(channel, symbol)| match in_flight.op {
+                SubscriptionOp::Subscribe => self.confirmed.contains(*channel, symbol),
+                SubscriptionOp::Unsubscribe => !self.confirmed.contains(*channel, symbol),
+            });
+        if !changed && !reflected {
+            self.in_flight = Some(in_flight);
+            return false;
+        }
         for (channel, symbol) in in_flight.items {
             let took_effect = match in_flight.op {
                 SubscriptionOp::Subscribe => self.confirmed.contains(channel, &symbol),
@@ -157,10 +182,12 @@ impl Subscriptions {
             *missed += 1;
             if *missed >= ACKS_MISSED_MAX {
                 self.acks_missed.remove(&key);
-                let message = "the server's acknowledgements kept leaving this change out".to_owned();
+                let message =
+                    "the server's acknowledgements kept leaving this change out".to_owned();
                 self.refuse(in_flight.op, key.0, &key.1, None, &message);
             }
         }
+        true
     }
 
     /// The server refused the request in flight (e.g. 405): its changes are dropped.
@@ -174,7 +201,14 @@ impl Subscriptions {
         true
     }
 
-    fn refuse(&mut self, op: SubscriptionOp, channel: Channel, symbol: &Symbol, code: Option<u16>, message: &str) {
+    fn refuse(
+        &mut self,
+        op: SubscriptionOp,
+        channel: Channel,
+        symbol: &Symbol,
+        code: Option<u16>,
+        message: &str,
+    ) {
         match op {
             SubscriptionOp::Subscribe => {
                 self.desired.remove(channel, symbol);
@@ -186,7 +220,9 @@ impl Subscriptions {
         for command in &mut self.pending {
             if command.op == op && command.channel == channel && command.symbols.contains(symbol) {
                 command.refused.push(symbol.clone());
-                command.refusal.get_or_insert_with(|| (code, message.to_owned()));
+                command
+                    .refusal
+                    .get_or_insert_with(|| (code, message.to_owned()));
             }
         }
     }
@@ -223,7 +259,10 @@ impl Subscriptions {
             if command.refused.contains(symbol) {
                 continue;
             }
-            let (wanted, confirmed) = (self.desired.contains(channel, symbol), self.confirmed.contains(channel, symbol));
+            let (wanted, confirmed) = (
+                self.desired.contains(channel, symbol),
+                self.confirmed.contains(channel, symbol),
+            );
             let done = match command.op {
                 SubscriptionOp::Subscribe if !wanted => true,
                 SubscriptionOp::Subscribe => {
@@ -254,7 +293,9 @@ impl Subscriptions {
     }
 
     fn in_flight_has(&self, op: SubscriptionOp, channel: Channel, symbol: &Symbol) -> bool {
-        self.in_flight.as_ref().is_some_and(|f| f.contains(op, channel, symbol))
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| f.contains(op, channel, symbol))
     }
 
     /// Settles every pending command as abandoned (shutdown, fatal error).
@@ -283,22 +324,37 @@ mod tests {
     #[test]
     fn subscribe_then_unsubscribe_before_sending_cancels_out() {
         let mut subs = Subscriptions::default();
-        let a = subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("AAPL")]);
-        let b = subs.command(SubscriptionOp::Unsubscribe, Channel::Trades, vec![sym("AAPL")]);
+        let a = subs.command(
+            SubscriptionOp::Subscribe,
+            Channel::Trades,
+            vec![sym("AAPL")],
+        );
+        let b = subs.command(
+            SubscriptionOp::Unsubscribe,
+            Channel::Trades,
+            vec![sym("AAPL")],
+        );
         assert_eq!(subs.next_request(), None);
         let mut out = Vec::new();
         subs.settle(&mut out);
         let outcomes: Vec<_> = out.iter().map(|s| (s.id, s.outcome.clone())).collect();
         assert_eq!(
             outcomes,
-            vec![(a, SubscriptionOutcome::Superseded), (b, SubscriptionOutcome::Acknowledged)]
+            vec![
+                (a, SubscriptionOutcome::Superseded),
+                (b, SubscriptionOutcome::Acknowledged)
+            ]
         );
     }
 
     #[test]
     fn removals_go_first_and_acks_settle_commands() {
         let mut subs = Subscriptions::default();
-        let first = subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("A"), sym("B")]);
+        let first = subs.command(
+            SubscriptionOp::Subscribe,
+            Channel::Quotes,
+            vec![sym("A"), sym("B")],
+        );
         let (op, items) = subs.next_request().unwrap();
         assert_eq!(op, SubscriptionOp::Subscribe);
         subs.mark_sent(op, items);
@@ -313,7 +369,10 @@ mod tests {
         subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("C")]);
         assert_eq!(
             subs.next_request(),
-            Some((SubscriptionOp::Unsubscribe, vec![(Channel::Quotes, sym("A"))]))
+            Some((
+                SubscriptionOp::Unsubscribe,
+                vec![(Channel::Quotes, sym("A"))]
+            ))
         );
     }
 
@@ -348,15 +407,45 @@ mod tests {
     #[test]
     fn a_change_the_server_keeps_leaving_out_is_given_up() {
         let mut subs = Subscriptions::default();
-        let id = subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("ZZZZ")]);
-        for _ in 0..ACKS_MISSED_MAX {
-            let (op, items) = subs.next_request().expect("retried until given up");
-            subs.mark_sent(op, items);
-            subs.on_ack(&SubscriptionSet::new());
+        let id = subs.command(
+            SubscriptionOp::Subscribe,
+            Channel::Trades,
+            vec![sym("ZZZZ")],
+        );
+        subs.command(
+            SubscriptionOp::Subscribe,
+            Channel::Bars,
+            vec![sym("B1"), sym("B2"), sym("B3")],
+        );
+        let (op, items) = subs.next_request().unwrap();
+        subs.mark_sent(op, items);
+        assert!(
+            !subs.on_ack(&SubscriptionSet::new()),
+            "a repeat of the last ack answers nothing"
+        );
+        let answers = [
+            set(&[(Channel::Bars, "B1")]),
+            set(&[(Channel::Bars, "B1"), (Channel::Bars, "B2")]),
+            set(&[
+                (Channel::Bars, "B1"),
+                (Channel::Bars, "B2"),
+                (Channel::Bars, "B3"),
+            ]),
+        ];
+        for (round, answer) in answers.iter().enumerate() {
+            assert!(subs.on_ack(answer), "round {round}");
+            if let Some((op, items)) = subs.next_request() {
+                assert!(items.contains(&(Channel::Trades, sym("ZZZZ"))), "retried");
+                subs.mark_sent(op, items);
+            }
         }
         assert!(subs.is_settled());
+        assert!(!subs.desired().contains(Channel::Trades, &sym("ZZZZ")));
         let mut out = Vec::new();
         subs.settle(&mut out);
-        assert!(matches!(&out[0].outcome, SubscriptionOutcome::Rejected { code: None, .. }) && out[0].id == id);
+        let zzzz = out.iter().find(|s| s.id == id).expect("settled");
+        assert!(
+            matches!(&zzzz.outcome, SubscriptionOutcome::Rejected { code: None, symbols, .. } if symbols == &[sym("ZZZZ")])
+        );
     }
 }
