@@ -14,7 +14,11 @@ use tickwire_core::{Channel, Credentials, Frame, Symbol};
 const QUOTE: &str = r#"[{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}]"#;
 const FRAMES: usize = 1000;
 
-fn live_machine() -> (Machine<AlpacaMarketData>, tickwire_core::machine::ConnectionEpoch, Instant) {
+fn live_machine() -> (
+    Machine<AlpacaMarketData>,
+    tickwire_core::machine::ConnectionEpoch,
+    Instant,
+) {
     let now = Instant::now();
     let mut config = MachineConfig::new("ws://127.0.0.1:1/v2/test", Credentials::new("k", "s"));
     config.data_silence_timeout = Some(Duration::from_secs(30));

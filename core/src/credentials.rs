@@ -33,7 +33,9 @@ pub enum CredentialsError {
     #[error("no credentials: set {KEY_ID_ENV} and {SECRET_KEY_ENV}, or pass a key and secret")]
     Missing,
     /// Only one of the two is set.
-    #[error("incomplete credentials: {missing} is not set (both {KEY_ID_ENV} and {SECRET_KEY_ENV} are needed)")]
+    #[error(
+        "incomplete credentials: {missing} is not set (both {KEY_ID_ENV} and {SECRET_KEY_ENV} are needed)"
+    )]
     Incomplete {
         /// The variable (or argument) that is missing.
         missing: &'static str,
@@ -62,7 +64,9 @@ impl Credentials {
             (Some(_), None) => Err(CredentialsError::Incomplete {
                 missing: SECRET_KEY_ENV,
             }),
-            (None, Some(_)) => Err(CredentialsError::Incomplete { missing: KEY_ID_ENV }),
+            (None, Some(_)) => Err(CredentialsError::Incomplete {
+                missing: KEY_ID_ENV,
+            }),
         }
     }
 
@@ -96,9 +100,14 @@ mod tests {
         let env = |k: &str| (k == KEY_ID_ENV).then(|| "KEY".to_owned());
         assert_eq!(
             Credentials::from_lookup(env),
-            Err(CredentialsError::Incomplete { missing: SECRET_KEY_ENV })
+            Err(CredentialsError::Incomplete {
+                missing: SECRET_KEY_ENV
+            })
         );
-        assert_eq!(Credentials::from_lookup(|_| None), Err(CredentialsError::Missing));
+        assert_eq!(
+            Credentials::from_lookup(|_| None),
+            Err(CredentialsError::Missing)
+        );
         let both = Credentials::from_lookup(|k| Some(format!("{k}-value"))).unwrap();
         assert_eq!(both.secret(), "APCA_API_SECRET_KEY-value");
     }

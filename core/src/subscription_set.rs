@@ -50,7 +50,9 @@ impl SubscriptionSet {
 
     /// Whether the pair is in the set.
     pub fn contains(&self, channel: Channel, symbol: &Symbol) -> bool {
-        self.channels.get(&channel).is_some_and(|s| s.contains(symbol))
+        self.channels
+            .get(&channel)
+            .is_some_and(|s| s.contains(symbol))
     }
 
     /// Whether the set holds no pair.
@@ -81,7 +83,10 @@ impl SubscriptionSet {
     }
 
     /// The pairs of `self` that are not in `other`.
-    pub fn difference<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = (Channel, &'a Symbol)> + 'a {
+    pub fn difference<'a>(
+        &'a self,
+        other: &'a Self,
+    ) -> impl Iterator<Item = (Channel, &'a Symbol)> + 'a {
         self.iter().filter(move |(c, s)| !other.contains(*c, s))
     }
 

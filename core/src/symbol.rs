@@ -38,7 +38,9 @@ pub enum InvalidSymbol {
         len: usize,
     },
     /// The symbol held a character no exchange symbol uses.
-    #[error("symbol {symbol:?} contains {character:?}; symbols use letters, digits and . / - _ : * only")]
+    #[error(
+        "symbol {symbol:?} contains {character:?}; symbols use letters, digits and . / - _ : * only"
+    )]
     BadCharacter {
         /// The offending symbol (truncated to its first 64 bytes).
         symbol: String,
@@ -59,10 +61,9 @@ impl Symbol {
         if symbol.len() > SYMBOL_BYTES_MAX {
             return Err(InvalidSymbol::TooLong { len: symbol.len() });
         }
-        if let Some(character) = symbol
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_' | ':' | '*')))
-        {
+        if let Some(character) = symbol.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_' | ':' | '*'))
+        }) {
             return Err(InvalidSymbol::BadCharacter {
                 symbol: symbol.to_owned(),
                 character,
@@ -207,7 +208,9 @@ impl fmt::Display for Channel {
 
 /// Error for an unknown channel name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown channel {0:?}; known channels: trades, quotes, bars, updatedBars, dailyBars, statuses, lulds, imbalances, orderbooks, news")]
+#[error(
+    "unknown channel {0:?}; known channels: trades, quotes, bars, updatedBars, dailyBars, statuses, lulds, imbalances, orderbooks, news"
+)]
 pub struct UnknownChannel(pub String);
 
 impl std::str::FromStr for Channel {
@@ -226,7 +229,10 @@ mod tests {
     #[test]
     fn symbols_are_validated() {
         assert_eq!(Symbol::new(""), Err(InvalidSymbol::Empty));
-        assert!(matches!(Symbol::new(&"A".repeat(65)), Err(InvalidSymbol::TooLong { len: 65 })));
+        assert!(matches!(
+            Symbol::new(&"A".repeat(65)),
+            Err(InvalidSymbol::TooLong { len: 65 })
+        ));
         assert!(matches!(
             Symbol::new("AA\"PL"),
             Err(InvalidSymbol::BadCharacter { character: '"', .. })

@@ -57,7 +57,9 @@ pub struct DecodeError {
 #[non_exhaustive]
 pub enum EncodeError {
     /// A single item does not fit in a frame of the configured size.
-    #[error("a subscription request for one symbol needs {needed_bytes} bytes but frames are limited to {frame_bytes_max}; raise the frame size")]
+    #[error(
+        "a subscription request for one symbol needs {needed_bytes} bytes but frames are limited to {frame_bytes_max}; raise the frame size"
+    )]
     FrameTooSmall {
         /// Bytes one item needs.
         needed_bytes: usize,
