@@ -448,6 +448,37 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_path_takes_well_formed_frames() {
+        let quote = r#"{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}"#;
+        let frame = format!("[{quote},{quote}]");
+        let mut out = Vec::new();
+        let probe = Probe::default();
+        let fast = Wire::Json.decode_seed(
+            frame.as_bytes(),
+            FrameSeed {
+                out: &mut out,
+                probe: &probe,
+            },
+        );
+        assert_eq!(fast, Ok(()));
+        assert_eq!(out.len(), 2);
+        let Inbound::Data(data) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let msgpack = rmp_serde::to_vec_named(&[data, data]).unwrap();
+        out.clear();
+        let fast = Wire::MsgPack.decode_seed(
+            &msgpack,
+            FrameSeed {
+                out: &mut out,
+                probe: &probe,
+            },
+        );
+        assert_eq!(fast, Ok(()));
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
     fn not_a_frame_is_one_malformed() {
         assert!(matches!(
             &decode(Frame::text("42"))[..],
