@@ -150,6 +150,8 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut opened = None;
+    // The signature is tungstenite's `Callback`; the error is its HTTP response.
+    #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
         let headers: Vec<(String, String)> = request

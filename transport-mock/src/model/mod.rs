@@ -1,42 +1,4 @@
 //! The exchange model: the server side of Alpaca's streams, without I/O.
-//!
-//! [`Exchange`] is a sans-I/O server in the style of quinn-proto: it never
-//! reads a clock (every input takes `now`), draws randomness only from
-//! generators seeded by [`ExchangeConfig::seed`], and performs no I/O.
-//!
-//! # Driving it
-//! - **inputs**: [`open`](Exchange::open) for each upgrade request,
-//!   [`handle_frame`](Exchange::handle_frame) for each client frame,
-//!   [`handle_close`](Exchange::handle_close) / [`handle_lost`](Exchange::handle_lost)
-//!   when a connection ends, [`handle_backlog`](Exchange::handle_backlog) when
-//!   a client stops reading, and [`handle_timeout`](Exchange::handle_timeout)
-//!   (early or repeated calls are harmless);
-//! - **commands**: fault knobs ([`set_fault_plan`](Exchange::set_fault_plan),
-//!   [`set_session_faults`](Exchange::set_session_faults), [`inject`](Exchange::inject),
-//!   [`refuse_next`](Exchange::refuse_next), [`restart`](Exchange::restart));
-//! - **outputs**: after every input, drain [`poll_output`](Exchange::poll_output)
-//!   until it returns `None`, then wait until [`poll_timeout`](Exchange::poll_timeout)
-//!   (or the next input) and call `handle_timeout`.
-//!
-//! Same seed + same inputs ⇒ same outputs, byte for byte.
-//!
-//! ```
-//! use std::time::Instant;
-//! use tickwire_core::Frame;
-//! use tickwire_mock::{Account, Exchange, ExchangeConfig, Output};
-//!
-//! let now = Instant::now();
-//! let config = ExchangeConfig::new(7).with_account(Account::new("KEY", "SECRET"));
-//! let mut exchange = Exchange::new(config, now);
-//! let session = exchange.open(now, "/v2/test", &[]).expect("known path");
-//! exchange.handle_frame(now, session, Frame::text(r#"{"action":"auth","key":"KEY","secret":"SECRET"}"#));
-//! let mut texts = Vec::new();
-//! while let Some((_, Output::Frame(frame))) = exchange.poll_output() {
-//!     texts.push(String::from_utf8_lossy(frame.payload()).into_owned());
-//! }
-//! assert!(texts[0].contains("connected"));
-//! assert!(texts[1].contains("authenticated"));
-//! ```
 
 mod accounts;
 mod emit;
@@ -186,9 +148,45 @@ impl Default for ExchangeConfig {
     }
 }
 
-/// A simulated Alpaca exchange: market data v2 and the trading stream.
+/// A simulated Alpaca exchange: market data v2 and the trading stream, server side.
 ///
-/// See the [module documentation](self) for how to drive it.
+/// It is a sans-I/O server in the style of quinn-proto: it never
+/// reads a clock (every input takes `now`), draws randomness only from
+/// generators seeded by [`ExchangeConfig::seed`], and performs no I/O.
+///
+/// # Driving it
+/// - **inputs**: [`open`](Exchange::open) for each upgrade request,
+///   [`handle_frame`](Exchange::handle_frame) for each client frame,
+///   [`handle_close`](Exchange::handle_close) / [`handle_lost`](Exchange::handle_lost)
+///   when a connection ends, [`handle_backlog`](Exchange::handle_backlog) when
+///   a client stops reading, and [`handle_timeout`](Exchange::handle_timeout)
+///   (early or repeated calls are harmless);
+/// - **commands**: fault knobs ([`set_fault_plan`](Exchange::set_fault_plan),
+///   [`set_session_faults`](Exchange::set_session_faults), [`inject`](Exchange::inject),
+///   [`refuse_next`](Exchange::refuse_next), [`restart`](Exchange::restart));
+/// - **outputs**: after every input, drain [`poll_output`](Exchange::poll_output)
+///   until it returns `None`, then wait until [`poll_timeout`](Exchange::poll_timeout)
+///   (or the next input) and call `handle_timeout`.
+///
+/// Same seed + same inputs ⇒ same outputs, byte for byte.
+///
+/// ```
+/// use std::time::Instant;
+/// use tickwire_core::Frame;
+/// use tickwire_mock::{Account, Exchange, ExchangeConfig, Output};
+///
+/// let now = Instant::now();
+/// let config = ExchangeConfig::new(7).with_account(Account::new("KEY", "SECRET"));
+/// let mut exchange = Exchange::new(config, now);
+/// let session = exchange.open(now, "/v2/test", &[]).expect("known path");
+/// exchange.handle_frame(now, session, Frame::text(r#"{"action":"auth","key":"KEY","secret":"SECRET"}"#));
+/// let mut texts = Vec::new();
+/// while let Some((_, Output::Frame(frame))) = exchange.poll_output() {
+///     texts.push(String::from_utf8_lossy(frame.payload()).into_owned());
+/// }
+/// assert!(texts[0].contains("connected"));
+/// assert!(texts[1].contains("authenticated"));
+/// ```
 #[derive(Debug)]
 pub struct Exchange {
     pub(crate) config: ExchangeConfig,

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""alpaca-py against tickwire's loopback exchange.
+
+Installs alpaca-py 0.44 into a virtualenv (from PyPI), starts the loopback
+server (`cargo run -p tickwire-mock --example loopback -- --port 0`), points
+alpaca-py's own StockDataStream and TradingStream at it with `url_override`,
+and checks that parsed quotes and trade updates arrive.
+
+Usage (from anywhere in the repository):
+
+    python3 transport-mock/tests/alpaca_py/check.py
+
+Environment: ALPACA_PY_VENV (virtualenv directory, default
+<repo>/target/alpaca-py-venv), CHECK_TIMEOUT_S (default 60).
+Exit status 0 on success; non-zero with a message on stderr otherwise.
+"""
+
+import os
+import subprocess
+import sys
+import venv
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+VENV = os.environ.get("ALPACA_PY_VENV", os.path.join(REPO, "target", "alpaca-py-venv"))
+REQUIREMENT = "alpaca-py==0.44.*"
+KEY, SECRET = "PKTICKWIRE", "tickwire-secret"
+QUOTES_WANTED, UPDATES_WANTED = 5, 3
+
+
+def fail(message):
+    print(f"alpaca-py check FAILED: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def ensure_venv():
+    """Re-executes this script inside a virtualenv that has alpaca-py."""
+    python = os.path.join(VENV, "bin", "python")
+    if os.path.abspath(sys.prefix) == os.path.abspath(VENV):
+        return
+    if not os.path.exists(python):
+        print(f"creating virtualenv {VENV}", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    probe = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('alpaca-py'))"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0 or not probe.stdout.startswith("0.44."):
+        print(f"installing {REQUIREMENT}", file=sys.stderr)
+        pip = subprocess.run([python, "-m", "pip", "install", "--quiet", REQUIREMENT])
+        if pip.returncode != 0:
+            fail(f"pip install {REQUIREMENT} failed (exit {pip.returncode})")
+    os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+
+
+def start_server():
+    """Starts the loopback example; returns (process, base URL)."""
+    command = [
+        "cargo", "run", "--quiet", "-p", "tickwire-mock", "--example", "loopback", "--",
+        "--port", "0", "--seed", "7", "--key", KEY, "--secret", SECRET,
+    ]
+    server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline().strip()
+    if not line.startswith("ws://"):
+        server.kill()
+        fail(f"the loopback server did not print its URL (got {line!r}; exit {server.poll()})")
+    return server, line
+
+
+async def run_clients(base, timeout_s):
+    import asyncio
+    import datetime
+    import logging
+    import uuid
+
+    from alpaca.data.live import StockDataStream
+    from alpaca.data.models import Quote
+    from alpaca.trading.models import TradeUpdate
+    from alpaca.trading.stream import TradingStream
+
+    errors = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.ERROR:
+                errors.append(record.getMessage())
+
+    logging.getLogger("alpaca").addHandler(Collect())
+    logging.getLogger("alpaca").setLevel(logging.INFO)
+
+    quotes, updates = [], []
+    done = asyncio.Event()
+
+    def check_done():
+        if len(quotes) >= QUOTES_WANTED and len(updates) >= UPDATES_WANTED:
+            done.set()
+
+    async def on_quote(quote):
+        quotes.append(quote)
+        check_done()
+
+    async def on_update(update):
+        updates.append(update)
+        check_done()
+
+    data = StockDataStream(KEY, SECRET, url_override=f"{base}/v2/iex")
+    data.subscribe_quotes(on_quote, "AAPL", "MSFT")
+    trading = TradingStream(KEY, SECRET, paper=True, url_override=f"{base}/stream")
+    trading.subscribe_trade_updates(on_update)
+
+    tasks = [asyncio.create_task(data._run_forever()), asyncio.create_task(trading._run_forever())]
+    try:
+        await asyncio.wait_for(done.wait(), timeout_s)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        await data.stop_ws()
+        await trading.stop_ws()
+        for task in tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except (asyncio.TimeoutError, Exception):
+                task.cancel()
+
+    if errors:
+        fail("alpaca-py logged errors: " + " | ".join(errors[:5]))
+    if len(quotes) < QUOTES_WANTED:
+        fail(f"only {len(quotes)} quotes arrived within {timeout_s}s (wanted {QUOTES_WANTED})")
+    if len(updates) < UPDATES_WANTED:
+        fail(f"only {len(updates)} trade updates arrived within {timeout_s}s (wanted {UPDATES_WANTED})")
+    for q in quotes:
+        if not isinstance(q, Quote) or q.symbol not in ("AAPL", "MSFT"):
+            fail(f"not a parsed quote: {q!r}")
+        if not isinstance(q.timestamp, datetime.datetime) or not q.bid_price < q.ask_price:
+            fail(f"implausible quote: {q!r}")
+    for u in updates:
+        if not isinstance(u, TradeUpdate) or not isinstance(u.order.id, uuid.UUID):
+            fail(f"not a parsed trade update: {u!r}")
+    events = sorted({str(getattr(u.event, "value", u.event)) for u in updates})
+    print(f"alpaca-py check passed: {len(quotes)} quotes ({quotes[0].symbol} bid {quotes[0].bid_price} "
+          f"ask {quotes[0].ask_price}), {len(updates)} trade updates (events: {', '.join(events)})")
+
+
+def main():
+    ensure_venv()
+    import asyncio
+    import signal
+
+    timeout_s = float(os.environ.get("CHECK_TIMEOUT_S", "60"))
+    server, base = start_server()
+    try:
+        asyncio.run(run_clients(base, timeout_s))
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+if __name__ == "__main__":
+    main()
