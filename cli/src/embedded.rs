@@ -1,12 +1,21 @@
 //! The embedded simulated exchange: tickwire-mock's loopback server, started
 //! in-process when no URL and no credentials were given (and by `serve`).
 
-use tickwire_core::Credentials;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use tickwire_core::{Credentials, Timestamp};
+use tickwire_mock::{
+    Account, ExchangeConfig, LoopbackConfig, LoopbackServer, MarketConfig, TradingConfig,
+};
 
 use crate::error::CliError;
 
 /// Key id and secret of the account the embedded exchange accepts by default.
 pub(crate) const DEMO_KEY: &str = "tickwire";
+
+/// Time between simulated orders on the trading stream: often enough to watch.
+const ORDER_INTERVAL: Duration = Duration::from_millis(700);
 
 /// How to run the embedded exchange.
 #[derive(Debug, Clone, Default)]
@@ -15,7 +24,7 @@ pub(crate) struct EmbeddedOptions {
     pub(crate) port: u16,
     /// Seed of the market and order flow.
     pub(crate) seed: u64,
-    /// Market data messages per second per symbol (quotes and trades).
+    /// Market data messages (quotes and trades) per second per symbol.
     pub(crate) rate: Option<f64>,
     /// Accounts (key id, secret); empty: the demo account.
     pub(crate) accounts: Vec<(String, String)>,
@@ -24,22 +33,56 @@ pub(crate) struct EmbeddedOptions {
 /// A running embedded exchange.
 #[derive(Debug)]
 pub(crate) struct Embedded {
-    base: String,
+    server: LoopbackServer,
     credentials: Credentials,
 }
 
 impl Embedded {
     /// Starts the exchange on loopback.
+    ///
+    /// # Errors
+    /// [`CliError::Runtime`] when the port cannot be bound.
     pub(crate) async fn start(options: EmbeddedOptions) -> Result<Self, CliError> {
-        let _ = options;
-        Err(CliError::runtime(
-            "the embedded exchange is not available yet",
-        ))
+        let accounts = if options.accounts.is_empty() {
+            vec![(DEMO_KEY.to_owned(), DEMO_KEY.to_owned())]
+        } else {
+            options.accounts
+        };
+        let credentials = Credentials::new(&accounts[0].0, &accounts[0].1);
+
+        let mut trading = TradingConfig::default();
+        trading.order_interval = ORDER_INTERVAL;
+        let mut exchange = ExchangeConfig::new(options.seed)
+            .with_market(market(options.rate))
+            .with_trading(trading);
+        // Messages carry today's times, as a live feed's would.
+        exchange.wall_clock_start = Timestamp::from(SystemTime::now());
+        for (key, secret) in accounts {
+            exchange = exchange.with_account(Account::new(key, secret));
+        }
+
+        let server = LoopbackServer::start(LoopbackConfig::new(exchange).with_port(options.port))
+            .await
+            .map_err(|e| {
+                CliError::runtime(format!(
+                    "cannot start the simulated exchange on 127.0.0.1:{}: {e}",
+                    options.port
+                ))
+            })?;
+        Ok(Self {
+            server,
+            credentials,
+        })
     }
 
     /// The URL of an endpoint path, e.g. `ws://127.0.0.1:PORT/v2/iex`.
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.server.url(path)
+    }
+
+    /// The bound address.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
     }
 
     /// The credentials of the first account.
@@ -47,6 +90,45 @@ impl Embedded {
         self.credentials.clone()
     }
 
-    /// Stops the server.
-    pub(crate) async fn stop(self) {}
+    /// Stops the server, closing its connections.
+    pub(crate) async fn stop(self) {
+        if tokio::time::timeout(Duration::from_secs(3), self.server.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the simulated exchange did not stop within 3 s");
+        }
+    }
+}
+
+/// The market generator for a rate of quotes and trades per second per
+/// symbol (two quotes for each trade); the default when `None`.
+fn market(rate: Option<f64>) -> MarketConfig {
+    let mut market = MarketConfig::default();
+    if let Some(rate) = rate {
+        // At most 1.5 messages per symbol per tick, and at least 10 ticks a second.
+        let ticks_per_second = (rate / 1.5).max(10.0);
+        let per_tick = rate / ticks_per_second;
+        market.tick = Duration::from_secs_f64(1.0 / ticks_per_second);
+        market.quote_chance = (per_tick * 2.0 / 3.0).min(1.0);
+        market.trade_chance = (per_tick / 3.0).min(1.0);
+    }
+    market
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_become_tick_and_chances() {
+        let slow = market(Some(3.0));
+        assert_eq!(slow.tick, Duration::from_millis(100));
+        assert!((slow.quote_chance - 0.2).abs() < 1e-9);
+        assert!((slow.trade_chance - 0.1).abs() < 1e-9);
+        let fast = market(Some(3000.0));
+        assert_eq!(fast.tick, Duration::from_micros(500));
+        assert!((fast.quote_chance - 1.0).abs() < 1e-9);
+        assert!((fast.trade_chance - 0.5).abs() < 1e-9);
+    }
 }

@@ -35,9 +35,21 @@ impl CliError {
     /// The fatal verdict carried by a stream error, with advice.
     pub(crate) fn fatal(error: &StreamError) -> Self {
         let code = error.code();
-        let what = match code {
-            Some(code) => format!("the server refused the stream with code {code}: {error}"),
-            None => format!("the server refused the stream: {error}"),
+        let what = match error {
+            StreamError::Server {
+                code: Some(code),
+                message,
+            } => format!("the server stopped the stream with error {code} ({message})"),
+            StreamError::Refused { status } => {
+                format!("the server refused the connection with HTTP {status}")
+            }
+            StreamError::AuthRejected { message } if message.is_empty() => {
+                "the server refused the credentials".to_owned()
+            }
+            StreamError::AuthRejected { message } => {
+                format!("the server refused the credentials ({message})")
+            }
+            other => other.to_string(),
         };
         Self::Fatal {
             code,

@@ -45,10 +45,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
     })
 }
 
-/// Logs go to stderr through `tracing`; `RUST_LOG` chooses what (default: warnings).
+/// Logs go to stderr through `tracing`; `RUST_LOG` chooses what. By default
+/// only this command's own warnings: the libraries' errors already reach the
+/// user as events on stdout and as the final message.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off",
+        )
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

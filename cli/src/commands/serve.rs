@@ -1,9 +1,68 @@
-//! `tickwire serve`.
+//! `tickwire serve`: the simulated exchange on loopback, for other programs
+//! (tickwire itself, alpaca-py's streams with `url_override`…).
+
+use std::io::{self, Write};
 
 use crate::args::ServeArgs;
+use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::error::CliError;
 
+/// Serves until Ctrl-C.
+///
+/// # Errors
+/// [`CliError::Usage`] when keys and secrets do not pair up,
+/// [`CliError::Runtime`] when the port cannot be bound.
 pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
-    let _ = args;
-    Err(CliError::runtime("not yet"))
+    if args.key.len() != args.secret.len() {
+        return Err(CliError::usage(format!(
+            "{} --key but {} --secret: give one --secret for each --key",
+            args.key.len(),
+            args.secret.len()
+        )));
+    }
+    let accounts: Vec<(String, String)> = args.key.into_iter().zip(args.secret).collect();
+    let embedded = Embedded::start(EmbeddedOptions {
+        port: args.port,
+        seed: args.seed,
+        rate: args.rate,
+        accounts,
+    })
+    .await?;
+
+    let banner = banner(&embedded, args.seed);
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| CliError::runtime(format!("cannot write to stdout: {e}")))?;
+    drop(stdout);
+
+    let interrupted = tokio::signal::ctrl_c().await;
+    embedded.stop().await;
+    interrupted.map_err(|e| CliError::runtime(format!("cannot wait for Ctrl-C: {e}")))
+}
+
+/// What is served where, and how to try it.
+fn banner(embedded: &Embedded, seed: u64) -> String {
+    let credentials = embedded.credentials();
+    let (key, secret) = (credentials.key_id(), credentials.secret());
+    let url = |path: &str| embedded.url(path);
+    format!(
+        "tickwire serve: simulated exchange on {addr} (seed {seed})\n\
+         \x20 stocks   {iex}  (also /v2/sip, /v2/delayed_sip, /v2/test)\n\
+         \x20 crypto   {crypto}\n\
+         \x20 options  {options}  (also /v1beta1/opra; MessagePack only)\n\
+         \x20 news     {news}\n\
+         \x20 trading  {trading}\n\
+         \x20 account  key {key:?}, secret {secret:?}\n\
+         Try:  tickwire watch --url {iex} --key {key} --secret {secret} SPY AAPL\n\
+         \x20     alpaca-py: StockDataStream({key:?}, {secret:?}, url_override={iex:?})\n\
+         Press Ctrl-C to stop.\n",
+        addr = embedded.local_addr(),
+        iex = url("/v2/iex"),
+        crypto = url("/v1beta3/crypto/us"),
+        options = url("/v1beta1/indicative"),
+        news = url("/v1beta1/news"),
+        trading = url("/stream"),
+    )
 }

@@ -1,0 +1,121 @@
+//! Helpers for driving the built `tickwire` binary.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The longest any one command may run in these tests.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Data line types of `watch --json` and `trades --json`.
+pub const DATA_TYPES: [&str; 13] = [
+    "quote",
+    "trade",
+    "bar",
+    "daily_bar",
+    "updated_bar",
+    "status",
+    "luld",
+    "correction",
+    "cancel_error",
+    "imbalance",
+    "orderbook",
+    "news",
+    "trade_update",
+];
+
+/// `tickwire` with the Alpaca credentials removed from its environment.
+pub fn tickwire() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tickwire"));
+    command
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
+        .env_remove("RUST_LOG")
+        .timeout(TIMEOUT);
+    command
+}
+
+/// Parses every stdout line as a JSON object with a `"type"`.
+pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(stdout).expect("stdout is UTF-8");
+    text.lines()
+        .map(|line| {
+            let value: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+            assert!(value["type"].is_string(), "no type: {line}");
+            value
+        })
+        .collect()
+}
+
+/// Whether a JSON line is a data line.
+pub fn is_data(line: &Value) -> bool {
+    line["type"]
+        .as_str()
+        .is_some_and(|t| DATA_TYPES.contains(&t))
+}
+
+/// A `tickwire serve` running in the background; killed on drop.
+pub struct Server {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    /// The market data URL for IEX, as printed.
+    pub iex_url: String,
+    /// The trading stream URL, as printed.
+    pub trading_url: String,
+}
+
+impl Server {
+    /// Starts `tickwire serve` with extra arguments and reads the URLs it prints.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_tickwire"))
+            .arg("serve")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tickwire serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let (mut iex_url, mut trading_url) = (None, None);
+        let mut line = String::new();
+        while iex_url.is_none() || trading_url.is_none() {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("reads the banner");
+            assert!(read > 0, "tickwire serve ended before printing its URLs");
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("ws://"))
+                .map(str::to_owned);
+            if line.trim_start().starts_with("stocks") {
+                iex_url = url;
+            } else if line.trim_start().starts_with("trading") {
+                trading_url = url;
+            }
+        }
+        Self {
+            child,
+            _stdout: stdout,
+            iex_url: iex_url.unwrap_or_default(),
+            trading_url: trading_url.unwrap_or_default(),
+        }
+    }
+
+    /// The process id, to send it signals.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
