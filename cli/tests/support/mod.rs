@@ -10,10 +10,10 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 /// The longest any one command may run in these tests.
-pub const TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Data line types of `watch --json` and `trades --json`.
-pub const DATA_TYPES: [&str; 13] = [
+pub(crate) const DATA_TYPES: [&str; 13] = [
     "quote",
     "trade",
     "bar",
@@ -30,7 +30,7 @@ pub const DATA_TYPES: [&str; 13] = [
 ];
 
 /// `tickwire` with the Alpaca credentials removed from its environment.
-pub fn tickwire() -> Command {
+pub(crate) fn tickwire() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tickwire"));
     command
         .env_remove("APCA_API_KEY_ID")
@@ -41,7 +41,7 @@ pub fn tickwire() -> Command {
 }
 
 /// Parses every stdout line as a JSON object with a `"type"`.
-pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
+pub(crate) fn json_lines(stdout: &[u8]) -> Vec<Value> {
     let text = std::str::from_utf8(stdout).expect("stdout is UTF-8");
     text.lines()
         .map(|line| {
@@ -54,25 +54,25 @@ pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
 }
 
 /// Whether a JSON line is a data line.
-pub fn is_data(line: &Value) -> bool {
+pub(crate) fn is_data(line: &Value) -> bool {
     line["type"]
         .as_str()
         .is_some_and(|t| DATA_TYPES.contains(&t))
 }
 
 /// A `tickwire serve` running in the background; killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     _stdout: BufReader<ChildStdout>,
     /// The market data URL for IEX, as printed.
-    pub iex_url: String,
+    pub(crate) iex_url: String,
     /// The trading stream URL, as printed.
-    pub trading_url: String,
+    pub(crate) trading_url: String,
 }
 
 impl Server {
     /// Starts `tickwire serve` with extra arguments and reads the URLs it prints.
-    pub fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let mut child = StdCommand::new(env!("CARGO_BIN_EXE_tickwire"))
             .arg("serve")
             .args(args)
@@ -108,7 +108,7 @@ impl Server {
     }
 
     /// The process id, to send it signals.
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 }
