@@ -43,12 +43,13 @@ impl Wire {
         seed: S,
     ) -> Result<S::Value, String> {
         match self {
-            Self::Json => {
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
-                de.end().map_err(|e| e.to_string())?;
-                Ok(value)
-            }
+            // Validating UTF-8 once for the whole payload lets serde_json skip
+            // it for every string (`from_str`); invalid UTF-8 is left to
+            // `from_slice` to report.
+            Self::Json => match std::str::from_utf8(bytes) {
+                Ok(text) => json_seed(serde_json::Deserializer::from_str(text), seed),
+                Err(_) => json_seed(serde_json::Deserializer::from_slice(bytes), seed),
+            },
             Self::MsgPack => {
                 let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
                 let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
@@ -75,6 +76,15 @@ impl Wire {
             Self::MsgPack => split_msgpack(bytes),
         }
     }
+}
+
+fn json_seed<'a, R: serde_json::de::Read<'a>, S: DeserializeSeed<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<S::Value, String> {
+    let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// A string that borrows from the input when it can (no escapes) and owns otherwise.
