@@ -77,7 +77,7 @@ fn market(data: &MarketData, out: &mut String) {
         MarketData::Quote(q) => {
             let _ = write!(
                 out,
-                "{:<10} quote    {} x {}  |  {} x {}",
+                "{:<10} quote    {} x {:<6} | {} x {}",
                 q.symbol.as_str(),
                 price(q.bid_price),
                 size(q.bid_size),
@@ -371,7 +371,7 @@ mod tests {
         let quote = fixtures::market(fixtures::QUOTE);
         assert_eq!(
             render(&Line::Market(&quote)),
-            "15:04:05.123  AAPL       quote       189.10 x 1  |     189.12 x 2"
+            "15:04:05.123  AAPL       quote       189.10 x 1      |    189.12 x 2"
         );
     }
 
