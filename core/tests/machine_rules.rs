@@ -180,9 +180,16 @@ impl Rig {
         self.loss_after_limit = false;
         match step {
             Step::Subscribe(channel, symbols) => {
-                let _ = self
+                if self
                     .machine
-                    .subscribe(self.now, channel, symbols.iter().map(|s| sym(s)));
+                    .subscribe(self.now, channel, symbols.iter().map(|s| sym(s)))
+                    .is_ok()
+                {
+                    // Asking again after a rejection asks afresh.
+                    for s in &symbols {
+                        self.rejected.remove(channel, &sym(s));
+                    }
+                }
             }
             Step::Unsubscribe(channel, symbols) => {
                 let _ = self
