@@ -132,6 +132,7 @@ struct Rig {
     expected_trades: Vec<u64>,
     delivered_trades: Vec<u64>,
     rejected: SubscriptionSet,
+    subscribe_requests: BTreeSet<tickwire_core::machine::RequestId>,
 }
 
 impl Rig {
@@ -156,6 +157,7 @@ impl Rig {
             expected_trades: Vec::new(),
             delivered_trades: Vec::new(),
             rejected: SubscriptionSet::new(),
+            subscribe_requests: BTreeSet::new(),
         }
     }
 
@@ -180,11 +182,11 @@ impl Rig {
         self.loss_after_limit = false;
         match step {
             Step::Subscribe(channel, symbols) => {
-                if self
-                    .machine
-                    .subscribe(self.now, channel, symbols.iter().map(|s| sym(s)))
-                    .is_ok()
+                if let Ok(id) =
+                    self.machine
+                        .subscribe(self.now, channel, symbols.iter().map(|s| sym(s)))
                 {
+                    self.subscribe_requests.insert(id);
                     // Asking again after a rejection asks afresh.
                     for s in &symbols {
                         self.rejected.remove(channel, &sym(s));
@@ -480,8 +482,8 @@ impl Rig {
                 Event::Subscription {
                     outcome: SubscriptionOutcome::Rejected { symbols, .. },
                     channel,
-                    ..
-                } => {
+                    request,
+                } if self.subscribe_requests.contains(&request) => {
                     for s in symbols {
                         self.rejected.insert(channel, s);
                     }
@@ -589,7 +591,7 @@ impl StateMachineTest for MachineRules {
 
 prop_state_machine! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
         failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("regressions"))),
         .. ProptestConfig::default()
     })]

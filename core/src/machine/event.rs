@@ -182,6 +182,10 @@ pub enum Event<D> {
     /// The server acknowledged a new subscription set (the whole set).
     Confirmed(SubscriptionSet),
     /// The stream stopped being live: data may be missing from `since`.
+    ///
+    /// The gap stays open until the stream is live again, even if every
+    /// symbol is unsubscribed meanwhile; only shutdown or failure end it
+    /// without a [`Event::Resumed`].
     Gap {
         /// The connection that was lost.
         epoch: ConnectionEpoch,

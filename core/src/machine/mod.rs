@@ -532,14 +532,12 @@ impl<D: Dialect> Machine<D> {
             }
             State::Subscribed { .. } if nothing_wanted => {
                 self.timers.stop_all();
-                self.gap = None;
                 self.set_state(State::Idle);
             }
             State::Connecting { epoch, .. } if nothing_wanted => {
                 self.actions.push_back(Action::Close { epoch });
                 self.timers.stop_all();
                 self.subscriptions.on_disconnect();
-                self.gap = None;
                 self.set_state(State::Idle);
             }
             State::Live { .. } if nothing_wanted => {
@@ -695,7 +693,6 @@ impl<D: Dialect> Machine<D> {
             }
         }
         if nothing_wanted && self.kind == StreamKind::Symbols {
-            self.gap = None;
             self.set_state(State::Idle);
         } else {
             let reconnect_at = now + self.backoff.next_delay(after_limit);
