@@ -17,7 +17,7 @@ use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::{ConnectRequest, Frame, TransportError};
 use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 
-use super::checks::Violation;
+use super::checks::{KnownIssue, Violation};
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
 use super::scenario::Scenario;
@@ -59,11 +59,18 @@ pub struct World {
     machine_steps: u64,
     actions: Vec<Action>,
     faults_on: bool,
+    /// Upgrades the link's HTTP front will refuse next (429 or 401).
+    refusals: std::collections::VecDeque<u16>,
 }
 
 impl World {
     /// A world for a scenario; `seed` seeds the engine's own draws.
-    pub fn new(seed: u64, scenario: Scenario, record_trace: bool) -> Self {
+    pub fn new(
+        seed: u64,
+        scenario: Scenario,
+        record_trace: bool,
+        tolerated: &[KnownIssue],
+    ) -> Self {
         let base = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(7);
@@ -75,12 +82,14 @@ impl World {
                 streams.push(Box::new(SimStream::new(
                     index,
                     Machine::account_stream(spec.config, dialect, base),
+                    tolerated,
                 )));
             } else {
                 let dialect = AlpacaMarketData::new(spec.encoding);
                 streams.push(Box::new(SimStream::new(
                     index,
                     Machine::symbol_stream(spec.config, dialect, base),
+                    tolerated,
                 )));
             }
         }
@@ -104,6 +113,7 @@ impl World {
             machine_steps: 0,
             actions: Vec::new(),
             faults_on: true,
+            refusals: std::collections::VecDeque::new(),
         };
         world.next_command = Some(world.workload.next_delay(&mut world.rng));
         world.next_shot = world.faults.next_delay(&mut world.rng);
@@ -128,6 +138,14 @@ impl World {
     /// Checks passed, over all streams.
     pub fn checks(&self) -> u64 {
         self.streams.iter().map(|s| s.checks()).sum()
+    }
+
+    /// Known issues hit (and tolerated), over all streams.
+    pub fn known_issue_hits(&self) -> Vec<KnownIssue> {
+        self.streams
+            .iter()
+            .flat_map(|s| s.known_issue_hits().iter().copied())
+            .collect()
     }
 
     /// Symbols rejected by the exchange and reported, over all streams.
@@ -179,6 +197,7 @@ impl World {
     /// virtual time it took.
     pub fn run_liveness(&mut self, bound: Duration) -> Result<Duration, Stop> {
         self.faults_on = false;
+        self.refusals.clear();
         self.next_command = None;
         self.next_shot = None;
         self.exchange.set_fault_plan(FaultPlan::default());
@@ -388,7 +407,10 @@ impl World {
                     Some(r) => (path_of(&r.url), r.headers.as_slice()),
                     None => ("/", &[][..]),
                 };
-                let opened = self.exchange.open(now, path, headers);
+                let opened = match self.refusals.pop_front() {
+                    Some(status) => Err(tickwire_mock::Refusal { status }),
+                    None => self.exchange.open(now, path, headers),
+                };
                 self.trace.record(
                     self.at,
                     0xd00 | conn.stream as u64,
@@ -545,8 +567,13 @@ impl World {
         let now = self.now();
         self.trace.record(self.at, 0x1200 | shot as u64, &[]);
         match shot {
-            Shot::Refuse429 => self.exchange.refuse_next(429),
-            Shot::Refuse401 => self.exchange.refuse_next(401),
+            // The exchange's `refuse_next` queue cannot be emptied when the
+            // faults stop, so refusals are the link's HTTP front's, at most two queued.
+            Shot::Refuse429 | Shot::Refuse401 if self.refusals.len() < 2 => {
+                self.refusals
+                    .push_back(if shot == Shot::Refuse429 { 429 } else { 401 });
+            }
+            Shot::Refuse429 | Shot::Refuse401 => {}
             Shot::Restart => self.exchange.restart(now),
             _ => {
                 let healthy = self.link.healthy();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::checks::Violation;
+use super::checks::{KnownIssue, Violation};
 use super::engine::{Stop, World};
 use super::scenario::Scenario;
 use super::trace::Trace;
@@ -26,6 +26,18 @@ pub struct SimConfig {
     pub liveness_bound: Duration,
     /// Keep a readable log of the run (slower; for replays).
     pub record_trace: bool,
+    /// Known machine issues to count instead of failing on (see [`KnownIssue`]).
+    pub tolerate: Vec<KnownIssue>,
+}
+
+impl SimConfig {
+    /// The defaults, failing on known issues too.
+    pub fn strict() -> Self {
+        Self {
+            tolerate: Vec::new(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -35,6 +47,7 @@ impl Default for SimConfig {
             intensity: 1.0,
             liveness_bound: Duration::from_secs(600),
             record_trace: false,
+            tolerate: KnownIssue::ALL.to_vec(),
         }
     }
 }
@@ -84,6 +97,8 @@ pub struct SeedOutcome {
     pub streams_excused: usize,
     /// Symbols the exchange rejected (reported to the application).
     pub rejected: u64,
+    /// Known issues hit and tolerated.
+    pub known_issues: Vec<KnownIssue>,
     /// The trace: its hash, and the readable log if kept.
     pub trace: Trace,
     /// Why it failed, if it did.
@@ -175,7 +190,12 @@ pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
     let world_seed = rng.next_u64();
     let mut slot = None::<World>;
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let world = slot.insert(World::new(world_seed, scenario, config.record_trace));
+        let world = slot.insert(World::new(
+            world_seed,
+            scenario,
+            config.record_trace,
+            &config.tolerate,
+        ));
         world.start()?;
         world.run_safety(config.steps)?;
         world.run_liveness(config.liveness_bound)
@@ -211,6 +231,7 @@ pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
                 streams,
                 streams_excused: excused,
                 rejected: world.rejected(),
+                known_issues: world.known_issue_hits(),
                 trace: world.into_trace(),
                 failure,
             }
@@ -226,6 +247,7 @@ pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
             streams,
             streams_excused: 0,
             rejected: 0,
+            known_issues: Vec::new(),
             trace: Trace::new(false),
             failure,
         },
@@ -282,6 +304,8 @@ pub struct SweepReport {
     pub virtual_time: Duration,
     /// A hash over every seed's trace hash, in seed order.
     pub combined_hash: u64,
+    /// Per known issue: how many seeds hit it, and the first such seed.
+    pub known_issues: Vec<(KnownIssue, u64, u64)>,
     /// The failed seeds, in seed order.
     pub failures: Vec<SeedOutcome>,
 }
@@ -314,6 +338,12 @@ impl fmt::Display for SweepReport {
             self.streams_excused,
             self.rejected
         )?;
+        for (issue, seeds, first) in &self.known_issues {
+            writeln!(
+                f,
+                "known machine issue hit by {seeds} seeds (first: seed {first}), tolerated: {issue}"
+            )?;
+        }
         write!(
             f,
             "combined trace hash {:016x}; {} failed",
@@ -384,6 +414,15 @@ pub fn run_sweep(config: &SweepConfig) -> SweepReport {
             outcome.seed,
             &outcome.trace_hash().to_le_bytes(),
         );
+        let mut issues = outcome.known_issues.clone();
+        issues.sort();
+        issues.dedup();
+        for issue in issues {
+            match report.known_issues.iter_mut().find(|(i, _, _)| *i == issue) {
+                Some((_, seeds, _)) => *seeds += 1,
+                None => report.known_issues.push((issue, 1, outcome.seed)),
+            }
+        }
         if let Some(live) = outcome.liveness {
             report.live_reached += 1;
             report.liveness_max = report.liveness_max.max(live);

@@ -10,7 +10,7 @@ use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::protocol::{Dialect, Inbound, Verdict};
 use tickwire_core::{Frame, TransportError};
 
-use super::checks::{InputNote, Rules, Violation};
+use super::checks::{InputNote, KnownIssue, Rules, Violation};
 use super::trace::Trace;
 use super::workload::Command;
 
@@ -61,6 +61,7 @@ pub(crate) trait Driven: std::fmt::Debug {
     fn checks(&self) -> u64;
     fn rejected(&self) -> u64;
     fn is_shut_down(&self) -> bool;
+    fn known_issue_hits(&self) -> &[KnownIssue];
 }
 
 /// Dialects the simulation can drive: their data can be compared.
@@ -94,13 +95,14 @@ where
     D::Data: PartialEq,
 {
     /// Wraps a freshly created machine (its creation outputs are drained with the first input).
-    pub(crate) fn new(index: usize, machine: Machine<D>) -> Self {
+    pub(crate) fn new(index: usize, machine: Machine<D>, tolerated: &[KnownIssue]) -> Self {
         let decoder = *machine.dialect();
         let rules = Rules::new(
             index,
             machine.kind(),
             machine.config(),
             decoder.expects_greeting(),
+            tolerated,
         );
         Self {
             index,
@@ -337,6 +339,10 @@ where
                             true
                         }
                         Verdict::Reconnect => true,
+                        Verdict::RejectRequest => {
+                            note.rejection = true;
+                            false
+                        }
                         _ => false,
                     },
                     Inbound::AuthRejected { .. } => {
@@ -371,7 +377,7 @@ where
         self.rules.note_input(InputNote {
             after_limit,
             fatal,
-            garbage: false,
+            ..InputNote::default()
         });
         self.rules.on_transport_end(epoch);
         self.machine.handle_transport_error(ctx.now, epoch, error);
@@ -540,5 +546,9 @@ where
 
     fn is_shut_down(&self) -> bool {
         self.rules.is_shut_down()
+    }
+
+    fn known_issue_hits(&self) -> &[KnownIssue] {
+        self.rules.hits()
     }
 }
