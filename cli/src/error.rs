@@ -51,9 +51,13 @@ impl CliError {
             }
             other => other.to_string(),
         };
+        let advice = match error {
+            StreamError::AuthRejected { .. } => advice(Some(402)),
+            _ => advice(code),
+        };
         Self::Fatal {
             code,
-            message: format!("{what}. {}", advice(code)),
+            message: format!("{what}. {advice}"),
         }
     }
 
@@ -115,6 +119,14 @@ mod tests {
             message: "insufficient subscription".into(),
         });
         assert!(error.to_string().contains("--feed iex"));
+        let error = CliError::fatal(&StreamError::AuthRejected {
+            message: "unauthorized".into(),
+        });
+        assert_eq!(
+            error.to_string(),
+            "the server refused the credentials (unauthorized). \
+             Check --key/--secret (or APCA_API_KEY_ID/APCA_API_SECRET_KEY), and paper vs live keys"
+        );
     }
 
     #[test]
