@@ -1,2 +1,127 @@
-//! Placeholder until the simulation benchmark lands.
-fn main() {}
+//! Simulation speed: machine inputs per second of the whole simulation
+//! (machines + exchange model + link + rule checks), beside a baseline run
+//! in the same process: the same machines fed the same recorded inputs,
+//! with no model, no link and no checks.
+//!
+//! `cargo bench -p tickwire-tests --bench sim`
+
+#![allow(clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tickwire_core::protocol::Dialect;
+use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding};
+use tickwire_tests::sim::recording::{MachineInput, Recording, replay_machines};
+use tickwire_tests::sim::{SimConfig, record_seed, run_seed_with};
+
+const SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+const STEPS: u64 = 1_000;
+
+struct Workload {
+    recordings: Vec<Recording>,
+    /// Machine inputs per pass over every seed.
+    inputs: u64,
+    /// Engine steps per pass.
+    steps: u64,
+    /// Messages inside the frames the machines received.
+    messages: u64,
+}
+
+fn workload() -> Workload {
+    let config = SimConfig {
+        steps: STEPS,
+        ..SimConfig::default()
+    };
+    let decoder = AlpacaMarketData::new(Encoding::Json);
+    let mut decoded = Vec::new();
+    let mut out = Workload {
+        recordings: Vec::new(),
+        inputs: 0,
+        steps: 0,
+        messages: 0,
+    };
+    for seed in SEEDS {
+        let (outcome, recording) = record_seed(seed, &config);
+        assert!(outcome.passed(), "{outcome}");
+        assert_eq!(outcome.machine_steps, recording.inputs.len() as u64);
+        out.inputs += outcome.machine_steps;
+        out.steps += outcome.steps;
+        for (_, _, input) in &recording.inputs {
+            if let MachineInput::Frame(_, frame) = input {
+                decoded.clear();
+                decoder.decode(frame, &mut decoded);
+                out.messages += decoded.len() as u64;
+            }
+        }
+        out.recordings.push(recording);
+    }
+    out
+}
+
+fn simulate(config: &SimConfig) -> u64 {
+    SEEDS
+        .iter()
+        .map(|seed| run_seed_with(*seed, config).machine_steps)
+        .sum()
+}
+
+fn baseline(recordings: &[Recording]) -> u64 {
+    recordings.iter().map(|r| replay_machines(r).inputs).sum()
+}
+
+/// Passes per second of `f`, timed over about `budget`.
+fn rate(budget: Duration, mut f: impl FnMut() -> u64) -> f64 {
+    let start = Instant::now();
+    let mut passes = 0u32;
+    while start.elapsed() < budget || passes < 3 {
+        black_box(f());
+        passes += 1;
+    }
+    f64::from(passes) / start.elapsed().as_secs_f64()
+}
+
+fn bench(c: &mut Criterion) {
+    let work = workload();
+    let config = SimConfig {
+        steps: STEPS,
+        ..SimConfig::default()
+    };
+    let mut group = c.benchmark_group("sim");
+    group.throughput(Throughput::Elements(work.inputs));
+    group.sample_size(10);
+    group.bench_function("simulation: machines + exchange + link + checks", |b| {
+        b.iter(|| simulate(&config));
+    });
+    group.bench_function("baseline: the same machines alone, recorded inputs", |b| {
+        b.iter(|| baseline(&work.recordings));
+    });
+    group.finish();
+
+    let sim = rate(Duration::from_secs(3), || simulate(&config));
+    let base = rate(Duration::from_secs(3), || baseline(&work.recordings));
+    let per_pass = |rate: f64, n: u64| rate * n as f64;
+    println!(
+        "\nsimulation: {:.0} machine inputs/s, {:.0} messages/s, {:.0} engine steps/s",
+        per_pass(sim, work.inputs),
+        per_pass(sim, work.messages),
+        per_pass(sim, work.steps)
+    );
+    println!(
+        "baseline (machines alone): {:.0} machine inputs/s, {:.0} messages/s",
+        per_pass(base, work.inputs),
+        per_pass(base, work.messages)
+    );
+    println!(
+        "the machines take {:.1}% of the simulation's time; per pass: {} inputs, {} messages, {} steps over {} seeds",
+        100.0 * sim / base,
+        work.inputs,
+        work.messages,
+        work.steps,
+        SEEDS.len()
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

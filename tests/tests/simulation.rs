@@ -146,3 +146,28 @@ fn replay() {
     }
     assert!(outcome.passed(), "seed {seed} failed: {outcome}");
 }
+
+/// The machines alone, fed the inputs recorded in a run, behave the same
+/// every time (the benchmark's baseline is this replay).
+#[test]
+fn recorded_inputs_replay_into_fresh_machines() {
+    use tickwire_tests::sim::record_seed;
+    use tickwire_tests::sim::recording::replay_machines;
+    let config = SimConfig {
+        steps: 500,
+        ..SimConfig::default()
+    };
+    let (outcome, recording) = record_seed(5, &config);
+    assert!(outcome.passed(), "{outcome}");
+    assert_eq!(
+        outcome.trace_hash(),
+        run_seed_with(5, &config).trace_hash(),
+        "recording changed the run"
+    );
+    assert_eq!(recording.inputs.len() as u64, outcome.machine_steps);
+    let first = replay_machines(&recording);
+    let second = replay_machines(&recording);
+    assert_eq!(first, second);
+    assert_eq!(first.inputs, outcome.machine_steps);
+    assert!(first.outputs > 0);
+}

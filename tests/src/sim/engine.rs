@@ -20,6 +20,7 @@ use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 use super::checks::{KnownIssue, Violation};
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
+use super::recording::{MachineInput, Recording};
 use super::scenario::Scenario;
 use super::stream::{Ctx, Driven, Settledness, SimStream, printable};
 use super::trace::Trace;
@@ -59,6 +60,9 @@ pub struct World {
     machine_steps: u64,
     actions: Vec<Action>,
     faults_on: bool,
+    /// Every machine input, when recording.
+    recording: Option<Recording>,
+    specs: Vec<super::scenario::StreamSpec>,
     /// Upgrades the link's HTTP front will refuse next (429 or 401).
     refusals: std::collections::VecDeque<u16>,
 }
@@ -75,6 +79,7 @@ impl World {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(7);
         let exchange = Exchange::new(scenario.exchange, base);
+        let specs = scenario.streams.clone();
         let mut streams: Vec<Box<dyn Driven>> = Vec::new();
         for (index, spec) in scenario.streams.into_iter().enumerate() {
             if spec.account {
@@ -114,6 +119,8 @@ impl World {
             actions: Vec::new(),
             faults_on: true,
             refusals: std::collections::VecDeque::new(),
+            recording: None,
+            specs,
         };
         world.next_command = Some(world.workload.next_delay(&mut world.rng));
         world.next_shot = world.faults.next_delay(&mut world.rng);
@@ -173,9 +180,29 @@ impl World {
         (self.streams.len() - excused, excused)
     }
 
+    /// Starts recording every machine input (see [`replay_machines`](super::recording::replay_machines)).
+    pub fn record_inputs(&mut self) {
+        self.recording = Some(Recording {
+            streams: self.specs.clone(),
+            inputs: Vec::new(),
+        });
+    }
+
+    /// The recording, if [`record_inputs`](Self::record_inputs) was called.
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        self.recording.take()
+    }
+
+    fn note_input(&mut self, stream: usize, input: impl FnOnce() -> MachineInput) {
+        if let Some(recording) = &mut self.recording {
+            recording.inputs.push((stream, self.at, input()));
+        }
+    }
+
     /// Gives every stream its creation input (account streams connect at once).
     pub fn start(&mut self) -> Result<(), Stop> {
         for index in 0..self.streams.len() {
+            self.note_input(index, || MachineInput::Timeout);
             self.with_stream(index, |stream, ctx| stream.timeout(ctx))?;
         }
         Ok(())
@@ -280,6 +307,7 @@ impl World {
         if let Some(index) = (0..self.streams.len())
             .find(|i| self.streams[*i].poll_timeout().is_some_and(|t| t <= now))
         {
+            self.note_input(index, || MachineInput::Timeout);
             self.with_stream(index, |stream, ctx| stream.timeout(ctx))?;
             return Ok(true);
         }
@@ -422,6 +450,7 @@ impl World {
                             format!("s{} upgrade accepted: {session}", conn.stream)
                         });
                         self.link.attach(id, session);
+                        self.note_input(conn.stream, || MachineInput::Connected(conn.epoch));
                         self.with_stream(conn.stream, |s, ctx| s.connected(ctx, conn.epoch))?;
                         self.pump_exchange();
                     }
@@ -435,6 +464,9 @@ impl World {
                         let error = TransportError::Refused {
                             status: refusal.status,
                         };
+                        self.note_input(conn.stream, || {
+                            MachineInput::TransportError(conn.epoch, error.clone())
+                        });
                         self.with_stream(conn.stream, |s, ctx| {
                             s.transport_error(ctx, conn.epoch, &error)
                         })?;
@@ -474,6 +506,9 @@ impl World {
                         printable(&frame)
                     )
                 });
+                self.note_input(conn.stream, || {
+                    MachineInput::Frame(conn.epoch, frame.clone())
+                });
                 self.with_stream(conn.stream, |s, ctx| s.frame(ctx, conn.epoch, &frame))?;
             }
             Delivery::EndToClient(error) => {
@@ -483,6 +518,9 @@ impl World {
                     }
                     self.trace.log(self.at, || {
                         format!("s{} {} ends: {error}", conn.stream, conn.epoch)
+                    });
+                    self.note_input(conn.stream, || {
+                        MachineInput::TransportError(conn.epoch, error.clone())
                     });
                     self.with_stream(conn.stream, |s, ctx| {
                         s.transport_error(ctx, conn.epoch, &error)
@@ -554,6 +592,7 @@ impl World {
         self.trace.record(self.at, 0x1100 | index as u64, &[]);
         self.trace
             .log(self.at, || format!("s{index} command {command:?}"));
+        self.note_input(index, || MachineInput::Command(command.clone()));
         self.with_stream(index, |s, ctx| s.command(ctx, &command))
     }
 

@@ -220,12 +220,12 @@ impl Link {
             .get(&id)
             .is_some_and(|c| !c.client_open && !c.server_open);
         let pending = self.queue.iter().any(|Reverse(s)| s.conn == id);
-        if done && !pending {
-            if let Some(conn) = self.conns.remove(&id)
-                && let Some(session) = conn.session
-            {
-                self.by_session.remove(&session);
-            }
+        if done
+            && !pending
+            && let Some(conn) = self.conns.remove(&id)
+            && let Some(session) = conn.session
+        {
+            self.by_session.remove(&session);
         }
     }
 

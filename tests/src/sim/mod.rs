@@ -34,6 +34,7 @@ pub mod checks;
 pub mod engine;
 pub mod faults;
 pub mod link;
+pub mod recording;
 mod run;
 pub mod scenario;
 mod stream;
@@ -42,7 +43,7 @@ pub mod workload;
 
 pub use checks::{KnownIssue, Violation};
 pub use run::{
-    FailureKind, SeedOutcome, SimConfig, SweepConfig, SweepReport, replay_command, run_seed,
-    run_seed_with, run_sweep,
+    FailureKind, SeedOutcome, SimConfig, SweepConfig, SweepReport, record_seed, replay_command,
+    run_seed, run_seed_with, run_sweep,
 };
 pub use trace::Trace;

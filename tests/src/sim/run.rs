@@ -12,6 +12,7 @@ use rand_core::{RngCore, SeedableRng};
 
 use super::checks::{KnownIssue, Violation};
 use super::engine::{Stop, World};
+use super::recording::Recording;
 use super::scenario::Scenario;
 use super::trace::Trace;
 
@@ -184,6 +185,11 @@ pub fn run_seed(seed: u64, steps: u64) -> SeedOutcome {
 
 /// Runs one seed: draws its scenario, runs the safety phase, then the liveness phase.
 pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
+    run_inner(seed, config, None)
+}
+
+fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -> SeedOutcome {
+    let record = recording.is_some();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let scenario = Scenario::draw(&mut rng, config.intensity);
     let streams = scenario.streams.len();
@@ -196,11 +202,17 @@ pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
             config.record_trace,
             &config.tolerate,
         ));
+        if record {
+            world.record_inputs();
+        }
         world.start()?;
         world.run_safety(config.steps)?;
         world.run_liveness(config.liveness_bound)
     }));
-    let world = slot;
+    let mut world = slot;
+    if let (Some(out), Some(world)) = (recording, world.as_mut()) {
+        *out = world.take_recording().unwrap_or_default();
+    }
     let (failure, liveness) = match result {
         Ok(Ok(live)) => (None, Some(live)),
         Ok(Err(Stop::Violation(v))) => (Some(FailureKind::Violation(v)), None),
@@ -252,6 +264,14 @@ pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
             failure,
         },
     }
+}
+
+/// Runs one seed like [`run_seed_with`] and returns every input its machines
+/// received, for [`replay_machines`](super::recording::replay_machines).
+pub fn record_seed(seed: u64, config: &SimConfig) -> (SeedOutcome, Recording) {
+    let mut recording = Recording::default();
+    let outcome = run_inner(seed, config, Some(&mut recording));
+    (outcome, recording)
 }
 
 /// Settings of a sweep over many seeds.
