@@ -1,96 +1,148 @@
-//! Reconnects are visible: an exchange restart shows as an error, a gap and
-//! a resume, and the data keeps coming.
+//! Reconnects, gaps and errors are visible: an exchange restart, a silent
+//! socket (with `--stale-after`) and a garbage frame, against a loopback
+//! exchange this test controls.
 
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tickwire_mock::{Account, ExchangeConfig, LoopbackConfig, LoopbackServer};
+use tickwire_mock::{Account, ExchangeConfig, Fault, LoopbackConfig, LoopbackServer};
 
 use support::is_data;
 
-/// Waits for a line matching `wanted`, collecting every line seen into `seen`.
-fn wait_for(
-    lines: &mpsc::Receiver<Value>,
-    seen: &mut Vec<Value>,
-    wanted: impl Fn(&Value) -> bool,
-) -> bool {
-    loop {
-        match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => {
-                let found = wanted(&line);
-                seen.push(line);
-                if found {
-                    return true;
+/// `tickwire watch --json` on SPY against `server`, its stdout lines parsed.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Watch {
+    fn start(server: &LoopbackServer, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+            .args(["watch", "--json", "--url", &server.url("/v2/iex"), "SPY"])
+            .args(["--key", "PKTEST", "--secret", "secret"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                if sender.send(value).is_err() {
+                    break;
                 }
             }
-            Err(_) => return false,
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
         }
     }
+
+    /// Waits (up to 30 s) for a line matching `wanted`.
+    fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> bool {
+        tokio::task::block_in_place(|| {
+            loop {
+                match self.lines.recv_timeout(Duration::from_secs(30)) {
+                    Ok(line) => {
+                        let found = wanted(&line);
+                        self.seen.push(line);
+                        if found {
+                            return true;
+                        }
+                    }
+                    Err(_) => return false,
+                }
+            }
+        })
+    }
+
+    fn position(&self, kind: &str) -> Option<usize> {
+        self.seen.iter().position(|l| l["type"] == kind)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn server() -> LoopbackServer {
+    let exchange = ExchangeConfig::new(3).with_account(Account::new("PKTEST", "secret"));
+    LoopbackServer::start(LoopbackConfig::new(exchange)).await.expect("binds")
+}
+
+/// Injects `fault` into every open session.
+fn inject(server: &LoopbackServer, fault: &Fault) {
+    server.exchange().with(|exchange, now| {
+        let sessions: Vec<_> = exchange.sessions().collect();
+        for session in sessions {
+            exchange.inject(now, session, fault.clone());
+        }
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_restart_shows_a_gap_and_a_resume() {
-    let exchange = ExchangeConfig::new(3).with_account(Account::new("PKTEST", "secret"));
-    let server = LoopbackServer::start(LoopbackConfig::new(exchange))
-        .await
-        .expect("binds");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["watch", "--json", "--url", &server.url("/v2/iex"), "SPY"])
-        .args(["--key", "PKTEST", "--secret", "secret"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("piped");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let value: Value =
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            if sender.send(value).is_err() {
-                break;
-            }
-        }
-    });
+    let server = server().await;
+    let mut watch = Watch::start(&server, &[]);
+    assert!(watch.wait_for(is_data), "no data before the restart: {:#?}", watch.seen);
 
-    let mut seen = Vec::new();
-    let found = tokio::task::block_in_place(|| wait_for(&lines, &mut seen, is_data));
-    assert!(found, "no data before the restart: {seen:#?}");
+    server.exchange().with(|exchange, now| exchange.restart(now));
 
-    server
-        .exchange()
-        .with(|exchange, now| exchange.restart(now));
-
-    let resumed =
-        tokio::task::block_in_place(|| wait_for(&lines, &mut seen, |l| l["type"] == "resumed"));
-    let more_data = resumed && tokio::task::block_in_place(|| wait_for(&lines, &mut seen, is_data));
-    let _ = child.kill();
-    let _ = child.wait();
+    let resumed = watch.wait_for(|l| l["type"] == "resumed") && watch.wait_for(is_data);
+    assert!(resumed, "{:#?}", watch.seen);
+    let (gap, resume) = (watch.position("gap"), watch.position("resumed"));
+    assert!(gap.is_some() && gap < resume, "gap {gap:?} then resumed {resume:?}: {:#?}", watch.seen);
+    assert!(watch.seen.iter().any(|l| l["type"] == "error" && l["fatal"] == false), "{:#?}", watch.seen);
+    let gap_line = &watch.seen[gap.unwrap_or_default()];
+    assert!(gap_line["since"].is_string() && gap_line["epoch"] == 1, "{gap_line}");
+    assert_eq!(watch.seen[resume.unwrap_or_default()]["epoch"], 2);
+    drop(watch);
     server.shutdown().await;
+}
 
-    assert!(resumed && more_data, "{seen:#?}");
-    let position = |kind: &str| seen.iter().position(|l| l["type"] == kind);
-    let (gap, resume) = (position("gap"), position("resumed"));
-    assert!(
-        gap.is_some() && gap < resume,
-        "gap {gap:?} then resumed {resume:?}: {seen:#?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|l| l["type"] == "error" && l["fatal"] == false),
-        "{seen:#?}"
-    );
-    let gap_line = &seen[gap.unwrap_or_default()];
-    assert!(
-        gap_line["since"].is_string() && gap_line["epoch"] == 1,
-        "{gap_line}"
-    );
-    let resumed_line = &seen[resume.unwrap_or_default()];
-    assert_eq!(resumed_line["epoch"], 2, "{resumed_line}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_after_reconnects_a_silent_socket() {
+    let server = server().await;
+    let mut watch = Watch::start(&server, &["--stale-after", "1"]);
+    assert!(watch.wait_for(is_data), "{:#?}", watch.seen);
+
+    inject(&server, &Fault::Silence);
+
+    let timed_out = watch.wait_for(|l| {
+        l["type"] == "error" && l["message"].as_str().is_some_and(|m| m.contains("silent"))
+    });
+    assert!(timed_out, "{:#?}", watch.seen);
+    assert!(watch.wait_for(|l| l["type"] == "resumed") && watch.wait_for(is_data), "{:#?}", watch.seen);
+    drop(watch);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_frame_is_an_error_line_and_the_stream_carries_on() {
+    let server = server().await;
+    let mut watch = Watch::start(&server, &[]);
+    assert!(watch.wait_for(is_data), "{:#?}", watch.seen);
+
+    inject(&server, &Fault::Garbage);
+
+    assert!(watch.wait_for(|l| l["type"] == "error"), "{:#?}", watch.seen);
+    let error = watch.seen.last().cloned().unwrap_or_default();
+    assert_eq!(error["fatal"], false, "{error}");
+    assert!(watch.wait_for(is_data), "data after the garbage: {:#?}", watch.seen);
+    drop(watch);
+    server.shutdown().await;
 }
