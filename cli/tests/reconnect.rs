@@ -36,7 +36,8 @@ impl Watch {
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                let value: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
                 if sender.send(value).is_err() {
                     break;
                 }
@@ -81,7 +82,9 @@ impl Drop for Watch {
 
 async fn server() -> LoopbackServer {
     let exchange = ExchangeConfig::new(3).with_account(Account::new("PKTEST", "secret"));
-    LoopbackServer::start(LoopbackConfig::new(exchange)).await.expect("binds")
+    LoopbackServer::start(LoopbackConfig::new(exchange))
+        .await
+        .expect("binds")
 }
 
 /// Injects `fault` into every open session.
@@ -98,17 +101,37 @@ fn inject(server: &LoopbackServer, fault: &Fault) {
 async fn an_exchange_restart_shows_a_gap_and_a_resume() {
     let server = server().await;
     let mut watch = Watch::start(&server, &[]);
-    assert!(watch.wait_for(is_data), "no data before the restart: {:#?}", watch.seen);
+    assert!(
+        watch.wait_for(is_data),
+        "no data before the restart: {:#?}",
+        watch.seen
+    );
 
-    server.exchange().with(|exchange, now| exchange.restart(now));
+    server
+        .exchange()
+        .with(|exchange, now| exchange.restart(now));
 
     let resumed = watch.wait_for(|l| l["type"] == "resumed") && watch.wait_for(is_data);
     assert!(resumed, "{:#?}", watch.seen);
     let (gap, resume) = (watch.position("gap"), watch.position("resumed"));
-    assert!(gap.is_some() && gap < resume, "gap {gap:?} then resumed {resume:?}: {:#?}", watch.seen);
-    assert!(watch.seen.iter().any(|l| l["type"] == "error" && l["fatal"] == false), "{:#?}", watch.seen);
+    assert!(
+        gap.is_some() && gap < resume,
+        "gap {gap:?} then resumed {resume:?}: {:#?}",
+        watch.seen
+    );
+    assert!(
+        watch
+            .seen
+            .iter()
+            .any(|l| l["type"] == "error" && l["fatal"] == false),
+        "{:#?}",
+        watch.seen
+    );
     let gap_line = &watch.seen[gap.unwrap_or_default()];
-    assert!(gap_line["since"].is_string() && gap_line["epoch"] == 1, "{gap_line}");
+    assert!(
+        gap_line["since"].is_string() && gap_line["epoch"] == 1,
+        "{gap_line}"
+    );
     assert_eq!(watch.seen[resume.unwrap_or_default()]["epoch"], 2);
     drop(watch);
     server.shutdown().await;
@@ -126,7 +149,11 @@ async fn stale_after_reconnects_a_silent_socket() {
         l["type"] == "error" && l["message"].as_str().is_some_and(|m| m.contains("silent"))
     });
     assert!(timed_out, "{:#?}", watch.seen);
-    assert!(watch.wait_for(|l| l["type"] == "resumed") && watch.wait_for(is_data), "{:#?}", watch.seen);
+    assert!(
+        watch.wait_for(|l| l["type"] == "resumed") && watch.wait_for(is_data),
+        "{:#?}",
+        watch.seen
+    );
     drop(watch);
     server.shutdown().await;
 }
@@ -139,10 +166,18 @@ async fn a_garbage_frame_is_an_error_line_and_the_stream_carries_on() {
 
     inject(&server, &Fault::Garbage);
 
-    assert!(watch.wait_for(|l| l["type"] == "error"), "{:#?}", watch.seen);
+    assert!(
+        watch.wait_for(|l| l["type"] == "error"),
+        "{:#?}",
+        watch.seen
+    );
     let error = watch.seen.last().cloned().unwrap_or_default();
     assert_eq!(error["fatal"], false, "{error}");
-    assert!(watch.wait_for(is_data), "data after the garbage: {:#?}", watch.seen);
+    assert!(
+        watch.wait_for(is_data),
+        "data after the garbage: {:#?}",
+        watch.seen
+    );
     drop(watch);
     server.shutdown().await;
 }
