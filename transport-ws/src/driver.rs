@@ -156,24 +156,29 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
         let _entered = span.enter();
         let now = now();
         let mut received = received;
-        for _ in 0..BURST_FRAMES_MAX {
+        let mut handled = 0;
+        loop {
             match received {
                 Ok(frame) => self.core.machine.handle_frame(now, epoch, &frame),
                 Err(error) => {
                     self.lost(now, epoch, &error);
-                    break;
+                    return;
                 }
             }
+            handled += 1;
             self.core.drain();
-            if !self.core.actions.is_empty() || !self.core.outbox_is_small() {
-                break;
+            if handled == BURST_FRAMES_MAX
+                || !self.core.actions.is_empty()
+                || !self.core.outbox_is_small()
+            {
+                return;
             }
+            // Only a frame that is already there: the transport's recv is cancel-safe.
             match self.transport.recv().now_or_never() {
                 Some(next) => received = next,
-                None => break,
+                None => return,
             }
         }
-        self.core.drain();
     }
 
     /// The connection of `epoch` failed: tell the machine, read no more from it.
@@ -304,6 +309,9 @@ impl<D: Dialect> Core<D> {
         while let Some(action) = self.machine.poll_action() {
             self.actions.push_back(action);
         }
+        // Verdicts are handed out after the whole drain, so that a caller who
+        // wakes up on one already sees the state that came with it.
+        let mut settled = Vec::new();
         while let Some(event) = self.machine.poll_event() {
             match &event {
                 // Only reachable while reading for progress with a full queue
@@ -321,7 +329,7 @@ impl<D: Dialect> Core<D> {
                 } => {
                     if let Some(at) = self.replies.iter().position(|(id, _)| id == request) {
                         let (_, reply) = self.replies.swap_remove(at);
-                        let _ = reply.send(Ok(outcome.clone()));
+                        settled.push((reply, outcome.clone()));
                     }
                 }
                 Event::Error { error, fatal: true } => tracing::error!(%error, "stream failed"),
@@ -343,6 +351,9 @@ impl<D: Dialect> Core<D> {
                 Some(event) => self.outbox.push_back(event),
                 None => tracing::debug!("machine event of an unknown kind skipped"),
             }
+        }
+        for (reply, outcome) in settled {
+            let _ = reply.send(Ok(outcome));
         }
     }
 

@@ -135,7 +135,12 @@ impl StreamHandle {
             return Err(self.terminal_error());
         }
         match verdict.await {
-            Ok(Ok(SubscriptionOutcome::Abandoned)) | Err(_) => Err(self.terminal_error()),
+            Ok(Ok(SubscriptionOutcome::Abandoned)) | Err(_) => {
+                // Abandoned on shutdown or failure: report which, once the state says so.
+                let mut state = self.state.clone();
+                let _ = state.wait_for(State::is_terminal).await;
+                Err(self.terminal_error())
+            }
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(error)) => Err(error.into()),
         }

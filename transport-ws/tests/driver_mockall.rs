@@ -1,4 +1,4 @@
-//! Unit tests of the driver against a `mockall` mock of the transport: what
+//! Unit tests of the driver against tickwire-mock's `MockTransport` (mockall): what
 //! it calls, in which order, and what it never calls.
 //!
 //! The mock answers `recv` from a script; when the script is exhausted it
@@ -13,26 +13,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
+use tickwire_mock::MockTransport;
 use tickwire_ws::{
     Channel, Error, Feed, MarketDataStream, SlowConsumerPolicy, State, StreamEvent,
     SubscriptionOutcome,
 };
 
-mockall::mock! {
-    Wire {}
-    #[async_trait]
-    impl Transport for Wire {
-        async fn connect(&mut self, request: &ConnectRequest) -> Result<(), TransportError>;
-        async fn send(&mut self, frame: Frame) -> Result<(), TransportError>;
-        async fn flush(&mut self) -> Result<(), TransportError>;
-        async fn recv(&mut self) -> Result<Frame, TransportError>;
-        async fn close(&mut self) -> Result<(), TransportError>;
-    }
-}
-
 /// Turns the mock's `NotConnected` into "nothing arrives" (recv) or "the
 /// dial hangs" (connect), which a synchronous mock cannot express.
-struct Quiet(MockWire);
+struct Quiet(MockTransport);
 
 #[async_trait]
 impl Transport for Quiet {
@@ -81,7 +70,7 @@ fn mock(
     let log: Log = Arc::default();
     let script = Arc::new(Mutex::new(VecDeque::from(frames)));
     let mut connects = VecDeque::from(connects);
-    let mut wire = MockWire::new();
+    let mut wire = MockTransport::new();
     let l = Arc::clone(&log);
     wire.expect_connect().returning(move |_| {
         l.lock().unwrap().push(Call::Connect);
@@ -352,4 +341,33 @@ async fn drop_newest_counts_and_reports_what_it_dropped() {
     assert!(reported > 0);
     assert_eq!(reported, stream.dropped_events());
     stream.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_frame_is_delivered_once_and_in_order() {
+    // Far more frames than one read burst, all ready at once.
+    let (mut stream, script) =
+        live_with_quotes(SlowConsumerPolicy::Backpressure, 1 << 16, 1000).await;
+    assert!(script.lock().unwrap().is_empty());
+    let mut next = 0usize;
+    while next < 1000 {
+        match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
+            Ok(Some(StreamEvent::Data(tickwire_ws::MarketData::Quote(q)))) => {
+                assert_eq!(
+                    q.bid_price,
+                    next as f64 + 0.5,
+                    "quote {next} out of order or lost"
+                );
+                next += 1;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("stream stalled after {next} quotes: {other:?}"),
+        }
+    }
+    stream.shutdown().await.unwrap();
+    let rest: Vec<_> = stream.collect().await;
+    assert!(
+        !rest.iter().any(StreamEvent::is_data),
+        "more data than was sent: {rest:?}"
+    );
 }
