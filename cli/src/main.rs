@@ -9,6 +9,7 @@ mod follow;
 mod output;
 mod target;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -62,21 +63,21 @@ fn init_logging() {
 }
 
 /// The one line on stderr for a failure.
-#[allow(clippy::print_stderr)]
 fn report(error: &CliError) {
     let kind = match error {
         CliError::Usage(_) => "usage error",
         CliError::Runtime(_) => "error",
         CliError::Fatal { .. } => "fatal",
     };
-    eprintln!("tickwire: {kind}: {error}");
+    let mut stderr = std::io::stderr().lock();
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = writeln!(stderr, "tickwire: {kind}: {error}");
     if matches!(error, CliError::Usage(_)) {
-        eprintln!("Run `tickwire --help` for the commands and flags.");
+        let _ = writeln!(stderr, "Run `tickwire --help` for the commands and flags.");
     }
 }
 
 /// A note for the user on stderr (not a log line: always shown).
-#[allow(clippy::print_stderr)]
 pub(crate) fn notice(message: &str) {
-    eprintln!("tickwire: {message}");
+    let _ = writeln!(std::io::stderr().lock(), "tickwire: {message}");
 }
