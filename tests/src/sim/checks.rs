@@ -124,6 +124,7 @@ pub struct Rules {
     /// Commands not yet settled, with their direction.
     pending: BTreeMap<RequestId, (bool, Channel, Vec<Symbol>)>,
     rejected: u64,
+    data_before_resumed: u64,
     checks: u64,
     tolerated: Vec<KnownIssue>,
     /// Known issues hit (and tolerated).
@@ -163,6 +164,7 @@ impl Rules {
             app_desired,
             pending: BTreeMap::new(),
             rejected: 0,
+            data_before_resumed: 0,
             checks: 0,
             tolerated: tolerated.to_vec(),
             hits: Vec::new(),
@@ -182,6 +184,12 @@ impl Rules {
     /// How many symbols the server rejected (reported to the application).
     pub fn rejected(&self) -> u64 {
         self.rejected
+    }
+
+    /// Data events delivered after a `Gap` and before its `Resumed` (allowed:
+    /// after a reconnect data may precede the ack that makes the stream live).
+    pub fn data_before_resumed(&self) -> u64 {
+        self.data_before_resumed
     }
 
     /// Whether the application shut the stream down.
@@ -479,6 +487,7 @@ impl Rules {
         let mut gap_in_batch = false;
         for event in events {
             match event {
+                Event::Data(_) if self.gap_open => self.data_before_resumed += 1,
                 Event::Gap { .. } => {
                     let (was_live, open) = (self.previous_state.is_live(), self.gap_open);
                     self.check(was_live, 10, at, || "a gap without losing live".into())?;

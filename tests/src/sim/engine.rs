@@ -147,6 +147,11 @@ impl World {
         self.streams.iter().map(|s| s.checks()).sum()
     }
 
+    /// Data events delivered between a gap and its resume, over all streams.
+    pub fn data_before_resumed(&self) -> u64 {
+        self.streams.iter().map(|s| s.data_before_resumed()).sum()
+    }
+
     /// Known issues hit (and tolerated), over all streams.
     pub fn known_issue_hits(&self) -> Vec<KnownIssue> {
         self.streams

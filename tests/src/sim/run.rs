@@ -100,6 +100,8 @@ pub struct SeedOutcome {
     pub rejected: u64,
     /// Known issues hit and tolerated.
     pub known_issues: Vec<KnownIssue>,
+    /// Data events delivered between a `Gap` and its `Resumed`.
+    pub data_before_resumed: u64,
     /// The trace: its hash, and the readable log if kept.
     pub trace: Trace,
     /// Why it failed, if it did.
@@ -244,6 +246,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
                 streams_excused: excused,
                 rejected: world.rejected(),
                 known_issues: world.known_issue_hits(),
+                data_before_resumed: world.data_before_resumed(),
                 trace: world.into_trace(),
                 failure,
             }
@@ -260,6 +263,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
             streams_excused: 0,
             rejected: 0,
             known_issues: Vec::new(),
+            data_before_resumed: 0,
             trace: Trace::new(false),
             failure,
         },
@@ -324,6 +328,8 @@ pub struct SweepReport {
     pub virtual_time: Duration,
     /// A hash over every seed's trace hash, in seed order.
     pub combined_hash: u64,
+    /// Seeds in which data was delivered between a `Gap` and its `Resumed`, and the first.
+    pub data_before_resumed: (u64, Option<u64>),
     /// Per known issue: how many seeds hit it, and the first such seed.
     pub known_issues: Vec<(KnownIssue, u64, u64)>,
     /// The failed seeds, in seed order.
@@ -358,6 +364,12 @@ impl fmt::Display for SweepReport {
             self.streams_excused,
             self.rejected
         )?;
+        if let (seeds, Some(first)) = self.data_before_resumed {
+            writeln!(
+                f,
+                "data delivered between a gap and its resume in {seeds} seeds (first: seed {first}); allowed, noted"
+            )?;
+        }
         for (issue, seeds, first) in &self.known_issues {
             writeln!(
                 f,
@@ -434,6 +446,10 @@ pub fn run_sweep(config: &SweepConfig) -> SweepReport {
             outcome.seed,
             &outcome.trace_hash().to_le_bytes(),
         );
+        if outcome.data_before_resumed > 0 {
+            report.data_before_resumed.0 += 1;
+            report.data_before_resumed.1.get_or_insert(outcome.seed);
+        }
         let mut issues = outcome.known_issues.clone();
         issues.sort();
         issues.dedup();

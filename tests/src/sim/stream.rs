@@ -62,6 +62,7 @@ pub(crate) trait Driven: std::fmt::Debug {
     fn rejected(&self) -> u64;
     fn is_shut_down(&self) -> bool;
     fn known_issue_hits(&self) -> &[KnownIssue];
+    fn data_before_resumed(&self) -> u64;
 }
 
 /// Dialects the simulation can drive: their data can be compared.
@@ -234,7 +235,9 @@ where
                 _ => (0xc00, 0),
             };
             ctx.trace.record(ctx.at, tag | stream, &word.to_le_bytes());
-            if !matches!(event, Event::Data(_)) {
+            if matches!(event, Event::Data(_)) {
+                ctx.trace.log(ctx.at, || format!("s{stream} event data"));
+            } else {
                 ctx.trace.log(ctx.at, || {
                     format!("s{stream} event {}", describe_event(event))
                 });
@@ -550,5 +553,9 @@ where
 
     fn known_issue_hits(&self) -> &[KnownIssue] {
         self.rules.hits()
+    }
+
+    fn data_before_resumed(&self) -> u64 {
+        self.rules.data_before_resumed()
     }
 }
