@@ -343,10 +343,19 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let quotes: usize = std::env::args()
-        .skip(1)
+    // Arguments: a number (quotes per run), and optionally filters such as
+    // `json`, `msgpack`, `tickwire`, `naive`, `per-frame=1`.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quotes: usize = args
+        .iter()
         .find_map(|a| a.parse().ok())
         .unwrap_or(2_000_000);
+    let wants = |word: &str, group: &[&str]| {
+        !args.iter().any(|a| group.contains(&a.as_str())) || args.iter().any(|a| a == word)
+    };
+    let per_frame_only: Option<usize> = args
+        .iter()
+        .find_map(|a| a.strip_prefix("per-frame=").and_then(|n| n.parse().ok()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -361,12 +370,28 @@ fn main() {
         "encoding", "quotes/frm", "tickwire", "naive", "ratio"
     );
     for encoding in [Encoding::Json, Encoding::MsgPack] {
+        if !wants(
+            &format!("{encoding:?}").to_lowercase(),
+            &["json", "msgpack"],
+        ) {
+            continue;
+        }
         for per_frame in [1usize, 10] {
+            if per_frame_only.is_some_and(|n| n != per_frame) {
+                continue;
+            }
             let mut best = [0.0f64; 2];
             for _ in 0..ROUNDS {
                 for (i, client) in [Client::Tickwire, Client::Naive].into_iter().enumerate() {
-                    let rate = run(&runtime, &server, client, encoding, per_frame, quotes);
-                    best[i] = best[i].max(rate);
+                    let name = if client == Client::Tickwire {
+                        "tickwire"
+                    } else {
+                        "naive"
+                    };
+                    if wants(name, &["tickwire", "naive"]) {
+                        let rate = run(&runtime, &server, client, encoding, per_frame, quotes);
+                        best[i] = best[i].max(rate);
+                    }
                 }
             }
             println!(

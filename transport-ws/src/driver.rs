@@ -20,7 +20,6 @@ use tickwire_core::machine::{Action, ConnectionEpoch, Event, Machine, RequestId,
 use tickwire_core::protocol::{Dialect, SubscriptionOp};
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 
-use crate::StreamEvent;
 use crate::command::{Command, Reply};
 use crate::event_queue::EventQueue;
 
@@ -42,7 +41,7 @@ struct Core<D: Dialect> {
     queue: EventQueue<D::Data>,
     state: watch::Sender<State>,
     /// Events drained from the machine, not yet in the queue.
-    outbox: VecDeque<StreamEvent<D::Data>>,
+    outbox: VecDeque<Event<D::Data>>,
     /// Actions drained from the machine, not yet performed.
     actions: VecDeque<Action>,
     replies: Vec<(RequestId, oneshot::Sender<Reply>)>,
@@ -347,10 +346,7 @@ impl<D: Dialect> Core<D> {
                 }
                 _ => {}
             }
-            match StreamEvent::from_machine(event) {
-                Some(event) => self.outbox.push_back(event),
-                None => tracing::debug!("machine event of an unknown kind skipped"),
-            }
+            self.outbox.push_back(event);
         }
         for (reply, outcome) in settled {
             let _ = reply.send(Ok(outcome));

@@ -1,9 +1,11 @@
 //! The bounded queue between a stream's task and its consumer.
 //!
-//! The driver pushes the events of one input (often a whole frame's worth of
-//! quotes) under a single lock; the consumer swaps the whole queue out under a
-//! single lock and then reads its local copy without synchronising. That keeps
-//! the cost per event at a move, not a channel operation.
+//! The driver pushes the events of one read burst (often hundreds of quotes)
+//! under a single lock; the consumer swaps the whole queue out under a single
+//! lock and then reads its local copy without synchronising. That keeps the
+//! cost per event at a move, not a channel operation. Events travel as the
+//! machine's [`Event`]s (a quote is ~250 bytes, so every move counts) and
+//! become [`StreamEvent`]s as the consumer takes them.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use futures::Stream;
+use tickwire_core::machine::Event;
 
 use crate::StreamEvent;
 
@@ -52,7 +55,7 @@ pub(crate) struct EventQueue<T> {
 /// handle was dropped — and every event before that was read.
 pub struct Events<T> {
     shared: Arc<Shared<T>>,
-    local: VecDeque<StreamEvent<T>>,
+    local: VecDeque<Event<T>>,
 }
 
 struct Shared<T> {
@@ -63,7 +66,7 @@ struct Shared<T> {
 }
 
 struct Inner<T> {
-    events: VecDeque<StreamEvent<T>>,
+    events: VecDeque<Event<T>>,
     dropped_unreported: u64,
     consumer: Option<Waker>,
     producer: Option<Waker>,
@@ -121,7 +124,7 @@ impl<T> EventQueue<T> {
     /// Under [`SlowConsumerPolicy::Backpressure`] only as many as fit are
     /// moved, in order, and the rest stay in `outbox`; the drop policies
     /// always empty `outbox`.
-    pub(crate) fn push(&self, outbox: &mut VecDeque<StreamEvent<T>>) {
+    pub(crate) fn push(&self, outbox: &mut VecDeque<Event<T>>) {
         if outbox.is_empty() {
             return;
         }
@@ -133,6 +136,16 @@ impl<T> EventQueue<T> {
         let capacity = self.shared.capacity;
         let before = inner.events.len();
         let mut dropped = 0u64;
+        if before == 0 && outbox.len() <= capacity {
+            // The consumer keeps up: hand the whole batch over without moving it.
+            std::mem::swap(&mut inner.events, outbox);
+            let waker = inner.consumer.take();
+            drop(inner);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return;
+        }
         match self.shared.policy {
             SlowConsumerPolicy::Backpressure => {
                 let room = capacity.saturating_sub(before);
@@ -147,7 +160,7 @@ impl<T> EventQueue<T> {
                     inner.events.extend(outbox.drain(..));
                 } else {
                     for event in outbox.drain(..) {
-                        if event.is_data() && inner.events.len() >= capacity {
+                        if is_data(&event) && inner.events.len() >= capacity {
                             dropped += 1;
                         } else {
                             inner.events.push_back(event);
@@ -158,7 +171,7 @@ impl<T> EventQueue<T> {
             SlowConsumerPolicy::DropOldest => {
                 inner.events.extend(outbox.drain(..));
                 let mut excess = inner.events.len().saturating_sub(capacity);
-                while excess > 0 && inner.events.front().is_some_and(StreamEvent::is_data) {
+                while excess > 0 && inner.events.front().is_some_and(is_data) {
                     inner.events.pop_front();
                     excess -= 1;
                     dropped += 1;
@@ -166,7 +179,7 @@ impl<T> EventQueue<T> {
                 if excess > 0 {
                     // A control event sits at the front: keep it, drop the oldest data behind it.
                     inner.events.retain(|event| {
-                        if excess > 0 && event.is_data() {
+                        if excess > 0 && is_data(event) {
                             excess -= 1;
                             dropped += 1;
                             false
@@ -196,7 +209,7 @@ impl<T> EventQueue<T> {
 
     /// Moves every event of `outbox` into the queue whatever the policy: for
     /// the last few events of a stream, which must not wait.
-    pub(crate) fn push_final(&self, outbox: &mut VecDeque<StreamEvent<T>>) {
+    pub(crate) fn push_final(&self, outbox: &mut VecDeque<Event<T>>) {
         let mut inner = self.shared.lock();
         if inner.consumer_gone {
             outbox.clear();
@@ -287,40 +300,50 @@ impl<T> Events<T> {
         }
     }
 
-    fn poll_take(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Option<StreamEvent<T>>> {
-        if let Some(event) = self.local.pop_front() {
-            return Poll::Ready(Some(event));
-        }
-        let mut inner = self.shared.lock();
-        let dropped = std::mem::take(&mut inner.dropped_unreported);
-        std::mem::swap(&mut inner.events, &mut self.local);
-        let producer = if self.local.is_empty() {
-            None
-        } else {
-            inner.producer.take()
-        };
-        let ended = inner.producer_gone;
-        if self.local.is_empty() && dropped == 0 && !ended {
-            if let Some(cx) = cx {
-                inner.consumer = Some(cx.waker().clone());
+    fn poll_take(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<StreamEvent<T>>> {
+        loop {
+            while let Some(event) = self.local.pop_front() {
+                if let Some(event) = StreamEvent::from_machine(event) {
+                    return Poll::Ready(Some(event));
+                }
+            }
+            let mut inner = self.shared.lock();
+            let dropped = std::mem::take(&mut inner.dropped_unreported);
+            std::mem::swap(&mut inner.events, &mut self.local);
+            let producer = if self.local.is_empty() {
+                None
+            } else {
+                inner.producer.take()
+            };
+            let ended = inner.producer_gone;
+            if self.local.is_empty() && dropped == 0 && !ended {
+                if let Some(cx) = cx.as_deref_mut() {
+                    inner.consumer = Some(cx.waker().clone());
+                }
+            }
+            drop(inner);
+            if let Some(waker) = producer {
+                waker.wake();
+            }
+            if dropped > 0 {
+                return Poll::Ready(Some(StreamEvent::Dropped {
+                    count: dropped,
+                    total: self.dropped_events(),
+                }));
+            }
+            if self.local.is_empty() {
+                return if ended {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                };
             }
         }
-        drop(inner);
-        if let Some(waker) = producer {
-            waker.wake();
-        }
-        if dropped > 0 {
-            return Poll::Ready(Some(StreamEvent::Dropped {
-                count: dropped,
-                total: self.dropped_events(),
-            }));
-        }
-        match self.local.pop_front() {
-            Some(event) => Poll::Ready(Some(event)),
-            None if ended => Poll::Ready(None),
-            None => Poll::Pending,
-        }
     }
+}
+
+fn is_data<T>(event: &Event<T>) -> bool {
+    matches!(event, Event::Data(_))
 }
 
 impl<T> Stream for Events<T> {
@@ -375,7 +398,11 @@ mod tests {
         event_queue(capacity, policy, Arc::new(AtomicU64::new(0)))
     }
 
-    fn data(range: std::ops::Range<u32>) -> VecDeque<StreamEvent<u32>> {
+    fn data(range: std::ops::Range<u32>) -> VecDeque<Event<u32>> {
+        range.map(Event::Data).collect()
+    }
+
+    fn delivered(range: std::ops::Range<u32>) -> Vec<StreamEvent<u32>> {
         range.map(StreamEvent::Data).collect()
     }
 
@@ -390,11 +417,11 @@ mod tests {
         tx.push(&mut outbox);
         assert_eq!(outbox, data(3..5));
         assert!(!tx.has_room());
-        assert_eq!(drain(&mut rx), data(0..3).into_iter().collect::<Vec<_>>());
+        assert_eq!(drain(&mut rx), delivered(0..3));
         assert!(tx.has_room());
         tx.push(&mut outbox);
         assert!(outbox.is_empty());
-        assert_eq!(drain(&mut rx), data(3..5).into_iter().collect::<Vec<_>>());
+        assert_eq!(drain(&mut rx), delivered(3..5));
         assert_eq!(rx.dropped_events(), 0);
     }
 
@@ -402,7 +429,7 @@ mod tests {
     fn drop_newest_keeps_control_events_and_reports_the_count_first() {
         let (tx, mut rx) = queue(2, SlowConsumerPolicy::DropNewest);
         let mut outbox = data(0..4);
-        outbox.push_back(StreamEvent::StateChanged(State::Idle));
+        outbox.push_back(Event::StateChanged(State::Idle));
         tx.push(&mut outbox);
         assert!(outbox.is_empty());
         assert_eq!(
@@ -419,7 +446,7 @@ mod tests {
     #[test]
     fn drop_oldest_evicts_the_oldest_data_behind_control_events() {
         let (tx, mut rx) = queue(3, SlowConsumerPolicy::DropOldest);
-        let mut outbox: VecDeque<_> = [StreamEvent::StateChanged(State::Idle)].into();
+        let mut outbox: VecDeque<_> = [Event::StateChanged(State::Idle)].into();
         outbox.extend(data(0..5));
         tx.push(&mut outbox);
         assert_eq!(
@@ -441,10 +468,7 @@ mod tests {
         tokio::task::yield_now().await;
         tx.push(&mut data(0..2));
         drop(tx);
-        assert_eq!(
-            reader.await.unwrap(),
-            data(0..2).into_iter().collect::<Vec<_>>()
-        );
+        assert_eq!(reader.await.unwrap(), delivered(0..2));
     }
 
     #[tokio::test]
