@@ -30,33 +30,45 @@ pub type MarketDataEvent = StreamEvent<MarketData>;
 /// called from any task at any time — use [`handle`](Self::handle) for a
 /// cloneable handle. Events arrive through [`futures::Stream`], in order.
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use futures::StreamExt;
-/// use tickwire_core::Channel;
-/// use tickwire_core::protocol::alpaca::MarketData;
-/// use tickwire_ws::{Feed, MarketDataStream, StreamEvent};
+/// use tickwire_ws::{Channel, Feed, MarketData, MarketDataStream, StreamEvent, SubscriptionOutcome};
 ///
-/// # async fn run() -> Result<(), tickwire_ws::Error> {
-/// // Credentials from APCA_API_KEY_ID / APCA_API_SECRET_KEY (or `.key_pair(..)`).
-/// let mut stream = MarketDataStream::builder(Feed::Iex)
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // A simulated exchange on 127.0.0.1 stands in for Alpaca here.
+/// # let exchange = tickwire_mock::ExchangeConfig::new(1).with_account(tickwire_mock::Account::new("PKTEST", "secret"));
+/// # let server = tickwire_mock::LoopbackServer::start(tickwire_mock::LoopbackConfig::new(exchange)).await?;
+/// # let feed = Feed::Custom(server.url("/v2/iex"));
+/// // `feed` is e.g. `Feed::Iex`. Without `.key_pair(..)`, credentials come
+/// // from APCA_API_KEY_ID / APCA_API_SECRET_KEY.
+/// let mut stream = MarketDataStream::builder(feed)
+///     .key_pair("PKTEST", "secret")
 ///     .data_silence_timeout(Some(Duration::from_secs(30)))
 ///     .build()?;
 ///
 /// // Connects, authenticates, subscribes; resolves with the server's verdict.
 /// let verdict = stream.subscribe(Channel::Quotes, ["AAPL", "MSFT"]).await?;
-/// println!("quotes: {verdict:?}");
+/// assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
 ///
+/// let mut quotes = 0;
 /// while let Some(event) = stream.next().await {
 ///     match event {
-///         StreamEvent::Data(MarketData::Quote(q)) => println!("{} {} x {}", q.symbol, q.bid_price, q.ask_price),
+///         StreamEvent::Data(MarketData::Quote(q)) => {
+///             println!("{} {} x {}", q.symbol, q.bid_price, q.ask_price);
+///             quotes += 1;
+///             if quotes == 3 {
+///                 break;
+///             }
+///         }
 ///         StreamEvent::Gap { since, .. } => println!("lost the stream at {since:?}; backfill later"),
-///         StreamEvent::Error { error, fatal: true } => return Err(tickwire_ws::Error::Failed(error)),
+///         StreamEvent::Error { error, fatal: true } => return Err(error.into()),
 ///         _ => {}
 ///     }
-/// #   break;
 /// }
 /// stream.shutdown().await?;
+/// # server.shutdown().await;
 /// # Ok(())
 /// # }
 /// ```

@@ -26,23 +26,39 @@ pub type TradingEvent = StreamEvent<TradeUpdate>;
 ///
 /// There is nothing to subscribe to: the account is the subscription.
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use futures::StreamExt;
 /// use tickwire_ws::{StreamEvent, TradingEndpoint, TradingStream};
 ///
-/// # async fn run() -> Result<(), tickwire_ws::Error> {
-/// let mut stream = TradingStream::builder(TradingEndpoint::Paper)
-///     .key_pair("PK...", "...")
-///     .build()?;
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // A simulated exchange on 127.0.0.1 stands in for Alpaca here.
+/// # let mut trading = tickwire_mock::TradingConfig::default();
+/// # trading.order_interval = Duration::from_millis(50);
+/// # let exchange = tickwire_mock::ExchangeConfig::new(1)
+/// #     .with_account(tickwire_mock::Account::new("PKTEST", "secret"))
+/// #     .with_trading(trading);
+/// # let server = tickwire_mock::LoopbackServer::start(tickwire_mock::LoopbackConfig::new(exchange)).await?;
+/// # let endpoint = TradingEndpoint::Custom(server.url("/stream"));
+/// // `endpoint` is e.g. `TradingEndpoint::Paper`.
+/// let mut stream = TradingStream::builder(endpoint)
+///     .key_pair("PKTEST", "secret")
+///     .build()?; // connecting already
 /// stream.wait_live(Duration::from_secs(10)).await?;
+///
 /// while let Some(event) = stream.next().await {
-///     if let StreamEvent::Data(update) = event {
-///         println!("{:?} {:?}", update.event, update.order.symbol);
+///     match event {
+///         StreamEvent::Data(update) => {
+///             println!("{:?} {:?}", update.event, update.order.symbol);
+///             break;
+///         }
+///         StreamEvent::Error { error, fatal: true } => return Err(error.into()),
+///         _ => {}
 ///     }
-/// #   break;
 /// }
 /// stream.shutdown().await?;
+/// # server.shutdown().await;
 /// # Ok(())
 /// # }
 /// ```
