@@ -371,3 +371,47 @@ async fn every_frame_is_delivered_once_and_in_order() {
         "more data than was sent: {rest:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_awaiting_its_own_subscribe_cannot_deadlock_a_full_queue() {
+    // The queue fills with quotes nobody reads; the consumer's task then
+    // awaits a subscribe whose acknowledgement sits behind more quotes.
+    let mut frames = vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)];
+    frames.extend((0..200).map(quote));
+    frames.push(text(
+        r#"[{"T":"subscription","quotes":["FAKEPACA"],"trades":["AAPL"]}]"#,
+    ));
+    frames.extend((200..210).map(quote));
+    let (wire, _, _) = mock(vec![Ok(())], frames);
+    let mut stream = builder()
+        .queue_capacity(8)
+        .slow_consumer(SlowConsumerPolicy::Backpressure)
+        .build_with_transport(wire)
+        .unwrap();
+    stream
+        .subscribe(Channel::Quotes, ["FAKEPACA"])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let verdict = tokio::time::timeout(
+        Duration::from_secs(5),
+        stream.subscribe(Channel::Trades, ["AAPL"]),
+    )
+    .await;
+    assert_eq!(
+        verdict.expect("deadlocked"),
+        Ok(SubscriptionOutcome::Acknowledged)
+    );
+    // What could not be queued meanwhile was dropped and is reported, not hoarded.
+    let mut dropped = 0;
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(100), stream.next()).await
+    {
+        if let StreamEvent::Dropped { count, .. } = event {
+            dropped += count;
+        }
+    }
+    assert!(dropped > 0);
+    assert_eq!(dropped, stream.dropped_events());
+    stream.shutdown().await.unwrap();
+}
