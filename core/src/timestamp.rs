@@ -84,6 +84,12 @@ impl Timestamp {
         parse(text.as_bytes()).ok_or_else(|| InvalidTimestamp(truncated(text)))
     }
 
+    /// Parses RFC 3339 from bytes, without building an error (decode fast paths).
+    #[inline]
+    pub(crate) fn from_rfc3339_bytes(text: &[u8]) -> Option<Self> {
+        parse(text)
+    }
+
     /// Formats as RFC 3339 into `buf`, returning the text (no allocation).
     fn format_into<'b>(&self, buf: &'b mut [u8; FORMATTED_BYTES_MAX]) -> &'b str {
         let days = self.seconds.div_euclid(86_400);
@@ -353,21 +359,29 @@ fn two_digits(s: &[u8], at: usize) -> Option<u32> {
 }
 
 fn parse(s: &[u8]) -> Option<Timestamp> {
-    // YYYY-MM-DDTHH:MM:SS
+    // YYYY-MM-DDTHH:MM:SS, then at least a `Z`. A fixed-size head lets the
+    // fields be read without a bounds check each (this is on the hot path).
+    let (head, _) = s.split_first_chunk::<19>()?;
     if s.len() < 20 {
         return None;
     }
-    let year = two_digits(s, 0)? * 100 + two_digits(s, 2)?;
-    let month = two_digits(s, 5)?;
-    let day = two_digits(s, 8)?;
-    let hour = two_digits(s, 11)?;
-    let minute = two_digits(s, 14)?;
-    let second = two_digits(s, 17)?;
-    if s[4] != b'-'
-        || s[7] != b'-'
-        || !matches!(s[10], b'T' | b't' | b' ')
-        || s[13] != b':'
-        || s[16] != b':'
+    let digit_at = |i: usize| u32::from(head[i].wrapping_sub(b'0'));
+    const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    if DIGITS.iter().any(|&i| digit_at(i) > 9) {
+        return None;
+    }
+    let pair = |i: usize| digit_at(i) * 10 + digit_at(i + 1);
+    let year = pair(0) * 100 + pair(2);
+    let month = pair(5);
+    let day = pair(8);
+    let hour = pair(11);
+    let minute = pair(14);
+    let second = pair(17);
+    if head[4] != b'-'
+        || head[7] != b'-'
+        || !matches!(head[10], b'T' | b't' | b' ')
+        || head[13] != b':'
+        || head[16] != b':'
     {
         return None;
     }

@@ -1,10 +1,17 @@
 //! Decoding market data frames: read `T` first, then decode the right type
 //! straight from the rest of the map, with no intermediate `Value`.
 //!
-//! The fast path decodes the whole frame in one pass. If anything in it fails
-//! (a bad message, `T` not first, a syntax error), the frame is decoded again
-//! message by message from raw slices, so one bad message costs only itself:
-//! it becomes [`Inbound::Malformed`] and its neighbours still decode.
+//! Three tiers, each taken only when the one before gives up:
+//! 1. the hand-written [fast path](super::fast) for frames of quotes, trades
+//!    and bars ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack));
+//! 2. serde over the whole frame in one pass;
+//! 3. if anything in it fails (a bad message, `T` not first, a syntax
+//!    error), the frame is decoded again message by message from raw slices,
+//!    so one bad message costs only itself: it becomes [`Inbound::Malformed`]
+//!    and its neighbours still decode.
+//!
+//! Every tier produces exactly what the last would: the fast path only
+//! accepts what it decodes the same way, and leaves everything else to serde.
 
 use std::cell::Cell;
 use std::fmt;
@@ -19,6 +26,7 @@ use super::market::{
     TradingStatus,
 };
 use super::wire::{CowStr, Wire};
+use super::{fast_json, fast_msgpack};
 use crate::protocol::{DecodeError, Inbound, ServerError, Verdict};
 use crate::{Channel, Frame, SubscriptionSet, Symbol};
 
@@ -59,6 +67,19 @@ pub(crate) fn decode_market_frame(frame: &Frame, out: &mut Vec<Inbound<MarketDat
     let Some((wire, bytes)) = Wire::detect(frame) else {
         return;
     };
+    let start = out.len();
+    let fast = match wire {
+        Wire::Json => fast_json::decode_frame(bytes, out),
+        Wire::MsgPack => fast_msgpack::decode_frame(bytes, out),
+    };
+    if !fast {
+        out.truncate(start);
+        decode_with_serde(wire, bytes, out);
+    }
+}
+
+/// Tiers 2 and 3 of the module docs: serde, whole frame then message by message.
+pub(crate) fn decode_with_serde(wire: Wire, bytes: &[u8], out: &mut Vec<Inbound<MarketData>>) {
     let start = out.len();
     let probe = Probe::default();
     if wire

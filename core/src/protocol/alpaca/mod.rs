@@ -12,6 +12,9 @@
 
 mod conditions;
 mod errors;
+mod fast;
+mod fast_json;
+mod fast_msgpack;
 mod market;
 mod market_decode;
 mod market_dialect;

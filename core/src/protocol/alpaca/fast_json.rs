@@ -1,0 +1,292 @@
+//! A hand-written JSON reader for the [fast path](super::fast): a frame of
+//! quotes, trades and bars, read in one pass over already-validated text,
+//! with no serde visitor and no intermediate value.
+//!
+//! It accepts a strict subset of what serde_json accepts — strings without
+//! escapes, numbers without exponents whose conversion is exact — and gives
+//! up on anything else, so the serde path decides every doubtful case.
+
+use super::Conditions;
+use super::fast::{self, FieldReader};
+use super::market::MarketData;
+use crate::Timestamp;
+use crate::protocol::Inbound;
+
+/// Decodes a whole JSON frame of fast-path messages into `out`. Returns
+/// `false` (having perhaps pushed some messages) if the frame needs the
+/// serde path; the caller then truncates `out` and decodes it again.
+pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData>>) -> bool {
+    // One UTF-8 check for the whole frame lets every string be a slice of it.
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    JsonReader { text, at: 0 }.frame(out).is_some()
+}
+
+/// Powers of ten that are exact in an `f64` (10^22 is the last).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Significands up to 2^53 are exact in an `f64`.
+const SIGNIFICAND_EXACT_MAX: u64 = 1 << 53;
+
+/// A cursor over one frame's text.
+struct JsonReader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> JsonReader<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it.
+    #[inline(always)]
+    fn peek(&mut self) -> Option<u8> {
+        // Every byte that can start a token is above the space character.
+        match self.bytes().get(self.at) {
+            Some(&b) if b > b' ' => Some(b),
+            _ => self.peek_after_whitespace(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn peek_after_whitespace(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(&b) = bytes.get(self.at) {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// Skips whitespace and consumes `expected`.
+    #[inline(always)]
+    fn expect(&mut self, expected: u8) -> Option<()> {
+        if self.peek()? != expected {
+            return None;
+        }
+        self.at += 1;
+        Some(())
+    }
+
+    fn frame(&mut self, out: &mut Vec<Inbound<MarketData>>) -> Option<()> {
+        match self.peek()? {
+            b'[' => {
+                self.at += 1;
+                if self.peek()? == b']' {
+                    self.at += 1;
+                } else {
+                    loop {
+                        out.push(Inbound::Data(self.message()?));
+                        match self.peek()? {
+                            b',' => self.at += 1,
+                            b']' => {
+                                self.at += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b'{' => out.push(Inbound::Data(self.message()?)),
+            _ => return None,
+        }
+        // Only whitespace may follow.
+        match self.peek() {
+            None => Some(()),
+            Some(_) => None,
+        }
+    }
+
+    /// One message whose first key is `T`.
+    fn message(&mut self) -> Option<MarketData> {
+        self.expect(b'{')?;
+        if self.str()? != "T" {
+            return None;
+        }
+        self.expect(b':')?;
+        let tag = self.str()?;
+        fast::message(self, tag.as_bytes())
+    }
+
+    /// `null`, consumed if it is next.
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        if self.peek()? != b'n' {
+            return Some(false);
+        }
+        if !self.bytes()[self.at..].starts_with(b"null") {
+            return None;
+        }
+        self.at += 4;
+        Some(true)
+    }
+
+    /// A JSON number without exponent: its sign, its digits as one integer
+    /// and how many of them follow the decimal point.
+    #[inline(always)]
+    fn number(&mut self) -> Option<(bool, u64, usize)> {
+        let bytes = self.bytes();
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.at += 1;
+        }
+        let mut significand: u64 = 0;
+        match *bytes.get(self.at)? {
+            // One leading zero, never followed by a digit (the caller's next
+            // expected byte rejects a digit here).
+            b'0' => self.at += 1,
+            b'1'..=b'9' => {
+                while let Some(&b @ b'0'..=b'9') = bytes.get(self.at) {
+                    significand = significand
+                        .checked_mul(10)?
+                        .checked_add(u64::from(b - b'0'))?;
+                    self.at += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut fraction_digits = 0;
+        if bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            while let Some(&b @ b'0'..=b'9') = bytes.get(self.at) {
+                significand = significand
+                    .checked_mul(10)?
+                    .checked_add(u64::from(b - b'0'))?;
+                fraction_digits += 1;
+                self.at += 1;
+            }
+            if fraction_digits == 0 {
+                return None;
+            }
+        }
+        if matches!(bytes.get(self.at), Some(b'e' | b'E')) {
+            return None;
+        }
+        Some((negative, significand, fraction_digits))
+    }
+}
+
+impl<'a> FieldReader<'a> for JsonReader<'a> {
+    #[inline(always)]
+    fn next_key(&mut self) -> Option<Option<&'a [u8]>> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                let key = self.str()?;
+                self.expect(b':')?;
+                Some(Some(key.as_bytes()))
+            }
+            b'}' => {
+                self.at += 1;
+                Some(None)
+            }
+            _ => None,
+        }
+    }
+
+    /// A string without escapes or control characters.
+    #[inline(always)]
+    fn str(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let rest = self.bytes().get(start..)?;
+        let len = rest
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.at = start + len + 1;
+        // Both ends are at ASCII bytes, so on character boundaries.
+        self.text.get(start..start + len)
+    }
+
+    #[inline(always)]
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// As serde_json (without `float_roundtrip`) converts: an integer as
+    /// `u64`/`i64` then `as f64`; a decimal as `significand as f64 / 10^k`.
+    /// Limited to exact significands and exact powers, where that is also the
+    /// correctly rounded value.
+    #[inline(always)]
+    fn f64(&mut self) -> Option<f64> {
+        let (negative, significand, fraction_digits) = self.number()?;
+        if significand > SIGNIFICAND_EXACT_MAX {
+            return None;
+        }
+        let magnitude = significand as f64 / *POW10.get(fraction_digits)?;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    #[inline(always)]
+    fn opt_f64(&mut self) -> Option<Option<f64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.f64().map(Some)
+    }
+
+    #[inline(always)]
+    fn u64(&mut self) -> Option<u64> {
+        match self.number()? {
+            (false, value, 0) => Some(value),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.u64().map(Some)
+    }
+
+    #[inline(always)]
+    fn conditions(&mut self) -> Option<Conditions> {
+        let mut conditions = Conditions::new();
+        match self.peek()? {
+            b'[' => {
+                self.at += 1;
+                if self.peek()? == b']' {
+                    self.at += 1;
+                } else {
+                    loop {
+                        conditions.0.push(self.str()?.into());
+                        match self.peek()? {
+                            b',' => self.at += 1,
+                            b']' => {
+                                self.at += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b'"' => conditions.0.push(self.str()?.into()),
+            b'n' if self.null()? => {}
+            _ => return None,
+        }
+        Some(conditions)
+    }
+
+    #[inline(always)]
+    fn timestamp(&mut self) -> Option<Timestamp> {
+        Timestamp::from_rfc3339_bytes(self.str()?.as_bytes())
+    }
+}
