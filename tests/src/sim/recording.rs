@@ -82,7 +82,10 @@ pub fn replay_machines(recording: &Recording) -> Replayed {
     for (stream, at, input) in &recording.inputs {
         let now = base + *at;
         out.inputs += 1;
-        match &mut machines[*stream] {
+        let Some(machine) = machines.get_mut(*stream) else {
+            continue; // an input for a stream the recording does not describe
+        };
+        match machine {
             AnyMachine::Market(m) => feed(m, now, input, &mut trace, &mut out),
             AnyMachine::Account(m) => feed(m, now, input, &mut trace, &mut out),
         }
