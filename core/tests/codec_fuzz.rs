@@ -20,6 +20,40 @@ fn decode_everything(frame: &Frame) -> usize {
     market.len() + trading.len()
 }
 
+/// Frames of quotes, trades and bars only: what the decoders' hand-written
+/// fast path takes (so mutating them exercises its every refusal).
+fn fast_path_seeds() -> Vec<Vec<u8>> {
+    let data: Vec<ServerMessage> = every_market_message()
+        .into_iter()
+        .filter(|m| matches!(m.tag(), "q" | "t" | "b" | "d" | "u"))
+        .map(ServerMessage::Data)
+        .collect();
+    [Encoding::Json, Encoding::MsgPack]
+        .into_iter()
+        .map(|encoding| encode_market_frame(encoding, &data).payload().to_vec())
+        .collect()
+}
+
+/// JSON fragments the fast path must refuse or handle exactly as serde does.
+const JSON_SNIPPETS: [&str; 16] = [
+    " ",
+    "null",
+    "\\u0041",
+    "\\\"",
+    "1e5",
+    "-",
+    "01",
+    ".5",
+    "1.",
+    "99999999999999999999",
+    "9007199254740993",
+    ",\"bp\":1",
+    ",\"zz\":1",
+    "\"",
+    "é",
+    "\u{1}",
+];
+
 /// Valid frames of every kind, to mutate.
 fn seeds() -> Vec<Vec<u8>> {
     let data: Vec<ServerMessage> = every_market_message()
@@ -120,6 +154,35 @@ proptest! {
     }
 
     #[test]
+    fn mutated_fast_path_frames_never_panic(
+        seed in 0usize..2,
+        mutations in proptest::collection::vec(mutation(), 1..8),
+        snippets in proptest::collection::vec((any::<usize>(), 0..JSON_SNIPPETS.len()), 0..3),
+    ) {
+        let mut bytes = fast_path_seeds()[seed].clone();
+        for (at, snippet) in snippets {
+            let at = at % (bytes.len() + 1);
+            bytes.splice(at..at, JSON_SNIPPETS[snippet].bytes());
+        }
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        decode_everything(&Frame::binary(bytes.clone()));
+        decode_everything(&Frame::Text(bytes.into()));
+    }
+
+    #[test]
+    fn truncated_fast_path_frames_never_panic_and_keep_what_precedes(seed in 0usize..2, cut in any::<usize>()) {
+        let bytes = fast_path_seeds()[seed].clone();
+        let cut = cut % bytes.len();
+        let frame = Frame::binary(bytes[..cut].to_vec());
+        let mut out = Vec::new();
+        AlpacaMarketData::default().decode(&frame, &mut out);
+        // Whatever decoded is real data or a report, never a panic or a loss of order.
+        prop_assert!(out.iter().all(|m| matches!(m, Inbound::Data(_) | Inbound::Malformed(_))));
+    }
+
+    #[test]
     fn one_bad_json_message_costs_only_itself(
         position in 0usize..15,
         bad in 0usize..BAD_JSON.len(),
@@ -194,4 +257,58 @@ fn a_syntax_error_keeps_the_messages_before_it() {
         ),
         "{out:?}"
     );
+}
+
+/// Cases the hand-written fast path refuses, left to serde: their result is
+/// serde's (data, `Malformed` or `Unknown`), and their neighbours still decode.
+#[test]
+fn the_fast_path_leaves_doubtful_messages_to_serde() {
+    let quote = r#"{"T":"q","S":"AAPL","bp":1.5,"bs":1,"ap":2,"as":1,"t":"2024-01-02T15:04:05Z"}"#;
+    let decode = |text: String| {
+        let mut out = Vec::new();
+        AlpacaMarketData::default().decode(&Frame::text(text), &mut out);
+        out
+    };
+    let quote_of = |out: &[Inbound<MarketData>], i: usize| match &out[i] {
+        Inbound::Data(MarketData::Quote(q)) => q.clone(),
+        other => panic!("{other:?}"),
+    };
+    // An escaped symbol, an exponent and a long integer still decode as data.
+    let out = decode(format!(
+        "[{quote},{},{},{}]",
+        quote.replace("AAPL", "AA\\u0050L"),
+        quote.replace("1.5", "15e-1"),
+        quote.replace("1.5", "12345678901234567890"),
+    ));
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert_eq!(quote_of(&out, 1).symbol.as_str(), "AAPL");
+    assert_eq!(quote_of(&out, 2).bid_price, 1.5);
+    assert_eq!(quote_of(&out, 3).bid_price, 12_345_678_901_234_567_890.0);
+    // A duplicate key and a huge number are serde's errors; neighbours survive.
+    let out = decode(format!(
+        "[{quote},{},{},{quote}]",
+        quote.replace("\"bs\":1", "\"bs\":1,\"bs\":2"),
+        quote.replace("1.5", "1e999"),
+    ));
+    assert!(
+        matches!(
+            &out[..],
+            [
+                Inbound::Data(_),
+                Inbound::Malformed(_),
+                Inbound::Malformed(_),
+                Inbound::Data(_)
+            ]
+        ),
+        "{out:?}"
+    );
+    // Unknown types and `T` not first, amid fast-path messages.
+    let out = decode(format!(
+        "[{quote},{{\"T\":\"zz\"}},{}]",
+        quote
+            .replace("{\"T\":\"q\",", "{")
+            .replace('}', ",\"T\":\"q\"}")
+    ));
+    assert_eq!(quote_of(&out, 0), quote_of(&out, 2));
+    assert_eq!(out[1], Inbound::Unknown { tag: "zz".into() });
 }

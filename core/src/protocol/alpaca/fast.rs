@@ -440,7 +440,9 @@ mod tests {
             messages in proptest::collection::vec(message(), 0..5),
             cents in proptest::collection::vec((0u64..100_000_000, 0i32..5), 13),
         ) {
-            // Prices and sizes as exchanges send them: few decimals, no exponent.
+            // Prices and sizes as exchanges send them: few decimals, no
+            // exponent; ids and counts of at most 18 digits.
+            const ID_LIMIT: u64 = 1_000_000_000_000_000_000;
             let mut values = cents.iter().map(|&(n, k)| n as f64 / 10f64.powi(k));
             let mut next = || values.next().unwrap_or(1.0);
             let messages: Vec<MarketData> = messages.into_iter().map(|mut m| {
@@ -448,10 +450,14 @@ mod tests {
                     MarketData::Quote(q) => {
                         (q.bid_price, q.bid_size, q.ask_price, q.ask_size) = (next(), next(), next(), next());
                     }
-                    MarketData::Trade(t) => (t.price, t.size) = (next(), next()),
+                    MarketData::Trade(t) => {
+                        (t.price, t.size) = (next(), next());
+                        t.id = t.id.map(|id| id % ID_LIMIT);
+                    }
                     MarketData::Bar(b) | MarketData::DailyBar(b) | MarketData::UpdatedBar(b) => {
                         (b.open, b.high, b.low, b.close, b.volume) = (next(), next(), next(), next(), next());
                         b.vwap = b.vwap.map(|_| next());
+                        b.trade_count = b.trade_count.map(|n| n % ID_LIMIT);
                     }
                     _ => {}
                 }

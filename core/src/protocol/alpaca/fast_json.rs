@@ -29,6 +29,9 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// Any integer of this many decimal digits fits in a `u64` (19 may not).
+const DIGITS_MAX: usize = 18;
+
 /// Significands up to 2^53 are exact in an `f64`.
 const SIGNIFICAND_EXACT_MAX: u64 = 1 << 53;
 
@@ -109,12 +112,37 @@ impl<'a> JsonReader<'a> {
     /// One message whose first key is `T`.
     fn message(&mut self) -> Option<MarketData> {
         self.expect(b'{')?;
-        if self.str()? != "T" {
+        if self.str_bytes()? != b"T" {
             return None;
         }
         self.expect(b':')?;
-        let tag = self.str()?;
-        fast::message(self, tag.as_bytes())
+        let tag = self.str_bytes()?;
+        fast::message(self, tag)
+    }
+
+    /// Where the contents of the next string start and end, if it has no
+    /// escapes or control characters.
+    #[inline(always)]
+    fn string_span(&mut self) -> Option<(usize, usize)> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let rest = self.bytes().get(start..)?;
+        let len = rest
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some((start, start + len))
+    }
+
+    /// The bytes of a string (a key, a tag, a timestamp: compared or parsed
+    /// as bytes, so not sliced as text).
+    #[inline(always)]
+    fn str_bytes(&mut self) -> Option<&'a [u8]> {
+        let (start, end) = self.string_span()?;
+        self.bytes().get(start..end)
     }
 
     /// `null`, consumed if it is next.
@@ -131,7 +159,8 @@ impl<'a> JsonReader<'a> {
     }
 
     /// A JSON number without exponent: its sign, its digits as one integer
-    /// and how many of them follow the decimal point.
+    /// and how many of them follow the decimal point. Gives up beyond
+    /// [`DIGITS_MAX`] digits, so the integer cannot overflow.
     #[inline(always)]
     fn number(&mut self) -> Option<(bool, u64, usize)> {
         let bytes = self.bytes();
@@ -139,6 +168,7 @@ impl<'a> JsonReader<'a> {
         if negative {
             self.at += 1;
         }
+        let start = self.at;
         let mut significand: u64 = 0;
         match *bytes.get(self.at)? {
             // One leading zero, never followed by a digit (the caller's next
@@ -147,8 +177,8 @@ impl<'a> JsonReader<'a> {
             b'1'..=b'9' => {
                 while let Some(&b @ b'0'..=b'9') = bytes.get(self.at) {
                     significand = significand
-                        .checked_mul(10)?
-                        .checked_add(u64::from(b - b'0'))?;
+                        .wrapping_mul(10)
+                        .wrapping_add(u64::from(b - b'0'));
                     self.at += 1;
                 }
             }
@@ -157,18 +187,21 @@ impl<'a> JsonReader<'a> {
         let mut fraction_digits = 0;
         if bytes.get(self.at) == Some(&b'.') {
             self.at += 1;
+            let fraction_start = self.at;
             while let Some(&b @ b'0'..=b'9') = bytes.get(self.at) {
                 significand = significand
-                    .checked_mul(10)?
-                    .checked_add(u64::from(b - b'0'))?;
-                fraction_digits += 1;
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(b - b'0'));
                 self.at += 1;
             }
+            fraction_digits = self.at - fraction_start;
             if fraction_digits == 0 {
                 return None;
             }
         }
-        if matches!(bytes.get(self.at), Some(b'e' | b'E')) {
+        // Digits read, the decimal point aside.
+        let digits = self.at - start - usize::from(fraction_digits > 0);
+        if digits > DIGITS_MAX || matches!(bytes.get(self.at), Some(b'e' | b'E')) {
             return None;
         }
         Some((negative, significand, fraction_digits))
@@ -181,9 +214,9 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         match self.peek()? {
             b',' => {
                 self.at += 1;
-                let key = self.str()?;
+                let key = self.str_bytes()?;
                 self.expect(b':')?;
-                Some(Some(key.as_bytes()))
+                Some(Some(key))
             }
             b'}' => {
                 self.at += 1;
@@ -196,18 +229,9 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     /// A string without escapes or control characters.
     #[inline(always)]
     fn str(&mut self) -> Option<&'a str> {
-        self.expect(b'"')?;
-        let start = self.at;
-        let rest = self.bytes().get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
-        if rest.get(len) != Some(&b'"') {
-            return None;
-        }
-        self.at = start + len + 1;
+        let (start, end) = self.string_span()?;
         // Both ends are at ASCII bytes, so on character boundaries.
-        self.text.get(start..start + len)
+        self.text.get(start..end)
     }
 
     #[inline(always)]
@@ -287,6 +311,6 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
 
     #[inline(always)]
     fn timestamp(&mut self) -> Option<Timestamp> {
-        Timestamp::from_rfc3339_bytes(self.str()?.as_bytes())
+        Timestamp::from_rfc3339_bytes(self.str_bytes()?)
     }
 }
