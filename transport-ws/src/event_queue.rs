@@ -1,11 +1,12 @@
 //! The bounded queue between a stream's task and its consumer.
 //!
-//! The driver pushes the events of one read burst (often hundreds of quotes)
-//! under a single lock; the consumer swaps the whole queue out under a single
-//! lock and then reads its local copy without synchronising. That keeps the
-//! cost per event at a move, not a channel operation. Events travel as the
-//! machine's [`Event`]s (a quote is ~250 bytes, so every move counts) and
-//! become [`StreamEvent`]s as the consumer takes them.
+//! The driver hands over the events of one read burst (often hundreds of
+//! quotes) as one batch under a single lock, without moving them; the
+//! consumer takes every queued batch under a single lock and reads them
+//! without synchronising. That keeps the cost per event at a move, not a
+//! channel operation. Events travel as the machine's [`Event`]s (a quote is
+//! ~250 bytes, so every move counts) and become [`StreamEvent`]s as the
+//! consumer takes them. Emptied batches go back to the producer for reuse.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -48,6 +49,12 @@ pub(crate) struct EventQueue<T> {
     shared: Arc<Shared<T>>,
 }
 
+/// A run of events handed over at once.
+type Batch<T> = VecDeque<Event<T>>;
+
+/// Emptied batches kept for reuse.
+const SPARE_BATCHES_MAX: usize = 16;
+
 /// The events of a stream, as a [`futures::Stream`].
 ///
 /// Ends (`None`) after the stream's task has stopped — after
@@ -55,7 +62,10 @@ pub(crate) struct EventQueue<T> {
 /// handle was dropped — and every event before that was read.
 pub struct Events<T> {
     shared: Arc<Shared<T>>,
-    local: VecDeque<Event<T>>,
+    /// Batches taken from the queue, being read.
+    local: VecDeque<Batch<T>>,
+    /// Batches read empty, to give back.
+    spare: Vec<Batch<T>>,
 }
 
 struct Shared<T> {
@@ -66,7 +76,10 @@ struct Shared<T> {
 }
 
 struct Inner<T> {
-    events: VecDeque<Event<T>>,
+    batches: VecDeque<Batch<T>>,
+    /// Events in `batches`.
+    len: usize,
+    spare: Vec<Batch<T>>,
     dropped_unreported: u64,
     consumer: Option<Waker>,
     producer: Option<Waker>,
@@ -82,6 +95,61 @@ impl<T> Shared<T> {
     }
 }
 
+impl<T> Inner<T> {
+    fn append(&mut self, batch: Batch<T>) {
+        if batch.is_empty() {
+            self.recycle(batch);
+        } else {
+            self.len += batch.len();
+            self.batches.push_back(batch);
+        }
+    }
+
+    fn recycle(&mut self, mut batch: Batch<T>) {
+        if self.spare.len() < SPARE_BATCHES_MAX {
+            batch.clear();
+            self.spare.push(batch);
+        }
+    }
+
+    /// Drops the oldest data events until at most `capacity` events are
+    /// queued (control events stay); returns how many were dropped.
+    fn evict_oldest_data(&mut self, capacity: usize) -> u64 {
+        let mut excess = self.len.saturating_sub(capacity);
+        let mut dropped = 0u64;
+        for batch in &mut self.batches {
+            if excess == 0 {
+                break;
+            }
+            while excess > 0 && batch.front().is_some_and(is_data) {
+                batch.pop_front();
+                excess -= 1;
+                dropped += 1;
+            }
+            if excess > 0 && !batch.is_empty() {
+                // A control event is in the way: keep it, drop the data behind it.
+                batch.retain(|event| {
+                    if excess > 0 && is_data(event) {
+                        excess -= 1;
+                        dropped += 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+        }
+        self.len -= dropped as usize;
+        while self.batches.front().is_some_and(VecDeque::is_empty) {
+            if let Some(batch) = self.batches.pop_front() {
+                self.recycle(batch);
+            }
+        }
+        self.batches.retain(|batch| !batch.is_empty());
+        dropped
+    }
+}
+
 /// Creates a queue holding up to `capacity` events (at least 1).
 pub(crate) fn event_queue<T>(
     capacity: usize,
@@ -94,7 +162,9 @@ pub(crate) fn event_queue<T>(
         policy,
         dropped_total,
         inner: Mutex::new(Inner {
-            events: VecDeque::with_capacity(capacity.min(4096)),
+            batches: VecDeque::new(),
+            len: 0,
+            spare: Vec::new(),
             dropped_unreported: 0,
             consumer: None,
             producer: None,
@@ -109,6 +179,7 @@ pub(crate) fn event_queue<T>(
         Events {
             shared,
             local: VecDeque::new(),
+            spare: Vec::new(),
         },
     )
 }
@@ -123,8 +194,9 @@ impl<T> EventQueue<T> {
     ///
     /// Under [`SlowConsumerPolicy::Backpressure`] only as many as fit are
     /// moved, in order, and the rest stay in `outbox`; the drop policies
-    /// always empty `outbox`.
-    pub(crate) fn push(&self, outbox: &mut VecDeque<Event<T>>) {
+    /// always empty `outbox`. When everything fits, the outbox itself is
+    /// handed over and replaced by a recycled batch.
+    pub(crate) fn push(&self, outbox: &mut Batch<T>) {
         if outbox.is_empty() {
             return;
         }
@@ -134,59 +206,36 @@ impl<T> EventQueue<T> {
             return;
         }
         let capacity = self.shared.capacity;
-        let before = inner.events.len();
+        let room = capacity.saturating_sub(inner.len);
         let mut dropped = 0u64;
-        if before == 0 && outbox.len() <= capacity {
-            // The consumer keeps up: hand the whole batch over without moving it.
-            std::mem::swap(&mut inner.events, outbox);
-            let waker = inner.consumer.take();
-            drop(inner);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-            return;
-        }
-        match self.shared.policy {
-            SlowConsumerPolicy::Backpressure => {
-                let room = capacity.saturating_sub(before);
-                if room >= outbox.len() {
-                    inner.events.extend(outbox.drain(..));
-                } else {
-                    inner.events.extend(outbox.drain(..room));
+        if outbox.len() <= room {
+            let replacement = inner.spare.pop().unwrap_or_default();
+            let batch = std::mem::replace(outbox, replacement);
+            inner.append(batch);
+        } else {
+            match self.shared.policy {
+                SlowConsumerPolicy::Backpressure => {
+                    let batch: Batch<T> = outbox.drain(..room).collect();
+                    inner.append(batch);
                 }
-            }
-            SlowConsumerPolicy::DropNewest => {
-                if before + outbox.len() <= capacity {
-                    inner.events.extend(outbox.drain(..));
-                } else {
+                SlowConsumerPolicy::DropNewest => {
+                    let mut batch = inner.spare.pop().unwrap_or_default();
+                    let mut queued = inner.len;
                     for event in outbox.drain(..) {
-                        if is_data(&event) && inner.events.len() >= capacity {
+                        if is_data(&event) && queued >= capacity {
                             dropped += 1;
                         } else {
-                            inner.events.push_back(event);
+                            batch.push_back(event);
+                            queued += 1;
                         }
                     }
+                    inner.append(batch);
                 }
-            }
-            SlowConsumerPolicy::DropOldest => {
-                inner.events.extend(outbox.drain(..));
-                let mut excess = inner.events.len().saturating_sub(capacity);
-                while excess > 0 && inner.events.front().is_some_and(is_data) {
-                    inner.events.pop_front();
-                    excess -= 1;
-                    dropped += 1;
-                }
-                if excess > 0 {
-                    // A control event sits at the front: keep it, drop the oldest data behind it.
-                    inner.events.retain(|event| {
-                        if excess > 0 && is_data(event) {
-                            excess -= 1;
-                            dropped += 1;
-                            false
-                        } else {
-                            true
-                        }
-                    });
+                SlowConsumerPolicy::DropOldest => {
+                    let replacement = inner.spare.pop().unwrap_or_default();
+                    let batch = std::mem::replace(outbox, replacement);
+                    inner.append(batch);
+                    dropped = inner.evict_oldest_data(capacity);
                 }
             }
         }
@@ -196,11 +245,7 @@ impl<T> EventQueue<T> {
                 .dropped_total
                 .fetch_add(dropped, Ordering::Relaxed);
         }
-        let waker = if inner.events.len() > before || dropped > 0 {
-            inner.consumer.take()
-        } else {
-            None
-        };
+        let waker = inner.consumer.take();
         drop(inner);
         if let Some(waker) = waker {
             waker.wake();
@@ -209,13 +254,14 @@ impl<T> EventQueue<T> {
 
     /// Moves every event of `outbox` into the queue whatever the policy: for
     /// the last few events of a stream, which must not wait.
-    pub(crate) fn push_final(&self, outbox: &mut VecDeque<Event<T>>) {
+    pub(crate) fn push_final(&self, outbox: &mut Batch<T>) {
         let mut inner = self.shared.lock();
         if inner.consumer_gone {
             outbox.clear();
             return;
         }
-        inner.events.extend(outbox.drain(..));
+        let batch = std::mem::take(outbox);
+        inner.append(batch);
         let waker = inner.consumer.take();
         drop(inner);
         if let Some(waker) = waker {
@@ -244,13 +290,13 @@ impl<T> EventQueue<T> {
     #[cfg(test)]
     pub(crate) fn has_room(&self) -> bool {
         let inner = self.shared.lock();
-        inner.consumer_gone || inner.events.len() < self.shared.capacity
+        inner.consumer_gone || inner.len < self.shared.capacity
     }
 
     /// Ready once the queue has room; registers to be woken otherwise.
     pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut inner = self.shared.lock();
-        if inner.consumer_gone || inner.events.len() < self.shared.capacity {
+        if inner.consumer_gone || inner.len < self.shared.capacity {
             return Poll::Ready(());
         }
         inner.producer = Some(cx.waker().clone());
@@ -278,7 +324,7 @@ impl<T> Drop for EventQueue<T> {
 impl<T> Events<T> {
     /// Events waiting to be read (queued and already taken from the queue).
     pub fn len(&self) -> usize {
-        self.local.len() + self.shared.lock().events.len()
+        self.local.iter().map(VecDeque::len).sum::<usize>() + self.shared.lock().len
     }
 
     /// Whether no event is waiting.
@@ -300,16 +346,37 @@ impl<T> Events<T> {
         }
     }
 
-    fn poll_take(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<StreamEvent<T>>> {
-        loop {
-            while let Some(event) = self.local.pop_front() {
-                if let Some(event) = StreamEvent::from_machine(event) {
-                    return Poll::Ready(Some(event));
+    /// The next event already taken from the queue.
+    fn next_local(&mut self) -> Option<StreamEvent<T>> {
+        while let Some(batch) = self.local.front_mut() {
+            match batch.pop_front() {
+                Some(event) => {
+                    if let Some(event) = StreamEvent::from_machine(event) {
+                        return Some(event);
+                    }
+                }
+                None => {
+                    if let Some(batch) = self.local.pop_front() {
+                        self.spare.push(batch);
+                    }
                 }
             }
+        }
+        None
+    }
+
+    fn poll_take(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<StreamEvent<T>>> {
+        loop {
+            if let Some(event) = self.next_local() {
+                return Poll::Ready(Some(event));
+            }
             let mut inner = self.shared.lock();
+            for batch in self.spare.drain(..) {
+                inner.recycle(batch);
+            }
             let dropped = std::mem::take(&mut inner.dropped_unreported);
-            std::mem::swap(&mut inner.events, &mut self.local);
+            std::mem::swap(&mut inner.batches, &mut self.local);
+            inner.len = 0;
             let producer = if self.local.is_empty() {
                 None
             } else {
@@ -360,7 +427,8 @@ impl<T> Drop for Events<T> {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
         inner.consumer_gone = true;
-        inner.events.clear();
+        inner.batches.clear();
+        inner.len = 0;
         let waker = inner.producer.take();
         drop(inner);
         if let Some(waker) = waker {
@@ -374,7 +442,6 @@ impl<T> fmt::Debug for Events<T> {
         f.debug_struct("Events")
             .field("capacity", &self.shared.capacity)
             .field("policy", &self.shared.policy)
-            .field("buffered", &self.local.len())
             .finish_non_exhaustive()
     }
 }
@@ -484,6 +551,20 @@ mod tests {
         assert_eq!(rx.next().await, Some(StreamEvent::Data(0)));
         let tx = waiting.await.unwrap();
         assert!(tx.has_room());
+    }
+
+    #[test]
+    fn drop_oldest_reaches_into_older_batches_and_recycles_emptied_ones() {
+        let (tx, mut rx) = queue(4, SlowConsumerPolicy::DropOldest);
+        tx.push(&mut data(0..3));
+        tx.push(&mut data(3..5));
+        tx.push(&mut data(5..9));
+        let mut expected = vec![StreamEvent::Dropped { count: 5, total: 5 }];
+        expected.extend(delivered(5..9));
+        assert_eq!(drain(&mut rx), expected);
+        // Batches keep flowing after recycling.
+        tx.push(&mut data(9..11));
+        assert_eq!(drain(&mut rx), delivered(9..11));
     }
 
     #[test]
