@@ -1,11 +1,20 @@
 //! The WebSocket transport: tokio-tungstenite, with rustls for `wss://`.
+//!
+//! A small read pump task per connection parses WebSocket frames off the
+//! socket and hands them over in batches, so that parsing runs beside the
+//! stream's task (on another core when there is one) instead of inside it.
+//! Writes stay with the transport: fed, then flushed once per batch.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::{SinkExt, StreamExt};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -56,23 +65,50 @@ impl Default for WsConfig {
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What the read pump hands over: frames in order, the last one possibly the
+/// error that ended the connection.
+type Batch = Vec<Result<Frame, TransportError>>;
+
+/// Frames the read pump takes off the socket before handing them over.
+const PUMP_BATCH_FRAMES_MAX: usize = 256;
+
+/// Batches in flight between the read pump and the transport; when they are
+/// all unread the pump stops reading and TCP pushes back on the server.
+const PUMP_BATCHES_MAX: usize = 8;
+
+/// One open connection.
+struct Connection {
+    sink: SplitSink<Socket, Message>,
+    inbox: mpsc::Receiver<Batch>,
+    /// The batch being read.
+    current: VecDeque<Result<Frame, TransportError>>,
+    pump: JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
 /// A [`Transport`] over WebSockets: tokio-tungstenite, rustls with the webpki
 /// root certificates for `wss://`, writes batched until [`flush`](Transport::flush).
 ///
 /// Refuses plain `ws://` to anything but a loopback address unless
 /// [`WsConfig::allow_insecure`] is set: the machine sends credentials on every
-/// connection.
+/// connection. Must be used within a tokio runtime (each connection runs a
+/// read pump task).
 pub struct WsTransport {
     config: WsConfig,
     tls: Option<Arc<rustls::ClientConfig>>,
-    socket: Option<Socket>,
+    connection: Option<Connection>,
 }
 
 impl std::fmt::Debug for WsTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsTransport")
             .field("config", &self.config)
-            .field("connected", &self.socket.is_some())
+            .field("connected", &self.connection.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -89,7 +125,7 @@ impl WsTransport {
         Self {
             config,
             tls: None,
-            socket: None,
+            connection: None,
         }
     }
 
@@ -100,7 +136,7 @@ impl WsTransport {
 
     /// Whether a connection is open.
     pub fn is_connected(&self) -> bool {
-        self.socket.is_some()
+        self.connection.is_some()
     }
 
     fn websocket_config(&self) -> WebSocketConfig {
@@ -129,16 +165,22 @@ impl WsTransport {
         Ok(tls)
     }
 
-    fn socket(&mut self) -> Result<&mut Socket, TransportError> {
-        self.socket.as_mut().ok_or(TransportError::NotConnected)
+    fn connection(&mut self) -> Result<&mut Connection, TransportError> {
+        self.connection.as_mut().ok_or(TransportError::NotConnected)
+    }
+
+    /// The connection is unusable after an error: drop it and describe why.
+    fn failed(&mut self, error: tungstenite::Error) -> TransportError {
+        self.connection = None;
+        map_error(error)
     }
 }
 
 #[async_trait]
 impl Transport for WsTransport {
     async fn connect(&mut self, request: &ConnectRequest) -> Result<(), TransportError> {
-        // The driver closes first; a leftover socket is dropped, never reused.
-        self.socket = None;
+        // The driver closes first; a leftover connection is dropped, never reused.
+        self.connection = None;
         let (secure, host) =
             parse_endpoint(&request.url).map_err(|e| TransportError::InvalidUrl(e.to_string()))?;
         if !secure && !self.config.allow_insecure && !is_loopback_host(&host) {
@@ -173,7 +215,15 @@ impl Transport for WsTransport {
         .await
         .map_err(map_error)?;
         tracing::debug!(status = response.status().as_u16(), "websocket open");
-        self.socket = Some(socket);
+        let (sink, stream) = socket.split();
+        let (batches, inbox) = mpsc::channel(PUMP_BATCHES_MAX);
+        let pump = tokio::spawn(read_pump(stream, batches));
+        self.connection = Some(Connection {
+            sink,
+            inbox,
+            current: VecDeque::new(),
+            pump,
+        });
         Ok(())
     }
 
@@ -190,49 +240,43 @@ impl Transport for WsTransport {
             Frame::Ping(bytes) => Message::Ping(bytes),
             Frame::Pong(bytes) => Message::Pong(bytes),
         };
-        let result = self.socket()?.feed(message).await;
+        let result = self.connection()?.sink.feed(message).await;
         result.map_err(|e| self.failed(e))
     }
 
     async fn flush(&mut self) -> Result<(), TransportError> {
-        let result = self.socket()?.flush().await;
+        let result = self.connection()?.sink.flush().await;
         result.map_err(|e| self.failed(e))
     }
 
     async fn recv(&mut self) -> Result<Frame, TransportError> {
-        loop {
-            let next = self.socket()?.next().await;
-            return match next {
-                Some(Ok(Message::Text(text))) => Ok(Frame::Text(text.into())),
-                Some(Ok(Message::Binary(bytes))) => Ok(Frame::Binary(bytes)),
-                // tungstenite answers pings itself; the frame still proves the link is alive.
-                Some(Ok(Message::Ping(bytes))) => Ok(Frame::Ping(bytes)),
-                Some(Ok(Message::Pong(bytes))) => Ok(Frame::Pong(bytes)),
-                Some(Ok(Message::Frame(_))) => continue,
-                Some(Ok(Message::Close(close))) => {
-                    self.socket = None;
-                    Err(TransportError::Closed {
-                        code: close.as_ref().map(|c| u16::from(c.code)),
-                        reason: close.map(|c| c.reason.to_string()).unwrap_or_default(),
-                    })
-                }
-                Some(Err(error)) => Err(self.failed(error)),
+        let connection = self.connection()?;
+        let next = loop {
+            if let Some(next) = connection.current.pop_front() {
+                break next;
+            }
+            // Cancel-safe: a batch is either received whole or left in the channel.
+            match connection.inbox.recv().await {
+                Some(batch) => connection.current.extend(batch),
                 None => {
-                    self.socket = None;
-                    Err(TransportError::Closed {
+                    break Err(TransportError::Closed {
                         code: None,
                         reason: String::new(),
-                    })
+                    });
                 }
-            };
+            }
+        };
+        if next.is_err() {
+            self.connection = None;
         }
+        next
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {
-        let Some(mut socket) = self.socket.take() else {
+        let Some(mut connection) = self.connection.take() else {
             return Ok(());
         };
-        match tokio::time::timeout(self.config.close_timeout, socket.close(None)).await {
+        match tokio::time::timeout(self.config.close_timeout, connection.sink.close()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::debug!(%error, "close frame not sent"),
             Err(_) => tracing::debug!("close frame timed out"),
@@ -241,11 +285,57 @@ impl Transport for WsTransport {
     }
 }
 
-impl WsTransport {
-    /// The connection is unusable after an error: drop it and describe why.
-    fn failed(&mut self, error: tungstenite::Error) -> TransportError {
-        self.socket = None;
-        map_error(error)
+/// Reads frames off the socket and hands them over in batches, until the
+/// connection ends (its error is the last item) or the transport lets go.
+async fn read_pump(mut stream: SplitStream<Socket>, batches: mpsc::Sender<Batch>) {
+    loop {
+        let Some(first) = stream.next().await else {
+            let _ = batches.send(vec![Err(closed(None))]).await;
+            return;
+        };
+        let mut batch = Vec::with_capacity(16);
+        let mut ended = push_message(&mut batch, first);
+        while !ended && batch.len() < PUMP_BATCH_FRAMES_MAX {
+            // Only what is already there: `next` on the stream is cancel-safe.
+            match stream.next().now_or_never() {
+                Some(Some(message)) => ended = push_message(&mut batch, message),
+                Some(None) => {
+                    batch.push(Err(closed(None)));
+                    ended = true;
+                }
+                None => break,
+            }
+        }
+        if batches.send(batch).await.is_err() || ended {
+            return;
+        }
+    }
+}
+
+/// Adds one message to a batch; returns whether it ended the connection.
+fn push_message(batch: &mut Batch, message: Result<Message, tungstenite::Error>) -> bool {
+    let item = match message {
+        Ok(Message::Text(text)) => Ok(Frame::Text(text.into())),
+        Ok(Message::Binary(bytes)) => Ok(Frame::Binary(bytes)),
+        // tungstenite answers pings itself; the frame still proves the link is alive.
+        Ok(Message::Ping(bytes)) => Ok(Frame::Ping(bytes)),
+        Ok(Message::Pong(bytes)) => Ok(Frame::Pong(bytes)),
+        Ok(Message::Frame(_)) => return false,
+        Ok(Message::Close(close)) => Err(TransportError::Closed {
+            code: close.as_ref().map(|c| u16::from(c.code)),
+            reason: close.map(|c| c.reason.to_string()).unwrap_or_default(),
+        }),
+        Err(error) => Err(map_error(error)),
+    };
+    let ended = item.is_err();
+    batch.push(item);
+    ended
+}
+
+fn closed(code: Option<u16>) -> TransportError {
+    TransportError::Closed {
+        code,
+        reason: String::new(),
     }
 }
 
@@ -255,10 +345,7 @@ fn map_error(error: tungstenite::Error) -> TransportError {
         E::Http(response) => TransportError::Refused {
             status: response.status().as_u16(),
         },
-        E::ConnectionClosed | E::AlreadyClosed => TransportError::Closed {
-            code: None,
-            reason: String::new(),
-        },
+        E::ConnectionClosed | E::AlreadyClosed => closed(None),
         E::Url(e) => TransportError::InvalidUrl(e.to_string()),
         E::Io(e) => TransportError::Io(e.to_string()),
         E::Tls(e) => TransportError::Io(format!("TLS: {e}")),
@@ -321,5 +408,67 @@ mod tests {
             Err(TransportError::Refused { status: 429 })
         );
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    #[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
+    async fn frames_arrive_in_order_then_the_close_with_its_code() {
+        use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut content_type = None;
+            let mut ws = tokio_tungstenite::accept_hdr_async(
+                socket,
+                |request: &Request, response: Response| {
+                    content_type = request
+                        .headers()
+                        .get("content-type")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    Ok(response)
+                },
+            )
+            .await
+            .unwrap();
+            for i in 0..300 {
+                ws.feed(Message::text(format!("[{i}]"))).await.unwrap();
+            }
+            ws.flush().await.unwrap();
+            let received = ws.next().await.unwrap().unwrap();
+            ws.close(Some(CloseFrame {
+                code: 1001u16.into(),
+                reason: "going away".into(),
+            }))
+            .await
+            .unwrap();
+            (content_type, received)
+        });
+        let mut transport = WsTransport::default();
+        let request = ConnectRequest {
+            url: format!("ws://127.0.0.1:{port}/v2/test"),
+            headers: vec![("Content-Type".into(), "application/msgpack".into())],
+        };
+        transport.connect(&request).await.unwrap();
+        for i in 0..300 {
+            assert_eq!(transport.recv().await, Ok(Frame::text(format!("[{i}]"))));
+        }
+        transport
+            .send(Frame::text("{\"action\":\"auth\"}"))
+            .await
+            .unwrap();
+        transport.flush().await.unwrap();
+        assert_eq!(
+            transport.recv().await,
+            Err(TransportError::Closed {
+                code: Some(1001),
+                reason: "going away".into()
+            })
+        );
+        assert!(!transport.is_connected());
+        let (content_type, received) = server.await.unwrap();
+        assert_eq!(content_type.as_deref(), Some("application/msgpack"));
+        assert_eq!(received, Message::text("{\"action\":\"auth\"}"));
     }
 }
