@@ -223,3 +223,51 @@ fn ctrl_c_shuts_down_cleanly() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn other_feeds_and_msgpack_work_against_the_embedded_exchange() {
+    let cases: [(&[&str], &[&str], &str); 4] = [
+        (
+            &["--feed", "crypto", "--channels", "orderbooks,quotes"],
+            &["orderbook", "quote"],
+            "BTC/USD",
+        ),
+        (
+            &["--encoding", "msgpack", "AAPL"],
+            &["quote", "trade", "correction", "cancel_error"],
+            "AAPL",
+        ),
+        (
+            &["--feed", "options", "AAPL250620C00200000"],
+            &["quote", "trade"],
+            "AAPL250620C00200000",
+        ),
+        (
+            &["--feed", "test"],
+            &["quote", "trade", "correction", "cancel_error"],
+            "FAKEPACA",
+        ),
+    ];
+    for (args, types, symbol) in cases {
+        let output = tickwire()
+            .args(["watch", "--json", "--count", "5"])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let lines = json_lines(&output.stdout);
+        let data: Vec<_> = lines.iter().filter(|l| is_data(l)).collect();
+        assert_eq!(data.len(), 5, "{args:?}: {lines:#?}");
+        for line in data {
+            assert!(
+                types.contains(&line["type"].as_str().unwrap_or_default()),
+                "{args:?}: {line}"
+            );
+            assert_eq!(line["symbol"], symbol, "{args:?}: {line}");
+        }
+    }
+}
