@@ -35,6 +35,40 @@ const DIGITS_MAX: usize = 18;
 /// Significands up to 2^53 are exact in an `f64`.
 const SIGNIFICAND_EXACT_MAX: u64 = 1 << 53;
 
+/// The index of the first byte that ends or interrupts a JSON string's
+/// plain run: a quote, a backslash or a control character.
+///
+/// Eight bytes at a time while eight are left (SWAR: a byte of `x` is zero
+/// iff `(x - 0x01…) & !x & 0x80…` has its high bit, and the lowest such
+/// byte is exact), then byte by byte.
+#[inline(always)]
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // Bytes below 0x20: `x - 0x20` borrows into their high bit.
+        let stops = zero_bytes(x ^ QUOTES)
+            | zero_bytes(x ^ BACKSLASHES)
+            | (x.wrapping_sub(SPACES) & !x & HIGHS);
+        if stops != 0 {
+            return Some(at + (stops.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
+        .map(|i| at + i)
+}
+
 /// A cursor over one frame's text.
 struct JsonReader<'a> {
     text: &'a str,
@@ -127,9 +161,7 @@ impl<'a> JsonReader<'a> {
         self.expect(b'"')?;
         let start = self.at;
         let rest = self.bytes().get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
+        let len = string_stop(rest)?;
         if rest.get(len) != Some(&b'"') {
             return None;
         }
@@ -312,5 +344,49 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     #[inline(always)]
     fn timestamp(&mut self) -> Option<Timestamp> {
         Timestamp::from_rfc3339_bytes(self.str_bytes()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::string_stop;
+
+    fn naive(bytes: &[u8]) -> Option<usize> {
+        bytes
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
+    }
+
+    proptest! {
+        #[test]
+        fn string_stop_finds_the_first_stop_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..0x80, 0x80u8..=0xff],
+                0..40,
+            ),
+        ) {
+            prop_assert_eq!(string_stop(&bytes), naive(&bytes));
+        }
+    }
+
+    #[test]
+    fn string_stop_edge_bytes() {
+        for stop in [b'"', b'\\', 0x00, 0x1f] {
+            for at in 0..20 {
+                let mut bytes = vec![b'a'; 24];
+                bytes[at] = stop;
+                // Bytes that must not count: just above the limits, high bytes.
+                bytes[..at].iter_mut().step_by(3).for_each(|b| *b = 0x20);
+                bytes[..at]
+                    .iter_mut()
+                    .skip(1)
+                    .step_by(3)
+                    .for_each(|b| *b = 0xff);
+                assert_eq!(string_stop(&bytes), Some(at), "{bytes:?}");
+            }
+        }
+        assert_eq!(string_stop(b"abcdefghijklmnop"), None);
     }
 }
