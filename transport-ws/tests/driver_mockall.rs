@@ -415,3 +415,21 @@ async fn a_consumer_awaiting_its_own_subscribe_cannot_deadlock_a_full_queue() {
     assert_eq!(dropped, stream.dropped_events());
     stream.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_handle_closes_the_connection() {
+    let (wire, log, _) = mock(
+        vec![Ok(())],
+        vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)],
+    );
+    let stream = builder().build_with_transport(wire).unwrap();
+    stream
+        .subscribe(Channel::Quotes, ["FAKEPACA"])
+        .await
+        .unwrap();
+    let watch = stream.state_watch();
+    drop(stream);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(*watch.borrow(), State::Closed);
+    assert_eq!(calls(&log).last(), Some(&Call::Close), "{:?}", calls(&log));
+}
