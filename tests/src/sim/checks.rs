@@ -663,3 +663,121 @@ impl Rules {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tickwire_core::machine::{
+        Action, ConnectionEpoch, Event, MachineConfig, State, StreamKind,
+    };
+    use tickwire_core::{ConnectRequest, Credentials, Frame, SubscriptionSet};
+
+    use super::{InputNote, Rules};
+
+    fn epoch(n: u64) -> ConnectionEpoch {
+        // Epochs are opaque; take real ones from a machine's connect actions.
+        let config = MachineConfig::new("wss://x/v2/iex", Credentials::new("k", "s"));
+        let mut machine = tickwire_core::machine::Machine::account_stream(
+            config,
+            tickwire_core::protocol::alpaca::AlpacaTrading::default(),
+            Instant::now(),
+        );
+        let mut last = None;
+        for _ in 0..n {
+            while let Some(action) = machine.poll_action() {
+                if let Action::Connect { epoch, .. } = action {
+                    last = Some(epoch);
+                }
+            }
+            machine.handle_transport_error(
+                Instant::now(),
+                machine.last_epoch(),
+                &tickwire_core::TransportError::Io("x".into()),
+            );
+            machine.handle_timeout(Instant::now() + Duration::from_secs(3600));
+        }
+        last.expect("a connect")
+    }
+
+    fn connect(e: ConnectionEpoch) -> Action {
+        Action::Connect {
+            epoch: e,
+            request: ConnectRequest {
+                url: "wss://x/v2/iex".into(),
+                headers: Vec::new(),
+            },
+        }
+    }
+
+    fn rules() -> Rules {
+        let mut config = MachineConfig::new("wss://x/v2/iex", Credentials::new("k", "secret-xyz"));
+        config.frame_bytes_max = 64;
+        Rules::new(0, StreamKind::Symbols, &config, true, &[])
+    }
+
+    #[test]
+    fn the_checks_catch_broken_rules() {
+        let (at, now, idle) = (Duration::ZERO, Instant::now(), State::Idle);
+        let empty = SubscriptionSet::new();
+        let (first, second) = (epoch(1), epoch(2));
+
+        // Rule 1: a connection with nothing wanted.
+        let broken = rules().check_actions(at, now, &[connect(first)], &empty, &empty, &idle);
+        assert_eq!(broken.map_err(|v| v.rule), Err(1));
+
+        // Rule 2: a second connection while the first is open.
+        let mut wanted = SubscriptionSet::new();
+        wanted.insert(
+            tickwire_core::Channel::Trades,
+            tickwire_core::Symbol::from_server("AAPL"),
+        );
+        let two = [connect(first), connect(second)];
+        let broken = rules().check_actions(at, now, &two, &wanted, &empty, &idle);
+        assert_eq!(broken.map_err(|v| v.rule), Err(2));
+
+        // Rule 3: credentials before the greeting.
+        let mut r = rules();
+        r.check_actions(at, now, &[connect(first)], &wanted, &empty, &idle)
+            .expect("a connect");
+        r.on_connected(first);
+        let auth = Action::Send {
+            epoch: first,
+            frame: Frame::text(r#"{"action":"auth","key":"k","secret":"secret-xyz"}"#),
+        };
+        let broken = r.check_actions(at, now, &[auth], &wanted, &empty, &idle);
+        assert_eq!(broken.map_err(|v| v.rule), Err(3));
+
+        // Rule 7: a frame over the limit.
+        let mut r = rules();
+        r.check_actions(at, now, &[connect(first)], &wanted, &empty, &idle)
+            .expect("a connect");
+        r.on_connected(first);
+        let big = Action::Send {
+            epoch: first,
+            frame: Frame::text(format!(
+                r#"{{"action":"subscribe","trades":["{}"]}}"#,
+                "A".repeat(80)
+            )),
+        };
+        let broken = r.check_actions(at, now, &[big], &wanted, &empty, &idle);
+        assert_eq!(broken.map_err(|v| v.rule), Err(7));
+
+        // Rule 10: resumed without a gap.
+        let mut r = rules();
+        r.note_input(InputNote::default());
+        let resumed: Event<()> = Event::Resumed {
+            epoch: first,
+            gap_since: now,
+            lost_for: Duration::ZERO,
+        };
+        let broken = r.check_events(at, now, &[resumed], 0, &idle);
+        assert_eq!(broken.map_err(|v| v.rule), Err(10));
+
+        // Rule 13: anything after shutdown.
+        let mut r = rules();
+        r.on_shutdown(at, None, &[]).expect("a clean shutdown");
+        let broken = r.check_actions(at, now, &[connect(first)], &wanted, &empty, &State::Closed);
+        assert_eq!(broken.map_err(|v| v.rule), Err(13));
+    }
+}
