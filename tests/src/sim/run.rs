@@ -106,6 +106,8 @@ pub struct SeedOutcome {
     pub trace: Trace,
     /// Why it failed, if it did.
     pub failure: Option<FailureKind>,
+    /// Whether known machine issues were failures too ([`SimConfig::strict`]).
+    pub strict: bool,
 }
 
 impl SeedOutcome {
@@ -121,7 +123,12 @@ impl SeedOutcome {
 
     /// The command that replays this seed exactly.
     pub fn replay_command(&self) -> String {
-        replay_command(self.seed, self.steps_asked)
+        let command = replay_command(self.seed, self.steps_asked);
+        if self.strict {
+            format!("TICKWIRE_SIM_STRICT=1 {command}")
+        } else {
+            command
+        }
     }
 }
 
@@ -249,6 +256,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
                 data_before_resumed: world.data_before_resumed(),
                 trace: world.into_trace(),
                 failure,
+                strict: config.tolerate.is_empty(),
             }
         }
         None => SeedOutcome {
@@ -266,6 +274,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
             data_before_resumed: 0,
             trace: Trace::new(false),
             failure,
+            strict: config.tolerate.is_empty(),
         },
     }
 }
