@@ -35,7 +35,9 @@ pub enum SlowConsumerPolicy {
     /// Reading goes on while the stream is not live or a subscribe or
     /// unsubscribe awaits the server's verdict, so a consumer that awaits its
     /// own subscribe cannot deadlock the stream; data that arrives then beyond
-    /// the queue's capacity is dropped and counted.
+    /// the queue's capacity is dropped and counted. A consumer stalled for
+    /// longer than the ping interval plus the pong timeout makes the stream
+    /// reconnect (a server drops a client that does not read anyway).
     #[default]
     Backpressure,
     /// Keep reading; drop data that arrives while the queue is full.
