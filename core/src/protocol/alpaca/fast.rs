@@ -524,6 +524,9 @@ mod tests {
         for refused in [
             // An escape, an exponent, a long significand, a duplicate, an unknown key.
             base.replace("AAPL", "AA\\u0050L"),
+            base.replace("\"bp\"", "\"b\\u0070\""),
+            base.replace("\"q\"", "\"\\u0071\""),
+            base.replace("\"bs\"", "\"b\\\"\""),
             base.replace("\"bp\":1", "\"bp\":1e0"),
             base.replace("\"bp\":1", "\"bp\":9007199254740993"),
             base.replace("\"bp\":1", "\"bp\":1,\"bp\":2"),

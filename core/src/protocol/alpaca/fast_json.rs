@@ -146,11 +146,11 @@ impl<'a> JsonReader<'a> {
     /// One message whose first key is `T`.
     fn message(&mut self) -> Option<MarketData> {
         self.expect(b'{')?;
-        if self.str_bytes()? != b"T" {
+        if self.name()? != b"T" {
             return None;
         }
         self.expect(b':')?;
-        let tag = self.str_bytes()?;
+        let tag = self.name()?;
         fast::message(self, tag)
     }
 
@@ -175,6 +175,28 @@ impl<'a> JsonReader<'a> {
     fn str_bytes(&mut self) -> Option<&'a [u8]> {
         let (start, end) = self.string_span()?;
         self.bytes().get(start..end)
+    }
+
+    /// A key (or a tag), found by its closing quote alone: only 1 to 3
+    /// bytes long, which covers every key and tag the fast path knows.
+    ///
+    /// Sound without checking for escapes or control characters because
+    /// the result is only ever compared with those known names, none of
+    /// which holds a quote, a backslash or a control character: a span
+    /// cut short by an escaped quote holds its backslash, so matches none.
+    #[inline(always)]
+    fn name(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let head = self.bytes().get(start..)?.first_chunk::<4>()?;
+        let len = match head {
+            [_, b'"', _, _] => 1,
+            [_, _, b'"', _] => 2,
+            [_, _, _, b'"'] => 3,
+            _ => return None,
+        };
+        self.at = start + len + 1;
+        self.bytes().get(start..start + len)
     }
 
     /// `null`, consumed if it is next.
@@ -246,7 +268,7 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         match self.peek()? {
             b',' => {
                 self.at += 1;
-                let key = self.str_bytes()?;
+                let key = self.name()?;
                 self.expect(b':')?;
                 Some(Some(key))
             }
