@@ -3,6 +3,10 @@
 //! `String` fields) decoded in the same run.
 //!
 //! `cargo bench -p tickwire-core --bench decode -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Wall-clock on a shared 2-core machine is noisy: compare ratios against the
+//! naive baseline, and count instructions with `examples/decode_count.rs`
+//! under callgrind, which runs the same loops.
 
 use std::hint::black_box;
 
