@@ -51,17 +51,15 @@ impl<'a> MsgPackReader<'a> {
 
     #[inline(always)]
     fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let end = self.at.checked_add(N)?;
-        let taken = self.bytes.get(self.at..end)?.try_into().ok()?;
-        self.at = end;
+        let taken = *self.bytes.get(self.at..)?.first_chunk::<N>()?;
+        self.at += N;
         Some(taken)
     }
 
     #[inline(always)]
     fn slice(&mut self, len: usize) -> Option<&'a [u8]> {
-        let end = self.at.checked_add(len)?;
-        let taken = self.bytes.get(self.at..end)?;
-        self.at = end;
+        let taken = self.bytes.get(self.at..)?.get(..len)?;
+        self.at += len;
         Some(taken)
     }
 
