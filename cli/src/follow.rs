@@ -200,6 +200,20 @@ impl Tracker {
                     symbols,
                 },
             ),
+            StreamEvent::Refused {
+                channel,
+                symbols,
+                code,
+                message,
+            } => print(
+                printer,
+                &Line::Rejected {
+                    channel: *channel,
+                    code: *code,
+                    message,
+                    symbols,
+                },
+            ),
             StreamEvent::Gap { epoch, since } => print(
                 printer,
                 &Line::Gap {

@@ -488,6 +488,13 @@ impl Rig {
                         self.rejected.insert(channel, s);
                     }
                 }
+                Event::Refused {
+                    channel, symbols, ..
+                } => {
+                    for s in symbols {
+                        self.rejected.insert(channel, s);
+                    }
+                }
                 Event::Error { fatal: true, error } => {
                     // rule 9: fatal errors carry the server's code.
                     let code = error.code();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tickwire_core::machine::{
     ConnectionEpoch, Event, RequestId, State, StreamError, SubscriptionOutcome,
 };
-use tickwire_core::{Channel, SubscriptionSet};
+use tickwire_core::{Channel, SubscriptionSet, Symbol};
 
 /// One notification from a stream, in the order things happened.
 ///
@@ -32,6 +32,18 @@ pub enum StreamEvent<T> {
     },
     /// The server acknowledged a new subscription set (the whole set).
     Confirmed(SubscriptionSet),
+    /// The server refused symbols no pending command asked for, typically
+    /// re-subscriptions after a reconnect; they left the desired set.
+    Refused {
+        /// Their channel.
+        channel: Channel,
+        /// The refused symbols.
+        symbols: Vec<Symbol>,
+        /// The server's code, if it gave one.
+        code: Option<u16>,
+        /// The server's message, or an explanation.
+        message: String,
+    },
     /// The stream stopped being live: data may be missing from `since`.
     Gap {
         /// The connection that was lost.
@@ -100,6 +112,17 @@ impl<T> StreamEvent<T> {
                 outcome,
             },
             Event::Confirmed(set) => Self::Confirmed(set),
+            Event::Refused {
+                channel,
+                symbols,
+                code,
+                message,
+            } => Self::Refused {
+                channel,
+                symbols,
+                code,
+                message,
+            },
             Event::Gap { epoch, since } => Self::Gap { epoch, since },
             Event::Resumed {
                 epoch,

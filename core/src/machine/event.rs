@@ -181,6 +181,21 @@ pub enum Event<D> {
     },
     /// The server acknowledged a new subscription set (the whole set).
     Confirmed(SubscriptionSet),
+    /// The server refused symbols that no pending command asked for —
+    /// typically re-subscriptions after a reconnect (e.g. 405 once the
+    /// account's symbol limit is taken elsewhere). They left the desired set;
+    /// subscribe again to retry.
+    Refused {
+        /// Their channel.
+        channel: Channel,
+        /// The refused symbols.
+        symbols: Vec<Symbol>,
+        /// The server's error code, or `None` when its acknowledgements kept
+        /// leaving the symbols out.
+        code: Option<u16>,
+        /// The server's message, or an explanation.
+        message: String,
+    },
     /// The stream stopped being live: data may be missing from `since`.
     ///
     /// The gap stays open until the stream is live again, even if every

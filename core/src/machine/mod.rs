@@ -721,6 +721,14 @@ impl<D: Dialect> Machine<D> {
     fn settle(&mut self) {
         self.subscriptions.settle(&mut self.settled);
         self.emit_settled();
+        for refused in self.subscriptions.take_unclaimed_refusals() {
+            self.events.push_back(Event::Refused {
+                channel: refused.channel,
+                symbols: refused.symbols,
+                code: refused.code,
+                message: refused.message,
+            });
+        }
     }
 
     fn emit_settled(&mut self) {

@@ -45,7 +45,7 @@ pub(crate) struct Settled {
 }
 
 /// Subscription bookkeeping of one stream.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Subscriptions {
     desired: SubscriptionSet,
     confirmed: SubscriptionSet,
@@ -56,6 +56,37 @@ pub(crate) struct Subscriptions {
     acks_missed: BTreeMap<(Channel, Symbol), u8>,
     pending: Vec<PendingCommand>,
     last_request: u64,
+    /// Most items per request on this connection: halved when the server
+    /// refuses a request of several items, to find which ones it refuses.
+    request_items_max: usize,
+    /// Pairs refused that no pending command named (e.g. re-subscriptions
+    /// after a reconnect), waiting to be reported.
+    refused_unclaimed: Vec<Refused>,
+}
+
+/// Pairs of one channel the server refused, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub(crate) channel: Channel,
+    pub(crate) symbols: Vec<Symbol>,
+    pub(crate) code: Option<u16>,
+    pub(crate) message: String,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Self {
+            desired: SubscriptionSet::default(),
+            confirmed: SubscriptionSet::default(),
+            in_flight: None,
+            refused_removals: SubscriptionSet::default(),
+            acks_missed: BTreeMap::new(),
+            pending: Vec::new(),
+            last_request: 0,
+            request_items_max: usize::MAX,
+            refused_unclaimed: Vec::new(),
+        }
+    }
 }
 
 impl Subscriptions {
@@ -118,6 +149,7 @@ impl Subscriptions {
             .confirmed
             .difference(&self.desired)
             .filter(|(c, s)| !self.refused_removals.contains(*c, s))
+            .take(self.request_items_max)
             .map(|(c, s)| (c, s.clone()))
             .collect();
         if !removals.is_empty() {
@@ -126,6 +158,7 @@ impl Subscriptions {
         let additions: Vec<_> = self
             .desired
             .difference(&self.confirmed)
+            .take(self.request_items_max)
             .map(|(c, s)| (c, s.clone()))
             .collect();
         (!additions.is_empty()).then_some((SubscriptionOp::Subscribe, additions))
@@ -168,6 +201,7 @@ impl Subscriptions {
             self.in_flight = Some(in_flight);
             return false;
         }
+        self.request_items_max = self.request_items_max.saturating_mul(2);
         for (channel, symbol) in in_flight.items {
             let took_effect = match in_flight.op {
                 SubscriptionOp::Subscribe => self.confirmed.contains(channel, &symbol),
@@ -190,15 +224,25 @@ impl Subscriptions {
         true
     }
 
-    /// The server refused the request in flight (e.g. 405): its changes are dropped.
+    /// The server refused the request in flight (e.g. 405), leaving its set
+    /// unchanged. A request of one item gives that item up; a request of
+    /// several is retried in halves, so that only the items the server
+    /// refuses on their own are given up.
     pub(crate) fn on_request_refused(&mut self, code: Option<u16>, message: &str) -> bool {
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };
-        for (channel, symbol) in &in_flight.items {
+        if let [(channel, symbol)] = in_flight.items.as_slice() {
             self.refuse(in_flight.op, *channel, symbol, code, message);
+        } else {
+            self.request_items_max = (in_flight.items.len() / 2).max(1);
         }
         true
+    }
+
+    /// Refusals no pending command will report, for the machine to announce.
+    pub(crate) fn take_unclaimed_refusals(&mut self) -> std::vec::Drain<'_, Refused> {
+        self.refused_unclaimed.drain(..)
     }
 
     fn refuse(
@@ -217,13 +261,31 @@ impl Subscriptions {
                 self.refused_removals.insert(channel, symbol.clone());
             }
         }
+        let mut claimed = false;
         for command in &mut self.pending {
             if command.op == op && command.channel == channel && command.symbols.contains(symbol) {
                 command.refused.push(symbol.clone());
                 command
                     .refusal
                     .get_or_insert_with(|| (code, message.to_owned()));
+                claimed = true;
             }
+        }
+        if claimed || op == SubscriptionOp::Unsubscribe {
+            return;
+        }
+        match self.refused_unclaimed.last_mut() {
+            Some(last)
+                if last.channel == channel && last.code == code && last.message == message =>
+            {
+                last.symbols.push(symbol.clone());
+            }
+            _ => self.refused_unclaimed.push(Refused {
+                channel,
+                symbols: vec![symbol.clone()],
+                code,
+                message: message.to_owned(),
+            }),
         }
     }
 
@@ -233,6 +295,7 @@ impl Subscriptions {
         self.in_flight = None;
         self.refused_removals.clear();
         self.acks_missed.clear();
+        self.request_items_max = usize::MAX;
     }
 
     /// Settles every command whose symbols all reached a final answer.
@@ -402,6 +465,90 @@ mod tests {
             }
         );
         assert!(subs.is_settled());
+    }
+
+    #[test]
+    fn a_refused_request_of_several_is_bisected_down_to_the_refused_items() {
+        let mut subs = Subscriptions::default();
+        // Confirmed on an earlier connection: nothing pending names them.
+        let names = ["A", "B", "C", "D"];
+        let id = subs.command(
+            SubscriptionOp::Subscribe,
+            Channel::Trades,
+            names.map(sym).to_vec(),
+        );
+        let mut out = Vec::new();
+        subs.on_disconnect();
+        subs.settle(&mut out);
+        assert!(out.is_empty(), "still pending");
+        // The server takes at most two symbols; refusing a request leaves its set unchanged.
+        let mut server = SubscriptionSet::new();
+        let mut requests = 0;
+        while let Some((op, items)) = subs.next_request() {
+            requests += 1;
+            assert!(requests < 20, "bisection must end");
+            subs.mark_sent(op, items.clone());
+            if server.len() + items.len() > 2 {
+                assert!(subs.on_request_refused(Some(405), "symbol limit exceeded"));
+            } else {
+                for (c, s) in items {
+                    server.insert(c, s);
+                }
+                assert!(subs.on_ack(&server));
+            }
+        }
+        assert_eq!(subs.confirmed().len(), 2, "as many as the limit allows");
+        assert_eq!(subs.desired(), subs.confirmed());
+        subs.settle(&mut out);
+        let refused = match &out[..] {
+            [
+                Settled {
+                    id: settled,
+                    outcome:
+                        SubscriptionOutcome::Rejected {
+                            code: Some(405),
+                            symbols,
+                            ..
+                        },
+                    ..
+                },
+            ] if *settled == id => symbols.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(refused.len(), 2);
+        assert_eq!(
+            subs.take_unclaimed_refusals().count(),
+            0,
+            "the command reported them"
+        );
+    }
+
+    #[test]
+    fn refusals_nobody_asked_about_are_reported_separately() {
+        let mut subs = Subscriptions::default();
+        subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("A")]);
+        let (op, items) = subs.next_request().unwrap();
+        subs.mark_sent(op, items);
+        subs.on_ack(&set(&[(Channel::Quotes, "A")]));
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        assert_eq!(out.len(), 1, "acknowledged");
+        // Reconnect: the re-subscription is refused.
+        subs.on_disconnect();
+        let (op, items) = subs.next_request().unwrap();
+        subs.mark_sent(op, items);
+        subs.on_request_refused(Some(405), "symbol limit exceeded");
+        let refused: Vec<_> = subs.take_unclaimed_refusals().collect();
+        assert_eq!(
+            refused,
+            vec![Refused {
+                channel: Channel::Quotes,
+                symbols: vec![sym("A")],
+                code: Some(405),
+                message: "symbol limit exceeded".into()
+            }]
+        );
+        assert!(subs.desired().is_empty());
     }
 
     #[test]

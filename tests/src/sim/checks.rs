@@ -82,8 +82,10 @@ pub enum KnownIssue {
     /// Rule 6 ("minus rejected symbols, *reported*"): when the server refuses
     /// a request that re-subscribes symbols whose commands were already
     /// settled (the whole set sent after a reconnect, refused with 405),
-    /// the machine drops them from the desired set without any
-    /// `Rejected` outcome naming them. First seen with seed 6.
+    /// the machine dropped them from the desired set without reporting
+    /// them. First seen with seed 6; fixed since (the machine bisects a
+    /// refused request and reports such refusals as `Event::Refused`), so
+    /// sweeps no longer tolerate it by default.
     UnreportedRejection,
 }
 
@@ -531,6 +533,17 @@ impl Rules {
                         }
                     }
                 }
+                Event::Refused {
+                    channel, symbols, ..
+                } => {
+                    // Refusals of symbols no pending command named (a
+                    // re-subscription after a reconnect): reported, so the
+                    // application no longer counts on them.
+                    for symbol in symbols {
+                        self.rejected += 1;
+                        self.app_desired.remove(*channel, symbol);
+                    }
+                }
                 Event::Error { error, fatal: true } => {
                     let code = error.code();
                     let allowed = matches!(code, Some(401 | 402 | 403 | 404 | 409 | 411 | 412))
@@ -639,7 +652,18 @@ impl Rules {
         if state.is_terminal() {
             return Ok(());
         }
-        let mut same = *desired == self.app_desired;
+        // A symbol the machine gave up while its subscribe command is still
+        // pending is reported when that command settles.
+        let awaiting_verdict = |c: Channel, s: &Symbol| {
+            self.pending.values().any(|(subscribe, channel, symbols)| {
+                *subscribe && *channel == c && symbols.contains(s)
+            })
+        };
+        let mut same = desired.iter().all(|(c, s)| self.app_desired.contains(c, s))
+            && self
+                .app_desired
+                .iter()
+                .all(|(c, s)| desired.contains(c, s) || awaiting_verdict(c, s));
         let dropped = !same && desired.iter().all(|(c, s)| self.app_desired.contains(c, s));
         if dropped && self.note.rejection {
             let issue = KnownIssue::UnreportedRejection;

@@ -48,7 +48,7 @@ impl Default for SimConfig {
             intensity: 1.0,
             liveness_bound: Duration::from_secs(600),
             record_trace: false,
-            tolerate: KnownIssue::ALL.to_vec(),
+            tolerate: Vec::new(),
         }
     }
 }
