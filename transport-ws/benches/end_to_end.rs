@@ -343,8 +343,9 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    // Arguments: a number (quotes per run), and optionally filters such as
-    // `json`, `msgpack`, `tickwire`, `naive`, `per-frame=1`.
+    // Arguments: a number (quotes per run), `rounds=N` (best of N, default 3),
+    // and optionally filters such as `json`, `msgpack`, `tickwire`, `naive`,
+    // `per-frame=1`.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quotes: usize = args
         .iter()
@@ -362,9 +363,12 @@ fn main() {
         .build()
         .expect("runtime");
     let server = start_server();
-    const ROUNDS: usize = 3;
+    let rounds: usize = args
+        .iter()
+        .find_map(|a| a.strip_prefix("rounds=").and_then(|n| n.parse().ok()))
+        .unwrap_or(3);
 
-    println!("end to end, {quotes} quotes per run, best of {ROUNDS} (quotes/s)");
+    println!("end to end, {quotes} quotes per run, best of {rounds}, runs interleaved (quotes/s)");
     println!(
         "{:<9} {:>10} {:>14} {:>14} {:>7}",
         "encoding", "quotes/frm", "tickwire", "naive", "ratio"
@@ -381,7 +385,7 @@ fn main() {
                 continue;
             }
             let mut best = [0.0f64; 2];
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 for (i, client) in [Client::Tickwire, Client::Naive].into_iter().enumerate() {
                     let name = if client == Client::Tickwire {
                         "tickwire"
