@@ -331,6 +331,14 @@ impl<D: Dialect> Core<D> {
                         settled.push((reply, outcome.clone()));
                     }
                 }
+                Event::Refused {
+                    channel,
+                    symbols,
+                    code,
+                    ..
+                } => {
+                    tracing::warn!(%channel, count = symbols.len(), ?code, "server refused symbols");
+                }
                 Event::Error { error, fatal: true } => tracing::error!(%error, "stream failed"),
                 Event::Error {
                     error,
