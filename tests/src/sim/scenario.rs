@@ -9,7 +9,7 @@ use rand_core::RngCore;
 use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
 use tickwire_core::protocol::alpaca::Encoding;
-use tickwire_mock::{Account, Endpoint, ExchangeConfig, FaultPlan, MarketConfig};
+use tickwire_mock::{Account, Endpoint, ExchangeConfig, FaultPlan, MarketConfig, TradingConfig};
 
 use super::faults::FaultMix;
 use super::link::LinkConfig;
@@ -106,8 +106,20 @@ impl Scenario {
             .with_connections_max(connections_max);
         let faults = FaultMix::draw(rng, intensity);
         let mut market = MarketConfig::default();
-        market.tick = Duration::from_millis(100 + rng.below(2_900));
+        // The simulation checks connection logic, not throughput: a thin but
+        // steady flow of data (ticks every 0.5–5 s, a few messages per frame)
+        // keeps every data rule exercised at a fraction of the cost of the
+        // model's default busy market (a tick every 0.1 s, most symbols
+        // quoting every tick). Drawn per seed, never zero.
+        market.tick = Duration::from_millis(500 + rng.below(4_500));
+        market.quote_chance = 0.05 + rng.unit() * 0.35;
+        market.trade_chance = 0.02 + rng.unit() * 0.18;
+        // Likewise the account stream: an order every 5–20 s (the model's
+        // default is every 2 s), each with its whole life cycle.
+        let mut trading = TradingConfig::default();
+        trading.order_interval = Duration::from_millis(5_000 + rng.below(15_000));
         let mut exchange = ExchangeConfig::new(rng.next_u64())
+            .with_trading(trading)
             .with_account(account)
             .with_market(market)
             .with_faults(FaultPlan::uniform(faults.model));

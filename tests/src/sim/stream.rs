@@ -85,8 +85,11 @@ where
     machine: Machine<D>,
     decoder: D,
     rules: Rules,
+    /// The second decode of the frame being delivered (reused buffer).
     decoded: Vec<Inbound<D::Data>>,
-    expected: Vec<D::Data>,
+    /// How many of `decoded` the machine must act on (up to a message that
+    /// ends the connection); its data messages are what rule 11 expects.
+    expected_upto: usize,
     actions: Vec<Action>,
     events: Vec<Event<D::Data>>,
 }
@@ -111,7 +114,7 @@ where
             decoder,
             rules,
             decoded: Vec::new(),
-            expected: Vec::new(),
+            expected_upto: 0,
             actions: Vec::new(),
             events: Vec::new(),
         }
@@ -169,19 +172,27 @@ where
     /// Rule 11: the data events of this input are exactly the data messages
     /// of the frame (a prefix if the frame ended the connection), in order.
     fn check_data(&mut self, at: Duration, data_epoch: Option<ConnectionEpoch>) -> Checked {
+        // The expected data are compared in place (no copies): the data
+        // messages of `decoded[..expected_upto]`, in order.
+        let mut expected = self.decoded[..self.expected_upto]
+            .iter()
+            .filter_map(|m| match m {
+                Inbound::Data(data) => Some(data),
+                _ => None,
+            });
         let mut delivered = 0usize;
         let mut mismatch = None;
         for event in &self.events {
             if let Event::Data(data) = event {
-                if self.expected.get(delivered) != Some(data) {
+                if expected.next() != Some(data) {
                     mismatch.get_or_insert(delivered);
                 }
                 delivered += 1;
             }
         }
-        let expected = self.expected.len();
+        let expected = self.expected_count();
         let cut_short = delivered < expected && data_epoch.is_some_and(|e| self.has_open(e));
-        self.expected.clear();
+        self.expected_upto = 0;
         if mismatch.is_some() || delivered > expected || cut_short {
             return Err(Violation {
                 rule: 11,
@@ -194,6 +205,13 @@ where
             });
         }
         Ok(())
+    }
+
+    fn expected_count(&self) -> usize {
+        self.decoded[..self.expected_upto]
+            .iter()
+            .filter(|m| matches!(m, Inbound::Data(_)))
+            .count()
     }
 
     fn record(&self, ctx: &mut Ctx<'_>) {
@@ -316,9 +334,9 @@ where
 
     fn frame(&mut self, ctx: &mut Ctx<'_>, epoch: ConnectionEpoch, frame: &Frame) -> Checked {
         let mut note = InputNote::default();
-        self.expected.clear();
+        self.expected_upto = 0;
+        self.decoded.clear();
         if frame.is_message() && self.has_open(epoch) {
-            self.decoded.clear();
             self.decoder.decode(frame, &mut self.decoded);
             note.garbage = !self.decoded.is_empty()
                 && self
@@ -327,11 +345,8 @@ where
                     .all(|m| matches!(m, Inbound::Malformed(_)));
             for message in &self.decoded {
                 self.rules.on_inbound(epoch, message);
+                self.expected_upto += 1;
                 let ends = match message {
-                    Inbound::Data(data) => {
-                        self.expected.push(data.clone());
-                        false
-                    }
                     Inbound::Error(error) => match error.verdict {
                         Verdict::Fatal => {
                             note.fatal = true;

@@ -228,15 +228,40 @@ impl Generator {
                 self.news(*endpoint, wall, demand, &mut out);
                 continue;
             }
-            let mut symbols = BTreeSet::new();
-            for channel in endpoint.channels() {
-                symbols.extend(self.symbols_for(*endpoint, demand, *channel));
-            }
-            for symbol in symbols {
-                self.instrument_tick(*endpoint, &symbol, wall, demand, bars_due, &mut out);
+            for (symbol, wanted) in self.wanted(*endpoint, demand) {
+                self.instrument_tick(*endpoint, &symbol, wanted, wall, bars_due, &mut out);
             }
         }
         out
+    }
+
+    /// Every symbol wanted on an endpoint, in order, with the channels it is
+    /// wanted on: bit `i` stands for `endpoint.channels()[i]` (computed once
+    /// per tick rather than by a set lookup per channel per symbol).
+    fn wanted(&self, endpoint: Endpoint, demand: &Demand) -> BTreeMap<Symbol, u32> {
+        let channels = endpoint.channels();
+        let mut everywhere = 0u32;
+        let mut wanted: BTreeMap<Symbol, u32> = BTreeMap::new();
+        for (bit, channel) in channels.iter().enumerate() {
+            if let Some(set) = demand.explicit.get(channel) {
+                for symbol in set {
+                    *wanted.entry(symbol.clone()).or_default() |= 1 << bit;
+                }
+            }
+            if demand.wildcard.contains(channel) {
+                everywhere |= 1 << bit;
+                for symbol in self.universe(endpoint) {
+                    wanted.entry(symbol).or_default();
+                }
+            }
+        }
+        if endpoint == Endpoint::Test {
+            wanted.retain(|s, _| s.as_str() == TEST_SYMBOL);
+        }
+        for bits in wanted.values_mut() {
+            *bits |= everywhere;
+        }
+        wanted
     }
 
     /// The symbols a channel is wanted for on an endpoint.
@@ -267,22 +292,6 @@ impl Generator {
         }
     }
 
-    fn wants(
-        &self,
-        endpoint: Endpoint,
-        demand: &Demand,
-        channel: Channel,
-        symbol: &Symbol,
-    ) -> bool {
-        endpoint.channels().contains(&channel)
-            && (demand.wildcard.contains(&channel)
-                || demand
-                    .explicit
-                    .get(&channel)
-                    .is_some_and(|s| s.contains(symbol)))
-            && (endpoint != Endpoint::Test || symbol.as_str() == TEST_SYMBOL)
-    }
-
     /// A timestamp a few nanoseconds apart from the previous message of the tick.
     fn stamp(&mut self, wall: Timestamp) -> Timestamp {
         self.sequence += 1;
@@ -294,11 +303,18 @@ impl Generator {
         &mut self,
         endpoint: Endpoint,
         symbol: &Symbol,
+        wanted: u32,
         wall: Timestamp,
-        demand: &Demand,
         bars_due: bool,
         out: &mut Vec<(Endpoint, Event)>,
     ) {
+        let channels = endpoint.channels();
+        let wants = |channel: Channel| {
+            channels
+                .iter()
+                .position(|c| *c == channel)
+                .is_some_and(|bit| wanted & (1 << bit) != 0)
+        };
         let kind = endpoint.kind();
         let key = (endpoint, symbol.clone());
         let start = initial_price(kind, symbol);
@@ -328,9 +344,7 @@ impl Generator {
         let (exchange, tape) = venue(endpoint, symbol);
         let stock = kind == Kind::Stocks;
 
-        if self.wants(endpoint, demand, Channel::Quotes, symbol)
-            && self.rng.chance(self.config.quote_chance)
-        {
+        if wants(Channel::Quotes) && self.rng.chance(self.config.quote_chance) {
             let half_spread = (mid * 0.0002).max(0.005);
             let t = self.stamp(wall);
             let quote = Quote {
@@ -352,10 +366,10 @@ impl Generator {
             emit(Channel::Quotes, MarketData::Quote(quote));
         }
 
-        let wants_trades = self.wants(endpoint, demand, Channel::Trades, symbol);
+        let wants_trades = wants(Channel::Trades);
         let wants_bars = [Channel::Bars, Channel::DailyBars, Channel::UpdatedBars]
             .iter()
-            .any(|c| self.wants(endpoint, demand, *c, symbol));
+            .any(|c| wants(*c));
         if (wants_trades || wants_bars) && self.rng.chance(self.config.trade_chance) {
             self.trade_id += 1;
             let id = self.trade_id;
@@ -422,9 +436,7 @@ impl Generator {
             }
         }
 
-        if self.wants(endpoint, demand, Channel::Orderbooks, symbol)
-            && self.rng.chance(self.config.orderbook_chance)
-        {
+        if wants(Channel::Orderbooks) && self.rng.chance(self.config.orderbook_chance) {
             let reset = self.instruments.get(&key).is_some_and(|i| !i.book_sent);
             let levels = if reset { 5 } else { 1 + self.rng.below(2) };
             let mut bids = Vec::new();
@@ -453,9 +465,7 @@ impl Generator {
             emit(Channel::Orderbooks, MarketData::Orderbook(book));
         }
 
-        if self.wants(endpoint, demand, Channel::Statuses, symbol)
-            && self.rng.chance(self.config.status_chance)
-        {
+        if wants(Channel::Statuses) && self.rng.chance(self.config.status_chance) {
             let halted = self.instruments.get_mut(&key).map(|i| {
                 i.halted = !i.halted;
                 i.halted
@@ -477,9 +487,7 @@ impl Generator {
             emit(Channel::Statuses, MarketData::Status(status));
         }
 
-        if self.wants(endpoint, demand, Channel::Lulds, symbol)
-            && self.rng.chance(self.config.luld_chance)
-        {
+        if wants(Channel::Lulds) && self.rng.chance(self.config.luld_chance) {
             let luld = Luld {
                 symbol: symbol.clone(),
                 limit_up_price: cents(mid * 1.05),
@@ -491,9 +499,7 @@ impl Generator {
             emit(Channel::Lulds, MarketData::Luld(luld));
         }
 
-        if self.wants(endpoint, demand, Channel::Imbalances, symbol)
-            && self.rng.chance(self.config.imbalance_chance)
-        {
+        if wants(Channel::Imbalances) && self.rng.chance(self.config.imbalance_chance) {
             let imbalance = Imbalance {
                 symbol: symbol.clone(),
                 price: cents(mid),
@@ -538,15 +544,13 @@ impl Generator {
                 ),
             );
             inst.bar = BarAcc::default();
-            if self.wants(endpoint, demand, Channel::Bars, symbol) {
+            if wants(Channel::Bars) {
                 emit(Channel::Bars, MarketData::Bar(bar.clone()));
             }
-            if self.wants(endpoint, demand, Channel::DailyBars, symbol) {
+            if wants(Channel::DailyBars) {
                 emit(Channel::DailyBars, MarketData::DailyBar(day));
             }
-            if self.wants(endpoint, demand, Channel::UpdatedBars, symbol)
-                && self.rng.chance(self.config.updated_bar_chance)
-            {
+            if wants(Channel::UpdatedBars) && self.rng.chance(self.config.updated_bar_chance) {
                 let mut updated = bar;
                 updated.volume += 1.0;
                 updated.trade_count = updated.trade_count.map(|n| n + 1);
