@@ -310,10 +310,10 @@ impl<D: Dialect> Machine<D> {
             self.actions.push_back(Action::Close { epoch });
         }
         self.timers.stop_all();
-        self.subscriptions.abandon_all(&mut self.settled);
-        self.emit_settled();
         self.gap = None;
         self.set_state(State::Closed);
+        self.subscriptions.abandon_all(&mut self.settled);
+        self.emit_settled();
     }
 
     // ---- inputs ----
@@ -483,8 +483,9 @@ impl<D: Dialect> Machine<D> {
                     self.timers.stop(Timer::SubscriptionAck);
                 }
                 self.events.push_back(Event::Confirmed(set));
-                self.settle();
+                // Going live first: a verdict then arrives with the state it brought.
                 self.advance_subscriptions(now);
+                self.settle();
             }
             Inbound::Unknown { tag } => self.events.push_back(Event::Unknown { tag }),
             Inbound::Malformed(error) => self.events.push_back(Event::Error {
@@ -707,8 +708,6 @@ impl<D: Dialect> Machine<D> {
             self.actions.push_back(Action::Close { epoch });
         }
         self.timers.stop_all();
-        self.subscriptions.abandon_all(&mut self.settled);
-        self.emit_settled();
         self.gap = None;
         tracing::warn!(%error, "stream failed");
         self.events.push_back(Event::Error {
@@ -716,6 +715,8 @@ impl<D: Dialect> Machine<D> {
             fatal: true,
         });
         self.set_state(State::Failed { error });
+        self.subscriptions.abandon_all(&mut self.settled);
+        self.emit_settled();
     }
 
     fn settle(&mut self) {
