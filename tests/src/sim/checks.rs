@@ -652,6 +652,11 @@ impl Rules {
         if state.is_terminal() {
             return Ok(());
         }
+        // The common case, the same sets, by one linear comparison (the
+        // pairwise lookups below only when they differ).
+        if desired == &self.app_desired {
+            return self.check(true, 0, at, String::new);
+        }
         // A symbol the machine gave up while its subscribe command is still
         // pending is reported when that command settles.
         let awaiting_verdict = |c: Channel, s: &Symbol| {
