@@ -656,10 +656,29 @@ async fn clean_shutdown_in_every_state(backend: Backend) {
     let mut backing_off = h.market("/v2/iex", |b| b);
     let handle = backing_off.handle();
     let pending = tokio::spawn(async move { handle.subscribe(Channel::Quotes, ["AAPL"]).await });
+    // The first subscribe goes `Subscribed` (connecting now) then `Connecting`
+    // before any attempt is made: that `Subscribed` is not the backoff. Wait
+    // for the refusal itself, then the backoff it causes. Shutting down
+    // earlier may abandon the attempt before its upgrade reaches the server,
+    // leaving the queued 429 to refuse the next stream's connection.
+    until(&mut backing_off, "the 429 refusal", |e| match e {
+        StreamEvent::Error {
+            error: StreamError::Refused { status: 429 },
+            fatal: false,
+        } => Some(()),
+        _ => None,
+    })
+    .await;
     until(&mut backing_off, "backoff after 429", |e| {
         matches!(e, StreamEvent::StateChanged(State::Subscribed { .. })).then_some(())
     })
     .await;
+    let now = tokio::time::Instant::now().into_std();
+    assert!(
+        matches!(backing_off.state(), State::Subscribed { reconnect_at } if reconnect_at > now),
+        "not backing off: {:?}",
+        backing_off.state()
+    );
     shut_down_cleanly(&h, backing_off, "backing off").await;
     assert_eq!(pending.await.unwrap(), Err(Error::Closed));
 
