@@ -14,9 +14,7 @@
 //! ```
 //!
 //! Other variables: `TICKWIRE_SIM_STEPS` (safety steps per seed),
-//! `TICKWIRE_SIM_THREADS`, `TICKWIRE_SIM_STRICT=1` (fail on
-//! [known machine issues](sim::KnownIssue) too), `TICKWIRE_SIM_TRACE_DIR`
-//! (write the readable traces of failed seeds there).
+//! `TICKWIRE_SIM_THREADS`, `TICKWIRE_SIM_TRACE_DIR` (write the readable traces of failed seeds there).
 //!
 //! # Running your own code against the simulated exchange
 //!

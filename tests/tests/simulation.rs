@@ -18,16 +18,6 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// The default settings, or [`SimConfig::strict`] (failing on known machine
-/// issues too) with `TICKWIRE_SIM_STRICT=1`.
-fn base_config() -> SimConfig {
-    if std::env::var("TICKWIRE_SIM_STRICT").is_ok_and(|v| v == "1") {
-        SimConfig::strict()
-    } else {
-        SimConfig::default()
-    }
-}
-
 /// Writes the readable traces of failed seeds (re-running them with a log)
 /// to `TICKWIRE_SIM_TRACE_DIR`, if set.
 fn write_failure_traces(report: &tickwire_tests::sim::SweepReport, steps: u64) {
@@ -38,7 +28,7 @@ fn write_failure_traces(report: &tickwire_tests::sim::SweepReport, steps: u64) {
         let config = SimConfig {
             steps,
             record_trace: true,
-            ..base_config()
+            ..SimConfig::default()
         };
         let outcome = run_seed_with(failure.seed, &config);
         let path = Path::new(&dir).join(format!("sim-{}.trace", failure.seed));
@@ -62,7 +52,7 @@ fn sweep() {
         seeds,
         sim: SimConfig {
             steps,
-            ..base_config()
+            ..SimConfig::default()
         },
         threads: env_u64("TICKWIRE_SIM_THREADS").map_or(0, |t| t as usize),
     };
@@ -134,7 +124,7 @@ fn replay() {
     let config = SimConfig {
         steps,
         record_trace: trace_path.is_some(),
-        ..base_config()
+        ..SimConfig::default()
     };
     let outcome = run_seed_with(seed, &config);
     println!("{outcome}");

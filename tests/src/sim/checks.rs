@@ -73,37 +73,6 @@ pub struct InputNote {
     pub rejection: bool,
 }
 
-/// A machine behaviour the simulation found that breaks a rule, known and
-/// reported; a sweep may tolerate it (counting each hit) so that it keeps
-/// guarding everything else until the machine is fixed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum KnownIssue {
-    /// Rule 6 ("minus rejected symbols, *reported*"): when the server refuses
-    /// a request that re-subscribes symbols whose commands were already
-    /// settled (the whole set sent after a reconnect, refused with 405),
-    /// the machine dropped them from the desired set without reporting
-    /// them. First seen with seed 6; fixed since (the machine bisects a
-    /// refused request and reports such refusals as `Event::Refused`), so
-    /// sweeps no longer tolerate it by default.
-    UnreportedRejection,
-}
-
-impl KnownIssue {
-    /// Every known issue.
-    pub const ALL: [Self; 1] = [Self::UnreportedRejection];
-}
-
-impl fmt::Display for KnownIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::UnreportedRejection => {
-                "rule 6: symbols dropped after a refused re-subscription without a Rejected outcome"
-            }
-        })
-    }
-}
-
 /// Checks of one stream, and the application's record of it.
 #[derive(Debug)]
 pub struct Rules {
@@ -128,9 +97,6 @@ pub struct Rules {
     rejected: u64,
     data_before_resumed: u64,
     checks: u64,
-    tolerated: Vec<KnownIssue>,
-    /// Known issues hit (and tolerated).
-    hits: Vec<KnownIssue>,
 }
 
 type Checked = Result<(), Violation>;
@@ -142,7 +108,6 @@ impl Rules {
         kind: StreamKind,
         config: &MachineConfig,
         expects_greeting: bool,
-        tolerated: &[KnownIssue],
     ) -> Self {
         let mut app_desired = SubscriptionSet::new();
         if kind == StreamKind::Account {
@@ -168,14 +133,7 @@ impl Rules {
             rejected: 0,
             data_before_resumed: 0,
             checks: 0,
-            tolerated: tolerated.to_vec(),
-            hits: Vec::new(),
         }
-    }
-
-    /// Known issues hit and tolerated, in order.
-    pub fn hits(&self) -> &[KnownIssue] {
-        &self.hits
     }
 
     /// How many individual checks passed.
@@ -664,20 +622,12 @@ impl Rules {
                 *subscribe && *channel == c && symbols.contains(s)
             })
         };
-        let mut same = desired.iter().all(|(c, s)| self.app_desired.contains(c, s))
+        let same = desired.iter().all(|(c, s)| self.app_desired.contains(c, s))
             && self
                 .app_desired
                 .iter()
                 .all(|(c, s)| desired.contains(c, s) || awaiting_verdict(c, s));
         let dropped = !same && desired.iter().all(|(c, s)| self.app_desired.contains(c, s));
-        if dropped && self.note.rejection {
-            let issue = KnownIssue::UnreportedRejection;
-            if self.tolerated.contains(&issue) {
-                self.hits.push(issue);
-                self.app_desired = desired.clone();
-                same = true;
-            }
-        }
         let app = (!same).then(|| self.app_desired.clone());
         let rule = if dropped && self.note.rejection { 6 } else { 0 };
         self.check(same, rule, at, || {
@@ -742,7 +692,7 @@ mod tests {
     fn rules() -> Rules {
         let mut config = MachineConfig::new("wss://x/v2/iex", Credentials::new("k", "secret-xyz"));
         config.frame_bytes_max = 64;
-        Rules::new(0, StreamKind::Symbols, &config, true, &[])
+        Rules::new(0, StreamKind::Symbols, &config, true)
     }
 
     #[test]

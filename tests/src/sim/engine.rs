@@ -17,7 +17,7 @@ use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::{ConnectRequest, Frame, TransportError};
 use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 
-use super::checks::{KnownIssue, Violation};
+use super::checks::Violation;
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
 use super::recording::{MachineInput, Recording};
@@ -69,12 +69,7 @@ pub struct World {
 
 impl World {
     /// A world for a scenario; `seed` seeds the engine's own draws.
-    pub fn new(
-        seed: u64,
-        scenario: Scenario,
-        record_trace: bool,
-        tolerated: &[KnownIssue],
-    ) -> Self {
+    pub fn new(seed: u64, scenario: Scenario, record_trace: bool) -> Self {
         let base = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(7);
@@ -87,14 +82,12 @@ impl World {
                 streams.push(Box::new(SimStream::new(
                     index,
                     Machine::account_stream(spec.config, dialect, base),
-                    tolerated,
                 )));
             } else {
                 let dialect = AlpacaMarketData::new(spec.encoding);
                 streams.push(Box::new(SimStream::new(
                     index,
                     Machine::symbol_stream(spec.config, dialect, base),
-                    tolerated,
                 )));
             }
         }
@@ -150,14 +143,6 @@ impl World {
     /// Data events delivered between a gap and its resume, over all streams.
     pub fn data_before_resumed(&self) -> u64 {
         self.streams.iter().map(|s| s.data_before_resumed()).sum()
-    }
-
-    /// Known issues hit (and tolerated), over all streams.
-    pub fn known_issue_hits(&self) -> Vec<KnownIssue> {
-        self.streams
-            .iter()
-            .flat_map(|s| s.known_issue_hits().iter().copied())
-            .collect()
     }
 
     /// Symbols rejected by the exchange and reported, over all streams.

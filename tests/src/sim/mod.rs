@@ -41,7 +41,7 @@ mod stream;
 pub mod trace;
 pub mod workload;
 
-pub use checks::{KnownIssue, Violation};
+pub use checks::Violation;
 pub use run::{
     FailureKind, SeedOutcome, SimConfig, SweepConfig, SweepReport, record_seed, replay_command,
     run_seed, run_seed_with, run_sweep,

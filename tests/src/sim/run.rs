@@ -10,7 +10,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::checks::{KnownIssue, Violation};
+use super::checks::Violation;
 use super::engine::{Stop, World};
 use super::recording::Recording;
 use super::scenario::Scenario;
@@ -27,18 +27,6 @@ pub struct SimConfig {
     pub liveness_bound: Duration,
     /// Keep a readable log of the run (slower; for replays).
     pub record_trace: bool,
-    /// Known machine issues to count instead of failing on (see [`KnownIssue`]).
-    pub tolerate: Vec<KnownIssue>,
-}
-
-impl SimConfig {
-    /// The defaults, failing on known issues too.
-    pub fn strict() -> Self {
-        Self {
-            tolerate: Vec::new(),
-            ..Self::default()
-        }
-    }
 }
 
 impl Default for SimConfig {
@@ -48,7 +36,6 @@ impl Default for SimConfig {
             intensity: 1.0,
             liveness_bound: Duration::from_secs(600),
             record_trace: false,
-            tolerate: Vec::new(),
         }
     }
 }
@@ -98,16 +85,12 @@ pub struct SeedOutcome {
     pub streams_excused: usize,
     /// Symbols the exchange rejected (reported to the application).
     pub rejected: u64,
-    /// Known issues hit and tolerated.
-    pub known_issues: Vec<KnownIssue>,
     /// Data events delivered between a `Gap` and its `Resumed`.
     pub data_before_resumed: u64,
     /// The trace: its hash, and the readable log if kept.
     pub trace: Trace,
     /// Why it failed, if it did.
     pub failure: Option<FailureKind>,
-    /// Whether known machine issues were failures too ([`SimConfig::strict`]).
-    pub strict: bool,
 }
 
 impl SeedOutcome {
@@ -123,12 +106,7 @@ impl SeedOutcome {
 
     /// The command that replays this seed exactly.
     pub fn replay_command(&self) -> String {
-        let command = replay_command(self.seed, self.steps_asked);
-        if self.strict {
-            format!("TICKWIRE_SIM_STRICT=1 {command}")
-        } else {
-            command
-        }
+        replay_command(self.seed, self.steps_asked)
     }
 }
 
@@ -205,12 +183,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
     let world_seed = rng.next_u64();
     let mut slot = None::<World>;
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let world = slot.insert(World::new(
-            world_seed,
-            scenario,
-            config.record_trace,
-            &config.tolerate,
-        ));
+        let world = slot.insert(World::new(world_seed, scenario, config.record_trace));
         if record {
             world.record_inputs();
         }
@@ -252,11 +225,9 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
                 streams,
                 streams_excused: excused,
                 rejected: world.rejected(),
-                known_issues: world.known_issue_hits(),
                 data_before_resumed: world.data_before_resumed(),
                 trace: world.into_trace(),
                 failure,
-                strict: config.tolerate.is_empty(),
             }
         }
         None => SeedOutcome {
@@ -270,11 +241,9 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
             streams,
             streams_excused: 0,
             rejected: 0,
-            known_issues: Vec::new(),
             data_before_resumed: 0,
             trace: Trace::new(false),
             failure,
-            strict: config.tolerate.is_empty(),
         },
     }
 }
@@ -339,8 +308,6 @@ pub struct SweepReport {
     pub combined_hash: u64,
     /// Seeds in which data was delivered between a `Gap` and its `Resumed`, and the first.
     pub data_before_resumed: (u64, Option<u64>),
-    /// Per known issue: how many seeds hit it, and the first such seed.
-    pub known_issues: Vec<(KnownIssue, u64, u64)>,
     /// The failed seeds, in seed order.
     pub failures: Vec<SeedOutcome>,
 }
@@ -377,12 +344,6 @@ impl fmt::Display for SweepReport {
             writeln!(
                 f,
                 "data delivered between a gap and its resume in {seeds} seeds (first: seed {first}); allowed, noted"
-            )?;
-        }
-        for (issue, seeds, first) in &self.known_issues {
-            writeln!(
-                f,
-                "known machine issue hit by {seeds} seeds (first: seed {first}), tolerated: {issue}"
             )?;
         }
         write!(
@@ -458,15 +419,6 @@ pub fn run_sweep(config: &SweepConfig) -> SweepReport {
         if outcome.data_before_resumed > 0 {
             report.data_before_resumed.0 += 1;
             report.data_before_resumed.1.get_or_insert(outcome.seed);
-        }
-        let mut issues = outcome.known_issues.clone();
-        issues.sort();
-        issues.dedup();
-        for issue in issues {
-            match report.known_issues.iter_mut().find(|(i, _, _)| *i == issue) {
-                Some((_, seeds, _)) => *seeds += 1,
-                None => report.known_issues.push((issue, 1, outcome.seed)),
-            }
         }
         if let Some(live) = outcome.liveness {
             report.live_reached += 1;

@@ -10,7 +10,7 @@ use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::protocol::{Dialect, Inbound, Verdict};
 use tickwire_core::{Frame, TransportError};
 
-use super::checks::{InputNote, KnownIssue, Rules, Violation};
+use super::checks::{InputNote, Rules, Violation};
 use super::trace::Trace;
 use super::workload::Command;
 
@@ -61,7 +61,6 @@ pub(crate) trait Driven: std::fmt::Debug {
     fn checks(&self) -> u64;
     fn rejected(&self) -> u64;
     fn is_shut_down(&self) -> bool;
-    fn known_issue_hits(&self) -> &[KnownIssue];
     fn data_before_resumed(&self) -> u64;
 }
 
@@ -99,14 +98,13 @@ where
     D::Data: PartialEq,
 {
     /// Wraps a freshly created machine (its creation outputs are drained with the first input).
-    pub(crate) fn new(index: usize, machine: Machine<D>, tolerated: &[KnownIssue]) -> Self {
+    pub(crate) fn new(index: usize, machine: Machine<D>) -> Self {
         let decoder = *machine.dialect();
         let rules = Rules::new(
             index,
             machine.kind(),
             machine.config(),
             decoder.expects_greeting(),
-            tolerated,
         );
         Self {
             index,
@@ -564,10 +562,6 @@ where
 
     fn is_shut_down(&self) -> bool {
         self.rules.is_shut_down()
-    }
-
-    fn known_issue_hits(&self) -> &[KnownIssue] {
-        self.rules.hits()
     }
 
     fn data_before_resumed(&self) -> u64 {
