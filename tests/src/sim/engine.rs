@@ -38,6 +38,21 @@ pub enum Stop {
     NotLive(String),
 }
 
+/// The deadlines of one step.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    /// The earliest of all.
+    earliest: Option<Duration>,
+    /// The exchange's.
+    exchange: Option<Duration>,
+}
+
+impl Deadlines {
+    fn earliest(&self) -> Option<Duration> {
+        self.earliest
+    }
+}
+
 /// The world of one run.
 #[derive(Debug)]
 pub struct World {
@@ -267,24 +282,30 @@ impl World {
     }
 
     fn next_time(&self) -> Option<Duration> {
-        let machines = self
+        self.deadlines().earliest()
+    }
+
+    /// The earliest deadline, and the exchange's (a scan, read once per step).
+    fn deadlines(&self) -> Deadlines {
+        let exchange = self.exchange.poll_timeout().map(|t| self.offset(t));
+        let earliest = self
             .streams
             .iter()
             .filter_map(|s| s.poll_timeout())
-            .map(|t| self.offset(t));
-        let exchange = self.exchange.poll_timeout().map(|t| self.offset(t));
-        machines
+            .map(|t| self.offset(t))
             .chain(exchange)
             .chain(self.link.next_due())
             .chain(self.next_command)
             .chain(self.next_shot)
-            .min()
+            .min();
+        Deadlines { earliest, exchange }
     }
 
     /// One step: jump to the earliest deadline and handle one thing due then.
     /// Returns `false` when nothing at all is scheduled.
     pub fn step(&mut self) -> Result<bool, Stop> {
-        let Some(next) = self.next_time() else {
+        let deadlines = self.deadlines();
+        let Some(next) = deadlines.earliest else {
             return Ok(false);
         };
         self.at = self.at.max(next);
@@ -301,7 +322,7 @@ impl World {
             self.with_stream(index, |stream, ctx| stream.timeout(ctx))?;
             return Ok(true);
         }
-        if self.exchange.poll_timeout().is_some_and(|t| t <= now) {
+        if deadlines.exchange.is_some_and(|t| t <= self.at) {
             self.exchange.handle_timeout(now);
             self.trace.record(self.at, 0xe00, &[]);
             self.pump_exchange();
