@@ -1,7 +1,11 @@
 //! Sets of (channel, symbol) pairs: what a stream wants and what a server confirmed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::fmt;
+use std::iter::FusedIterator;
 
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::{Channel, Symbol};
@@ -10,6 +14,8 @@ use crate::{Channel, Symbol};
 ///
 /// Used for the desired set (what the application asked for), the confirmed
 /// set (what the server's last acknowledgement said) and request diffs.
+/// Pairs are kept sorted by channel then symbol, so iterating, comparing
+/// and diffing two sets are linear walks.
 ///
 /// ```
 /// use tickwire_core::{Channel, Symbol, SubscriptionSet};
@@ -19,10 +25,15 @@ use crate::{Channel, Symbol};
 /// assert_eq!(set.len(), 1);
 /// # Ok::<(), tickwire_core::InvalidSymbol>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionSet {
-    channels: BTreeMap<Channel, BTreeSet<Symbol>>,
+    /// Strictly ascending.
+    pairs: Vec<(Channel, Symbol)>,
+}
+
+/// Orders a stored pair against a (channel, symbol) key without building one.
+fn cmp_pair(pair: &(Channel, Symbol), channel: Channel, symbol: &Symbol) -> Ordering {
+    pair.0.cmp(&channel).then_with(|| pair.1.cmp(symbol))
 }
 
 impl SubscriptionSet {
@@ -33,94 +44,255 @@ impl SubscriptionSet {
 
     /// Adds a pair; returns whether it was new.
     pub fn insert(&mut self, channel: Channel, symbol: Symbol) -> bool {
-        self.channels.entry(channel).or_default().insert(symbol)
+        // Servers list symbols in order: appending is the common case.
+        let after_last = self
+            .pairs
+            .last()
+            .is_none_or(|last| cmp_pair(last, channel, &symbol) == Ordering::Less);
+        if after_last {
+            self.pairs.push((channel, symbol));
+            return true;
+        }
+        match self.search(channel, &symbol) {
+            Ok(_) => false,
+            Err(index) => {
+                self.pairs.insert(index, (channel, symbol));
+                true
+            }
+        }
     }
 
     /// Removes a pair; returns whether it was present.
     pub fn remove(&mut self, channel: Channel, symbol: &Symbol) -> bool {
-        let Some(symbols) = self.channels.get_mut(&channel) else {
-            return false;
-        };
-        let removed = symbols.remove(symbol);
-        if symbols.is_empty() {
-            self.channels.remove(&channel);
+        match self.search(channel, symbol) {
+            Ok(index) => {
+                self.pairs.remove(index);
+                true
+            }
+            Err(_) => false,
         }
-        removed
     }
 
     /// Whether the pair is in the set.
     pub fn contains(&self, channel: Channel, symbol: &Symbol) -> bool {
-        self.channels
-            .get(&channel)
-            .is_some_and(|s| s.contains(symbol))
+        self.search(channel, symbol).is_ok()
+    }
+
+    fn search(&self, channel: Channel, symbol: &Symbol) -> Result<usize, usize> {
+        self.pairs
+            .binary_search_by(|pair| cmp_pair(pair, channel, symbol))
     }
 
     /// Whether the set holds no pair.
     pub fn is_empty(&self) -> bool {
-        self.channels.is_empty()
+        self.pairs.is_empty()
     }
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.channels.values().map(BTreeSet::len).sum()
+        self.pairs.len()
     }
 
     /// The symbols of one channel (empty if none).
     pub fn symbols(&self, channel: Channel) -> impl Iterator<Item = &Symbol> + '_ {
-        self.channels.get(&channel).into_iter().flatten()
+        let start = self.pairs.partition_point(|(c, _)| *c < channel);
+        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
+        self.pairs[start..end].iter().map(|(_, s)| s)
     }
 
     /// The channels that hold at least one symbol.
     pub fn channels(&self) -> impl Iterator<Item = Channel> + '_ {
-        self.channels.keys().copied()
+        self.pairs.chunk_by(|a, b| a.0 == b.0).map(|run| run[0].0)
     }
 
     /// Every pair, ordered by channel then symbol.
     pub fn iter(&self) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
-        self.channels
-            .iter()
-            .flat_map(|(c, symbols)| symbols.iter().map(move |s| (*c, s)))
+        self.pairs.iter().map(|(c, s)| (*c, s))
     }
 
-    /// The pairs of `self` that are not in `other`.
+    /// The pairs of `self` that are not in `other`, ordered by channel then symbol.
     pub fn difference<'a>(
         &'a self,
         other: &'a Self,
     ) -> impl Iterator<Item = (Channel, &'a Symbol)> + 'a {
-        self.iter().filter(move |(c, s)| !other.contains(*c, s))
+        Difference {
+            left: &self.pairs,
+            right: &other.pairs,
+        }
     }
 
     /// This set without the channels the server manages itself
     /// (`corrections`, `cancelErrors`).
     pub fn without_server_managed(&self) -> Self {
         Self {
-            channels: self
-                .channels
-                .iter()
-                .filter(|(c, _)| !c.is_server_managed())
-                .map(|(c, s)| (*c, s.clone()))
-                .collect(),
+            pairs: self.client_pairs().cloned().collect(),
         }
+    }
+
+    /// Makes this set `other` without its server-managed channels, reusing
+    /// this set's memory; returns whether that changed this set.
+    pub(crate) fn assign_without_server_managed(&mut self, other: &Self) -> bool {
+        if self.pairs.iter().eq(other.client_pairs()) {
+            return false;
+        }
+        self.pairs.clear();
+        self.pairs.extend(other.client_pairs().cloned());
+        true
+    }
+
+    fn client_pairs(&self) -> impl Iterator<Item = &(Channel, Symbol)> + '_ {
+        self.pairs.iter().filter(|(c, _)| !c.is_server_managed())
     }
 
     /// Removes every pair.
     pub fn clear(&mut self) {
-        self.channels.clear();
+        self.pairs.clear();
+    }
+
+    /// Restores the order after pairs were appended from `sorted_len` on.
+    fn restore_order(&mut self, sorted_len: usize) {
+        let appended = &self.pairs[sorted_len.saturating_sub(1)..];
+        if !appended.is_sorted_by(|a, b| a < b) {
+            self.pairs.sort_unstable();
+            self.pairs.dedup();
+        }
     }
 }
 
+/// The pairs of a sorted slice missing from another: a merge walk.
+struct Difference<'a> {
+    left: &'a [(Channel, Symbol)],
+    right: &'a [(Channel, Symbol)],
+}
+
+impl<'a> Iterator for Difference<'a> {
+    type Item = (Channel, &'a Symbol);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (pair, rest) = self.left.split_first()?;
+            self.left = rest;
+            loop {
+                let Some((other, others)) = self.right.split_first() else {
+                    return Some((pair.0, &pair.1));
+                };
+                match other.cmp(pair) {
+                    Ordering::Less => self.right = others,
+                    Ordering::Equal => {
+                        self.right = others;
+                        break;
+                    }
+                    Ordering::Greater => return Some((pair.0, &pair.1)),
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left.len()))
+    }
+}
+
+impl FusedIterator for Difference<'_> {}
+
 impl FromIterator<(Channel, Symbol)> for SubscriptionSet {
     fn from_iter<I: IntoIterator<Item = (Channel, Symbol)>>(iter: I) -> Self {
-        let mut set = Self::new();
-        for (c, s) in iter {
-            set.insert(c, s);
-        }
+        let mut set = Self {
+            pairs: iter.into_iter().collect(),
+        };
+        set.restore_order(0);
         set
+    }
+}
+
+impl Extend<(Channel, Symbol)> for SubscriptionSet {
+    fn extend<I: IntoIterator<Item = (Channel, Symbol)>>(&mut self, iter: I) {
+        let sorted_len = self.pairs.len();
+        self.pairs.extend(iter);
+        self.restore_order(sorted_len);
+    }
+}
+
+impl fmt::Debug for SubscriptionSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// One channel's symbols, printed as a set.
+        struct Symbols<'a>(&'a [(Channel, Symbol)]);
+        impl fmt::Debug for Symbols<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_set()
+                    .entries(self.0.iter().map(|(_, s)| s))
+                    .finish()
+            }
+        }
+        /// Every channel, printed as a map.
+        struct Channels<'a>(&'a [(Channel, Symbol)]);
+        impl fmt::Debug for Channels<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map()
+                    .entries(
+                        self.0
+                            .chunk_by(|a, b| a.0 == b.0)
+                            .map(|run| (run[0].0, Symbols(run))),
+                    )
+                    .finish()
+            }
+        }
+        f.debug_struct("SubscriptionSet")
+            .field("channels", &Channels(&self.pairs))
+            .finish()
+    }
+}
+
+/// Serialized as a map from channel to its symbols, e.g. `{"trades":["AAPL"]}`.
+impl Serialize for SubscriptionSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// One channel's symbols, serialized as a sequence.
+        struct Symbols<'a>(&'a [(Channel, Symbol)]);
+        impl Serialize for Symbols<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(|(_, s)| s))
+            }
+        }
+        let runs = self.pairs.chunk_by(|a, b| a.0 == b.0);
+        let mut map = serializer.serialize_map(Some(runs.clone().count()))?;
+        for run in runs {
+            map.serialize_entry(&run[0].0, &Symbols(run))?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SubscriptionSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SetVisitor)
+    }
+}
+
+/// Reads a map from channel to a sequence of symbols.
+struct SetVisitor;
+
+impl<'de> Visitor<'de> for SetVisitor {
+    type Value = SubscriptionSet;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map from channel to symbols")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut set = SubscriptionSet::new();
+        while let Some((channel, symbols)) = map.next_entry::<Channel, Vec<Symbol>>()? {
+            set.extend(symbols.into_iter().map(|s| (channel, s)));
+        }
+        Ok(set)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
     use super::*;
 
     fn sym(s: &str) -> Symbol {
@@ -142,5 +314,128 @@ mod tests {
         assert!(b.remove(Channel::Trades, &sym("AAPL")));
         assert!(b.is_empty());
         assert_eq!(b.channels().count(), 0);
+    }
+
+    #[test]
+    fn bulk_building_sorts_and_drops_repeats() {
+        let pairs = [
+            (Channel::Quotes, sym("B")),
+            (Channel::Trades, sym("Z")),
+            (Channel::Quotes, sym("A")),
+            (Channel::Quotes, sym("B")),
+        ];
+        let set: SubscriptionSet = pairs.iter().cloned().collect();
+        let mut extended = SubscriptionSet::new();
+        extended.insert(Channel::Quotes, sym("A"));
+        extended.extend(pairs.iter().cloned());
+        for set in [&set, &extended] {
+            let items: Vec<_> = set.iter().collect();
+            assert_eq!(
+                items,
+                vec![
+                    (Channel::Trades, &sym("Z")),
+                    (Channel::Quotes, &sym("A")),
+                    (Channel::Quotes, &sym("B")),
+                ]
+            );
+        }
+        assert_eq!(set, extended);
+    }
+
+    #[test]
+    fn serde_and_debug_show_channels_and_their_symbols() {
+        let set: SubscriptionSet = [
+            (Channel::Quotes, sym("MSFT")),
+            (Channel::Trades, sym("AAPL")),
+            (Channel::Quotes, sym("AAPL")),
+        ]
+        .into_iter()
+        .collect();
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"{"trades":["AAPL"],"quotes":["AAPL","MSFT"]}"#);
+        assert_eq!(serde_json::from_str::<SubscriptionSet>(&json).unwrap(), set);
+        assert_eq!(
+            format!("{set:?}"),
+            r#"SubscriptionSet { channels: {Trades: {"AAPL"}, Quotes: {"AAPL", "MSFT"}} }"#
+        );
+    }
+
+    #[test]
+    fn assigning_without_server_managed_reports_changes() {
+        let mut confirmed = SubscriptionSet::new();
+        let mut ack = SubscriptionSet::new();
+        ack.insert(Channel::Trades, sym("A"));
+        ack.insert(Channel::Corrections, sym("A"));
+        assert!(confirmed.assign_without_server_managed(&ack));
+        assert_eq!(confirmed, ack.without_server_managed());
+        assert!(!confirmed.assign_without_server_managed(&ack));
+        ack.remove(Channel::Trades, &sym("A"));
+        assert!(confirmed.assign_without_server_managed(&ack));
+        assert!(confirmed.is_empty());
+    }
+
+    /// The reference model: the former representation's behaviour.
+    type Model = BTreeSet<(Channel, Symbol)>;
+
+    fn pair() -> impl Strategy<Value = (Channel, Symbol)> {
+        (
+            prop::sample::select(&Channel::ALL[..]),
+            prop::sample::select(&["*", "A", "AA", "B", "BTC/USD", "Z"][..]),
+        )
+            .prop_map(|(c, s)| (c, sym(s)))
+    }
+
+    fn pairs() -> impl Strategy<Value = Vec<(Channel, Symbol)>> {
+        prop::collection::vec(pair(), 0..12)
+    }
+
+    proptest! {
+        #[test]
+        fn sets_behave_as_ordered_sets_of_pairs(
+            a in pairs(),
+            b in pairs(),
+            removed in pairs(),
+            extra in pairs(),
+        ) {
+            let mut set = SubscriptionSet::new();
+            let mut model = Model::new();
+            for (c, s) in &a {
+                prop_assert_eq!(set.insert(*c, s.clone()), model.insert((*c, s.clone())));
+            }
+            for (c, s) in &removed {
+                prop_assert_eq!(set.remove(*c, s), model.remove(&(*c, s.clone())));
+            }
+            set.extend(extra.iter().cloned());
+            model.extend(extra.iter().cloned());
+            let other: SubscriptionSet = b.iter().cloned().collect();
+            let other_model: Model = b.iter().cloned().collect();
+
+            let listed = |m: &Model| m.iter().map(|(c, s)| (*c, s.clone())).collect::<Vec<_>>();
+            let owned = |i: &mut dyn Iterator<Item = (Channel, &Symbol)>| {
+                i.map(|(c, s)| (c, s.clone())).collect::<Vec<_>>()
+            };
+            prop_assert_eq!(owned(&mut set.iter()), listed(&model));
+            prop_assert_eq!(owned(&mut other.iter()), listed(&other_model));
+            prop_assert_eq!(set.len(), model.len());
+            prop_assert_eq!(set.is_empty(), model.is_empty());
+            prop_assert_eq!(set == other, model == other_model);
+            let difference: Model = model.difference(&other_model).cloned().collect();
+            prop_assert_eq!(owned(&mut set.difference(&other)), listed(&difference));
+            for (c, s) in a.iter().chain(&b) {
+                prop_assert_eq!(set.contains(*c, s), model.contains(&(*c, s.clone())));
+            }
+            let channels: BTreeSet<_> = model.iter().map(|(c, _)| *c).collect();
+            prop_assert_eq!(set.channels().collect::<Vec<_>>(), channels.iter().copied().collect::<Vec<_>>());
+            for channel in Channel::ALL {
+                let symbols: Vec<_> = model.iter().filter(|(c, _)| *c == channel).map(|(_, s)| s).collect();
+                prop_assert_eq!(set.symbols(channel).collect::<Vec<_>>(), symbols);
+            }
+            let mut assigned = other.clone();
+            let managed: Model = model.iter().filter(|(c, _)| !c.is_server_managed()).cloned().collect();
+            let changed = assigned.assign_without_server_managed(&set);
+            prop_assert_eq!(changed, other_model != managed);
+            prop_assert_eq!(owned(&mut assigned.iter()), listed(&managed));
+            prop_assert_eq!(&assigned, &set.without_server_managed());
+        }
     }
 }

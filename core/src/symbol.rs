@@ -1,16 +1,24 @@
 //! Symbols and channels: the two halves of a subscription.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
-use compact_str::CompactString;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Longest symbol accepted, in bytes (option contracts are about 21).
 pub const SYMBOL_BYTES_MAX: usize = 64;
 
+/// Longest symbol stored inline, in bytes; longer ones are shared on the heap.
+const INLINE_BYTES_MAX: usize = 22;
+
 /// A validated instrument symbol such as `AAPL`, `BTC/USD` or the wildcard `*`.
 ///
-/// Short symbols are stored inline, so cloning one does not allocate.
+/// Symbols of up to 22 bytes are stored inline: cloning one does not
+/// allocate, and comparing two is a few integer comparisons. Symbols order
+/// and hash as their text does.
 ///
 /// ```
 /// use tickwire_core::Symbol;
@@ -20,9 +28,58 @@ pub const SYMBOL_BYTES_MAX: usize = 64;
 /// assert!(Symbol::WILDCARD.is_wildcard());
 /// # Ok::<(), tickwire_core::InvalidSymbol>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Symbol(CompactString);
+#[derive(Clone)]
+pub struct Symbol(Repr);
+
+/// A symbol's text: inline exactly when it fits, so equal texts have equal forms.
+#[derive(Clone)]
+enum Repr {
+    /// The text zero-padded to [`INLINE_BYTES_MAX`] bytes, then its length.
+    Inline([u8; INLINE_BYTES_MAX + 1]),
+    /// Text longer than [`INLINE_BYTES_MAX`].
+    Heap(Arc<str>),
+}
+
+const _: () = assert!(size_of::<Symbol>() <= 24);
+
+impl Repr {
+    fn new(text: &str) -> Self {
+        if text.len() > INLINE_BYTES_MAX {
+            Self::Heap(Arc::from(text))
+        } else {
+            Self::Inline(inline(text))
+        }
+    }
+}
+
+/// The inline form of `text`, which must fit.
+const fn inline(text: &str) -> [u8; INLINE_BYTES_MAX + 1] {
+    let bytes = text.as_bytes();
+    assert!(bytes.len() <= INLINE_BYTES_MAX, "symbol too long to inline");
+    let mut form = [0u8; INLINE_BYTES_MAX + 1];
+    let mut index = 0;
+    while index < bytes.len() {
+        form[index] = bytes[index];
+        index += 1;
+    }
+    form[INLINE_BYTES_MAX] = bytes.len() as u8;
+    form
+}
+
+/// The inline form of the wildcard `*`.
+const WILDCARD_FORM: [u8; INLINE_BYTES_MAX + 1] = inline("*");
+
+/// An inline form as three big-endian words. Comparing them compares the
+/// texts byte by byte and then by length, as `str` does: where one text ends,
+/// its zero padding sorts before (or ties with) the other's remaining bytes.
+fn words(form: &[u8; INLINE_BYTES_MAX + 1]) -> [u64; 3] {
+    let word = |bytes: &[u8]| {
+        let mut word = [0u8; 8];
+        word[..bytes.len()].copy_from_slice(bytes);
+        u64::from_be_bytes(word)
+    };
+    [word(&form[..8]), word(&form[8..16]), word(&form[16..])]
+}
 
 /// Why a string is not a valid [`Symbol`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +108,7 @@ pub enum InvalidSymbol {
 
 impl Symbol {
     /// The wildcard: every symbol of a channel.
-    pub const WILDCARD: Self = Self(CompactString::const_new("*"));
+    pub const WILDCARD: Self = Self(Repr::Inline(WILDCARD_FORM));
 
     /// Validates and wraps a symbol.
     pub fn new(symbol: &str) -> Result<Self, InvalidSymbol> {
@@ -69,22 +126,96 @@ impl Symbol {
                 character,
             });
         }
-        Ok(Self(CompactString::new(symbol)))
+        Ok(Self(Repr::new(symbol)))
     }
 
     /// Wraps a symbol received from a server without validating it.
     pub fn from_server(symbol: &str) -> Self {
-        Self(CompactString::new(symbol))
+        Self(Repr::new(symbol))
     }
 
     /// The symbol as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Inline(form) => {
+                let len = usize::from(form[INLINE_BYTES_MAX]);
+                // Inline forms are only made from a whole `&str`.
+                std::str::from_utf8(&form[..len]).expect("an inline symbol holds UTF-8")
+            }
+            Repr::Heap(text) => text,
+        }
     }
 
     /// Whether this is the wildcard `*`.
     pub fn is_wildcard(&self) -> bool {
-        self.0 == "*"
+        matches!(&self.0, Repr::Inline(form) if *form == WILDCARD_FORM)
+    }
+}
+
+impl PartialEq for Symbol {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Inline(a), Repr::Inline(b)) => words(a) == words(b),
+            (Repr::Heap(a), Repr::Heap(b)) => a == b,
+            // Each text has one form.
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Symbol {}
+
+impl Ord for Symbol {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (&self.0, &other.0) {
+            (Repr::Inline(a), Repr::Inline(b)) => words(a).cmp(&words(b)),
+            _ => self.as_str().cmp(other.as_str()),
+        }
+    }
+}
+
+impl PartialOrd for Symbol {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for Symbol {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl Serialize for Symbol {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Symbol {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(SymbolVisitor)
+    }
+}
+
+/// Reads a symbol from a string, unvalidated like [`Symbol::from_server`].
+struct SymbolVisitor;
+
+impl Visitor<'_> for SymbolVisitor {
+    type Value = Symbol;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a symbol string")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Symbol, E> {
+        Ok(Symbol::from_server(text))
+    }
+
+    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Symbol, E> {
+        std::str::from_utf8(bytes)
+            .map(Symbol::from_server)
+            .map_err(|_| E::invalid_value(de::Unexpected::Bytes(bytes), &self))
     }
 }
 
@@ -224,6 +355,8 @@ impl std::str::FromStr for Channel {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -239,6 +372,55 @@ mod tests {
         ));
         assert_eq!(Symbol::new("BTC/USD").unwrap().as_str(), "BTC/USD");
         assert!(Symbol::new("*").unwrap().is_wildcard());
+    }
+
+    #[test]
+    fn short_symbols_are_inline_and_small() {
+        assert!(size_of::<Symbol>() <= 24);
+        assert!(matches!(
+            Symbol::from_server(&"A".repeat(22)).0,
+            Repr::Inline(_)
+        ));
+        assert!(matches!(
+            Symbol::from_server(&"A".repeat(23)).0,
+            Repr::Heap(_)
+        ));
+        assert_eq!(Symbol::from_server("*"), Symbol::WILDCARD);
+        assert!(!Symbol::from_server("**").is_wildcard());
+        assert!(!Symbol::from_server("*\0").is_wildcard());
+    }
+
+    /// Texts around the inline limit, with NULs, non-ASCII and shared prefixes.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[AB\\x00]{0,4}",
+            "[AB\\x00é]{18,26}",
+            "A{20,24}[\\x00AZ]{0,2}",
+            any::<String>(),
+        ]
+    }
+
+    fn std_hash(value: &impl Hash) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        value.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    proptest! {
+        #[test]
+        fn symbols_compare_and_hash_as_their_text(a in text(), b in text()) {
+            let (x, y) = (Symbol::from_server(&a), Symbol::from_server(&b));
+            prop_assert_eq!(x.as_str(), a.as_str());
+            prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            prop_assert_eq!(y.cmp(&x), b.cmp(&a));
+            prop_assert_eq!(x == y, a == b);
+            prop_assert_eq!(x.partial_cmp(&y), Some(a.cmp(&b)));
+            prop_assert_eq!(std_hash(&x), std_hash(&a.as_str()));
+            prop_assert_eq!(x.clone(), x.clone());
+            let json = serde_json::to_string(&x).unwrap();
+            prop_assert_eq!(&json, &serde_json::to_string(&a).unwrap());
+            prop_assert_eq!(serde_json::from_str::<Symbol>(&json).unwrap(), x);
+        }
     }
 
     #[test]

@@ -590,14 +590,13 @@ impl<D: Dialect> Machine<D> {
             }
             return;
         }
-        if self.subscriptions.is_settled()
-            && matches!(
-                self.state,
-                State::Connecting {
-                    phase: ConnectPhase::Subscribing,
-                    ..
-                }
-            )
+        if matches!(
+            self.state,
+            State::Connecting {
+                phase: ConnectPhase::Subscribing,
+                ..
+            }
+        ) && self.subscriptions.is_settled()
         {
             self.go_live(now, epoch);
         }

@@ -146,9 +146,7 @@ impl Subscriptions {
             return None;
         }
         let removals: Vec<_> = self
-            .confirmed
-            .difference(&self.desired)
-            .filter(|(c, s)| !self.refused_removals.contains(*c, s))
+            .removals()
             .take(self.request_items_max)
             .map(|(c, s)| (c, s.clone()))
             .collect();
@@ -156,17 +154,30 @@ impl Subscriptions {
             return Some((SubscriptionOp::Unsubscribe, removals));
         }
         let additions: Vec<_> = self
-            .desired
-            .difference(&self.confirmed)
+            .additions()
             .take(self.request_items_max)
             .map(|(c, s)| (c, s.clone()))
             .collect();
         (!additions.is_empty()).then_some((SubscriptionOp::Subscribe, additions))
     }
 
+    /// Confirmed pairs no longer wanted, except removals the server refused.
+    fn removals(&self) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
+        self.confirmed
+            .difference(&self.desired)
+            .filter(|(c, s)| !self.refused_removals.contains(*c, s))
+    }
+
+    /// Wanted pairs not yet confirmed.
+    fn additions(&self) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
+        self.desired.difference(&self.confirmed)
+    }
+
     /// Whether the server's set matches what is wanted, with nothing in flight.
     pub(crate) fn is_settled(&self) -> bool {
-        self.in_flight.is_none() && self.next_request().is_none()
+        self.in_flight.is_none()
+            && self.removals().next().is_none()
+            && self.additions().next().is_none()
     }
 
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(Channel, Symbol)>) {
@@ -184,9 +195,7 @@ impl Subscriptions {
     ///
     /// Returns whether the acknowledgement answered the request in flight.
     pub(crate) fn on_ack(&mut self, set: &SubscriptionSet) -> bool {
-        let confirmed = set.without_server_managed();
-        let changed = confirmed != self.confirmed;
-        self.confirmed = confirmed;
+        let changed = self.confirmed.assign_without_server_managed(set);
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };

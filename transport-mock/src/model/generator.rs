@@ -104,13 +104,34 @@ impl Demand {
     }
 }
 
-/// A generated message and the (channel, symbols) it is routed by.
+/// What one endpoint's subscribers want, as the generator walks it each tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) endpoint: Endpoint,
+    /// Every symbol wanted, in order, with the channels it is wanted on: bit
+    /// `i` stands for `endpoint.channels()[i]`.
+    pub(crate) wanted: Vec<(Symbol, u32)>,
+    /// The symbols news is wanted for (news endpoints only).
+    pub(crate) news_pool: Vec<Symbol>,
+}
+
+/// A generated message and what it is routed by.
 #[derive(Debug, Clone)]
 pub(crate) struct Event {
-    pub(crate) channel: Channel,
-    /// The symbols a subscriber must hold on `channel` (one, or a news article's).
-    pub(crate) symbols: Vec<Symbol>,
+    /// Index of the [`Plan`] (endpoint) it was generated for.
+    pub(crate) plan: usize,
+    pub(crate) route: Route,
     pub(crate) message: MarketData,
+}
+
+/// Who may receive an [`Event`].
+#[derive(Debug, Clone)]
+pub(crate) enum Route {
+    /// Subscribers of `Plan::wanted[symbol]` holding channel bit `bit`
+    /// (`corrections` and `cancelErrors` travel on the `trades` bit).
+    Instrument { symbol: usize, bit: u32 },
+    /// Subscribers of `news` for `*` or for one of these symbols.
+    News(Vec<Symbol>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,6 +168,14 @@ struct Instrument {
     day: BarAcc,
     halted: bool,
     book_sent: bool,
+}
+
+/// Where an instrument sits: its endpoint, and its indices in the tick's plans.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    plan: usize,
+    endpoint: Endpoint,
+    symbol: usize,
 }
 
 /// The market: prices per (endpoint, symbol) and the clock of ticks.
@@ -198,18 +227,20 @@ impl Generator {
         self.next_tick.is_some_and(|t| t <= now)
     }
 
-    /// One tick at `now` (wall time `wall`): the messages the demand asks for.
-    /// Stops ticking when nobody subscribes.
+    /// One tick at `now` (wall time `wall`): the messages the plans ask for,
+    /// appended to `out`. Stops ticking when nobody subscribes.
     pub(crate) fn tick(
         &mut self,
         now: Instant,
         wall: Timestamp,
-        demand: &BTreeMap<Endpoint, Demand>,
-    ) -> Vec<(Endpoint, Event)> {
-        if demand.values().all(Demand::is_empty) {
+        plans: &[Plan],
+        any_demand: bool,
+        out: &mut Vec<Event>,
+    ) {
+        if !any_demand {
             self.next_tick = None;
             self.next_bar = None;
-            return Vec::new();
+            return;
         }
         self.next_tick = Some(now + self.config.tick);
         let bars_due = self.next_bar.is_some_and(|t| t <= now);
@@ -217,27 +248,46 @@ impl Generator {
             self.next_bar = Some(now + self.config.bar_interval);
         }
         self.sequence = 0;
-        let mut out = Vec::new();
-        for (endpoint, demand) in demand {
-            let wall = if *endpoint == Endpoint::DelayedSip {
+        for (index, plan) in plans.iter().enumerate() {
+            let endpoint = plan.endpoint;
+            let wall = if endpoint == Endpoint::DelayedSip {
                 Timestamp::from_unix_nanos((wall.unix_nanos() - 15 * 60 * 1_000_000_000) as i64)
             } else {
                 wall
             };
             if endpoint.kind() == Kind::News {
-                self.news(*endpoint, wall, demand, &mut out);
+                self.news(index, &plan.news_pool, wall, out);
                 continue;
             }
-            for (symbol, wanted) in self.wanted(*endpoint, demand) {
-                self.instrument_tick(*endpoint, &symbol, wanted, wall, bars_due, &mut out);
+            for (symbol_index, (symbol, wanted)) in plan.wanted.iter().enumerate() {
+                let at = At {
+                    plan: index,
+                    endpoint,
+                    symbol: symbol_index,
+                };
+                self.instrument_tick(at, symbol, *wanted, wall, bars_due, out);
             }
         }
-        out
+    }
+
+    /// What the demand of one endpoint asks the generator for.
+    pub(crate) fn plan(&self, endpoint: Endpoint, demand: &Demand) -> Plan {
+        let news_pool = if endpoint.kind() == Kind::News {
+            self.symbols_for(endpoint, demand, Channel::News)
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Plan {
+            endpoint,
+            wanted: self.wanted(endpoint, demand).into_iter().collect(),
+            news_pool,
+        }
     }
 
     /// Every symbol wanted on an endpoint, in order, with the channels it is
-    /// wanted on: bit `i` stands for `endpoint.channels()[i]` (computed once
-    /// per tick rather than by a set lookup per channel per symbol).
+    /// wanted on: bit `i` stands for `endpoint.channels()[i]`.
     fn wanted(&self, endpoint: Endpoint, demand: &Demand) -> BTreeMap<Symbol, u32> {
         let channels = endpoint.channels();
         let mut everywhere = 0u32;
@@ -301,13 +351,14 @@ impl Generator {
     #[allow(clippy::too_many_lines)]
     fn instrument_tick(
         &mut self,
-        endpoint: Endpoint,
+        at: At,
         symbol: &Symbol,
         wanted: u32,
         wall: Timestamp,
         bars_due: bool,
-        out: &mut Vec<(Endpoint, Event)>,
+        out: &mut Vec<Event>,
     ) {
+        let endpoint = at.endpoint;
         let channels = endpoint.channels();
         let wants = |channel: Channel| {
             channels
@@ -332,14 +383,23 @@ impl Generator {
         inst.mid = (inst.mid * (1.0 + step)).max(0.01);
         let mid = inst.mid;
         let mut emit = |channel: Channel, message: MarketData| {
-            out.push((
-                endpoint,
-                Event {
-                    channel,
-                    symbols: vec![symbol.clone()],
-                    message,
+            let routed = if channel.is_server_managed() {
+                Channel::Trades
+            } else {
+                channel
+            };
+            let bit = channels
+                .iter()
+                .position(|c| *c == routed)
+                .map_or(0, |bit| 1 << bit);
+            out.push(Event {
+                plan: at.plan,
+                route: Route::Instrument {
+                    symbol: at.symbol,
+                    bit,
                 },
-            ));
+                message,
+            });
         };
         let (exchange, tape) = venue(endpoint, symbol);
         let stock = kind == Kind::Stocks;
@@ -559,23 +619,15 @@ impl Generator {
         }
     }
 
-    fn news(
-        &mut self,
-        endpoint: Endpoint,
-        wall: Timestamp,
-        demand: &Demand,
-        out: &mut Vec<(Endpoint, Event)>,
-    ) {
+    fn news(&mut self, plan: usize, news_pool: &[Symbol], wall: Timestamp, out: &mut Vec<Event>) {
         if !self.rng.chance(self.config.news_chance) {
             return;
         }
-        let mut pool: Vec<Symbol> = self
-            .symbols_for(endpoint, demand, Channel::News)
-            .into_iter()
-            .collect();
-        if pool.is_empty() {
-            pool = self.config.stocks.clone();
-        }
+        let pool = if news_pool.is_empty() {
+            &self.config.stocks
+        } else {
+            news_pool
+        };
         if pool.is_empty() {
             return;
         }
@@ -605,14 +657,11 @@ impl Generator {
             symbols: symbols.clone(),
             source: "tickwire".into(),
         };
-        out.push((
-            endpoint,
-            Event {
-                channel: Channel::News,
-                symbols,
-                message: MarketData::News(article),
-            },
-        ));
+        out.push(Event {
+            plan,
+            route: Route::News(symbols),
+            message: MarketData::News(article),
+        });
     }
 }
 

@@ -1,13 +1,13 @@
 //! The market data protocol, server side: auth, subscriptions, errors.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tickwire_core::protocol::alpaca::MarketData;
 use tickwire_core::{Channel, SubscriptionSet, Symbol};
 
 use super::emit::Kind;
-use super::generator::{Demand, Event};
+use super::generator::Event;
+use super::routing::Index;
 use super::session::Phase;
 use super::wire::{self, ClientRequest, Control};
 use super::{Encoding, Endpoint, Exchange, SessionId};
@@ -75,6 +75,7 @@ impl Exchange {
             self.send_error(now, id, 409);
             if let Some(s) = self.sessions.get_mut(&id) {
                 s.phase = Phase::Unentitled;
+                self.routing.invalidate();
             }
             return;
         }
@@ -93,6 +94,7 @@ impl Exchange {
             s.phase = Phase::Authenticated {
                 account: account_id,
             };
+            self.routing.invalidate();
         }
         tracing::debug!(%id, %endpoint, "authenticated");
         self.send_control(now, id, Control::Authenticated);
@@ -112,13 +114,10 @@ impl Exchange {
             self.send_error(now, id, 401);
             return;
         };
-        let candidate = match self.validate(id, &request, add) {
-            Ok(candidate) => candidate,
-            Err(Rejected(code)) => {
-                self.send_error(now, id, code);
-                return;
-            }
-        };
+        if let Err(Rejected(code)) = validate(s.endpoint, &request, add) {
+            self.send_error(now, id, code);
+            return;
+        }
         let limit = if add {
             self.accounts.get(account).symbol_limit
         } else {
@@ -133,7 +132,13 @@ impl Exchange {
                 .filter_map(|other| self.sessions.get(&other))
                 .map(|o| limited_pairs(&o.subscriptions))
                 .sum();
-            if others + limited_pairs(&candidate) > limit {
+            let added = request
+                .iter()
+                .filter(|(channel, symbol)| {
+                    is_limited(*channel) && !s.subscriptions.contains(*channel, symbol)
+                })
+                .count();
+            if others + limited_pairs(&s.subscriptions) + added > limit {
                 self.send_error(now, id, 405);
                 return;
             }
@@ -141,49 +146,24 @@ impl Exchange {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        s.subscriptions = candidate;
-        let ack = with_followers(&s.subscriptions, s.endpoint.has_trade_followers());
-        let frame = wire::encode_control(s.encoding, &Control::Subscription(ack));
-        self.emit(now, id, frame, Kind::Ack);
-        self.generator.wake(now);
-    }
-
-    /// The session's set after the request, or the error code refusing it.
-    fn validate(
-        &self,
-        id: SessionId,
-        request: &SubscriptionSet,
-        add: bool,
-    ) -> Result<SubscriptionSet, Rejected> {
-        let Some(s) = self.sessions.get(&id) else {
-            return Err(Rejected(500));
-        };
-        let allowed = s.endpoint.channels();
-        let mut candidate = s.subscriptions.clone();
         for (channel, symbol) in request.iter() {
             if channel.is_server_managed() {
                 continue; // follows `trades`; clients have no say
             }
-            if !allowed.contains(&channel) {
-                return Err(Rejected(410));
-            }
-            if Symbol::new(symbol.as_str()).is_err() {
-                return Err(Rejected(400));
-            }
-            if add
-                && s.endpoint.msgpack_only()
-                && channel == Channel::Quotes
-                && symbol.is_wildcard()
-            {
-                return Err(Rejected(413));
-            }
             if add {
-                candidate.insert(channel, symbol.clone());
+                s.subscriptions.insert(channel, symbol.clone());
             } else {
-                candidate.remove(channel, symbol);
+                s.subscriptions.remove(channel, symbol);
             }
         }
-        Ok(candidate)
+        self.routing.invalidate();
+        let frame = wire::subscription_ack(
+            s.encoding,
+            &s.subscriptions,
+            s.endpoint.has_trade_followers(),
+        );
+        self.emit(now, id, frame, Kind::Ack);
+        self.generator.wake(now);
     }
 
     /// Sends a control message (greeting, auth result) to a market data session.
@@ -209,77 +189,82 @@ impl Exchange {
     }
 }
 
+/// Checks every pair of a request, in order: the first refused one gives the code.
+fn validate(endpoint: Endpoint, request: &SubscriptionSet, add: bool) -> Result<(), Rejected> {
+    let allowed = endpoint.channels();
+    for (channel, symbol) in request.iter() {
+        if channel.is_server_managed() {
+            continue; // follows `trades`; clients have no say
+        }
+        if !allowed.contains(&channel) {
+            return Err(Rejected(410));
+        }
+        if Symbol::new(symbol.as_str()).is_err() {
+            return Err(Rejected(400));
+        }
+        if add && endpoint.msgpack_only() && channel == Channel::Quotes && symbol.is_wildcard() {
+            return Err(Rejected(413));
+        }
+    }
+    Ok(())
+}
+
+/// Whether pairs of this channel count towards the symbol limit.
+fn is_limited(channel: Channel) -> bool {
+    matches!(channel, Channel::Trades | Channel::Quotes)
+}
+
 /// Pairs that count towards the symbol limit: `trades` and `quotes`.
 fn limited_pairs(set: &SubscriptionSet) -> usize {
     set.symbols(Channel::Trades).count() + set.symbols(Channel::Quotes).count()
-}
-
-/// The set as acknowledged: `corrections` and `cancelErrors` follow `trades` on stocks.
-pub(crate) fn with_followers(set: &SubscriptionSet, followers: bool) -> SubscriptionSet {
-    let mut ack = set.clone();
-    if followers {
-        for symbol in set.symbols(Channel::Trades) {
-            ack.insert(Channel::Corrections, symbol.clone());
-            ack.insert(Channel::CancelErrors, symbol.clone());
-        }
-    }
-    ack
 }
 
 impl Exchange {
     /// One market tick: generate what subscribers want and send each session
     /// its share, batched.
     pub(crate) fn market_tick(&mut self, now: Instant) {
-        let mut demand: BTreeMap<Endpoint, Demand> = BTreeMap::new();
-        for s in self
-            .sessions
-            .values()
-            .filter(|s| s.is_authenticated() && !s.endpoint.is_trading())
-        {
-            let d = demand.entry(s.endpoint).or_default();
-            for (channel, symbol) in s.subscriptions.iter() {
-                d.add(channel, symbol);
-            }
-        }
+        self.routing.refresh(&self.sessions, &self.generator);
         let wall = self.wall_clock(now);
-        let events = self.generator.tick(now, wall, &demand);
-        if events.is_empty() {
-            return;
+        let mut events = std::mem::take(&mut self.tick_events);
+        events.clear();
+        let index = &self.routing.index;
+        self.generator
+            .tick(now, wall, &index.plans, index.any_demand, &mut events);
+        if !events.is_empty() {
+            // Sending may drop sessions (faults) and so invalidate the index,
+            // which stays valid for this tick: it is set aside meanwhile.
+            let index = std::mem::take(&mut self.routing.index);
+            self.send_tick(now, &index, &events);
+            self.routing.index = index;
         }
+        self.tick_events = events;
+    }
+
+    /// Sends each target session the events it asked for, in frames of at
+    /// most `batch_messages_max` messages.
+    fn send_tick(&mut self, now: Instant, index: &Index, events: &[Event]) {
         let batch_max = self.generator.batch_messages_max();
-        let targets: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in targets {
-            let Some(s) = self.sessions.get(&id) else {
+        let mut messages: Vec<&MarketData> = Vec::new();
+        for target in &index.targets {
+            let Some(s) = self.sessions.get(&target.id) else {
                 continue; // dropped by a fault while sending to an earlier one
             };
-            let messages: Vec<MarketData> = events
-                .iter()
-                .filter(|(endpoint, event)| {
-                    *endpoint == s.endpoint && routes_to(&s.subscriptions, event)
-                })
-                .map(|(_, event)| event.message.clone())
-                .collect();
             let encoding = s.encoding;
+            messages.clear();
+            messages.extend(
+                events
+                    .iter()
+                    .filter(|e| e.plan == target.plan && target.wants(e))
+                    .map(|e| &e.message),
+            );
             for batch in messages.chunks(batch_max) {
-                self.emit(now, id, wire::encode_data(encoding, batch), Kind::Data);
+                self.emit(
+                    now,
+                    target.id,
+                    wire::encode_data(encoding, batch),
+                    Kind::Data,
+                );
             }
         }
     }
-}
-
-/// Whether a session's set asks for an event (`corrections` and
-/// `cancelErrors` follow `trades`).
-fn routes_to(set: &SubscriptionSet, event: &Event) -> bool {
-    let channel = if event.channel.is_server_managed() {
-        Channel::Trades
-    } else {
-        event.channel
-    };
-    set.contains(channel, &Symbol::WILDCARD)
-        || event.symbols.iter().any(|s| set.contains(channel, s))
 }

@@ -7,6 +7,7 @@ mod faults;
 mod generator;
 mod market_data;
 mod rng;
+mod routing;
 mod session;
 mod trading;
 mod wire;
@@ -28,7 +29,8 @@ pub use generator::{MarketConfig, TEST_SYMBOL};
 pub use trading::TradingConfig;
 
 use accounts::{Accounts, Slots};
-use generator::Generator;
+use generator::{Event, Generator};
+use routing::Routing;
 use session::{Phase, Session};
 use trading::Desk;
 
@@ -201,6 +203,10 @@ pub struct Exchange {
     pub(crate) delayed_seq: u64,
     pub(crate) fault_rng: ChaCha8Rng,
     pub(crate) generator: Generator,
+    /// Who wants what, kept between ticks.
+    pub(crate) routing: Routing,
+    /// The events of the current tick (a buffer kept for its capacity).
+    pub(crate) tick_events: Vec<Event>,
     pub(crate) desk: Desk,
     refusals: VecDeque<u16>,
     restarts: u64,
@@ -213,6 +219,8 @@ impl Exchange {
         Self {
             accounts: Accounts::new(config.accounts.clone()),
             generator: Generator::new(seed, config.market.clone()),
+            routing: Routing::new(),
+            tick_events: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
             config,
             started_at: now,
@@ -320,6 +328,7 @@ impl Exchange {
         self.next_session += 1;
         let session = Session::new(endpoint, encoding, faults, now + self.config.auth_timeout);
         self.sessions.insert(id, session);
+        self.routing.invalidate();
         tracing::debug!(%id, %endpoint, ?encoding, "session opened");
 
         if !endpoint.is_trading() {
@@ -357,6 +366,7 @@ impl Exchange {
     /// The client closed `session` cleanly: its connection slot is free at once.
     pub fn handle_close(&mut self, _now: Instant, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
+            self.routing.invalidate();
             tracing::debug!(%session, "closed by the client");
         }
         self.slots.release(session);
@@ -366,6 +376,7 @@ impl Exchange {
     /// busy until [`ExchangeConfig::reap_after`] has passed (406 meanwhile).
     pub fn handle_lost(&mut self, now: Instant, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
+            self.routing.invalidate();
             tracing::debug!(%session, "connection lost");
             self.slots.orphan(session, now, self.config.reap_after);
         }
@@ -450,6 +461,7 @@ impl Exchange {
     /// its slot. Accounts, the market and orders survive.
     pub fn restart(&mut self, _now: Instant) {
         tracing::info!(sessions = self.sessions.len(), "exchange restart");
+        self.routing.invalidate();
         for id in std::mem::take(&mut self.sessions).into_keys() {
             self.outputs.push_back((id, Output::Reset));
         }

@@ -556,6 +556,7 @@ impl Exchange {
         }
         if let Some(s) = self.sessions.get_mut(&id) {
             s.phase = Phase::Authenticated { account };
+            self.routing.invalidate();
         }
         self.emit(
             now,

@@ -33,11 +33,7 @@ pub(crate) enum ClientRequest {
 pub(crate) enum Control {
     Connected,
     Authenticated,
-    Error {
-        code: u16,
-    },
-    /// The session's whole set, followers included.
-    Subscription(SubscriptionSet),
+    Error { code: u16 },
 }
 
 impl Control {
@@ -76,15 +72,23 @@ pub(crate) fn encode_control(encoding: Encoding, control: &Control) -> Frame {
             code: *code,
             message: error_message(*code).to_owned(),
         },
-        Control::Subscription(set) => ServerMessage::Subscription(set.clone()),
     };
     encode_market_frame(encoding, &[message])
 }
 
+/// Encodes the ack of a session's whole set; with `trade_followers`,
+/// `corrections` and `cancelErrors` follow `trades`.
+pub(crate) fn subscription_ack(
+    encoding: Encoding,
+    set: &SubscriptionSet,
+    trade_followers: bool,
+) -> Frame {
+    ServerMessage::subscription_frame(encoding, set, trade_followers)
+}
+
 /// Encodes a batch of market data messages as one frame.
-pub(crate) fn encode_data(encoding: Encoding, messages: &[MarketData]) -> Frame {
-    let messages: Vec<ServerMessage> = messages.iter().cloned().map(ServerMessage::Data).collect();
-    encode_market_frame(encoding, &messages)
+pub(crate) fn encode_data(encoding: Encoding, messages: &[&MarketData]) -> Frame {
+    ServerMessage::data_frame(encoding, messages)
 }
 
 pub(crate) fn trading_authorization(encoding: Encoding, authorized: bool) -> Frame {

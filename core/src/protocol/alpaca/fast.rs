@@ -1,6 +1,7 @@
 //! The fast path for the hottest market data messages: quotes, trades and
 //! bars, assembled field by field from a hand-written wire reader
-//! ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack)).
+//! ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack)),
+//! and the control messages beside them ([`fast_control`](super::fast_control)).
 //!
 //! The contract, for both readers: **whenever the fast path returns a value,
 //! the serde path would have returned the same value.** Anything it is not
@@ -14,7 +15,9 @@
 use compact_str::CompactString;
 
 use super::Conditions;
+use super::fast_control;
 use super::market::{Bar, MarketData, Quote, Trade};
+use crate::protocol::Inbound;
 use crate::{Symbol, Timestamp};
 
 /// What the assembly below needs from a wire reader. Every method returns
@@ -36,6 +39,8 @@ pub(super) trait FieldReader<'a> {
     fn opt_u64(&mut self) -> Option<Option<u64>>;
     /// Condition codes: an array of strings, one string, or `null`.
     fn conditions(&mut self) -> Option<Conditions>;
+    /// An array of strings, each passed to `each`, or `null` (none).
+    fn strings(&mut self, each: impl FnMut(&'a str)) -> Option<()>;
     /// A timestamp in the wire's native form.
     fn timestamp(&mut self) -> Option<Timestamp>;
 }
@@ -43,21 +48,24 @@ pub(super) trait FieldReader<'a> {
 /// Decodes the rest of a message whose `T` was `tag`, if it is one of the
 /// types the fast path knows.
 #[inline]
-pub(super) fn message<'a, R: FieldReader<'a>>(reader: &mut R, tag: &[u8]) -> Option<MarketData> {
-    Some(match tag {
+pub(super) fn message<'a, R: FieldReader<'a>>(
+    reader: &mut R,
+    tag: &[u8],
+) -> Option<Inbound<MarketData>> {
+    Some(Inbound::Data(match tag {
         b"q" => MarketData::Quote(quote(reader)?),
         b"t" => MarketData::Trade(trade(reader)?),
         b"b" => MarketData::Bar(bar(reader)?),
         b"d" => MarketData::DailyBar(bar(reader)?),
         b"u" => MarketData::UpdatedBar(bar(reader)?),
-        _ => return None,
-    })
+        _ => return fast_control::message(reader, tag),
+    }))
 }
 
 /// Fills a field once; a second occurrence gives up (serde reports
 /// duplicate fields as errors).
 #[inline(always)]
-fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+pub(super) fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     if slot.is_some() {
         return None;
     }
@@ -166,7 +174,7 @@ fn bar<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Bar> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! Differential tests: whenever a fast reader accepts a frame, its output
     //! must equal the serde path's, byte for byte of `Debug` (which also
     //! compares NaNs and the sign of zero).
@@ -181,7 +189,7 @@ mod tests {
 
     /// Decodes with the fast reader of `wire`; if it accepts, checks the
     /// serde path agrees. Returns whether the fast path accepted.
-    fn agree(wire: Wire, bytes: &[u8]) -> bool {
+    pub(crate) fn agree(wire: Wire, bytes: &[u8]) -> bool {
         let mut fast = Vec::new();
         let accepted = match wire {
             Wire::Json => fast_json::decode_frame(bytes, &mut fast),
@@ -220,7 +228,7 @@ mod tests {
         ]
     }
 
-    fn text() -> impl Strategy<Value = String> {
+    pub(crate) fn text() -> impl Strategy<Value = String> {
         prop_oneof![
             "[A-Z]{1,5}",
             "[A-Z]{3}/USD",
@@ -251,7 +259,7 @@ mod tests {
         proptest::collection::vec(text(), 0..4).prop_map(|codes| codes.into_iter().collect())
     }
 
-    fn message() -> impl Strategy<Value = MarketData> {
+    pub(crate) fn message() -> impl Strategy<Value = MarketData> {
         let quote = (
             text(),
             opt_text(),
@@ -332,7 +340,7 @@ mod tests {
     }
 
     /// Fragments that the fast readers must either handle exactly or refuse.
-    const JSON_SNIPPETS: &[&str] = &[
+    pub(crate) const JSON_SNIPPETS: &[&str] = &[
         " ",
         "\n",
         "null",
@@ -366,7 +374,7 @@ mod tests {
         "\"A\"",
     ];
 
-    const MSGPACK_SNIPPETS: &[&[u8]] = &[
+    pub(crate) const MSGPACK_SNIPPETS: &[&[u8]] = &[
         &[0xc0],
         &[0xa1, b'A'],
         &[0xa2, b'b', b'p'],
@@ -387,14 +395,14 @@ mod tests {
     ];
 
     #[derive(Debug, Clone)]
-    enum Mutation {
+    pub(crate) enum Mutation {
         Flip(usize, u8),
         Insert(usize, usize),
         Delete(usize),
         Truncate(usize),
     }
 
-    fn mutation() -> impl Strategy<Value = Mutation> {
+    pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
         prop_oneof![
             (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
             (any::<usize>(), any::<usize>()).prop_map(|(i, s)| Mutation::Insert(i, s)),
@@ -403,7 +411,7 @@ mod tests {
         ]
     }
 
-    fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation, snippets: &[&[u8]]) {
+    pub(crate) fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation, snippets: &[&[u8]]) {
         if bytes.is_empty() {
             return;
         }

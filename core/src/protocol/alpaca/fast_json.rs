@@ -1,6 +1,6 @@
 //! A hand-written JSON reader for the [fast path](super::fast): a frame of
-//! quotes, trades and bars, read in one pass over already-validated text,
-//! with no serde visitor and no intermediate value.
+//! quotes, trades, bars and control messages, read in one pass over
+//! already-validated text, with no serde visitor and no intermediate value.
 //!
 //! It accepts a strict subset of what serde_json accepts — strings without
 //! escapes, numbers without exponents whose conversion is exact — and gives
@@ -121,7 +121,7 @@ impl<'a> JsonReader<'a> {
                     self.at += 1;
                 } else {
                     loop {
-                        out.push(Inbound::Data(self.message()?));
+                        out.push(self.message()?);
                         match self.peek()? {
                             b',' => self.at += 1,
                             b']' => {
@@ -133,7 +133,7 @@ impl<'a> JsonReader<'a> {
                     }
                 }
             }
-            b'{' => out.push(Inbound::Data(self.message()?)),
+            b'{' => out.push(self.message()?),
             _ => return None,
         }
         // Only whitespace may follow.
@@ -144,13 +144,13 @@ impl<'a> JsonReader<'a> {
     }
 
     /// One message whose first key is `T`.
-    fn message(&mut self) -> Option<MarketData> {
+    fn message(&mut self) -> Option<Inbound<MarketData>> {
         self.expect(b'{')?;
         if self.name()? != b"T" {
             return None;
         }
         self.expect(b':')?;
-        let tag = self.name()?;
+        let tag = self.key()?;
         fast::message(self, tag)
     }
 
@@ -197,6 +197,18 @@ impl<'a> JsonReader<'a> {
         };
         self.at = start + len + 1;
         self.bytes().get(start..start + len)
+    }
+
+    /// A key or a tag of any length: a [`name`](Self::name) when it is
+    /// that short, else a string without escapes.
+    #[inline(always)]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let start = self.at;
+        if let Some(name) = self.name() {
+            return Some(name);
+        }
+        self.at = start;
+        self.str_bytes()
     }
 
     /// `null`, consumed if it is next.
@@ -268,7 +280,7 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         match self.peek()? {
             b',' => {
                 self.at += 1;
-                let key = self.name()?;
+                let key = self.key()?;
                 self.expect(b':')?;
                 Some(Some(key))
             }
@@ -361,6 +373,31 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
             _ => return None,
         }
         Some(conditions)
+    }
+
+    fn strings(&mut self, mut each: impl FnMut(&'a str)) -> Option<()> {
+        match self.peek()? {
+            b'[' => {
+                self.at += 1;
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    each(self.str()?);
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b']' => {
+                            self.at += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'n' if self.null()? => Some(()),
+            _ => None,
+        }
     }
 
     #[inline(always)]

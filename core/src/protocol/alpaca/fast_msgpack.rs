@@ -1,6 +1,6 @@
 //! A hand-written MessagePack reader for the [fast path](super::fast): a
-//! frame of quotes, trades and bars, read marker by marker straight into the
-//! typed messages, with no serde visitor in between.
+//! frame of quotes, trades, bars and control messages, read marker by marker
+//! straight into the typed messages, with no serde visitor in between.
 //!
 //! It accepts what rmp-serde accepts for these messages when written the
 //! usual way (string keys, the Timestamp extension) and converts numbers
@@ -111,19 +111,19 @@ impl<'a> MsgPackReader<'a> {
 
     fn frame(&mut self, out: &mut Vec<Inbound<MarketData>>) -> Option<()> {
         if matches!(self.peek()?, 0x80..=0x8f | 0xde | 0xdf) {
-            out.push(Inbound::Data(self.message()?));
+            out.push(self.message()?);
         } else {
             // Each message takes at least one byte, so a lying count runs out
             // of input (and gives up) before it can loop long.
             for _ in 0..self.array_len()? {
-                out.push(Inbound::Data(self.message()?));
+                out.push(self.message()?);
             }
         }
         (self.at == self.bytes.len()).then_some(())
     }
 
     /// One message map whose first key is `T`.
-    fn message(&mut self) -> Option<MarketData> {
+    fn message(&mut self) -> Option<Inbound<MarketData>> {
         let entries = self.map_len()?;
         if entries == 0 || self.str_bytes()? != b"T" {
             return None;
@@ -225,6 +225,16 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
             _ => return None,
         }
         Some(conditions)
+    }
+
+    fn strings(&mut self, mut each: impl FnMut(&'a str)) -> Option<()> {
+        if self.nil() {
+            return Some(());
+        }
+        for _ in 0..self.array_len()? {
+            each(self.str()?);
+        }
+        Some(())
     }
 
     /// The Timestamp extension (type -1) in its 32, 64 or 96-bit layout.

@@ -2,8 +2,9 @@
 //! straight from the rest of the map, with no intermediate `Value`.
 //!
 //! Three tiers, each taken only when the one before gives up:
-//! 1. the hand-written [fast path](super::fast) for frames of quotes, trades
-//!    and bars ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack));
+//! 1. the hand-written [fast path](super::fast) for frames of quotes, trades,
+//!    bars and control messages ([`fast_json`](super::fast_json),
+//!    [`fast_msgpack`](super::fast_msgpack), [`fast_control`](super::fast_control));
 //! 2. serde over the whole frame in one pass;
 //! 3. if anything in it fails (a bad message, `T` not first, a syntax
 //!    error), the frame is decoded again message by message from raw slices,

@@ -13,6 +13,7 @@
 mod conditions;
 mod errors;
 mod fast;
+mod fast_control;
 mod fast_json;
 mod fast_msgpack;
 mod market;

@@ -296,7 +296,282 @@ impl Serialize for Symbols<'_> {
 /// assert_eq!(frame, Frame::text(r#"[{"T":"success","msg":"connected"}]"#));
 /// ```
 pub fn encode_market_frame(encoding: Encoding, messages: &[ServerMessage]) -> Frame {
-    encoding.frame(messages)
+    match messages {
+        [ServerMessage::Connected] => success_frame(encoding, "connected"),
+        [ServerMessage::Authenticated] => success_frame(encoding, "authenticated"),
+        [ServerMessage::Error { code, message }] => error_frame(encoding, *code, message),
+        [ServerMessage::Subscription(set)] => subscription_frame(encoding, set, false),
+        _ => encoding.frame(messages),
+    }
+}
+
+impl ServerMessage {
+    /// One frame of data messages in order: the bytes of [`encode_market_frame`]
+    /// with each message wrapped in [`ServerMessage::Data`], without copying them.
+    ///
+    /// ```
+    /// use tickwire_core::protocol::alpaca::{Encoding, MarketData, ServerMessage, encode_market_frame};
+    /// # fn check(news: MarketData) {
+    /// assert_eq!(
+    ///     ServerMessage::data_frame(Encoding::MsgPack, &[&news]),
+    ///     encode_market_frame(Encoding::MsgPack, &[ServerMessage::Data(news.clone())]),
+    /// );
+    /// # }
+    /// ```
+    pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
+        encoding.frame(messages)
+    }
+
+    /// The subscription ack of `set`, as [`encode_market_frame`] writes
+    /// [`ServerMessage::Subscription`]; with `trade_followers`, the `trades`
+    /// symbols are also listed under `corrections` and `cancelErrors`, as
+    /// Alpaca's stock feeds acknowledge them. The set is not copied.
+    ///
+    /// ```
+    /// use tickwire_core::{Channel, Frame, Symbol, SubscriptionSet};
+    /// use tickwire_core::protocol::alpaca::{Encoding, ServerMessage};
+    /// let set: SubscriptionSet = [(Channel::Trades, Symbol::new("AAPL")?)].into_iter().collect();
+    /// let frame = ServerMessage::subscription_frame(Encoding::Json, &set, true);
+    /// let text = std::str::from_utf8(frame.payload()).unwrap();
+    /// assert!(text.contains(r#""corrections":["AAPL"]"#));
+    /// # Ok::<(), tickwire_core::InvalidSymbol>(())
+    /// ```
+    pub fn subscription_frame(
+        encoding: Encoding,
+        set: &SubscriptionSet,
+        trade_followers: bool,
+    ) -> Frame {
+        let held_followers = set.symbols(Channel::Corrections).next().is_some()
+            || set.symbols(Channel::CancelErrors).next().is_some();
+        if trade_followers && held_followers {
+            // Rare: merge the followers into a copy rather than on the fly.
+            let mut merged = set.clone();
+            for symbol in set.symbols(Channel::Trades) {
+                merged.insert(Channel::Corrections, symbol.clone());
+                merged.insert(Channel::CancelErrors, symbol.clone());
+            }
+            return subscription_frame(encoding, &merged, false);
+        }
+        subscription_frame(encoding, set, trade_followers)
+    }
+}
+
+/// `{"T":"success","msg":…}` alone in a frame.
+fn success_frame(encoding: Encoding, msg: &str) -> Frame {
+    let mut w = Direct::message(encoding, 2);
+    w.key("T");
+    w.str("success");
+    w.key("msg");
+    w.str(msg);
+    w.finish()
+}
+
+/// `{"T":"error","code":…,"msg":…}` alone in a frame.
+fn error_frame(encoding: Encoding, code: u16, message: &str) -> Frame {
+    let mut w = Direct::message(encoding, 3);
+    w.key("T");
+    w.str("error");
+    w.key("code");
+    w.uint(u64::from(code));
+    w.key("msg");
+    w.str(message);
+    w.finish()
+}
+
+/// `{"T":"subscription",…}` alone in a frame; with `followers`, the set's
+/// `trades` stand in for its (empty) `corrections` and `cancelErrors`.
+fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool) -> Frame {
+    let extra = || {
+        set.channels()
+            .filter(|c| !ACK_CHANNELS.contains(c) && *c != Channel::TradeUpdates)
+    };
+    let mut w = Direct::message(encoding, 1 + ACK_CHANNELS.len() + extra().count());
+    w.key("T");
+    w.str("subscription");
+    for channel in ACK_CHANNELS.iter().copied().chain(extra()) {
+        w.key(channel.wire_name());
+        let listed = if followers && channel.is_server_managed() {
+            Channel::Trades
+        } else {
+            channel
+        };
+        w.strs(set.symbols(listed).count(), set.symbols(listed));
+    }
+    w.finish()
+}
+
+/// Writes one control message in a one-element array directly, byte for byte
+/// as `serde_json` (compact) and `rmp_serde` (named) would.
+struct Direct {
+    encoding: Encoding,
+    buf: Vec<u8>,
+    /// No key written yet (JSON needs no comma).
+    first: bool,
+}
+
+impl Direct {
+    /// Opens the array and a message of `fields` fields.
+    fn message(encoding: Encoding, fields: usize) -> Self {
+        let mut buf = Vec::with_capacity(128);
+        match encoding {
+            Encoding::Json => buf.extend_from_slice(b"[{"),
+            Encoding::MsgPack => {
+                msgpack_len(&mut buf, 1, [0x90, 0xdc, 0xdd]);
+                msgpack_len(&mut buf, fields, [0x80, 0xde, 0xdf]);
+            }
+        }
+        Self {
+            encoding,
+            buf,
+            first: true,
+        }
+    }
+
+    fn key(&mut self, key: &str) {
+        match self.encoding {
+            Encoding::Json => {
+                if !self.first {
+                    self.buf.push(b',');
+                }
+                json_str(&mut self.buf, key);
+                self.buf.push(b':');
+            }
+            Encoding::MsgPack => msgpack_str(&mut self.buf, key),
+        }
+        self.first = false;
+    }
+
+    fn str(&mut self, value: &str) {
+        match self.encoding {
+            Encoding::Json => json_str(&mut self.buf, value),
+            Encoding::MsgPack => msgpack_str(&mut self.buf, value),
+        }
+    }
+
+    fn uint(&mut self, value: u64) {
+        match self.encoding {
+            Encoding::Json => {
+                use std::io::Write as _;
+                // Writing to a Vec cannot fail.
+                let _ = write!(self.buf, "{value}");
+            }
+            Encoding::MsgPack => msgpack_uint(&mut self.buf, value),
+        }
+    }
+
+    /// An array of the `len` symbols of `symbols`.
+    fn strs<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
+        match self.encoding {
+            Encoding::Json => {
+                self.buf.push(b'[');
+                for (i, symbol) in symbols.enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    json_str(&mut self.buf, symbol.as_str());
+                }
+                self.buf.push(b']');
+            }
+            Encoding::MsgPack => {
+                msgpack_len(&mut self.buf, len, [0x90, 0xdc, 0xdd]);
+                for symbol in symbols {
+                    msgpack_str(&mut self.buf, symbol.as_str());
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Frame {
+        match self.encoding {
+            Encoding::Json => {
+                self.buf.extend_from_slice(b"}]");
+                Frame::Text(self.buf.into())
+            }
+            Encoding::MsgPack => Frame::Binary(self.buf.into()),
+        }
+    }
+}
+
+/// A JSON string as `serde_json` escapes it: `"`, `\\` and control characters only.
+fn json_str(buf: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    buf.push(b'"');
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+/// A MessagePack array or map length, in the smallest form: `markers` are the
+/// fix, 16-bit and 32-bit markers.
+fn msgpack_len(buf: &mut Vec<u8>, len: usize, markers: [u8; 3]) {
+    if len < 16 {
+        buf.push(markers[0] | len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        buf.push(markers[1]);
+        buf.extend_from_slice(&len.to_be_bytes());
+    } else {
+        buf.push(markers[2]);
+        buf.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+}
+
+/// A MessagePack string, in the smallest form.
+fn msgpack_str(buf: &mut Vec<u8>, value: &str) {
+    let len = value.len();
+    if len < 32 {
+        buf.push(0xa0 | len as u8);
+    } else if let Ok(len) = u8::try_from(len) {
+        buf.push(0xd9);
+        buf.push(len);
+    } else if let Ok(len) = u16::try_from(len) {
+        buf.push(0xda);
+        buf.extend_from_slice(&len.to_be_bytes());
+    } else {
+        buf.push(0xdb);
+        buf.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+    buf.extend_from_slice(value.as_bytes());
+}
+
+/// A MessagePack unsigned integer, in the smallest form.
+fn msgpack_uint(buf: &mut Vec<u8>, value: u64) {
+    if value < 128 {
+        buf.push(value as u8);
+    } else if let Ok(v) = u8::try_from(value) {
+        buf.extend_from_slice(&[0xcc, v]);
+    } else if let Ok(v) = u16::try_from(value) {
+        buf.push(0xcd);
+        buf.extend_from_slice(&v.to_be_bytes());
+    } else if let Ok(v) = u32::try_from(value) {
+        buf.push(0xce);
+        buf.extend_from_slice(&v.to_be_bytes());
+    } else {
+        buf.push(0xcf);
+        buf.extend_from_slice(&value.to_be_bytes());
+    }
 }
 
 /// A trading stream message, as a server sends it.
@@ -408,7 +683,94 @@ pub fn encode_trading_frame(encoding: Encoding, message: &TradingServerMessage) 
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Text of any length (MessagePack's string forms), with control and
+    /// non-ASCII characters (JSON escapes), or a short ticker.
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Z]{1,5}",
+            prop::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
+            prop::collection::vec(prop::char::range('\0', '\u{7f}'), 0..300)
+                .prop_map(String::from_iter),
+        ]
+    }
+
+    /// Sets with up to 40 pairs on any channels (arrays past 16 elements).
+    fn any_set() -> impl Strategy<Value = SubscriptionSet> {
+        prop::collection::vec(
+            (prop::sample::select(Channel::ALL.to_vec()), any_text()),
+            0..40,
+        )
+        .prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(channel, symbol)| (channel, Symbol::from_server(&symbol)))
+                .collect()
+        })
+    }
+
+    fn encodings() -> [Encoding; 2] {
+        [Encoding::Json, Encoding::MsgPack]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The direct writer gives serde's bytes for every control message.
+        #[test]
+        fn direct_control_frames_match_serde(
+            set in any_set(),
+            code in any::<u16>(),
+            message in any_text(),
+        ) {
+            let messages = [
+                ServerMessage::Connected,
+                ServerMessage::Authenticated,
+                ServerMessage::Error { code, message },
+                ServerMessage::Subscription(set),
+            ];
+            for encoding in encodings() {
+                for message in &messages {
+                    let one = std::slice::from_ref(message);
+                    prop_assert_eq!(encode_market_frame(encoding, one), encoding.frame(one));
+                }
+            }
+        }
+
+        /// Acks with followers give serde's bytes for the set with the followers added.
+        #[test]
+        fn subscription_frames_match_serde(set in any_set(), followers in any::<bool>()) {
+            let mut acked = set.clone();
+            if followers {
+                for symbol in set.symbols(Channel::Trades) {
+                    acked.insert(Channel::Corrections, symbol.clone());
+                    acked.insert(Channel::CancelErrors, symbol.clone());
+                }
+            }
+            for encoding in encodings() {
+                prop_assert_eq!(
+                    ServerMessage::subscription_frame(encoding, &set, followers),
+                    encoding.frame(&[ServerMessage::Subscription(acked.clone())])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_code_matches_serde() {
+        for code in [0, 127, 128, 255, 256, 406, 65_535] {
+            for encoding in encodings() {
+                let one = [ServerMessage::Error {
+                    code,
+                    message: "\u{1}\"\\/\u{7f}é".to_owned(),
+                }];
+                assert_eq!(encode_market_frame(encoding, &one), encoding.frame(&one));
+            }
+        }
+    }
 
     #[test]
     fn both_auth_forms_and_any_key_order() {

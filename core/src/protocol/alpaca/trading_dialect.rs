@@ -1,12 +1,15 @@
 //! [`AlpacaTrading`]: the trading stream (`trade_updates`) as a [`Dialect`].
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::Encoding;
 use super::errors::verdict_for_trading_error;
 use super::request::{AuthForm, encode_auth, encode_listen};
 use super::trading::TradeUpdate;
-use super::wire::Wire;
+use super::wire::{CowStr, Wire};
 use crate::protocol::{
     DecodeError, Dialect, EncodeError, EncodedRequest, Inbound, ServerError, SubscriptionRequest,
 };
@@ -189,9 +192,20 @@ struct ErrorData {
     error_message: String,
 }
 
-/// Two passes over a (small, rare) message: the envelope, then its `data`
-/// decoded as the type the envelope names.
+/// Decodes one message: in [one pass](OnePassSeed) when `stream` comes
+/// before `data`, as servers write it; otherwise in two, the envelope first,
+/// then its `data` decoded as the type the envelope names. The one pass
+/// gives up on anything else, errors included, so that the two passes
+/// decide every doubtful case and word every error.
 fn decode_trading_message(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, DecodeError> {
+    if let Ok(Some(message)) = wire.decode_seed(bytes, OnePassSeed) {
+        return Ok(message);
+    }
+    decode_in_two_passes(wire, bytes)
+}
+
+/// The envelope, then `data` as the type it names.
+fn decode_in_two_passes(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, DecodeError> {
     fn data<'a, T: Deserialize<'a>>(
         wire: Wire,
         bytes: &'a [u8],
@@ -237,10 +251,233 @@ fn decode_trading_message(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, De
     }
 }
 
+/// One pass over a message map, the type of `data` known from a `stream`
+/// read before it; `None` when the two passes must decide: `data` before
+/// `stream`, no `stream`, no `data`, or a repeated key.
+struct OnePassSeed;
+
+impl<'de> DeserializeSeed<'de> for OnePassSeed {
+    type Value = Option<TradingMessage>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OnePassSeed {
+    type Value = Option<TradingMessage>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // The same checks as `Envelope` and `WithData`: one `stream`, one
+        // `action`, both strings or null; one `data`.
+        let (mut stream, mut action_seen) = (None::<Option<String>>, false);
+        let mut message = None;
+        while let Some(key) = map.next_key::<CowStr<'de>>()? {
+            match &*key.0 {
+                "stream" if stream.is_none() => stream = Some(map.next_value()?),
+                "action" if !action_seen => {
+                    map.next_value::<Option<String>>()?;
+                    action_seen = true;
+                }
+                "data" if message.is_none() => {
+                    let Some(Some(stream)) = &stream else {
+                        return Ok(None);
+                    };
+                    message = Some(match stream.as_str() {
+                        "authorization" => {
+                            let auth: AuthorizationData = map.next_value()?;
+                            TradingMessage::Authorization {
+                                authorized: auth.status == "authorized",
+                                message: auth.message,
+                            }
+                        }
+                        "listening" => {
+                            TradingMessage::Listening(map.next_value::<ListeningData>()?.streams)
+                        }
+                        "trade_updates" => TradingMessage::TradeUpdate(Box::new(map.next_value()?)),
+                        other => {
+                            map.next_value::<IgnoredAny>()?;
+                            TradingMessage::Unknown(other.to_owned())
+                        }
+                    });
+                }
+                "stream" | "action" | "data" => return Ok(None),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+    use serde_json::{Value, json};
+
+    use super::super::fast::tests::{JSON_SNIPPETS, MSGPACK_SNIPPETS, mutate, mutation};
+    use super::super::{TradingServerMessage, encode_trading_frame};
     use super::*;
     use crate::protocol::Verdict;
+
+    const FILL: &str = r#"{"event":"fill","execution_id":"2f63ea93-423d-4169-b3f6-3fdafc10c418","order":{"id":"7b7653c4-7468-494a-aeb3-d5f255789473","client_order_id":"7d5ee2e1","created_at":"2021-03-16T18:38:01.942282Z","updated_at":"2021-03-16T18:38:01.942282Z","submitted_at":"2021-03-16T18:38:01.937734Z","filled_at":"2021-03-16T18:38:02Z","expired_at":null,"canceled_at":null,"failed_at":null,"replaced_at":null,"replaced_by":null,"replaces":null,"asset_id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","symbol":"AAPL","asset_class":"us_equity","notional":null,"qty":"1","filled_qty":"1","filled_avg_price":"189.12","order_class":"","order_type":"market","type":"market","side":"buy","time_in_force":"day","limit_price":null,"stop_price":null,"status":"filled","extended_hours":false,"legs":null,"trail_percent":null,"trail_price":null,"hwm":null},"timestamp":"2021-03-16T18:38:02.000001Z","price":"189.12","qty":"1","position_qty":"1"}"#;
+
+    /// A message map with its entries in order.
+    struct Entries(Vec<(String, Value)>);
+
+    impl Serialize for Entries {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (key, value) in &self.0 {
+                map.serialize_entry(key, value)?;
+            }
+            map.end()
+        }
+    }
+
+    /// If the one pass decodes `bytes`, the two passes decode it the same.
+    /// Returns whether the one pass did.
+    fn agree(wire: Wire, bytes: &[u8]) -> bool {
+        let Ok(Some(one)) = wire.decode_seed(bytes, OnePassSeed) else {
+            return false;
+        };
+        let two = decode_in_two_passes(wire, bytes);
+        assert_eq!(
+            format!("{:?}", Ok::<_, DecodeError>(into_inbound(one))),
+            format!("{:?}", two.map(into_inbound)),
+            "one and two passes disagree on {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+        true
+    }
+
+    fn data() -> impl Strategy<Value = Value> {
+        let fill: Value = serde_json::from_str(FILL).unwrap();
+        prop_oneof![
+            Just(fill.clone()),
+            Just(fill.as_object().map_or(Value::Null, |o| {
+                let mut o = o.clone();
+                o.remove("order");
+                Value::Object(o)
+            })),
+            Just(json!({"status": "authorized", "action": "authenticate"})),
+            Just(json!({"status": "unauthorized", "message": "access key verification failed"})),
+            Just(json!({"status": 1})),
+            Just(json!({"streams": ["trade_updates"]})),
+            Just(json!({"streams": ["trade_updates", "account_updates", 3]})),
+            Just(json!({"streams": null})),
+            Just(json!({"error_message": "internal failure"})),
+            Just(json!({})),
+            Just(Value::Null),
+            Just(json!([1, "a"])),
+        ]
+    }
+
+    fn entries() -> impl Strategy<Value = Vec<(String, Value)>> {
+        let stream = prop_oneof![
+            Just(json!("authorization")),
+            Just(json!("listening")),
+            Just(json!("trade_updates")),
+            Just(json!("account_updates")),
+            Just(Value::Null),
+            Just(json!(7)),
+        ];
+        let action = prop_oneof![
+            Just(json!("error")),
+            Just(json!("listen")),
+            Just(Value::Null)
+        ];
+        let key = prop_oneof![
+            Just("stream"),
+            Just("action"),
+            Just("data"),
+            Just("zz"),
+            Just("T")
+        ];
+        (
+            proptest::option::weighted(0.9, stream),
+            proptest::option::weighted(0.2, action),
+            proptest::option::weighted(0.95, data()),
+            proptest::option::weighted(0.2, (key, data())),
+            any::<u64>(),
+        )
+            .prop_map(|(stream, action, data, extra, order)| {
+                let mut entries: Vec<(String, Value)> = Vec::new();
+                entries.extend(stream.map(|v| ("stream".to_owned(), v)));
+                entries.extend(action.map(|v| ("action".to_owned(), v)));
+                entries.extend(data.map(|v| ("data".to_owned(), v)));
+                entries.extend(extra.map(|(k, v)| (k.to_owned(), v)));
+                // Mostly in server order; now and then rotated.
+                if order % 4 == 0 && !entries.is_empty() {
+                    let by = (order / 4) as usize % entries.len();
+                    entries.rotate_left(by);
+                }
+                entries
+            })
+    }
+
+    fn both_wires(entries: Vec<(String, Value)>) -> [(Wire, Vec<u8>); 2] {
+        let entries = Entries(entries);
+        [
+            (Wire::Json, serde_json::to_vec(&entries).unwrap()),
+            (Wire::MsgPack, rmp_serde::to_vec_named(&entries).unwrap()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn one_pass_agrees_with_two(entries in entries()) {
+            for (wire, bytes) in both_wires(entries) {
+                agree(wire, &bytes);
+            }
+        }
+
+        #[test]
+        fn mutated_messages_agree_or_fall_back(
+            entries in entries(),
+            mutations in vec(mutation(), 1..6),
+        ) {
+            let json_snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
+            for (wire, mut bytes) in both_wires(entries) {
+                let snippets = match wire {
+                    Wire::Json => &json_snippets[..],
+                    Wire::MsgPack => MSGPACK_SNIPPETS,
+                };
+                for m in &mutations {
+                    mutate(&mut bytes, m, snippets);
+                }
+                agree(wire, &bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn server_messages_take_one_pass() {
+        let update: TradeUpdate = serde_json::from_str(FILL).unwrap();
+        for message in [
+            TradingServerMessage::Authorized,
+            TradingServerMessage::Unauthorized {
+                message: Some("access key verification failed".to_owned()),
+            },
+            TradingServerMessage::Listening(vec!["trade_updates".to_owned()]),
+            TradingServerMessage::TradeUpdate(Box::new(update)),
+        ] {
+            for encoding in [Encoding::Json, Encoding::MsgPack] {
+                let frame = encode_trading_frame(encoding, &message);
+                let (wire, bytes) = Wire::detect(&frame).unwrap();
+                assert!(agree(wire, bytes), "{frame:?}");
+            }
+        }
+    }
 
     fn decode(frame: Frame) -> Vec<Inbound<TradeUpdate>> {
         let mut out = Vec::new();
