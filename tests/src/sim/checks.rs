@@ -14,8 +14,8 @@ use tickwire_core::machine::{
     Action, ConnectionEpoch, Event, MachineConfig, RequestId, State, StreamError, StreamKind,
     SubscriptionOutcome,
 };
+use tickwire_core::protocol::Verdict;
 use tickwire_core::protocol::alpaca::{ClientMessage, decode_client_message};
-use tickwire_core::protocol::{Inbound, Verdict};
 use tickwire_core::{Channel, SubscriptionSet, Symbol, TransportError};
 
 /// A broken rule: which, where, when and what was seen.
@@ -71,6 +71,25 @@ pub struct InputNote {
     pub garbage: bool,
     /// The server refused the request in flight (400/405/410/413).
     pub rejection: bool,
+}
+
+/// What one message the machine decoded means for the checks (data aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// The server's greeting.
+    Greeting,
+    /// `authenticated`.
+    Authenticated,
+    /// Authentication refused.
+    AuthRejected,
+    /// A subscription acknowledgement.
+    Ack,
+    /// A server error, with the dialect's verdict.
+    Error(Verdict),
+    /// An undecodable message.
+    Malformed,
+    /// Anything else (an unknown message type).
+    Other,
 }
 
 /// Checks of one stream, and the application's record of it.
@@ -208,20 +227,20 @@ impl Rules {
         }
     }
 
-    /// One decoded message of a frame delivered on `epoch` while the machine
-    /// had that connection open.
-    pub fn on_inbound<D>(&mut self, epoch: ConnectionEpoch, message: &Inbound<D>) {
+    /// One message (not data) of a frame delivered on `epoch` while the
+    /// machine had that connection open.
+    pub fn on_inbound(&mut self, epoch: ConnectionEpoch, message: Heard) {
         let Some(conn) = self.conn.as_mut().filter(|c| c.epoch == epoch) else {
             return;
         };
         match message {
-            Inbound::Greeting => conn.greeted = true,
-            Inbound::Authenticated => conn.authenticated = true,
-            Inbound::SubscriptionAck(_) => {
+            Heard::Greeting => conn.greeted = true,
+            Heard::Authenticated => conn.authenticated = true,
+            Heard::Ack => {
                 conn.acks += 1;
                 conn.unanswered = 0;
             }
-            Inbound::Error(error) if error.verdict == Verdict::RejectRequest => conn.unanswered = 0,
+            Heard::Error(Verdict::RejectRequest) => conn.unanswered = 0,
             _ => {}
         }
     }

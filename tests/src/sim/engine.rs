@@ -23,6 +23,7 @@ use super::link::{ConnId, Delivery, Link, LinkConfig};
 use super::recording::{MachineInput, Recording};
 use super::scenario::Scenario;
 use super::stream::{Ctx, Driven, Settledness, SimStream, printable};
+use super::tee::Teed;
 use super::trace::Trace;
 use super::workload::{Command, RngExt, WorkloadConfig};
 
@@ -96,13 +97,13 @@ impl World {
                 let dialect = AlpacaTrading::new(spec.encoding);
                 streams.push(Box::new(SimStream::new(
                     index,
-                    Machine::account_stream(spec.config, dialect, base),
+                    Machine::account_stream(spec.config, Teed::new(dialect), base),
                 )));
             } else {
                 let dialect = AlpacaMarketData::new(spec.encoding);
                 streams.push(Box::new(SimStream::new(
                     index,
-                    Machine::symbol_stream(spec.config, dialect, base),
+                    Machine::symbol_stream(spec.config, Teed::new(dialect), base),
                 )));
             }
         }

@@ -28,7 +28,8 @@
 //! Modules, one concern each: [`engine`] (the world and its clock),
 //! [`link`] (the network), [`faults`] (one-shot faults), [`workload`] (the
 //! application), [`scenario`] (what a seed decides), [`checks`] (the rules),
-//! [`trace`] (hash and log), and `run` ([`run_seed`], [`run_sweep`]).
+//! `tee` (shows the checks what a machine decoded), [`trace`] (hash and
+//! log), and `run` ([`run_seed`], [`run_sweep`]).
 
 pub mod checks;
 pub mod engine;
@@ -38,6 +39,7 @@ pub mod recording;
 mod run;
 pub mod scenario;
 mod stream;
+mod tee;
 pub mod trace;
 pub mod workload;
 

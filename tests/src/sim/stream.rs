@@ -7,10 +7,11 @@ use tickwire_core::machine::{
     Action, ConnectPhase, ConnectionEpoch, Event, Machine, State, StreamKind,
 };
 use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
-use tickwire_core::protocol::{Dialect, Inbound, Verdict};
+use tickwire_core::protocol::{Dialect, Verdict};
 use tickwire_core::{Frame, TransportError};
 
-use super::checks::{InputNote, Rules, Violation};
+use super::checks::{Heard, InputNote, Rules, Violation};
+use super::tee::{Seen, Teed};
 use super::trace::Trace;
 use super::workload::Command;
 
@@ -74,18 +75,17 @@ where
 impl SimDialect for AlpacaMarketData {}
 impl SimDialect for AlpacaTrading {}
 
-/// A machine, a second decoder for the checks, and the checks.
+/// A machine, its dialect teed so the checks see what it decoded, and the checks.
 #[derive(Debug)]
 pub(crate) struct SimStream<D: SimDialect>
 where
     D::Data: PartialEq,
 {
     index: usize,
-    machine: Machine<D>,
-    decoder: D,
+    machine: Machine<Teed<D>>,
     rules: Rules,
-    /// The second decode of the frame being delivered (reused buffer).
-    decoded: Vec<Inbound<D::Data>>,
+    /// What the machine decoded of the frame being delivered (reused buffer).
+    decoded: Vec<Seen<D::Data>>,
     /// How many of `decoded` the machine must act on (up to a message that
     /// ends the connection); its data messages are what rule 11 expects.
     expected_upto: usize,
@@ -98,18 +98,16 @@ where
     D::Data: PartialEq,
 {
     /// Wraps a freshly created machine (its creation outputs are drained with the first input).
-    pub(crate) fn new(index: usize, machine: Machine<D>) -> Self {
-        let decoder = *machine.dialect();
+    pub(crate) fn new(index: usize, machine: Machine<Teed<D>>) -> Self {
         let rules = Rules::new(
             index,
             machine.kind(),
             machine.config(),
-            decoder.expects_greeting(),
+            machine.dialect().expects_greeting(),
         );
         Self {
             index,
             machine,
-            decoder,
             rules,
             decoded: Vec::new(),
             expected_upto: 0,
@@ -175,8 +173,8 @@ where
         let mut expected = self.decoded[..self.expected_upto]
             .iter()
             .filter_map(|m| match m {
-                Inbound::Data(data) => Some(data),
-                _ => None,
+                Seen::Data(data) => Some(data),
+                Seen::Control(_) => None,
             });
         let mut delivered = 0usize;
         let mut mismatch = None;
@@ -208,7 +206,7 @@ where
     fn expected_count(&self) -> usize {
         self.decoded[..self.expected_upto]
             .iter()
-            .filter(|m| matches!(m, Inbound::Data(_)))
+            .filter(|m| matches!(m, Seen::Data(_)))
             .count()
     }
 
@@ -332,48 +330,46 @@ where
 
     fn frame(&mut self, ctx: &mut Ctx<'_>, epoch: ConnectionEpoch, frame: &Frame) -> Checked {
         let mut note = InputNote::default();
+        let open = frame.is_message() && self.has_open(epoch);
+        self.machine.handle_frame(ctx.now, epoch, frame);
+        self.machine.dialect().take_seen(&mut self.decoded);
+        if !open {
+            // Nothing of a frame of a closed connection may reach the application.
+            self.decoded.clear();
+        }
         self.expected_upto = 0;
-        self.decoded.clear();
-        if frame.is_message() && self.has_open(epoch) {
-            self.decoder.decode(frame, &mut self.decoded);
-            note.garbage = !self.decoded.is_empty()
-                && self
-                    .decoded
-                    .iter()
-                    .all(|m| matches!(m, Inbound::Malformed(_)));
-            for message in &self.decoded {
-                self.rules.on_inbound(epoch, message);
-                self.expected_upto += 1;
-                let ends = match message {
-                    Inbound::Error(error) => match error.verdict {
-                        Verdict::Fatal => {
-                            note.fatal = true;
-                            true
-                        }
-                        Verdict::ReconnectSlowly => {
-                            note.after_limit = true;
-                            true
-                        }
-                        Verdict::Reconnect => true,
-                        Verdict::RejectRequest => {
-                            note.rejection = true;
-                            false
-                        }
-                        _ => false,
-                    },
-                    Inbound::AuthRejected { .. } => {
-                        note.fatal = true;
-                        true
-                    }
-                    _ => false,
-                };
-                if ends {
-                    break;
+        note.garbage = !self.decoded.is_empty()
+            && self
+                .decoded
+                .iter()
+                .all(|m| *m == Seen::Control(Heard::Malformed));
+        for message in &self.decoded {
+            self.expected_upto += 1;
+            let Seen::Control(heard) = message else {
+                continue;
+            };
+            self.rules.on_inbound(epoch, *heard);
+            let ends = match heard {
+                Heard::Error(Verdict::Fatal) | Heard::AuthRejected => {
+                    note.fatal = true;
+                    true
                 }
+                Heard::Error(Verdict::ReconnectSlowly) => {
+                    note.after_limit = true;
+                    true
+                }
+                Heard::Error(Verdict::Reconnect) => true,
+                Heard::Error(Verdict::RejectRequest) => {
+                    note.rejection = true;
+                    false
+                }
+                _ => false,
+            };
+            if ends {
+                break;
             }
         }
         self.rules.note_input(note);
-        self.machine.handle_frame(ctx.now, epoch, frame);
         self.after_input(ctx, Some(epoch))
     }
 
