@@ -289,16 +289,20 @@ impl World {
     /// The earliest deadline, and the exchange's (a scan, read once per step).
     fn deadlines(&self) -> Deadlines {
         let exchange = self.exchange.poll_timeout().map(|t| self.offset(t));
-        let earliest = self
-            .streams
-            .iter()
-            .filter_map(|s| s.poll_timeout())
-            .map(|t| self.offset(t))
-            .chain(exchange)
-            .chain(self.link.next_due())
-            .chain(self.next_command)
-            .chain(self.next_shot)
-            .min();
+        let mut earliest = exchange;
+        let mut consider = |t: Option<Duration>| {
+            if let Some(t) = t
+                && earliest.is_none_or(|e| t < e)
+            {
+                earliest = Some(t);
+            }
+        };
+        for stream in &self.streams {
+            consider(stream.poll_timeout().map(|t| self.offset(t)));
+        }
+        consider(self.link.next_due());
+        consider(self.next_command);
+        consider(self.next_shot);
         Deadlines { earliest, exchange }
     }
 
