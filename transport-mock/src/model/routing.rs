@@ -171,7 +171,7 @@ fn plan(
     if endpoint == Endpoint::Test {
         pairs.retain(|(s, _, _)| s.as_str() == TEST_SYMBOL);
     }
-    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    pairs.sort_unstable_by(|a, b| by_symbol(a.0, b.0));
     let mut wanted: Vec<(Symbol, u32)> = Vec::new();
     let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
     for (member, _) in members {
@@ -195,4 +195,50 @@ fn plan(
     }
     debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
     Plan { endpoint, wanted }
+}
+
+/// `a.cmp(b)`, mostly decided by the first eight bytes as one integer
+/// (zero-padded, which keeps byte order: a shorter prefix sorts first).
+fn by_symbol(a: &Symbol, b: &Symbol) -> std::cmp::Ordering {
+    let prefix = |s: &Symbol| {
+        let mut word = [0u8; 8];
+        let bytes = s.as_str().as_bytes();
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        u64::from_be_bytes(word)
+    };
+    prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_symbol_is_the_symbol_order() {
+        let texts = [
+            "",
+            "A",
+            "AA",
+            "AAPL",
+            "AAPL\0",
+            "AAPL\0\0\0\0X",
+            "AAPLAAPL",
+            "AAPLAAPLA",
+            "AAPLAAPL\0",
+            "AB",
+            "BTC/USD",
+            "SPY250620P00500000",
+            "SPY250620C00200000",
+            "\u{7f}",
+            "é",
+            "*",
+        ];
+        for a in texts {
+            for b in texts {
+                let (a, b) = (Symbol::from_server(a), Symbol::from_server(b));
+                assert_eq!(by_symbol(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+            }
+        }
+    }
 }
