@@ -1,6 +1,7 @@
 //! Decode benchmarks: Alpaca quotes in JSON and MessagePack, single and in
 //! batches of 10, against a naive serde_json baseline (a derived struct with
-//! `String` fields) decoded in the same run.
+//! `String` fields) decoded in the same run; and a subscription ack on the
+//! fast path beside the same ack left to serde.
 //!
 //! `cargo bench -p tickwire-core --bench decode -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -13,7 +14,7 @@ mod fixtures;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fixtures::{NaiveQuote, json_frame, msgpack_frame};
+use fixtures::{NaiveQuote, json_frame, msgpack_frame, subscription_ack};
 use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding, MarketData};
 use tickwire_core::protocol::{Dialect, Inbound};
 
@@ -47,6 +48,21 @@ fn bench_decode(c: &mut Criterion) {
                 quotes
             })
         });
+    }
+    // The fast path beside serde (a stray key makes the fast path decline).
+    group.throughput(Throughput::Elements(1));
+    for (name, encoding) in [("json", Encoding::Json), ("msgpack", Encoding::MsgPack)] {
+        for (path, stray_key) in [("fast", false), ("serde", true)] {
+            let frame = subscription_ack(encoding, stray_key);
+            let mut out: Vec<Inbound<MarketData>> = Vec::with_capacity(1);
+            group.bench_function(format!("ack_{name}/{path}"), |b| {
+                b.iter(|| {
+                    out.clear();
+                    dialect.decode(black_box(&frame), &mut out);
+                    assert!(matches!(out[..], [Inbound::SubscriptionAck(_)]));
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -121,6 +121,18 @@ impl SubscriptionSet {
         }
     }
 
+    /// The pairs in exactly one of `self` and `other`, ordered by channel
+    /// then symbol, each with the set it is in: one merge walk over both.
+    pub(crate) fn symmetric_difference<'a>(
+        &'a self,
+        other: &'a Self,
+    ) -> impl Iterator<Item = (Side, Channel, &'a Symbol)> + 'a {
+        SymmetricDifference {
+            this: &self.pairs,
+            other: &other.pairs,
+        }
+    }
+
     /// This set without the channels the server manages itself
     /// (`corrections`, `cancelErrors`).
     pub fn without_server_managed(&self) -> Self {
@@ -194,6 +206,53 @@ impl<'a> Iterator for Difference<'a> {
 }
 
 impl FusedIterator for Difference<'_> {}
+
+/// Which of two sets a pair is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The set the method was called on.
+    This,
+    /// The set passed to it.
+    Other,
+}
+
+/// The pairs of two sorted slices found in only one of them: a merge walk.
+struct SymmetricDifference<'a> {
+    this: &'a [(Channel, Symbol)],
+    other: &'a [(Channel, Symbol)],
+}
+
+impl<'a> Iterator for SymmetricDifference<'a> {
+    type Item = (Side, Channel, &'a Symbol);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let side = match (self.this.first(), self.other.first()) {
+                (None, None) => return None,
+                (Some(_), None) => Side::This,
+                (None, Some(_)) => Side::Other,
+                (Some(this), Some(other)) => match this.cmp(other) {
+                    Ordering::Less => Side::This,
+                    Ordering::Greater => Side::Other,
+                    Ordering::Equal => {
+                        self.this = &self.this[1..];
+                        self.other = &self.other[1..];
+                        continue;
+                    }
+                },
+            };
+            let rest = match side {
+                Side::This => &mut self.this,
+                Side::Other => &mut self.other,
+            };
+            let (pair, others) = rest.split_first()?;
+            *rest = others;
+            return Some((side, pair.0, &pair.1));
+        }
+    }
+}
+
+impl FusedIterator for SymmetricDifference<'_> {}
 
 impl FromIterator<(Channel, Symbol)> for SubscriptionSet {
     fn from_iter<I: IntoIterator<Item = (Channel, Symbol)>>(iter: I) -> Self {
@@ -420,6 +479,17 @@ mod tests {
             prop_assert_eq!(set.is_empty(), model.is_empty());
             prop_assert_eq!(set == other, model == other_model);
             let difference: Model = model.difference(&other_model).cloned().collect();
+            let symmetric: Vec<_> = model
+                .symmetric_difference(&other_model)
+                .map(|(c, s)| {
+                    let side = if model.contains(&(*c, s.clone())) { Side::This } else { Side::Other };
+                    (side, *c, s.clone())
+                })
+                .collect();
+            prop_assert_eq!(
+                set.symmetric_difference(&other).map(|(side, c, s)| (side, c, s.clone())).collect::<Vec<_>>(),
+                symmetric
+            );
             prop_assert_eq!(owned(&mut set.difference(&other)), listed(&difference));
             for (c, s) in a.iter().chain(&b) {
                 prop_assert_eq!(set.contains(*c, s), model.contains(&(*c, s.clone())));

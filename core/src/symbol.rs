@@ -69,16 +69,17 @@ const fn inline(text: &str) -> [u8; INLINE_BYTES_MAX + 1] {
 /// The inline form of the wildcard `*`.
 const WILDCARD_FORM: [u8; INLINE_BYTES_MAX + 1] = inline("*");
 
-/// An inline form as three big-endian words. Comparing them compares the
-/// texts byte by byte and then by length, as `str` does: where one text ends,
-/// its zero padding sorts before (or ties with) the other's remaining bytes.
-fn words(form: &[u8; INLINE_BYTES_MAX + 1]) -> [u64; 3] {
-    let word = |bytes: &[u8]| {
-        let mut word = [0u8; 8];
-        word[..bytes.len()].copy_from_slice(bytes);
-        u64::from_be_bytes(word)
-    };
-    [word(&form[..8]), word(&form[8..16]), word(&form[16..])]
+/// An inline form as two big-endian integers: bytes 0–15, then bytes 15–22
+/// (byte 15 twice, which changes nothing). Comparing them compares the texts
+/// byte by byte and then by length, as `str` does: where one text ends, its
+/// zero padding sorts before (or ties with) the other's remaining bytes.
+#[inline]
+fn key(form: &[u8; INLINE_BYTES_MAX + 1]) -> (u128, u64) {
+    let (head, _) = form
+        .split_first_chunk::<16>()
+        .expect("the form is 23 bytes");
+    let (_, tail) = form.split_last_chunk::<8>().expect("the form is 23 bytes");
+    (u128::from_be_bytes(*head), u64::from_be_bytes(*tail))
 }
 
 /// Why a string is not a valid [`Symbol`].
@@ -153,9 +154,10 @@ impl Symbol {
 }
 
 impl PartialEq for Symbol {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
-            (Repr::Inline(a), Repr::Inline(b)) => words(a) == words(b),
+            (Repr::Inline(a), Repr::Inline(b)) => key(a) == key(b),
             (Repr::Heap(a), Repr::Heap(b)) => a == b,
             // Each text has one form.
             _ => false,
@@ -166,15 +168,17 @@ impl PartialEq for Symbol {
 impl Eq for Symbol {}
 
 impl Ord for Symbol {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         match (&self.0, &other.0) {
-            (Repr::Inline(a), Repr::Inline(b)) => words(a).cmp(&words(b)),
+            (Repr::Inline(a), Repr::Inline(b)) => key(a).cmp(&key(b)),
             _ => self.as_str().cmp(other.as_str()),
         }
     }
 }
 
 impl PartialOrd for Symbol {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }

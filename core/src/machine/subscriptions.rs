@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::protocol::SubscriptionOp;
+use crate::subscription_set::Side;
 use crate::{Channel, SubscriptionSet, Symbol};
 
 use super::{RequestId, SubscriptionOutcome};
@@ -62,6 +63,9 @@ pub(crate) struct Subscriptions {
     /// Pairs refused that no pending command named (e.g. re-subscriptions
     /// after a reconnect), waiting to be reported.
     refused_unclaimed: Vec<Refused>,
+    /// Whether anything an outcome depends on (the sets, the request in
+    /// flight, the pending commands) changed since [`Self::settle`] last ran.
+    settle_due: bool,
 }
 
 /// Pairs of one channel the server refused, for the application.
@@ -85,6 +89,7 @@ impl Default for Subscriptions {
             last_request: 0,
             request_items_max: usize::MAX,
             refused_unclaimed: Vec::new(),
+            settle_due: false,
         }
     }
 }
@@ -109,6 +114,7 @@ impl Subscriptions {
         channel: Channel,
         symbols: Vec<Symbol>,
     ) -> RequestId {
+        self.settle_due = true;
         self.last_request += 1;
         let id = RequestId(self.last_request);
         for symbol in &symbols {
@@ -136,6 +142,7 @@ impl Subscriptions {
 
     /// Sets the desired set directly (account streams, whose set is fixed).
     pub(crate) fn set_desired(&mut self, desired: SubscriptionSet) {
+        self.settle_due = true;
         self.desired = desired;
     }
 
@@ -145,42 +152,51 @@ impl Subscriptions {
         if self.in_flight.is_some() {
             return None;
         }
-        let removals: Vec<_> = self
-            .removals()
-            .take(self.request_items_max)
-            .map(|(c, s)| (c, s.clone()))
-            .collect();
+        // One walk finds the removals and whether any addition is due.
+        let mut removals = Vec::new();
+        let mut additions_due = false;
+        for (side, channel, symbol) in self.changes() {
+            match side {
+                Side::This => {
+                    removals.push((channel, symbol.clone()));
+                    if removals.len() == self.request_items_max {
+                        break;
+                    }
+                }
+                Side::Other => additions_due = true,
+            }
+        }
         if !removals.is_empty() {
             return Some((SubscriptionOp::Unsubscribe, removals));
         }
-        let additions: Vec<_> = self
-            .additions()
+        if !additions_due {
+            return None;
+        }
+        let additions = self
+            .desired
+            .difference(&self.confirmed)
             .take(self.request_items_max)
             .map(|(c, s)| (c, s.clone()))
             .collect();
-        (!additions.is_empty()).then_some((SubscriptionOp::Subscribe, additions))
+        Some((SubscriptionOp::Subscribe, additions))
     }
 
-    /// Confirmed pairs no longer wanted, except removals the server refused.
-    fn removals(&self) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
+    /// The changes still to request, in order: confirmed pairs no longer
+    /// wanted ([`Side::This`]) except removals the server refused, and wanted
+    /// pairs not confirmed ([`Side::Other`]).
+    fn changes(&self) -> impl Iterator<Item = (Side, Channel, &Symbol)> + '_ {
         self.confirmed
-            .difference(&self.desired)
-            .filter(|(c, s)| !self.refused_removals.contains(*c, s))
-    }
-
-    /// Wanted pairs not yet confirmed.
-    fn additions(&self) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
-        self.desired.difference(&self.confirmed)
+            .symmetric_difference(&self.desired)
+            .filter(|(side, c, s)| *side == Side::Other || !self.refused_removals.contains(*c, s))
     }
 
     /// Whether the server's set matches what is wanted, with nothing in flight.
     pub(crate) fn is_settled(&self) -> bool {
-        self.in_flight.is_none()
-            && self.removals().next().is_none()
-            && self.additions().next().is_none()
+        self.in_flight.is_none() && self.changes().next().is_none()
     }
 
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(Channel, Symbol)>) {
+        self.settle_due = true;
         self.in_flight = Some(InFlight { op, items });
     }
 
@@ -195,6 +211,7 @@ impl Subscriptions {
     ///
     /// Returns whether the acknowledgement answered the request in flight.
     pub(crate) fn on_ack(&mut self, set: &SubscriptionSet) -> bool {
+        self.settle_due = true;
         let changed = self.confirmed.assign_without_server_managed(set);
         let Some(in_flight) = self.in_flight.take() else {
             return false;
@@ -238,6 +255,7 @@ impl Subscriptions {
     /// several is retried in halves, so that only the items the server
     /// refuses on their own are given up.
     pub(crate) fn on_request_refused(&mut self, code: Option<u16>, message: &str) -> bool {
+        self.settle_due = true;
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };
@@ -300,6 +318,7 @@ impl Subscriptions {
 
     /// The connection is gone: the server's set with it.
     pub(crate) fn on_disconnect(&mut self) {
+        self.settle_due = true;
         self.confirmed.clear();
         self.in_flight = None;
         self.refused_removals.clear();
@@ -308,7 +327,13 @@ impl Subscriptions {
     }
 
     /// Settles every command whose symbols all reached a final answer.
+    ///
+    /// Does nothing when nothing changed since the last call: the commands
+    /// left then had no outcome, and still have none.
     pub(crate) fn settle(&mut self, out: &mut Vec<Settled>) {
+        if !std::mem::take(&mut self.settle_due) {
+            return;
+        }
         let mut index = 0;
         while index < self.pending.len() {
             if let Some(outcome) = self.outcome(&self.pending[index]) {
@@ -331,18 +356,16 @@ impl Subscriptions {
             if command.refused.contains(symbol) {
                 continue;
             }
-            let (wanted, confirmed) = (
-                self.desired.contains(channel, symbol),
-                self.confirmed.contains(channel, symbol),
-            );
+            let wanted = self.desired.contains(channel, symbol);
+            let confirmed = || self.confirmed.contains(channel, symbol);
             let done = match command.op {
                 SubscriptionOp::Subscribe if !wanted => true,
                 SubscriptionOp::Subscribe => {
-                    confirmed && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
+                    confirmed() && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
                 }
                 SubscriptionOp::Unsubscribe if wanted => true,
                 SubscriptionOp::Unsubscribe => {
-                    !confirmed && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
+                    !confirmed() && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
                 }
             };
             if !done {

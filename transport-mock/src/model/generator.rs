@@ -1,6 +1,6 @@
 //! A seeded market: prices that wander, and the messages they produce.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -80,39 +80,14 @@ impl Default for MarketConfig {
     }
 }
 
-/// What the subscribers of one endpoint want, merged.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Demand {
-    explicit: BTreeMap<Channel, BTreeSet<Symbol>>,
-    wildcard: BTreeSet<Channel>,
-}
-
-impl Demand {
-    pub(crate) fn add(&mut self, channel: Channel, symbol: &Symbol) {
-        if symbol.is_wildcard() {
-            self.wildcard.insert(channel);
-        } else {
-            self.explicit
-                .entry(channel)
-                .or_default()
-                .insert(symbol.clone());
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.explicit.is_empty() && self.wildcard.is_empty()
-    }
-}
-
 /// What one endpoint's subscribers want, as the generator walks it each tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub(crate) endpoint: Endpoint,
     /// Every symbol wanted, in order, with the channels it is wanted on: bit
-    /// `i` stands for `endpoint.channels()[i]`.
+    /// `i` stands for `endpoint.channels()[i]` (on news endpoints, the
+    /// symbols news is wanted for).
     pub(crate) wanted: Vec<(Symbol, u32)>,
-    /// The symbols news is wanted for (news endpoints only).
-    pub(crate) news_pool: Vec<Symbol>,
 }
 
 /// A generated message and what it is routed by.
@@ -130,8 +105,9 @@ pub(crate) enum Route {
     /// Subscribers of `Plan::wanted[symbol]` holding channel bit `bit`
     /// (`corrections` and `cancelErrors` travel on the `trades` bit).
     Instrument { symbol: usize, bit: u32 },
-    /// Subscribers of `news` for `*` or for one of these symbols.
-    News(Vec<Symbol>),
+    /// Subscribers of `news` for one of these `Plan::wanted` symbols (or
+    /// `*`); nobody when the article's symbols were not wanted.
+    News(Vec<usize>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -186,6 +162,8 @@ pub(crate) struct Generator {
     next_tick: Option<Instant>,
     next_bar: Option<Instant>,
     instruments: BTreeMap<(Endpoint, Symbol), Instrument>,
+    /// The universe of the test stream.
+    test_universe: [Symbol; 1],
     trade_id: u64,
     news_id: u64,
     sequence: u32,
@@ -199,6 +177,7 @@ impl Generator {
             next_tick: None,
             next_bar: None,
             instruments: BTreeMap::new(),
+            test_universe: [Symbol::from_server(TEST_SYMBOL)],
             trade_id: 0,
             news_id: 0,
             sequence: 0,
@@ -256,7 +235,7 @@ impl Generator {
                 wall
             };
             if endpoint.kind() == Kind::News {
-                self.news(index, &plan.news_pool, wall, out);
+                self.news(index, &plan.wanted, wall, out);
                 continue;
             }
             for (symbol_index, (symbol, wanted)) in plan.wanted.iter().enumerate() {
@@ -270,75 +249,14 @@ impl Generator {
         }
     }
 
-    /// What the demand of one endpoint asks the generator for.
-    pub(crate) fn plan(&self, endpoint: Endpoint, demand: &Demand) -> Plan {
-        let news_pool = if endpoint.kind() == Kind::News {
-            self.symbols_for(endpoint, demand, Channel::News)
-                .into_iter()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Plan {
-            endpoint,
-            wanted: self.wanted(endpoint, demand).into_iter().collect(),
-            news_pool,
-        }
-    }
-
-    /// Every symbol wanted on an endpoint, in order, with the channels it is
-    /// wanted on: bit `i` stands for `endpoint.channels()[i]`.
-    fn wanted(&self, endpoint: Endpoint, demand: &Demand) -> BTreeMap<Symbol, u32> {
-        let channels = endpoint.channels();
-        let mut everywhere = 0u32;
-        let mut wanted: BTreeMap<Symbol, u32> = BTreeMap::new();
-        for (bit, channel) in channels.iter().enumerate() {
-            if let Some(set) = demand.explicit.get(channel) {
-                for symbol in set {
-                    *wanted.entry(symbol.clone()).or_default() |= 1 << bit;
-                }
-            }
-            if demand.wildcard.contains(channel) {
-                everywhere |= 1 << bit;
-                for symbol in self.universe(endpoint) {
-                    wanted.entry(symbol).or_default();
-                }
-            }
-        }
-        if endpoint == Endpoint::Test {
-            wanted.retain(|s, _| s.as_str() == TEST_SYMBOL);
-        }
-        for bits in wanted.values_mut() {
-            *bits |= everywhere;
-        }
-        wanted
-    }
-
-    /// The symbols a channel is wanted for on an endpoint.
-    fn symbols_for(
-        &self,
-        endpoint: Endpoint,
-        demand: &Demand,
-        channel: Channel,
-    ) -> BTreeSet<Symbol> {
-        let mut symbols: BTreeSet<Symbol> =
-            demand.explicit.get(&channel).cloned().unwrap_or_default();
-        if demand.wildcard.contains(&channel) {
-            symbols.extend(self.universe(endpoint).iter().cloned());
-        }
-        if endpoint == Endpoint::Test {
-            symbols.retain(|s| s.as_str() == TEST_SYMBOL);
-        }
-        symbols
-    }
-
-    fn universe(&self, endpoint: Endpoint) -> Vec<Symbol> {
+    /// The symbols served for `*` on an endpoint.
+    pub(crate) fn universe(&self, endpoint: Endpoint) -> &[Symbol] {
         match endpoint.kind() {
-            _ if endpoint == Endpoint::Test => vec![Symbol::from_server(TEST_SYMBOL)],
-            Kind::Stocks | Kind::News => self.config.stocks.clone(),
-            Kind::Crypto => self.config.crypto.clone(),
-            Kind::Options => self.config.options.clone(),
-            Kind::Trading => Vec::new(),
+            _ if endpoint == Endpoint::Test => &self.test_universe,
+            Kind::Stocks | Kind::News => &self.config.stocks,
+            Kind::Crypto => &self.config.crypto,
+            Kind::Options => &self.config.options,
+            Kind::Trading => &[],
         }
     }
 
@@ -619,20 +537,43 @@ impl Generator {
         }
     }
 
-    fn news(&mut self, plan: usize, news_pool: &[Symbol], wall: Timestamp, out: &mut Vec<Event>) {
+    /// Maybe a news article on symbols of `wanted` (any stock if none).
+    fn news(
+        &mut self,
+        plan: usize,
+        wanted: &[(Symbol, u32)],
+        wall: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
         if !self.rng.chance(self.config.news_chance) {
             return;
         }
-        let pool = if news_pool.is_empty() {
-            &self.config.stocks
-        } else {
-            news_pool
+        let stocks = &self.config.stocks;
+        let pick = |i: u64| {
+            let i = i as usize;
+            if wanted.is_empty() {
+                stocks[i].clone()
+            } else {
+                wanted[i].0.clone()
+            }
         };
-        if pool.is_empty() {
+        let pool_len = if wanted.is_empty() {
+            stocks.len()
+        } else {
+            wanted.len()
+        };
+        if pool_len == 0 {
             return;
         }
-        let first = pool[self.rng.below(pool.len() as u64) as usize].clone();
-        let second = pool[self.rng.below(pool.len() as u64) as usize].clone();
+        let first_index = self.rng.below(pool_len as u64);
+        let second_index = self.rng.below(pool_len as u64);
+        let route = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            vec![first_index as usize, second_index as usize]
+        };
+        let first = pick(first_index);
+        let second = pick(second_index);
         let symbols: Vec<Symbol> = if first == second {
             vec![first]
         } else {
@@ -659,7 +600,7 @@ impl Generator {
         };
         out.push(Event {
             plan,
-            route: Route::News(symbols),
+            route: Route::News(route),
             message: MarketData::News(article),
         });
     }

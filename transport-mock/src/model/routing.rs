@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use tickwire_core::{Channel, Symbol};
+use tickwire_core::Symbol;
 
-use super::generator::{Demand, Event, Generator, Plan, Route};
+use super::generator::{Event, Generator, Plan, Route, TEST_SYMBOL};
 use super::session::Session;
 use super::{Endpoint, SessionId};
 
@@ -66,10 +66,9 @@ pub(crate) struct Target {
     pub(crate) id: SessionId,
     /// Index of its endpoint's plan.
     pub(crate) plan: usize,
-    /// Per symbol of the plan, the channel bits the session holds it on.
+    /// Per symbol of the plan, the channel bits the session holds it on
+    /// (its own symbol or `*`).
     masks: Vec<u32>,
-    /// `news` pairs (news endpoints): `*`, or the symbols.
-    news: Vec<Symbol>,
 }
 
 impl Target {
@@ -77,40 +76,44 @@ impl Target {
     pub(crate) fn wants(&self, event: &Event) -> bool {
         match &event.route {
             Route::Instrument { symbol, bit } => self.masks[*symbol] & bit != 0,
-            Route::News(symbols) => self
-                .news
-                .iter()
-                .any(|held| held.is_wildcard() || symbols.contains(held)),
+            // Bit 0 is `news`, the news endpoints' only channel.
+            Route::News(symbols) => symbols.iter().any(|i| self.masks[*i] & 1 != 0),
         }
     }
 }
 
 impl Index {
     fn build(sessions: &BTreeMap<SessionId, Session>, generator: &Generator) -> Self {
-        let served = || {
-            sessions
-                .iter()
-                .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
-        };
-        let mut demand: BTreeMap<Endpoint, Demand> = BTreeMap::new();
-        for (_, s) in served() {
-            let d = demand.entry(s.endpoint).or_default();
-            for (channel, symbol) in s.subscriptions.iter() {
-                d.add(channel, symbol);
-            }
-        }
-        let any_demand = demand.values().any(|d| !d.is_empty());
-        let plans: Vec<Plan> = demand
+        let served: Vec<(SessionId, &Session)> = sessions
             .iter()
-            .map(|(endpoint, d)| generator.plan(*endpoint, d))
+            .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
+            .map(|(id, s)| (*id, s))
             .collect();
-        let targets = served()
-            .map(|(id, s)| {
-                let plan = plans
+        let any_demand = served.iter().any(|(_, s)| !s.subscriptions.is_empty());
+        let mut endpoints: Vec<Endpoint> = served.iter().map(|(_, s)| s.endpoint).collect();
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        let mut targets: Vec<Target> = served
+            .iter()
+            .map(|(id, s)| Target {
+                id: *id,
+                plan: endpoints
+                    .binary_search(&s.endpoint)
+                    .expect("every served endpoint has a plan"),
+                masks: Vec::new(),
+            })
+            .collect();
+        let plans = endpoints
+            .iter()
+            .enumerate()
+            .map(|(index, endpoint)| {
+                let members: Vec<(usize, &Session)> = served
                     .iter()
-                    .position(|p| p.endpoint == s.endpoint)
-                    .expect("every served endpoint has a plan");
-                target(*id, s, plan, &plans[plan])
+                    .enumerate()
+                    .filter(|(_, (_, s))| s.endpoint == *endpoint)
+                    .map(|(i, (_, s))| (i, *s))
+                    .collect();
+                plan(*endpoint, index, &members, generator, &mut targets)
             })
             .collect();
         Self {
@@ -121,36 +124,121 @@ impl Index {
     }
 }
 
-/// The routing masks of one session: the same answers as looking every
-/// event's (channel, symbol) and (channel, `*`) up in the session's set.
-fn target(id: SessionId, s: &Session, plan: usize, p: &Plan) -> Target {
-    let channels = s.endpoint.channels();
-    let bit = |channel: Channel| {
-        channels
-            .iter()
-            .position(|c| *c == channel)
-            .map_or(0, |b| 1u32 << b)
-    };
+/// No session: a symbol of the universe, wanted through a `*`.
+const UNIVERSE: usize = usize::MAX;
+
+/// The plan of one endpoint from the sets of its sessions (`members`, by
+/// index in `targets`), filling in their masks.
+///
+/// Every symbol held on one of the endpoint's channels is wanted on it,
+/// and with a `*` on a channel every symbol of the universe is wanted too;
+/// a channel held with `*` is wanted for every wanted symbol. The test
+/// stream only serves its own symbol.
+fn plan(
+    endpoint: Endpoint,
+    index: usize,
+    members: &[(usize, &Session)],
+    generator: &Generator,
+    targets: &mut [Target],
+) -> Plan {
+    let channels = endpoint.channels();
+    let mut pairs: Vec<(&Symbol, u32, usize)> = Vec::new();
     let mut everywhere = 0u32;
-    let mut masks = vec![0u32; p.wanted.len()];
-    let mut news = Vec::new();
-    for (channel, symbol) in s.subscriptions.iter() {
-        if channel == Channel::News {
-            news.push(symbol.clone());
+    for (member, s) in members {
+        let mut wildcard = 0u32;
+        for (channel, symbol) in s.subscriptions.iter() {
+            let Some(bit) = channels.iter().position(|c| *c == channel) else {
+                continue;
+            };
+            if symbol.is_wildcard() {
+                wildcard |= 1 << bit;
+            } else {
+                pairs.push((symbol, 1 << bit, *member));
+            }
         }
-        if symbol.is_wildcard() {
-            everywhere |= bit(channel);
-        } else if let Ok(i) = p.wanted.binary_search_by(|(w, _)| w.cmp(symbol)) {
-            masks[i] |= bit(channel);
+        everywhere |= wildcard;
+        // Until the masks are sized: the member's `*` channels.
+        targets[*member].masks = vec![wildcard];
+    }
+    if everywhere != 0 {
+        pairs.extend(
+            generator
+                .universe(endpoint)
+                .iter()
+                .map(|s| (s, 0, UNIVERSE)),
+        );
+    }
+    if endpoint == Endpoint::Test {
+        pairs.retain(|(s, _, _)| s.as_str() == TEST_SYMBOL);
+    }
+    pairs.sort_unstable_by(|a, b| by_symbol(a.0, b.0));
+    let mut wanted: Vec<(Symbol, u32)> = Vec::new();
+    let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
+    for (member, _) in members {
+        targets[*member].masks.clear();
+    }
+    for (symbol, bit, member) in pairs {
+        if wanted.last().is_none_or(|(last, _)| last != symbol) {
+            wanted.push((symbol.clone(), everywhere));
+            for ((m, _), wildcard) in members.iter().zip(&wildcards) {
+                targets[*m].masks.push(*wildcard);
+            }
+        }
+        if let Some(last) = wanted.last_mut() {
+            last.1 |= bit;
+        }
+        if member != UNIVERSE {
+            if let Some(mask) = targets[member].masks.last_mut() {
+                *mask |= bit;
+            }
         }
     }
-    for mask in &mut masks {
-        *mask |= everywhere;
-    }
-    Target {
-        id,
-        plan,
-        masks,
-        news,
+    debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
+    Plan { endpoint, wanted }
+}
+
+/// `a.cmp(b)`, mostly decided by the first eight bytes as one integer
+/// (zero-padded, which keeps byte order: a shorter prefix sorts first).
+fn by_symbol(a: &Symbol, b: &Symbol) -> std::cmp::Ordering {
+    let prefix = |s: &Symbol| {
+        let mut word = [0u8; 8];
+        let bytes = s.as_str().as_bytes();
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        u64::from_be_bytes(word)
+    };
+    prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_symbol_is_the_symbol_order() {
+        let texts = [
+            "",
+            "A",
+            "AA",
+            "AAPL",
+            "AAPL\0",
+            "AAPL\0\0\0\0X",
+            "AAPLAAPL",
+            "AAPLAAPLA",
+            "AAPLAAPL\0",
+            "AB",
+            "BTC/USD",
+            "SPY250620P00500000",
+            "SPY250620C00200000",
+            "\u{7f}",
+            "é",
+            "*",
+        ];
+        for a in texts {
+            for b in texts {
+                let (a, b) = (Symbol::from_server(a), Symbol::from_server(b));
+                assert_eq!(by_symbol(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+            }
+        }
     }
 }

@@ -45,21 +45,34 @@ pub(super) trait FieldReader<'a> {
     fn timestamp(&mut self) -> Option<Timestamp>;
 }
 
-/// Decodes the rest of a message whose `T` was `tag`, if it is one of the
-/// types the fast path knows.
-#[inline]
+/// Decodes the rest of a message whose `T` was `tag` into `out`, if it is
+/// one of the types the fast path knows.
+#[inline(always)]
 pub(super) fn message<'a, R: FieldReader<'a>>(
     reader: &mut R,
     tag: &[u8],
-) -> Option<Inbound<MarketData>> {
-    Some(Inbound::Data(match tag {
+    out: &mut Vec<Inbound<MarketData>>,
+) -> Option<()> {
+    // Data tags are one byte long, control tags longer: the data path stays
+    // as short as it was before control messages joined.
+    out.push(if tag.len() == 1 {
+        Inbound::Data(data(reader, tag)?)
+    } else {
+        fast_control::message(reader, tag)?
+    });
+    Some(())
+}
+
+#[inline]
+fn data<'a, R: FieldReader<'a>>(reader: &mut R, tag: &[u8]) -> Option<MarketData> {
+    Some(match tag {
         b"q" => MarketData::Quote(quote(reader)?),
         b"t" => MarketData::Trade(trade(reader)?),
         b"b" => MarketData::Bar(bar(reader)?),
         b"d" => MarketData::DailyBar(bar(reader)?),
         b"u" => MarketData::UpdatedBar(bar(reader)?),
-        _ => return fast_control::message(reader, tag),
-    }))
+        _ => return None,
+    })
 }
 
 /// Fills a field once; a second occurrence gives up (serde reports

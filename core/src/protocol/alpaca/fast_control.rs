@@ -66,7 +66,8 @@ fn error<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
 /// `{"T":"subscription","trades":[…],…}`: every key must name a channel;
 /// its symbols (`null` counts as none) join the set unvalidated.
 fn subscription<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
-    let mut pairs = Vec::new();
+    // Room for a typical ack, so the list is seldom grown.
+    let mut pairs = Vec::with_capacity(32);
     while let Some(key) = r.next_key()? {
         let channel = channel(key)?;
         r.strings(|symbol| pairs.push((channel, Symbol::from_server(symbol))))?;

@@ -121,7 +121,7 @@ impl<'a> JsonReader<'a> {
                     self.at += 1;
                 } else {
                     loop {
-                        out.push(self.message()?);
+                        self.message(out)?;
                         match self.peek()? {
                             b',' => self.at += 1,
                             b']' => {
@@ -133,7 +133,7 @@ impl<'a> JsonReader<'a> {
                     }
                 }
             }
-            b'{' => out.push(self.message()?),
+            b'{' => self.message(out)?,
             _ => return None,
         }
         // Only whitespace may follow.
@@ -143,15 +143,15 @@ impl<'a> JsonReader<'a> {
         }
     }
 
-    /// One message whose first key is `T`.
-    fn message(&mut self) -> Option<Inbound<MarketData>> {
+    /// One message whose first key is `T`, pushed to `out`.
+    fn message(&mut self, out: &mut Vec<Inbound<MarketData>>) -> Option<()> {
         self.expect(b'{')?;
         if self.name()? != b"T" {
             return None;
         }
         self.expect(b':')?;
-        let tag = self.key()?;
-        fast::message(self, tag)
+        let tag = self.name()?;
+        fast::message(self, tag, out)
     }
 
     /// Where the contents of the next string start and end, if it has no
@@ -177,37 +177,35 @@ impl<'a> JsonReader<'a> {
         self.bytes().get(start..end)
     }
 
-    /// A key (or a tag), found by its closing quote alone: only 1 to 3
-    /// bytes long, which covers every key and tag the fast path knows.
+    /// A key (or a tag). When 1 to 3 bytes long, which covers every key
+    /// and tag of the data messages, it is found by its closing quote alone;
+    /// longer ones are [read as strings](Self::long_name).
     ///
     /// Sound without checking for escapes or control characters because
-    /// the result is only ever compared with those known names, none of
-    /// which holds a quote, a backslash or a control character: a span
-    /// cut short by an escaped quote holds its backslash, so matches none.
+    /// the result is only ever compared with known names, none of which
+    /// holds a quote, a backslash or a control character: a span cut short
+    /// by an escaped quote holds its backslash, so matches none.
     #[inline(always)]
     fn name(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
-        let head = self.bytes().get(start..)?.first_chunk::<4>()?;
-        let len = match head {
-            [_, b'"', _, _] => 1,
-            [_, _, b'"', _] => 2,
-            [_, _, _, b'"'] => 3,
-            _ => return None,
+        let len = match self.bytes().get(start..)?.first_chunk::<4>() {
+            Some([_, b'"', _, _]) => 1,
+            Some([_, _, b'"', _]) => 2,
+            Some([_, _, _, b'"']) => 3,
+            _ => return self.long_name(start),
         };
         self.at = start + len + 1;
         self.bytes().get(start..start + len)
     }
 
-    /// A key or a tag of any length: a [`name`](Self::name) when it is
-    /// that short, else a string without escapes.
-    #[inline(always)]
-    fn key(&mut self) -> Option<&'a [u8]> {
-        let start = self.at;
-        if let Some(name) = self.name() {
-            return Some(name);
-        }
-        self.at = start;
+    /// A name that is not 1 to 3 bytes long (control messages' keys and
+    /// tags), whose contents start at `start`: a string without escapes.
+    /// Out of line, away from the data messages' loops.
+    #[inline(never)]
+    fn long_name(&mut self, start: usize) -> Option<&'a [u8]> {
+        // Back to the opening quote, which `name` consumed.
+        self.at = start - 1;
         self.str_bytes()
     }
 
@@ -280,7 +278,7 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         match self.peek()? {
             b',' => {
                 self.at += 1;
-                let key = self.key()?;
+                let key = self.name()?;
                 self.expect(b':')?;
                 Some(Some(key))
             }

@@ -111,26 +111,26 @@ impl<'a> MsgPackReader<'a> {
 
     fn frame(&mut self, out: &mut Vec<Inbound<MarketData>>) -> Option<()> {
         if matches!(self.peek()?, 0x80..=0x8f | 0xde | 0xdf) {
-            out.push(self.message()?);
+            self.message(out)?;
         } else {
             // Each message takes at least one byte, so a lying count runs out
             // of input (and gives up) before it can loop long.
             for _ in 0..self.array_len()? {
-                out.push(self.message()?);
+                self.message(out)?;
             }
         }
         (self.at == self.bytes.len()).then_some(())
     }
 
     /// One message map whose first key is `T`.
-    fn message(&mut self) -> Option<Inbound<MarketData>> {
+    fn message(&mut self, out: &mut Vec<Inbound<MarketData>>) -> Option<()> {
         let entries = self.map_len()?;
         if entries == 0 || self.str_bytes()? != b"T" {
             return None;
         }
         let tag = self.str_bytes()?;
         self.entries_left = entries - 1;
-        fast::message(self, tag)
+        fast::message(self, tag, out)
     }
 }
 

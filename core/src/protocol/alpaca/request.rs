@@ -18,22 +18,27 @@ pub enum AuthForm {
     Legacy,
 }
 
+/// Room reserved up front for an encoded frame: most frames fit, so the
+/// buffer is not grown and copied several times on the way.
+const FRAME_BYTES_RESERVED: usize = 1024;
+
 impl Encoding {
     /// JSON in a text frame, or MessagePack (maps with field names) in a binary frame.
     pub(crate) fn frame<T: Serialize + ?Sized>(self, value: &T) -> Frame {
+        let mut out = Vec::with_capacity(FRAME_BYTES_RESERVED);
+        // Our request and server types serialize infallibly to memory
+        // (string keys only); a failure here is a bug in this module.
         match self {
-            // Our request and server types serialize infallibly to memory
-            // (string keys only); a failure here is a bug in this module.
-            Self::Json => Frame::Text(
-                serde_json::to_vec(value)
-                    .expect("request types always serialize to JSON")
-                    .into(),
-            ),
-            Self::MsgPack => Frame::Binary(
-                rmp_serde::to_vec_named(value)
-                    .expect("request types always serialize to MessagePack")
-                    .into(),
-            ),
+            Self::Json => {
+                serde_json::to_writer(&mut out, value)
+                    .expect("request types always serialize to JSON");
+                Frame::Text(out.into())
+            }
+            Self::MsgPack => {
+                rmp_serde::encode::write_named(&mut out, value)
+                    .expect("request types always serialize to MessagePack");
+                Frame::Binary(out.into())
+            }
         }
     }
 }

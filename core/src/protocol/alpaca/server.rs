@@ -53,13 +53,169 @@ pub fn decode_client_message(frame: &Frame) -> Result<ClientMessage, DecodeError
             detail: "a control frame carries no message".to_owned(),
         });
     };
-    let raw = wire
-        .decode_seed(bytes, RawClientSeed)
+    let raw = match fast_client(wire, bytes) {
+        Some(raw) => raw,
+        None => decode_raw(wire, bytes)?,
+    };
+    raw.into_message()
+}
+
+/// The serde decoding of a client message, for any input.
+fn decode_raw(wire: Wire, bytes: &[u8]) -> Result<RawClient, DecodeError> {
+    wire.decode_seed(bytes, RawClientSeed)
         .map_err(|detail| DecodeError {
             what: "client message",
             detail,
-        })?;
-    raw.into_message()
+        })
+}
+
+/// A client message in the compact shape clients write (`action`, `key`,
+/// `secret` and channel keys; plain strings; no whitespace), read without
+/// serde: the same [`RawClient`] serde would read. `None` for anything
+/// else, which serde then decodes (or refuses) as usual.
+fn fast_client(wire: Wire, bytes: &[u8]) -> Option<RawClient> {
+    let mut reader = FastClient { bytes, at: 0 };
+    let raw = match wire {
+        Wire::Json => reader.json()?,
+        Wire::MsgPack => reader.msgpack()?,
+    };
+    (reader.at == bytes.len()).then_some(raw)
+}
+
+/// A cursor over a client message for [`fast_client`].
+struct FastClient<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> FastClient<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let taken = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(taken)
+    }
+
+    /// One field's value into `raw`, read by `string` and `strings`.
+    fn field(
+        &mut self,
+        raw: &mut RawClient,
+        key: &str,
+        string: fn(&mut Self) -> Option<&'a str>,
+        strings: fn(&mut Self) -> Option<Vec<String>>,
+    ) -> Option<()> {
+        match key {
+            "action" => raw.action = Some(string(self)?.to_owned()),
+            "key" => raw.key = Some(string(self)?.to_owned()),
+            "secret" => raw.secret = Some(string(self)?.to_owned()),
+            name => {
+                let channel = Channel::from_wire_name(name)?;
+                raw.channels.push((channel, strings(self)?));
+            }
+        }
+        Some(())
+    }
+
+    /// `{"k":v,…}` with no whitespace.
+    fn json(&mut self) -> Option<RawClient> {
+        let mut raw = RawClient::default();
+        (self.byte()? == b'{').then_some(())?;
+        if self.bytes.get(self.at) == Some(&b'}') {
+            self.at += 1;
+            return Some(raw);
+        }
+        loop {
+            let key = self.json_str()?;
+            (self.byte()? == b':').then_some(())?;
+            self.field(&mut raw, key, Self::json_str, Self::json_strs)?;
+            match self.byte()? {
+                b',' => {}
+                b'}' => return Some(raw),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A JSON string without escapes or control characters.
+    fn json_str(&mut self) -> Option<&'a str> {
+        (self.byte()? == b'"').then_some(())?;
+        let start = self.at;
+        loop {
+            match self.byte()? {
+                b'"' => break,
+                b'\\' | 0x00..=0x1f => return None,
+                _ => {}
+            }
+        }
+        std::str::from_utf8(&self.bytes[start..self.at - 1]).ok()
+    }
+
+    /// `null` (no symbols) or an array of strings.
+    fn json_strs(&mut self) -> Option<Vec<String>> {
+        if self.bytes[self.at..].starts_with(b"null") {
+            self.at += 4;
+            return Some(Vec::new());
+        }
+        (self.byte()? == b'[').then_some(())?;
+        let mut out = Vec::new();
+        if self.bytes.get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Some(out);
+        }
+        loop {
+            out.push(self.json_str()?.to_owned());
+            match self.byte()? {
+                b',' => {}
+                b']' => return Some(out),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A map of string keys (fixmap or map 16).
+    fn msgpack(&mut self) -> Option<RawClient> {
+        let len = match self.byte()? {
+            b @ 0x80..=0x8f => usize::from(b & 0x0f),
+            0xde => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
+            _ => return None,
+        };
+        let mut raw = RawClient::default();
+        for _ in 0..len {
+            let key = self.msgpack_str()?;
+            self.field(&mut raw, key, Self::msgpack_str, Self::msgpack_strs)?;
+        }
+        Some(raw)
+    }
+
+    /// A string (fixstr, str 8 or str 16) of valid UTF-8.
+    fn msgpack_str(&mut self) -> Option<&'a str> {
+        let len = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => usize::from(self.byte()?),
+            0xda => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
+            _ => return None,
+        };
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+
+    /// `nil` (no symbols) or an array (fixarray or array 16) of strings.
+    fn msgpack_strs(&mut self) -> Option<Vec<String>> {
+        let len = match self.byte()? {
+            0xc0 => return Some(Vec::new()),
+            b @ 0x90..=0x9f => usize::from(b & 0x0f),
+            0xdc => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
+            _ => return None,
+        };
+        (0..len)
+            .map(|_| self.msgpack_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -756,6 +912,89 @@ mod tests {
                     encoding.frame(&[ServerMessage::Subscription(acked.clone())])
                 );
             }
+        }
+    }
+
+    /// Requests in the shapes clients write, and some they do not.
+    fn any_request() -> impl Strategy<Value = serde_json::Value> {
+        let key = prop_oneof![
+            Just("action".to_owned()),
+            Just("key".to_owned()),
+            Just("secret".to_owned()),
+            Just("data".to_owned()),
+            prop::sample::select(Channel::ALL.to_vec()).prop_map(|c| c.wire_name().to_owned()),
+            any_text(),
+        ];
+        let value = prop_oneof![
+            prop::sample::select(vec!["auth", "subscribe", "unsubscribe", "listen", "dance"])
+                .prop_map(serde_json::Value::from),
+            any_text().prop_map(serde_json::Value::from),
+            prop::collection::vec(any_text(), 0..20).prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            any::<i64>().prop_map(serde_json::Value::from),
+            Just(serde_json::json!({"key_id": "K", "secret_key": "S"})),
+        ];
+        prop::collection::vec((key, value), 0..6)
+            .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect()))
+    }
+
+    /// `decode_client_message` on a frame, and serde's answer alone.
+    fn both(
+        frame: &Frame,
+    ) -> (
+        Result<ClientMessage, DecodeError>,
+        Result<ClientMessage, DecodeError>,
+    ) {
+        let serde = Wire::detect(frame)
+            .ok_or(DecodeError {
+                what: "client message",
+                detail: "a control frame carries no message".to_owned(),
+            })
+            .and_then(|(wire, bytes)| decode_raw(wire, bytes))
+            .and_then(RawClient::into_message);
+        (decode_client_message(frame), serde)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        /// The fast path answers exactly as serde does, whole or cut short or damaged.
+        #[test]
+        fn fast_client_decoding_matches_serde(
+            request in any_request(),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<(prop::sample::Index, u8)>(),
+        ) {
+            let json = serde_json::to_vec(&request).unwrap();
+            let msgpack = rmp_serde::to_vec_named(&request).unwrap();
+            for bytes in [json, msgpack] {
+                let cut_short = bytes[..cut.index(bytes.len() + 1)].to_vec();
+                let mut damaged = bytes.clone();
+                if !damaged.is_empty() {
+                    let at = flip.0.index(damaged.len());
+                    damaged[at] ^= flip.1;
+                }
+                for bytes in [bytes, cut_short, damaged] {
+                    for frame in [Frame::binary(bytes.clone()), Frame::Text(bytes.clone().into())] {
+                        let (fast, serde) = both(&frame);
+                        prop_assert_eq!(fast, serde, "{:?}", frame);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn client_requests_take_the_fast_path() {
+        for text in [
+            r#"{"action":"subscribe","trades":["AAPL"],"quotes":[],"bars":null}"#,
+            r#"{"action":"auth","key":"K","secret":"S"}"#,
+            r#"{"trades":["AAPL","*"],"action":"unsubscribe"}"#,
+        ] {
+            assert!(fast_client(Wire::Json, text.as_bytes()).is_some(), "{text}");
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            let packed = rmp_serde::to_vec_named(&value).unwrap();
+            assert!(fast_client(Wire::MsgPack, &packed).is_some(), "{text}");
         }
     }
 
