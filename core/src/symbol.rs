@@ -147,6 +147,20 @@ impl Symbol {
         }
     }
 
+    /// The symbol's bytes: [`as_str`](Self::as_str) without re-checking
+    /// that they are UTF-8, for hashing, ordering and writing out.
+    ///
+    /// ```
+    /// use tickwire_core::Symbol;
+    /// assert_eq!(Symbol::from_server("BRK.B").as_bytes(), b"BRK.B");
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline(form) => &form[..usize::from(form[INLINE_BYTES_MAX])],
+            Repr::Heap(text) => text.as_bytes(),
+        }
+    }
+
     /// Whether this is the wildcard `*`.
     pub fn is_wildcard(&self) -> bool {
         matches!(&self.0, Repr::Inline(form) if *form == WILDCARD_FORM)
@@ -172,7 +186,7 @@ impl Ord for Symbol {
     fn cmp(&self, other: &Self) -> Ordering {
         match (&self.0, &other.0) {
             (Repr::Inline(a), Repr::Inline(b)) => key(a).cmp(&key(b)),
-            _ => self.as_str().cmp(other.as_str()),
+            _ => self.as_bytes().cmp(other.as_bytes()),
         }
     }
 }
@@ -415,6 +429,7 @@ mod tests {
         fn symbols_compare_and_hash_as_their_text(a in text(), b in text()) {
             let (x, y) = (Symbol::from_server(&a), Symbol::from_server(&b));
             prop_assert_eq!(x.as_str(), a.as_str());
+            prop_assert_eq!(x.as_bytes(), a.as_bytes());
             prop_assert_eq!(x.cmp(&y), a.cmp(&b));
             prop_assert_eq!(y.cmp(&x), b.cmp(&a));
             prop_assert_eq!(x == y, a == b);
