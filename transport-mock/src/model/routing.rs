@@ -10,7 +10,7 @@ use super::session::Session;
 use super::{Endpoint, SessionId};
 
 /// The demand index, and whether it is stale.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Routing {
     pub(crate) index: Index,
     stale: bool,
