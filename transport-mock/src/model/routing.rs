@@ -10,7 +10,7 @@ use super::session::Session;
 use super::{Endpoint, SessionId};
 
 /// The demand index, and whether it is stale.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Routing {
     pub(crate) index: Index,
     stale: bool,
@@ -142,7 +142,8 @@ fn plan(
     targets: &mut [Target],
 ) -> Plan {
     let channels = endpoint.channels();
-    let mut pairs: Vec<(&Symbol, u32, usize)> = Vec::new();
+    // (sort key, symbol, channel bit, member)
+    let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::new();
     let mut everywhere = 0u32;
     for (member, s) in members {
         let mut wildcard = 0u32;
@@ -153,7 +154,7 @@ fn plan(
             if symbol.is_wildcard() {
                 wildcard |= 1 << bit;
             } else {
-                pairs.push((symbol, 1 << bit, *member));
+                pairs.push((prefix(symbol), symbol, 1 << bit, *member));
             }
         }
         everywhere |= wildcard;
@@ -165,19 +166,20 @@ fn plan(
             generator
                 .universe(endpoint)
                 .iter()
-                .map(|s| (s, 0, UNIVERSE)),
+                .map(|s| (prefix(s), s, 0, UNIVERSE)),
         );
     }
     if endpoint == Endpoint::Test {
-        pairs.retain(|(s, _, _)| s.as_str() == TEST_SYMBOL);
+        pairs.retain(|(_, s, _, _)| s.as_str() == TEST_SYMBOL);
     }
-    pairs.sort_unstable_by(|a, b| by_symbol(a.0, b.0));
+    // The prefixes decide most comparisons; equal ones fall back to the symbols.
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     let mut wanted: Vec<(Symbol, u32)> = Vec::new();
     let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
     for (member, _) in members {
         targets[*member].masks.clear();
     }
-    for (symbol, bit, member) in pairs {
+    for (_, symbol, bit, member) in pairs {
         if wanted.last().is_none_or(|(last, _)| last != symbol) {
             wanted.push((symbol.clone(), everywhere));
             for ((m, _), wildcard) in members.iter().zip(&wildcards) {
@@ -197,17 +199,15 @@ fn plan(
     Plan { endpoint, wanted }
 }
 
-/// `a.cmp(b)`, mostly decided by the first eight bytes as one integer
-/// (zero-padded, which keeps byte order: a shorter prefix sorts first).
-fn by_symbol(a: &Symbol, b: &Symbol) -> std::cmp::Ordering {
-    let prefix = |s: &Symbol| {
-        let mut word = [0u8; 8];
-        let bytes = s.as_str().as_bytes();
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        u64::from_be_bytes(word)
-    };
-    prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+/// The first eight bytes of a symbol as one integer, zero-padded: ordering
+/// by it, then by the symbol, is the symbols' order (a shorter prefix sorts
+/// first, as zero is the least byte).
+fn prefix(symbol: &Symbol) -> u64 {
+    let mut word = [0u8; 8];
+    let bytes = symbol.as_str().as_bytes();
+    let n = bytes.len().min(8);
+    word[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(word)
 }
 
 #[cfg(test)]
@@ -215,7 +215,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn by_symbol_is_the_symbol_order() {
+    fn prefix_then_symbol_is_the_symbol_order() {
         let texts = [
             "",
             "A",
@@ -237,7 +237,8 @@ mod tests {
         for a in texts {
             for b in texts {
                 let (a, b) = (Symbol::from_server(a), Symbol::from_server(b));
-                assert_eq!(by_symbol(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+                let by_prefix = prefix(&a).cmp(&prefix(&b)).then_with(|| a.cmp(&b));
+                assert_eq!(by_prefix, a.cmp(&b), "{a:?} {b:?}");
             }
         }
     }
