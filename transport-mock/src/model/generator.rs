@@ -286,13 +286,12 @@ impl Generator {
         };
         let kind = endpoint.kind();
         let key = (endpoint, symbol.clone());
-        let start = initial_price(kind, symbol);
         let step = self.rng.between(-0.001, 0.001);
         let inst = self
             .instruments
             .entry(key.clone())
             .or_insert_with(|| Instrument {
-                mid: start,
+                mid: initial_price(kind, symbol),
                 bar: BarAcc::default(),
                 day: BarAcc::default(),
                 halted: false,
@@ -614,14 +613,14 @@ fn cents(price: f64) -> f64 {
 /// A stable starting price from the symbol's name.
 pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
     let hash = symbol
-        .as_str()
-        .bytes()
+        .as_bytes()
+        .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
         });
-    match (kind, symbol.as_str()) {
-        (Kind::Crypto, s) if s.starts_with("BTC") => 42_000.0,
-        (Kind::Crypto, s) if s.starts_with("ETH") => 2_300.0,
+    match (kind, symbol.as_bytes()) {
+        (Kind::Crypto, s) if s.starts_with(b"BTC") => 42_000.0,
+        (Kind::Crypto, s) if s.starts_with(b"ETH") => 2_300.0,
         (Kind::Crypto, _) => 10.0 + (hash % 200) as f64,
         (Kind::Options, _) => 1.0 + (hash % 2_000) as f64 / 100.0,
         _ => 20.0 + (hash % 48_000) as f64 / 100.0,
@@ -637,9 +636,14 @@ fn venue(endpoint: Endpoint, symbol: &Symbol) -> (Option<&'static str>, Option<&
             let exchange = if endpoint == Endpoint::Iex {
                 "V"
             } else {
-                ["Q", "N", "P", "V", "Z"][symbol.as_str().len() % 5]
+                ["Q", "N", "P", "V", "Z"][symbol.as_bytes().len() % 5]
             };
-            let tape = ["A", "B", "C"][symbol.as_str().bytes().map(usize::from).sum::<usize>() % 3];
+            let tape = ["A", "B", "C"][symbol
+                .as_bytes()
+                .iter()
+                .map(|b| usize::from(*b))
+                .sum::<usize>()
+                % 3];
             (Some(exchange), Some(tape))
         }
     }

@@ -170,7 +170,7 @@ fn plan(
         );
     }
     if endpoint == Endpoint::Test {
-        pairs.retain(|(_, s, _, _)| s.as_str() == TEST_SYMBOL);
+        pairs.retain(|(_, s, _, _)| s.as_bytes() == TEST_SYMBOL.as_bytes());
     }
     // The prefixes decide most comparisons; equal ones fall back to the symbols.
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
@@ -204,7 +204,7 @@ fn plan(
 /// first, as zero is the least byte).
 fn prefix(symbol: &Symbol) -> u64 {
     let mut word = [0u8; 8];
-    let bytes = symbol.as_str().as_bytes();
+    let bytes = symbol.as_bytes();
     let n = bytes.len().min(8);
     word[..n].copy_from_slice(&bytes[..n]);
     u64::from_be_bytes(word)
