@@ -7,6 +7,7 @@
 //! fault. At each instant exactly one thing happens (one *step*); the order
 //! among things due at the same instant is fixed, so a seed replays exactly.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -60,6 +61,8 @@ pub struct World {
     base: Instant,
     at: Duration,
     exchange: Exchange,
+    /// The exchange's `poll_timeout`, until the exchange is next touched.
+    exchange_deadline: Cell<Option<Option<Instant>>>,
     streams: Vec<Box<dyn Driven>>,
     requests: std::collections::BTreeMap<ConnId, ConnectRequest>,
     link: Link,
@@ -112,6 +115,7 @@ impl World {
             base,
             at: Duration::ZERO,
             exchange,
+            exchange_deadline: Cell::new(None),
             streams,
             requests: std::collections::BTreeMap::new(),
             link: Link::default(),
@@ -233,12 +237,13 @@ impl World {
         self.refusals.clear();
         self.next_command = None;
         self.next_shot = None;
-        self.exchange.set_fault_plan(FaultPlan::default());
+        self.exchange_mut().set_fault_plan(FaultPlan::default());
         let now = self.now();
         let sessions: Vec<SessionId> = self.exchange.sessions().collect();
         for session in sessions {
-            self.exchange.set_session_faults(session, Faults::NONE);
-            self.exchange.inject(now, session, Fault::Resume);
+            self.exchange_mut()
+                .set_session_faults(session, Faults::NONE);
+            self.exchange_mut().inject(now, session, Fault::Resume);
         }
         self.trace
             .log(self.at, || "liveness phase: faults off".into());
@@ -286,9 +291,31 @@ impl World {
         self.deadlines().earliest()
     }
 
+    /// The exchange, for a call that may change its deadline.
+    fn exchange_mut(&mut self) -> &mut Exchange {
+        self.exchange_deadline.set(None);
+        &mut self.exchange
+    }
+
+    /// The exchange's deadline (a scan of its sessions, so kept until the
+    /// exchange is touched again).
+    fn exchange_deadline(&self) -> Option<Instant> {
+        if let Some(deadline) = self.exchange_deadline.get() {
+            debug_assert_eq!(
+                deadline,
+                self.exchange.poll_timeout(),
+                "a stale exchange deadline"
+            );
+            return deadline;
+        }
+        let deadline = self.exchange.poll_timeout();
+        self.exchange_deadline.set(Some(deadline));
+        deadline
+    }
+
     /// The earliest deadline, and the exchange's (a scan, read once per step).
     fn deadlines(&self) -> Deadlines {
-        let exchange = self.exchange.poll_timeout().map(|t| self.offset(t));
+        let exchange = self.exchange_deadline().map(|t| self.offset(t));
         let mut earliest = exchange;
         let mut consider = |t: Option<Duration>| {
             if let Some(t) = t
@@ -328,7 +355,7 @@ impl World {
             return Ok(true);
         }
         if deadlines.exchange.is_some_and(|t| t <= self.at) {
-            self.exchange.handle_timeout(now);
+            self.exchange_mut().handle_timeout(now);
             self.trace.record(self.at, 0xe00, &[]);
             self.pump_exchange();
             return Ok(true);
@@ -453,7 +480,7 @@ impl World {
                 };
                 let opened = match self.refusals.pop_front() {
                     Some(status) => Err(tickwire_mock::Refusal { status }),
-                    None => self.exchange.open(now, path, headers),
+                    None => self.exchange_mut().open(now, path, headers),
                 };
                 self.trace.record(
                     self.at,
@@ -493,16 +520,16 @@ impl World {
             Delivery::ToServer(frame) => {
                 if let (true, Some(session)) = (conn.server_open, conn.session) {
                     self.trace.record(self.at, 0xf00, frame.payload());
-                    self.exchange.handle_frame(now, session, frame);
+                    self.exchange_mut().handle_frame(now, session, frame);
                     self.pump_exchange();
                 }
             }
             Delivery::CloseToServer | Delivery::LostToServer => {
                 if let (true, Some(session)) = (conn.server_open, conn.session) {
                     if matches!(delivery, Delivery::CloseToServer) {
-                        self.exchange.handle_close(now, session);
+                        self.exchange_mut().handle_close(now, session);
                     } else {
-                        self.exchange.handle_lost(now, session);
+                        self.exchange_mut().handle_lost(now, session);
                     }
                     if let Some(c) = self.link.conn_mut(id) {
                         c.server_open = false;
@@ -550,7 +577,7 @@ impl World {
 
     /// Moves everything the exchange wants to do onto the link.
     fn pump_exchange(&mut self) {
-        while let Some((session, output)) = self.exchange.poll_output() {
+        while let Some((session, output)) = self.exchange_mut().poll_output() {
             let Some(id) = self.link.by_session(session) else {
                 continue;
             };
@@ -629,7 +656,7 @@ impl World {
                     .push_back(if shot == Shot::Refuse429 { 429 } else { 401 });
             }
             Shot::Refuse429 | Shot::Refuse401 => {}
-            Shot::Restart => self.exchange.restart(now),
+            Shot::Restart => self.exchange_mut().restart(now),
             _ => {
                 let healthy = self.link.healthy();
                 if healthy.is_empty() {
@@ -645,7 +672,7 @@ impl World {
                 match shot {
                     Shot::LinkReset => {
                         self.link.discard_in_flight(id);
-                        self.exchange.handle_lost(now, session);
+                        self.exchange_mut().handle_lost(now, session);
                         if let Some(c) = self.link.conn_mut(id) {
                             c.server_open = false;
                         }
@@ -678,12 +705,12 @@ impl World {
                             code,
                             reason: "simulated close".into(),
                         };
-                        self.exchange.inject(now, session, fault);
+                        self.exchange_mut().inject(now, session, fault);
                     }
-                    Shot::ServerSilence => self.exchange.inject(now, session, Fault::Silence),
-                    Shot::ServerGarbage => self.exchange.inject(now, session, Fault::Garbage),
+                    Shot::ServerSilence => self.exchange_mut().inject(now, session, Fault::Silence),
+                    Shot::ServerGarbage => self.exchange_mut().inject(now, session, Fault::Garbage),
                     Shot::ServerStopReading => {
-                        self.exchange.inject(now, session, Fault::StopReading)
+                        self.exchange_mut().inject(now, session, Fault::StopReading)
                     }
                     _ => {}
                 }
