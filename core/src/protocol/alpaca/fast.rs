@@ -424,6 +424,18 @@ pub(super) mod tests {
         ]
     }
 
+    /// Applies every mutation to a frame of `wire`, inserting snippets of that wire.
+    pub(crate) fn mutate_all(wire: Wire, bytes: &mut Vec<u8>, mutations: &[Mutation]) {
+        let json_snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
+        let snippets = match wire {
+            Wire::Json => &json_snippets[..],
+            Wire::MsgPack => MSGPACK_SNIPPETS,
+        };
+        for m in mutations {
+            mutate(bytes, m, snippets);
+        }
+    }
+
     pub(crate) fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation, snippets: &[&[u8]]) {
         if bytes.is_empty() {
             return;

@@ -94,9 +94,7 @@ mod tests {
     use serde::ser::{Serialize, SerializeMap, Serializer};
     use serde_json::{Value, json};
 
-    use super::super::fast::tests::{
-        JSON_SNIPPETS, MSGPACK_SNIPPETS, agree, message as data_message, mutate, mutation, text,
-    };
+    use super::super::fast::tests::{agree, message as data_message, mutate_all, mutation, text};
     use super::super::wire::Wire;
     use super::super::{Encoding, ServerMessage, encode_market_frame};
     use super::*;
@@ -297,15 +295,8 @@ mod tests {
             messages in frame(),
             mutations in vec(mutation(), 1..6),
         ) {
-            let json_snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
             for (wire, mut bytes) in both_wires(&messages) {
-                let snippets = match wire {
-                    Wire::Json => &json_snippets[..],
-                    Wire::MsgPack => MSGPACK_SNIPPETS,
-                };
-                for m in &mutations {
-                    mutate(&mut bytes, m, snippets);
-                }
+                mutate_all(wire, &mut bytes, &mutations);
                 agree(wire, &bytes);
             }
         }

@@ -322,7 +322,7 @@ mod tests {
     use serde::ser::{Serialize, SerializeMap, Serializer};
     use serde_json::{Value, json};
 
-    use super::super::fast::tests::{JSON_SNIPPETS, MSGPACK_SNIPPETS, mutate, mutation};
+    use super::super::fast::tests::{mutate_all, mutation};
     use super::super::{TradingServerMessage, encode_trading_frame};
     use super::*;
     use crate::protocol::Verdict;
@@ -446,15 +446,8 @@ mod tests {
             entries in entries(),
             mutations in vec(mutation(), 1..6),
         ) {
-            let json_snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
             for (wire, mut bytes) in both_wires(entries) {
-                let snippets = match wire {
-                    Wire::Json => &json_snippets[..],
-                    Wire::MsgPack => MSGPACK_SNIPPETS,
-                };
-                for m in &mutations {
-                    mutate(&mut bytes, m, snippets);
-                }
+                mutate_all(wire, &mut bytes, &mutations);
                 agree(wire, &bytes);
             }
         }
