@@ -49,12 +49,6 @@ struct Deadlines {
     exchange: Option<Duration>,
 }
 
-impl Deadlines {
-    fn earliest(&self) -> Option<Duration> {
-        self.earliest
-    }
-}
-
 /// The world of one run.
 #[derive(Debug)]
 pub struct World {
@@ -288,7 +282,7 @@ impl World {
     }
 
     fn next_time(&self) -> Option<Duration> {
-        self.deadlines().earliest()
+        self.deadlines().earliest
     }
 
     /// The exchange, for a call that may change its deadline.
