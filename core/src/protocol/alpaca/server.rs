@@ -572,8 +572,8 @@ impl Direct {
         match encoding {
             Encoding::Json => buf.extend_from_slice(b"[{"),
             Encoding::MsgPack => {
-                msgpack_len(&mut buf, 1, [0x90, 0xdc, 0xdd]);
-                msgpack_len(&mut buf, fields, [0x80, 0xde, 0xdf]);
+                written(rmp::encode::write_array_len(&mut buf, 1));
+                written(rmp::encode::write_map_len(&mut buf, u32_len(fields)));
             }
         }
         Self {
@@ -592,7 +592,7 @@ impl Direct {
                 json_str(&mut self.buf, key);
                 self.buf.push(b':');
             }
-            Encoding::MsgPack => msgpack_str(&mut self.buf, key),
+            Encoding::MsgPack => written(rmp::encode::write_str(&mut self.buf, key)),
         }
         self.first = false;
     }
@@ -600,7 +600,7 @@ impl Direct {
     fn str(&mut self, value: &str) {
         match self.encoding {
             Encoding::Json => json_str(&mut self.buf, value),
-            Encoding::MsgPack => msgpack_str(&mut self.buf, value),
+            Encoding::MsgPack => written(rmp::encode::write_str(&mut self.buf, value)),
         }
     }
 
@@ -611,7 +611,9 @@ impl Direct {
                 // Writing to a Vec cannot fail.
                 let _ = write!(self.buf, "{value}");
             }
-            Encoding::MsgPack => msgpack_uint(&mut self.buf, value),
+            Encoding::MsgPack => {
+                written(rmp::encode::write_uint(&mut self.buf, value));
+            }
         }
     }
 
@@ -629,9 +631,9 @@ impl Direct {
                 self.buf.push(b']');
             }
             Encoding::MsgPack => {
-                msgpack_len(&mut self.buf, len, [0x90, 0xdc, 0xdd]);
+                written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
                 for symbol in symbols {
-                    msgpack_str(&mut self.buf, symbol.as_str());
+                    written(rmp::encode::write_str(&mut self.buf, symbol.as_str()));
                 }
             }
         }
@@ -648,86 +650,19 @@ impl Direct {
     }
 }
 
-/// A JSON string as `serde_json` escapes it: `"`, `\\` and control characters only.
+/// A JSON string, escaped by `serde_json`.
 fn json_str(buf: &mut Vec<u8>, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    buf.push(b'"');
-    let bytes = value.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        buf.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            buf.extend_from_slice(short);
-        }
-        start = i + 1;
-    }
-    buf.extend_from_slice(&bytes[start..]);
-    buf.push(b'"');
+    serde_json::to_writer(buf, value).expect("writing JSON to memory");
 }
 
-/// A MessagePack array or map length, in the smallest form: `markers` are the
-/// fix, 16-bit and 32-bit markers.
-fn msgpack_len(buf: &mut Vec<u8>, len: usize, markers: [u8; 3]) {
-    if len < 16 {
-        buf.push(markers[0] | len as u8);
-    } else if let Ok(len) = u16::try_from(len) {
-        buf.push(markers[1]);
-        buf.extend_from_slice(&len.to_be_bytes());
-    } else {
-        buf.push(markers[2]);
-        buf.extend_from_slice(&(len as u32).to_be_bytes());
-    }
+/// Ends a write of MessagePack to memory, which cannot fail.
+fn written<T, E: fmt::Debug>(result: Result<T, E>) {
+    result.expect("writing MessagePack to memory");
 }
 
-/// A MessagePack string, in the smallest form.
-fn msgpack_str(buf: &mut Vec<u8>, value: &str) {
-    let len = value.len();
-    if len < 32 {
-        buf.push(0xa0 | len as u8);
-    } else if let Ok(len) = u8::try_from(len) {
-        buf.push(0xd9);
-        buf.push(len);
-    } else if let Ok(len) = u16::try_from(len) {
-        buf.push(0xda);
-        buf.extend_from_slice(&len.to_be_bytes());
-    } else {
-        buf.push(0xdb);
-        buf.extend_from_slice(&(len as u32).to_be_bytes());
-    }
-    buf.extend_from_slice(value.as_bytes());
-}
-
-/// A MessagePack unsigned integer, in the smallest form.
-fn msgpack_uint(buf: &mut Vec<u8>, value: u64) {
-    if value < 128 {
-        buf.push(value as u8);
-    } else if let Ok(v) = u8::try_from(value) {
-        buf.extend_from_slice(&[0xcc, v]);
-    } else if let Ok(v) = u16::try_from(value) {
-        buf.push(0xcd);
-        buf.extend_from_slice(&v.to_be_bytes());
-    } else if let Ok(v) = u32::try_from(value) {
-        buf.push(0xce);
-        buf.extend_from_slice(&v.to_be_bytes());
-    } else {
-        buf.push(0xcf);
-        buf.extend_from_slice(&value.to_be_bytes());
-    }
+/// A MessagePack container length; frames are far below 4 GiB.
+fn u32_len(len: usize) -> u32 {
+    u32::try_from(len).expect("a container of fewer than 2^32 items")
 }
 
 /// A trading stream message, as a server sends it.
