@@ -66,7 +66,7 @@ pub(crate) trait Driven: std::fmt::Debug {
 }
 
 /// Dialects the simulation can drive: their data can be compared.
-pub(crate) trait SimDialect: Dialect + Copy
+pub(crate) trait SimDialect: Dialect
 where
     Self::Data: PartialEq,
 {
