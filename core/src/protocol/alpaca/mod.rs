@@ -25,6 +25,7 @@ mod trading;
 mod trading_dialect;
 mod wire;
 mod wire_enum;
+mod wire_write;
 
 pub use conditions::Conditions;
 pub use errors::{verdict_for_code, verdict_for_trading_error};

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Encoding;
+use super::wire_write::{json_symbol, msgpack_symbol};
 use crate::protocol::{EncodeError, EncodedRequest, SubscriptionOp, SubscriptionRequest};
 use crate::{Channel, Credentials, Frame, Symbol};
 
@@ -138,8 +139,7 @@ fn encode_json_subscription(
             out.extend_from_slice(channel.wire_name().as_bytes());
             out.extend_from_slice(b"\":[");
         }
-        // Writing a string to a Vec cannot fail.
-        serde_json::to_writer(&mut out, symbol.as_str()).expect("writing JSON to memory");
+        json_symbol(&mut out, symbol);
         // Closing the frame now would add `]}`.
         if out.len() + 2 > frame_bytes_max {
             if sent == 0 {
@@ -209,7 +209,7 @@ fn encode_msgpack_subscription(
             (
                 body + msgpack_container_header_len(in_channel + 1)
                     - msgpack_container_header_len(in_channel)
-                    + msgpack_str_len(symbol.as_str().len()),
+                    + msgpack_str_len(symbol.as_bytes().len()),
                 channels,
                 in_channel + 1,
             )
@@ -217,7 +217,7 @@ fn encode_msgpack_subscription(
             (
                 body + msgpack_str_len(channel.wire_name().len())
                     + msgpack_container_header_len(1)
-                    + msgpack_str_len(symbol.as_str().len()),
+                    + msgpack_str_len(symbol.as_bytes().len()),
                 channels + 1,
                 1,
             )
@@ -270,7 +270,7 @@ fn write_msgpack_request(
             write_str(out, run[0].0.wire_name())?;
             write_array_len(out, run.len() as u32)?;
             for (_, symbol) in run {
-                write_str(out, symbol.as_str())?;
+                msgpack_symbol(out, symbol);
             }
         }
         Ok(())

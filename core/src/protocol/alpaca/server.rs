@@ -11,6 +11,7 @@ use super::Encoding;
 use super::market::MarketData;
 use super::trading::TradeUpdate;
 use super::wire::{CowStr, Wire};
+use super::wire_write::{json_str, json_symbol, msgpack_symbol};
 use crate::protocol::DecodeError;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 
@@ -626,14 +627,14 @@ impl Direct {
                     if i > 0 {
                         self.buf.push(b',');
                     }
-                    json_str(&mut self.buf, symbol.as_str());
+                    json_symbol(&mut self.buf, symbol);
                 }
                 self.buf.push(b']');
             }
             Encoding::MsgPack => {
                 written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
                 for symbol in symbols {
-                    written(rmp::encode::write_str(&mut self.buf, symbol.as_str()));
+                    msgpack_symbol(&mut self.buf, symbol);
                 }
             }
         }
@@ -648,11 +649,6 @@ impl Direct {
             Encoding::MsgPack => Frame::Binary(self.buf.into()),
         }
     }
-}
-
-/// A JSON string, escaped by `serde_json`.
-fn json_str(buf: &mut Vec<u8>, value: &str) {
-    serde_json::to_writer(buf, value).expect("writing JSON to memory");
 }
 
 /// Ends a write of MessagePack to memory, which cannot fail.
