@@ -318,9 +318,9 @@ impl World {
                 earliest = Some(t);
             }
         };
-        for stream in &self.streams {
-            consider(stream.poll_timeout().map(|t| self.offset(t)));
-        }
+        // Instants compare cheaply; only the earliest is turned into an offset.
+        let streams = self.streams.iter().filter_map(|s| s.poll_timeout()).min();
+        consider(streams.map(|t| self.offset(t)));
         consider(self.link.next_due());
         consider(self.next_command);
         consider(self.next_shot);
