@@ -1,7 +1,10 @@
 //! Simulation speed: machine inputs per second of the whole simulation
 //! (machines + exchange model + link + rule checks), beside a baseline run
 //! in the same process: the same machines fed the same recorded inputs,
-//! with no model, no link and no checks.
+//! with no model, no link and no checks. Then a sweep of many seeds on one
+//! thread and on every core, as `tickwire sim` runs it.
+//!
+//! It allocates through mimalloc, as the `tickwire` command does.
 //!
 //! `cargo bench -p tickwire-tests --bench sim`
 
@@ -14,10 +17,15 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tickwire_core::protocol::Dialect;
 use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding};
 use tickwire_tests::sim::recording::{MachineInput, Recording, replay_machines};
-use tickwire_tests::sim::{SimConfig, record_seed, run_seed_with};
+use tickwire_tests::sim::{SimConfig, SweepConfig, record_seed, run_seed_with, run_sweep};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 const STEPS: u64 = 1_000;
+/// Seeds of the sweep: enough for every core to stay busy to the end.
+const SWEEP_SEEDS: u64 = 200;
 
 struct Workload {
     recordings: Vec<Recording>,
@@ -123,5 +131,39 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+/// Machine inputs per second of a sweep on `threads` threads (0: every core),
+/// over about `budget`.
+fn sweep_rate(budget: Duration, threads: usize) -> f64 {
+    let config = SweepConfig {
+        first_seed: 0,
+        seeds: SWEEP_SEEDS,
+        sim: SimConfig {
+            steps: STEPS,
+            ..SimConfig::default()
+        },
+        threads,
+    };
+    let start = Instant::now();
+    let mut inputs = 0u64;
+    while start.elapsed() < budget || inputs == 0 {
+        let report = run_sweep(&config);
+        assert!(report.passed(), "{report}");
+        inputs += report.machine_steps;
+    }
+    inputs as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A sweep on one thread, then on every core: what `tickwire sim` covers.
+fn sweep(_: &mut Criterion) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let one = sweep_rate(Duration::from_secs(5), 1);
+    let every = sweep_rate(Duration::from_secs(5), 0);
+    println!(
+        "\nsweep of {SWEEP_SEEDS} seeds x {STEPS} steps: {one:.0} machine inputs/s on 1 thread, \
+         {every:.0} on {cores} cores ({:.2}x)",
+        every / one
+    );
+}
+
+criterion_group!(benches, bench, sweep);
 criterion_main!(benches);
