@@ -641,12 +641,14 @@ impl Rules {
                 *subscribe && *channel == c && symbols.contains(s)
             })
         };
-        let same = desired.iter().all(|(c, s)| self.app_desired.contains(c, s))
+        // Merge walks over the two sorted sets.
+        let within_app = desired.difference(&self.app_desired).next().is_none();
+        let same = within_app
             && self
                 .app_desired
-                .iter()
-                .all(|(c, s)| desired.contains(c, s) || awaiting_verdict(c, s));
-        let dropped = !same && desired.iter().all(|(c, s)| self.app_desired.contains(c, s));
+                .difference(desired)
+                .all(|(c, s)| awaiting_verdict(c, s));
+        let dropped = !same && within_app;
         let app = (!same).then(|| self.app_desired.clone());
         let rule = if dropped && self.note.rejection { 6 } else { 0 };
         self.check(same, rule, at, || {
