@@ -58,6 +58,9 @@ pub struct World {
     /// The exchange's `poll_timeout`, until the exchange is next touched.
     exchange_deadline: Cell<Option<Option<Instant>>>,
     streams: Vec<Box<dyn Driven>>,
+    /// Each stream's `poll_timeout`, refreshed after each of its inputs
+    /// (nothing else changes a stream).
+    stream_deadlines: Vec<Option<Instant>>,
     requests: std::collections::BTreeMap<ConnId, ConnectRequest>,
     link: Link,
     link_config: LinkConfig,
@@ -110,6 +113,7 @@ impl World {
             at: Duration::ZERO,
             exchange,
             exchange_deadline: Cell::new(None),
+            stream_deadlines: streams.iter().map(|s| s.poll_timeout()).collect(),
             streams,
             requests: std::collections::BTreeMap::new(),
             link: Link::default(),
@@ -319,8 +323,15 @@ impl World {
             }
         };
         // Instants compare cheaply; only the earliest is turned into an offset.
-        let streams = self.streams.iter().filter_map(|s| s.poll_timeout()).min();
-        consider(streams.map(|t| self.offset(t)));
+        debug_assert!(
+            self.streams
+                .iter()
+                .zip(&self.stream_deadlines)
+                .all(|(s, d)| s.poll_timeout() == *d),
+            "a stale stream deadline"
+        );
+        let streams = self.stream_deadlines.iter().flatten().min();
+        consider(streams.map(|t| self.offset(*t)));
         consider(self.link.next_due());
         consider(self.next_command);
         consider(self.next_shot);
@@ -341,8 +352,10 @@ impl World {
             self.deliver(conn, delivery)?;
             return Ok(true);
         }
-        if let Some(index) = (0..self.streams.len())
-            .find(|i| self.streams[*i].poll_timeout().is_some_and(|t| t <= now))
+        if let Some(index) = self
+            .stream_deadlines
+            .iter()
+            .position(|t| t.is_some_and(|t| t <= now))
         {
             self.note_input(index, || MachineInput::Timeout);
             self.with_stream(index, |stream, ctx| stream.timeout(ctx))?;
@@ -384,6 +397,7 @@ impl World {
             steps: &mut self.machine_steps,
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
+        self.stream_deadlines[index] = self.streams[index].poll_timeout();
         if let Err(violation) = result {
             self.actions = actions;
             return Err(Stop::Violation(violation));
