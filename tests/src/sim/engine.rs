@@ -56,11 +56,11 @@ pub struct World {
     at: Duration,
     exchange: Exchange,
     /// The exchange's `poll_timeout`, until the exchange is next touched.
-    exchange_deadline: Cell<Option<Option<Instant>>>,
+    exchange_deadline: Cell<Option<Option<Duration>>>,
     streams: Vec<Box<dyn Driven>>,
-    /// Each stream's `poll_timeout`, refreshed after each of its inputs
-    /// (nothing else changes a stream).
-    stream_deadlines: Vec<Option<Instant>>,
+    /// Each stream's `poll_timeout` as an offset, refreshed after each of
+    /// its inputs (nothing else changes a stream).
+    stream_deadlines: Vec<Option<Duration>>,
     requests: std::collections::BTreeMap<ConnId, ConnectRequest>,
     link: Link,
     link_config: LinkConfig,
@@ -113,7 +113,10 @@ impl World {
             at: Duration::ZERO,
             exchange,
             exchange_deadline: Cell::new(None),
-            stream_deadlines: streams.iter().map(|s| s.poll_timeout()).collect(),
+            stream_deadlines: streams
+                .iter()
+                .map(|s| s.poll_timeout().map(|t| t.saturating_duration_since(base)))
+                .collect(),
             streams,
             requests: std::collections::BTreeMap::new(),
             link: Link::default(),
@@ -295,25 +298,22 @@ impl World {
         &mut self.exchange
     }
 
-    /// The exchange's deadline (a scan of its sessions, so kept until the
-    /// exchange is touched again).
-    fn exchange_deadline(&self) -> Option<Instant> {
+    /// The exchange's deadline as an offset (a scan of its sessions, so kept
+    /// until the exchange is touched again).
+    fn exchange_deadline(&self) -> Option<Duration> {
+        let fresh = || self.exchange.poll_timeout().map(|t| self.offset(t));
         if let Some(deadline) = self.exchange_deadline.get() {
-            debug_assert_eq!(
-                deadline,
-                self.exchange.poll_timeout(),
-                "a stale exchange deadline"
-            );
+            debug_assert_eq!(deadline, fresh(), "a stale exchange deadline");
             return deadline;
         }
-        let deadline = self.exchange.poll_timeout();
+        let deadline = fresh();
         self.exchange_deadline.set(Some(deadline));
         deadline
     }
 
     /// The earliest deadline, and the exchange's (a scan, read once per step).
     fn deadlines(&self) -> Deadlines {
-        let exchange = self.exchange_deadline().map(|t| self.offset(t));
+        let exchange = self.exchange_deadline();
         let mut earliest = exchange;
         let mut consider = |t: Option<Duration>| {
             if let Some(t) = t
@@ -322,16 +322,14 @@ impl World {
                 earliest = Some(t);
             }
         };
-        // Instants compare cheaply; only the earliest is turned into an offset.
         debug_assert!(
             self.streams
                 .iter()
                 .zip(&self.stream_deadlines)
-                .all(|(s, d)| s.poll_timeout() == *d),
+                .all(|(s, d)| s.poll_timeout().map(|t| self.offset(t)) == *d),
             "a stale stream deadline"
         );
-        let streams = self.stream_deadlines.iter().flatten().min();
-        consider(streams.map(|t| self.offset(*t)));
+        consider(self.stream_deadlines.iter().flatten().min().copied());
         consider(self.link.next_due());
         consider(self.next_command);
         consider(self.next_shot);
@@ -355,7 +353,7 @@ impl World {
         if let Some(index) = self
             .stream_deadlines
             .iter()
-            .position(|t| t.is_some_and(|t| t <= now))
+            .position(|t| t.is_some_and(|t| t <= self.at))
         {
             self.note_input(index, || MachineInput::Timeout);
             self.with_stream(index, |stream, ctx| stream.timeout(ctx))?;
@@ -397,7 +395,9 @@ impl World {
             steps: &mut self.machine_steps,
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
-        self.stream_deadlines[index] = self.streams[index].poll_timeout();
+        self.stream_deadlines[index] = self.streams[index]
+            .poll_timeout()
+            .map(|t| self.offset(t));
         if let Err(violation) = result {
             self.actions = actions;
             return Err(Stop::Violation(violation));
