@@ -395,9 +395,7 @@ impl World {
             steps: &mut self.machine_steps,
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
-        self.stream_deadlines[index] = self.streams[index]
-            .poll_timeout()
-            .map(|t| self.offset(t));
+        self.stream_deadlines[index] = self.streams[index].poll_timeout().map(|t| self.offset(t));
         if let Err(violation) = result {
             self.actions = actions;
             return Err(Stop::Violation(violation));

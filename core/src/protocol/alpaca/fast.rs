@@ -43,6 +43,21 @@ pub(super) trait FieldReader<'a> {
     fn strings(&mut self, each: impl FnMut(&'a str)) -> Option<()>;
     /// A timestamp in the wire's native form.
     fn timestamp(&mut self) -> Option<Timestamp>;
+    /// `null`, consumed if it is next: `Some(true)`; `Some(false)` if
+    /// something else is next.
+    fn null(&mut self) -> Option<bool>;
+    /// `true` or `false`.
+    fn bool(&mut self) -> Option<bool>;
+    /// A map, each of whose entries is read by `entry` (given its key,
+    /// the reader at its value). Keys may hold anything but escapes.
+    fn map(&mut self, entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()>;
+    /// An array, each of whose elements is read by `element`.
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()>;
+    /// Skips a string, a number, a boolean or `null`, checked as serde
+    /// checks a value it ignores; gives up on anything else.
+    fn skip_scalar(&mut self) -> Option<()>;
+    /// Whether nothing but (JSON) whitespace is left of the frame.
+    fn at_end(&mut self) -> bool;
 }
 
 /// Decodes the rest of a message whose `T` was `tag` into `out`, if it is

@@ -8,7 +8,9 @@
 
 use super::Conditions;
 use super::fast::{self, FieldReader};
+use super::fast_trading;
 use super::market::MarketData;
+use super::trading::TradeUpdate;
 use crate::Timestamp;
 use crate::protocol::Inbound;
 
@@ -21,6 +23,13 @@ pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData>>) -> 
         return false;
     };
     JsonReader { text, at: 0 }.frame(out).is_some()
+}
+
+/// The whole frame as one trade update, if the [fast path](super::fast_trading)
+/// is sure of it.
+pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    fast_trading::frame(&mut JsonReader { text, at: 0 })
 }
 
 /// Powers of ten that are exact in an `f64` (10^22 is the last).
@@ -209,16 +218,18 @@ impl<'a> JsonReader<'a> {
         self.str_bytes()
     }
 
-    /// `null`, consumed if it is next.
+    /// `word` (a literal such as `null` or `true`), consumed if it is next:
+    /// `Some(false)` if another token is, `None` if the token starts like
+    /// `word` but is not it.
     #[inline(always)]
-    fn null(&mut self) -> Option<bool> {
-        if self.peek()? != b'n' {
+    fn literal(&mut self, word: &[u8]) -> Option<bool> {
+        if self.peek()? != word[0] {
             return Some(false);
         }
-        if !self.bytes()[self.at..].starts_with(b"null") {
+        if !self.bytes()[self.at..].starts_with(word) {
             return None;
         }
-        self.at += 4;
+        self.at += word.len();
         Some(true)
     }
 
@@ -401,6 +412,76 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     #[inline(always)]
     fn timestamp(&mut self) -> Option<Timestamp> {
         Timestamp::from_rfc3339_bytes(self.str_bytes()?)
+    }
+
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        self.literal(b"null")
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        if self.literal(b"true")? {
+            return Some(true);
+        }
+        self.literal(b"false")?.then_some(false)
+    }
+
+    fn map(&mut self, mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.expect(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.name()?;
+            // `name` may cut a key short at an escaped quote; a cut key
+            // ends in a backslash, and a key with one is given up on.
+            if key.iter().any(|&b| b == b'\\' || b < 0x20) {
+                return None;
+            }
+            self.expect(b':')?;
+            entry(self, key)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.expect(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.str().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            b'n' => self.null()?.then_some(()),
+            _ => self.bool().map(drop),
+        }
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.peek().is_none()
     }
 }
 

@@ -9,7 +9,9 @@
 
 use super::Conditions;
 use super::fast::{self, FieldReader};
+use super::fast_trading;
 use super::market::MarketData;
+use super::trading::TradeUpdate;
 use crate::protocol::Inbound;
 use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
 
@@ -24,6 +26,16 @@ pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData>>) -> 
     }
     .frame(out)
     .is_some()
+}
+
+/// The whole frame as one trade update, if the [fast path](super::fast_trading)
+/// is sure of it.
+pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
+    fast_trading::frame(&mut MsgPackReader {
+        bytes,
+        at: 0,
+        entries_left: 0,
+    })
 }
 
 const NIL: u8 = 0xc0;
@@ -250,5 +262,54 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
             return None;
         }
         Timestamp::from_msgpack_ext(self.slice(len)?)
+    }
+
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        Some(self.nil())
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0xc2 => Some(false),
+            0xc3 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn map(&mut self, mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        for _ in 0..self.map_len()? {
+            let key = self.str_bytes()?;
+            entry(self, key)?;
+        }
+        Some(())
+    }
+
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        for _ in 0..self.array_len()? {
+            element(self)?;
+        }
+        Some(())
+    }
+
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            NIL | 0xc2 | 0xc3 => self.at += 1,
+            0xa0..=0xbf | 0xd9..=0xdb => {
+                self.str()?;
+            }
+            0xca | 0xcb => {
+                self.f64()?;
+            }
+            0x00..=0x7f | 0xe0..=0xff | 0xcc..=0xcf | 0xd0..=0xd3 => {
+                self.f64()?;
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.at == self.bytes.len()
     }
 }

@@ -16,6 +16,7 @@ mod fast;
 mod fast_control;
 mod fast_json;
 mod fast_msgpack;
+mod fast_trading;
 mod market;
 mod market_decode;
 mod market_dialect;

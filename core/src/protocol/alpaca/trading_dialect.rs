@@ -10,6 +10,7 @@ use super::errors::verdict_for_trading_error;
 use super::request::{AuthForm, encode_auth, encode_listen};
 use super::trading::TradeUpdate;
 use super::wire::{CowStr, Wire};
+use super::{fast_json, fast_msgpack};
 use crate::protocol::{
     DecodeError, Dialect, EncodeError, EncodedRequest, Inbound, ServerError, SubscriptionRequest,
 };
@@ -121,6 +122,19 @@ fn decode_trading_frame(frame: &Frame, out: &mut Vec<Inbound<TradeUpdate>>) {
     let Some((wire, bytes)) = Wire::detect(frame) else {
         return;
     };
+    let fast = match wire {
+        Wire::Json => fast_json::decode_trade_update(bytes),
+        Wire::MsgPack => fast_msgpack::decode_trade_update(bytes),
+    };
+    match fast {
+        Some(update) => out.push(Inbound::Data(update)),
+        None => decode_with_serde(wire, bytes, out),
+    }
+}
+
+/// The frame's messages through serde: what decides whenever the fast path
+/// gives up.
+fn decode_with_serde(wire: Wire, bytes: &[u8], out: &mut Vec<Inbound<TradeUpdate>>) {
     let (elements, error) = wire.split(bytes);
     for element in elements {
         out.push(match decode_trading_message(wire, element) {
@@ -358,6 +372,27 @@ mod tests {
         true
     }
 
+    /// If the fast path decodes `bytes`, the serde path decodes them to that
+    /// same update alone. Returns whether the fast path did.
+    fn fast_agrees(wire: Wire, bytes: &[u8]) -> bool {
+        let fast = match wire {
+            Wire::Json => fast_json::decode_trade_update(bytes),
+            Wire::MsgPack => fast_msgpack::decode_trade_update(bytes),
+        };
+        let Some(update) = fast else {
+            return false;
+        };
+        let mut serde = Vec::new();
+        decode_with_serde(wire, bytes, &mut serde);
+        assert_eq!(
+            format!("{serde:?}"),
+            format!("{:?}", [Inbound::Data(update)]),
+            "the fast path and serde disagree on {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+        true
+    }
+
     fn data() -> impl Strategy<Value = Value> {
         let fill: Value = serde_json::from_str(FILL).unwrap();
         prop_oneof![
@@ -438,6 +473,7 @@ mod tests {
         fn one_pass_agrees_with_two(entries in entries()) {
             for (wire, bytes) in both_wires(entries) {
                 agree(wire, &bytes);
+                fast_agrees(wire, &bytes);
             }
         }
 
@@ -449,6 +485,7 @@ mod tests {
             for (wire, mut bytes) in both_wires(entries) {
                 mutate_all(wire, &mut bytes, &mutations);
                 agree(wire, &bytes);
+                fast_agrees(wire, &bytes);
             }
         }
     }
@@ -468,6 +505,8 @@ mod tests {
                 let frame = encode_trading_frame(encoding, &message);
                 let (wire, bytes) = Wire::detect(&frame).unwrap();
                 assert!(agree(wire, bytes), "{frame:?}");
+                let update = matches!(message, TradingServerMessage::TradeUpdate(_));
+                assert_eq!(fast_agrees(wire, bytes), update, "{frame:?}");
             }
         }
     }
