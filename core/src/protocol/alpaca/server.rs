@@ -9,6 +9,8 @@ use serde::{Serialize, Serializer};
 
 use super::Encoding;
 use super::market::MarketData;
+use super::server_data;
+use super::server_trading;
 use super::trading::TradeUpdate;
 use super::wire::{CowStr, Wire};
 use super::wire_write::{json_str, json_symbol, msgpack_symbol};
@@ -476,7 +478,7 @@ impl ServerMessage {
     /// # }
     /// ```
     pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
-        encoding.frame(messages)
+        server_data::data_frame(encoding, messages)
     }
 
     /// The subscription ack of `set`, as [`encode_market_frame`] writes
@@ -762,9 +764,30 @@ impl Serialize for TradingServerMessage {
 /// );
 /// ```
 pub fn encode_trading_frame(encoding: Encoding, message: &TradingServerMessage) -> Frame {
+    if let TradingServerMessage::TradeUpdate(update) = message {
+        return server_trading::trade_update_frame(encoding, update);
+    }
     match encoding.frame(message) {
         Frame::Text(bytes) => Frame::Binary(bytes),
         other => other,
+    }
+}
+
+impl TradingServerMessage {
+    /// The frame of [`encode_trading_frame`] for a
+    /// [`TradingServerMessage::TradeUpdate`] of `update`, without copying it.
+    ///
+    /// ```
+    /// use tickwire_core::protocol::alpaca::{Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame};
+    /// # fn check(update: TradeUpdate) {
+    /// assert_eq!(
+    ///     TradingServerMessage::trade_update_frame(Encoding::Json, &update),
+    ///     encode_trading_frame(Encoding::Json, &TradingServerMessage::TradeUpdate(Box::new(update.clone()))),
+    /// );
+    /// # }
+    /// ```
+    pub fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
+        server_trading::trade_update_frame(encoding, update)
     }
 }
 
