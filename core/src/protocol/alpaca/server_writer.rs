@@ -122,8 +122,11 @@ impl ServerWriter for JsonWriter {
         self.comma();
     }
 
+    // Inlined so that each key's length is a constant and its copy a move.
+    #[inline(always)]
     fn key(&mut self, key: &'static str) {
         debug_assert!(key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        self.buf.reserve(key.len() + 4);
         self.comma();
         self.buf.push(b'"');
         self.buf.extend_from_slice(key.as_bytes());
@@ -152,7 +155,9 @@ impl ServerWriter for JsonWriter {
     }
 
     fn timestamp(&mut self, value: Timestamp) {
-        self.serde_value(&value);
+        use std::io::Write as _;
+        // The RFC 3339 text never needs escaping; writing to a Vec cannot fail.
+        let _ = write!(self.buf, "\"{value}\"");
     }
 
     fn null(&mut self) {
@@ -179,25 +184,48 @@ impl MsgPackWriter {
 
 impl ServerWriter for MsgPackWriter {
     fn map(&mut self, len: usize) {
-        written(rmp::encode::write_map_len(&mut self.buf, u32_len(len)));
+        match len {
+            0..16 => self.buf.push(FIXMAP | len as u8),
+            16..=0xffff => {
+                self.buf.push(MAP16);
+                self.buf.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => written(rmp::encode::write_map_len(&mut self.buf, u32_len(len))),
+        }
     }
 
     fn end_map(&mut self) {}
 
     fn array(&mut self, len: usize) {
-        written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
+        match len {
+            0..16 => self.buf.push(FIXARRAY | len as u8),
+            16..=0xffff => {
+                self.buf.push(ARRAY16);
+                self.buf.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => written(rmp::encode::write_array_len(&mut self.buf, u32_len(len))),
+        }
     }
 
     fn end_array(&mut self) {}
 
     fn element(&mut self) {}
 
+    // Inlined so that each key's length is a constant and its copy a move.
+    #[inline(always)]
     fn key(&mut self, key: &'static str) {
         self.str(key);
     }
 
+    #[inline(always)]
     fn str(&mut self, text: &str) {
-        written(rmp::encode::write_str(&mut self.buf, text));
+        if text.len() < 32 {
+            self.buf.reserve(1 + text.len());
+            self.buf.push(FIXSTR | text.len() as u8);
+            self.buf.extend_from_slice(text.as_bytes());
+        } else {
+            written(rmp::encode::write_str(&mut self.buf, text));
+        }
     }
 
     fn symbol(&mut self, symbol: &Symbol) {
@@ -205,7 +233,9 @@ impl ServerWriter for MsgPackWriter {
     }
 
     fn f64(&mut self, value: f64) {
-        written(rmp::encode::write_f64(&mut self.buf, value));
+        self.buf.reserve(9);
+        self.buf.push(FLOAT64);
+        self.buf.extend_from_slice(&value.to_be_bytes());
     }
 
     fn u64(&mut self, value: u64) {
@@ -230,6 +260,15 @@ impl ServerWriter for MsgPackWriter {
         written(rmp::encode::write_nil(&mut self.buf));
     }
 }
+
+/// MessagePack markers written here without `rmp` (small lengths are
+/// or-ed into the fix forms).
+const FIXMAP: u8 = 0x80;
+const FIXARRAY: u8 = 0x90;
+const FIXSTR: u8 = 0xa0;
+const FLOAT64: u8 = 0xcb;
+const ARRAY16: u8 = 0xdc;
+const MAP16: u8 = 0xde;
 
 /// Ends a write of MessagePack to memory, which cannot fail.
 pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
