@@ -73,19 +73,21 @@ fn decode_raw(wire: Wire, bytes: &[u8]) -> Result<RawClient, DecodeError> {
 }
 
 /// The pairs of a subscription request, each symbol checked with
-/// [`Symbol::new`]; the first invalid one fails the whole request.
+/// [`Symbol::new`]; the first invalid one fails the whole request. The set
+/// is built in one go (sorted once if the request is not in order).
 fn subscription_set<'s>(
     pairs: impl IntoIterator<Item = (Channel, &'s str)>,
 ) -> Result<SubscriptionSet, DecodeError> {
-    let mut set = SubscriptionSet::new();
+    let pairs = pairs.into_iter();
+    let mut checked = Vec::with_capacity(pairs.size_hint().0);
     for (channel, symbol) in pairs {
         let symbol = Symbol::new(symbol).map_err(|e| DecodeError {
             what: "subscription request",
             detail: e.to_string(),
         })?;
-        set.insert(channel, symbol);
+        checked.push((channel, symbol));
     }
-    Ok(set)
+    Ok(checked.into_iter().collect())
 }
 
 /// A client message in the compact shape clients write (`action`, `key`,
@@ -1004,6 +1006,25 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// A request's set, built in one go, is the set its pairs inserted
+        /// one by one make (in or out of order, with repeats).
+        #[test]
+        fn subscription_sets_match_insertion(
+            pairs in prop::collection::vec(
+                (prop::sample::select(Channel::ALL.to_vec()), "[A-D]{1,2}|\\*"),
+                0..40,
+            ),
+        ) {
+            let mut inserted = SubscriptionSet::new();
+            for (channel, symbol) in &pairs {
+                inserted.insert(*channel, Symbol::new(symbol).unwrap());
+            }
+            let built = subscription_set(pairs.iter().map(|(c, s)| (*c, s.as_str())));
+            prop_assert_eq!(built, Ok(inserted));
         }
     }
 
