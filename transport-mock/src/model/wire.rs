@@ -114,8 +114,5 @@ pub(crate) fn trading_error(encoding: Encoding, message: &str) -> Frame {
 }
 
 pub(crate) fn trading_update(encoding: Encoding, update: &TradeUpdate) -> Frame {
-    encode_trading_frame(
-        encoding,
-        &TradingServerMessage::TradeUpdate(Box::new(update.clone())),
-    )
+    TradingServerMessage::trade_update_frame(encoding, update)
 }

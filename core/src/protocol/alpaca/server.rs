@@ -6,9 +6,12 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
 
 use super::Encoding;
 use super::market::MarketData;
+use super::server_data;
+use super::server_trading;
 use super::trading::TradeUpdate;
 use super::wire::{CowStr, Wire};
 use super::wire_write::{json_str, json_symbol, msgpack_symbol};
@@ -54,11 +57,10 @@ pub fn decode_client_message(frame: &Frame) -> Result<ClientMessage, DecodeError
             detail: "a control frame carries no message".to_owned(),
         });
     };
-    let raw = match fast_client(wire, bytes) {
-        Some(raw) => raw,
-        None => decode_raw(wire, bytes)?,
-    };
-    raw.into_message()
+    if let Some(fast) = fast_client(wire, bytes) {
+        return fast.parts().into_message(|| subscription_set(fast.pairs));
+    }
+    decode_raw(wire, bytes).and_then(RawClient::into_message)
 }
 
 /// The serde decoding of a client message, for any input.
@@ -70,23 +72,75 @@ fn decode_raw(wire: Wire, bytes: &[u8]) -> Result<RawClient, DecodeError> {
         })
 }
 
+/// The pairs of a subscription request, each symbol checked with
+/// [`Symbol::new`]; the first invalid one fails the whole request. The set
+/// is built in one go (sorted once if the request is not in order).
+fn subscription_set<'s>(
+    pairs: impl IntoIterator<Item = (Channel, &'s str)>,
+) -> Result<SubscriptionSet, DecodeError> {
+    let pairs = pairs.into_iter();
+    let mut checked = Vec::with_capacity(pairs.size_hint().0);
+    for (channel, symbol) in pairs {
+        let symbol = Symbol::new(symbol).map_err(|e| DecodeError {
+            what: "subscription request",
+            detail: e.to_string(),
+        })?;
+        checked.push((channel, symbol));
+    }
+    Ok(checked.into_iter().collect())
+}
+
 /// A client message in the compact shape clients write (`action`, `key`,
 /// `secret` and channel keys; plain strings; no whitespace), read without
-/// serde: the same [`RawClient`] serde would read. `None` for anything
-/// else, which serde then decodes (or refuses) as usual.
-fn fast_client(wire: Wire, bytes: &[u8]) -> Option<RawClient> {
-    let mut reader = FastClient { bytes, at: 0 };
+/// serde and without copying its strings: what serde's [`RawClient`] would
+/// hold. `None` for anything else, which serde then decodes (or refuses)
+/// as usual.
+fn fast_client(wire: Wire, bytes: &[u8]) -> Option<FastRaw<'_>> {
+    let mut reader = FastClient {
+        bytes,
+        at: 0,
+        text: "",
+    };
     let raw = match wire {
-        Wire::Json => reader.json()?,
+        Wire::Json => {
+            // Checked once here, so each string is a slice of checked text.
+            reader.text = std::str::from_utf8(bytes).ok()?;
+            reader.json()?
+        }
         Wire::MsgPack => reader.msgpack()?,
     };
     (reader.at == bytes.len()).then_some(raw)
+}
+
+/// What [`fast_client`] read: strings borrowed from the frame, and the
+/// requested pairs in order (empty and `null` lists add none).
+#[derive(Default)]
+struct FastRaw<'a> {
+    action: Option<&'a str>,
+    key: Option<&'a str>,
+    secret: Option<&'a str>,
+    pairs: SmallVec<[(Channel, &'a str); 8]>,
+}
+
+impl<'a> FastRaw<'a> {
+    fn parts(&self) -> Parts<'a> {
+        Parts {
+            action: self.action,
+            key: self.key,
+            secret: self.secret,
+            key_id: None,
+            secret_key: None,
+            streams: None,
+        }
+    }
 }
 
 /// A cursor over a client message for [`fast_client`].
 struct FastClient<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// `bytes` as text, for JSON.
+    text: &'a str,
 }
 
 impl<'a> FastClient<'a> {
@@ -106,26 +160,23 @@ impl<'a> FastClient<'a> {
     /// One field's value into `raw`, read by `string` and `strings`.
     fn field(
         &mut self,
-        raw: &mut RawClient,
+        raw: &mut FastRaw<'a>,
         key: &str,
         string: fn(&mut Self) -> Option<&'a str>,
-        strings: fn(&mut Self) -> Option<Vec<String>>,
+        strings: fn(&mut Self, Channel, &mut FastRaw<'a>) -> Option<()>,
     ) -> Option<()> {
         match key {
-            "action" => raw.action = Some(string(self)?.to_owned()),
-            "key" => raw.key = Some(string(self)?.to_owned()),
-            "secret" => raw.secret = Some(string(self)?.to_owned()),
-            name => {
-                let channel = Channel::from_wire_name(name)?;
-                raw.channels.push((channel, strings(self)?));
-            }
+            "action" => raw.action = Some(string(self)?),
+            "key" => raw.key = Some(string(self)?),
+            "secret" => raw.secret = Some(string(self)?),
+            name => strings(self, Channel::from_wire_name(name)?, raw)?,
         }
         Some(())
     }
 
     /// `{"k":v,…}` with no whitespace.
-    fn json(&mut self) -> Option<RawClient> {
-        let mut raw = RawClient::default();
+    fn json(&mut self) -> Option<FastRaw<'a>> {
+        let mut raw = FastRaw::default();
         (self.byte()? == b'{').then_some(())?;
         if self.bytes.get(self.at) == Some(&b'}') {
             self.at += 1;
@@ -154,39 +205,39 @@ impl<'a> FastClient<'a> {
                 _ => {}
             }
         }
-        std::str::from_utf8(&self.bytes[start..self.at - 1]).ok()
+        // Both ends are next to a quote, so on character boundaries.
+        self.text.get(start..self.at - 1)
     }
 
-    /// `null` (no symbols) or an array of strings.
-    fn json_strs(&mut self) -> Option<Vec<String>> {
+    /// `null` (no symbols) or an array of strings, each paired with `channel`.
+    fn json_strs(&mut self, channel: Channel, raw: &mut FastRaw<'a>) -> Option<()> {
         if self.bytes[self.at..].starts_with(b"null") {
             self.at += 4;
-            return Some(Vec::new());
+            return Some(());
         }
         (self.byte()? == b'[').then_some(())?;
-        let mut out = Vec::new();
         if self.bytes.get(self.at) == Some(&b']') {
             self.at += 1;
-            return Some(out);
+            return Some(());
         }
         loop {
-            out.push(self.json_str()?.to_owned());
+            raw.pairs.push((channel, self.json_str()?));
             match self.byte()? {
                 b',' => {}
-                b']' => return Some(out),
+                b']' => return Some(()),
                 _ => return None,
             }
         }
     }
 
     /// A map of string keys (fixmap or map 16).
-    fn msgpack(&mut self) -> Option<RawClient> {
+    fn msgpack(&mut self) -> Option<FastRaw<'a>> {
         let len = match self.byte()? {
             b @ 0x80..=0x8f => usize::from(b & 0x0f),
             0xde => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
             _ => return None,
         };
-        let mut raw = RawClient::default();
+        let mut raw = FastRaw::default();
         for _ in 0..len {
             let key = self.msgpack_str()?;
             self.field(&mut raw, key, Self::msgpack_str, Self::msgpack_strs)?;
@@ -205,20 +256,23 @@ impl<'a> FastClient<'a> {
         std::str::from_utf8(self.take(len)?).ok()
     }
 
-    /// `nil` (no symbols) or an array (fixarray or array 16) of strings.
-    fn msgpack_strs(&mut self) -> Option<Vec<String>> {
+    /// `nil` (no symbols) or an array (fixarray or array 16) of strings,
+    /// each paired with `channel`.
+    fn msgpack_strs(&mut self, channel: Channel, raw: &mut FastRaw<'a>) -> Option<()> {
         let len = match self.byte()? {
-            0xc0 => return Some(Vec::new()),
+            0xc0 => return Some(()),
             b @ 0x90..=0x9f => usize::from(b & 0x0f),
             0xdc => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
             _ => return None,
         };
-        (0..len)
-            .map(|_| self.msgpack_str().map(str::to_owned))
-            .collect()
+        for _ in 0..len {
+            raw.pairs.push((channel, self.msgpack_str()?));
+        }
+        Some(())
     }
 }
 
+/// A client message as serde reads it, strings owned.
 #[derive(Default)]
 struct RawClient {
     action: Option<String>,
@@ -231,12 +285,46 @@ struct RawClient {
 }
 
 impl RawClient {
-    fn into_message(self) -> Result<ClientMessage, DecodeError> {
+    fn into_message(mut self) -> Result<ClientMessage, DecodeError> {
+        let parts = Parts {
+            action: self.action.as_deref(),
+            key: self.key.as_deref(),
+            secret: self.secret.as_deref(),
+            key_id: self.key_id.as_deref(),
+            secret_key: self.secret_key.as_deref(),
+            streams: self.streams.take(),
+        };
+        parts.into_message(|| {
+            subscription_set(
+                self.channels
+                    .iter()
+                    .flat_map(|(channel, symbols)| symbols.iter().map(|s| (*channel, s.as_str()))),
+            )
+        })
+    }
+}
+
+/// The fields that decide what a client message is, whichever decoder read
+/// them; the subscription pairs are checked only for (un)subscribe.
+struct Parts<'a> {
+    action: Option<&'a str>,
+    key: Option<&'a str>,
+    secret: Option<&'a str>,
+    key_id: Option<&'a str>,
+    secret_key: Option<&'a str>,
+    streams: Option<Vec<String>>,
+}
+
+impl Parts<'_> {
+    fn into_message(
+        self,
+        subscription: impl FnOnce() -> Result<SubscriptionSet, DecodeError>,
+    ) -> Result<ClientMessage, DecodeError> {
         let error = |detail: &str| DecodeError {
             what: "client message",
             detail: detail.to_owned(),
         };
-        match self.action.as_deref() {
+        match self.action {
             Some("auth") => match (self.key, self.secret) {
                 (Some(key), Some(secret)) => Ok(ClientMessage::Auth {
                     credentials: Credentials::new(key, secret),
@@ -251,23 +339,8 @@ impl RawClient {
                     "authenticate needs \"data\" with \"key_id\" and \"secret_key\"",
                 )),
             },
-            Some(op @ ("subscribe" | "unsubscribe")) => {
-                let mut set = SubscriptionSet::new();
-                for (channel, symbols) in self.channels {
-                    for symbol in symbols {
-                        let symbol = Symbol::new(&symbol).map_err(|e| DecodeError {
-                            what: "subscription request",
-                            detail: e.to_string(),
-                        })?;
-                        set.insert(channel, symbol);
-                    }
-                }
-                Ok(if op == "subscribe" {
-                    ClientMessage::Subscribe(set)
-                } else {
-                    ClientMessage::Unsubscribe(set)
-                })
-            }
+            Some("subscribe") => Ok(ClientMessage::Subscribe(subscription()?)),
+            Some("unsubscribe") => Ok(ClientMessage::Unsubscribe(subscription()?)),
             Some("listen") => Ok(ClientMessage::Listen(self.streams.unwrap_or_default())),
             Some(other) => Err(error(&format!(
                 "unknown action {:?}",
@@ -476,7 +549,7 @@ impl ServerMessage {
     /// # }
     /// ```
     pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
-        encoding.frame(messages)
+        server_data::data_frame(encoding, messages)
     }
 
     /// The subscription ack of `set`, as [`encode_market_frame`] writes
@@ -762,9 +835,30 @@ impl Serialize for TradingServerMessage {
 /// );
 /// ```
 pub fn encode_trading_frame(encoding: Encoding, message: &TradingServerMessage) -> Frame {
+    if let TradingServerMessage::TradeUpdate(update) = message {
+        return server_trading::trade_update_frame(encoding, update);
+    }
     match encoding.frame(message) {
         Frame::Text(bytes) => Frame::Binary(bytes),
         other => other,
+    }
+}
+
+impl TradingServerMessage {
+    /// The frame of [`encode_trading_frame`] for a
+    /// [`TradingServerMessage::TradeUpdate`] of `update`, without copying it.
+    ///
+    /// ```
+    /// use tickwire_core::protocol::alpaca::{Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame};
+    /// # fn check(update: TradeUpdate) {
+    /// assert_eq!(
+    ///     TradingServerMessage::trade_update_frame(Encoding::Json, &update),
+    ///     encode_trading_frame(Encoding::Json, &TradingServerMessage::TradeUpdate(Box::new(update.clone()))),
+    /// );
+    /// # }
+    /// ```
+    pub fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
+        server_trading::trade_update_frame(encoding, update)
     }
 }
 
@@ -912,6 +1006,25 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// A request's set, built in one go, is the set its pairs inserted
+        /// one by one make (in or out of order, with repeats).
+        #[test]
+        fn subscription_sets_match_insertion(
+            pairs in prop::collection::vec(
+                (prop::sample::select(Channel::ALL.to_vec()), "[A-D]{1,2}|\\*"),
+                0..40,
+            ),
+        ) {
+            let mut inserted = SubscriptionSet::new();
+            for (channel, symbol) in &pairs {
+                inserted.insert(*channel, Symbol::new(symbol).unwrap());
+            }
+            let built = subscription_set(pairs.iter().map(|(c, s)| (*c, s.as_str())));
+            prop_assert_eq!(built, Ok(inserted));
         }
     }
 

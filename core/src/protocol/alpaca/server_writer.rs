@@ -1,0 +1,281 @@
+//! Writers of server messages straight to bytes: maps, arrays and values in
+//! JSON or MessagePack, byte for byte as `serde_json` (compact) and
+//! `rmp_serde` (named) write them, without a serializer per message.
+
+use super::wire_write::{json_str, json_symbol, msgpack_symbol};
+use crate::{Symbol, Timestamp};
+
+/// Room reserved up front for a frame, as the serde path reserves it.
+const FRAME_BYTES_RESERVED: usize = 1024;
+
+/// Writes one frame's values in order; the caller writes keys and values in
+/// the order serde would, and declares container lengths up front.
+pub(super) trait ServerWriter {
+    /// Opens a map of `len` entries.
+    fn map(&mut self, len: usize);
+    /// Closes the map opened last.
+    fn end_map(&mut self);
+    /// Opens an array of `len` elements; each element starts with [`Self::element`].
+    fn array(&mut self, len: usize);
+    /// Closes the array opened last.
+    fn end_array(&mut self);
+    /// Starts the next element of an array.
+    fn element(&mut self);
+    /// Starts the next entry of a map: a key that needs no JSON escaping.
+    fn key(&mut self, key: &'static str);
+    /// A string.
+    fn str(&mut self, text: &str);
+    /// A symbol, as a string.
+    fn symbol(&mut self, symbol: &Symbol);
+    /// A float (JSON writes a non-finite one as `null`, as `serde_json` does).
+    fn f64(&mut self, value: f64);
+    /// An unsigned integer.
+    fn u64(&mut self, value: u64);
+    /// A boolean.
+    fn bool(&mut self, value: bool);
+    /// A timestamp: RFC 3339 text, or the MessagePack Timestamp extension.
+    fn timestamp(&mut self, value: Timestamp);
+    /// `null` / `nil`.
+    fn null(&mut self);
+
+    /// A string, or `null`.
+    fn opt_str(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.str(text),
+            None => self.null(),
+        }
+    }
+
+    /// A timestamp, or `null`.
+    fn opt_timestamp(&mut self, value: Option<Timestamp>) {
+        match value {
+            Some(value) => self.timestamp(value),
+            None => self.null(),
+        }
+    }
+
+    /// An array of strings.
+    fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>) {
+        self.array(len);
+        for text in texts {
+            self.element();
+            self.str(text);
+        }
+        self.end_array();
+    }
+}
+
+/// Compact JSON.
+pub(super) struct JsonWriter {
+    buf: Vec<u8>,
+    /// Nothing written yet in the innermost container (no comma needed).
+    first: bool,
+}
+
+impl JsonWriter {
+    pub(super) fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(FRAME_BYTES_RESERVED),
+            first: true,
+        }
+    }
+
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    fn comma(&mut self) {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+    }
+
+    /// A value `serde_json` writes on its own (numbers, timestamps).
+    fn serde_value<T: serde::Serialize>(&mut self, value: &T) {
+        serde_json::to_writer(&mut self.buf, value).expect("writing JSON to memory");
+    }
+}
+
+impl ServerWriter for JsonWriter {
+    fn map(&mut self, _len: usize) {
+        self.buf.push(b'{');
+        self.first = true;
+    }
+
+    fn end_map(&mut self) {
+        self.buf.push(b'}');
+        self.first = false;
+    }
+
+    fn array(&mut self, _len: usize) {
+        self.buf.push(b'[');
+        self.first = true;
+    }
+
+    fn end_array(&mut self) {
+        self.buf.push(b']');
+        self.first = false;
+    }
+
+    fn element(&mut self) {
+        self.comma();
+    }
+
+    // Inlined so that each key's length is a constant and its copy a move.
+    #[inline(always)]
+    fn key(&mut self, key: &'static str) {
+        debug_assert!(key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        self.buf.reserve(key.len() + 4);
+        self.comma();
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, text: &str) {
+        json_str(&mut self.buf, text);
+    }
+
+    fn symbol(&mut self, symbol: &Symbol) {
+        json_symbol(&mut self.buf, symbol);
+    }
+
+    fn f64(&mut self, value: f64) {
+        self.serde_value(&value);
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.serde_value(&value);
+    }
+
+    fn bool(&mut self, value: bool) {
+        self.buf
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    fn timestamp(&mut self, value: Timestamp) {
+        use std::io::Write as _;
+        // The RFC 3339 text never needs escaping; writing to a Vec cannot fail.
+        let _ = write!(self.buf, "\"{value}\"");
+    }
+
+    fn null(&mut self) {
+        self.buf.extend_from_slice(b"null");
+    }
+}
+
+/// MessagePack with named fields (maps), timestamps as extension -1.
+pub(super) struct MsgPackWriter {
+    buf: Vec<u8>,
+}
+
+impl MsgPackWriter {
+    pub(super) fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(FRAME_BYTES_RESERVED),
+        }
+    }
+
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+impl ServerWriter for MsgPackWriter {
+    fn map(&mut self, len: usize) {
+        match len {
+            0..16 => self.buf.push(FIXMAP | len as u8),
+            16..=0xffff => {
+                self.buf.push(MAP16);
+                self.buf.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => written(rmp::encode::write_map_len(&mut self.buf, u32_len(len))),
+        }
+    }
+
+    fn end_map(&mut self) {}
+
+    fn array(&mut self, len: usize) {
+        match len {
+            0..16 => self.buf.push(FIXARRAY | len as u8),
+            16..=0xffff => {
+                self.buf.push(ARRAY16);
+                self.buf.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => written(rmp::encode::write_array_len(&mut self.buf, u32_len(len))),
+        }
+    }
+
+    fn end_array(&mut self) {}
+
+    fn element(&mut self) {}
+
+    // Inlined so that each key's length is a constant and its copy a move.
+    #[inline(always)]
+    fn key(&mut self, key: &'static str) {
+        self.str(key);
+    }
+
+    #[inline(always)]
+    fn str(&mut self, text: &str) {
+        if text.len() < 32 {
+            self.buf.reserve(1 + text.len());
+            self.buf.push(FIXSTR | text.len() as u8);
+            self.buf.extend_from_slice(text.as_bytes());
+        } else {
+            written(rmp::encode::write_str(&mut self.buf, text));
+        }
+    }
+
+    fn symbol(&mut self, symbol: &Symbol) {
+        msgpack_symbol(&mut self.buf, symbol);
+    }
+
+    fn f64(&mut self, value: f64) {
+        self.buf.reserve(9);
+        self.buf.push(FLOAT64);
+        self.buf.extend_from_slice(&value.to_be_bytes());
+    }
+
+    fn u64(&mut self, value: u64) {
+        written(rmp::encode::write_uint(&mut self.buf, value));
+    }
+
+    fn bool(&mut self, value: bool) {
+        written(rmp::encode::write_bool(&mut self.buf, value));
+    }
+
+    fn timestamp(&mut self, value: Timestamp) {
+        let (data, len) = value.to_msgpack_ext();
+        written(rmp::encode::write_ext_meta(
+            &mut self.buf,
+            u32_len(len),
+            crate::MSGPACK_TIMESTAMP_EXT_TYPE,
+        ));
+        self.buf.extend_from_slice(&data[..len]);
+    }
+
+    fn null(&mut self) {
+        written(rmp::encode::write_nil(&mut self.buf));
+    }
+}
+
+/// MessagePack markers written here without `rmp` (small lengths are
+/// or-ed into the fix forms).
+const FIXMAP: u8 = 0x80;
+const FIXARRAY: u8 = 0x90;
+const FIXSTR: u8 = 0xa0;
+const FLOAT64: u8 = 0xcb;
+const ARRAY16: u8 = 0xdc;
+const MAP16: u8 = 0xde;
+
+/// Ends a write of MessagePack to memory, which cannot fail.
+pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
+    result.expect("writing MessagePack to memory");
+}
+
+/// A MessagePack container length; frames are far below 4 GiB.
+pub(super) fn u32_len(len: usize) -> u32 {
+    u32::try_from(len).expect("a container of fewer than 2^32 items")
+}
