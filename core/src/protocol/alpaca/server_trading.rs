@@ -153,7 +153,7 @@ fn decimal<W: ServerWriter>(w: &mut W, key: &'static str, value: &Option<Decimal
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -281,7 +281,7 @@ mod tests {
         any_order_with(prop::option::of(prop::collection::vec(leaf, 0..20)))
     }
 
-    fn any_trade_update() -> impl Strategy<Value = TradeUpdate> {
+    pub(in crate::protocol::alpaca) fn any_trade_update() -> impl Strategy<Value = TradeUpdate> {
         (
             any_name(&["new", "fill", "partial_fill", "canceled"])
                 .prop_map(|s| TradeEvent::from(s.as_str())),

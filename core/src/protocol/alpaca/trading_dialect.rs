@@ -337,6 +337,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::fast::tests::{mutate_all, mutation};
+    use super::super::server_trading::tests::any_trade_update;
     use super::super::{TradingServerMessage, encode_trading_frame};
     use super::*;
     use crate::protocol::Verdict;
@@ -486,6 +487,34 @@ mod tests {
                 mutate_all(wire, &mut bytes, &mutations);
                 agree(wire, &bytes);
                 fast_agrees(wire, &bytes);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Every trade update the server writes takes the fast path, in
+        /// MessagePack always and in JSON unless a string needed an escape,
+        /// and decodes as serde decodes it, whole or mutated.
+        #[test]
+        fn server_trade_updates_take_the_fast_path(
+            update in any_trade_update(),
+            mutations in vec(mutation(), 1..4),
+        ) {
+            let message = TradingServerMessage::TradeUpdate(Box::new(update));
+            for encoding in [Encoding::Json, Encoding::MsgPack] {
+                let frame = encode_trading_frame(encoding, &message);
+                let (wire, bytes) = Wire::detect(&frame).unwrap();
+                let mut serde = Vec::new();
+                decode_with_serde(wire, bytes, &mut serde);
+                let decodes = matches!(serde[..], [Inbound::Data(_)]);
+                let plain = wire == Wire::MsgPack || !bytes.contains(&b'\\');
+                prop_assert_eq!(fast_agrees(wire, bytes), decodes && plain);
+
+                let mut mutated = bytes.to_vec();
+                mutate_all(wire, &mut mutated, &mutations);
+                fast_agrees(wire, &mutated);
             }
         }
     }
