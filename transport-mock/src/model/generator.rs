@@ -88,7 +88,13 @@ pub(crate) struct Plan {
     /// `i` stands for `endpoint.channels()[i]` (on news endpoints, the
     /// symbols news is wanted for).
     pub(crate) wanted: Vec<(Symbol, u32)>,
+    /// The generator's instrument of each wanted symbol, by index into
+    /// `wanted` (empty on news endpoints, which have none).
+    pub(crate) instruments: Vec<InstrumentId>,
 }
+
+/// An instrument's index in the generator's list; stable once registered.
+pub(crate) type InstrumentId = usize;
 
 /// A generated message and what it is routed by.
 #[derive(Debug, Clone)]
@@ -152,6 +158,7 @@ struct At {
     plan: usize,
     endpoint: Endpoint,
     symbol: usize,
+    instrument: InstrumentId,
 }
 
 /// The market: prices per (endpoint, symbol) and the clock of ticks.
@@ -161,7 +168,10 @@ pub(crate) struct Generator {
     rng: ChaCha8Rng,
     next_tick: Option<Instant>,
     next_bar: Option<Instant>,
-    instruments: BTreeMap<(Endpoint, Symbol), Instrument>,
+    /// Every instrument registered so far, never removed.
+    instruments: Vec<Instrument>,
+    /// Where each (endpoint, symbol) sits in `instruments`.
+    instrument_ids: BTreeMap<(Endpoint, Symbol), InstrumentId>,
     /// The universe of the test stream.
     test_universe: [Symbol; 1],
     trade_id: u64,
@@ -176,7 +186,8 @@ impl Generator {
             rng: rng::stream(seed, rng::Stream::Market),
             next_tick: None,
             next_bar: None,
-            instruments: BTreeMap::new(),
+            instruments: Vec::new(),
+            instrument_ids: BTreeMap::new(),
             test_universe: [Symbol::from_server(TEST_SYMBOL)],
             trade_id: 0,
             news_id: 0,
@@ -196,6 +207,25 @@ impl Generator {
         if self.next_bar.is_none() {
             self.next_bar = Some(now + self.config.bar_interval);
         }
+    }
+
+    /// The instrument of `symbol` on `endpoint`, registered at its starting
+    /// price when new. Registering draws nothing: an instrument is the same
+    /// whether it is registered before its first tick or at it.
+    pub(crate) fn instrument(&mut self, endpoint: Endpoint, symbol: &Symbol) -> InstrumentId {
+        if let Some(id) = self.instrument_ids.get(&(endpoint, symbol.clone())) {
+            return *id;
+        }
+        let id = self.instruments.len();
+        self.instruments.push(Instrument {
+            mid: initial_price(endpoint.kind(), symbol),
+            bar: BarAcc::default(),
+            day: BarAcc::default(),
+            halted: false,
+            book_sent: false,
+        });
+        self.instrument_ids.insert((endpoint, symbol.clone()), id);
+        id
     }
 
     pub(crate) fn next_tick(&self) -> Option<Instant> {
@@ -238,11 +268,13 @@ impl Generator {
                 self.news(index, &plan.wanted, wall, out);
                 continue;
             }
-            for (symbol_index, (symbol, wanted)) in plan.wanted.iter().enumerate() {
+            let symbols = plan.wanted.iter().zip(&plan.instruments);
+            for (symbol_index, ((symbol, wanted), instrument)) in symbols.enumerate() {
                 let at = At {
                     plan: index,
                     endpoint,
                     symbol: symbol_index,
+                    instrument: *instrument,
                 };
                 self.instrument_tick(at, symbol, *wanted, wall, bars_due, out);
             }
@@ -285,18 +317,8 @@ impl Generator {
                 .is_some_and(|bit| wanted & (1 << bit) != 0)
         };
         let kind = endpoint.kind();
-        let key = (endpoint, symbol.clone());
         let step = self.rng.between(-0.001, 0.001);
-        let inst = self
-            .instruments
-            .entry(key.clone())
-            .or_insert_with(|| Instrument {
-                mid: initial_price(kind, symbol),
-                bar: BarAcc::default(),
-                day: BarAcc::default(),
-                halted: false,
-                book_sent: false,
-            });
+        let inst = &mut self.instruments[at.instrument];
         inst.mid = (inst.mid * (1.0 + step)).max(0.01);
         let mid = inst.mid;
         let mut emit = |channel: Channel, message: MarketData| {
@@ -357,10 +379,9 @@ impl Generator {
                 (1 + self.rng.below(300)) as f64
             };
             let t = self.stamp(wall);
-            if let Some(inst) = self.instruments.get_mut(&key) {
-                inst.bar.add(price, size);
-                inst.day.add(price, size);
-            }
+            let inst = &mut self.instruments[at.instrument];
+            inst.bar.add(price, size);
+            inst.day.add(price, size);
             if wants_trades {
                 let trade = Trade {
                     symbol: symbol.clone(),
@@ -414,7 +435,7 @@ impl Generator {
         }
 
         if wants(Channel::Orderbooks) && self.rng.chance(self.config.orderbook_chance) {
-            let reset = self.instruments.get(&key).is_some_and(|i| !i.book_sent);
+            let reset = !self.instruments[at.instrument].book_sent;
             let levels = if reset { 5 } else { 1 + self.rng.below(2) };
             let mut bids = Vec::new();
             let mut asks = Vec::new();
@@ -429,9 +450,7 @@ impl Generator {
                     size: (self.rng.between(0.0, 3.0) * 1e4).round() / 1e4,
                 });
             }
-            if let Some(inst) = self.instruments.get_mut(&key) {
-                inst.book_sent = true;
-            }
+            self.instruments[at.instrument].book_sent = true;
             let book = Orderbook {
                 symbol: symbol.clone(),
                 bids,
@@ -443,11 +462,9 @@ impl Generator {
         }
 
         if wants(Channel::Statuses) && self.rng.chance(self.config.status_chance) {
-            let halted = self.instruments.get_mut(&key).map(|i| {
-                i.halted = !i.halted;
-                i.halted
-            });
-            let (sc, sm, rc, rm) = if halted == Some(true) {
+            let inst = &mut self.instruments[at.instrument];
+            inst.halted = !inst.halted;
+            let (sc, sm, rc, rm) = if inst.halted {
                 ("H", "Trading Halt", "T1", "Halt News Pending")
             } else {
                 ("T", "Trading Resumption", "", "")
@@ -491,9 +508,7 @@ impl Generator {
                 (wall.unix_nanos() - self.config.bar_interval.as_nanos() as i128).max(0) as i64,
             );
             let synthetic = self.rng.below(50) as f64 + 1.0;
-            let Some(inst) = self.instruments.get_mut(&key) else {
-                return;
-            };
+            let inst = &mut self.instruments[at.instrument];
             if inst.bar.trades == 0 {
                 inst.bar.add(cents(mid), synthetic);
                 inst.day.add(cents(mid), synthetic);

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use tickwire_core::Symbol;
 
+use super::endpoint::Kind;
 use super::generator::{Event, Generator, Plan, Route, TEST_SYMBOL};
 use super::session::Session;
 use super::{Endpoint, SessionId};
@@ -34,7 +35,7 @@ impl Routing {
     pub(crate) fn refresh(
         &mut self,
         sessions: &BTreeMap<SessionId, Session>,
-        generator: &Generator,
+        generator: &mut Generator,
     ) {
         if self.stale {
             self.index = Index::build(sessions, generator);
@@ -83,7 +84,7 @@ impl Target {
 }
 
 impl Index {
-    fn build(sessions: &BTreeMap<SessionId, Session>, generator: &Generator) -> Self {
+    fn build(sessions: &BTreeMap<SessionId, Session>, generator: &mut Generator) -> Self {
         let served: Vec<(SessionId, &Session)> = sessions
             .iter()
             .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
@@ -113,7 +114,7 @@ impl Index {
                     .filter(|(_, (_, s))| s.endpoint == *endpoint)
                     .map(|(i, (_, s))| (i, *s))
                     .collect();
-                plan(*endpoint, index, &members, generator, &mut targets)
+                plan(*endpoint, index, &members, &mut *generator, &mut targets)
             })
             .collect();
         Self {
@@ -138,7 +139,7 @@ fn plan(
     endpoint: Endpoint,
     index: usize,
     members: &[(usize, &Session)],
-    generator: &Generator,
+    generator: &mut Generator,
     targets: &mut [Target],
 ) -> Plan {
     let channels = endpoint.channels();
@@ -196,7 +197,19 @@ fn plan(
         }
     }
     debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
-    Plan { endpoint, wanted }
+    let instruments = if endpoint.kind() == Kind::News {
+        Vec::new()
+    } else {
+        wanted
+            .iter()
+            .map(|(symbol, _)| generator.instrument(endpoint, symbol))
+            .collect()
+    };
+    Plan {
+        endpoint,
+        wanted,
+        instruments,
+    }
 }
 
 /// The first eight bytes of a symbol as one integer, zero-padded: ordering
