@@ -145,6 +145,8 @@ impl BarAcc {
 
 #[derive(Debug, Clone)]
 struct Instrument {
+    /// Exchange and tape codes of its messages.
+    venue: Venue,
     mid: f64,
     bar: BarAcc,
     day: BarAcc,
@@ -157,8 +159,47 @@ struct Instrument {
 struct At {
     plan: usize,
     endpoint: Endpoint,
+    bits: ChannelBits,
     symbol: usize,
     instrument: InstrumentId,
+}
+
+/// The plan bit of each channel an instrument can be wanted on: bit `i`
+/// for `endpoint.channels()[i]`, none where the endpoint lacks the channel.
+#[derive(Debug, Clone, Copy)]
+struct ChannelBits {
+    trades: u32,
+    quotes: u32,
+    bars: u32,
+    updated_bars: u32,
+    daily_bars: u32,
+    statuses: u32,
+    lulds: u32,
+    imbalances: u32,
+    orderbooks: u32,
+}
+
+impl ChannelBits {
+    fn of(endpoint: Endpoint) -> Self {
+        let channels = endpoint.channels();
+        let bit = |channel: Channel| {
+            channels
+                .iter()
+                .position(|c| *c == channel)
+                .map_or(0, |index| 1 << index)
+        };
+        Self {
+            trades: bit(Channel::Trades),
+            quotes: bit(Channel::Quotes),
+            bars: bit(Channel::Bars),
+            updated_bars: bit(Channel::UpdatedBars),
+            daily_bars: bit(Channel::DailyBars),
+            statuses: bit(Channel::Statuses),
+            lulds: bit(Channel::Lulds),
+            imbalances: bit(Channel::Imbalances),
+            orderbooks: bit(Channel::Orderbooks),
+        }
+    }
 }
 
 /// The market: prices per (endpoint, symbol) and the clock of ticks.
@@ -218,6 +259,7 @@ impl Generator {
         }
         let id = self.instruments.len();
         self.instruments.push(Instrument {
+            venue: venue(endpoint, symbol),
             mid: initial_price(endpoint.kind(), symbol),
             bar: BarAcc::default(),
             day: BarAcc::default(),
@@ -268,11 +310,13 @@ impl Generator {
                 self.news(index, &plan.wanted, wall, out);
                 continue;
             }
+            let bits = ChannelBits::of(endpoint);
             let symbols = plan.wanted.iter().zip(&plan.instruments);
             for (symbol_index, ((symbol, wanted), instrument)) in symbols.enumerate() {
                 let at = At {
                     plan: index,
                     endpoint,
+                    bits,
                     symbol: symbol_index,
                     instrument: *instrument,
                 };
@@ -309,28 +353,16 @@ impl Generator {
         out: &mut Vec<Event>,
     ) {
         let endpoint = at.endpoint;
-        let channels = endpoint.channels();
-        let wants = |channel: Channel| {
-            channels
-                .iter()
-                .position(|c| *c == channel)
-                .is_some_and(|bit| wanted & (1 << bit) != 0)
-        };
+        let bits = at.bits;
+        let wants = |bit: u32| wanted & bit != 0;
         let kind = endpoint.kind();
         let step = self.rng.between(-0.001, 0.001);
         let inst = &mut self.instruments[at.instrument];
         inst.mid = (inst.mid * (1.0 + step)).max(0.01);
         let mid = inst.mid;
-        let mut emit = |channel: Channel, message: MarketData| {
-            let routed = if channel.is_server_managed() {
-                Channel::Trades
-            } else {
-                channel
-            };
-            let bit = channels
-                .iter()
-                .position(|c| *c == routed)
-                .map_or(0, |bit| 1 << bit);
+        let Venue { exchange, tape } = inst.venue;
+        // `corrections` and `cancelErrors` travel on the `trades` bit.
+        let mut emit = |bit: u32, message: MarketData| {
             out.push(Event {
                 plan: at.plan,
                 route: Route::Instrument {
@@ -340,10 +372,9 @@ impl Generator {
                 message,
             });
         };
-        let (exchange, tape) = venue(endpoint, symbol);
         let stock = kind == Kind::Stocks;
 
-        if wants(Channel::Quotes) && self.rng.chance(self.config.quote_chance) {
+        if wants(bits.quotes) && self.rng.chance(self.config.quote_chance) {
             let half_spread = (mid * 0.0002).max(0.005);
             let t = self.stamp(wall);
             let quote = Quote {
@@ -362,13 +393,11 @@ impl Generator {
                 timestamp: t,
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Quotes, MarketData::Quote(quote));
+            emit(bits.quotes, MarketData::Quote(quote));
         }
 
-        let wants_trades = wants(Channel::Trades);
-        let wants_bars = [Channel::Bars, Channel::DailyBars, Channel::UpdatedBars]
-            .iter()
-            .any(|c| wants(*c));
+        let wants_trades = wants(bits.trades);
+        let wants_bars = wants(bits.bars | bits.daily_bars | bits.updated_bars);
         if (wants_trades || wants_bars) && self.rng.chance(self.config.trade_chance) {
             self.trade_id += 1;
             let id = self.trade_id;
@@ -399,7 +428,7 @@ impl Generator {
                     taker_side: (kind == Kind::Crypto)
                         .then(|| if self.rng.chance(0.5) { "B" } else { "S" }.into()),
                 };
-                emit(Channel::Trades, MarketData::Trade(trade));
+                emit(bits.trades, MarketData::Trade(trade));
                 if stock && self.rng.chance(self.config.correction_chance) {
                     self.trade_id += 1;
                     let correction = Correction {
@@ -416,7 +445,7 @@ impl Generator {
                         timestamp: self.stamp(wall),
                         tape: tape.map(Into::into),
                     };
-                    emit(Channel::Corrections, MarketData::Correction(correction));
+                    emit(bits.trades, MarketData::Correction(correction));
                 }
                 if stock && self.rng.chance(self.config.cancel_error_chance) {
                     let cancel = CancelError {
@@ -429,12 +458,12 @@ impl Generator {
                         timestamp: self.stamp(wall),
                         tape: tape.map(Into::into),
                     };
-                    emit(Channel::CancelErrors, MarketData::CancelError(cancel));
+                    emit(bits.trades, MarketData::CancelError(cancel));
                 }
             }
         }
 
-        if wants(Channel::Orderbooks) && self.rng.chance(self.config.orderbook_chance) {
+        if wants(bits.orderbooks) && self.rng.chance(self.config.orderbook_chance) {
             let reset = !self.instruments[at.instrument].book_sent;
             let levels = if reset { 5 } else { 1 + self.rng.below(2) };
             let mut bids = Vec::new();
@@ -458,10 +487,10 @@ impl Generator {
                 reset,
                 timestamp: self.stamp(wall),
             };
-            emit(Channel::Orderbooks, MarketData::Orderbook(book));
+            emit(bits.orderbooks, MarketData::Orderbook(book));
         }
 
-        if wants(Channel::Statuses) && self.rng.chance(self.config.status_chance) {
+        if wants(bits.statuses) && self.rng.chance(self.config.status_chance) {
             let inst = &mut self.instruments[at.instrument];
             inst.halted = !inst.halted;
             let (sc, sm, rc, rm) = if inst.halted {
@@ -478,10 +507,10 @@ impl Generator {
                 timestamp: self.stamp(wall),
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Statuses, MarketData::Status(status));
+            emit(bits.statuses, MarketData::Status(status));
         }
 
-        if wants(Channel::Lulds) && self.rng.chance(self.config.luld_chance) {
+        if wants(bits.lulds) && self.rng.chance(self.config.luld_chance) {
             let luld = Luld {
                 symbol: symbol.clone(),
                 limit_up_price: cents(mid * 1.05),
@@ -490,17 +519,17 @@ impl Generator {
                 timestamp: self.stamp(wall),
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Lulds, MarketData::Luld(luld));
+            emit(bits.lulds, MarketData::Luld(luld));
         }
 
-        if wants(Channel::Imbalances) && self.rng.chance(self.config.imbalance_chance) {
+        if wants(bits.imbalances) && self.rng.chance(self.config.imbalance_chance) {
             let imbalance = Imbalance {
                 symbol: symbol.clone(),
                 price: cents(mid),
                 timestamp: self.stamp(wall),
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Imbalances, MarketData::Imbalance(imbalance));
+            emit(bits.imbalances, MarketData::Imbalance(imbalance));
         }
 
         if bars_due && wants_bars {
@@ -536,17 +565,17 @@ impl Generator {
                 ),
             );
             inst.bar = BarAcc::default();
-            if wants(Channel::Bars) {
-                emit(Channel::Bars, MarketData::Bar(bar.clone()));
+            if wants(bits.bars) {
+                emit(bits.bars, MarketData::Bar(bar.clone()));
             }
-            if wants(Channel::DailyBars) {
-                emit(Channel::DailyBars, MarketData::DailyBar(day));
+            if wants(bits.daily_bars) {
+                emit(bits.daily_bars, MarketData::DailyBar(day));
             }
-            if wants(Channel::UpdatedBars) && self.rng.chance(self.config.updated_bar_chance) {
+            if wants(bits.updated_bars) && self.rng.chance(self.config.updated_bar_chance) {
                 let mut updated = bar;
                 updated.volume += 1.0;
                 updated.trade_count = updated.trade_count.map(|n| n + 1);
-                emit(Channel::UpdatedBars, MarketData::UpdatedBar(updated));
+                emit(bits.updated_bars, MarketData::UpdatedBar(updated));
             }
         }
     }
@@ -642,9 +671,16 @@ pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
     }
 }
 
-/// Exchange and tape codes of an endpoint's messages.
-fn venue(endpoint: Endpoint, symbol: &Symbol) -> (Option<&'static str>, Option<&'static str>) {
-    match endpoint.kind() {
+/// Exchange and tape codes of an instrument's messages.
+#[derive(Debug, Clone, Copy)]
+struct Venue {
+    exchange: Option<&'static str>,
+    tape: Option<&'static str>,
+}
+
+/// The venue of a symbol's messages on an endpoint.
+fn venue(endpoint: Endpoint, symbol: &Symbol) -> Venue {
+    let (exchange, tape) = match endpoint.kind() {
         Kind::Crypto | Kind::News | Kind::Trading => (None, None),
         Kind::Options => (Some("C"), None),
         Kind::Stocks => {
@@ -661,5 +697,6 @@ fn venue(endpoint: Endpoint, symbol: &Symbol) -> (Option<&'static str>, Option<&
                 % 3];
             (Some(exchange), Some(tape))
         }
-    }
+    };
+    Venue { exchange, tape }
 }
