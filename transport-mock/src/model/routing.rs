@@ -144,7 +144,8 @@ fn plan(
 ) -> Plan {
     let channels = endpoint.channels();
     // (sort key, symbol, channel bit, member)
-    let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::new();
+    let subscribed: usize = members.iter().map(|(_, s)| s.subscriptions.len()).sum();
+    let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::with_capacity(subscribed);
     let mut everywhere = 0u32;
     for (member, s) in members {
         let mut wildcard = 0u32;
@@ -175,10 +176,13 @@ fn plan(
     }
     // The prefixes decide most comparisons; equal ones fall back to the symbols.
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    let mut wanted: Vec<(Symbol, u32)> = Vec::new();
+    let distinct = pairs.len() - pairs.windows(2).filter(|w| w[0].1 == w[1].1).count();
+    let mut wanted: Vec<(Symbol, u32)> = Vec::with_capacity(distinct);
     let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
     for (member, _) in members {
-        targets[*member].masks.clear();
+        let masks = &mut targets[*member].masks;
+        masks.clear();
+        masks.reserve_exact(distinct);
     }
     for (_, symbol, bit, member) in pairs {
         if wanted.last().is_none_or(|(last, _)| last != symbol) {
