@@ -88,7 +88,13 @@ pub(crate) struct Plan {
     /// `i` stands for `endpoint.channels()[i]` (on news endpoints, the
     /// symbols news is wanted for).
     pub(crate) wanted: Vec<(Symbol, u32)>,
+    /// The generator's instrument of each wanted symbol, by index into
+    /// `wanted` (empty on news endpoints, which have none).
+    pub(crate) instruments: Vec<InstrumentId>,
 }
+
+/// An instrument's index in the generator's list; stable once registered.
+pub(crate) type InstrumentId = usize;
 
 /// A generated message and what it is routed by.
 #[derive(Debug, Clone)]
@@ -139,6 +145,8 @@ impl BarAcc {
 
 #[derive(Debug, Clone)]
 struct Instrument {
+    /// Exchange and tape codes of its messages.
+    venue: Venue,
     mid: f64,
     bar: BarAcc,
     day: BarAcc,
@@ -151,7 +159,47 @@ struct Instrument {
 struct At {
     plan: usize,
     endpoint: Endpoint,
+    bits: ChannelBits,
     symbol: usize,
+    instrument: InstrumentId,
+}
+
+/// The plan bit of each channel an instrument can be wanted on: bit `i`
+/// for `endpoint.channels()[i]`, none where the endpoint lacks the channel.
+#[derive(Debug, Clone, Copy)]
+struct ChannelBits {
+    trades: u32,
+    quotes: u32,
+    bars: u32,
+    updated_bars: u32,
+    daily_bars: u32,
+    statuses: u32,
+    lulds: u32,
+    imbalances: u32,
+    orderbooks: u32,
+}
+
+impl ChannelBits {
+    fn of(endpoint: Endpoint) -> Self {
+        let channels = endpoint.channels();
+        let bit = |channel: Channel| {
+            channels
+                .iter()
+                .position(|c| *c == channel)
+                .map_or(0, |index| 1 << index)
+        };
+        Self {
+            trades: bit(Channel::Trades),
+            quotes: bit(Channel::Quotes),
+            bars: bit(Channel::Bars),
+            updated_bars: bit(Channel::UpdatedBars),
+            daily_bars: bit(Channel::DailyBars),
+            statuses: bit(Channel::Statuses),
+            lulds: bit(Channel::Lulds),
+            imbalances: bit(Channel::Imbalances),
+            orderbooks: bit(Channel::Orderbooks),
+        }
+    }
 }
 
 /// The market: prices per (endpoint, symbol) and the clock of ticks.
@@ -161,7 +209,10 @@ pub(crate) struct Generator {
     rng: ChaCha8Rng,
     next_tick: Option<Instant>,
     next_bar: Option<Instant>,
-    instruments: BTreeMap<(Endpoint, Symbol), Instrument>,
+    /// Every instrument registered so far, never removed.
+    instruments: Vec<Instrument>,
+    /// Where each (endpoint, symbol) sits in `instruments`.
+    instrument_ids: BTreeMap<(Endpoint, Symbol), InstrumentId>,
     /// The universe of the test stream.
     test_universe: [Symbol; 1],
     trade_id: u64,
@@ -176,7 +227,8 @@ impl Generator {
             rng: rng::stream(seed, rng::Stream::Market),
             next_tick: None,
             next_bar: None,
-            instruments: BTreeMap::new(),
+            instruments: Vec::new(),
+            instrument_ids: BTreeMap::new(),
             test_universe: [Symbol::from_server(TEST_SYMBOL)],
             trade_id: 0,
             news_id: 0,
@@ -196,6 +248,26 @@ impl Generator {
         if self.next_bar.is_none() {
             self.next_bar = Some(now + self.config.bar_interval);
         }
+    }
+
+    /// The instrument of `symbol` on `endpoint`, registered at its starting
+    /// price when new. Registering draws nothing: an instrument is the same
+    /// whether it is registered before its first tick or at it.
+    pub(crate) fn instrument(&mut self, endpoint: Endpoint, symbol: &Symbol) -> InstrumentId {
+        if let Some(id) = self.instrument_ids.get(&(endpoint, symbol.clone())) {
+            return *id;
+        }
+        let id = self.instruments.len();
+        self.instruments.push(Instrument {
+            venue: venue(endpoint, symbol),
+            mid: initial_price(endpoint.kind(), symbol),
+            bar: BarAcc::default(),
+            day: BarAcc::default(),
+            halted: false,
+            book_sent: false,
+        });
+        self.instrument_ids.insert((endpoint, symbol.clone()), id);
+        id
     }
 
     pub(crate) fn next_tick(&self) -> Option<Instant> {
@@ -238,11 +310,15 @@ impl Generator {
                 self.news(index, &plan.wanted, wall, out);
                 continue;
             }
-            for (symbol_index, (symbol, wanted)) in plan.wanted.iter().enumerate() {
+            let bits = ChannelBits::of(endpoint);
+            let symbols = plan.wanted.iter().zip(&plan.instruments);
+            for (symbol_index, ((symbol, wanted), instrument)) in symbols.enumerate() {
                 let at = At {
                     plan: index,
                     endpoint,
+                    bits,
                     symbol: symbol_index,
+                    instrument: *instrument,
                 };
                 self.instrument_tick(at, symbol, *wanted, wall, bars_due, out);
             }
@@ -277,38 +353,16 @@ impl Generator {
         out: &mut Vec<Event>,
     ) {
         let endpoint = at.endpoint;
-        let channels = endpoint.channels();
-        let wants = |channel: Channel| {
-            channels
-                .iter()
-                .position(|c| *c == channel)
-                .is_some_and(|bit| wanted & (1 << bit) != 0)
-        };
+        let bits = at.bits;
+        let wants = |bit: u32| wanted & bit != 0;
         let kind = endpoint.kind();
-        let key = (endpoint, symbol.clone());
         let step = self.rng.between(-0.001, 0.001);
-        let inst = self
-            .instruments
-            .entry(key.clone())
-            .or_insert_with(|| Instrument {
-                mid: initial_price(kind, symbol),
-                bar: BarAcc::default(),
-                day: BarAcc::default(),
-                halted: false,
-                book_sent: false,
-            });
+        let inst = &mut self.instruments[at.instrument];
         inst.mid = (inst.mid * (1.0 + step)).max(0.01);
         let mid = inst.mid;
-        let mut emit = |channel: Channel, message: MarketData| {
-            let routed = if channel.is_server_managed() {
-                Channel::Trades
-            } else {
-                channel
-            };
-            let bit = channels
-                .iter()
-                .position(|c| *c == routed)
-                .map_or(0, |bit| 1 << bit);
+        let Venue { exchange, tape } = inst.venue;
+        // `corrections` and `cancelErrors` travel on the `trades` bit.
+        let mut emit = |bit: u32, message: MarketData| {
             out.push(Event {
                 plan: at.plan,
                 route: Route::Instrument {
@@ -318,10 +372,9 @@ impl Generator {
                 message,
             });
         };
-        let (exchange, tape) = venue(endpoint, symbol);
         let stock = kind == Kind::Stocks;
 
-        if wants(Channel::Quotes) && self.rng.chance(self.config.quote_chance) {
+        if wants(bits.quotes) && self.rng.chance(self.config.quote_chance) {
             let half_spread = (mid * 0.0002).max(0.005);
             let t = self.stamp(wall);
             let quote = Quote {
@@ -340,13 +393,11 @@ impl Generator {
                 timestamp: t,
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Quotes, MarketData::Quote(quote));
+            emit(bits.quotes, MarketData::Quote(quote));
         }
 
-        let wants_trades = wants(Channel::Trades);
-        let wants_bars = [Channel::Bars, Channel::DailyBars, Channel::UpdatedBars]
-            .iter()
-            .any(|c| wants(*c));
+        let wants_trades = wants(bits.trades);
+        let wants_bars = wants(bits.bars | bits.daily_bars | bits.updated_bars);
         if (wants_trades || wants_bars) && self.rng.chance(self.config.trade_chance) {
             self.trade_id += 1;
             let id = self.trade_id;
@@ -357,10 +408,9 @@ impl Generator {
                 (1 + self.rng.below(300)) as f64
             };
             let t = self.stamp(wall);
-            if let Some(inst) = self.instruments.get_mut(&key) {
-                inst.bar.add(price, size);
-                inst.day.add(price, size);
-            }
+            let inst = &mut self.instruments[at.instrument];
+            inst.bar.add(price, size);
+            inst.day.add(price, size);
             if wants_trades {
                 let trade = Trade {
                     symbol: symbol.clone(),
@@ -378,7 +428,7 @@ impl Generator {
                     taker_side: (kind == Kind::Crypto)
                         .then(|| if self.rng.chance(0.5) { "B" } else { "S" }.into()),
                 };
-                emit(Channel::Trades, MarketData::Trade(trade));
+                emit(bits.trades, MarketData::Trade(trade));
                 if stock && self.rng.chance(self.config.correction_chance) {
                     self.trade_id += 1;
                     let correction = Correction {
@@ -395,7 +445,7 @@ impl Generator {
                         timestamp: self.stamp(wall),
                         tape: tape.map(Into::into),
                     };
-                    emit(Channel::Corrections, MarketData::Correction(correction));
+                    emit(bits.trades, MarketData::Correction(correction));
                 }
                 if stock && self.rng.chance(self.config.cancel_error_chance) {
                     let cancel = CancelError {
@@ -408,13 +458,13 @@ impl Generator {
                         timestamp: self.stamp(wall),
                         tape: tape.map(Into::into),
                     };
-                    emit(Channel::CancelErrors, MarketData::CancelError(cancel));
+                    emit(bits.trades, MarketData::CancelError(cancel));
                 }
             }
         }
 
-        if wants(Channel::Orderbooks) && self.rng.chance(self.config.orderbook_chance) {
-            let reset = self.instruments.get(&key).is_some_and(|i| !i.book_sent);
+        if wants(bits.orderbooks) && self.rng.chance(self.config.orderbook_chance) {
+            let reset = !self.instruments[at.instrument].book_sent;
             let levels = if reset { 5 } else { 1 + self.rng.below(2) };
             let mut bids = Vec::new();
             let mut asks = Vec::new();
@@ -429,9 +479,7 @@ impl Generator {
                     size: (self.rng.between(0.0, 3.0) * 1e4).round() / 1e4,
                 });
             }
-            if let Some(inst) = self.instruments.get_mut(&key) {
-                inst.book_sent = true;
-            }
+            self.instruments[at.instrument].book_sent = true;
             let book = Orderbook {
                 symbol: symbol.clone(),
                 bids,
@@ -439,15 +487,13 @@ impl Generator {
                 reset,
                 timestamp: self.stamp(wall),
             };
-            emit(Channel::Orderbooks, MarketData::Orderbook(book));
+            emit(bits.orderbooks, MarketData::Orderbook(book));
         }
 
-        if wants(Channel::Statuses) && self.rng.chance(self.config.status_chance) {
-            let halted = self.instruments.get_mut(&key).map(|i| {
-                i.halted = !i.halted;
-                i.halted
-            });
-            let (sc, sm, rc, rm) = if halted == Some(true) {
+        if wants(bits.statuses) && self.rng.chance(self.config.status_chance) {
+            let inst = &mut self.instruments[at.instrument];
+            inst.halted = !inst.halted;
+            let (sc, sm, rc, rm) = if inst.halted {
                 ("H", "Trading Halt", "T1", "Halt News Pending")
             } else {
                 ("T", "Trading Resumption", "", "")
@@ -461,10 +507,10 @@ impl Generator {
                 timestamp: self.stamp(wall),
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Statuses, MarketData::Status(status));
+            emit(bits.statuses, MarketData::Status(status));
         }
 
-        if wants(Channel::Lulds) && self.rng.chance(self.config.luld_chance) {
+        if wants(bits.lulds) && self.rng.chance(self.config.luld_chance) {
             let luld = Luld {
                 symbol: symbol.clone(),
                 limit_up_price: cents(mid * 1.05),
@@ -473,17 +519,17 @@ impl Generator {
                 timestamp: self.stamp(wall),
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Lulds, MarketData::Luld(luld));
+            emit(bits.lulds, MarketData::Luld(luld));
         }
 
-        if wants(Channel::Imbalances) && self.rng.chance(self.config.imbalance_chance) {
+        if wants(bits.imbalances) && self.rng.chance(self.config.imbalance_chance) {
             let imbalance = Imbalance {
                 symbol: symbol.clone(),
                 price: cents(mid),
                 timestamp: self.stamp(wall),
                 tape: tape.map(Into::into),
             };
-            emit(Channel::Imbalances, MarketData::Imbalance(imbalance));
+            emit(bits.imbalances, MarketData::Imbalance(imbalance));
         }
 
         if bars_due && wants_bars {
@@ -491,9 +537,7 @@ impl Generator {
                 (wall.unix_nanos() - self.config.bar_interval.as_nanos() as i128).max(0) as i64,
             );
             let synthetic = self.rng.below(50) as f64 + 1.0;
-            let Some(inst) = self.instruments.get_mut(&key) else {
-                return;
-            };
+            let inst = &mut self.instruments[at.instrument];
             if inst.bar.trades == 0 {
                 inst.bar.add(cents(mid), synthetic);
                 inst.day.add(cents(mid), synthetic);
@@ -521,17 +565,17 @@ impl Generator {
                 ),
             );
             inst.bar = BarAcc::default();
-            if wants(Channel::Bars) {
-                emit(Channel::Bars, MarketData::Bar(bar.clone()));
+            if wants(bits.bars) {
+                emit(bits.bars, MarketData::Bar(bar.clone()));
             }
-            if wants(Channel::DailyBars) {
-                emit(Channel::DailyBars, MarketData::DailyBar(day));
+            if wants(bits.daily_bars) {
+                emit(bits.daily_bars, MarketData::DailyBar(day));
             }
-            if wants(Channel::UpdatedBars) && self.rng.chance(self.config.updated_bar_chance) {
+            if wants(bits.updated_bars) && self.rng.chance(self.config.updated_bar_chance) {
                 let mut updated = bar;
                 updated.volume += 1.0;
                 updated.trade_count = updated.trade_count.map(|n| n + 1);
-                emit(Channel::UpdatedBars, MarketData::UpdatedBar(updated));
+                emit(bits.updated_bars, MarketData::UpdatedBar(updated));
             }
         }
     }
@@ -627,9 +671,16 @@ pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
     }
 }
 
-/// Exchange and tape codes of an endpoint's messages.
-fn venue(endpoint: Endpoint, symbol: &Symbol) -> (Option<&'static str>, Option<&'static str>) {
-    match endpoint.kind() {
+/// Exchange and tape codes of an instrument's messages.
+#[derive(Debug, Clone, Copy)]
+struct Venue {
+    exchange: Option<&'static str>,
+    tape: Option<&'static str>,
+}
+
+/// The venue of a symbol's messages on an endpoint.
+fn venue(endpoint: Endpoint, symbol: &Symbol) -> Venue {
+    let (exchange, tape) = match endpoint.kind() {
         Kind::Crypto | Kind::News | Kind::Trading => (None, None),
         Kind::Options => (Some("C"), None),
         Kind::Stocks => {
@@ -646,5 +697,6 @@ fn venue(endpoint: Endpoint, symbol: &Symbol) -> (Option<&'static str>, Option<&
                 % 3];
             (Some(exchange), Some(tape))
         }
-    }
+    };
+    Venue { exchange, tape }
 }

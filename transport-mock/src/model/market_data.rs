@@ -223,7 +223,7 @@ impl Exchange {
     /// One market tick: generate what subscribers want and send each session
     /// its share, batched.
     pub(crate) fn market_tick(&mut self, now: Instant) {
-        self.routing.refresh(&self.sessions, &self.generator);
+        self.routing.refresh(&self.sessions, &mut self.generator);
         let wall = self.wall_clock(now);
         let mut events = std::mem::take(&mut self.tick_events);
         events.clear();

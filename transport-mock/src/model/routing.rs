@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use tickwire_core::Symbol;
 
+use super::endpoint::Kind;
 use super::generator::{Event, Generator, Plan, Route, TEST_SYMBOL};
 use super::session::Session;
 use super::{Endpoint, SessionId};
@@ -34,7 +35,7 @@ impl Routing {
     pub(crate) fn refresh(
         &mut self,
         sessions: &BTreeMap<SessionId, Session>,
-        generator: &Generator,
+        generator: &mut Generator,
     ) {
         if self.stale {
             self.index = Index::build(sessions, generator);
@@ -83,7 +84,7 @@ impl Target {
 }
 
 impl Index {
-    fn build(sessions: &BTreeMap<SessionId, Session>, generator: &Generator) -> Self {
+    fn build(sessions: &BTreeMap<SessionId, Session>, generator: &mut Generator) -> Self {
         let served: Vec<(SessionId, &Session)> = sessions
             .iter()
             .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
@@ -113,7 +114,7 @@ impl Index {
                     .filter(|(_, (_, s))| s.endpoint == *endpoint)
                     .map(|(i, (_, s))| (i, *s))
                     .collect();
-                plan(*endpoint, index, &members, generator, &mut targets)
+                plan(*endpoint, index, &members, &mut *generator, &mut targets)
             })
             .collect();
         Self {
@@ -138,12 +139,13 @@ fn plan(
     endpoint: Endpoint,
     index: usize,
     members: &[(usize, &Session)],
-    generator: &Generator,
+    generator: &mut Generator,
     targets: &mut [Target],
 ) -> Plan {
     let channels = endpoint.channels();
     // (sort key, symbol, channel bit, member)
-    let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::new();
+    let subscribed: usize = members.iter().map(|(_, s)| s.subscriptions.len()).sum();
+    let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::with_capacity(subscribed);
     let mut everywhere = 0u32;
     for (member, s) in members {
         let mut wildcard = 0u32;
@@ -174,10 +176,13 @@ fn plan(
     }
     // The prefixes decide most comparisons; equal ones fall back to the symbols.
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    let mut wanted: Vec<(Symbol, u32)> = Vec::new();
+    let distinct = pairs.len() - pairs.windows(2).filter(|w| w[0].1 == w[1].1).count();
+    let mut wanted: Vec<(Symbol, u32)> = Vec::with_capacity(distinct);
     let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
     for (member, _) in members {
-        targets[*member].masks.clear();
+        let masks = &mut targets[*member].masks;
+        masks.clear();
+        masks.reserve_exact(distinct);
     }
     for (_, symbol, bit, member) in pairs {
         if wanted.last().is_none_or(|(last, _)| last != symbol) {
@@ -196,7 +201,19 @@ fn plan(
         }
     }
     debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
-    Plan { endpoint, wanted }
+    let instruments = if endpoint.kind() == Kind::News {
+        Vec::new()
+    } else {
+        wanted
+            .iter()
+            .map(|(symbol, _)| generator.instrument(endpoint, symbol))
+            .collect()
+    };
+    Plan {
+        endpoint,
+        wanted,
+        instruments,
+    }
 }
 
 /// The first eight bytes of a symbol as one integer, zero-padded: ordering

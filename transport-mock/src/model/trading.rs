@@ -1,7 +1,7 @@
 //! The trading stream (`/stream`): auth, `listen`, and `trade_updates` from
 //! seeded order life cycles.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -121,7 +121,7 @@ impl Desk {
     fn advance(
         &mut self,
         now: Instant,
-        listening: &BTreeSet<AccountId>,
+        listening: &[AccountId],
         wall: &dyn Fn(Instant) -> Timestamp,
     ) -> Vec<(AccountId, TradeUpdate)> {
         for account in listening {
@@ -353,11 +353,10 @@ impl Desk {
             .as_ref()
             .and_then(Decimal::to_f64)
             .unwrap_or(1.0);
-        let mut update = TradeUpdate {
+        // The update's order is the order after the step.
+        let mut update = Update {
             event: TradeEvent::New,
             execution_id: None,
-            order: live.order.clone(),
-            timestamp: Some(wall),
             price: None,
             qty: None,
             position_qty: None,
@@ -449,7 +448,7 @@ impl Desk {
                 update.event = TradeEvent::Replaced;
             }
         }
-        update.order = live.order.clone();
+        let mut order = live.order.clone();
         if let Some(old) = replacement {
             // The new order exists before the old one reports `replaced`.
             self.place(account, at, wall, Some(&old), out);
@@ -458,9 +457,18 @@ impl Desk {
                 .get(&account)
                 .and_then(|b| b.orders.get(&self.order_seq))
             {
-                update.order.replaced_by = Some(new.order.id.clone());
+                order.replaced_by = Some(new.order.id.clone());
             }
         }
+        let update = TradeUpdate {
+            event: update.event,
+            execution_id: update.execution_id,
+            order,
+            timestamp: Some(wall),
+            price: update.price,
+            qty: update.qty,
+            position_qty: update.position_qty,
+        };
         out.push((account, update));
         if !live.steps.is_empty() {
             live.next_at = at + self.step_delay();
@@ -471,6 +479,15 @@ impl Desk {
                 .insert(seq, live);
         }
     }
+}
+
+/// What a step reports besides the order: the fields of its [`TradeUpdate`].
+struct Update {
+    event: TradeEvent,
+    execution_id: Option<String>,
+    price: Option<Decimal>,
+    qty: Option<Decimal>,
+    position_qty: Option<Decimal>,
 }
 
 /// A stable asset id per symbol.
@@ -597,12 +614,14 @@ impl Exchange {
 
     /// Advances order life cycles and sends the events to listening sessions.
     pub(crate) fn trading_tick(&mut self, now: Instant) {
-        let listening: BTreeSet<AccountId> = self
+        let mut listening: Vec<AccountId> = self
             .sessions
             .values()
             .filter(|s| s.listens_to_trade_updates())
             .filter_map(|s| s.account())
             .collect();
+        listening.sort_unstable();
+        listening.dedup();
         let (started_at, wall_start) = (self.started_at, self.config.wall_clock_start);
         let wall = move |t: Instant| wall_at(started_at, wall_start, t);
         let updates = self.desk.advance(now, &listening, &wall);
