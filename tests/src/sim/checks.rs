@@ -6,8 +6,10 @@
 //! `authenticated`, how many requests await an answer…) and the
 //! application's own record of what it asked for.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::iter::Peekable;
 use std::time::{Duration, Instant};
 
 use tickwire_core::machine::{
@@ -429,13 +431,15 @@ impl Rules {
         self.check(unanswered == 0, 5, at, || {
             format!("a request while {unanswered} await an answer")
         })?;
+        // The three sets are sorted alike: one merge walk answers both lookups.
+        let (mut in_desired, mut in_confirmed) = (members(desired), members(confirmed));
         for (channel, symbol) in items.iter() {
             if channel.is_server_managed() {
                 continue;
             }
             let (wanted, held) = (
-                desired.contains(channel, symbol),
-                confirmed.contains(channel, symbol),
+                in_desired.holds(channel, symbol),
+                in_confirmed.holds(channel, symbol),
             );
             let minimal = if subscribe {
                 wanted && !held
@@ -660,6 +664,35 @@ impl Rules {
     }
 }
 
+/// Membership in a set, asked of pairs in the set's own order: a cursor
+/// that only moves forward.
+struct Members<'a, I: Iterator<Item = (Channel, &'a Symbol)>> {
+    rest: Peekable<I>,
+}
+
+/// Membership in `set`, asked in ascending order.
+fn members(set: &SubscriptionSet) -> Members<'_, impl Iterator<Item = (Channel, &Symbol)>> {
+    Members {
+        rest: set.iter().peekable(),
+    }
+}
+
+impl<'a, I: Iterator<Item = (Channel, &'a Symbol)>> Members<'a, I> {
+    /// Whether the set holds the pair; pairs must be asked in ascending order.
+    fn holds(&mut self, channel: Channel, symbol: &Symbol) -> bool {
+        while let Some(&(c, s)) = self.rest.peek() {
+            match (c, s).cmp(&(channel, symbol)) {
+                Ordering::Less => {
+                    self.rest.next();
+                }
+                Ordering::Equal => return true,
+                Ordering::Greater => return false,
+            }
+        }
+        false
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
@@ -671,9 +704,9 @@ mod tests {
     use tickwire_core::machine::{
         Action, ConnectionEpoch, Event, MachineConfig, State, StreamKind,
     };
-    use tickwire_core::{ConnectRequest, Credentials, Frame, SubscriptionSet};
+    use tickwire_core::{Channel, ConnectRequest, Credentials, Frame, SubscriptionSet, Symbol};
 
-    use super::{InputNote, Rules};
+    use super::{Heard, InputNote, Rules};
 
     fn epoch(n: u64) -> ConnectionEpoch {
         // Epochs are opaque; take real ones from a machine's connect actions.
@@ -779,5 +812,66 @@ mod tests {
         r.on_shutdown(at, None, &[]).expect("a clean shutdown");
         let broken = r.check_actions(at, now, &[connect(first)], &wanted, &empty, &State::Closed);
         assert_eq!(broken.map_err(|v| v.rule), Err(13));
+    }
+
+    #[test]
+    fn requests_must_be_minimal() {
+        let (at, now, idle, first) = (Duration::ZERO, Instant::now(), State::Idle, epoch(1));
+        let pairs = |symbols: &[&str]| -> SubscriptionSet {
+            symbols
+                .iter()
+                .map(|s| (Channel::Trades, Symbol::from_server(s)))
+                .collect()
+        };
+        let desired = pairs(&["AAPL", "MSFT", "TSLA"]);
+        let confirmed = pairs(&["IBM", "MSFT"]);
+        let send = |text: &str| Action::Send {
+            epoch: first,
+            frame: Frame::text(text.to_owned()),
+        };
+        let request = |text: &str| {
+            let mut r = rules();
+            r.check_actions(at, now, &[connect(first)], &desired, &confirmed, &idle)
+                .expect("a connect");
+            r.on_connected(first);
+            r.on_inbound(first, Heard::Greeting);
+            r.check_actions(
+                at,
+                now,
+                &[send(r#"{"action":"auth","key":"k","secret":"secret-xyz"}"#)],
+                &desired,
+                &confirmed,
+                &idle,
+            )
+            .expect("credentials after the greeting");
+            r.on_inbound(first, Heard::Authenticated);
+            r.check_actions(at, now, &[send(text)], &desired, &confirmed, &idle)
+                .map_err(|v| v.rule)
+        };
+        assert_eq!(
+            request(r#"{"action":"subscribe","trades":["AAPL","TSLA"]}"#),
+            Ok(())
+        );
+        assert_eq!(
+            request(r#"{"action":"unsubscribe","trades":["IBM"]}"#),
+            Ok(())
+        );
+        // Already confirmed, not wanted, still wanted, not confirmed.
+        assert_eq!(
+            request(r#"{"action":"subscribe","trades":["AAPL","MSFT"]}"#),
+            Err(5)
+        );
+        assert_eq!(
+            request(r#"{"action":"subscribe","trades":["AAPL","ZZZ"]}"#),
+            Err(5)
+        );
+        assert_eq!(
+            request(r#"{"action":"unsubscribe","trades":["IBM","MSFT"]}"#),
+            Err(5)
+        );
+        assert_eq!(
+            request(r#"{"action":"unsubscribe","trades":["TSLA"]}"#),
+            Err(5)
+        );
     }
 }
