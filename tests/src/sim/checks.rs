@@ -761,10 +761,7 @@ mod tests {
 
         // Rule 2: a second connection while the first is open.
         let mut wanted = SubscriptionSet::new();
-        wanted.insert(
-            tickwire_core::Channel::Trades,
-            tickwire_core::Symbol::from_server("AAPL"),
-        );
+        wanted.insert(Channel::Trades, Symbol::from_server("AAPL"));
         let two = [connect(first), connect(second)];
         let broken = rules().check_actions(at, now, &two, &wanted, &empty, &idle);
         assert_eq!(broken.map_err(|v| v.rule), Err(2));
