@@ -52,6 +52,19 @@ impl Repr {
     }
 }
 
+/// Which bytes a symbol may hold: letters, digits and `. / - _ : *`.
+static SYMBOL_BYTES: [bool; 256] = {
+    let mut allowed = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        allowed[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_' | b':' | b'*');
+        byte += 1;
+    }
+    allowed
+};
+
 /// The inline form of `text`, which must fit.
 const fn inline(text: &str) -> [u8; INLINE_BYTES_MAX + 1] {
     let bytes = text.as_bytes();
@@ -119,9 +132,13 @@ impl Symbol {
         if symbol.len() > SYMBOL_BYTES_MAX {
             return Err(InvalidSymbol::TooLong { len: symbol.len() });
         }
-        if let Some(character) = symbol.chars().find(|c| {
-            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_' | ':' | '*'))
-        }) {
+        if !symbol.bytes().all(|b| SYMBOL_BYTES[usize::from(b)]) {
+            // Allowed characters are ASCII, so a byte outside the table
+            // belongs to a character outside it.
+            let character = symbol
+                .chars()
+                .find(|c| !c.is_ascii() || !SYMBOL_BYTES[*c as usize])
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
             return Err(InvalidSymbol::BadCharacter {
                 symbol: symbol.to_owned(),
                 character,
@@ -439,6 +456,21 @@ mod tests {
             let json = serde_json::to_string(&x).unwrap();
             prop_assert_eq!(&json, &serde_json::to_string(&a).unwrap());
             prop_assert_eq!(serde_json::from_str::<Symbol>(&json).unwrap(), x);
+        }
+
+        #[test]
+        fn validation_names_the_first_character_not_allowed(text in "[A-Za-z0-9./_:*\\-\"é ]{1,20}") {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || ".-/_:*".contains(c);
+            let expected = match text.chars().find(|c| !allowed(*c)) {
+                None => Ok(text.as_str()),
+                Some(character) => Err(character),
+            };
+            let got = match Symbol::new(&text) {
+                Ok(symbol) => Ok(symbol.as_str().to_owned()),
+                Err(InvalidSymbol::BadCharacter { character, .. }) => Err(character),
+                Err(other) => panic!("{other}"),
+            };
+            prop_assert_eq!(got.as_deref().map_err(|c| *c), expected);
         }
     }
 
