@@ -481,20 +481,24 @@ impl Exchange {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let auth = self.sessions.values().filter_map(|s| match s.phase {
-            Phase::AwaitingAuth { deadline } => Some(deadline),
-            _ => None,
-        });
-        let held = self
-            .sessions
-            .values()
-            .filter_map(|s| s.held_ack.as_ref().map(|h| h.release_at));
-        auth.chain(held)
-            .chain(self.slots.next_reap())
-            .chain(self.delayed.keys().next().map(|(t, _)| *t))
-            .chain(self.generator.next_tick())
-            .chain(self.desk.next_event())
-            .min()
+        let mut next: Option<Instant> = None;
+        let mut consider = |at: Option<Instant>| {
+            if let Some(at) = at {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        // One pass over the sessions: auth deadlines and held acks.
+        for s in self.sessions.values() {
+            if let Phase::AwaitingAuth { deadline } = s.phase {
+                consider(Some(deadline));
+            }
+            consider(s.held_ack.as_ref().map(|h| h.release_at));
+        }
+        consider(self.slots.next_reap());
+        consider(self.delayed.keys().next().map(|(t, _)| *t));
+        consider(self.generator.next_tick());
+        consider(self.desk.next_event());
+        next
     }
 
     // ----- shared helpers -----
