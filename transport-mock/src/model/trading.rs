@@ -83,6 +83,8 @@ pub(crate) struct Desk {
     rng: ChaCha8Rng,
     books: BTreeMap<AccountId, Book>,
     order_seq: u64,
+    /// The asset id of each symbol ordered so far (see [`asset_id`]).
+    asset_ids: BTreeMap<Symbol, String>,
 }
 
 impl Desk {
@@ -92,6 +94,7 @@ impl Desk {
             rng: rng::stream(seed, rng::Stream::Orders),
             books: BTreeMap::new(),
             order_seq: 0,
+            asset_ids: BTreeMap::new(),
         }
     }
 
@@ -104,6 +107,14 @@ impl Desk {
                     .chain(b.orders.values().map(|o| o.next_at))
             })
             .min()
+    }
+
+    /// The asset id of `symbol`, computed once per symbol.
+    fn cached_asset_id(&mut self, symbol: &Symbol) -> String {
+        self.asset_ids
+            .entry(symbol.clone())
+            .or_insert_with(|| asset_id(symbol))
+            .clone()
     }
 
     fn gap(&mut self) -> Duration {
@@ -267,7 +278,7 @@ impl Desk {
             replaced_at: None,
             replaced_by: None,
             replaces: replaces.map(|o| o.id.clone()),
-            asset_id: Some(asset_id(&symbol)),
+            asset_id: Some(self.cached_asset_id(&symbol)),
             symbol: Some(symbol.clone()),
             asset_class: Some(if crypto {
                 AssetClass::Crypto
