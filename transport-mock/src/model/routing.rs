@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tickwire_core::Symbol;
 
 use super::endpoint::Kind;
-use super::generator::{Event, Generator, Plan, Route, TEST_SYMBOL};
+use super::generator::{Event, Generator, InstrumentId, Plan, Route, TEST_SYMBOL};
 use super::session::Session;
 use super::{Endpoint, SessionId};
 
@@ -38,12 +38,12 @@ impl Routing {
         generator: &mut Generator,
     ) {
         if self.stale {
-            self.index = Index::build(sessions, generator);
+            self.index = Index::build(sessions, generator, &self.index);
             self.stale = false;
         }
         debug_assert_eq!(
             self.index,
-            Index::build(sessions, generator),
+            Index::build(sessions, generator, &Index::default()),
             "the demand index missed a session change"
         );
     }
@@ -84,7 +84,13 @@ impl Target {
 }
 
 impl Index {
-    fn build(sessions: &BTreeMap<SessionId, Session>, generator: &mut Generator) -> Self {
+    /// The index of `sessions`; `previous` (any earlier index, or an empty
+    /// one) only saves looking up instruments it already had.
+    fn build(
+        sessions: &BTreeMap<SessionId, Session>,
+        generator: &mut Generator,
+        previous: &Index,
+    ) -> Self {
         let served: Vec<(SessionId, &Session)> = sessions
             .iter()
             .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
@@ -114,7 +120,15 @@ impl Index {
                     .filter(|(_, (_, s))| s.endpoint == *endpoint)
                     .map(|(i, (_, s))| (i, *s))
                     .collect();
-                plan(*endpoint, index, &members, &mut *generator, &mut targets)
+                let known = previous.plans.iter().find(|p| p.endpoint == *endpoint);
+                plan(
+                    *endpoint,
+                    index,
+                    &members,
+                    known,
+                    &mut *generator,
+                    &mut targets,
+                )
             })
             .collect();
         Self {
@@ -129,7 +143,8 @@ impl Index {
 const UNIVERSE: usize = usize::MAX;
 
 /// The plan of one endpoint from the sets of its sessions (`members`, by
-/// index in `targets`), filling in their masks.
+/// index in `targets`), filling in their masks; `known` is an earlier plan
+/// of the endpoint, if any.
 ///
 /// Every symbol held on one of the endpoint's channels is wanted on it,
 /// and with a `*` on a channel every symbol of the universe is wanted too;
@@ -139,6 +154,7 @@ fn plan(
     endpoint: Endpoint,
     index: usize,
     members: &[(usize, &Session)],
+    known: Option<&Plan>,
     generator: &mut Generator,
     targets: &mut [Target],
 ) -> Plan {
@@ -201,19 +217,40 @@ fn plan(
         }
     }
     debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
-    let instruments = if endpoint.kind() == Kind::News {
-        Vec::new()
-    } else {
-        wanted
-            .iter()
-            .map(|(symbol, _)| generator.instrument(endpoint, symbol))
-            .collect()
-    };
+    let instruments = instruments(endpoint, &wanted, known, generator);
     Plan {
         endpoint,
         wanted,
         instruments,
     }
+}
+
+/// The generator's instrument of each wanted symbol (none on news
+/// endpoints): from `known`, an earlier plan of the endpoint, where it has
+/// the symbol, else from the generator. Both symbol lists are sorted.
+fn instruments(
+    endpoint: Endpoint,
+    wanted: &[(Symbol, u32)],
+    known: Option<&Plan>,
+    generator: &mut Generator,
+) -> Vec<InstrumentId> {
+    if endpoint.kind() == Kind::News {
+        return Vec::new();
+    }
+    let mut known = known
+        .into_iter()
+        .flat_map(|p| p.wanted.iter().map(|(s, _)| s).zip(&p.instruments))
+        .peekable();
+    wanted
+        .iter()
+        .map(|(symbol, _)| {
+            while known.next_if(|(s, _)| *s < symbol).is_some() {}
+            match known.peek() {
+                Some((s, id)) if *s == symbol => **id,
+                _ => generator.instrument(endpoint, symbol),
+            }
+        })
+        .collect()
 }
 
 /// The first eight bytes of a symbol as one integer, zero-padded: ordering
