@@ -89,7 +89,7 @@ impl Index {
     fn build(
         sessions: &BTreeMap<SessionId, Session>,
         generator: &mut Generator,
-        previous: &Index,
+        previous: &Self,
     ) -> Self {
         let served: Vec<(SessionId, &Session)> = sessions
             .iter()
