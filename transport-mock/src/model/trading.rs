@@ -459,17 +459,32 @@ impl Desk {
                 update.event = TradeEvent::Replaced;
             }
         }
-        let mut order = live.order.clone();
+        let mut replaced_by = None;
         if let Some(old) = replacement {
             // The new order exists before the old one reports `replaced`.
             self.place(account, at, wall, Some(&old), out);
-            if let Some(new) = self
+            replaced_by = self
                 .books
                 .get(&account)
                 .and_then(|b| b.orders.get(&self.order_seq))
-            {
-                order.replaced_by = Some(new.order.id.clone());
-            }
+                .map(|new| new.order.id.clone());
+        }
+        // The last step hands the order over; an order with steps left goes
+        // back to the book and the update gets a copy.
+        let mut order = if live.steps.is_empty() {
+            live.order
+        } else {
+            let order = live.order.clone();
+            live.next_at = at + self.step_delay();
+            self.books
+                .entry(account)
+                .or_default()
+                .orders
+                .insert(seq, live);
+            order
+        };
+        if replaced_by.is_some() {
+            order.replaced_by = replaced_by;
         }
         let update = TradeUpdate {
             event: update.event,
@@ -481,14 +496,6 @@ impl Desk {
             position_qty: update.position_qty,
         };
         out.push((account, update));
-        if !live.steps.is_empty() {
-            live.next_at = at + self.step_delay();
-            self.books
-                .entry(account)
-                .or_default()
-                .orders
-                .insert(seq, live);
-        }
     }
 }
 
