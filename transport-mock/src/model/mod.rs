@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use rng::RngExt;
 pub use tickwire_core::protocol::alpaca::Encoding;
+use tickwire_core::protocol::alpaca::TradeUpdate;
 use tickwire_core::{Frame, SubscriptionSet, Timestamp};
 
 pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
@@ -28,7 +29,7 @@ pub use faults::{Fault, FaultPlan, Faults};
 pub use generator::{MarketConfig, TEST_SYMBOL};
 pub use trading::TradingConfig;
 
-use accounts::{Accounts, Slots};
+use accounts::{AccountId, Accounts, Slots};
 use generator::{Event, Generator};
 use routing::Routing;
 use session::{Phase, Session};
@@ -207,6 +208,8 @@ pub struct Exchange {
     pub(crate) routing: Routing,
     /// The events of the current tick (a buffer kept for its capacity).
     pub(crate) tick_events: Vec<Event>,
+    /// The order updates of the current trading tick (a buffer kept for its capacity).
+    pub(crate) trade_updates: Vec<(AccountId, TradeUpdate)>,
     pub(crate) desk: Desk,
     refusals: VecDeque<u16>,
     restarts: u64,
@@ -221,6 +224,7 @@ impl Exchange {
             generator: Generator::new(seed, config.market.clone()),
             routing: Routing::new(),
             tick_events: Vec::new(),
+            trade_updates: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
             config,
             started_at: now,

@@ -128,13 +128,14 @@ impl Desk {
     }
 
     /// Advances every account's orders up to `now`. New orders are placed only
-    /// for accounts in `listening`. Returns the events in time order.
+    /// for accounts in `listening`. Appends the events to `out`, in time order.
     fn advance(
         &mut self,
         now: Instant,
         listening: &[AccountId],
         wall: &dyn Fn(Instant) -> Timestamp,
-    ) -> Vec<(AccountId, TradeUpdate)> {
+        out: &mut Vec<(AccountId, TradeUpdate)>,
+    ) {
         for account in listening {
             let book = self.books.entry(*account).or_default();
             if book.next_order_at.is_none() {
@@ -142,7 +143,6 @@ impl Desk {
                 self.books.entry(*account).or_default().next_order_at = Some(at);
             }
         }
-        let mut out = Vec::new();
         // Bounded: each pass handles one due event; time only moves forward.
         for _ in 0..10_000 {
             let Some((account, at, which)) = self.earliest(now) else {
@@ -156,15 +156,14 @@ impl Desk {
                         book.next_order_at = active.then(|| at + gap);
                     }
                     if active {
-                        self.place(account, at, wall(at), None, &mut out);
+                        self.place(account, at, wall(at), None, out);
                     }
                 }
-                Some(seq) => self.step(account, seq, at, wall(at), &mut out),
+                Some(seq) => self.step(account, seq, at, wall(at), out),
             }
         }
         self.books
             .retain(|_, b| b.next_order_at.is_some() || !b.orders.is_empty());
-        out
     }
 
     /// The earliest due event: `None` for "place an order", `Some(seq)` for an order step.
@@ -642,8 +641,10 @@ impl Exchange {
         listening.dedup();
         let (started_at, wall_start) = (self.started_at, self.config.wall_clock_start);
         let wall = move |t: Instant| wall_at(started_at, wall_start, t);
-        let updates = self.desk.advance(now, &listening, &wall);
-        for (account, update) in updates {
+        let mut updates = std::mem::take(&mut self.trade_updates);
+        updates.clear();
+        self.desk.advance(now, &listening, &wall, &mut updates);
+        for (account, update) in updates.drain(..) {
             let targets: Vec<(SessionId, super::Encoding)> = self
                 .sessions
                 .iter()
@@ -654,6 +655,7 @@ impl Exchange {
                 self.emit(now, id, wire::trading_update(encoding, &update), Kind::Data);
             }
         }
+        self.trade_updates = updates;
     }
 }
 
