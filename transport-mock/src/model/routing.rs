@@ -163,6 +163,8 @@ fn plan(
     let subscribed: usize = members.iter().map(|(_, s)| s.subscriptions.len()).sum();
     let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::with_capacity(subscribed);
     let mut everywhere = 0u32;
+    // Per member, its `*` channels.
+    let mut wildcards: Vec<u32> = Vec::with_capacity(members.len());
     for (member, s) in members {
         let mut wildcard = 0u32;
         for (channel, symbol) in s.subscriptions.iter() {
@@ -176,8 +178,7 @@ fn plan(
             }
         }
         everywhere |= wildcard;
-        // Until the masks are sized: the member's `*` channels.
-        targets[*member].masks = vec![wildcard];
+        wildcards.push(wildcard);
     }
     if everywhere != 0 {
         pairs.extend(
@@ -194,11 +195,8 @@ fn plan(
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     let distinct = pairs.len() - pairs.windows(2).filter(|w| w[0].1 == w[1].1).count();
     let mut wanted: Vec<(Symbol, u32)> = Vec::with_capacity(distinct);
-    let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
     for (member, _) in members {
-        let masks = &mut targets[*member].masks;
-        masks.clear();
-        masks.reserve_exact(distinct);
+        targets[*member].masks = Vec::with_capacity(distinct);
     }
     for (_, symbol, bit, member) in pairs {
         if wanted.last().is_none_or(|(last, _)| last != symbol) {
@@ -237,16 +235,18 @@ fn instruments(
     if endpoint.kind() == Kind::News {
         return Vec::new();
     }
-    let mut known = known
-        .into_iter()
-        .flat_map(|p| p.wanted.iter().map(|(s, _)| s).zip(&p.instruments))
-        .peekable();
+    let (known_symbols, known_ids) = known.map_or((&[][..], &[][..]), |p| {
+        (p.wanted.as_slice(), p.instruments.as_slice())
+    });
+    let mut next = 0;
     wanted
         .iter()
         .map(|(symbol, _)| {
-            while known.next_if(|(s, _)| *s < symbol).is_some() {}
-            match known.peek() {
-                Some((s, id)) if *s == symbol => **id,
+            while known_symbols.get(next).is_some_and(|(s, _)| s < symbol) {
+                next += 1;
+            }
+            match known_symbols.get(next) {
+                Some((s, _)) if s == symbol => known_ids[next],
                 _ => generator.instrument(endpoint, symbol),
             }
         })
