@@ -216,11 +216,7 @@ fn plan(
     }
     debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
     let instruments = instruments(endpoint, &wanted, known, generator);
-    Plan {
-        endpoint,
-        wanted,
-        instruments,
-    }
+    Plan::new(endpoint, wanted, instruments)
 }
 
 /// The generator's instrument of each wanted symbol (none on news
