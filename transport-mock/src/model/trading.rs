@@ -2,6 +2,7 @@
 //! seeded order life cycles.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -285,7 +286,7 @@ impl Desk {
                 AssetClass::UsEquity
             }),
             notional: None,
-            qty: Some(Decimal::new(qty.to_string())),
+            qty: Some(quantity(qty)),
             filled_qty: Some(Decimal::new("0")),
             filled_avg_price: None,
             order_class: OrderClass::Simple,
@@ -414,7 +415,7 @@ impl Desk {
                 } else {
                     OrderStatus::PartiallyFilled
                 };
-                o.filled_qty = Some(Decimal::new(live.filled.to_string()));
+                o.filled_qty = Some(quantity(live.filled));
                 o.filled_avg_price = Some(money(live.notional / live.filled));
                 if done {
                     o.filled_at = Some(wall);
@@ -426,8 +427,8 @@ impl Desk {
                 };
                 update.execution_id = Some(self.rng.uuid());
                 update.price = Some(money(price));
-                update.qty = Some(Decimal::new(fill_qty.to_string()));
-                update.position_qty = Some(Decimal::new(position.to_string()));
+                update.qty = Some(quantity(fill_qty));
+                update.position_qty = Some(quantity(*position));
                 if done {
                     live.steps.clear();
                 }
@@ -527,6 +528,28 @@ fn asset_id(symbol: &Symbol) -> String {
         &h[17..20],
         &h[20..32]
     )
+}
+
+/// A quantity as the trading API writes it: as `f64`'s `Display` does.
+///
+/// Quantities are nearly always whole: those are written as the integer
+/// they are, without the float formatter or a heap string. Below 2^53 a
+/// whole `f64`'s shortest round-trip digits are its integer's; zero is left
+/// to `Display` for its sign.
+fn quantity(qty: f64) -> Decimal {
+    const EXACT_MAX: f64 = 9_007_199_254_740_992.0; // 2^53
+    if qty.fract() == 0.0 && qty != 0.0 && qty.abs() < EXACT_MAX {
+        let mut digits = [0u8; 24];
+        let capacity = digits.len();
+        let mut out = &mut digits[..];
+        if write!(out, "{}", qty as i64).is_ok() {
+            let written = capacity - out.len();
+            if let Ok(text) = std::str::from_utf8(&digits[..written]) {
+                return Decimal::new(text);
+            }
+        }
+    }
+    Decimal::new(qty.to_string())
 }
 
 /// A price as the trading API writes it.
@@ -663,4 +686,33 @@ impl Exchange {
 pub(crate) fn wall_at(started_at: Instant, wall_start: Timestamp, t: Instant) -> Timestamp {
     let elapsed = t.saturating_duration_since(started_at);
     Timestamp::from_unix_nanos((wall_start.unix_nanos() + elapsed.as_nanos() as i128) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_are_written_as_display_writes_them() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            -12.25,
+            0.1 + 0.2,
+            1e15,
+            -1e15,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e20,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        let whole = (-1_000..=1_000).map(f64::from);
+        for qty in edges.into_iter().chain(whole) {
+            assert_eq!(quantity(qty), Decimal::new(qty.to_string()), "{qty}");
+        }
+    }
 }
