@@ -2,7 +2,6 @@
 //! seeded order life cycles.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -532,24 +531,33 @@ fn asset_id(symbol: &Symbol) -> String {
 
 /// A quantity as the trading API writes it: as `f64`'s `Display` does.
 ///
-/// Quantities are nearly always whole: those are written as the integer
-/// they are, without the float formatter or a heap string. Below 2^53 a
-/// whole `f64`'s shortest round-trip digits are its integer's; zero is left
-/// to `Display` for its sign.
+/// Quantities are nearly always whole: those are written digit by digit,
+/// without the float formatter or a heap string. Below 2^53 a whole `f64`'s
+/// shortest round-trip digits are its integer's; zero is left to `Display`
+/// for its sign.
 fn quantity(qty: f64) -> Decimal {
     const EXACT_MAX: f64 = 9_007_199_254_740_992.0; // 2^53
-    if qty.fract() == 0.0 && qty != 0.0 && qty.abs() < EXACT_MAX {
-        let mut digits = [0u8; 24];
-        let capacity = digits.len();
-        let mut out = &mut digits[..];
-        if write!(out, "{}", qty as i64).is_ok() {
-            let written = capacity - out.len();
-            if let Ok(text) = std::str::from_utf8(&digits[..written]) {
-                return Decimal::new(text);
-            }
+    if qty.fract() != 0.0 || qty == 0.0 || qty.abs() >= EXACT_MAX {
+        return Decimal::new(qty.to_string());
+    }
+    // At most 16 digits and a sign.
+    let mut text = [0u8; 17];
+    let mut start = text.len();
+    let mut rest = qty.abs() as u64;
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
         }
     }
-    Decimal::new(qty.to_string())
+    if qty < 0.0 {
+        start -= 1;
+        text[start] = b'-';
+    }
+    let text = std::str::from_utf8(&text[start..]).expect("digits and a sign are ASCII");
+    Decimal::new(text)
 }
 
 /// A price as the trading API writes it.
