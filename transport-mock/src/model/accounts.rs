@@ -174,10 +174,14 @@ impl Slots {
 
     /// Frees every orphaned slot whose time has come.
     pub(crate) fn reap(&mut self, now: Instant) {
+        let mut emptied = false;
         for holders in self.held.values_mut() {
             holders.retain(|h| h.reap_at.is_none_or(|t| t > now));
+            emptied |= holders.is_empty();
         }
-        self.held.retain(|_, h| !h.is_empty());
+        if emptied {
+            self.held.retain(|_, h| !h.is_empty());
+        }
     }
 
     /// The earliest reap time.

@@ -91,6 +91,23 @@ pub(crate) struct Plan {
     /// The generator's instrument of each wanted symbol, by index into
     /// `wanted` (empty on news endpoints, which have none).
     pub(crate) instruments: Vec<InstrumentId>,
+    /// The bit of each channel, as `wanted` uses them.
+    bits: ChannelBits,
+}
+
+impl Plan {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        wanted: Vec<(Symbol, u32)>,
+        instruments: Vec<InstrumentId>,
+    ) -> Self {
+        Self {
+            endpoint,
+            wanted,
+            instruments,
+            bits: ChannelBits::of(endpoint),
+        }
+    }
 }
 
 /// An instrument's index in the generator's list; stable once registered.
@@ -166,7 +183,7 @@ struct At {
 
 /// The plan bit of each channel an instrument can be wanted on: bit `i`
 /// for `endpoint.channels()[i]`, none where the endpoint lacks the channel.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ChannelBits {
     trades: u32,
     quotes: u32,
@@ -310,7 +327,7 @@ impl Generator {
                 self.news(index, &plan.wanted, wall, out);
                 continue;
             }
-            let bits = ChannelBits::of(endpoint);
+            let bits = plan.bits;
             let symbols = plan.wanted.iter().zip(&plan.instruments);
             for (symbol_index, ((symbol, wanted), instrument)) in symbols.enumerate() {
                 let at = At {

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use rng::RngExt;
 pub use tickwire_core::protocol::alpaca::Encoding;
+use tickwire_core::protocol::alpaca::TradeUpdate;
 use tickwire_core::{Frame, SubscriptionSet, Timestamp};
 
 pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
@@ -28,7 +29,7 @@ pub use faults::{Fault, FaultPlan, Faults};
 pub use generator::{MarketConfig, TEST_SYMBOL};
 pub use trading::TradingConfig;
 
-use accounts::{Accounts, Slots};
+use accounts::{AccountId, Accounts, Slots};
 use generator::{Event, Generator};
 use routing::Routing;
 use session::{Phase, Session};
@@ -207,6 +208,8 @@ pub struct Exchange {
     pub(crate) routing: Routing,
     /// The events of the current tick (a buffer kept for its capacity).
     pub(crate) tick_events: Vec<Event>,
+    /// The order updates of the current trading tick (a buffer kept for its capacity).
+    pub(crate) trade_updates: Vec<(AccountId, TradeUpdate)>,
     pub(crate) desk: Desk,
     refusals: VecDeque<u16>,
     restarts: u64,
@@ -221,6 +224,7 @@ impl Exchange {
             generator: Generator::new(seed, config.market.clone()),
             routing: Routing::new(),
             tick_events: Vec::new(),
+            trade_updates: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
             config,
             started_at: now,
@@ -481,20 +485,24 @@ impl Exchange {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let auth = self.sessions.values().filter_map(|s| match s.phase {
-            Phase::AwaitingAuth { deadline } => Some(deadline),
-            _ => None,
-        });
-        let held = self
-            .sessions
-            .values()
-            .filter_map(|s| s.held_ack.as_ref().map(|h| h.release_at));
-        auth.chain(held)
-            .chain(self.slots.next_reap())
-            .chain(self.delayed.keys().next().map(|(t, _)| *t))
-            .chain(self.generator.next_tick())
-            .chain(self.desk.next_event())
-            .min()
+        let mut next: Option<Instant> = None;
+        let mut consider = |at: Option<Instant>| {
+            if let Some(at) = at {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        // One pass over the sessions: auth deadlines and held acks.
+        for s in self.sessions.values() {
+            if let Phase::AwaitingAuth { deadline } = s.phase {
+                consider(Some(deadline));
+            }
+            consider(s.held_ack.as_ref().map(|h| h.release_at));
+        }
+        consider(self.slots.next_reap());
+        consider(self.delayed.keys().next().map(|(t, _)| *t));
+        consider(self.generator.next_tick());
+        consider(self.desk.next_event());
+        next
     }
 
     // ----- shared helpers -----

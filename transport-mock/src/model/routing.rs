@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tickwire_core::Symbol;
 
 use super::endpoint::Kind;
-use super::generator::{Event, Generator, Plan, Route, TEST_SYMBOL};
+use super::generator::{Event, Generator, InstrumentId, Plan, Route, TEST_SYMBOL};
 use super::session::Session;
 use super::{Endpoint, SessionId};
 
@@ -38,12 +38,12 @@ impl Routing {
         generator: &mut Generator,
     ) {
         if self.stale {
-            self.index = Index::build(sessions, generator);
+            self.index = Index::build(sessions, generator, &self.index);
             self.stale = false;
         }
         debug_assert_eq!(
             self.index,
-            Index::build(sessions, generator),
+            Index::build(sessions, generator, &Index::default()),
             "the demand index missed a session change"
         );
     }
@@ -84,7 +84,13 @@ impl Target {
 }
 
 impl Index {
-    fn build(sessions: &BTreeMap<SessionId, Session>, generator: &mut Generator) -> Self {
+    /// The index of `sessions`; `previous` (any earlier index, or an empty
+    /// one) only saves looking up instruments it already had.
+    fn build(
+        sessions: &BTreeMap<SessionId, Session>,
+        generator: &mut Generator,
+        previous: &Self,
+    ) -> Self {
         let served: Vec<(SessionId, &Session)> = sessions
             .iter()
             .filter(|(_, s)| s.is_authenticated() && !s.endpoint.is_trading())
@@ -114,7 +120,15 @@ impl Index {
                     .filter(|(_, (_, s))| s.endpoint == *endpoint)
                     .map(|(i, (_, s))| (i, *s))
                     .collect();
-                plan(*endpoint, index, &members, &mut *generator, &mut targets)
+                let known = previous.plans.iter().find(|p| p.endpoint == *endpoint);
+                plan(
+                    *endpoint,
+                    index,
+                    &members,
+                    known,
+                    &mut *generator,
+                    &mut targets,
+                )
             })
             .collect();
         Self {
@@ -129,7 +143,8 @@ impl Index {
 const UNIVERSE: usize = usize::MAX;
 
 /// The plan of one endpoint from the sets of its sessions (`members`, by
-/// index in `targets`), filling in their masks.
+/// index in `targets`), filling in their masks; `known` is an earlier plan
+/// of the endpoint, if any.
 ///
 /// Every symbol held on one of the endpoint's channels is wanted on it,
 /// and with a `*` on a channel every symbol of the universe is wanted too;
@@ -139,6 +154,7 @@ fn plan(
     endpoint: Endpoint,
     index: usize,
     members: &[(usize, &Session)],
+    known: Option<&Plan>,
     generator: &mut Generator,
     targets: &mut [Target],
 ) -> Plan {
@@ -147,6 +163,8 @@ fn plan(
     let subscribed: usize = members.iter().map(|(_, s)| s.subscriptions.len()).sum();
     let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::with_capacity(subscribed);
     let mut everywhere = 0u32;
+    // Per member, its `*` channels.
+    let mut wildcards: Vec<u32> = Vec::with_capacity(members.len());
     for (member, s) in members {
         let mut wildcard = 0u32;
         for (channel, symbol) in s.subscriptions.iter() {
@@ -160,8 +178,7 @@ fn plan(
             }
         }
         everywhere |= wildcard;
-        // Until the masks are sized: the member's `*` channels.
-        targets[*member].masks = vec![wildcard];
+        wildcards.push(wildcard);
     }
     if everywhere != 0 {
         pairs.extend(
@@ -178,11 +195,8 @@ fn plan(
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     let distinct = pairs.len() - pairs.windows(2).filter(|w| w[0].1 == w[1].1).count();
     let mut wanted: Vec<(Symbol, u32)> = Vec::with_capacity(distinct);
-    let wildcards: Vec<u32> = members.iter().map(|(m, _)| targets[*m].masks[0]).collect();
     for (member, _) in members {
-        let masks = &mut targets[*member].masks;
-        masks.clear();
-        masks.reserve_exact(distinct);
+        targets[*member].masks = Vec::with_capacity(distinct);
     }
     for (_, symbol, bit, member) in pairs {
         if wanted.last().is_none_or(|(last, _)| last != symbol) {
@@ -201,19 +215,38 @@ fn plan(
         }
     }
     debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
-    let instruments = if endpoint.kind() == Kind::News {
-        Vec::new()
-    } else {
-        wanted
-            .iter()
-            .map(|(symbol, _)| generator.instrument(endpoint, symbol))
-            .collect()
-    };
-    Plan {
-        endpoint,
-        wanted,
-        instruments,
+    let instruments = instruments(endpoint, &wanted, known, generator);
+    Plan::new(endpoint, wanted, instruments)
+}
+
+/// The generator's instrument of each wanted symbol (none on news
+/// endpoints): from `known`, an earlier plan of the endpoint, where it has
+/// the symbol, else from the generator. Both symbol lists are sorted.
+fn instruments(
+    endpoint: Endpoint,
+    wanted: &[(Symbol, u32)],
+    known: Option<&Plan>,
+    generator: &mut Generator,
+) -> Vec<InstrumentId> {
+    if endpoint.kind() == Kind::News {
+        return Vec::new();
     }
+    let (known_symbols, known_ids) = known.map_or((&[][..], &[][..]), |p| {
+        (p.wanted.as_slice(), p.instruments.as_slice())
+    });
+    let mut next = 0;
+    wanted
+        .iter()
+        .map(|(symbol, _)| {
+            while known_symbols.get(next).is_some_and(|(s, _)| s < symbol) {
+                next += 1;
+            }
+            match known_symbols.get(next) {
+                Some((s, _)) if s == symbol => known_ids[next],
+                _ => generator.instrument(endpoint, symbol),
+            }
+        })
+        .collect()
 }
 
 /// The first eight bytes of a symbol as one integer, zero-padded: ordering

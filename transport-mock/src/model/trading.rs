@@ -83,6 +83,8 @@ pub(crate) struct Desk {
     rng: ChaCha8Rng,
     books: BTreeMap<AccountId, Book>,
     order_seq: u64,
+    /// The asset id of each symbol ordered so far (see [`asset_id`]).
+    asset_ids: BTreeMap<Symbol, String>,
 }
 
 impl Desk {
@@ -92,6 +94,7 @@ impl Desk {
             rng: rng::stream(seed, rng::Stream::Orders),
             books: BTreeMap::new(),
             order_seq: 0,
+            asset_ids: BTreeMap::new(),
         }
     }
 
@@ -106,6 +109,14 @@ impl Desk {
             .min()
     }
 
+    /// The asset id of `symbol`, computed once per symbol.
+    fn cached_asset_id(&mut self, symbol: &Symbol) -> String {
+        self.asset_ids
+            .entry(symbol.clone())
+            .or_insert_with(|| asset_id(symbol))
+            .clone()
+    }
+
     fn gap(&mut self) -> Duration {
         self.config
             .order_interval
@@ -117,13 +128,14 @@ impl Desk {
     }
 
     /// Advances every account's orders up to `now`. New orders are placed only
-    /// for accounts in `listening`. Returns the events in time order.
+    /// for accounts in `listening`. Appends the events to `out`, in time order.
     fn advance(
         &mut self,
         now: Instant,
         listening: &[AccountId],
         wall: &dyn Fn(Instant) -> Timestamp,
-    ) -> Vec<(AccountId, TradeUpdate)> {
+        out: &mut Vec<(AccountId, TradeUpdate)>,
+    ) {
         for account in listening {
             let book = self.books.entry(*account).or_default();
             if book.next_order_at.is_none() {
@@ -131,7 +143,6 @@ impl Desk {
                 self.books.entry(*account).or_default().next_order_at = Some(at);
             }
         }
-        let mut out = Vec::new();
         // Bounded: each pass handles one due event; time only moves forward.
         for _ in 0..10_000 {
             let Some((account, at, which)) = self.earliest(now) else {
@@ -145,15 +156,14 @@ impl Desk {
                         book.next_order_at = active.then(|| at + gap);
                     }
                     if active {
-                        self.place(account, at, wall(at), None, &mut out);
+                        self.place(account, at, wall(at), None, out);
                     }
                 }
-                Some(seq) => self.step(account, seq, at, wall(at), &mut out),
+                Some(seq) => self.step(account, seq, at, wall(at), out),
             }
         }
         self.books
             .retain(|_, b| b.next_order_at.is_some() || !b.orders.is_empty());
-        out
     }
 
     /// The earliest due event: `None` for "place an order", `Some(seq)` for an order step.
@@ -267,7 +277,7 @@ impl Desk {
             replaced_at: None,
             replaced_by: None,
             replaces: replaces.map(|o| o.id.clone()),
-            asset_id: Some(asset_id(&symbol)),
+            asset_id: Some(self.cached_asset_id(&symbol)),
             symbol: Some(symbol.clone()),
             asset_class: Some(if crypto {
                 AssetClass::Crypto
@@ -275,7 +285,7 @@ impl Desk {
                 AssetClass::UsEquity
             }),
             notional: None,
-            qty: Some(Decimal::new(qty.to_string())),
+            qty: Some(quantity(qty)),
             filled_qty: Some(Decimal::new("0")),
             filled_avg_price: None,
             order_class: OrderClass::Simple,
@@ -404,7 +414,7 @@ impl Desk {
                 } else {
                     OrderStatus::PartiallyFilled
                 };
-                o.filled_qty = Some(Decimal::new(live.filled.to_string()));
+                o.filled_qty = Some(quantity(live.filled));
                 o.filled_avg_price = Some(money(live.notional / live.filled));
                 if done {
                     o.filled_at = Some(wall);
@@ -416,8 +426,8 @@ impl Desk {
                 };
                 update.execution_id = Some(self.rng.uuid());
                 update.price = Some(money(price));
-                update.qty = Some(Decimal::new(fill_qty.to_string()));
-                update.position_qty = Some(Decimal::new(position.to_string()));
+                update.qty = Some(quantity(fill_qty));
+                update.position_qty = Some(quantity(*position));
                 if done {
                     live.steps.clear();
                 }
@@ -448,17 +458,32 @@ impl Desk {
                 update.event = TradeEvent::Replaced;
             }
         }
-        let mut order = live.order.clone();
+        let mut replaced_by = None;
         if let Some(old) = replacement {
             // The new order exists before the old one reports `replaced`.
             self.place(account, at, wall, Some(&old), out);
-            if let Some(new) = self
+            replaced_by = self
                 .books
                 .get(&account)
                 .and_then(|b| b.orders.get(&self.order_seq))
-            {
-                order.replaced_by = Some(new.order.id.clone());
-            }
+                .map(|new| new.order.id.clone());
+        }
+        // The last step hands the order over; an order with steps left goes
+        // back to the book and the update gets a copy.
+        let mut order = if live.steps.is_empty() {
+            live.order
+        } else {
+            let order = live.order.clone();
+            live.next_at = at + self.step_delay();
+            self.books
+                .entry(account)
+                .or_default()
+                .orders
+                .insert(seq, live);
+            order
+        };
+        if replaced_by.is_some() {
+            order.replaced_by = replaced_by;
         }
         let update = TradeUpdate {
             event: update.event,
@@ -470,14 +495,6 @@ impl Desk {
             position_qty: update.position_qty,
         };
         out.push((account, update));
-        if !live.steps.is_empty() {
-            live.next_at = at + self.step_delay();
-            self.books
-                .entry(account)
-                .or_default()
-                .orders
-                .insert(seq, live);
-        }
     }
 }
 
@@ -510,6 +527,37 @@ fn asset_id(symbol: &Symbol) -> String {
         &h[17..20],
         &h[20..32]
     )
+}
+
+/// A quantity as the trading API writes it: as `f64`'s `Display` does.
+///
+/// Quantities are nearly always whole: those are written digit by digit,
+/// without the float formatter or a heap string. Below 2^53 a whole `f64`'s
+/// shortest round-trip digits are its integer's; zero is left to `Display`
+/// for its sign.
+fn quantity(qty: f64) -> Decimal {
+    const EXACT_MAX: f64 = 9_007_199_254_740_992.0; // 2^53
+    if qty.fract() != 0.0 || qty == 0.0 || qty.abs() >= EXACT_MAX {
+        return Decimal::new(qty.to_string());
+    }
+    // At most 16 digits and a sign.
+    let mut text = [0u8; 17];
+    let mut start = text.len();
+    let mut rest = qty.abs() as u64;
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if qty < 0.0 {
+        start -= 1;
+        text[start] = b'-';
+    }
+    let text = std::str::from_utf8(&text[start..]).expect("digits and a sign are ASCII");
+    Decimal::new(text)
 }
 
 /// A price as the trading API writes it.
@@ -624,8 +672,10 @@ impl Exchange {
         listening.dedup();
         let (started_at, wall_start) = (self.started_at, self.config.wall_clock_start);
         let wall = move |t: Instant| wall_at(started_at, wall_start, t);
-        let updates = self.desk.advance(now, &listening, &wall);
-        for (account, update) in updates {
+        let mut updates = std::mem::take(&mut self.trade_updates);
+        updates.clear();
+        self.desk.advance(now, &listening, &wall, &mut updates);
+        for (account, update) in updates.drain(..) {
             let targets: Vec<(SessionId, super::Encoding)> = self
                 .sessions
                 .iter()
@@ -636,6 +686,7 @@ impl Exchange {
                 self.emit(now, id, wire::trading_update(encoding, &update), Kind::Data);
             }
         }
+        self.trade_updates = updates;
     }
 }
 
@@ -643,4 +694,33 @@ impl Exchange {
 pub(crate) fn wall_at(started_at: Instant, wall_start: Timestamp, t: Instant) -> Timestamp {
     let elapsed = t.saturating_duration_since(started_at);
     Timestamp::from_unix_nanos((wall_start.unix_nanos() + elapsed.as_nanos() as i128) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_are_written_as_display_writes_them() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            -12.25,
+            0.1 + 0.2,
+            1e15,
+            -1e15,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e20,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        let whole = (-1_000..=1_000).map(f64::from);
+        for qty in edges.into_iter().chain(whole) {
+            assert_eq!(quantity(qty), Decimal::new(qty.to_string()), "{qty}");
+        }
+    }
 }
