@@ -46,7 +46,7 @@ pub const MSGPACK_TIMESTAMP_EXT_TYPE: i8 = -1;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 /// Longest formatted form: `-292277026596-12-04T15:30:07.999999999Z` fits easily.
-const FORMATTED_BYTES_MAX: usize = 48;
+pub(crate) const FORMATTED_BYTES_MAX: usize = 48;
 
 impl Timestamp {
     /// The Unix epoch, 1970-01-01T00:00:00Z.
@@ -92,6 +92,12 @@ impl Timestamp {
 
     /// Formats as RFC 3339 into `buf`, returning the text (no allocation).
     fn format_into<'b>(&self, buf: &'b mut [u8; FORMATTED_BYTES_MAX]) -> &'b str {
+        // Only ASCII digits and punctuation are written.
+        std::str::from_utf8(self.format_bytes(buf)).unwrap_or_default()
+    }
+
+    /// The RFC 3339 text as bytes, for writers that append it to a buffer.
+    pub(crate) fn format_bytes<'b>(&self, buf: &'b mut [u8; FORMATTED_BYTES_MAX]) -> &'b [u8] {
         let days = self.seconds.div_euclid(86_400);
         let secs_of_day = self.seconds.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
@@ -125,8 +131,7 @@ impl Timestamp {
         }
         buf[len] = b'Z';
         len += 1;
-        // Only ASCII digits and punctuation were written.
-        std::str::from_utf8(&buf[..len]).unwrap_or_default()
+        &buf[..len]
     }
 
     /// Encodes the MessagePack Timestamp extension payload in its smallest
