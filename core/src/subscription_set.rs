@@ -32,6 +32,7 @@ pub struct SubscriptionSet {
 }
 
 /// Orders a stored pair against a (channel, symbol) key without building one.
+#[inline]
 fn cmp_pair(pair: &(Channel, Symbol), channel: Channel, symbol: &Symbol) -> Ordering {
     pair.0.cmp(&channel).then_with(|| pair.1.cmp(symbol))
 }
