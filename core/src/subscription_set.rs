@@ -95,7 +95,10 @@ impl SubscriptionSet {
     }
 
     /// The symbols of one channel (empty if none).
-    pub fn symbols(&self, channel: Channel) -> impl Iterator<Item = &Symbol> + '_ {
+    pub fn symbols(
+        &self,
+        channel: Channel,
+    ) -> impl ExactSizeIterator<Item = &Symbol> + DoubleEndedIterator + '_ {
         let start = self.pairs.partition_point(|(c, _)| *c < channel);
         let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
         self.pairs[start..end].iter().map(|(_, s)| s)
