@@ -12,9 +12,9 @@ use super::Encoding;
 use super::market::MarketData;
 use super::server_data;
 use super::server_trading;
+use super::server_writer::{AnyWriter, ServerWriter};
 use super::trading::TradeUpdate;
 use super::wire::{CowStr, Wire};
-use super::wire_write::{json_str, json_symbol, msgpack_symbol};
 use crate::protocol::DecodeError;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 
@@ -586,26 +586,27 @@ impl ServerMessage {
     }
 }
 
+/// Room reserved for a control frame.
+const CONTROL_FRAME_BYTES: usize = 128;
+
 /// `{"T":"success","msg":…}` alone in a frame.
 fn success_frame(encoding: Encoding, msg: &str) -> Frame {
-    let mut w = Direct::message(encoding, 2);
-    w.key("T");
-    w.str("success");
+    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
+    open_control(&mut w, "success", 1);
     w.key("msg");
     w.str(msg);
-    w.finish()
+    close_control(w)
 }
 
 /// `{"T":"error","code":…,"msg":…}` alone in a frame.
 fn error_frame(encoding: Encoding, code: u16, message: &str) -> Frame {
-    let mut w = Direct::message(encoding, 3);
-    w.key("T");
-    w.str("error");
+    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
+    open_control(&mut w, "error", 2);
     w.key("code");
-    w.uint(u64::from(code));
+    w.u64(u64::from(code));
     w.key("msg");
     w.str(message);
-    w.finish()
+    close_control(w)
 }
 
 /// `{"T":"subscription",…}` alone in a frame; with `followers`, the set's
@@ -615,9 +616,8 @@ fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool
         set.channels()
             .filter(|c| !ACK_CHANNELS.contains(c) && *c != Channel::TradeUpdates)
     };
-    let mut w = Direct::message(encoding, 1 + ACK_CHANNELS.len() + extra().count());
-    w.key("T");
-    w.str("subscription");
+    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
+    open_control(&mut w, "subscription", ACK_CHANNELS.len() + extra().count());
     for channel in ACK_CHANNELS.iter().copied().chain(extra()) {
         w.key(channel.wire_name());
         let listed = if followers && channel.is_server_managed() {
@@ -625,113 +625,25 @@ fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool
         } else {
             channel
         };
-        w.strs(set.symbols(listed).count(), set.symbols(listed));
+        w.symbols(set.symbols(listed).count(), set.symbols(listed));
     }
-    w.finish()
+    close_control(w)
 }
 
-/// Writes one control message in a one-element array directly, byte for byte
-/// as `serde_json` (compact) and `rmp_serde` (named) would.
-struct Direct {
-    encoding: Encoding,
-    buf: Vec<u8>,
-    /// No key written yet (JSON needs no comma).
-    first: bool,
+/// Opens the one-element array of a control message, its map of `fields`
+/// fields besides `T`, and writes `T`.
+fn open_control(w: &mut AnyWriter, tag: &'static str, fields: usize) {
+    w.array(1);
+    w.element();
+    w.map(1 + fields);
+    w.key("T");
+    w.str(tag);
 }
 
-impl Direct {
-    /// Opens the array and a message of `fields` fields.
-    fn message(encoding: Encoding, fields: usize) -> Self {
-        let mut buf = Vec::with_capacity(128);
-        match encoding {
-            Encoding::Json => buf.extend_from_slice(b"[{"),
-            Encoding::MsgPack => {
-                written(rmp::encode::write_array_len(&mut buf, 1));
-                written(rmp::encode::write_map_len(&mut buf, u32_len(fields)));
-            }
-        }
-        Self {
-            encoding,
-            buf,
-            first: true,
-        }
-    }
-
-    fn key(&mut self, key: &str) {
-        match self.encoding {
-            Encoding::Json => {
-                if !self.first {
-                    self.buf.push(b',');
-                }
-                json_str(&mut self.buf, key);
-                self.buf.push(b':');
-            }
-            Encoding::MsgPack => written(rmp::encode::write_str(&mut self.buf, key)),
-        }
-        self.first = false;
-    }
-
-    fn str(&mut self, value: &str) {
-        match self.encoding {
-            Encoding::Json => json_str(&mut self.buf, value),
-            Encoding::MsgPack => written(rmp::encode::write_str(&mut self.buf, value)),
-        }
-    }
-
-    fn uint(&mut self, value: u64) {
-        match self.encoding {
-            Encoding::Json => {
-                use std::io::Write as _;
-                // Writing to a Vec cannot fail.
-                let _ = write!(self.buf, "{value}");
-            }
-            Encoding::MsgPack => {
-                written(rmp::encode::write_uint(&mut self.buf, value));
-            }
-        }
-    }
-
-    /// An array of the `len` symbols of `symbols`.
-    fn strs<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
-        match self.encoding {
-            Encoding::Json => {
-                self.buf.push(b'[');
-                for (i, symbol) in symbols.enumerate() {
-                    if i > 0 {
-                        self.buf.push(b',');
-                    }
-                    json_symbol(&mut self.buf, symbol);
-                }
-                self.buf.push(b']');
-            }
-            Encoding::MsgPack => {
-                written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
-                for symbol in symbols {
-                    msgpack_symbol(&mut self.buf, symbol);
-                }
-            }
-        }
-    }
-
-    fn finish(mut self) -> Frame {
-        match self.encoding {
-            Encoding::Json => {
-                self.buf.extend_from_slice(b"}]");
-                Frame::Text(self.buf.into())
-            }
-            Encoding::MsgPack => Frame::Binary(self.buf.into()),
-        }
-    }
-}
-
-/// Ends a write of MessagePack to memory, which cannot fail.
-fn written<T, E: fmt::Debug>(result: Result<T, E>) {
-    result.expect("writing MessagePack to memory");
-}
-
-/// A MessagePack container length; frames are far below 4 GiB.
-fn u32_len(len: usize) -> u32 {
-    u32::try_from(len).expect("a container of fewer than 2^32 items")
+fn close_control(mut w: AnyWriter) -> Frame {
+    w.end_map();
+    w.end_array();
+    w.into_frame()
 }
 
 /// A trading stream message, as a server sends it.

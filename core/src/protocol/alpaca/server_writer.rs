@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 
+use super::Encoding;
 use super::wire_write::{json_str, json_symbol, msgpack_symbol};
-use crate::{Symbol, Timestamp};
+use crate::{Frame, Symbol, Timestamp};
 
 /// Room reserved up front for a frame, as the serde path reserves it.
 const FRAME_BYTES_RESERVED: usize = 1024;
@@ -56,6 +57,16 @@ pub(super) trait ServerWriter {
         }
     }
 
+    /// An array of symbols.
+    fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
+        self.array(len);
+        for symbol in symbols {
+            self.element();
+            self.symbol(symbol);
+        }
+        self.end_array();
+    }
+
     /// An array of strings.
     fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>) {
         self.array(len);
@@ -76,8 +87,12 @@ pub(super) struct JsonWriter {
 
 impl JsonWriter {
     pub(super) fn new() -> Self {
+        Self::with_capacity(FRAME_BYTES_RESERVED)
+    }
+
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(FRAME_BYTES_RESERVED),
+            buf: Vec::with_capacity(capacity),
             first: true,
         }
     }
@@ -196,6 +211,95 @@ impl ServerWriter for JsonWriter {
     }
 }
 
+/// Either writer, chosen at run time: for frames too rare to be worth a
+/// copy of their code per encoding.
+pub(super) enum AnyWriter {
+    Json(JsonWriter),
+    MsgPack(MsgPackWriter),
+}
+
+impl AnyWriter {
+    /// A writer for `encoding` with room for `capacity` bytes.
+    pub(super) fn new(encoding: Encoding, capacity: usize) -> Self {
+        match encoding {
+            Encoding::Json => Self::Json(JsonWriter::with_capacity(capacity)),
+            Encoding::MsgPack => Self::MsgPack(MsgPackWriter::with_capacity(capacity)),
+        }
+    }
+
+    /// What was written, in a text frame (JSON) or a binary frame.
+    pub(super) fn into_frame(self) -> Frame {
+        match self {
+            Self::Json(w) => Frame::Text(w.into_bytes().into()),
+            Self::MsgPack(w) => Frame::Binary(w.into_bytes().into()),
+        }
+    }
+}
+
+/// Calls the same method on whichever writer `self` holds.
+macro_rules! either {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Self::Json(w) => w.$method($($arg),*),
+            Self::MsgPack(w) => w.$method($($arg),*),
+        }
+    };
+}
+
+impl ServerWriter for AnyWriter {
+    fn map(&mut self, len: usize) {
+        either!(self.map(len));
+    }
+
+    fn end_map(&mut self) {
+        either!(self.end_map());
+    }
+
+    fn array(&mut self, len: usize) {
+        either!(self.array(len));
+    }
+
+    fn end_array(&mut self) {
+        either!(self.end_array());
+    }
+
+    fn element(&mut self) {
+        either!(self.element());
+    }
+
+    fn key(&mut self, key: &'static str) {
+        either!(self.key(key));
+    }
+
+    fn str(&mut self, text: &str) {
+        either!(self.str(text));
+    }
+
+    fn symbol(&mut self, symbol: &Symbol) {
+        either!(self.symbol(symbol));
+    }
+
+    fn f64(&mut self, value: f64) {
+        either!(self.f64(value));
+    }
+
+    fn u64(&mut self, value: u64) {
+        either!(self.u64(value));
+    }
+
+    fn bool(&mut self, value: bool) {
+        either!(self.bool(value));
+    }
+
+    fn timestamp(&mut self, value: Timestamp) {
+        either!(self.timestamp(value));
+    }
+
+    fn null(&mut self) {
+        either!(self.null());
+    }
+}
+
 /// The length of `YYYY-MM-DDT`.
 const RFC3339_DATE_BYTES: usize = 11;
 
@@ -240,8 +344,12 @@ pub(super) struct MsgPackWriter {
 
 impl MsgPackWriter {
     pub(super) fn new() -> Self {
+        Self::with_capacity(FRAME_BYTES_RESERVED)
+    }
+
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(FRAME_BYTES_RESERVED),
+            buf: Vec::with_capacity(capacity),
         }
     }
 
