@@ -57,7 +57,8 @@ pub fn decode_client_message(frame: &Frame) -> Result<ClientMessage, DecodeError
             detail: "a control frame carries no message".to_owned(),
         });
     };
-    if let Some(fast) = fast_client(wire, bytes) {
+    let mut fast = FastRaw::default();
+    if fast_client(wire, bytes, &mut fast).is_some() {
         return fast.parts().into_message(|| subscription_set(fast.pairs));
     }
     decode_raw(wire, bytes).and_then(RawClient::into_message)
@@ -90,26 +91,26 @@ fn subscription_set<'s>(
     Ok(checked.into_iter().collect())
 }
 
-/// A client message in the compact shape clients write (`action`, `key`,
-/// `secret` and channel keys; plain strings; no whitespace), read without
-/// serde and without copying its strings: what serde's [`RawClient`] would
-/// hold. `None` for anything else, which serde then decodes (or refuses)
-/// as usual.
-fn fast_client(wire: Wire, bytes: &[u8]) -> Option<FastRaw<'_>> {
+/// Reads into `raw` a client message in the compact shape clients write
+/// (`action`, `key`, `secret` and channel keys; plain strings; no
+/// whitespace), without serde and without copying its strings: what serde's
+/// [`RawClient`] would hold. `None` for anything else (`raw` then holds
+/// whatever was read), which serde then decodes (or refuses) as usual.
+fn fast_client<'a>(wire: Wire, bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
     let mut reader = FastClient {
         bytes,
         at: 0,
         text: "",
     };
-    let raw = match wire {
+    match wire {
         Wire::Json => {
             // Checked once here, so each string is a slice of checked text.
             reader.text = std::str::from_utf8(bytes).ok()?;
-            reader.json()?
+            reader.json(raw)?;
         }
-        Wire::MsgPack => reader.msgpack()?,
-    };
-    (reader.at == bytes.len()).then_some(raw)
+        Wire::MsgPack => reader.msgpack(raw)?,
+    }
+    (reader.at == bytes.len()).then_some(())
 }
 
 /// What [`fast_client`] read: strings borrowed from the frame, and the
@@ -175,20 +176,19 @@ impl<'a> FastClient<'a> {
     }
 
     /// `{"k":v,…}` with no whitespace.
-    fn json(&mut self) -> Option<FastRaw<'a>> {
-        let mut raw = FastRaw::default();
+    fn json(&mut self, raw: &mut FastRaw<'a>) -> Option<()> {
         (self.byte()? == b'{').then_some(())?;
         if self.bytes.get(self.at) == Some(&b'}') {
             self.at += 1;
-            return Some(raw);
+            return Some(());
         }
         loop {
             let key = self.json_str()?;
             (self.byte()? == b':').then_some(())?;
-            self.field(&mut raw, key, Self::json_str, Self::json_strs)?;
+            self.field(raw, key, Self::json_str, Self::json_strs)?;
             match self.byte()? {
                 b',' => {}
-                b'}' => return Some(raw),
+                b'}' => return Some(()),
                 _ => return None,
             }
         }
@@ -231,18 +231,17 @@ impl<'a> FastClient<'a> {
     }
 
     /// A map of string keys (fixmap or map 16).
-    fn msgpack(&mut self) -> Option<FastRaw<'a>> {
+    fn msgpack(&mut self, raw: &mut FastRaw<'a>) -> Option<()> {
         let len = match self.byte()? {
             b @ 0x80..=0x8f => usize::from(b & 0x0f),
             0xde => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
             _ => return None,
         };
-        let mut raw = FastRaw::default();
         for _ in 0..len {
             let key = self.msgpack_str()?;
-            self.field(&mut raw, key, Self::msgpack_str, Self::msgpack_strs)?;
+            self.field(raw, key, Self::msgpack_str, Self::msgpack_strs)?;
         }
-        Some(raw)
+        Some(())
     }
 
     /// A string (fixstr, str 8 or str 16) of valid UTF-8.
@@ -947,10 +946,18 @@ mod tests {
             r#"{"action":"auth","key":"K","secret":"S"}"#,
             r#"{"trades":["AAPL","*"],"action":"unsubscribe"}"#,
         ] {
-            assert!(fast_client(Wire::Json, text.as_bytes()).is_some(), "{text}");
+            let mut raw = FastRaw::default();
+            assert!(
+                fast_client(Wire::Json, text.as_bytes(), &mut raw).is_some(),
+                "{text}"
+            );
             let value: serde_json::Value = serde_json::from_str(text).unwrap();
             let packed = rmp_serde::to_vec_named(&value).unwrap();
-            assert!(fast_client(Wire::MsgPack, &packed).is_some(), "{text}");
+            let mut raw = FastRaw::default();
+            assert!(
+                fast_client(Wire::MsgPack, &packed, &mut raw).is_some(),
+                "{text}"
+            );
         }
     }
 
