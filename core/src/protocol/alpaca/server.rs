@@ -9,7 +9,7 @@ use super::Encoding;
 use super::market::MarketData;
 use super::server_data;
 use super::server_trading;
-use super::server_writer::{AnyWriter, ServerWriter};
+use super::server_writer::{AnyWriter, JsonWriter, MsgPackWriter, ServerWriter};
 use super::trading::TradeUpdate;
 use crate::{Channel, Frame, SubscriptionSet};
 
@@ -194,12 +194,28 @@ fn error_frame(encoding: Encoding, code: u16, message: &str) -> Frame {
 /// `{"T":"subscription",…}` alone in a frame; with `followers`, the set's
 /// `trades` stand in for its (empty) `corrections` and `cancelErrors`.
 fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool) -> Frame {
+    // Acks are frequent: one copy of the code per encoding.
+    match encoding {
+        Encoding::Json => {
+            let mut w = JsonWriter::with_capacity(CONTROL_FRAME_BYTES);
+            subscription(&mut w, set, followers);
+            Frame::Text(w.into_bytes().into())
+        }
+        Encoding::MsgPack => {
+            let mut w = MsgPackWriter::with_capacity(CONTROL_FRAME_BYTES);
+            subscription(&mut w, set, followers);
+            Frame::Binary(w.into_bytes().into())
+        }
+    }
+}
+
+/// The ack of [`subscription_frame`], in its one-element array.
+fn subscription<W: ServerWriter>(w: &mut W, set: &SubscriptionSet, followers: bool) {
     let extra = || {
         set.channels()
             .filter(|c| !ACK_CHANNELS.contains(c) && *c != Channel::TradeUpdates)
     };
-    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
-    open_control(&mut w, "subscription", ACK_CHANNELS.len() + extra().count());
+    open_control(w, "subscription", ACK_CHANNELS.len() + extra().count());
     for channel in ACK_CHANNELS.iter().copied().chain(extra()) {
         w.key(channel.wire_name());
         let listed = if followers && channel.is_server_managed() {
@@ -209,12 +225,13 @@ fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool
         };
         w.symbols(set.symbols(listed).count(), set.symbols(listed));
     }
-    close_control(w)
+    w.end_map();
+    w.end_array();
 }
 
 /// Opens the one-element array of a control message, its map of `fields`
 /// fields besides `T`, and writes `T`.
-fn open_control(w: &mut AnyWriter, tag: &'static str, fields: usize) {
+fn open_control<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
     w.array(1);
     w.element();
     w.map(1 + fields);

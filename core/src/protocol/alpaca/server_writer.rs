@@ -405,7 +405,14 @@ impl ServerWriter for MsgPackWriter {
     }
 
     fn symbol(&mut self, symbol: &Symbol) {
-        msgpack_symbol(&mut self.buf, symbol);
+        let bytes = symbol.as_bytes();
+        if bytes.len() < 32 {
+            self.buf.reserve(1 + bytes.len());
+            self.buf.push(FIXSTR | bytes.len() as u8);
+            self.buf.extend_from_slice(bytes);
+        } else {
+            msgpack_symbol(&mut self.buf, symbol);
+        }
     }
 
     fn f64(&mut self, value: f64) {
