@@ -23,6 +23,7 @@ mod market_dialect;
 mod request;
 mod server;
 mod server_data;
+mod server_decode;
 mod server_trading;
 mod server_writer;
 mod trading;
@@ -39,10 +40,8 @@ pub use market::{
 };
 pub use market_dialect::AlpacaMarketData;
 pub use request::AuthForm;
-pub use server::{
-    ClientMessage, ServerMessage, TradingServerMessage, decode_client_message, encode_market_frame,
-    encode_trading_frame,
-};
+pub use server::{ServerMessage, TradingServerMessage, encode_market_frame, encode_trading_frame};
+pub use server_decode::{ClientMessage, decode_client_message};
 pub use trading::{
     AssetClass, Decimal, Order, OrderClass, OrderSide, OrderStatus, OrderType, PositionIntent,
     TimeInForce, TradeEvent, TradeUpdate,

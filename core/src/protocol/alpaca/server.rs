@@ -1,435 +1,17 @@
 //! The server side of both Alpaca streams, for the simulated exchange and
-//! tests: decoding what clients send and encoding what servers send.
+//! tests: encoding what servers send (decoding what clients send is in
+//! `server_decode`).
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
-use smallvec::SmallVec;
 
 use super::Encoding;
 use super::market::MarketData;
 use super::server_data;
 use super::server_trading;
+use super::server_writer::{AnyWriter, JsonWriter, MsgPackWriter, ServerWriter};
 use super::trading::TradeUpdate;
-use super::wire::{CowStr, Wire};
-use super::wire_write::{json_str, json_symbol, msgpack_symbol};
-use crate::protocol::DecodeError;
-use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
-
-/// A message from a client, as a server sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClientMessage {
-    /// Authentication, in either form (`auth` or legacy `authenticate`).
-    Auth {
-        /// The credentials sent (redacted in `Debug`).
-        credentials: Credentials,
-    },
-    /// Add these pairs (market data).
-    Subscribe(SubscriptionSet),
-    /// Remove these pairs (market data).
-    Unsubscribe(SubscriptionSet),
-    /// The complete list of streams wanted (trading stream).
-    Listen(Vec<String>),
-}
-
-/// Decodes a client message: JSON in a text or binary frame, or MessagePack.
-///
-/// Keys may come in any order (alpaca-py puts `action` last). Symbols are
-/// validated with [`Symbol::new`]; an invalid one fails the whole message,
-/// as Alpaca answers such a request with error 400. Channel names that are
-/// not channels are ignored.
-///
-/// ```
-/// use tickwire_core::{Channel, Frame, Symbol};
-/// use tickwire_core::protocol::alpaca::{ClientMessage, decode_client_message};
-/// let frame = Frame::text(r#"{"action":"subscribe","quotes":["AAPL"],"bars":["*"]}"#);
-/// let Ok(ClientMessage::Subscribe(set)) = decode_client_message(&frame) else { panic!() };
-/// assert!(set.contains(Channel::Bars, &Symbol::WILDCARD));
-/// assert_eq!(set.len(), 2);
-/// ```
-pub fn decode_client_message(frame: &Frame) -> Result<ClientMessage, DecodeError> {
-    let Some((wire, bytes)) = Wire::detect(frame) else {
-        return Err(DecodeError {
-            what: "client message",
-            detail: "a control frame carries no message".to_owned(),
-        });
-    };
-    if let Some(fast) = fast_client(wire, bytes) {
-        return fast.parts().into_message(|| subscription_set(fast.pairs));
-    }
-    decode_raw(wire, bytes).and_then(RawClient::into_message)
-}
-
-/// The serde decoding of a client message, for any input.
-fn decode_raw(wire: Wire, bytes: &[u8]) -> Result<RawClient, DecodeError> {
-    wire.decode_seed(bytes, RawClientSeed)
-        .map_err(|detail| DecodeError {
-            what: "client message",
-            detail,
-        })
-}
-
-/// The pairs of a subscription request, each symbol checked with
-/// [`Symbol::new`]; the first invalid one fails the whole request. The set
-/// is built in one go (sorted once if the request is not in order).
-fn subscription_set<'s>(
-    pairs: impl IntoIterator<Item = (Channel, &'s str)>,
-) -> Result<SubscriptionSet, DecodeError> {
-    let pairs = pairs.into_iter();
-    let mut checked = Vec::with_capacity(pairs.size_hint().0);
-    for (channel, symbol) in pairs {
-        let symbol = Symbol::new(symbol).map_err(|e| DecodeError {
-            what: "subscription request",
-            detail: e.to_string(),
-        })?;
-        checked.push((channel, symbol));
-    }
-    Ok(checked.into_iter().collect())
-}
-
-/// A client message in the compact shape clients write (`action`, `key`,
-/// `secret` and channel keys; plain strings; no whitespace), read without
-/// serde and without copying its strings: what serde's [`RawClient`] would
-/// hold. `None` for anything else, which serde then decodes (or refuses)
-/// as usual.
-fn fast_client(wire: Wire, bytes: &[u8]) -> Option<FastRaw<'_>> {
-    let mut reader = FastClient {
-        bytes,
-        at: 0,
-        text: "",
-    };
-    let raw = match wire {
-        Wire::Json => {
-            // Checked once here, so each string is a slice of checked text.
-            reader.text = std::str::from_utf8(bytes).ok()?;
-            reader.json()?
-        }
-        Wire::MsgPack => reader.msgpack()?,
-    };
-    (reader.at == bytes.len()).then_some(raw)
-}
-
-/// What [`fast_client`] read: strings borrowed from the frame, and the
-/// requested pairs in order (empty and `null` lists add none).
-#[derive(Default)]
-struct FastRaw<'a> {
-    action: Option<&'a str>,
-    key: Option<&'a str>,
-    secret: Option<&'a str>,
-    pairs: SmallVec<[(Channel, &'a str); 8]>,
-}
-
-impl<'a> FastRaw<'a> {
-    fn parts(&self) -> Parts<'a> {
-        Parts {
-            action: self.action,
-            key: self.key,
-            secret: self.secret,
-            key_id: None,
-            secret_key: None,
-            streams: None,
-        }
-    }
-}
-
-/// A cursor over a client message for [`fast_client`].
-struct FastClient<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    /// `bytes` as text, for JSON.
-    text: &'a str,
-}
-
-impl<'a> FastClient<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.at.checked_add(n)?;
-        let taken = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(taken)
-    }
-
-    /// One field's value into `raw`, read by `string` and `strings`.
-    fn field(
-        &mut self,
-        raw: &mut FastRaw<'a>,
-        key: &str,
-        string: fn(&mut Self) -> Option<&'a str>,
-        strings: fn(&mut Self, Channel, &mut FastRaw<'a>) -> Option<()>,
-    ) -> Option<()> {
-        match key {
-            "action" => raw.action = Some(string(self)?),
-            "key" => raw.key = Some(string(self)?),
-            "secret" => raw.secret = Some(string(self)?),
-            name => strings(self, Channel::from_wire_name(name)?, raw)?,
-        }
-        Some(())
-    }
-
-    /// `{"k":v,…}` with no whitespace.
-    fn json(&mut self) -> Option<FastRaw<'a>> {
-        let mut raw = FastRaw::default();
-        (self.byte()? == b'{').then_some(())?;
-        if self.bytes.get(self.at) == Some(&b'}') {
-            self.at += 1;
-            return Some(raw);
-        }
-        loop {
-            let key = self.json_str()?;
-            (self.byte()? == b':').then_some(())?;
-            self.field(&mut raw, key, Self::json_str, Self::json_strs)?;
-            match self.byte()? {
-                b',' => {}
-                b'}' => return Some(raw),
-                _ => return None,
-            }
-        }
-    }
-
-    /// A JSON string without escapes or control characters.
-    fn json_str(&mut self) -> Option<&'a str> {
-        (self.byte()? == b'"').then_some(())?;
-        let start = self.at;
-        loop {
-            match self.byte()? {
-                b'"' => break,
-                b'\\' | 0x00..=0x1f => return None,
-                _ => {}
-            }
-        }
-        // Both ends are next to a quote, so on character boundaries.
-        self.text.get(start..self.at - 1)
-    }
-
-    /// `null` (no symbols) or an array of strings, each paired with `channel`.
-    fn json_strs(&mut self, channel: Channel, raw: &mut FastRaw<'a>) -> Option<()> {
-        if self.bytes[self.at..].starts_with(b"null") {
-            self.at += 4;
-            return Some(());
-        }
-        (self.byte()? == b'[').then_some(())?;
-        if self.bytes.get(self.at) == Some(&b']') {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            raw.pairs.push((channel, self.json_str()?));
-            match self.byte()? {
-                b',' => {}
-                b']' => return Some(()),
-                _ => return None,
-            }
-        }
-    }
-
-    /// A map of string keys (fixmap or map 16).
-    fn msgpack(&mut self) -> Option<FastRaw<'a>> {
-        let len = match self.byte()? {
-            b @ 0x80..=0x8f => usize::from(b & 0x0f),
-            0xde => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
-            _ => return None,
-        };
-        let mut raw = FastRaw::default();
-        for _ in 0..len {
-            let key = self.msgpack_str()?;
-            self.field(&mut raw, key, Self::msgpack_str, Self::msgpack_strs)?;
-        }
-        Some(raw)
-    }
-
-    /// A string (fixstr, str 8 or str 16) of valid UTF-8.
-    fn msgpack_str(&mut self) -> Option<&'a str> {
-        let len = match self.byte()? {
-            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
-            0xd9 => usize::from(self.byte()?),
-            0xda => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
-            _ => return None,
-        };
-        std::str::from_utf8(self.take(len)?).ok()
-    }
-
-    /// `nil` (no symbols) or an array (fixarray or array 16) of strings,
-    /// each paired with `channel`.
-    fn msgpack_strs(&mut self, channel: Channel, raw: &mut FastRaw<'a>) -> Option<()> {
-        let len = match self.byte()? {
-            0xc0 => return Some(()),
-            b @ 0x90..=0x9f => usize::from(b & 0x0f),
-            0xdc => usize::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
-            _ => return None,
-        };
-        for _ in 0..len {
-            raw.pairs.push((channel, self.msgpack_str()?));
-        }
-        Some(())
-    }
-}
-
-/// A client message as serde reads it, strings owned.
-#[derive(Default)]
-struct RawClient {
-    action: Option<String>,
-    key: Option<String>,
-    secret: Option<String>,
-    key_id: Option<String>,
-    secret_key: Option<String>,
-    streams: Option<Vec<String>>,
-    channels: Vec<(Channel, Vec<String>)>,
-}
-
-impl RawClient {
-    fn into_message(mut self) -> Result<ClientMessage, DecodeError> {
-        let parts = Parts {
-            action: self.action.as_deref(),
-            key: self.key.as_deref(),
-            secret: self.secret.as_deref(),
-            key_id: self.key_id.as_deref(),
-            secret_key: self.secret_key.as_deref(),
-            streams: self.streams.take(),
-        };
-        parts.into_message(|| {
-            subscription_set(
-                self.channels
-                    .iter()
-                    .flat_map(|(channel, symbols)| symbols.iter().map(|s| (*channel, s.as_str()))),
-            )
-        })
-    }
-}
-
-/// The fields that decide what a client message is, whichever decoder read
-/// them; the subscription pairs are checked only for (un)subscribe.
-struct Parts<'a> {
-    action: Option<&'a str>,
-    key: Option<&'a str>,
-    secret: Option<&'a str>,
-    key_id: Option<&'a str>,
-    secret_key: Option<&'a str>,
-    streams: Option<Vec<String>>,
-}
-
-impl Parts<'_> {
-    fn into_message(
-        self,
-        subscription: impl FnOnce() -> Result<SubscriptionSet, DecodeError>,
-    ) -> Result<ClientMessage, DecodeError> {
-        let error = |detail: &str| DecodeError {
-            what: "client message",
-            detail: detail.to_owned(),
-        };
-        match self.action {
-            Some("auth") => match (self.key, self.secret) {
-                (Some(key), Some(secret)) => Ok(ClientMessage::Auth {
-                    credentials: Credentials::new(key, secret),
-                }),
-                _ => Err(error("auth needs \"key\" and \"secret\"")),
-            },
-            Some("authenticate") => match (self.key_id, self.secret_key) {
-                (Some(key), Some(secret)) => Ok(ClientMessage::Auth {
-                    credentials: Credentials::new(key, secret),
-                }),
-                _ => Err(error(
-                    "authenticate needs \"data\" with \"key_id\" and \"secret_key\"",
-                )),
-            },
-            Some("subscribe") => Ok(ClientMessage::Subscribe(subscription()?)),
-            Some("unsubscribe") => Ok(ClientMessage::Unsubscribe(subscription()?)),
-            Some("listen") => Ok(ClientMessage::Listen(self.streams.unwrap_or_default())),
-            Some(other) => Err(error(&format!(
-                "unknown action {:?}",
-                other.chars().take(32).collect::<String>()
-            ))),
-            None => Err(error("no \"action\"")),
-        }
-    }
-}
-
-struct RawClientSeed;
-
-impl<'de> DeserializeSeed<'de> for RawClientSeed {
-    type Value = RawClient;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawClient, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RawClientSeed {
-    type Value = RawClient;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a client message object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawClient, A::Error> {
-        let mut raw = RawClient::default();
-        while let Some(key) = map.next_key::<CowStr<'de>>()? {
-            match &*key.0 {
-                "action" => raw.action = Some(map.next_value()?),
-                "key" => raw.key = Some(map.next_value()?),
-                "secret" => raw.secret = Some(map.next_value()?),
-                "data" => map.next_value_seed(RawDataSeed(&mut raw))?,
-                name => match Channel::from_wire_name(name) {
-                    Some(channel) => {
-                        let symbols: Option<Vec<String>> = map.next_value()?;
-                        raw.channels.push((channel, symbols.unwrap_or_default()));
-                    }
-                    None => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                },
-            }
-        }
-        Ok(raw)
-    }
-}
-
-/// The `data` object of legacy auth and `listen`.
-struct RawDataSeed<'r>(&'r mut RawClient);
-
-impl<'de> DeserializeSeed<'de> for RawDataSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RawDataSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a data object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<CowStr<'de>>()? {
-            match &*key.0 {
-                "key_id" => self.0.key_id = Some(map.next_value()?),
-                "secret_key" => self.0.secret_key = Some(map.next_value()?),
-                "streams" => {
-                    self.0.streams =
-                        Some(map.next_value::<Option<Vec<String>>>()?.unwrap_or_default())
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<(), A::Error> {
-        Err(de::Error::custom("\"data\" must be an object"))
-    }
-}
+use crate::{Channel, Frame, SubscriptionSet};
 
 /// A market data stream message, as a server sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -586,38 +168,54 @@ impl ServerMessage {
     }
 }
 
+/// Room reserved for a control frame.
+const CONTROL_FRAME_BYTES: usize = 128;
+
 /// `{"T":"success","msg":…}` alone in a frame.
 fn success_frame(encoding: Encoding, msg: &str) -> Frame {
-    let mut w = Direct::message(encoding, 2);
-    w.key("T");
-    w.str("success");
+    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
+    open_control(&mut w, "success", 1);
     w.key("msg");
     w.str(msg);
-    w.finish()
+    close_control(w)
 }
 
 /// `{"T":"error","code":…,"msg":…}` alone in a frame.
 fn error_frame(encoding: Encoding, code: u16, message: &str) -> Frame {
-    let mut w = Direct::message(encoding, 3);
-    w.key("T");
-    w.str("error");
+    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
+    open_control(&mut w, "error", 2);
     w.key("code");
-    w.uint(u64::from(code));
+    w.u64(u64::from(code));
     w.key("msg");
     w.str(message);
-    w.finish()
+    close_control(w)
 }
 
 /// `{"T":"subscription",…}` alone in a frame; with `followers`, the set's
 /// `trades` stand in for its (empty) `corrections` and `cancelErrors`.
 fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool) -> Frame {
+    // Acks are frequent: one copy of the code per encoding.
+    match encoding {
+        Encoding::Json => {
+            let mut w = JsonWriter::with_capacity(CONTROL_FRAME_BYTES);
+            subscription(&mut w, set, followers);
+            Frame::Text(w.into_bytes().into())
+        }
+        Encoding::MsgPack => {
+            let mut w = MsgPackWriter::with_capacity(CONTROL_FRAME_BYTES);
+            subscription(&mut w, set, followers);
+            Frame::Binary(w.into_bytes().into())
+        }
+    }
+}
+
+/// The ack of [`subscription_frame`], in its one-element array.
+fn subscription<W: ServerWriter>(w: &mut W, set: &SubscriptionSet, followers: bool) {
     let extra = || {
         set.channels()
             .filter(|c| !ACK_CHANNELS.contains(c) && *c != Channel::TradeUpdates)
     };
-    let mut w = Direct::message(encoding, 1 + ACK_CHANNELS.len() + extra().count());
-    w.key("T");
-    w.str("subscription");
+    open_control(w, "subscription", ACK_CHANNELS.len() + extra().count());
     for channel in ACK_CHANNELS.iter().copied().chain(extra()) {
         w.key(channel.wire_name());
         let listed = if followers && channel.is_server_managed() {
@@ -625,113 +223,26 @@ fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool
         } else {
             channel
         };
-        w.strs(set.symbols(listed).count(), set.symbols(listed));
+        w.symbols(set.symbols(listed).count(), set.symbols(listed));
     }
-    w.finish()
+    w.end_map();
+    w.end_array();
 }
 
-/// Writes one control message in a one-element array directly, byte for byte
-/// as `serde_json` (compact) and `rmp_serde` (named) would.
-struct Direct {
-    encoding: Encoding,
-    buf: Vec<u8>,
-    /// No key written yet (JSON needs no comma).
-    first: bool,
+/// Opens the one-element array of a control message, its map of `fields`
+/// fields besides `T`, and writes `T`.
+fn open_control<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
+    w.array(1);
+    w.element();
+    w.map(1 + fields);
+    w.key("T");
+    w.str(tag);
 }
 
-impl Direct {
-    /// Opens the array and a message of `fields` fields.
-    fn message(encoding: Encoding, fields: usize) -> Self {
-        let mut buf = Vec::with_capacity(128);
-        match encoding {
-            Encoding::Json => buf.extend_from_slice(b"[{"),
-            Encoding::MsgPack => {
-                written(rmp::encode::write_array_len(&mut buf, 1));
-                written(rmp::encode::write_map_len(&mut buf, u32_len(fields)));
-            }
-        }
-        Self {
-            encoding,
-            buf,
-            first: true,
-        }
-    }
-
-    fn key(&mut self, key: &str) {
-        match self.encoding {
-            Encoding::Json => {
-                if !self.first {
-                    self.buf.push(b',');
-                }
-                json_str(&mut self.buf, key);
-                self.buf.push(b':');
-            }
-            Encoding::MsgPack => written(rmp::encode::write_str(&mut self.buf, key)),
-        }
-        self.first = false;
-    }
-
-    fn str(&mut self, value: &str) {
-        match self.encoding {
-            Encoding::Json => json_str(&mut self.buf, value),
-            Encoding::MsgPack => written(rmp::encode::write_str(&mut self.buf, value)),
-        }
-    }
-
-    fn uint(&mut self, value: u64) {
-        match self.encoding {
-            Encoding::Json => {
-                use std::io::Write as _;
-                // Writing to a Vec cannot fail.
-                let _ = write!(self.buf, "{value}");
-            }
-            Encoding::MsgPack => {
-                written(rmp::encode::write_uint(&mut self.buf, value));
-            }
-        }
-    }
-
-    /// An array of the `len` symbols of `symbols`.
-    fn strs<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
-        match self.encoding {
-            Encoding::Json => {
-                self.buf.push(b'[');
-                for (i, symbol) in symbols.enumerate() {
-                    if i > 0 {
-                        self.buf.push(b',');
-                    }
-                    json_symbol(&mut self.buf, symbol);
-                }
-                self.buf.push(b']');
-            }
-            Encoding::MsgPack => {
-                written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
-                for symbol in symbols {
-                    msgpack_symbol(&mut self.buf, symbol);
-                }
-            }
-        }
-    }
-
-    fn finish(mut self) -> Frame {
-        match self.encoding {
-            Encoding::Json => {
-                self.buf.extend_from_slice(b"}]");
-                Frame::Text(self.buf.into())
-            }
-            Encoding::MsgPack => Frame::Binary(self.buf.into()),
-        }
-    }
-}
-
-/// Ends a write of MessagePack to memory, which cannot fail.
-fn written<T, E: fmt::Debug>(result: Result<T, E>) {
-    result.expect("writing MessagePack to memory");
-}
-
-/// A MessagePack container length; frames are far below 4 GiB.
-fn u32_len(len: usize) -> u32 {
-    u32::try_from(len).expect("a container of fewer than 2^32 items")
+fn close_control(mut w: AnyWriter) -> Frame {
+    w.end_map();
+    w.end_array();
+    w.into_frame()
 }
 
 /// A trading stream message, as a server sends it.
@@ -867,17 +378,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-
-    /// Text of any length (MessagePack's string forms), with control and
-    /// non-ASCII characters (JSON escapes), or a short ticker.
-    fn any_text() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[A-Z]{1,5}",
-            prop::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
-            prop::collection::vec(prop::char::range('\0', '\u{7f}'), 0..300)
-                .prop_map(String::from_iter),
-        ]
-    }
+    use crate::Symbol;
+    use crate::protocol::alpaca::server_data::tests::any_text;
 
     /// Sets with up to 40 pairs on any channels (arrays past 16 elements).
     fn any_set() -> impl Strategy<Value = SubscriptionSet> {
@@ -940,108 +442,6 @@ mod tests {
         }
     }
 
-    /// Requests in the shapes clients write, and some they do not.
-    fn any_request() -> impl Strategy<Value = serde_json::Value> {
-        let key = prop_oneof![
-            Just("action".to_owned()),
-            Just("key".to_owned()),
-            Just("secret".to_owned()),
-            Just("data".to_owned()),
-            prop::sample::select(Channel::ALL.to_vec()).prop_map(|c| c.wire_name().to_owned()),
-            any_text(),
-        ];
-        let value = prop_oneof![
-            prop::sample::select(vec!["auth", "subscribe", "unsubscribe", "listen", "dance"])
-                .prop_map(serde_json::Value::from),
-            any_text().prop_map(serde_json::Value::from),
-            prop::collection::vec(any_text(), 0..20).prop_map(serde_json::Value::from),
-            Just(serde_json::Value::Null),
-            any::<i64>().prop_map(serde_json::Value::from),
-            Just(serde_json::json!({"key_id": "K", "secret_key": "S"})),
-        ];
-        prop::collection::vec((key, value), 0..6)
-            .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect()))
-    }
-
-    /// `decode_client_message` on a frame, and serde's answer alone.
-    fn both(
-        frame: &Frame,
-    ) -> (
-        Result<ClientMessage, DecodeError>,
-        Result<ClientMessage, DecodeError>,
-    ) {
-        let serde = Wire::detect(frame)
-            .ok_or(DecodeError {
-                what: "client message",
-                detail: "a control frame carries no message".to_owned(),
-            })
-            .and_then(|(wire, bytes)| decode_raw(wire, bytes))
-            .and_then(RawClient::into_message);
-        (decode_client_message(frame), serde)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(3_000))]
-
-        /// The fast path answers exactly as serde does, whole or cut short or damaged.
-        #[test]
-        fn fast_client_decoding_matches_serde(
-            request in any_request(),
-            cut in any::<prop::sample::Index>(),
-            flip in any::<(prop::sample::Index, u8)>(),
-        ) {
-            let json = serde_json::to_vec(&request).unwrap();
-            let msgpack = rmp_serde::to_vec_named(&request).unwrap();
-            for bytes in [json, msgpack] {
-                let cut_short = bytes[..cut.index(bytes.len() + 1)].to_vec();
-                let mut damaged = bytes.clone();
-                if !damaged.is_empty() {
-                    let at = flip.0.index(damaged.len());
-                    damaged[at] ^= flip.1;
-                }
-                for bytes in [bytes, cut_short, damaged] {
-                    for frame in [Frame::binary(bytes.clone()), Frame::Text(bytes.clone().into())] {
-                        let (fast, serde) = both(&frame);
-                        prop_assert_eq!(fast, serde, "{:?}", frame);
-                    }
-                }
-            }
-        }
-    }
-
-    proptest! {
-        /// A request's set, built in one go, is the set its pairs inserted
-        /// one by one make (in or out of order, with repeats).
-        #[test]
-        fn subscription_sets_match_insertion(
-            pairs in prop::collection::vec(
-                (prop::sample::select(Channel::ALL.to_vec()), "[A-D]{1,2}|\\*"),
-                0..40,
-            ),
-        ) {
-            let mut inserted = SubscriptionSet::new();
-            for (channel, symbol) in &pairs {
-                inserted.insert(*channel, Symbol::new(symbol).unwrap());
-            }
-            let built = subscription_set(pairs.iter().map(|(c, s)| (*c, s.as_str())));
-            prop_assert_eq!(built, Ok(inserted));
-        }
-    }
-
-    #[test]
-    fn client_requests_take_the_fast_path() {
-        for text in [
-            r#"{"action":"subscribe","trades":["AAPL"],"quotes":[],"bars":null}"#,
-            r#"{"action":"auth","key":"K","secret":"S"}"#,
-            r#"{"trades":["AAPL","*"],"action":"unsubscribe"}"#,
-        ] {
-            assert!(fast_client(Wire::Json, text.as_bytes()).is_some(), "{text}");
-            let value: serde_json::Value = serde_json::from_str(text).unwrap();
-            let packed = rmp_serde::to_vec_named(&value).unwrap();
-            assert!(fast_client(Wire::MsgPack, &packed).is_some(), "{text}");
-        }
-    }
-
     #[test]
     fn every_error_code_matches_serde() {
         for code in [0, 127, 128, 255, 256, 406, 65_535] {
@@ -1053,55 +453,6 @@ mod tests {
                 assert_eq!(encode_market_frame(encoding, &one), encoding.frame(&one));
             }
         }
-    }
-
-    #[test]
-    fn both_auth_forms_and_any_key_order() {
-        for text in [
-            r#"{"action":"auth","key":"K","secret":"S"}"#,
-            r#"{"secret":"S","key":"K","action":"auth"}"#,
-            r#"{"action":"authenticate","data":{"key_id":"K","secret_key":"S"}}"#,
-        ] {
-            assert_eq!(
-                decode_client_message(&Frame::text(text)),
-                Ok(ClientMessage::Auth {
-                    credentials: Credentials::new("K", "S")
-                }),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn bad_requests_are_errors() {
-        for text in [
-            r#"{"action":"subscribe","trades":["AA PL"]}"#,
-            r#"{"action":"auth","key":"K"}"#,
-            r#"{"action":"dance"}"#,
-            r#"{"trades":["AAPL"]}"#,
-            r#"[1,2]"#,
-            "",
-        ] {
-            assert!(decode_client_message(&Frame::text(text)).is_err(), "{text}");
-        }
-    }
-
-    #[test]
-    fn listen_and_msgpack_requests() {
-        let listen = decode_client_message(&Frame::text(
-            r#"{"action":"listen","data":{"streams":["trade_updates"]}}"#,
-        ));
-        assert_eq!(
-            listen,
-            Ok(ClientMessage::Listen(vec!["trade_updates".into()]))
-        );
-        let body = serde_json::json!({"quotes": ["AMD"], "action": "unsubscribe"});
-        let frame = Frame::binary(rmp_serde::to_vec_named(&body).unwrap());
-        let decoded = decode_client_message(&frame);
-        let Ok(ClientMessage::Unsubscribe(set)) = decoded else {
-            panic!("{decoded:?}")
-        };
-        assert!(set.contains(Channel::Quotes, &Symbol::new("AMD").unwrap()));
     }
 
     #[test]

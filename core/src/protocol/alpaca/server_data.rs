@@ -59,12 +59,15 @@ fn present(written: bool) -> usize {
 }
 
 /// Opens the message's map of `fields` fields besides `T`, and writes `T`.
+// Inlined, like the keys below, so that each key's length is a constant.
+#[inline(always)]
 fn open<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
     w.map(1 + fields);
     w.key("T");
     w.str(tag);
 }
 
+#[inline(always)]
 fn opt_str_field<W: ServerWriter>(w: &mut W, key: &'static str, value: Option<&str>) {
     if let Some(value) = value {
         w.key(key);

@@ -147,6 +147,8 @@ fn order<W: ServerWriter>(w: &mut W, o: &Order) {
 }
 
 /// A decimal field, as a string or `null`.
+// Inlined so that each key's length is a constant.
+#[inline(always)]
 fn decimal<W: ServerWriter>(w: &mut W, key: &'static str, value: &Option<Decimal>) {
     w.key(key);
     w.opt_str(value.as_ref().map(Decimal::as_str));

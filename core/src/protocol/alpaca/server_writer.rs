@@ -2,8 +2,11 @@
 //! JSON or MessagePack, byte for byte as `serde_json` (compact) and
 //! `rmp_serde` (named) write them, without a serializer per message.
 
+use std::cell::Cell;
+
+use super::Encoding;
 use super::wire_write::{json_str, json_symbol, msgpack_symbol};
-use crate::{Symbol, Timestamp};
+use crate::{Frame, Symbol, Timestamp};
 
 /// Room reserved up front for a frame, as the serde path reserves it.
 const FRAME_BYTES_RESERVED: usize = 1024;
@@ -54,6 +57,16 @@ pub(super) trait ServerWriter {
         }
     }
 
+    /// An array of symbols.
+    fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
+        self.array(len);
+        for symbol in symbols {
+            self.element();
+            self.symbol(symbol);
+        }
+        self.end_array();
+    }
+
     /// An array of strings.
     fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>) {
         self.array(len);
@@ -74,8 +87,12 @@ pub(super) struct JsonWriter {
 
 impl JsonWriter {
     pub(super) fn new() -> Self {
+        Self::with_capacity(FRAME_BYTES_RESERVED)
+    }
+
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(FRAME_BYTES_RESERVED),
+            buf: Vec::with_capacity(capacity),
             first: true,
         }
     }
@@ -155,14 +172,169 @@ impl ServerWriter for JsonWriter {
     }
 
     fn timestamp(&mut self, value: Timestamp) {
-        use std::io::Write as _;
-        // The RFC 3339 text never needs escaping; writing to a Vec cannot fail.
-        let _ = write!(self.buf, "\"{value}\"");
+        let Some(date) = rfc3339_date(value.seconds.div_euclid(SECONDS_PER_DAY)) else {
+            use std::io::Write as _;
+            // The text never needs escaping; writing to a Vec cannot fail.
+            let _ = write!(self.buf, "\"{value}\"");
+            return;
+        };
+        let second_of_day = value.seconds.rem_euclid(SECONDS_PER_DAY);
+        let [h1, h2] = two_digits(second_of_day / 3600);
+        let [m1, m2] = two_digits(second_of_day / 60 % 60);
+        let [s1, s2] = two_digits(second_of_day % 60);
+        self.buf.reserve(RFC3339_DATE_BYTES + 22);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(&date);
+        self.buf
+            .extend_from_slice(&[h1, h2, b':', m1, m2, b':', s1, s2]);
+        if value.nanos != 0 {
+            // `.` and the nanoseconds' nine digits without trailing zeros,
+            // as `Timestamp`'s text has them.
+            let mut digits = [0u8; 10];
+            digits[0] = b'.';
+            let mut rest = value.nanos;
+            for digit in digits[1..].iter_mut().rev() {
+                *digit = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+            let mut len = digits.len();
+            while digits[len - 1] == b'0' {
+                len -= 1;
+            }
+            self.buf.extend_from_slice(&digits[..len]);
+        }
+        self.buf.extend_from_slice(b"Z\"");
     }
 
     fn null(&mut self) {
         self.buf.extend_from_slice(b"null");
     }
+}
+
+/// Either writer, chosen at run time: for frames too rare to be worth a
+/// copy of their code per encoding.
+pub(super) enum AnyWriter {
+    Json(JsonWriter),
+    MsgPack(MsgPackWriter),
+}
+
+impl AnyWriter {
+    /// A writer for `encoding` with room for `capacity` bytes.
+    pub(super) fn new(encoding: Encoding, capacity: usize) -> Self {
+        match encoding {
+            Encoding::Json => Self::Json(JsonWriter::with_capacity(capacity)),
+            Encoding::MsgPack => Self::MsgPack(MsgPackWriter::with_capacity(capacity)),
+        }
+    }
+
+    /// What was written, in a text frame (JSON) or a binary frame.
+    pub(super) fn into_frame(self) -> Frame {
+        match self {
+            Self::Json(w) => Frame::Text(w.into_bytes().into()),
+            Self::MsgPack(w) => Frame::Binary(w.into_bytes().into()),
+        }
+    }
+}
+
+/// Calls the same method on whichever writer `self` holds.
+macro_rules! either {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Self::Json(w) => w.$method($($arg),*),
+            Self::MsgPack(w) => w.$method($($arg),*),
+        }
+    };
+}
+
+impl ServerWriter for AnyWriter {
+    fn map(&mut self, len: usize) {
+        either!(self.map(len));
+    }
+
+    fn end_map(&mut self) {
+        either!(self.end_map());
+    }
+
+    fn array(&mut self, len: usize) {
+        either!(self.array(len));
+    }
+
+    fn end_array(&mut self) {
+        either!(self.end_array());
+    }
+
+    fn element(&mut self) {
+        either!(self.element());
+    }
+
+    fn key(&mut self, key: &'static str) {
+        either!(self.key(key));
+    }
+
+    fn str(&mut self, text: &str) {
+        either!(self.str(text));
+    }
+
+    fn symbol(&mut self, symbol: &Symbol) {
+        either!(self.symbol(symbol));
+    }
+
+    fn f64(&mut self, value: f64) {
+        either!(self.f64(value));
+    }
+
+    fn u64(&mut self, value: u64) {
+        either!(self.u64(value));
+    }
+
+    fn bool(&mut self, value: bool) {
+        either!(self.bool(value));
+    }
+
+    fn timestamp(&mut self, value: Timestamp) {
+        either!(self.timestamp(value));
+    }
+
+    fn null(&mut self) {
+        either!(self.null());
+    }
+}
+
+/// The length of `YYYY-MM-DDT`.
+const RFC3339_DATE_BYTES: usize = 11;
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+thread_local! {
+    /// The day [`rfc3339_date`] wrote last, and its text: messages written
+    /// one after the other mostly fall on the same day.
+    static LAST_DATE: Cell<Option<(i64, [u8; RFC3339_DATE_BYTES])>> = const { Cell::new(None) };
+}
+
+/// `YYYY-MM-DDT` of a timestamp's `day` since the epoch, as its text
+/// starts; `None` for years outside RFC 3339's range.
+fn rfc3339_date(day: i64) -> Option<[u8; RFC3339_DATE_BYTES]> {
+    LAST_DATE.with(|last| {
+        if let Some((cached, text)) = last.get()
+            && cached == day
+        {
+            return Some(text);
+        }
+        let midnight = Timestamp::new(day.checked_mul(SECONDS_PER_DAY)?, 0)?.to_string();
+        // `YYYY-MM-DDT00:00:00Z` for four-digit years.
+        if midnight.len() != RFC3339_DATE_BYTES + 9 {
+            return None;
+        }
+        let text: [u8; RFC3339_DATE_BYTES] =
+            midnight.as_bytes()[..RFC3339_DATE_BYTES].try_into().ok()?;
+        last.set(Some((day, text)));
+        Some(text)
+    })
+}
+
+/// Two decimal digits of `value` (below 100).
+fn two_digits(value: i64) -> [u8; 2] {
+    [b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]
 }
 
 /// MessagePack with named fields (maps), timestamps as extension -1.
@@ -172,8 +344,12 @@ pub(super) struct MsgPackWriter {
 
 impl MsgPackWriter {
     pub(super) fn new() -> Self {
+        Self::with_capacity(FRAME_BYTES_RESERVED)
+    }
+
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(FRAME_BYTES_RESERVED),
+            buf: Vec::with_capacity(capacity),
         }
     }
 
@@ -229,7 +405,14 @@ impl ServerWriter for MsgPackWriter {
     }
 
     fn symbol(&mut self, symbol: &Symbol) {
-        msgpack_symbol(&mut self.buf, symbol);
+        let bytes = symbol.as_bytes();
+        if bytes.len() < 32 {
+            self.buf.reserve(1 + bytes.len());
+            self.buf.push(FIXSTR | bytes.len() as u8);
+            self.buf.extend_from_slice(bytes);
+        } else {
+            msgpack_symbol(&mut self.buf, symbol);
+        }
     }
 
     fn f64(&mut self, value: f64) {
@@ -278,4 +461,34 @@ pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
 /// A MessagePack container length; frames are far below 4 GiB.
 pub(super) fn u32_len(len: usize) -> u32 {
     u32::try_from(len).expect("a container of fewer than 2^32 items")
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::alpaca::server_data::tests::any_timestamp;
+
+    proptest! {
+        /// Timestamps, alone or after one on the same day, are written as
+        /// the serializers write them.
+        #[test]
+        fn timestamps_match_the_serializers(
+            first in any_timestamp(),
+            second_of_day in 0i64..SECONDS_PER_DAY,
+            nanos in prop_oneof![Just(0u32), Just(100_000_000), 0u32..1_000_000_000],
+        ) {
+            let day = first.seconds.div_euclid(SECONDS_PER_DAY);
+            let same_day = Timestamp::new(day * SECONDS_PER_DAY + second_of_day, nanos).unwrap();
+            for value in [first, same_day] {
+                let mut json = JsonWriter::new();
+                json.timestamp(value);
+                prop_assert_eq!(json.into_bytes(), serde_json::to_vec(&value).unwrap());
+                let mut msgpack = MsgPackWriter::new();
+                msgpack.timestamp(value);
+                prop_assert_eq!(msgpack.into_bytes(), rmp_serde::to_vec_named(&value).unwrap());
+            }
+        }
+    }
 }
