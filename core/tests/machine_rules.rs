@@ -6,17 +6,17 @@
 
 mod support;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use support::{SECRET, SentRequest, ack_frame, error_frame, sym, trades_frame};
 use tickwire_core::machine::{
-    Action, Event, Machine, MachineConfig, State, StreamError, SubscriptionOutcome,
+    Action, Event, Machine, MachineConfig, RequestId, State, StreamError, SubscriptionOutcome,
 };
 use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding, MarketData};
-use tickwire_core::{Channel, Frame, SubscriptionSet, TransportError};
+use tickwire_core::{Channel, Frame, SubscriptionSet, Symbol, TransportError};
 
 const FRAME_BYTES_MAX: usize = 96;
 const POOL: [&str; 8] = ["AAPL", "MSFT", "AMD", "TSLA", "SPY", "QQQ", "IBM", "*"];
@@ -132,7 +132,10 @@ struct Rig {
     expected_trades: Vec<u64>,
     delivered_trades: Vec<u64>,
     rejected: SubscriptionSet,
-    subscribe_requests: BTreeSet<tickwire_core::machine::RequestId>,
+    subscribe_requests: BTreeSet<RequestId>,
+    /// The last subscribe command that named each pair: a rejection
+    /// settled for an earlier command does not undo a later ask.
+    last_ask: BTreeMap<(Channel, Symbol), RequestId>,
 }
 
 impl Rig {
@@ -158,6 +161,7 @@ impl Rig {
             delivered_trades: Vec::new(),
             rejected: SubscriptionSet::new(),
             subscribe_requests: BTreeSet::new(),
+            last_ask: BTreeMap::new(),
         }
     }
 
@@ -190,6 +194,7 @@ impl Rig {
                     // Asking again after a rejection asks afresh.
                     for s in &symbols {
                         self.rejected.remove(channel, &sym(s));
+                        self.last_ask.insert((channel, sym(s)), id);
                     }
                 }
             }
@@ -485,7 +490,13 @@ impl Rig {
                     request,
                 } if self.subscribe_requests.contains(&request) => {
                     for s in symbols {
-                        self.rejected.insert(channel, s);
+                        let asked_since = self
+                            .last_ask
+                            .get(&(channel, s.clone()))
+                            .is_some_and(|last| *last > request);
+                        if !asked_since {
+                            self.rejected.insert(channel, s);
+                        }
                     }
                 }
                 Event::Refused {
@@ -619,5 +630,27 @@ proptest! {
             fixture.drain();
         }
         prop_assert!(!matches!(fixture.machine.state(), State::Closed));
+    }
+}
+
+/// Found by the sweep: a command's rejection reported after the application
+/// asked for the same symbol again must not count against the new ask.
+#[test]
+fn a_rejection_settled_after_asking_again_does_not_count() {
+    let steps = [
+        Step::Subscribe(Channel::Trades, vec!["QQQ"]),
+        Step::Quiesce,
+        Step::Subscribe(Channel::Bars, vec!["AAPL", "MSFT"]),
+        Step::ServerError(410),
+        Step::ServerError(400),
+        Step::Subscribe(Channel::Bars, vec!["AAPL"]),
+        Step::Quiesce,
+    ];
+    let mut reference = Reference::default();
+    let mut rig = Rig::new();
+    for step in steps {
+        reference = <Reference as ReferenceStateMachine>::apply(reference, &step);
+        rig = <MachineRules as StateMachineTest>::apply(rig, &reference, step);
+        MachineRules::check_invariants(&rig, &reference);
     }
 }
