@@ -2,10 +2,9 @@
 //! JSON or MessagePack, byte for byte as `serde_json` (compact) and
 //! `rmp_serde` (named) write them, without a serializer per message.
 
-use std::cell::Cell;
-
 use super::Encoding;
 use super::wire_write::{json_str, json_symbol, msgpack_symbol};
+use crate::timestamp::FORMATTED_BYTES_MAX;
 use crate::{Frame, Symbol, Timestamp};
 
 /// Room reserved up front for a frame, as the serde path reserves it.
@@ -172,38 +171,13 @@ impl ServerWriter for JsonWriter {
     }
 
     fn timestamp(&mut self, value: Timestamp) {
-        let Some(date) = rfc3339_date(value.seconds.div_euclid(SECONDS_PER_DAY)) else {
-            use std::io::Write as _;
-            // The text never needs escaping; writing to a Vec cannot fail.
-            let _ = write!(self.buf, "\"{value}\"");
-            return;
-        };
-        let second_of_day = value.seconds.rem_euclid(SECONDS_PER_DAY);
-        let [h1, h2] = two_digits(second_of_day / 3600);
-        let [m1, m2] = two_digits(second_of_day / 60 % 60);
-        let [s1, s2] = two_digits(second_of_day % 60);
-        self.buf.reserve(RFC3339_DATE_BYTES + 22);
+        // The RFC 3339 text never needs escaping.
+        let mut text = [0u8; FORMATTED_BYTES_MAX];
+        let text = value.format_bytes(&mut text);
+        self.buf.reserve(text.len() + 2);
         self.buf.push(b'"');
-        self.buf.extend_from_slice(&date);
-        self.buf
-            .extend_from_slice(&[h1, h2, b':', m1, m2, b':', s1, s2]);
-        if value.nanos != 0 {
-            // `.` and the nanoseconds' nine digits without trailing zeros,
-            // as `Timestamp`'s text has them.
-            let mut digits = [0u8; 10];
-            digits[0] = b'.';
-            let mut rest = value.nanos;
-            for digit in digits[1..].iter_mut().rev() {
-                *digit = b'0' + (rest % 10) as u8;
-                rest /= 10;
-            }
-            let mut len = digits.len();
-            while digits[len - 1] == b'0' {
-                len -= 1;
-            }
-            self.buf.extend_from_slice(&digits[..len]);
-        }
-        self.buf.extend_from_slice(b"Z\"");
+        self.buf.extend_from_slice(text);
+        self.buf.push(b'"');
     }
 
     fn null(&mut self) {
@@ -298,43 +272,6 @@ impl ServerWriter for AnyWriter {
     fn null(&mut self) {
         either!(self.null());
     }
-}
-
-/// The length of `YYYY-MM-DDT`.
-const RFC3339_DATE_BYTES: usize = 11;
-
-const SECONDS_PER_DAY: i64 = 86_400;
-
-thread_local! {
-    /// The day [`rfc3339_date`] wrote last, and its text: messages written
-    /// one after the other mostly fall on the same day.
-    static LAST_DATE: Cell<Option<(i64, [u8; RFC3339_DATE_BYTES])>> = const { Cell::new(None) };
-}
-
-/// `YYYY-MM-DDT` of a timestamp's `day` since the epoch, as its text
-/// starts; `None` for years outside RFC 3339's range.
-fn rfc3339_date(day: i64) -> Option<[u8; RFC3339_DATE_BYTES]> {
-    LAST_DATE.with(|last| {
-        if let Some((cached, text)) = last.get()
-            && cached == day
-        {
-            return Some(text);
-        }
-        let midnight = Timestamp::new(day.checked_mul(SECONDS_PER_DAY)?, 0)?.to_string();
-        // `YYYY-MM-DDT00:00:00Z` for four-digit years.
-        if midnight.len() != RFC3339_DATE_BYTES + 9 {
-            return None;
-        }
-        let text: [u8; RFC3339_DATE_BYTES] =
-            midnight.as_bytes()[..RFC3339_DATE_BYTES].try_into().ok()?;
-        last.set(Some((day, text)));
-        Some(text)
-    })
-}
-
-/// Two decimal digits of `value` (below 100).
-fn two_digits(value: i64) -> [u8; 2] {
-    [b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]
 }
 
 /// MessagePack with named fields (maps), timestamps as extension -1.
@@ -471,24 +408,15 @@ mod tests {
     use crate::protocol::alpaca::server_data::tests::any_timestamp;
 
     proptest! {
-        /// Timestamps, alone or after one on the same day, are written as
-        /// the serializers write them.
+        /// Timestamps are written as the serializers write them.
         #[test]
-        fn timestamps_match_the_serializers(
-            first in any_timestamp(),
-            second_of_day in 0i64..SECONDS_PER_DAY,
-            nanos in prop_oneof![Just(0u32), Just(100_000_000), 0u32..1_000_000_000],
-        ) {
-            let day = first.seconds.div_euclid(SECONDS_PER_DAY);
-            let same_day = Timestamp::new(day * SECONDS_PER_DAY + second_of_day, nanos).unwrap();
-            for value in [first, same_day] {
-                let mut json = JsonWriter::new();
-                json.timestamp(value);
-                prop_assert_eq!(json.into_bytes(), serde_json::to_vec(&value).unwrap());
-                let mut msgpack = MsgPackWriter::new();
-                msgpack.timestamp(value);
-                prop_assert_eq!(msgpack.into_bytes(), rmp_serde::to_vec_named(&value).unwrap());
-            }
+        fn timestamps_match_the_serializers(value in any_timestamp()) {
+            let mut json = JsonWriter::new();
+            json.timestamp(value);
+            prop_assert_eq!(json.into_bytes(), serde_json::to_vec(&value).unwrap());
+            let mut msgpack = MsgPackWriter::new();
+            msgpack.timestamp(value);
+            prop_assert_eq!(msgpack.into_bytes(), rmp_serde::to_vec_named(&value).unwrap());
         }
     }
 }
