@@ -223,7 +223,8 @@ fn subscription<W: ServerWriter>(w: &mut W, set: &SubscriptionSet, followers: bo
         } else {
             channel
         };
-        w.symbols(set.symbols(listed).count(), set.symbols(listed));
+        let symbols = set.symbols(listed);
+        w.symbols(symbols.len(), symbols);
     }
     w.end_map();
     w.end_array();
