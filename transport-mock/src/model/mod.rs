@@ -210,6 +210,9 @@ pub struct Exchange {
     pub(crate) tick_events: Vec<Event>,
     /// The order updates of the current trading tick (a buffer kept for its capacity).
     pub(crate) trade_updates: Vec<(AccountId, TradeUpdate)>,
+    /// The accounts listening to trade updates at the current trading tick
+    /// (a buffer kept for its capacity).
+    pub(crate) listening_accounts: Vec<AccountId>,
     pub(crate) desk: Desk,
     refusals: VecDeque<u16>,
     restarts: u64,
@@ -225,6 +228,7 @@ impl Exchange {
             routing: Routing::new(),
             tick_events: Vec::new(),
             trade_updates: Vec::new(),
+            listening_accounts: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
             config,
             started_at: now,

@@ -662,12 +662,14 @@ impl Exchange {
 
     /// Advances order life cycles and sends the events to listening sessions.
     pub(crate) fn trading_tick(&mut self, now: Instant) {
-        let mut listening: Vec<AccountId> = self
-            .sessions
-            .values()
-            .filter(|s| s.listens_to_trade_updates())
-            .filter_map(|s| s.account())
-            .collect();
+        let mut listening = std::mem::take(&mut self.listening_accounts);
+        listening.clear();
+        listening.extend(
+            self.sessions
+                .values()
+                .filter(|s| s.listens_to_trade_updates())
+                .filter_map(|s| s.account()),
+        );
         listening.sort_unstable();
         listening.dedup();
         let (started_at, wall_start) = (self.started_at, self.config.wall_clock_start);
@@ -687,6 +689,7 @@ impl Exchange {
             }
         }
         self.trade_updates = updates;
+        self.listening_accounts = listening;
     }
 }
 
