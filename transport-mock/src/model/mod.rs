@@ -404,15 +404,20 @@ impl Exchange {
     /// Advances timers: auth timeouts, slot reaping, delayed frames, the
     /// market and order life cycles. Early or repeated calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| matches!(s.phase, Phase::AwaitingAuth { deadline } if deadline <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.send_error(now, id, 404);
-            self.close(now, id, 1008, "auth timeout");
+        let auth_expired =
+            |s: &Session| matches!(s.phase, Phase::AwaitingAuth { deadline } if deadline <= now);
+        // Most calls find none: the list is only made when one is due.
+        if self.sessions.values().any(auth_expired) {
+            let expired: Vec<SessionId> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| auth_expired(s))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                self.send_error(now, id, 404);
+                self.close(now, id, 1008, "auth timeout");
+            }
         }
         self.slots.reap(now);
         self.release_delayed(now);
