@@ -150,13 +150,20 @@ impl Exchange {
             if channel.is_server_managed() {
                 continue; // follows `trades`; clients have no say
             }
-            if add {
-                s.subscriptions.insert(channel, symbol.clone());
+            let changed = if add {
+                s.subscriptions.insert(channel, symbol.clone())
             } else {
-                s.subscriptions.remove(channel, symbol);
+                s.subscriptions.remove(channel, symbol)
+            };
+            if changed {
+                self.routing
+                    .pair_changed(id, channel, symbol, add, &mut self.generator);
             }
         }
-        self.routing.invalidate();
+        self.routing.recount_demand(&self.sessions);
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
         let frame = wire::subscription_ack(
             s.encoding,
             &s.subscriptions,

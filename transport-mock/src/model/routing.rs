@@ -1,9 +1,12 @@
 //! Who wants what: the market demand of the authenticated sessions, kept
-//! between ticks and rebuilt only after a session's set or phase changed.
+//! between ticks. A pair added to or removed from a set is applied in
+//! place ([`Routing::pair_changed`]); any other change to a session's set
+//! or phase marks the index stale ([`Routing::invalidate`]), and the next
+//! tick rebuilds it.
 
 use std::collections::BTreeMap;
 
-use tickwire_core::Symbol;
+use tickwire_core::{Channel, Symbol};
 
 use super::endpoint::Kind;
 use super::generator::{Event, Generator, InstrumentId, Plan, Route, TEST_SYMBOL};
@@ -29,6 +32,36 @@ impl Routing {
     /// A session came, went, authenticated or changed its set.
     pub(crate) fn invalidate(&mut self) {
         self.stale = true;
+    }
+
+    /// One pair of the set of `id`, an authenticated market data session,
+    /// was added (`added`) or removed; the set already holds the change.
+    /// Applied in place unless the index is stale anyway, the pair is a
+    /// `*`, or a session of the endpoint holds a `*` (whose universe makes
+    /// the plan a matter for a rebuild).
+    pub(crate) fn pair_changed(
+        &mut self,
+        id: SessionId,
+        channel: Channel,
+        symbol: &Symbol,
+        added: bool,
+        generator: &mut Generator,
+    ) {
+        if !self.stale && !self.index.apply(id, channel, symbol, added, generator) {
+            self.stale = true;
+        }
+    }
+
+    /// After [`pair_changed`](Self::pair_changed): whether anyone still
+    /// subscribes to anything.
+    pub(crate) fn recount_demand(&mut self, sessions: &BTreeMap<SessionId, Session>) {
+        if !self.stale {
+            self.index.any_demand = self.index.targets.iter().any(|t| {
+                sessions
+                    .get(&t.id)
+                    .is_some_and(|s| !s.subscriptions.is_empty())
+            });
+        }
     }
 
     /// Rebuilds the index if a session changed since it was built.
@@ -67,6 +100,8 @@ pub(crate) struct Target {
     pub(crate) id: SessionId,
     /// Index of its endpoint's plan.
     pub(crate) plan: usize,
+    /// The channel bits the session holds `*` on.
+    wildcards: u32,
     /// Per symbol of the plan, the channel bits the session holds it on
     /// (its own symbol or `*`).
     masks: Vec<u32>,
@@ -107,6 +142,7 @@ impl Index {
                 plan: endpoints
                     .binary_search(&s.endpoint)
                     .expect("every served endpoint has a plan"),
+                wildcards: 0,
                 masks: Vec::new(),
             })
             .collect();
@@ -136,6 +172,79 @@ impl Index {
             targets,
             any_demand,
         }
+    }
+}
+
+impl Index {
+    /// Applies one pair added to or removed from the set of session `id`
+    /// (see [`Routing::pair_changed`]); `false` when it cannot be applied
+    /// in place and the index needs a rebuild.
+    fn apply(
+        &mut self,
+        id: SessionId,
+        channel: Channel,
+        symbol: &Symbol,
+        added: bool,
+        generator: &mut Generator,
+    ) -> bool {
+        let Ok(target) = self.targets.binary_search_by_key(&id, |t| t.id) else {
+            return false;
+        };
+        let plan_index = self.targets[target].plan;
+        if symbol.is_wildcard()
+            || self
+                .targets
+                .iter()
+                .any(|t| t.plan == plan_index && t.wildcards != 0)
+        {
+            return false;
+        }
+        let plan = &mut self.plans[plan_index];
+        let endpoint = plan.endpoint;
+        let Some(position) = endpoint.channels().iter().position(|c| *c == channel) else {
+            return true; // a channel the endpoint lacks wants nothing
+        };
+        if endpoint == Endpoint::Test && symbol.as_bytes() != TEST_SYMBOL.as_bytes() {
+            return true; // the test stream only serves its own symbol
+        }
+        let bit = 1u32 << position;
+        let has_instruments = endpoint.kind() != Kind::News;
+        // Without a `*`, a symbol's channels are those its sessions hold it on.
+        match plan.wanted.binary_search_by(|(s, _)| s.cmp(symbol)) {
+            Ok(at) if added => {
+                plan.wanted[at].1 |= bit;
+                self.targets[target].masks[at] |= bit;
+            }
+            Err(at) if added => {
+                plan.wanted.insert(at, (symbol.clone(), bit));
+                if has_instruments {
+                    let instrument = generator.instrument(endpoint, symbol);
+                    plan.instruments.insert(at, instrument);
+                }
+                for member in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
+                    member.masks.insert(at, 0);
+                }
+                self.targets[target].masks[at] = bit;
+            }
+            Ok(at) => {
+                self.targets[target].masks[at] &= !bit;
+                let members = || self.targets.iter().filter(|t| t.plan == plan_index);
+                let bits = members().fold(0, |bits, m| bits | m.masks[at]);
+                if bits == 0 {
+                    plan.wanted.remove(at);
+                    if has_instruments {
+                        plan.instruments.remove(at);
+                    }
+                    for member in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
+                        member.masks.remove(at);
+                    }
+                } else {
+                    plan.wanted[at].1 = bits;
+                }
+            }
+            Err(_) => {} // removed a pair that was not wanted
+        }
+        true
     }
 }
 
@@ -179,6 +288,7 @@ fn plan(
         }
         everywhere |= wildcard;
         wildcards.push(wildcard);
+        targets[*member].wildcards = wildcard;
     }
     if everywhere != 0 {
         pairs.extend(
@@ -262,7 +372,77 @@ fn prefix(symbol: &Symbol) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use tickwire_core::Frame;
+
+    use super::super::{Account, Exchange, ExchangeConfig};
     use super::*;
+
+    /// Subscribes and unsubscribes at random on sessions of several
+    /// endpoints; after every request the index, applied in place or
+    /// rebuilt, equals one built from scratch.
+    #[test]
+    fn pairs_applied_in_place_match_a_rebuild() {
+        let now = Instant::now();
+        let account = Account::new("KEY", "SECRET")
+            .with_endpoints(Endpoint::ALL)
+            .with_symbol_limit(None)
+            .with_connections_max(3);
+        let mut ex = Exchange::new(ExchangeConfig::new(5).with_account(account), now);
+        let auth = [
+            ("APCA-API-KEY-ID".to_owned(), "KEY".to_owned()),
+            ("APCA-API-SECRET-KEY".to_owned(), "SECRET".to_owned()),
+        ];
+        let paths = [
+            "/v2/sip",
+            "/v2/sip",
+            "/v2/iex",
+            "/v2/test",
+            "/v1beta1/news",
+            "/v2/sip",
+        ];
+        let sessions: Vec<SessionId> = paths
+            .iter()
+            .map(|path| ex.open(now, path, &auth).expect("a known path"))
+            .collect();
+        let symbols = ["AAPL", "AMD", "FAKEPACA", "MSFT", "SPY", "TSLA", "ZZZ", "*"];
+        let channels = ["trades", "quotes", "bars", "news"];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut draw = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut in_place = 0;
+        for _ in 0..2_000 {
+            let session = sessions[draw(sessions.len())];
+            let endpoint = ex.endpoint(session).expect("open");
+            // Mostly plain symbols, now and then a `*`.
+            let plain = usize::from(draw(8) != 0);
+            let symbol = symbols[draw(symbols.len() - plain)];
+            let channel = if endpoint == Endpoint::News {
+                "news"
+            } else {
+                channels[draw(channels.len() - 1)]
+            };
+            let action = ["subscribe", "unsubscribe"][draw(2)];
+            let request = format!(r#"{{"action":"{action}","{channel}":["{symbol}"]}}"#);
+            ex.handle_frame(now, session, Frame::text(request));
+            while ex.poll_output().is_some() {}
+            if !ex.routing.stale {
+                in_place += 1;
+            }
+            ex.routing.refresh(&ex.sessions, &mut ex.generator);
+            let fresh = Index::build(&ex.sessions, &mut ex.generator, &Index::default());
+            assert_eq!(ex.routing.index, fresh);
+        }
+        assert!(
+            in_place > 500,
+            "only {in_place} requests were applied in place"
+        );
+    }
 
     #[test]
     fn prefix_then_symbol_is_the_symbol_order() {
