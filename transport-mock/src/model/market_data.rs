@@ -94,7 +94,7 @@ impl Exchange {
             s.phase = Phase::Authenticated {
                 account: account_id,
             };
-            self.routing.invalidate();
+            self.routing.session_authenticated(id, s);
         }
         tracing::debug!(%id, %endpoint, "authenticated");
         self.send_control(now, id, Control::Authenticated);
@@ -239,15 +239,15 @@ impl Exchange {
         let wall = self.wall_clock(now);
         let mut events = std::mem::take(&mut self.tick_events);
         events.clear();
-        let index = &self.routing.index;
+        let index = self.routing.index();
         self.generator
             .tick(now, wall, &index.plans, index.any_demand, &mut events);
         if !events.is_empty() {
             // Sending may drop sessions (faults) and so invalidate the index,
             // which stays valid for this tick: it is set aside meanwhile.
-            let index = std::mem::take(&mut self.routing.index);
+            let index = self.routing.set_aside();
             self.send_tick(now, &index, &events);
-            self.routing.index = index;
+            self.routing.put_back(index);
         }
         self.tick_events = events;
     }

@@ -335,8 +335,8 @@ impl Exchange {
         let id = SessionId(self.next_session);
         self.next_session += 1;
         let session = Session::new(endpoint, encoding, faults, now + self.config.auth_timeout);
+        // Not served before it authenticates: the demand index is unchanged.
         self.sessions.insert(id, session);
-        self.routing.invalidate();
         tracing::debug!(%id, %endpoint, ?encoding, "session opened");
 
         if !endpoint.is_trading() {
@@ -374,7 +374,7 @@ impl Exchange {
     /// The client closed `session` cleanly: its connection slot is free at once.
     pub fn handle_close(&mut self, _now: Instant, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
-            self.routing.invalidate();
+            self.routing.session_removed(session, &self.sessions);
             tracing::debug!(%session, "closed by the client");
         }
         self.slots.release(session);
@@ -384,7 +384,7 @@ impl Exchange {
     /// busy until [`ExchangeConfig::reap_after`] has passed (406 meanwhile).
     pub fn handle_lost(&mut self, now: Instant, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
-            self.routing.invalidate();
+            self.routing.session_removed(session, &self.sessions);
             tracing::debug!(%session, "connection lost");
             self.slots.orphan(session, now, self.config.reap_after);
         }

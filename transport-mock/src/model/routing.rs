@@ -1,8 +1,11 @@
 //! Who wants what: the market demand of the authenticated sessions, kept
-//! between ticks. A pair added to or removed from a set is applied in
-//! place ([`Routing::pair_changed`]); any other change to a session's set
-//! or phase marks the index stale ([`Routing::invalidate`]), and the next
-//! tick rebuilds it.
+//! between ticks. The common changes are applied in place: a market data
+//! session authenticating ([`Routing::session_authenticated`]), a pair
+//! added to or removed from a set ([`Routing::pair_changed`]), a session
+//! going away ([`Routing::session_removed`]). Any other change to a
+//! session's set or phase marks the index stale ([`Routing::invalidate`]),
+//! and the next tick rebuilds it; so does any change the index cannot
+//! apply in place, or one made while the index is set aside for sending.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +19,11 @@ use super::{Endpoint, SessionId};
 /// The demand index, and whether it is stale.
 #[derive(Debug)]
 pub(crate) struct Routing {
-    pub(crate) index: Index,
+    index: Index,
     stale: bool,
+    /// The index is out ([`set_aside`](Self::set_aside)): changes cannot
+    /// be applied to it.
+    aside: bool,
 }
 
 impl Routing {
@@ -26,12 +32,55 @@ impl Routing {
         Self {
             index: Index::default(),
             stale: true,
+            aside: false,
         }
     }
 
-    /// A session came, went, authenticated or changed its set.
+    /// The index (current after [`refresh`](Self::refresh)).
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Takes the index out while sessions are sent to (which may drop
+    /// some); every change meanwhile marks it stale.
+    pub(crate) fn set_aside(&mut self) -> Index {
+        self.aside = true;
+        std::mem::take(&mut self.index)
+    }
+
+    /// Puts back the index of [`set_aside`](Self::set_aside).
+    pub(crate) fn put_back(&mut self, index: Index) {
+        self.index = index;
+        self.aside = false;
+    }
+
+    /// A session's set or phase changed in a way not applied in place.
     pub(crate) fn invalidate(&mut self) {
         self.stale = true;
+    }
+
+    /// Whether changes can be applied to the index in place.
+    fn is_current(&self) -> bool {
+        !self.stale && !self.aside
+    }
+
+    /// `session` (`id`), on a market data endpoint, just authenticated.
+    pub(crate) fn session_authenticated(&mut self, id: SessionId, session: &Session) {
+        if !self.is_current() || !self.index.add_target(id, session) {
+            self.stale = true;
+        }
+    }
+
+    /// Session `id` is gone (closed, reset or lost), whatever it was.
+    pub(crate) fn session_removed(
+        &mut self,
+        id: SessionId,
+        sessions: &BTreeMap<SessionId, Session>,
+    ) {
+        if !self.is_current() || !self.index.remove_target(id) {
+            self.stale = true;
+        }
+        self.recount_demand(sessions);
     }
 
     /// One pair of the set of `id`, an authenticated market data session,
@@ -47,7 +96,7 @@ impl Routing {
         added: bool,
         generator: &mut Generator,
     ) {
-        if !self.stale && !self.index.apply(id, channel, symbol, added, generator) {
+        if !self.is_current() || !self.index.apply(id, channel, symbol, added, generator) {
             self.stale = true;
         }
     }
@@ -55,7 +104,7 @@ impl Routing {
     /// After [`pair_changed`](Self::pair_changed): whether anyone still
     /// subscribes to anything.
     pub(crate) fn recount_demand(&mut self, sessions: &BTreeMap<SessionId, Session>) {
-        if !self.stale {
+        if self.is_current() {
             self.index.any_demand = self.index.targets.iter().any(|t| {
                 sessions
                     .get(&t.id)
@@ -176,6 +225,86 @@ impl Index {
 }
 
 impl Index {
+    /// Adds the target of a session that just authenticated (and so holds
+    /// nothing yet), and its endpoint's plan if new; `false` if it cannot.
+    fn add_target(&mut self, id: SessionId, session: &Session) -> bool {
+        let endpoint = session.endpoint;
+        if endpoint.is_trading() || !session.subscriptions.is_empty() {
+            return false;
+        }
+        let Err(position) = self.targets.binary_search_by_key(&id, |t| t.id) else {
+            return false;
+        };
+        let plan = match self.plans.binary_search_by_key(&endpoint, |p| p.endpoint) {
+            Ok(plan) => plan,
+            Err(plan) => {
+                let instruments = Vec::new();
+                self.plans
+                    .insert(plan, Plan::new(endpoint, Vec::new(), instruments));
+                for target in self.targets.iter_mut().filter(|t| t.plan >= plan) {
+                    target.plan += 1;
+                }
+                plan
+            }
+        };
+        let target = Target {
+            id,
+            plan,
+            wildcards: 0,
+            masks: vec![0; self.plans[plan].wanted.len()],
+        };
+        self.targets.insert(position, target);
+        true
+    }
+
+    /// Removes the target of session `id`, if it has one, and the symbols
+    /// only it wanted (its plan too when it was the last of its endpoint);
+    /// `false` if it cannot.
+    fn remove_target(&mut self, id: SessionId) -> bool {
+        let Ok(position) = self.targets.binary_search_by_key(&id, |t| t.id) else {
+            return true; // not served: unauthenticated, unentitled or trading
+        };
+        let plan_index = self.targets[position].plan;
+        let members = || self.targets.iter().filter(|t| t.plan == plan_index);
+        if members().any(|t| t.wildcards != 0) {
+            return false;
+        }
+        let last = members().count() == 1;
+        let gone = self.targets.remove(position);
+        if last {
+            self.plans.remove(plan_index);
+            for target in self.targets.iter_mut().filter(|t| t.plan > plan_index) {
+                target.plan -= 1;
+            }
+            return true;
+        }
+        let plan = &mut self.plans[plan_index];
+        let has_instruments = plan.endpoint.kind() != Kind::News;
+        // Backwards, so removing a symbol leaves the indices still to visit.
+        for (at, mask) in gone.masks.iter().enumerate().rev() {
+            if *mask == 0 {
+                continue;
+            }
+            let bits = self
+                .targets
+                .iter()
+                .filter(|t| t.plan == plan_index)
+                .fold(0, |bits, t| bits | t.masks[at]);
+            if bits == 0 {
+                plan.wanted.remove(at);
+                if has_instruments {
+                    plan.instruments.remove(at);
+                }
+                for target in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
+                    target.masks.remove(at);
+                }
+            } else {
+                plan.wanted[at].1 = bits;
+            }
+        }
+        true
+    }
+
     /// Applies one pair added to or removed from the set of session `id`
     /// (see [`Routing::pair_changed`]); `false` when it cannot be applied
     /// in place and the index needs a rebuild.
@@ -379,16 +508,16 @@ mod tests {
     use super::super::{Account, Exchange, ExchangeConfig};
     use super::*;
 
-    /// Subscribes and unsubscribes at random on sessions of several
-    /// endpoints; after every request the index, applied in place or
-    /// rebuilt, equals one built from scratch.
+    /// Opens, authenticates, subscribes, unsubscribes and closes at random
+    /// on sessions of several endpoints; after every step the index,
+    /// updated in place or rebuilt, equals one built from scratch.
     #[test]
-    fn pairs_applied_in_place_match_a_rebuild() {
+    fn changes_applied_in_place_match_a_rebuild() {
         let now = Instant::now();
         let account = Account::new("KEY", "SECRET")
             .with_endpoints(Endpoint::ALL)
             .with_symbol_limit(None)
-            .with_connections_max(3);
+            .with_connections_max(1_000);
         let mut ex = Exchange::new(ExchangeConfig::new(5).with_account(account), now);
         let auth = [
             ("APCA-API-KEY-ID".to_owned(), "KEY".to_owned()),
@@ -396,18 +525,14 @@ mod tests {
         ];
         let paths = [
             "/v2/sip",
-            "/v2/sip",
             "/v2/iex",
             "/v2/test",
             "/v1beta1/news",
-            "/v2/sip",
+            "/v1beta3/crypto/us",
+            "/stream",
         ];
-        let sessions: Vec<SessionId> = paths
-            .iter()
-            .map(|path| ex.open(now, path, &auth).expect("a known path"))
-            .collect();
-        let symbols = ["AAPL", "AMD", "FAKEPACA", "MSFT", "SPY", "TSLA", "ZZZ", "*"];
-        let channels = ["trades", "quotes", "bars", "news"];
+        let symbols = ["AAPL", "AMD", "BTC/USD", "FAKEPACA", "MSFT", "SPY", "*"];
+        let channels = ["trades", "quotes", "bars", "orderbooks", "news"];
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut draw = |n: usize| {
             seed ^= seed << 13;
@@ -415,22 +540,39 @@ mod tests {
             seed ^= seed << 17;
             (seed % n as u64) as usize
         };
+        let mut sessions: Vec<SessionId> = Vec::new();
         let mut in_place = 0;
-        for _ in 0..2_000 {
-            let session = sessions[draw(sessions.len())];
-            let endpoint = ex.endpoint(session).expect("open");
-            // Mostly plain symbols, now and then a `*`.
-            let plain = usize::from(draw(8) != 0);
-            let symbol = symbols[draw(symbols.len() - plain)];
-            let channel = if endpoint == Endpoint::News {
-                "news"
-            } else {
-                channels[draw(channels.len() - 1)]
-            };
-            let action = ["subscribe", "unsubscribe"][draw(2)];
-            let request = format!(r#"{{"action":"{action}","{channel}":["{symbol}"]}}"#);
-            ex.handle_frame(now, session, Frame::text(request));
+        for _ in 0..3_000 {
+            match draw(12) {
+                0..=2 if sessions.len() < 8 => {
+                    // Mostly authenticated by headers, now and then not at all.
+                    let headers = if draw(5) == 0 { &[][..] } else { &auth[..] };
+                    if let Ok(id) = ex.open(now, paths[draw(paths.len())], headers) {
+                        sessions.push(id);
+                    }
+                }
+                3 | 4 if !sessions.is_empty() => {
+                    let id = sessions.swap_remove(draw(sessions.len()));
+                    if draw(2) == 0 {
+                        ex.handle_close(now, id);
+                    } else {
+                        ex.handle_lost(now, id);
+                    }
+                }
+                _ if !sessions.is_empty() => {
+                    let session = sessions[draw(sessions.len())];
+                    // Mostly plain symbols, now and then a `*`.
+                    let plain = usize::from(draw(40) != 0);
+                    let symbol = symbols[draw(symbols.len() - plain)];
+                    let channel = channels[draw(channels.len())];
+                    let action = ["subscribe", "unsubscribe"][draw(2)];
+                    let request = format!(r#"{{"action":"{action}","{channel}":["{symbol}"]}}"#);
+                    ex.handle_frame(now, session, Frame::text(request));
+                }
+                _ => {}
+            }
             while ex.poll_output().is_some() {}
+            sessions.retain(|id| ex.endpoint(*id).is_some());
             if !ex.routing.stale {
                 in_place += 1;
             }
@@ -439,8 +581,8 @@ mod tests {
             assert_eq!(ex.routing.index, fresh);
         }
         assert!(
-            in_place > 500,
-            "only {in_place} requests were applied in place"
+            in_place > 1_500,
+            "only {in_place} steps were applied in place"
         );
     }
 

@@ -620,8 +620,8 @@ impl Exchange {
             return;
         }
         if let Some(s) = self.sessions.get_mut(&id) {
+            // Trading sessions are not in the market demand index.
             s.phase = Phase::Authenticated { account };
-            self.routing.invalidate();
         }
         self.emit(
             now,
