@@ -124,7 +124,7 @@ impl Desk {
     }
 
     fn step_delay(&mut self) -> Duration {
-        self.config.step_delay_max.mul_f64(self.rng.unit())
+        step_delay(&self.config, &mut self.rng)
     }
 
     /// Advances every account's orders up to `now`. New orders are placed only
@@ -334,6 +334,43 @@ impl Desk {
         initial_price(kind, symbol) * (1.0 + self.rng.between(-0.01, 0.01))
     }
 
+    /// The end of a `replaced` step of order `seq` (`old`, as replaced):
+    /// places the new order, which exists before the old one reports
+    /// `replaced`, then hands the old order over if `finished`, else keeps
+    /// it with its next step drawn. The order for the update, naming its
+    /// replacement.
+    #[allow(clippy::too_many_arguments)]
+    fn replace(
+        &mut self,
+        account: AccountId,
+        seq: u64,
+        at: Instant,
+        wall: Timestamp,
+        old: &Order,
+        finished: bool,
+        out: &mut Vec<(AccountId, TradeUpdate)>,
+    ) -> Option<Order> {
+        self.place(account, at, wall, Some(old), out);
+        let orders = &mut self.books.get_mut(&account)?.orders;
+        // The newest order, unless placing made none (then the newest is
+        // at most the old one itself, which does not replace itself).
+        let replaced_by = orders
+            .get(&self.order_seq)
+            .filter(|_| self.order_seq != seq)
+            .map(|new| new.order.id.clone());
+        let mut order = if finished {
+            orders.remove(&seq)?.order
+        } else {
+            let live = orders.get_mut(&seq)?;
+            live.next_at = at + step_delay(&self.config, &mut self.rng);
+            live.order.clone()
+        };
+        if replaced_by.is_some() {
+            order.replaced_by = replaced_by;
+        }
+        Some(order)
+    }
+
     fn step(
         &mut self,
         account: AccountId,
@@ -342,14 +379,18 @@ impl Desk {
         wall: Timestamp,
         out: &mut Vec<(AccountId, TradeUpdate)>,
     ) {
-        let Some(mut live) = self
-            .books
-            .get_mut(&account)
-            .and_then(|b| b.orders.remove(&seq))
+        // The order is stepped where it sits in its book.
+        let Some(Book {
+            orders, positions, ..
+        }) = self.books.get_mut(&account)
         else {
             return;
         };
+        let Some(live) = orders.get_mut(&seq) else {
+            return;
+        };
         let Some(step) = live.steps.pop_front() else {
+            orders.remove(&seq);
             return;
         };
         let symbol = live
@@ -405,8 +446,7 @@ impl Desk {
                 } else {
                     1.0
                 };
-                let book = self.books.entry(account).or_default();
-                let position = book.positions.entry(symbol.clone()).or_insert(0.0);
+                let position = positions.entry(symbol.clone()).or_insert(0.0);
                 *position += sign * fill_qty;
                 let done = live.filled >= qty || step == Step::Fill;
                 o.status = if done {
@@ -458,33 +498,20 @@ impl Desk {
                 update.event = TradeEvent::Replaced;
             }
         }
-        let mut replaced_by = None;
-        if let Some(old) = replacement {
-            // The new order exists before the old one reports `replaced`.
-            self.place(account, at, wall, Some(&old), out);
-            replaced_by = self
-                .books
-                .get(&account)
-                .and_then(|b| b.orders.get(&self.order_seq))
-                .map(|new| new.order.id.clone());
-        }
-        // The last step hands the order over; an order with steps left goes
-        // back to the book and the update gets a copy.
-        let mut order = if live.steps.is_empty() {
-            live.order
-        } else {
-            let order = live.order.clone();
-            live.next_at = at + self.step_delay();
-            self.books
-                .entry(account)
-                .or_default()
-                .orders
-                .insert(seq, live);
-            order
+        // The last step hands the order over; an order with steps left stays
+        // in the book and the update gets a copy.
+        let finished = live.steps.is_empty();
+        let order = match replacement {
+            None if finished => orders.remove(&seq).map(|l| l.order),
+            None => {
+                live.next_at = at + step_delay(&self.config, &mut self.rng);
+                Some(live.order.clone())
+            }
+            Some(old) => self.replace(account, seq, at, wall, &old, finished, out),
         };
-        if replaced_by.is_some() {
-            order.replaced_by = replaced_by;
-        }
+        let Some(order) = order else {
+            return;
+        };
         let update = TradeUpdate {
             event: update.event,
             execution_id: update.execution_id,
@@ -496,6 +523,11 @@ impl Desk {
         };
         out.push((account, update));
     }
+}
+
+/// A random delay before an order's next step.
+fn step_delay(config: &TradingConfig, rng: &mut ChaCha8Rng) -> Duration {
+    config.step_delay_max.mul_f64(rng.unit())
 }
 
 /// What a step reports besides the order: the fields of its [`TradeUpdate`].
