@@ -130,6 +130,9 @@ struct Holder {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Slots {
     held: BTreeMap<(AccountId, Endpoint), Vec<Holder>>,
+    /// The earliest `reap_at` of the holders, updated by every change to
+    /// them (so most calls to [`reap`](Self::reap) find nothing due at once).
+    next_reap: Option<Instant>,
 }
 
 impl Slots {
@@ -161,6 +164,7 @@ impl Slots {
             holders.retain(|h| h.session != session);
         }
         self.held.retain(|_, h| !h.is_empty());
+        self.next_reap = self.earliest_reap();
     }
 
     /// Keeps the slot of a vanished session until `now + reap_after`.
@@ -170,10 +174,14 @@ impl Slots {
                 holder.reap_at = Some(now + reap_after);
             }
         }
+        self.next_reap = self.earliest_reap();
     }
 
     /// Frees every orphaned slot whose time has come.
     pub(crate) fn reap(&mut self, now: Instant) {
+        if self.next_reap.is_none_or(|t| t > now) {
+            return; // none due
+        }
         let mut emptied = false;
         for holders in self.held.values_mut() {
             holders.retain(|h| h.reap_at.is_none_or(|t| t > now));
@@ -182,10 +190,21 @@ impl Slots {
         if emptied {
             self.held.retain(|_, h| !h.is_empty());
         }
+        self.next_reap = self.earliest_reap();
     }
 
     /// The earliest reap time.
     pub(crate) fn next_reap(&self) -> Option<Instant> {
+        debug_assert_eq!(
+            self.next_reap,
+            self.earliest_reap(),
+            "the earliest reap time missed a change"
+        );
+        self.next_reap
+    }
+
+    /// The earliest reap time, from the holders.
+    fn earliest_reap(&self) -> Option<Instant> {
         self.held.values().flatten().filter_map(|h| h.reap_at).min()
     }
 
@@ -204,6 +223,7 @@ impl Slots {
 
     pub(crate) fn clear(&mut self) {
         self.held.clear();
+        self.next_reap = None;
     }
 }
 
@@ -223,8 +243,27 @@ mod tests {
         slots.reap(t0 + Duration::from_secs(89));
         assert!(!slots.try_take(a, e, 1, SessionId(2)));
         slots.reap(t0 + Duration::from_secs(90));
+        assert_eq!(slots.next_reap(), None);
         assert!(slots.try_take(a, e, 1, SessionId(2)));
         slots.release(SessionId(2));
         assert_eq!(slots.holders(a, e).count(), 0);
+    }
+
+    #[test]
+    fn the_earliest_reap_time_follows_orphans_and_releases() {
+        let t0 = Instant::now();
+        let mut slots = Slots::default();
+        let (a, e) = (AccountId(0), Endpoint::Iex);
+        assert!(slots.try_take(a, e, 3, SessionId(1)));
+        assert!(slots.try_take(a, e, 3, SessionId(2)));
+        slots.orphan(SessionId(1), t0, Duration::from_secs(90));
+        slots.orphan(SessionId(2), t0, Duration::from_secs(30));
+        assert_eq!(slots.next_reap(), Some(t0 + Duration::from_secs(30)));
+        slots.release(SessionId(2));
+        assert_eq!(slots.next_reap(), Some(t0 + Duration::from_secs(90)));
+        slots.reap(t0 + Duration::from_secs(60));
+        assert_eq!(slots.holders(a, e).count(), 1);
+        slots.clear();
+        assert_eq!(slots.next_reap(), None);
     }
 }

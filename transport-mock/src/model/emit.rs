@@ -120,7 +120,7 @@ impl Exchange {
     /// Ends a session with a close frame; its slot is free at once.
     pub(crate) fn close(&mut self, _now: Instant, id: SessionId, code: u16, reason: &str) {
         if self.sessions.remove(&id).is_some() {
-            self.routing.invalidate();
+            self.routing.session_removed(id, &self.sessions);
             tracing::debug!(%id, code, reason, "closing");
             self.slots.release(id);
             self.outputs.push_back((
@@ -137,7 +137,7 @@ impl Exchange {
     /// exchange does not notice, so the slot stays busy until reaped.
     pub(crate) fn reset(&mut self, now: Instant, id: SessionId) {
         if self.sessions.remove(&id).is_some() {
-            self.routing.invalidate();
+            self.routing.session_removed(id, &self.sessions);
             tracing::debug!(%id, "resetting");
             self.slots.orphan(id, now, self.config.reap_after);
             self.outputs.push_back((id, Output::Reset));

@@ -1,6 +1,5 @@
 //! A seeded market: prices that wander, and the messages they produce.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -228,8 +227,9 @@ pub(crate) struct Generator {
     next_bar: Option<Instant>,
     /// Every instrument registered so far, never removed.
     instruments: Vec<Instrument>,
-    /// Where each (endpoint, symbol) sits in `instruments`.
-    instrument_ids: BTreeMap<(Endpoint, Symbol), InstrumentId>,
+    /// Where each (endpoint, symbol) sits in `instruments`, sorted by
+    /// (endpoint, symbol): looked up by binary search.
+    instrument_ids: Vec<((Endpoint, Symbol), InstrumentId)>,
     /// The universe of the test stream.
     test_universe: [Symbol; 1],
     trade_id: u64,
@@ -245,7 +245,7 @@ impl Generator {
             next_tick: None,
             next_bar: None,
             instruments: Vec::new(),
-            instrument_ids: BTreeMap::new(),
+            instrument_ids: Vec::new(),
             test_universe: [Symbol::from_server(TEST_SYMBOL)],
             trade_id: 0,
             news_id: 0,
@@ -271,9 +271,13 @@ impl Generator {
     /// price when new. Registering draws nothing: an instrument is the same
     /// whether it is registered before its first tick or at it.
     pub(crate) fn instrument(&mut self, endpoint: Endpoint, symbol: &Symbol) -> InstrumentId {
-        if let Some(id) = self.instrument_ids.get(&(endpoint, symbol.clone())) {
-            return *id;
-        }
+        let slot = self
+            .instrument_ids
+            .binary_search_by(|((e, s), _)| e.cmp(&endpoint).then_with(|| s.cmp(symbol)));
+        let slot = match slot {
+            Ok(found) => return self.instrument_ids[found].1,
+            Err(slot) => slot,
+        };
         let id = self.instruments.len();
         self.instruments.push(Instrument {
             venue: venue(endpoint, symbol),
@@ -283,7 +287,8 @@ impl Generator {
             halted: false,
             book_sent: false,
         });
-        self.instrument_ids.insert((endpoint, symbol.clone()), id);
+        self.instrument_ids
+            .insert(slot, ((endpoint, symbol.clone()), id));
         id
     }
 

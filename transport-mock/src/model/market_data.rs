@@ -94,7 +94,7 @@ impl Exchange {
             s.phase = Phase::Authenticated {
                 account: account_id,
             };
-            self.routing.invalidate();
+            self.routing.session_authenticated(id, s);
         }
         tracing::debug!(%id, %endpoint, "authenticated");
         self.send_control(now, id, Control::Authenticated);
@@ -150,13 +150,20 @@ impl Exchange {
             if channel.is_server_managed() {
                 continue; // follows `trades`; clients have no say
             }
-            if add {
-                s.subscriptions.insert(channel, symbol.clone());
+            let changed = if add {
+                s.subscriptions.insert(channel, symbol.clone())
             } else {
-                s.subscriptions.remove(channel, symbol);
+                s.subscriptions.remove(channel, symbol)
+            };
+            if changed {
+                self.routing
+                    .pair_changed(id, channel, symbol, add, &mut self.generator);
             }
         }
-        self.routing.invalidate();
+        self.routing.recount_demand(&self.sessions);
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
         let frame = wire::subscription_ack(
             s.encoding,
             &s.subscriptions,
@@ -190,6 +197,10 @@ impl Exchange {
 }
 
 /// Checks every pair of a request, in order: the first refused one gives the code.
+///
+/// Symbols need no check: requests come from [`wire::decode_client`], whose
+/// decoder validates every symbol with [`Symbol::new`] and refuses the whole
+/// request (400) at the first invalid one.
 fn validate(endpoint: Endpoint, request: &SubscriptionSet, add: bool) -> Result<(), Rejected> {
     let allowed = endpoint.channels();
     for (channel, symbol) in request.iter() {
@@ -199,9 +210,10 @@ fn validate(endpoint: Endpoint, request: &SubscriptionSet, add: bool) -> Result<
         if !allowed.contains(&channel) {
             return Err(Rejected(410));
         }
-        if Symbol::new(symbol.as_str()).is_err() {
-            return Err(Rejected(400));
-        }
+        debug_assert!(
+            Symbol::new(symbol.as_str()).is_ok(),
+            "the client decoder let an invalid symbol through: {symbol:?}"
+        );
         if add && endpoint.msgpack_only() && channel == Channel::Quotes && symbol.is_wildcard() {
             return Err(Rejected(413));
         }
@@ -227,15 +239,15 @@ impl Exchange {
         let wall = self.wall_clock(now);
         let mut events = std::mem::take(&mut self.tick_events);
         events.clear();
-        let index = &self.routing.index;
+        let index = self.routing.index();
         self.generator
             .tick(now, wall, &index.plans, index.any_demand, &mut events);
         if !events.is_empty() {
             // Sending may drop sessions (faults) and so invalidate the index,
             // which stays valid for this tick: it is set aside meanwhile.
-            let index = std::mem::take(&mut self.routing.index);
+            let index = self.routing.set_aside();
             self.send_tick(now, &index, &events);
-            self.routing.index = index;
+            self.routing.put_back(index);
         }
         self.tick_events = events;
     }

@@ -210,6 +210,9 @@ pub struct Exchange {
     pub(crate) tick_events: Vec<Event>,
     /// The order updates of the current trading tick (a buffer kept for its capacity).
     pub(crate) trade_updates: Vec<(AccountId, TradeUpdate)>,
+    /// The accounts listening to trade updates at the current trading tick
+    /// (a buffer kept for its capacity).
+    pub(crate) listening_accounts: Vec<AccountId>,
     pub(crate) desk: Desk,
     refusals: VecDeque<u16>,
     restarts: u64,
@@ -225,6 +228,7 @@ impl Exchange {
             routing: Routing::new(),
             tick_events: Vec::new(),
             trade_updates: Vec::new(),
+            listening_accounts: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
             config,
             started_at: now,
@@ -331,8 +335,8 @@ impl Exchange {
         let id = SessionId(self.next_session);
         self.next_session += 1;
         let session = Session::new(endpoint, encoding, faults, now + self.config.auth_timeout);
+        // Not served before it authenticates: the demand index is unchanged.
         self.sessions.insert(id, session);
-        self.routing.invalidate();
         tracing::debug!(%id, %endpoint, ?encoding, "session opened");
 
         if !endpoint.is_trading() {
@@ -370,7 +374,7 @@ impl Exchange {
     /// The client closed `session` cleanly: its connection slot is free at once.
     pub fn handle_close(&mut self, _now: Instant, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
-            self.routing.invalidate();
+            self.routing.session_removed(session, &self.sessions);
             tracing::debug!(%session, "closed by the client");
         }
         self.slots.release(session);
@@ -380,7 +384,7 @@ impl Exchange {
     /// busy until [`ExchangeConfig::reap_after`] has passed (406 meanwhile).
     pub fn handle_lost(&mut self, now: Instant, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
-            self.routing.invalidate();
+            self.routing.session_removed(session, &self.sessions);
             tracing::debug!(%session, "connection lost");
             self.slots.orphan(session, now, self.config.reap_after);
         }
@@ -400,15 +404,20 @@ impl Exchange {
     /// Advances timers: auth timeouts, slot reaping, delayed frames, the
     /// market and order life cycles. Early or repeated calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| matches!(s.phase, Phase::AwaitingAuth { deadline } if deadline <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.send_error(now, id, 404);
-            self.close(now, id, 1008, "auth timeout");
+        let auth_expired =
+            |s: &Session| matches!(s.phase, Phase::AwaitingAuth { deadline } if deadline <= now);
+        // Most calls find none: the list is only made when one is due.
+        if self.sessions.values().any(auth_expired) {
+            let expired: Vec<SessionId> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| auth_expired(s))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                self.send_error(now, id, 404);
+                self.close(now, id, 1008, "auth timeout");
+            }
         }
         self.slots.reap(now);
         self.release_delayed(now);

@@ -1,9 +1,15 @@
 //! Who wants what: the market demand of the authenticated sessions, kept
-//! between ticks and rebuilt only after a session's set or phase changed.
+//! between ticks. The common changes are applied in place: a market data
+//! session authenticating ([`Routing::session_authenticated`]), a pair
+//! added to or removed from a set ([`Routing::pair_changed`]), a session
+//! going away ([`Routing::session_removed`]). Any other change to a
+//! session's set or phase marks the index stale ([`Routing::invalidate`]),
+//! and the next tick rebuilds it; so does any change the index cannot
+//! apply in place, or one made while the index is set aside for sending.
 
 use std::collections::BTreeMap;
 
-use tickwire_core::Symbol;
+use tickwire_core::{Channel, Symbol};
 
 use super::endpoint::Kind;
 use super::generator::{Event, Generator, InstrumentId, Plan, Route, TEST_SYMBOL};
@@ -13,8 +19,11 @@ use super::{Endpoint, SessionId};
 /// The demand index, and whether it is stale.
 #[derive(Debug)]
 pub(crate) struct Routing {
-    pub(crate) index: Index,
+    index: Index,
     stale: bool,
+    /// The index is out ([`set_aside`](Self::set_aside)): changes cannot
+    /// be applied to it.
+    aside: bool,
 }
 
 impl Routing {
@@ -23,12 +32,85 @@ impl Routing {
         Self {
             index: Index::default(),
             stale: true,
+            aside: false,
         }
     }
 
-    /// A session came, went, authenticated or changed its set.
+    /// The index (current after [`refresh`](Self::refresh)).
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Takes the index out while sessions are sent to (which may drop
+    /// some); every change meanwhile marks it stale.
+    pub(crate) fn set_aside(&mut self) -> Index {
+        self.aside = true;
+        std::mem::take(&mut self.index)
+    }
+
+    /// Puts back the index of [`set_aside`](Self::set_aside).
+    pub(crate) fn put_back(&mut self, index: Index) {
+        self.index = index;
+        self.aside = false;
+    }
+
+    /// A session's set or phase changed in a way not applied in place.
     pub(crate) fn invalidate(&mut self) {
         self.stale = true;
+    }
+
+    /// Whether changes can be applied to the index in place.
+    fn is_current(&self) -> bool {
+        !self.stale && !self.aside
+    }
+
+    /// `session` (`id`), on a market data endpoint, just authenticated.
+    pub(crate) fn session_authenticated(&mut self, id: SessionId, session: &Session) {
+        if !self.is_current() || !self.index.add_target(id, session) {
+            self.stale = true;
+        }
+    }
+
+    /// Session `id` is gone (closed, reset or lost), whatever it was.
+    pub(crate) fn session_removed(
+        &mut self,
+        id: SessionId,
+        sessions: &BTreeMap<SessionId, Session>,
+    ) {
+        if !self.is_current() || !self.index.remove_target(id) {
+            self.stale = true;
+        }
+        self.recount_demand(sessions);
+    }
+
+    /// One pair of the set of `id`, an authenticated market data session,
+    /// was added (`added`) or removed; the set already holds the change.
+    /// Applied in place unless the index is stale anyway, the pair is a
+    /// `*`, or a session of the endpoint holds a `*` (whose universe makes
+    /// the plan a matter for a rebuild).
+    pub(crate) fn pair_changed(
+        &mut self,
+        id: SessionId,
+        channel: Channel,
+        symbol: &Symbol,
+        added: bool,
+        generator: &mut Generator,
+    ) {
+        if !self.is_current() || !self.index.apply(id, channel, symbol, added, generator) {
+            self.stale = true;
+        }
+    }
+
+    /// After [`pair_changed`](Self::pair_changed): whether anyone still
+    /// subscribes to anything.
+    pub(crate) fn recount_demand(&mut self, sessions: &BTreeMap<SessionId, Session>) {
+        if self.is_current() {
+            self.index.any_demand = self.index.targets.iter().any(|t| {
+                sessions
+                    .get(&t.id)
+                    .is_some_and(|s| !s.subscriptions.is_empty())
+            });
+        }
     }
 
     /// Rebuilds the index if a session changed since it was built.
@@ -67,6 +149,8 @@ pub(crate) struct Target {
     pub(crate) id: SessionId,
     /// Index of its endpoint's plan.
     pub(crate) plan: usize,
+    /// The channel bits the session holds `*` on.
+    wildcards: u32,
     /// Per symbol of the plan, the channel bits the session holds it on
     /// (its own symbol or `*`).
     masks: Vec<u32>,
@@ -107,6 +191,7 @@ impl Index {
                 plan: endpoints
                     .binary_search(&s.endpoint)
                     .expect("every served endpoint has a plan"),
+                wildcards: 0,
                 masks: Vec::new(),
             })
             .collect();
@@ -136,6 +221,159 @@ impl Index {
             targets,
             any_demand,
         }
+    }
+}
+
+impl Index {
+    /// Adds the target of a session that just authenticated (and so holds
+    /// nothing yet), and its endpoint's plan if new; `false` if it cannot.
+    fn add_target(&mut self, id: SessionId, session: &Session) -> bool {
+        let endpoint = session.endpoint;
+        if endpoint.is_trading() || !session.subscriptions.is_empty() {
+            return false;
+        }
+        let Err(position) = self.targets.binary_search_by_key(&id, |t| t.id) else {
+            return false;
+        };
+        let plan = match self.plans.binary_search_by_key(&endpoint, |p| p.endpoint) {
+            Ok(plan) => plan,
+            Err(plan) => {
+                let instruments = Vec::new();
+                self.plans
+                    .insert(plan, Plan::new(endpoint, Vec::new(), instruments));
+                for target in self.targets.iter_mut().filter(|t| t.plan >= plan) {
+                    target.plan += 1;
+                }
+                plan
+            }
+        };
+        let target = Target {
+            id,
+            plan,
+            wildcards: 0,
+            masks: vec![0; self.plans[plan].wanted.len()],
+        };
+        self.targets.insert(position, target);
+        true
+    }
+
+    /// Removes the target of session `id`, if it has one, and the symbols
+    /// only it wanted (its plan too when it was the last of its endpoint);
+    /// `false` if it cannot.
+    fn remove_target(&mut self, id: SessionId) -> bool {
+        let Ok(position) = self.targets.binary_search_by_key(&id, |t| t.id) else {
+            return true; // not served: unauthenticated, unentitled or trading
+        };
+        let plan_index = self.targets[position].plan;
+        let members = || self.targets.iter().filter(|t| t.plan == plan_index);
+        if members().any(|t| t.wildcards != 0) {
+            return false;
+        }
+        let last = members().count() == 1;
+        let gone = self.targets.remove(position);
+        if last {
+            self.plans.remove(plan_index);
+            for target in self.targets.iter_mut().filter(|t| t.plan > plan_index) {
+                target.plan -= 1;
+            }
+            return true;
+        }
+        let plan = &mut self.plans[plan_index];
+        let has_instruments = plan.endpoint.kind() != Kind::News;
+        // Backwards, so removing a symbol leaves the indices still to visit.
+        for (at, mask) in gone.masks.iter().enumerate().rev() {
+            if *mask == 0 {
+                continue;
+            }
+            let bits = self
+                .targets
+                .iter()
+                .filter(|t| t.plan == plan_index)
+                .fold(0, |bits, t| bits | t.masks[at]);
+            if bits == 0 {
+                plan.wanted.remove(at);
+                if has_instruments {
+                    plan.instruments.remove(at);
+                }
+                for target in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
+                    target.masks.remove(at);
+                }
+            } else {
+                plan.wanted[at].1 = bits;
+            }
+        }
+        true
+    }
+
+    /// Applies one pair added to or removed from the set of session `id`
+    /// (see [`Routing::pair_changed`]); `false` when it cannot be applied
+    /// in place and the index needs a rebuild.
+    fn apply(
+        &mut self,
+        id: SessionId,
+        channel: Channel,
+        symbol: &Symbol,
+        added: bool,
+        generator: &mut Generator,
+    ) -> bool {
+        let Ok(target) = self.targets.binary_search_by_key(&id, |t| t.id) else {
+            return false;
+        };
+        let plan_index = self.targets[target].plan;
+        if symbol.is_wildcard()
+            || self
+                .targets
+                .iter()
+                .any(|t| t.plan == plan_index && t.wildcards != 0)
+        {
+            return false;
+        }
+        let plan = &mut self.plans[plan_index];
+        let endpoint = plan.endpoint;
+        let Some(position) = endpoint.channels().iter().position(|c| *c == channel) else {
+            return true; // a channel the endpoint lacks wants nothing
+        };
+        if endpoint == Endpoint::Test && symbol.as_bytes() != TEST_SYMBOL.as_bytes() {
+            return true; // the test stream only serves its own symbol
+        }
+        let bit = 1u32 << position;
+        let has_instruments = endpoint.kind() != Kind::News;
+        // Without a `*`, a symbol's channels are those its sessions hold it on.
+        match plan.wanted.binary_search_by(|(s, _)| s.cmp(symbol)) {
+            Ok(at) if added => {
+                plan.wanted[at].1 |= bit;
+                self.targets[target].masks[at] |= bit;
+            }
+            Err(at) if added => {
+                plan.wanted.insert(at, (symbol.clone(), bit));
+                if has_instruments {
+                    let instrument = generator.instrument(endpoint, symbol);
+                    plan.instruments.insert(at, instrument);
+                }
+                for member in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
+                    member.masks.insert(at, 0);
+                }
+                self.targets[target].masks[at] = bit;
+            }
+            Ok(at) => {
+                self.targets[target].masks[at] &= !bit;
+                let members = || self.targets.iter().filter(|t| t.plan == plan_index);
+                let bits = members().fold(0, |bits, m| bits | m.masks[at]);
+                if bits == 0 {
+                    plan.wanted.remove(at);
+                    if has_instruments {
+                        plan.instruments.remove(at);
+                    }
+                    for member in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
+                        member.masks.remove(at);
+                    }
+                } else {
+                    plan.wanted[at].1 = bits;
+                }
+            }
+            Err(_) => {} // removed a pair that was not wanted
+        }
+        true
     }
 }
 
@@ -179,6 +417,7 @@ fn plan(
         }
         everywhere |= wildcard;
         wildcards.push(wildcard);
+        targets[*member].wildcards = wildcard;
     }
     if everywhere != 0 {
         pairs.extend(
@@ -262,7 +501,90 @@ fn prefix(symbol: &Symbol) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use tickwire_core::Frame;
+
+    use super::super::{Account, Exchange, ExchangeConfig};
     use super::*;
+
+    /// Opens, authenticates, subscribes, unsubscribes and closes at random
+    /// on sessions of several endpoints; after every step the index,
+    /// updated in place or rebuilt, equals one built from scratch.
+    #[test]
+    fn changes_applied_in_place_match_a_rebuild() {
+        let now = Instant::now();
+        let account = Account::new("KEY", "SECRET")
+            .with_endpoints(Endpoint::ALL)
+            .with_symbol_limit(None)
+            .with_connections_max(1_000);
+        let mut ex = Exchange::new(ExchangeConfig::new(5).with_account(account), now);
+        let auth = [
+            ("APCA-API-KEY-ID".to_owned(), "KEY".to_owned()),
+            ("APCA-API-SECRET-KEY".to_owned(), "SECRET".to_owned()),
+        ];
+        let paths = [
+            "/v2/sip",
+            "/v2/iex",
+            "/v2/test",
+            "/v1beta1/news",
+            "/v1beta3/crypto/us",
+            "/stream",
+        ];
+        let symbols = ["AAPL", "AMD", "BTC/USD", "FAKEPACA", "MSFT", "SPY", "*"];
+        let channels = ["trades", "quotes", "bars", "orderbooks", "news"];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut draw = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut sessions: Vec<SessionId> = Vec::new();
+        let mut in_place = 0;
+        for _ in 0..3_000 {
+            match draw(12) {
+                0..=2 if sessions.len() < 8 => {
+                    // Mostly authenticated by headers, now and then not at all.
+                    let headers = if draw(5) == 0 { &[][..] } else { &auth[..] };
+                    if let Ok(id) = ex.open(now, paths[draw(paths.len())], headers) {
+                        sessions.push(id);
+                    }
+                }
+                3 | 4 if !sessions.is_empty() => {
+                    let id = sessions.swap_remove(draw(sessions.len()));
+                    if draw(2) == 0 {
+                        ex.handle_close(now, id);
+                    } else {
+                        ex.handle_lost(now, id);
+                    }
+                }
+                _ if !sessions.is_empty() => {
+                    let session = sessions[draw(sessions.len())];
+                    // Mostly plain symbols, now and then a `*`.
+                    let plain = usize::from(draw(40) != 0);
+                    let symbol = symbols[draw(symbols.len() - plain)];
+                    let channel = channels[draw(channels.len())];
+                    let action = ["subscribe", "unsubscribe"][draw(2)];
+                    let request = format!(r#"{{"action":"{action}","{channel}":["{symbol}"]}}"#);
+                    ex.handle_frame(now, session, Frame::text(request));
+                }
+                _ => {}
+            }
+            while ex.poll_output().is_some() {}
+            sessions.retain(|id| ex.endpoint(*id).is_some());
+            if !ex.routing.stale {
+                in_place += 1;
+            }
+            ex.routing.refresh(&ex.sessions, &mut ex.generator);
+            let fresh = Index::build(&ex.sessions, &mut ex.generator, &Index::default());
+            assert_eq!(ex.routing.index, fresh);
+        }
+        assert!(
+            in_place > 1_500,
+            "only {in_place} steps were applied in place"
+        );
+    }
 
     #[test]
     fn prefix_then_symbol_is_the_symbol_order() {

@@ -124,7 +124,7 @@ impl Desk {
     }
 
     fn step_delay(&mut self) -> Duration {
-        self.config.step_delay_max.mul_f64(self.rng.unit())
+        step_delay(&self.config, &mut self.rng)
     }
 
     /// Advances every account's orders up to `now`. New orders are placed only
@@ -334,6 +334,43 @@ impl Desk {
         initial_price(kind, symbol) * (1.0 + self.rng.between(-0.01, 0.01))
     }
 
+    /// The end of a `replaced` step of order `seq` (`old`, as replaced):
+    /// places the new order, which exists before the old one reports
+    /// `replaced`, then hands the old order over if `finished`, else keeps
+    /// it with its next step drawn. The order for the update, naming its
+    /// replacement.
+    #[allow(clippy::too_many_arguments)]
+    fn replace(
+        &mut self,
+        account: AccountId,
+        seq: u64,
+        at: Instant,
+        wall: Timestamp,
+        old: &Order,
+        finished: bool,
+        out: &mut Vec<(AccountId, TradeUpdate)>,
+    ) -> Option<Order> {
+        self.place(account, at, wall, Some(old), out);
+        let orders = &mut self.books.get_mut(&account)?.orders;
+        // The newest order, unless placing made none (then the newest is
+        // at most the old one itself, which does not replace itself).
+        let replaced_by = orders
+            .get(&self.order_seq)
+            .filter(|_| self.order_seq != seq)
+            .map(|new| new.order.id.clone());
+        let mut order = if finished {
+            orders.remove(&seq)?.order
+        } else {
+            let live = orders.get_mut(&seq)?;
+            live.next_at = at + step_delay(&self.config, &mut self.rng);
+            live.order.clone()
+        };
+        if replaced_by.is_some() {
+            order.replaced_by = replaced_by;
+        }
+        Some(order)
+    }
+
     fn step(
         &mut self,
         account: AccountId,
@@ -342,14 +379,18 @@ impl Desk {
         wall: Timestamp,
         out: &mut Vec<(AccountId, TradeUpdate)>,
     ) {
-        let Some(mut live) = self
-            .books
-            .get_mut(&account)
-            .and_then(|b| b.orders.remove(&seq))
+        // The order is stepped where it sits in its book.
+        let Some(Book {
+            orders, positions, ..
+        }) = self.books.get_mut(&account)
         else {
             return;
         };
+        let Some(live) = orders.get_mut(&seq) else {
+            return;
+        };
         let Some(step) = live.steps.pop_front() else {
+            orders.remove(&seq);
             return;
         };
         let symbol = live
@@ -405,8 +446,7 @@ impl Desk {
                 } else {
                     1.0
                 };
-                let book = self.books.entry(account).or_default();
-                let position = book.positions.entry(symbol.clone()).or_insert(0.0);
+                let position = positions.entry(symbol.clone()).or_insert(0.0);
                 *position += sign * fill_qty;
                 let done = live.filled >= qty || step == Step::Fill;
                 o.status = if done {
@@ -458,33 +498,20 @@ impl Desk {
                 update.event = TradeEvent::Replaced;
             }
         }
-        let mut replaced_by = None;
-        if let Some(old) = replacement {
-            // The new order exists before the old one reports `replaced`.
-            self.place(account, at, wall, Some(&old), out);
-            replaced_by = self
-                .books
-                .get(&account)
-                .and_then(|b| b.orders.get(&self.order_seq))
-                .map(|new| new.order.id.clone());
-        }
-        // The last step hands the order over; an order with steps left goes
-        // back to the book and the update gets a copy.
-        let mut order = if live.steps.is_empty() {
-            live.order
-        } else {
-            let order = live.order.clone();
-            live.next_at = at + self.step_delay();
-            self.books
-                .entry(account)
-                .or_default()
-                .orders
-                .insert(seq, live);
-            order
+        // The last step hands the order over; an order with steps left stays
+        // in the book and the update gets a copy.
+        let finished = live.steps.is_empty();
+        let order = match replacement {
+            None if finished => orders.remove(&seq).map(|l| l.order),
+            None => {
+                live.next_at = at + step_delay(&self.config, &mut self.rng);
+                Some(live.order.clone())
+            }
+            Some(old) => self.replace(account, seq, at, wall, &old, finished, out),
         };
-        if replaced_by.is_some() {
-            order.replaced_by = replaced_by;
-        }
+        let Some(order) = order else {
+            return;
+        };
         let update = TradeUpdate {
             event: update.event,
             execution_id: update.execution_id,
@@ -496,6 +523,11 @@ impl Desk {
         };
         out.push((account, update));
     }
+}
+
+/// A random delay before an order's next step.
+fn step_delay(config: &TradingConfig, rng: &mut ChaCha8Rng) -> Duration {
+    config.step_delay_max.mul_f64(rng.unit())
 }
 
 /// What a step reports besides the order: the fields of its [`TradeUpdate`].
@@ -561,8 +593,62 @@ fn quantity(qty: f64) -> Decimal {
 }
 
 /// A price as the trading API writes it.
+/// `price` with two decimals, as `format!("{price:.2}")` writes it: digit
+/// by digit when [`whole_cents`] can round it exactly, else by the formatter.
 fn money(price: f64) -> Decimal {
-    Decimal::new(format!("{price:.2}"))
+    let Some(cents) = whole_cents(price) else {
+        return Decimal::new(format!("{price:.2}"));
+    };
+    // At most 15 digits (cents below 10^15), a point.
+    let mut text = [0u8; 17];
+    let mut start = text.len();
+    let mut rest = cents;
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if start == text.len() - 2 {
+            start -= 1;
+            text[start] = b'.';
+        }
+        if rest == 0 && start < text.len() - 3 {
+            break;
+        }
+    }
+    let text = std::str::from_utf8(&text[start..]).expect("digits and a point are ASCII");
+    Decimal::new(text)
+}
+
+/// A price in whole cents, rounded as the formatter rounds `{:.2}`: the
+/// exact binary value, ties to even. `None` where that is not decided
+/// here: negative (or `-0.0`), not finite, 10^13 or more, or with more
+/// than 64 fractional bits (below about 2^-12).
+fn whole_cents(price: f64) -> Option<u64> {
+    if price.is_sign_negative() || !price.is_finite() || price >= 1e13 {
+        return None;
+    }
+    let bits = price.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    // price = mantissa × 2^exponent, exactly.
+    let (mantissa, exponent) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, biased - 1075)
+    };
+    let scaled = u128::from(mantissa) * 100;
+    if exponent >= 0 {
+        return u64::try_from(scaled << exponent).ok();
+    }
+    let shift = exponent.unsigned_abs();
+    if shift > 64 {
+        return None;
+    }
+    let whole = scaled >> shift;
+    let rest = scaled & ((1 << shift) - 1);
+    let half = 1 << (shift - 1);
+    let up = rest > half || (rest == half && whole & 1 == 1);
+    u64::try_from(whole + u128::from(up)).ok()
 }
 
 impl Exchange {
@@ -620,8 +706,8 @@ impl Exchange {
             return;
         }
         if let Some(s) = self.sessions.get_mut(&id) {
+            // Trading sessions are not in the market demand index.
             s.phase = Phase::Authenticated { account };
-            self.routing.invalidate();
         }
         self.emit(
             now,
@@ -662,12 +748,14 @@ impl Exchange {
 
     /// Advances order life cycles and sends the events to listening sessions.
     pub(crate) fn trading_tick(&mut self, now: Instant) {
-        let mut listening: Vec<AccountId> = self
-            .sessions
-            .values()
-            .filter(|s| s.listens_to_trade_updates())
-            .filter_map(|s| s.account())
-            .collect();
+        let mut listening = std::mem::take(&mut self.listening_accounts);
+        listening.clear();
+        listening.extend(
+            self.sessions
+                .values()
+                .filter(|s| s.listens_to_trade_updates())
+                .filter_map(|s| s.account()),
+        );
         listening.sort_unstable();
         listening.dedup();
         let (started_at, wall_start) = (self.started_at, self.config.wall_clock_start);
@@ -687,6 +775,7 @@ impl Exchange {
             }
         }
         self.trade_updates = updates;
+        self.listening_accounts = listening;
     }
 }
 
@@ -699,6 +788,56 @@ pub(crate) fn wall_at(started_at: Instant, wall_start: Timestamp, t: Instant) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prices_are_written_as_the_formatter_writes_them() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut prices = vec![
+            0.0,
+            -0.0,
+            -1.5,
+            0.005,
+            0.015,
+            0.125,
+            0.375,
+            1.005,
+            2.675,
+            42_000.0,
+            9.999_999,
+            1e-5,
+            1e-300,
+            5e-324,
+            1e12 + 0.125,
+            1e13,
+            1e20,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        // Exact ties at the third decimal, cent values, and anything.
+        prices.extend((0..4_000).map(|k| f64::from(k) / 8.0));
+        prices.extend((0..4_000).map(|k| f64::from(k) / 100.0));
+        for _ in 0..20_000 {
+            let raw = next();
+            let unit = (raw >> 11) as f64 / (1u64 << 53) as f64;
+            let scale = [1.0, 100.0, 50_000.0, 1e9][(raw % 4) as usize];
+            prices.push(unit * scale);
+            prices.push(f64::from_bits(next()));
+        }
+        for price in prices {
+            assert_eq!(
+                money(price),
+                Decimal::new(format!("{price:.2}")),
+                "{price:e}"
+            );
+        }
+    }
 
     #[test]
     fn quantities_are_written_as_display_writes_them() {
