@@ -563,33 +563,16 @@ fn asset_id(symbol: &Symbol) -> String {
 
 /// A quantity as the trading API writes it: as `f64`'s `Display` does.
 ///
-/// Quantities are nearly always whole: those are written digit by digit,
-/// without the float formatter or a heap string. Below 2^53 a whole `f64`'s
-/// shortest round-trip digits are its integer's; zero is left to `Display`
-/// for its sign.
+/// Quantities are nearly always whole: those are written as the integer
+/// they are, without the float formatter or a heap string. Below 2^53 a
+/// whole `f64`'s shortest round-trip digits are its integer's; zero is left
+/// to `Display` for its sign.
 fn quantity(qty: f64) -> Decimal {
     const EXACT_MAX: f64 = 9_007_199_254_740_992.0; // 2^53
     if qty.fract() != 0.0 || qty == 0.0 || qty.abs() >= EXACT_MAX {
         return Decimal::new(qty.to_string());
     }
-    // At most 16 digits and a sign.
-    let mut text = [0u8; 17];
-    let mut start = text.len();
-    let mut rest = qty.abs() as u64;
-    loop {
-        start -= 1;
-        text[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if qty < 0.0 {
-        start -= 1;
-        text[start] = b'-';
-    }
-    let text = std::str::from_utf8(&text[start..]).expect("digits and a sign are ASCII");
-    Decimal::new(text)
+    Decimal::new(itoa::Buffer::new().format(qty as i64))
 }
 
 /// A price as the trading API writes it.
