@@ -106,8 +106,8 @@ impl Timestamp {
             len = put_digits(buf, len, year as u64, 4);
         } else {
             // Outside RFC 3339's range: written as a plain integer, like Go does.
-            let decimal = itoa_i64(year);
-            let text = &decimal.buf[decimal.start..];
+            let mut decimal = itoa::Buffer::new();
+            let text = decimal.format(year).as_bytes();
             buf[..text.len()].copy_from_slice(text);
             len = text.len();
         }
@@ -479,31 +479,6 @@ fn put_digits(buf: &mut [u8], at: usize, mut value: u64, width: usize) -> usize 
         value /= 10;
     }
     at + width
-}
-
-/// A small stack string for out-of-range years.
-struct SmallDecimal {
-    buf: [u8; 24],
-    start: usize,
-}
-
-fn itoa_i64(value: i64) -> SmallDecimal {
-    let mut buf = [0u8; 24];
-    let mut at = buf.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    SmallDecimal { buf, start: at }
 }
 
 #[cfg(test)]
