@@ -190,10 +190,13 @@ impl<'a> JsonReader<'a> {
     /// and tag of the data messages, it is found by its closing quote alone;
     /// longer ones are [read as strings](Self::long_name).
     ///
-    /// Sound without checking for escapes or control characters because
-    /// the result is only ever compared with known names, none of which
-    /// holds a quote, a backslash or a control character: a span cut short
-    /// by an escaped quote holds its backslash, so matches none.
+    /// Sound without checking for escapes or control characters as long as
+    /// the result is only compared with known names, none of which holds a
+    /// quote, a backslash or a control character: a span cut short by an
+    /// escaped quote holds its backslash, and one that runs past an empty
+    /// key's closing quote holds that quote, so neither matches. A caller
+    /// that accepts other keys (see [`FieldReader::map`]) must refuse those
+    /// bytes itself.
     #[inline(always)]
     fn name(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
@@ -434,9 +437,11 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         }
         loop {
             let key = self.name()?;
-            // `name` may cut a key short at an escaped quote; a cut key
-            // ends in a backslash, and a key with one is given up on.
-            if key.iter().any(|&b| b == b'\\' || b < 0x20) {
+            // `name` may misread a key: cut short at an escaped quote (it
+            // then holds the backslash) or run on past the closing quote of
+            // an empty key (it then holds that quote). Such keys, and keys
+            // with control characters, are given up on.
+            if key.iter().any(|&b| matches!(b, b'\\' | b'"' | 0x00..=0x1f)) {
                 return None;
             }
             self.expect(b':')?;

@@ -519,6 +519,20 @@ mod tests {
         }
     }
 
+    /// An empty key misread by the fast path's short-key scan must not
+    /// let it accept a frame serde refuses.
+    #[test]
+    fn an_empty_key_is_not_misread() {
+        let frame = format!(
+            r#"{{"stream":"trade_updates","data":{{"":":1,""":2,{}}}"#,
+            &FILL[1..]
+        );
+        assert!(!fast_agrees(Wire::Json, frame.as_bytes()));
+        let mut serde = Vec::new();
+        decode_with_serde(Wire::Json, frame.as_bytes(), &mut serde);
+        assert!(matches!(serde[..], [Inbound::Malformed(_)]), "{serde:?}");
+    }
+
     #[test]
     fn server_messages_take_one_pass() {
         let update: TradeUpdate = serde_json::from_str(FILL).unwrap();
