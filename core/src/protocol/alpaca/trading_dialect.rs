@@ -519,6 +519,54 @@ mod tests {
         }
     }
 
+    /// `update` with every string made plain (nothing JSON escapes), so that
+    /// its JSON can take the fast path; `None` if it then does not decode
+    /// (a timestamp outside RFC 3339, for one).
+    fn plain(update: TradeUpdate) -> Option<TradeUpdate> {
+        fn walk(value: &mut Value) {
+            match value {
+                Value::String(text) => {
+                    *text = text
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || "_.:-+ ".contains(c) {
+                                c
+                            } else {
+                                'x'
+                            }
+                        })
+                        .collect();
+                }
+                Value::Array(items) => items.iter_mut().for_each(walk),
+                Value::Object(fields) => fields.values_mut().for_each(walk),
+                _ => {}
+            }
+        }
+        let mut value = serde_json::to_value(&update).ok()?;
+        walk(&mut value);
+        serde_json::from_value(value).ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Trade updates without escapes take the JSON fast path (and agree
+        /// with serde), whole; mutated, they agree or fall back.
+        #[test]
+        fn plain_trade_updates_take_the_json_fast_path(
+            update in any_trade_update().prop_filter_map("does not decode", plain),
+            mutations in vec(mutation(), 1..4),
+        ) {
+            let message = TradingServerMessage::TradeUpdate(Box::new(update));
+            let frame = encode_trading_frame(Encoding::Json, &message);
+            let (wire, bytes) = Wire::detect(&frame).unwrap();
+            prop_assert!(fast_agrees(wire, bytes), "{}", String::from_utf8_lossy(bytes));
+            let mut mutated = bytes.to_vec();
+            mutate_all(wire, &mut mutated, &mutations);
+            fast_agrees(wire, &mutated);
+        }
+    }
+
     /// An empty key misread by the fast path's short-key scan must not
     /// let it accept a frame serde refuses.
     #[test]
