@@ -203,7 +203,7 @@ fn opt<'a, R: FieldReader<'a>, T>(
 }
 
 fn opt_string<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Option<String>> {
-    opt(r, |r| r.str().map(str::to_owned))
+    Some(r.opt_str()?.map(str::to_owned))
 }
 
 fn opt_timestamp<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Option<Timestamp>> {
