@@ -131,10 +131,10 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-/// Machine inputs per second of a sweep on `threads` threads (0: every core),
-/// over about `budget`.
-fn sweep_rate(budget: Duration, threads: usize) -> f64 {
-    let config = SweepConfig {
+/// A sweep of [`SWEEP_SEEDS`] seeds on one thread, then on every core: what
+/// `tickwire sim` covers. Throughput is in machine inputs.
+fn sweep(c: &mut Criterion) {
+    let config = |threads| SweepConfig {
         first_seed: 0,
         seeds: SWEEP_SEEDS,
         sim: SimConfig {
@@ -143,26 +143,19 @@ fn sweep_rate(budget: Duration, threads: usize) -> f64 {
         },
         threads,
     };
-    let start = Instant::now();
-    let mut inputs = 0u64;
-    while start.elapsed() < budget || inputs == 0 {
-        let report = run_sweep(&config);
-        assert!(report.passed(), "{report}");
-        inputs += report.machine_steps;
-    }
-    inputs as f64 / start.elapsed().as_secs_f64()
-}
-
-/// A sweep on one thread, then on every core: what `tickwire sim` covers.
-fn sweep(_: &mut Criterion) {
+    let report = run_sweep(&config(1));
+    assert!(report.passed(), "{report}");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let one = sweep_rate(Duration::from_secs(5), 1);
-    let every = sweep_rate(Duration::from_secs(5), 0);
-    println!(
-        "\nsweep of {SWEEP_SEEDS} seeds x {STEPS} steps: {one:.0} machine inputs/s on 1 thread, \
-         {every:.0} on {cores} cores ({:.2}x)",
-        every / one
-    );
+    let mut group = c.benchmark_group("sweep");
+    group.throughput(Throughput::Elements(report.machine_steps));
+    group.sample_size(10);
+    for (name, threads) in [("1 thread".to_owned(), 1), (format!("{cores} cores"), 0)] {
+        group.bench_function(
+            format!("{SWEEP_SEEDS} seeds x {STEPS} steps, {name}"),
+            |b| b.iter(|| run_sweep(&config(threads)).machine_steps),
+        );
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench, sweep);
