@@ -1,7 +1,8 @@
 //! The fast path for the hottest market data messages: quotes, trades and
 //! bars, assembled field by field from a hand-written wire reader
 //! ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack)),
-//! and the control messages beside them ([`fast_control`](super::fast_control)).
+//! and the control messages beside them ([`fast_control`](super::fast_control));
+//! trade updates use the same readers ([`fast_trading`](super::fast_trading)).
 //!
 //! The contract, for both readers: **whenever the fast path returns a value,
 //! the serde path would have returned the same value.** Anything it is not

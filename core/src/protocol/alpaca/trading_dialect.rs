@@ -1,4 +1,8 @@
 //! [`AlpacaTrading`]: the trading stream (`trade_updates`) as a [`Dialect`].
+//!
+//! A frame holding one trade update is read by the
+//! [fast path](super::fast_trading); anything it gives up on is decoded
+//! through serde, in one pass when `stream` comes before `data`.
 
 use std::fmt;
 
