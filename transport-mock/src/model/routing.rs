@@ -145,11 +145,28 @@ impl Routing {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Index {
     /// In endpoint order.
-    pub(crate) plans: Vec<Plan>,
+    plans: Vec<Plan>,
     /// In session order.
-    pub(crate) targets: Vec<Target>,
+    targets: Vec<Target>,
     /// Whether any session subscribes to anything.
-    pub(crate) any_demand: bool,
+    any_demand: bool,
+}
+
+impl Index {
+    /// The plans, in endpoint order; [`Event`]s and [`Target`]s index them.
+    pub(crate) fn plans(&self) -> &[Plan] {
+        &self.plans
+    }
+
+    /// The targets, in session order.
+    pub(crate) fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// Whether any session subscribes to anything.
+    pub(crate) fn any_demand(&self) -> bool {
+        self.any_demand
+    }
 }
 
 /// What one endpoint's subscribers want, as the generator walks it each tick.
@@ -218,9 +235,9 @@ impl PlanSymbol {
 /// One authenticated market data session.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Target {
-    pub(crate) id: SessionId,
+    id: SessionId,
     /// Index of its endpoint's plan.
-    pub(crate) plan: usize,
+    plan: usize,
     /// The channel bits the session holds `*` on.
     wildcards: u32,
     /// Per symbol of the plan, the channel bits the session holds it on
@@ -238,6 +255,15 @@ impl Target {
             wildcards: 0,
             masks: vec![0; symbols],
         }
+    }
+
+    pub(crate) fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Index of its endpoint's plan.
+    pub(crate) fn plan(&self) -> usize {
+        self.plan
     }
 
     /// Whether the session asked for an event of its endpoint.
