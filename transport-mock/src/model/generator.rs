@@ -12,6 +12,7 @@ use tickwire_core::{Channel, Symbol, Timestamp};
 use super::Endpoint;
 use super::endpoint::Kind;
 use super::rng::{self, RngExt};
+use super::routing::{Plan, PlanSymbol};
 
 /// The symbol of the test stream (`/v2/test`).
 pub const TEST_SYMBOL: &str = "FAKEPACA";
@@ -79,36 +80,6 @@ impl Default for MarketConfig {
     }
 }
 
-/// What one endpoint's subscribers want, as the generator walks it each tick.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Plan {
-    pub(crate) endpoint: Endpoint,
-    /// Every symbol wanted, in order, with the channels it is wanted on: bit
-    /// `i` stands for `endpoint.channels()[i]` (on news endpoints, the
-    /// symbols news is wanted for).
-    pub(crate) wanted: Vec<(Symbol, u32)>,
-    /// The generator's instrument of each wanted symbol, by index into
-    /// `wanted` (empty on news endpoints, which have none).
-    pub(crate) instruments: Vec<InstrumentId>,
-    /// The bit of each channel, as `wanted` uses them.
-    bits: ChannelBits,
-}
-
-impl Plan {
-    pub(crate) fn new(
-        endpoint: Endpoint,
-        wanted: Vec<(Symbol, u32)>,
-        instruments: Vec<InstrumentId>,
-    ) -> Self {
-        Self {
-            endpoint,
-            wanted,
-            instruments,
-            bits: ChannelBits::of(endpoint),
-        }
-    }
-}
-
 /// An instrument's index in the generator's list; stable once registered.
 pub(crate) type InstrumentId = usize;
 
@@ -124,10 +95,10 @@ pub(crate) struct Event {
 /// Who may receive an [`Event`].
 #[derive(Debug, Clone)]
 pub(crate) enum Route {
-    /// Subscribers of `Plan::wanted[symbol]` holding channel bit `bit`
+    /// Subscribers of [`Plan::symbols`]`[symbol]` holding channel bit `bit`
     /// (`corrections` and `cancelErrors` travel on the `trades` bit).
     Instrument { symbol: usize, bit: u32 },
-    /// Subscribers of `news` for one of these `Plan::wanted` symbols (or
+    /// Subscribers of `news` for one of these [`Plan::symbols`] (or
     /// `*`); nobody when the article's symbols were not wanted.
     News(Vec<usize>),
 }
@@ -183,7 +154,7 @@ struct At {
 /// The plan bit of each channel an instrument can be wanted on: bit `i`
 /// for `endpoint.channels()[i]`, none where the endpoint lacks the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ChannelBits {
+pub(crate) struct ChannelBits {
     trades: u32,
     quotes: u32,
     bars: u32,
@@ -196,7 +167,7 @@ struct ChannelBits {
 }
 
 impl ChannelBits {
-    fn of(endpoint: Endpoint) -> Self {
+    pub(crate) fn of(endpoint: Endpoint) -> Self {
         let channels = endpoint.channels();
         let bit = |channel: Channel| {
             channels
@@ -322,27 +293,28 @@ impl Generator {
         }
         self.sequence = 0;
         for (index, plan) in plans.iter().enumerate() {
-            let endpoint = plan.endpoint;
+            let endpoint = plan.endpoint();
             let wall = if endpoint == Endpoint::DelayedSip {
                 Timestamp::from_unix_nanos((wall.unix_nanos() - 15 * 60 * 1_000_000_000) as i64)
             } else {
                 wall
             };
             if endpoint.kind() == Kind::News {
-                self.news(index, &plan.wanted, wall, out);
+                self.news(index, plan.symbols(), wall, out);
                 continue;
             }
-            let bits = plan.bits;
-            let symbols = plan.wanted.iter().zip(&plan.instruments);
-            for (symbol_index, ((symbol, wanted), instrument)) in symbols.enumerate() {
+            let bits = plan.channel_bits();
+            for (symbol_index, wanted) in plan.symbols().iter().enumerate() {
                 let at = At {
                     plan: index,
                     endpoint,
                     bits,
                     symbol: symbol_index,
-                    instrument: *instrument,
+                    instrument: wanted
+                        .instrument()
+                        .expect("every symbol of an instrument endpoint's plan has an instrument"),
                 };
-                self.instrument_tick(at, symbol, *wanted, wall, bars_due, out);
+                self.instrument_tick(at, wanted.symbol(), wanted.channels(), wall, bars_due, out);
             }
         }
     }
@@ -603,13 +575,7 @@ impl Generator {
     }
 
     /// Maybe a news article on symbols of `wanted` (any stock if none).
-    fn news(
-        &mut self,
-        plan: usize,
-        wanted: &[(Symbol, u32)],
-        wall: Timestamp,
-        out: &mut Vec<Event>,
-    ) {
+    fn news(&mut self, plan: usize, wanted: &[PlanSymbol], wall: Timestamp, out: &mut Vec<Event>) {
         if !self.rng.chance(self.config.news_chance) {
             return;
         }
@@ -619,7 +585,7 @@ impl Generator {
             if wanted.is_empty() {
                 stocks[i].clone()
             } else {
-                wanted[i].0.clone()
+                wanted[i].symbol().clone()
             }
         };
         let pool_len = if wanted.is_empty() {

@@ -241,7 +241,7 @@ impl Exchange {
         events.clear();
         let index = self.routing.index();
         self.generator
-            .tick(now, wall, &index.plans, index.any_demand, &mut events);
+            .tick(now, wall, index.plans(), index.any_demand(), &mut events);
         if !events.is_empty() {
             // Sending may drop sessions (faults) and so invalidate the index,
             // which stays valid for this tick: it is set aside meanwhile.
@@ -257,8 +257,8 @@ impl Exchange {
     fn send_tick(&mut self, now: Instant, index: &Index, events: &[Event]) {
         let batch_max = self.generator.batch_messages_max();
         let mut messages: Vec<&MarketData> = Vec::new();
-        for target in &index.targets {
-            let Some(s) = self.sessions.get(&target.id) else {
+        for target in index.targets() {
+            let Some(s) = self.sessions.get(&target.id()) else {
                 continue; // dropped by a fault while sending to an earlier one
             };
             let encoding = s.encoding;
@@ -266,13 +266,13 @@ impl Exchange {
             messages.extend(
                 events
                     .iter()
-                    .filter(|e| e.plan == target.plan && target.wants(e))
+                    .filter(|e| e.plan == target.plan() && target.wants(e))
                     .map(|e| &e.message),
             );
             for batch in messages.chunks(batch_max) {
                 self.emit(
                     now,
-                    target.id,
+                    target.id(),
                     wire::encode_data(encoding, batch),
                     Kind::Data,
                 );

@@ -1,18 +1,20 @@
 //! Who wants what: the market demand of the authenticated sessions, kept
-//! between ticks. The common changes are applied in place: a market data
-//! session authenticating ([`Routing::session_authenticated`]), a pair
-//! added to or removed from a set ([`Routing::pair_changed`]), a session
-//! going away ([`Routing::session_removed`]). Any other change to a
-//! session's set or phase marks the index stale ([`Routing::invalidate`]),
-//! and the next tick rebuilds it; so does any change the index cannot
-//! apply in place, or one made while the index is set aside for sending.
+//! between ticks as one [`Plan`] per endpoint, which the generator walks,
+//! and one [`Target`] per session, which sending reads. The common changes
+//! are applied in place: a market data session authenticating
+//! ([`Routing::session_authenticated`]), a pair added to or removed from a
+//! set ([`Routing::pair_changed`]), a session going away
+//! ([`Routing::session_removed`]). Any other change to a session's set or
+//! phase marks the index stale ([`Routing::invalidate`]), and the next tick
+//! rebuilds it; so does any change the index cannot apply in place, or one
+//! made while the index is set aside for sending.
 
 use std::collections::BTreeMap;
 
 use tickwire_core::{Channel, Symbol};
 
 use super::endpoint::Kind;
-use super::generator::{Event, Generator, InstrumentId, Plan, Route, TEST_SYMBOL};
+use super::generator::{ChannelBits, Event, Generator, InstrumentId, Route, TEST_SYMBOL};
 use super::session::Session;
 use super::{Endpoint, SessionId};
 
@@ -133,22 +135,109 @@ impl Routing {
 
 /// The plans of every endpoint with an authenticated market data session,
 /// and which of their symbols each such session wants.
+///
+/// Every target holds one mask per symbol of its plan, and a symbol is
+/// wanted on the union of its members' masks, never on nothing. Only
+/// [`insert_symbol`](Self::insert_symbol), [`hold`](Self::hold),
+/// [`release`](Self::release) and
+/// [`remove_symbol_if_unwanted`](Self::remove_symbol_if_unwanted) change a
+/// plan's symbols or a target's masks, and they keep both in step.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Index {
     /// In endpoint order.
-    pub(crate) plans: Vec<Plan>,
+    plans: Vec<Plan>,
     /// In session order.
-    pub(crate) targets: Vec<Target>,
+    targets: Vec<Target>,
     /// Whether any session subscribes to anything.
-    pub(crate) any_demand: bool,
+    any_demand: bool,
+}
+
+impl Index {
+    /// The plans, in endpoint order; [`Event`]s and [`Target`]s index them.
+    pub(crate) fn plans(&self) -> &[Plan] {
+        &self.plans
+    }
+
+    /// The targets, in session order.
+    pub(crate) fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// Whether any session subscribes to anything.
+    pub(crate) fn any_demand(&self) -> bool {
+        self.any_demand
+    }
+}
+
+/// What one endpoint's subscribers want, as the generator walks it each tick.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    endpoint: Endpoint,
+    /// Every symbol wanted, in symbol order.
+    symbols: Vec<PlanSymbol>,
+    /// The bit of each channel, as [`PlanSymbol::channels`] uses them.
+    bits: ChannelBits,
+}
+
+impl Plan {
+    /// A plan that wants nothing yet.
+    fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            symbols: Vec::new(),
+            bits: ChannelBits::of(endpoint),
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// Every symbol wanted, in symbol order; [`Route`]s index it.
+    pub(crate) fn symbols(&self) -> &[PlanSymbol] {
+        &self.symbols
+    }
+
+    /// The bit of each channel, as [`PlanSymbol::channels`] uses them.
+    pub(crate) fn channel_bits(&self) -> ChannelBits {
+        self.bits
+    }
+}
+
+/// One symbol a [`Plan`] wants.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct PlanSymbol {
+    symbol: Symbol,
+    /// The channels it is wanted on: bit `i` stands for
+    /// `endpoint.channels()[i]` (on news endpoints, bit 0: news is wanted
+    /// for it).
+    channels: u32,
+    /// The generator's instrument of it; none on news endpoints.
+    instrument: Option<InstrumentId>,
+}
+
+impl PlanSymbol {
+    pub(crate) fn symbol(&self) -> &Symbol {
+        &self.symbol
+    }
+
+    /// The channel bits it is wanted on (see [`Plan::channel_bits`]).
+    pub(crate) fn channels(&self) -> u32 {
+        self.channels
+    }
+
+    /// The generator's instrument of it; none on news endpoints.
+    pub(crate) fn instrument(&self) -> Option<InstrumentId> {
+        self.instrument
+    }
 }
 
 /// One authenticated market data session.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Target {
-    pub(crate) id: SessionId,
+    id: SessionId,
     /// Index of its endpoint's plan.
-    pub(crate) plan: usize,
+    plan: usize,
     /// The channel bits the session holds `*` on.
     wildcards: u32,
     /// Per symbol of the plan, the channel bits the session holds it on
@@ -157,6 +246,26 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// The target of session `id` on plan `plan`, holding none of its
+    /// `symbols` symbols.
+    fn new(id: SessionId, plan: usize, symbols: usize) -> Self {
+        Self {
+            id,
+            plan,
+            wildcards: 0,
+            masks: vec![0; symbols],
+        }
+    }
+
+    pub(crate) fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Index of its endpoint's plan.
+    pub(crate) fn plan(&self) -> usize {
+        self.plan
+    }
+
     /// Whether the session asked for an event of its endpoint.
     pub(crate) fn wants(&self, event: &Event) -> bool {
         match &event.route {
@@ -184,47 +293,108 @@ impl Index {
         let mut endpoints: Vec<Endpoint> = served.iter().map(|(_, s)| s.endpoint).collect();
         endpoints.sort_unstable();
         endpoints.dedup();
-        let mut targets: Vec<Target> = served
+        let targets = served
             .iter()
-            .map(|(id, s)| Target {
-                id: *id,
-                plan: endpoints
+            .map(|(id, s)| {
+                let plan = endpoints
                     .binary_search(&s.endpoint)
-                    .expect("every served endpoint has a plan"),
-                wildcards: 0,
-                masks: Vec::new(),
+                    .expect("every served endpoint has a plan");
+                Target::new(*id, plan, 0)
             })
             .collect();
-        let plans = endpoints
-            .iter()
-            .enumerate()
-            .map(|(index, endpoint)| {
-                let members: Vec<(usize, &Session)> = served
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (_, s))| s.endpoint == *endpoint)
-                    .map(|(i, (_, s))| (i, *s))
-                    .collect();
-                let known = previous.plans.iter().find(|p| p.endpoint == *endpoint);
-                plan(
-                    *endpoint,
-                    index,
-                    &members,
-                    known,
-                    &mut *generator,
-                    &mut targets,
-                )
-            })
-            .collect();
-        Self {
-            plans,
+        let mut index = Self {
+            plans: endpoints.iter().map(|e| Plan::new(*e)).collect(),
             targets,
             any_demand,
+        };
+        for (plan, endpoint) in endpoints.iter().enumerate() {
+            let members: Vec<(usize, &Session)> = served
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, s))| s.endpoint == *endpoint)
+                .map(|(i, (_, s))| (i, *s))
+                .collect();
+            let known = previous.plans.iter().find(|p| p.endpoint == *endpoint);
+            index.fill_plan(plan, &members, known, generator);
+        }
+        index
+    }
+
+    /// Fills in plan `plan`, empty so far, from the sets of its sessions
+    /// (`members`, by index in `targets`); `known` is an earlier plan of the
+    /// endpoint, if any, whose instruments are reused.
+    ///
+    /// Every symbol held on one of the endpoint's channels is wanted on it,
+    /// and with a `*` on a channel every symbol of the universe is wanted
+    /// too; a channel held with `*` is wanted for every wanted symbol. The
+    /// test stream only serves its own symbol.
+    fn fill_plan(
+        &mut self,
+        plan: usize,
+        members: &[(usize, &Session)],
+        known: Option<&Plan>,
+        generator: &mut Generator,
+    ) {
+        let endpoint = self.plans[plan].endpoint;
+        let channels = endpoint.channels();
+        // (sort key, symbol, channel bit, member)
+        let subscribed: usize = members.iter().map(|(_, s)| s.subscriptions.len()).sum();
+        let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::with_capacity(subscribed);
+        let mut everywhere = 0u32;
+        for (member, s) in members {
+            let mut wildcard = 0u32;
+            for (channel, symbol) in s.subscriptions.iter() {
+                let Some(bit) = channels.iter().position(|c| *c == channel) else {
+                    continue;
+                };
+                if symbol.is_wildcard() {
+                    wildcard |= 1 << bit;
+                } else {
+                    pairs.push((prefix(symbol), symbol, 1 << bit, *member));
+                }
+            }
+            everywhere |= wildcard;
+            self.targets[*member].wildcards = wildcard;
+        }
+        // Owned, so that instruments can be registered while it is read.
+        let universe = if everywhere == 0 {
+            Vec::new()
+        } else {
+            generator.universe(endpoint).to_vec()
+        };
+        pairs.extend(universe.iter().map(|s| (prefix(s), s, 0, UNIVERSE)));
+        if endpoint == Endpoint::Test {
+            pairs.retain(|(_, s, _, _)| s.as_bytes() == TEST_SYMBOL.as_bytes());
+        }
+        // The prefixes decide most comparisons; equal ones fall back to the symbols.
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let distinct = pairs.len() - pairs.windows(2).filter(|w| w[0].1 == w[1].1).count();
+        self.plans[plan].symbols.reserve(distinct);
+        for (member, _) in members {
+            self.targets[*member].masks.reserve(distinct);
+        }
+        let known = known.map_or(&[][..], Plan::symbols);
+        let mut next_known = 0;
+        for (_, symbol, bit, member) in pairs {
+            let symbols = &self.plans[plan].symbols;
+            if symbols.last().is_none_or(|last| last.symbol != *symbol) {
+                while known.get(next_known).is_some_and(|k| k.symbol < *symbol) {
+                    next_known += 1;
+                }
+                let instrument = match known.get(next_known) {
+                    Some(k) if k.symbol == *symbol => k.instrument,
+                    _ => instrument(endpoint, symbol, generator),
+                };
+                let at = symbols.len();
+                self.insert_symbol(plan, at, symbol.clone(), instrument);
+            }
+            if member != UNIVERSE {
+                let at = self.plans[plan].symbols.len() - 1;
+                self.hold(member, at, bit);
+            }
         }
     }
-}
 
-impl Index {
     /// Adds the target of a session that just authenticated (and so holds
     /// nothing yet), and its endpoint's plan if new; `false` if it cannot.
     fn add_target(&mut self, id: SessionId, session: &Session) -> bool {
@@ -238,22 +408,16 @@ impl Index {
         let plan = match self.plans.binary_search_by_key(&endpoint, |p| p.endpoint) {
             Ok(plan) => plan,
             Err(plan) => {
-                let instruments = Vec::new();
-                self.plans
-                    .insert(plan, Plan::new(endpoint, Vec::new(), instruments));
+                self.plans.insert(plan, Plan::new(endpoint));
                 for target in self.targets.iter_mut().filter(|t| t.plan >= plan) {
                     target.plan += 1;
                 }
                 plan
             }
         };
-        let target = Target {
-            id,
-            plan,
-            wildcards: 0,
-            masks: vec![0; self.plans[plan].wanted.len()],
-        };
-        self.targets.insert(position, target);
+        let symbols = self.plans[plan].symbols.len();
+        self.targets
+            .insert(position, Target::new(id, plan, symbols));
         true
     }
 
@@ -264,42 +428,24 @@ impl Index {
         let Ok(position) = self.targets.binary_search_by_key(&id, |t| t.id) else {
             return true; // not served: unauthenticated, unentitled or trading
         };
-        let plan_index = self.targets[position].plan;
-        let members = || self.targets.iter().filter(|t| t.plan == plan_index);
+        let plan = self.targets[position].plan;
+        let members = || self.targets.iter().filter(|t| t.plan == plan);
         if members().any(|t| t.wildcards != 0) {
             return false;
         }
         let last = members().count() == 1;
         let gone = self.targets.remove(position);
         if last {
-            self.plans.remove(plan_index);
-            for target in self.targets.iter_mut().filter(|t| t.plan > plan_index) {
+            self.plans.remove(plan);
+            for target in self.targets.iter_mut().filter(|t| t.plan > plan) {
                 target.plan -= 1;
             }
             return true;
         }
-        let plan = &mut self.plans[plan_index];
-        let has_instruments = plan.endpoint.kind() != Kind::News;
         // Backwards, so removing a symbol leaves the indices still to visit.
         for (at, mask) in gone.masks.iter().enumerate().rev() {
-            if *mask == 0 {
-                continue;
-            }
-            let bits = self
-                .targets
-                .iter()
-                .filter(|t| t.plan == plan_index)
-                .fold(0, |bits, t| bits | t.masks[at]);
-            if bits == 0 {
-                plan.wanted.remove(at);
-                if has_instruments {
-                    plan.instruments.remove(at);
-                }
-                for target in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
-                    target.masks.remove(at);
-                }
-            } else {
-                plan.wanted[at].1 = bits;
+            if *mask != 0 {
+                self.remove_symbol_if_unwanted(plan, at);
             }
         }
         true
@@ -319,17 +465,16 @@ impl Index {
         let Ok(target) = self.targets.binary_search_by_key(&id, |t| t.id) else {
             return false;
         };
-        let plan_index = self.targets[target].plan;
+        let plan = self.targets[target].plan;
         if symbol.is_wildcard()
             || self
                 .targets
                 .iter()
-                .any(|t| t.plan == plan_index && t.wildcards != 0)
+                .any(|t| t.plan == plan && t.wildcards != 0)
         {
             return false;
         }
-        let plan = &mut self.plans[plan_index];
-        let endpoint = plan.endpoint;
+        let endpoint = self.plans[plan].endpoint;
         let Some(position) = endpoint.channels().iter().position(|c| *c == channel) else {
             return true; // a channel the endpoint lacks wants nothing
         };
@@ -337,155 +482,89 @@ impl Index {
             return true; // the test stream only serves its own symbol
         }
         let bit = 1u32 << position;
-        let has_instruments = endpoint.kind() != Kind::News;
-        // Without a `*`, a symbol's channels are those its sessions hold it on.
-        match plan.wanted.binary_search_by(|(s, _)| s.cmp(symbol)) {
-            Ok(at) if added => {
-                plan.wanted[at].1 |= bit;
-                self.targets[target].masks[at] |= bit;
-            }
+        let found = self.plans[plan]
+            .symbols
+            .binary_search_by(|s| s.symbol.cmp(symbol));
+        match found {
+            Ok(at) if added => self.hold(target, at, bit),
             Err(at) if added => {
-                plan.wanted.insert(at, (symbol.clone(), bit));
-                if has_instruments {
-                    let instrument = generator.instrument(endpoint, symbol);
-                    plan.instruments.insert(at, instrument);
-                }
-                for member in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
-                    member.masks.insert(at, 0);
-                }
-                self.targets[target].masks[at] = bit;
+                let instrument = instrument(endpoint, symbol, generator);
+                self.insert_symbol(plan, at, symbol.clone(), instrument);
+                self.hold(target, at, bit);
             }
-            Ok(at) => {
-                self.targets[target].masks[at] &= !bit;
-                let members = || self.targets.iter().filter(|t| t.plan == plan_index);
-                let bits = members().fold(0, |bits, m| bits | m.masks[at]);
-                if bits == 0 {
-                    plan.wanted.remove(at);
-                    if has_instruments {
-                        plan.instruments.remove(at);
-                    }
-                    for member in self.targets.iter_mut().filter(|t| t.plan == plan_index) {
-                        member.masks.remove(at);
-                    }
-                } else {
-                    plan.wanted[at].1 = bits;
-                }
-            }
+            Ok(at) => self.release(target, at, bit),
             Err(_) => {} // removed a pair that was not wanted
         }
         true
+    }
+
+    /// Inserts `symbol` as symbol `at` of plan `plan`: each member's mask of
+    /// it starts as the member's `*` channels, and it is wanted on their
+    /// union.
+    fn insert_symbol(
+        &mut self,
+        plan: usize,
+        at: usize,
+        symbol: Symbol,
+        instrument: Option<InstrumentId>,
+    ) {
+        let mut channels = 0;
+        for member in self.targets.iter_mut().filter(|t| t.plan == plan) {
+            member.masks.insert(at, member.wildcards);
+            channels |= member.wildcards;
+        }
+        let entry = PlanSymbol {
+            symbol,
+            channels,
+            instrument,
+        };
+        self.plans[plan].symbols.insert(at, entry);
+    }
+
+    /// Target `target` now holds symbol `at` of its plan on channel `bit`.
+    fn hold(&mut self, target: usize, at: usize, bit: u32) {
+        let target = &mut self.targets[target];
+        target.masks[at] |= bit;
+        self.plans[target.plan].symbols[at].channels |= bit;
+    }
+
+    /// Target `target` no longer holds symbol `at` of its plan on channel
+    /// `bit` (which no `*` of its plan's members covers).
+    fn release(&mut self, target: usize, at: usize, bit: u32) {
+        let target = &mut self.targets[target];
+        target.masks[at] &= !bit;
+        let plan = target.plan;
+        self.remove_symbol_if_unwanted(plan, at);
+    }
+
+    /// Sets the channels symbol `at` of plan `plan` is wanted on to the
+    /// union of its members' masks, or removes it (and their masks of it)
+    /// when that is none.
+    fn remove_symbol_if_unwanted(&mut self, plan: usize, at: usize) {
+        let members = || self.targets.iter().filter(|t| t.plan == plan);
+        let channels = members().fold(0, |bits, t| bits | t.masks[at]);
+        if channels == 0 {
+            self.plans[plan].symbols.remove(at);
+            for member in self.targets.iter_mut().filter(|t| t.plan == plan) {
+                member.masks.remove(at);
+            }
+        } else {
+            self.plans[plan].symbols[at].channels = channels;
+        }
     }
 }
 
 /// No session: a symbol of the universe, wanted through a `*`.
 const UNIVERSE: usize = usize::MAX;
 
-/// The plan of one endpoint from the sets of its sessions (`members`, by
-/// index in `targets`), filling in their masks; `known` is an earlier plan
-/// of the endpoint, if any.
-///
-/// Every symbol held on one of the endpoint's channels is wanted on it,
-/// and with a `*` on a channel every symbol of the universe is wanted too;
-/// a channel held with `*` is wanted for every wanted symbol. The test
-/// stream only serves its own symbol.
-fn plan(
+/// The generator's instrument of `symbol` on `endpoint`; none on news
+/// endpoints, which have none.
+fn instrument(
     endpoint: Endpoint,
-    index: usize,
-    members: &[(usize, &Session)],
-    known: Option<&Plan>,
+    symbol: &Symbol,
     generator: &mut Generator,
-    targets: &mut [Target],
-) -> Plan {
-    let channels = endpoint.channels();
-    // (sort key, symbol, channel bit, member)
-    let subscribed: usize = members.iter().map(|(_, s)| s.subscriptions.len()).sum();
-    let mut pairs: Vec<(u64, &Symbol, u32, usize)> = Vec::with_capacity(subscribed);
-    let mut everywhere = 0u32;
-    // Per member, its `*` channels.
-    let mut wildcards: Vec<u32> = Vec::with_capacity(members.len());
-    for (member, s) in members {
-        let mut wildcard = 0u32;
-        for (channel, symbol) in s.subscriptions.iter() {
-            let Some(bit) = channels.iter().position(|c| *c == channel) else {
-                continue;
-            };
-            if symbol.is_wildcard() {
-                wildcard |= 1 << bit;
-            } else {
-                pairs.push((prefix(symbol), symbol, 1 << bit, *member));
-            }
-        }
-        everywhere |= wildcard;
-        wildcards.push(wildcard);
-        targets[*member].wildcards = wildcard;
-    }
-    if everywhere != 0 {
-        pairs.extend(
-            generator
-                .universe(endpoint)
-                .iter()
-                .map(|s| (prefix(s), s, 0, UNIVERSE)),
-        );
-    }
-    if endpoint == Endpoint::Test {
-        pairs.retain(|(_, s, _, _)| s.as_bytes() == TEST_SYMBOL.as_bytes());
-    }
-    // The prefixes decide most comparisons; equal ones fall back to the symbols.
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    let distinct = pairs.len() - pairs.windows(2).filter(|w| w[0].1 == w[1].1).count();
-    let mut wanted: Vec<(Symbol, u32)> = Vec::with_capacity(distinct);
-    for (member, _) in members {
-        targets[*member].masks = Vec::with_capacity(distinct);
-    }
-    for (_, symbol, bit, member) in pairs {
-        if wanted.last().is_none_or(|(last, _)| last != symbol) {
-            wanted.push((symbol.clone(), everywhere));
-            for ((m, _), wildcard) in members.iter().zip(&wildcards) {
-                targets[*m].masks.push(*wildcard);
-            }
-        }
-        if let Some(last) = wanted.last_mut() {
-            last.1 |= bit;
-        }
-        if member != UNIVERSE {
-            if let Some(mask) = targets[member].masks.last_mut() {
-                *mask |= bit;
-            }
-        }
-    }
-    debug_assert!(members.iter().all(|(m, _)| targets[*m].plan == index));
-    let instruments = instruments(endpoint, &wanted, known, generator);
-    Plan::new(endpoint, wanted, instruments)
-}
-
-/// The generator's instrument of each wanted symbol (none on news
-/// endpoints): from `known`, an earlier plan of the endpoint, where it has
-/// the symbol, else from the generator. Both symbol lists are sorted.
-fn instruments(
-    endpoint: Endpoint,
-    wanted: &[(Symbol, u32)],
-    known: Option<&Plan>,
-    generator: &mut Generator,
-) -> Vec<InstrumentId> {
-    if endpoint.kind() == Kind::News {
-        return Vec::new();
-    }
-    let (known_symbols, known_ids) = known.map_or((&[][..], &[][..]), |p| {
-        (p.wanted.as_slice(), p.instruments.as_slice())
-    });
-    let mut next = 0;
-    wanted
-        .iter()
-        .map(|(symbol, _)| {
-            while known_symbols.get(next).is_some_and(|(s, _)| s < symbol) {
-                next += 1;
-            }
-            match known_symbols.get(next) {
-                Some((s, _)) if s == symbol => known_ids[next],
-                _ => generator.instrument(endpoint, symbol),
-            }
-        })
-        .collect()
+) -> Option<InstrumentId> {
+    (endpoint.kind() != Kind::News).then(|| generator.instrument(endpoint, symbol))
 }
 
 /// The first eight bytes of a symbol as one integer, zero-padded: ordering
