@@ -65,6 +65,34 @@ static SYMBOL_BYTES: [bool; 256] = {
     allowed
 };
 
+/// Whether a symbol may hold this byte.
+fn is_symbol_byte(byte: u8) -> bool {
+    SYMBOL_BYTES[usize::from(byte)]
+}
+
+/// The checks of [`Symbol::new`].
+fn check(symbol: &str) -> Result<(), InvalidSymbol> {
+    if symbol.is_empty() {
+        return Err(InvalidSymbol::Empty);
+    }
+    if symbol.len() > SYMBOL_BYTES_MAX {
+        return Err(InvalidSymbol::TooLong { len: symbol.len() });
+    }
+    if !symbol.bytes().all(is_symbol_byte) {
+        // Allowed characters are ASCII, so a byte outside the table
+        // belongs to a character outside it.
+        let character = symbol
+            .chars()
+            .find(|c| !c.is_ascii() || !is_symbol_byte(*c as u8))
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        return Err(InvalidSymbol::BadCharacter {
+            symbol: symbol.to_owned(),
+            character,
+        });
+    }
+    Ok(())
+}
+
 /// The inline form of `text`, which must fit.
 const fn inline(text: &str) -> [u8; INLINE_BYTES_MAX + 1] {
     let bytes = text.as_bytes();
@@ -126,25 +154,26 @@ impl Symbol {
 
     /// Validates and wraps a symbol.
     pub fn new(symbol: &str) -> Result<Self, InvalidSymbol> {
-        if symbol.is_empty() {
-            return Err(InvalidSymbol::Empty);
-        }
-        if symbol.len() > SYMBOL_BYTES_MAX {
-            return Err(InvalidSymbol::TooLong { len: symbol.len() });
-        }
-        if !symbol.bytes().all(|b| SYMBOL_BYTES[usize::from(b)]) {
-            // Allowed characters are ASCII, so a byte outside the table
-            // belongs to a character outside it.
-            let character = symbol
-                .chars()
-                .find(|c| !c.is_ascii() || !SYMBOL_BYTES[*c as usize])
-                .unwrap_or(char::REPLACEMENT_CHARACTER);
-            return Err(InvalidSymbol::BadCharacter {
-                symbol: symbol.to_owned(),
-                character,
-            });
-        }
+        check(symbol)?;
         Ok(Self(Repr::new(symbol)))
+    }
+
+    /// Checks a symbol made by [`from_server`](Self::from_server) as
+    /// [`new`](Self::new) would have.
+    ///
+    /// ```
+    /// use tickwire_core::Symbol;
+    /// assert!(Symbol::from_server("AAPL").validate().is_ok());
+    /// assert!(Symbol::from_server("AA PL").validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidSymbol> {
+        let bytes = self.as_bytes();
+        if (1..=SYMBOL_BYTES_MAX).contains(&bytes.len()) && bytes.iter().all(|&b| is_symbol_byte(b))
+        {
+            return Ok(());
+        }
+        // Refused: the text names the reason (read as text only now).
+        check(self.as_str())
     }
 
     /// Wraps a symbol received from a server without validating it.
@@ -406,6 +435,15 @@ mod tests {
             Err(InvalidSymbol::BadCharacter { character: '"', .. })
         ));
         assert_eq!(Symbol::new("BTC/USD").unwrap().as_str(), "BTC/USD");
+        assert_eq!(
+            Symbol::from_server("").validate(),
+            Err(InvalidSymbol::Empty)
+        );
+        let long = "A".repeat(65);
+        assert_eq!(
+            Symbol::from_server(&long).validate(),
+            Err(InvalidSymbol::TooLong { len: 65 })
+        );
         assert!(Symbol::new("*").unwrap().is_wildcard());
     }
 
@@ -471,6 +509,10 @@ mod tests {
                 Err(other) => panic!("{other}"),
             };
             prop_assert_eq!(got.as_deref().map_err(|c| *c), expected);
+            prop_assert_eq!(
+                Symbol::from_server(&text).validate(),
+                Symbol::new(&text).map(drop)
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use tickwire_core::protocol::alpaca::MarketData;
-use tickwire_core::{Channel, SubscriptionSet, Symbol};
+use tickwire_core::{Channel, SubscriptionSet};
 
 use super::emit::Kind;
 use super::generator::Event;
@@ -208,7 +208,7 @@ fn validate(endpoint: Endpoint, request: &SubscriptionSet, add: bool) -> Result<
         }
         // The client decoder validates symbols too; the model does not rely
         // on its callers for that.
-        if Symbol::new(symbol.as_str()).is_err() {
+        if symbol.validate().is_err() {
             return Err(Rejected(400));
         }
         if add && endpoint.msgpack_only() && channel == Channel::Quotes && symbol.is_wildcard() {
