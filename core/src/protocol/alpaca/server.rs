@@ -380,7 +380,7 @@ mod tests {
 
     use super::*;
     use crate::Symbol;
-    use crate::protocol::alpaca::server_data::tests::any_text;
+    use crate::protocol::alpaca::strategies::any_text;
 
     /// Sets with up to 40 pairs on any channels (arrays past 16 elements).
     fn any_set() -> impl Strategy<Value = SubscriptionSet> {

@@ -309,23 +309,13 @@ fn news<W: ServerWriter>(w: &mut W, tag: &'static str, m: &News) {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use compact_str::CompactString;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::protocol::alpaca::strategies::{any_f64, any_text, any_timestamp};
     use crate::{Symbol, Timestamp};
-
-    /// Text with control and non-ASCII characters (JSON escapes), or of any
-    /// MessagePack string length, or a short ticker.
-    pub(in crate::protocol::alpaca) fn any_text() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[A-Z]{1,5}",
-            prop::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
-            prop::collection::vec(prop::char::range('\0', '\u{7f}'), 0..300)
-                .prop_map(String::from_iter),
-        ]
-    }
 
     fn any_compact() -> impl Strategy<Value = CompactString> {
         any_text().prop_map(CompactString::from)
@@ -337,30 +327,6 @@ pub(super) mod tests {
 
     fn any_symbol() -> impl Strategy<Value = Symbol> {
         any_text().prop_map(|text| Symbol::from_server(&text))
-    }
-
-    /// Any float, including non-finite ones, whole ones and tiny ones.
-    pub(in crate::protocol::alpaca) fn any_f64() -> impl Strategy<Value = f64> {
-        prop_oneof![
-            any::<f64>(),
-            (-1_000_000i64..1_000_000).prop_map(|n| n as f64 / 100.0),
-            Just(f64::NAN),
-            Just(f64::INFINITY),
-            Just(-0.0),
-            Just(1e300),
-        ]
-    }
-
-    /// Timestamps in every MessagePack layout (4, 8 and 12 bytes) and years
-    /// outside RFC 3339's range.
-    pub(in crate::protocol::alpaca) fn any_timestamp() -> impl Strategy<Value = Timestamp> {
-        let seconds = prop_oneof![
-            0i64..(1 << 32),
-            0i64..(1 << 34),
-            -400_000_000_000i64..400_000_000_000,
-        ];
-        let nanos = prop_oneof![Just(0u32), 0u32..1_000_000_000];
-        (seconds, nanos).prop_map(|(s, n)| Timestamp::new(s, n).expect("nanos below 1e9"))
     }
 
     /// Integers of every MessagePack width.

@@ -427,7 +427,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::protocol::alpaca::server_data::tests::any_text;
+    use crate::protocol::alpaca::strategies::any_text;
 
     /// Requests in the shapes clients write, and some they do not.
     fn any_request() -> impl Strategy<Value = serde_json::Value> {

@@ -405,7 +405,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::protocol::alpaca::server_data::tests::any_timestamp;
+    use crate::protocol::alpaca::strategies::any_timestamp;
 
     proptest! {
         /// Timestamps are written as the serializers write them.
