@@ -3,7 +3,11 @@
 //! `rmp_serde` (named) write them, without a serializer per message.
 
 use super::Encoding;
-use super::wire_write::{json_str, json_symbol, msgpack_symbol};
+use rmp::Marker;
+
+use super::wire_write::{
+    is_json_plain, json_str, json_symbol, msgpack_str_bytes, quoted, u32_len, written,
+};
 use crate::timestamp::FORMATTED_BYTES_MAX;
 use crate::{Frame, Symbol, Timestamp};
 
@@ -141,7 +145,7 @@ impl ServerWriter for JsonWriter {
     // Inlined so that each key's length is a constant and its copy a move.
     #[inline(always)]
     fn key(&mut self, key: &'static str) {
-        debug_assert!(key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        debug_assert!(key.bytes().all(is_json_plain));
         self.buf.reserve(key.len() + 4);
         self.comma();
         self.buf.push(b'"');
@@ -173,11 +177,7 @@ impl ServerWriter for JsonWriter {
     fn timestamp(&mut self, value: Timestamp) {
         // The RFC 3339 text never needs escaping.
         let mut text = [0u8; FORMATTED_BYTES_MAX];
-        let text = value.format_bytes(&mut text);
-        self.buf.reserve(text.len() + 2);
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(text);
-        self.buf.push(b'"');
+        quoted(&mut self.buf, value.format_bytes(&mut text));
     }
 
     fn null(&mut self) {
@@ -298,9 +298,9 @@ impl MsgPackWriter {
 impl ServerWriter for MsgPackWriter {
     fn map(&mut self, len: usize) {
         match len {
-            0..16 => self.buf.push(FIXMAP | len as u8),
+            0..16 => self.buf.push(Marker::FixMap(len as u8).to_u8()),
             16..=0xffff => {
-                self.buf.push(MAP16);
+                self.buf.push(Marker::Map16.to_u8());
                 self.buf.extend_from_slice(&(len as u16).to_be_bytes());
             }
             _ => written(rmp::encode::write_map_len(&mut self.buf, u32_len(len))),
@@ -311,9 +311,9 @@ impl ServerWriter for MsgPackWriter {
 
     fn array(&mut self, len: usize) {
         match len {
-            0..16 => self.buf.push(FIXARRAY | len as u8),
+            0..16 => self.buf.push(Marker::FixArray(len as u8).to_u8()),
             16..=0xffff => {
-                self.buf.push(ARRAY16);
+                self.buf.push(Marker::Array16.to_u8());
                 self.buf.extend_from_slice(&(len as u16).to_be_bytes());
             }
             _ => written(rmp::encode::write_array_len(&mut self.buf, u32_len(len))),
@@ -332,29 +332,16 @@ impl ServerWriter for MsgPackWriter {
 
     #[inline(always)]
     fn str(&mut self, text: &str) {
-        if text.len() < 32 {
-            self.buf.reserve(1 + text.len());
-            self.buf.push(FIXSTR | text.len() as u8);
-            self.buf.extend_from_slice(text.as_bytes());
-        } else {
-            written(rmp::encode::write_str(&mut self.buf, text));
-        }
+        msgpack_str_bytes(&mut self.buf, text.as_bytes());
     }
 
     fn symbol(&mut self, symbol: &Symbol) {
-        let bytes = symbol.as_bytes();
-        if bytes.len() < 32 {
-            self.buf.reserve(1 + bytes.len());
-            self.buf.push(FIXSTR | bytes.len() as u8);
-            self.buf.extend_from_slice(bytes);
-        } else {
-            msgpack_symbol(&mut self.buf, symbol);
-        }
+        msgpack_str_bytes(&mut self.buf, symbol.as_bytes());
     }
 
     fn f64(&mut self, value: f64) {
         self.buf.reserve(9);
-        self.buf.push(FLOAT64);
+        self.buf.push(Marker::F64.to_u8());
         self.buf.extend_from_slice(&value.to_be_bytes());
     }
 
@@ -379,25 +366,6 @@ impl ServerWriter for MsgPackWriter {
     fn null(&mut self) {
         written(rmp::encode::write_nil(&mut self.buf));
     }
-}
-
-/// MessagePack markers written here without `rmp` (small lengths are
-/// or-ed into the fix forms).
-const FIXMAP: u8 = 0x80;
-const FIXARRAY: u8 = 0x90;
-const FIXSTR: u8 = 0xa0;
-const FLOAT64: u8 = 0xcb;
-const ARRAY16: u8 = 0xdc;
-const MAP16: u8 = 0xde;
-
-/// Ends a write of MessagePack to memory, which cannot fail.
-pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
-    result.expect("writing MessagePack to memory");
-}
-
-/// A MessagePack container length; frames are far below 4 GiB.
-pub(super) fn u32_len(len: usize) -> u32 {
-    u32::try_from(len).expect("a container of fewer than 2^32 items")
 }
 
 #[cfg(test)]
