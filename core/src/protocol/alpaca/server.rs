@@ -9,7 +9,7 @@ use super::Encoding;
 use super::market::MarketData;
 use super::server_data;
 use super::server_trading;
-use super::server_writer::{AnyWriter, JsonWriter, MsgPackWriter, ServerWriter};
+use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
 use super::trading::TradeUpdate;
 use crate::{Channel, Frame, SubscriptionSet};
 
@@ -173,22 +173,24 @@ const CONTROL_FRAME_BYTES: usize = 128;
 
 /// `{"T":"success","msg":…}` alone in a frame.
 fn success_frame(encoding: Encoding, msg: &str) -> Frame {
-    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
-    open_control(&mut w, "success", 1);
-    w.key("msg");
-    w.str(msg);
-    close_control(w)
+    dyn_frame(encoding, CONTROL_FRAME_BYTES, |w| {
+        open_control(w, "success", 1);
+        w.key("msg");
+        w.str(msg);
+        close_control(w);
+    })
 }
 
 /// `{"T":"error","code":…,"msg":…}` alone in a frame.
 fn error_frame(encoding: Encoding, code: u16, message: &str) -> Frame {
-    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
-    open_control(&mut w, "error", 2);
-    w.key("code");
-    w.u64(u64::from(code));
-    w.key("msg");
-    w.str(message);
-    close_control(w)
+    dyn_frame(encoding, CONTROL_FRAME_BYTES, |w| {
+        open_control(w, "error", 2);
+        w.key("code");
+        w.u64(u64::from(code));
+        w.key("msg");
+        w.str(message);
+        close_control(w);
+    })
 }
 
 /// `{"T":"subscription",…}` alone in a frame; with `followers`, the set's
@@ -226,13 +228,12 @@ fn subscription<W: ServerWriter>(w: &mut W, set: &SubscriptionSet, followers: bo
         let symbols = set.symbols(listed);
         w.symbols(symbols.len(), symbols);
     }
-    w.end_map();
-    w.end_array();
+    close_control(w);
 }
 
 /// Opens the one-element array of a control message, its map of `fields`
 /// fields besides `T`, and writes `T`.
-fn open_control<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
+fn open_control<W: ServerWriter + ?Sized>(w: &mut W, tag: &'static str, fields: usize) {
     w.array(1);
     w.element();
     w.map(1 + fields);
@@ -240,10 +241,10 @@ fn open_control<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
     w.str(tag);
 }
 
-fn close_control(mut w: AnyWriter) -> Frame {
+/// Closes what [`open_control`] opened.
+fn close_control<W: ServerWriter + ?Sized>(w: &mut W) {
     w.end_map();
     w.end_array();
-    w.into_frame()
 }
 
 /// A trading stream message, as a server sends it.

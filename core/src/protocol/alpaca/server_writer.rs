@@ -61,7 +61,10 @@ pub(super) trait ServerWriter {
     }
 
     /// An array of symbols.
-    fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
+    fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>)
+    where
+        Self: Sized,
+    {
         self.array(len);
         for symbol in symbols {
             self.element();
@@ -71,7 +74,10 @@ pub(super) trait ServerWriter {
     }
 
     /// An array of strings.
-    fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>) {
+    fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>)
+    where
+        Self: Sized,
+    {
         self.array(len);
         for text in texts {
             self.element();
@@ -185,92 +191,26 @@ impl ServerWriter for JsonWriter {
     }
 }
 
-/// Either writer, chosen at run time: for frames too rare to be worth a
-/// copy of their code per encoding.
-pub(super) enum AnyWriter {
-    Json(JsonWriter),
-    MsgPack(MsgPackWriter),
-}
-
-impl AnyWriter {
-    /// A writer for `encoding` with room for `capacity` bytes.
-    pub(super) fn new(encoding: Encoding, capacity: usize) -> Self {
-        match encoding {
-            Encoding::Json => Self::Json(JsonWriter::with_capacity(capacity)),
-            Encoding::MsgPack => Self::MsgPack(MsgPackWriter::with_capacity(capacity)),
+/// One frame written by `write` through whichever writer `encoding` needs
+/// (JSON in a text frame, MessagePack in a binary one), with room for
+/// `capacity` bytes: for frames too rare to be worth a copy of their code
+/// per encoding.
+pub(super) fn dyn_frame(
+    encoding: Encoding,
+    capacity: usize,
+    write: impl FnOnce(&mut dyn ServerWriter),
+) -> Frame {
+    match encoding {
+        Encoding::Json => {
+            let mut w = JsonWriter::with_capacity(capacity);
+            write(&mut w);
+            Frame::Text(w.into_bytes().into())
         }
-    }
-
-    /// What was written, in a text frame (JSON) or a binary frame.
-    pub(super) fn into_frame(self) -> Frame {
-        match self {
-            Self::Json(w) => Frame::Text(w.into_bytes().into()),
-            Self::MsgPack(w) => Frame::Binary(w.into_bytes().into()),
+        Encoding::MsgPack => {
+            let mut w = MsgPackWriter::with_capacity(capacity);
+            write(&mut w);
+            Frame::Binary(w.into_bytes().into())
         }
-    }
-}
-
-/// Calls the same method on whichever writer `self` holds.
-macro_rules! either {
-    ($self:ident.$method:ident($($arg:expr),*)) => {
-        match $self {
-            Self::Json(w) => w.$method($($arg),*),
-            Self::MsgPack(w) => w.$method($($arg),*),
-        }
-    };
-}
-
-impl ServerWriter for AnyWriter {
-    fn map(&mut self, len: usize) {
-        either!(self.map(len));
-    }
-
-    fn end_map(&mut self) {
-        either!(self.end_map());
-    }
-
-    fn array(&mut self, len: usize) {
-        either!(self.array(len));
-    }
-
-    fn end_array(&mut self) {
-        either!(self.end_array());
-    }
-
-    fn element(&mut self) {
-        either!(self.element());
-    }
-
-    fn key(&mut self, key: &'static str) {
-        either!(self.key(key));
-    }
-
-    fn str(&mut self, text: &str) {
-        either!(self.str(text));
-    }
-
-    fn symbol(&mut self, symbol: &Symbol) {
-        either!(self.symbol(symbol));
-    }
-
-    fn f64(&mut self, value: f64) {
-        either!(self.f64(value));
-    }
-
-    fn u64(&mut self, value: u64) {
-        either!(self.u64(value));
-    }
-
-    fn bool(&mut self, value: bool) {
-        either!(self.bool(value));
-    }
-
-    fn timestamp(&mut self, value: Timestamp) {
-        either!(self.timestamp(value));
-    }
-
-    fn null(&mut self) {
-        either!(self.null());
     }
 }
 
