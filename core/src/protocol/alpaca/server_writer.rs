@@ -217,6 +217,9 @@ pub(super) fn dyn_frame(
 /// MessagePack with named fields (maps), timestamps as extension -1.
 pub(super) struct MsgPackWriter {
     buf: Vec<u8>,
+    /// Checks that each container gets as many entries as it declared.
+    #[cfg(debug_assertions)]
+    declared: Declared,
 }
 
 impl MsgPackWriter {
@@ -227,16 +230,22 @@ impl MsgPackWriter {
     pub(super) fn with_capacity(capacity: usize) -> Self {
         Self {
             buf: Vec::with_capacity(capacity),
+            #[cfg(debug_assertions)]
+            declared: Declared::default(),
         }
     }
 
     pub(super) fn into_bytes(self) -> Vec<u8> {
+        #[cfg(debug_assertions)]
+        self.declared.finish();
         self.buf
     }
 }
 
 impl ServerWriter for MsgPackWriter {
     fn map(&mut self, len: usize) {
+        #[cfg(debug_assertions)]
+        self.declared.open(Container::Map, len);
         match len {
             0..16 => self.buf.push(Marker::FixMap(len as u8).to_u8()),
             16..=0xffff => {
@@ -247,9 +256,14 @@ impl ServerWriter for MsgPackWriter {
         }
     }
 
-    fn end_map(&mut self) {}
+    fn end_map(&mut self) {
+        #[cfg(debug_assertions)]
+        self.declared.close(Container::Map);
+    }
 
     fn array(&mut self, len: usize) {
+        #[cfg(debug_assertions)]
+        self.declared.open(Container::Array, len);
         match len {
             0..16 => self.buf.push(Marker::FixArray(len as u8).to_u8()),
             16..=0xffff => {
@@ -260,13 +274,21 @@ impl ServerWriter for MsgPackWriter {
         }
     }
 
-    fn end_array(&mut self) {}
+    fn end_array(&mut self) {
+        #[cfg(debug_assertions)]
+        self.declared.close(Container::Array);
+    }
 
-    fn element(&mut self) {}
+    fn element(&mut self) {
+        #[cfg(debug_assertions)]
+        self.declared.entry(Container::Array);
+    }
 
     // Inlined so that each key's length is a constant and its copy a move.
     #[inline(always)]
     fn key(&mut self, key: &'static str) {
+        #[cfg(debug_assertions)]
+        self.declared.entry(Container::Map);
         self.str(key);
     }
 
@@ -308,6 +330,53 @@ impl ServerWriter for MsgPackWriter {
     }
 }
 
+/// A MessagePack container, whose length is written before its entries.
+#[cfg(debug_assertions)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Map,
+    Array,
+}
+
+/// The entries still to write in each open container, innermost last: the
+/// debug check that the lengths declared up front are the lengths written.
+#[cfg(debug_assertions)]
+#[derive(Default)]
+struct Declared(Vec<(Container, usize)>);
+
+#[cfg(debug_assertions)]
+impl Declared {
+    fn open(&mut self, container: Container, len: usize) {
+        self.0.push((container, len));
+    }
+
+    /// One entry (a map's key, an array's element) of the innermost container.
+    fn entry(&mut self, container: Container) {
+        let innermost = self.0.last_mut();
+        debug_assert!(
+            matches!(innermost, Some((open, 1..)) if *open == container),
+            "a {container:?} entry past the declared length (open: {:?})",
+            self.0
+        );
+        if let Some((_, left)) = self.0.last_mut() {
+            *left -= 1;
+        }
+    }
+
+    fn close(&mut self, container: Container) {
+        let closed = self.0.pop();
+        debug_assert_eq!(
+            closed,
+            Some((container, 0)),
+            "a {container:?} closed with entries declared but not written"
+        );
+    }
+
+    fn finish(&self) {
+        debug_assert!(self.0.is_empty(), "containers left open: {:?}", self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -326,5 +395,27 @@ mod tests {
             msgpack.timestamp(value);
             prop_assert_eq!(msgpack.into_bytes(), rmp_serde::to_vec_named(&value).unwrap());
         }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "closed with entries declared but not written")]
+    fn a_map_short_of_its_declared_length_is_caught() {
+        let mut w = MsgPackWriter::new();
+        w.map(2);
+        w.key("a");
+        w.null();
+        w.end_map();
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "past the declared length")]
+    fn an_array_past_its_declared_length_is_caught() {
+        let mut w = MsgPackWriter::new();
+        w.array(1);
+        w.element();
+        w.null();
+        w.element();
     }
 }
