@@ -7,9 +7,6 @@ use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter};
 use super::trading::{Decimal, Order, TradeUpdate};
 use crate::Frame;
 
-/// The fields of [`Order`], all always written.
-const ORDER_FIELDS: usize = 35;
-
 /// One trade update frame: JSON in a binary frame, or MessagePack.
 pub(super) fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
     let bytes = match encoding {
@@ -37,29 +34,40 @@ fn stream_message<W: ServerWriter>(w: &mut W, update: &TradeUpdate) {
 }
 
 fn trade_update<W: ServerWriter>(w: &mut W, u: &TradeUpdate) {
-    let fields = 2
-        + usize::from(u.execution_id.is_some())
-        + usize::from(u.timestamp.is_some())
-        + usize::from(u.price.is_some())
-        + usize::from(u.qty.is_some())
-        + usize::from(u.position_qty.is_some());
-    w.map(fields);
+    // Every field named, so that a new one stops compilation here.
+    let TradeUpdate {
+        event,
+        execution_id,
+        order: o,
+        timestamp,
+        price,
+        qty,
+        position_qty,
+    } = u;
+    let optional = [
+        execution_id.is_some(),
+        timestamp.is_some(),
+        price.is_some(),
+        qty.is_some(),
+        position_qty.is_some(),
+    ];
+    w.map(2 + optional.into_iter().filter(|&written| written).count());
     w.key("event");
-    w.str(u.event.as_str());
-    if let Some(id) = &u.execution_id {
+    w.str(event.as_str());
+    if let Some(id) = execution_id {
         w.key("execution_id");
         w.str(id);
     }
     w.key("order");
-    order(w, &u.order);
-    if let Some(timestamp) = u.timestamp {
+    order(w, o);
+    if let Some(timestamp) = *timestamp {
         w.key("timestamp");
         w.timestamp(timestamp);
     }
     for (key, value) in [
-        ("price", &u.price),
-        ("qty", &u.qty),
-        ("position_qty", &u.position_qty),
+        ("price", price),
+        ("qty", qty),
+        ("position_qty", position_qty),
     ] {
         if let Some(value) = value {
             w.key(key);
@@ -70,65 +78,104 @@ fn trade_update<W: ServerWriter>(w: &mut W, u: &TradeUpdate) {
 }
 
 fn order<W: ServerWriter>(w: &mut W, o: &Order) {
-    w.map(ORDER_FIELDS);
+    // Every field named, so that a new one stops compilation here; all 35
+    // are written (debug builds check the count).
+    let Order {
+        id,
+        client_order_id,
+        created_at,
+        updated_at,
+        submitted_at,
+        filled_at,
+        expired_at,
+        expires_at,
+        canceled_at,
+        failed_at,
+        replaced_at,
+        replaced_by,
+        replaces,
+        asset_id,
+        symbol,
+        asset_class,
+        notional,
+        qty,
+        filled_qty,
+        filled_avg_price,
+        order_class,
+        order_type,
+        r#type,
+        side,
+        position_intent,
+        time_in_force,
+        limit_price,
+        stop_price,
+        status,
+        extended_hours,
+        legs,
+        trail_percent,
+        trail_price,
+        hwm,
+        ratio_qty,
+    } = o;
+    w.map(35);
     w.key("id");
-    w.str(&o.id);
+    w.str(id);
     w.key("client_order_id");
-    w.str(&o.client_order_id);
+    w.str(client_order_id);
     w.key("created_at");
-    w.timestamp(o.created_at);
+    w.timestamp(*created_at);
     w.key("updated_at");
-    w.timestamp(o.updated_at);
+    w.timestamp(*updated_at);
     w.key("submitted_at");
-    w.timestamp(o.submitted_at);
+    w.timestamp(*submitted_at);
     for (key, value) in [
-        ("filled_at", o.filled_at),
-        ("expired_at", o.expired_at),
-        ("expires_at", o.expires_at),
-        ("canceled_at", o.canceled_at),
-        ("failed_at", o.failed_at),
-        ("replaced_at", o.replaced_at),
+        ("filled_at", filled_at),
+        ("expired_at", expired_at),
+        ("expires_at", expires_at),
+        ("canceled_at", canceled_at),
+        ("failed_at", failed_at),
+        ("replaced_at", replaced_at),
     ] {
         w.key(key);
-        w.opt_timestamp(value);
+        w.opt_timestamp(*value);
     }
     w.key("replaced_by");
-    w.opt_str(o.replaced_by.as_deref());
+    w.opt_str(replaced_by.as_deref());
     w.key("replaces");
-    w.opt_str(o.replaces.as_deref());
+    w.opt_str(replaces.as_deref());
     w.key("asset_id");
-    w.opt_str(o.asset_id.as_deref());
+    w.opt_str(asset_id.as_deref());
     w.key("symbol");
-    match &o.symbol {
+    match symbol {
         Some(symbol) => w.symbol(symbol),
         None => w.null(),
     }
     w.key("asset_class");
-    w.opt_str(o.asset_class.as_ref().map(|c| c.as_str()));
-    decimal(w, "notional", &o.notional);
-    decimal(w, "qty", &o.qty);
-    decimal(w, "filled_qty", &o.filled_qty);
-    decimal(w, "filled_avg_price", &o.filled_avg_price);
+    w.opt_str(asset_class.as_ref().map(|c| c.as_str()));
+    decimal(w, "notional", notional);
+    decimal(w, "qty", qty);
+    decimal(w, "filled_qty", filled_qty);
+    decimal(w, "filled_avg_price", filled_avg_price);
     w.key("order_class");
-    w.str(o.order_class.as_str());
+    w.str(order_class.as_str());
     w.key("order_type");
-    w.opt_str(o.order_type.as_ref().map(|t| t.as_str()));
+    w.opt_str(order_type.as_ref().map(|t| t.as_str()));
     w.key("type");
-    w.opt_str(o.r#type.as_ref().map(|t| t.as_str()));
+    w.opt_str(r#type.as_ref().map(|t| t.as_str()));
     w.key("side");
-    w.opt_str(o.side.as_ref().map(|s| s.as_str()));
+    w.opt_str(side.as_ref().map(|s| s.as_str()));
     w.key("position_intent");
-    w.opt_str(o.position_intent.as_ref().map(|p| p.as_str()));
+    w.opt_str(position_intent.as_ref().map(|p| p.as_str()));
     w.key("time_in_force");
-    w.str(o.time_in_force.as_str());
-    decimal(w, "limit_price", &o.limit_price);
-    decimal(w, "stop_price", &o.stop_price);
+    w.str(time_in_force.as_str());
+    decimal(w, "limit_price", limit_price);
+    decimal(w, "stop_price", stop_price);
     w.key("status");
-    w.str(o.status.as_str());
+    w.str(status.as_str());
     w.key("extended_hours");
-    w.bool(o.extended_hours);
+    w.bool(*extended_hours);
     w.key("legs");
-    match &o.legs {
+    match legs {
         Some(legs) => {
             w.array(legs.len());
             for leg in legs {
@@ -139,10 +186,10 @@ fn order<W: ServerWriter>(w: &mut W, o: &Order) {
         }
         None => w.null(),
     }
-    decimal(w, "trail_percent", &o.trail_percent);
-    decimal(w, "trail_price", &o.trail_price);
-    decimal(w, "hwm", &o.hwm);
-    decimal(w, "ratio_qty", &o.ratio_qty);
+    decimal(w, "trail_percent", trail_percent);
+    decimal(w, "trail_price", trail_price);
+    decimal(w, "hwm", hwm);
+    decimal(w, "ratio_qty", ratio_qty);
     w.end_map();
 }
 
