@@ -122,13 +122,27 @@ impl ServerMessage {
     /// with each message wrapped in [`ServerMessage::Data`], without copying them.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{Encoding, MarketData, ServerMessage, encode_market_frame};
-    /// # fn check(news: MarketData) {
+    /// use tickwire_core::protocol::alpaca::{
+    ///     Encoding, Imbalance, MarketData, ServerMessage, encode_market_frame,
+    /// };
+    /// use tickwire_core::{Frame, Symbol, Timestamp};
+    /// let imbalance = MarketData::Imbalance(Imbalance {
+    ///     symbol: Symbol::new("AAPL")?,
+    ///     price: 189.5,
+    ///     timestamp: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+    ///     tape: Some("C".into()),
+    /// });
     /// assert_eq!(
-    ///     ServerMessage::data_frame(Encoding::MsgPack, &[&news]),
-    ///     encode_market_frame(Encoding::MsgPack, &[ServerMessage::Data(news.clone())]),
+    ///     ServerMessage::data_frame(Encoding::Json, &[&imbalance]),
+    ///     Frame::text(r#"[{"T":"i","S":"AAPL","p":189.5,"t":"2023-11-14T22:13:20Z","z":"C"}]"#),
     /// );
-    /// # }
+    /// for encoding in [Encoding::Json, Encoding::MsgPack] {
+    ///     assert_eq!(
+    ///         ServerMessage::data_frame(encoding, &[&imbalance]),
+    ///         encode_market_frame(encoding, &[ServerMessage::Data(imbalance.clone())]),
+    ///     );
+    /// }
+    /// # Ok::<(), tickwire_core::InvalidSymbol>(())
     /// ```
     pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
         server_data::data_frame(encoding, messages)
@@ -362,13 +376,23 @@ impl TradingServerMessage {
     /// [`TradingServerMessage::TradeUpdate`] of `update`, without copying it.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame};
-    /// # fn check(update: TradeUpdate) {
-    /// assert_eq!(
-    ///     TradingServerMessage::trade_update_frame(Encoding::Json, &update),
-    ///     encode_trading_frame(Encoding::Json, &TradingServerMessage::TradeUpdate(Box::new(update.clone()))),
-    /// );
-    /// # }
+    /// use tickwire_core::protocol::alpaca::{
+    ///     Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame,
+    /// };
+    /// let update: TradeUpdate = serde_json::from_str(
+    ///     r#"{"event":"new","order":{"id":"7b76","client_order_id":"c1",
+    ///         "created_at":"2021-03-16T18:38:01Z","updated_at":"2021-03-16T18:38:01Z",
+    ///         "submitted_at":"2021-03-16T18:38:01Z","symbol":"AAPL","qty":"1",
+    ///         "side":"buy","type":"market","time_in_force":"day","status":"new"}}"#,
+    /// )?;
+    /// let message = TradingServerMessage::TradeUpdate(Box::new(update.clone()));
+    /// for encoding in [Encoding::Json, Encoding::MsgPack] {
+    ///     assert_eq!(
+    ///         TradingServerMessage::trade_update_frame(encoding, &update),
+    ///         encode_trading_frame(encoding, &message),
+    ///     );
+    /// }
+    /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
         server_trading::trade_update_frame(encoding, update)
