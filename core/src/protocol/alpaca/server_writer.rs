@@ -2,9 +2,9 @@
 //! JSON or MessagePack, byte for byte as `serde_json` (compact) and
 //! `rmp_serde` (named) write them, without a serializer per message.
 
-use super::Encoding;
 use rmp::Marker;
 
+use super::Encoding;
 use super::wire_write::{
     is_json_plain, json_str, json_symbol, msgpack_str_bytes, quoted, u32_len, written,
 };
@@ -352,14 +352,11 @@ impl Declared {
 
     /// One entry (a map's key, an array's element) of the innermost container.
     fn entry(&mut self, container: Container) {
-        let innermost = self.0.last_mut();
-        debug_assert!(
-            matches!(innermost, Some((open, 1..)) if *open == container),
-            "a {container:?} entry past the declared length (open: {:?})",
-            self.0
-        );
-        if let Some((_, left)) = self.0.last_mut() {
-            *left -= 1;
+        match self.0.last_mut() {
+            Some((open, left)) if *open == container && *left > 0 => *left -= 1,
+            innermost => {
+                panic!("a {container:?} entry past the declared length (innermost: {innermost:?})")
+            }
         }
     }
 
