@@ -26,6 +26,8 @@ mod server_data;
 mod server_decode;
 mod server_trading;
 mod server_writer;
+#[cfg(test)]
+mod strategies;
 mod trading;
 mod trading_dialect;
 mod wire;

@@ -9,7 +9,7 @@ use super::Encoding;
 use super::market::MarketData;
 use super::server_data;
 use super::server_trading;
-use super::server_writer::{AnyWriter, JsonWriter, MsgPackWriter, ServerWriter};
+use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
 use super::trading::TradeUpdate;
 use crate::{Channel, Frame, SubscriptionSet};
 
@@ -122,13 +122,27 @@ impl ServerMessage {
     /// with each message wrapped in [`ServerMessage::Data`], without copying them.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{Encoding, MarketData, ServerMessage, encode_market_frame};
-    /// # fn check(news: MarketData) {
+    /// use tickwire_core::protocol::alpaca::{
+    ///     Encoding, Imbalance, MarketData, ServerMessage, encode_market_frame,
+    /// };
+    /// use tickwire_core::{Frame, Symbol, Timestamp};
+    /// let imbalance = MarketData::Imbalance(Imbalance {
+    ///     symbol: Symbol::new("AAPL")?,
+    ///     price: 189.5,
+    ///     timestamp: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+    ///     tape: Some("C".into()),
+    /// });
     /// assert_eq!(
-    ///     ServerMessage::data_frame(Encoding::MsgPack, &[&news]),
-    ///     encode_market_frame(Encoding::MsgPack, &[ServerMessage::Data(news.clone())]),
+    ///     ServerMessage::data_frame(Encoding::Json, &[&imbalance]),
+    ///     Frame::text(r#"[{"T":"i","S":"AAPL","p":189.5,"t":"2023-11-14T22:13:20Z","z":"C"}]"#),
     /// );
-    /// # }
+    /// for encoding in [Encoding::Json, Encoding::MsgPack] {
+    ///     assert_eq!(
+    ///         ServerMessage::data_frame(encoding, &[&imbalance]),
+    ///         encode_market_frame(encoding, &[ServerMessage::Data(imbalance.clone())]),
+    ///     );
+    /// }
+    /// # Ok::<(), tickwire_core::InvalidSymbol>(())
     /// ```
     pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
         server_data::data_frame(encoding, messages)
@@ -173,22 +187,24 @@ const CONTROL_FRAME_BYTES: usize = 128;
 
 /// `{"T":"success","msg":…}` alone in a frame.
 fn success_frame(encoding: Encoding, msg: &str) -> Frame {
-    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
-    open_control(&mut w, "success", 1);
-    w.key("msg");
-    w.str(msg);
-    close_control(w)
+    dyn_frame(encoding, CONTROL_FRAME_BYTES, |w| {
+        open_control(w, "success", 1);
+        w.key("msg");
+        w.str(msg);
+        close_control(w);
+    })
 }
 
 /// `{"T":"error","code":…,"msg":…}` alone in a frame.
 fn error_frame(encoding: Encoding, code: u16, message: &str) -> Frame {
-    let mut w = AnyWriter::new(encoding, CONTROL_FRAME_BYTES);
-    open_control(&mut w, "error", 2);
-    w.key("code");
-    w.u64(u64::from(code));
-    w.key("msg");
-    w.str(message);
-    close_control(w)
+    dyn_frame(encoding, CONTROL_FRAME_BYTES, |w| {
+        open_control(w, "error", 2);
+        w.key("code");
+        w.u64(u64::from(code));
+        w.key("msg");
+        w.str(message);
+        close_control(w);
+    })
 }
 
 /// `{"T":"subscription",…}` alone in a frame; with `followers`, the set's
@@ -226,13 +242,12 @@ fn subscription<W: ServerWriter>(w: &mut W, set: &SubscriptionSet, followers: bo
         let symbols = set.symbols(listed);
         w.symbols(symbols.len(), symbols);
     }
-    w.end_map();
-    w.end_array();
+    close_control(w);
 }
 
 /// Opens the one-element array of a control message, its map of `fields`
 /// fields besides `T`, and writes `T`.
-fn open_control<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
+fn open_control<W: ServerWriter + ?Sized>(w: &mut W, tag: &'static str, fields: usize) {
     w.array(1);
     w.element();
     w.map(1 + fields);
@@ -240,10 +255,10 @@ fn open_control<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
     w.str(tag);
 }
 
-fn close_control(mut w: AnyWriter) -> Frame {
+/// Closes what [`open_control`] opened.
+fn close_control<W: ServerWriter + ?Sized>(w: &mut W) {
     w.end_map();
     w.end_array();
-    w.into_frame()
 }
 
 /// A trading stream message, as a server sends it.
@@ -361,13 +376,23 @@ impl TradingServerMessage {
     /// [`TradingServerMessage::TradeUpdate`] of `update`, without copying it.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame};
-    /// # fn check(update: TradeUpdate) {
-    /// assert_eq!(
-    ///     TradingServerMessage::trade_update_frame(Encoding::Json, &update),
-    ///     encode_trading_frame(Encoding::Json, &TradingServerMessage::TradeUpdate(Box::new(update.clone()))),
-    /// );
-    /// # }
+    /// use tickwire_core::protocol::alpaca::{
+    ///     Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame,
+    /// };
+    /// let update: TradeUpdate = serde_json::from_str(
+    ///     r#"{"event":"new","order":{"id":"7b76","client_order_id":"c1",
+    ///         "created_at":"2021-03-16T18:38:01Z","updated_at":"2021-03-16T18:38:01Z",
+    ///         "submitted_at":"2021-03-16T18:38:01Z","symbol":"AAPL","qty":"1",
+    ///         "side":"buy","type":"market","time_in_force":"day","status":"new"}}"#,
+    /// )?;
+    /// let message = TradingServerMessage::TradeUpdate(Box::new(update.clone()));
+    /// for encoding in [Encoding::Json, Encoding::MsgPack] {
+    ///     assert_eq!(
+    ///         TradingServerMessage::trade_update_frame(encoding, &update),
+    ///         encode_trading_frame(encoding, &message),
+    ///     );
+    /// }
+    /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
         server_trading::trade_update_frame(encoding, update)
@@ -380,7 +405,7 @@ mod tests {
 
     use super::*;
     use crate::Symbol;
-    use crate::protocol::alpaca::server_data::tests::any_text;
+    use crate::protocol::alpaca::strategies::any_text;
 
     /// Sets with up to 40 pairs on any channels (arrays past 16 elements).
     fn any_set() -> impl Strategy<Value = SubscriptionSet> {

@@ -79,253 +79,352 @@ fn conditions<W: ServerWriter>(w: &mut W, conditions: &Conditions) {
     w.strs(conditions.len(), conditions.iter());
 }
 
+// Each writer below names every field of its message, so that a new field
+// stops compilation where the message is written; debug builds check the
+// counts given to `open`.
+
 fn trade<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Trade) {
+    let Trade {
+        symbol,
+        id,
+        exchange,
+        price,
+        size,
+        conditions: trade_conditions,
+        timestamp,
+        tape,
+        taker_side,
+    } = m;
     let fields = 4
-        + present(m.id.is_some())
-        + present(m.exchange.is_some())
-        + present(!m.conditions.is_empty())
-        + present(m.tape.is_some())
-        + present(m.taker_side.is_some());
+        + present(id.is_some())
+        + present(exchange.is_some())
+        + present(!trade_conditions.is_empty())
+        + present(tape.is_some())
+        + present(taker_side.is_some());
     open(w, tag, fields);
     w.key("S");
-    w.symbol(&m.symbol);
-    if let Some(id) = m.id {
+    w.symbol(symbol);
+    if let Some(id) = *id {
         w.key("i");
         w.u64(id);
     }
-    opt_str_field(w, "x", m.exchange.as_deref());
+    opt_str_field(w, "x", exchange.as_deref());
     w.key("p");
-    w.f64(m.price);
+    w.f64(*price);
     w.key("s");
-    w.f64(m.size);
-    if !m.conditions.is_empty() {
+    w.f64(*size);
+    if !trade_conditions.is_empty() {
         w.key("c");
-        conditions(w, &m.conditions);
+        conditions(w, trade_conditions);
     }
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
-    opt_str_field(w, "tks", m.taker_side.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
+    opt_str_field(w, "tks", taker_side.as_deref());
 }
 
 fn quote<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Quote) {
+    let Quote {
+        symbol,
+        bid_exchange,
+        bid_price,
+        bid_size,
+        ask_exchange,
+        ask_price,
+        ask_size,
+        conditions: quote_conditions,
+        timestamp,
+        tape,
+    } = m;
     let fields = 6
-        + present(m.bid_exchange.is_some())
-        + present(m.ask_exchange.is_some())
-        + present(!m.conditions.is_empty())
-        + present(m.tape.is_some());
+        + present(bid_exchange.is_some())
+        + present(ask_exchange.is_some())
+        + present(!quote_conditions.is_empty())
+        + present(tape.is_some());
     open(w, tag, fields);
     w.key("S");
-    w.symbol(&m.symbol);
-    opt_str_field(w, "bx", m.bid_exchange.as_deref());
+    w.symbol(symbol);
+    opt_str_field(w, "bx", bid_exchange.as_deref());
     w.key("bp");
-    w.f64(m.bid_price);
+    w.f64(*bid_price);
     w.key("bs");
-    w.f64(m.bid_size);
-    opt_str_field(w, "ax", m.ask_exchange.as_deref());
+    w.f64(*bid_size);
+    opt_str_field(w, "ax", ask_exchange.as_deref());
     w.key("ap");
-    w.f64(m.ask_price);
+    w.f64(*ask_price);
     w.key("as");
-    w.f64(m.ask_size);
-    if !m.conditions.is_empty() {
+    w.f64(*ask_size);
+    if !quote_conditions.is_empty() {
         w.key("c");
-        conditions(w, &m.conditions);
+        conditions(w, quote_conditions);
     }
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
 }
 
 fn bar<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Bar) {
-    let fields = 7 + present(m.vwap.is_some()) + present(m.trade_count.is_some());
-    open(w, tag, fields);
+    let Bar {
+        symbol,
+        open: open_price,
+        high,
+        low,
+        close,
+        volume,
+        vwap,
+        trade_count,
+        timestamp,
+    } = m;
+    open(
+        w,
+        tag,
+        7 + present(vwap.is_some()) + present(trade_count.is_some()),
+    );
     w.key("S");
-    w.symbol(&m.symbol);
+    w.symbol(symbol);
     w.key("o");
-    w.f64(m.open);
+    w.f64(*open_price);
     w.key("h");
-    w.f64(m.high);
+    w.f64(*high);
     w.key("l");
-    w.f64(m.low);
+    w.f64(*low);
     w.key("c");
-    w.f64(m.close);
+    w.f64(*close);
     w.key("v");
-    w.f64(m.volume);
-    if let Some(vwap) = m.vwap {
+    w.f64(*volume);
+    if let Some(vwap) = *vwap {
         w.key("vw");
         w.f64(vwap);
     }
-    if let Some(count) = m.trade_count {
+    if let Some(count) = *trade_count {
         w.key("n");
         w.u64(count);
     }
     w.key("t");
-    w.timestamp(m.timestamp);
+    w.timestamp(*timestamp);
 }
 
 fn correction<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Correction) {
-    let fields = 10 + present(m.exchange.is_some()) + present(m.tape.is_some());
-    open(w, tag, fields);
+    let Correction {
+        symbol,
+        exchange,
+        original_id,
+        original_price,
+        original_size,
+        original_conditions,
+        corrected_id,
+        corrected_price,
+        corrected_size,
+        corrected_conditions,
+        timestamp,
+        tape,
+    } = m;
+    open(
+        w,
+        tag,
+        10 + present(exchange.is_some()) + present(tape.is_some()),
+    );
     w.key("S");
-    w.symbol(&m.symbol);
-    opt_str_field(w, "x", m.exchange.as_deref());
+    w.symbol(symbol);
+    opt_str_field(w, "x", exchange.as_deref());
     w.key("oi");
-    w.u64(m.original_id);
+    w.u64(*original_id);
     w.key("op");
-    w.f64(m.original_price);
+    w.f64(*original_price);
     w.key("os");
-    w.f64(m.original_size);
+    w.f64(*original_size);
     w.key("oc");
-    conditions(w, &m.original_conditions);
+    conditions(w, original_conditions);
     w.key("ci");
-    w.u64(m.corrected_id);
+    w.u64(*corrected_id);
     w.key("cp");
-    w.f64(m.corrected_price);
+    w.f64(*corrected_price);
     w.key("cs");
-    w.f64(m.corrected_size);
+    w.f64(*corrected_size);
     w.key("cc");
-    conditions(w, &m.corrected_conditions);
+    conditions(w, corrected_conditions);
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
 }
 
 fn cancel_error<W: ServerWriter>(w: &mut W, tag: &'static str, m: &CancelError) {
-    let fields = 6 + present(m.exchange.is_some()) + present(m.tape.is_some());
-    open(w, tag, fields);
+    let CancelError {
+        symbol,
+        id,
+        exchange,
+        price,
+        size,
+        action,
+        timestamp,
+        tape,
+    } = m;
+    open(
+        w,
+        tag,
+        6 + present(exchange.is_some()) + present(tape.is_some()),
+    );
     w.key("S");
-    w.symbol(&m.symbol);
+    w.symbol(symbol);
     w.key("i");
-    w.u64(m.id);
-    opt_str_field(w, "x", m.exchange.as_deref());
+    w.u64(*id);
+    opt_str_field(w, "x", exchange.as_deref());
     w.key("p");
-    w.f64(m.price);
+    w.f64(*price);
     w.key("s");
-    w.f64(m.size);
+    w.f64(*size);
     w.key("a");
-    w.str(&m.action);
+    w.str(action);
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
 }
 
 fn status<W: ServerWriter>(w: &mut W, tag: &'static str, m: &TradingStatus) {
-    open(w, tag, 6 + present(m.tape.is_some()));
+    let TradingStatus {
+        symbol,
+        status_code,
+        status_message,
+        reason_code,
+        reason_message,
+        timestamp,
+        tape,
+    } = m;
+    open(w, tag, 6 + present(tape.is_some()));
     w.key("S");
-    w.symbol(&m.symbol);
+    w.symbol(symbol);
     w.key("sc");
-    w.str(&m.status_code);
+    w.str(status_code);
     w.key("sm");
-    w.str(&m.status_message);
+    w.str(status_message);
     w.key("rc");
-    w.str(&m.reason_code);
+    w.str(reason_code);
     w.key("rm");
-    w.str(&m.reason_message);
+    w.str(reason_message);
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
 }
 
 fn luld<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Luld) {
-    open(w, tag, 5 + present(m.tape.is_some()));
+    let Luld {
+        symbol,
+        limit_up_price,
+        limit_down_price,
+        indicator,
+        timestamp,
+        tape,
+    } = m;
+    open(w, tag, 5 + present(tape.is_some()));
     w.key("S");
-    w.symbol(&m.symbol);
+    w.symbol(symbol);
     w.key("u");
-    w.f64(m.limit_up_price);
+    w.f64(*limit_up_price);
     w.key("d");
-    w.f64(m.limit_down_price);
+    w.f64(*limit_down_price);
     w.key("i");
-    w.str(&m.indicator);
+    w.str(indicator);
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
 }
 
 fn imbalance<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Imbalance) {
-    open(w, tag, 3 + present(m.tape.is_some()));
+    let Imbalance {
+        symbol,
+        price,
+        timestamp,
+        tape,
+    } = m;
+    open(w, tag, 3 + present(tape.is_some()));
     w.key("S");
-    w.symbol(&m.symbol);
+    w.symbol(symbol);
     w.key("p");
-    w.f64(m.price);
+    w.f64(*price);
     w.key("t");
-    w.timestamp(m.timestamp);
-    opt_str_field(w, "z", m.tape.as_deref());
+    w.timestamp(*timestamp);
+    opt_str_field(w, "z", tape.as_deref());
 }
 
 fn orderbook<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Orderbook) {
+    let Orderbook {
+        symbol,
+        bids,
+        asks,
+        reset,
+        timestamp,
+    } = m;
     open(w, tag, 5);
     w.key("S");
-    w.symbol(&m.symbol);
+    w.symbol(symbol);
     w.key("b");
-    levels(w, &m.bids);
+    levels(w, bids);
     w.key("a");
-    levels(w, &m.asks);
+    levels(w, asks);
     w.key("r");
-    w.bool(m.reset);
+    w.bool(*reset);
     w.key("t");
-    w.timestamp(m.timestamp);
+    w.timestamp(*timestamp);
 }
 
 fn levels<W: ServerWriter>(w: &mut W, levels: &[OrderbookLevel]) {
     w.array(levels.len());
     for level in levels {
+        let OrderbookLevel { price, size } = level;
         w.element();
         w.map(2);
         w.key("p");
-        w.f64(level.price);
+        w.f64(*price);
         w.key("s");
-        w.f64(level.size);
+        w.f64(*size);
         w.end_map();
     }
     w.end_array();
 }
 
 fn news<W: ServerWriter>(w: &mut W, tag: &'static str, m: &News) {
-    open(w, tag, 9 + present(m.url.is_some()));
+    let News {
+        id,
+        headline,
+        summary,
+        author,
+        created_at,
+        updated_at,
+        content,
+        url,
+        symbols,
+        source,
+    } = m;
+    open(w, tag, 9 + present(url.is_some()));
     w.key("id");
-    w.u64(m.id);
+    w.u64(*id);
     w.key("headline");
-    w.str(&m.headline);
+    w.str(headline);
     w.key("summary");
-    w.str(&m.summary);
+    w.str(summary);
     w.key("author");
-    w.str(&m.author);
+    w.str(author);
     w.key("created_at");
-    w.timestamp(m.created_at);
+    w.timestamp(*created_at);
     w.key("updated_at");
-    w.timestamp(m.updated_at);
+    w.timestamp(*updated_at);
     w.key("content");
-    w.str(&m.content);
-    opt_str_field(w, "url", m.url.as_deref());
+    w.str(content);
+    opt_str_field(w, "url", url.as_deref());
     w.key("symbols");
-    w.array(m.symbols.len());
-    for symbol in &m.symbols {
-        w.element();
-        w.symbol(symbol);
-    }
-    w.end_array();
+    w.symbols(symbols.len(), symbols.iter());
     w.key("source");
-    w.str(&m.source);
+    w.str(source);
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use compact_str::CompactString;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::protocol::alpaca::strategies::{any_f64, any_text, any_timestamp};
     use crate::{Symbol, Timestamp};
-
-    /// Text with control and non-ASCII characters (JSON escapes), or of any
-    /// MessagePack string length, or a short ticker.
-    pub(in crate::protocol::alpaca) fn any_text() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[A-Z]{1,5}",
-            prop::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
-            prop::collection::vec(prop::char::range('\0', '\u{7f}'), 0..300)
-                .prop_map(String::from_iter),
-        ]
-    }
 
     fn any_compact() -> impl Strategy<Value = CompactString> {
         any_text().prop_map(CompactString::from)
@@ -337,30 +436,6 @@ pub(super) mod tests {
 
     fn any_symbol() -> impl Strategy<Value = Symbol> {
         any_text().prop_map(|text| Symbol::from_server(&text))
-    }
-
-    /// Any float, including non-finite ones, whole ones and tiny ones.
-    pub(in crate::protocol::alpaca) fn any_f64() -> impl Strategy<Value = f64> {
-        prop_oneof![
-            any::<f64>(),
-            (-1_000_000i64..1_000_000).prop_map(|n| n as f64 / 100.0),
-            Just(f64::NAN),
-            Just(f64::INFINITY),
-            Just(-0.0),
-            Just(1e300),
-        ]
-    }
-
-    /// Timestamps in every MessagePack layout (4, 8 and 12 bytes) and years
-    /// outside RFC 3339's range.
-    pub(in crate::protocol::alpaca) fn any_timestamp() -> impl Strategy<Value = Timestamp> {
-        let seconds = prop_oneof![
-            0i64..(1 << 32),
-            0i64..(1 << 34),
-            -400_000_000_000i64..400_000_000_000,
-        ];
-        let nanos = prop_oneof![Just(0u32), 0u32..1_000_000_000];
-        (seconds, nanos).prop_map(|(s, n)| Timestamp::new(s, n).expect("nanos below 1e9"))
     }
 
     /// Integers of every MessagePack width.

@@ -425,12 +425,30 @@ impl<'de> Visitor<'de> for RawDataSeed<'_> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+    use serde_json::json;
 
     use super::*;
-    use crate::protocol::alpaca::server_data::tests::any_text;
+    use crate::protocol::alpaca::strategies::any_text;
 
-    /// Requests in the shapes clients write, and some they do not.
-    fn any_request() -> impl Strategy<Value = serde_json::Value> {
+    /// A request's entries in the order written, repeated keys included
+    /// (which a `serde_json::Value` would merge and sort).
+    #[derive(Debug, Clone)]
+    struct Entries(Vec<(String, serde_json::Value)>);
+
+    impl Serialize for Entries {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (key, value) in &self.0 {
+                map.serialize_entry(key, value)?;
+            }
+            map.end()
+        }
+    }
+
+    /// Requests in the shapes clients write, and some they do not: keys in
+    /// any order (`action` last, as alpaca-py writes it) and repeated.
+    fn any_request() -> impl Strategy<Value = Entries> {
         let key = prop_oneof![
             Just("action".to_owned()),
             Just("key".to_owned()),
@@ -448,8 +466,7 @@ mod tests {
             any::<i64>().prop_map(serde_json::Value::from),
             Just(serde_json::json!({"key_id": "K", "secret_key": "S"})),
         ];
-        prop::collection::vec((key, value), 0..6)
-            .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect()))
+        prop::collection::vec((key, value), 0..6).prop_map(Entries)
     }
 
     /// `decode_client_message` on a frame, and serde's answer alone.
@@ -536,6 +553,47 @@ mod tests {
                 fast_client(Wire::MsgPack, &packed, &mut raw).is_some(),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn repeated_keys_and_action_last_match_serde() {
+        let requests = [
+            vec![
+                ("trades", json!(["A"])),
+                ("trades", json!(["B"])),
+                ("action", json!("subscribe")),
+            ],
+            vec![
+                ("action", json!("auth")),
+                ("key", json!("K")),
+                ("secret", json!("S")),
+                ("action", json!("subscribe")),
+            ],
+            vec![
+                ("key", json!("K")),
+                ("key", json!("L")),
+                ("secret", json!("S")),
+                ("action", json!("auth")),
+            ],
+        ];
+        for request in requests {
+            let request = Entries(
+                request
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+            );
+            for (wire, bytes) in [
+                (Wire::Json, serde_json::to_vec(&request).unwrap()),
+                (Wire::MsgPack, rmp_serde::to_vec_named(&request).unwrap()),
+            ] {
+                let mut raw = FastRaw::default();
+                assert!(fast_client(wire, &bytes, &mut raw).is_some(), "{request:?}");
+                let (fast, serde) = both(&Frame::binary(bytes.clone()));
+                assert!(fast.is_ok(), "{request:?}");
+                assert_eq!(fast, serde, "{request:?}");
+            }
         }
     }
 

@@ -7,9 +7,6 @@ use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter};
 use super::trading::{Decimal, Order, TradeUpdate};
 use crate::Frame;
 
-/// The fields of [`Order`], all always written.
-const ORDER_FIELDS: usize = 35;
-
 /// One trade update frame: JSON in a binary frame, or MessagePack.
 pub(super) fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
     let bytes = match encoding {
@@ -37,29 +34,40 @@ fn stream_message<W: ServerWriter>(w: &mut W, update: &TradeUpdate) {
 }
 
 fn trade_update<W: ServerWriter>(w: &mut W, u: &TradeUpdate) {
-    let fields = 2
-        + usize::from(u.execution_id.is_some())
-        + usize::from(u.timestamp.is_some())
-        + usize::from(u.price.is_some())
-        + usize::from(u.qty.is_some())
-        + usize::from(u.position_qty.is_some());
-    w.map(fields);
+    // Every field named, so that a new one stops compilation here.
+    let TradeUpdate {
+        event,
+        execution_id,
+        order: o,
+        timestamp,
+        price,
+        qty,
+        position_qty,
+    } = u;
+    let optional = [
+        execution_id.is_some(),
+        timestamp.is_some(),
+        price.is_some(),
+        qty.is_some(),
+        position_qty.is_some(),
+    ];
+    w.map(2 + optional.into_iter().filter(|&written| written).count());
     w.key("event");
-    w.str(u.event.as_str());
-    if let Some(id) = &u.execution_id {
+    w.str(event.as_str());
+    if let Some(id) = execution_id {
         w.key("execution_id");
         w.str(id);
     }
     w.key("order");
-    order(w, &u.order);
-    if let Some(timestamp) = u.timestamp {
+    order(w, o);
+    if let Some(timestamp) = *timestamp {
         w.key("timestamp");
         w.timestamp(timestamp);
     }
     for (key, value) in [
-        ("price", &u.price),
-        ("qty", &u.qty),
-        ("position_qty", &u.position_qty),
+        ("price", price),
+        ("qty", qty),
+        ("position_qty", position_qty),
     ] {
         if let Some(value) = value {
             w.key(key);
@@ -70,65 +78,104 @@ fn trade_update<W: ServerWriter>(w: &mut W, u: &TradeUpdate) {
 }
 
 fn order<W: ServerWriter>(w: &mut W, o: &Order) {
-    w.map(ORDER_FIELDS);
+    // Every field named, so that a new one stops compilation here; all 35
+    // are written (debug builds check the count).
+    let Order {
+        id,
+        client_order_id,
+        created_at,
+        updated_at,
+        submitted_at,
+        filled_at,
+        expired_at,
+        expires_at,
+        canceled_at,
+        failed_at,
+        replaced_at,
+        replaced_by,
+        replaces,
+        asset_id,
+        symbol,
+        asset_class,
+        notional,
+        qty,
+        filled_qty,
+        filled_avg_price,
+        order_class,
+        order_type,
+        r#type,
+        side,
+        position_intent,
+        time_in_force,
+        limit_price,
+        stop_price,
+        status,
+        extended_hours,
+        legs,
+        trail_percent,
+        trail_price,
+        hwm,
+        ratio_qty,
+    } = o;
+    w.map(35);
     w.key("id");
-    w.str(&o.id);
+    w.str(id);
     w.key("client_order_id");
-    w.str(&o.client_order_id);
+    w.str(client_order_id);
     w.key("created_at");
-    w.timestamp(o.created_at);
+    w.timestamp(*created_at);
     w.key("updated_at");
-    w.timestamp(o.updated_at);
+    w.timestamp(*updated_at);
     w.key("submitted_at");
-    w.timestamp(o.submitted_at);
+    w.timestamp(*submitted_at);
     for (key, value) in [
-        ("filled_at", o.filled_at),
-        ("expired_at", o.expired_at),
-        ("expires_at", o.expires_at),
-        ("canceled_at", o.canceled_at),
-        ("failed_at", o.failed_at),
-        ("replaced_at", o.replaced_at),
+        ("filled_at", filled_at),
+        ("expired_at", expired_at),
+        ("expires_at", expires_at),
+        ("canceled_at", canceled_at),
+        ("failed_at", failed_at),
+        ("replaced_at", replaced_at),
     ] {
         w.key(key);
-        w.opt_timestamp(value);
+        w.opt_timestamp(*value);
     }
     w.key("replaced_by");
-    w.opt_str(o.replaced_by.as_deref());
+    w.opt_str(replaced_by.as_deref());
     w.key("replaces");
-    w.opt_str(o.replaces.as_deref());
+    w.opt_str(replaces.as_deref());
     w.key("asset_id");
-    w.opt_str(o.asset_id.as_deref());
+    w.opt_str(asset_id.as_deref());
     w.key("symbol");
-    match &o.symbol {
+    match symbol {
         Some(symbol) => w.symbol(symbol),
         None => w.null(),
     }
     w.key("asset_class");
-    w.opt_str(o.asset_class.as_ref().map(|c| c.as_str()));
-    decimal(w, "notional", &o.notional);
-    decimal(w, "qty", &o.qty);
-    decimal(w, "filled_qty", &o.filled_qty);
-    decimal(w, "filled_avg_price", &o.filled_avg_price);
+    w.opt_str(asset_class.as_ref().map(|c| c.as_str()));
+    decimal(w, "notional", notional);
+    decimal(w, "qty", qty);
+    decimal(w, "filled_qty", filled_qty);
+    decimal(w, "filled_avg_price", filled_avg_price);
     w.key("order_class");
-    w.str(o.order_class.as_str());
+    w.str(order_class.as_str());
     w.key("order_type");
-    w.opt_str(o.order_type.as_ref().map(|t| t.as_str()));
+    w.opt_str(order_type.as_ref().map(|t| t.as_str()));
     w.key("type");
-    w.opt_str(o.r#type.as_ref().map(|t| t.as_str()));
+    w.opt_str(r#type.as_ref().map(|t| t.as_str()));
     w.key("side");
-    w.opt_str(o.side.as_ref().map(|s| s.as_str()));
+    w.opt_str(side.as_ref().map(|s| s.as_str()));
     w.key("position_intent");
-    w.opt_str(o.position_intent.as_ref().map(|p| p.as_str()));
+    w.opt_str(position_intent.as_ref().map(|p| p.as_str()));
     w.key("time_in_force");
-    w.str(o.time_in_force.as_str());
-    decimal(w, "limit_price", &o.limit_price);
-    decimal(w, "stop_price", &o.stop_price);
+    w.str(time_in_force.as_str());
+    decimal(w, "limit_price", limit_price);
+    decimal(w, "stop_price", stop_price);
     w.key("status");
-    w.str(o.status.as_str());
+    w.str(status.as_str());
     w.key("extended_hours");
-    w.bool(o.extended_hours);
+    w.bool(*extended_hours);
     w.key("legs");
-    match &o.legs {
+    match legs {
         Some(legs) => {
             w.array(legs.len());
             for leg in legs {
@@ -139,10 +186,10 @@ fn order<W: ServerWriter>(w: &mut W, o: &Order) {
         }
         None => w.null(),
     }
-    decimal(w, "trail_percent", &o.trail_percent);
-    decimal(w, "trail_price", &o.trail_price);
-    decimal(w, "hwm", &o.hwm);
-    decimal(w, "ratio_qty", &o.ratio_qty);
+    decimal(w, "trail_percent", trail_percent);
+    decimal(w, "trail_price", trail_price);
+    decimal(w, "hwm", hwm);
+    decimal(w, "ratio_qty", ratio_qty);
     w.end_map();
 }
 
@@ -159,151 +206,9 @@ pub(super) mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::Symbol;
     use crate::protocol::alpaca::TradingServerMessage;
-    use crate::protocol::alpaca::server_data::tests::{any_text, any_timestamp};
-    use crate::protocol::alpaca::trading::{
-        AssetClass, OrderClass, OrderSide, OrderStatus, OrderType, PositionIntent, TimeInForce,
-        TradeEvent,
-    };
-
-    /// A known wire name or any text (kept as `Other`).
-    fn any_name(known: &'static [&'static str]) -> impl Strategy<Value = String> {
-        prop_oneof![
-            3 => prop::sample::select(known).prop_map(str::to_owned),
-            1 => any_text(),
-        ]
-    }
-
-    fn any_decimal() -> impl Strategy<Value = Option<Decimal>> {
-        prop::option::of(
-            prop_oneof!["[0-9]{1,6}(\\.[0-9]{1,4})?", any_text()].prop_map(Decimal::new),
-        )
-    }
-
-    fn any_opt_timestamp() -> impl Strategy<Value = Option<crate::Timestamp>> {
-        prop::option::of(any_timestamp())
-    }
-
-    /// An order whose legs are `legs`.
-    fn any_order_with(
-        legs: impl Strategy<Value = Option<Vec<Order>>>,
-    ) -> impl Strategy<Value = Order> {
-        let ids = (
-            any_text(),
-            any_text(),
-            prop::option::of(any_text()),
-            prop::option::of(any_text()),
-            prop::option::of(any_text()),
-        );
-        let times = (
-            (any_timestamp(), any_timestamp(), any_timestamp()),
-            (
-                any_opt_timestamp(),
-                any_opt_timestamp(),
-                any_opt_timestamp(),
-            ),
-            (
-                any_opt_timestamp(),
-                any_opt_timestamp(),
-                any_opt_timestamp(),
-            ),
-        );
-        let what = (
-            prop::option::of(any_text().prop_map(|s| Symbol::from_server(&s))),
-            prop::option::of(
-                any_name(&["us_equity", "us_option", "crypto"])
-                    .prop_map(|s| AssetClass::from(s.as_str())),
-            ),
-            any_name(&["simple", "bracket", "oco", "oto", "mleg"])
-                .prop_map(|s| OrderClass::from(s.as_str())),
-            prop::option::of(
-                any_name(&["market", "limit", "stop"]).prop_map(|s| OrderType::from(s.as_str())),
-            ),
-            prop::option::of(
-                any_name(&["market", "limit", "stop_limit"])
-                    .prop_map(|s| OrderType::from(s.as_str())),
-            ),
-            prop::option::of(any_name(&["buy", "sell"]).prop_map(|s| OrderSide::from(s.as_str()))),
-            prop::option::of(
-                any_name(&["buy_to_open", "sell_to_close"])
-                    .prop_map(|s| PositionIntent::from(s.as_str())),
-            ),
-            any_name(&["day", "gtc", "ioc"]).prop_map(|s| TimeInForce::from(s.as_str())),
-            any_name(&["new", "filled", "canceled"]).prop_map(|s| OrderStatus::from(s.as_str())),
-            any::<bool>(),
-        );
-        let amounts = (
-            (any_decimal(), any_decimal(), any_decimal(), any_decimal()),
-            (any_decimal(), any_decimal()),
-            (any_decimal(), any_decimal(), any_decimal(), any_decimal()),
-        );
-        (ids, times, what, amounts, legs).prop_map(|(ids, times, what, amounts, legs)| Order {
-            id: ids.0,
-            client_order_id: ids.1,
-            created_at: times.0.0,
-            updated_at: times.0.1,
-            submitted_at: times.0.2,
-            filled_at: times.1.0,
-            expired_at: times.1.1,
-            expires_at: times.1.2,
-            canceled_at: times.2.0,
-            failed_at: times.2.1,
-            replaced_at: times.2.2,
-            replaced_by: ids.2,
-            replaces: ids.3,
-            asset_id: ids.4,
-            symbol: what.0,
-            asset_class: what.1,
-            notional: amounts.0.0,
-            qty: amounts.0.1,
-            filled_qty: amounts.0.2,
-            filled_avg_price: amounts.0.3,
-            order_class: what.2,
-            order_type: what.3,
-            r#type: what.4,
-            side: what.5,
-            position_intent: what.6,
-            time_in_force: what.7,
-            limit_price: amounts.1.0,
-            stop_price: amounts.1.1,
-            status: what.8,
-            extended_hours: what.9,
-            legs,
-            trail_percent: amounts.2.0,
-            trail_price: amounts.2.1,
-            hwm: amounts.2.2,
-            ratio_qty: amounts.2.3,
-        })
-    }
-
-    /// Orders with no legs, empty legs, or up to 20 legs (arrays past 16).
-    fn any_order() -> impl Strategy<Value = Order> {
-        let leaf = any_order_with(prop::option::of(Just(Vec::new())));
-        any_order_with(prop::option::of(prop::collection::vec(leaf, 0..20)))
-    }
-
-    pub(in crate::protocol::alpaca) fn any_trade_update() -> impl Strategy<Value = TradeUpdate> {
-        (
-            any_name(&["new", "fill", "partial_fill", "canceled"])
-                .prop_map(|s| TradeEvent::from(s.as_str())),
-            prop::option::of(any_text()),
-            any_order(),
-            any_opt_timestamp(),
-            (any_decimal(), any_decimal(), any_decimal()),
-        )
-            .prop_map(
-                |(event, execution_id, order, timestamp, (price, qty, position_qty))| TradeUpdate {
-                    event,
-                    execution_id,
-                    order,
-                    timestamp,
-                    price,
-                    qty,
-                    position_qty,
-                },
-            )
-    }
+    // Re-exported for `trading_dialect`'s tests, which import it from here.
+    pub(in crate::protocol::alpaca) use crate::protocol::alpaca::strategies::any_trade_update;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]

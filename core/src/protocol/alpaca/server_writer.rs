@@ -2,8 +2,12 @@
 //! JSON or MessagePack, byte for byte as `serde_json` (compact) and
 //! `rmp_serde` (named) write them, without a serializer per message.
 
+use rmp::Marker;
+
 use super::Encoding;
-use super::wire_write::{json_str, json_symbol, msgpack_symbol};
+use super::wire_write::{
+    is_json_plain, json_str, json_symbol, msgpack_str_bytes, quoted, u32_len, written,
+};
 use crate::timestamp::FORMATTED_BYTES_MAX;
 use crate::{Frame, Symbol, Timestamp};
 
@@ -57,7 +61,10 @@ pub(super) trait ServerWriter {
     }
 
     /// An array of symbols.
-    fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>) {
+    fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>)
+    where
+        Self: Sized,
+    {
         self.array(len);
         for symbol in symbols {
             self.element();
@@ -67,7 +74,10 @@ pub(super) trait ServerWriter {
     }
 
     /// An array of strings.
-    fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>) {
+    fn strs<'a>(&mut self, len: usize, texts: impl Iterator<Item = &'a str>)
+    where
+        Self: Sized,
+    {
         self.array(len);
         for text in texts {
             self.element();
@@ -141,7 +151,7 @@ impl ServerWriter for JsonWriter {
     // Inlined so that each key's length is a constant and its copy a move.
     #[inline(always)]
     fn key(&mut self, key: &'static str) {
-        debug_assert!(key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        debug_assert!(key.bytes().all(is_json_plain));
         self.buf.reserve(key.len() + 4);
         self.comma();
         self.buf.push(b'"');
@@ -173,11 +183,7 @@ impl ServerWriter for JsonWriter {
     fn timestamp(&mut self, value: Timestamp) {
         // The RFC 3339 text never needs escaping.
         let mut text = [0u8; FORMATTED_BYTES_MAX];
-        let text = value.format_bytes(&mut text);
-        self.buf.reserve(text.len() + 2);
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(text);
-        self.buf.push(b'"');
+        quoted(&mut self.buf, value.format_bytes(&mut text));
     }
 
     fn null(&mut self) {
@@ -185,98 +191,35 @@ impl ServerWriter for JsonWriter {
     }
 }
 
-/// Either writer, chosen at run time: for frames too rare to be worth a
-/// copy of their code per encoding.
-pub(super) enum AnyWriter {
-    Json(JsonWriter),
-    MsgPack(MsgPackWriter),
-}
-
-impl AnyWriter {
-    /// A writer for `encoding` with room for `capacity` bytes.
-    pub(super) fn new(encoding: Encoding, capacity: usize) -> Self {
-        match encoding {
-            Encoding::Json => Self::Json(JsonWriter::with_capacity(capacity)),
-            Encoding::MsgPack => Self::MsgPack(MsgPackWriter::with_capacity(capacity)),
+/// One frame written by `write` through whichever writer `encoding` needs
+/// (JSON in a text frame, MessagePack in a binary one), with room for
+/// `capacity` bytes: for frames too rare to be worth a copy of their code
+/// per encoding.
+pub(super) fn dyn_frame(
+    encoding: Encoding,
+    capacity: usize,
+    write: impl FnOnce(&mut dyn ServerWriter),
+) -> Frame {
+    match encoding {
+        Encoding::Json => {
+            let mut w = JsonWriter::with_capacity(capacity);
+            write(&mut w);
+            Frame::Text(w.into_bytes().into())
         }
-    }
-
-    /// What was written, in a text frame (JSON) or a binary frame.
-    pub(super) fn into_frame(self) -> Frame {
-        match self {
-            Self::Json(w) => Frame::Text(w.into_bytes().into()),
-            Self::MsgPack(w) => Frame::Binary(w.into_bytes().into()),
+        Encoding::MsgPack => {
+            let mut w = MsgPackWriter::with_capacity(capacity);
+            write(&mut w);
+            Frame::Binary(w.into_bytes().into())
         }
-    }
-}
-
-/// Calls the same method on whichever writer `self` holds.
-macro_rules! either {
-    ($self:ident.$method:ident($($arg:expr),*)) => {
-        match $self {
-            Self::Json(w) => w.$method($($arg),*),
-            Self::MsgPack(w) => w.$method($($arg),*),
-        }
-    };
-}
-
-impl ServerWriter for AnyWriter {
-    fn map(&mut self, len: usize) {
-        either!(self.map(len));
-    }
-
-    fn end_map(&mut self) {
-        either!(self.end_map());
-    }
-
-    fn array(&mut self, len: usize) {
-        either!(self.array(len));
-    }
-
-    fn end_array(&mut self) {
-        either!(self.end_array());
-    }
-
-    fn element(&mut self) {
-        either!(self.element());
-    }
-
-    fn key(&mut self, key: &'static str) {
-        either!(self.key(key));
-    }
-
-    fn str(&mut self, text: &str) {
-        either!(self.str(text));
-    }
-
-    fn symbol(&mut self, symbol: &Symbol) {
-        either!(self.symbol(symbol));
-    }
-
-    fn f64(&mut self, value: f64) {
-        either!(self.f64(value));
-    }
-
-    fn u64(&mut self, value: u64) {
-        either!(self.u64(value));
-    }
-
-    fn bool(&mut self, value: bool) {
-        either!(self.bool(value));
-    }
-
-    fn timestamp(&mut self, value: Timestamp) {
-        either!(self.timestamp(value));
-    }
-
-    fn null(&mut self) {
-        either!(self.null());
     }
 }
 
 /// MessagePack with named fields (maps), timestamps as extension -1.
 pub(super) struct MsgPackWriter {
     buf: Vec<u8>,
+    /// Checks that each container gets as many entries as it declared.
+    #[cfg(debug_assertions)]
+    declared: Declared,
 }
 
 impl MsgPackWriter {
@@ -287,74 +230,80 @@ impl MsgPackWriter {
     pub(super) fn with_capacity(capacity: usize) -> Self {
         Self {
             buf: Vec::with_capacity(capacity),
+            #[cfg(debug_assertions)]
+            declared: Declared::default(),
         }
     }
 
     pub(super) fn into_bytes(self) -> Vec<u8> {
+        #[cfg(debug_assertions)]
+        self.declared.finish();
         self.buf
     }
 }
 
 impl ServerWriter for MsgPackWriter {
     fn map(&mut self, len: usize) {
+        #[cfg(debug_assertions)]
+        self.declared.open(Container::Map, len);
         match len {
-            0..16 => self.buf.push(FIXMAP | len as u8),
+            0..16 => self.buf.push(Marker::FixMap(len as u8).to_u8()),
             16..=0xffff => {
-                self.buf.push(MAP16);
+                self.buf.push(Marker::Map16.to_u8());
                 self.buf.extend_from_slice(&(len as u16).to_be_bytes());
             }
             _ => written(rmp::encode::write_map_len(&mut self.buf, u32_len(len))),
         }
     }
 
-    fn end_map(&mut self) {}
+    fn end_map(&mut self) {
+        #[cfg(debug_assertions)]
+        self.declared.close(Container::Map);
+    }
 
     fn array(&mut self, len: usize) {
+        #[cfg(debug_assertions)]
+        self.declared.open(Container::Array, len);
         match len {
-            0..16 => self.buf.push(FIXARRAY | len as u8),
+            0..16 => self.buf.push(Marker::FixArray(len as u8).to_u8()),
             16..=0xffff => {
-                self.buf.push(ARRAY16);
+                self.buf.push(Marker::Array16.to_u8());
                 self.buf.extend_from_slice(&(len as u16).to_be_bytes());
             }
             _ => written(rmp::encode::write_array_len(&mut self.buf, u32_len(len))),
         }
     }
 
-    fn end_array(&mut self) {}
+    fn end_array(&mut self) {
+        #[cfg(debug_assertions)]
+        self.declared.close(Container::Array);
+    }
 
-    fn element(&mut self) {}
+    fn element(&mut self) {
+        #[cfg(debug_assertions)]
+        self.declared.entry(Container::Array);
+    }
 
     // Inlined so that each key's length is a constant and its copy a move.
     #[inline(always)]
     fn key(&mut self, key: &'static str) {
+        #[cfg(debug_assertions)]
+        self.declared.entry(Container::Map);
         self.str(key);
     }
 
     #[inline(always)]
     fn str(&mut self, text: &str) {
-        if text.len() < 32 {
-            self.buf.reserve(1 + text.len());
-            self.buf.push(FIXSTR | text.len() as u8);
-            self.buf.extend_from_slice(text.as_bytes());
-        } else {
-            written(rmp::encode::write_str(&mut self.buf, text));
-        }
+        msgpack_str_bytes(&mut self.buf, text.as_bytes());
     }
 
     fn symbol(&mut self, symbol: &Symbol) {
-        let bytes = symbol.as_bytes();
-        if bytes.len() < 32 {
-            self.buf.reserve(1 + bytes.len());
-            self.buf.push(FIXSTR | bytes.len() as u8);
-            self.buf.extend_from_slice(bytes);
-        } else {
-            msgpack_symbol(&mut self.buf, symbol);
-        }
+        msgpack_str_bytes(&mut self.buf, symbol.as_bytes());
     }
 
     fn f64(&mut self, value: f64) {
         self.buf.reserve(9);
-        self.buf.push(FLOAT64);
+        self.buf.push(Marker::F64.to_u8());
         self.buf.extend_from_slice(&value.to_be_bytes());
     }
 
@@ -381,23 +330,48 @@ impl ServerWriter for MsgPackWriter {
     }
 }
 
-/// MessagePack markers written here without `rmp` (small lengths are
-/// or-ed into the fix forms).
-const FIXMAP: u8 = 0x80;
-const FIXARRAY: u8 = 0x90;
-const FIXSTR: u8 = 0xa0;
-const FLOAT64: u8 = 0xcb;
-const ARRAY16: u8 = 0xdc;
-const MAP16: u8 = 0xde;
-
-/// Ends a write of MessagePack to memory, which cannot fail.
-pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
-    result.expect("writing MessagePack to memory");
+/// A MessagePack container, whose length is written before its entries.
+#[cfg(debug_assertions)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Map,
+    Array,
 }
 
-/// A MessagePack container length; frames are far below 4 GiB.
-pub(super) fn u32_len(len: usize) -> u32 {
-    u32::try_from(len).expect("a container of fewer than 2^32 items")
+/// The entries still to write in each open container, innermost last: the
+/// debug check that the lengths declared up front are the lengths written.
+#[cfg(debug_assertions)]
+#[derive(Default)]
+struct Declared(Vec<(Container, usize)>);
+
+#[cfg(debug_assertions)]
+impl Declared {
+    fn open(&mut self, container: Container, len: usize) {
+        self.0.push((container, len));
+    }
+
+    /// One entry (a map's key, an array's element) of the innermost container.
+    fn entry(&mut self, container: Container) {
+        match self.0.last_mut() {
+            Some((open, left)) if *open == container && *left > 0 => *left -= 1,
+            innermost => {
+                panic!("a {container:?} entry past the declared length (innermost: {innermost:?})")
+            }
+        }
+    }
+
+    fn close(&mut self, container: Container) {
+        let closed = self.0.pop();
+        debug_assert_eq!(
+            closed,
+            Some((container, 0)),
+            "a {container:?} closed with entries declared but not written"
+        );
+    }
+
+    fn finish(&self) {
+        debug_assert!(self.0.is_empty(), "containers left open: {:?}", self.0);
+    }
 }
 
 #[cfg(test)]
@@ -405,7 +379,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::protocol::alpaca::server_data::tests::any_timestamp;
+    use crate::protocol::alpaca::strategies::any_timestamp;
 
     proptest! {
         /// Timestamps are written as the serializers write them.
@@ -418,5 +392,27 @@ mod tests {
             msgpack.timestamp(value);
             prop_assert_eq!(msgpack.into_bytes(), rmp_serde::to_vec_named(&value).unwrap());
         }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "closed with entries declared but not written")]
+    fn a_map_short_of_its_declared_length_is_caught() {
+        let mut w = MsgPackWriter::new();
+        w.map(2);
+        w.key("a");
+        w.null();
+        w.end_map();
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "past the declared length")]
+    fn an_array_past_its_declared_length_is_caught() {
+        let mut w = MsgPackWriter::new();
+        w.array(1);
+        w.element();
+        w.null();
+        w.element();
     }
 }

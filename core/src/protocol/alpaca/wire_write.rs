@@ -2,11 +2,13 @@
 //! `serde_json` (compact) and `rmp_serde` write them, without going through
 //! a serializer for each one.
 
+use rmp::Marker;
+
 use crate::Symbol;
 
 /// Whether `serde_json` writes this byte of a string as it is (it escapes
 /// only `"`, `\` and control characters below 0x20).
-const fn is_json_plain(byte: u8) -> bool {
+pub(super) const fn is_json_plain(byte: u8) -> bool {
     byte >= 0x20 && byte != b'"' && byte != b'\\'
 }
 
@@ -31,7 +33,9 @@ pub(crate) fn json_symbol(out: &mut Vec<u8>, symbol: &Symbol) {
     }
 }
 
-fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Appends `bytes` between double quotes, as they are: the caller knows
+/// that they are UTF-8 and that none of them needs escaping.
+pub(super) fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     out.extend_from_slice(bytes);
@@ -40,10 +44,32 @@ fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Appends `symbol` as a MessagePack string.
 pub(crate) fn msgpack_symbol(out: &mut Vec<u8>, symbol: &Symbol) {
-    let bytes = symbol.as_bytes();
-    let len = u32::try_from(bytes.len()).expect("a symbol shorter than 4 GiB");
-    rmp::encode::write_str_len(out, len).expect("writing MessagePack to memory");
-    out.extend_from_slice(bytes);
+    msgpack_str_bytes(out, symbol.as_bytes());
+}
+
+/// Appends `bytes`, which are UTF-8, as a MessagePack string: a fixstr
+/// written here, longer ones by `rmp`.
+// Inlined so that a constant key's length and marker are constants.
+#[inline(always)]
+pub(super) fn msgpack_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.len() < 32 {
+        out.reserve(1 + bytes.len());
+        out.push(Marker::FixStr(bytes.len() as u8).to_u8());
+        out.extend_from_slice(bytes);
+    } else {
+        written(rmp::encode::write_str_len(out, u32_len(bytes.len())));
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// Ends a write of MessagePack to memory, which cannot fail.
+pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
+    result.expect("writing MessagePack to memory");
+}
+
+/// A MessagePack length; frames are far below 4 GiB.
+pub(super) fn u32_len(len: usize) -> u32 {
+    u32::try_from(len).expect("a length below 2^32")
 }
 
 #[cfg(test)]
