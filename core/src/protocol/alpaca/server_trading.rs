@@ -202,13 +202,12 @@ fn decimal<W: ServerWriter>(w: &mut W, key: &'static str, value: &Option<Decimal
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use proptest::prelude::*;
 
     use super::*;
     use crate::protocol::alpaca::TradingServerMessage;
-    // Re-exported for `trading_dialect`'s tests, which import it from here.
-    pub(in crate::protocol::alpaca) use crate::protocol::alpaca::strategies::any_trade_update;
+    use crate::protocol::alpaca::strategies::any_trade_update;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]

@@ -341,7 +341,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::fast::tests::{mutate_all, mutation};
-    use super::super::server_trading::tests::any_trade_update;
+    use super::super::strategies::any_trade_update;
     use super::super::{TradingServerMessage, encode_trading_frame};
     use super::*;
     use crate::protocol::Verdict;
