@@ -425,26 +425,10 @@ impl<'de> Visitor<'de> for RawDataSeed<'_> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde::ser::{Serialize, SerializeMap, Serializer};
     use serde_json::json;
 
     use super::*;
-    use crate::protocol::alpaca::strategies::any_text;
-
-    /// A request's entries in the order written, repeated keys included
-    /// (which a `serde_json::Value` would merge and sort).
-    #[derive(Debug, Clone)]
-    struct Entries(Vec<(String, serde_json::Value)>);
-
-    impl Serialize for Entries {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut map = serializer.serialize_map(Some(self.0.len()))?;
-            for (key, value) in &self.0 {
-                map.serialize_entry(key, value)?;
-            }
-            map.end()
-        }
-    }
+    use crate::protocol::alpaca::strategies::{Entries, any_text};
 
     /// Requests in the shapes clients write, and some they do not: keys in
     /// any order (`action` last, as alpaca-py writes it) and repeated.

@@ -176,3 +176,19 @@ pub(super) fn any_trade_update() -> impl Strategy<Value = TradeUpdate> {
             },
         )
 }
+
+/// A map's entries in the order written, repeated keys included (which a
+/// `serde_json::Value` would merge and sort): serialized as one map.
+#[derive(Debug, Clone)]
+pub(super) struct Entries(pub(super) Vec<(String, serde_json::Value)>);
+
+impl serde::Serialize for Entries {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}

@@ -337,29 +337,15 @@ impl<'de> Visitor<'de> for OnePassSeed {
 mod tests {
     use proptest::collection::vec;
     use proptest::prelude::*;
-    use serde::ser::{Serialize, SerializeMap, Serializer};
     use serde_json::{Value, json};
 
     use super::super::fast::tests::{mutate_all, mutation};
-    use super::super::strategies::any_trade_update;
+    use super::super::strategies::{Entries, any_trade_update};
     use super::super::{TradingServerMessage, encode_trading_frame};
     use super::*;
     use crate::protocol::Verdict;
 
     const FILL: &str = r#"{"event":"fill","execution_id":"2f63ea93-423d-4169-b3f6-3fdafc10c418","order":{"id":"7b7653c4-7468-494a-aeb3-d5f255789473","client_order_id":"7d5ee2e1","created_at":"2021-03-16T18:38:01.942282Z","updated_at":"2021-03-16T18:38:01.942282Z","submitted_at":"2021-03-16T18:38:01.937734Z","filled_at":"2021-03-16T18:38:02Z","expired_at":null,"canceled_at":null,"failed_at":null,"replaced_at":null,"replaced_by":null,"replaces":null,"asset_id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","symbol":"AAPL","asset_class":"us_equity","notional":null,"qty":"1","filled_qty":"1","filled_avg_price":"189.12","order_class":"","order_type":"market","type":"market","side":"buy","time_in_force":"day","limit_price":null,"stop_price":null,"status":"filled","extended_hours":false,"legs":null,"trail_percent":null,"trail_price":null,"hwm":null},"timestamp":"2021-03-16T18:38:02.000001Z","price":"189.12","qty":"1","position_qty":"1"}"#;
-
-    /// A message map with its entries in order.
-    struct Entries(Vec<(String, Value)>);
-
-    impl Serialize for Entries {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut map = serializer.serialize_map(Some(self.0.len()))?;
-            for (key, value) in &self.0 {
-                map.serialize_entry(key, value)?;
-            }
-            map.end()
-        }
-    }
 
     /// If the one pass decodes `bytes`, the two passes decode it the same.
     /// Returns whether the one pass did.
