@@ -362,24 +362,10 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     fn conditions(&mut self) -> Option<Conditions> {
         let mut conditions = Conditions::new();
         match self.peek()? {
-            b'[' => {
-                self.at += 1;
-                if self.peek()? == b']' {
-                    self.at += 1;
-                } else {
-                    loop {
-                        conditions.0.push(self.str()?.into());
-                        match self.peek()? {
-                            b',' => self.at += 1,
-                            b']' => {
-                                self.at += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-            }
+            b'[' => self.array(|r| {
+                conditions.0.push(r.str()?.into());
+                Some(())
+            })?,
             b'"' => conditions.0.push(self.str()?.into()),
             b'n' if self.null()? => {}
             _ => return None,
@@ -389,24 +375,10 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
 
     fn strings(&mut self, mut each: impl FnMut(&'a str)) -> Option<()> {
         match self.peek()? {
-            b'[' => {
-                self.at += 1;
-                if self.peek()? == b']' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    each(self.str()?);
-                    match self.peek()? {
-                        b',' => self.at += 1,
-                        b']' => {
-                            self.at += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+            b'[' => self.array(|r| {
+                each(r.str()?);
+                Some(())
+            }),
             b'n' if self.null()? => Some(()),
             _ => None,
         }
@@ -457,6 +429,7 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         }
     }
 
+    #[inline(always)]
     fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.expect(b'[')?;
         if self.peek()? == b']' {
