@@ -246,13 +246,12 @@ impl ServerWriter for MsgPackWriter {
     fn map(&mut self, len: usize) {
         #[cfg(debug_assertions)]
         self.declared.open(Container::Map, len);
-        match len {
-            0..16 => self.buf.push(Marker::FixMap(len as u8).to_u8()),
-            16..=0xffff => {
-                self.buf.push(Marker::Map16.to_u8());
-                self.buf.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => written(rmp::encode::write_map_len(&mut self.buf, u32_len(len))),
+        // Short containers (nearly all) in one byte written here; `rmp`
+        // picks the form of longer ones.
+        if len < 16 {
+            self.buf.push(Marker::FixMap(len as u8).to_u8());
+        } else {
+            written(rmp::encode::write_map_len(&mut self.buf, u32_len(len)));
         }
     }
 
@@ -264,13 +263,12 @@ impl ServerWriter for MsgPackWriter {
     fn array(&mut self, len: usize) {
         #[cfg(debug_assertions)]
         self.declared.open(Container::Array, len);
-        match len {
-            0..16 => self.buf.push(Marker::FixArray(len as u8).to_u8()),
-            16..=0xffff => {
-                self.buf.push(Marker::Array16.to_u8());
-                self.buf.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => written(rmp::encode::write_array_len(&mut self.buf, u32_len(len))),
+        // Short containers (nearly all) in one byte written here; `rmp`
+        // picks the form of longer ones.
+        if len < 16 {
+            self.buf.push(Marker::FixArray(len as u8).to_u8());
+        } else {
+            written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
         }
     }
 

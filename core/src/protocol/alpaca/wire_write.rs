@@ -29,7 +29,7 @@ pub(crate) fn json_symbol(out: &mut Vec<u8>, symbol: &Symbol) {
         // A symbol's bytes are UTF-8, and nothing in them needs escaping.
         quoted(out, bytes);
     } else {
-        serde_json::to_writer(out, symbol.as_str()).expect("writing JSON to memory");
+        json_str(out, symbol.as_str());
     }
 }
 
