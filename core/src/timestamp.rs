@@ -474,12 +474,31 @@ const fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// Writes `value` as exactly `width` decimal digits at `at`; returns the end.
 fn put_digits(buf: &mut [u8], at: usize, mut value: u64, width: usize) -> usize {
-    for i in (0..width).rev() {
-        buf[at + i] = b'0' + (value % 10) as u8;
-        value /= 10;
+    // Two digits per step, from a table, then a last odd digit.
+    let mut end = at + width;
+    while end - at >= 2 {
+        let pair = usize::try_from(value % 100).unwrap_or(0) * 2;
+        buf[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        value /= 100;
+        end -= 2;
+    }
+    if end > at {
+        buf[at] = b'0' + (value % 10) as u8;
     }
     at + width
 }
+
+/// `00` to `99`, two bytes each.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
 
 #[cfg(test)]
 mod tests {

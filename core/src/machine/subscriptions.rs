@@ -195,8 +195,12 @@ impl Subscriptions {
         self.in_flight.is_none() && self.changes().next().is_none()
     }
 
+    /// Records the request just sent as in flight.
+    ///
+    /// Leaves [`Self::settle`] as due as it was: a request in flight can only
+    /// hold a command back (see `outcome`), never settle one.
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(Channel, Symbol)>) {
-        self.settle_due = true;
+        debug_assert!(self.in_flight.is_none(), "one request in flight at a time");
         self.in_flight = Some(InFlight { op, items });
     }
 
