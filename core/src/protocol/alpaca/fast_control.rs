@@ -78,7 +78,7 @@ fn subscription<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
 }
 
 /// The channel whose wire name is `name`, as [`Channel::from_wire_name`].
-fn channel(name: &[u8]) -> Option<Channel> {
+pub(super) fn channel(name: &[u8]) -> Option<Channel> {
     Channel::ALL
         .into_iter()
         .find(|c| c.wire_name().as_bytes() == name)

@@ -10,6 +10,7 @@ use super::Conditions;
 use super::fast::{self, FieldReader};
 use super::fast_trading;
 use super::market::MarketData;
+use super::server_decode::{self, FastRaw};
 use super::trading::TradeUpdate;
 use crate::Timestamp;
 use crate::protocol::Inbound;
@@ -30,6 +31,13 @@ pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData>>) -> 
 pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
     let text = std::str::from_utf8(bytes).ok()?;
     fast_trading::frame(&mut JsonReader { text, at: 0 })
+}
+
+/// A whole frame holding one client message, read into `raw` if the fast
+/// path is sure of it.
+pub(super) fn decode_client_request<'a>(bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    server_decode::client_request(&mut JsonReader { text, at: 0 }, raw)
 }
 
 /// Powers of ten that are exact in an `f64` (10^22 is the last).

@@ -11,6 +11,7 @@ use super::Conditions;
 use super::fast::{self, FieldReader};
 use super::fast_trading;
 use super::market::MarketData;
+use super::server_decode::{self, FastRaw};
 use super::trading::TradeUpdate;
 use crate::protocol::Inbound;
 use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
@@ -26,6 +27,19 @@ pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData>>) -> 
     }
     .frame(out)
     .is_some()
+}
+
+/// A whole frame holding one client message, read into `raw` if the fast
+/// path is sure of it.
+pub(super) fn decode_client_request<'a>(bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
+    server_decode::client_request(
+        &mut MsgPackReader {
+            bytes,
+            at: 0,
+            entries_left: 0,
+        },
+        raw,
+    )
 }
 
 /// The whole frame as one trade update, if the [fast path](super::fast_trading)
