@@ -4,9 +4,15 @@
 //! with no model, no link and no checks. Then a sweep of many seeds on one
 //! thread and on every core, as `tickwire sim` runs it.
 //!
+//! Two counts are reported: **steps**, the simulation's own steps (what
+//! `--steps` and the sweep's "1,000 steps per seed" count: one delivery,
+//! timer, command or fault each), and **machine inputs**, the calls into
+//! the machines among them (about half). Each summary prints both.
+//!
 //! It allocates through mimalloc, as the `tickwire` command does.
 //!
-//! `cargo bench -p tickwire-tests --bench sim`
+//! `cargo bench -p tickwire-tests --bench sim` (a filter such as `sweep`
+//! runs one group, and prints only its summary).
 
 #![allow(clippy::print_stdout)]
 
@@ -90,7 +96,46 @@ fn rate(budget: Duration, mut f: impl FnMut() -> u64) -> f64 {
     f64::from(passes) / start.elapsed().as_secs_f64()
 }
 
+/// Whether a bench named `name` runs: no filter given, or a filter it
+/// contains (Criterion's own rule for its positional filter).
+fn selected(name: &str) -> bool {
+    /// Criterion's options that take a value.
+    const WITH_VALUE: [&str; 14] = [
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--output-format",
+        "--color",
+    ];
+    let mut filters = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
 fn bench(c: &mut Criterion) {
+    const NAMES: [&str; 2] = [
+        "sim/simulation: machines + exchange + link + checks",
+        "sim/baseline: the same machines alone, recorded inputs",
+    ];
+    if !NAMES.into_iter().any(selected) {
+        return;
+    }
     let work = workload();
     let config = SimConfig {
         steps: STEPS,
@@ -111,10 +156,10 @@ fn bench(c: &mut Criterion) {
     let base = rate(Duration::from_secs(3), || baseline(&work.recordings));
     let per_pass = |rate: f64, n: u64| rate * n as f64;
     println!(
-        "\nsimulation: {:.0} machine inputs/s, {:.0} messages/s, {:.0} engine steps/s",
+        "\nsimulation, one thread: {:.0} steps/s, {:.0} machine inputs/s, {:.0} messages/s",
+        per_pass(sim, work.steps),
         per_pass(sim, work.inputs),
         per_pass(sim, work.messages),
-        per_pass(sim, work.steps)
     );
     println!(
         "baseline (machines alone): {:.0} machine inputs/s, {:.0} messages/s",
@@ -143,19 +188,41 @@ fn sweep(c: &mut Criterion) {
         },
         threads,
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let runs = [("1 thread".to_owned(), 1), (format!("{cores} cores"), 0)];
+    let name = |run: &str| format!("sweep/{SWEEP_SEEDS} seeds x {STEPS} steps, {run}");
+    if !runs.iter().any(|(run, _)| selected(&name(run))) {
+        return;
+    }
     let report = run_sweep(&config(1));
     assert!(report.passed(), "{report}");
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut group = c.benchmark_group("sweep");
     group.throughput(Throughput::Elements(report.machine_steps));
     group.sample_size(10);
-    for (name, threads) in [("1 thread".to_owned(), 1), (format!("{cores} cores"), 0)] {
-        group.bench_function(
-            format!("{SWEEP_SEEDS} seeds x {STEPS} steps, {name}"),
-            |b| b.iter(|| run_sweep(&config(threads)).machine_steps),
-        );
+    for (run, threads) in &runs {
+        group.bench_function(name(run).trim_start_matches("sweep/"), |b| {
+            b.iter(|| run_sweep(&config(*threads)).machine_steps)
+        });
     }
     group.finish();
+
+    println!(
+        "\nsweep of {SWEEP_SEEDS} seeds ({} steps, {} machine inputs per sweep; Criterion's elements above are machine inputs):",
+        report.steps, report.machine_steps
+    );
+    for (run, threads) in &runs {
+        if !selected(&name(run)) {
+            continue;
+        }
+        let sweeps = rate(Duration::from_secs(5), || {
+            run_sweep(&config(*threads)).machine_steps
+        });
+        println!(
+            "  {run}: {:.0} steps/s, {:.0} machine inputs/s",
+            sweeps * report.steps as f64,
+            sweeps * report.machine_steps as f64
+        );
+    }
 }
 
 criterion_group!(benches, bench, sweep);
