@@ -40,19 +40,29 @@ impl Timer {
     ];
 }
 
-/// Deadlines by timer; the next one is the minimum.
+/// Deadlines by timer; the next one is the minimum, kept up to date (it is
+/// read after every input).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerTable {
     deadlines: [Option<Instant>; Timer::COUNT],
+    next: Option<Instant>,
 }
 
 impl TimerTable {
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer as usize] = Some(at);
+        let old = self.deadlines[timer as usize].replace(at);
+        if old.is_some() && old == self.next {
+            self.next = self.earliest();
+        } else if self.next.is_none_or(|next| at < next) {
+            self.next = Some(at);
+        }
     }
 
     pub(crate) fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer as usize] = None;
+        let old = self.deadlines[timer as usize].take();
+        if old.is_some() && old == self.next {
+            self.next = self.earliest();
+        }
     }
 
     pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
@@ -65,10 +75,16 @@ impl TimerTable {
 
     pub(crate) fn stop_all(&mut self) {
         self.deadlines = [None; Timer::COUNT];
+        self.next = None;
     }
 
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Instant> {
+        debug_assert_eq!(self.next, self.earliest(), "a stale next deadline");
+        self.next
+    }
+
+    fn earliest(&self) -> Option<Instant> {
         self.deadlines.iter().flatten().min().copied()
     }
 
@@ -80,5 +96,38 @@ impl TimerTable {
             .min_by_key(|t| self.get(*t))?;
         self.stop(timer);
         Some(timer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The kept earliest deadline is the minimum after any sequence of
+        /// sets, stops and expiries.
+        #[test]
+        fn next_is_always_the_earliest_deadline(
+            ops in proptest::collection::vec((0..4u8, 0..Timer::COUNT, 0..50u64), 0..60),
+        ) {
+            let base = Instant::now();
+            let mut table = TimerTable::default();
+            for (op, timer, millis) in ops {
+                let timer = Timer::ALL[timer];
+                let at = base + Duration::from_millis(millis);
+                match op {
+                    0 | 1 => table.set(timer, at),
+                    2 => table.stop(timer),
+                    _ => {
+                        table.take_expired(at);
+                    }
+                }
+                prop_assert_eq!(table.next, table.earliest());
+            }
+        }
     }
 }
