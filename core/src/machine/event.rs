@@ -43,7 +43,9 @@ pub enum SubscriptionOutcome {
     /// The server's set now reflects the command.
     Acknowledged,
     /// The server refused some or all of the symbols; they were dropped from
-    /// the desired set. The others of the command are in effect.
+    /// the desired set. The others of the command are in effect. A symbol
+    /// asked for again by a later command before this one settled is not
+    /// listed: the later command's outcome tells what became of it.
     Rejected {
         /// The server's error code (e.g. 405), or `None` when the server
         /// acknowledged a set that left the symbols out.

@@ -122,6 +122,7 @@ impl Subscriptions {
                 SubscriptionOp::Subscribe => {
                     self.desired.insert(channel, symbol.clone());
                     self.refused_removals.remove(channel, symbol);
+                    self.withdraw_refusal(channel, symbol);
                 }
                 SubscriptionOp::Unsubscribe => {
                     self.desired.remove(channel, symbol);
@@ -138,6 +139,24 @@ impl Subscriptions {
             refusal: None,
         });
         id
+    }
+
+    /// A refusal of `symbol` that older pending subscribe commands hold is
+    /// no longer theirs to report once it is asked for again: the new ask
+    /// decides, and they settle on what becomes of it. So a `Rejected`
+    /// outcome always means the symbol is given up, and an application that
+    /// drops the symbols it lists (unless a later pending command names
+    /// them) wants what the machine wants.
+    fn withdraw_refusal(&mut self, channel: Channel, symbol: &Symbol) {
+        for command in &mut self.pending {
+            if command.op != SubscriptionOp::Subscribe || command.channel != channel {
+                continue;
+            }
+            command.refused.retain(|refused| refused != symbol);
+            if command.refused.is_empty() {
+                command.refusal = None;
+            }
+        }
     }
 
     /// Sets the desired set directly (account streams, whose set is fixed).
@@ -500,6 +519,56 @@ mod tests {
                 symbols: vec![sym("B")]
             }
         );
+        assert!(subs.is_settled());
+    }
+
+    /// Found by a long simulation sweep: a refusal that an older, still
+    /// pending command held was reported after the symbol was asked for
+    /// again and confirmed, so the application dropped a symbol the machine
+    /// kept.
+    #[test]
+    fn asking_again_withdraws_a_refusal_an_older_command_holds() {
+        let quotes = |names: &[&str]| -> Vec<(Channel, Symbol)> {
+            names.iter().map(|n| (Channel::Quotes, sym(n))).collect()
+        };
+        let mut subs = Subscriptions::default();
+        let older = subs.command(
+            SubscriptionOp::Subscribe,
+            Channel::Quotes,
+            vec![sym("A"), sym("B"), sym("C")],
+        );
+        let mut send = |subs: &mut Subscriptions, expected: &[&str]| {
+            let (op, items) = subs.next_request().unwrap();
+            assert_eq!(items, quotes(expected));
+            subs.mark_sent(op, items);
+        };
+        // Requests of several are refused and halved until B alone is.
+        send(&mut subs, &["A", "B", "C"]);
+        subs.on_request_refused(Some(405), "symbol limit exceeded");
+        send(&mut subs, &["A"]);
+        subs.on_ack(&set(&[(Channel::Quotes, "A")]));
+        send(&mut subs, &["B", "C"]);
+        subs.on_request_refused(Some(405), "symbol limit exceeded");
+        send(&mut subs, &["B"]);
+        subs.on_request_refused(Some(405), "symbol limit exceeded");
+        assert!(!subs.desired().contains(Channel::Quotes, &sym("B")));
+        // C is in flight when the application asks for B again.
+        send(&mut subs, &["C"]);
+        let again = subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("B")]);
+        subs.on_ack(&set(&[(Channel::Quotes, "A"), (Channel::Quotes, "C")]));
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        assert_eq!(out, [], "both wait for B's new request");
+        send(&mut subs, &["B"]);
+        subs.on_ack(&set(&[
+            (Channel::Quotes, "A"),
+            (Channel::Quotes, "B"),
+            (Channel::Quotes, "C"),
+        ]));
+        subs.settle(&mut out);
+        let outcome = |id| out.iter().find(|s| s.id == id).map(|s| s.outcome.clone());
+        assert_eq!(outcome(older), Some(SubscriptionOutcome::Acknowledged));
+        assert_eq!(outcome(again), Some(SubscriptionOutcome::Acknowledged));
         assert!(subs.is_settled());
     }
 
