@@ -537,7 +537,7 @@ mod tests {
             Channel::Quotes,
             vec![sym("A"), sym("B"), sym("C")],
         );
-        let mut send = |subs: &mut Subscriptions, expected: &[&str]| {
+        let send = |subs: &mut Subscriptions, expected: &[&str]| {
             let (op, items) = subs.next_request().unwrap();
             assert_eq!(items, quotes(expected));
             subs.mark_sent(op, items);
