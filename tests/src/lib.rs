@@ -5,8 +5,8 @@
 //! DESIGN.md's rules after every step. The sweep test and `tickwire sim` run it:
 //!
 //! ```text
-//! cargo test -p tickwire-tests --test simulation            # 2,000 seeds × 1,000 steps
-//! TICKWIRE_SIM_SEEDS=100000 TICKWIRE_SIM_FIRST_SEED=2000 \
+//! cargo test -p tickwire-tests --test simulation            # 20,000 seeds × 1,000 steps
+//! TICKWIRE_SIM_SEEDS=100000 TICKWIRE_SIM_FIRST_SEED=20000 \
 //!   cargo test --release -p tickwire-tests --test simulation sweep -- --nocapture   # a long soak
 //! TICKWIRE_SIM_SEED=1234 TICKWIRE_SIM_TRACE=sim-1234.trace \
 //!   cargo test -p tickwire-tests --test simulation replay -- --nocapture           # replay one seed
