@@ -14,11 +14,11 @@ use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tickwire_core::machine::{Action, Machine, StreamKind};
-use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
+use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading, decode_client_message};
 use tickwire_core::{ConnectRequest, Frame, TransportError};
 use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 
-use super::checks::Violation;
+use super::checks::{ClientDecode, Violation};
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
 use super::recording::{MachineInput, Recording};
@@ -75,6 +75,8 @@ pub struct World {
     steps: u64,
     machine_steps: u64,
     actions: Vec<Action>,
+    /// The decodes of the message frames among `actions`, in order.
+    decodes: Vec<ClientDecode>,
     faults_on: bool,
     /// Every machine input, when recording.
     recording: Option<Recording>,
@@ -131,6 +133,7 @@ impl World {
             steps: 0,
             machine_steps: 0,
             actions: Vec::new(),
+            decodes: Vec::new(),
             faults_on: true,
             refusals: std::collections::VecDeque::new(),
             recording: None,
@@ -385,29 +388,46 @@ impl World {
         input: impl FnOnce(&mut dyn Driven, &mut Ctx<'_>) -> Result<(), Violation>,
     ) -> Result<(), Stop> {
         let mut actions = std::mem::take(&mut self.actions);
+        let mut decodes = std::mem::take(&mut self.decodes);
         actions.clear();
+        decodes.clear();
         let now = self.now();
         let mut ctx = Ctx {
             at: self.at,
             now,
             trace: &mut self.trace,
             actions: &mut actions,
+            decodes: &mut decodes,
             steps: &mut self.machine_steps,
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
         self.stream_deadlines[index] = self.streams[index].poll_timeout().map(|t| self.offset(t));
         if let Err(violation) = result {
             self.actions = actions;
+            self.decodes = decodes;
             return Err(Stop::Violation(violation));
         }
+        let mut each_decode = decodes.drain(..);
         for action in actions.drain(..) {
-            self.perform(index, action);
+            self.perform(index, action, &mut each_decode);
         }
+        debug_assert!(
+            each_decode.next().is_none(),
+            "more decodes than message frames"
+        );
+        drop(each_decode);
         self.actions = actions;
+        self.decodes = decodes;
         Ok(())
     }
 
-    fn perform(&mut self, stream: usize, action: Action) {
+    /// Performs one action; `decodes` yields the decode of each message frame sent.
+    fn perform(
+        &mut self,
+        stream: usize,
+        action: Action,
+        decodes: &mut impl Iterator<Item = ClientDecode>,
+    ) {
         match action {
             Action::Connect { epoch, request } => {
                 let id = self.link.open(stream, epoch);
@@ -416,6 +436,12 @@ impl World {
                 self.link.to_server(self.at, delay, id, Delivery::Dialed);
             }
             Action::Send { epoch, frame } => {
+                // Taken first, so that the decodes stay paired with their frames.
+                let decoded = frame.is_message().then(|| {
+                    decodes
+                        .next()
+                        .expect("the checks decode every message frame sent")
+                });
                 let Some(id) = self.link.find(stream, epoch) else {
                     return;
                 };
@@ -437,7 +463,7 @@ impl World {
                 } else {
                     let delay = self.link_config.delay(&mut self.rng);
                     self.link
-                        .to_server(self.at, delay, id, Delivery::ToServer(frame));
+                        .to_server(self.at, delay, id, Delivery::ToServer(frame, decoded));
                 }
             }
             Action::Close { epoch } => {
@@ -523,10 +549,13 @@ impl World {
                     }
                 }
             }
-            Delivery::ToServer(frame) => {
+            Delivery::ToServer(frame, decoded) => {
                 if let (true, Some(session)) = (conn.server_open, conn.session) {
                     self.trace.record(self.at, 0xf00, frame.payload());
-                    self.exchange_mut().handle_frame(now, session, frame);
+                    self.exchange_mut()
+                        .handle_decoded_frame(now, session, &frame, |frame| {
+                            decoded.unwrap_or_else(|| decode_client_message(frame))
+                        });
                     self.pump_exchange();
                 }
             }

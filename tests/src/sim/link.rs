@@ -16,6 +16,7 @@ use tickwire_core::machine::ConnectionEpoch;
 use tickwire_core::{Frame, TransportError};
 use tickwire_mock::SessionId;
 
+use super::checks::ClientDecode;
 use super::workload::RngExt as _;
 
 /// Identifies one connection on the link (one per machine connection attempt).
@@ -74,8 +75,8 @@ impl LinkConfig {
 pub enum Delivery {
     /// The dial of a connection completes: the upgrade reaches the server.
     Dialed,
-    /// A frame reaches the server.
-    ToServer(Frame),
+    /// A frame reaches the server, with its decode if it is a message.
+    ToServer(Frame, Option<ClientDecode>),
     /// The client's close reaches the server.
     CloseToServer,
     /// The server notices that a connection died without a close (after a

@@ -10,7 +10,7 @@ use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::protocol::{Dialect, Verdict};
 use tickwire_core::{Frame, TransportError};
 
-use super::checks::{Heard, InputNote, Rules, Violation};
+use super::checks::{ClientDecode, Heard, InputNote, Rules, Violation};
 use super::tee::{Seen, Teed};
 use super::trace::Trace;
 use super::workload::Command;
@@ -26,6 +26,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) trace: &'a mut Trace,
     /// Where the machine's actions go, for the engine to perform.
     pub(crate) actions: &'a mut Vec<Action>,
+    /// The decode of each message frame sent among `actions`, in order.
+    pub(crate) decodes: &'a mut Vec<ClientDecode>,
     /// Machine inputs so far.
     pub(crate) steps: &'a mut u64,
 }
@@ -141,11 +143,11 @@ where
         let state = self.machine.state().clone();
         self.rules.check_actions(
             ctx.at,
-            ctx.now,
             &self.actions,
             self.machine.desired(),
             self.machine.confirmed(),
             &state,
+            ctx.decodes,
         )?;
         self.rules.check_events(
             ctx.at,
