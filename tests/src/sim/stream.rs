@@ -140,13 +140,13 @@ where
             self.events.push(event);
         }
         self.record(ctx);
-        let state = self.machine.state().clone();
+        let state = self.machine.state();
         self.rules.check_actions(
             ctx.at,
             &self.actions,
             self.machine.desired(),
             self.machine.confirmed(),
-            &state,
+            state,
             ctx.decodes,
         )?;
         self.rules.check_events(
@@ -154,13 +154,13 @@ where
             ctx.now,
             &self.events,
             self.machine.reconnect_attempts(),
-            &state,
+            state,
         )?;
         self.check_data(ctx.at, data_epoch)?;
         self.rules.check_steady(
             ctx.at,
             self.machine.desired(),
-            &state,
+            self.machine.state(),
             self.machine.poll_timeout(),
         )?;
         ctx.actions.append(&mut self.actions);
@@ -465,18 +465,18 @@ where
                 self.record(ctx);
                 self.rules
                     .on_shutdown(ctx.at, epoch_before, &self.actions)?;
-                let state = self.machine.state().clone();
+                let state = self.machine.state();
                 self.rules.check_events(
                     ctx.at,
                     ctx.now,
                     &self.events,
                     self.machine.reconnect_attempts(),
-                    &state,
+                    state,
                 )?;
                 self.rules.check_steady(
                     ctx.at,
                     self.machine.desired(),
-                    &state,
+                    state,
                     self.machine.poll_timeout(),
                 )?;
                 ctx.actions.append(&mut self.actions);
