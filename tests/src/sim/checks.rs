@@ -7,7 +7,7 @@
 //! application's own record of what it asked for.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::iter::Peekable;
 use std::time::{Duration, Instant};
@@ -312,7 +312,7 @@ impl Rules {
         desired: &SubscriptionSet,
         confirmed: &SubscriptionSet,
         state: &State,
-        decodes: &mut Vec<ClientDecode>,
+        decodes: &mut VecDeque<ClientDecode>,
     ) -> Checked {
         for (index, action) in actions.iter().enumerate() {
             self.check(!self.shut_down, 13, at, || {
@@ -372,7 +372,7 @@ impl Rules {
                     let message = decode_client_message(frame);
                     let checked =
                         self.check_message(at, carries_secret, &message, desired, confirmed);
-                    decodes.push(message);
+                    decodes.push_back(message);
                     checked?;
                 }
             }
@@ -710,6 +710,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
     use std::time::{Duration, Instant};
 
     use tickwire_core::machine::{
@@ -765,7 +766,7 @@ mod tests {
         let (at, now, idle) = (Duration::ZERO, Instant::now(), State::Idle);
         let empty = SubscriptionSet::new();
         let (first, second) = (epoch(1), epoch(2));
-        let mut decodes = Vec::new();
+        let mut decodes = VecDeque::new();
 
         // Rule 1: a connection with nothing wanted.
         let broken =
@@ -847,7 +848,7 @@ mod tests {
             frame: Frame::text(text.to_owned()),
         };
         let request = |text: &str| {
-            let (mut r, mut decodes) = (rules(), Vec::new());
+            let (mut r, mut decodes) = (rules(), VecDeque::new());
             r.check_actions(
                 at,
                 &[connect(first)],
@@ -869,7 +870,7 @@ mod tests {
             )
             .expect("credentials after the greeting");
             assert!(
-                matches!(decodes.as_slice(), [Ok(ClientMessage::Auth { .. })]),
+                decodes.len() == 1 && matches!(decodes[0], Ok(ClientMessage::Auth { .. })),
                 "the credentials' decode is handed on: {decodes:?}"
             );
             r.on_inbound(first, Heard::Authenticated);

@@ -8,6 +8,7 @@
 //! among things due at the same instant is fixed, so a seed replays exactly.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -76,13 +77,13 @@ pub struct World {
     machine_steps: u64,
     actions: Vec<Action>,
     /// The decodes of the message frames among `actions`, in order.
-    decodes: Vec<ClientDecode>,
+    decodes: VecDeque<ClientDecode>,
     faults_on: bool,
     /// Every machine input, when recording.
     recording: Option<Recording>,
     specs: Vec<super::scenario::StreamSpec>,
     /// Upgrades the link's HTTP front will refuse next (429 or 401).
-    refusals: std::collections::VecDeque<u16>,
+    refusals: VecDeque<u16>,
 }
 
 impl World {
@@ -133,9 +134,9 @@ impl World {
             steps: 0,
             machine_steps: 0,
             actions: Vec::new(),
-            decodes: Vec::new(),
+            decodes: VecDeque::new(),
             faults_on: true,
-            refusals: std::collections::VecDeque::new(),
+            refusals: VecDeque::new(),
             recording: None,
             specs,
         };
@@ -407,27 +408,18 @@ impl World {
             self.decodes = decodes;
             return Err(Stop::Violation(violation));
         }
-        let mut each_decode = decodes.drain(..);
         for action in actions.drain(..) {
-            self.perform(index, action, &mut each_decode);
+            self.perform(index, action, &mut decodes);
         }
-        debug_assert!(
-            each_decode.next().is_none(),
-            "more decodes than message frames"
-        );
-        drop(each_decode);
+        debug_assert!(decodes.is_empty(), "more decodes than message frames");
         self.actions = actions;
         self.decodes = decodes;
         Ok(())
     }
 
-    /// Performs one action; `decodes` yields the decode of each message frame sent.
-    fn perform(
-        &mut self,
-        stream: usize,
-        action: Action,
-        decodes: &mut impl Iterator<Item = ClientDecode>,
-    ) {
+    /// Performs one action; the decode of a message frame sent is taken
+    /// from the front of `decodes`.
+    fn perform(&mut self, stream: usize, action: Action, decodes: &mut VecDeque<ClientDecode>) {
         match action {
             Action::Connect { epoch, request } => {
                 let id = self.link.open(stream, epoch);
@@ -439,7 +431,7 @@ impl World {
                 // Taken first, so that the decodes stay paired with their frames.
                 let decoded = frame.is_message().then(|| {
                     decodes
-                        .next()
+                        .pop_front()
                         .expect("the checks decode every message frame sent")
                 });
                 let Some(id) = self.link.find(stream, epoch) else {

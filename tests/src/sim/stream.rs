@@ -1,6 +1,7 @@
 //! One machine under test with its checks: feeds it inputs, drains its
 //! outputs, and compares the data it delivered with the data the exchange sent.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use tickwire_core::machine::{
@@ -27,7 +28,7 @@ pub(crate) struct Ctx<'a> {
     /// Where the machine's actions go, for the engine to perform.
     pub(crate) actions: &'a mut Vec<Action>,
     /// The decode of each message frame sent among `actions`, in order.
-    pub(crate) decodes: &'a mut Vec<ClientDecode>,
+    pub(crate) decodes: &'a mut VecDeque<ClientDecode>,
     /// Machine inputs so far.
     pub(crate) steps: &'a mut u64,
 }
