@@ -141,11 +141,11 @@ struct Instrument {
     book_sent: bool,
 }
 
-/// Where an instrument sits: its endpoint, and its indices in the tick's plans.
+/// Where an instrument sits: its endpoint's kind, and its indices in the tick's plans.
 #[derive(Debug, Clone, Copy)]
 struct At {
     plan: usize,
-    endpoint: Endpoint,
+    kind: Kind,
     bits: ChannelBits,
     symbol: usize,
     instrument: InstrumentId,
@@ -299,7 +299,8 @@ impl Generator {
             } else {
                 wall
             };
-            if endpoint.kind() == Kind::News {
+            let kind = endpoint.kind();
+            if kind == Kind::News {
                 self.news(index, plan.symbols(), wall, out);
                 continue;
             }
@@ -307,7 +308,7 @@ impl Generator {
             for (symbol_index, wanted) in plan.symbols().iter().enumerate() {
                 let at = At {
                     plan: index,
-                    endpoint,
+                    kind,
                     bits,
                     symbol: symbol_index,
                     instrument: wanted
@@ -346,10 +347,8 @@ impl Generator {
         bars_due: bool,
         out: &mut Vec<Event>,
     ) {
-        let endpoint = at.endpoint;
-        let bits = at.bits;
+        let (kind, bits) = (at.kind, at.bits);
         let wants = |bit: u32| wanted & bit != 0;
-        let kind = endpoint.kind();
         let step = self.rng.between(-0.001, 0.001);
         let inst = &mut self.instruments[at.instrument];
         inst.mid = (inst.mid * (1.0 + step)).max(0.01);
