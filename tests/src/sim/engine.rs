@@ -645,10 +645,10 @@ impl World {
             return Ok(());
         }
         let index = candidates[self.rng.below(candidates.len() as u64) as usize];
-        let desired = self.streams[index].desired_pairs();
+        let desired = self.streams[index].desired();
         let mut command = self
             .workload
-            .command(&mut self.rng, &desired, self.come_back[index]);
+            .command(&mut self.rng, desired, self.come_back[index]);
         if self.streams[index].kind() == StreamKind::Account
             && !matches!(command, Command::Shutdown)
         {

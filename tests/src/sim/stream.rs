@@ -9,7 +9,7 @@ use tickwire_core::machine::{
 };
 use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::protocol::{Dialect, Verdict};
-use tickwire_core::{Frame, TransportError};
+use tickwire_core::{Frame, SubscriptionSet, TransportError};
 
 use super::checks::{ClientDecode, Heard, InputNote, Rules, Violation};
 use super::tee::{Seen, Teed};
@@ -60,7 +60,8 @@ pub(crate) trait Driven: std::fmt::Debug {
     fn timeout(&mut self, ctx: &mut Ctx<'_>) -> Checked;
     fn command(&mut self, ctx: &mut Ctx<'_>, command: &Command) -> Checked;
     fn poll_timeout(&self) -> Option<Instant>;
-    fn desired_pairs(&self) -> Vec<(tickwire_core::Channel, tickwire_core::Symbol)>;
+    /// What the machine wants.
+    fn desired(&self) -> &SubscriptionSet;
     fn settledness(&self, explain: bool) -> Settledness;
     fn checks(&self) -> u64;
     fn rejected(&self) -> u64;
@@ -433,15 +434,10 @@ where
                 if account {
                     return Ok(());
                 }
-                let desired = self.desired_pairs();
-                let mut channels: Vec<_> = desired.iter().map(|(c, _)| *c).collect();
-                channels.dedup();
-                for channel in channels {
-                    let symbols: Vec<_> = desired
-                        .iter()
-                        .filter(|(c, _)| *c == channel)
-                        .map(|(_, s)| s.clone())
-                        .collect();
+                // A copy: the unsubscribes change what the machine wants.
+                let desired = self.machine.desired().clone();
+                for channel in desired.channels() {
+                    let symbols: Vec<_> = desired.symbols(channel).cloned().collect();
                     let result =
                         self.machine
                             .unsubscribe(ctx.now, channel, symbols.iter().cloned());
@@ -504,12 +500,8 @@ where
         self.machine.poll_timeout()
     }
 
-    fn desired_pairs(&self) -> Vec<(tickwire_core::Channel, tickwire_core::Symbol)> {
-        self.machine
-            .desired()
-            .iter()
-            .map(|(c, s)| (c, s.clone()))
-            .collect()
+    fn desired(&self) -> &SubscriptionSet {
+        self.machine.desired()
     }
 
     fn settledness(&self, explain: bool) -> Settledness {
