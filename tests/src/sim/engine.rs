@@ -430,9 +430,11 @@ impl World {
             Action::Send { epoch, frame } => {
                 // Taken first, so that the decodes stay paired with their frames.
                 let decoded = frame.is_message().then(|| {
-                    decodes
-                        .pop_front()
-                        .expect("the checks decode every message frame sent")
+                    Box::new(
+                        decodes
+                            .pop_front()
+                            .expect("the checks decode every message frame sent"),
+                    )
                 });
                 let Some(id) = self.link.find(stream, epoch) else {
                     return;
@@ -546,7 +548,7 @@ impl World {
                     self.trace.record(self.at, 0xf00, frame.payload());
                     self.exchange_mut()
                         .handle_decoded_frame(now, session, &frame, |frame| {
-                            decoded.unwrap_or_else(|| decode_client_message(frame))
+                            decoded.map_or_else(|| decode_client_message(frame), |d| *d)
                         });
                     self.pump_exchange();
                 }

@@ -75,8 +75,9 @@ impl LinkConfig {
 pub enum Delivery {
     /// The dial of a connection completes: the upgrade reaches the server.
     Dialed,
-    /// A frame reaches the server, with its decode if it is a message.
-    ToServer(Frame, Option<ClientDecode>),
+    /// A frame reaches the server, with its decode if it is a message
+    /// (boxed, so that every other delivery stays small in the queue).
+    ToServer(Frame, Option<Box<ClientDecode>>),
     /// The client's close reaches the server.
     CloseToServer,
     /// The server notices that a connection died without a close (after a
