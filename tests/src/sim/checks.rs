@@ -256,23 +256,20 @@ impl Rules {
         &mut self,
         subscribe: bool,
         channel: Channel,
-        symbols: &[Symbol],
+        symbols: Vec<Symbol>,
         id: Option<RequestId>,
     ) {
-        if id.is_none() {
+        let Some(id) = id else {
             return;
-        }
-        for symbol in symbols {
+        };
+        for symbol in &symbols {
             if subscribe {
                 self.app_desired.insert(channel, symbol.clone());
             } else {
                 self.app_desired.remove(channel, symbol);
             }
         }
-        if let Some(id) = id {
-            self.pending
-                .insert(id, (subscribe, channel, symbols.to_vec()));
-        }
+        self.pending.insert(id, (subscribe, channel, symbols));
     }
 
     /// The application shuts the stream down; `actions` is what the machine asked for at once.

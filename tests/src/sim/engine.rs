@@ -665,7 +665,7 @@ impl World {
         self.trace
             .log(self.at, || format!("s{index} command {command:?}"));
         self.note_input(index, || MachineInput::Command(command.clone()));
-        self.with_stream(index, |s, ctx| s.command(ctx, &command))
+        self.with_stream(index, |s, ctx| s.command(ctx, command))
     }
 
     fn shoot(&mut self) {

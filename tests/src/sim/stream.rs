@@ -58,7 +58,7 @@ pub(crate) trait Driven: std::fmt::Debug {
         error: &TransportError,
     ) -> Checked;
     fn timeout(&mut self, ctx: &mut Ctx<'_>) -> Checked;
-    fn command(&mut self, ctx: &mut Ctx<'_>, command: &Command) -> Checked;
+    fn command(&mut self, ctx: &mut Ctx<'_>, command: Command) -> Checked;
     fn poll_timeout(&self) -> Option<Instant>;
     /// What the machine wants.
     fn desired(&self) -> &SubscriptionSet;
@@ -406,29 +406,29 @@ where
         self.after_input(ctx, None)
     }
 
-    fn command(&mut self, ctx: &mut Ctx<'_>, command: &Command) -> Checked {
+    fn command(&mut self, ctx: &mut Ctx<'_>, command: Command) -> Checked {
         self.rules.note_input(InputNote::default());
         let terminal = self.machine.state().is_terminal();
         let account = self.machine.kind() == StreamKind::Account;
         let mut refused = None;
+        let subscribe = matches!(command, Command::Subscribe { .. });
         match command {
             Command::Subscribe { channel, symbols } | Command::Unsubscribe { channel, symbols } => {
                 if account {
                     return Ok(());
                 }
-                let subscribe = matches!(command, Command::Subscribe { .. });
                 let result = if subscribe {
                     self.machine
-                        .subscribe(ctx.now, *channel, symbols.iter().cloned())
+                        .subscribe(ctx.now, channel, symbols.iter().cloned())
                 } else {
                     self.machine
-                        .unsubscribe(ctx.now, *channel, symbols.iter().cloned())
+                        .unsubscribe(ctx.now, channel, symbols.iter().cloned())
                 };
                 if let Err(error) = &result {
                     refused.get_or_insert_with(|| error.to_string());
                 }
                 self.rules
-                    .on_command(subscribe, *channel, symbols, result.ok());
+                    .on_command(subscribe, channel, symbols, result.ok());
             }
             Command::Churn => {
                 if account {
@@ -444,7 +444,7 @@ where
                     if let Err(error) = &result {
                         refused.get_or_insert_with(|| error.to_string());
                     }
-                    self.rules.on_command(false, channel, &symbols, result.ok());
+                    self.rules.on_command(false, channel, symbols, result.ok());
                 }
             }
             Command::Shutdown => {
