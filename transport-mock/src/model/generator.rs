@@ -304,18 +304,19 @@ impl Generator {
                 self.news(index, plan.symbols(), wall, out);
                 continue;
             }
-            let bits = plan.channel_bits();
+            let mut at = At {
+                plan: index,
+                kind,
+                bits: plan.channel_bits(),
+                symbol: 0,
+                instrument: 0,
+            };
             for (symbol_index, wanted) in plan.symbols().iter().enumerate() {
-                let at = At {
-                    plan: index,
-                    kind,
-                    bits,
-                    symbol: symbol_index,
-                    instrument: wanted
-                        .instrument()
-                        .expect("every symbol of an instrument endpoint's plan has an instrument"),
-                };
-                self.instrument_tick(at, wanted.symbol(), wanted.channels(), wall, bars_due, out);
+                at.symbol = symbol_index;
+                at.instrument = wanted
+                    .instrument()
+                    .expect("every symbol of an instrument endpoint's plan has an instrument");
+                self.instrument_tick(&at, wanted.symbol(), wanted.channels(), wall, bars_due, out);
             }
         }
     }
@@ -340,14 +341,14 @@ impl Generator {
     #[allow(clippy::too_many_lines)]
     fn instrument_tick(
         &mut self,
-        at: At,
+        at: &At,
         symbol: &Symbol,
         wanted: u32,
         wall: Timestamp,
         bars_due: bool,
         out: &mut Vec<Event>,
     ) {
-        let (kind, bits) = (at.kind, at.bits);
+        let (kind, bits) = (at.kind, &at.bits);
         let wants = |bit: u32| wanted & bit != 0;
         let step = self.rng.between(-0.001, 0.001);
         let inst = &mut self.instruments[at.instrument];
