@@ -7,7 +7,7 @@
 //! application's own record of what it asked for.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::iter::Peekable;
 use std::time::{Duration, Instant};
@@ -16,8 +16,8 @@ use tickwire_core::machine::{
     Action, ConnectionEpoch, Event, MachineConfig, RequestId, State, StreamError, StreamKind,
     SubscriptionOutcome,
 };
-use tickwire_core::protocol::Verdict;
 use tickwire_core::protocol::alpaca::{ClientMessage, decode_client_message};
+use tickwire_core::protocol::{DecodeError, Verdict};
 use tickwire_core::{Channel, SubscriptionSet, Symbol, TransportError};
 
 /// A broken rule: which, where, when and what was seen.
@@ -121,6 +121,10 @@ pub struct Rules {
 }
 
 type Checked = Result<(), Violation>;
+
+/// A client frame's decode: made once, by the checks, and handed with the
+/// frame to the exchange.
+pub type ClientDecode = Result<ClientMessage, DecodeError>;
 
 impl Rules {
     /// The checks for stream `stream` of this kind and configuration.
@@ -252,23 +256,20 @@ impl Rules {
         &mut self,
         subscribe: bool,
         channel: Channel,
-        symbols: &[Symbol],
+        symbols: Vec<Symbol>,
         id: Option<RequestId>,
     ) {
-        if id.is_none() {
+        let Some(id) = id else {
             return;
-        }
-        for symbol in symbols {
+        };
+        for symbol in &symbols {
             if subscribe {
                 self.app_desired.insert(channel, symbol.clone());
             } else {
                 self.app_desired.remove(channel, symbol);
             }
         }
-        if let Some(id) = id {
-            self.pending
-                .insert(id, (subscribe, channel, symbols.to_vec()));
-        }
+        self.pending.insert(id, (subscribe, channel, symbols));
     }
 
     /// The application shuts the stream down; `actions` is what the machine asked for at once.
@@ -298,17 +299,18 @@ impl Rules {
 
     // ---- outputs ----
 
-    /// Checks the actions of one input, in order.
+    /// Checks the actions of one input, in order. The decode of each
+    /// message frame sent is appended to `decodes`, in order: what the
+    /// checks read of the wire, for the exchange to read as well.
     pub fn check_actions(
         &mut self,
         at: Duration,
-        now: Instant,
         actions: &[Action],
         desired: &SubscriptionSet,
         confirmed: &SubscriptionSet,
         state: &State,
+        decodes: &mut VecDeque<ClientDecode>,
     ) -> Checked {
-        let _ = now;
         for (index, action) in actions.iter().enumerate() {
             self.check(!self.shut_down, 13, at, || {
                 format!("action after shutdown: {action:?}")
@@ -365,36 +367,42 @@ impl Rules {
                     })?;
                     let carries_secret = contains(frame.payload(), &self.secret);
                     let message = decode_client_message(frame);
-                    if carries_secret || matches!(message, Ok(ClientMessage::Auth { .. })) {
-                        self.check_credentials(at)?;
-                        continue;
-                    }
-                    match message {
-                        Ok(ClientMessage::Subscribe(items)) => {
-                            self.check_request(at, true, &items, desired, confirmed)?;
-                        }
-                        Ok(ClientMessage::Unsubscribe(items)) => {
-                            self.check_request(at, false, &items, desired, confirmed)?;
-                        }
-                        Ok(ClientMessage::Listen(_)) => {
-                            self.check_request(
-                                at,
-                                true,
-                                &SubscriptionSet::new(),
-                                desired,
-                                confirmed,
-                            )?;
-                        }
-                        other => {
-                            self.check(false, 0, at, || {
-                                format!("the machine sent an unexpected frame: {other:?}")
-                            })?;
-                        }
-                    }
+                    let checked =
+                        self.check_message(at, carries_secret, &message, desired, confirmed);
+                    decodes.push_back(message);
+                    checked?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Checks one message the machine sent, as decoded from its frame.
+    fn check_message(
+        &mut self,
+        at: Duration,
+        carries_secret: bool,
+        message: &ClientDecode,
+        desired: &SubscriptionSet,
+        confirmed: &SubscriptionSet,
+    ) -> Checked {
+        if carries_secret || matches!(message, Ok(ClientMessage::Auth { .. })) {
+            return self.check_credentials(at);
+        }
+        match message {
+            Ok(ClientMessage::Subscribe(items)) => {
+                self.check_request(at, true, items, desired, confirmed)
+            }
+            Ok(ClientMessage::Unsubscribe(items)) => {
+                self.check_request(at, false, items, desired, confirmed)
+            }
+            Ok(ClientMessage::Listen(_)) => {
+                self.check_request(at, true, &SubscriptionSet::new(), desired, confirmed)
+            }
+            other => self.check(false, 0, at, || {
+                format!("the machine sent an unexpected frame: {other:?}")
+            }),
+        }
     }
 
     fn check_credentials(&mut self, at: Duration) -> Checked {
@@ -699,6 +707,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
     use std::time::{Duration, Instant};
 
     use tickwire_core::machine::{
@@ -706,7 +715,7 @@ mod tests {
     };
     use tickwire_core::{Channel, ConnectRequest, Credentials, Frame, SubscriptionSet, Symbol};
 
-    use super::{Heard, InputNote, Rules};
+    use super::{ClientMessage, Heard, InputNote, Rules};
 
     fn epoch(n: u64) -> ConnectionEpoch {
         // Epochs are opaque; take real ones from a machine's connect actions.
@@ -754,33 +763,35 @@ mod tests {
         let (at, now, idle) = (Duration::ZERO, Instant::now(), State::Idle);
         let empty = SubscriptionSet::new();
         let (first, second) = (epoch(1), epoch(2));
+        let mut decodes = VecDeque::new();
 
         // Rule 1: a connection with nothing wanted.
-        let broken = rules().check_actions(at, now, &[connect(first)], &empty, &empty, &idle);
+        let broken =
+            rules().check_actions(at, &[connect(first)], &empty, &empty, &idle, &mut decodes);
         assert_eq!(broken.map_err(|v| v.rule), Err(1));
 
         // Rule 2: a second connection while the first is open.
         let mut wanted = SubscriptionSet::new();
         wanted.insert(Channel::Trades, Symbol::from_server("AAPL"));
         let two = [connect(first), connect(second)];
-        let broken = rules().check_actions(at, now, &two, &wanted, &empty, &idle);
+        let broken = rules().check_actions(at, &two, &wanted, &empty, &idle, &mut decodes);
         assert_eq!(broken.map_err(|v| v.rule), Err(2));
 
         // Rule 3: credentials before the greeting.
         let mut r = rules();
-        r.check_actions(at, now, &[connect(first)], &wanted, &empty, &idle)
+        r.check_actions(at, &[connect(first)], &wanted, &empty, &idle, &mut decodes)
             .expect("a connect");
         r.on_connected(first);
         let auth = Action::Send {
             epoch: first,
             frame: Frame::text(r#"{"action":"auth","key":"k","secret":"secret-xyz"}"#),
         };
-        let broken = r.check_actions(at, now, &[auth], &wanted, &empty, &idle);
+        let broken = r.check_actions(at, &[auth], &wanted, &empty, &idle, &mut decodes);
         assert_eq!(broken.map_err(|v| v.rule), Err(3));
 
         // Rule 7: a frame over the limit.
         let mut r = rules();
-        r.check_actions(at, now, &[connect(first)], &wanted, &empty, &idle)
+        r.check_actions(at, &[connect(first)], &wanted, &empty, &idle, &mut decodes)
             .expect("a connect");
         r.on_connected(first);
         let big = Action::Send {
@@ -790,7 +801,7 @@ mod tests {
                 "A".repeat(80)
             )),
         };
-        let broken = r.check_actions(at, now, &[big], &wanted, &empty, &idle);
+        let broken = r.check_actions(at, &[big], &wanted, &empty, &idle, &mut decodes);
         assert_eq!(broken.map_err(|v| v.rule), Err(7));
 
         // Rule 10: resumed without a gap.
@@ -807,13 +818,20 @@ mod tests {
         // Rule 13: anything after shutdown.
         let mut r = rules();
         r.on_shutdown(at, None, &[]).expect("a clean shutdown");
-        let broken = r.check_actions(at, now, &[connect(first)], &wanted, &empty, &State::Closed);
+        let broken = r.check_actions(
+            at,
+            &[connect(first)],
+            &wanted,
+            &empty,
+            &State::Closed,
+            &mut decodes,
+        );
         assert_eq!(broken.map_err(|v| v.rule), Err(13));
     }
 
     #[test]
     fn requests_must_be_minimal() {
-        let (at, now, idle, first) = (Duration::ZERO, Instant::now(), State::Idle, epoch(1));
+        let (at, idle, first) = (Duration::ZERO, State::Idle, epoch(1));
         let pairs = |symbols: &[&str]| -> SubscriptionSet {
             symbols
                 .iter()
@@ -827,22 +845,33 @@ mod tests {
             frame: Frame::text(text.to_owned()),
         };
         let request = |text: &str| {
-            let mut r = rules();
-            r.check_actions(at, now, &[connect(first)], &desired, &confirmed, &idle)
-                .expect("a connect");
+            let (mut r, mut decodes) = (rules(), VecDeque::new());
+            r.check_actions(
+                at,
+                &[connect(first)],
+                &desired,
+                &confirmed,
+                &idle,
+                &mut decodes,
+            )
+            .expect("a connect");
             r.on_connected(first);
             r.on_inbound(first, Heard::Greeting);
             r.check_actions(
                 at,
-                now,
                 &[send(r#"{"action":"auth","key":"k","secret":"secret-xyz"}"#)],
                 &desired,
                 &confirmed,
                 &idle,
+                &mut decodes,
             )
             .expect("credentials after the greeting");
+            assert!(
+                decodes.len() == 1 && matches!(decodes[0], Ok(ClientMessage::Auth { .. })),
+                "the credentials' decode is handed on: {decodes:?}"
+            );
             r.on_inbound(first, Heard::Authenticated);
-            r.check_actions(at, now, &[send(text)], &desired, &confirmed, &idle)
+            r.check_actions(at, &[send(text)], &desired, &confirmed, &idle, &mut decodes)
                 .map_err(|v| v.rule)
         };
         assert_eq!(

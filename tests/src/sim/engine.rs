@@ -8,17 +8,18 @@
 //! among things due at the same instant is fixed, so a seed replays exactly.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tickwire_core::machine::{Action, Machine, StreamKind};
-use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
+use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading, decode_client_message};
 use tickwire_core::{ConnectRequest, Frame, TransportError};
 use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 
-use super::checks::Violation;
+use super::checks::{ClientDecode, Violation};
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
 use super::recording::{MachineInput, Recording};
@@ -75,12 +76,14 @@ pub struct World {
     steps: u64,
     machine_steps: u64,
     actions: Vec<Action>,
+    /// The decodes of the message frames among `actions`, in order.
+    decodes: VecDeque<ClientDecode>,
     faults_on: bool,
     /// Every machine input, when recording.
     recording: Option<Recording>,
     specs: Vec<super::scenario::StreamSpec>,
     /// Upgrades the link's HTTP front will refuse next (429 or 401).
-    refusals: std::collections::VecDeque<u16>,
+    refusals: VecDeque<u16>,
 }
 
 impl World {
@@ -131,8 +134,9 @@ impl World {
             steps: 0,
             machine_steps: 0,
             actions: Vec::new(),
+            decodes: VecDeque::new(),
             faults_on: true,
-            refusals: std::collections::VecDeque::new(),
+            refusals: VecDeque::new(),
             recording: None,
             specs,
         };
@@ -385,29 +389,37 @@ impl World {
         input: impl FnOnce(&mut dyn Driven, &mut Ctx<'_>) -> Result<(), Violation>,
     ) -> Result<(), Stop> {
         let mut actions = std::mem::take(&mut self.actions);
+        let mut decodes = std::mem::take(&mut self.decodes);
         actions.clear();
+        decodes.clear();
         let now = self.now();
         let mut ctx = Ctx {
             at: self.at,
             now,
             trace: &mut self.trace,
             actions: &mut actions,
+            decodes: &mut decodes,
             steps: &mut self.machine_steps,
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
         self.stream_deadlines[index] = self.streams[index].poll_timeout().map(|t| self.offset(t));
         if let Err(violation) = result {
             self.actions = actions;
+            self.decodes = decodes;
             return Err(Stop::Violation(violation));
         }
         for action in actions.drain(..) {
-            self.perform(index, action);
+            self.perform(index, action, &mut decodes);
         }
+        debug_assert!(decodes.is_empty(), "more decodes than message frames");
         self.actions = actions;
+        self.decodes = decodes;
         Ok(())
     }
 
-    fn perform(&mut self, stream: usize, action: Action) {
+    /// Performs one action; the decode of a message frame sent is taken
+    /// from the front of `decodes`.
+    fn perform(&mut self, stream: usize, action: Action, decodes: &mut VecDeque<ClientDecode>) {
         match action {
             Action::Connect { epoch, request } => {
                 let id = self.link.open(stream, epoch);
@@ -416,6 +428,14 @@ impl World {
                 self.link.to_server(self.at, delay, id, Delivery::Dialed);
             }
             Action::Send { epoch, frame } => {
+                // Taken first, so that the decodes stay paired with their frames.
+                let decoded = frame.is_message().then(|| {
+                    Box::new(
+                        decodes
+                            .pop_front()
+                            .expect("the checks decode every message frame sent"),
+                    )
+                });
                 let Some(id) = self.link.find(stream, epoch) else {
                     return;
                 };
@@ -437,7 +457,7 @@ impl World {
                 } else {
                     let delay = self.link_config.delay(&mut self.rng);
                     self.link
-                        .to_server(self.at, delay, id, Delivery::ToServer(frame));
+                        .to_server(self.at, delay, id, Delivery::ToServer(frame, decoded));
                 }
             }
             Action::Close { epoch } => {
@@ -523,10 +543,13 @@ impl World {
                     }
                 }
             }
-            Delivery::ToServer(frame) => {
+            Delivery::ToServer(frame, decoded) => {
                 if let (true, Some(session)) = (conn.server_open, conn.session) {
                     self.trace.record(self.at, 0xf00, frame.payload());
-                    self.exchange_mut().handle_frame(now, session, frame);
+                    self.exchange_mut()
+                        .handle_decoded_frame(now, session, &frame, |frame| {
+                            decoded.map_or_else(|| decode_client_message(frame), |d| *d)
+                        });
                     self.pump_exchange();
                 }
             }
@@ -624,10 +647,10 @@ impl World {
             return Ok(());
         }
         let index = candidates[self.rng.below(candidates.len() as u64) as usize];
-        let desired = self.streams[index].desired_pairs();
+        let desired = self.streams[index].desired();
         let mut command = self
             .workload
-            .command(&mut self.rng, &desired, self.come_back[index]);
+            .command(&mut self.rng, desired, self.come_back[index]);
         if self.streams[index].kind() == StreamKind::Account
             && !matches!(command, Command::Shutdown)
         {
@@ -642,7 +665,7 @@ impl World {
         self.trace
             .log(self.at, || format!("s{index} command {command:?}"));
         self.note_input(index, || MachineInput::Command(command.clone()));
-        self.with_stream(index, |s, ctx| s.command(ctx, &command))
+        self.with_stream(index, |s, ctx| s.command(ctx, command))
     }
 
     fn shoot(&mut self) {

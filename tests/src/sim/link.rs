@@ -16,6 +16,7 @@ use tickwire_core::machine::ConnectionEpoch;
 use tickwire_core::{Frame, TransportError};
 use tickwire_mock::SessionId;
 
+use super::checks::ClientDecode;
 use super::workload::RngExt as _;
 
 /// Identifies one connection on the link (one per machine connection attempt).
@@ -74,8 +75,9 @@ impl LinkConfig {
 pub enum Delivery {
     /// The dial of a connection completes: the upgrade reaches the server.
     Dialed,
-    /// A frame reaches the server.
-    ToServer(Frame),
+    /// A frame reaches the server, with its decode if it is a message
+    /// (boxed, so that every other delivery stays small in the queue).
+    ToServer(Frame, Option<Box<ClientDecode>>),
     /// The client's close reaches the server.
     CloseToServer,
     /// The server notices that a connection died without a close (after a

@@ -1,6 +1,7 @@
 //! One machine under test with its checks: feeds it inputs, drains its
 //! outputs, and compares the data it delivered with the data the exchange sent.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use tickwire_core::machine::{
@@ -8,9 +9,9 @@ use tickwire_core::machine::{
 };
 use tickwire_core::protocol::alpaca::{AlpacaMarketData, AlpacaTrading};
 use tickwire_core::protocol::{Dialect, Verdict};
-use tickwire_core::{Frame, TransportError};
+use tickwire_core::{Frame, SubscriptionSet, TransportError};
 
-use super::checks::{Heard, InputNote, Rules, Violation};
+use super::checks::{ClientDecode, Heard, InputNote, Rules, Violation};
 use super::tee::{Seen, Teed};
 use super::trace::Trace;
 use super::workload::Command;
@@ -26,6 +27,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) trace: &'a mut Trace,
     /// Where the machine's actions go, for the engine to perform.
     pub(crate) actions: &'a mut Vec<Action>,
+    /// The decode of each message frame sent among `actions`, in order.
+    pub(crate) decodes: &'a mut VecDeque<ClientDecode>,
     /// Machine inputs so far.
     pub(crate) steps: &'a mut u64,
 }
@@ -55,9 +58,10 @@ pub(crate) trait Driven: std::fmt::Debug {
         error: &TransportError,
     ) -> Checked;
     fn timeout(&mut self, ctx: &mut Ctx<'_>) -> Checked;
-    fn command(&mut self, ctx: &mut Ctx<'_>, command: &Command) -> Checked;
+    fn command(&mut self, ctx: &mut Ctx<'_>, command: Command) -> Checked;
     fn poll_timeout(&self) -> Option<Instant>;
-    fn desired_pairs(&self) -> Vec<(tickwire_core::Channel, tickwire_core::Symbol)>;
+    /// What the machine wants.
+    fn desired(&self) -> &SubscriptionSet;
     fn settledness(&self, explain: bool) -> Settledness;
     fn checks(&self) -> u64;
     fn rejected(&self) -> u64;
@@ -138,27 +142,27 @@ where
             self.events.push(event);
         }
         self.record(ctx);
-        let state = self.machine.state().clone();
+        let state = self.machine.state();
         self.rules.check_actions(
             ctx.at,
-            ctx.now,
             &self.actions,
             self.machine.desired(),
             self.machine.confirmed(),
-            &state,
+            state,
+            ctx.decodes,
         )?;
         self.rules.check_events(
             ctx.at,
             ctx.now,
             &self.events,
             self.machine.reconnect_attempts(),
-            &state,
+            state,
         )?;
         self.check_data(ctx.at, data_epoch)?;
         self.rules.check_steady(
             ctx.at,
             self.machine.desired(),
-            &state,
+            self.machine.state(),
             self.machine.poll_timeout(),
         )?;
         ctx.actions.append(&mut self.actions);
@@ -402,50 +406,45 @@ where
         self.after_input(ctx, None)
     }
 
-    fn command(&mut self, ctx: &mut Ctx<'_>, command: &Command) -> Checked {
+    fn command(&mut self, ctx: &mut Ctx<'_>, command: Command) -> Checked {
         self.rules.note_input(InputNote::default());
         let terminal = self.machine.state().is_terminal();
         let account = self.machine.kind() == StreamKind::Account;
         let mut refused = None;
+        let subscribe = matches!(command, Command::Subscribe { .. });
         match command {
             Command::Subscribe { channel, symbols } | Command::Unsubscribe { channel, symbols } => {
                 if account {
                     return Ok(());
                 }
-                let subscribe = matches!(command, Command::Subscribe { .. });
                 let result = if subscribe {
                     self.machine
-                        .subscribe(ctx.now, *channel, symbols.iter().cloned())
+                        .subscribe(ctx.now, channel, symbols.iter().cloned())
                 } else {
                     self.machine
-                        .unsubscribe(ctx.now, *channel, symbols.iter().cloned())
+                        .unsubscribe(ctx.now, channel, symbols.iter().cloned())
                 };
                 if let Err(error) = &result {
                     refused.get_or_insert_with(|| error.to_string());
                 }
                 self.rules
-                    .on_command(subscribe, *channel, symbols, result.ok());
+                    .on_command(subscribe, channel, symbols, result.ok());
             }
             Command::Churn => {
                 if account {
                     return Ok(());
                 }
-                let desired = self.desired_pairs();
-                let mut channels: Vec<_> = desired.iter().map(|(c, _)| *c).collect();
-                channels.dedup();
-                for channel in channels {
-                    let symbols: Vec<_> = desired
-                        .iter()
-                        .filter(|(c, _)| *c == channel)
-                        .map(|(_, s)| s.clone())
-                        .collect();
+                // A copy: the unsubscribes change what the machine wants.
+                let desired = self.machine.desired().clone();
+                for channel in desired.channels() {
+                    let symbols: Vec<_> = desired.symbols(channel).cloned().collect();
                     let result =
                         self.machine
                             .unsubscribe(ctx.now, channel, symbols.iter().cloned());
                     if let Err(error) = &result {
                         refused.get_or_insert_with(|| error.to_string());
                     }
-                    self.rules.on_command(false, channel, &symbols, result.ok());
+                    self.rules.on_command(false, channel, symbols, result.ok());
                 }
             }
             Command::Shutdown => {
@@ -463,18 +462,18 @@ where
                 self.record(ctx);
                 self.rules
                     .on_shutdown(ctx.at, epoch_before, &self.actions)?;
-                let state = self.machine.state().clone();
+                let state = self.machine.state();
                 self.rules.check_events(
                     ctx.at,
                     ctx.now,
                     &self.events,
                     self.machine.reconnect_attempts(),
-                    &state,
+                    state,
                 )?;
                 self.rules.check_steady(
                     ctx.at,
                     self.machine.desired(),
-                    &state,
+                    state,
                     self.machine.poll_timeout(),
                 )?;
                 ctx.actions.append(&mut self.actions);
@@ -501,12 +500,8 @@ where
         self.machine.poll_timeout()
     }
 
-    fn desired_pairs(&self) -> Vec<(tickwire_core::Channel, tickwire_core::Symbol)> {
-        self.machine
-            .desired()
-            .iter()
-            .map(|(c, s)| (c, s.clone()))
-            .collect()
+    fn desired(&self) -> &SubscriptionSet {
+        self.machine.desired()
     }
 
     fn settledness(&self, explain: bool) -> Settledness {

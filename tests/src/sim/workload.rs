@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
-use tickwire_core::{Channel, Symbol};
+use tickwire_core::{Channel, SubscriptionSet, Symbol};
 
 /// Small helpers over the seeded generator.
 pub trait RngExt {
@@ -118,11 +118,11 @@ impl WorkloadConfig {
         rng.duration_up_to(self.command_every * 2)
     }
 
-    /// A command for a stream that currently wants `desired` pairs.
+    /// A command for a stream that currently wants `desired`.
     pub fn command(
         &self,
         rng: &mut ChaCha8Rng,
-        desired: &[(Channel, Symbol)],
+        desired: &SubscriptionSet,
         come_back: bool,
     ) -> Command {
         if rng.chance(self.shutdown_chance) {
@@ -140,12 +140,11 @@ impl WorkloadConfig {
             return Command::Subscribe { channel, symbols };
         }
         if pick < self.subscribe_weight + self.unsubscribe_weight {
-            let (channel, _) = desired[rng.below(desired.len() as u64) as usize];
-            let in_channel: Vec<&Symbol> = desired
+            let (channel, _) = desired
                 .iter()
-                .filter(|(c, _)| *c == channel)
-                .map(|(_, s)| s)
-                .collect();
+                .nth(rng.below(desired.len() as u64) as usize)
+                .expect("an index below the length");
+            let in_channel: Vec<&Symbol> = desired.symbols(channel).collect();
             let count = 1 + rng.below(self.batch_max as u64) as usize;
             let mut symbols = Vec::with_capacity(count);
             for _ in 0..count {

@@ -141,11 +141,11 @@ struct Instrument {
     book_sent: bool,
 }
 
-/// Where an instrument sits: its endpoint, and its indices in the tick's plans.
+/// Where an instrument sits: its endpoint's kind, and its indices in the tick's plans.
 #[derive(Debug, Clone, Copy)]
 struct At {
     plan: usize,
-    endpoint: Endpoint,
+    kind: Kind,
     bits: ChannelBits,
     symbol: usize,
     instrument: InstrumentId,
@@ -299,22 +299,24 @@ impl Generator {
             } else {
                 wall
             };
-            if endpoint.kind() == Kind::News {
+            let kind = endpoint.kind();
+            if kind == Kind::News {
                 self.news(index, plan.symbols(), wall, out);
                 continue;
             }
-            let bits = plan.channel_bits();
+            let mut at = At {
+                plan: index,
+                kind,
+                bits: plan.channel_bits(),
+                symbol: 0,
+                instrument: 0,
+            };
             for (symbol_index, wanted) in plan.symbols().iter().enumerate() {
-                let at = At {
-                    plan: index,
-                    endpoint,
-                    bits,
-                    symbol: symbol_index,
-                    instrument: wanted
-                        .instrument()
-                        .expect("every symbol of an instrument endpoint's plan has an instrument"),
-                };
-                self.instrument_tick(at, wanted.symbol(), wanted.channels(), wall, bars_due, out);
+                at.symbol = symbol_index;
+                at.instrument = wanted
+                    .instrument()
+                    .expect("every symbol of an instrument endpoint's plan has an instrument");
+                self.instrument_tick(&at, wanted.symbol(), wanted.channels(), wall, bars_due, out);
             }
         }
     }
@@ -339,17 +341,15 @@ impl Generator {
     #[allow(clippy::too_many_lines)]
     fn instrument_tick(
         &mut self,
-        at: At,
+        at: &At,
         symbol: &Symbol,
         wanted: u32,
         wall: Timestamp,
         bars_due: bool,
         out: &mut Vec<Event>,
     ) {
-        let endpoint = at.endpoint;
-        let bits = at.bits;
+        let (kind, bits) = (at.kind, &at.bits);
         let wants = |bit: u32| wanted & bit != 0;
-        let kind = endpoint.kind();
         let step = self.rng.between(-0.001, 0.001);
         let inst = &mut self.instruments[at.instrument];
         inst.mid = (inst.mid * (1.0 + step)).max(0.01);

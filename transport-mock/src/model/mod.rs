@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 
 use rng::RngExt;
+use tickwire_core::protocol::DecodeError;
 pub use tickwire_core::protocol::alpaca::Encoding;
-use tickwire_core::protocol::alpaca::TradeUpdate;
+use tickwire_core::protocol::alpaca::{ClientMessage, TradeUpdate, decode_client_message};
 use tickwire_core::{Frame, SubscriptionSet, Timestamp};
 
 pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
@@ -353,6 +354,19 @@ impl Exchange {
 
     /// A frame from the client of `session`. Unknown sessions are ignored.
     pub fn handle_frame(&mut self, now: Instant, session: SessionId, frame: Frame) {
+        self.handle_decoded_frame(now, session, &frame, decode_client_message);
+    }
+
+    /// [`handle_frame`](Self::handle_frame) for a caller that has decoded
+    /// the frame already: `decode` is called at most once, in place of
+    /// [`decode_client_message`], and must give what that would.
+    pub fn handle_decoded_frame(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        frame: &Frame,
+        decode: impl FnOnce(&Frame) -> Result<ClientMessage, DecodeError>,
+    ) {
         let Some(s) = self.sessions.get(&session) else {
             return;
         };
@@ -363,7 +377,13 @@ impl Exchange {
             self.close(now, session, 1009, "message too big");
             return;
         }
-        let request = wire::decode_client(&frame);
+        let message = decode(frame);
+        debug_assert_eq!(
+            message,
+            decode_client_message(frame),
+            "a decode that differs from the exchange's own"
+        );
+        let request = wire::client_request(message);
         if s.endpoint.is_trading() {
             self.trading_request(now, session, request);
         } else {

@@ -63,15 +63,17 @@ impl RngExt for ChaCha8Rng {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = String::with_capacity(36);
+        let mut text = [b'-'; 36];
+        let mut at = 0;
         for (index, byte) in b.iter().enumerate() {
             if matches!(index, 4 | 6 | 8 | 10) {
-                text.push('-');
+                at += 1; // the dash already there
             }
-            text.push(char::from(HEX[usize::from(byte >> 4)]));
-            text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            text[at] = HEX[usize::from(byte >> 4)];
+            text[at + 1] = HEX[usize::from(byte & 0x0f)];
+            at += 2;
         }
-        text
+        String::from_utf8(text.to_vec()).expect("hex digits and dashes")
     }
 }
 

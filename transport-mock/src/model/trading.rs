@@ -575,9 +575,32 @@ fn quantity(qty: f64) -> Decimal {
     Decimal::new(itoa::Buffer::new().format(qty as i64))
 }
 
-/// A price as the trading API writes it.
+/// A price as the trading API writes it: as `format!("{price:.2}")` does,
+/// which rounds the price's exact binary value to cents.
+///
+/// Below 2^33 cents, `price * 100.0` is within 10^-6 of that exact value:
+/// when it is farther than 10^-5 from a half cent, its nearest whole number
+/// is the rounding, written without the float formatter or a heap string.
+/// The rest (near ties, huge, negative or not finite) is left to `format!`.
 fn money(price: f64) -> Decimal {
-    Decimal::new(format!("{price:.2}"))
+    const CENTS_MAX: f64 = 8_589_934_592.0; // 2^33
+    let cents = price * 100.0;
+    let near_tie = (cents - cents.floor() - 0.5).abs() <= 1e-5;
+    if !(price > 0.0 && cents < CENTS_MAX) || near_tie {
+        return Decimal::new(format!("{price:.2}"));
+    }
+    let whole = cents.round() as u64;
+    let mut digits = itoa::Buffer::new();
+    let dollars = digits.format(whole / 100).as_bytes();
+    let hundredths = (whole % 100) as u8;
+    let mut text = [0u8; 24];
+    text[..dollars.len()].copy_from_slice(dollars);
+    text[dollars.len()..dollars.len() + 3].copy_from_slice(&[
+        b'.',
+        b'0' + hundredths / 10,
+        b'0' + hundredths % 10,
+    ]);
+    Decimal::new(std::str::from_utf8(&text[..dollars.len() + 3]).expect("ASCII digits"))
 }
 
 impl Exchange {
@@ -739,6 +762,52 @@ mod tests {
         let whole = (-1_000..=1_000).map(f64::from);
         for qty in edges.into_iter().chain(whole) {
             assert_eq!(quantity(qty), Decimal::new(qty.to_string()), "{qty}");
+        }
+    }
+
+    #[test]
+    fn prices_are_written_as_the_formatter_writes_them() {
+        let formatted = |price: f64| Decimal::new(format!("{price:.2}"));
+        let neighbours = |price: f64| {
+            let bits = price.to_bits();
+            [
+                f64::from_bits(bits.saturating_sub(1)),
+                price,
+                f64::from_bits(bits + 1),
+            ]
+        };
+        let edges = [
+            0.0,
+            -0.0,
+            -1.25,
+            1e-300,
+            f64::MIN_POSITIVE,
+            85_899_345.915,
+            85_899_345.92,
+            1e20,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        // Half cents (ties and their neighbours either side), then prices
+        // as the desk makes them: cents of random mids, and averages.
+        let halves = (1..200_000).map(|k| f64::from(k) / 200.0 + 1.0);
+        let mut rng = rng::stream(11, rng::Stream::Orders);
+        let drawn: Vec<f64> = (0..200_000)
+            .map(|i| {
+                let mid = rng.between(0.01, 50_000.0);
+                match i % 3 {
+                    0 => mid,
+                    1 => (mid * 100.0).round() / 100.0 * 1.001,
+                    _ => mid * rng.below(300) as f64 / (1 + rng.below(300)) as f64,
+                }
+            })
+            .collect();
+        for price in edges
+            .into_iter()
+            .chain(halves.chain(drawn).flat_map(neighbours))
+        {
+            assert_eq!(money(price), formatted(price), "{price:e}");
         }
     }
 }

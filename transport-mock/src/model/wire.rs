@@ -1,10 +1,13 @@
 //! The model's only contact with the wire format: tickwire-core's server-side
 //! Alpaca codec ([`decode_client_message`], [`encode_market_frame`],
 //! [`encode_trading_frame`]), wrapped in the few calls the model makes.
+//!
+//! [`decode_client_message`]: tickwire_core::protocol::alpaca::decode_client_message
 
+use tickwire_core::protocol::DecodeError;
 use tickwire_core::protocol::alpaca::{
     ClientMessage, Encoding, MarketData, ServerMessage, TradeUpdate, TradingServerMessage,
-    decode_client_message, encode_market_frame, encode_trading_frame,
+    encode_market_frame, encode_trading_frame,
 };
 use tickwire_core::{Frame, SubscriptionSet};
 
@@ -42,9 +45,12 @@ impl Control {
     }
 }
 
-/// Decodes a client frame (JSON or MessagePack, told apart by its bytes).
-pub(crate) fn decode_client(frame: &Frame) -> Result<ClientRequest, Undecodable> {
-    match decode_client_message(frame) {
+/// The request a decoded client frame makes (JSON or MessagePack: see
+/// [`decode_client_message`](tickwire_core::protocol::alpaca::decode_client_message)).
+pub(crate) fn client_request(
+    message: Result<ClientMessage, DecodeError>,
+) -> Result<ClientRequest, Undecodable> {
+    match message {
         Ok(ClientMessage::Auth { credentials }) => Ok(ClientRequest::Auth {
             key_id: credentials.key_id().to_owned(),
             secret: credentials.secret().to_owned(),
