@@ -1,5 +1,6 @@
 //! The machine's deadlines, in one table.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 /// Every deadline the machine keeps.
@@ -40,28 +41,35 @@ impl Timer {
     ];
 }
 
-/// Deadlines by timer; the next one is the minimum, kept up to date (it is
-/// read after every input).
+/// Deadlines by timer; the next one is the minimum, remembered between
+/// changes that leave it in place (it is read after every input, while a
+/// timer such as data silence may be moved on every data message).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerTable {
     deadlines: [Option<Instant>; Timer::COUNT],
-    next: Option<Instant>,
+    /// The earliest deadline, or `None` when a change may have moved it
+    /// (worked out again when next asked for).
+    next: Cell<Option<Option<Instant>>>,
 }
 
 impl TimerTable {
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
         let old = self.deadlines[timer as usize].replace(at);
-        if old.is_some() && old == self.next {
-            self.next = self.earliest();
-        } else if self.next.is_none_or(|next| at < next) {
-            self.next = Some(at);
+        match self.next.get() {
+            // The old deadline was not the earliest: only `at` can be earlier.
+            Some(next) if old.is_none() || old != next => {
+                if next.is_none_or(|next| at < next) {
+                    self.next.set(Some(Some(at)));
+                }
+            }
+            _ => self.next.set(None),
         }
     }
 
     pub(crate) fn stop(&mut self, timer: Timer) {
         let old = self.deadlines[timer as usize].take();
-        if old.is_some() && old == self.next {
-            self.next = self.earliest();
+        if old.is_some() && self.next.get() == Some(old) {
+            self.next.set(None);
         }
     }
 
@@ -75,13 +83,18 @@ impl TimerTable {
 
     pub(crate) fn stop_all(&mut self) {
         self.deadlines = [None; Timer::COUNT];
-        self.next = None;
+        self.next.set(Some(None));
     }
 
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Instant> {
-        debug_assert_eq!(self.next, self.earliest(), "a stale next deadline");
-        self.next
+        if let Some(next) = self.next.get() {
+            debug_assert_eq!(next, self.earliest(), "a stale next deadline");
+            return next;
+        }
+        let next = self.earliest();
+        self.next.set(Some(next));
+        next
     }
 
     fn earliest(&self) -> Option<Instant> {
@@ -90,6 +103,9 @@ impl TimerTable {
 
     /// Stops and returns the first timer due at `now`, if any.
     pub(crate) fn take_expired(&mut self, now: Instant) -> Option<Timer> {
+        if self.next().is_none_or(|next| next > now) {
+            return None;
+        }
         let timer = Timer::ALL
             .into_iter()
             .filter(|t| self.get(*t).is_some_and(|at| at <= now))
@@ -108,8 +124,8 @@ mod tests {
     use super::*;
 
     proptest! {
-        /// The kept earliest deadline is the minimum after any sequence of
-        /// sets, stops and expiries.
+        /// The remembered earliest deadline is the minimum after any
+        /// sequence of sets, stops and expiries.
         #[test]
         fn next_is_always_the_earliest_deadline(
             ops in proptest::collection::vec((0..4u8, 0..Timer::COUNT, 0..50u64), 0..60),
@@ -126,7 +142,9 @@ mod tests {
                         table.take_expired(at);
                     }
                 }
-                prop_assert_eq!(table.next, table.earliest());
+                // A remembered earliest deadline is never stale.
+                prop_assert!(table.next.get().is_none_or(|next| next == table.earliest()));
+                prop_assert_eq!(table.next(), table.earliest());
             }
         }
     }
