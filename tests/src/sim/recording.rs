@@ -153,4 +153,8 @@ fn feed<D: Dialect>(
         };
         trace.record(Duration::ZERO, tag, &[]);
     }
+    // A driver arms its timer after every input.
+    if let Some(deadline) = machine.poll_timeout() {
+        trace.record(deadline.saturating_duration_since(now), 7, &[]);
+    }
 }
