@@ -511,7 +511,10 @@ impl Rules {
                         for symbol in symbols {
                             self.rejected += 1;
                             // A later subscribe of the same symbol, still
-                            // unsettled, keeps it wanted.
+                            // unsettled, keeps it wanted. (One settled
+                            // before cannot: asking again withdraws the
+                            // refusal from older commands, so a listed
+                            // symbol was refused after every later ask.)
                             let asked_again =
                                 self.pending.range(*request..).any(|(_, (sub, c, list))| {
                                     *sub && c == channel && list.contains(symbol)
