@@ -1,6 +1,7 @@
 //! The machine's deadlines, in one table.
 
 use std::cell::Cell;
+use std::fmt;
 use std::time::Instant;
 
 /// Every deadline the machine keeps.
@@ -44,16 +45,27 @@ impl Timer {
 /// Deadlines by timer; the next one is the minimum, remembered between
 /// changes that leave it in place (it is read after every input, while a
 /// timer such as data silence may be moved on every data message).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; Timer::COUNT],
+///
+/// Generic over the time type only so that its tests need no clock.
+#[derive(Debug, Clone)]
+pub(crate) struct TimerTable<T: Copy = Instant> {
+    deadlines: [Option<T>; Timer::COUNT],
     /// The earliest deadline, or `None` when a change may have moved it
     /// (worked out again when next asked for).
-    next: Cell<Option<Option<Instant>>>,
+    next: Cell<Option<Option<T>>>,
 }
 
-impl TimerTable {
-    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+impl<T: Copy> Default for TimerTable<T> {
+    fn default() -> Self {
+        Self {
+            deadlines: [None; Timer::COUNT],
+            next: Cell::new(Some(None)),
+        }
+    }
+}
+
+impl<T: Copy + Ord + fmt::Debug> TimerTable<T> {
+    pub(crate) fn set(&mut self, timer: Timer, at: T) {
         let old = self.deadlines[timer as usize].replace(at);
         match self.next.get() {
             // The old deadline was not the earliest: only `at` can be earlier.
@@ -73,7 +85,7 @@ impl TimerTable {
         }
     }
 
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+    pub(crate) fn get(&self, timer: Timer) -> Option<T> {
         self.deadlines[timer as usize]
     }
 
@@ -87,7 +99,7 @@ impl TimerTable {
     }
 
     /// The earliest deadline.
-    pub(crate) fn next(&self) -> Option<Instant> {
+    pub(crate) fn next(&self) -> Option<T> {
         if let Some(next) = self.next.get() {
             debug_assert_eq!(next, self.earliest(), "a stale next deadline");
             return next;
@@ -97,12 +109,12 @@ impl TimerTable {
         next
     }
 
-    fn earliest(&self) -> Option<Instant> {
+    fn earliest(&self) -> Option<T> {
         self.deadlines.iter().flatten().min().copied()
     }
 
     /// Stops and returns the first timer due at `now`, if any.
-    pub(crate) fn take_expired(&mut self, now: Instant) -> Option<Timer> {
+    pub(crate) fn take_expired(&mut self, now: T) -> Option<Timer> {
         if self.next().is_none_or(|next| next > now) {
             return None;
         }
@@ -117,8 +129,6 @@ impl TimerTable {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use proptest::prelude::*;
 
     use super::*;
@@ -130,11 +140,9 @@ mod tests {
         fn next_is_always_the_earliest_deadline(
             ops in proptest::collection::vec((0..4u8, 0..Timer::COUNT, 0..50u64), 0..60),
         ) {
-            let base = Instant::now();
-            let mut table = TimerTable::default();
-            for (op, timer, millis) in ops {
+            let mut table = TimerTable::<u64>::default();
+            for (op, timer, at) in ops {
                 let timer = Timer::ALL[timer];
-                let at = base + Duration::from_millis(millis);
                 match op {
                     0 | 1 => table.set(timer, at),
                     2 => table.stop(timer),
