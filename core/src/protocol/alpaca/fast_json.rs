@@ -130,26 +130,30 @@ impl<'a> JsonReader<'a> {
         Some(())
     }
 
+    /// Consumes `close` if it is next.
+    #[inline(always)]
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        let closed = self.peek()? == close;
+        if closed {
+            self.at += 1;
+        }
+        Some(closed)
+    }
+
+    /// After an element of a container that `close` ends: `Some(true)` at
+    /// its end, `Some(false)` after the comma before another element.
+    #[inline(always)]
+    fn element_end(&mut self, close: u8) -> Option<bool> {
+        if self.closes(close)? {
+            return Some(true);
+        }
+        self.expect(b',')?;
+        Some(false)
+    }
+
     fn frame(&mut self, out: &mut Vec<Inbound<MarketData>>) -> Option<()> {
         match self.peek()? {
-            b'[' => {
-                self.at += 1;
-                if self.peek()? == b']' {
-                    self.at += 1;
-                } else {
-                    loop {
-                        self.message(out)?;
-                        match self.peek()? {
-                            b',' => self.at += 1,
-                            b']' => {
-                                self.at += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-            }
+            b'[' => self.array(|r| r.message(out))?,
             b'{' => self.message(out)?,
             _ => return None,
         }
@@ -411,8 +415,7 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
 
     fn map(&mut self, mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         self.expect(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.closes(b'}')? {
             return Some(());
         }
         loop {
@@ -426,13 +429,8 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
             }
             self.expect(b':')?;
             entry(self, key)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.element_end(b'}')? {
+                return Some(());
             }
         }
     }
@@ -440,19 +438,13 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     #[inline(always)]
     fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.expect(b'[')?;
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.closes(b']')? {
             return Some(());
         }
         loop {
             element(self)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.element_end(b']')? {
+                return Some(());
             }
         }
     }
