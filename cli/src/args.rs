@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tickwire_core::Channel;
+use tickwire_alpaca::Channel;
 
 /// tickwire: market-data and account streams that stay connected.
 ///

@@ -57,7 +57,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_tests=off",
+            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_alpaca=off,tickwire_sim=off",
         )
     });
     let _ = tracing_subscriber::fmt()

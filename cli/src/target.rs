@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use tickwire_core::{Channel, Credentials, KEY_ID_ENV, SECRET_KEY_ENV, Symbol};
+use tickwire_alpaca::{Channel, KEY_ID_ENV, SECRET_KEY_ENV};
+use tickwire_core::{Credentials, Symbol};
 
 use crate::args::{ConnectionArgs, EncodingArg, Feed, LimitArgs, TradesArgs, WatchArgs};
 use crate::error::CliError;

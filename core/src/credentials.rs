@@ -20,25 +20,36 @@ pub struct Credentials {
     secret: String,
 }
 
-/// Environment variable holding the key id.
-pub const KEY_ID_ENV: &str = "APCA_API_KEY_ID";
-/// Environment variable holding the secret key.
-pub const SECRET_KEY_ENV: &str = "APCA_API_SECRET_KEY";
+/// The names of the two environment variables a vendor keeps a key pair in.
+///
+/// Each vendor's protocol crate names its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialVars {
+    /// The variable holding the key id.
+    pub key_id: &'static str,
+    /// The variable holding the secret.
+    pub secret: &'static str,
+}
 
 /// Why credentials could not be read from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialsError {
     /// Neither variable is set.
-    #[error("no credentials: set {KEY_ID_ENV} and {SECRET_KEY_ENV}, or pass a key and secret")]
-    Missing,
+    #[error("no credentials: set {} and {}, or pass a key and secret", .vars.key_id, .vars.secret)]
+    Missing {
+        /// The variables that were looked up.
+        vars: CredentialVars,
+    },
     /// Only one of the two is set.
     #[error(
-        "incomplete credentials: {missing} is not set (both {KEY_ID_ENV} and {SECRET_KEY_ENV} are needed)"
+        "incomplete credentials: {missing} is not set (both {} and {} are needed)", .vars.key_id, .vars.secret
     )]
     Incomplete {
         /// The variable (or argument) that is missing.
         missing: &'static str,
+        /// The variables that were looked up.
+        vars: CredentialVars,
     },
 }
 
@@ -51,21 +62,28 @@ impl Credentials {
         }
     }
 
-    /// Reads `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
-    pub fn from_env() -> Result<Self, CredentialsError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    /// Reads the two variables from the process environment (empty counts as unset).
+    pub fn from_env(vars: CredentialVars) -> Result<Self, CredentialsError> {
+        Self::from_lookup(vars, |name| {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        })
     }
 
     /// Builds credentials from a variable lookup (the environment, a config file…).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CredentialsError> {
-        match (lookup(KEY_ID_ENV), lookup(SECRET_KEY_ENV)) {
+    pub fn from_lookup(
+        vars: CredentialVars,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, CredentialsError> {
+        match (lookup(vars.key_id), lookup(vars.secret)) {
             (Some(key), Some(secret)) => Ok(Self::new(key, secret)),
-            (None, None) => Err(CredentialsError::Missing),
+            (None, None) => Err(CredentialsError::Missing { vars }),
             (Some(_), None) => Err(CredentialsError::Incomplete {
-                missing: SECRET_KEY_ENV,
+                missing: vars.secret,
+                vars,
             }),
             (None, Some(_)) => Err(CredentialsError::Incomplete {
-                missing: KEY_ID_ENV,
+                missing: vars.key_id,
+                vars,
             }),
         }
     }
@@ -95,21 +113,32 @@ impl fmt::Debug for Credentials {
 mod tests {
     use super::*;
 
+    const VARS: CredentialVars = CredentialVars {
+        key_id: "VENDOR_KEY",
+        secret: "VENDOR_SECRET",
+    };
+
     #[test]
     fn reads_both_or_says_which_is_missing() {
-        let env = |k: &str| (k == KEY_ID_ENV).then(|| "KEY".to_owned());
+        let env = |k: &str| (k == VARS.key_id).then(|| "KEY".to_owned());
+        let incomplete = Credentials::from_lookup(VARS, env).unwrap_err();
         assert_eq!(
-            Credentials::from_lookup(env),
-            Err(CredentialsError::Incomplete {
-                missing: SECRET_KEY_ENV
-            })
+            incomplete,
+            CredentialsError::Incomplete {
+                missing: "VENDOR_SECRET",
+                vars: VARS
+            }
         );
-        assert_eq!(
-            Credentials::from_lookup(|_| None),
-            Err(CredentialsError::Missing)
+        assert!(incomplete.to_string().contains("VENDOR_SECRET is not set"));
+        let missing = Credentials::from_lookup(VARS, |_| None).unwrap_err();
+        assert_eq!(missing, CredentialsError::Missing { vars: VARS });
+        assert!(
+            missing
+                .to_string()
+                .contains("set VENDOR_KEY and VENDOR_SECRET")
         );
-        let both = Credentials::from_lookup(|k| Some(format!("{k}-value"))).unwrap();
-        assert_eq!(both.secret(), "APCA_API_SECRET_KEY-value");
+        let both = Credentials::from_lookup(VARS, |k| Some(format!("{k}-value"))).unwrap();
+        assert_eq!(both.secret(), "VENDOR_SECRET-value");
     }
 
     #[test]

@@ -4,11 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::iter::FusedIterator;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
-
-use crate::{Channel, Symbol};
+use crate::{ChannelKind, Symbol};
 
 /// A set of symbols per channel.
 ///
@@ -18,33 +14,45 @@ use crate::{Channel, Symbol};
 /// and diffing two sets are linear walks.
 ///
 /// ```
-/// use tickwire_core::{Channel, Symbol, SubscriptionSet};
+/// use tickwire_core::{ChannelKind, Symbol, SubscriptionSet};
+/// # #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// # enum Channel { Quotes }
+/// # impl std::fmt::Display for Channel {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("quotes") }
+/// # }
+/// # impl ChannelKind for Channel { fn is_server_managed(self) -> bool { false } }
 /// let mut set = SubscriptionSet::new();
 /// set.insert(Channel::Quotes, Symbol::new("AAPL")?);
 /// assert!(set.contains(Channel::Quotes, &Symbol::new("AAPL")?));
 /// assert_eq!(set.len(), 1);
 /// # Ok::<(), tickwire_core::InvalidSymbol>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct SubscriptionSet {
+#[derive(Clone, PartialEq, Eq)]
+pub struct SubscriptionSet<C> {
     /// Strictly ascending.
-    pairs: Vec<(Channel, Symbol)>,
+    pairs: Vec<(C, Symbol)>,
 }
 
 /// Orders a stored pair against a (channel, symbol) key without building one.
 #[inline]
-fn cmp_pair(pair: &(Channel, Symbol), channel: Channel, symbol: &Symbol) -> Ordering {
+fn cmp_pair<C: Ord>(pair: &(C, Symbol), channel: C, symbol: &Symbol) -> Ordering {
     pair.0.cmp(&channel).then_with(|| pair.1.cmp(symbol))
 }
 
-impl SubscriptionSet {
+impl<C> Default for SubscriptionSet<C> {
+    fn default() -> Self {
+        Self { pairs: Vec::new() }
+    }
+}
+
+impl<C: ChannelKind> SubscriptionSet<C> {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds a pair; returns whether it was new.
-    pub fn insert(&mut self, channel: Channel, symbol: Symbol) -> bool {
+    pub fn insert(&mut self, channel: C, symbol: Symbol) -> bool {
         // Servers list symbols in order: appending is the common case.
         let after_last = self
             .pairs
@@ -64,7 +72,7 @@ impl SubscriptionSet {
     }
 
     /// Removes a pair; returns whether it was present.
-    pub fn remove(&mut self, channel: Channel, symbol: &Symbol) -> bool {
+    pub fn remove(&mut self, channel: C, symbol: &Symbol) -> bool {
         match self.search(channel, symbol) {
             Ok(index) => {
                 self.pairs.remove(index);
@@ -75,11 +83,11 @@ impl SubscriptionSet {
     }
 
     /// Whether the pair is in the set.
-    pub fn contains(&self, channel: Channel, symbol: &Symbol) -> bool {
+    pub fn contains(&self, channel: C, symbol: &Symbol) -> bool {
         self.search(channel, symbol).is_ok()
     }
 
-    fn search(&self, channel: Channel, symbol: &Symbol) -> Result<usize, usize> {
+    fn search(&self, channel: C, symbol: &Symbol) -> Result<usize, usize> {
         self.pairs
             .binary_search_by(|pair| cmp_pair(pair, channel, symbol))
     }
@@ -97,7 +105,7 @@ impl SubscriptionSet {
     /// The symbols of one channel (empty if none).
     pub fn symbols(
         &self,
-        channel: Channel,
+        channel: C,
     ) -> impl ExactSizeIterator<Item = &Symbol> + DoubleEndedIterator + '_ {
         let start = self.pairs.partition_point(|(c, _)| *c < channel);
         let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
@@ -105,20 +113,17 @@ impl SubscriptionSet {
     }
 
     /// The channels that hold at least one symbol.
-    pub fn channels(&self) -> impl Iterator<Item = Channel> + '_ {
+    pub fn channels(&self) -> impl Iterator<Item = C> + '_ {
         self.pairs.chunk_by(|a, b| a.0 == b.0).map(|run| run[0].0)
     }
 
     /// Every pair, ordered by channel then symbol.
-    pub fn iter(&self) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (C, &Symbol)> + '_ {
         self.pairs.iter().map(|(c, s)| (*c, s))
     }
 
     /// The pairs of `self` that are not in `other`, ordered by channel then symbol.
-    pub fn difference<'a>(
-        &'a self,
-        other: &'a Self,
-    ) -> impl Iterator<Item = (Channel, &'a Symbol)> + 'a {
+    pub fn difference<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = (C, &'a Symbol)> + 'a {
         Difference {
             left: &self.pairs,
             right: &other.pairs,
@@ -130,7 +135,7 @@ impl SubscriptionSet {
     pub(crate) fn symmetric_difference<'a>(
         &'a self,
         other: &'a Self,
-    ) -> impl Iterator<Item = (Side, Channel, &'a Symbol)> + 'a {
+    ) -> impl Iterator<Item = (Side, C, &'a Symbol)> + 'a {
         SymmetricDifference {
             this: &self.pairs,
             other: &other.pairs,
@@ -156,7 +161,7 @@ impl SubscriptionSet {
         true
     }
 
-    fn client_pairs(&self) -> impl Iterator<Item = &(Channel, Symbol)> + '_ {
+    fn client_pairs(&self) -> impl Iterator<Item = &(C, Symbol)> + '_ {
         self.pairs.iter().filter(|(c, _)| !c.is_server_managed())
     }
 
@@ -176,13 +181,13 @@ impl SubscriptionSet {
 }
 
 /// The pairs of a sorted slice missing from another: a merge walk.
-struct Difference<'a> {
-    left: &'a [(Channel, Symbol)],
-    right: &'a [(Channel, Symbol)],
+struct Difference<'a, C> {
+    left: &'a [(C, Symbol)],
+    right: &'a [(C, Symbol)],
 }
 
-impl<'a> Iterator for Difference<'a> {
-    type Item = (Channel, &'a Symbol);
+impl<'a, C: Copy + Ord> Iterator for Difference<'a, C> {
+    type Item = (C, &'a Symbol);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -209,7 +214,7 @@ impl<'a> Iterator for Difference<'a> {
     }
 }
 
-impl FusedIterator for Difference<'_> {}
+impl<C: Copy + Ord> FusedIterator for Difference<'_, C> {}
 
 /// Which of two sets a pair is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,13 +226,13 @@ pub(crate) enum Side {
 }
 
 /// The pairs of two sorted slices found in only one of them: a merge walk.
-struct SymmetricDifference<'a> {
-    this: &'a [(Channel, Symbol)],
-    other: &'a [(Channel, Symbol)],
+struct SymmetricDifference<'a, C> {
+    this: &'a [(C, Symbol)],
+    other: &'a [(C, Symbol)],
 }
 
-impl<'a> Iterator for SymmetricDifference<'a> {
-    type Item = (Side, Channel, &'a Symbol);
+impl<'a, C: Copy + Ord> Iterator for SymmetricDifference<'a, C> {
+    type Item = (Side, C, &'a Symbol);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -256,10 +261,10 @@ impl<'a> Iterator for SymmetricDifference<'a> {
     }
 }
 
-impl FusedIterator for SymmetricDifference<'_> {}
+impl<C: Copy + Ord> FusedIterator for SymmetricDifference<'_, C> {}
 
-impl FromIterator<(Channel, Symbol)> for SubscriptionSet {
-    fn from_iter<I: IntoIterator<Item = (Channel, Symbol)>>(iter: I) -> Self {
+impl<C: ChannelKind> FromIterator<(C, Symbol)> for SubscriptionSet<C> {
+    fn from_iter<I: IntoIterator<Item = (C, Symbol)>>(iter: I) -> Self {
         let mut set = Self {
             pairs: iter.into_iter().collect(),
         };
@@ -268,95 +273,32 @@ impl FromIterator<(Channel, Symbol)> for SubscriptionSet {
     }
 }
 
-impl Extend<(Channel, Symbol)> for SubscriptionSet {
-    fn extend<I: IntoIterator<Item = (Channel, Symbol)>>(&mut self, iter: I) {
+impl<C: ChannelKind> Extend<(C, Symbol)> for SubscriptionSet<C> {
+    fn extend<I: IntoIterator<Item = (C, Symbol)>>(&mut self, iter: I) {
         let sorted_len = self.pairs.len();
         self.pairs.extend(iter);
         self.restore_order(sorted_len);
     }
 }
 
-impl fmt::Debug for SubscriptionSet {
+/// Printed as the set of its pairs, in order: `{(Trades, "AAPL"), (Quotes, "MSFT")}`.
+impl<C: fmt::Debug> fmt::Debug for SubscriptionSet<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        /// One channel's symbols, printed as a set.
-        struct Symbols<'a>(&'a [(Channel, Symbol)]);
-        impl fmt::Debug for Symbols<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_set()
-                    .entries(self.0.iter().map(|(_, s)| s))
-                    .finish()
-            }
-        }
-        /// Every channel, printed as a map.
-        struct Channels<'a>(&'a [(Channel, Symbol)]);
-        impl fmt::Debug for Channels<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_map()
-                    .entries(
-                        self.0
-                            .chunk_by(|a, b| a.0 == b.0)
-                            .map(|run| (run[0].0, Symbols(run))),
-                    )
-                    .finish()
-            }
-        }
-        f.debug_struct("SubscriptionSet")
-            .field("channels", &Channels(&self.pairs))
-            .finish()
-    }
-}
-
-/// Serialized as a map from channel to its symbols, e.g. `{"trades":["AAPL"]}`.
-impl Serialize for SubscriptionSet {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        /// One channel's symbols, serialized as a sequence.
-        struct Symbols<'a>(&'a [(Channel, Symbol)]);
-        impl Serialize for Symbols<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_seq(self.0.iter().map(|(_, s)| s))
-            }
-        }
-        let runs = self.pairs.chunk_by(|a, b| a.0 == b.0);
-        let mut map = serializer.serialize_map(Some(runs.clone().count()))?;
-        for run in runs {
-            map.serialize_entry(&run[0].0, &Symbols(run))?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for SubscriptionSet {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(SetVisitor)
-    }
-}
-
-/// Reads a map from channel to a sequence of symbols.
-struct SetVisitor;
-
-impl<'de> Visitor<'de> for SetVisitor {
-    type Value = SubscriptionSet;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map from channel to symbols")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut set = SubscriptionSet::new();
-        while let Some((channel, symbols)) = map.next_entry::<Channel, Vec<Symbol>>()? {
-            set.extend(symbols.into_iter().map(|s| (channel, s)));
-        }
-        Ok(set)
+        f.write_str("SubscriptionSet ")?;
+        f.debug_set().entries(&self.pairs).finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::test_channel::Channel;
     use std::collections::BTreeSet;
 
     use proptest::prelude::*;
 
     use super::*;
+
+    type SubscriptionSet = super::SubscriptionSet<Channel>;
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()
@@ -406,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn serde_and_debug_show_channels_and_their_symbols() {
+    fn debug_shows_the_pairs_in_order() {
         let set: SubscriptionSet = [
             (Channel::Quotes, sym("MSFT")),
             (Channel::Trades, sym("AAPL")),
@@ -414,12 +356,9 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let json = serde_json::to_string(&set).unwrap();
-        assert_eq!(json, r#"{"trades":["AAPL"],"quotes":["AAPL","MSFT"]}"#);
-        assert_eq!(serde_json::from_str::<SubscriptionSet>(&json).unwrap(), set);
         assert_eq!(
             format!("{set:?}"),
-            r#"SubscriptionSet { channels: {Trades: {"AAPL"}, Quotes: {"AAPL", "MSFT"}} }"#
+            r#"SubscriptionSet {(Trades, "AAPL"), (Quotes, "AAPL"), (Quotes, "MSFT")}"#
         );
     }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 /// A point in time with nanosecond precision, as carried by market data.
 ///
-/// Formatting follows Go's `RFC3339Nano` (what Alpaca's servers emit): always
+/// Formatting follows Go's `RFC3339Nano` (what many market-data servers emit): always
 /// UTC with a `Z`, and the fraction trimmed of trailing zeros (omitted when
 /// zero). Parsing accepts 0 to 9 fraction digits (more are truncated), `Z` or
 /// a `±hh:mm` offset, and `T`, `t` or a space between date and time.
@@ -46,7 +46,8 @@ pub const MSGPACK_TIMESTAMP_EXT_TYPE: i8 = -1;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 /// Longest formatted form: `-292277026596-12-04T15:30:07.999999999Z` fits easily.
-pub(crate) const FORMATTED_BYTES_MAX: usize = 48;
+/// The longest text [`Timestamp::format_bytes`] writes, in bytes.
+pub const TIMESTAMP_TEXT_BYTES_MAX: usize = 48;
 
 impl Timestamp {
     /// The Unix epoch, 1970-01-01T00:00:00Z.
@@ -86,18 +87,18 @@ impl Timestamp {
 
     /// Parses RFC 3339 from bytes, without building an error (decode fast paths).
     #[inline]
-    pub(crate) fn from_rfc3339_bytes(text: &[u8]) -> Option<Self> {
+    pub fn from_rfc3339_bytes(text: &[u8]) -> Option<Self> {
         parse(text)
     }
 
     /// Formats as RFC 3339 into `buf`, returning the text (no allocation).
-    fn format_into<'b>(&self, buf: &'b mut [u8; FORMATTED_BYTES_MAX]) -> &'b str {
+    fn format_into<'b>(&self, buf: &'b mut [u8; TIMESTAMP_TEXT_BYTES_MAX]) -> &'b str {
         // Only ASCII digits and punctuation are written.
         std::str::from_utf8(self.format_bytes(buf)).unwrap_or_default()
     }
 
     /// The RFC 3339 text as bytes, for writers that append it to a buffer.
-    pub(crate) fn format_bytes<'b>(&self, buf: &'b mut [u8; FORMATTED_BYTES_MAX]) -> &'b [u8] {
+    pub fn format_bytes<'b>(&self, buf: &'b mut [u8; TIMESTAMP_TEXT_BYTES_MAX]) -> &'b [u8] {
         let days = self.seconds.div_euclid(86_400);
         let secs_of_day = self.seconds.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
@@ -177,7 +178,7 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; FORMATTED_BYTES_MAX];
+        let mut buf = [0u8; TIMESTAMP_TEXT_BYTES_MAX];
         f.write_str(self.format_into(&mut buf))
     }
 }
@@ -236,7 +237,7 @@ impl From<Timestamp> for SystemTime {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            let mut buf = [0u8; FORMATTED_BYTES_MAX];
+            let mut buf = [0u8; TIMESTAMP_TEXT_BYTES_MAX];
             serializer.serialize_str(self.format_into(&mut buf))
         } else {
             let (data, len) = self.to_msgpack_ext();

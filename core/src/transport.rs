@@ -7,7 +7,7 @@ use crate::Frame;
 /// Everything needed to open one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectRequest {
-    /// The endpoint, e.g. `wss://stream.data.alpaca.markets/v2/iex`.
+    /// The endpoint, e.g. `wss://stream.example.com/v2/iex`.
     pub url: String,
     /// Extra headers for the upgrade request (never credentials).
     pub headers: Vec<(String, String)>,

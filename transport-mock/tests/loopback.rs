@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tickwire_core::protocol::alpaca::Quote;
+use tickwire_alpaca::Quote;
 use tickwire_mock::{Account, ExchangeConfig, LoopbackConfig, LoopbackServer};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -24,9 +24,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
-use tickwire_core::protocol::alpaca::{AlpacaMarketData, ServerMessage, encode_market_frame};
+use tickwire_alpaca::{AlpacaMarketData, ServerMessage, encode_market_frame};
+use tickwire_alpaca::{Channel, SubscriptionSet};
 use tickwire_core::protocol::{Dialect, Inbound};
-use tickwire_core::{Channel, Frame, SubscriptionSet, Symbol};
+use tickwire_core::{Frame, Symbol};
 use tickwire_ws::{Encoding, Feed, MarketData, MarketDataStream, StreamEvent};
 
 /// A 150-byte quote, as Alpaca sends it.

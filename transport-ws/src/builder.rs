@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use tickwire_alpaca::Encoding;
 use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
-use tickwire_core::protocol::alpaca::Encoding;
 
 use crate::{SlowConsumerPolicy, WsConfig};
 
@@ -233,7 +233,7 @@ impl Options {
     pub(crate) fn machine_config(&self, url: &str) -> Result<MachineConfig, crate::Error> {
         let credentials = match &self.credentials {
             Some(credentials) => credentials.clone(),
-            None => Credentials::from_env()?,
+            None => tickwire_alpaca::credentials_from_env()?,
         };
         let mut config = self.machine.clone();
         config.url = url.to_owned();

@@ -2,9 +2,10 @@
 
 use tokio::sync::oneshot;
 
+use tickwire_alpaca::Channel;
+use tickwire_core::Symbol;
 use tickwire_core::machine::{CommandError, SubscriptionOutcome};
 use tickwire_core::protocol::SubscriptionOp;
-use tickwire_core::{Channel, Symbol};
 
 /// The answer to a subscription command: the server's verdict, or why the
 /// machine refused the command.

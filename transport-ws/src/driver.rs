@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::time::Instant;
+use tickwire_alpaca::Channel;
 
 use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -34,14 +35,14 @@ pub(crate) fn now() -> Instant {
 
 /// Everything the driver needs besides the transport, so that the transport
 /// can be borrowed by a pending `connect` while commands and timers go on.
-struct Core<D: Dialect> {
+struct Core<D: Dialect<Channel = Channel>> {
     machine: Machine<D>,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
     queue: EventQueue<D::Data>,
     state: watch::Sender<State>,
     /// Events drained from the machine, not yet in the queue.
-    outbox: VecDeque<Event<D::Data>>,
+    outbox: VecDeque<Event<D::Data, Channel>>,
     /// Actions drained from the machine, not yet performed.
     actions: VecDeque<Action>,
     replies: Vec<(RequestId, oneshot::Sender<Reply>)>,
@@ -52,7 +53,7 @@ struct Core<D: Dialect> {
 }
 
 /// One stream's task: a [`Machine`] and a [`Transport`].
-pub(crate) struct Driver<D: Dialect, T: Transport> {
+pub(crate) struct Driver<D: Dialect<Channel = Channel>, T: Transport> {
     core: Core<D>,
     transport: T,
     /// The connection the transport holds, once open.
@@ -68,7 +69,7 @@ pub(crate) struct DriverChannels<T> {
     pub(crate) state: watch::Sender<State>,
 }
 
-impl<D: Dialect, T: Transport> Driver<D, T> {
+impl<D: Dialect<Channel = Channel>, T: Transport> Driver<D, T> {
     pub(crate) fn new(
         machine: Machine<D>,
         transport: T,
@@ -301,7 +302,7 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
     }
 }
 
-impl<D: Dialect> Core<D> {
+impl<D: Dialect<Channel = Channel>> Core<D> {
     /// Takes every action and event the machine has; events go to the outbox,
     /// outcomes to the commands awaiting them, states to the watch.
     fn drain(&mut self) {

@@ -2,16 +2,17 @@
 
 use std::time::{Duration, Instant};
 
+use tickwire_alpaca::{Channel, SubscriptionSet};
+use tickwire_core::Symbol;
 use tickwire_core::machine::{
     ConnectionEpoch, Event, RequestId, State, StreamError, SubscriptionOutcome,
 };
-use tickwire_core::{Channel, SubscriptionSet, Symbol};
 
 /// One notification from a stream, in the order things happened.
 ///
-/// `T` is the data type: [`MarketData`](tickwire_core::protocol::alpaca::MarketData)
+/// `T` is the data type: [`MarketData`](tickwire_alpaca::MarketData)
 /// on a [`MarketDataStream`](crate::MarketDataStream),
-/// [`TradeUpdate`](tickwire_core::protocol::alpaca::TradeUpdate) on a
+/// [`TradeUpdate`](tickwire_alpaca::TradeUpdate) on a
 /// [`TradingStream`](crate::TradingStream).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -98,7 +99,7 @@ impl<T> StreamEvent<T> {
     }
 
     /// Converts a machine event; `None` for kinds this version does not know.
-    pub(crate) fn from_machine(event: Event<T>) -> Option<Self> {
+    pub(crate) fn from_machine(event: Event<T, Channel>) -> Option<Self> {
         Some(match event {
             Event::Data(data) => Self::Data(data),
             Event::StateChanged(state) => Self::StateChanged(state),

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use tickwire_alpaca::Channel;
 
 use futures::Stream;
 use tickwire_core::machine::Event;
@@ -52,7 +53,7 @@ pub(crate) struct EventQueue<T> {
 }
 
 /// A run of events handed over at once.
-type Batch<T> = VecDeque<Event<T>>;
+type Batch<T> = VecDeque<Event<T, Channel>>;
 
 /// Emptied batches kept for reuse.
 const SPARE_BATCHES_MAX: usize = 16;
@@ -411,7 +412,7 @@ impl<T> Events<T> {
     }
 }
 
-fn is_data<T>(event: &Event<T>) -> bool {
+fn is_data<T>(event: &Event<T, Channel>) -> bool {
     matches!(event, Event::Data(_))
 }
 
@@ -467,7 +468,7 @@ mod tests {
         event_queue(capacity, policy, Arc::new(AtomicU64::new(0)))
     }
 
-    fn data(range: std::ops::Range<u32>) -> VecDeque<Event<u32>> {
+    fn data(range: std::ops::Range<u32>) -> VecDeque<Event<u32, Channel>> {
         range.map(Event::Data).collect()
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use tickwire_core::Channel;
+use tickwire_alpaca::Channel;
 use tickwire_core::machine::{State, SubscriptionOutcome};
 use tickwire_core::protocol::SubscriptionOp;
 

@@ -51,8 +51,9 @@ pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
 pub use ws_transport::{WsConfig, WsTransport};
 
 // The vocabulary users need alongside the streams.
+pub use tickwire_alpaca::Channel;
+pub use tickwire_alpaca::{Encoding, MarketData, TradeUpdate};
 pub use tickwire_core::machine::{
     ConnectionEpoch, RequestId, State, StreamError, SubscriptionOutcome,
 };
-pub use tickwire_core::protocol::alpaca::{Encoding, MarketData, TradeUpdate};
-pub use tickwire_core::{Channel, Credentials, Symbol};
+pub use tickwire_core::{Credentials, Symbol};

@@ -7,9 +7,10 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::watch;
 
+use tickwire_alpaca::Channel;
+use tickwire_alpaca::{AlpacaMarketData, Encoding, MarketData};
+use tickwire_core::Transport;
 use tickwire_core::machine::{State, StreamKind, SubscriptionOutcome};
-use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding, MarketData};
-use tickwire_core::{Channel, Transport};
 
 use crate::endpoint::check_endpoint;
 use crate::spawn::spawn;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use tickwire_alpaca::Channel;
 
 use tokio::sync::{mpsc, watch};
 
@@ -18,7 +19,7 @@ use crate::{Error, Events, StreamHandle};
 const COMMANDS_CAPACITY: usize = 64;
 
 /// Creates the machine and spawns its driver on the current tokio runtime.
-pub(crate) fn spawn<D: Dialect, T: Transport + 'static>(
+pub(crate) fn spawn<D: Dialect<Channel = Channel>, T: Transport + 'static>(
     kind: StreamKind,
     dialect: D,
     config: MachineConfig,

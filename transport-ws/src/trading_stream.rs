@@ -7,9 +7,9 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::watch;
 
+use tickwire_alpaca::{AlpacaTrading, Encoding, TradeUpdate};
 use tickwire_core::Transport;
 use tickwire_core::machine::{State, StreamKind};
-use tickwire_core::protocol::alpaca::{AlpacaTrading, Encoding, TradeUpdate};
 
 use crate::endpoint::check_endpoint;
 use crate::spawn::spawn;

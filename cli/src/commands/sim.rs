@@ -1,4 +1,4 @@
-//! `tickwire sim`: the deterministic simulation sweep of tickwire-tests.
+//! `tickwire sim`: the deterministic simulation sweep of tickwire-sim.
 //!
 //! The summary is a pure function of the arguments (seeds, steps, rule
 //! checks, liveness, trace hash); only the final timing line varies.
@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::time::Instant;
 
-use tickwire_tests::sim::{SimConfig, SweepConfig, run_sweep};
+use tickwire_sim::{SimConfig, SweepConfig, run_sweep};
 
 use crate::args::SimArgs;
 use crate::error::CliError;

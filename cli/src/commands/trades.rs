@@ -1,6 +1,6 @@
 //! `tickwire trades`: the account's order and fill updates to the terminal.
 
-use tickwire_core::protocol::alpaca::TradeUpdate;
+use tickwire_alpaca::TradeUpdate;
 use tickwire_ws::{TradingEndpoint, TradingStream};
 
 use crate::embedded::Embedded;

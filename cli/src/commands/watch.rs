@@ -1,6 +1,6 @@
 //! `tickwire watch`: market data to the terminal.
 
-use tickwire_core::protocol::alpaca::{Encoding, MarketData};
+use tickwire_alpaca::{Encoding, MarketData};
 use tickwire_ws::{Feed, MarketDataStream};
 
 use crate::embedded::Embedded;

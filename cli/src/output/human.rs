@@ -7,9 +7,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use tickwire_alpaca::SubscriptionSet;
+use tickwire_alpaca::{Decimal, MarketData, OrderbookLevel, TradeUpdate};
+use tickwire_core::Timestamp;
 use tickwire_core::machine::{ConnectPhase, State, StreamError};
-use tickwire_core::protocol::alpaca::{Decimal, MarketData, OrderbookLevel, TradeUpdate};
-use tickwire_core::{SubscriptionSet, Timestamp};
 
 use super::{Clock, Line};
 
@@ -347,8 +348,9 @@ fn seconds(duration: Duration) -> String {
 mod tests {
     use std::time::{Instant, SystemTime};
 
+    use tickwire_alpaca::Channel;
+    use tickwire_core::Symbol;
     use tickwire_core::machine::StreamError;
-    use tickwire_core::{Channel, Symbol};
 
     use super::*;
     use crate::output::fixtures;

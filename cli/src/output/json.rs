@@ -9,9 +9,10 @@
 //! `unknown`. Timestamps are RFC 3339 strings in UTC.
 
 use serde_json::Value;
+use tickwire_alpaca::SubscriptionSet;
+use tickwire_alpaca::{Conditions, MarketData, OrderbookLevel, TradeUpdate};
+use tickwire_core::Timestamp;
 use tickwire_core::machine::{ConnectPhase, State};
-use tickwire_core::protocol::alpaca::{Conditions, MarketData, OrderbookLevel, TradeUpdate};
-use tickwire_core::{SubscriptionSet, Timestamp};
 
 use super::{Clock, Line};
 
@@ -322,8 +323,9 @@ mod tests {
     use std::time::{Duration, Instant, SystemTime};
 
     use serde_json::json;
+    use tickwire_alpaca::Channel;
+    use tickwire_core::Symbol;
     use tickwire_core::machine::StreamError;
-    use tickwire_core::{Channel, Symbol};
 
     use super::*;
     use crate::output::fixtures;

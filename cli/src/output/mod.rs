@@ -11,9 +11,10 @@ pub(crate) mod json;
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime};
 
+use tickwire_alpaca::{Channel, SubscriptionSet};
+use tickwire_alpaca::{MarketData, TradeUpdate};
 use tickwire_core::machine::{ConnectionEpoch, State, StreamError};
-use tickwire_core::protocol::alpaca::{MarketData, TradeUpdate};
-use tickwire_core::{Channel, SubscriptionSet, Symbol, Timestamp};
+use tickwire_core::{Symbol, Timestamp};
 
 /// One thing to print.
 #[derive(Debug, Clone, Copy)]
@@ -150,7 +151,7 @@ impl<W: Write> Printer<W> {
 /// Shared test fixtures: one message of each kind.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use tickwire_core::protocol::alpaca::{MarketData, TradeUpdate};
+    use tickwire_alpaca::{MarketData, TradeUpdate};
 
     /// Parses a market data message from its wire JSON.
     pub(crate) fn market(json: &str) -> MarketData {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{DecodeError, EncodeError};
-use crate::{Channel, SubscriptionSet, Symbol, TransportError};
+use crate::{SubscriptionSet, Symbol, TransportError};
 
 use super::State;
 
@@ -167,7 +167,7 @@ impl StreamError {
 /// A notification for the application, drained with [`Machine::poll_event`](super::Machine::poll_event).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Event<D> {
+pub enum Event<D, C> {
     /// A data message.
     Data(D),
     /// The state changed.
@@ -177,19 +177,19 @@ pub enum Event<D> {
         /// The command.
         request: RequestId,
         /// The channel it named.
-        channel: Channel,
+        channel: C,
         /// The verdict.
         outcome: SubscriptionOutcome,
     },
     /// The server acknowledged a new subscription set (the whole set).
-    Confirmed(SubscriptionSet),
+    Confirmed(SubscriptionSet<C>),
     /// The server refused symbols that no pending command asked for —
     /// typically re-subscriptions after a reconnect (e.g. 405 once the
     /// account's symbol limit is taken elsewhere). They left the desired set;
     /// subscribe again to retry.
     Refused {
         /// Their channel.
-        channel: Channel,
+        channel: C,
         /// The refused symbols.
         symbols: Vec<Symbol>,
         /// The server's error code, or `None` when its acknowledgements kept

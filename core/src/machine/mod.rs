@@ -28,7 +28,7 @@ use timers::{Timer, TimerTable};
 use crate::protocol::{
     Dialect, Inbound, ServerError, SubscriptionOp, SubscriptionRequest, Verdict,
 };
-use crate::{Channel, Frame, SubscriptionSet, Symbol, TransportError};
+use crate::{ChannelKind, Frame, SubscriptionSet, Symbol, TransportError};
 
 /// Which rules a stream connects by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,9 +52,12 @@ pub enum CommandError {
     /// Account streams have a fixed subscription.
     #[error("account streams receive every update of the account; they take no subscriptions")]
     AccountStream,
-    /// The channel cannot be requested by a client.
-    #[error("channel {0} is managed by the server (it follows trades) and cannot be requested")]
-    ServerManagedChannel(Channel),
+    /// The channel cannot be requested by a client: the server manages it
+    /// (it follows another channel) or only an account stream holds it.
+    #[error(
+        "channel {0} cannot be requested: the server manages it or only an account stream holds it"
+    )]
+    NotRequestable(String),
     /// The command named no symbol.
     #[error("no symbols given; name at least one symbol or the wildcard \"*\"")]
     NoSymbols,
@@ -120,15 +123,15 @@ pub struct Machine<D: Dialect> {
     kind: StreamKind,
     state: State,
     last_epoch: u64,
-    subscriptions: Subscriptions,
+    subscriptions: Subscriptions<D::Channel>,
     timers: TimerTable,
     backoff: Backoff,
     /// The open gap: the connection whose loss began it, and when.
     gap: Option<(ConnectionEpoch, Instant)>,
     actions: VecDeque<Action>,
-    events: VecDeque<Event<D::Data>>,
-    decoded: Vec<Inbound<D::Data>>,
-    settled: Vec<Settled>,
+    events: VecDeque<Event<D::Data, D::Channel>>,
+    decoded: Vec<Inbound<D::Data, D::Channel>>,
+    settled: Vec<Settled<D::Channel>>,
 }
 
 impl<D: Dialect> Machine<D> {
@@ -141,12 +144,8 @@ impl<D: Dialect> Machine<D> {
     /// An account stream: starts connecting at once.
     pub fn account_stream(config: MachineConfig, dialect: D, now: Instant) -> Self {
         let mut machine = Self::new(config, dialect, StreamKind::Account);
-        machine
-            .subscriptions
-            .set_desired(SubscriptionSet::from_iter([(
-                Channel::TradeUpdates,
-                Symbol::WILDCARD,
-            )]));
+        let fixed = machine.dialect.account_subscriptions();
+        machine.subscriptions.set_desired(fixed);
         machine.start_connecting(now);
         machine
     }
@@ -182,12 +181,12 @@ impl<D: Dialect> Machine<D> {
     }
 
     /// What the application asked for.
-    pub fn desired(&self) -> &SubscriptionSet {
+    pub fn desired(&self) -> &SubscriptionSet<D::Channel> {
         self.subscriptions.desired()
     }
 
     /// What the server's last acknowledgement said (empty while disconnected).
-    pub fn confirmed(&self) -> &SubscriptionSet {
+    pub fn confirmed(&self) -> &SubscriptionSet<D::Channel> {
         self.subscriptions.confirmed()
     }
 
@@ -226,7 +225,7 @@ impl<D: Dialect> Machine<D> {
 
     /// The next event for the application.
     #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event<D::Data>> {
+    pub fn poll_event(&mut self) -> Option<Event<D::Data, D::Channel>> {
         self.events.pop_front()
     }
 
@@ -245,7 +244,7 @@ impl<D: Dialect> Machine<D> {
     pub fn subscribe(
         &mut self,
         now: Instant,
-        channel: Channel,
+        channel: D::Channel,
         symbols: impl IntoIterator<Item = Symbol>,
     ) -> Result<RequestId, CommandError> {
         self.command(
@@ -262,7 +261,7 @@ impl<D: Dialect> Machine<D> {
     pub fn unsubscribe(
         &mut self,
         now: Instant,
-        channel: Channel,
+        channel: D::Channel,
         symbols: impl IntoIterator<Item = Symbol>,
     ) -> Result<RequestId, CommandError> {
         self.command(
@@ -277,7 +276,7 @@ impl<D: Dialect> Machine<D> {
         &mut self,
         now: Instant,
         op: SubscriptionOp,
-        channel: Channel,
+        channel: D::Channel,
         symbols: Vec<Symbol>,
     ) -> Result<RequestId, CommandError> {
         match &self.state {
@@ -288,8 +287,8 @@ impl<D: Dialect> Machine<D> {
         if self.kind == StreamKind::Account {
             return Err(CommandError::AccountStream);
         }
-        if channel.is_server_managed() || channel == Channel::TradeUpdates {
-            return Err(CommandError::ServerManagedChannel(channel));
+        if !channel.is_requestable() {
+            return Err(CommandError::NotRequestable(channel.to_string()));
         }
         if symbols.is_empty() {
             return Err(CommandError::NoSymbols);
@@ -349,25 +348,15 @@ impl<D: Dialect> Machine<D> {
         }
         let mut decoded = std::mem::take(&mut self.decoded);
         self.dialect.decode(frame, &mut decoded);
-        self.handle_decoded(now, epoch, decoded.drain(..));
-        self.decoded = decoded;
-    }
-
-    /// Messages already decoded from a frame of the connection of `epoch`
-    /// (for drivers that decode elsewhere, and for measuring the machine alone).
-    pub fn handle_decoded(
-        &mut self,
-        now: Instant,
-        epoch: ConnectionEpoch,
-        messages: impl IntoIterator<Item = Inbound<D::Data>>,
-    ) {
-        for message in messages {
+        for message in decoded.drain(..) {
             // A message may end the connection; the rest of the frame belongs to it.
             if !self.is_open(epoch) {
-                return;
+                break;
             }
             self.handle_message(now, epoch, message);
         }
+        decoded.clear();
+        self.decoded = decoded;
     }
 
     /// Opening the connection of `epoch` failed, or the connection was lost.
@@ -440,7 +429,12 @@ impl<D: Dialect> Machine<D> {
         )
     }
 
-    fn handle_message(&mut self, now: Instant, epoch: ConnectionEpoch, message: Inbound<D::Data>) {
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        epoch: ConnectionEpoch,
+        message: Inbound<D::Data, D::Channel>,
+    ) {
         match message {
             Inbound::Data(data) => {
                 self.events.push_back(Event::Data(data));

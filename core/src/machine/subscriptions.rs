@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::protocol::SubscriptionOp;
 use crate::subscription_set::Side;
-use crate::{Channel, SubscriptionSet, Symbol};
+use crate::{ChannelKind, SubscriptionSet, Symbol};
 
 use super::{RequestId, SubscriptionOutcome};
 
@@ -15,23 +15,23 @@ const ACKS_MISSED_MAX: u8 = 3;
 
 /// The request sent and not yet answered.
 #[derive(Debug, Clone)]
-pub(crate) struct InFlight {
+pub(crate) struct InFlight<C> {
     pub(crate) op: SubscriptionOp,
-    pub(crate) items: Vec<(Channel, Symbol)>,
+    pub(crate) items: Vec<(C, Symbol)>,
 }
 
-impl InFlight {
-    fn contains(&self, op: SubscriptionOp, channel: Channel, symbol: &Symbol) -> bool {
+impl<C: ChannelKind> InFlight<C> {
+    fn contains(&self, op: SubscriptionOp, channel: C, symbol: &Symbol) -> bool {
         self.op == op && self.items.iter().any(|(c, s)| *c == channel && s == symbol)
     }
 }
 
 /// A command not yet settled.
 #[derive(Debug, Clone)]
-struct PendingCommand {
+struct PendingCommand<C> {
     id: RequestId,
     op: SubscriptionOp,
-    channel: Channel,
+    channel: C,
     symbols: Vec<Symbol>,
     refused: Vec<Symbol>,
     refusal: Option<(Option<u16>, String)>,
@@ -39,30 +39,30 @@ struct PendingCommand {
 
 /// A settled command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Settled {
+pub(crate) struct Settled<C> {
     pub(crate) id: RequestId,
-    pub(crate) channel: Channel,
+    pub(crate) channel: C,
     pub(crate) outcome: SubscriptionOutcome,
 }
 
 /// Subscription bookkeeping of one stream.
 #[derive(Debug, Clone)]
-pub(crate) struct Subscriptions {
-    desired: SubscriptionSet,
-    confirmed: SubscriptionSet,
-    in_flight: Option<InFlight>,
+pub(crate) struct Subscriptions<C> {
+    desired: SubscriptionSet<C>,
+    confirmed: SubscriptionSet<C>,
+    in_flight: Option<InFlight<C>>,
     /// Removals the server refused on this connection; not asked again until reconnect.
-    refused_removals: SubscriptionSet,
+    refused_removals: SubscriptionSet<C>,
     /// Acknowledgements that left out a requested change, per pair, on this connection.
-    acks_missed: BTreeMap<(Channel, Symbol), u8>,
-    pending: Vec<PendingCommand>,
+    acks_missed: BTreeMap<(C, Symbol), u8>,
+    pending: Vec<PendingCommand<C>>,
     last_request: u64,
     /// Most items per request on this connection: halved when the server
     /// refuses a request of several items, to find which ones it refuses.
     request_items_max: usize,
     /// Pairs refused that no pending command named (e.g. re-subscriptions
     /// after a reconnect), waiting to be reported.
-    refused_unclaimed: Vec<Refused>,
+    refused_unclaimed: Vec<Refused<C>>,
     /// Whether anything an outcome depends on (the sets, the request in
     /// flight, the pending commands) changed since [`Self::settle`] last ran.
     settle_due: bool,
@@ -70,14 +70,14 @@ pub(crate) struct Subscriptions {
 
 /// Pairs of one channel the server refused, for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refused {
-    pub(crate) channel: Channel,
+pub(crate) struct Refused<C> {
+    pub(crate) channel: C,
     pub(crate) symbols: Vec<Symbol>,
     pub(crate) code: Option<u16>,
     pub(crate) message: String,
 }
 
-impl Default for Subscriptions {
+impl<C> Default for Subscriptions<C> {
     fn default() -> Self {
         Self {
             desired: SubscriptionSet::default(),
@@ -94,16 +94,16 @@ impl Default for Subscriptions {
     }
 }
 
-impl Subscriptions {
-    pub(crate) fn desired(&self) -> &SubscriptionSet {
+impl<C: ChannelKind> Subscriptions<C> {
+    pub(crate) fn desired(&self) -> &SubscriptionSet<C> {
         &self.desired
     }
 
-    pub(crate) fn confirmed(&self) -> &SubscriptionSet {
+    pub(crate) fn confirmed(&self) -> &SubscriptionSet<C> {
         &self.confirmed
     }
 
-    pub(crate) fn in_flight(&self) -> Option<&InFlight> {
+    pub(crate) fn in_flight(&self) -> Option<&InFlight<C>> {
         self.in_flight.as_ref()
     }
 
@@ -111,7 +111,7 @@ impl Subscriptions {
     pub(crate) fn command(
         &mut self,
         op: SubscriptionOp,
-        channel: Channel,
+        channel: C,
         symbols: Vec<Symbol>,
     ) -> RequestId {
         self.settle_due = true;
@@ -147,7 +147,7 @@ impl Subscriptions {
     /// outcome always means the symbol is given up, and an application that
     /// drops the symbols it lists (unless a later pending command names
     /// them) wants what the machine wants.
-    fn withdraw_refusal(&mut self, channel: Channel, symbol: &Symbol) {
+    fn withdraw_refusal(&mut self, channel: C, symbol: &Symbol) {
         for command in &mut self.pending {
             if command.op != SubscriptionOp::Subscribe || command.channel != channel {
                 continue;
@@ -160,14 +160,14 @@ impl Subscriptions {
     }
 
     /// Sets the desired set directly (account streams, whose set is fixed).
-    pub(crate) fn set_desired(&mut self, desired: SubscriptionSet) {
+    pub(crate) fn set_desired(&mut self, desired: SubscriptionSet<C>) {
         self.settle_due = true;
         self.desired = desired;
     }
 
     /// The next request to send: removals first (they free symbol-limit room),
     /// then additions; `None` when nothing is to change or a request is in flight.
-    pub(crate) fn next_request(&self) -> Option<(SubscriptionOp, Vec<(Channel, Symbol)>)> {
+    pub(crate) fn next_request(&self) -> Option<(SubscriptionOp, Vec<(C, Symbol)>)> {
         if self.in_flight.is_some() {
             return None;
         }
@@ -203,7 +203,7 @@ impl Subscriptions {
     /// The changes still to request, in order: confirmed pairs no longer
     /// wanted ([`Side::This`]) except removals the server refused, and wanted
     /// pairs not confirmed ([`Side::Other`]).
-    fn changes(&self) -> impl Iterator<Item = (Side, Channel, &Symbol)> + '_ {
+    fn changes(&self) -> impl Iterator<Item = (Side, C, &Symbol)> + '_ {
         self.confirmed
             .symmetric_difference(&self.desired)
             .filter(|(side, c, s)| *side == Side::Other || !self.refused_removals.contains(*c, s))
@@ -218,7 +218,7 @@ impl Subscriptions {
     ///
     /// Leaves [`Self::settle`] as due as it was: a request in flight can only
     /// hold a command back (see `outcome`), never settle one.
-    pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(Channel, Symbol)>) {
+    pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(C, Symbol)>) {
         debug_assert!(self.in_flight.is_none(), "one request in flight at a time");
         self.in_flight = Some(InFlight { op, items });
     }
@@ -233,7 +233,7 @@ impl Subscriptions {
     /// until its own answer or the acknowledgement timeout.
     ///
     /// Returns whether the acknowledgement answered the request in flight.
-    pub(crate) fn on_ack(&mut self, set: &SubscriptionSet) -> bool {
+    pub(crate) fn on_ack(&mut self, set: &SubscriptionSet<C>) -> bool {
         self.settle_due = true;
         let changed = self.confirmed.assign_without_server_managed(set);
         let Some(in_flight) = self.in_flight.take() else {
@@ -291,14 +291,14 @@ impl Subscriptions {
     }
 
     /// Refusals no pending command will report, for the machine to announce.
-    pub(crate) fn take_unclaimed_refusals(&mut self) -> std::vec::Drain<'_, Refused> {
+    pub(crate) fn take_unclaimed_refusals(&mut self) -> std::vec::Drain<'_, Refused<C>> {
         self.refused_unclaimed.drain(..)
     }
 
     fn refuse(
         &mut self,
         op: SubscriptionOp,
-        channel: Channel,
+        channel: C,
         symbol: &Symbol,
         code: Option<u16>,
         message: &str,
@@ -353,7 +353,7 @@ impl Subscriptions {
     ///
     /// Does nothing when nothing changed since the last call: the commands
     /// left then had no outcome, and still have none.
-    pub(crate) fn settle(&mut self, out: &mut Vec<Settled>) {
+    pub(crate) fn settle(&mut self, out: &mut Vec<Settled<C>>) {
         if !std::mem::take(&mut self.settle_due) {
             return;
         }
@@ -372,7 +372,7 @@ impl Subscriptions {
         }
     }
 
-    fn outcome(&self, command: &PendingCommand) -> Option<SubscriptionOutcome> {
+    fn outcome(&self, command: &PendingCommand<C>) -> Option<SubscriptionOutcome> {
         let channel = command.channel;
         let mut took_effect = false;
         for symbol in &command.symbols {
@@ -410,14 +410,14 @@ impl Subscriptions {
         })
     }
 
-    fn in_flight_has(&self, op: SubscriptionOp, channel: Channel, symbol: &Symbol) -> bool {
+    fn in_flight_has(&self, op: SubscriptionOp, channel: C, symbol: &Symbol) -> bool {
         self.in_flight
             .as_ref()
             .is_some_and(|f| f.contains(op, channel, symbol))
     }
 
     /// Settles every pending command as abandoned (shutdown, fatal error).
-    pub(crate) fn abandon_all(&mut self, out: &mut Vec<Settled>) {
+    pub(crate) fn abandon_all(&mut self, out: &mut Vec<Settled<C>>) {
         out.extend(self.pending.drain(..).map(|c| Settled {
             id: c.id,
             channel: c.channel,
@@ -430,12 +430,13 @@ impl Subscriptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_channel::Channel;
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()
     }
 
-    fn set(items: &[(Channel, &str)]) -> SubscriptionSet {
+    fn set(items: &[(Channel, &str)]) -> SubscriptionSet<Channel> {
         items.iter().map(|(c, s)| (*c, sym(s))).collect()
     }
 
@@ -537,7 +538,7 @@ mod tests {
             Channel::Quotes,
             vec![sym("A"), sym("B"), sym("C")],
         );
-        let send = |subs: &mut Subscriptions, expected: &[&str]| {
+        let send = |subs: &mut Subscriptions<Channel>, expected: &[&str]| {
             let (op, items) = subs.next_request().unwrap();
             assert_eq!(items, quotes(expected));
             subs.mark_sent(op, items);

@@ -1,23 +1,23 @@
 //! The boundary between the machine and a vendor's wire protocol.
 //!
 //! The machine speaks in [`Inbound`] messages and subscription requests; a
-//! [`Dialect`] turns frames into the former and the latter into frames. The
-//! first dialects are Alpaca's ([`alpaca`]); another vendor's is a new module
-//! implementing [`Dialect`], with no change to the machine.
+//! [`Dialect`] turns frames into the former and the latter into frames. Each
+//! vendor's protocol is a crate of its own implementing [`Dialect`] (and
+//! [`ChannelKind`](crate::ChannelKind) for its channels), with no change to
+//! the machine.
 
-pub mod alpaca;
 mod verdict;
 
 use std::fmt;
 
 pub use verdict::{ServerError, Verdict};
 
-use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
+use crate::{ChannelKind, Credentials, Frame, SubscriptionSet, Symbol};
 
 /// A message from the server, as the machine needs to see it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Inbound<D> {
+pub enum Inbound<D, C> {
     /// The server's greeting after the upgrade (`connected`).
     Greeting,
     /// Authentication succeeded.
@@ -30,7 +30,7 @@ pub enum Inbound<D> {
     /// An error reported by the server, with the dialect's verdict on it.
     Error(ServerError),
     /// The server's complete current subscription set.
-    SubscriptionAck(SubscriptionSet),
+    SubscriptionAck(SubscriptionSet<C>),
     /// Application data (quotes, trades, order updates…).
     Data(D),
     /// A message of a type this dialect does not know; passed through.
@@ -81,16 +81,25 @@ pub enum SubscriptionOp {
 }
 
 /// A subscription change for a dialect to encode.
-#[derive(Debug, Clone, Copy)]
-pub struct SubscriptionRequest<'a> {
+#[derive(Debug)]
+pub struct SubscriptionRequest<'a, C> {
     /// Add or remove.
     pub op: SubscriptionOp,
     /// The pairs to add or remove, ordered by channel then symbol.
-    pub items: &'a [(Channel, Symbol)],
+    pub items: &'a [(C, Symbol)],
     /// The complete set the stream wants once this change is applied, for
-    /// dialects whose requests name the whole set (Alpaca's `listen`).
-    pub target: &'a SubscriptionSet,
+    /// dialects whose requests name the whole set (an account stream's
+    /// `listen`, say).
+    pub target: &'a SubscriptionSet<C>,
 }
+
+impl<C> Clone for SubscriptionRequest<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for SubscriptionRequest<'_, C> {}
 
 /// An encoded subscription request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +116,16 @@ pub trait Dialect: fmt::Debug + Send + 'static {
     /// The data messages delivered to the application.
     type Data: fmt::Debug + Clone + Send + 'static;
 
+    /// The channels this protocol subscribes to.
+    type Channel: ChannelKind;
+
+    /// What an account stream holds from the start, without any command:
+    /// the account itself is the subscription. Symbol streams start empty
+    /// and never call this; the default is an empty set.
+    fn account_subscriptions(&self) -> SubscriptionSet<Self::Channel> {
+        SubscriptionSet::new()
+    }
+
     /// Whether the server greets the client before authentication.
     fn expects_greeting(&self) -> bool;
 
@@ -117,7 +136,7 @@ pub trait Dialect: fmt::Debug + Send + 'static {
     ///
     /// Never fails as a whole and never panics: undecodable messages become
     /// [`Inbound::Malformed`] and the rest of the frame is still decoded.
-    fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<Self::Data>>);
+    fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<Self::Data, Self::Channel>>);
 
     /// The authentication message.
     fn encode_auth(&self, credentials: &Credentials) -> Frame;
@@ -125,7 +144,7 @@ pub trait Dialect: fmt::Debug + Send + 'static {
     /// Encodes as long a prefix of the request as fits in `frame_bytes_max`.
     fn encode_subscription(
         &self,
-        request: SubscriptionRequest<'_>,
+        request: SubscriptionRequest<'_, Self::Channel>,
         frame_bytes_max: usize,
     ) -> Result<EncodedRequest, EncodeError>;
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tickwire_core::Channel;
+use tickwire_alpaca::Channel;
 
 /// A market data feed an account can be entitled to, or the trading stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

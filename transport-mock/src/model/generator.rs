@@ -3,11 +3,12 @@
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
-use tickwire_core::protocol::alpaca::{
+use tickwire_alpaca::Channel;
+use tickwire_alpaca::{
     Bar, CancelError, Conditions, Correction, Imbalance, Luld, MarketData, News, Orderbook,
     OrderbookLevel, Quote, Trade, TradingStatus,
 };
-use tickwire_core::{Channel, Symbol, Timestamp};
+use tickwire_core::{Symbol, Timestamp};
 
 use super::Endpoint;
 use super::endpoint::Kind;

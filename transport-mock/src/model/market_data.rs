@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use tickwire_core::protocol::alpaca::MarketData;
-use tickwire_core::{Channel, SubscriptionSet};
+use tickwire_alpaca::MarketData;
+use tickwire_alpaca::{Channel, SubscriptionSet};
 
 use super::emit::Kind;
 use super::generator::Event;

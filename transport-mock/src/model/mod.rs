@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 
 use rng::RngExt;
+pub use tickwire_alpaca::Encoding;
+use tickwire_alpaca::SubscriptionSet;
+use tickwire_alpaca::{ClientMessage, TradeUpdate, decode_client_message};
 use tickwire_core::protocol::DecodeError;
-pub use tickwire_core::protocol::alpaca::Encoding;
-use tickwire_core::protocol::alpaca::{ClientMessage, TradeUpdate, decode_client_message};
-use tickwire_core::{Frame, SubscriptionSet, Timestamp};
+use tickwire_core::{Frame, Timestamp};
 
 pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
 pub use endpoint::Endpoint;

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use tickwire_core::{Channel, Symbol};
+use tickwire_alpaca::Channel;
+use tickwire_core::Symbol;
 
 use super::endpoint::Kind;
 use super::generator::{ChannelBits, Event, Generator, InstrumentId, Route, TEST_SYMBOL};

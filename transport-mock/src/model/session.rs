@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use tickwire_core::{Frame, SubscriptionSet};
+use tickwire_alpaca::SubscriptionSet;
+use tickwire_core::Frame;
 
 use super::accounts::AccountId;
 use super::{Encoding, Endpoint, Faults};

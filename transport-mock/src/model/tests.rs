@@ -6,8 +6,9 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tickwire_core::protocol::alpaca::Quote;
-use tickwire_core::{Channel, Frame};
+use tickwire_alpaca::Channel;
+use tickwire_alpaca::Quote;
+use tickwire_core::Frame;
 
 use super::*;
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
-use tickwire_core::protocol::alpaca::{
+use tickwire_alpaca::{
     AssetClass, Decimal, Order, OrderClass, OrderSide, OrderStatus, OrderType, TimeInForce,
     TradeEvent, TradeUpdate,
 };

@@ -2,14 +2,15 @@
 //! Alpaca codec ([`decode_client_message`], [`encode_market_frame`],
 //! [`encode_trading_frame`]), wrapped in the few calls the model makes.
 //!
-//! [`decode_client_message`]: tickwire_core::protocol::alpaca::decode_client_message
+//! [`decode_client_message`]: tickwire_alpaca::decode_client_message
 
-use tickwire_core::protocol::DecodeError;
-use tickwire_core::protocol::alpaca::{
+use tickwire_alpaca::SubscriptionSet;
+use tickwire_alpaca::{
     ClientMessage, Encoding, MarketData, ServerMessage, TradeUpdate, TradingServerMessage,
     encode_market_frame, encode_trading_frame,
 };
-use tickwire_core::{Frame, SubscriptionSet};
+use tickwire_core::Frame;
+use tickwire_core::protocol::DecodeError;
 
 use super::market_data::error_message;
 
@@ -46,7 +47,7 @@ impl Control {
 }
 
 /// The request a decoded client frame makes (JSON or MessagePack: see
-/// [`decode_client_message`](tickwire_core::protocol::alpaca::decode_client_message)).
+/// [`decode_client_message`](tickwire_alpaca::decode_client_message)).
 pub(crate) fn client_request(
     message: Result<ClientMessage, DecodeError>,
 ) -> Result<ClientRequest, Undecodable> {

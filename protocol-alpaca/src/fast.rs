@@ -1,0 +1,603 @@
+//! The fast path for the hottest market data messages: quotes, trades and
+//! bars, assembled field by field from a hand-written wire reader
+//! ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack)),
+//! and the control messages beside them ([`fast_control`](super::fast_control));
+//! trade updates use the same readers ([`fast_trading`](super::fast_trading)).
+//!
+//! The contract, for both readers: **whenever the fast path returns a value,
+//! the serde path would have returned the same value.** Anything it is not
+//! sure about — another message type, an unknown or duplicate key, a missing
+//! field, an escape in a string, a number it cannot convert exactly as the
+//! serde path does, any syntax error — makes it give up (`None`), and the
+//! caller decodes the whole frame again with serde, which then decides what
+//! is data, what is `Malformed` and what is `Unknown`. Giving up is always
+//! correct; only accepting needs care.
+
+use compact_str::CompactString;
+
+use super::Conditions;
+use super::fast_control;
+use super::market::{Bar, MarketData, Quote, Trade};
+use crate::Channel;
+use crate::{Symbol, Timestamp};
+use tickwire_core::protocol::Inbound;
+
+/// What the assembly below needs from a wire reader. Every method returns
+/// `None` to give up; `Some(None)` means `null` (or "end of map" for keys).
+pub(super) trait FieldReader<'a> {
+    /// The next key of the current message, or `Some(None)` at its end.
+    fn next_key(&mut self) -> Option<Option<&'a [u8]>>;
+    /// A string.
+    fn str(&mut self) -> Option<&'a str>;
+    /// A string or `null`.
+    fn opt_str(&mut self) -> Option<Option<&'a str>>;
+    /// A number, converted to `f64` exactly as the serde path converts it.
+    fn f64(&mut self) -> Option<f64>;
+    /// A number or `null`.
+    fn opt_f64(&mut self) -> Option<Option<f64>>;
+    /// A non-negative integer.
+    fn u64(&mut self) -> Option<u64>;
+    /// A non-negative integer or `null`.
+    fn opt_u64(&mut self) -> Option<Option<u64>>;
+    /// Condition codes: an array of strings, one string, or `null`.
+    fn conditions(&mut self) -> Option<Conditions>;
+    /// An array of strings, each passed to `each`, or `null` (none).
+    fn strings(&mut self, each: impl FnMut(&'a str)) -> Option<()>;
+    /// A timestamp in the wire's native form.
+    fn timestamp(&mut self) -> Option<Timestamp>;
+    /// `null`, consumed if it is next: `Some(true)`; `Some(false)` if
+    /// something else is next.
+    fn null(&mut self) -> Option<bool>;
+    /// `true` or `false`.
+    fn bool(&mut self) -> Option<bool>;
+    /// A map, each of whose entries is read by `entry` (given its key,
+    /// the reader at its value). Keys may hold anything but escapes.
+    fn map(&mut self, entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()>;
+    /// An array, each of whose elements is read by `element`.
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()>;
+    /// Skips a string, a number, a boolean or `null`, checked as serde
+    /// checks a value it ignores; gives up on anything else.
+    fn skip_scalar(&mut self) -> Option<()>;
+    /// Whether nothing but (JSON) whitespace is left of the frame.
+    fn at_end(&mut self) -> bool;
+}
+
+/// Decodes the rest of a message whose `T` was `tag` into `out`, if it is
+/// one of the types the fast path knows.
+#[inline(always)]
+pub(super) fn message<'a, R: FieldReader<'a>>(
+    reader: &mut R,
+    tag: &[u8],
+    out: &mut Vec<Inbound<MarketData, Channel>>,
+) -> Option<()> {
+    // Data tags are one byte long, control tags longer: the data path stays
+    // as short as it was before control messages joined.
+    out.push(if tag.len() == 1 {
+        Inbound::Data(data(reader, tag)?)
+    } else {
+        fast_control::message(reader, tag)?
+    });
+    Some(())
+}
+
+#[inline]
+fn data<'a, R: FieldReader<'a>>(reader: &mut R, tag: &[u8]) -> Option<MarketData> {
+    Some(match tag {
+        b"q" => MarketData::Quote(quote(reader)?),
+        b"t" => MarketData::Trade(trade(reader)?),
+        b"b" => MarketData::Bar(bar(reader)?),
+        b"d" => MarketData::DailyBar(bar(reader)?),
+        b"u" => MarketData::UpdatedBar(bar(reader)?),
+        _ => return None,
+    })
+}
+
+/// Fills a field once; a second occurrence gives up (serde reports
+/// duplicate fields as errors).
+#[inline(always)]
+pub(super) fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+fn code(text: Option<Option<&str>>) -> Option<CompactString> {
+    text.flatten().map(CompactString::new)
+}
+
+#[inline]
+fn quote<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Quote> {
+    let (mut symbol, mut bid_exchange, mut bid_price, mut bid_size) = (None, None, None, None);
+    let (mut ask_exchange, mut ask_price, mut ask_size) = (None, None, None);
+    let (mut conditions, mut timestamp, mut tape) = (None, None, None);
+    while let Some(key) = r.next_key()? {
+        match key {
+            b"S" => put(&mut symbol, r.str()?)?,
+            b"bx" => put(&mut bid_exchange, r.opt_str()?)?,
+            b"bp" => put(&mut bid_price, r.f64()?)?,
+            b"bs" => put(&mut bid_size, r.f64()?)?,
+            b"ax" => put(&mut ask_exchange, r.opt_str()?)?,
+            b"ap" => put(&mut ask_price, r.f64()?)?,
+            b"as" => put(&mut ask_size, r.f64()?)?,
+            b"c" => put(&mut conditions, r.conditions()?)?,
+            b"t" => put(&mut timestamp, r.timestamp()?)?,
+            b"z" => put(&mut tape, r.opt_str()?)?,
+            _ => return None,
+        }
+    }
+    Some(Quote {
+        symbol: Symbol::from_server(symbol?),
+        bid_exchange: code(bid_exchange),
+        bid_price: bid_price?,
+        bid_size: bid_size?,
+        ask_exchange: code(ask_exchange),
+        ask_price: ask_price?,
+        ask_size: ask_size?,
+        conditions: conditions.unwrap_or_default(),
+        timestamp: timestamp?,
+        tape: code(tape),
+    })
+}
+
+#[inline]
+fn trade<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Trade> {
+    let (mut symbol, mut id, mut exchange, mut price, mut size) = (None, None, None, None, None);
+    let (mut conditions, mut timestamp, mut tape, mut taker_side) = (None, None, None, None);
+    while let Some(key) = r.next_key()? {
+        match key {
+            b"S" => put(&mut symbol, r.str()?)?,
+            b"i" => put(&mut id, r.opt_u64()?)?,
+            b"x" => put(&mut exchange, r.opt_str()?)?,
+            b"p" => put(&mut price, r.f64()?)?,
+            b"s" => put(&mut size, r.f64()?)?,
+            b"c" => put(&mut conditions, r.conditions()?)?,
+            b"t" => put(&mut timestamp, r.timestamp()?)?,
+            b"z" => put(&mut tape, r.opt_str()?)?,
+            b"tks" => put(&mut taker_side, r.opt_str()?)?,
+            _ => return None,
+        }
+    }
+    Some(Trade {
+        symbol: Symbol::from_server(symbol?),
+        id: id.flatten(),
+        exchange: code(exchange),
+        price: price?,
+        size: size?,
+        conditions: conditions.unwrap_or_default(),
+        timestamp: timestamp?,
+        tape: code(tape),
+        taker_side: code(taker_side),
+    })
+}
+
+#[inline]
+fn bar<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Bar> {
+    let (mut symbol, mut open, mut high, mut low, mut close) = (None, None, None, None, None);
+    let (mut volume, mut vwap, mut trade_count, mut timestamp) = (None, None, None, None);
+    while let Some(key) = r.next_key()? {
+        match key {
+            b"S" => put(&mut symbol, r.str()?)?,
+            b"o" => put(&mut open, r.f64()?)?,
+            b"h" => put(&mut high, r.f64()?)?,
+            b"l" => put(&mut low, r.f64()?)?,
+            b"c" => put(&mut close, r.f64()?)?,
+            b"v" => put(&mut volume, r.f64()?)?,
+            b"vw" => put(&mut vwap, r.opt_f64()?)?,
+            b"n" => put(&mut trade_count, r.opt_u64()?)?,
+            b"t" => put(&mut timestamp, r.timestamp()?)?,
+            _ => return None,
+        }
+    }
+    Some(Bar {
+        symbol: Symbol::from_server(symbol?),
+        open: open?,
+        high: high?,
+        low: low?,
+        close: close?,
+        volume: volume?,
+        vwap: vwap.flatten(),
+        trade_count: trade_count.flatten(),
+        timestamp: timestamp?,
+    })
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Differential tests: whenever a fast reader accepts a frame, its output
+    //! must equal the serde path's, byte for byte of `Debug` (which also
+    //! compares NaNs and the sign of zero).
+
+    use proptest::prelude::*;
+
+    use super::super::market_decode::decode_with_serde;
+    use super::super::wire::Wire;
+    use super::super::{fast_json, fast_msgpack};
+    use super::*;
+    use tickwire_core::protocol::Inbound;
+
+    /// Decodes with the fast reader of `wire`; if it accepts, checks the
+    /// serde path agrees. Returns whether the fast path accepted.
+    pub(crate) fn agree(wire: Wire, bytes: &[u8]) -> bool {
+        let mut fast = Vec::new();
+        let accepted = match wire {
+            Wire::Json => fast_json::decode_frame(bytes, &mut fast),
+            Wire::MsgPack => fast_msgpack::decode_frame(bytes, &mut fast),
+        };
+        if accepted {
+            let mut slow = Vec::new();
+            decode_with_serde(wire, bytes, &mut slow);
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{slow:?}"),
+                "fast and serde paths disagree on {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        accepted
+    }
+
+    fn json(messages: &[MarketData]) -> Vec<u8> {
+        serde_json::to_vec(messages).unwrap()
+    }
+
+    fn msgpack(messages: &[MarketData]) -> Vec<u8> {
+        rmp_serde::to_vec_named(messages).unwrap()
+    }
+
+    fn price() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            (0u64..10_000_000_000, 0u32..10).prop_map(|(n, k)| n as f64 / 10f64.powi(k as i32)),
+            any::<f64>(),
+            Just(0.0),
+            Just(-0.0),
+            Just(9_007_199_254_740_993.0),
+            Just(1e300),
+            Just(5e-324),
+        ]
+    }
+
+    pub(crate) fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Z]{1,5}",
+            "[A-Z]{3}/USD",
+            Just(String::new()),
+            Just("é\"\\\n\u{1}".to_owned()),
+            "\\PC{0,30}",
+        ]
+    }
+
+    fn opt_text() -> impl Strategy<Value = Option<CompactString>> {
+        proptest::option::of(text().prop_map(CompactString::from))
+    }
+
+    fn timestamp() -> impl Strategy<Value = Timestamp> {
+        prop_oneof![
+            (0i64..4_102_444_800, 0u32..1_000_000_000).prop_map(|(s, n)| Timestamp {
+                seconds: s,
+                nanos: n
+            }),
+            (any::<i64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Timestamp {
+                seconds: s,
+                nanos: n
+            }),
+        ]
+    }
+
+    fn conditions() -> impl Strategy<Value = Conditions> {
+        proptest::collection::vec(text(), 0..4).prop_map(|codes| codes.into_iter().collect())
+    }
+
+    pub(crate) fn message() -> impl Strategy<Value = MarketData> {
+        let quote = (
+            text(),
+            opt_text(),
+            price(),
+            price(),
+            opt_text(),
+            price(),
+            price(),
+            conditions(),
+            timestamp(),
+            opt_text(),
+        )
+            .prop_map(|(s, bx, bp, bs, ax, ap, as_, c, t, z)| {
+                MarketData::Quote(Quote {
+                    symbol: Symbol::from_server(&s),
+                    bid_exchange: bx,
+                    bid_price: bp,
+                    bid_size: bs,
+                    ask_exchange: ax,
+                    ask_price: ap,
+                    ask_size: as_,
+                    conditions: c,
+                    timestamp: t,
+                    tape: z,
+                })
+            });
+        let trade = (
+            text(),
+            proptest::option::of(any::<u64>()),
+            opt_text(),
+            price(),
+            price(),
+            conditions(),
+            timestamp(),
+            opt_text(),
+            opt_text(),
+        )
+            .prop_map(|(s, i, x, p, sz, c, t, z, tks)| {
+                MarketData::Trade(Trade {
+                    symbol: Symbol::from_server(&s),
+                    id: i,
+                    exchange: x,
+                    price: p,
+                    size: sz,
+                    conditions: c,
+                    timestamp: t,
+                    tape: z,
+                    taker_side: tks,
+                })
+            });
+        let bar = (
+            0usize..3,
+            text(),
+            (price(), price(), price(), price(), price()),
+            proptest::option::of(price()),
+            proptest::option::of(any::<u64>()),
+            timestamp(),
+        )
+            .prop_map(|(kind, s, (o, h, l, c, v), vw, n, t)| {
+                let bar = Bar {
+                    symbol: Symbol::from_server(&s),
+                    open: o,
+                    high: h,
+                    low: l,
+                    close: c,
+                    volume: v,
+                    vwap: vw,
+                    trade_count: n,
+                    timestamp: t,
+                };
+                match kind {
+                    0 => MarketData::Bar(bar),
+                    1 => MarketData::DailyBar(bar),
+                    _ => MarketData::UpdatedBar(bar),
+                }
+            });
+        prop_oneof![quote, trade, bar]
+    }
+
+    /// Fragments that the fast readers must either handle exactly or refuse.
+    pub(crate) const JSON_SNIPPETS: &[&str] = &[
+        " ",
+        "\n",
+        "null",
+        "\\u0041",
+        "\\\"",
+        "1e5",
+        "1E-3",
+        "-",
+        "-0",
+        "0",
+        "01",
+        ".5",
+        "1.",
+        "99999999999999999999",
+        "9007199254740993",
+        "0.0000000000000000000000001",
+        ",\"bp\":1",
+        ",\"zz\":1",
+        ",\"T\":\"q\"",
+        "\"",
+        "\"\"",
+        "\"\":",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "é",
+        "\u{1}",
+        "true",
+        "[\"A\"]",
+        "\"A\"",
+    ];
+
+    pub(crate) const MSGPACK_SNIPPETS: &[&[u8]] = &[
+        &[0xc0],
+        &[0xa1, b'A'],
+        &[0xa2, b'b', b'p'],
+        &[0xcb, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18],
+        &[0xca, 0x3f, 0xc0, 0x00, 0x00],
+        &[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        &[0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0],
+        &[0xff],
+        &[0xd6, 0xff, 0, 0, 0, 1],
+        &[0xd7, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1],
+        &[0xc7, 0x0c, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[0xd6, 0x05, 0, 0, 0, 1],
+        &[0xc4, 0x01, b'A'],
+        &[0xa1, 0xff],
+        &[0x91],
+        &[0xdc, 0xff, 0xff],
+        &[0xdf, 0xff, 0xff, 0xff, 0xff],
+    ];
+
+    #[derive(Debug, Clone)]
+    pub(crate) enum Mutation {
+        Flip(usize, u8),
+        Insert(usize, usize),
+        Delete(usize),
+        Truncate(usize),
+    }
+
+    pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+            (any::<usize>(), any::<usize>()).prop_map(|(i, s)| Mutation::Insert(i, s)),
+            any::<usize>().prop_map(Mutation::Delete),
+            any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    /// Applies every mutation to a frame of `wire`, inserting snippets of that wire.
+    pub(crate) fn mutate_all(wire: Wire, bytes: &mut Vec<u8>, mutations: &[Mutation]) {
+        let json_snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
+        let snippets = match wire {
+            Wire::Json => &json_snippets[..],
+            Wire::MsgPack => MSGPACK_SNIPPETS,
+        };
+        for m in mutations {
+            mutate(bytes, m, snippets);
+        }
+    }
+
+    pub(crate) fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation, snippets: &[&[u8]]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match *mutation {
+            Mutation::Flip(i, b) => {
+                let i = i % bytes.len();
+                bytes[i] ^= b;
+            }
+            Mutation::Insert(i, s) => {
+                let at = i % (bytes.len() + 1);
+                let snippet = snippets[s % snippets.len()];
+                bytes.splice(at..at, snippet.iter().copied());
+            }
+            Mutation::Delete(i) => {
+                bytes.remove(i % bytes.len());
+            }
+            Mutation::Truncate(i) => bytes.truncate(i % bytes.len()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn valid_frames_agree_and_msgpack_ones_take_the_fast_path(
+            messages in proptest::collection::vec(message(), 0..5),
+        ) {
+            agree(Wire::Json, &json(&messages));
+            prop_assert!(agree(Wire::MsgPack, &msgpack(&messages)));
+        }
+
+        #[test]
+        fn exchange_like_json_frames_take_the_fast_path(
+            messages in proptest::collection::vec(message(), 0..5),
+            cents in proptest::collection::vec((0u64..100_000_000, 0i32..5), 13),
+        ) {
+            // Prices and sizes as exchanges send them: few decimals, no
+            // exponent; ids and counts of at most 18 digits.
+            const ID_LIMIT: u64 = 1_000_000_000_000_000_000;
+            let mut values = cents.iter().map(|&(n, k)| n as f64 / 10f64.powi(k));
+            let mut next = || values.next().unwrap_or(1.0);
+            let messages: Vec<MarketData> = messages.into_iter().map(|mut m| {
+                match &mut m {
+                    MarketData::Quote(q) => {
+                        (q.bid_price, q.bid_size, q.ask_price, q.ask_size) = (next(), next(), next(), next());
+                    }
+                    MarketData::Trade(t) => {
+                        (t.price, t.size) = (next(), next());
+                        t.id = t.id.map(|id| id % ID_LIMIT);
+                    }
+                    MarketData::Bar(b) | MarketData::DailyBar(b) | MarketData::UpdatedBar(b) => {
+                        (b.open, b.high, b.low, b.close, b.volume) = (next(), next(), next(), next(), next());
+                        b.vwap = b.vwap.map(|_| next());
+                        b.trade_count = b.trade_count.map(|n| n % ID_LIMIT);
+                    }
+                    _ => {}
+                }
+                m
+            }).collect();
+            let bytes = json(&messages);
+            let text = String::from_utf8_lossy(&bytes);
+            let accepted = agree(Wire::Json, &bytes);
+            let exponent = bytes.windows(2).any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
+            let in_rfc3339_range = messages.iter().all(|m| (0..253_402_300_800).contains(&m.timestamp().seconds));
+            if !text.contains('\\') && !exponent && in_rfc3339_range {
+                prop_assert!(accepted, "{}", text);
+            }
+        }
+
+        #[test]
+        fn mutated_json_frames_agree_or_fall_back(
+            messages in proptest::collection::vec(message(), 1..4),
+            mutations in proptest::collection::vec(mutation(), 1..6),
+        ) {
+            let snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
+            let mut bytes = json(&messages);
+            for m in &mutations {
+                mutate(&mut bytes, m, &snippets);
+            }
+            agree(Wire::Json, &bytes);
+        }
+
+        #[test]
+        fn mutated_msgpack_frames_agree_or_fall_back(
+            messages in proptest::collection::vec(message(), 1..4),
+            mutations in proptest::collection::vec(mutation(), 1..6),
+        ) {
+            let mut bytes = msgpack(&messages);
+            for m in &mutations {
+                mutate(&mut bytes, m, MSGPACK_SNIPPETS);
+            }
+            agree(Wire::MsgPack, &bytes);
+        }
+
+        #[test]
+        fn arbitrary_bytes_agree_or_fall_back(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            agree(Wire::Json, &bytes);
+            agree(Wire::MsgPack, &bytes);
+        }
+    }
+
+    #[test]
+    fn the_benchmark_quote_takes_the_fast_path_in_both_wires() {
+        let quote = br#"[{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}]"#;
+        assert!(agree(Wire::Json, quote));
+        let mut out = Vec::new();
+        fast_json::decode_frame(quote, &mut out);
+        let [Inbound::Data(data)] = &out[..] else {
+            panic!("{out:?}")
+        };
+        assert!(agree(Wire::MsgPack, &msgpack(std::slice::from_ref(data))));
+    }
+
+    #[test]
+    fn doubtful_json_is_left_to_serde() {
+        let base = r#"{"T":"q","S":"AAPL","bp":1,"bs":1,"ap":1,"as":1,"t":"2024-01-02T15:04:05Z"}"#;
+        assert!(agree(Wire::Json, base.as_bytes()));
+        for refused in [
+            // An escape, an exponent, a long significand, a duplicate, an unknown key.
+            base.replace("AAPL", "AA\\u0050L"),
+            base.replace("\"bp\"", "\"b\\u0070\""),
+            base.replace("\"q\"", "\"\\u0071\""),
+            base.replace("\"bs\"", "\"b\\\"\""),
+            base.replace("\"bp\":1", "\"bp\":1e0"),
+            base.replace("\"bp\":1", "\"bp\":9007199254740993"),
+            base.replace("\"bp\":1", "\"bp\":1,\"bp\":2"),
+            base.replace("\"bp\":1", "\"bp\":1,\"zz\":2"),
+            base.replace("\"bp\":1", "\"bp\":01"),
+            base.replace("\"bp\":1", "\"bp\":1."),
+            base.replace("{\"T\":\"q\",", "{")
+                .replace('}', ",\"T\":\"q\"}"),
+            base.replace("\"q\"", "\"n\""),
+            format!("[{base},]"),
+            format!("[{base}] x"),
+        ] {
+            assert!(!agree(Wire::Json, refused.as_bytes()), "{refused}");
+        }
+        // Whitespace, nulls and a lone condition string are fine.
+        let spaced = base
+            .replace(',', " ,\n\t")
+            .replace("\":", "\" : ")
+            .replace("\"t\"", "\"bx\" : null , \"c\" : \"I\" , \"t\"");
+        assert!(agree(Wire::Json, format!(" [ {spaced} ] ").as_bytes()));
+    }
+}

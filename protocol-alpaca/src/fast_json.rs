@@ -1,0 +1,509 @@
+//! A hand-written JSON reader for the [fast path](super::fast): a frame of
+//! quotes, trades, bars and control messages, read in one pass over
+//! already-validated text, with no serde visitor and no intermediate value.
+//!
+//! It accepts a strict subset of what serde_json accepts — strings without
+//! escapes, numbers without exponents whose conversion is exact — and gives
+//! up on anything else, so the serde path decides every doubtful case.
+
+use super::Conditions;
+use super::fast::{self, FieldReader};
+use super::fast_trading;
+use super::market::MarketData;
+use super::server_decode::{self, FastRaw};
+use super::trading::TradeUpdate;
+use crate::Channel;
+use crate::Timestamp;
+use tickwire_core::protocol::Inbound;
+
+/// Decodes a whole JSON frame of fast-path messages into `out`. Returns
+/// `false` (having perhaps pushed some messages) if the frame needs the
+/// serde path; the caller then truncates `out` and decodes it again.
+pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData, Channel>>) -> bool {
+    // One UTF-8 check for the whole frame lets every string be a slice of it.
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    JsonReader { text, at: 0 }.frame(out).is_some()
+}
+
+/// The whole frame as one trade update, if the [fast path](super::fast_trading)
+/// is sure of it.
+pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    fast_trading::frame(&mut JsonReader { text, at: 0 })
+}
+
+/// A whole frame holding one client message, read into `raw` if the fast
+/// path is sure of it.
+pub(super) fn decode_client_request<'a>(bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    server_decode::client_request(&mut JsonReader { text, at: 0 }, raw)
+}
+
+/// Powers of ten that are exact in an `f64` (10^22 is the last).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Any integer of this many decimal digits fits in a `u64` (19 may not).
+const DIGITS_MAX: usize = 18;
+
+/// Significands up to 2^53 are exact in an `f64`.
+const SIGNIFICAND_EXACT_MAX: u64 = 1 << 53;
+
+/// The index of the first byte that ends or interrupts a JSON string's
+/// plain run: a quote, a backslash or a control character.
+///
+/// Eight bytes at a time while eight are left (SWAR: a byte of `x` is zero
+/// iff `(x - 0x01…) & !x & 0x80…` has its high bit, and the lowest such
+/// byte is exact), then byte by byte.
+#[inline(always)]
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // Bytes below 0x20: `x - 0x20` borrows into their high bit.
+        let stops = zero_bytes(x ^ QUOTES)
+            | zero_bytes(x ^ BACKSLASHES)
+            | (x.wrapping_sub(SPACES) & !x & HIGHS);
+        if stops != 0 {
+            return Some(at + (stops.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
+        .map(|i| at + i)
+}
+
+/// A cursor over one frame's text.
+struct JsonReader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> JsonReader<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it.
+    #[inline(always)]
+    fn peek(&mut self) -> Option<u8> {
+        // Every byte that can start a token is above the space character.
+        match self.bytes().get(self.at) {
+            Some(&b) if b > b' ' => Some(b),
+            _ => self.peek_after_whitespace(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn peek_after_whitespace(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(&b) = bytes.get(self.at) {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// Skips whitespace and consumes `expected`.
+    #[inline(always)]
+    fn expect(&mut self, expected: u8) -> Option<()> {
+        if self.peek()? != expected {
+            return None;
+        }
+        self.at += 1;
+        Some(())
+    }
+
+    /// Consumes `close` if it is next.
+    #[inline(always)]
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        let closed = self.peek()? == close;
+        if closed {
+            self.at += 1;
+        }
+        Some(closed)
+    }
+
+    /// After an element of a container that `close` ends: `Some(true)` at
+    /// its end, `Some(false)` after the comma before another element.
+    #[inline(always)]
+    fn element_end(&mut self, close: u8) -> Option<bool> {
+        if self.closes(close)? {
+            return Some(true);
+        }
+        self.expect(b',')?;
+        Some(false)
+    }
+
+    fn frame(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
+        match self.peek()? {
+            b'[' => self.array(|r| r.message(out))?,
+            b'{' => self.message(out)?,
+            _ => return None,
+        }
+        // Only whitespace may follow.
+        match self.peek() {
+            None => Some(()),
+            Some(_) => None,
+        }
+    }
+
+    /// One message whose first key is `T`, pushed to `out`.
+    fn message(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
+        self.expect(b'{')?;
+        if self.name()? != b"T" {
+            return None;
+        }
+        self.expect(b':')?;
+        let tag = self.name()?;
+        fast::message(self, tag, out)
+    }
+
+    /// Where the contents of the next string start and end, if it has no
+    /// escapes or control characters.
+    #[inline(always)]
+    fn string_span(&mut self) -> Option<(usize, usize)> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let rest = self.bytes().get(start..)?;
+        let len = string_stop(rest)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some((start, start + len))
+    }
+
+    /// The bytes of a string (a key, a tag, a timestamp: compared or parsed
+    /// as bytes, so not sliced as text).
+    #[inline(always)]
+    fn str_bytes(&mut self) -> Option<&'a [u8]> {
+        let (start, end) = self.string_span()?;
+        self.bytes().get(start..end)
+    }
+
+    /// A key (or a tag). When 1 to 3 bytes long, which covers every key
+    /// and tag of the data messages, it is found by its closing quote alone;
+    /// longer ones are [read as strings](Self::long_name).
+    ///
+    /// Sound without checking for escapes or control characters as long as
+    /// the result is only compared with known names, none of which holds a
+    /// quote, a backslash or a control character: a span cut short by an
+    /// escaped quote holds its backslash, and one that runs past an empty
+    /// key's closing quote holds that quote, so neither matches. A caller
+    /// that accepts other keys (see [`FieldReader::map`]) must refuse those
+    /// bytes itself.
+    #[inline(always)]
+    fn name(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let len = match self.bytes().get(start..)?.first_chunk::<4>() {
+            Some([_, b'"', _, _]) => 1,
+            Some([_, _, b'"', _]) => 2,
+            Some([_, _, _, b'"']) => 3,
+            _ => return self.long_name(start),
+        };
+        self.at = start + len + 1;
+        self.bytes().get(start..start + len)
+    }
+
+    /// A name that is not 1 to 3 bytes long (control messages' keys and
+    /// tags), whose contents start at `start`: a string without escapes.
+    /// Out of line, away from the data messages' loops.
+    #[inline(never)]
+    fn long_name(&mut self, start: usize) -> Option<&'a [u8]> {
+        // Back to the opening quote, which `name` consumed.
+        self.at = start - 1;
+        self.str_bytes()
+    }
+
+    /// `word` (a literal such as `null` or `true`), consumed if it is next:
+    /// `Some(false)` if another token is, `None` if the token starts like
+    /// `word` but is not it.
+    #[inline(always)]
+    fn literal(&mut self, word: &[u8]) -> Option<bool> {
+        if self.peek()? != word[0] {
+            return Some(false);
+        }
+        if !self.bytes()[self.at..].starts_with(word) {
+            return None;
+        }
+        self.at += word.len();
+        Some(true)
+    }
+
+    /// A JSON number without exponent: its sign, its digits as one integer
+    /// and how many of them follow the decimal point. Gives up beyond
+    /// [`DIGITS_MAX`] digits, so the integer cannot overflow.
+    #[inline(always)]
+    fn number(&mut self) -> Option<(bool, u64, usize)> {
+        let bytes = self.bytes();
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut significand: u64 = 0;
+        match *bytes.get(self.at)? {
+            // One leading zero, never followed by a digit (the caller's next
+            // expected byte rejects a digit here).
+            b'0' => self.at += 1,
+            b'1'..=b'9' => {
+                while let Some(&b @ b'0'..=b'9') = bytes.get(self.at) {
+                    significand = significand
+                        .wrapping_mul(10)
+                        .wrapping_add(u64::from(b - b'0'));
+                    self.at += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut fraction_digits = 0;
+        if bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            let fraction_start = self.at;
+            while let Some(&b @ b'0'..=b'9') = bytes.get(self.at) {
+                significand = significand
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(b - b'0'));
+                self.at += 1;
+            }
+            fraction_digits = self.at - fraction_start;
+            if fraction_digits == 0 {
+                return None;
+            }
+        }
+        // Digits read, the decimal point aside.
+        let digits = self.at - start - usize::from(fraction_digits > 0);
+        if digits > DIGITS_MAX || matches!(bytes.get(self.at), Some(b'e' | b'E')) {
+            return None;
+        }
+        Some((negative, significand, fraction_digits))
+    }
+}
+
+impl<'a> FieldReader<'a> for JsonReader<'a> {
+    #[inline(always)]
+    fn next_key(&mut self) -> Option<Option<&'a [u8]>> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                let key = self.name()?;
+                self.expect(b':')?;
+                Some(Some(key))
+            }
+            b'}' => {
+                self.at += 1;
+                Some(None)
+            }
+            _ => None,
+        }
+    }
+
+    /// A string without escapes or control characters.
+    #[inline(always)]
+    fn str(&mut self) -> Option<&'a str> {
+        let (start, end) = self.string_span()?;
+        // Both ends are at ASCII bytes, so on character boundaries.
+        self.text.get(start..end)
+    }
+
+    #[inline(always)]
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// As serde_json (without `float_roundtrip`) converts: an integer as
+    /// `u64`/`i64` then `as f64`; a decimal as `significand as f64 / 10^k`.
+    /// Limited to exact significands and exact powers, where that is also the
+    /// correctly rounded value.
+    #[inline(always)]
+    fn f64(&mut self) -> Option<f64> {
+        let (negative, significand, fraction_digits) = self.number()?;
+        if significand > SIGNIFICAND_EXACT_MAX {
+            return None;
+        }
+        let magnitude = significand as f64 / *POW10.get(fraction_digits)?;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    #[inline(always)]
+    fn opt_f64(&mut self) -> Option<Option<f64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.f64().map(Some)
+    }
+
+    #[inline(always)]
+    fn u64(&mut self) -> Option<u64> {
+        match self.number()? {
+            (false, value, 0) => Some(value),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.u64().map(Some)
+    }
+
+    #[inline(always)]
+    fn conditions(&mut self) -> Option<Conditions> {
+        let mut conditions = Conditions::new();
+        match self.peek()? {
+            b'[' => self.array(|r| {
+                conditions.0.push(r.str()?.into());
+                Some(())
+            })?,
+            b'"' => conditions.0.push(self.str()?.into()),
+            b'n' if self.null()? => {}
+            _ => return None,
+        }
+        Some(conditions)
+    }
+
+    fn strings(&mut self, mut each: impl FnMut(&'a str)) -> Option<()> {
+        match self.peek()? {
+            b'[' => self.array(|r| {
+                each(r.str()?);
+                Some(())
+            }),
+            b'n' if self.null()? => Some(()),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn timestamp(&mut self) -> Option<Timestamp> {
+        Timestamp::from_rfc3339_bytes(self.str_bytes()?)
+    }
+
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        self.literal(b"null")
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        if self.literal(b"true")? {
+            return Some(true);
+        }
+        self.literal(b"false")?.then_some(false)
+    }
+
+    fn map(&mut self, mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.expect(b'{')?;
+        if self.closes(b'}')? {
+            return Some(());
+        }
+        loop {
+            let key = self.name()?;
+            // `name` may misread a key: cut short at an escaped quote (it
+            // then holds the backslash) or run on past the closing quote of
+            // an empty key (it then holds that quote). Such keys, and keys
+            // with control characters, are given up on.
+            if key.iter().any(|&b| matches!(b, b'\\' | b'"' | 0x00..=0x1f)) {
+                return None;
+            }
+            self.expect(b':')?;
+            entry(self, key)?;
+            if self.element_end(b'}')? {
+                return Some(());
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.expect(b'[')?;
+        if self.closes(b']')? {
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            if self.element_end(b']')? {
+                return Some(());
+            }
+        }
+    }
+
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.str().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            b'n' => self.null()?.then_some(()),
+            _ => self.bool().map(drop),
+        }
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::string_stop;
+
+    fn naive(bytes: &[u8]) -> Option<usize> {
+        bytes
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
+    }
+
+    proptest! {
+        #[test]
+        fn string_stop_finds_the_first_stop_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..0x80, 0x80u8..=0xff],
+                0..40,
+            ),
+        ) {
+            prop_assert_eq!(string_stop(&bytes), naive(&bytes));
+        }
+    }
+
+    #[test]
+    fn string_stop_edge_bytes() {
+        for stop in [b'"', b'\\', 0x00, 0x1f] {
+            for at in 0..20 {
+                let mut bytes = vec![b'a'; 24];
+                bytes[at] = stop;
+                // Bytes that must not count: just above the limits, high bytes.
+                bytes[..at].iter_mut().step_by(3).for_each(|b| *b = 0x20);
+                bytes[..at]
+                    .iter_mut()
+                    .skip(1)
+                    .step_by(3)
+                    .for_each(|b| *b = 0xff);
+                assert_eq!(string_stop(&bytes), Some(at), "{bytes:?}");
+            }
+        }
+        assert_eq!(string_stop(b"abcdefghijklmnop"), None);
+    }
+}

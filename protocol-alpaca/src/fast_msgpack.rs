@@ -1,0 +1,330 @@
+//! A hand-written MessagePack reader for the [fast path](super::fast): a
+//! frame of quotes, trades, bars and control messages, read marker by marker
+//! straight into the typed messages, with no serde visitor in between.
+//!
+//! It accepts what rmp-serde accepts for these messages when written the
+//! usual way (string keys, the Timestamp extension) and converts numbers
+//! exactly as rmp-serde and serde do; anything else makes it give up, and the
+//! serde path decides.
+
+use super::Conditions;
+use super::fast::{self, FieldReader};
+use super::fast_trading;
+use super::market::MarketData;
+use super::server_decode::{self, FastRaw};
+use super::trading::TradeUpdate;
+use crate::Channel;
+use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
+use tickwire_core::protocol::Inbound;
+
+/// Decodes a whole MessagePack frame of fast-path messages into `out`.
+/// Returns `false` (having perhaps pushed some messages) if the frame needs
+/// the serde path; the caller then truncates `out` and decodes it again.
+pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData, Channel>>) -> bool {
+    MsgPackReader {
+        bytes,
+        at: 0,
+        entries_left: 0,
+    }
+    .frame(out)
+    .is_some()
+}
+
+/// A whole frame holding one client message, read into `raw` if the fast
+/// path is sure of it.
+pub(super) fn decode_client_request<'a>(bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
+    server_decode::client_request(
+        &mut MsgPackReader {
+            bytes,
+            at: 0,
+            entries_left: 0,
+        },
+        raw,
+    )
+}
+
+/// The whole frame as one trade update, if the [fast path](super::fast_trading)
+/// is sure of it.
+pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
+    fast_trading::frame(&mut MsgPackReader {
+        bytes,
+        at: 0,
+        entries_left: 0,
+    })
+}
+
+const NIL: u8 = 0xc0;
+
+/// A cursor over one frame's bytes.
+struct MsgPackReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    /// Entries of the current message map not read yet.
+    entries_left: usize,
+}
+
+impl<'a> MsgPackReader<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline(always)]
+    fn byte(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        Some(b)
+    }
+
+    #[inline(always)]
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let taken = *self.bytes.get(self.at..)?.first_chunk::<N>()?;
+        self.at += N;
+        Some(taken)
+    }
+
+    #[inline(always)]
+    fn slice(&mut self, len: usize) -> Option<&'a [u8]> {
+        let taken = self.bytes.get(self.at..)?.get(..len)?;
+        self.at += len;
+        Some(taken)
+    }
+
+    /// The `NIL` marker, consumed if it is next.
+    #[inline(always)]
+    fn nil(&mut self) -> bool {
+        let nil = self.peek() == Some(NIL);
+        if nil {
+            self.at += 1;
+        }
+        nil
+    }
+
+    /// A container header of `kind` (`0x80` map, `0x90` array): its length.
+    #[inline(always)]
+    fn header(&mut self, fixed: u8, wide16: u8, wide32: u8) -> Option<usize> {
+        let marker = self.byte()?;
+        Some(if marker & 0xf0 == fixed {
+            usize::from(marker & 0x0f)
+        } else if marker == wide16 {
+            usize::from(u16::from_be_bytes(self.take()?))
+        } else if marker == wide32 {
+            usize::try_from(u32::from_be_bytes(self.take()?)).ok()?
+        } else {
+            return None;
+        })
+    }
+
+    fn array_len(&mut self) -> Option<usize> {
+        self.header(0x90, 0xdc, 0xdd)
+    }
+
+    fn map_len(&mut self) -> Option<usize> {
+        self.header(0x80, 0xde, 0xdf)
+    }
+
+    /// The bytes of a string (not checked as UTF-8).
+    #[inline(always)]
+    fn str_bytes(&mut self) -> Option<&'a [u8]> {
+        let len = match self.byte()? {
+            marker @ 0xa0..=0xbf => usize::from(marker & 0x1f),
+            0xd9 => usize::from(self.byte()?),
+            0xda => usize::from(u16::from_be_bytes(self.take()?)),
+            0xdb => usize::try_from(u32::from_be_bytes(self.take()?)).ok()?,
+            _ => return None,
+        };
+        self.slice(len)
+    }
+
+    fn frame(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
+        if matches!(self.peek()?, 0x80..=0x8f | 0xde | 0xdf) {
+            self.message(out)?;
+        } else {
+            // Each message takes at least one byte, so a lying count runs out
+            // of input (and gives up) before it can loop long.
+            for _ in 0..self.array_len()? {
+                self.message(out)?;
+            }
+        }
+        (self.at == self.bytes.len()).then_some(())
+    }
+
+    /// One message map whose first key is `T`.
+    fn message(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
+        let entries = self.map_len()?;
+        if entries == 0 || self.str_bytes()? != b"T" {
+            return None;
+        }
+        let tag = self.str_bytes()?;
+        self.entries_left = entries - 1;
+        fast::message(self, tag, out)
+    }
+}
+
+impl<'a> FieldReader<'a> for MsgPackReader<'a> {
+    #[inline(always)]
+    fn next_key(&mut self) -> Option<Option<&'a [u8]>> {
+        if self.entries_left == 0 {
+            return Some(None);
+        }
+        self.entries_left -= 1;
+        self.str_bytes().map(Some)
+    }
+
+    #[inline(always)]
+    fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.str_bytes()?).ok()
+    }
+
+    #[inline(always)]
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        if self.nil() {
+            return Some(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// Any integer or float, `as f64`: what serde's `f64` visitor does with
+    /// each of rmp-serde's `visit_*` calls.
+    #[inline(always)]
+    fn f64(&mut self) -> Option<f64> {
+        Some(match self.byte()? {
+            marker @ 0x00..=0x7f => f64::from(marker),
+            marker @ 0xe0..=0xff => f64::from(marker as i8),
+            0xca => f64::from(f32::from_be_bytes(self.take()?)),
+            0xcb => f64::from_be_bytes(self.take()?),
+            0xcc => f64::from(self.byte()?),
+            0xcd => f64::from(u16::from_be_bytes(self.take()?)),
+            0xce => f64::from(u32::from_be_bytes(self.take()?)),
+            0xcf => u64::from_be_bytes(self.take()?) as f64,
+            0xd0 => f64::from(self.byte()? as i8),
+            0xd1 => f64::from(i16::from_be_bytes(self.take()?)),
+            0xd2 => f64::from(i32::from_be_bytes(self.take()?)),
+            0xd3 => i64::from_be_bytes(self.take()?) as f64,
+            _ => return None,
+        })
+    }
+
+    #[inline(always)]
+    fn opt_f64(&mut self) -> Option<Option<f64>> {
+        if self.nil() {
+            return Some(None);
+        }
+        self.f64().map(Some)
+    }
+
+    /// Any non-negative integer (serde's `u64` visitor refuses negatives and floats).
+    #[inline(always)]
+    fn u64(&mut self) -> Option<u64> {
+        match self.byte()? {
+            marker @ 0x00..=0x7f => Some(u64::from(marker)),
+            0xcc => self.byte().map(u64::from),
+            0xcd => Some(u64::from(u16::from_be_bytes(self.take()?))),
+            0xce => Some(u64::from(u32::from_be_bytes(self.take()?))),
+            0xcf => Some(u64::from_be_bytes(self.take()?)),
+            0xd0 => u64::try_from(self.byte()? as i8).ok(),
+            0xd1 => u64::try_from(i16::from_be_bytes(self.take()?)).ok(),
+            0xd2 => u64::try_from(i32::from_be_bytes(self.take()?)).ok(),
+            0xd3 => u64::try_from(i64::from_be_bytes(self.take()?)).ok(),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.nil() {
+            return Some(None);
+        }
+        self.u64().map(Some)
+    }
+
+    #[inline(always)]
+    fn conditions(&mut self) -> Option<Conditions> {
+        let mut conditions = Conditions::new();
+        match self.peek()? {
+            0x90..=0x9f | 0xdc | 0xdd => {
+                for _ in 0..self.array_len()? {
+                    conditions.0.push(self.str()?.into());
+                }
+            }
+            0xa0..=0xbf | 0xd9..=0xdb => conditions.0.push(self.str()?.into()),
+            NIL => self.at += 1,
+            _ => return None,
+        }
+        Some(conditions)
+    }
+
+    fn strings(&mut self, mut each: impl FnMut(&'a str)) -> Option<()> {
+        if self.nil() {
+            return Some(());
+        }
+        for _ in 0..self.array_len()? {
+            each(self.str()?);
+        }
+        Some(())
+    }
+
+    /// The Timestamp extension (type -1) in its 32, 64 or 96-bit layout.
+    #[inline(always)]
+    fn timestamp(&mut self) -> Option<Timestamp> {
+        let len = match self.byte()? {
+            0xd6 => 4,
+            0xd7 => 8,
+            0xc7 => usize::from(self.byte()?),
+            _ => return None,
+        };
+        if self.byte()? as i8 != MSGPACK_TIMESTAMP_EXT_TYPE {
+            return None;
+        }
+        Timestamp::from_msgpack_ext(self.slice(len)?)
+    }
+
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        Some(self.nil())
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0xc2 => Some(false),
+            0xc3 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn map(&mut self, mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        for _ in 0..self.map_len()? {
+            let key = self.str_bytes()?;
+            entry(self, key)?;
+        }
+        Some(())
+    }
+
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        for _ in 0..self.array_len()? {
+            element(self)?;
+        }
+        Some(())
+    }
+
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            NIL | 0xc2 | 0xc3 => self.at += 1,
+            0xa0..=0xbf | 0xd9..=0xdb => {
+                self.str()?;
+            }
+            0xca | 0xcb => {
+                self.f64()?;
+            }
+            0x00..=0x7f | 0xe0..=0xff | 0xcc..=0xcf | 0xd0..=0xd3 => {
+                self.f64()?;
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.at == self.bytes.len()
+    }
+}

@@ -1,0 +1,519 @@
+//! Decoding market data frames: read `T` first, then decode the right type
+//! straight from the rest of the map, with no intermediate `Value`.
+//!
+//! Three tiers, each taken only when the one before gives up:
+//! 1. the hand-written [fast path](super::fast) for frames of quotes, trades,
+//!    bars and control messages ([`fast_json`](super::fast_json),
+//!    [`fast_msgpack`](super::fast_msgpack), [`fast_control`](super::fast_control));
+//! 2. serde over the whole frame in one pass;
+//! 3. if anything in it fails (a bad message, `T` not first, a syntax
+//!    error), the frame is decoded again message by message from raw slices,
+//!    so one bad message costs only itself: it becomes [`Inbound::Malformed`]
+//!    and its neighbours still decode.
+//!
+//! Every tier produces exactly what the last would: the fast path only
+//! accepts what it decodes the same way, and leaves everything else to serde.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::errors::verdict_for_code;
+use super::market::{
+    Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, Quote, Trade,
+    TradingStatus,
+};
+use super::wire::{CowStr, Wire};
+use super::{fast_json, fast_msgpack};
+use crate::{Channel, Frame, SubscriptionSet, Symbol};
+use tickwire_core::protocol::{DecodeError, Inbound, ServerError, Verdict};
+
+/// One decoded market data stream message, before the machine's view of it.
+#[derive(Debug)]
+// `Data` is the hot variant: boxing it would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum MarketMessage {
+    Data(MarketData),
+    Success(String),
+    Error { code: Option<u16>, message: String },
+    Subscription(SubscriptionSet),
+    Unknown(String),
+}
+
+impl MarketMessage {
+    pub(crate) fn into_inbound(self) -> Inbound<MarketData, Channel> {
+        match self {
+            Self::Data(data) => Inbound::Data(data),
+            Self::Success(msg) if msg == "connected" => Inbound::Greeting,
+            Self::Success(msg) if msg == "authenticated" => Inbound::Authenticated,
+            Self::Success(_) => Inbound::Unknown {
+                tag: "success".to_owned(),
+            },
+            Self::Error { code, message } => Inbound::Error(ServerError {
+                code,
+                message,
+                verdict: code.map_or(Verdict::Reconnect, verdict_for_code),
+            }),
+            Self::Subscription(set) => Inbound::SubscriptionAck(set),
+            Self::Unknown(tag) => Inbound::Unknown { tag },
+        }
+    }
+}
+
+/// Decodes one frame into `out`; see the module docs.
+pub(crate) fn decode_market_frame(frame: &Frame, out: &mut Vec<Inbound<MarketData, Channel>>) {
+    let Some((wire, bytes)) = Wire::detect(frame) else {
+        return;
+    };
+    let start = out.len();
+    let fast = match wire {
+        Wire::Json => fast_json::decode_frame(bytes, out),
+        Wire::MsgPack => fast_msgpack::decode_frame(bytes, out),
+    };
+    if !fast {
+        out.truncate(start);
+        decode_with_serde(wire, bytes, out);
+    }
+}
+
+/// Tiers 2 and 3 of the module docs: serde, whole frame then message by message.
+pub(crate) fn decode_with_serde(
+    wire: Wire,
+    bytes: &[u8],
+    out: &mut Vec<Inbound<MarketData, Channel>>,
+) {
+    let start = out.len();
+    let probe = Probe::default();
+    if wire
+        .decode_seed(bytes, FrameSeed { out, probe: &probe })
+        .is_ok()
+    {
+        return;
+    }
+    out.truncate(start);
+    let (elements, error) = wire.split(bytes);
+    for element in elements {
+        out.push(match decode_message(wire, element) {
+            Ok(message) => message.into_inbound(),
+            Err(error) => Inbound::Malformed(error),
+        });
+    }
+    if let Some(error) = error {
+        out.push(Inbound::Malformed(error));
+    }
+}
+
+/// Decodes one message's bytes, wherever its `T` is.
+pub(crate) fn decode_message(wire: Wire, bytes: &[u8]) -> Result<MarketMessage, DecodeError> {
+    let probe = Probe::default();
+    let error = match wire.decode_seed(
+        bytes,
+        MessageSeed {
+            tag: None,
+            probe: &probe,
+        },
+    ) {
+        Ok(message) => return Ok(message),
+        Err(detail) => DecodeError {
+            what: probe.what.get(),
+            detail,
+        },
+    };
+    if !probe.tag_not_first.get() {
+        return Err(error);
+    }
+    // Rare: `T` is not the first key. Find it, then decode the map again with
+    // the tag known (the typed structs ignore the `T` entry).
+    let tag = wire
+        .decode_seed(bytes, TagScanSeed)
+        .map_err(|detail| DecodeError {
+            what: "message",
+            detail,
+        })?
+        .ok_or(DecodeError {
+            what: "message",
+            detail: "no \"T\" field".to_owned(),
+        })?;
+    let probe = Probe::default();
+    wire.decode_seed(
+        bytes,
+        MessageSeed {
+            tag: Some(&tag),
+            probe: &probe,
+        },
+    )
+    .map_err(|detail| DecodeError {
+        what: probe.what.get(),
+        detail,
+    })
+}
+
+/// Side channel from inside serde visitors to the caller.
+struct Probe {
+    /// The message's first key was not `T`.
+    tag_not_first: Cell<bool>,
+    /// What was being decoded when it failed.
+    what: Cell<&'static str>,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Self {
+            tag_not_first: Cell::new(false),
+            what: Cell::new("message"),
+        }
+    }
+}
+
+struct FrameSeed<'o, 'p> {
+    out: &'o mut Vec<Inbound<MarketData, Channel>>,
+    probe: &'p Probe,
+}
+
+impl<'de> DeserializeSeed<'de> for FrameSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FrameSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let probe = self.probe;
+        while let Some(message) = seq.next_element_seed(MessageSeed { tag: None, probe })? {
+            self.out.push(message.into_inbound());
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let probe = self.probe;
+        let message = MessageSeed { tag: None, probe }.visit_map(map)?;
+        self.out.push(message.into_inbound());
+        Ok(())
+    }
+}
+
+/// Decodes one message map. With `tag: None` the first key must be `T`.
+struct MessageSeed<'t, 'p> {
+    tag: Option<&'t str>,
+    probe: &'p Probe,
+}
+
+impl<'de> DeserializeSeed<'de> for MessageSeed<'_, '_> {
+    type Value = MarketMessage;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<MarketMessage, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MessageSeed<'_, '_> {
+    type Value = MarketMessage;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message object with a \"T\" field")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MarketMessage, A::Error> {
+        if let Some(tag) = self.tag {
+            return dispatch(tag, map, self.probe);
+        }
+        match map.next_key::<CowStr<'de>>()? {
+            Some(key) if key.0 == "T" => {
+                let tag = map.next_value::<CowStr<'de>>()?;
+                dispatch(&tag.0, map, self.probe)
+            }
+            Some(_) => {
+                self.probe.tag_not_first.set(true);
+                Err(de::Error::custom("\"T\" is not the first field"))
+            }
+            None => Err(de::Error::custom("empty message, no \"T\" field")),
+        }
+    }
+}
+
+fn typed<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Error> {
+    T::deserialize(MapAccessDeserializer::new(map))
+}
+
+/// Decodes the rest of a message whose tag is known.
+fn dispatch<'de, A: MapAccess<'de>>(
+    tag: &str,
+    mut map: A,
+    probe: &Probe,
+) -> Result<MarketMessage, A::Error> {
+    use MarketData as M;
+    let data = |what: &'static str| {
+        probe.what.set(what);
+    };
+    Ok(MarketMessage::Data(match tag {
+        "q" => {
+            data("quote");
+            M::Quote(typed::<Quote, _>(map)?)
+        }
+        "t" => {
+            data("trade");
+            M::Trade(typed::<Trade, _>(map)?)
+        }
+        "b" => {
+            data("bar");
+            M::Bar(typed::<Bar, _>(map)?)
+        }
+        "d" => {
+            data("daily bar");
+            M::DailyBar(typed::<Bar, _>(map)?)
+        }
+        "u" => {
+            data("updated bar");
+            M::UpdatedBar(typed::<Bar, _>(map)?)
+        }
+        "c" => {
+            data("trade correction");
+            M::Correction(typed::<Correction, _>(map)?)
+        }
+        "x" => {
+            data("trade cancel/error");
+            M::CancelError(typed::<CancelError, _>(map)?)
+        }
+        "s" => {
+            data("trading status");
+            M::Status(typed::<TradingStatus, _>(map)?)
+        }
+        "l" => {
+            data("LULD");
+            M::Luld(typed::<Luld, _>(map)?)
+        }
+        "i" => {
+            data("imbalance");
+            M::Imbalance(typed::<Imbalance, _>(map)?)
+        }
+        "o" => {
+            data("order book");
+            M::Orderbook(typed::<Orderbook, _>(map)?)
+        }
+        "n" => {
+            data("news");
+            M::News(typed::<News, _>(map)?)
+        }
+        "success" => {
+            data("success message");
+            let body = typed::<SuccessBody, _>(map)?;
+            return Ok(MarketMessage::Success(body.msg));
+        }
+        "error" => {
+            data("error message");
+            let body = typed::<ErrorBody, _>(map)?;
+            return Ok(MarketMessage::Error {
+                code: body.code,
+                message: body.msg,
+            });
+        }
+        "subscription" => {
+            data("subscription message");
+            let mut set = SubscriptionSet::new();
+            while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                match Channel::from_wire_name(&key.0) {
+                    Some(channel) => map.next_value_seed(SymbolsSeed {
+                        channel,
+                        set: &mut set,
+                    })?,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            return Ok(MarketMessage::Subscription(set));
+        }
+        other => {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(MarketMessage::Unknown(other.to_owned()));
+        }
+    }))
+}
+
+#[derive(Deserialize)]
+struct SuccessBody {
+    #[serde(default)]
+    msg: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    msg: String,
+}
+
+/// Adds a channel's symbol list to a set (`null` counts as empty).
+struct SymbolsSeed<'s> {
+    channel: Channel,
+    set: &'s mut SubscriptionSet,
+}
+
+impl<'de> DeserializeSeed<'de> for SymbolsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SymbolsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of symbols")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(symbol) = seq.next_element::<CowStr<'de>>()? {
+            self.set
+                .insert(self.channel, Symbol::from_server(&symbol.0));
+        }
+        Ok(())
+    }
+}
+
+/// Finds the value of `T` anywhere in a message map.
+struct TagScanSeed;
+
+impl<'de> DeserializeSeed<'de> for TagScanSeed {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TagScanSeed {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut tag = None;
+        while let Some(key) = map.next_key::<CowStr<'de>>()? {
+            if key.0 == "T" && tag.is_none() {
+                tag = Some(map.next_value::<CowStr<'de>>()?.0.into_owned());
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(tag)
+    }
+}
+
+impl<'de> Deserialize<'de> for MarketData {
+    /// Decodes a message whose first field is `T`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let probe = Probe::default();
+        match (MessageSeed {
+            tag: None,
+            probe: &probe,
+        })
+        .deserialize(deserializer)?
+        {
+            MarketMessage::Data(data) => Ok(data),
+            _ => Err(de::Error::custom("not a market data message")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(frame: Frame) -> Vec<Inbound<MarketData, Channel>> {
+        let mut out = Vec::new();
+        decode_market_frame(&frame, &mut out);
+        out
+    }
+
+    #[test]
+    fn tag_anywhere_in_the_message() {
+        let out = decode(Frame::text(
+            r#"[{"S":"AAPL","bp":1,"bs":2,"ap":3,"as":4,"t":"2024-01-02T15:04:05Z","T":"q"}]"#,
+        ));
+        assert!(
+            matches!(&out[..], [Inbound::Data(MarketData::Quote(q))] if q.ask_size == 4.0),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn one_bad_message_costs_only_itself() {
+        let out = decode(Frame::text(
+            r#"[{"T":"q","S":"A","bp":"oops"},{"T":"b","S":"B","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"t":"2024-01-02T15:04:00Z"},{"T":"zz","a":[1]},{"x":1}]"#,
+        ));
+        assert_eq!(out.len(), 4, "{out:?}");
+        assert!(matches!(
+            &out[0],
+            Inbound::Malformed(DecodeError { what: "quote", .. })
+        ));
+        assert!(matches!(&out[1], Inbound::Data(MarketData::Bar(b)) if b.symbol.as_str() == "B"));
+        assert_eq!(out[2], Inbound::Unknown { tag: "zz".into() });
+        assert!(matches!(&out[3], Inbound::Malformed(_)));
+    }
+
+    #[test]
+    fn the_fast_path_takes_well_formed_frames() {
+        let quote = r#"{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}"#;
+        let frame = format!("[{quote},{quote}]");
+        let mut out = Vec::new();
+        let probe = Probe::default();
+        let fast = Wire::Json.decode_seed(
+            frame.as_bytes(),
+            FrameSeed {
+                out: &mut out,
+                probe: &probe,
+            },
+        );
+        assert_eq!(fast, Ok(()));
+        assert_eq!(out.len(), 2);
+        let Inbound::Data(data) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let msgpack = rmp_serde::to_vec_named(&[data, data]).unwrap();
+        out.clear();
+        let fast = Wire::MsgPack.decode_seed(
+            &msgpack,
+            FrameSeed {
+                out: &mut out,
+                probe: &probe,
+            },
+        );
+        assert_eq!(fast, Ok(()));
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn not_a_frame_is_one_malformed() {
+        assert!(matches!(
+            &decode(Frame::text("42"))[..],
+            [Inbound::Malformed(_)]
+        ));
+        assert!(matches!(
+            &decode(Frame::binary(vec![0xc1]))[..],
+            [Inbound::Malformed(_)]
+        ));
+        assert!(decode(Frame::Ping(Default::default())).is_empty());
+    }
+}

@@ -1,0 +1,420 @@
+//! Wire plumbing shared by the Alpaca codecs: telling JSON from MessagePack,
+//! splitting a frame into its messages, and decoding one message's bytes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
+
+use crate::Frame;
+use tickwire_core::protocol::DecodeError;
+
+/// How a payload is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    Json,
+    MsgPack,
+}
+
+impl Wire {
+    /// Text frames are JSON; binary frames are JSON when they start like JSON
+    /// (`[`, `{` or whitespace), MessagePack otherwise. `None` for control frames.
+    pub(crate) fn detect(frame: &Frame) -> Option<(Self, &[u8])> {
+        match frame {
+            Frame::Text(bytes) => Some((Self::Json, bytes)),
+            Frame::Binary(bytes) => Some((Self::of_binary(bytes), bytes)),
+            Frame::Ping(_) | Frame::Pong(_) => None,
+        }
+    }
+
+    pub(crate) fn of_binary(bytes: &[u8]) -> Self {
+        match bytes.first() {
+            Some(b'[' | b'{' | b' ' | b'\t' | b'\n' | b'\r') => Self::Json,
+            _ => Self::MsgPack,
+        }
+    }
+
+    /// Decodes one complete value from `bytes` with `seed`, requiring that
+    /// nothing follows it.
+    pub(crate) fn decode_seed<'a, S: DeserializeSeed<'a>>(
+        self,
+        bytes: &'a [u8],
+        seed: S,
+    ) -> Result<S::Value, String> {
+        match self {
+            // Validating UTF-8 once for the whole payload lets serde_json skip
+            // it for every string (`from_str`); invalid UTF-8 is left to
+            // `from_slice` to report.
+            Self::Json => match std::str::from_utf8(bytes) {
+                Ok(text) => json_seed(serde_json::Deserializer::from_str(text), seed),
+                Err(_) => json_seed(serde_json::Deserializer::from_slice(bytes), seed),
+            },
+            Self::MsgPack => {
+                let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+                let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
+                // rmp-serde exposes no position for borrowed input: probe for
+                // one more value instead; only a clean end-of-input is fine.
+                match de::IgnoredAny::deserialize(&mut de) {
+                    Err(rmp_serde::decode::Error::InvalidMarkerRead(e))
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        Ok(value)
+                    }
+                    _ => Err("bytes after the end of the message".to_owned()),
+                }
+            }
+        }
+    }
+
+    /// Splits a frame into the raw bytes of its messages: the elements of a
+    /// top-level array, or the frame itself when it is a single object.
+    /// Elements before a structural error are kept; the error comes second.
+    pub(crate) fn split(self, bytes: &[u8]) -> (Vec<&[u8]>, Option<DecodeError>) {
+        match self {
+            Self::Json => split_json(bytes),
+            Self::MsgPack => split_msgpack(bytes),
+        }
+    }
+}
+
+fn json_seed<'a, R: serde_json::de::Read<'a>, S: DeserializeSeed<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<S::Value, String> {
+    let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// A string that borrows from the input when it can (no escapes) and owns otherwise.
+pub(crate) struct CowStr<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(CowStrVisitor)
+    }
+}
+
+struct CowStrVisitor;
+
+impl<'de> Visitor<'de> for CowStrVisitor {
+    type Value = CowStr<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(CowStr(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(CowStr(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(CowStr(Cow::Owned(v)))
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+        std::str::from_utf8(v)
+            .map(|s| CowStr(Cow::Borrowed(s)))
+            .map_err(|_| E::invalid_value(de::Unexpected::Bytes(v), &self))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        std::str::from_utf8(v)
+            .map(|s| CowStr(Cow::Owned(s.to_owned())))
+            .map_err(|_| E::invalid_value(de::Unexpected::Bytes(v), &self))
+    }
+}
+
+// ------------------------------------------------------------------ JSON
+
+/// Splits on element boundaries without validating the elements themselves
+/// (each is parsed by serde_json afterwards); tracks strings and nesting.
+fn split_json(bytes: &[u8]) -> (Vec<&[u8]>, Option<DecodeError>) {
+    let malformed = |detail: &str| {
+        Some(DecodeError {
+            what: "frame",
+            detail: detail.to_owned(),
+        })
+    };
+    let mut elements = Vec::new();
+    let mut at = skip_json_whitespace(bytes, 0);
+    match bytes.get(at) {
+        Some(b'[') => {
+            at = skip_json_whitespace(bytes, at + 1);
+            if bytes.get(at) == Some(&b']') {
+                at += 1;
+            } else {
+                loop {
+                    let Some(end) = skip_json_value(bytes, at) else {
+                        return (elements, malformed("truncated or invalid JSON array"));
+                    };
+                    elements.push(&bytes[at..end]);
+                    at = skip_json_whitespace(bytes, end);
+                    match bytes.get(at) {
+                        Some(b',') => at = skip_json_whitespace(bytes, at + 1),
+                        Some(b']') => {
+                            at += 1;
+                            break;
+                        }
+                        _ => return (elements, malformed("expected ',' or ']' between messages")),
+                    }
+                }
+            }
+        }
+        Some(b'{') => match skip_json_value(bytes, at) {
+            Some(end) => {
+                elements.push(&bytes[at..end]);
+                at = end;
+            }
+            None => return (elements, malformed("truncated or invalid JSON object")),
+        },
+        _ => return (elements, malformed("expected a JSON array or object")),
+    }
+    if skip_json_whitespace(bytes, at) != bytes.len() {
+        return (elements, malformed("bytes after the end of the frame"));
+    }
+    (elements, None)
+}
+
+fn skip_json_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// The end of the JSON value starting at `at` (approximately: scalars are not
+/// validated), or `None` if it is truncated, mismatched or nested too deep.
+fn skip_json_value(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut open: Vec<u8> = Vec::new();
+    let mut i = at;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => {
+                i += 1;
+                loop {
+                    match *bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            c @ (b'{' | b'[') => {
+                if open.len() >= DEPTH_MAX {
+                    return None;
+                }
+                open.push(if c == b'{' { b'}' } else { b']' });
+                i += 1;
+            }
+            c @ (b'}' | b']') => {
+                if open.pop()? != c {
+                    return None;
+                }
+                i += 1;
+            }
+            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' if !open.is_empty() => i += 1,
+            b',' | b' ' | b'\t' | b'\n' | b'\r' => return (i > at).then_some(i),
+            _ => i += 1,
+        }
+        if open.is_empty() && i > at && !is_scalar_continuation(bytes, i, at) {
+            return Some(i);
+        }
+    }
+}
+
+/// Whether a top-level scalar that started at `start` continues at `i`.
+fn is_scalar_continuation(bytes: &[u8], i: usize, start: usize) -> bool {
+    !matches!(bytes[start], b'"' | b'{' | b'[')
+        && bytes
+            .get(i)
+            .is_some_and(|b| !matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+// ------------------------------------------------------------- MessagePack
+
+fn split_msgpack(bytes: &[u8]) -> (Vec<&[u8]>, Option<DecodeError>) {
+    let malformed = |detail: &str| DecodeError {
+        what: "frame",
+        detail: detail.to_owned(),
+    };
+    let mut elements = Vec::new();
+    let Some((count, mut at)) = header(bytes, 0).and_then(|(kind, n, at)| match kind {
+        Kind::Array => Some((n, at)),
+        _ => None,
+    }) else {
+        // Not an array: a lone map is one message; anything else is malformed.
+        return match header(bytes, 0) {
+            Some((Kind::Map, _, _)) => match skip(bytes, 0, 0) {
+                Some(end) if end == bytes.len() => (vec![bytes], None),
+                Some(end) => (
+                    vec![&bytes[..end]],
+                    Some(malformed("bytes after the end of the message")),
+                ),
+                None => (
+                    elements,
+                    Some(malformed("truncated or invalid MessagePack")),
+                ),
+            },
+            _ => (
+                elements,
+                Some(malformed("expected a MessagePack array or map")),
+            ),
+        };
+    };
+    for _ in 0..count {
+        match skip(bytes, at, 0) {
+            Some(end) => {
+                elements.push(&bytes[at..end]);
+                at = end;
+            }
+            None => {
+                return (
+                    elements,
+                    Some(malformed("truncated or invalid MessagePack")),
+                );
+            }
+        }
+    }
+    if at != bytes.len() {
+        return (
+            elements,
+            Some(malformed("bytes after the end of the array")),
+        );
+    }
+    (elements, None)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A scalar whose total length (marker included) is known.
+    Fixed,
+    Array,
+    Map,
+}
+
+/// Reads the header at `at`: its kind, its length (bytes for scalars,
+/// elements or pairs for containers) and where its payload starts.
+fn header(bytes: &[u8], at: usize) -> Option<(Kind, usize, usize)> {
+    let marker = *bytes.get(at)?;
+    let be = |len: usize| -> Option<usize> {
+        let field = bytes.get(at + 1..at + 1 + len)?;
+        Some(
+            field
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+        )
+    };
+    let start = at + 1;
+    Some(match marker {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (Kind::Fixed, 0, start),
+        0x80..=0x8f => (Kind::Map, usize::from(marker & 0x0f), start),
+        0x90..=0x9f => (Kind::Array, usize::from(marker & 0x0f), start),
+        0xa0..=0xbf => (Kind::Fixed, usize::from(marker & 0x1f), start),
+        0xc4 | 0xd9 => (Kind::Fixed, be(1)?, start + 1),
+        0xc5 | 0xda => (Kind::Fixed, be(2)?, start + 2),
+        0xc6 | 0xdb => (Kind::Fixed, be(4)?, start + 4),
+        0xc7 => (Kind::Fixed, be(1)? + 1, start + 1),
+        0xc8 => (Kind::Fixed, be(2)? + 1, start + 2),
+        0xc9 => (Kind::Fixed, be(4)? + 1, start + 4),
+        0xca => (Kind::Fixed, 4, start),
+        0xcb => (Kind::Fixed, 8, start),
+        0xcc | 0xd0 => (Kind::Fixed, 1, start),
+        0xcd | 0xd1 => (Kind::Fixed, 2, start),
+        0xce | 0xd2 => (Kind::Fixed, 4, start),
+        0xcf | 0xd3 => (Kind::Fixed, 8, start),
+        0xd4 => (Kind::Fixed, 2, start),
+        0xd5 => (Kind::Fixed, 3, start),
+        0xd6 => (Kind::Fixed, 5, start),
+        0xd7 => (Kind::Fixed, 9, start),
+        0xd8 => (Kind::Fixed, 17, start),
+        0xdc => (Kind::Array, be(2)?, start + 2),
+        0xdd => (Kind::Array, be(4)?, start + 4),
+        0xde => (Kind::Map, be(2)?, start + 2),
+        0xdf => (Kind::Map, be(4)?, start + 4),
+        0xc1 => return None,
+    })
+}
+
+/// Nesting deeper than this is refused (no message of ours comes close).
+const DEPTH_MAX: usize = 64;
+
+/// Returns the end of the value starting at `at`, or `None` if it is
+/// truncated, invalid or nested too deep.
+fn skip(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
+    if depth > DEPTH_MAX {
+        return None;
+    }
+    let (kind, len, start) = header(bytes, at)?;
+    match kind {
+        Kind::Fixed => {
+            let end = start.checked_add(len)?;
+            (end <= bytes.len()).then_some(end)
+        }
+        Kind::Array | Kind::Map => {
+            let items = if kind == Kind::Map {
+                len.checked_mul(2)?
+            } else {
+                len
+            };
+            // Every item takes at least one byte: refuse impossible counts early.
+            if items > bytes.len() - start.min(bytes.len()) {
+                return None;
+            }
+            let mut at = start;
+            for _ in 0..items {
+                at = skip(bytes, at, depth + 1)?;
+            }
+            Some(at)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_json_in_binary_frames() {
+        assert_eq!(Wire::of_binary(b"[{}]"), Wire::Json);
+        assert_eq!(Wire::of_binary(b" {}"), Wire::Json);
+        assert_eq!(Wire::of_binary(&[0x91, 0x80]), Wire::MsgPack);
+        assert_eq!(Wire::of_binary(b""), Wire::MsgPack);
+    }
+
+    #[test]
+    fn json_split_keeps_elements_before_an_error() {
+        let (elements, error) = Wire::Json.split(br#"[{"a":1}, {"b":[2]} , {"c":"#);
+        assert_eq!(elements, vec![&br#"{"a":1}"#[..], &br#"{"b":[2]}"#[..]]);
+        assert!(error.is_some());
+        let (elements, error) = Wire::Json.split(br#"{"a":1}"#);
+        assert_eq!(elements.len(), 1);
+        assert!(error.is_none());
+    }
+
+    #[test]
+    fn msgpack_split_walks_element_boundaries() {
+        let value = (
+            serde_json::json!({"T":"q","c":["a"],"n":null}),
+            serde_json::json!({"x":1.5,"y":-3,"z":[1,2,{"k":"v"}]}),
+        );
+        let bytes = rmp_serde::to_vec(&value).unwrap();
+        let (elements, error) = Wire::MsgPack.split(&bytes);
+        assert!(error.is_none());
+        assert_eq!(elements.len(), 2);
+        let second: serde_json::Value = rmp_serde::from_slice(elements[1]).unwrap();
+        assert_eq!(second, value.1);
+        let (elements, error) = Wire::MsgPack.split(&bytes[..bytes.len() - 1]);
+        assert_eq!(elements.len(), 1);
+        assert!(error.is_some());
+        // A huge declared count in a tiny frame is refused without allocating.
+        let (elements, error) = Wire::MsgPack.split(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x80]);
+        assert!(elements.len() <= 1 && error.is_some());
+    }
+}
