@@ -17,7 +17,7 @@ use tickwire_core::protocol::{Dialect, EncodeError, EncodedRequest, Inbound, Sub
 /// ```
 /// use tickwire_core::Frame;
 /// use tickwire_core::protocol::{Dialect, Inbound};
-/// use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding, MarketData};
+/// use tickwire_alpaca::{AlpacaMarketData, Encoding, MarketData};
 ///
 /// let dialect = AlpacaMarketData::new(Encoding::Json);
 /// let frame = Frame::text(

@@ -103,7 +103,7 @@ impl Serialize for Symbols<'_> {
 ///
 /// ```
 /// use tickwire_core::Frame;
-/// use tickwire_core::protocol::alpaca::{Encoding, ServerMessage, encode_market_frame};
+/// use tickwire_alpaca::{Encoding, ServerMessage, encode_market_frame};
 /// let frame = encode_market_frame(Encoding::Json, &[ServerMessage::Connected]);
 /// assert_eq!(frame, Frame::text(r#"[{"T":"success","msg":"connected"}]"#));
 /// ```
@@ -122,7 +122,7 @@ impl ServerMessage {
     /// with each message wrapped in [`ServerMessage::Data`], without copying them.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{
+    /// use tickwire_alpaca::{
     ///     Encoding, Imbalance, MarketData, ServerMessage, encode_market_frame,
     /// };
     /// use tickwire_core::{Frame, Symbol, Timestamp};
@@ -154,8 +154,9 @@ impl ServerMessage {
     /// Alpaca's stock feeds acknowledge them. The set is not copied.
     ///
     /// ```
-    /// use tickwire_core::{Channel, Frame, Symbol, SubscriptionSet};
-    /// use tickwire_core::protocol::alpaca::{Encoding, ServerMessage};
+    /// use tickwire_alpaca::{Channel, SubscriptionSet};
+    /// use tickwire_core::{Frame, Symbol};
+    /// use tickwire_alpaca::{Encoding, ServerMessage};
     /// let set: SubscriptionSet = [(Channel::Trades, Symbol::new("AAPL")?)].into_iter().collect();
     /// let frame = ServerMessage::subscription_frame(Encoding::Json, &set, true);
     /// let text = std::str::from_utf8(frame.payload()).unwrap();
@@ -354,7 +355,7 @@ impl Serialize for TradingServerMessage {
 ///
 /// ```
 /// use tickwire_core::Frame;
-/// use tickwire_core::protocol::alpaca::{Encoding, TradingServerMessage, encode_trading_frame};
+/// use tickwire_alpaca::{Encoding, TradingServerMessage, encode_trading_frame};
 /// let frame = encode_trading_frame(Encoding::Json, &TradingServerMessage::Authorized);
 /// assert_eq!(
 ///     frame,
@@ -376,7 +377,7 @@ impl TradingServerMessage {
     /// [`TradingServerMessage::TradeUpdate`] of `update`, without copying it.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{
+    /// use tickwire_alpaca::{
     ///     Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame,
     /// };
     /// let update: TradeUpdate = serde_json::from_str(

@@ -37,8 +37,9 @@ pub enum ClientMessage {
 /// not channels are ignored.
 ///
 /// ```
-/// use tickwire_core::{Channel, Frame, Symbol};
-/// use tickwire_core::protocol::alpaca::{ClientMessage, decode_client_message};
+/// use tickwire_alpaca::{Channel};
+/// use tickwire_core::{Frame, Symbol};
+/// use tickwire_alpaca::{ClientMessage, decode_client_message};
 /// let frame = Frame::text(r#"{"action":"subscribe","quotes":["AAPL"],"bars":["*"]}"#);
 /// let Ok(ClientMessage::Subscribe(set)) = decode_client_message(&frame) else { panic!() };
 /// assert!(set.contains(Channel::Bars, &Symbol::WILDCARD));

@@ -29,9 +29,10 @@ use tickwire_core::protocol::{
 /// frames; JSON in text frames and MessagePack decode too.
 ///
 /// ```
-/// use tickwire_core::{Channel, Frame, Symbol};
+/// use tickwire_alpaca::{Channel};
+/// use tickwire_core::{Frame, Symbol};
 /// use tickwire_core::protocol::{Dialect, Inbound};
-/// use tickwire_core::protocol::alpaca::{AlpacaTrading, Encoding};
+/// use tickwire_alpaca::{AlpacaTrading, Encoding};
 ///
 /// let dialect = AlpacaTrading::new(Encoding::Json);
 /// assert!(!dialect.expects_greeting());

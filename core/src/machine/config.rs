@@ -6,13 +6,13 @@ use crate::{ConnectRequest, Credentials};
 
 /// Settings of one stream's machine.
 ///
-/// Every field has a default suited to Alpaca's servers; build with
+/// Every field has a default suited to public market-data servers; build with
 /// [`MachineConfig::new`] and adjust fields.
 ///
 /// ```
 /// use std::time::Duration;
 /// use tickwire_core::{Credentials, machine::MachineConfig};
-/// let mut config = MachineConfig::new("wss://stream.data.alpaca.markets/v2/iex", Credentials::new("key", "secret"));
+/// let mut config = MachineConfig::new("wss://stream.example.com/v2/iex", Credentials::new("key", "secret"));
 /// config.data_silence_timeout = Some(Duration::from_secs(30));
 /// config.seed = 7;
 /// assert_eq!(config.frame_bytes_max, 4096);

@@ -82,13 +82,54 @@ pub enum CommandError {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use tickwire_core::machine::{Action, Event, Machine, MachineConfig, State};
-/// use tickwire_core::protocol::alpaca::{AlpacaMarketData, Encoding};
-/// use tickwire_core::{Channel, Credentials, Frame, Symbol};
+/// use tickwire_core::machine::{Action, Event, Machine, MachineConfig};
+/// use tickwire_core::{Credentials, Frame, Symbol};
+/// # use tickwire_core::ChannelKind;
+/// # use tickwire_core::protocol::{Dialect, EncodeError, EncodedRequest, Inbound, SubscriptionRequest};
+/// # // A toy line protocol: `hello`, `welcome`, `ack SYMBOL…`, anything else is data.
+/// # #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// # struct Ticks;
+/// # impl std::fmt::Display for Ticks {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("ticks") }
+/// # }
+/// # impl ChannelKind for Ticks { fn is_server_managed(self) -> bool { false } }
+/// # #[derive(Debug)]
+/// # struct LineDialect;
+/// # impl Dialect for LineDialect {
+/// #     type Data = String;
+/// #     type Channel = Ticks;
+/// #     fn expects_greeting(&self) -> bool { true }
+/// #     fn connect_headers(&self) -> Vec<(String, String)> { Vec::new() }
+/// #     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<String, Ticks>>) {
+/// #         let text = String::from_utf8_lossy(frame.payload()).into_owned();
+/// #         let mut words = text.split(' ');
+/// #         out.push(match words.next() {
+/// #             Some("hello") => Inbound::Greeting,
+/// #             Some("welcome") => Inbound::Authenticated,
+/// #             Some("ack") => Inbound::SubscriptionAck(
+/// #                 words.filter_map(|w| Symbol::new(w).ok()).map(|s| (Ticks, s)).collect(),
+/// #             ),
+/// #             _ => Inbound::Data(text.clone()),
+/// #         });
+/// #     }
+/// #     fn encode_auth(&self, credentials: &Credentials) -> Frame {
+/// #         Frame::text(format!("login {} {}", credentials.key_id(), credentials.secret()))
+/// #     }
+/// #     fn encode_subscription(
+/// #         &self,
+/// #         request: SubscriptionRequest<'_, Ticks>,
+/// #         _frame_bytes_max: usize,
+/// #     ) -> Result<EncodedRequest, EncodeError> {
+/// #         let names: Vec<&str> = request.items.iter().map(|(_, s)| s.as_str()).collect();
+/// #         let frame = Frame::text(format!("{:?} {}", request.op, names.join(" ")));
+/// #         Ok(EncodedRequest { frame, items_included: request.items.len() })
+/// #     }
+/// # }
 ///
-/// let config = MachineConfig::new("wss://stream.data.alpaca.markets/v2/test", Credentials::new("key", "secret"));
+/// // `LineDialect` is a vendor's protocol (a toy one here; see `tickwire-alpaca` for a real one).
+/// let config = MachineConfig::new("wss://stream.example.com/ticks", Credentials::new("key", "secret"));
 /// let mut now = Instant::now();
-/// let mut machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json), now);
+/// let mut machine = Machine::symbol_stream(config, LineDialect, now);
 ///
 /// // No symbols, no connection, however long we wait.
 /// now += Duration::from_secs(3600);
@@ -96,22 +137,27 @@ pub enum CommandError {
 /// assert_eq!(machine.poll_action(), None);
 ///
 /// // The first subscribe connects.
-/// machine.subscribe(now, Channel::Quotes, [Symbol::new("FAKEPACA")?])?;
+/// machine.subscribe(now, Ticks, [Symbol::new("FAKEPACA")?])?;
 /// let Some(Action::Connect { epoch, .. }) = machine.poll_action() else { panic!("expected a connect") };
 ///
 /// // The driver reports what the transport did, and drains after each input.
 /// machine.handle_connected(now, epoch);
-/// machine.handle_frame(now, epoch, &Frame::text(r#"[{"T":"success","msg":"connected"}]"#));
+/// machine.handle_frame(now, epoch, &Frame::text("hello"));
 /// assert!(matches!(machine.poll_action(), Some(Action::Send { .. }))); // credentials
-/// machine.handle_frame(now, epoch, &Frame::text(r#"[{"T":"success","msg":"authenticated"}]"#));
+/// machine.handle_frame(now, epoch, &Frame::text("welcome"));
 /// assert!(matches!(machine.poll_action(), Some(Action::Send { .. }))); // subscribe
-/// machine.handle_frame(now, epoch, &Frame::text(r#"[{"T":"subscription","quotes":["FAKEPACA"]}]"#));
+/// machine.handle_frame(now, epoch, &Frame::text("ack FAKEPACA"));
 /// assert!(machine.state().is_live());
+/// machine.handle_frame(now, epoch, &Frame::text("FAKEPACA 1.25"));
+/// let mut data = Vec::new();
 /// while let Some(event) = machine.poll_event() {
-///     if let Event::StateChanged(state) = event {
-///         println!("state: {}", state.name());
+///     match event {
+///         Event::StateChanged(state) => println!("state: {}", state.name()),
+///         Event::Data(line) => data.push(line),
+///         _ => {}
 ///     }
 /// }
+/// assert_eq!(data, ["FAKEPACA 1.25"]);
 /// // Sleep until `machine.poll_timeout()`, then call `handle_timeout`.
 /// assert!(machine.poll_timeout().is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
