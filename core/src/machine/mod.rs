@@ -126,7 +126,7 @@ pub enum CommandError {
 /// #     }
 /// # }
 ///
-/// // `LineDialect` is a vendor's protocol (a toy one here; see `tickwire-alpaca` for a real one).
+/// // `LineDialect` stands for a vendor's protocol crate (a toy one here).
 /// let config = MachineConfig::new("wss://stream.example.com/ticks", Credentials::new("key", "secret"));
 /// let mut now = Instant::now();
 /// let mut machine = Machine::symbol_stream(config, LineDialect, now);
