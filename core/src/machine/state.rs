@@ -4,55 +4,80 @@ use std::time::Instant;
 
 use super::{ConnectionEpoch, StreamError};
 
-/// Where a connection attempt is.
+/// Where a connection attempt is, in the order the phases are passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectPhase {
-    /// Opening the socket and upgrading to WebSocket.
+    /// The transport is opening the socket (TCP, TLS, WebSocket upgrade);
+    /// bounded by `connect_timeout`.
     Dialing,
-    /// Waiting for the server's greeting.
+    /// The socket is open; waiting for the server's greeting (dialects whose
+    /// servers greet first); bounded by `greeting_timeout`.
     Greeting,
-    /// Credentials sent, waiting for the verdict.
+    /// Credentials sent (once per connection); waiting for the verdict;
+    /// bounded by `auth_timeout`.
     Authenticating,
-    /// Authenticated; waiting for the desired subscriptions to be acknowledged.
+    /// Authenticated; subscription requests go out one at a time until the
+    /// server's acknowledged set matches the desired set; bounded by
+    /// `ack_timeout` per request.
     Subscribing,
 }
 
 /// A stream's state.
 ///
-/// Symbol streams start `Idle` and move to `Subscribed` when the first symbol
-/// is subscribed; account streams start `Connecting`. `Live` is reported only
-/// after authentication and the acknowledgement of the desired set.
+/// ```text
+/// Idle ──desired set becomes non-empty──▶ Subscribed ──backoff deadline──▶ Connecting
+/// Connecting (Dialing → Greeting → Authenticating → Subscribing) ──ack of the desired set──▶ Live
+/// Connecting / Live ──transport lost, timeout, retryable server error──▶ Subscribed (backoff)
+/// any ──desired set becomes empty──▶ Idle (a live connection lingers first)
+/// any ──fatal server verdict──▶ Failed        any ──shutdown──▶ Closed
+/// ```
+///
+/// Symbol streams start `Idle`: no symbols, no connection. Account streams
+/// start `Connecting` (the account is their subscription) and never go
+/// `Idle`. `Live` is reported only after authentication and the server's
+/// acknowledgement of the desired set (rule 10 of `docs/ARCHITECTURE.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
-    /// No symbols wanted, no connection.
+    /// A symbol stream with nothing wanted and no connection, timer or
+    /// request outstanding. It stays here, however long, until a subscribe.
     Idle,
-    /// Symbols wanted, no connection yet: connecting at `reconnect_at`.
+    /// Something is wanted but no connection exists: the first attempt is
+    /// about to start (`reconnect_at` = now) or the stream is backing off
+    /// after a lost or refused connection. The attempt starts at
+    /// `reconnect_at`; the desired set may still change meanwhile.
     Subscribed {
         /// When the next attempt starts (the backoff deadline).
         reconnect_at: Instant,
     },
-    /// A connection attempt is under way.
+    /// One connection attempt is under way (never more than one per stream);
+    /// data that arrives is delivered, but the stream is not live yet.
     Connecting {
-        /// The attempt.
+        /// The attempt; events of other attempts are ignored.
         epoch: ConnectionEpoch,
         /// How far it got.
         phase: ConnectPhase,
-        /// When it started.
+        /// When the attempt started.
         since: Instant,
     },
-    /// Authenticated with the desired set acknowledged.
+    /// Authenticated, and the server acknowledged the desired set (minus the
+    /// symbols it refused, which were reported). Later subscription changes
+    /// are sent as minimal diffs without leaving `Live`; when the desired set
+    /// empties, the connection lingers for `idle_linger` and then closes to
+    /// `Idle`.
     Live {
         /// The connection.
         epoch: ConnectionEpoch,
         /// When it became live.
         since: Instant,
     },
-    /// Stopped for good after a fatal error.
+    /// Stopped for good after a fatal server verdict (bad credentials, a
+    /// feed not in the plan…): no more attempts; create a new stream after
+    /// fixing the cause.
     Failed {
         /// The error.
         error: StreamError,
     },
-    /// Shut down by the application.
+    /// Shut down by the application; only the final close follows.
     Closed,
 }
 
