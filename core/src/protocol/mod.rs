@@ -3,7 +3,7 @@
 //! The machine speaks in [`Inbound`] messages and subscription requests; a
 //! [`Dialect`] turns frames into the former and the latter into frames. Each
 //! vendor's protocol is a crate of its own implementing [`Dialect`] (and
-//! [`ChannelKind`](crate::ChannelKind) for its channels), with no change to
+//! [`ChannelKind`] for its channels), with no change to
 //! the machine.
 
 mod verdict;
