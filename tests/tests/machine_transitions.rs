@@ -65,10 +65,7 @@ fn an_account_stream_authenticates_without_greeting_and_listens() {
 #[test]
 fn first_subscribe_connects_and_live_comes_after_auth_and_ack() {
     let mut f = Fixture::market();
-    f.machine
-        .subscribe(f.now, Channel::Quotes, [sym("AAPL")])
-        .unwrap();
-    f.drain();
+    f.subscribe(Channel::Quotes, &["AAPL"]);
     assert_eq!(f.states(), ["subscribed", "connecting"]);
     let epoch = f.last_connect().unwrap();
     f.machine.handle_connected(f.now, epoch);
@@ -116,9 +113,7 @@ fn data_is_delivered_in_order_and_frames_of_old_connections_are_ignored() {
     let mut f = Fixture::market();
     let first = f.live_with(Channel::Trades, &["AAPL"]);
     f.server(first, &trades_frame("AAPL", 1, 3));
-    f.machine
-        .handle_transport_error(f.now, first, &TransportError::Io("reset".into()));
-    f.drain();
+    f.transport_error(first, &TransportError::Io("reset".into()));
     f.server(first, &trades_frame("AAPL", 100, 3));
     f.advance_stepwise(Duration::from_secs(2));
     let second = f.complete_connection();
@@ -168,11 +163,7 @@ fn a_lost_live_connection_reports_a_gap_then_resumes_resubscribed() {
 fn a_405_rejects_the_request_and_leaves_other_symbols_live() {
     let mut f = Fixture::market();
     let epoch = f.live_with(Channel::Trades, &["AAPL"]);
-    let id = f
-        .machine
-        .subscribe(f.now, Channel::Trades, [sym("MSFT")])
-        .unwrap();
-    f.drain();
+    let id = f.subscribe(Channel::Trades, &["MSFT"]);
     assert!(f.take_subscription_request().is_some());
     f.server(epoch, &error_frame(405, "symbol limit exceeded"));
     assert!(f.state().is_live());
@@ -197,10 +188,7 @@ impl Desired for Fixture<tickwire_alpaca::AlpacaMarketData> {
 fn fatal_errors_stop_retrying() {
     for code in [402, 409, 411, 412] {
         let mut f = Fixture::market();
-        f.machine
-            .subscribe(f.now, Channel::Trades, [sym("AAPL")])
-            .unwrap();
-        f.drain();
+        f.subscribe(Channel::Trades, &["AAPL"]);
         let epoch = f.last_connect().unwrap();
         f.machine.handle_connected(f.now, epoch);
         f.server(epoch, r#"[{"T":"success","msg":"connected"}]"#);
@@ -235,9 +223,7 @@ fn connection_limit_and_http_429_back_off_past_the_floor() {
     f.advance_stepwise(reconnect_at - f.now);
     assert_eq!(f.connects(), 2);
     let epoch = f.last_connect().unwrap();
-    f.machine
-        .handle_transport_error(f.now, epoch, &TransportError::Refused { status: 429 });
-    f.drain();
+    f.transport_error(epoch, &TransportError::Refused { status: 429 });
     let State::Subscribed { reconnect_at } = *f.state() else {
         panic!("{:?}", f.state())
     };
@@ -247,14 +233,9 @@ fn connection_limit_and_http_429_back_off_past_the_floor() {
 #[test]
 fn http_401_at_the_upgrade_is_fatal() {
     let mut f = Fixture::market();
-    f.machine
-        .subscribe(f.now, Channel::Trades, [sym("AAPL")])
-        .unwrap();
-    f.drain();
+    f.subscribe(Channel::Trades, &["AAPL"]);
     let epoch = f.last_connect().unwrap();
-    f.machine
-        .handle_transport_error(f.now, epoch, &TransportError::Refused { status: 401 });
-    f.drain();
+    f.transport_error(epoch, &TransportError::Refused { status: 401 });
     assert!(matches!(
         f.state(),
         State::Failed {
@@ -272,9 +253,7 @@ fn backoff_grows_while_flapping_and_resets_only_after_stable_live() {
     for _ in 0..6 {
         let epoch = f.complete_connection();
         f.advance(Duration::from_secs(1)); // live briefly
-        f.machine
-            .handle_transport_error(f.now, epoch, &TransportError::Io("reset".into()));
-        f.drain();
+        f.transport_error(epoch, &TransportError::Io("reset".into()));
         let State::Subscribed { reconnect_at } = *f.state() else {
             panic!("{:?}", f.state())
         };
@@ -287,9 +266,7 @@ fn backoff_grows_while_flapping_and_resets_only_after_stable_live() {
     );
     let epoch = f.complete_connection();
     f.advance_stepwise(f.machine.config().backoff_reset_after);
-    f.machine
-        .handle_transport_error(f.now, epoch, &TransportError::Io("reset".into()));
-    f.drain();
+    f.transport_error(epoch, &TransportError::Io("reset".into()));
     assert_eq!(
         f.machine.reconnect_attempts(),
         1,
@@ -306,10 +283,7 @@ fn every_handshake_wait_times_out_into_a_reconnect() {
         (3, TimeoutKind::SubscriptionAck),
     ] {
         let mut f = Fixture::market();
-        f.machine
-            .subscribe(f.now, Channel::Trades, [sym("AAPL")])
-            .unwrap();
-        f.drain();
+        f.subscribe(Channel::Trades, &["AAPL"]);
         let epoch = f.last_connect().unwrap();
         if stage >= 1 {
             f.machine.handle_connected(f.now, epoch);
@@ -447,10 +421,7 @@ fn a_subscribe_during_the_linger_keeps_the_connection() {
 #[test]
 fn unsubscribing_everything_while_connecting_aborts_the_attempt() {
     let mut f = Fixture::market();
-    f.machine
-        .subscribe(f.now, Channel::Trades, [sym("AAPL")])
-        .unwrap();
-    f.drain();
+    f.subscribe(Channel::Trades, &["AAPL"]);
     let epoch = f.last_connect().unwrap();
     f.machine
         .unsubscribe(f.now, Channel::Trades, [sym("AAPL")])
@@ -466,11 +437,7 @@ fn commands_while_reconnecting_are_kept_and_sent_after_reconnect() {
     let epoch = f.live_with(Channel::Trades, &["AAPL"]);
     f.machine
         .handle_transport_error(f.now, epoch, &TransportError::Io("reset".into()));
-    let id = f
-        .machine
-        .subscribe(f.now, Channel::Quotes, [sym("MSFT")])
-        .unwrap();
-    f.drain();
+    let id = f.subscribe(Channel::Quotes, &["MSFT"]);
     assert!(
         !f.events
             .iter()
@@ -529,11 +496,7 @@ fn large_sets_are_split_under_the_frame_size_one_request_at_a_time() {
 fn shutdown_closes_and_nothing_follows() {
     let mut f = Fixture::market();
     let epoch = f.live_with(Channel::Trades, &["AAPL"]);
-    let pending = f
-        .machine
-        .subscribe(f.now, Channel::Trades, [sym("MSFT")])
-        .unwrap();
-    f.drain();
+    let pending = f.subscribe(Channel::Trades, &["MSFT"]);
     let before = f.actions.len();
     f.machine.shutdown(f.now);
     f.drain();

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Encoding, MarketData, TradeUpdate};
 use tickwire_alpaca::{Channel, SubscriptionSet};
-use tickwire_core::machine::{Action, ConnectionEpoch, Event, Machine, MachineConfig, State};
-use tickwire_core::{Credentials, Frame, Symbol};
+use tickwire_core::machine::{
+    Action, ConnectionEpoch, Event, Machine, MachineConfig, RequestId, State,
+};
+use tickwire_core::{Credentials, Frame, Symbol, TransportError};
 
 pub const KEY: &str = "PKFIXTUREKEY";
 pub const SECRET: &str = "fixture-secret-value";
@@ -42,15 +44,7 @@ impl Fixture<AlpacaMarketData> {
     pub fn market_with(config: MachineConfig) -> Self {
         let now = Instant::now();
         let machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json), now);
-        let mut fixture = Self {
-            machine,
-            now,
-            actions: Vec::new(),
-            events: Vec::new(),
-            answer_pings: true,
-        };
-        fixture.drain();
-        fixture
+        Self::new(machine, now)
     }
 
     /// Subscribes, opens the connection, greets, authenticates and acknowledges.
@@ -111,6 +105,13 @@ impl Fixture<AlpacaTrading> {
         let mut config = config();
         config.url = "wss://example.test/stream".into();
         let machine = Machine::account_stream(config, AlpacaTrading::new(Encoding::Json), now);
+        Self::new(machine, now)
+    }
+}
+
+impl<D: tickwire_core::protocol::Dialect<Channel = Channel>> Fixture<D> {
+    /// A fixture around `machine`, with what it did at creation drained.
+    pub fn new(machine: Machine<D>, now: Instant) -> Self {
         let mut fixture = Self {
             machine,
             now,
@@ -121,9 +122,23 @@ impl Fixture<AlpacaTrading> {
         fixture.drain();
         fixture
     }
-}
 
-impl<D: tickwire_core::protocol::Dialect<Channel = Channel>> Fixture<D> {
+    /// Subscribes to `symbols` on `channel` and drains what follows.
+    pub fn subscribe(&mut self, channel: Channel, symbols: &[&str]) -> RequestId {
+        let id = self
+            .machine
+            .subscribe(self.now, channel, symbols.iter().map(|s| sym(s)))
+            .expect("subscribe");
+        self.drain();
+        id
+    }
+
+    /// Reports a transport error on `epoch` and drains what follows.
+    pub fn transport_error(&mut self, epoch: ConnectionEpoch, error: &TransportError) {
+        self.machine.handle_transport_error(self.now, epoch, error);
+        self.drain();
+    }
+
     pub fn drain(&mut self) {
         while let Some(action) = self.machine.poll_action() {
             self.actions.push(action);
