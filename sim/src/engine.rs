@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, decode_client_message};
-use tickwire_core::machine::{Action, Machine, StreamKind};
+use tickwire_core::machine::{Action, ConnectionEpoch, Machine, StreamKind};
 use tickwire_core::{ConnectRequest, Frame, TransportError};
 use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 
@@ -382,6 +382,17 @@ impl World {
         Ok(true)
     }
 
+    /// Tells stream `index` that its connection `epoch` failed or ended.
+    fn report_transport_error(
+        &mut self,
+        index: usize,
+        epoch: ConnectionEpoch,
+        error: TransportError,
+    ) -> Result<(), Stop> {
+        self.note_input(index, || MachineInput::TransportError(epoch, error.clone()));
+        self.with_stream(index, |s, ctx| s.transport_error(ctx, epoch, &error))
+    }
+
     /// Runs one input of stream `index`, then performs its actions.
     fn with_stream(
         &mut self,
@@ -533,12 +544,7 @@ impl World {
                         let error = TransportError::Refused {
                             status: refusal.status,
                         };
-                        self.note_input(conn.stream, || {
-                            MachineInput::TransportError(conn.epoch, error.clone())
-                        });
-                        self.with_stream(conn.stream, |s, ctx| {
-                            s.transport_error(ctx, conn.epoch, &error)
-                        })?;
+                        self.report_transport_error(conn.stream, conn.epoch, error)?;
                         self.link.forget_if_done(id);
                     }
                 }
@@ -591,12 +597,7 @@ impl World {
                     self.trace.log(self.at, || {
                         format!("s{} {} ends: {error}", conn.stream, conn.epoch)
                     });
-                    self.note_input(conn.stream, || {
-                        MachineInput::TransportError(conn.epoch, error.clone())
-                    });
-                    self.with_stream(conn.stream, |s, ctx| {
-                        s.transport_error(ctx, conn.epoch, &error)
-                    })?;
+                    self.report_transport_error(conn.stream, conn.epoch, error)?;
                 }
                 self.link.forget_if_done(id);
             }

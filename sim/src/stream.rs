@@ -131,8 +131,9 @@ where
         }
     }
 
-    /// Drains the machine, records and checks everything, hands the actions over.
-    fn after_input(&mut self, ctx: &mut Ctx<'_>, data_epoch: Option<ConnectionEpoch>) -> Checked {
+    /// Counts a step, takes every action and event the machine has (the
+    /// drain rule) and records them.
+    fn drain(&mut self, ctx: &mut Ctx<'_>) {
         *ctx.steps += 1;
         self.actions.clear();
         self.events.clear();
@@ -143,6 +144,11 @@ where
             self.events.push(event);
         }
         self.record(ctx);
+    }
+
+    /// Drains the machine, records and checks everything, hands the actions over.
+    fn after_input(&mut self, ctx: &mut Ctx<'_>, data_epoch: Option<ConnectionEpoch>) -> Checked {
+        self.drain(ctx);
         let state = self.machine.state();
         self.rules.check_actions(
             ctx.at,
@@ -451,16 +457,7 @@ where
             Command::Shutdown => {
                 let epoch_before = self.machine.state().epoch();
                 self.machine.shutdown(ctx.now);
-                *ctx.steps += 1;
-                self.actions.clear();
-                self.events.clear();
-                while let Some(action) = self.machine.poll_action() {
-                    self.actions.push(action);
-                }
-                while let Some(event) = self.machine.poll_event() {
-                    self.events.push(event);
-                }
-                self.record(ctx);
+                self.drain(ctx);
                 self.rules
                     .on_shutdown(ctx.at, epoch_before, &self.actions)?;
                 let state = self.machine.state();
