@@ -62,6 +62,8 @@
 //! | `tickwire-core` | `core/` | the sans-I/O machine (states, rules, timers, backoff, subscriptions) and the `Dialect` a vendor implements |
 //! | `tickwire-mock` | `transport-mock/` | the simulated exchange: model, fault knobs, scripted transport, loopback server |
 //! | `tickwire-sim` | `sim/` | the deterministic simulation that checks the machine's rules over thousands of seeds |
+//! | `tickwire-tests` | `tests/` | cross-crate suites: the machine's rules as model-based property tests (not published) |
+//! | `tickwire-cli` | `cli/` | the `tickwire` command: `watch`, `trades`, `serve`, `sim` (not published) |
 //!
 //! The dependencies point one way: `tickwire-core` ← `tickwire-alpaca` ←
 //! `tickwire-ws` ← `tickwire`; the mock and the simulation sit beside the
@@ -79,6 +81,4 @@ pub mod stream;
 pub use tickwire_alpaca::{Channel, MarketData, TradeUpdate};
 pub use tickwire_core::machine::{State, SubscriptionOutcome};
 pub use tickwire_core::{Credentials, Symbol};
-pub use tickwire_ws::{
-    Error, Feed, MarketDataStream, StreamEvent, TradingEndpoint, TradingStream,
-};
+pub use tickwire_ws::{Error, Feed, MarketDataStream, StreamEvent, TradingEndpoint, TradingStream};
