@@ -10,7 +10,15 @@ fn the_readme_shows_the_market_data_example_verbatim() {
     let read = |path: &Path| {
         fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     };
-    let readme = read(&crate_dir.join("../README.md"));
+    // The workspace's README; a packaged crate carries a copy at its root.
+    let readme = ["../README.md", "README.md"]
+        .map(|path| crate_dir.join(path))
+        .into_iter()
+        .find(|path| path.exists())
+        .map_or_else(
+            || panic!("no README.md in or above {}", crate_dir.display()),
+            |path| read(&path),
+        );
     let example = read(&crate_dir.join("examples/market_data.rs"));
     let block = format!("```rust\n{example}```");
     assert!(
