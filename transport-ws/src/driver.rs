@@ -233,10 +233,10 @@ impl<D: Dialect<Channel = Channel>, T: Transport> Driver<D, T> {
             let Some(epoch) = unflushed.take() else {
                 break;
             };
-            if self.open == Some(epoch) {
-                if let Err(error) = self.transport.flush().await {
-                    self.lost(now(), epoch, &error);
-                }
+            if self.open == Some(epoch)
+                && let Err(error) = self.transport.flush().await
+            {
+                self.lost(now(), epoch, &error);
             }
             if self.core.actions.is_empty() {
                 break;

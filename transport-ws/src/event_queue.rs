@@ -386,10 +386,12 @@ impl<T> Events<T> {
                 inner.producer.take()
             };
             let ended = inner.producer_gone;
-            if self.local.is_empty() && dropped == 0 && !ended {
-                if let Some(cx) = cx.as_deref_mut() {
-                    inner.consumer = Some(cx.waker().clone());
-                }
+            if self.local.is_empty()
+                && dropped == 0
+                && !ended
+                && let Some(cx) = cx.as_deref_mut()
+            {
+                inner.consumer = Some(cx.waker().clone());
             }
             drop(inner);
             if let Some(waker) = producer {

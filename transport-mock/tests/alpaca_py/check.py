@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """alpaca-py against tickwire's loopback exchange.
 
-Installs alpaca-py 0.44 into a virtualenv (from PyPI), starts the loopback
-server (`cargo run -p tickwire-mock --example loopback -- --port 0`), points
-alpaca-py's own StockDataStream and TradingStream at it with `url_override`,
+Installs alpaca-py 0.44 into a virtualenv (from PyPI), points alpaca-py's own
+StockDataStream and TradingStream at a loopback server with `url_override`,
 and checks that parsed quotes and trade updates arrive.
 
-Usage (from anywhere in the repository):
+`cargo test --workspace` runs it (transport-mock/tests/alpaca_py.rs): that
+test serves the exchange in-process and passes its URL with `--url`. Alone,
+the script starts the server itself
+(`cargo run -p tickwire-mock --example loopback -- --port 0`):
 
     python3 transport-mock/tests/alpaca_py/check.py
+    python3 transport-mock/tests/alpaca_py/check.py --url ws://127.0.0.1:PORT
+
+With `--url`, the server must accept the key pair PKTICKWIRE /
+tickwire-secret and place orders on its trading stream (the loopback
+example's defaults do).
 
 Environment: ALPACA_PY_VENV (virtualenv directory, default
 <repo>/target/alpaca-py-venv), CHECK_TIMEOUT_S (default 60).
-Exit status 0 on success; non-zero with a message on stderr otherwise.
+Exit status 0 on success; non-zero with a message on stderr otherwise,
+naming what to install when Python's venv, pip or alpaca-py is missing.
 """
 
 import os
@@ -40,7 +48,13 @@ def ensure_venv():
         return
     if not os.path.exists(python):
         print(f"creating virtualenv {VENV}", file=sys.stderr)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        except Exception as error:  # ensurepip missing, unwritable directory…
+            fail(
+                f"cannot create the virtualenv {VENV} ({error}); install Python's venv "
+                "module with pip (e.g. `apt-get install python3-venv`)"
+            )
     probe = subprocess.run(
         [python, "-c", "import importlib.metadata as m; print(m.version('alpaca-py'))"],
         capture_output=True,
@@ -50,8 +64,21 @@ def ensure_venv():
         print(f"installing {REQUIREMENT}", file=sys.stderr)
         pip = subprocess.run([python, "-m", "pip", "install", "--quiet", REQUIREMENT])
         if pip.returncode != 0:
-            fail(f"pip install {REQUIREMENT} failed (exit {pip.returncode})")
+            fail(
+                f"pip install {REQUIREMENT} failed (exit {pip.returncode}); it needs pip "
+                "in the virtualenv and access to PyPI (or PIP_INDEX_URL pointing at a mirror)"
+            )
     os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+
+
+def server_url_argument():
+    """The URL given with `--url`, or None."""
+    args = sys.argv[1:]
+    if not args:
+        return None
+    if len(args) == 2 and args[0] == "--url" and args[1].startswith("ws://"):
+        return args[1].rstrip("/")
+    fail(f"usage: check.py [--url ws://HOST:PORT] (got {' '.join(args)!r})")
 
 
 def start_server():
@@ -148,6 +175,10 @@ def main():
     import signal
 
     timeout_s = float(os.environ.get("CHECK_TIMEOUT_S", "60"))
+    given = server_url_argument()
+    if given is not None:
+        asyncio.run(run_clients(given, timeout_s))
+        return
     server, base = start_server()
     try:
         asyncio.run(run_clients(base, timeout_s))

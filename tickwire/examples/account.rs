@@ -1,0 +1,78 @@
+//! The account stream: every order update of an account, from the moment
+//! the stream is built.
+//!
+//! ```text
+//! cargo run -p tickwire --example account
+//! ```
+//!
+//! It runs offline against a simulated exchange on 127.0.0.1 whose account
+//! places an order every 300 ms. Against Alpaca, build the stream of
+//! `TradingEndpoint::Paper` instead and drop `.key_pair(..)`: the
+//! credentials then come from `APCA_API_KEY_ID` / `APCA_API_SECRET_KEY`.
+
+#![allow(clippy::print_stdout)]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tickwire::sim::Exchange;
+use tickwire::{State, StreamEvent, TradingStream};
+
+/// Trade updates to print before stopping.
+const UPDATES: usize = 10;
+
+/// The most this program waits for anything.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let exchange = Exchange::start().await?;
+    let (key_id, secret) = exchange.key_pair();
+
+    // There is nothing to subscribe to: the account is the subscription, and
+    // the stream connects as soon as it is built.
+    let mut stream = TradingStream::builder(exchange.trading_endpoint())
+        .key_pair(key_id, secret)
+        .build()?;
+
+    let mut updates = 0;
+    while updates < UPDATES {
+        let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
+            return Err("the stream ended".into());
+        };
+        match event {
+            StreamEvent::Data(update) => {
+                let order = &update.order;
+                let symbol = order
+                    .symbol
+                    .as_ref()
+                    .map_or("?".into(), ToString::to_string);
+                let qty = order.qty.as_ref().map_or("?".into(), ToString::to_string);
+                let fill = match (&update.qty, &update.price) {
+                    (Some(qty), Some(price)) => format!(" filled {qty} @ {price}"),
+                    _ => String::new(),
+                };
+                let side = order
+                    .side
+                    .as_ref()
+                    .map_or("?".into(), |side| format!("{side:?}"));
+                println!(
+                    "{:<12} {side:<4} {qty:>4} {symbol:<8} now {:?}{fill}",
+                    format!("{:?}", update.event),
+                    order.status,
+                );
+                updates += 1;
+            }
+            StreamEvent::StateChanged(State::Connecting { phase, .. }) => {
+                println!("state connecting ({phase:?})");
+            }
+            StreamEvent::StateChanged(state) => println!("state {}", state.name()),
+            StreamEvent::Error { error, fatal: true } => return Err(error.into()),
+            _ => {}
+        }
+    }
+
+    stream.shutdown().await?;
+    exchange.shutdown().await;
+    Ok(())
+}

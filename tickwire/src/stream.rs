@@ -1,0 +1,12 @@
+//! The async API: streams, their builders and handles, the events they
+//! deliver, and their settings.
+//!
+//! From `tickwire-ws`: one tokio task per stream drives the connection
+//! machine over a WebSocket.
+
+pub use tickwire_ws::{
+    Error, Events, Feed, IntoSymbol, MarketDataBuilder, MarketDataEvent, MarketDataStream,
+    QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, SlowConsumerPolicy, StreamBuilder,
+    StreamEvent, StreamHandle, TradingBuilder, TradingEndpoint, TradingEvent, TradingStream,
+    WsConfig, WsTransport,
+};
