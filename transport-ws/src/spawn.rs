@@ -31,7 +31,7 @@ pub(crate) fn spawn<D: Dialect<Channel = Channel>, T: Transport + 'static>(
     let span = tracing::info_span!("tickwire", stream = %name);
     let now = driver::now();
     let machine = span.in_scope(|| match kind {
-        StreamKind::Symbols => Machine::symbol_stream(config, dialect, now),
+        StreamKind::Symbols => Machine::symbol_stream(config, dialect),
         StreamKind::Account => Machine::account_stream(config, dialect, now),
     });
     let (commands_tx, commands_rx) = mpsc::channel(COMMANDS_CAPACITY);
