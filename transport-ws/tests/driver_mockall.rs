@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 use tickwire_mock::MockTransport;
 use tickwire_ws::{
-    Channel, Error, Feed, MarketDataStream, SlowConsumerPolicy, State, StreamEvent,
+    Channel, Error, Event, Feed, MarketDataStream, SlowConsumerPolicy, State, StreamEvent,
     SubscriptionOutcome,
 };
 
@@ -306,7 +306,7 @@ async fn backpressure_stops_reading_until_the_consumer_catches_up() {
     let mut quotes = 0;
     while quotes < 500 {
         match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-            Ok(Some(StreamEvent::Data(_))) => quotes += 1,
+            Ok(Some(StreamEvent::Machine(Event::Data(_)))) => quotes += 1,
             Ok(Some(StreamEvent::Dropped { .. })) => panic!("dropped under backpressure"),
             Ok(Some(_)) => {}
             other => panic!("stream stalled after {quotes} quotes: {other:?}"),
@@ -329,7 +329,7 @@ async fn drop_newest_counts_and_reports_what_it_dropped() {
         tokio::time::timeout(Duration::from_millis(100), stream.next()).await
     {
         match event {
-            StreamEvent::Data(_) => quotes += 1,
+            StreamEvent::Machine(Event::Data(_)) => quotes += 1,
             StreamEvent::Dropped { count, total } => {
                 reported += count;
                 assert_eq!(total, stream.dropped_events());
@@ -352,7 +352,7 @@ async fn every_frame_is_delivered_once_and_in_order() {
     let mut next = 0usize;
     while next < 1000 {
         match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-            Ok(Some(StreamEvent::Data(tickwire_ws::MarketData::Quote(q)))) => {
+            Ok(Some(StreamEvent::Machine(Event::Data(tickwire_ws::MarketData::Quote(q))))) => {
                 assert_eq!(
                     q.bid_price,
                     next as f64 + 0.5,

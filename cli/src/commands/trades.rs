@@ -1,12 +1,10 @@
 //! `tickwire trades`: the account's order and fill updates to the terminal.
 
-use tickwire_alpaca::TradeUpdate;
 use tickwire_ws::{TradingEndpoint, TradingStream};
 
 use crate::embedded::Embedded;
 use crate::error::CliError;
 use crate::follow::follow;
-use crate::output::Line;
 use crate::target::{Target, TradesPlan};
 
 /// Follows the account stream until a limit, Ctrl-C or a fatal verdict.
@@ -41,21 +39,9 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .map_err(|e| CliError::usage(e.to_string()))?;
     let (handle, mut events) = stream.into_parts();
 
-    let stop = follow(
-        &handle,
-        &mut events,
-        update_line,
-        plan.limits,
-        plan.json,
-        &url,
-    )
-    .await;
+    let stop = follow(&handle, &mut events, plan.limits, plan.json, &url).await;
     if let Some(embedded) = embedded {
         embedded.stop().await;
     }
     stop.map(|stop| tracing::debug!(?stop, "trades done"))
-}
-
-fn update_line(update: &TradeUpdate) -> Line<'_> {
-    Line::TradeUpdate(update)
 }

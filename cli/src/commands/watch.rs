@@ -1,12 +1,11 @@
 //! `tickwire watch`: market data to the terminal.
 
-use tickwire_alpaca::{Encoding, MarketData};
+use tickwire_alpaca::Encoding;
 use tickwire_ws::{Feed, MarketDataStream};
 
 use crate::embedded::Embedded;
 use crate::error::CliError;
 use crate::follow::follow;
-use crate::output::Line;
 use crate::target::{Target, WatchPlan, WireEncoding};
 
 /// Streams the plan's channels and symbols until a limit, Ctrl-C or a fatal verdict.
@@ -57,21 +56,9 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
         });
     }
 
-    let stop = follow(
-        &handle,
-        &mut events,
-        market_line,
-        plan.limits,
-        plan.json,
-        &url,
-    )
-    .await;
+    let stop = follow(&handle, &mut events, plan.limits, plan.json, &url).await;
     if let Some(embedded) = embedded {
         embedded.stop().await;
     }
     stop.map(|stop| tracing::debug!(?stop, "watch done"))
-}
-
-fn market_line(data: &MarketData) -> Line<'_> {
-    Line::Market(data)
 }

@@ -1,79 +1,23 @@
 //! What `watch` and `trades` print: one line per event, for people
 //! ([`human`]) or programs ([`json`]).
 //!
-//! The formatters take a [`Line`], built from the stream's events, and a
-//! [`Clock`] (the moment of printing), so they are pure and unit tested over
-//! core's types.
+//! The formatters take the stream's own [`StreamEvent`]s and a [`Clock`]
+//! (the moment of printing), match every kind of event exhaustively, and are
+//! pure, so they are unit tested over core's types.
 
 pub(crate) mod human;
 pub(crate) mod json;
 
 use std::io::{self, Write};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use tickwire_alpaca::{Channel, SubscriptionSet};
-use tickwire_alpaca::{MarketData, TradeUpdate};
-use tickwire_core::machine::{ConnectionEpoch, State, StreamError};
-use tickwire_core::{Symbol, Timestamp};
+use tickwire_core::Timestamp;
+use tickwire_ws::StreamEvent;
 
-/// One thing to print.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Line<'a> {
-    /// A market data message.
-    Market(&'a MarketData),
-    /// An account update.
-    TradeUpdate(&'a TradeUpdate),
-    /// The stream's state changed.
-    State(&'a State),
-    /// The server confirmed this (whole) subscription set.
-    Subscription(&'a SubscriptionSet),
-    /// The server refused some symbols of a request.
-    Rejected {
-        /// The channel of the request.
-        channel: Channel,
-        /// The server's code, if it gave one.
-        code: Option<u16>,
-        /// The server's message or an explanation.
-        message: &'a str,
-        /// The refused symbols.
-        symbols: &'a [Symbol],
-    },
-    /// The stream stopped being live; data may be missing from `since`.
-    Gap {
-        /// The connection that was lost.
-        epoch: ConnectionEpoch,
-        /// When it was lost.
-        since: Instant,
-    },
-    /// The stream is live again.
-    Resumed {
-        /// The new connection.
-        epoch: ConnectionEpoch,
-        /// When the gap began.
-        gap_since: Instant,
-        /// How long it lasted.
-        lost_for: Duration,
-    },
-    /// Something went wrong.
-    Error {
-        /// What.
-        error: &'a StreamError,
-        /// Whether the stream stopped for good.
-        fatal: bool,
-    },
-    /// A message type this version does not know.
-    Unknown {
-        /// Its type tag.
-        tag: &'a str,
-    },
-    /// Data events dropped because the terminal could not keep up.
-    Dropped {
-        /// Since the last report.
-        count: u64,
-        /// Since the start.
-        total: u64,
-    },
-}
+/// A data message the CLI prints: market data or an account update.
+pub(crate) trait Printable: human::HumanData + json::JsonData {}
+
+impl<D: human::HumanData + json::JsonData> Printable for D {}
 
 /// The moment of printing, to turn a stream's `Instant`s into wall-clock times.
 #[derive(Debug, Clone, Copy)]
@@ -131,12 +75,20 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    /// Formats and writes one line (buffered until [`flush`](Self::flush)).
-    pub(crate) fn print(&mut self, line: &Line<'_>, clock: &Clock) -> io::Result<()> {
+    /// Formats and writes the line of one event (buffered until
+    /// [`flush`](Self::flush)); nothing for an event that has no line.
+    pub(crate) fn print<D: Printable>(
+        &mut self,
+        event: &StreamEvent<D>,
+        clock: &Clock,
+    ) -> io::Result<()> {
         self.buffer.clear();
         match self.style {
-            Style::Human => human::format(line, clock, &mut self.buffer),
-            Style::Json => json::format(line, clock, &mut self.buffer),
+            Style::Human => human::format(event, clock, &mut self.buffer),
+            Style::Json => json::format(event, clock, &mut self.buffer),
+        }
+        if self.buffer.is_empty() {
+            return Ok(());
         }
         self.buffer.push('\n');
         self.out.write_all(self.buffer.as_bytes())
@@ -151,7 +103,32 @@ impl<W: Write> Printer<W> {
 /// Shared test fixtures: one message of each kind.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use tickwire_alpaca::{MarketData, TradeUpdate};
+    use std::time::Instant;
+
+    use tickwire_alpaca::{AlpacaMarketData, Channel, Encoding, MarketData, TradeUpdate};
+    use tickwire_core::machine::{Event, Machine, MachineConfig, RequestId};
+    use tickwire_core::{Credentials, Symbol};
+    use tickwire_ws::StreamEvent;
+
+    /// The machine's `event`, as a stream delivers it.
+    pub(crate) fn machine<D>(event: Event<D, Channel>) -> StreamEvent<D> {
+        StreamEvent::Machine(event)
+    }
+
+    /// A data event.
+    pub(crate) fn data<D>(data: D) -> StreamEvent<D> {
+        machine(Event::Data(data))
+    }
+
+    /// A real request id (they are opaque): a machine's first subscribe.
+    pub(crate) fn request_id() -> RequestId {
+        let config = MachineConfig::new("wss://example.invalid/v2/iex", Credentials::new("k", "s"));
+        let mut machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json));
+        let symbol = Symbol::new("SPY").expect("valid symbol");
+        machine
+            .subscribe(Instant::now(), Channel::Quotes, [symbol])
+            .expect("the first subscribe is accepted")
+    }
 
     /// Parses a market data message from its wire JSON.
     pub(crate) fn market(json: &str) -> MarketData {
@@ -202,6 +179,11 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tickwire_alpaca::MarketData;
+    use tickwire_core::machine::{Event, State};
+
     use super::*;
 
     #[test]
@@ -218,11 +200,16 @@ mod tests {
 
     #[test]
     fn the_printer_writes_one_line_per_event() {
-        let quote = fixtures::market(fixtures::QUOTE);
+        let quote = fixtures::data(fixtures::market(fixtures::QUOTE));
         let mut printer = Printer::new(Style::Json, Vec::new());
         let clock = Clock::now();
-        printer.print(&Line::Market(&quote), &clock).unwrap();
-        printer.print(&Line::State(&State::Closed), &clock).unwrap();
+        printer.print(&quote, &clock).unwrap();
+        printer
+            .print(
+                &fixtures::machine::<MarketData>(Event::StateChanged(State::Closed)),
+                &clock,
+            )
+            .unwrap();
         let text = String::from_utf8(printer.out).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(text.ends_with('\n'));
