@@ -7,13 +7,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use tickwire_alpaca::{Channel, SubscriptionSet};
+use tickwire_alpaca::SubscriptionSet;
 use tickwire_alpaca::{Decimal, MarketData, OrderbookLevel, TradeUpdate};
-use tickwire_core::machine::{ConnectPhase, Event, State, StreamError, SubscriptionOutcome};
-use tickwire_core::{Symbol, Timestamp};
+use tickwire_core::Timestamp;
+use tickwire_core::machine::{ConnectPhase, Event, State, StreamError};
 use tickwire_ws::StreamEvent;
 
-use super::Clock;
+use super::{Clock, Rejection};
 
 /// A data message that has a human line.
 pub(crate) trait HumanData {
@@ -55,16 +55,11 @@ pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &
         }
         Event::Subscription {
             channel, outcome, ..
-        } => match outcome {
-            SubscriptionOutcome::Rejected {
-                code,
-                message,
-                symbols,
-            } => rejected(*channel, *code, message, symbols, out),
-            SubscriptionOutcome::Acknowledged
-            | SubscriptionOutcome::Superseded
-            | SubscriptionOutcome::Abandoned => {}
-        },
+        } => {
+            if let Some(rejection) = Rejection::of_verdict(*channel, outcome) {
+                rejected(&rejection, out);
+            }
+        }
         Event::Confirmed(set) => {
             out.push_str("* subscribed: ");
             subscription_text(set, out);
@@ -74,7 +69,15 @@ pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &
             symbols,
             code,
             message,
-        } => rejected(*channel, *code, message, symbols, out),
+        } => rejected(
+            &Rejection {
+                channel: *channel,
+                code: *code,
+                message,
+                symbols,
+            },
+            out,
+        ),
         Event::Gap { epoch, since } => {
             let _ = write!(
                 out,
@@ -98,22 +101,16 @@ pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &
     }
 }
 
-fn rejected(
-    channel: Channel,
-    code: Option<u16>,
-    message: &str,
-    symbols: &[Symbol],
-    out: &mut String,
-) {
+fn rejected(rejection: &Rejection<'_>, out: &mut String) {
     out.push_str("! rejected");
-    if let Some(code) = code {
+    if let Some(code) = rejection.code {
         let _ = write!(out, " ({code})");
     }
-    let _ = write!(out, " on {channel}:");
-    for symbol in symbols {
+    let _ = write!(out, " on {}:", rejection.channel);
+    for symbol in rejection.symbols {
         let _ = write!(out, " {symbol}");
     }
-    let _ = write!(out, ": {message}");
+    let _ = write!(out, ": {}", rejection.message);
 }
 
 fn market(data: &MarketData, out: &mut String) {
@@ -390,17 +387,12 @@ fn seconds(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Instant, SystemTime};
+    use tickwire_alpaca::Channel;
+    use tickwire_core::Symbol;
+    use tickwire_core::machine::SubscriptionOutcome;
 
     use super::*;
-    use crate::output::fixtures::{self, data, machine};
-
-    fn clock() -> Clock {
-        Clock {
-            now: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
-        }
-    }
+    use crate::output::fixtures::{self, clock, data, machine};
 
     fn render<D: HumanData>(event: &StreamEvent<D>) -> String {
         let mut out = String::new();
@@ -469,10 +461,11 @@ mod tests {
         );
         assert_eq!(out, "* state: subscribed (connecting in 1.5 s)");
 
-        let mut set = SubscriptionSet::new();
-        set.insert(Channel::Quotes, Symbol::new("SPY").unwrap());
-        set.insert(Channel::Quotes, Symbol::new("AAPL").unwrap());
-        set.insert(Channel::Trades, Symbol::new("SPY").unwrap());
+        let set = fixtures::set(&[
+            (Channel::Quotes, "SPY"),
+            (Channel::Quotes, "AAPL"),
+            (Channel::Trades, "SPY"),
+        ]);
         assert_eq!(
             render(&machine::<MarketData>(Event::Confirmed(set))),
             "* subscribed: trades SPY; quotes AAPL SPY"

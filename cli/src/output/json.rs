@@ -29,11 +29,11 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use tickwire_alpaca::{Channel, Conditions, Decimal, MarketData, OrderbookLevel, SubscriptionSet};
 use tickwire_alpaca::{Order, TradeUpdate};
-use tickwire_core::machine::{ConnectPhase, Event, State, StreamError, SubscriptionOutcome};
+use tickwire_core::machine::{ConnectPhase, Event, State, StreamError};
 use tickwire_core::{Symbol, Timestamp};
 use tickwire_ws::StreamEvent;
 
-use super::Clock;
+use super::{Clock, Rejection};
 
 /// A data message that has a JSON line.
 pub(crate) trait JsonData {
@@ -86,16 +86,9 @@ pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) ->
         Event::StateChanged(state) => Line::State(StateLine::new(state, clock)),
         Event::Subscription {
             channel, outcome, ..
-        } => match outcome {
-            SubscriptionOutcome::Rejected {
-                code,
-                message,
-                symbols,
-            } => Line::Error(ErrorLine::rejected(*channel, *code, message, symbols)),
-            SubscriptionOutcome::Acknowledged
-            | SubscriptionOutcome::Superseded
-            | SubscriptionOutcome::Abandoned => return None,
-        },
+        } => Line::Error(ErrorLine::rejected(&Rejection::of_verdict(
+            *channel, outcome,
+        )?)),
         Event::Confirmed(set) => Line::Subscription {
             channels: channels(set),
         },
@@ -104,7 +97,12 @@ pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) ->
             symbols,
             code,
             message,
-        } => Line::Error(ErrorLine::rejected(*channel, *code, message, symbols)),
+        } => Line::Error(ErrorLine::rejected(&Rejection {
+            channel: *channel,
+            code: *code,
+            message,
+            symbols,
+        })),
         Event::Gap { epoch, since } => Line::Gap {
             epoch: epoch.get(),
             since: clock.wall_time(*since),
@@ -476,13 +474,13 @@ impl<'a> ErrorLine<'a> {
         }
     }
 
-    fn rejected(channel: Channel, code: Option<u16>, message: &str, symbols: &'a [Symbol]) -> Self {
+    fn rejected(rejection: &Rejection<'a>) -> Self {
         Self {
-            code,
-            message: format!("subscription rejected: {message}"),
+            code: rejection.code,
+            message: format!("subscription rejected: {}", rejection.message),
             fatal: false,
-            channel: Some(channel_name(channel)),
-            symbols: Some(symbols),
+            channel: Some(channel_name(rejection.channel)),
+            symbols: Some(rejection.symbols),
         }
     }
 }
@@ -665,19 +663,16 @@ fn market(data: &MarketData) -> Line<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
 
-    use super::*;
-    use crate::output::fixtures::{self, data, machine};
+    use tickwire_alpaca::Channel;
+    use tickwire_core::Symbol;
+    use tickwire_core::machine::SubscriptionOutcome;
 
-    fn clock() -> Clock {
-        Clock {
-            now: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
-        }
-    }
+    use super::*;
+    use crate::output::fixtures::{self, clock, data, machine};
 
     fn render<D: JsonData>(event: &StreamEvent<D>) -> Value {
         let mut out = String::new();
@@ -796,10 +791,11 @@ mod tests {
         }));
         assert!(line.get("code").is_none(), "{line}");
 
-        let mut set = SubscriptionSet::new();
-        set.insert(Channel::Quotes, Symbol::new("SPY").unwrap());
-        set.insert(Channel::Trades, Symbol::new("SPY").unwrap());
-        set.insert(Channel::DailyBars, Symbol::new("SPY").unwrap());
+        let set = fixtures::set(&[
+            (Channel::Quotes, "SPY"),
+            (Channel::Trades, "SPY"),
+            (Channel::DailyBars, "SPY"),
+        ]);
         assert_eq!(
             render(&machine::<MarketData>(Event::Confirmed(set))),
             json!({"type": "subscription", "channels": {

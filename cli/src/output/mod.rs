@@ -11,13 +11,54 @@ pub(crate) mod json;
 use std::io::{self, Write};
 use std::time::{Instant, SystemTime};
 
-use tickwire_core::Timestamp;
+use tickwire_alpaca::Channel;
+use tickwire_core::machine::SubscriptionOutcome;
+use tickwire_core::{Symbol, Timestamp};
 use tickwire_ws::StreamEvent;
+
+#[cfg(doc)]
+use tickwire_core::machine::Event;
 
 /// A data message the CLI prints: market data or an account update.
 pub(crate) trait Printable: human::HumanData + json::JsonData {}
 
 impl<D: human::HumanData + json::JsonData> Printable for D {}
+
+/// Symbols the server refused: a command's [`SubscriptionOutcome::Rejected`]
+/// or an [`Event::Refused`]; both print the same way.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rejection<'a> {
+    /// The channel of the refused symbols.
+    pub(crate) channel: Channel,
+    /// The server's code, if it gave one.
+    pub(crate) code: Option<u16>,
+    /// The server's message, or an explanation.
+    pub(crate) message: &'a str,
+    /// The refused symbols.
+    pub(crate) symbols: &'a [Symbol],
+}
+
+impl<'a> Rejection<'a> {
+    /// The rejection a verdict on `channel` carries. The other verdicts
+    /// print nothing: the subscription set confirmed next shows their effect.
+    pub(crate) fn of_verdict(channel: Channel, outcome: &'a SubscriptionOutcome) -> Option<Self> {
+        match outcome {
+            SubscriptionOutcome::Rejected {
+                code,
+                message,
+                symbols,
+            } => Some(Self {
+                channel,
+                code: *code,
+                message,
+                symbols,
+            }),
+            SubscriptionOutcome::Acknowledged
+            | SubscriptionOutcome::Superseded
+            | SubscriptionOutcome::Abandoned => None,
+        }
+    }
+}
 
 /// The moment of printing, to turn a stream's `Instant`s into wall-clock times.
 #[derive(Debug, Clone, Copy)]
@@ -103,12 +144,24 @@ impl<W: Write> Printer<W> {
 /// Shared test fixtures: one message of each kind.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use std::time::Instant;
+    use std::time::{Duration, Instant, SystemTime};
 
-    use tickwire_alpaca::{AlpacaMarketData, Channel, Encoding, MarketData, TradeUpdate};
+    use tickwire_alpaca::{
+        AlpacaMarketData, Channel, Encoding, MarketData, SubscriptionSet, TradeUpdate,
+    };
     use tickwire_core::machine::{Event, Machine, MachineConfig, RequestId};
     use tickwire_core::{Credentials, Symbol};
     use tickwire_ws::StreamEvent;
+
+    use super::Clock;
+
+    /// A moment of printing: now, and 2024-01-02T15:04:05Z on the wall clock.
+    pub(crate) fn clock() -> Clock {
+        Clock {
+            now: Instant::now(),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
+        }
+    }
 
     /// The machine's `event`, as a stream delivers it.
     pub(crate) fn machine<D>(event: Event<D, Channel>) -> StreamEvent<D> {
@@ -118,6 +171,15 @@ pub(crate) mod fixtures {
     /// A data event.
     pub(crate) fn data<D>(data: D) -> StreamEvent<D> {
         machine(Event::Data(data))
+    }
+
+    /// A subscription set of `(channel, symbol)` pairs.
+    pub(crate) fn set(pairs: &[(Channel, &str)]) -> SubscriptionSet {
+        let mut set = SubscriptionSet::new();
+        for (channel, symbol) in pairs {
+            set.insert(*channel, Symbol::new(symbol).expect("valid symbol"));
+        }
+        set
     }
 
     /// A real request id (they are opaque): a machine's first subscribe.
@@ -188,10 +250,7 @@ mod tests {
 
     #[test]
     fn wall_times_follow_the_monotonic_clock() {
-        let clock = Clock {
-            now: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
-        };
+        let clock = fixtures::clock();
         let earlier = clock.wall_time(clock.now - Duration::from_millis(1500));
         assert_eq!(earlier.to_string(), "2024-01-02T15:04:03.5Z");
         let later = clock.wall_time(clock.now + Duration::from_secs(2));
