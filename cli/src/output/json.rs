@@ -1,26 +1,7 @@
 //! `--json`: one JSON object per line, from the `#[derive(Serialize)]` types
-//! below. This is version 1 of the line schema.
-//!
-//! Every object starts with `"type"`, the line's kind; every key is
-//! snake_case. Data lines (`quote`, `trade`, `bar`, `daily_bar`,
-//! `updated_bar`, `correction`, `cancel_error`, `status`, `luld`,
-//! `imbalance`, `orderbook`, `news`, `trade_update`) carry `"symbol"` (news:
-//! `"symbols"`), `"timestamp"` and the message's fields under readable names.
-//! Lifecycle lines are `state`, `subscription` (the whole confirmed set,
-//! `"channels"` mapping each channel to its symbols), `gap`, `resumed`,
-//! `error` (`"message"`, `"fatal"`, and `"code"` when the server gave one;
-//! a refused subscription adds `"channel"` and `"symbols"`), `dropped`
-//! (`"count"` since the last such line, `"total"`) and `unknown` (`"tag"`).
-//!
-//! Timestamps are RFC 3339 strings in UTC; durations are integer
-//! milliseconds (`_ms`); prices are numbers; sizes are integers when whole
-//! (shares, contracts, stock volumes) and decimals only for fractional crypto
-//! quantities; a trade update's prices and quantities are the decimal
-//! strings Alpaca sends. Optional fields are left out rather than `null`.
-//!
-//! The version changes when a key is renamed or removed, or its meaning or
-//! type changes; new line types and new keys may appear within a version,
-//! so readers should ignore what they do not know.
+//! below: schema version 1, documented key by key in the crate docs
+//! (`main.rs`). A change to these types is a change to that schema: keep
+//! the table there, and the README's, in step.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
