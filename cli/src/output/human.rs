@@ -318,7 +318,7 @@ fn state_text(state: &State, clock: &Clock, out: &mut String) {
         State::Failed { error } => {
             let _ = write!(out, ": {error}");
         }
-        _ => {}
+        State::Idle | State::Closed => {}
     }
 }
 

@@ -133,7 +133,7 @@ pub(crate) enum Line<'a> {
     /// An account update.
     TradeUpdate(TradeUpdateLine<'a>),
     /// The stream's state changed.
-    State(StateLine<'a>),
+    State(StateLine),
     /// The server confirmed this (whole) subscription set.
     Subscription {
         /// Each channel's symbols, channels by snake_case name.
@@ -375,7 +375,7 @@ impl<'a> TradeUpdateLine<'a> {
 
 /// A `state` line: the state's name and what it carries.
 #[derive(Debug, Serialize)]
-pub(crate) struct StateLine<'a> {
+pub(crate) struct StateLine {
     state: &'static str,
     /// `subscribed`: the wait before the next connection attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -391,10 +391,10 @@ pub(crate) struct StateLine<'a> {
     code: Option<u16>,
     /// `failed`: what happened.
     #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<Cow<'a, str>>,
+    message: Option<String>,
 }
 
-impl StateLine<'_> {
+impl StateLine {
     fn new(state: &State, clock: &Clock) -> Self {
         let mut line = Self {
             state: state.name(),
@@ -421,9 +421,9 @@ impl StateLine<'_> {
             State::Live { epoch, .. } => line.epoch = Some(epoch.get()),
             State::Failed { error } => {
                 line.code = error.code();
-                line.message = Some(Cow::Owned(error.to_string()));
+                line.message = Some(error.to_string());
             }
-            _ => {}
+            State::Idle | State::Closed => {}
         }
         line
     }
