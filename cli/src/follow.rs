@@ -1,19 +1,19 @@
 //! Following a stream: print its events until a limit, Ctrl-C or a fatal
 //! verdict, then shut it down cleanly.
 //!
-//! Shared by `watch` and `trades`; the stream kind only changes how a data
-//! event becomes a [`Line`].
+//! Shared by `watch` and `trades`; the stream kind only changes the data
+//! type, which the [`output`](crate::output) formatters know how to print.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
-use tickwire_core::machine::{State, StreamError, SubscriptionOutcome};
+use tickwire_core::machine::{Event, State, StreamError};
 use tickwire_ws::{StreamEvent, StreamHandle};
 use tokio::time::Instant;
 
 use crate::error::CliError;
-use crate::output::{Clock, Line, Printer, Style};
+use crate::output::{Clock, Printable, Printer, Style};
 use crate::target::Limits;
 
 /// Errors in a row, before the stream was ever live, after which the
@@ -36,19 +36,15 @@ pub(crate) enum Stop {
     OutputClosed,
 }
 
-/// Turns one data message into a line.
-pub(crate) type DataLine<T> = for<'a> fn(&'a T) -> Line<'a>;
-
 /// Prints `events` until a limit, Ctrl-C, a fatal error or the stream's end,
 /// then shuts the stream down.
 ///
 /// # Errors
 /// [`CliError::Fatal`] on a fatal server verdict, [`CliError::Runtime`] when
 /// the endpoint cannot be reached or the stream ends unexpectedly.
-pub(crate) async fn follow<T, S>(
+pub(crate) async fn follow<T: Printable, S>(
     handle: &StreamHandle,
     events: &mut S,
-    data_line: DataLine<T>,
     limits: Limits,
     json: bool,
     endpoint: &str,
@@ -83,7 +79,7 @@ where
         let mut verdict = None;
         let mut printed = 0;
         while let Some(event) = next.take() {
-            if let Some(done) = tracker.handle(&event, data_line, &mut printer) {
+            if let Some(done) = tracker.handle(&event, &mut printer) {
                 verdict = Some(done);
                 break;
             }
@@ -161,102 +157,36 @@ impl Tracker {
     }
 
     /// Prints one event; `Some` when following must stop.
-    fn handle<T, W: Write>(
+    fn handle<T: Printable, W: Write>(
         &mut self,
         event: &StreamEvent<T>,
-        data_line: DataLine<T>,
         printer: &mut Printer<W>,
     ) -> Option<Result<Stop, CliError>> {
-        let clock = Clock::now();
-        let print = |printer: &mut Printer<W>, line: &Line<'_>| printer.print(line, &clock);
-        let written = match event {
-            StreamEvent::Data(data) => {
-                let written = print(printer, &data_line(data));
-                self.data_printed += 1;
-                written
-            }
-            StreamEvent::StateChanged(state) => {
+        let written = printer.print(event, &Clock::now());
+        match event {
+            StreamEvent::Machine(Event::Data(_)) => self.data_printed += 1,
+            StreamEvent::Machine(Event::StateChanged(state)) => {
                 if state.is_live() {
                     self.ever_live = true;
                 }
-                print(printer, &Line::State(state))
             }
-            StreamEvent::Confirmed(set) => print(printer, &Line::Subscription(set)),
-            StreamEvent::Subscription {
-                channel,
-                outcome:
-                    SubscriptionOutcome::Rejected {
-                        code,
-                        message,
-                        symbols,
-                    },
-                ..
-            } => print(
-                printer,
-                &Line::Rejected {
-                    channel: *channel,
-                    code: *code,
-                    message,
-                    symbols,
-                },
-            ),
-            StreamEvent::Refused {
-                channel,
-                symbols,
-                code,
-                message,
-            } => print(
-                printer,
-                &Line::Rejected {
-                    channel: *channel,
-                    code: *code,
-                    message,
-                    symbols,
-                },
-            ),
-            StreamEvent::Gap { epoch, since } => print(
-                printer,
-                &Line::Gap {
-                    epoch: *epoch,
-                    since: *since,
-                },
-            ),
-            StreamEvent::Resumed {
-                epoch,
-                gap_since,
-                lost_for,
-            } => print(
-                printer,
-                &Line::Resumed {
-                    epoch: *epoch,
-                    gap_since: *gap_since,
-                    lost_for: *lost_for,
-                },
-            ),
-            StreamEvent::Error { error, fatal } => {
-                let written = print(
-                    printer,
-                    &Line::Error {
-                        error,
-                        fatal: *fatal,
-                    },
-                );
-                if *fatal {
-                    return Some(Err(CliError::fatal(error)));
-                }
-                self.note_failure(error);
-                written
+            StreamEvent::Machine(Event::Error { error, fatal: true }) => {
+                return Some(Err(CliError::fatal(error)));
             }
-            StreamEvent::Unknown { tag } => print(printer, &Line::Unknown { tag }),
-            StreamEvent::Dropped { count, total } => print(
-                printer,
-                &Line::Dropped {
-                    count: *count,
-                    total: *total,
-                },
-            ),
-            _ => Ok(()),
-        };
+            StreamEvent::Machine(Event::Error {
+                error,
+                fatal: false,
+            }) => self.note_failure(error),
+            StreamEvent::Machine(
+                Event::Subscription { .. }
+                | Event::Confirmed(_)
+                | Event::Refused { .. }
+                | Event::Gap { .. }
+                | Event::Resumed { .. }
+                | Event::Unknown { .. },
+            )
+            | StreamEvent::Dropped { .. } => {}
+        }
         if let Err(error) = written {
             return Some(output_error(&error));
         }

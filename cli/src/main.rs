@@ -1,5 +1,41 @@
 //! `tickwire`: watch market data and account streams, serve and simulate an
 //! exchange. See `tickwire --help` and the README.
+//!
+//! # `--json` output, schema version 1
+//!
+//! `watch --json` and `trades --json` print one JSON object per line. Every
+//! object starts with `"type"`; every key is snake_case; keys marked `?` are
+//! left out when there is no value (never `null`).
+//!
+//! | `type` | keys |
+//! |---|---|
+//! | `quote` | `symbol`, `bid_price`, `bid_size`, `bid_exchange?`, `ask_price`, `ask_size`, `ask_exchange?`, `conditions`, `tape?`, `timestamp` |
+//! | `trade` | `symbol`, `price`, `size`, `id?`, `exchange?`, `conditions`, `tape?`, `taker_side?`, `timestamp` |
+//! | `bar`, `daily_bar`, `updated_bar` | `symbol`, `open`, `high`, `low`, `close`, `volume`, `vwap?`, `trade_count?`, `timestamp` |
+//! | `correction` | `symbol`, `exchange?`, `original_id`, `original_price`, `original_size`, `original_conditions`, `corrected_id`, `corrected_price`, `corrected_size`, `corrected_conditions`, `tape?`, `timestamp` |
+//! | `cancel_error` | `symbol`, `id`, `exchange?`, `price`, `size`, `action` (`cancel` or `error`), `tape?`, `timestamp` |
+//! | `status` | `symbol`, `status_code`, `status_message`, `reason_code`, `reason_message`, `tape?`, `timestamp` |
+//! | `luld` | `symbol`, `limit_up_price`, `limit_down_price`, `indicator`, `tape?`, `timestamp` |
+//! | `imbalance` | `symbol`, `price`, `tape?`, `timestamp` |
+//! | `orderbook` | `symbol`, `bids` and `asks` (lists of `{price, size}`), `reset`, `timestamp` |
+//! | `news` | `symbols`, `id`, `headline`, `summary`, `author`, `source`, `url?`, `content`, `created_at`, `updated_at`, `timestamp` |
+//! | `trade_update` | `event`, `symbol?`, `timestamp?`, `price?`, `qty?`, `position_qty?`, `execution_id?`, `order` (Alpaca's order object) |
+//! | `state` | `state` (`idle`, `subscribed`, `connecting`, `live`, `failed`, `closed`), `reconnect_in_ms?`, `epoch?`, `phase?`, `code?`, `message?` |
+//! | `subscription` | `channels`: each confirmed channel (snake_case, e.g. `daily_bars`) with its symbols |
+//! | `gap` | `epoch`, `since` |
+//! | `resumed` | `epoch`, `gap_since`, `lost_ms` |
+//! | `error` | `message`, `fatal`, `code?`; a refused subscription adds `channel` and `symbols` |
+//! | `dropped` | `count` (since the last `dropped` line), `total` |
+//! | `unknown` | `tag`, `symbol?` |
+//!
+//! Timestamps are RFC 3339 strings in UTC; durations are integer
+//! milliseconds (`_ms`); prices are numbers; sizes and volumes are integers
+//! when whole (shares, contracts) and decimals only for fractional crypto
+//! quantities; a trade update's `price`, `qty` and `position_qty` are the
+//! decimal strings Alpaca sends, exactly. The version changes when a key is
+//! renamed or removed or its meaning or type changes; new line types and new
+//! keys may appear within a version, so readers should pass over what they
+//! do not know.
 
 mod args;
 mod commands;

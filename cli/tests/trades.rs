@@ -2,19 +2,11 @@
 
 mod support;
 
-use support::{Server, json_lines, tickwire};
+use support::{Server, exits_with, json_lines, succeeds, tickwire};
 
 #[test]
 fn json_trade_updates_carry_event_and_symbol() {
-    let output = tickwire()
-        .args(["trades", "--json", "--count", "3"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = succeeds(tickwire().args(["trades", "--json", "--count", "3"]));
     let lines = json_lines(&output.stdout);
     let updates: Vec<_> = lines
         .iter()
@@ -36,19 +28,11 @@ fn json_trade_updates_carry_event_and_symbol() {
 #[test]
 fn a_rejected_key_exits_3() {
     let server = Server::start(&[]);
-    let output = tickwire()
-        .args([
-            "trades",
-            "--url",
-            &server.trading_url,
-            "--key",
-            "PKBAD",
-            "--secret",
-            "bad",
-        ])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "stderr: {stderr}");
+    let stderr = exits_with(
+        tickwire()
+            .args(["trades", "--url", &server.trading_url])
+            .args(["--key", "PKBAD", "--secret", "bad"]),
+        3,
+    );
     assert!(stderr.contains("fatal"), "{stderr}");
 }

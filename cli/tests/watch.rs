@@ -5,20 +5,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support::{Server, is_data, json_lines, tickwire};
+use support::{Server, exits_with, is_data, json_lines, succeeds, tickwire};
 
 #[test]
 fn json_count_prints_exactly_that_many_data_lines() {
-    let output = tickwire()
-        .args(["watch", "--json", "--count", "50", "SPY", "AAPL"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "exit {:?}; stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = succeeds(tickwire().args(["watch", "--json", "--count", "50", "SPY", "AAPL"]));
     let lines = json_lines(&output.stdout);
     let data: Vec<_> = lines.iter().filter(|l| is_data(l)).collect();
     assert_eq!(data.len(), 50, "{lines:#?}");
@@ -65,15 +56,7 @@ fn json_count_prints_exactly_that_many_data_lines() {
 
 #[test]
 fn human_view_shows_quotes_and_state() {
-    let output = tickwire()
-        .args(["watch", "--count", "10", "SPY"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = succeeds(tickwire().args(["watch", "--count", "10", "SPY"]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("* state: live"), "{stdout}");
     assert!(
@@ -87,15 +70,7 @@ fn human_view_shows_quotes_and_state() {
 #[test]
 fn duration_stops_the_watch() {
     let started = Instant::now();
-    let output = tickwire()
-        .args(["watch", "--duration", "1", "--feed", "test"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = succeeds(tickwire().args(["watch", "--duration", "1", "--feed", "test"]));
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "{:?}",
@@ -107,21 +82,12 @@ fn duration_stops_the_watch() {
 #[test]
 fn a_rejected_key_exits_3_naming_the_code() {
     let server = Server::start(&["--key", "PKGOOD", "--secret", "good"]);
-    let output = tickwire()
-        .args([
-            "watch",
-            "--url",
-            &server.iex_url,
-            "--key",
-            "PKBAD",
-            "--secret",
-            "bad",
-            "SPY",
-        ])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "stderr: {stderr}");
+    let stderr = exits_with(
+        tickwire()
+            .args(["watch", "--url", &server.iex_url, "SPY"])
+            .args(["--key", "PKBAD", "--secret", "bad"]),
+        3,
+    );
     assert!(stderr.contains("402"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(
@@ -135,24 +101,19 @@ fn a_served_exchange_streams_with_the_right_key() {
     let server = Server::start(&[
         "--key", "PKGOOD", "--secret", "good", "--seed", "9", "--rate", "50",
     ]);
-    let output = tickwire()
-        .args([
-            "watch",
-            "--json",
-            "--count",
-            "20",
-            "--url",
-            &server.iex_url,
-            "SPY",
-        ])
-        .env("APCA_API_KEY_ID", "PKGOOD")
-        .env("APCA_API_SECRET_KEY", "good")
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        tickwire()
+            .args([
+                "watch",
+                "--json",
+                "--count",
+                "20",
+                "--url",
+                &server.iex_url,
+                "SPY",
+            ])
+            .env("APCA_API_KEY_ID", "PKGOOD")
+            .env("APCA_API_SECRET_KEY", "good"),
     );
     let lines = json_lines(&output.stdout);
     assert_eq!(lines.iter().filter(|l| is_data(l)).count(), 20);
@@ -167,20 +128,12 @@ fn a_served_exchange_streams_with_the_right_key() {
 #[test]
 fn an_unreachable_host_exits_1() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    let output = tickwire()
-        .args([
-            "watch",
-            "--url",
-            "ws://127.0.0.1:1/v2/iex",
-            "--key",
-            "K",
-            "--secret",
-            "S",
-        ])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    let stderr = exits_with(
+        tickwire()
+            .args(["watch", "--url", "ws://127.0.0.1:1/v2/iex"])
+            .args(["--key", "K", "--secret", "S"]),
+        1,
+    );
     assert!(
         stderr.contains("cannot connect to ws://127.0.0.1:1/v2/iex"),
         "{stderr}"
@@ -249,15 +202,10 @@ fn other_feeds_and_msgpack_work_against_the_embedded_exchange() {
         ),
     ];
     for (args, types, symbol) in cases {
-        let output = tickwire()
-            .args(["watch", "--json", "--count", "5"])
-            .args(args)
-            .output()
-            .expect("runs");
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let output = succeeds(
+            tickwire()
+                .args(["watch", "--json", "--count", "5"])
+                .args(args),
         );
         let lines = json_lines(&output.stdout);
         let data: Vec<_> = lines.iter().filter(|l| is_data(l)).collect();

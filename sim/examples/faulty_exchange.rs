@@ -24,7 +24,7 @@ use tickwire_mock::{
     Account, ExchangeConfig, Fault, FaultPlan, Faults, ScriptedTransport, SharedExchange,
 };
 use tickwire_ws::{
-    Channel, Encoding, Feed, MarketData, MarketDataEvent, MarketDataStream, StreamEvent,
+    Channel, Encoding, Event, Feed, MarketData, MarketDataEvent, MarketDataStream, StreamEvent,
 };
 
 const KEY: &str = "PKEXAMPLE";
@@ -45,7 +45,7 @@ struct LastPrice {
 impl LastPrice {
     fn on_event(&mut self, event: &MarketDataEvent) {
         match event {
-            StreamEvent::Data(MarketData::Quote(quote)) => {
+            StreamEvent::Machine(Event::Data(MarketData::Quote(quote))) => {
                 // Data can arrive before `Resumed`: after a reconnect the
                 // exchange may stream quotes before its (delayed) ack that
                 // makes the stream live again. The book counts them apart.
@@ -55,16 +55,16 @@ impl LastPrice {
                 self.quotes += 1;
                 self.asks.insert(quote.symbol.to_string(), quote.ask_price);
             }
-            StreamEvent::Gap { .. } => {
+            StreamEvent::Machine(Event::Gap { .. }) => {
                 self.gaps += 1;
                 self.stale = true; // a real application would stop trading on this book
             }
-            StreamEvent::Resumed { lost_for, .. } => {
+            StreamEvent::Machine(Event::Resumed { lost_for, .. }) => {
                 self.resumed += 1;
                 self.stale = false; // …and backfill `lost_for` from the REST API here
                 let _ = lost_for;
             }
-            StreamEvent::Error { .. } => self.errors += 1,
+            StreamEvent::Machine(Event::Error { .. }) => self.errors += 1,
             _ => {}
         }
     }

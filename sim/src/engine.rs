@@ -106,7 +106,7 @@ impl World {
                 let dialect = AlpacaMarketData::new(spec.encoding);
                 streams.push(Box::new(SimStream::new(
                     index,
-                    Machine::symbol_stream(spec.config, Teed::new(dialect), base),
+                    Machine::symbol_stream(spec.config, Teed::new(dialect)),
                 )));
             }
         }

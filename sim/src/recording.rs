@@ -69,7 +69,7 @@ pub fn replay_machines(recording: &Recording) -> Replayed {
                 AnyMachine::Account(Machine::account_stream(spec.config.clone(), dialect, base))
             } else {
                 let dialect = AlpacaMarketData::new(spec.encoding);
-                AnyMachine::Market(Machine::symbol_stream(spec.config.clone(), dialect, base))
+                AnyMachine::Market(Machine::symbol_stream(spec.config.clone(), dialect))
             }
         })
         .collect();

@@ -146,8 +146,7 @@ impl Rig {
         config.frame_bytes_max = FRAME_BYTES_MAX;
         config.data_silence_timeout = Some(Duration::from_secs(45));
         let now = Instant::now();
-        let machine =
-            Machine::symbol_stream(config.clone(), AlpacaMarketData::new(Encoding::Json), now);
+        let machine = Machine::symbol_stream(config.clone(), AlpacaMarketData::new(Encoding::Json));
         Self {
             machine,
             config,

@@ -28,7 +28,7 @@ use tickwire_alpaca::{AlpacaMarketData, ServerMessage, encode_market_frame};
 use tickwire_alpaca::{Channel, SubscriptionSet};
 use tickwire_core::protocol::{Dialect, Inbound};
 use tickwire_core::{Frame, Symbol};
-use tickwire_ws::{Encoding, Feed, MarketData, MarketDataStream, StreamEvent};
+use tickwire_ws::{Encoding, Event, Feed, MarketData, MarketDataStream, StreamEvent};
 
 /// A 150-byte quote, as Alpaca sends it.
 const QUOTE: &str = r#"{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}"#;
@@ -284,7 +284,7 @@ async fn tickwire_client(addr: SocketAddr, encoding: Encoding, quotes: usize) ->
         let mut seen = 0usize;
         let mut checksum = 0.0f64;
         while let Some(event) = stream.next().await {
-            if let StreamEvent::Data(MarketData::Quote(q)) = event {
+            if let StreamEvent::Machine(Event::Data(MarketData::Quote(q))) = event {
                 checksum += q.bid_price;
                 seen += 1;
                 if seen == quotes {

@@ -6,7 +6,7 @@ use tickwire_alpaca::Encoding;
 use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
 
-use crate::{SlowConsumerPolicy, WsConfig};
+use crate::{SlowConsumerPolicy, StreamProfile, WsConfig};
 
 /// Default capacity of the event queue, in events.
 pub const QUEUE_CAPACITY_DEFAULT: usize = 65_536;
@@ -14,10 +14,11 @@ pub const QUEUE_CAPACITY_DEFAULT: usize = 65_536;
 /// Default bound on [`StreamHandle::shutdown`](crate::StreamHandle::shutdown).
 pub const SHUTDOWN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 
-/// Builds a [`MarketDataStream`](crate::MarketDataStream) (`StreamBuilder<Feed>`,
-/// from [`MarketDataStream::builder`](crate::MarketDataStream::builder)) or a
-/// [`TradingStream`](crate::TradingStream) (`StreamBuilder<TradingEndpoint>`,
-/// from [`TradingStream::builder`](crate::TradingStream::builder)).
+/// Builds an [`EventStream`](crate::EventStream) of kind `P`: a
+/// [`MarketDataStream`](crate::MarketDataStream) ([`MarketDataBuilder`](crate::MarketDataBuilder),
+/// from [`MarketDataStream::builder`](crate::EventStream::builder)) or a
+/// [`TradingStream`](crate::TradingStream) ([`TradingBuilder`](crate::TradingBuilder),
+/// from [`TradingStream::builder`](crate::EventStream::builder)).
 ///
 /// Every setting has a default suited to Alpaca's servers:
 ///
@@ -40,8 +41,8 @@ pub const SHUTDOWN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 /// Credentials are never logged and are redacted in `Debug` output.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct StreamBuilder<E> {
-    pub(crate) endpoint: E,
+pub struct StreamBuilder<P: StreamProfile> {
+    pub(crate) endpoint: P::Endpoint,
     pub(crate) options: Options,
 }
 
@@ -60,8 +61,8 @@ pub(crate) struct Options {
     pub(crate) name: Option<String>,
 }
 
-impl<E> StreamBuilder<E> {
-    pub(crate) fn with_endpoint(endpoint: E) -> Self {
+impl<P: StreamProfile> StreamBuilder<P> {
+    pub(crate) fn with_endpoint(endpoint: P::Endpoint) -> Self {
         Self {
             endpoint,
             options: Options {
@@ -270,10 +271,15 @@ fn random_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Feed, MarketDataBuilder};
+
+    fn builder() -> MarketDataBuilder {
+        StreamBuilder::with_endpoint(Feed::Iex)
+    }
 
     #[test]
     fn debug_output_never_shows_the_secret() {
-        let builder = StreamBuilder::with_endpoint(()).key_pair("PKSECRETKEYID", "the-secret");
+        let builder = builder().key_pair("PKSECRETKEYID", "the-secret");
         let shown = format!("{builder:?}");
         assert!(!shown.contains("the-secret"), "{shown}");
         assert!(!shown.contains("PKSECRETKEYID"), "{shown}");
@@ -281,7 +287,7 @@ mod tests {
 
     #[test]
     fn names_default_to_the_path() {
-        let options = StreamBuilder::with_endpoint(()).options;
+        let options = builder().options;
         assert_eq!(
             options.name_for("wss://stream.data.alpaca.markets/v2/iex"),
             "v2/iex"
@@ -291,7 +297,7 @@ mod tests {
 
     #[test]
     fn settings_reach_the_machine() {
-        let options = StreamBuilder::with_endpoint(())
+        let options = builder()
             .key_pair("k", "s")
             .connect_timeout(Duration::from_secs(3))
             .data_silence_timeout(Some(Duration::from_secs(7)))

@@ -2,7 +2,6 @@
 
 use tokio::sync::oneshot;
 
-use tickwire_alpaca::Channel;
 use tickwire_core::Symbol;
 use tickwire_core::machine::{CommandError, SubscriptionOutcome};
 use tickwire_core::protocol::SubscriptionOp;
@@ -11,13 +10,13 @@ use tickwire_core::protocol::SubscriptionOp;
 /// machine refused the command.
 pub(crate) type Reply = Result<SubscriptionOutcome, CommandError>;
 
-/// A command for the driver.
+/// A command for the driver; `C` is the dialect's channel.
 #[derive(Debug)]
-pub(crate) enum Command {
+pub(crate) enum Command<C> {
     /// Subscribe or unsubscribe; `reply` receives the verdict once settled.
     Subscription {
         op: SubscriptionOp,
-        channel: Channel,
+        channel: C,
         symbols: Vec<Symbol>,
         reply: oneshot::Sender<Reply>,
     },

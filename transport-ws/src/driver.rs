@@ -10,7 +10,6 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::time::Instant;
-use tickwire_alpaca::Channel;
 
 use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -35,14 +34,14 @@ pub(crate) fn now() -> Instant {
 
 /// Everything the driver needs besides the transport, so that the transport
 /// can be borrowed by a pending `connect` while commands and timers go on.
-struct Core<D: Dialect<Channel = Channel>> {
+struct Core<D: Dialect> {
     machine: Machine<D>,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Command<D::Channel>>,
     commands_open: bool,
-    queue: EventQueue<D::Data>,
+    queue: EventQueue<D::Data, D::Channel>,
     state: watch::Sender<State>,
     /// Events drained from the machine, not yet in the queue.
-    outbox: VecDeque<Event<D::Data, Channel>>,
+    outbox: VecDeque<Event<D::Data, D::Channel>>,
     /// Actions drained from the machine, not yet performed.
     actions: VecDeque<Action>,
     replies: Vec<(RequestId, oneshot::Sender<Reply>)>,
@@ -53,7 +52,7 @@ struct Core<D: Dialect<Channel = Channel>> {
 }
 
 /// One stream's task: a [`Machine`] and a [`Transport`].
-pub(crate) struct Driver<D: Dialect<Channel = Channel>, T: Transport> {
+pub(crate) struct Driver<D: Dialect, T: Transport> {
     core: Core<D>,
     transport: T,
     /// The connection the transport holds, once open.
@@ -62,18 +61,18 @@ pub(crate) struct Driver<D: Dialect<Channel = Channel>, T: Transport> {
     dialed: Option<ConnectionEpoch>,
 }
 
-/// The ends of the channels a driver serves.
-pub(crate) struct DriverChannels<T> {
-    pub(crate) commands: mpsc::Receiver<Command>,
-    pub(crate) queue: EventQueue<T>,
+/// The ends of the channels a driver serves: `T` is the data type, `C` the channel.
+pub(crate) struct DriverChannels<T, C> {
+    pub(crate) commands: mpsc::Receiver<Command<C>>,
+    pub(crate) queue: EventQueue<T, C>,
     pub(crate) state: watch::Sender<State>,
 }
 
-impl<D: Dialect<Channel = Channel>, T: Transport> Driver<D, T> {
+impl<D: Dialect, T: Transport> Driver<D, T> {
     pub(crate) fn new(
         machine: Machine<D>,
         transport: T,
-        channels: DriverChannels<D::Data>,
+        channels: DriverChannels<D::Data, D::Channel>,
         span: tracing::Span,
     ) -> Self {
         let DriverChannels {
@@ -302,7 +301,7 @@ impl<D: Dialect<Channel = Channel>, T: Transport> Driver<D, T> {
     }
 }
 
-impl<D: Dialect<Channel = Channel>> Core<D> {
+impl<D: Dialect> Core<D> {
     /// Takes every action and event the machine has; events go to the outbox,
     /// outcomes to the commands awaiting them, states to the watch.
     fn drain(&mut self) {
@@ -353,7 +352,7 @@ impl<D: Dialect<Channel = Channel>> Core<D> {
                 } => {
                     tracing::info!(%epoch, lost_ms = lost_for.as_millis() as u64, "resumed");
                 }
-                _ => {}
+                Event::Data(_) | Event::Confirmed(_) | Event::Unknown { .. } => {}
             }
             self.outbox.push_back(event);
         }
@@ -362,7 +361,7 @@ impl<D: Dialect<Channel = Channel>> Core<D> {
         }
     }
 
-    fn on_command(&mut self, command: Option<Command>) {
+    fn on_command(&mut self, command: Option<Command<D::Channel>>) {
         let span = self.conn_span.clone();
         let _entered = span.enter();
         let now = now();

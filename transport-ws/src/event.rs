@@ -1,79 +1,39 @@
 //! The events a stream delivers to the application.
 
-use std::time::{Duration, Instant};
+use tickwire_alpaca::Channel;
+use tickwire_core::machine::Event;
 
-use tickwire_alpaca::{Channel, SubscriptionSet};
-use tickwire_core::Symbol;
-use tickwire_core::machine::{
-    ConnectionEpoch, Event, RequestId, State, StreamError, SubscriptionOutcome,
-};
-
-/// One notification from a stream, in the order things happened.
+/// One notification from a stream, in the order things happened: the
+/// machine's own [`Event`], or what only the driver knows.
 ///
-/// `T` is the data type: [`MarketData`](tickwire_alpaca::MarketData)
-/// on a [`MarketDataStream`](crate::MarketDataStream),
+/// The machine's events are handed on unchanged inside
+/// [`StreamEvent::Machine`], so no kind of event can be lost between the
+/// machine and the application: neither enum is `#[non_exhaustive]`, and a
+/// new variant of either breaks every `match` that does not handle it.
+///
+/// `D` is the data type: [`MarketData`](tickwire_alpaca::MarketData) on a
+/// [`MarketDataStream`](crate::MarketDataStream),
 /// [`TradeUpdate`](tickwire_alpaca::TradeUpdate) on a
-/// [`TradingStream`](crate::TradingStream).
+/// [`TradingStream`](crate::TradingStream). `C` is the dialect's channel.
+///
+/// ```
+/// use tickwire_ws::{Event, MarketData, MarketDataEvent, StreamEvent};
+///
+/// fn describe(event: &MarketDataEvent) -> String {
+///     match event {
+///         StreamEvent::Machine(Event::Data(MarketData::Quote(q))) => format!("quote {}", q.symbol),
+///         StreamEvent::Machine(Event::Gap { epoch, .. }) => format!("gap after {epoch}"),
+///         StreamEvent::Machine(other) => format!("{other:?}"),
+///         StreamEvent::Dropped { count, .. } => format!("{count} dropped"),
+///     }
+/// }
+/// assert_eq!(describe(&StreamEvent::Dropped { count: 2, total: 5 }), "2 dropped");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum StreamEvent<T> {
-    /// A data message.
-    Data(T),
-    /// The connection state changed (also visible through the state watch).
-    StateChanged(State),
-    /// A subscribe or unsubscribe command was settled (its future resolved
-    /// with the same outcome).
-    Subscription {
-        /// The command.
-        request: RequestId,
-        /// The channel it named.
-        channel: Channel,
-        /// The verdict.
-        outcome: SubscriptionOutcome,
-    },
-    /// The server acknowledged a new subscription set (the whole set).
-    Confirmed(SubscriptionSet),
-    /// The server refused symbols no pending command asked for, typically
-    /// re-subscriptions after a reconnect; they left the desired set.
-    Refused {
-        /// Their channel.
-        channel: Channel,
-        /// The refused symbols.
-        symbols: Vec<Symbol>,
-        /// The server's code, if it gave one.
-        code: Option<u16>,
-        /// The server's message, or an explanation.
-        message: String,
-    },
-    /// The stream stopped being live: data may be missing from `since`.
-    Gap {
-        /// The connection that was lost.
-        epoch: ConnectionEpoch,
-        /// When it was lost.
-        since: Instant,
-    },
-    /// The stream is live again after a gap; backfill what was missed.
-    Resumed {
-        /// The new connection.
-        epoch: ConnectionEpoch,
-        /// When the gap began.
-        gap_since: Instant,
-        /// How long the gap lasted.
-        lost_for: Duration,
-    },
-    /// Something went wrong. If `fatal`, the stream stopped (state `Failed`);
-    /// otherwise it carries on, reconnecting if needed.
-    Error {
-        /// What happened.
-        error: StreamError,
-        /// Whether the stream stopped for good.
-        fatal: bool,
-    },
-    /// A message of a type the protocol does not know, passed through.
-    Unknown {
-        /// Its type tag.
-        tag: String,
-    },
+pub enum StreamEvent<D, C = Channel> {
+    /// What the machine reported: data, state changes, subscription
+    /// outcomes, gaps, errors… (see [`Event`]).
+    Machine(Event<D, C>),
     /// The consumer fell behind and data events were dropped by the
     /// slow-consumer policy (see [`SlowConsumerPolicy`](crate::SlowConsumerPolicy)).
     Dropped {
@@ -84,59 +44,31 @@ pub enum StreamEvent<T> {
     },
 }
 
-impl<T> StreamEvent<T> {
+impl<D, C> StreamEvent<D, C> {
     /// Whether this is a data message (the only kind a slow-consumer policy drops).
     pub fn is_data(&self) -> bool {
-        matches!(self, Self::Data(_))
+        self.data().is_some()
     }
 
     /// The data message, if this is one.
-    pub fn data(&self) -> Option<&T> {
+    pub fn data(&self) -> Option<&D> {
         match self {
-            Self::Data(data) => Some(data),
+            Self::Machine(Event::Data(data)) => Some(data),
             _ => None,
         }
     }
 
-    /// Converts a machine event; `None` for kinds this version does not know.
-    pub(crate) fn from_machine(event: Event<T, Channel>) -> Option<Self> {
-        Some(match event {
-            Event::Data(data) => Self::Data(data),
-            Event::StateChanged(state) => Self::StateChanged(state),
-            Event::Subscription {
-                request,
-                channel,
-                outcome,
-            } => Self::Subscription {
-                request,
-                channel,
-                outcome,
-            },
-            Event::Confirmed(set) => Self::Confirmed(set),
-            Event::Refused {
-                channel,
-                symbols,
-                code,
-                message,
-            } => Self::Refused {
-                channel,
-                symbols,
-                code,
-                message,
-            },
-            Event::Gap { epoch, since } => Self::Gap { epoch, since },
-            Event::Resumed {
-                epoch,
-                gap_since,
-                lost_for,
-            } => Self::Resumed {
-                epoch,
-                gap_since,
-                lost_for,
-            },
-            Event::Error { error, fatal } => Self::Error { error, fatal },
-            Event::Unknown { tag } => Self::Unknown { tag },
-            _ => return None,
-        })
+    /// The machine's event, if this is one.
+    pub fn machine(&self) -> Option<&Event<D, C>> {
+        match self {
+            Self::Machine(event) => Some(event),
+            Self::Dropped { .. } => None,
+        }
+    }
+}
+
+impl<D, C> From<Event<D, C>> for StreamEvent<D, C> {
+    fn from(event: Event<D, C>) -> Self {
+        Self::Machine(event)
     }
 }

@@ -5,8 +5,9 @@
 //! consumer takes every queued batch under a single lock and reads them
 //! without synchronising. That keeps the cost per event at a move, not a
 //! channel operation. Events travel as the machine's [`Event`]s (a quote is
-//! ~250 bytes, so every move counts) and become [`StreamEvent`]s as the
-//! consumer takes them. Emptied batches go back to the producer for reuse.
+//! ~250 bytes, so every move counts) and are wrapped, unchanged, in
+//! [`StreamEvent::Machine`] as the consumer takes them. Emptied batches go
+//! back to the producer for reuse.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -14,9 +15,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
-use tickwire_alpaca::Channel;
 
 use futures::Stream;
+use tickwire_alpaca::Channel;
 use tickwire_core::machine::Event;
 
 use crate::StreamEvent;
@@ -48,12 +49,12 @@ pub enum SlowConsumerPolicy {
 }
 
 /// The producer side, owned by the driver.
-pub(crate) struct EventQueue<T> {
-    shared: Arc<Shared<T>>,
+pub(crate) struct EventQueue<T, C> {
+    shared: Arc<Shared<T, C>>,
 }
 
 /// A run of events handed over at once.
-type Batch<T> = VecDeque<Event<T, Channel>>;
+type Batch<T, C> = VecDeque<Event<T, C>>;
 
 /// Emptied batches kept for reuse.
 const SPARE_BATCHES_MAX: usize = 16;
@@ -62,27 +63,28 @@ const SPARE_BATCHES_MAX: usize = 16;
 ///
 /// Ends (`None`) after the stream's task has stopped — after
 /// [`shutdown`](crate::StreamHandle::shutdown), a fatal error, or when every
-/// handle was dropped — and every event before that was read.
-pub struct Events<T> {
-    shared: Arc<Shared<T>>,
+/// handle was dropped — and every event before that was read. `T` is the
+/// data type, `C` the dialect's channel.
+pub struct Events<T, C = Channel> {
+    shared: Arc<Shared<T, C>>,
     /// Batches taken from the queue, being read.
-    local: VecDeque<Batch<T>>,
+    local: VecDeque<Batch<T, C>>,
     /// Batches read empty, to give back.
-    spare: Vec<Batch<T>>,
+    spare: Vec<Batch<T, C>>,
 }
 
-struct Shared<T> {
+struct Shared<T, C> {
     capacity: usize,
     policy: SlowConsumerPolicy,
     dropped_total: Arc<AtomicU64>,
-    inner: Mutex<Inner<T>>,
+    inner: Mutex<Inner<T, C>>,
 }
 
-struct Inner<T> {
-    batches: VecDeque<Batch<T>>,
+struct Inner<T, C> {
+    batches: VecDeque<Batch<T, C>>,
     /// Events in `batches`.
     len: usize,
-    spare: Vec<Batch<T>>,
+    spare: Vec<Batch<T, C>>,
     dropped_unreported: u64,
     consumer: Option<Waker>,
     producer: Option<Waker>,
@@ -90,16 +92,16 @@ struct Inner<T> {
     consumer_gone: bool,
 }
 
-impl<T> Shared<T> {
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+impl<T, C> Shared<T, C> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T, C>> {
         // A panic while holding the lock cannot leave the queue inconsistent
         // (every critical section is a handful of moves), so poison is ignored.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl<T> Inner<T> {
-    fn append(&mut self, batch: Batch<T>) {
+impl<T, C> Inner<T, C> {
+    fn append(&mut self, batch: Batch<T, C>) {
         if batch.is_empty() {
             self.recycle(batch);
         } else {
@@ -108,7 +110,7 @@ impl<T> Inner<T> {
         }
     }
 
-    fn recycle(&mut self, mut batch: Batch<T>) {
+    fn recycle(&mut self, mut batch: Batch<T, C>) {
         if self.spare.len() < SPARE_BATCHES_MAX {
             batch.clear();
             self.spare.push(batch);
@@ -154,11 +156,11 @@ impl<T> Inner<T> {
 }
 
 /// Creates a queue holding up to `capacity` events (at least 1).
-pub(crate) fn event_queue<T>(
+pub(crate) fn event_queue<T, C>(
     capacity: usize,
     policy: SlowConsumerPolicy,
     dropped_total: Arc<AtomicU64>,
-) -> (EventQueue<T>, Events<T>) {
+) -> (EventQueue<T, C>, Events<T, C>) {
     let capacity = capacity.max(1);
     let shared = Arc::new(Shared {
         capacity,
@@ -187,7 +189,7 @@ pub(crate) fn event_queue<T>(
     )
 }
 
-impl<T> EventQueue<T> {
+impl<T, C> EventQueue<T, C> {
     /// The queue's capacity in events.
     pub(crate) fn capacity(&self) -> usize {
         self.shared.capacity
@@ -199,7 +201,7 @@ impl<T> EventQueue<T> {
     /// moved, in order, and the rest stay in `outbox`; the drop policies
     /// always empty `outbox`. When everything fits, the outbox itself is
     /// handed over and replaced by a recycled batch.
-    pub(crate) fn push(&self, outbox: &mut Batch<T>) {
+    pub(crate) fn push(&self, outbox: &mut Batch<T, C>) {
         if outbox.is_empty() {
             return;
         }
@@ -218,7 +220,7 @@ impl<T> EventQueue<T> {
         } else {
             match self.shared.policy {
                 SlowConsumerPolicy::Backpressure => {
-                    let batch: Batch<T> = outbox.drain(..room).collect();
+                    let batch: Batch<T, C> = outbox.drain(..room).collect();
                     inner.append(batch);
                 }
                 SlowConsumerPolicy::DropNewest => {
@@ -257,7 +259,7 @@ impl<T> EventQueue<T> {
 
     /// Moves every event of `outbox` into the queue whatever the policy: for
     /// the last few events of a stream, which must not wait.
-    pub(crate) fn push_final(&self, outbox: &mut Batch<T>) {
+    pub(crate) fn push_final(&self, outbox: &mut Batch<T, C>) {
         let mut inner = self.shared.lock();
         if inner.consumer_gone {
             outbox.clear();
@@ -312,7 +314,7 @@ impl<T> EventQueue<T> {
     }
 }
 
-impl<T> Drop for EventQueue<T> {
+impl<T, C> Drop for EventQueue<T, C> {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
         inner.producer_gone = true;
@@ -324,7 +326,7 @@ impl<T> Drop for EventQueue<T> {
     }
 }
 
-impl<T> Events<T> {
+impl<T, C> Events<T, C> {
     /// Events waiting to be read (queued and already taken from the queue).
     pub fn len(&self) -> usize {
         self.local.iter().map(VecDeque::len).sum::<usize>() + self.shared.lock().len
@@ -342,7 +344,7 @@ impl<T> Events<T> {
 
     /// The next event if one is waiting, without waiting; `None` when none is
     /// (or the stream has ended).
-    pub fn try_next(&mut self) -> Option<StreamEvent<T>> {
+    pub fn try_next(&mut self) -> Option<StreamEvent<T, C>> {
         match self.poll_take(None) {
             Poll::Ready(event) => event,
             Poll::Pending => None,
@@ -350,14 +352,10 @@ impl<T> Events<T> {
     }
 
     /// The next event already taken from the queue.
-    fn next_local(&mut self) -> Option<StreamEvent<T>> {
+    fn next_local(&mut self) -> Option<StreamEvent<T, C>> {
         while let Some(batch) = self.local.front_mut() {
             match batch.pop_front() {
-                Some(event) => {
-                    if let Some(event) = StreamEvent::from_machine(event) {
-                        return Some(event);
-                    }
-                }
+                Some(event) => return Some(StreamEvent::Machine(event)),
                 None => {
                     if let Some(batch) = self.local.pop_front() {
                         self.spare.push(batch);
@@ -368,7 +366,7 @@ impl<T> Events<T> {
         None
     }
 
-    fn poll_take(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<StreamEvent<T>>> {
+    fn poll_take(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<StreamEvent<T, C>>> {
         loop {
             if let Some(event) = self.next_local() {
                 return Poll::Ready(Some(event));
@@ -414,21 +412,21 @@ impl<T> Events<T> {
     }
 }
 
-fn is_data<T>(event: &Event<T, Channel>) -> bool {
+fn is_data<T, C>(event: &Event<T, C>) -> bool {
     matches!(event, Event::Data(_))
 }
 
-impl<T> Stream for Events<T> {
-    type Item = StreamEvent<T>;
+impl<T, C> Stream for Events<T, C> {
+    type Item = StreamEvent<T, C>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_take(Some(cx))
     }
 }
 
-impl<T> Unpin for Events<T> {}
+impl<T, C> Unpin for Events<T, C> {}
 
-impl<T> Drop for Events<T> {
+impl<T, C> Drop for Events<T, C> {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
         inner.consumer_gone = true;
@@ -442,7 +440,7 @@ impl<T> Drop for Events<T> {
     }
 }
 
-impl<T> fmt::Debug for Events<T> {
+impl<T, C> fmt::Debug for Events<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Events")
             .field("capacity", &self.shared.capacity)
@@ -451,7 +449,7 @@ impl<T> fmt::Debug for Events<T> {
     }
 }
 
-impl<T> fmt::Debug for EventQueue<T> {
+impl<T, C> fmt::Debug for EventQueue<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventQueue")
             .field("capacity", &self.shared.capacity)
@@ -466,7 +464,10 @@ mod tests {
     use futures::StreamExt;
     use tickwire_core::machine::State;
 
-    fn queue(capacity: usize, policy: SlowConsumerPolicy) -> (EventQueue<u32>, Events<u32>) {
+    fn queue(
+        capacity: usize,
+        policy: SlowConsumerPolicy,
+    ) -> (EventQueue<u32, Channel>, Events<u32>) {
         event_queue(capacity, policy, Arc::new(AtomicU64::new(0)))
     }
 
@@ -475,7 +476,9 @@ mod tests {
     }
 
     fn delivered(range: std::ops::Range<u32>) -> Vec<StreamEvent<u32>> {
-        range.map(StreamEvent::Data).collect()
+        range
+            .map(|n| StreamEvent::Machine(Event::Data(n)))
+            .collect()
     }
 
     fn drain(events: &mut Events<u32>) -> Vec<StreamEvent<u32>> {
@@ -508,9 +511,9 @@ mod tests {
             drain(&mut rx),
             vec![
                 StreamEvent::Dropped { count: 2, total: 2 },
-                StreamEvent::Data(0),
-                StreamEvent::Data(1),
-                StreamEvent::StateChanged(State::Idle),
+                StreamEvent::Machine(Event::Data(0)),
+                StreamEvent::Machine(Event::Data(1)),
+                StreamEvent::Machine(Event::StateChanged(State::Idle)),
             ]
         );
     }
@@ -525,9 +528,9 @@ mod tests {
             drain(&mut rx),
             vec![
                 StreamEvent::Dropped { count: 3, total: 3 },
-                StreamEvent::StateChanged(State::Idle),
-                StreamEvent::Data(3),
-                StreamEvent::Data(4),
+                StreamEvent::Machine(Event::StateChanged(State::Idle)),
+                StreamEvent::Machine(Event::Data(3)),
+                StreamEvent::Machine(Event::Data(4)),
             ]
         );
         assert_eq!(rx.dropped_events(), 3);
@@ -553,7 +556,7 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
-        assert_eq!(rx.next().await, Some(StreamEvent::Data(0)));
+        assert_eq!(rx.next().await, Some(StreamEvent::Machine(Event::Data(0))));
         let tx = waiting.await.unwrap();
         assert!(tx.has_room());
     }

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tickwire_alpaca::Channel;
 use tickwire_core::machine::{State, SubscriptionOutcome};
 use tickwire_core::protocol::SubscriptionOp;
+use tickwire_core::{ChannelKind, Symbol};
 
 use crate::command::Command;
 use crate::into_symbol::collect_symbols;
@@ -22,17 +23,32 @@ use crate::{Error, IntoSymbol};
 /// connecting, live or reconnecting — including from the task that reads the
 /// stream's events: commands never wait for the event queue to drain. When
 /// every handle (and the stream it came from) is dropped, the stream shuts down.
-#[derive(Clone)]
-pub struct StreamHandle {
+///
+/// `C` is the dialect's channel: Alpaca's [`Channel`] unless said otherwise.
+pub struct StreamHandle<C = Channel> {
     name: Arc<str>,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Command<C>>,
     state: watch::Receiver<State>,
     dropped: Arc<AtomicU64>,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
     shutdown_timeout: Duration,
 }
 
-impl fmt::Debug for StreamHandle {
+// By hand: a derived `Clone` would ask for `C: Clone`, which a handle does not need.
+impl<C> Clone for StreamHandle<C> {
+    fn clone(&self) -> Self {
+        Self {
+            name: Arc::clone(&self.name),
+            commands: self.commands.clone(),
+            state: self.state.clone(),
+            dropped: Arc::clone(&self.dropped),
+            task: Arc::clone(&self.task),
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+}
+
+impl<C> fmt::Debug for StreamHandle<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamHandle")
             .field("name", &self.name)
@@ -41,10 +57,10 @@ impl fmt::Debug for StreamHandle {
     }
 }
 
-impl StreamHandle {
+impl<C: ChannelKind> StreamHandle<C> {
     pub(crate) fn new(
         name: Arc<str>,
-        commands: mpsc::Sender<Command>,
+        commands: mpsc::Sender<Command<C>>,
         state: watch::Receiver<State>,
         dropped: Arc<AtomicU64>,
         task: JoinHandle<()>,
@@ -78,11 +94,7 @@ impl StreamHandle {
     /// [`Error::InvalidSymbol`], [`Error::Command`] (no symbols, a
     /// server-managed channel, an account stream), [`Error::Failed`] or
     /// [`Error::Closed`] when the stream stopped before the server answered.
-    pub async fn subscribe<I>(
-        &self,
-        channel: Channel,
-        symbols: I,
-    ) -> Result<SubscriptionOutcome, Error>
+    pub async fn subscribe<I>(&self, channel: C, symbols: I) -> Result<SubscriptionOutcome, Error>
     where
         I: IntoIterator,
         I::Item: IntoSymbol,
@@ -101,11 +113,7 @@ impl StreamHandle {
     ///
     /// # Errors
     /// As for [`subscribe`](Self::subscribe).
-    pub async fn unsubscribe<I>(
-        &self,
-        channel: Channel,
-        symbols: I,
-    ) -> Result<SubscriptionOutcome, Error>
+    pub async fn unsubscribe<I>(&self, channel: C, symbols: I) -> Result<SubscriptionOutcome, Error>
     where
         I: IntoIterator,
         I::Item: IntoSymbol,
@@ -121,8 +129,8 @@ impl StreamHandle {
     async fn command(
         &self,
         op: SubscriptionOp,
-        channel: Channel,
-        symbols: Vec<tickwire_core::Symbol>,
+        channel: C,
+        symbols: Vec<Symbol>,
     ) -> Result<SubscriptionOutcome, Error> {
         let (reply, verdict) = oneshot::channel();
         let command = Command::Subscription {

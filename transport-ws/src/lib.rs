@@ -9,9 +9,14 @@
 //!
 //! Both reconnect by themselves (exponential backoff with jitter, a long floor
 //! after connection-limit errors), resubscribe, and report what was missed as
-//! [`StreamEvent::Gap`] / [`StreamEvent::Resumed`]. Events arrive as a
+//! [`Event::Gap`] / [`Event::Resumed`]. Events arrive as a
 //! [`futures::Stream`] through a bounded queue with an explicit
 //! [`SlowConsumerPolicy`]; the state is a [`tokio::sync::watch`].
+//!
+//! Both are faces of one type, [`EventStream`], generic over a
+//! [`StreamProfile`] ([`MarketDataProfile`], [`TradingProfile`]). What a
+//! stream yields is a [`StreamEvent`]: the machine's own [`Event`], unchanged,
+//! or [`StreamEvent::Dropped`] when the slow-consumer policy dropped data.
 //!
 //! Inside, one tokio task per stream drives a sans-I/O
 //! [`Machine`](tickwire_core::machine::Machine) over a
@@ -35,7 +40,9 @@ mod event_queue;
 mod handle;
 mod into_symbol;
 mod market_data_stream;
+mod profile;
 mod spawn;
+mod stream;
 mod trading_stream;
 mod ws_transport;
 
@@ -47,6 +54,10 @@ pub use event_queue::{Events, SlowConsumerPolicy};
 pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
+pub use profile::{
+    ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
+};
+pub use stream::EventStream;
 pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
 pub use ws_transport::{WsConfig, WsTransport};
 
@@ -54,6 +65,6 @@ pub use ws_transport::{WsConfig, WsTransport};
 pub use tickwire_alpaca::Channel;
 pub use tickwire_alpaca::{Encoding, MarketData, TradeUpdate};
 pub use tickwire_core::machine::{
-    ConnectionEpoch, RequestId, State, StreamError, SubscriptionOutcome,
+    ConnectionEpoch, Event, RequestId, State, StreamError, SubscriptionOutcome,
 };
 pub use tickwire_core::{Credentials, Symbol};

@@ -2,37 +2,34 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use tickwire_alpaca::Channel;
 
 use tokio::sync::{mpsc, watch};
 
 use tickwire_core::Transport;
 use tickwire_core::machine::{Machine, MachineConfig, StreamKind};
-use tickwire_core::protocol::Dialect;
 
 use crate::builder::Options;
 use crate::driver::{self, Driver, DriverChannels};
 use crate::event_queue::event_queue;
-use crate::{Error, Events, StreamHandle};
+use crate::profile::{EventsOf, HandleOf, StreamProfile};
+use crate::{Error, StreamHandle};
 
 /// Commands waiting for the task; senders wait (briefly) beyond this.
 const COMMANDS_CAPACITY: usize = 64;
 
 /// Creates the machine and spawns its driver on the current tokio runtime.
-pub(crate) fn spawn<D: Dialect<Channel = Channel>, T: Transport + 'static>(
-    kind: StreamKind,
-    dialect: D,
+pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
+    dialect: P::Dialect,
     config: MachineConfig,
     transport: T,
     options: &Options,
-) -> Result<(StreamHandle, Events<D::Data>), Error> {
+) -> Result<(HandleOf<P>, EventsOf<P>), Error> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     let name: Arc<str> = options.name_for(&config.url).into();
     let span = tracing::info_span!("tickwire", stream = %name);
-    let now = driver::now();
-    let machine = span.in_scope(|| match kind {
-        StreamKind::Symbols => Machine::symbol_stream(config, dialect, now),
-        StreamKind::Account => Machine::account_stream(config, dialect, now),
+    let machine = span.in_scope(|| match P::KIND {
+        StreamKind::Symbols => Machine::symbol_stream(config, dialect),
+        StreamKind::Account => Machine::account_stream(config, dialect, driver::now()),
     });
     let (commands_tx, commands_rx) = mpsc::channel(COMMANDS_CAPACITY);
     let (state_tx, state_rx) = watch::channel(machine.state().clone());

@@ -17,7 +17,7 @@ use tickwire_mock::{
     ScriptedTransport, SessionId, SharedExchange,
 };
 use tickwire_ws::{
-    Channel, Encoding, Error, Feed, MarketData, MarketDataBuilder, MarketDataEvent,
+    Channel, Encoding, Error, Event, Feed, MarketData, MarketDataBuilder, MarketDataEvent,
     MarketDataStream, State, StreamError, StreamEvent, SubscriptionOutcome, Symbol,
     TradingEndpoint, TradingStream,
 };
@@ -204,8 +204,8 @@ fn sym(s: &str) -> Symbol {
 
 fn data_symbol(event: &MarketDataEvent) -> Option<String> {
     match event {
-        StreamEvent::Data(MarketData::Quote(q)) => Some(q.symbol.to_string()),
-        StreamEvent::Data(MarketData::Trade(t)) => Some(t.symbol.to_string()),
+        StreamEvent::Machine(Event::Data(MarketData::Quote(q))) => Some(q.symbol.to_string()),
+        StreamEvent::Machine(Event::Data(MarketData::Trade(t))) => Some(t.symbol.to_string()),
         _ => None,
     }
 }
@@ -314,10 +314,10 @@ async fn subscribe_and_unsubscribe_while_reconnecting(backend: Backend) {
         reason: "maintenance".into(),
     });
     until(&mut stream, "the 429 refusal", |e| match e {
-        StreamEvent::Error {
+        StreamEvent::Machine(Event::Error {
             error: StreamError::Refused { status: 429 },
             ..
-        } => Some(()),
+        }) => Some(()),
         _ => None,
     })
     .await;
@@ -353,7 +353,7 @@ async fn resubscribes_after_a_drop(backend: Backend) {
         reason: "going away".into(),
     });
     until(&mut stream, "the resumed stream", |e| {
-        matches!(e, StreamEvent::Resumed { .. }).then_some(())
+        matches!(e, StreamEvent::Machine(Event::Resumed { .. })).then_some(())
     })
     .await;
     assert_ne!(h.session(), first);
@@ -377,16 +377,16 @@ async fn gap_and_resumed_events(backend: Backend) {
         reason: "internal error".into(),
     });
     let (lost, since) = until(&mut stream, "the gap", |e| match e {
-        StreamEvent::Gap { epoch, since } => Some((*epoch, *since)),
+        StreamEvent::Machine(Event::Gap { epoch, since }) => Some((*epoch, *since)),
         _ => None,
     })
     .await;
     assert_eq!(lost.get(), 1);
     let (epoch, gap_since) = until(&mut stream, "the resume", |e| match e {
-        StreamEvent::Resumed {
+        StreamEvent::Machine(Event::Resumed {
             epoch, gap_since, ..
-        } => Some((*epoch, *gap_since)),
-        StreamEvent::Data(_) => panic!("data during the gap"),
+        }) => Some((*epoch, *gap_since)),
+        StreamEvent::Machine(Event::Data(_)) => panic!("data during the gap"),
         _ => None,
     })
     .await;
@@ -422,10 +422,10 @@ async fn rejection_405_leaves_other_symbols_live(backend: Backend) {
     );
     // Skip what was queued before the rejection, then see data go on.
     until(&mut stream, "the 405 error event", |e| match e {
-        StreamEvent::Error {
+        StreamEvent::Machine(Event::Error {
             error,
             fatal: false,
-        } if error.code() == Some(405) => Some(()),
+        }) if error.code() == Some(405) => Some(()),
         _ => None,
     })
     .await;
@@ -452,7 +452,7 @@ async fn fatal_error_stops_retrying(h: Harness, path: &str, key_secret: (&str, &
     let events = drain_to_end(&mut stream).await;
     let fatal: Vec<_> = events
         .iter()
-        .filter(|e| matches!(e, StreamEvent::Error { fatal: true, .. }))
+        .filter(|e| matches!(e, StreamEvent::Machine(Event::Error { fatal: true, .. })))
         .collect();
     assert_eq!(fatal.len(), 1, "{events:?}");
     assert!(matches!(
@@ -485,15 +485,17 @@ async fn connection_limit_406_backs_off_long(backend: Backend) {
     let handle = second.handle();
     let subscribed = tokio::spawn(async move { handle.subscribe(Channel::Quotes, ["MSFT"]).await });
     until(&mut second, "the 406", |e| match e {
-        StreamEvent::Error {
+        StreamEvent::Machine(Event::Error {
             error,
             fatal: false,
-        } if error.code() == Some(406) => Some(()),
+        }) if error.code() == Some(406) => Some(()),
         _ => None,
     })
     .await;
     let reconnect_at = until(&mut second, "the backoff", |e| match e {
-        StreamEvent::StateChanged(State::Subscribed { reconnect_at }) => Some(*reconnect_at),
+        StreamEvent::Machine(Event::StateChanged(State::Subscribed { reconnect_at })) => {
+            Some(*reconnect_at)
+        }
         _ => None,
     })
     .await;
@@ -534,15 +536,15 @@ async fn silent_server_detected_with_data_silence(backend: Backend) {
     until(&mut stream, "data", data_symbol).await;
     h.inject(Fault::Silence);
     until(&mut stream, "the data-silence timeout", |e| match e {
-        StreamEvent::Error {
+        StreamEvent::Machine(Event::Error {
             error: StreamError::Timeout(TimeoutKind::DataSilence),
             fatal: false,
-        } => Some(()),
+        }) => Some(()),
         _ => None,
     })
     .await;
     until(&mut stream, "the resume on a new connection", |e| {
-        matches!(e, StreamEvent::Resumed { .. }).then_some(())
+        matches!(e, StreamEvent::Machine(Event::Resumed { .. })).then_some(())
     })
     .await;
     until(&mut stream, "data again", data_symbol).await;
@@ -572,14 +574,14 @@ async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
     until(&mut stream, "data", data_symbol).await;
     h.inject(Fault::Garbage);
     until(&mut stream, "the malformed-frame error", |e| match e {
-        StreamEvent::Error {
+        StreamEvent::Machine(Event::Error {
             error: StreamError::Malformed(_),
             fatal,
-        } => {
+        }) => {
             assert!(!fatal);
             Some(())
         }
-        StreamEvent::Gap { .. } => panic!("garbage dropped the connection"),
+        StreamEvent::Machine(Event::Gap { .. }) => panic!("garbage dropped the connection"),
         _ => None,
     })
     .await;
@@ -662,15 +664,19 @@ async fn clean_shutdown_in_every_state(backend: Backend) {
     // earlier may abandon the attempt before its upgrade reaches the server,
     // leaving the queued 429 to refuse the next stream's connection.
     until(&mut backing_off, "the 429 refusal", |e| match e {
-        StreamEvent::Error {
+        StreamEvent::Machine(Event::Error {
             error: StreamError::Refused { status: 429 },
             fatal: false,
-        } => Some(()),
+        }) => Some(()),
         _ => None,
     })
     .await;
     until(&mut backing_off, "backoff after 429", |e| {
-        matches!(e, StreamEvent::StateChanged(State::Subscribed { .. })).then_some(())
+        matches!(
+            e,
+            StreamEvent::Machine(Event::StateChanged(State::Subscribed { .. }))
+        )
+        .then_some(())
     })
     .await;
     let now = tokio::time::Instant::now().into_std();

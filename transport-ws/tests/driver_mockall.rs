@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 use tickwire_mock::MockTransport;
 use tickwire_ws::{
-    Channel, Error, Feed, MarketDataStream, SlowConsumerPolicy, State, StreamEvent,
+    Channel, Error, Event, Feed, MarketDataStream, SlowConsumerPolicy, State, StreamEvent,
     SubscriptionOutcome,
 };
 
@@ -124,6 +124,20 @@ fn builder() -> tickwire_ws::MarketDataBuilder {
         .encoding(tickwire_ws::Encoding::Json)
         .ping_interval(None)
         .seed(1)
+}
+
+/// The frames of one connection that authenticates and acknowledges FAKEPACA quotes.
+fn acknowledging() -> Vec<Result<Frame, TransportError>> {
+    vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)]
+}
+
+/// A stream over one such connection, with its call log, once its
+/// subscribe to FAKEPACA quotes has a verdict (returned too).
+async fn subscribed() -> (MarketDataStream, Log, Result<SubscriptionOutcome, Error>) {
+    let (wire, log, _) = mock(vec![Ok(())], acknowledging());
+    let stream = builder().build_with_transport(wire).unwrap();
+    let verdict = stream.subscribe(Channel::Quotes, ["FAKEPACA"]).await;
+    (stream, log, verdict)
 }
 
 fn calls(log: &Log) -> Vec<Call> {
@@ -254,15 +268,8 @@ async fn commands_are_served_while_a_dial_hangs() {
 
 #[tokio::test(start_paused = true)]
 async fn sends_are_fed_then_flushed_once() {
-    let (wire, log, _) = mock(
-        vec![Ok(())],
-        vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)],
-    );
-    let stream = builder().build_with_transport(wire).unwrap();
-    assert_eq!(
-        stream.subscribe(Channel::Quotes, ["FAKEPACA"]).await,
-        Ok(SubscriptionOutcome::Acknowledged)
-    );
+    let (stream, log, verdict) = subscribed().await;
+    assert_eq!(verdict, Ok(SubscriptionOutcome::Acknowledged));
     let calls = calls(&log);
     assert!(
         matches!(&calls[..], [Call::Connect, Call::Send(auth), Call::Flush, Call::Send(sub), Call::Flush]
@@ -279,9 +286,19 @@ async fn live_with_quotes(
     capacity: usize,
     quotes: usize,
 ) -> (MarketDataStream, Script) {
-    let mut frames = vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)];
-    frames.extend((0..quotes).map(quote));
-    let (wire, _, script) = mock(vec![Ok(())], frames);
+    live_with(policy, capacity, (0..quotes).map(quote)).await
+}
+
+/// A live stream (subscribed to FAKEPACA quotes) whose server has `frames`
+/// ready to send after the acknowledgement.
+async fn live_with(
+    policy: SlowConsumerPolicy,
+    capacity: usize,
+    frames: impl IntoIterator<Item = Result<Frame, TransportError>>,
+) -> (MarketDataStream, Script) {
+    let mut script = acknowledging();
+    script.extend(frames);
+    let (wire, _, script) = mock(vec![Ok(())], script);
     let stream = builder()
         .queue_capacity(capacity)
         .slow_consumer(policy)
@@ -306,7 +323,7 @@ async fn backpressure_stops_reading_until_the_consumer_catches_up() {
     let mut quotes = 0;
     while quotes < 500 {
         match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-            Ok(Some(StreamEvent::Data(_))) => quotes += 1,
+            Ok(Some(StreamEvent::Machine(Event::Data(_)))) => quotes += 1,
             Ok(Some(StreamEvent::Dropped { .. })) => panic!("dropped under backpressure"),
             Ok(Some(_)) => {}
             other => panic!("stream stalled after {quotes} quotes: {other:?}"),
@@ -329,7 +346,7 @@ async fn drop_newest_counts_and_reports_what_it_dropped() {
         tokio::time::timeout(Duration::from_millis(100), stream.next()).await
     {
         match event {
-            StreamEvent::Data(_) => quotes += 1,
+            StreamEvent::Machine(Event::Data(_)) => quotes += 1,
             StreamEvent::Dropped { count, total } => {
                 reported += count;
                 assert_eq!(total, stream.dropped_events());
@@ -352,7 +369,7 @@ async fn every_frame_is_delivered_once_and_in_order() {
     let mut next = 0usize;
     while next < 1000 {
         match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-            Ok(Some(StreamEvent::Data(tickwire_ws::MarketData::Quote(q)))) => {
+            Ok(Some(StreamEvent::Machine(Event::Data(tickwire_ws::MarketData::Quote(q))))) => {
                 assert_eq!(
                     q.bid_price,
                     next as f64 + 0.5,
@@ -376,23 +393,12 @@ async fn every_frame_is_delivered_once_and_in_order() {
 async fn a_consumer_awaiting_its_own_subscribe_cannot_deadlock_a_full_queue() {
     // The queue fills with quotes nobody reads; the consumer's task then
     // awaits a subscribe whose acknowledgement sits behind more quotes.
-    let mut frames = vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)];
-    frames.extend((0..200).map(quote));
+    let mut frames: Vec<_> = (0..200).map(quote).collect();
     frames.push(text(
         r#"[{"T":"subscription","quotes":["FAKEPACA"],"trades":["AAPL"]}]"#,
     ));
     frames.extend((200..210).map(quote));
-    let (wire, _, _) = mock(vec![Ok(())], frames);
-    let mut stream = builder()
-        .queue_capacity(8)
-        .slow_consumer(SlowConsumerPolicy::Backpressure)
-        .build_with_transport(wire)
-        .unwrap();
-    stream
-        .subscribe(Channel::Quotes, ["FAKEPACA"])
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (mut stream, _) = live_with(SlowConsumerPolicy::Backpressure, 8, frames).await;
     let verdict = tokio::time::timeout(
         Duration::from_secs(5),
         stream.subscribe(Channel::Trades, ["AAPL"]),
@@ -418,15 +424,8 @@ async fn a_consumer_awaiting_its_own_subscribe_cannot_deadlock_a_full_queue() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_every_handle_closes_the_connection() {
-    let (wire, log, _) = mock(
-        vec![Ok(())],
-        vec![text(CONNECTED), text(AUTHENTICATED), text(ACK_FAKEPACA)],
-    );
-    let stream = builder().build_with_transport(wire).unwrap();
-    stream
-        .subscribe(Channel::Quotes, ["FAKEPACA"])
-        .await
-        .unwrap();
+    let (stream, log, verdict) = subscribed().await;
+    verdict.unwrap();
     let watch = stream.state_watch();
     drop(stream);
     tokio::time::sleep(Duration::from_secs(1)).await;

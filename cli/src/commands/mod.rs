@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub(crate) mod connection;
 pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod trades;

@@ -1,46 +1,35 @@
 //! `tickwire watch`: market data to the terminal.
 
-use tickwire_alpaca::{Encoding, MarketData};
+use tickwire_alpaca::Encoding;
 use tickwire_ws::{Feed, MarketDataStream};
 
-use crate::embedded::Embedded;
+use crate::commands::connection::Connection;
 use crate::error::CliError;
-use crate::follow::follow;
-use crate::output::Line;
-use crate::target::{Target, WatchPlan, WireEncoding};
+use crate::target::{WatchPlan, WireEncoding};
 
 /// Streams the plan's channels and symbols until a limit, Ctrl-C or a fatal verdict.
 ///
 /// # Errors
-/// As for [`follow`]; also [`CliError::Runtime`] when the embedded exchange
-/// cannot start.
+/// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
+/// the embedded exchange cannot start.
 pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
-    let (embedded, url, credentials) = match plan.target.clone() {
-        Target::Embedded { path } => {
-            let embedded = Embedded::start(Default::default()).await?;
-            let url = embedded.url(path);
-            crate::notice(&format!(
-                "no --url and no credentials: watching the embedded simulated exchange at {url} \
-                 (simulated prices, not real quotes; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for Alpaca)"
-            ));
-            let credentials = embedded.credentials();
-            (Some(embedded), url, credentials)
-        }
-        Target::Remote { url, credentials } => (None, url, credentials),
-    };
+    let connection = Connection::open(plan.target.clone(), |url| {
+        format!(
+            "no --url and no credentials: watching the embedded simulated exchange at {url} \
+             (simulated prices, not real quotes; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for Alpaca)"
+        )
+    })
+    .await?;
 
-    let mut builder = MarketDataStream::builder(Feed::Custom(url.clone()))
-        .credentials(credentials)
+    let stream = MarketDataStream::builder(Feed::Custom(connection.url.clone()))
+        .credentials(connection.credentials.clone())
         .encoding(match plan.encoding {
             WireEncoding::Json => Encoding::Json,
             WireEncoding::MsgPack => Encoding::MsgPack,
         })
         .data_silence_timeout(plan.stale_after)
-        .name("watch");
-    if embedded.is_some() {
-        builder = builder.allow_insecure(true);
-    }
-    let stream = builder
+        .name("watch")
+        .allow_insecure(connection.is_embedded())
         .build()
         .map_err(|e| CliError::usage(e.to_string()))?;
     let (handle, mut events) = stream.into_parts();
@@ -57,21 +46,9 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
         });
     }
 
-    let stop = follow(
-        &handle,
-        &mut events,
-        market_line,
-        plan.limits,
-        plan.json,
-        &url,
-    )
-    .await;
-    if let Some(embedded) = embedded {
-        embedded.stop().await;
-    }
-    stop.map(|stop| tracing::debug!(?stop, "watch done"))
-}
-
-fn market_line(data: &MarketData) -> Line<'_> {
-    Line::Market(data)
+    let stop = connection
+        .follow(&handle, &mut events, plan.limits, plan.json)
+        .await?;
+    tracing::debug!(?stop, "watch done");
+    Ok(())
 }

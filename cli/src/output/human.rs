@@ -10,47 +10,82 @@ use std::time::Duration;
 use tickwire_alpaca::SubscriptionSet;
 use tickwire_alpaca::{Decimal, MarketData, OrderbookLevel, TradeUpdate};
 use tickwire_core::Timestamp;
-use tickwire_core::machine::{ConnectPhase, State, StreamError};
+use tickwire_core::machine::{ConnectPhase, Event, State, StreamError};
+use tickwire_ws::StreamEvent;
 
-use super::{Clock, Line};
+use super::{Clock, Rejection};
 
-/// Appends the human form of `line` to `out` (without the newline).
-pub(crate) fn format(line: &Line<'_>, clock: &Clock, out: &mut String) {
-    match line {
-        Line::Market(data) => market(data, out),
-        Line::TradeUpdate(update) => trade_update(update, out),
-        Line::State(state) => {
+/// A data message that has a human line.
+pub(crate) trait HumanData {
+    /// Appends its line to `out`.
+    fn human_line(&self, out: &mut String);
+}
+
+impl HumanData for MarketData {
+    fn human_line(&self, out: &mut String) {
+        market(self, out);
+    }
+}
+
+impl HumanData for TradeUpdate {
+    fn human_line(&self, out: &mut String) {
+        trade_update(self, out);
+    }
+}
+
+/// Appends the human form of `event` to `out` (without the newline); nothing
+/// for a subscription verdict other than a rejection (the `subscribed` line
+/// that follows shows its effect).
+pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &mut String) {
+    let event = match event {
+        StreamEvent::Machine(event) => event,
+        StreamEvent::Dropped { count, total } => {
+            let _ = write!(
+                out,
+                "! the terminal fell behind: {count} data events dropped ({total} in all)"
+            );
+            return;
+        }
+    };
+    match event {
+        Event::Data(data) => data.human_line(out),
+        Event::StateChanged(state) => {
             out.push_str("* state: ");
             state_text(state, clock, out);
         }
-        Line::Subscription(set) => {
+        Event::Subscription {
+            channel, outcome, ..
+        } => {
+            if let Some(rejection) = Rejection::of_verdict(*channel, outcome) {
+                rejected(&rejection, out);
+            }
+        }
+        Event::Confirmed(set) => {
             out.push_str("* subscribed: ");
             subscription_text(set, out);
         }
-        Line::Rejected {
+        Event::Refused {
             channel,
+            symbols,
             code,
             message,
-            symbols,
-        } => {
-            out.push_str("! rejected");
-            if let Some(code) = code {
-                let _ = write!(out, " ({code})");
-            }
-            let _ = write!(out, " on {channel}:");
-            for symbol in *symbols {
-                let _ = write!(out, " {symbol}");
-            }
-            let _ = write!(out, ": {message}");
-        }
-        Line::Gap { epoch, since } => {
+        } => rejected(
+            &Rejection {
+                channel: *channel,
+                code: *code,
+                message,
+                symbols,
+            },
+            out,
+        ),
+        Event::Gap { epoch, since } => {
             let _ = write!(
                 out,
                 "! gap: connection {epoch} lost at {} UTC; data may be missing until it resumes",
                 time_of_day(clock.wall_time(*since))
             );
         }
-        Line::Resumed {
+        Event::Resumed {
             epoch, lost_for, ..
         } => {
             let _ = write!(
@@ -59,17 +94,23 @@ pub(crate) fn format(line: &Line<'_>, clock: &Clock, out: &mut String) {
                 seconds(*lost_for)
             );
         }
-        Line::Error { error, fatal } => error_text(error, *fatal, out),
-        Line::Unknown { tag } => {
+        Event::Error { error, fatal } => error_text(error, *fatal, out),
+        Event::Unknown { tag } => {
             let _ = write!(out, "* unknown message type {tag:?} (passed over)");
         }
-        Line::Dropped { count, total } => {
-            let _ = write!(
-                out,
-                "! the terminal fell behind: {count} data events dropped ({total} in all)"
-            );
-        }
     }
+}
+
+fn rejected(rejection: &Rejection<'_>, out: &mut String) {
+    out.push_str("! rejected");
+    if let Some(code) = rejection.code {
+        let _ = write!(out, " ({code})");
+    }
+    let _ = write!(out, " on {}:", rejection.channel);
+    for symbol in rejection.symbols {
+        let _ = write!(out, " {symbol}");
+    }
+    let _ = write!(out, ": {}", rejection.message);
 }
 
 fn market(data: &MarketData, out: &mut String) {
@@ -277,7 +318,7 @@ fn state_text(state: &State, clock: &Clock, out: &mut String) {
         State::Failed { error } => {
             let _ = write!(out, ": {error}");
         }
-        _ => {}
+        State::Idle | State::Closed => {}
     }
 }
 
@@ -346,25 +387,16 @@ fn seconds(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Instant, SystemTime};
-
     use tickwire_alpaca::Channel;
     use tickwire_core::Symbol;
-    use tickwire_core::machine::StreamError;
+    use tickwire_core::machine::SubscriptionOutcome;
 
     use super::*;
-    use crate::output::fixtures;
+    use crate::output::fixtures::{self, clock, data, machine};
 
-    fn clock() -> Clock {
-        Clock {
-            now: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
-        }
-    }
-
-    fn render(line: &Line<'_>) -> String {
+    fn render<D: HumanData>(event: &StreamEvent<D>) -> String {
         let mut out = String::new();
-        format(line, &clock(), &mut out);
+        format(event, &clock(), &mut out);
         out
     }
 
@@ -372,7 +404,7 @@ mod tests {
     fn quotes_show_bid_and_ask() {
         let quote = fixtures::market(fixtures::QUOTE);
         assert_eq!(
-            render(&Line::Market(&quote)),
+            render(&data(quote)),
             "15:04:05.123  AAPL       quote       189.10 x 1      |    189.12 x 2"
         );
     }
@@ -381,7 +413,7 @@ mod tests {
     fn trades_show_price_size_and_exchange() {
         let trade = fixtures::market(fixtures::TRADE);
         assert_eq!(
-            render(&Line::Market(&trade)),
+            render(&data(trade)),
             "15:04:05.500  SPY        trade       470.50 x 100  on V"
         );
     }
@@ -389,18 +421,18 @@ mod tests {
     #[test]
     fn every_kind_renders_on_one_line_with_its_symbol() {
         for (json, kind) in fixtures::ALL {
-            let data = fixtures::market(json);
-            let text = render(&Line::Market(&data));
-            assert!(!text.contains('\n'), "{kind}: {text}");
+            let message = fixtures::market(json);
             let symbol = if kind == "news" {
-                "AAPL,MSFT"
+                "AAPL,MSFT".to_owned()
             } else {
-                data.symbol().unwrap().as_str()
+                message.symbol().unwrap().to_string()
             };
-            assert!(text.contains(symbol), "{kind}: {text}");
+            let text = render(&data(message));
+            assert!(!text.contains('\n'), "{kind}: {text}");
+            assert!(text.contains(&symbol), "{kind}: {text}");
         }
         let book = fixtures::market(fixtures::ORDERBOOK);
-        let text = render(&Line::Market(&book));
+        let text = render(&data(book));
         assert!(text.contains("best  42000.50 x 0.25"), "{text}");
         assert!(text.contains("best  42001.00 x 0.5"), "{text}");
     }
@@ -408,7 +440,7 @@ mod tests {
     #[test]
     fn fills_show_the_order() {
         let fill = fixtures::fill();
-        let text = render(&Line::TradeUpdate(&fill));
+        let text = render(&data(fill));
         assert!(text.starts_with("15:04:05.000  AAPL       fill"), "{text}");
         assert!(text.contains("buy 10 market"), "{text}");
         assert!(text.contains("filled 10 @ 189.1"), "{text}");
@@ -421,20 +453,21 @@ mod tests {
         let clock = clock();
         let mut out = String::new();
         format(
-            &Line::State(&State::Subscribed {
+            &machine::<MarketData>(Event::StateChanged(State::Subscribed {
                 reconnect_at: clock.now + Duration::from_millis(1500),
-            }),
+            })),
             &clock,
             &mut out,
         );
         assert_eq!(out, "* state: subscribed (connecting in 1.5 s)");
 
-        let mut set = SubscriptionSet::new();
-        set.insert(Channel::Quotes, Symbol::new("SPY").unwrap());
-        set.insert(Channel::Quotes, Symbol::new("AAPL").unwrap());
-        set.insert(Channel::Trades, Symbol::new("SPY").unwrap());
+        let set = fixtures::set(&[
+            (Channel::Quotes, "SPY"),
+            (Channel::Quotes, "AAPL"),
+            (Channel::Trades, "SPY"),
+        ]);
         assert_eq!(
-            render(&Line::Subscription(&set)),
+            render(&machine::<MarketData>(Event::Confirmed(set))),
             "* subscribed: trades SPY; quotes AAPL SPY"
         );
 
@@ -442,30 +475,51 @@ mod tests {
             code: Some(406),
             message: "connection limit exceeded".into(),
         };
-        let text = render(&Line::Error {
-            error: &error,
+        let text = render(&machine::<MarketData>(Event::Error {
+            error,
             fatal: false,
-        });
+        }));
         assert!(text.starts_with("! error 406: "), "{text}");
         assert!(text.ends_with("(retrying)"), "{text}");
 
-        let symbols = [Symbol::new("TSLA").unwrap()];
-        let text = render(&Line::Rejected {
-            channel: Channel::Quotes,
+        let rejected = SubscriptionOutcome::Rejected {
             code: Some(405),
-            message: "symbol limit exceeded",
-            symbols: &symbols,
-        });
+            message: "symbol limit exceeded".into(),
+            symbols: vec![Symbol::new("TSLA").unwrap()],
+        };
+        let text = render(&machine::<MarketData>(Event::Subscription {
+            request: fixtures::request_id(),
+            channel: Channel::Quotes,
+            outcome: rejected,
+        }));
         assert_eq!(
             text,
             "! rejected (405) on quotes: TSLA: symbol limit exceeded"
         );
+        let refused = render(&machine::<MarketData>(Event::Refused {
+            channel: Channel::Quotes,
+            symbols: vec![Symbol::new("TSLA").unwrap()],
+            code: Some(405),
+            message: "symbol limit exceeded".into(),
+        }));
+        assert_eq!(refused, text);
+        let acknowledged = render(&machine::<MarketData>(Event::Subscription {
+            request: fixtures::request_id(),
+            channel: Channel::Quotes,
+            outcome: SubscriptionOutcome::Acknowledged,
+        }));
+        assert_eq!(acknowledged, "", "the confirmed set has its own line");
+        let dropped = render(&StreamEvent::<MarketData>::Dropped { count: 3, total: 7 });
+        assert_eq!(
+            dropped,
+            "! the terminal fell behind: 3 data events dropped (7 in all)"
+        );
 
-        let text = render(&Line::Resumed {
+        let text = render(&machine::<MarketData>(Event::Resumed {
             epoch: Default::default(),
             gap_since: clock.now,
             lost_for: Duration::from_millis(2300),
-        });
+        }));
         assert!(text.contains("after 2.3 s"), "{text}");
     }
 

@@ -1,345 +1,663 @@
-//! `--json`: one JSON object per line.
-//!
-//! Every object starts with `"type"`. Data lines (`quote`, `trade`, `bar`,
-//! `daily_bar`, `updated_bar`, `status`, `luld`, `correction`,
-//! `cancel_error`, `imbalance`, `orderbook`, `news`, `trade_update`) carry
-//! `"symbol"` (news: `"symbols"`) and the message's fields under readable
-//! names; lifecycle lines are `state`, `subscription`, `gap`, `resumed`,
-//! `error` (with `"code"` when the server gave one, and `"message"`) and
-//! `unknown`. Timestamps are RFC 3339 strings in UTC.
+//! `--json`: one JSON object per line, from the `#[derive(Serialize)]` types
+//! below: schema version 1, documented key by key in the crate docs
+//! (`main.rs`). A change to these types is a change to that schema: keep
+//! the table there, and the README's, in step.
 
-use serde_json::Value;
-use tickwire_alpaca::SubscriptionSet;
-use tickwire_alpaca::{Conditions, MarketData, OrderbookLevel, TradeUpdate};
-use tickwire_core::Timestamp;
-use tickwire_core::machine::{ConnectPhase, State};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use super::{Clock, Line};
+use serde::{Serialize, Serializer};
+use tickwire_alpaca::{Channel, Conditions, Decimal, MarketData, OrderbookLevel, SubscriptionSet};
+use tickwire_alpaca::{Order, TradeUpdate};
+use tickwire_core::machine::{ConnectPhase, Event, State, StreamError};
+use tickwire_core::{Symbol, Timestamp};
+use tickwire_ws::StreamEvent;
 
-/// Appends the JSON form of `line` to `out` (without the newline).
-pub(crate) fn format(line: &Line<'_>, clock: &Clock, out: &mut String) {
-    let mut object = Object::new(out);
-    match line {
-        Line::Market(data) => market(data, &mut object),
-        Line::TradeUpdate(update) => trade_update(update, &mut object),
-        Line::State(state) => state_fields(state, clock, &mut object),
-        Line::Subscription(set) => {
-            object.field("type", "subscription");
-            subscription_fields(set, &mut object);
+use super::{Clock, Rejection};
+
+/// A data message that has a JSON line.
+pub(crate) trait JsonData {
+    /// Its line.
+    fn json_line(&self) -> Line<'_>;
+}
+
+impl JsonData for MarketData {
+    fn json_line(&self) -> Line<'_> {
+        market(self)
+    }
+}
+
+impl JsonData for TradeUpdate {
+    fn json_line(&self) -> Line<'_> {
+        Line::TradeUpdate(TradeUpdateLine::new(self))
+    }
+}
+
+/// Appends the JSON form of `event` to `out` (without the newline); nothing
+/// for events that have no line.
+pub(crate) fn format<D: JsonData>(event: &StreamEvent<D>, clock: &Clock, out: &mut String) {
+    let Some(line) = line(event, clock) else {
+        return;
+    };
+    match serde_json::to_string(&line) {
+        Ok(text) => out.push_str(&text),
+        // Unreachable with these types (string keys only), but never a panic.
+        Err(error) => out.push_str(
+            &serde_json::json!({"type": "error", "message": error.to_string(), "fatal": false})
+                .to_string(),
+        ),
+    }
+}
+
+/// The line of `event`: `None` for a subscription verdict other than a
+/// rejection (the `subscription` line that follows shows its effect).
+pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) -> Option<Line<'a>> {
+    let event = match event {
+        StreamEvent::Machine(event) => event,
+        StreamEvent::Dropped { count, total } => {
+            return Some(Line::Dropped {
+                count: *count,
+                total: *total,
+            });
         }
-        Line::Rejected {
+    };
+    Some(match event {
+        Event::Data(data) => data.json_line(),
+        Event::StateChanged(state) => Line::State(StateLine::new(state, clock)),
+        Event::Subscription {
+            channel, outcome, ..
+        } => Line::Error(ErrorLine::rejected(&Rejection::of_verdict(
+            *channel, outcome,
+        )?)),
+        Event::Confirmed(set) => Line::Subscription {
+            channels: channels(set),
+        },
+        Event::Refused {
             channel,
+            symbols,
             code,
             message,
+        } => Line::Error(ErrorLine::rejected(&Rejection {
+            channel: *channel,
+            code: *code,
+            message,
             symbols,
-        } => {
-            object.field("type", "error");
-            object.optional("code", code.as_ref());
-            object.field("message", format!("subscription rejected: {message}"));
-            object.field("channel", channel.wire_name());
-            object.field("symbols", symbols);
-            object.field("fatal", false);
-        }
-        Line::Gap { epoch, since } => {
-            object.field("type", "gap");
-            object.field("epoch", epoch.get());
-            object.field("since", clock.wall_time(*since).to_string());
-        }
-        Line::Resumed {
+        })),
+        Event::Gap { epoch, since } => Line::Gap {
+            epoch: epoch.get(),
+            since: clock.wall_time(*since),
+        },
+        Event::Resumed {
             epoch,
             gap_since,
             lost_for,
-        } => {
-            object.field("type", "resumed");
-            object.field("epoch", epoch.get());
-            object.field("gap_since", clock.wall_time(*gap_since).to_string());
-            object.field(
-                "lost_ms",
-                u64::try_from(lost_for.as_millis()).unwrap_or(u64::MAX),
-            );
-        }
-        Line::Error { error, fatal } => {
-            object.field("type", "error");
-            object.optional("code", error.code().as_ref());
-            object.field("message", error.to_string());
-            object.field("fatal", fatal);
-        }
-        Line::Unknown { tag } => {
-            object.field("type", "unknown");
-            object.field("tag", tag);
-        }
-        Line::Dropped { count, total } => {
-            object.field("type", "error");
-            object.field(
-                "message",
-                format!("the consumer fell behind: {count} data events dropped ({total} in all)"),
-            );
-            object.field("dropped", count);
-            object.field("dropped_total", total);
-            object.field("fatal", false);
+        } => Line::Resumed {
+            epoch: epoch.get(),
+            gap_since: clock.wall_time(*gap_since),
+            lost_ms: millis(*lost_for),
+        },
+        Event::Error { error, fatal } => Line::Error(ErrorLine::new(error, *fatal)),
+        Event::Unknown { tag } => Line::Unknown { tag, symbol: None },
+    })
+}
+
+/// One line of `--json` output.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Line<'a> {
+    /// A quote.
+    Quote(QuoteLine<'a>),
+    /// A trade.
+    Trade(TradeLine<'a>),
+    /// A minute bar.
+    Bar(BarLine<'a>),
+    /// A daily bar.
+    DailyBar(BarLine<'a>),
+    /// A minute bar corrected after late trades.
+    UpdatedBar(BarLine<'a>),
+    /// A trade correction.
+    Correction(CorrectionLine<'a>),
+    /// A trade cancel or error.
+    CancelError(CancelErrorLine<'a>),
+    /// A trading status (halt, resume).
+    Status(StatusLine<'a>),
+    /// Limit up / limit down bands.
+    Luld(LuldLine<'a>),
+    /// An order imbalance.
+    Imbalance(ImbalanceLine<'a>),
+    /// A crypto order book update.
+    Orderbook(OrderbookLine<'a>),
+    /// A news article.
+    News(NewsLine<'a>),
+    /// An account update.
+    TradeUpdate(TradeUpdateLine<'a>),
+    /// The stream's state changed.
+    State(StateLine),
+    /// The server confirmed this (whole) subscription set.
+    Subscription {
+        /// Each channel's symbols, channels by snake_case name.
+        channels: BTreeMap<Cow<'static, str>, Vec<&'a Symbol>>,
+    },
+    /// The stream stopped being live; data may be missing from `since`.
+    Gap {
+        /// The connection that was lost.
+        epoch: u64,
+        /// When it was lost.
+        since: Timestamp,
+    },
+    /// The stream is live again.
+    Resumed {
+        /// The new connection.
+        epoch: u64,
+        /// When the gap began.
+        gap_since: Timestamp,
+        /// How long it lasted.
+        lost_ms: u64,
+    },
+    /// Something went wrong.
+    Error(ErrorLine<'a>),
+    /// Data events dropped because the output could not keep up.
+    Dropped {
+        /// Since the last `dropped` line.
+        count: u64,
+        /// Since the start.
+        total: u64,
+    },
+    /// A message type this version does not know.
+    Unknown {
+        /// Its type tag.
+        tag: &'a str,
+        /// Its symbol, when it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        symbol: Option<&'a Symbol>,
+    },
+}
+
+/// A `quote` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct QuoteLine<'a> {
+    symbol: &'a Symbol,
+    bid_price: f64,
+    bid_size: Size,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bid_exchange: Option<&'a str>,
+    ask_price: f64,
+    ask_size: Size,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ask_exchange: Option<&'a str>,
+    #[serde(serialize_with = "conditions")]
+    conditions: &'a Conditions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// A `trade` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct TradeLine<'a> {
+    symbol: &'a Symbol,
+    price: f64,
+    size: Size,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<&'a str>,
+    #[serde(serialize_with = "conditions")]
+    conditions: &'a Conditions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taker_side: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// A `bar`, `daily_bar` or `updated_bar` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct BarLine<'a> {
+    symbol: &'a Symbol,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: Size,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vwap: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trade_count: Option<u64>,
+    timestamp: Timestamp,
+}
+
+/// A `correction` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct CorrectionLine<'a> {
+    symbol: &'a Symbol,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<&'a str>,
+    original_id: u64,
+    original_price: f64,
+    original_size: Size,
+    #[serde(serialize_with = "conditions")]
+    original_conditions: &'a Conditions,
+    corrected_id: u64,
+    corrected_price: f64,
+    corrected_size: Size,
+    #[serde(serialize_with = "conditions")]
+    corrected_conditions: &'a Conditions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// A `cancel_error` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct CancelErrorLine<'a> {
+    symbol: &'a Symbol,
+    id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<&'a str>,
+    price: f64,
+    size: Size,
+    /// `cancel` or `error`.
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// A `status` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusLine<'a> {
+    symbol: &'a Symbol,
+    status_code: &'a str,
+    status_message: &'a str,
+    reason_code: &'a str,
+    reason_message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// A `luld` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct LuldLine<'a> {
+    symbol: &'a Symbol,
+    limit_up_price: f64,
+    limit_down_price: f64,
+    indicator: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// An `imbalance` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct ImbalanceLine<'a> {
+    symbol: &'a Symbol,
+    price: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+/// An `orderbook` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct OrderbookLine<'a> {
+    symbol: &'a Symbol,
+    #[serde(serialize_with = "levels")]
+    bids: &'a [OrderbookLevel],
+    #[serde(serialize_with = "levels")]
+    asks: &'a [OrderbookLevel],
+    /// Whether this is a whole snapshot rather than an update.
+    reset: bool,
+    timestamp: Timestamp,
+}
+
+/// One price level of an order book.
+#[derive(Debug, Serialize)]
+struct LevelLine {
+    price: f64,
+    size: Size,
+}
+
+/// A `news` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct NewsLine<'a> {
+    symbols: &'a [Symbol],
+    id: u64,
+    headline: &'a str,
+    summary: &'a str,
+    author: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    content: &'a str,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    /// The same as `updated_at`, so that every data line has a timestamp.
+    timestamp: Timestamp,
+}
+
+/// A `trade_update` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct TradeUpdateLine<'a> {
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    symbol: Option<&'a Symbol>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price: Option<&'a Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qty: Option<&'a Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position_qty: Option<&'a Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_id: Option<&'a str>,
+    /// The order as Alpaca describes it (snake_case keys).
+    order: &'a Order,
+}
+
+impl<'a> TradeUpdateLine<'a> {
+    fn new(update: &'a TradeUpdate) -> Self {
+        Self {
+            event: update.event.as_str(),
+            symbol: update.order.symbol.as_ref(),
+            timestamp: update.timestamp,
+            price: update.price.as_ref(),
+            qty: update.qty.as_ref(),
+            position_qty: update.position_qty.as_ref(),
+            execution_id: update.execution_id.as_deref(),
+            order: &update.order,
         }
     }
-    object.finish();
 }
 
-/// A JSON object written field by field, keeping the order fields are added
-/// in (so `"type"` comes first).
-struct Object<'a> {
-    out: &'a mut String,
-    empty: bool,
+/// A `state` line: the state's name and what it carries.
+#[derive(Debug, Serialize)]
+pub(crate) struct StateLine {
+    state: &'static str,
+    /// `subscribed`: the wait before the next connection attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reconnect_in_ms: Option<u64>,
+    /// `connecting`, `live`: the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
+    /// `connecting`: `dialing`, `greeting`, `authenticating` or `subscribing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<&'static str>,
+    /// `failed`: the server's or HTTP code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    /// `failed`: what happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
-impl<'a> Object<'a> {
-    fn new(out: &'a mut String) -> Self {
-        out.push('{');
-        Self { out, empty: true }
-    }
-
-    fn field(&mut self, key: &str, value: impl serde::Serialize) {
-        if !self.empty {
-            self.out.push(',');
-        }
-        self.empty = false;
-        push_json(self.out, &key);
-        self.out.push(':');
-        push_json(self.out, &value);
-    }
-
-    fn optional<T: serde::Serialize>(&mut self, key: &str, value: Option<T>) {
-        if let Some(value) = value {
-            self.field(key, value);
-        }
-    }
-
-    fn finish(self) {
-        self.out.push('}');
-    }
-}
-
-fn push_json(out: &mut String, value: &impl serde::Serialize) {
-    match serde_json::to_string(value) {
-        Ok(text) => out.push_str(&text),
-        // Only non-finite floats fail; JSON has no spelling for them.
-        Err(_) => out.push_str("null"),
-    }
-}
-
-fn time(timestamp: Timestamp) -> String {
-    timestamp.to_string()
-}
-
-fn conditions(conditions: &Conditions) -> Vec<&str> {
-    conditions.iter().collect()
-}
-
-fn market(data: &MarketData, o: &mut Object<'_>) {
-    match data {
-        MarketData::Quote(q) => {
-            o.field("type", "quote");
-            o.field("symbol", &q.symbol);
-            o.field("bid_price", q.bid_price);
-            o.field("bid_size", q.bid_size);
-            o.optional("bid_exchange", q.bid_exchange.as_deref());
-            o.field("ask_price", q.ask_price);
-            o.field("ask_size", q.ask_size);
-            o.optional("ask_exchange", q.ask_exchange.as_deref());
-            o.field("conditions", conditions(&q.conditions));
-            o.optional("tape", q.tape.as_deref());
-            o.field("timestamp", time(q.timestamp));
-        }
-        MarketData::Trade(t) => {
-            o.field("type", "trade");
-            o.field("symbol", &t.symbol);
-            o.field("price", t.price);
-            o.field("size", t.size);
-            o.optional("id", t.id);
-            o.optional("exchange", t.exchange.as_deref());
-            o.field("conditions", conditions(&t.conditions));
-            o.optional("tape", t.tape.as_deref());
-            o.optional("taker_side", t.taker_side.as_deref());
-            o.field("timestamp", time(t.timestamp));
-        }
-        MarketData::Bar(b) | MarketData::DailyBar(b) | MarketData::UpdatedBar(b) => {
-            let kind = match data {
-                MarketData::DailyBar(_) => "daily_bar",
-                MarketData::UpdatedBar(_) => "updated_bar",
-                _ => "bar",
-            };
-            o.field("type", kind);
-            o.field("symbol", &b.symbol);
-            o.field("open", b.open);
-            o.field("high", b.high);
-            o.field("low", b.low);
-            o.field("close", b.close);
-            o.field("volume", b.volume);
-            o.optional("vwap", b.vwap);
-            o.optional("trade_count", b.trade_count);
-            o.field("timestamp", time(b.timestamp));
-        }
-        MarketData::Correction(c) => {
-            o.field("type", "correction");
-            o.field("symbol", &c.symbol);
-            o.optional("exchange", c.exchange.as_deref());
-            o.field("original_id", c.original_id);
-            o.field("original_price", c.original_price);
-            o.field("original_size", c.original_size);
-            o.field("original_conditions", conditions(&c.original_conditions));
-            o.field("corrected_id", c.corrected_id);
-            o.field("corrected_price", c.corrected_price);
-            o.field("corrected_size", c.corrected_size);
-            o.field("corrected_conditions", conditions(&c.corrected_conditions));
-            o.optional("tape", c.tape.as_deref());
-            o.field("timestamp", time(c.timestamp));
-        }
-        MarketData::CancelError(x) => {
-            o.field("type", "cancel_error");
-            o.field("symbol", &x.symbol);
-            o.field("id", x.id);
-            o.optional("exchange", x.exchange.as_deref());
-            o.field("price", x.price);
-            o.field("size", x.size);
-            o.field("action", if x.action == "E" { "error" } else { "cancel" });
-            o.optional("tape", x.tape.as_deref());
-            o.field("timestamp", time(x.timestamp));
-        }
-        MarketData::Status(s) => {
-            o.field("type", "status");
-            o.field("symbol", &s.symbol);
-            o.field("status_code", s.status_code.as_str());
-            o.field("status_message", &s.status_message);
-            o.field("reason_code", s.reason_code.as_str());
-            o.field("reason_message", &s.reason_message);
-            o.optional("tape", s.tape.as_deref());
-            o.field("timestamp", time(s.timestamp));
-        }
-        MarketData::Luld(l) => {
-            o.field("type", "luld");
-            o.field("symbol", &l.symbol);
-            o.field("limit_up_price", l.limit_up_price);
-            o.field("limit_down_price", l.limit_down_price);
-            o.field("indicator", l.indicator.as_str());
-            o.optional("tape", l.tape.as_deref());
-            o.field("timestamp", time(l.timestamp));
-        }
-        MarketData::Imbalance(i) => {
-            o.field("type", "imbalance");
-            o.field("symbol", &i.symbol);
-            o.field("price", i.price);
-            o.optional("tape", i.tape.as_deref());
-            o.field("timestamp", time(i.timestamp));
-        }
-        MarketData::Orderbook(b) => {
-            let levels = |levels: &[OrderbookLevel]| -> Vec<Value> {
-                levels
-                    .iter()
-                    .map(|l| serde_json::json!({"price": l.price, "size": l.size}))
-                    .collect()
-            };
-            o.field("type", "orderbook");
-            o.field("symbol", &b.symbol);
-            o.field("bids", levels(&b.bids));
-            o.field("asks", levels(&b.asks));
-            o.field("reset", b.reset);
-            o.field("timestamp", time(b.timestamp));
-        }
-        MarketData::News(n) => {
-            o.field("type", "news");
-            o.field("symbols", &n.symbols);
-            o.field("id", n.id);
-            o.field("headline", &n.headline);
-            o.field("summary", &n.summary);
-            o.field("author", &n.author);
-            o.field("source", n.source.as_str());
-            o.optional("url", n.url.as_deref());
-            o.field("content", &n.content);
-            o.field("created_at", time(n.created_at));
-            o.field("updated_at", time(n.updated_at));
-            o.field("timestamp", time(n.updated_at));
-        }
-        // A kind added to core later: its tag, symbol and wire form.
-        #[allow(unreachable_patterns)]
-        other => {
-            o.field("type", other.tag());
-            o.optional("symbol", other.symbol());
-            o.field("message", other);
-        }
-    }
-}
-
-fn trade_update(update: &TradeUpdate, o: &mut Object<'_>) {
-    o.field("type", "trade_update");
-    o.field("event", update.event.as_str());
-    o.optional("symbol", update.order.symbol.as_ref());
-    o.optional("timestamp", update.timestamp.map(time));
-    o.optional("price", update.price.as_ref());
-    o.optional("qty", update.qty.as_ref());
-    o.optional("position_qty", update.position_qty.as_ref());
-    o.optional("execution_id", update.execution_id.as_deref());
-    o.field("order", &update.order);
-}
-
-fn state_fields(state: &State, clock: &Clock, o: &mut Object<'_>) {
-    o.field("type", "state");
-    o.field("state", state.name());
-    match state {
-        State::Subscribed { reconnect_at } => {
-            let wait = reconnect_at.saturating_duration_since(clock.now);
-            o.field(
-                "reconnect_in_ms",
-                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            );
-        }
-        State::Connecting { epoch, phase, .. } => {
-            o.field("epoch", epoch.get());
-            o.field(
-                "phase",
-                match phase {
+impl StateLine {
+    fn new(state: &State, clock: &Clock) -> Self {
+        let mut line = Self {
+            state: state.name(),
+            reconnect_in_ms: None,
+            epoch: None,
+            phase: None,
+            code: None,
+            message: None,
+        };
+        match state {
+            State::Subscribed { reconnect_at } => {
+                line.reconnect_in_ms =
+                    Some(millis(reconnect_at.saturating_duration_since(clock.now)));
+            }
+            State::Connecting { epoch, phase, .. } => {
+                line.epoch = Some(epoch.get());
+                line.phase = Some(match phase {
                     ConnectPhase::Dialing => "dialing",
                     ConnectPhase::Greeting => "greeting",
                     ConnectPhase::Authenticating => "authenticating",
                     ConnectPhase::Subscribing => "subscribing",
-                },
-            );
+                });
+            }
+            State::Live { epoch, .. } => line.epoch = Some(epoch.get()),
+            State::Failed { error } => {
+                line.code = error.code();
+                line.message = Some(error.to_string());
+            }
+            State::Idle | State::Closed => {}
         }
-        State::Live { epoch, .. } => o.field("epoch", epoch.get()),
-        State::Failed { error } => {
-            o.optional("code", error.code().as_ref());
-            o.field("message", error.to_string());
-        }
-        _ => {}
+        line
     }
 }
 
-/// One field per channel with its symbols, like the server's own `subscription` message.
-fn subscription_fields(set: &SubscriptionSet, o: &mut Object<'_>) {
-    for channel in set.channels() {
-        let symbols: Vec<&str> = set.symbols(channel).map(|s| s.as_str()).collect();
-        o.field(channel.wire_name(), symbols);
+/// An `error` line.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    message: String,
+    fatal: bool,
+    /// A refused subscription's channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<Cow<'static, str>>,
+    /// A refused subscription's symbols.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    symbols: Option<&'a [Symbol]>,
+}
+
+impl<'a> ErrorLine<'a> {
+    fn new(error: &StreamError, fatal: bool) -> Self {
+        Self {
+            code: error.code(),
+            message: error.to_string(),
+            fatal,
+            channel: None,
+            symbols: None,
+        }
+    }
+
+    fn rejected(rejection: &Rejection<'a>) -> Self {
+        Self {
+            code: rejection.code,
+            message: format!("subscription rejected: {}", rejection.message),
+            fatal: false,
+            channel: Some(channel_name(rejection.channel)),
+            symbols: Some(rejection.symbols),
+        }
+    }
+}
+
+/// A size: an integer when whole, so that share counts read as integers.
+#[derive(Debug, Clone, Copy)]
+struct Size(f64);
+
+/// The largest whole number an `f64` holds exactly.
+const EXACT_INTEGER_MAX: f64 = 9_007_199_254_740_992.0;
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self(value) = *self;
+        if value.fract() == 0.0 && (0.0..=EXACT_INTEGER_MAX).contains(&value) {
+            // Whole and in range: the conversion is exact.
+            serializer.serialize_u64(value as u64)
+        } else {
+            serializer.serialize_f64(value)
+        }
+    }
+}
+
+fn conditions<S: Serializer>(conditions: &&Conditions, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(conditions.iter())
+}
+
+fn levels<S: Serializer>(levels: &&[OrderbookLevel], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(levels.iter().map(|level| LevelLine {
+        price: level.price,
+        size: Size(level.size),
+    }))
+}
+
+/// A channel's name in snake_case (`updatedBars` becomes `updated_bars`).
+fn channel_name(channel: Channel) -> Cow<'static, str> {
+    let wire = channel.wire_name();
+    if !wire.contains(|c: char| c.is_ascii_uppercase()) {
+        return Cow::Borrowed(wire);
+    }
+    let mut name = String::with_capacity(wire.len() + 2);
+    for c in wire.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    Cow::Owned(name)
+}
+
+fn channels(set: &SubscriptionSet) -> BTreeMap<Cow<'static, str>, Vec<&Symbol>> {
+    set.channels()
+        .map(|channel| (channel_name(channel), set.symbols(channel).collect()))
+        .collect()
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn market(data: &MarketData) -> Line<'_> {
+    match data {
+        MarketData::Quote(q) => Line::Quote(QuoteLine {
+            symbol: &q.symbol,
+            bid_price: q.bid_price,
+            bid_size: Size(q.bid_size),
+            bid_exchange: q.bid_exchange.as_deref(),
+            ask_price: q.ask_price,
+            ask_size: Size(q.ask_size),
+            ask_exchange: q.ask_exchange.as_deref(),
+            conditions: &q.conditions,
+            tape: q.tape.as_deref(),
+            timestamp: q.timestamp,
+        }),
+        MarketData::Trade(t) => Line::Trade(TradeLine {
+            symbol: &t.symbol,
+            price: t.price,
+            size: Size(t.size),
+            id: t.id,
+            exchange: t.exchange.as_deref(),
+            conditions: &t.conditions,
+            tape: t.tape.as_deref(),
+            taker_side: t.taker_side.as_deref(),
+            timestamp: t.timestamp,
+        }),
+        MarketData::Bar(b) | MarketData::DailyBar(b) | MarketData::UpdatedBar(b) => {
+            let line = BarLine {
+                symbol: &b.symbol,
+                open: b.open,
+                high: b.high,
+                low: b.low,
+                close: b.close,
+                volume: Size(b.volume),
+                vwap: b.vwap,
+                trade_count: b.trade_count,
+                timestamp: b.timestamp,
+            };
+            match data {
+                MarketData::DailyBar(_) => Line::DailyBar(line),
+                MarketData::UpdatedBar(_) => Line::UpdatedBar(line),
+                _ => Line::Bar(line),
+            }
+        }
+        MarketData::Correction(c) => Line::Correction(CorrectionLine {
+            symbol: &c.symbol,
+            exchange: c.exchange.as_deref(),
+            original_id: c.original_id,
+            original_price: c.original_price,
+            original_size: Size(c.original_size),
+            original_conditions: &c.original_conditions,
+            corrected_id: c.corrected_id,
+            corrected_price: c.corrected_price,
+            corrected_size: Size(c.corrected_size),
+            corrected_conditions: &c.corrected_conditions,
+            tape: c.tape.as_deref(),
+            timestamp: c.timestamp,
+        }),
+        MarketData::CancelError(x) => Line::CancelError(CancelErrorLine {
+            symbol: &x.symbol,
+            id: x.id,
+            exchange: x.exchange.as_deref(),
+            price: x.price,
+            size: Size(x.size),
+            action: if x.action == "E" { "error" } else { "cancel" },
+            tape: x.tape.as_deref(),
+            timestamp: x.timestamp,
+        }),
+        MarketData::Status(s) => Line::Status(StatusLine {
+            symbol: &s.symbol,
+            status_code: &s.status_code,
+            status_message: &s.status_message,
+            reason_code: &s.reason_code,
+            reason_message: &s.reason_message,
+            tape: s.tape.as_deref(),
+            timestamp: s.timestamp,
+        }),
+        MarketData::Luld(l) => Line::Luld(LuldLine {
+            symbol: &l.symbol,
+            limit_up_price: l.limit_up_price,
+            limit_down_price: l.limit_down_price,
+            indicator: &l.indicator,
+            tape: l.tape.as_deref(),
+            timestamp: l.timestamp,
+        }),
+        MarketData::Imbalance(i) => Line::Imbalance(ImbalanceLine {
+            symbol: &i.symbol,
+            price: i.price,
+            tape: i.tape.as_deref(),
+            timestamp: i.timestamp,
+        }),
+        MarketData::Orderbook(b) => Line::Orderbook(OrderbookLine {
+            symbol: &b.symbol,
+            bids: &b.bids,
+            asks: &b.asks,
+            reset: b.reset,
+            timestamp: b.timestamp,
+        }),
+        MarketData::News(n) => Line::News(NewsLine {
+            symbols: &n.symbols,
+            id: n.id,
+            headline: &n.headline,
+            summary: &n.summary,
+            author: &n.author,
+            source: &n.source,
+            url: n.url.as_deref(),
+            content: &n.content,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+            timestamp: n.updated_at,
+        }),
+        // A kind the protocol crate added later (`MarketData` is
+        // `#[non_exhaustive]`): an `unknown` line with its tag and symbol.
+        #[allow(unreachable_patterns)]
+        other => Line::Unknown {
+            tag: other.tag(),
+            symbol: other.symbol(),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, Instant};
 
-    use serde_json::json;
+    use serde_json::{Value, json};
+
     use tickwire_alpaca::Channel;
     use tickwire_core::Symbol;
-    use tickwire_core::machine::StreamError;
+    use tickwire_core::machine::SubscriptionOutcome;
 
     use super::*;
-    use crate::output::fixtures;
+    use crate::output::fixtures::{self, clock, data, machine};
 
-    fn clock() -> Clock {
-        Clock {
-            now: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
-        }
-    }
-
-    fn render(line: &Line<'_>) -> Value {
+    fn render<D: JsonData>(event: &StreamEvent<D>) -> Value {
         let mut out = String::new();
-        format(line, &clock(), &mut out);
+        format(event, &clock(), &mut out);
         assert!(out.starts_with(r#"{"type":"#), "{out}");
         assert!(!out.contains('\n'));
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
@@ -348,13 +666,14 @@ mod tests {
     #[test]
     fn every_data_kind_has_its_type_and_symbol() {
         for (wire, kind) in fixtures::ALL {
-            let data = fixtures::market(wire);
-            let line = render(&Line::Market(&data));
+            let message = fixtures::market(wire);
+            let symbol = message.symbol().map(ToString::to_string);
+            let line = render(&data(message));
             assert_eq!(line["type"], kind, "{line}");
             if kind == "news" {
                 assert_eq!(line["symbols"], json!(["AAPL", "MSFT"]));
             } else {
-                assert_eq!(line["symbol"], data.symbol().unwrap().as_str(), "{line}");
+                assert_eq!(line["symbol"], symbol.unwrap(), "{line}");
             }
             assert!(line["timestamp"].is_string(), "{line}");
         }
@@ -364,11 +683,11 @@ mod tests {
     fn quotes_have_readable_field_names() {
         let quote = fixtures::market(fixtures::QUOTE);
         assert_eq!(
-            render(&Line::Market(&quote)),
+            render(&data(quote)),
             json!({
                 "type": "quote", "symbol": "AAPL",
-                "bid_price": 189.1, "bid_size": 1.0, "bid_exchange": "U",
-                "ask_price": 189.12, "ask_size": 2.0, "ask_exchange": "Q",
+                "bid_price": 189.1, "bid_size": 1, "bid_exchange": "U",
+                "ask_price": 189.12, "ask_size": 2, "ask_exchange": "Q",
                 "conditions": ["R"], "tape": "C",
                 "timestamp": "2024-01-02T15:04:05.123456789Z"
             })
@@ -376,9 +695,46 @@ mod tests {
     }
 
     #[test]
+    fn sizes_are_integers_when_whole() {
+        let trade = render(&data(fixtures::market(fixtures::TRADE)));
+        assert!(trade["size"].is_u64(), "{trade}");
+        let bar = render(&data(fixtures::market(fixtures::BAR)));
+        assert_eq!(bar["volume"], json!(12345));
+        let book = render(&data(fixtures::market(fixtures::ORDERBOOK)));
+        assert_eq!(
+            book["bids"],
+            json!([{"price": 42000.5, "size": 0.25}, {"price": 42000.0, "size": 1}])
+        );
+    }
+
+    #[test]
+    fn every_key_is_snake_case() {
+        fn check(value: &Value) {
+            match value {
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        assert!(
+                            key.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                            "{key}"
+                        );
+                        check(value);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(check),
+                _ => {}
+            }
+        }
+        for (wire, _) in fixtures::ALL {
+            check(&render(&data(fixtures::market(wire))));
+        }
+        check(&render(&data(fixtures::fill())));
+    }
+
+    #[test]
     fn trade_updates_carry_event_symbol_and_order() {
         let fill = fixtures::fill();
-        let line = render(&Line::TradeUpdate(&fill));
+        let line = render(&data(fill));
         assert_eq!(line["type"], "trade_update");
         assert_eq!(line["event"], "fill");
         assert_eq!(line["symbol"], "AAPL");
@@ -389,50 +745,52 @@ mod tests {
 
     #[test]
     fn lifecycle_lines() {
-        let line = render(&Line::State(&State::Closed));
+        let state = |state| machine::<MarketData>(Event::StateChanged(state));
+        let line = render(&state(State::Closed));
         assert_eq!(line, json!({"type": "state", "state": "closed"}));
 
         let error = StreamError::Server {
             code: Some(402),
             message: "auth failed".into(),
         };
-        let line = render(&Line::State(&State::Failed {
+        let line = render(&state(State::Failed {
             error: error.clone(),
         }));
         assert_eq!(line["state"], "failed");
         assert_eq!(line["code"], 402);
 
-        let line = render(&Line::Error {
-            error: &error,
-            fatal: true,
-        });
+        let line = render(&machine::<MarketData>(Event::Error { error, fatal: true }));
         assert_eq!(line["type"], "error");
         assert_eq!(line["code"], 402);
         assert!(line["message"].as_str().unwrap().contains("auth failed"));
         assert_eq!(line["fatal"], true);
 
         let timeout = StreamError::Timeout(tickwire_core::machine::TimeoutKind::DataSilence);
-        let line = render(&Line::Error {
-            error: &timeout,
+        let line = render(&machine::<MarketData>(Event::Error {
+            error: timeout,
             fatal: false,
-        });
+        }));
         assert!(line.get("code").is_none(), "{line}");
 
-        let mut set = SubscriptionSet::new();
-        set.insert(Channel::Quotes, Symbol::new("SPY").unwrap());
-        set.insert(Channel::Trades, Symbol::new("SPY").unwrap());
+        let set = fixtures::set(&[
+            (Channel::Quotes, "SPY"),
+            (Channel::Trades, "SPY"),
+            (Channel::DailyBars, "SPY"),
+        ]);
         assert_eq!(
-            render(&Line::Subscription(&set)),
-            json!({"type": "subscription", "trades": ["SPY"], "quotes": ["SPY"]})
+            render(&machine::<MarketData>(Event::Confirmed(set))),
+            json!({"type": "subscription", "channels": {
+                "trades": ["SPY"], "quotes": ["SPY"], "daily_bars": ["SPY"]
+            }})
         );
 
         let clock = clock();
         let mut out = String::new();
         format(
-            &Line::Gap {
+            &machine::<MarketData>(Event::Gap {
                 epoch: Default::default(),
                 since: clock.now - Duration::from_millis(500),
-            },
+            }),
             &clock,
             &mut out,
         );
@@ -442,23 +800,36 @@ mod tests {
             json!({"type": "gap", "epoch": 0, "since": "2024-01-02T15:04:04.5Z"})
         );
 
-        let line = render(&Line::Resumed {
+        let line = render(&machine::<MarketData>(Event::Resumed {
             epoch: Default::default(),
             gap_since: Instant::now(),
             lost_for: Duration::from_millis(1250),
-        });
+        }));
         assert_eq!(line["type"], "resumed");
         assert_eq!(line["lost_ms"], 1250);
 
-        let symbols = [Symbol::new("TSLA").unwrap()];
-        let line = render(&Line::Rejected {
-            channel: Channel::Quotes,
+        let line = render(&machine::<MarketData>(Event::Refused {
+            channel: Channel::UpdatedBars,
+            symbols: vec![Symbol::new("TSLA").unwrap()],
             code: Some(405),
-            message: "symbol limit exceeded",
-            symbols: &symbols,
-        });
+            message: "symbol limit exceeded".into(),
+        }));
         assert_eq!(line["type"], "error");
         assert_eq!(line["code"], 405);
         assert_eq!(line["symbols"], json!(["TSLA"]));
+        assert_eq!(line["channel"], "updated_bars");
+        assert_eq!(line["fatal"], false);
+
+        let line = render(&StreamEvent::<MarketData>::Dropped { count: 3, total: 7 });
+        assert_eq!(line, json!({"type": "dropped", "count": 3, "total": 7}));
+
+        let mut out = String::new();
+        let acknowledged = machine::<MarketData>(Event::Subscription {
+            request: fixtures::request_id(),
+            channel: Channel::Quotes,
+            outcome: SubscriptionOutcome::Acknowledged,
+        });
+        format(&acknowledged, &clock, &mut out);
+        assert_eq!(out, "", "the confirmed set has its own line");
     }
 }

@@ -1,78 +1,63 @@
 //! What `watch` and `trades` print: one line per event, for people
 //! ([`human`]) or programs ([`json`]).
 //!
-//! The formatters take a [`Line`], built from the stream's events, and a
-//! [`Clock`] (the moment of printing), so they are pure and unit tested over
-//! core's types.
+//! The formatters take the stream's own [`StreamEvent`]s and a [`Clock`]
+//! (the moment of printing), match every kind of event exhaustively, and are
+//! pure, so they are unit tested over core's types.
 
 pub(crate) mod human;
 pub(crate) mod json;
 
 use std::io::{self, Write};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use tickwire_alpaca::{Channel, SubscriptionSet};
-use tickwire_alpaca::{MarketData, TradeUpdate};
-use tickwire_core::machine::{ConnectionEpoch, State, StreamError};
+use tickwire_alpaca::Channel;
+use tickwire_core::machine::SubscriptionOutcome;
 use tickwire_core::{Symbol, Timestamp};
+use tickwire_ws::StreamEvent;
 
-/// One thing to print.
+#[cfg(doc)]
+use tickwire_core::machine::Event;
+
+/// A data message the CLI prints: market data or an account update.
+pub(crate) trait Printable: human::HumanData + json::JsonData {}
+
+impl<D: human::HumanData + json::JsonData> Printable for D {}
+
+/// Symbols the server refused: a command's [`SubscriptionOutcome::Rejected`]
+/// or an [`Event::Refused`]; both print the same way.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Line<'a> {
-    /// A market data message.
-    Market(&'a MarketData),
-    /// An account update.
-    TradeUpdate(&'a TradeUpdate),
-    /// The stream's state changed.
-    State(&'a State),
-    /// The server confirmed this (whole) subscription set.
-    Subscription(&'a SubscriptionSet),
-    /// The server refused some symbols of a request.
-    Rejected {
-        /// The channel of the request.
-        channel: Channel,
-        /// The server's code, if it gave one.
-        code: Option<u16>,
-        /// The server's message or an explanation.
-        message: &'a str,
-        /// The refused symbols.
-        symbols: &'a [Symbol],
-    },
-    /// The stream stopped being live; data may be missing from `since`.
-    Gap {
-        /// The connection that was lost.
-        epoch: ConnectionEpoch,
-        /// When it was lost.
-        since: Instant,
-    },
-    /// The stream is live again.
-    Resumed {
-        /// The new connection.
-        epoch: ConnectionEpoch,
-        /// When the gap began.
-        gap_since: Instant,
-        /// How long it lasted.
-        lost_for: Duration,
-    },
-    /// Something went wrong.
-    Error {
-        /// What.
-        error: &'a StreamError,
-        /// Whether the stream stopped for good.
-        fatal: bool,
-    },
-    /// A message type this version does not know.
-    Unknown {
-        /// Its type tag.
-        tag: &'a str,
-    },
-    /// Data events dropped because the terminal could not keep up.
-    Dropped {
-        /// Since the last report.
-        count: u64,
-        /// Since the start.
-        total: u64,
-    },
+pub(crate) struct Rejection<'a> {
+    /// The channel of the refused symbols.
+    pub(crate) channel: Channel,
+    /// The server's code, if it gave one.
+    pub(crate) code: Option<u16>,
+    /// The server's message, or an explanation.
+    pub(crate) message: &'a str,
+    /// The refused symbols.
+    pub(crate) symbols: &'a [Symbol],
+}
+
+impl<'a> Rejection<'a> {
+    /// The rejection a verdict on `channel` carries. The other verdicts
+    /// print nothing: the subscription set confirmed next shows their effect.
+    pub(crate) fn of_verdict(channel: Channel, outcome: &'a SubscriptionOutcome) -> Option<Self> {
+        match outcome {
+            SubscriptionOutcome::Rejected {
+                code,
+                message,
+                symbols,
+            } => Some(Self {
+                channel,
+                code: *code,
+                message,
+                symbols,
+            }),
+            SubscriptionOutcome::Acknowledged
+            | SubscriptionOutcome::Superseded
+            | SubscriptionOutcome::Abandoned => None,
+        }
+    }
 }
 
 /// The moment of printing, to turn a stream's `Instant`s into wall-clock times.
@@ -131,12 +116,20 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    /// Formats and writes one line (buffered until [`flush`](Self::flush)).
-    pub(crate) fn print(&mut self, line: &Line<'_>, clock: &Clock) -> io::Result<()> {
+    /// Formats and writes the line of one event (buffered until
+    /// [`flush`](Self::flush)); nothing for an event that has no line.
+    pub(crate) fn print<D: Printable>(
+        &mut self,
+        event: &StreamEvent<D>,
+        clock: &Clock,
+    ) -> io::Result<()> {
         self.buffer.clear();
         match self.style {
-            Style::Human => human::format(line, clock, &mut self.buffer),
-            Style::Json => json::format(line, clock, &mut self.buffer),
+            Style::Human => human::format(event, clock, &mut self.buffer),
+            Style::Json => json::format(event, clock, &mut self.buffer),
+        }
+        if self.buffer.is_empty() {
+            return Ok(());
         }
         self.buffer.push('\n');
         self.out.write_all(self.buffer.as_bytes())
@@ -151,7 +144,53 @@ impl<W: Write> Printer<W> {
 /// Shared test fixtures: one message of each kind.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use tickwire_alpaca::{MarketData, TradeUpdate};
+    use std::time::{Duration, Instant, SystemTime};
+
+    use tickwire_alpaca::{
+        AlpacaMarketData, Channel, Encoding, MarketData, SubscriptionSet, TradeUpdate,
+    };
+    use tickwire_core::machine::{Event, Machine, MachineConfig, RequestId};
+    use tickwire_core::{Credentials, Symbol};
+    use tickwire_ws::StreamEvent;
+
+    use super::Clock;
+
+    /// A moment of printing: now, and 2024-01-02T15:04:05Z on the wall clock.
+    pub(crate) fn clock() -> Clock {
+        Clock {
+            now: Instant::now(),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
+        }
+    }
+
+    /// The machine's `event`, as a stream delivers it.
+    pub(crate) fn machine<D>(event: Event<D, Channel>) -> StreamEvent<D> {
+        StreamEvent::Machine(event)
+    }
+
+    /// A data event.
+    pub(crate) fn data<D>(data: D) -> StreamEvent<D> {
+        machine(Event::Data(data))
+    }
+
+    /// A subscription set of `(channel, symbol)` pairs.
+    pub(crate) fn set(pairs: &[(Channel, &str)]) -> SubscriptionSet {
+        let mut set = SubscriptionSet::new();
+        for (channel, symbol) in pairs {
+            set.insert(*channel, Symbol::new(symbol).expect("valid symbol"));
+        }
+        set
+    }
+
+    /// A real request id (they are opaque): a machine's first subscribe.
+    pub(crate) fn request_id() -> RequestId {
+        let config = MachineConfig::new("wss://example.invalid/v2/iex", Credentials::new("k", "s"));
+        let mut machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json));
+        let symbol = Symbol::new("SPY").expect("valid symbol");
+        machine
+            .subscribe(Instant::now(), Channel::Quotes, [symbol])
+            .expect("the first subscribe is accepted")
+    }
 
     /// Parses a market data message from its wire JSON.
     pub(crate) fn market(json: &str) -> MarketData {
@@ -202,14 +241,16 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tickwire_alpaca::MarketData;
+    use tickwire_core::machine::{Event, State};
+
     use super::*;
 
     #[test]
     fn wall_times_follow_the_monotonic_clock() {
-        let clock = Clock {
-            now: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_207_845),
-        };
+        let clock = fixtures::clock();
         let earlier = clock.wall_time(clock.now - Duration::from_millis(1500));
         assert_eq!(earlier.to_string(), "2024-01-02T15:04:03.5Z");
         let later = clock.wall_time(clock.now + Duration::from_secs(2));
@@ -218,11 +259,16 @@ mod tests {
 
     #[test]
     fn the_printer_writes_one_line_per_event() {
-        let quote = fixtures::market(fixtures::QUOTE);
+        let quote = fixtures::data(fixtures::market(fixtures::QUOTE));
         let mut printer = Printer::new(Style::Json, Vec::new());
         let clock = Clock::now();
-        printer.print(&Line::Market(&quote), &clock).unwrap();
-        printer.print(&Line::State(&State::Closed), &clock).unwrap();
+        printer.print(&quote, &clock).unwrap();
+        printer
+            .print(
+                &fixtures::machine::<MarketData>(Event::StateChanged(State::Closed)),
+                &clock,
+            )
+            .unwrap();
         let text = String::from_utf8(printer.out).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(text.ends_with('\n'));

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command as StdCommand, Stdio};
+use std::process::{Child, ChildStdout, Command as StdCommand, Output, Stdio};
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -38,6 +38,26 @@ pub(crate) fn tickwire() -> Command {
         .env_remove("RUST_LOG")
         .timeout(TIMEOUT);
     command
+}
+
+/// Runs `command` to its end; fails the test, showing stderr, unless it succeeded.
+pub(crate) fn succeeds(command: &mut Command) -> Output {
+    let output = command.output().expect("runs");
+    assert!(
+        output.status.success(),
+        "exit {:?}; stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Runs `command` to its end, requires exit code `code`, and returns its stderr.
+pub(crate) fn exits_with(command: &mut Command, code: i32) -> String {
+    let output = command.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    stderr
 }
 
 /// Parses every stdout line as a JSON object with a `"type"`.

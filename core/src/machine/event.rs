@@ -37,8 +37,10 @@ impl RequestId {
 }
 
 /// The verdict on one subscribe or unsubscribe command.
+///
+/// Part of the [`Event`] vocabulary, and like it not `#[non_exhaustive]`: a
+/// new verdict must be handled by every `match`, not passed over.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum SubscriptionOutcome {
     /// The server's set now reflects the command.
     Acknowledged,
@@ -165,8 +167,12 @@ impl StreamError {
 }
 
 /// A notification for the application, drained with [`Machine::poll_event`](super::Machine::poll_event).
+///
+/// This is the one event vocabulary from the machine to the user: drivers
+/// hand these events on as they are. The enum is deliberately not
+/// `#[non_exhaustive]`: a new kind of event is a breaking change, so every
+/// consumer's `match` must handle it instead of passing it over.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Event<D, C> {
     /// A data message.
     Data(D),

@@ -129,7 +129,7 @@ pub enum CommandError {
 /// // `LineDialect` stands for a vendor's protocol crate (a toy one here).
 /// let config = MachineConfig::new("wss://stream.example.com/ticks", Credentials::new("key", "secret"));
 /// let mut now = Instant::now();
-/// let mut machine = Machine::symbol_stream(config, LineDialect, now);
+/// let mut machine = Machine::symbol_stream(config, LineDialect);
 ///
 /// // No symbols, no connection, however long we wait.
 /// now += Duration::from_secs(3600);
@@ -182,8 +182,7 @@ pub struct Machine<D: Dialect> {
 
 impl<D: Dialect> Machine<D> {
     /// A market-data stream: starts [`State::Idle`] and connects on the first subscription.
-    pub fn symbol_stream(config: MachineConfig, dialect: D, now: Instant) -> Self {
-        let _ = now;
+    pub fn symbol_stream(config: MachineConfig, dialect: D) -> Self {
         Self::new(config, dialect, StreamKind::Symbols)
     }
 

@@ -43,7 +43,7 @@ impl Fixture<AlpacaMarketData> {
 
     pub fn market_with(config: MachineConfig) -> Self {
         let now = Instant::now();
-        let machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json), now);
+        let machine = Machine::symbol_stream(config, AlpacaMarketData::new(Encoding::Json));
         Self::new(machine, now)
     }
 

@@ -1,0 +1,87 @@
+//! What sets one kind of stream apart from another: the
+//! [`StreamProfile`]s of a market-data and of a trading stream.
+
+use std::fmt;
+
+use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Encoding};
+use tickwire_core::machine::StreamKind;
+use tickwire_core::protocol::Dialect;
+
+use crate::{Events, Feed, StreamHandle, TradingEndpoint};
+
+/// The kind of an [`EventStream`](crate::EventStream): where it connects, which
+/// dialect it speaks, and whether it starts idle or connecting.
+///
+/// Everything else (the builder, the task, the handle, the events) is shared
+/// by every kind. [`MarketDataProfile`] and [`TradingProfile`] are the two
+/// kinds Alpaca has.
+pub trait StreamProfile: 'static {
+    /// The protocol spoken on the connection.
+    type Dialect: Dialect;
+    /// Where the stream connects (a feed, a trading endpoint).
+    type Endpoint: fmt::Debug + Clone + Send;
+    /// A symbol stream (connects on the first subscribe) or an account
+    /// stream (connects at once).
+    const KIND: StreamKind;
+    /// The encoding used when the builder names none.
+    const ENCODING_DEFAULT: Encoding;
+
+    /// The URL of `endpoint`.
+    fn url(endpoint: &Self::Endpoint) -> String;
+
+    /// The dialect for `encoding`.
+    fn dialect(encoding: Encoding) -> Self::Dialect;
+}
+
+/// The data messages of a stream of profile `P`.
+pub type DataOf<P> = <<P as StreamProfile>::Dialect as Dialect>::Data;
+
+/// The channels of a stream of profile `P`.
+pub type ChannelOf<P> = <<P as StreamProfile>::Dialect as Dialect>::Channel;
+
+/// The command handle of a stream of profile `P`.
+pub type HandleOf<P> = StreamHandle<ChannelOf<P>>;
+
+/// The events of a stream of profile `P`.
+pub type EventsOf<P> = Events<DataOf<P>, ChannelOf<P>>;
+
+/// A market-data stream: a [`Feed`]'s quotes, trades, bars, news…; idle
+/// until the first subscribe; MessagePack by default (the options feeds
+/// require it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MarketDataProfile {}
+
+impl StreamProfile for MarketDataProfile {
+    type Dialect = AlpacaMarketData;
+    type Endpoint = Feed;
+    const KIND: StreamKind = StreamKind::Symbols;
+    const ENCODING_DEFAULT: Encoding = Encoding::MsgPack;
+
+    fn url(feed: &Feed) -> String {
+        feed.url()
+    }
+
+    fn dialect(encoding: Encoding) -> AlpacaMarketData {
+        AlpacaMarketData::new(encoding)
+    }
+}
+
+/// A trading stream: an account's order updates from a
+/// [`TradingEndpoint`]; connects at once; JSON by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TradingProfile {}
+
+impl StreamProfile for TradingProfile {
+    type Dialect = AlpacaTrading;
+    type Endpoint = TradingEndpoint;
+    const KIND: StreamKind = StreamKind::Account;
+    const ENCODING_DEFAULT: Encoding = Encoding::Json;
+
+    fn url(endpoint: &TradingEndpoint) -> String {
+        endpoint.url()
+    }
+
+    fn dialect(encoding: Encoding) -> AlpacaTrading {
+        AlpacaTrading::new(encoding)
+    }
+}
