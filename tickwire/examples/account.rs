@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tickwire::sim::Exchange;
-use tickwire::{State, StreamEvent, TradingStream};
+use tickwire::{Event, State, StreamEvent, TradingStream};
 
 /// Trade updates to print before stopping.
 const UPDATES: usize = 10;
@@ -40,8 +40,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
             return Err("the stream ended".into());
         };
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            StreamEvent::Dropped { count, .. } => {
+                println!("{count} messages dropped: this consumer fell behind");
+                continue;
+            }
+        };
         match event {
-            StreamEvent::Data(update) => {
+            Event::Data(update) => {
                 let order = &update.order;
                 let symbol = order
                     .symbol
@@ -63,11 +70,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 updates += 1;
             }
-            StreamEvent::StateChanged(State::Connecting { phase, .. }) => {
+            Event::StateChanged(State::Connecting { phase, .. }) => {
                 println!("state connecting ({phase:?})");
             }
-            StreamEvent::StateChanged(state) => println!("state {}", state.name()),
-            StreamEvent::Error { error, fatal: true } => return Err(error.into()),
+            Event::StateChanged(state) => println!("state {}", state.name()),
+            Event::Error { error, fatal: true } => return Err(error.into()),
             _ => {}
         }
     }

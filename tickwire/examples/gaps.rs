@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tickwire::sim::{Exchange, Fault};
-use tickwire::{Channel, Feed, MarketData, MarketDataStream, StreamEvent};
+use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream, StreamEvent};
 
 /// Quotes to read between faults.
 const QUOTES_BETWEEN_FAULTS: u32 = 5;
@@ -61,14 +61,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
             return Err("the stream ended".into());
         };
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            StreamEvent::Dropped { count, .. } => {
+                println!("{count} messages dropped: this consumer fell behind");
+                continue;
+            }
+        };
         match event {
-            StreamEvent::Data(MarketData::Quote(quote)) => {
+            Event::Data(MarketData::Quote(quote)) => {
                 prices
                     .asks
                     .insert(quote.symbol.to_string(), quote.ask_price);
                 prices.quotes_since_resumed += 1;
             }
-            StreamEvent::Gap { epoch, .. } => {
+            Event::Gap { epoch, .. } => {
                 prices.stale = true;
                 println!(
                     "GAP: connection {} lost; book stale at {:?}",
@@ -76,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     prices.asks
                 );
             }
-            StreamEvent::Resumed {
+            Event::Resumed {
                 epoch, lost_for, ..
             } => {
                 prices.stale = false;
@@ -88,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     lost_for.as_millis()
                 );
             }
-            StreamEvent::Error { error, fatal } => {
+            Event::Error { error, fatal } => {
                 println!("error{}: {error}", if fatal { " (fatal)" } else { "" });
                 if fatal {
                     return Err(error.into());

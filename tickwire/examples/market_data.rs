@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tickwire::sim::Exchange;
-use tickwire::{Channel, Feed, MarketData, MarketDataStream, State, StreamEvent};
+use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream, State, StreamEvent};
 
 /// Data messages to print before unsubscribing, and again after.
 const MESSAGES_PER_PHASE: usize = 8;
@@ -75,25 +75,32 @@ async fn print_data(
         let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
             return Err("the stream ended".into());
         };
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            StreamEvent::Dropped { count, .. } => {
+                println!("{count} messages dropped: this consumer fell behind");
+                continue;
+            }
+        };
         match event {
-            StreamEvent::Data(MarketData::Quote(q)) => {
+            Event::Data(MarketData::Quote(q)) => {
                 println!(
                     "  quote {:<5} bid {:>8.2} x {:<4} ask {:>8.2} x {}",
                     q.symbol, q.bid_price, q.bid_size, q.ask_price, q.ask_size
                 );
                 seen += 1;
             }
-            StreamEvent::Data(MarketData::Trade(t)) => {
+            Event::Data(MarketData::Trade(t)) => {
                 println!("  trade {:<5} {:>8.2} x {}", t.symbol, t.price, t.size);
                 seen += 1;
             }
-            StreamEvent::Data(other) => println!("  other {other:?}"),
-            StreamEvent::StateChanged(State::Connecting { phase, .. }) => {
+            Event::Data(other) => println!("  other {other:?}"),
+            Event::StateChanged(State::Connecting { phase, .. }) => {
                 println!("  state connecting ({phase:?})");
             }
-            StreamEvent::StateChanged(state) => println!("  state {}", state.name()),
-            StreamEvent::Confirmed(set) => println!("  confirmed {set:?}"),
-            StreamEvent::Error { error, fatal } => {
+            Event::StateChanged(state) => println!("  state {}", state.name()),
+            Event::Confirmed(set) => println!("  confirmed {set:?}"),
+            Event::Error { error, fatal } => {
                 println!("  error{}: {error}", if fatal { " (fatal)" } else { "" });
                 if fatal {
                     return Err(error.into());

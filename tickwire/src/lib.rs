@@ -12,11 +12,11 @@
 //! - [`TradingStream`]: an account's order updates; connects at once.
 //!
 //! Both reconnect by themselves, resubscribe, and report what they missed as
-//! [`StreamEvent::Gap`] and [`StreamEvent::Resumed`].
+//! [`Event::Gap`] and [`Event::Resumed`], inside [`StreamEvent::Machine`].
 //!
 //! ```
 //! use futures::StreamExt;
-//! use tickwire::{Channel, Feed, MarketData, MarketDataStream, StreamEvent};
+//! use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream, StreamEvent};
 //!
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +28,7 @@
 //! let mut stream = MarketDataStream::builder(feed).key_pair(key_id, secret).build()?;
 //! stream.subscribe(Channel::Quotes, ["AAPL"]).await?;
 //! while let Some(event) = stream.next().await {
-//!     if let StreamEvent::Data(MarketData::Quote(quote)) = event {
+//!     if let StreamEvent::Machine(Event::Data(MarketData::Quote(quote))) = event {
 //!         println!("{} {} x {}", quote.symbol, quote.bid_price, quote.ask_price);
 //!         break;
 //!     }
@@ -79,6 +79,6 @@ pub mod sim;
 pub mod stream;
 
 pub use tickwire_alpaca::{Channel, MarketData, TradeUpdate};
-pub use tickwire_core::machine::{State, SubscriptionOutcome};
+pub use tickwire_core::machine::{Event, State, SubscriptionOutcome};
 pub use tickwire_core::{Credentials, Symbol};
 pub use tickwire_ws::{Error, Feed, MarketDataStream, StreamEvent, TradingEndpoint, TradingStream};

@@ -5,8 +5,8 @@
 //! machine over a WebSocket.
 
 pub use tickwire_ws::{
-    Error, Events, Feed, IntoSymbol, MarketDataBuilder, MarketDataEvent, MarketDataStream,
-    QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, SlowConsumerPolicy, StreamBuilder,
-    StreamEvent, StreamHandle, TradingBuilder, TradingEndpoint, TradingEvent, TradingStream,
-    WsConfig, WsTransport,
+    Error, EventStream, Events, Feed, IntoSymbol, MarketDataBuilder, MarketDataEvent,
+    MarketDataStream, QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, SlowConsumerPolicy,
+    StreamBuilder, StreamEvent, StreamHandle, TradingBuilder, TradingEndpoint, TradingEvent,
+    TradingStream, WsConfig, WsTransport,
 };
