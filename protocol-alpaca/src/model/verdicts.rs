@@ -14,7 +14,8 @@ use tickwire_core::protocol::Verdict;
 /// | anything else | [`Verdict::Reconnect`] |
 ///
 /// ```
-/// use tickwire_core::protocol::{Verdict, alpaca::verdict_for_code};
+/// use tickwire_alpaca::verdict_for_code;
+/// use tickwire_core::protocol::Verdict;
 /// assert_eq!(verdict_for_code(409), Verdict::Fatal);
 /// assert_eq!(verdict_for_code(406), Verdict::ReconnectSlowly);
 /// ```

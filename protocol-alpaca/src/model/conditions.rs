@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 /// two codes are stored without a heap allocation. Always encoded as an array.
 ///
 /// ```
-/// use tickwire_core::protocol::alpaca::Conditions;
+/// use tickwire_alpaca::Conditions;
 /// let from_array: Conditions = serde_json::from_str(r#"["@","I"]"#)?;
 /// let from_string: Conditions = serde_json::from_str(r#""I""#)?;
 /// assert_eq!(from_array.iter().collect::<Vec<_>>(), ["@", "I"]);

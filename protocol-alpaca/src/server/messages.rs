@@ -1,16 +1,16 @@
 //! The server side of both Alpaca streams, for the simulated exchange and
 //! tests: encoding what servers send (decoding what clients send is in
-//! `server_decode`).
+//! [`request_decode`](super::request_decode)).
 
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use super::Encoding;
-use super::market::MarketData;
-use super::server_data;
-use super::server_trading;
-use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
-use super::trading::TradeUpdate;
+use crate::Encoding;
+use crate::model::market::MarketData;
+use crate::model::trading::TradeUpdate;
+use crate::server::market_data;
+use crate::server::trade_updates;
+use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
 use crate::{Channel, Frame, SubscriptionSet};
 
 /// A market data stream message, as a server sends it.
@@ -103,7 +103,7 @@ impl Serialize for Symbols<'_> {
 ///
 /// ```
 /// use tickwire_core::Frame;
-/// use tickwire_core::protocol::alpaca::{Encoding, ServerMessage, encode_market_frame};
+/// use tickwire_alpaca::{Encoding, ServerMessage, encode_market_frame};
 /// let frame = encode_market_frame(Encoding::Json, &[ServerMessage::Connected]);
 /// assert_eq!(frame, Frame::text(r#"[{"T":"success","msg":"connected"}]"#));
 /// ```
@@ -122,7 +122,7 @@ impl ServerMessage {
     /// with each message wrapped in [`ServerMessage::Data`], without copying them.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{
+    /// use tickwire_alpaca::{
     ///     Encoding, Imbalance, MarketData, ServerMessage, encode_market_frame,
     /// };
     /// use tickwire_core::{Frame, Symbol, Timestamp};
@@ -145,7 +145,7 @@ impl ServerMessage {
     /// # Ok::<(), tickwire_core::InvalidSymbol>(())
     /// ```
     pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
-        server_data::data_frame(encoding, messages)
+        market_data::data_frame(encoding, messages)
     }
 
     /// The subscription ack of `set`, as [`encode_market_frame`] writes
@@ -154,8 +154,9 @@ impl ServerMessage {
     /// Alpaca's stock feeds acknowledge them. The set is not copied.
     ///
     /// ```
-    /// use tickwire_core::{Channel, Frame, Symbol, SubscriptionSet};
-    /// use tickwire_core::protocol::alpaca::{Encoding, ServerMessage};
+    /// use tickwire_alpaca::{Channel, SubscriptionSet};
+    /// use tickwire_core::{Frame, Symbol};
+    /// use tickwire_alpaca::{Encoding, ServerMessage};
     /// let set: SubscriptionSet = [(Channel::Trades, Symbol::new("AAPL")?)].into_iter().collect();
     /// let frame = ServerMessage::subscription_frame(Encoding::Json, &set, true);
     /// let text = std::str::from_utf8(frame.payload()).unwrap();
@@ -354,7 +355,7 @@ impl Serialize for TradingServerMessage {
 ///
 /// ```
 /// use tickwire_core::Frame;
-/// use tickwire_core::protocol::alpaca::{Encoding, TradingServerMessage, encode_trading_frame};
+/// use tickwire_alpaca::{Encoding, TradingServerMessage, encode_trading_frame};
 /// let frame = encode_trading_frame(Encoding::Json, &TradingServerMessage::Authorized);
 /// assert_eq!(
 ///     frame,
@@ -363,7 +364,7 @@ impl Serialize for TradingServerMessage {
 /// ```
 pub fn encode_trading_frame(encoding: Encoding, message: &TradingServerMessage) -> Frame {
     if let TradingServerMessage::TradeUpdate(update) = message {
-        return server_trading::trade_update_frame(encoding, update);
+        return trade_updates::trade_update_frame(encoding, update);
     }
     match encoding.frame(message) {
         Frame::Text(bytes) => Frame::Binary(bytes),
@@ -376,7 +377,7 @@ impl TradingServerMessage {
     /// [`TradingServerMessage::TradeUpdate`] of `update`, without copying it.
     ///
     /// ```
-    /// use tickwire_core::protocol::alpaca::{
+    /// use tickwire_alpaca::{
     ///     Encoding, TradeUpdate, TradingServerMessage, encode_trading_frame,
     /// };
     /// let update: TradeUpdate = serde_json::from_str(
@@ -395,7 +396,7 @@ impl TradingServerMessage {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
-        server_trading::trade_update_frame(encoding, update)
+        trade_updates::trade_update_frame(encoding, update)
     }
 }
 

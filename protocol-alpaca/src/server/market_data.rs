@@ -2,14 +2,13 @@
 //! `[MarketData]`: `T` first, then the fields in declaration order, with the
 //! optional ones left out as `skip_serializing_if` leaves them out.
 
-use super::Conditions;
-use super::Encoding;
-use super::market::{
+use crate::model::conditions::Conditions;
+use crate::model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, OrderbookLevel,
     Quote, Trade, TradingStatus,
 };
-use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter};
-use crate::Frame;
+use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter};
+use crate::{Encoding, Frame};
 
 /// One frame carrying `messages` in order, as serde writes the slice.
 pub(super) fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {

@@ -13,7 +13,7 @@ use compact_str::{CompactString, ToCompactString};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::wire_enum::wire_enum;
+use crate::model::wire_enum::wire_enum;
 use crate::{Symbol, Timestamp};
 
 /// An order or fill event on the account stream (`stream: "trade_updates"`).
@@ -326,7 +326,7 @@ fn order_class_or_simple<'de, D: Deserializer<'de>>(d: D) -> Result<OrderClass, 
 /// Decodes from a string or a number; always encodes as a string.
 ///
 /// ```
-/// use tickwire_core::protocol::alpaca::Decimal;
+/// use tickwire_alpaca::Decimal;
 /// let d: Decimal = serde_json::from_str("12.5")?;
 /// assert_eq!(d.as_str(), "12.5");
 /// assert_eq!(d.to_f64(), Some(12.5));
