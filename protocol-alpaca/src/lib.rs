@@ -3,6 +3,7 @@
 //! - [`AlpacaMarketData`] and [`AlpacaTrading`]: the client side, as
 //!   [`Dialect`](tickwire_core::protocol::Dialect)s for the machine.
 //! - [`MarketData`] and [`TradeUpdate`]: the typed messages they deliver.
+//! - [`Feed`]: the market data feeds, with the channels each offers.
 //! - With the `server` feature, `decode_client_message`,
 //!   `encode_market_frame` and `encode_trading_frame`: the server side, for
 //!   simulated exchanges.
@@ -29,6 +30,7 @@ pub use client::request::AuthForm;
 pub use client::trading_dialect::AlpacaTrading;
 pub use model::channel::{Channel, UnknownChannel};
 pub use model::conditions::Conditions;
+pub use model::feed::{DATA_HOST, Feed, LIVE_TRADING_URL, PAPER_TRADING_URL, TRADING_PATH};
 pub use model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, OrderbookLevel,
     Quote, Trade, TradingStatus,

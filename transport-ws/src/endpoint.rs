@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use tickwire_alpaca::{Feed as AlpacaFeed, LIVE_TRADING_URL, PAPER_TRADING_URL};
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::Error;
@@ -42,31 +43,34 @@ pub enum Feed {
     Custom(String),
 }
 
-/// Alpaca's market data host.
-const DATA_HOST: &str = "wss://stream.data.alpaca.markets";
-
 impl Feed {
     /// The endpoint URL.
     pub fn url(&self) -> String {
-        let path = match self {
-            Self::Iex => "v2/iex",
-            Self::Sip => "v2/sip",
-            Self::DelayedSip => "v2/delayed_sip",
-            Self::Test => "v2/test",
-            Self::Boats => "v1beta1/boats",
-            Self::Overnight => "v1beta1/overnight",
-            Self::Crypto => "v1beta3/crypto/us",
-            Self::OptionsIndicative => "v1beta1/indicative",
-            Self::OptionsOpra => "v1beta1/opra",
-            Self::News => "v1beta1/news",
-            Self::Custom(url) => return url.clone(),
-        };
-        format!("{DATA_HOST}/{path}")
+        self.alpaca_or_url()
+            .map_or_else(str::to_owned, AlpacaFeed::url)
     }
 
     /// Whether the feed only speaks MessagePack (the options feeds).
     pub fn requires_msgpack(&self) -> bool {
-        matches!(self, Self::OptionsIndicative | Self::OptionsOpra)
+        self.alpaca_or_url().is_ok_and(AlpacaFeed::msgpack_only)
+    }
+
+    /// The row of Alpaca's feed table this feed stands for, or the URL of a
+    /// custom one.
+    fn alpaca_or_url(&self) -> Result<AlpacaFeed, &str> {
+        Ok(match self {
+            Self::Iex => AlpacaFeed::Iex,
+            Self::Sip => AlpacaFeed::Sip,
+            Self::DelayedSip => AlpacaFeed::DelayedSip,
+            Self::Test => AlpacaFeed::Test,
+            Self::Boats => AlpacaFeed::Boats,
+            Self::Overnight => AlpacaFeed::Overnight,
+            Self::Crypto => AlpacaFeed::Crypto,
+            Self::OptionsIndicative => AlpacaFeed::OptionsIndicative,
+            Self::OptionsOpra => AlpacaFeed::OptionsOpra,
+            Self::News => AlpacaFeed::News,
+            Self::Custom(url) => return Err(url),
+        })
     }
 }
 
@@ -91,8 +95,8 @@ impl TradingEndpoint {
     /// The endpoint URL.
     pub fn url(&self) -> String {
         match self {
-            Self::Paper => "wss://paper-api.alpaca.markets/stream".to_owned(),
-            Self::Live => "wss://api.alpaca.markets/stream".to_owned(),
+            Self::Paper => PAPER_TRADING_URL.to_owned(),
+            Self::Live => LIVE_TRADING_URL.to_owned(),
             Self::Custom(url) => url.clone(),
         }
     }

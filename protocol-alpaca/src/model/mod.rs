@@ -5,6 +5,7 @@
 pub(crate) mod channel;
 pub(crate) mod conditions;
 pub(crate) mod cow_str;
+pub(crate) mod feed;
 pub(crate) mod market;
 pub(crate) mod trading;
 pub(crate) mod verdicts;
