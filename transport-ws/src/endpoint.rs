@@ -10,6 +10,9 @@ use crate::Error;
 
 /// A market data feed, i.e. the endpoint a [`MarketDataStream`](crate::MarketDataStream) connects to.
 ///
+/// What each of Alpaca's feeds offers (path, channels, encodings) is in
+/// [`tickwire_alpaca::Feed`]'s table.
+///
 /// ```
 /// use tickwire_ws::Feed;
 /// assert_eq!(Feed::Iex.url(), "wss://stream.data.alpaca.markets/v2/iex");
@@ -19,25 +22,25 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Feed {
-    /// Stocks, IEX only (free plan): `v2/iex`.
+    /// Alpaca's [`Iex`](AlpacaFeed::Iex) feed.
     Iex,
-    /// Stocks, all US exchanges: `v2/sip`.
+    /// Alpaca's [`Sip`](AlpacaFeed::Sip) feed.
     Sip,
-    /// Stocks, SIP delayed by 15 minutes: `v2/delayed_sip`.
+    /// Alpaca's [`DelayedSip`](AlpacaFeed::DelayedSip) feed.
     DelayedSip,
-    /// The always-on test stream (symbol `FAKEPACA`): `v2/test`.
+    /// Alpaca's [`Test`](AlpacaFeed::Test) feed.
     Test,
-    /// Stocks, Blue Ocean ATS overnight: `v1beta1/boats`.
+    /// Alpaca's [`Boats`](AlpacaFeed::Boats) feed.
     Boats,
-    /// Stocks, overnight (derived): `v1beta1/overnight`.
+    /// Alpaca's [`Overnight`](AlpacaFeed::Overnight) feed.
     Overnight,
-    /// Crypto (symbols like `BTC/USD`): `v1beta3/crypto/us`.
+    /// Alpaca's [`Crypto`](AlpacaFeed::Crypto) feed.
     Crypto,
-    /// Options, indicative feed (MessagePack only): `v1beta1/indicative`.
+    /// Alpaca's [`OptionsIndicative`](AlpacaFeed::OptionsIndicative) feed.
     OptionsIndicative,
-    /// Options, OPRA feed (MessagePack only): `v1beta1/opra`.
+    /// Alpaca's [`OptionsOpra`](AlpacaFeed::OptionsOpra) feed.
     OptionsOpra,
-    /// News: `v1beta1/news`.
+    /// Alpaca's [`News`](AlpacaFeed::News) feed.
     News,
     /// Any other endpoint (a sandbox, a proxy, a local test server).
     Custom(String),

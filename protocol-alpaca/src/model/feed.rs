@@ -54,92 +54,65 @@ pub enum Feed {
     News,
 }
 
-/// What one feed offers: a row of [`FEEDS`].
+/// What a feed carries, which decides what it offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Market {
+    Stocks,
+    Crypto,
+    Options,
+    News,
+}
+
+impl Market {
+    const fn channels(self) -> &'static [Channel] {
+        match self {
+            Self::Stocks => &[
+                Channel::Trades,
+                Channel::Quotes,
+                Channel::Bars,
+                Channel::UpdatedBars,
+                Channel::DailyBars,
+                Channel::Statuses,
+                Channel::Lulds,
+                Channel::Imbalances,
+            ],
+            Self::Crypto => &[
+                Channel::Trades,
+                Channel::Quotes,
+                Channel::Bars,
+                Channel::UpdatedBars,
+                Channel::DailyBars,
+                Channel::Orderbooks,
+            ],
+            Self::Options => &[Channel::Trades, Channel::Quotes],
+            Self::News => &[Channel::News],
+        }
+    }
+}
+
+/// One feed's row of [`FEEDS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FeedSpec {
     feed: Feed,
+    /// Alpaca's short name for it.
     name: &'static str,
     path: &'static str,
-    channels: &'static [Channel],
-    msgpack_only: bool,
-    trade_followers: bool,
-}
-
-/// The channels of a stock feed.
-const STOCK_CHANNELS: &[Channel] = &[
-    Channel::Trades,
-    Channel::Quotes,
-    Channel::Bars,
-    Channel::UpdatedBars,
-    Channel::DailyBars,
-    Channel::Statuses,
-    Channel::Lulds,
-    Channel::Imbalances,
-];
-
-/// The channels of the crypto feed.
-const CRYPTO_CHANNELS: &[Channel] = &[
-    Channel::Trades,
-    Channel::Quotes,
-    Channel::Bars,
-    Channel::UpdatedBars,
-    Channel::DailyBars,
-    Channel::Orderbooks,
-];
-
-/// The channels of an options feed.
-const OPTIONS_CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes];
-
-/// A stock feed's row.
-const fn stocks(feed: Feed, name: &'static str, path: &'static str) -> FeedSpec {
-    FeedSpec {
-        feed,
-        name,
-        path,
-        channels: STOCK_CHANNELS,
-        msgpack_only: false,
-        trade_followers: true,
-    }
-}
-
-/// An options feed's row.
-const fn options(feed: Feed, name: &'static str, path: &'static str) -> FeedSpec {
-    FeedSpec {
-        feed,
-        name,
-        path,
-        channels: OPTIONS_CHANNELS,
-        msgpack_only: true,
-        trade_followers: false,
-    }
+    market: Market,
 }
 
 /// Every feed, in the order of [`Feed`]'s variants.
+#[rustfmt::skip]
 const FEEDS: [FeedSpec; 10] = [
-    stocks(Feed::Iex, "iex", "/v2/iex"),
-    stocks(Feed::Sip, "sip", "/v2/sip"),
-    stocks(Feed::DelayedSip, "delayed_sip", "/v2/delayed_sip"),
-    stocks(Feed::Test, "test", "/v2/test"),
-    stocks(Feed::Boats, "boats", "/v1beta1/boats"),
-    stocks(Feed::Overnight, "overnight", "/v1beta1/overnight"),
-    FeedSpec {
-        feed: Feed::Crypto,
-        name: "crypto",
-        path: "/v1beta3/crypto/us",
-        channels: CRYPTO_CHANNELS,
-        msgpack_only: false,
-        trade_followers: false,
-    },
-    options(Feed::OptionsIndicative, "indicative", "/v1beta1/indicative"),
-    options(Feed::OptionsOpra, "opra", "/v1beta1/opra"),
-    FeedSpec {
-        feed: Feed::News,
-        name: "news",
-        path: "/v1beta1/news",
-        channels: &[Channel::News],
-        msgpack_only: false,
-        trade_followers: false,
-    },
+    FeedSpec { feed: Feed::Iex, name: "iex", path: "/v2/iex", market: Market::Stocks },
+    FeedSpec { feed: Feed::Sip, name: "sip", path: "/v2/sip", market: Market::Stocks },
+    FeedSpec { feed: Feed::DelayedSip, name: "delayed_sip", path: "/v2/delayed_sip", market: Market::Stocks },
+    FeedSpec { feed: Feed::Test, name: "test", path: "/v2/test", market: Market::Stocks },
+    FeedSpec { feed: Feed::Boats, name: "boats", path: "/v1beta1/boats", market: Market::Stocks },
+    FeedSpec { feed: Feed::Overnight, name: "overnight", path: "/v1beta1/overnight", market: Market::Stocks },
+    FeedSpec { feed: Feed::Crypto, name: "crypto", path: "/v1beta3/crypto/us", market: Market::Crypto },
+    FeedSpec { feed: Feed::OptionsIndicative, name: "indicative", path: "/v1beta1/indicative", market: Market::Options },
+    FeedSpec { feed: Feed::OptionsOpra, name: "opra", path: "/v1beta1/opra", market: Market::Options },
+    FeedSpec { feed: Feed::News, name: "news", path: "/v1beta1/news", market: Market::News },
 ];
 
 impl Feed {
@@ -184,17 +157,17 @@ impl Feed {
 
     /// The channels a client may subscribe to on this feed.
     pub const fn channels(self) -> &'static [Channel] {
-        self.spec().channels
+        self.spec().market.channels()
     }
 
     /// Whether the feed speaks MessagePack only (the options feeds).
     pub const fn msgpack_only(self) -> bool {
-        self.spec().msgpack_only
+        matches!(self.spec().market, Market::Options)
     }
 
     /// Whether `trades` brings `corrections` and `cancelErrors` with it.
     pub const fn has_trade_followers(self) -> bool {
-        self.spec().trade_followers
+        matches!(self.spec().market, Market::Stocks)
     }
 
     /// The feed served at a path (a query, fragment or trailing slash is ignored).
