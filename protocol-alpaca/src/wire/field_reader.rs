@@ -1,6 +1,6 @@
 //! What the fast paths need from a wire reader: [`FieldReader`], which the
-//! [JSON](super::json_reader) and [MessagePack](super::msgpack_reader)
-//! readers implement, and [`put`], which fills a field once.
+//! JSON and MessagePack readers implement, and [`put`], which fills a field
+//! once.
 //!
 //! The contract, for both readers: **whenever a fast path returns a value,
 //! the serde path would have returned the same value.** Every method returns
