@@ -6,20 +6,13 @@
 
 use std::time::Duration;
 
-use tickwire_alpaca::{Channel, KEY_ID_ENV, SECRET_KEY_ENV};
+use tickwire_alpaca::{
+    Channel, KEY_ID_ENV, LIVE_TRADING_URL, PAPER_TRADING_URL, SECRET_KEY_ENV, TRADING_PATH,
+};
 use tickwire_core::{Credentials, Symbol};
 
 use crate::args::{ConnectionArgs, EncodingArg, Feed, LimitArgs, TradesArgs, WatchArgs};
 use crate::error::CliError;
-
-/// Alpaca's market data host.
-const DATA_HOST: &str = "wss://stream.data.alpaca.markets";
-/// Alpaca's paper trading stream.
-const PAPER_TRADING_URL: &str = "wss://paper-api.alpaca.markets/stream";
-/// Alpaca's live trading stream.
-const LIVE_TRADING_URL: &str = "wss://api.alpaca.markets/stream";
-/// The trading stream's path, on Alpaca and on the embedded exchange.
-pub(crate) const TRADING_PATH: &str = "/stream";
 
 /// Where a stream connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,67 +93,51 @@ pub(crate) struct TradesPlan {
 }
 
 impl Feed {
+    /// The row of Alpaca's feed table this choice stands for.
+    const fn alpaca(self) -> tickwire_alpaca::Feed {
+        use tickwire_alpaca::Feed as Alpaca;
+        match self {
+            Self::Iex => Alpaca::Iex,
+            Self::Sip => Alpaca::Sip,
+            Self::DelayedSip => Alpaca::DelayedSip,
+            Self::Test => Alpaca::Test,
+            Self::Crypto => Alpaca::Crypto,
+            Self::Options => Alpaca::OptionsIndicative,
+            Self::News => Alpaca::News,
+        }
+    }
+
+    /// The choice that stands for one of Alpaca's feeds (both options feeds
+    /// are `options`), if there is one.
+    fn from_alpaca(feed: tickwire_alpaca::Feed) -> Option<Self> {
+        use tickwire_alpaca::Feed as Alpaca;
+        Some(match feed {
+            Alpaca::Iex => Self::Iex,
+            Alpaca::Sip => Self::Sip,
+            Alpaca::DelayedSip => Self::DelayedSip,
+            Alpaca::Test => Self::Test,
+            Alpaca::Crypto => Self::Crypto,
+            Alpaca::OptionsIndicative | Alpaca::OptionsOpra => Self::Options,
+            Alpaca::News => Self::News,
+            _ => return None,
+        })
+    }
+
     /// The endpoint path, e.g. `/v2/iex`.
     pub(crate) const fn path(self) -> &'static str {
-        match self {
-            Self::Iex => "/v2/iex",
-            Self::Sip => "/v2/sip",
-            Self::DelayedSip => "/v2/delayed_sip",
-            Self::Test => "/v2/test",
-            Self::Crypto => "/v1beta3/crypto/us",
-            Self::Options => "/v1beta1/indicative",
-            Self::News => "/v1beta1/news",
-        }
+        self.alpaca().path()
     }
 
     /// The feed served at a URL's path, if it is one of Alpaca's.
     fn from_url(url: &str) -> Option<Self> {
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
-        let path = path
-            .split(['?', '#'])
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('/');
-        let path = if path == "/v1beta1/opra" {
-            "/v1beta1/indicative"
-        } else {
-            path
-        };
-        [
-            Self::Iex,
-            Self::Sip,
-            Self::DelayedSip,
-            Self::Test,
-            Self::Crypto,
-            Self::Options,
-            Self::News,
-        ]
-        .into_iter()
-        .find(|feed| feed.path() == path)
+        tickwire_alpaca::Feed::from_path(path).and_then(Self::from_alpaca)
     }
 
     /// The channels a client may subscribe to on this feed.
     fn channels(self) -> &'static [Channel] {
-        use Channel::{
-            Bars, DailyBars, Imbalances, Lulds, News, Orderbooks, Quotes, Statuses, Trades,
-            UpdatedBars,
-        };
-        match self {
-            Self::Iex | Self::Sip | Self::DelayedSip | Self::Test => &[
-                Trades,
-                Quotes,
-                Bars,
-                UpdatedBars,
-                DailyBars,
-                Statuses,
-                Lulds,
-                Imbalances,
-            ],
-            Self::Crypto => &[Trades, Quotes, Bars, UpdatedBars, DailyBars, Orderbooks],
-            Self::Options => &[Trades, Quotes],
-            Self::News => &[News],
-        }
+        self.alpaca().channels()
     }
 
     fn default_channels(self) -> Vec<Channel> {
@@ -242,7 +219,7 @@ pub(crate) fn watch_plan(
         (Some(_), None) => return Err(no_credentials_for_url()),
         (None, Some(credentials)) => (
             Target::Remote {
-                url: format!("{DATA_HOST}{}", args.feed.path()),
+                url: args.feed.alpaca().url(),
                 credentials,
             },
             Some(args.feed),
@@ -291,8 +268,8 @@ pub(crate) fn watch_plan(
         symbols
     };
 
-    let options = feed == Some(Feed::Options);
-    let encoding = match (args.encoding, options) {
+    let msgpack_only = feed.is_some_and(|feed| feed.alpaca().msgpack_only());
+    let encoding = match (args.encoding, msgpack_only) {
         (Some(EncodingArg::Json), true) => {
             return Err(CliError::usage(
                 "the options feed speaks MessagePack only: drop --encoding json (or pass --encoding msgpack)",
@@ -478,6 +455,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.feed, None);
+        let plan = watch(&["--url", "ws://127.0.0.1:9/v1beta1/opra/", "X"], &env).unwrap();
+        assert_eq!(plan.feed, Some(Feed::Options));
+        assert_eq!(plan.encoding, WireEncoding::MsgPack);
     }
 
     #[test]

@@ -3,56 +3,49 @@
 //! - [`AlpacaMarketData`] and [`AlpacaTrading`]: the client side, as
 //!   [`Dialect`](tickwire_core::protocol::Dialect)s for the machine.
 //! - [`MarketData`] and [`TradeUpdate`]: the typed messages they deliver.
-//! - [`decode_client_message`], [`encode_market_frame`] and
-//!   [`encode_trading_frame`]: the server side, for simulated exchanges.
+//! - [`Feed`]: the market data feeds, with the channels each offers.
+//! - With the `server` feature, `decode_client_message`,
+//!   `encode_market_frame` and `encode_trading_frame`: the server side, for
+//!   simulated exchanges.
+//!
+//! Inside, `model` holds the messages, `wire` the bytes of either
+//! encoding, and `client` and `server` each side's codecs; imports point
+//! from the sides to the wire to the model, never back.
 //!
 //! Both directions speak JSON or MessagePack ([`Encoding`]); decoders accept
 //! either whatever the configured encoding, telling them apart by the first
 //! byte. In MessagePack, timestamps are the Timestamp extension (type -1).
 
-mod channel;
-mod conditions;
-mod credentials;
-mod errors;
-mod fast;
-mod fast_control;
-mod fast_json;
-mod fast_msgpack;
-mod fast_trading;
-mod market;
-mod market_decode;
-mod market_dialect;
-mod request;
+mod client;
+mod model;
+#[cfg(feature = "server")]
 mod server;
-mod server_data;
-mod server_decode;
-mod server_trading;
-mod server_writer;
 #[cfg(test)]
 mod strategies;
-mod trading;
-mod trading_dialect;
 mod wire;
-mod wire_enum;
-mod wire_write;
 
-pub use channel::{Channel, UnknownChannel};
-pub use conditions::Conditions;
-pub use credentials::{CREDENTIAL_VARS, KEY_ID_ENV, SECRET_KEY_ENV, credentials_from_env};
-pub use errors::{verdict_for_code, verdict_for_trading_error};
-pub use market::{
+pub use client::credentials::{CREDENTIAL_VARS, KEY_ID_ENV, SECRET_KEY_ENV, credentials_from_env};
+pub use client::market_dialect::AlpacaMarketData;
+pub use client::request::AuthForm;
+pub use client::trading_dialect::AlpacaTrading;
+pub use model::channel::{Channel, UnknownChannel};
+pub use model::conditions::Conditions;
+pub use model::feed::{DATA_HOST, Feed, LIVE_TRADING_URL, PAPER_TRADING_URL, TRADING_PATH};
+pub use model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, OrderbookLevel,
     Quote, Trade, TradingStatus,
 };
-pub use market_dialect::AlpacaMarketData;
-pub use request::AuthForm;
-pub use server::{ServerMessage, TradingServerMessage, encode_market_frame, encode_trading_frame};
-pub use server_decode::{ClientMessage, decode_client_message};
-pub use trading::{
+pub use model::trading::{
     AssetClass, Decimal, Order, OrderClass, OrderSide, OrderStatus, OrderType, PositionIntent,
     TimeInForce, TradeEvent, TradeUpdate,
 };
-pub use trading_dialect::AlpacaTrading;
+pub use model::verdicts::{verdict_for_code, verdict_for_trading_error};
+#[cfg(feature = "server")]
+pub use server::messages::{
+    ServerMessage, TradingServerMessage, encode_market_frame, encode_trading_frame,
+};
+#[cfg(feature = "server")]
+pub use server::request_decode::{ClientMessage, decode_client_message};
 
 /// A set of Alpaca (channel, symbol) pairs.
 pub type SubscriptionSet = tickwire_core::SubscriptionSet<Channel>;

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::trading::{
+use crate::model::trading::{
     AssetClass, Decimal, Order, OrderClass, OrderSide, OrderStatus, OrderType, PositionIntent,
     TimeInForce, TradeEvent, TradeUpdate,
 };

@@ -3,11 +3,15 @@
 
 use std::net::IpAddr;
 
+use tickwire_alpaca::{Feed as AlpacaFeed, LIVE_TRADING_URL, PAPER_TRADING_URL};
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::Error;
 
 /// A market data feed, i.e. the endpoint a [`MarketDataStream`](crate::MarketDataStream) connects to.
+///
+/// What each of Alpaca's feeds offers (path, channels, encodings) is in
+/// [`tickwire_alpaca::Feed`]'s table.
 ///
 /// ```
 /// use tickwire_ws::Feed;
@@ -18,55 +22,58 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Feed {
-    /// Stocks, IEX only (free plan): `v2/iex`.
+    /// Alpaca's [`Iex`](AlpacaFeed::Iex) feed.
     Iex,
-    /// Stocks, all US exchanges: `v2/sip`.
+    /// Alpaca's [`Sip`](AlpacaFeed::Sip) feed.
     Sip,
-    /// Stocks, SIP delayed by 15 minutes: `v2/delayed_sip`.
+    /// Alpaca's [`DelayedSip`](AlpacaFeed::DelayedSip) feed.
     DelayedSip,
-    /// The always-on test stream (symbol `FAKEPACA`): `v2/test`.
+    /// Alpaca's [`Test`](AlpacaFeed::Test) feed.
     Test,
-    /// Stocks, Blue Ocean ATS overnight: `v1beta1/boats`.
+    /// Alpaca's [`Boats`](AlpacaFeed::Boats) feed.
     Boats,
-    /// Stocks, overnight (derived): `v1beta1/overnight`.
+    /// Alpaca's [`Overnight`](AlpacaFeed::Overnight) feed.
     Overnight,
-    /// Crypto (symbols like `BTC/USD`): `v1beta3/crypto/us`.
+    /// Alpaca's [`Crypto`](AlpacaFeed::Crypto) feed.
     Crypto,
-    /// Options, indicative feed (MessagePack only): `v1beta1/indicative`.
+    /// Alpaca's [`OptionsIndicative`](AlpacaFeed::OptionsIndicative) feed.
     OptionsIndicative,
-    /// Options, OPRA feed (MessagePack only): `v1beta1/opra`.
+    /// Alpaca's [`OptionsOpra`](AlpacaFeed::OptionsOpra) feed.
     OptionsOpra,
-    /// News: `v1beta1/news`.
+    /// Alpaca's [`News`](AlpacaFeed::News) feed.
     News,
     /// Any other endpoint (a sandbox, a proxy, a local test server).
     Custom(String),
 }
 
-/// Alpaca's market data host.
-const DATA_HOST: &str = "wss://stream.data.alpaca.markets";
-
 impl Feed {
     /// The endpoint URL.
     pub fn url(&self) -> String {
-        let path = match self {
-            Self::Iex => "v2/iex",
-            Self::Sip => "v2/sip",
-            Self::DelayedSip => "v2/delayed_sip",
-            Self::Test => "v2/test",
-            Self::Boats => "v1beta1/boats",
-            Self::Overnight => "v1beta1/overnight",
-            Self::Crypto => "v1beta3/crypto/us",
-            Self::OptionsIndicative => "v1beta1/indicative",
-            Self::OptionsOpra => "v1beta1/opra",
-            Self::News => "v1beta1/news",
-            Self::Custom(url) => return url.clone(),
-        };
-        format!("{DATA_HOST}/{path}")
+        self.alpaca_or_url()
+            .map_or_else(str::to_owned, AlpacaFeed::url)
     }
 
     /// Whether the feed only speaks MessagePack (the options feeds).
     pub fn requires_msgpack(&self) -> bool {
-        matches!(self, Self::OptionsIndicative | Self::OptionsOpra)
+        self.alpaca_or_url().is_ok_and(AlpacaFeed::msgpack_only)
+    }
+
+    /// The row of Alpaca's feed table this feed stands for, or the URL of a
+    /// custom one.
+    fn alpaca_or_url(&self) -> Result<AlpacaFeed, &str> {
+        Ok(match self {
+            Self::Iex => AlpacaFeed::Iex,
+            Self::Sip => AlpacaFeed::Sip,
+            Self::DelayedSip => AlpacaFeed::DelayedSip,
+            Self::Test => AlpacaFeed::Test,
+            Self::Boats => AlpacaFeed::Boats,
+            Self::Overnight => AlpacaFeed::Overnight,
+            Self::Crypto => AlpacaFeed::Crypto,
+            Self::OptionsIndicative => AlpacaFeed::OptionsIndicative,
+            Self::OptionsOpra => AlpacaFeed::OptionsOpra,
+            Self::News => AlpacaFeed::News,
+            Self::Custom(url) => return Err(url),
+        })
     }
 }
 
@@ -91,8 +98,8 @@ impl TradingEndpoint {
     /// The endpoint URL.
     pub fn url(&self) -> String {
         match self {
-            Self::Paper => "wss://paper-api.alpaca.markets/stream".to_owned(),
-            Self::Live => "wss://api.alpaca.markets/stream".to_owned(),
+            Self::Paper => PAPER_TRADING_URL.to_owned(),
+            Self::Live => LIVE_TRADING_URL.to_owned(),
             Self::Custom(url) => url.clone(),
         }
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tickwire_alpaca::Channel;
+use tickwire_alpaca::{Channel, Feed, TRADING_PATH};
 
 /// A market data feed an account can be entitled to, or the trading stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,18 +52,27 @@ impl Endpoint {
         Self::Trading,
     ];
 
+    /// The market data feed it serves, whose row of Alpaca's feed table
+    /// says what it offers; `None` for the trading stream.
+    pub const fn feed(self) -> Option<Feed> {
+        Some(match self {
+            Self::Iex => Feed::Iex,
+            Self::Sip => Feed::Sip,
+            Self::DelayedSip => Feed::DelayedSip,
+            Self::Test => Feed::Test,
+            Self::Crypto => Feed::Crypto,
+            Self::OptionsIndicative => Feed::OptionsIndicative,
+            Self::Opra => Feed::OptionsOpra,
+            Self::News => Feed::News,
+            Self::Trading => return None,
+        })
+    }
+
     /// The URL path, e.g. `/v2/iex`.
     pub const fn path(self) -> &'static str {
-        match self {
-            Self::Iex => "/v2/iex",
-            Self::Sip => "/v2/sip",
-            Self::DelayedSip => "/v2/delayed_sip",
-            Self::Test => "/v2/test",
-            Self::Crypto => "/v1beta3/crypto/us",
-            Self::OptionsIndicative => "/v1beta1/indicative",
-            Self::Opra => "/v1beta1/opra",
-            Self::News => "/v1beta1/news",
-            Self::Trading => "/stream",
+        match self.feed() {
+            Some(feed) => feed.path(),
+            None => TRADING_PATH,
         }
     }
 
@@ -96,33 +105,17 @@ impl Endpoint {
 
     /// Channels a client may subscribe to here.
     pub fn channels(self) -> &'static [Channel] {
-        use Channel::*;
-        match self.kind() {
-            Kind::Stocks => &[
-                Trades,
-                Quotes,
-                Bars,
-                UpdatedBars,
-                DailyBars,
-                Statuses,
-                Lulds,
-                Imbalances,
-            ],
-            Kind::Crypto => &[Trades, Quotes, Bars, UpdatedBars, DailyBars, Orderbooks],
-            Kind::Options => &[Trades, Quotes],
-            Kind::News => &[News],
-            Kind::Trading => &[],
-        }
+        self.feed().map_or(&[], Feed::channels)
     }
 
     /// Whether `trades` brings `corrections` and `cancelErrors` with it.
     pub(crate) fn has_trade_followers(self) -> bool {
-        self.kind() == Kind::Stocks
+        self.feed().is_some_and(Feed::has_trade_followers)
     }
 
     /// Whether the endpoint only speaks MessagePack (options).
     pub(crate) fn msgpack_only(self) -> bool {
-        self.kind() == Kind::Options
+        self.feed().is_some_and(Feed::msgpack_only)
     }
 }
 
@@ -144,5 +137,16 @@ mod tests {
         assert_eq!(Endpoint::from_path("/v2/iex/?x=1"), Some(Endpoint::Iex));
         assert_eq!(Endpoint::from_path("/v2/nope"), None);
         assert_eq!(Endpoint::from_path(""), None);
+        assert_eq!(Endpoint::from_path("/stream"), Some(Endpoint::Trading));
+    }
+
+    #[test]
+    fn what_each_endpoint_offers_is_its_feed_s() {
+        assert_eq!(Endpoint::Iex.channels(), Feed::Iex.channels());
+        assert!(Endpoint::Sip.has_trade_followers());
+        assert!(!Endpoint::Crypto.has_trade_followers());
+        assert!(Endpoint::Opra.msgpack_only() && !Endpoint::News.msgpack_only());
+        assert!(Endpoint::Trading.channels().is_empty());
+        assert!(!Endpoint::Trading.msgpack_only());
     }
 }

@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
-use tickwire_alpaca::Channel;
 use tickwire_alpaca::{
     Bar, CancelError, Conditions, Correction, Imbalance, Luld, MarketData, News, Orderbook,
     OrderbookLevel, Quote, Trade, TradingStatus,
@@ -12,8 +11,8 @@ use tickwire_core::{Symbol, Timestamp};
 
 use super::Endpoint;
 use super::endpoint::Kind;
+use super::plan::{ChannelBits, InstrumentId, Plan, PlanSymbol};
 use super::rng::{self, RngExt};
-use super::routing::{Plan, PlanSymbol};
 
 /// The symbol of the test stream (`/v2/test`).
 pub const TEST_SYMBOL: &str = "FAKEPACA";
@@ -81,9 +80,6 @@ impl Default for MarketConfig {
     }
 }
 
-/// An instrument's index in the generator's list; stable once registered.
-pub(crate) type InstrumentId = usize;
-
 /// A generated message and what it is routed by.
 #[derive(Debug, Clone)]
 pub(crate) struct Event {
@@ -150,44 +146,6 @@ struct At {
     bits: ChannelBits,
     symbol: usize,
     instrument: InstrumentId,
-}
-
-/// The plan bit of each channel an instrument can be wanted on: bit `i`
-/// for `endpoint.channels()[i]`, none where the endpoint lacks the channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ChannelBits {
-    trades: u32,
-    quotes: u32,
-    bars: u32,
-    updated_bars: u32,
-    daily_bars: u32,
-    statuses: u32,
-    lulds: u32,
-    imbalances: u32,
-    orderbooks: u32,
-}
-
-impl ChannelBits {
-    pub(crate) fn of(endpoint: Endpoint) -> Self {
-        let channels = endpoint.channels();
-        let bit = |channel: Channel| {
-            channels
-                .iter()
-                .position(|c| *c == channel)
-                .map_or(0, |index| 1 << index)
-        };
-        Self {
-            trades: bit(Channel::Trades),
-            quotes: bit(Channel::Quotes),
-            bars: bit(Channel::Bars),
-            updated_bars: bit(Channel::UpdatedBars),
-            daily_bars: bit(Channel::DailyBars),
-            statuses: bit(Channel::Statuses),
-            lulds: bit(Channel::Lulds),
-            imbalances: bit(Channel::Imbalances),
-            orderbooks: bit(Channel::Orderbooks),
-        }
-    }
 }
 
 /// The market: prices per (endpoint, symbol) and the clock of ticks.

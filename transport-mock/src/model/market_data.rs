@@ -9,28 +9,8 @@ use super::emit::Kind;
 use super::generator::Event;
 use super::routing::Index;
 use super::session::Phase;
-use super::wire::{self, ClientRequest, Control};
+use super::wire::{self, ClientRequest, Control, error_message};
 use super::{Encoding, Endpoint, Exchange, SessionId};
-
-/// The message Alpaca sends with an error code.
-pub(crate) fn error_message(code: u16) -> &'static str {
-    match code {
-        400 => "invalid syntax",
-        401 => "not authenticated",
-        402 => "auth failed",
-        403 => "already authenticated",
-        404 => "auth timeout",
-        405 => "symbol limit exceeded",
-        406 => "connection limit exceeded",
-        407 => "slow client",
-        409 => "insufficient subscription",
-        410 => "invalid subscribe action for this feed",
-        411 => "insufficient scope",
-        412 => "option messages are only available in MsgPack format",
-        413 => "star subscription is not allowed for option quotes",
-        _ => "internal error",
-    }
-}
 
 /// Why a subscription request is refused.
 struct Rejected(u16);

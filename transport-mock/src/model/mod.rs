@@ -6,6 +6,7 @@ mod endpoint;
 mod faults;
 mod generator;
 mod market_data;
+mod plan;
 mod rng;
 mod routing;
 mod session;

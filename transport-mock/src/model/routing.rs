@@ -15,7 +15,8 @@ use tickwire_alpaca::Channel;
 use tickwire_core::Symbol;
 
 use super::endpoint::Kind;
-use super::generator::{ChannelBits, Event, Generator, InstrumentId, Route, TEST_SYMBOL};
+use super::generator::{Event, Generator, Route, TEST_SYMBOL};
+use super::plan::{InstrumentId, Plan, PlanSymbol};
 use super::session::Session;
 use super::{Endpoint, SessionId};
 
@@ -167,69 +168,6 @@ impl Index {
     /// Whether any session subscribes to anything.
     pub(crate) fn any_demand(&self) -> bool {
         self.any_demand
-    }
-}
-
-/// What one endpoint's subscribers want, as the generator walks it each tick.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Plan {
-    endpoint: Endpoint,
-    /// Every symbol wanted, in symbol order.
-    symbols: Vec<PlanSymbol>,
-    /// The bit of each channel, as [`PlanSymbol::channels`] uses them.
-    bits: ChannelBits,
-}
-
-impl Plan {
-    /// A plan that wants nothing yet.
-    fn new(endpoint: Endpoint) -> Self {
-        Self {
-            endpoint,
-            symbols: Vec::new(),
-            bits: ChannelBits::of(endpoint),
-        }
-    }
-
-    pub(crate) fn endpoint(&self) -> Endpoint {
-        self.endpoint
-    }
-
-    /// Every symbol wanted, in symbol order; [`Route`]s index it.
-    pub(crate) fn symbols(&self) -> &[PlanSymbol] {
-        &self.symbols
-    }
-
-    /// The bit of each channel, as [`PlanSymbol::channels`] uses them.
-    pub(crate) fn channel_bits(&self) -> ChannelBits {
-        self.bits
-    }
-}
-
-/// One symbol a [`Plan`] wants.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct PlanSymbol {
-    symbol: Symbol,
-    /// The channels it is wanted on: bit `i` stands for
-    /// `endpoint.channels()[i]` (on news endpoints, bit 0: news is wanted
-    /// for it).
-    channels: u32,
-    /// The generator's instrument of it; none on news endpoints.
-    instrument: Option<InstrumentId>,
-}
-
-impl PlanSymbol {
-    pub(crate) fn symbol(&self) -> &Symbol {
-        &self.symbol
-    }
-
-    /// The channel bits it is wanted on (see [`Plan::channel_bits`]).
-    pub(crate) fn channels(&self) -> u32 {
-        self.channels
-    }
-
-    /// The generator's instrument of it; none on news endpoints.
-    pub(crate) fn instrument(&self) -> Option<InstrumentId> {
-        self.instrument
     }
 }
 

@@ -1,4 +1,4 @@
-//! The model's only contact with the wire format: tickwire-core's server-side
+//! The model's only contact with the wire format: tickwire-alpaca's server-side
 //! Alpaca codec ([`decode_client_message`], [`encode_market_frame`],
 //! [`encode_trading_frame`]), wrapped in the few calls the model makes.
 //!
@@ -12,7 +12,25 @@ use tickwire_alpaca::{
 use tickwire_core::Frame;
 use tickwire_core::protocol::DecodeError;
 
-use super::market_data::error_message;
+/// The message Alpaca sends with an error code.
+pub(crate) fn error_message(code: u16) -> &'static str {
+    match code {
+        400 => "invalid syntax",
+        401 => "not authenticated",
+        402 => "auth failed",
+        403 => "already authenticated",
+        404 => "auth timeout",
+        405 => "symbol limit exceeded",
+        406 => "connection limit exceeded",
+        407 => "slow client",
+        409 => "insufficient subscription",
+        410 => "invalid subscribe action for this feed",
+        411 => "insufficient scope",
+        412 => "option messages are only available in MsgPack format",
+        413 => "star subscription is not allowed for option quotes",
+        _ => "internal error",
+    }
+}
 
 /// A client frame that is not a request the exchange understands (→ 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,7 +50,7 @@ macro_rules! wire_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <super::wire::CowStr<'de> as serde::Deserialize<'de>>::deserialize(deserializer)?;
+                let text = <crate::model::cow_str::CowStr<'de> as serde::Deserialize<'de>>::deserialize(deserializer)?;
                 Ok(Self::from(&*text.0))
             }
         }

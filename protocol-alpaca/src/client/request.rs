@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::Encoding;
-use super::wire_write::{json_symbol, msgpack_symbol};
+use crate::Encoding;
+use crate::wire::write::{json_symbol, msgpack_symbol};
 use crate::{Channel, Credentials, Frame, Symbol};
 use tickwire_core::protocol::{EncodeError, EncodedRequest, SubscriptionOp, SubscriptionRequest};
 

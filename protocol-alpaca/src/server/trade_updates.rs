@@ -2,10 +2,10 @@
 //! `{"stream":"trade_updates","data":TradeUpdate}`: fields in declaration
 //! order, the update's optional ones left out, the order's written as `null`.
 
-use super::Encoding;
-use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter};
-use super::trading::{Decimal, Order, TradeUpdate};
+use crate::Encoding;
 use crate::Frame;
+use crate::model::trading::{Decimal, Order, TradeUpdate};
+use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter};
 
 /// One trade update frame: JSON in a binary frame, or MessagePack.
 pub(super) fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {

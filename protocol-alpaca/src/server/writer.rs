@@ -4,8 +4,8 @@
 
 use rmp::Marker;
 
-use super::Encoding;
-use super::wire_write::{
+use crate::Encoding;
+use crate::wire::write::{
     is_json_plain, json_str, json_symbol, msgpack_str_bytes, quoted, u32_len, written,
 };
 use crate::{Frame, Symbol, Timestamp};

@@ -1,7 +1,7 @@
 //! [`AlpacaTrading`]: the trading stream (`trade_updates`) as a [`Dialect`].
 //!
 //! A frame holding one trade update is read by the
-//! [fast path](super::fast_trading); anything it gives up on is decoded
+//! [fast path](crate::client::fast_trading); anything it gives up on is decoded
 //! through serde, in one pass when `stream` comes before `data`.
 
 use std::fmt;
@@ -9,12 +9,13 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::Encoding;
-use super::errors::verdict_for_trading_error;
-use super::request::{AuthForm, encode_auth, encode_listen};
-use super::trading::TradeUpdate;
-use super::wire::{CowStr, Wire};
-use super::{fast_json, fast_msgpack};
+use crate::Encoding;
+use crate::client::fast_trading;
+use crate::client::request::{AuthForm, encode_auth, encode_listen};
+use crate::model::cow_str::CowStr;
+use crate::model::trading::TradeUpdate;
+use crate::model::verdicts::verdict_for_trading_error;
+use crate::wire::frame::Wire;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 use tickwire_core::protocol::{
     DecodeError, Dialect, EncodeError, EncodedRequest, Inbound, ServerError, SubscriptionRequest,
@@ -29,7 +30,7 @@ use tickwire_core::protocol::{
 /// frames; JSON in text frames and MessagePack decode too.
 ///
 /// ```
-/// use tickwire_alpaca::{Channel};
+/// use tickwire_alpaca::Channel;
 /// use tickwire_core::{Frame, Symbol};
 /// use tickwire_core::protocol::{Dialect, Inbound};
 /// use tickwire_alpaca::{AlpacaTrading, Encoding};
@@ -133,11 +134,7 @@ fn decode_trading_frame(frame: &Frame, out: &mut Vec<Inbound<TradeUpdate, Channe
     let Some((wire, bytes)) = Wire::detect(frame) else {
         return;
     };
-    let fast = match wire {
-        Wire::Json => fast_json::decode_trade_update(bytes),
-        Wire::MsgPack => fast_msgpack::decode_trade_update(bytes),
-    };
-    match fast {
+    match fast_trading::decode_frame(wire, bytes) {
         Some(update) => out.push(Inbound::Data(update)),
         None => decode_with_serde(wire, bytes, out),
     }
@@ -346,10 +343,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::super::fast::tests::{mutate_all, mutation};
-    use super::super::strategies::{Entries, any_trade_update};
-    use super::super::{TradingServerMessage, encode_trading_frame};
     use super::*;
+    use crate::client::fast_market::tests::{mutate_all, mutation};
+    use crate::strategies::{Entries, any_trade_update};
+    use crate::{TradingServerMessage, encode_trading_frame};
     use tickwire_core::protocol::Verdict;
 
     const FILL: &str = r#"{"event":"fill","execution_id":"2f63ea93-423d-4169-b3f6-3fdafc10c418","order":{"id":"7b7653c4-7468-494a-aeb3-d5f255789473","client_order_id":"7d5ee2e1","created_at":"2021-03-16T18:38:01.942282Z","updated_at":"2021-03-16T18:38:01.942282Z","submitted_at":"2021-03-16T18:38:01.937734Z","filled_at":"2021-03-16T18:38:02Z","expired_at":null,"canceled_at":null,"failed_at":null,"replaced_at":null,"replaced_by":null,"replaces":null,"asset_id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","symbol":"AAPL","asset_class":"us_equity","notional":null,"qty":"1","filled_qty":"1","filled_avg_price":"189.12","order_class":"","order_type":"market","type":"market","side":"buy","time_in_force":"day","limit_price":null,"stop_price":null,"status":"filled","extended_hours":false,"legs":null,"trail_percent":null,"trail_price":null,"hwm":null},"timestamp":"2021-03-16T18:38:02.000001Z","price":"189.12","qty":"1","position_qty":"1"}"#;
@@ -373,11 +370,7 @@ mod tests {
     /// If the fast path decodes `bytes`, the serde path decodes them to that
     /// same update alone. Returns whether the fast path did.
     fn fast_agrees(wire: Wire, bytes: &[u8]) -> bool {
-        let fast = match wire {
-            Wire::Json => fast_json::decode_trade_update(bytes),
-            Wire::MsgPack => fast_msgpack::decode_trade_update(bytes),
-        };
-        let Some(update) = fast else {
+        let Some(update) = fast_trading::decode_frame(wire, bytes) else {
             return false;
         };
         let mut serde = Vec::new();

@@ -1,16 +1,16 @@
 //! The server side of both Alpaca streams, for the simulated exchange and
 //! tests: encoding what servers send (decoding what clients send is in
-//! `server_decode`).
+//! [`request_decode`](super::request_decode)).
 
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use super::Encoding;
-use super::market::MarketData;
-use super::server_data;
-use super::server_trading;
-use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
-use super::trading::TradeUpdate;
+use crate::Encoding;
+use crate::model::market::MarketData;
+use crate::model::trading::TradeUpdate;
+use crate::server::market_data;
+use crate::server::trade_updates;
+use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
 use crate::{Channel, Frame, SubscriptionSet};
 
 /// A market data stream message, as a server sends it.
@@ -145,7 +145,7 @@ impl ServerMessage {
     /// # Ok::<(), tickwire_core::InvalidSymbol>(())
     /// ```
     pub fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
-        server_data::data_frame(encoding, messages)
+        market_data::data_frame(encoding, messages)
     }
 
     /// The subscription ack of `set`, as [`encode_market_frame`] writes
@@ -364,7 +364,7 @@ impl Serialize for TradingServerMessage {
 /// ```
 pub fn encode_trading_frame(encoding: Encoding, message: &TradingServerMessage) -> Frame {
     if let TradingServerMessage::TradeUpdate(update) = message {
-        return server_trading::trade_update_frame(encoding, update);
+        return trade_updates::trade_update_frame(encoding, update);
     }
     match encoding.frame(message) {
         Frame::Text(bytes) => Frame::Binary(bytes),
@@ -396,7 +396,7 @@ impl TradingServerMessage {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn trade_update_frame(encoding: Encoding, update: &TradeUpdate) -> Frame {
-        server_trading::trade_update_frame(encoding, update)
+        trade_updates::trade_update_frame(encoding, update)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The fast path for trade updates: a frame holding one
 //! `{"stream":"trade_updates","data":{…}}` message, read field by field by
-//! either [wire reader](super::fast::FieldReader) straight into a
+//! either [wire reader](FieldReader) straight into a
 //! [`TradeUpdate`], with no serde visitor in between.
 //!
 //! The contract is the market fast path's: whenever it returns an update,
@@ -9,16 +9,27 @@
 //! `stream`, a repeated or missing field, a decimal sent as a number, an
 //! ignored field holding a container, escapes — and the serde path decides.
 
-use super::fast::{FieldReader, put};
-use super::trading::{Decimal, Order, OrderClass, TradeEvent, TradeUpdate};
+use crate::model::trading::{Decimal, Order, OrderClass, TradeEvent, TradeUpdate};
+use crate::wire::field_reader::{FieldReader, put};
+use crate::wire::frame::Wire;
+use crate::wire::json_reader::JsonReader;
+use crate::wire::msgpack_reader::MsgPackReader;
 use crate::{Symbol, Timestamp};
 
 /// Orders nested in legs deeper than this are left to the serde path (real
 /// ones nest one level), which keeps the frame well inside the nesting limit.
 const LEG_DEPTH_MAX: usize = 4;
 
+/// The whole frame as one trade update, if the fast path is sure of it.
+pub(crate) fn decode_frame(wire: Wire, bytes: &[u8]) -> Option<TradeUpdate> {
+    match wire {
+        Wire::Json => frame(&mut JsonReader::new(bytes)?),
+        Wire::MsgPack => frame(&mut MsgPackReader::new(bytes)),
+    }
+}
+
 /// The whole frame as one trade update, if it is one the fast path is sure of.
-pub(super) fn frame<'a, R: FieldReader<'a>>(r: &mut R) -> Option<TradeUpdate> {
+fn frame<'a, R: FieldReader<'a>>(r: &mut R) -> Option<TradeUpdate> {
     let mut stream_read = false;
     let mut update = None;
     r.map(|r, key| match key {
@@ -75,20 +86,20 @@ struct OrderFields {
     replaces: Option<Option<String>>,
     asset_id: Option<Option<String>>,
     symbol: Option<Option<Symbol>>,
-    asset_class: Option<Option<super::trading::AssetClass>>,
+    asset_class: Option<Option<crate::model::trading::AssetClass>>,
     notional: Option<Option<Decimal>>,
     qty: Option<Option<Decimal>>,
     filled_qty: Option<Option<Decimal>>,
     filled_avg_price: Option<Option<Decimal>>,
     order_class: Option<OrderClass>,
-    order_type: Option<Option<super::trading::OrderType>>,
-    r#type: Option<Option<super::trading::OrderType>>,
-    side: Option<Option<super::trading::OrderSide>>,
-    position_intent: Option<Option<super::trading::PositionIntent>>,
-    time_in_force: Option<super::trading::TimeInForce>,
+    order_type: Option<Option<crate::model::trading::OrderType>>,
+    r#type: Option<Option<crate::model::trading::OrderType>>,
+    side: Option<Option<crate::model::trading::OrderSide>>,
+    position_intent: Option<Option<crate::model::trading::PositionIntent>>,
+    time_in_force: Option<crate::model::trading::TimeInForce>,
     limit_price: Option<Option<Decimal>>,
     stop_price: Option<Option<Decimal>>,
-    status: Option<super::trading::OrderStatus>,
+    status: Option<crate::model::trading::OrderStatus>,
     extended_hours: Option<bool>,
     legs: Option<Option<Vec<Order>>>,
     trail_percent: Option<Option<Decimal>>,

@@ -8,7 +8,7 @@
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
-use super::Conditions;
+use crate::Conditions;
 use crate::{Symbol, Timestamp};
 
 /// A trade (`T: "t"`).

@@ -8,7 +8,7 @@ use crate::Symbol;
 
 /// Whether `serde_json` writes this byte of a string as it is (it escapes
 /// only `"`, `\` and control characters below 0x20).
-pub(super) const fn is_json_plain(byte: u8) -> bool {
+pub(crate) const fn is_json_plain(byte: u8) -> bool {
     byte >= 0x20 && byte != b'"' && byte != b'\\'
 }
 
@@ -35,7 +35,7 @@ pub(crate) fn json_symbol(out: &mut Vec<u8>, symbol: &Symbol) {
 
 /// Appends `bytes` between double quotes, as they are: the caller knows
 /// that they are UTF-8 and that none of them needs escaping.
-pub(super) fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     out.extend_from_slice(bytes);
@@ -51,7 +51,7 @@ pub(crate) fn msgpack_symbol(out: &mut Vec<u8>, symbol: &Symbol) {
 /// written here, longer ones by `rmp`.
 // Inlined so that a constant key's length and marker are constants.
 #[inline(always)]
-pub(super) fn msgpack_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn msgpack_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     if bytes.len() < 32 {
         out.reserve(1 + bytes.len());
         out.push(Marker::FixStr(bytes.len() as u8).to_u8());
@@ -63,12 +63,12 @@ pub(super) fn msgpack_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Ends a write of MessagePack to memory, which cannot fail.
-pub(super) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
+pub(crate) fn written<T, E: std::fmt::Debug>(result: Result<T, E>) {
     result.expect("writing MessagePack to memory");
 }
 
 /// A MessagePack length; frames are far below 4 GiB.
-pub(super) fn u32_len(len: usize) -> u32 {
+pub(crate) fn u32_len(len: usize) -> u32 {
     u32::try_from(len).expect("a length below 2^32")
 }
 

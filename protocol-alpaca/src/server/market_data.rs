@@ -2,14 +2,15 @@
 //! `[MarketData]`: `T` first, then the fields in declaration order, with the
 //! optional ones left out as `skip_serializing_if` leaves them out.
 
-use super::Conditions;
-use super::Encoding;
-use super::market::{
+use compact_str::CompactString;
+
+use crate::model::conditions::Conditions;
+use crate::model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, OrderbookLevel,
     Quote, Trade, TradingStatus,
 };
-use super::server_writer::{JsonWriter, MsgPackWriter, ServerWriter};
-use crate::Frame;
+use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter};
+use crate::{Encoding, Frame, Symbol, Timestamp};
 
 /// One frame carrying `messages` in order, as serde writes the slice.
 pub(super) fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
@@ -53,35 +54,108 @@ fn write_message<W: ServerWriter>(w: &mut W, message: &MarketData) {
     w.end_map();
 }
 
-/// 1 for a field that is written, 0 for one that is skipped.
-fn present(written: bool) -> usize {
-    usize::from(written)
+/// A field's value as the market data writers below write it.
+trait FieldValue {
+    /// Whether the field is written at all: serde skips `None`s (and the
+    /// writers pass empty conditions of trades and quotes as `None`).
+    fn is_written(&self) -> bool {
+        true
+    }
+
+    /// Writes the value (the key is written already).
+    fn write<W: ServerWriter>(&self, w: &mut W);
 }
 
-/// Opens the message's map of `fields` fields besides `T`, and writes `T`.
-// Inlined, like the keys below, so that each key's length is a constant.
-#[inline(always)]
-fn open<W: ServerWriter>(w: &mut W, tag: &'static str, fields: usize) {
-    w.map(1 + fields);
-    w.key("T");
-    w.str(tag);
-}
+impl<T: FieldValue> FieldValue for Option<T> {
+    fn is_written(&self) -> bool {
+        self.is_some()
+    }
 
-#[inline(always)]
-fn opt_str_field<W: ServerWriter>(w: &mut W, key: &'static str, value: Option<&str>) {
-    if let Some(value) = value {
-        w.key(key);
-        w.str(value);
+    fn write<W: ServerWriter>(&self, w: &mut W) {
+        if let Some(value) = self {
+            value.write(w);
+        }
     }
 }
 
-fn conditions<W: ServerWriter>(w: &mut W, conditions: &Conditions) {
-    w.strs(conditions.len(), conditions.iter());
+impl<T: FieldValue + ?Sized> FieldValue for &T {
+    fn is_written(&self) -> bool {
+        T::is_written(self)
+    }
+
+    fn write<W: ServerWriter>(&self, w: &mut W) {
+        T::write(self, w);
+    }
+}
+
+/// Implements [`FieldValue`] for values written by one writer call.
+macro_rules! written_by {
+    ($($ty:ty => |$value:ident, $w:ident| $write:expr;)+) => {$(
+        impl FieldValue for $ty {
+            fn write<W: ServerWriter>(&self, $w: &mut W) {
+                let $value = self;
+                $write;
+            }
+        }
+    )+};
+}
+
+written_by! {
+    f64 => |value, w| w.f64(*value);
+    u64 => |value, w| w.u64(*value);
+    bool => |value, w| w.bool(*value);
+    Timestamp => |value, w| w.timestamp(*value);
+    Symbol => |value, w| w.symbol(value);
+    String => |value, w| w.str(value);
+    CompactString => |value, w| w.str(value);
+    Conditions => |value, w| w.strs(value.len(), value.iter());
+    Vec<Symbol> => |value, w| w.symbols(value.len(), value.iter());
+}
+
+impl FieldValue for Vec<OrderbookLevel> {
+    fn write<W: ServerWriter>(&self, w: &mut W) {
+        w.array(self.len());
+        for level in self {
+            let OrderbookLevel { price, size } = level;
+            w.element();
+            w.map(2);
+            field(w, "p", price);
+            field(w, "s", size);
+            w.end_map();
+        }
+        w.end_array();
+    }
+}
+
+/// Writes `key` and `value`, unless the value is not written at all.
+// Inlined so that each key's length is a constant.
+#[inline(always)]
+fn field<W: ServerWriter>(w: &mut W, key: &'static str, value: impl FieldValue) {
+    if value.is_written() {
+        w.key(key);
+        value.write(w);
+    }
+}
+
+/// Conditions as trades and quotes carry them: omitted when empty.
+fn non_empty(conditions: &Conditions) -> Option<&Conditions> {
+    (!conditions.is_empty()).then_some(conditions)
+}
+
+/// Writes a message's map: `T` (the tag) first, then each field in order,
+/// the map's length counting exactly the fields written.
+macro_rules! message {
+    ($w:ident, $tag:ident, { $($key:literal: $value:expr),+ $(,)? }) => {{
+        $w.map(1 $(+ usize::from(FieldValue::is_written(&$value)))+);
+        $w.key("T");
+        $w.str($tag);
+        $(field($w, $key, $value);)+
+    }};
 }
 
 // Each writer below names every field of its message, so that a new field
 // stops compilation where the message is written; debug builds check the
-// counts given to `open`.
+// counts the maps declare.
 
 fn trade<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Trade) {
     let Trade {
@@ -90,37 +164,22 @@ fn trade<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Trade) {
         exchange,
         price,
         size,
-        conditions: trade_conditions,
+        conditions,
         timestamp,
         tape,
         taker_side,
     } = m;
-    let fields = 4
-        + present(id.is_some())
-        + present(exchange.is_some())
-        + present(!trade_conditions.is_empty())
-        + present(tape.is_some())
-        + present(taker_side.is_some());
-    open(w, tag, fields);
-    w.key("S");
-    w.symbol(symbol);
-    if let Some(id) = *id {
-        w.key("i");
-        w.u64(id);
-    }
-    opt_str_field(w, "x", exchange.as_deref());
-    w.key("p");
-    w.f64(*price);
-    w.key("s");
-    w.f64(*size);
-    if !trade_conditions.is_empty() {
-        w.key("c");
-        conditions(w, trade_conditions);
-    }
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
-    opt_str_field(w, "tks", taker_side.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "i": id,
+        "x": exchange,
+        "p": price,
+        "s": size,
+        "c": non_empty(conditions),
+        "t": timestamp,
+        "z": tape,
+        "tks": taker_side,
+    });
 }
 
 fn quote<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Quote) {
@@ -132,41 +191,28 @@ fn quote<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Quote) {
         ask_exchange,
         ask_price,
         ask_size,
-        conditions: quote_conditions,
+        conditions,
         timestamp,
         tape,
     } = m;
-    let fields = 6
-        + present(bid_exchange.is_some())
-        + present(ask_exchange.is_some())
-        + present(!quote_conditions.is_empty())
-        + present(tape.is_some());
-    open(w, tag, fields);
-    w.key("S");
-    w.symbol(symbol);
-    opt_str_field(w, "bx", bid_exchange.as_deref());
-    w.key("bp");
-    w.f64(*bid_price);
-    w.key("bs");
-    w.f64(*bid_size);
-    opt_str_field(w, "ax", ask_exchange.as_deref());
-    w.key("ap");
-    w.f64(*ask_price);
-    w.key("as");
-    w.f64(*ask_size);
-    if !quote_conditions.is_empty() {
-        w.key("c");
-        conditions(w, quote_conditions);
-    }
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "bx": bid_exchange,
+        "bp": bid_price,
+        "bs": bid_size,
+        "ax": ask_exchange,
+        "ap": ask_price,
+        "as": ask_size,
+        "c": non_empty(conditions),
+        "t": timestamp,
+        "z": tape,
+    });
 }
 
 fn bar<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Bar) {
     let Bar {
         symbol,
-        open: open_price,
+        open,
         high,
         low,
         close,
@@ -175,33 +221,17 @@ fn bar<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Bar) {
         trade_count,
         timestamp,
     } = m;
-    open(
-        w,
-        tag,
-        7 + present(vwap.is_some()) + present(trade_count.is_some()),
-    );
-    w.key("S");
-    w.symbol(symbol);
-    w.key("o");
-    w.f64(*open_price);
-    w.key("h");
-    w.f64(*high);
-    w.key("l");
-    w.f64(*low);
-    w.key("c");
-    w.f64(*close);
-    w.key("v");
-    w.f64(*volume);
-    if let Some(vwap) = *vwap {
-        w.key("vw");
-        w.f64(vwap);
-    }
-    if let Some(count) = *trade_count {
-        w.key("n");
-        w.u64(count);
-    }
-    w.key("t");
-    w.timestamp(*timestamp);
+    message!(w, tag, {
+        "S": symbol,
+        "o": open,
+        "h": high,
+        "l": low,
+        "c": close,
+        "v": volume,
+        "vw": vwap,
+        "n": trade_count,
+        "t": timestamp,
+    });
 }
 
 fn correction<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Correction) {
@@ -219,33 +249,20 @@ fn correction<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Correction) {
         timestamp,
         tape,
     } = m;
-    open(
-        w,
-        tag,
-        10 + present(exchange.is_some()) + present(tape.is_some()),
-    );
-    w.key("S");
-    w.symbol(symbol);
-    opt_str_field(w, "x", exchange.as_deref());
-    w.key("oi");
-    w.u64(*original_id);
-    w.key("op");
-    w.f64(*original_price);
-    w.key("os");
-    w.f64(*original_size);
-    w.key("oc");
-    conditions(w, original_conditions);
-    w.key("ci");
-    w.u64(*corrected_id);
-    w.key("cp");
-    w.f64(*corrected_price);
-    w.key("cs");
-    w.f64(*corrected_size);
-    w.key("cc");
-    conditions(w, corrected_conditions);
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "x": exchange,
+        "oi": original_id,
+        "op": original_price,
+        "os": original_size,
+        "oc": original_conditions,
+        "ci": corrected_id,
+        "cp": corrected_price,
+        "cs": corrected_size,
+        "cc": corrected_conditions,
+        "t": timestamp,
+        "z": tape,
+    });
 }
 
 fn cancel_error<W: ServerWriter>(w: &mut W, tag: &'static str, m: &CancelError) {
@@ -259,25 +276,16 @@ fn cancel_error<W: ServerWriter>(w: &mut W, tag: &'static str, m: &CancelError) 
         timestamp,
         tape,
     } = m;
-    open(
-        w,
-        tag,
-        6 + present(exchange.is_some()) + present(tape.is_some()),
-    );
-    w.key("S");
-    w.symbol(symbol);
-    w.key("i");
-    w.u64(*id);
-    opt_str_field(w, "x", exchange.as_deref());
-    w.key("p");
-    w.f64(*price);
-    w.key("s");
-    w.f64(*size);
-    w.key("a");
-    w.str(action);
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "i": id,
+        "x": exchange,
+        "p": price,
+        "s": size,
+        "a": action,
+        "t": timestamp,
+        "z": tape,
+    });
 }
 
 fn status<W: ServerWriter>(w: &mut W, tag: &'static str, m: &TradingStatus) {
@@ -290,20 +298,15 @@ fn status<W: ServerWriter>(w: &mut W, tag: &'static str, m: &TradingStatus) {
         timestamp,
         tape,
     } = m;
-    open(w, tag, 6 + present(tape.is_some()));
-    w.key("S");
-    w.symbol(symbol);
-    w.key("sc");
-    w.str(status_code);
-    w.key("sm");
-    w.str(status_message);
-    w.key("rc");
-    w.str(reason_code);
-    w.key("rm");
-    w.str(reason_message);
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "sc": status_code,
+        "sm": status_message,
+        "rc": reason_code,
+        "rm": reason_message,
+        "t": timestamp,
+        "z": tape,
+    });
 }
 
 fn luld<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Luld) {
@@ -315,18 +318,14 @@ fn luld<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Luld) {
         timestamp,
         tape,
     } = m;
-    open(w, tag, 5 + present(tape.is_some()));
-    w.key("S");
-    w.symbol(symbol);
-    w.key("u");
-    w.f64(*limit_up_price);
-    w.key("d");
-    w.f64(*limit_down_price);
-    w.key("i");
-    w.str(indicator);
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "u": limit_up_price,
+        "d": limit_down_price,
+        "i": indicator,
+        "t": timestamp,
+        "z": tape,
+    });
 }
 
 fn imbalance<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Imbalance) {
@@ -336,14 +335,12 @@ fn imbalance<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Imbalance) {
         timestamp,
         tape,
     } = m;
-    open(w, tag, 3 + present(tape.is_some()));
-    w.key("S");
-    w.symbol(symbol);
-    w.key("p");
-    w.f64(*price);
-    w.key("t");
-    w.timestamp(*timestamp);
-    opt_str_field(w, "z", tape.as_deref());
+    message!(w, tag, {
+        "S": symbol,
+        "p": price,
+        "t": timestamp,
+        "z": tape,
+    });
 }
 
 fn orderbook<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Orderbook) {
@@ -354,32 +351,13 @@ fn orderbook<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Orderbook) {
         reset,
         timestamp,
     } = m;
-    open(w, tag, 5);
-    w.key("S");
-    w.symbol(symbol);
-    w.key("b");
-    levels(w, bids);
-    w.key("a");
-    levels(w, asks);
-    w.key("r");
-    w.bool(*reset);
-    w.key("t");
-    w.timestamp(*timestamp);
-}
-
-fn levels<W: ServerWriter>(w: &mut W, levels: &[OrderbookLevel]) {
-    w.array(levels.len());
-    for level in levels {
-        let OrderbookLevel { price, size } = level;
-        w.element();
-        w.map(2);
-        w.key("p");
-        w.f64(*price);
-        w.key("s");
-        w.f64(*size);
-        w.end_map();
-    }
-    w.end_array();
+    message!(w, tag, {
+        "S": symbol,
+        "b": bids,
+        "a": asks,
+        "r": reset,
+        "t": timestamp,
+    });
 }
 
 fn news<W: ServerWriter>(w: &mut W, tag: &'static str, m: &News) {
@@ -395,26 +373,18 @@ fn news<W: ServerWriter>(w: &mut W, tag: &'static str, m: &News) {
         symbols,
         source,
     } = m;
-    open(w, tag, 9 + present(url.is_some()));
-    w.key("id");
-    w.u64(*id);
-    w.key("headline");
-    w.str(headline);
-    w.key("summary");
-    w.str(summary);
-    w.key("author");
-    w.str(author);
-    w.key("created_at");
-    w.timestamp(*created_at);
-    w.key("updated_at");
-    w.timestamp(*updated_at);
-    w.key("content");
-    w.str(content);
-    opt_str_field(w, "url", url.as_deref());
-    w.key("symbols");
-    w.symbols(symbols.len(), symbols.iter());
-    w.key("source");
-    w.str(source);
+    message!(w, tag, {
+        "id": id,
+        "headline": headline,
+        "summary": summary,
+        "author": author,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "content": content,
+        "url": url,
+        "symbols": symbols,
+        "source": source,
+    });
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! [`AlpacaMarketData`]: the market data stream as a [`Dialect`].
 
-use super::market::MarketData;
-use super::market_decode::decode_market_frame;
-use super::request::{AuthForm, encode_auth, encode_market_subscription};
-use super::{Encoding, USER_AGENT};
 use crate::Channel;
+use crate::client::market_decode::decode_market_frame;
+use crate::client::request::{AuthForm, encode_auth, encode_market_subscription};
+use crate::model::market::MarketData;
 use crate::{Credentials, Frame};
+use crate::{Encoding, USER_AGENT};
 use tickwire_core::protocol::{Dialect, EncodeError, EncodedRequest, Inbound, SubscriptionRequest};
 
 /// Alpaca's market data stream v2 (stocks, crypto, options, news).

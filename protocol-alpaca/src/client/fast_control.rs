@@ -1,4 +1,4 @@
-//! The [fast path](super::fast) for the market data stream's control
+//! The market data fast path for the stream's control
 //! messages: `success`, `error` and `subscription`.
 //!
 //! Each is read into the same [`MarketMessage`] the serde path builds, then
@@ -7,9 +7,9 @@
 //! repeat, as it merges there too); any other key, a value of an unexpected
 //! type or an escape makes them give up, and serde decides.
 
-use super::fast::{FieldReader, put};
-use super::market::MarketData;
-use super::market_decode::MarketMessage;
+use crate::client::market_message::MarketMessage;
+use crate::model::market::MarketData;
+use crate::wire::field_reader::{FieldReader, put};
 use crate::{Channel, SubscriptionSet, Symbol};
 use tickwire_core::protocol::Inbound;
 
@@ -69,7 +69,7 @@ fn subscription<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
     // Room for a typical ack, so the list is seldom grown.
     let mut pairs = Vec::with_capacity(32);
     while let Some(key) = r.next_key()? {
-        let channel = channel(key)?;
+        let channel = Channel::from_wire_bytes(key)?;
         r.strings(|symbol| pairs.push((channel, Symbol::from_server(symbol))))?;
     }
     Some(MarketMessage::Subscription(
@@ -77,16 +77,9 @@ fn subscription<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
     ))
 }
 
-/// The channel whose wire name is `name`, as [`Channel::from_wire_name`].
-pub(super) fn channel(name: &[u8]) -> Option<Channel> {
-    Channel::ALL
-        .into_iter()
-        .find(|c| c.wire_name().as_bytes() == name)
-}
-
 #[cfg(test)]
 mod tests {
-    //! Differential tests, as in [`fast`](super::super::fast): whenever the
+    //! Differential tests, as in [`fast`](crate::client::fast_market): whenever the
     //! fast path accepts a frame with control messages, serde agrees.
 
     use proptest::collection::vec;
@@ -94,10 +87,12 @@ mod tests {
     use serde::ser::{Serialize, SerializeMap, Serializer};
     use serde_json::{Value, json};
 
-    use super::super::fast::tests::{agree, message as data_message, mutate_all, mutation, text};
-    use super::super::wire::Wire;
-    use super::super::{Encoding, ServerMessage, encode_market_frame};
     use super::*;
+    use crate::client::fast_market::tests::{
+        agree, message as data_message, mutate_all, mutation, text,
+    };
+    use crate::wire::frame::Wire;
+    use crate::{Encoding, ServerMessage, encode_market_frame};
     use tickwire_core::protocol::{ServerError, Verdict};
 
     /// One message of a test frame: a map with its entries in order, or data.
@@ -312,7 +307,7 @@ mod tests {
             "{text}"
         );
         let mut out = Vec::new();
-        super::super::fast_json::decode_frame(text.as_bytes(), &mut out);
+        crate::client::fast_market::decode_frame(Wire::Json, text.as_bytes(), &mut out);
         out
     }
 
@@ -400,7 +395,7 @@ mod tests {
     fn mixed_frames_take_the_fast_path() {
         let quote = r#"[{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}]"#;
         let mut out = Vec::new();
-        super::super::fast_json::decode_frame(quote.as_bytes(), &mut out);
+        crate::client::fast_market::decode_frame(Wire::Json, quote.as_bytes(), &mut out);
         let [Inbound::Data(quote)] = &out[..] else {
             panic!("{out:?}")
         };
@@ -420,7 +415,7 @@ mod tests {
             let (wire, bytes) = Wire::detect(&frame).unwrap();
             assert!(agree(wire, bytes), "{frame:?}");
             let mut out = Vec::new();
-            super::super::market_decode::decode_market_frame(&frame, &mut out);
+            crate::client::market_decode::decode_market_frame(&frame, &mut out);
             assert!(
                 matches!(
                     &out[..],

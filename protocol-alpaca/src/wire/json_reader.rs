@@ -1,45 +1,15 @@
-//! A hand-written JSON reader for the [fast path](super::fast): a frame of
-//! quotes, trades, bars and control messages, read in one pass over
-//! already-validated text, with no serde visitor and no intermediate value.
+//! A hand-written JSON reader for the fast paths: quotes, trades, bars,
+//! control messages, trade updates and client requests, read in one pass
+//! over already-validated text, with no serde visitor and no intermediate
+//! value.
 //!
 //! It accepts a strict subset of what serde_json accepts — strings without
 //! escapes, numbers without exponents whose conversion is exact — and gives
 //! up on anything else, so the serde path decides every doubtful case.
 
-use super::Conditions;
-use super::fast::{self, FieldReader};
-use super::fast_trading;
-use super::market::MarketData;
-use super::server_decode::{self, FastRaw};
-use super::trading::TradeUpdate;
-use crate::Channel;
+use super::field_reader::FieldReader;
 use crate::Timestamp;
-use tickwire_core::protocol::Inbound;
-
-/// Decodes a whole JSON frame of fast-path messages into `out`. Returns
-/// `false` (having perhaps pushed some messages) if the frame needs the
-/// serde path; the caller then truncates `out` and decodes it again.
-pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData, Channel>>) -> bool {
-    // One UTF-8 check for the whole frame lets every string be a slice of it.
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
-    JsonReader { text, at: 0 }.frame(out).is_some()
-}
-
-/// The whole frame as one trade update, if the [fast path](super::fast_trading)
-/// is sure of it.
-pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    fast_trading::frame(&mut JsonReader { text, at: 0 })
-}
-
-/// A whole frame holding one client message, read into `raw` if the fast
-/// path is sure of it.
-pub(super) fn decode_client_request<'a>(bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    server_decode::client_request(&mut JsonReader { text, at: 0 }, raw)
-}
+use crate::model::conditions::Conditions;
 
 /// Powers of ten that are exact in an `f64` (10^22 is the last).
 const POW10: [f64; 23] = [
@@ -88,12 +58,19 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
 }
 
 /// A cursor over one frame's text.
-struct JsonReader<'a> {
+pub(crate) struct JsonReader<'a> {
     text: &'a str,
     at: usize,
 }
 
 impl<'a> JsonReader<'a> {
+    /// A reader at the start of `bytes`, if they are UTF-8 (checked once for
+    /// the whole frame, so every string can be a slice of it).
+    pub(crate) fn new(bytes: &'a [u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        Some(Self { text, at: 0 })
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
@@ -152,28 +129,15 @@ impl<'a> JsonReader<'a> {
         Some(false)
     }
 
-    fn frame(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
-        match self.peek()? {
-            b'[' => self.array(|r| r.message(out))?,
-            b'{' => self.message(out)?,
-            _ => return None,
-        }
-        // Only whitespace may follow.
-        match self.peek() {
-            None => Some(()),
-            Some(_) => None,
-        }
-    }
-
-    /// One message whose first key is `T`, pushed to `out`.
-    fn message(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
+    /// One message whose first key is `T`, its tag passed to `each`.
+    fn message(&mut self, each: &mut impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         self.expect(b'{')?;
         if self.name()? != b"T" {
             return None;
         }
         self.expect(b':')?;
         let tag = self.name()?;
-        fast::message(self, tag, out)
+        each(self, tag)
     }
 
     /// Where the contents of the next string start and end, if it has no
@@ -300,6 +264,16 @@ impl<'a> JsonReader<'a> {
 }
 
 impl<'a> FieldReader<'a> for JsonReader<'a> {
+    fn messages(&mut self, mut each: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        match self.peek()? {
+            b'[' => self.array(|r| r.message(&mut each))?,
+            b'{' => self.message(&mut each)?,
+            _ => return None,
+        }
+        // Only whitespace may follow.
+        self.at_end().then_some(())
+    }
+
     #[inline(always)]
     fn next_key(&mut self) -> Option<Option<&'a [u8]>> {
         match self.peek()? {

@@ -6,9 +6,11 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use smallvec::SmallVec;
 
-use super::fast::FieldReader;
-use super::wire::{CowStr, Wire};
-use super::{fast_control, fast_json, fast_msgpack};
+use crate::model::cow_str::CowStr;
+use crate::wire::field_reader::FieldReader;
+use crate::wire::frame::Wire;
+use crate::wire::json_reader::JsonReader;
+use crate::wire::msgpack_reader::MsgPackReader;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 use tickwire_core::protocol::DecodeError;
 
@@ -37,7 +39,7 @@ pub enum ClientMessage {
 /// not channels are ignored.
 ///
 /// ```
-/// use tickwire_alpaca::{Channel};
+/// use tickwire_alpaca::Channel;
 /// use tickwire_core::{Frame, Symbol};
 /// use tickwire_alpaca::{ClientMessage, decode_client_message};
 /// let frame = Frame::text(r#"{"action":"subscribe","quotes":["AAPL"],"bars":["*"]}"#);
@@ -93,24 +95,21 @@ fn subscription_set<'s>(
 /// holds whatever was read), which serde then decodes (or refuses) as usual.
 fn fast_client<'a>(wire: Wire, bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
     match wire {
-        Wire::Json => fast_json::decode_client_request(bytes, raw),
-        Wire::MsgPack => fast_msgpack::decode_client_request(bytes, raw),
+        Wire::Json => client_request(&mut JsonReader::new(bytes)?, raw),
+        Wire::MsgPack => client_request(&mut MsgPackReader::new(bytes), raw),
     }
 }
 
 /// A whole frame holding one client message, read by `r` into `raw`; a
 /// later repeat of a key wins, as with serde.
-pub(super) fn client_request<'a, R: FieldReader<'a>>(
-    r: &mut R,
-    raw: &mut FastRaw<'a>,
-) -> Option<()> {
+fn client_request<'a, R: FieldReader<'a>>(r: &mut R, raw: &mut FastRaw<'a>) -> Option<()> {
     r.map(|r, key| {
         match key {
             b"action" => raw.action = Some(r.str()?),
             b"key" => raw.key = Some(r.str()?),
             b"secret" => raw.secret = Some(r.str()?),
             name => {
-                let channel = fast_control::channel(name)?;
+                let channel = Channel::from_wire_bytes(name)?;
                 r.strings(|symbol| raw.pairs.push((channel, symbol)))?;
             }
         }

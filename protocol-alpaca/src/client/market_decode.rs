@@ -2,9 +2,11 @@
 //! straight from the rest of the map, with no intermediate `Value`.
 //!
 //! Three tiers, each taken only when the one before gives up:
-//! 1. the hand-written [fast path](super::fast) for frames of quotes, trades,
-//!    bars and control messages ([`fast_json`](super::fast_json),
-//!    [`fast_msgpack`](super::fast_msgpack), [`fast_control`](super::fast_control));
+//! 1. the hand-written [fast path](super::fast_market) for frames of quotes,
+//!    trades, bars and control messages (read by
+//!    [`JsonReader`](crate::wire::json_reader::JsonReader) or
+//!    [`MsgPackReader`](crate::wire::msgpack_reader::MsgPackReader), and
+//!    [`fast_control`](super::fast_control));
 //! 2. serde over the whole frame in one pass;
 //! 3. if anything in it fails (a bad message, `T` not first, a syntax
 //!    error), the frame is decoded again message by message from raw slices,
@@ -21,47 +23,16 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::errors::verdict_for_code;
-use super::market::{
+use crate::client::fast_market;
+use crate::client::market_message::MarketMessage;
+use crate::model::cow_str::CowStr;
+use crate::model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, Quote, Trade,
     TradingStatus,
 };
-use super::wire::{CowStr, Wire};
-use super::{fast_json, fast_msgpack};
+use crate::wire::frame::Wire;
 use crate::{Channel, Frame, SubscriptionSet, Symbol};
-use tickwire_core::protocol::{DecodeError, Inbound, ServerError, Verdict};
-
-/// One decoded market data stream message, before the machine's view of it.
-#[derive(Debug)]
-// `Data` is the hot variant: boxing it would cost an allocation per message.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum MarketMessage {
-    Data(MarketData),
-    Success(String),
-    Error { code: Option<u16>, message: String },
-    Subscription(SubscriptionSet),
-    Unknown(String),
-}
-
-impl MarketMessage {
-    pub(crate) fn into_inbound(self) -> Inbound<MarketData, Channel> {
-        match self {
-            Self::Data(data) => Inbound::Data(data),
-            Self::Success(msg) if msg == "connected" => Inbound::Greeting,
-            Self::Success(msg) if msg == "authenticated" => Inbound::Authenticated,
-            Self::Success(_) => Inbound::Unknown {
-                tag: "success".to_owned(),
-            },
-            Self::Error { code, message } => Inbound::Error(ServerError {
-                code,
-                message,
-                verdict: code.map_or(Verdict::Reconnect, verdict_for_code),
-            }),
-            Self::Subscription(set) => Inbound::SubscriptionAck(set),
-            Self::Unknown(tag) => Inbound::Unknown { tag },
-        }
-    }
-}
+use tickwire_core::protocol::{DecodeError, Inbound};
 
 /// Decodes one frame into `out`; see the module docs.
 pub(crate) fn decode_market_frame(frame: &Frame, out: &mut Vec<Inbound<MarketData, Channel>>) {
@@ -69,11 +40,7 @@ pub(crate) fn decode_market_frame(frame: &Frame, out: &mut Vec<Inbound<MarketDat
         return;
     };
     let start = out.len();
-    let fast = match wire {
-        Wire::Json => fast_json::decode_frame(bytes, out),
-        Wire::MsgPack => fast_msgpack::decode_frame(bytes, out),
-    };
-    if !fast {
+    if !fast_market::decode_frame(wire, bytes, out) {
         out.truncate(start);
         decode_with_serde(wire, bytes, out);
     }

@@ -1,65 +1,45 @@
 //! The fast path for the hottest market data messages: quotes, trades and
 //! bars, assembled field by field from a hand-written wire reader
-//! ([`fast_json`](super::fast_json), [`fast_msgpack`](super::fast_msgpack)),
-//! and the control messages beside them ([`fast_control`](super::fast_control));
-//! trade updates use the same readers ([`fast_trading`](super::fast_trading)).
+//! ([`JsonReader`], [`MsgPackReader`]), and the control messages beside them
+//! ([`fast_control`]); trade updates use the same readers
+//! ([`fast_trading`](super::fast_trading)).
 //!
-//! The contract, for both readers: **whenever the fast path returns a value,
-//! the serde path would have returned the same value.** Anything it is not
-//! sure about — another message type, an unknown or duplicate key, a missing
-//! field, an escape in a string, a number it cannot convert exactly as the
-//! serde path does, any syntax error — makes it give up (`None`), and the
-//! caller decodes the whole frame again with serde, which then decides what
-//! is data, what is `Malformed` and what is `Unknown`. Giving up is always
-//! correct; only accepting needs care.
+//! The contract is [`FieldReader`]'s: **whenever the fast path returns a
+//! value, the serde path would have returned the same value.** Anything it
+//! is not sure about — another message type, an unknown or duplicate key, a
+//! missing field, an escape in a string, a number it cannot convert exactly
+//! as the serde path does, any syntax error — makes it give up (`None`), and
+//! the caller decodes the whole frame again with serde, which then decides
+//! what is data, what is `Malformed` and what is `Unknown`. Giving up is
+//! always correct; only accepting needs care.
 
 use compact_str::CompactString;
 
-use super::Conditions;
-use super::fast_control;
-use super::market::{Bar, MarketData, Quote, Trade};
 use crate::Channel;
-use crate::{Symbol, Timestamp};
+use crate::Symbol;
+use crate::client::fast_control;
+use crate::model::market::{Bar, MarketData, Quote, Trade};
+use crate::wire::field_reader::{FieldReader, put};
+use crate::wire::frame::Wire;
+use crate::wire::json_reader::JsonReader;
+use crate::wire::msgpack_reader::MsgPackReader;
 use tickwire_core::protocol::Inbound;
 
-/// What the assembly below needs from a wire reader. Every method returns
-/// `None` to give up; `Some(None)` means `null` (or "end of map" for keys).
-pub(super) trait FieldReader<'a> {
-    /// The next key of the current message, or `Some(None)` at its end.
-    fn next_key(&mut self) -> Option<Option<&'a [u8]>>;
-    /// A string.
-    fn str(&mut self) -> Option<&'a str>;
-    /// A string or `null`.
-    fn opt_str(&mut self) -> Option<Option<&'a str>>;
-    /// A number, converted to `f64` exactly as the serde path converts it.
-    fn f64(&mut self) -> Option<f64>;
-    /// A number or `null`.
-    fn opt_f64(&mut self) -> Option<Option<f64>>;
-    /// A non-negative integer.
-    fn u64(&mut self) -> Option<u64>;
-    /// A non-negative integer or `null`.
-    fn opt_u64(&mut self) -> Option<Option<u64>>;
-    /// Condition codes: an array of strings, one string, or `null`.
-    fn conditions(&mut self) -> Option<Conditions>;
-    /// An array of strings, each passed to `each`, or `null` (none).
-    fn strings(&mut self, each: impl FnMut(&'a str)) -> Option<()>;
-    /// A timestamp in the wire's native form.
-    fn timestamp(&mut self) -> Option<Timestamp>;
-    /// `null`, consumed if it is next: `Some(true)`; `Some(false)` if
-    /// something else is next.
-    fn null(&mut self) -> Option<bool>;
-    /// `true` or `false`.
-    fn bool(&mut self) -> Option<bool>;
-    /// A map, each of whose entries is read by `entry` (given its key,
-    /// the reader at its value). Keys may hold anything but escapes.
-    fn map(&mut self, entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()>;
-    /// An array, each of whose elements is read by `element`.
-    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()>;
-    /// Skips a string, a number, a boolean or `null`, checked as serde
-    /// checks a value it ignores; gives up on anything else.
-    fn skip_scalar(&mut self) -> Option<()>;
-    /// Whether nothing but (JSON) whitespace is left of the frame.
-    fn at_end(&mut self) -> bool;
+/// Decodes a whole frame of fast-path messages into `out`. Returns `false`
+/// (having perhaps pushed some messages) if the frame needs the serde path;
+/// the caller then truncates `out` and decodes it again.
+pub(crate) fn decode_frame(
+    wire: Wire,
+    bytes: &[u8],
+    out: &mut Vec<Inbound<MarketData, Channel>>,
+) -> bool {
+    match wire {
+        Wire::Json => {
+            JsonReader::new(bytes).and_then(|mut r| r.messages(|r, tag| message(r, tag, out)))
+        }
+        Wire::MsgPack => MsgPackReader::new(bytes).messages(|r, tag| message(r, tag, out)),
+    }
+    .is_some()
 }
 
 /// Decodes the rest of a message whose `T` was `tag` into `out`, if it is
@@ -90,17 +70,6 @@ fn data<'a, R: FieldReader<'a>>(reader: &mut R, tag: &[u8]) -> Option<MarketData
         b"u" => MarketData::UpdatedBar(bar(reader)?),
         _ => return None,
     })
-}
-
-/// Fills a field once; a second occurrence gives up (serde reports
-/// duplicate fields as errors).
-#[inline(always)]
-pub(super) fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    if slot.is_some() {
-        return None;
-    }
-    *slot = Some(value);
-    Some(())
 }
 
 fn code(text: Option<Option<&str>>) -> Option<CompactString> {
@@ -211,20 +180,17 @@ pub(super) mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::market_decode::decode_with_serde;
-    use super::super::wire::Wire;
-    use super::super::{fast_json, fast_msgpack};
     use super::*;
+    use crate::client::market_decode::decode_with_serde;
+    use crate::wire::frame::Wire;
+    use crate::{Conditions, Timestamp};
     use tickwire_core::protocol::Inbound;
 
     /// Decodes with the fast reader of `wire`; if it accepts, checks the
     /// serde path agrees. Returns whether the fast path accepted.
     pub(crate) fn agree(wire: Wire, bytes: &[u8]) -> bool {
         let mut fast = Vec::new();
-        let accepted = match wire {
-            Wire::Json => fast_json::decode_frame(bytes, &mut fast),
-            Wire::MsgPack => fast_msgpack::decode_frame(bytes, &mut fast),
-        };
+        let accepted = decode_frame(wire, bytes, &mut fast);
         if accepted {
             let mut slow = Vec::new();
             decode_with_serde(wire, bytes, &mut slow);
@@ -562,7 +528,7 @@ pub(super) mod tests {
         let quote = br#"[{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}]"#;
         assert!(agree(Wire::Json, quote));
         let mut out = Vec::new();
-        fast_json::decode_frame(quote, &mut out);
+        decode_frame(Wire::Json, quote, &mut out);
         let [Inbound::Data(data)] = &out[..] else {
             panic!("{out:?}")
         };

@@ -1,62 +1,21 @@
-//! A hand-written MessagePack reader for the [fast path](super::fast): a
-//! frame of quotes, trades, bars and control messages, read marker by marker
-//! straight into the typed messages, with no serde visitor in between.
+//! A hand-written MessagePack reader for the fast paths: quotes, trades,
+//! bars, control messages, trade updates and client requests, read marker
+//! by marker straight into the typed messages, with no serde visitor in
+//! between.
 //!
 //! It accepts what rmp-serde accepts for these messages when written the
 //! usual way (string keys, the Timestamp extension) and converts numbers
 //! exactly as rmp-serde and serde do; anything else makes it give up, and the
 //! serde path decides.
 
-use super::Conditions;
-use super::fast::{self, FieldReader};
-use super::fast_trading;
-use super::market::MarketData;
-use super::server_decode::{self, FastRaw};
-use super::trading::TradeUpdate;
-use crate::Channel;
+use super::field_reader::FieldReader;
+use crate::model::conditions::Conditions;
 use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
-use tickwire_core::protocol::Inbound;
-
-/// Decodes a whole MessagePack frame of fast-path messages into `out`.
-/// Returns `false` (having perhaps pushed some messages) if the frame needs
-/// the serde path; the caller then truncates `out` and decodes it again.
-pub(super) fn decode_frame(bytes: &[u8], out: &mut Vec<Inbound<MarketData, Channel>>) -> bool {
-    MsgPackReader {
-        bytes,
-        at: 0,
-        entries_left: 0,
-    }
-    .frame(out)
-    .is_some()
-}
-
-/// A whole frame holding one client message, read into `raw` if the fast
-/// path is sure of it.
-pub(super) fn decode_client_request<'a>(bytes: &'a [u8], raw: &mut FastRaw<'a>) -> Option<()> {
-    server_decode::client_request(
-        &mut MsgPackReader {
-            bytes,
-            at: 0,
-            entries_left: 0,
-        },
-        raw,
-    )
-}
-
-/// The whole frame as one trade update, if the [fast path](super::fast_trading)
-/// is sure of it.
-pub(super) fn decode_trade_update(bytes: &[u8]) -> Option<TradeUpdate> {
-    fast_trading::frame(&mut MsgPackReader {
-        bytes,
-        at: 0,
-        entries_left: 0,
-    })
-}
 
 const NIL: u8 = 0xc0;
 
 /// A cursor over one frame's bytes.
-struct MsgPackReader<'a> {
+pub(crate) struct MsgPackReader<'a> {
     bytes: &'a [u8],
     at: usize,
     /// Entries of the current message map not read yet.
@@ -64,6 +23,15 @@ struct MsgPackReader<'a> {
 }
 
 impl<'a> MsgPackReader<'a> {
+    /// A reader at the start of `bytes`.
+    pub(crate) const fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            at: 0,
+            entries_left: 0,
+        }
+    }
+
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
@@ -136,32 +104,32 @@ impl<'a> MsgPackReader<'a> {
         self.slice(len)
     }
 
-    fn frame(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
-        if matches!(self.peek()?, 0x80..=0x8f | 0xde | 0xdf) {
-            self.message(out)?;
-        } else {
-            // Each message takes at least one byte, so a lying count runs out
-            // of input (and gives up) before it can loop long.
-            for _ in 0..self.array_len()? {
-                self.message(out)?;
-            }
-        }
-        (self.at == self.bytes.len()).then_some(())
-    }
-
-    /// One message map whose first key is `T`.
-    fn message(&mut self, out: &mut Vec<Inbound<MarketData, Channel>>) -> Option<()> {
+    /// One message whose first key is `T`, its tag passed to `each`.
+    fn message(&mut self, each: &mut impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         let entries = self.map_len()?;
         if entries == 0 || self.str_bytes()? != b"T" {
             return None;
         }
         let tag = self.str_bytes()?;
         self.entries_left = entries - 1;
-        fast::message(self, tag, out)
+        each(self, tag)
     }
 }
 
 impl<'a> FieldReader<'a> for MsgPackReader<'a> {
+    fn messages(&mut self, mut each: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        if matches!(self.peek()?, 0x80..=0x8f | 0xde | 0xdf) {
+            self.message(&mut each)?;
+        } else {
+            // Each message takes at least one byte, so a lying count runs out
+            // of input (and gives up) before it can loop long.
+            for _ in 0..self.array_len()? {
+                self.message(&mut each)?;
+            }
+        }
+        self.at_end().then_some(())
+    }
+
     #[inline(always)]
     fn next_key(&mut self) -> Option<Option<&'a [u8]>> {
         if self.entries_left == 0 {

@@ -82,7 +82,15 @@ impl Channel {
 
     /// Looks a channel up by its wire name.
     pub fn from_wire_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.wire_name() == name)
+        Self::from_wire_bytes(name.as_bytes())
+    }
+
+    /// Looks a channel up by its wire name's bytes, as a reader finds them
+    /// in a frame (not checked as UTF-8).
+    pub(crate) fn from_wire_bytes(name: &[u8]) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.wire_name().as_bytes() == name)
     }
 
     /// Whether the server manages this channel itself (clients never request it).

@@ -13,7 +13,7 @@ use compact_str::{CompactString, ToCompactString};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::wire_enum::wire_enum;
+use crate::model::wire_enum::wire_enum;
 use crate::{Symbol, Timestamp};
 
 /// An order or fill event on the account stream (`stream: "trade_updates"`).

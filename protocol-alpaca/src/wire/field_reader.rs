@@ -1,0 +1,67 @@
+//! What the fast paths need from a wire reader: [`FieldReader`], which the
+//! JSON and MessagePack readers implement, and [`put`], which fills a field
+//! once.
+//!
+//! The contract, for both readers: **whenever a fast path returns a value,
+//! the serde path would have returned the same value.** Every method returns
+//! `None` to give up on anything it is not sure about, and the caller then
+//! decodes the whole frame again with serde.
+
+use crate::Timestamp;
+use crate::model::conditions::Conditions;
+
+/// What the fast paths need from a wire reader. Every method returns
+/// `None` to give up; `Some(None)` means `null` (or "end of map" for keys).
+pub(crate) trait FieldReader<'a> {
+    /// Walks a frame's messages — one message map, or an array of them —
+    /// reading each one's first key, which must be `T`, and passing its tag
+    /// to `each` with the reader at the next key; then requires that nothing
+    /// but (JSON) whitespace is left.
+    fn messages(&mut self, each: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()>;
+    /// The next key of the current message, or `Some(None)` at its end.
+    fn next_key(&mut self) -> Option<Option<&'a [u8]>>;
+    /// A string.
+    fn str(&mut self) -> Option<&'a str>;
+    /// A string or `null`.
+    fn opt_str(&mut self) -> Option<Option<&'a str>>;
+    /// A number, converted to `f64` exactly as the serde path converts it.
+    fn f64(&mut self) -> Option<f64>;
+    /// A number or `null`.
+    fn opt_f64(&mut self) -> Option<Option<f64>>;
+    /// A non-negative integer.
+    fn u64(&mut self) -> Option<u64>;
+    /// A non-negative integer or `null`.
+    fn opt_u64(&mut self) -> Option<Option<u64>>;
+    /// Condition codes: an array of strings, one string, or `null`.
+    fn conditions(&mut self) -> Option<Conditions>;
+    /// An array of strings, each passed to `each`, or `null` (none).
+    fn strings(&mut self, each: impl FnMut(&'a str)) -> Option<()>;
+    /// A timestamp in the wire's native form.
+    fn timestamp(&mut self) -> Option<Timestamp>;
+    /// `null`, consumed if it is next: `Some(true)`; `Some(false)` if
+    /// something else is next.
+    fn null(&mut self) -> Option<bool>;
+    /// `true` or `false`.
+    fn bool(&mut self) -> Option<bool>;
+    /// A map, each of whose entries is read by `entry` (given its key,
+    /// the reader at its value). Keys may hold anything but escapes.
+    fn map(&mut self, entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()>;
+    /// An array, each of whose elements is read by `element`.
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()>;
+    /// Skips a string, a number, a boolean or `null`, checked as serde
+    /// checks a value it ignores; gives up on anything else.
+    fn skip_scalar(&mut self) -> Option<()>;
+    /// Whether nothing but (JSON) whitespace is left of the frame.
+    fn at_end(&mut self) -> bool;
+}
+
+/// Fills a field once; a second occurrence gives up (serde reports
+/// duplicate fields as errors).
+#[inline(always)]
+pub(crate) fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
