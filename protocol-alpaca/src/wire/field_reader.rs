@@ -55,6 +55,10 @@ pub(crate) trait FieldReader<'a> {
     fn at_end(&mut self) -> bool;
 }
 
+/// Nesting deeper than this is refused by the readers' `skip_value` and
+/// frame walks (no message of ours comes close).
+pub(crate) const DEPTH_MAX: usize = 64;
+
 /// Fills a field once; a second occurrence gives up (serde reports
 /// duplicate fields as errors).
 #[inline(always)]

@@ -6,8 +6,15 @@
 //! It accepts a strict subset of what serde_json accepts — strings without
 //! escapes, numbers without exponents whose conversion is exact — and gives
 //! up on anything else, so the serde path decides every doubtful case.
+//!
+//! The same module walks a frame's structure for the serde path
+//! ([`frame_elements`], [`value_end`]): over bytes not yet known to be
+//! UTF-8, tracking only strings and nesting, so that serde_json then
+//! decodes (and reports on) each message on its own.
 
-use super::field_reader::FieldReader;
+use std::ops::Range;
+
+use super::field_reader::{DEPTH_MAX, FieldReader};
 use crate::Timestamp;
 use crate::model::conditions::Conditions;
 
@@ -88,14 +95,8 @@ impl<'a> JsonReader<'a> {
     #[cold]
     #[inline(never)]
     fn peek_after_whitespace(&mut self) -> Option<u8> {
-        let bytes = self.bytes();
-        while let Some(&b) = bytes.get(self.at) {
-            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                return Some(b);
-            }
-            self.at += 1;
-        }
-        None
+        self.at = skip_whitespace(self.bytes(), self.at);
+        self.bytes().get(self.at).copied()
     }
 
     /// Skips whitespace and consumes `expected`.
@@ -436,6 +437,109 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     fn at_end(&mut self) -> bool {
         self.peek().is_none()
     }
+}
+
+/// Where the whitespace starting at `at` ends.
+fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Walks a frame — an array of messages, or a single object that is one
+/// message — passing each message's byte span to `each`. Splits on element
+/// boundaries without validating the elements (see [`value_end`]). On a
+/// structural error the spans before it have been passed, and the error
+/// says what went wrong.
+pub(crate) fn frame_elements(
+    bytes: &[u8],
+    mut each: impl FnMut(Range<usize>),
+) -> Result<(), &'static str> {
+    let mut at = skip_whitespace(bytes, 0);
+    match bytes.get(at) {
+        Some(b'[') => {
+            at = skip_whitespace(bytes, at + 1);
+            if bytes.get(at) == Some(&b']') {
+                at += 1;
+            } else {
+                loop {
+                    let end = value_end(bytes, at).ok_or("truncated or invalid JSON array")?;
+                    each(at..end);
+                    at = skip_whitespace(bytes, end);
+                    match bytes.get(at) {
+                        Some(b',') => at = skip_whitespace(bytes, at + 1),
+                        Some(b']') => {
+                            at += 1;
+                            break;
+                        }
+                        _ => return Err("expected ',' or ']' between messages"),
+                    }
+                }
+            }
+        }
+        Some(b'{') => {
+            let end = value_end(bytes, at).ok_or("truncated or invalid JSON object")?;
+            each(at..end);
+            at = end;
+        }
+        _ => return Err("expected a JSON array or object"),
+    }
+    if skip_whitespace(bytes, at) != bytes.len() {
+        return Err("bytes after the end of the frame");
+    }
+    Ok(())
+}
+
+/// The end of the JSON value starting at `at`, found from its structure
+/// alone: strings (with their escapes) and nesting are tracked, scalars are
+/// not validated. `None` if it is truncated, mismatched or nested more than
+/// [`DEPTH_MAX`] deep. One pass, so the work is bounded by the input's size.
+fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut open: Vec<u8> = Vec::new();
+    let mut i = at;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => {
+                i += 1;
+                loop {
+                    match *bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            c @ (b'{' | b'[') => {
+                if open.len() >= DEPTH_MAX {
+                    return None;
+                }
+                open.push(if c == b'{' { b'}' } else { b']' });
+                i += 1;
+            }
+            c @ (b'}' | b']') => {
+                if open.pop()? != c {
+                    return None;
+                }
+                i += 1;
+            }
+            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' if !open.is_empty() => i += 1,
+            b',' | b' ' | b'\t' | b'\n' | b'\r' => return (i > at).then_some(i),
+            _ => i += 1,
+        }
+        if open.is_empty() && i > at && !is_scalar_continuation(bytes, i, at) {
+            return Some(i);
+        }
+    }
+}
+
+/// Whether a top-level scalar that started at `start` continues at `i`.
+fn is_scalar_continuation(bytes: &[u8], i: usize, start: usize) -> bool {
+    !matches!(bytes[start], b'"' | b'{' | b'[')
+        && bytes
+            .get(i)
+            .is_some_and(|b| !matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 #[cfg(test)]

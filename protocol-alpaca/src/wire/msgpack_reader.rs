@@ -8,7 +8,9 @@
 //! exactly as rmp-serde and serde do; anything else makes it give up, and the
 //! serde path decides.
 
-use super::field_reader::FieldReader;
+use std::ops::Range;
+
+use super::field_reader::{DEPTH_MAX, FieldReader};
 use crate::model::conditions::Conditions;
 use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
 
@@ -102,6 +104,114 @@ impl<'a> MsgPackReader<'a> {
             _ => return None,
         };
         self.slice(len)
+    }
+
+    /// Skips one value of any kind, checking only its structure: markers,
+    /// lengths and counts (strings are not checked as UTF-8). Gives up on a
+    /// truncated or invalid value, or one nested more than [`DEPTH_MAX`]
+    /// deep. Every item takes at least one byte, so the work is bounded by
+    /// the input's size whatever the declared counts.
+    pub(crate) fn skip_value(&mut self) -> Option<()> {
+        self.skip_nested(0)
+    }
+
+    fn skip_nested(&mut self, depth: usize) -> Option<()> {
+        if depth > DEPTH_MAX {
+            return None;
+        }
+        // The payload's length in bytes, for everything but containers.
+        let len = match self.byte()? {
+            0x00..=0x7f | 0xe0..=0xff | NIL | 0xc2 | 0xc3 => 0,
+            marker @ 0x80..=0x8f => return self.skip_items(usize::from(marker & 0x0f) * 2, depth),
+            marker @ 0x90..=0x9f => return self.skip_items(usize::from(marker & 0x0f), depth),
+            marker @ 0xa0..=0xbf => usize::from(marker & 0x1f),
+            0xc4 | 0xd9 => usize::from(self.byte()?),
+            0xc5 | 0xda => usize::from(u16::from_be_bytes(self.take()?)),
+            0xc6 | 0xdb => usize::try_from(u32::from_be_bytes(self.take()?)).ok()?,
+            // Extensions: the type byte, then the data.
+            0xc7 => usize::from(self.byte()?) + 1,
+            0xc8 => usize::from(u16::from_be_bytes(self.take()?)) + 1,
+            0xc9 => usize::try_from(u32::from_be_bytes(self.take()?))
+                .ok()?
+                .checked_add(1)?,
+            0xcc | 0xd0 => 1,
+            0xcd | 0xd1 | 0xd4 => 2,
+            0xd5 => 3,
+            0xca | 0xce | 0xd2 => 4,
+            0xd6 => 5,
+            0xcb | 0xcf | 0xd3 => 8,
+            0xd7 => 9,
+            0xd8 => 17,
+            0xdc => {
+                let items = usize::from(u16::from_be_bytes(self.take()?));
+                return self.skip_items(items, depth);
+            }
+            0xdd => {
+                let items = usize::try_from(u32::from_be_bytes(self.take()?)).ok()?;
+                return self.skip_items(items, depth);
+            }
+            0xde => {
+                let items = usize::from(u16::from_be_bytes(self.take()?)) * 2;
+                return self.skip_items(items, depth);
+            }
+            0xdf => {
+                let pairs = usize::try_from(u32::from_be_bytes(self.take()?)).ok()?;
+                return self.skip_items(pairs.checked_mul(2)?, depth);
+            }
+            0xc1 => return None,
+        };
+        self.slice(len).map(drop)
+    }
+
+    /// Skips `items` values (a container's elements, or its keys and
+    /// values) nested one level below `depth`.
+    fn skip_items(&mut self, items: usize, depth: usize) -> Option<()> {
+        // Every item takes at least one byte: refuse impossible counts early.
+        if items > self.bytes.len() - self.at {
+            return None;
+        }
+        for _ in 0..items {
+            self.skip_nested(depth + 1)?;
+        }
+        Some(())
+    }
+
+    /// Walks a frame from the start — an array of messages, or a single
+    /// map that is one message — passing each message's byte span to
+    /// `each`, checked as [`skip_value`](Self::skip_value) checks. On a
+    /// structural error the spans before it have been passed, and the
+    /// error says what went wrong.
+    pub(crate) fn frame_elements(
+        &mut self,
+        mut each: impl FnMut(Range<usize>),
+    ) -> Result<(), &'static str> {
+        const NOT_A_FRAME: &str = "expected a MessagePack array or map";
+        const INVALID: &str = "truncated or invalid MessagePack";
+        let start = self.at;
+        match self.peek() {
+            Some(0x90..=0x9f | 0xdc | 0xdd) => {
+                let count = self.array_len().ok_or(NOT_A_FRAME)?;
+                for _ in 0..count {
+                    let element = self.at;
+                    self.skip_value().ok_or(INVALID)?;
+                    each(element..self.at);
+                }
+                if !self.at_end() {
+                    return Err("bytes after the end of the array");
+                }
+            }
+            Some(0x80..=0x8f | 0xde | 0xdf) => {
+                self.map_len().ok_or(NOT_A_FRAME)?;
+                self.at = start;
+                self.skip_value().ok_or(INVALID)?;
+                each(start..self.at);
+                if !self.at_end() {
+                    return Err("bytes after the end of the message");
+                }
+            }
+            _ => return Err(NOT_A_FRAME),
+        }
+        Ok(())
     }
 
     /// One message whose first key is `T`, its tag passed to `each`.
