@@ -1,5 +1,6 @@
 //! Wire plumbing shared by the Alpaca codecs: telling JSON from MessagePack,
-//! splitting a frame into its messages, and decoding one message's bytes.
+//! splitting a frame into its messages (walked by each encoding's reader),
+//! and decoding one message's bytes.
 
 use std::ops::Range;
 

@@ -1,7 +1,9 @@
 //! The bytes on the wire, for either side: telling JSON from MessagePack and
-//! splitting frames ([`frame`]), one hand-written reader per encoding for the
-//! fast paths ([`json_reader`], [`msgpack_reader`], both a
-//! [`FieldReader`](field_reader::FieldReader)), and string writers ([`write`](mod@write)).
+//! splitting frames ([`frame`]), one module per encoding holding its only
+//! walker ([`json_reader`], [`msgpack_reader`]: a hand-written
+//! [`FieldReader`](field_reader::FieldReader) for the fast paths and the
+//! frame walk that [`frame`] splits with), and string writers
+//! ([`write`](mod@write)).
 //!
 //! Imports point one way: the [`model`](crate::model) below, the client and
 //! the server above.
