@@ -336,32 +336,33 @@ mod tests {
     use super::*;
     use crate::args::{Cli, Command};
 
-    fn watch(args: &[&str], env: &[(&str, &str)]) -> Result<WatchPlan, CliError> {
-        let cli = Cli::try_parse_from(["tickwire", "watch"].iter().chain(args)).expect("parses");
-        let Command::Watch(args) = cli.command else {
-            panic!("not watch")
-        };
+    /// The command line `tickwire <command> <args…>`, parsed.
+    fn parse(command: &str, args: &[&str]) -> Command {
+        let cli = Cli::try_parse_from(["tickwire", command].iter().chain(args)).expect("parses");
+        cli.command
+    }
+
+    /// An environment holding only `env`.
+    fn lookup(env: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        watch_plan(&args, &move |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+        move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    fn watch(args: &[&str], env: &[(&str, &str)]) -> Result<WatchPlan, CliError> {
+        let Command::Watch(args) = parse("watch", args) else {
+            panic!("not watch")
+        };
+        watch_plan(&args, &lookup(env))
     }
 
     fn trades(args: &[&str], env: &[(&str, &str)]) -> Result<TradesPlan, CliError> {
-        let cli = Cli::try_parse_from(["tickwire", "trades"].iter().chain(args)).expect("parses");
-        let Command::Trades(args) = cli.command else {
+        let Command::Trades(args) = parse("trades", args) else {
             panic!("not trades")
         };
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        trades_plan(&args, &move |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+        trades_plan(&args, &lookup(env))
     }
 
     fn names(symbols: &[Symbol]) -> Vec<&str> {

@@ -247,27 +247,33 @@ impl Link {
 
     /// Schedules a delivery towards the server after the one-way delay (in order).
     pub fn to_server(&mut self, now: Duration, delay: Duration, id: ConnId, delivery: Delivery) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if conn.hung {
-            return;
-        }
-        let at = (now + delay).max(conn.last_to_server);
-        conn.last_to_server = at;
-        self.push(at, id, delivery);
+        self.in_order(now + delay, id, delivery, |conn| &mut conn.last_to_server);
     }
 
     /// Schedules a delivery towards the client after the one-way delay (in order).
     pub fn to_client(&mut self, now: Duration, delay: Duration, id: ConnId, delivery: Delivery) {
+        self.in_order(now + delay, id, delivery, |conn| &mut conn.last_to_client);
+    }
+
+    /// Schedules a delivery at `due`, or after the last one in the same
+    /// direction (`last` names that direction's time); nothing on a hung
+    /// or unknown connection.
+    fn in_order(
+        &mut self,
+        due: Duration,
+        id: ConnId,
+        delivery: Delivery,
+        last: fn(&mut Conn) -> &mut Duration,
+    ) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         if conn.hung {
             return;
         }
-        let at = (now + delay).max(conn.last_to_client);
-        conn.last_to_client = at;
+        let last = last(conn);
+        let at = due.max(*last);
+        *last = at;
         self.push(at, id, delivery);
     }
 

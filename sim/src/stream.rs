@@ -149,31 +149,40 @@ where
     /// Drains the machine, records and checks everything, hands the actions over.
     fn after_input(&mut self, ctx: &mut Ctx<'_>, data_epoch: Option<ConnectionEpoch>) -> Checked {
         self.drain(ctx);
-        let state = self.machine.state();
         self.rules.check_actions(
             ctx.at,
             &self.actions,
             self.machine.desired(),
             self.machine.confirmed(),
-            state,
+            self.machine.state(),
             ctx.decodes,
         )?;
+        self.check_events(ctx)?;
+        self.check_data(ctx.at, data_epoch)?;
+        self.check_steady(ctx)?;
+        ctx.actions.append(&mut self.actions);
+        Ok(())
+    }
+
+    /// The rules on this input's events, in the machine's present state.
+    fn check_events(&mut self, ctx: &Ctx<'_>) -> Checked {
         self.rules.check_events(
             ctx.at,
             ctx.now,
             &self.events,
             self.machine.reconnect_attempts(),
-            state,
-        )?;
-        self.check_data(ctx.at, data_epoch)?;
+            self.machine.state(),
+        )
+    }
+
+    /// The rules on the machine's state once it has nothing left to do.
+    fn check_steady(&mut self, ctx: &Ctx<'_>) -> Checked {
         self.rules.check_steady(
             ctx.at,
             self.machine.desired(),
             self.machine.state(),
             self.machine.poll_timeout(),
-        )?;
-        ctx.actions.append(&mut self.actions);
-        Ok(())
+        )
     }
 
     /// Rule 11: the data events of this input are exactly the data messages
@@ -460,20 +469,8 @@ where
                 self.drain(ctx);
                 self.rules
                     .on_shutdown(ctx.at, epoch_before, &self.actions)?;
-                let state = self.machine.state();
-                self.rules.check_events(
-                    ctx.at,
-                    ctx.now,
-                    &self.events,
-                    self.machine.reconnect_attempts(),
-                    state,
-                )?;
-                self.rules.check_steady(
-                    ctx.at,
-                    self.machine.desired(),
-                    state,
-                    self.machine.poll_timeout(),
-                )?;
+                self.check_events(ctx)?;
+                self.check_steady(ctx)?;
                 ctx.actions.append(&mut self.actions);
                 return Ok(());
             }

@@ -380,10 +380,7 @@ fn an_unanswered_ping_drops_the_connection() {
 fn the_last_unsubscribe_closes_after_the_linger_and_the_next_subscribe_reconnects() {
     let mut f = Fixture::market();
     let epoch = f.live_with(Channel::Trades, &["AAPL"]);
-    f.machine
-        .unsubscribe(f.now, Channel::Trades, [sym("AAPL")])
-        .unwrap();
-    f.ack_everything(epoch);
+    f.unsubscribe_acked(epoch, Channel::Trades, &["AAPL"]);
     assert!(f.machine.confirmed().is_empty());
     f.advance(f.machine.config().idle_linger - Duration::from_millis(1));
     assert!(f.state().is_live(), "still lingering");
@@ -404,10 +401,7 @@ fn the_last_unsubscribe_closes_after_the_linger_and_the_next_subscribe_reconnect
 fn a_subscribe_during_the_linger_keeps_the_connection() {
     let mut f = Fixture::market();
     let epoch = f.live_with(Channel::Trades, &["AAPL"]);
-    f.machine
-        .unsubscribe(f.now, Channel::Trades, [sym("AAPL")])
-        .unwrap();
-    f.ack_everything(epoch);
+    f.unsubscribe_acked(epoch, Channel::Trades, &["AAPL"]);
     f.advance(Duration::from_secs(1));
     f.machine
         .subscribe(f.now, Channel::Trades, [sym("MSFT")])

@@ -48,7 +48,9 @@ async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::text(v.to_string())).await.unwrap();
 }
 
-async fn authed(server: &LoopbackServer, path: &str, key: &str, secret: &str) -> Ws {
+/// Connects to `path`, checks the greeting, sends the credentials by message
+/// and returns the socket with the server's answer to them.
+async fn try_auth(server: &LoopbackServer, path: &str, key: &str, secret: &str) -> (Ws, Value) {
     let (mut ws, _) = connect_async(server.url(path)).await.unwrap();
     assert_eq!(next_json(&mut ws).await[0]["msg"], "connected");
     send(
@@ -56,7 +58,13 @@ async fn authed(server: &LoopbackServer, path: &str, key: &str, secret: &str) ->
         json!({"action": "auth", "key": key, "secret": secret}),
     )
     .await;
-    assert_eq!(next_json(&mut ws).await[0]["msg"], "authenticated");
+    let answer = next_json(&mut ws).await;
+    (ws, answer)
+}
+
+async fn authed(server: &LoopbackServer, path: &str, key: &str, secret: &str) -> Ws {
+    let (ws, answer) = try_auth(server, path, key, secret).await;
+    assert_eq!(answer[0]["msg"], "authenticated");
     ws
 }
 
@@ -144,14 +152,8 @@ async fn refusals_carry_http_status() {
 async fn connection_limit_and_close_over_websockets() {
     let server = server().await;
     let mut first = authed(&server, "/v2/iex", "K", "S").await;
-    let (mut second, _) = connect_async(server.url("/v2/iex")).await.unwrap();
-    next(&mut second).await;
-    send(
-        &mut second,
-        json!({"action": "auth", "key": "K", "secret": "S"}),
-    )
-    .await;
-    assert_eq!(next_json(&mut second).await[0]["code"], 406);
+    let (mut second, answer) = try_auth(&server, "/v2/iex", "K", "S").await;
+    assert_eq!(answer[0]["code"], 406);
     match next(&mut second).await {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1008),
         other => panic!("{other:?}"),
@@ -161,14 +163,8 @@ async fn connection_limit_and_close_over_websockets() {
     while let Some(Ok(_)) = first.next().await {}
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
-        let (mut ws, _) = connect_async(server.url("/v2/iex")).await.unwrap();
-        next(&mut ws).await;
-        send(
-            &mut ws,
-            json!({"action": "auth", "key": "K", "secret": "S"}),
-        )
-        .await;
-        if next_json(&mut ws).await[0]["msg"] == "authenticated" {
+        let (_ws, answer) = try_auth(&server, "/v2/iex", "K", "S").await;
+        if answer[0]["msg"] == "authenticated" {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "slot never freed");

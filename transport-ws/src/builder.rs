@@ -61,6 +61,21 @@ pub(crate) struct Options {
     pub(crate) name: Option<String>,
 }
 
+/// Writes builder setters: each takes one value, stores it in a field of
+/// [`Options`] and returns the builder.
+macro_rules! setters {
+    ($(
+        $(#[$meta:meta])*
+        fn $name:ident($arg:ident: $ty:ty) { $($field:ident).+ = $value:expr }
+    )*) => {$(
+        $(#[$meta])*
+        pub fn $name(mut self, $arg: $ty) -> Self {
+            self.options.$($field).+ = $value;
+            self
+        }
+    )*};
+}
+
 impl<P: StreamProfile> StreamBuilder<P> {
     pub(crate) fn with_endpoint(endpoint: P::Endpoint) -> Self {
         Self {
@@ -79,11 +94,10 @@ impl<P: StreamProfile> StreamBuilder<P> {
         }
     }
 
-    /// The API key pair. Default: read from `APCA_API_KEY_ID` and
-    /// `APCA_API_SECRET_KEY` when the stream is built.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.options.credentials = Some(credentials);
-        self
+    setters! {
+        /// The API key pair. Default: read from `APCA_API_KEY_ID` and
+        /// `APCA_API_SECRET_KEY` when the stream is built.
+        fn credentials(credentials: Credentials) { credentials = Some(credentials) }
     }
 
     /// The API key id and secret.
@@ -91,62 +105,37 @@ impl<P: StreamProfile> StreamBuilder<P> {
         self.credentials(Credentials::new(key_id, secret))
     }
 
-    /// The wire encoding. Default: MessagePack for market data (the options
-    /// feeds require it), JSON for trading.
-    pub fn encoding(mut self, encoding: Encoding) -> Self {
-        self.options.encoding = Some(encoding);
-        self
-    }
+    setters! {
+        /// The wire encoding. Default: MessagePack for market data (the options
+        /// feeds require it), JSON for trading.
+        fn encoding(encoding: Encoding) { encoding = Some(encoding) }
 
-    /// Time allowed to open the connection (TCP, TLS, upgrade). Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.options.machine.connect_timeout = timeout;
-        self
-    }
+        /// Time allowed to open the connection (TCP, TLS, upgrade). Default 10 s.
+        fn connect_timeout(timeout: Duration) { machine.connect_timeout = timeout }
 
-    /// Time allowed for the server's greeting. Default 10 s.
-    pub fn greeting_timeout(mut self, timeout: Duration) -> Self {
-        self.options.machine.greeting_timeout = timeout;
-        self
-    }
+        /// Time allowed for the server's greeting. Default 10 s.
+        fn greeting_timeout(timeout: Duration) { machine.greeting_timeout = timeout }
 
-    /// Time allowed for the answer to the credentials. Default 10 s.
-    pub fn auth_timeout(mut self, timeout: Duration) -> Self {
-        self.options.machine.auth_timeout = timeout;
-        self
-    }
+        /// Time allowed for the answer to the credentials. Default 10 s.
+        fn auth_timeout(timeout: Duration) { machine.auth_timeout = timeout }
 
-    /// Time allowed for a subscription acknowledgement. Default 10 s.
-    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
-        self.options.machine.ack_timeout = timeout;
-        self
-    }
+        /// Time allowed for a subscription acknowledgement. Default 10 s.
+        fn ack_timeout(timeout: Duration) { machine.ack_timeout = timeout }
 
-    /// Interval between pings while connected (`None`: no pings). Default 20 s.
-    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
-        self.options.machine.ping_interval = interval;
-        self
-    }
+        /// Interval between pings while connected (`None`: no pings). Default 20 s.
+        fn ping_interval(interval: Option<Duration>) { machine.ping_interval = interval }
 
-    /// Time allowed for any frame after a ping. Default 10 s.
-    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
-        self.options.machine.pong_timeout = timeout;
-        self
-    }
+        /// Time allowed for any frame after a ping. Default 10 s.
+        fn pong_timeout(timeout: Duration) { machine.pong_timeout = timeout }
 
-    /// Reconnect when no data message arrived for this long while live. Only
-    /// data counts (not pings or control messages). Default `None` (off),
-    /// which suits sparse channels such as daily bars, statuses or news.
-    pub fn data_silence_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.options.machine.data_silence_timeout = timeout;
-        self
-    }
+        /// Reconnect when no data message arrived for this long while live. Only
+        /// data counts (not pings or control messages). Default `None` (off),
+        /// which suits sparse channels such as daily bars, statuses or news.
+        fn data_silence_timeout(timeout: Option<Duration>) { machine.data_silence_timeout = timeout }
 
-    /// How long the connection is kept after the last symbol is
-    /// unsubscribed, in case another subscription follows. Default 5 s.
-    pub fn idle_linger(mut self, linger: Duration) -> Self {
-        self.options.machine.idle_linger = linger;
-        self
+        /// How long the connection is kept after the last symbol is
+        /// unsubscribed, in case another subscription follows. Default 5 s.
+        fn idle_linger(linger: Duration) { machine.idle_linger = linger }
     }
 
     /// Reconnect delay bounds: the first bound, doubled per failed attempt up
@@ -157,74 +146,43 @@ impl<P: StreamProfile> StreamBuilder<P> {
         self
     }
 
-    /// Least reconnect delay after a connection-limit error (406) or HTTP 429.
-    /// Default 30 s.
-    pub fn backoff_floor_after_limit(mut self, floor: Duration) -> Self {
-        self.options.machine.backoff_floor_after_limit = floor;
-        self
-    }
+    setters! {
+        /// Least reconnect delay after a connection-limit error (406) or HTTP 429.
+        /// Default 30 s.
+        fn backoff_floor_after_limit(floor: Duration) { machine.backoff_floor_after_limit = floor }
 
-    /// How long the stream must stay live before the backoff resets. Default 30 s.
-    pub fn backoff_reset_after(mut self, after: Duration) -> Self {
-        self.options.machine.backoff_reset_after = after;
-        self
-    }
+        /// How long the stream must stay live before the backoff resets. Default 30 s.
+        fn backoff_reset_after(after: Duration) { machine.backoff_reset_after = after }
 
-    /// Largest outgoing frame; larger subscription requests are split. Default 4 KiB.
-    pub fn frame_bytes_max(mut self, bytes: usize) -> Self {
-        self.options.machine.frame_bytes_max = bytes;
-        self
-    }
+        /// Largest outgoing frame; larger subscription requests are split. Default 4 KiB.
+        fn frame_bytes_max(bytes: usize) { machine.frame_bytes_max = bytes }
 
-    /// Largest incoming message; a larger one drops the connection. Default 16 MiB.
-    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
-        self.options.ws.max_message_bytes = bytes;
-        self
-    }
+        /// Largest incoming message; a larger one drops the connection. Default 16 MiB.
+        fn max_message_bytes(bytes: usize) { ws.max_message_bytes = bytes }
 
-    /// Bytes read from the socket at a time. Default 64 KiB.
-    pub fn read_buffer_bytes(mut self, bytes: usize) -> Self {
-        self.options.ws.read_buffer_bytes = bytes;
-        self
-    }
+        /// Bytes read from the socket at a time. Default 64 KiB.
+        fn read_buffer_bytes(bytes: usize) { ws.read_buffer_bytes = bytes }
 
-    /// Allows plain `ws://` to hosts other than this machine, sending
-    /// credentials unencrypted. Default `false`: such endpoints are refused.
-    pub fn allow_insecure(mut self, allow: bool) -> Self {
-        self.options.ws.allow_insecure = allow;
-        self
-    }
+        /// Allows plain `ws://` to hosts other than this machine, sending
+        /// credentials unencrypted. Default `false`: such endpoints are refused.
+        fn allow_insecure(allow: bool) { ws.allow_insecure = allow }
 
-    /// Capacity of the event queue, in events (at least 1). Default 65 536.
-    /// Up to twice as many can be held while the consumer reads a batch.
-    pub fn queue_capacity(mut self, events: usize) -> Self {
-        self.options.queue_capacity = events.max(1);
-        self
-    }
+        /// Capacity of the event queue, in events (at least 1). Default 65 536.
+        /// Up to twice as many can be held while the consumer reads a batch.
+        fn queue_capacity(events: usize) { queue_capacity = events.max(1) }
 
-    /// What to do when the consumer falls behind. Default
-    /// [`SlowConsumerPolicy::Backpressure`].
-    pub fn slow_consumer(mut self, policy: SlowConsumerPolicy) -> Self {
-        self.options.slow_consumer = policy;
-        self
-    }
+        /// What to do when the consumer falls behind. Default
+        /// [`SlowConsumerPolicy::Backpressure`].
+        fn slow_consumer(policy: SlowConsumerPolicy) { slow_consumer = policy }
 
-    /// Bound on [`shutdown`](crate::StreamHandle::shutdown). Default 5 s.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.options.shutdown_timeout = timeout;
-        self
-    }
+        /// Bound on [`shutdown`](crate::StreamHandle::shutdown). Default 5 s.
+        fn shutdown_timeout(timeout: Duration) { shutdown_timeout = timeout }
 
-    /// Seed of the reconnect jitter, for reproducible runs. Default: random per stream.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.options.seed = Some(seed);
-        self
-    }
+        /// Seed of the reconnect jitter, for reproducible runs. Default: random per stream.
+        fn seed(seed: u64) { seed = Some(seed) }
 
-    /// A name for the stream in logs and tracing spans. Default: the endpoint's path.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.options.name = Some(name.into());
-        self
+        /// A name for the stream in logs and tracing spans. Default: the endpoint's path.
+        fn name(name: impl Into<String>) { name = Some(name.into()) }
     }
 }
 

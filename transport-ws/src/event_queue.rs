@@ -440,21 +440,25 @@ impl<T, C> Drop for Events<T, C> {
     }
 }
 
+impl<T, C> Shared<T, C> {
+    /// The `Debug` form of either end of the queue: its bound and policy.
+    fn debug_end(&self, end: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(end)
+            .field("capacity", &self.capacity)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T, C> fmt::Debug for Events<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Events")
-            .field("capacity", &self.shared.capacity)
-            .field("policy", &self.shared.policy)
-            .finish_non_exhaustive()
+        self.shared.debug_end("Events", f)
     }
 }
 
 impl<T, C> fmt::Debug for EventQueue<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventQueue")
-            .field("capacity", &self.shared.capacity)
-            .field("policy", &self.shared.policy)
-            .finish_non_exhaustive()
+        self.shared.debug_end("EventQueue", f)
     }
 }
 

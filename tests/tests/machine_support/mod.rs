@@ -86,6 +86,20 @@ impl Fixture<AlpacaMarketData> {
         panic!("requests never stopped");
     }
 
+    /// Unsubscribes `symbols` from `channel` and acknowledges as a faithful
+    /// server on `epoch` would.
+    pub fn unsubscribe_acked(
+        &mut self,
+        epoch: ConnectionEpoch,
+        channel: Channel,
+        symbols: &[&str],
+    ) {
+        self.machine
+            .unsubscribe(self.now, channel, symbols.iter().map(|s| sym(s)))
+            .expect("unsubscribe");
+        self.ack_everything(epoch);
+    }
+
     /// The last subscription request sent, if any, removed from the record.
     pub fn take_subscription_request(&mut self) -> Option<SentRequest> {
         self.drain();

@@ -231,11 +231,19 @@ impl Slots {
 mod tests {
     use super::*;
 
+    /// A start time, empty slots, and the account and endpoint to take them for.
+    fn empty() -> (Instant, Slots, AccountId, Endpoint) {
+        (
+            Instant::now(),
+            Slots::default(),
+            AccountId(0),
+            Endpoint::Iex,
+        )
+    }
+
     #[test]
     fn orphaned_slots_are_held_until_reaped() {
-        let t0 = Instant::now();
-        let mut slots = Slots::default();
-        let (a, e) = (AccountId(0), Endpoint::Iex);
+        let (t0, mut slots, a, e) = empty();
         assert!(slots.try_take(a, e, 1, SessionId(1)));
         assert!(!slots.try_take(a, e, 1, SessionId(2)));
         slots.orphan(SessionId(1), t0, Duration::from_secs(90));
@@ -251,9 +259,7 @@ mod tests {
 
     #[test]
     fn the_earliest_reap_time_follows_orphans_and_releases() {
-        let t0 = Instant::now();
-        let mut slots = Slots::default();
-        let (a, e) = (AccountId(0), Endpoint::Iex);
+        let (t0, mut slots, a, e) = empty();
         assert!(slots.try_take(a, e, 3, SessionId(1)));
         assert!(slots.try_take(a, e, 3, SessionId(2)));
         slots.orphan(SessionId(1), t0, Duration::from_secs(90));
