@@ -43,6 +43,7 @@ enum Repr {
 const _: () = assert!(size_of::<Symbol>() <= 24);
 
 impl Repr {
+    #[inline]
     fn new(text: &str) -> Self {
         if text.len() > INLINE_BYTES_MAX {
             Self::Heap(Arc::from(text))
@@ -177,6 +178,7 @@ impl Symbol {
     }
 
     /// Wraps a symbol received from a server without validating it.
+    #[inline]
     pub fn from_server(symbol: &str) -> Self {
         Self(Repr::new(symbol))
     }

@@ -156,6 +156,7 @@ impl Timestamp {
     }
 
     /// Decodes a MessagePack Timestamp extension payload (4, 8 or 12 bytes).
+    #[inline]
     pub fn from_msgpack_ext(data: &[u8]) -> Option<Self> {
         match *data {
             [a, b, c, d] => Some(Self {
