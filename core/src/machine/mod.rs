@@ -400,7 +400,6 @@ impl<D: Dialect> Machine<D> {
             }
             self.handle_message(now, epoch, message);
         }
-        decoded.clear();
         self.decoded = decoded;
     }
 
