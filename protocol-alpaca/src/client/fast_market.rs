@@ -15,14 +15,14 @@
 
 use compact_str::CompactString;
 
-use crate::Channel;
-use crate::Symbol;
 use crate::client::fast_control;
-use crate::model::market::{Bar, MarketData, Quote, Trade};
-use crate::wire::field_reader::{FieldReader, put};
+use crate::client::fast_field::{FastStruct, fast_struct};
+use crate::model::market::{Bar, MarketData, Quote, Trade, market_fields};
+use crate::wire::field_reader::FieldReader;
 use crate::wire::frame::Wire;
 use crate::wire::json_reader::JsonReader;
 use crate::wire::msgpack_reader::MsgPackReader;
+use crate::{Channel, Conditions, Symbol, Timestamp};
 use tickwire_core::protocol::Inbound;
 
 /// Decodes a whole frame of fast-path messages into `out`. Returns `false`
@@ -60,117 +60,21 @@ pub(super) fn message<'a, R: FieldReader<'a>>(
     Some(())
 }
 
-#[inline]
+#[inline(always)]
 fn data<'a, R: FieldReader<'a>>(reader: &mut R, tag: &[u8]) -> Option<MarketData> {
     Some(match tag {
-        b"q" => MarketData::Quote(quote(reader)?),
-        b"t" => MarketData::Trade(trade(reader)?),
-        b"b" => MarketData::Bar(bar(reader)?),
-        b"d" => MarketData::DailyBar(bar(reader)?),
-        b"u" => MarketData::UpdatedBar(bar(reader)?),
+        b"q" => MarketData::Quote(Quote::read_fields(reader, 0, true)?),
+        b"t" => MarketData::Trade(Trade::read_fields(reader, 0, true)?),
+        b"b" => MarketData::Bar(Bar::read_fields(reader, 0, true)?),
+        b"d" => MarketData::DailyBar(Bar::read_fields(reader, 0, true)?),
+        b"u" => MarketData::UpdatedBar(Bar::read_fields(reader, 0, true)?),
         _ => return None,
     })
 }
 
-fn code(text: Option<Option<&str>>) -> Option<CompactString> {
-    text.flatten().map(CompactString::new)
-}
-
-#[inline]
-fn quote<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Quote> {
-    let (mut symbol, mut bid_exchange, mut bid_price, mut bid_size) = (None, None, None, None);
-    let (mut ask_exchange, mut ask_price, mut ask_size) = (None, None, None);
-    let (mut conditions, mut timestamp, mut tape) = (None, None, None);
-    while let Some(key) = r.next_key()? {
-        match key {
-            b"S" => put(&mut symbol, r.str()?)?,
-            b"bx" => put(&mut bid_exchange, r.opt_str()?)?,
-            b"bp" => put(&mut bid_price, r.f64()?)?,
-            b"bs" => put(&mut bid_size, r.f64()?)?,
-            b"ax" => put(&mut ask_exchange, r.opt_str()?)?,
-            b"ap" => put(&mut ask_price, r.f64()?)?,
-            b"as" => put(&mut ask_size, r.f64()?)?,
-            b"c" => put(&mut conditions, r.conditions()?)?,
-            b"t" => put(&mut timestamp, r.timestamp()?)?,
-            b"z" => put(&mut tape, r.opt_str()?)?,
-            _ => return None,
-        }
-    }
-    Some(Quote {
-        symbol: Symbol::from_server(symbol?),
-        bid_exchange: code(bid_exchange),
-        bid_price: bid_price?,
-        bid_size: bid_size?,
-        ask_exchange: code(ask_exchange),
-        ask_price: ask_price?,
-        ask_size: ask_size?,
-        conditions: conditions.unwrap_or_default(),
-        timestamp: timestamp?,
-        tape: code(tape),
-    })
-}
-
-#[inline]
-fn trade<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Trade> {
-    let (mut symbol, mut id, mut exchange, mut price, mut size) = (None, None, None, None, None);
-    let (mut conditions, mut timestamp, mut tape, mut taker_side) = (None, None, None, None);
-    while let Some(key) = r.next_key()? {
-        match key {
-            b"S" => put(&mut symbol, r.str()?)?,
-            b"i" => put(&mut id, r.opt_u64()?)?,
-            b"x" => put(&mut exchange, r.opt_str()?)?,
-            b"p" => put(&mut price, r.f64()?)?,
-            b"s" => put(&mut size, r.f64()?)?,
-            b"c" => put(&mut conditions, r.conditions()?)?,
-            b"t" => put(&mut timestamp, r.timestamp()?)?,
-            b"z" => put(&mut tape, r.opt_str()?)?,
-            b"tks" => put(&mut taker_side, r.opt_str()?)?,
-            _ => return None,
-        }
-    }
-    Some(Trade {
-        symbol: Symbol::from_server(symbol?),
-        id: id.flatten(),
-        exchange: code(exchange),
-        price: price?,
-        size: size?,
-        conditions: conditions.unwrap_or_default(),
-        timestamp: timestamp?,
-        tape: code(tape),
-        taker_side: code(taker_side),
-    })
-}
-
-#[inline]
-fn bar<'a, R: FieldReader<'a>>(r: &mut R) -> Option<Bar> {
-    let (mut symbol, mut open, mut high, mut low, mut close) = (None, None, None, None, None);
-    let (mut volume, mut vwap, mut trade_count, mut timestamp) = (None, None, None, None);
-    while let Some(key) = r.next_key()? {
-        match key {
-            b"S" => put(&mut symbol, r.str()?)?,
-            b"o" => put(&mut open, r.f64()?)?,
-            b"h" => put(&mut high, r.f64()?)?,
-            b"l" => put(&mut low, r.f64()?)?,
-            b"c" => put(&mut close, r.f64()?)?,
-            b"v" => put(&mut volume, r.f64()?)?,
-            b"vw" => put(&mut vwap, r.opt_f64()?)?,
-            b"n" => put(&mut trade_count, r.opt_u64()?)?,
-            b"t" => put(&mut timestamp, r.timestamp()?)?,
-            _ => return None,
-        }
-    }
-    Some(Bar {
-        symbol: Symbol::from_server(symbol?),
-        open: open?,
-        high: high?,
-        low: low?,
-        close: close?,
-        volume: volume?,
-        vwap: vwap.flatten(),
-        trade_count: trade_count.flatten(),
-        timestamp: timestamp?,
-    })
-}
+market_fields!(Quote => fast_struct give_up);
+market_fields!(Trade => fast_struct give_up);
+market_fields!(Bar => fast_struct give_up);
 
 #[cfg(test)]
 pub(super) mod tests {

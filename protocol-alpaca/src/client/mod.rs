@@ -4,6 +4,7 @@
 
 pub(crate) mod credentials;
 pub(crate) mod fast_control;
+pub(crate) mod fast_field;
 pub(crate) mod fast_market;
 pub(crate) mod fast_trading;
 pub(crate) mod market_decode;

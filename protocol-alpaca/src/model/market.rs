@@ -1,5 +1,7 @@
 //! Market data messages (stocks, crypto, options, news), named as in Rust and
-//! renamed to their one- and two-letter wire keys.
+//! renamed to their one- and two-letter wire keys in one table,
+//! [`market_fields!`], that the structs, the client's fast path and the
+//! exchange's writers all expand.
 //!
 //! Every type ignores fields it does not know, so Alpaca adding a field never
 //! breaks decoding. Fields some feeds omit (crypto has no exchange or tape on
@@ -9,305 +11,259 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::Conditions;
+use crate::model::fields::wire_struct;
 use crate::{Symbol, Timestamp};
 
-/// A trade (`T: "t"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trade {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Trade id (`i`).
-    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<u64>,
-    /// Exchange code (`x`); absent on crypto.
-    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<CompactString>,
-    /// Price (`p`).
-    #[serde(rename = "p")]
-    pub price: f64,
-    /// Size (`s`).
-    #[serde(rename = "s")]
-    pub size: f64,
-    /// Condition codes (`c`).
-    #[serde(rename = "c", default, skip_serializing_if = "Conditions::is_empty")]
-    pub conditions: Conditions,
-    /// Time of the trade (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`); absent on crypto.
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-    /// Taker side, `B` or `S` (`tks`); crypto only.
-    #[serde(rename = "tks", default, skip_serializing_if = "Option::is_none")]
-    pub taker_side: Option<CompactString>,
+/// The market data messages' fields and wire keys, declared once (see
+/// [`fields`](super::fields)): `market_fields!(Quote => callback extra…)`
+/// expands to `callback! { extra… <the quote's entry> }`.
+macro_rules! market_fields {
+    (Trade => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A trade (`T: "t"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Trade {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Trade id (`i`).
+            optional id: Option<u64> = "i";
+            /// Exchange code (`x`); absent on crypto.
+            optional exchange: Option<CompactString> = "x";
+            /// Price (`p`).
+            required price: f64 = "p";
+            /// Size (`s`).
+            required size: f64 = "s";
+            /// Condition codes (`c`).
+            omit_empty conditions: Conditions = "c";
+            /// Time of the trade (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`); absent on crypto.
+            optional tape: Option<CompactString> = "z";
+            /// Taker side, `B` or `S` (`tks`); crypto only.
+            optional taker_side: Option<CompactString> = "tks";
+        }
+    } };
+    (Quote => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A quote (`T: "q"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Quote {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Bid exchange (`bx`); absent on crypto.
+            optional bid_exchange: Option<CompactString> = "bx";
+            /// Bid price (`bp`).
+            required bid_price: f64 = "bp";
+            /// Bid size (`bs`).
+            required bid_size: f64 = "bs";
+            /// Ask exchange (`ax`); absent on crypto.
+            optional ask_exchange: Option<CompactString> = "ax";
+            /// Ask price (`ap`).
+            required ask_price: f64 = "ap";
+            /// Ask size (`as`).
+            required ask_size: f64 = "as";
+            /// Condition codes (`c`).
+            omit_empty conditions: Conditions = "c";
+            /// Time of the quote (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`); absent on crypto.
+            optional tape: Option<CompactString> = "z";
+        }
+    } };
+    (Bar => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A bar: minute (`T: "b"`), daily (`"d"`) or updated (`"u"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Bar {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Open (`o`).
+            required open: f64 = "o";
+            /// High (`h`).
+            required high: f64 = "h";
+            /// Low (`l`).
+            required low: f64 = "l";
+            /// Close (`c`).
+            required close: f64 = "c";
+            /// Volume (`v`).
+            required volume: f64 = "v";
+            /// Volume-weighted average price (`vw`).
+            optional vwap: Option<f64> = "vw";
+            /// Number of trades (`n`).
+            optional trade_count: Option<u64> = "n";
+            /// Start of the bar (`t`).
+            required timestamp: Timestamp = "t";
+        }
+    } };
+    (Correction => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A trade correction (`T: "c"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Correction {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Exchange code (`x`).
+            optional exchange: Option<CompactString> = "x";
+            /// Original trade id (`oi`).
+            required original_id: u64 = "oi";
+            /// Original price (`op`).
+            required original_price: f64 = "op";
+            /// Original size (`os`).
+            required original_size: f64 = "os";
+            /// Original conditions (`oc`).
+            or_default original_conditions: Conditions = "oc";
+            /// Corrected trade id (`ci`).
+            required corrected_id: u64 = "ci";
+            /// Corrected price (`cp`).
+            required corrected_price: f64 = "cp";
+            /// Corrected size (`cs`).
+            required corrected_size: f64 = "cs";
+            /// Corrected conditions (`cc`).
+            or_default corrected_conditions: Conditions = "cc";
+            /// Time of the correction (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`).
+            optional tape: Option<CompactString> = "z";
+        }
+    } };
+    (CancelError => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A trade cancel or error (`T: "x"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        CancelError {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Id of the trade cancelled (`i`).
+            required id: u64 = "i";
+            /// Exchange code (`x`).
+            optional exchange: Option<CompactString> = "x";
+            /// Price of the trade (`p`).
+            required price: f64 = "p";
+            /// Size of the trade (`s`).
+            required size: f64 = "s";
+            /// `C` for a cancel, `E` for an error (`a`).
+            required action: CompactString = "a";
+            /// Time (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`).
+            optional tape: Option<CompactString> = "z";
+        }
+    } };
+    (TradingStatus => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A trading status change: halt, resume… (`T: "s"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        TradingStatus {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Status code (`sc`).
+            required status_code: CompactString = "sc";
+            /// Status message (`sm`).
+            or_default status_message: String = "sm";
+            /// Reason code (`rc`).
+            or_default reason_code: CompactString = "rc";
+            /// Reason message (`rm`).
+            or_default reason_message: String = "rm";
+            /// Time (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`).
+            optional tape: Option<CompactString> = "z";
+        }
+    } };
+    (Luld => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// Limit up / limit down price bands (`T: "l"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Luld {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Limit up price (`u`).
+            required limit_up_price: f64 = "u";
+            /// Limit down price (`d`).
+            required limit_down_price: f64 = "d";
+            /// Indicator (`i`).
+            or_default indicator: CompactString = "i";
+            /// Time (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`).
+            optional tape: Option<CompactString> = "z";
+        }
+    } };
+    (Imbalance => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// An order imbalance (`T: "i"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Imbalance {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Reference price (`p`).
+            required price: f64 = "p";
+            /// Time (`t`).
+            required timestamp: Timestamp = "t";
+            /// Tape (`z`).
+            optional tape: Option<CompactString> = "z";
+        }
+    } };
+    (OrderbookLevel => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// One price level of an order book.
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+        OrderbookLevel {
+            /// Price (`p`).
+            required price: f64 = "p";
+            /// Size (`s`); zero removes the level in an update.
+            required size: f64 = "s";
+        }
+    } };
+    (Orderbook => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A crypto order book snapshot or update (`T: "o"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Orderbook {
+            /// Symbol (`S`).
+            required symbol: Symbol = "S";
+            /// Bids (`b`).
+            or_default bids: Vec<OrderbookLevel> = "b";
+            /// Asks (`a`).
+            or_default asks: Vec<OrderbookLevel> = "a";
+            /// Whether this is a full snapshot replacing the book (`r`).
+            or_default reset: bool = "r";
+            /// Time (`t`).
+            required timestamp: Timestamp = "t";
+        }
+    } };
+    (News => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A news article (`T: "n"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        News {
+            /// Article id.
+            required id: u64;
+            /// Headline.
+            or_default headline: String;
+            /// Summary.
+            or_default summary: String;
+            /// Author.
+            or_default author: String;
+            /// Publication time.
+            required created_at: Timestamp;
+            /// Last update.
+            required updated_at: Timestamp;
+            /// Body (HTML), often empty.
+            or_default content: String;
+            /// Link to the article.
+            optional url: Option<String>;
+            /// Symbols the article is about.
+            or_default symbols: Vec<Symbol>;
+            /// Source, e.g. `benzinga`.
+            or_default source: CompactString;
+        }
+    } };
+
 }
 
-/// A quote (`T: "q"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Quote {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Bid exchange (`bx`); absent on crypto.
-    #[serde(rename = "bx", default, skip_serializing_if = "Option::is_none")]
-    pub bid_exchange: Option<CompactString>,
-    /// Bid price (`bp`).
-    #[serde(rename = "bp")]
-    pub bid_price: f64,
-    /// Bid size (`bs`).
-    #[serde(rename = "bs")]
-    pub bid_size: f64,
-    /// Ask exchange (`ax`); absent on crypto.
-    #[serde(rename = "ax", default, skip_serializing_if = "Option::is_none")]
-    pub ask_exchange: Option<CompactString>,
-    /// Ask price (`ap`).
-    #[serde(rename = "ap")]
-    pub ask_price: f64,
-    /// Ask size (`as`).
-    #[serde(rename = "as")]
-    pub ask_size: f64,
-    /// Condition codes (`c`).
-    #[serde(rename = "c", default, skip_serializing_if = "Conditions::is_empty")]
-    pub conditions: Conditions,
-    /// Time of the quote (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`); absent on crypto.
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-}
+pub(crate) use market_fields;
 
-/// A bar: minute (`T: "b"`), daily (`"d"`) or updated (`"u"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Bar {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Open (`o`).
-    #[serde(rename = "o")]
-    pub open: f64,
-    /// High (`h`).
-    #[serde(rename = "h")]
-    pub high: f64,
-    /// Low (`l`).
-    #[serde(rename = "l")]
-    pub low: f64,
-    /// Close (`c`).
-    #[serde(rename = "c")]
-    pub close: f64,
-    /// Volume (`v`).
-    #[serde(rename = "v")]
-    pub volume: f64,
-    /// Volume-weighted average price (`vw`).
-    #[serde(rename = "vw", default, skip_serializing_if = "Option::is_none")]
-    pub vwap: Option<f64>,
-    /// Number of trades (`n`).
-    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
-    pub trade_count: Option<u64>,
-    /// Start of the bar (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-}
-
-/// A trade correction (`T: "c"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Correction {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Exchange code (`x`).
-    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<CompactString>,
-    /// Original trade id (`oi`).
-    #[serde(rename = "oi")]
-    pub original_id: u64,
-    /// Original price (`op`).
-    #[serde(rename = "op")]
-    pub original_price: f64,
-    /// Original size (`os`).
-    #[serde(rename = "os")]
-    pub original_size: f64,
-    /// Original conditions (`oc`).
-    #[serde(rename = "oc", default)]
-    pub original_conditions: Conditions,
-    /// Corrected trade id (`ci`).
-    #[serde(rename = "ci")]
-    pub corrected_id: u64,
-    /// Corrected price (`cp`).
-    #[serde(rename = "cp")]
-    pub corrected_price: f64,
-    /// Corrected size (`cs`).
-    #[serde(rename = "cs")]
-    pub corrected_size: f64,
-    /// Corrected conditions (`cc`).
-    #[serde(rename = "cc", default)]
-    pub corrected_conditions: Conditions,
-    /// Time of the correction (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`).
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-}
-
-/// A trade cancel or error (`T: "x"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CancelError {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Id of the trade cancelled (`i`).
-    #[serde(rename = "i")]
-    pub id: u64,
-    /// Exchange code (`x`).
-    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<CompactString>,
-    /// Price of the trade (`p`).
-    #[serde(rename = "p")]
-    pub price: f64,
-    /// Size of the trade (`s`).
-    #[serde(rename = "s")]
-    pub size: f64,
-    /// `C` for a cancel, `E` for an error (`a`).
-    #[serde(rename = "a")]
-    pub action: CompactString,
-    /// Time (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`).
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-}
-
-/// A trading status change: halt, resume… (`T: "s"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TradingStatus {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Status code (`sc`).
-    #[serde(rename = "sc")]
-    pub status_code: CompactString,
-    /// Status message (`sm`).
-    #[serde(rename = "sm", default)]
-    pub status_message: String,
-    /// Reason code (`rc`).
-    #[serde(rename = "rc", default)]
-    pub reason_code: CompactString,
-    /// Reason message (`rm`).
-    #[serde(rename = "rm", default)]
-    pub reason_message: String,
-    /// Time (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`).
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-}
-
-/// Limit up / limit down price bands (`T: "l"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Luld {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Limit up price (`u`).
-    #[serde(rename = "u")]
-    pub limit_up_price: f64,
-    /// Limit down price (`d`).
-    #[serde(rename = "d")]
-    pub limit_down_price: f64,
-    /// Indicator (`i`).
-    #[serde(rename = "i", default)]
-    pub indicator: CompactString,
-    /// Time (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`).
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-}
-
-/// An order imbalance (`T: "i"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Imbalance {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Reference price (`p`).
-    #[serde(rename = "p")]
-    pub price: f64,
-    /// Time (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-    /// Tape (`z`).
-    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
-    pub tape: Option<CompactString>,
-}
-
-/// One price level of an order book.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct OrderbookLevel {
-    /// Price (`p`).
-    #[serde(rename = "p")]
-    pub price: f64,
-    /// Size (`s`); zero removes the level in an update.
-    #[serde(rename = "s")]
-    pub size: f64,
-}
-
-/// A crypto order book snapshot or update (`T: "o"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Orderbook {
-    /// Symbol (`S`).
-    #[serde(rename = "S")]
-    pub symbol: Symbol,
-    /// Bids (`b`).
-    #[serde(rename = "b", default)]
-    pub bids: Vec<OrderbookLevel>,
-    /// Asks (`a`).
-    #[serde(rename = "a", default)]
-    pub asks: Vec<OrderbookLevel>,
-    /// Whether this is a full snapshot replacing the book (`r`).
-    #[serde(rename = "r", default)]
-    pub reset: bool,
-    /// Time (`t`).
-    #[serde(rename = "t")]
-    pub timestamp: Timestamp,
-}
-
-/// A news article (`T: "n"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct News {
-    /// Article id.
-    pub id: u64,
-    /// Headline.
-    #[serde(default)]
-    pub headline: String,
-    /// Summary.
-    #[serde(default)]
-    pub summary: String,
-    /// Author.
-    #[serde(default)]
-    pub author: String,
-    /// Publication time.
-    pub created_at: Timestamp,
-    /// Last update.
-    pub updated_at: Timestamp,
-    /// Body (HTML), often empty.
-    #[serde(default)]
-    pub content: String,
-    /// Link to the article.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Symbols the article is about.
-    #[serde(default)]
-    pub symbols: Vec<Symbol>,
-    /// Source, e.g. `benzinga`.
-    #[serde(default)]
-    pub source: CompactString,
-}
+market_fields!(Trade => wire_struct);
+market_fields!(Quote => wire_struct);
+market_fields!(Bar => wire_struct);
+market_fields!(Correction => wire_struct);
+market_fields!(CancelError => wire_struct);
+market_fields!(TradingStatus => wire_struct);
+market_fields!(Luld => wire_struct);
+market_fields!(Imbalance => wire_struct);
+market_fields!(OrderbookLevel => wire_struct);
+market_fields!(Orderbook => wire_struct);
+market_fields!(News => wire_struct);
 
 /// Any market data message, tagged on the wire by its `T` field.
 ///

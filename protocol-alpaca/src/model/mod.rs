@@ -6,6 +6,7 @@ pub(crate) mod channel;
 pub(crate) mod conditions;
 pub(crate) mod cow_str;
 pub(crate) mod feed;
+pub(crate) mod fields;
 pub(crate) mod market;
 pub(crate) mod trading;
 pub(crate) mod verdicts;

@@ -13,32 +13,118 @@ use compact_str::{CompactString, ToCompactString};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::model::fields::wire_struct;
 use crate::model::wire_enum::wire_enum;
 use crate::{Symbol, Timestamp};
 
-/// An order or fill event on the account stream (`stream: "trade_updates"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TradeUpdate {
-    /// What happened.
-    pub event: TradeEvent,
-    /// Id of the execution, on fills.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_id: Option<String>,
-    /// The order as it is after the event.
-    pub order: Order,
-    /// When the event happened (alpaca-py requires it when parsing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<Timestamp>,
-    /// Fill price, on fills.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price: Option<Decimal>,
-    /// Fill quantity, on fills.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qty: Option<Decimal>,
-    /// Position size after the fill.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub position_qty: Option<Decimal>,
+/// The trading stream's fields and wire keys, declared once (see
+/// [`fields`](super::fields)), as [`market_fields!`](super::market) does for
+/// market data; the keys are the fields' names.
+macro_rules! trading_fields {
+    (TradeUpdate => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// An order or fill event on the account stream (`stream: "trade_updates"`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        TradeUpdate {
+            /// What happened.
+            required event: TradeEvent;
+            /// Id of the execution, on fills.
+            optional execution_id: Option<String>;
+            /// The order as it is after the event.
+            required order: Order;
+            /// When the event happened (alpaca-py requires it when parsing).
+            optional timestamp: Option<Timestamp>;
+            /// Fill price, on fills.
+            optional price: Option<Decimal>;
+            /// Fill quantity, on fills.
+            optional qty: Option<Decimal>;
+            /// Position size after the fill.
+            optional position_qty: Option<Decimal>;
+        }
+    } };
+    (Order => $callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// The REST order object, as carried by [`TradeUpdate::order`].
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        Order {
+            /// Order id (a UUID).
+            required id: String;
+            /// Client order id.
+            required client_order_id: String;
+            /// Creation time.
+            required created_at: Timestamp;
+            /// Last update.
+            required updated_at: Timestamp;
+            /// Submission time.
+            required submitted_at: Timestamp;
+            /// Fill time.
+            or_default filled_at: Option<Timestamp>;
+            /// Expiry time.
+            or_default expired_at: Option<Timestamp>;
+            /// Time of the automatic cancel, if any.
+            or_default expires_at: Option<Timestamp>;
+            /// Cancel time.
+            or_default canceled_at: Option<Timestamp>;
+            /// Failure time.
+            or_default failed_at: Option<Timestamp>;
+            /// Replace time.
+            or_default replaced_at: Option<Timestamp>;
+            /// Id of the order that replaced this one.
+            or_default replaced_by: Option<String>;
+            /// Id of the order this one replaced.
+            or_default replaces: Option<String>;
+            /// Asset id (a UUID); absent at the top of multi-leg orders.
+            or_default asset_id: Option<String>;
+            /// Symbol; absent at the top of multi-leg orders.
+            or_default symbol: Option<Symbol>;
+            /// Asset class.
+            or_default asset_class: Option<AssetClass>;
+            /// Notional amount (instead of `qty`).
+            or_default notional: Option<Decimal>;
+            /// Quantity ordered.
+            or_default qty: Option<Decimal>;
+            /// Quantity filled.
+            or_default filled_qty: Option<Decimal>;
+            /// Average fill price.
+            or_default filled_avg_price: Option<Decimal>;
+            /// Order class (`simple` when absent or empty).
+            #[serde(deserialize_with = "order_class_or_simple")]
+            or_default order_class: OrderClass;
+            /// Order type (deprecated twin of `type`).
+            or_default order_type: Option<OrderType>;
+            /// Order type.
+            or_default r#type: Option<OrderType> = "type";
+            /// Side.
+            or_default side: Option<OrderSide>;
+            /// Position intent.
+            or_default position_intent: Option<PositionIntent>;
+            /// Time in force.
+            required time_in_force: TimeInForce;
+            /// Limit price.
+            or_default limit_price: Option<Decimal>;
+            /// Stop price.
+            or_default stop_price: Option<Decimal>;
+            /// Status.
+            required status: OrderStatus;
+            /// Whether the order may execute outside regular hours.
+            or_default extended_hours: bool;
+            /// Legs of bracket, OCO, OTO and multi-leg orders.
+            or_default legs: Option<Vec<Order>>;
+            /// Trailing stop distance in percent.
+            or_default trail_percent: Option<Decimal>;
+            /// Trailing stop distance in dollars.
+            or_default trail_price: Option<Decimal>;
+            /// High (low) water mark of a trailing stop.
+            or_default hwm: Option<Decimal>;
+            /// Ratio of a leg in a multi-leg order.
+            or_default ratio_qty: Option<Decimal>;
+        }
+    } };
+
 }
+
+pub(crate) use trading_fields;
+
+trading_fields!(TradeUpdate => wire_struct);
+trading_fields!(Order => wire_struct);
 
 wire_enum! {
     /// The kind of a [`TradeUpdate`]; unknown names are kept, never an error.
@@ -208,109 +294,6 @@ wire_enum! {
         /// Sell to close.
         SellToClose = "sell_to_close",
     }
-}
-
-/// The REST order object, as carried by [`TradeUpdate::order`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Order {
-    /// Order id (a UUID).
-    pub id: String,
-    /// Client order id.
-    pub client_order_id: String,
-    /// Creation time.
-    pub created_at: Timestamp,
-    /// Last update.
-    pub updated_at: Timestamp,
-    /// Submission time.
-    pub submitted_at: Timestamp,
-    /// Fill time.
-    #[serde(default)]
-    pub filled_at: Option<Timestamp>,
-    /// Expiry time.
-    #[serde(default)]
-    pub expired_at: Option<Timestamp>,
-    /// Time of the automatic cancel, if any.
-    #[serde(default)]
-    pub expires_at: Option<Timestamp>,
-    /// Cancel time.
-    #[serde(default)]
-    pub canceled_at: Option<Timestamp>,
-    /// Failure time.
-    #[serde(default)]
-    pub failed_at: Option<Timestamp>,
-    /// Replace time.
-    #[serde(default)]
-    pub replaced_at: Option<Timestamp>,
-    /// Id of the order that replaced this one.
-    #[serde(default)]
-    pub replaced_by: Option<String>,
-    /// Id of the order this one replaced.
-    #[serde(default)]
-    pub replaces: Option<String>,
-    /// Asset id (a UUID); absent at the top of multi-leg orders.
-    #[serde(default)]
-    pub asset_id: Option<String>,
-    /// Symbol; absent at the top of multi-leg orders.
-    #[serde(default)]
-    pub symbol: Option<Symbol>,
-    /// Asset class.
-    #[serde(default)]
-    pub asset_class: Option<AssetClass>,
-    /// Notional amount (instead of `qty`).
-    #[serde(default)]
-    pub notional: Option<Decimal>,
-    /// Quantity ordered.
-    #[serde(default)]
-    pub qty: Option<Decimal>,
-    /// Quantity filled.
-    #[serde(default)]
-    pub filled_qty: Option<Decimal>,
-    /// Average fill price.
-    #[serde(default)]
-    pub filled_avg_price: Option<Decimal>,
-    /// Order class (`simple` when absent or empty).
-    #[serde(default, deserialize_with = "order_class_or_simple")]
-    pub order_class: OrderClass,
-    /// Order type (deprecated twin of `type`).
-    #[serde(default)]
-    pub order_type: Option<OrderType>,
-    /// Order type.
-    #[serde(default)]
-    pub r#type: Option<OrderType>,
-    /// Side.
-    #[serde(default)]
-    pub side: Option<OrderSide>,
-    /// Position intent.
-    #[serde(default)]
-    pub position_intent: Option<PositionIntent>,
-    /// Time in force.
-    pub time_in_force: TimeInForce,
-    /// Limit price.
-    #[serde(default)]
-    pub limit_price: Option<Decimal>,
-    /// Stop price.
-    #[serde(default)]
-    pub stop_price: Option<Decimal>,
-    /// Status.
-    pub status: OrderStatus,
-    /// Whether the order may execute outside regular hours.
-    #[serde(default)]
-    pub extended_hours: bool,
-    /// Legs of bracket, OCO, OTO and multi-leg orders.
-    #[serde(default)]
-    pub legs: Option<Vec<Self>>,
-    /// Trailing stop distance in percent.
-    #[serde(default)]
-    pub trail_percent: Option<Decimal>,
-    /// Trailing stop distance in dollars.
-    #[serde(default)]
-    pub trail_price: Option<Decimal>,
-    /// High (low) water mark of a trailing stop.
-    #[serde(default)]
-    pub hwm: Option<Decimal>,
-    /// Ratio of a leg in a multi-leg order.
-    #[serde(default)]
-    pub ratio_qty: Option<Decimal>,
 }
 
 fn order_class_or_simple<'de, D: Deserializer<'de>>(d: D) -> Result<OrderClass, D::Error> {

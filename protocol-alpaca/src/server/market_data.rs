@@ -1,16 +1,14 @@
 //! Market data frames written directly, byte for byte as serde writes
-//! `[MarketData]`: `T` first, then the fields in declaration order, with the
-//! optional ones left out as `skip_serializing_if` leaves them out.
+//! `[MarketData]`: `T` first, then each message's fields as its entry in
+//! [`market_fields!`] declares them.
 
-use compact_str::CompactString;
-
-use crate::model::conditions::Conditions;
 use crate::model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, OrderbookLevel,
-    Quote, Trade, TradingStatus,
+    Quote, Trade, TradingStatus, market_fields,
 };
+use crate::server::field_writer::{FieldValue, WriteStruct, struct_writer};
 use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter};
-use crate::{Encoding, Frame, Symbol, Timestamp};
+use crate::{Encoding, Frame};
 
 /// One frame carrying `messages` in order, as serde writes the slice.
 pub(super) fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame {
@@ -38,353 +36,40 @@ fn write_messages<W: ServerWriter>(w: &mut W, messages: &[&MarketData]) {
 }
 
 fn write_message<W: ServerWriter>(w: &mut W, message: &MarketData) {
-    let tag = message.tag();
+    let tag = Some(message.tag());
     match message {
-        MarketData::Trade(m) => trade(w, tag, m),
-        MarketData::Quote(m) => quote(w, tag, m),
-        MarketData::Bar(m) | MarketData::DailyBar(m) | MarketData::UpdatedBar(m) => bar(w, tag, m),
-        MarketData::Correction(m) => correction(w, tag, m),
-        MarketData::CancelError(m) => cancel_error(w, tag, m),
-        MarketData::Status(m) => status(w, tag, m),
-        MarketData::Luld(m) => luld(w, tag, m),
-        MarketData::Imbalance(m) => imbalance(w, tag, m),
-        MarketData::Orderbook(m) => orderbook(w, tag, m),
-        MarketData::News(m) => news(w, tag, m),
-    }
-    w.end_map();
-}
-
-/// A field's value as the market data writers below write it.
-trait FieldValue {
-    /// Whether the field is written at all: serde skips `None`s (and the
-    /// writers pass empty conditions of trades and quotes as `None`).
-    fn is_written(&self) -> bool {
-        true
-    }
-
-    /// Writes the value (the key is written already).
-    fn write<W: ServerWriter>(&self, w: &mut W);
-}
-
-impl<T: FieldValue> FieldValue for Option<T> {
-    fn is_written(&self) -> bool {
-        self.is_some()
-    }
-
-    fn write<W: ServerWriter>(&self, w: &mut W) {
-        if let Some(value) = self {
-            value.write(w);
+        MarketData::Trade(m) => m.write_map(w, tag),
+        MarketData::Quote(m) => m.write_map(w, tag),
+        MarketData::Bar(m) | MarketData::DailyBar(m) | MarketData::UpdatedBar(m) => {
+            m.write_map(w, tag);
         }
+        MarketData::Correction(m) => m.write_map(w, tag),
+        MarketData::CancelError(m) => m.write_map(w, tag),
+        MarketData::Status(m) => m.write_map(w, tag),
+        MarketData::Luld(m) => m.write_map(w, tag),
+        MarketData::Imbalance(m) => m.write_map(w, tag),
+        MarketData::Orderbook(m) => m.write_map(w, tag),
+        MarketData::News(m) => m.write_map(w, tag),
     }
 }
 
-impl<T: FieldValue + ?Sized> FieldValue for &T {
-    fn is_written(&self) -> bool {
-        T::is_written(self)
-    }
+market_fields!(Trade => struct_writer);
+market_fields!(Quote => struct_writer);
+market_fields!(Bar => struct_writer);
+market_fields!(Correction => struct_writer);
+market_fields!(CancelError => struct_writer);
+market_fields!(TradingStatus => struct_writer);
+market_fields!(Luld => struct_writer);
+market_fields!(Imbalance => struct_writer);
+market_fields!(OrderbookLevel => struct_writer);
+market_fields!(Orderbook => struct_writer);
+market_fields!(News => struct_writer);
 
+/// A level of a book, as a map of its own.
+impl FieldValue for OrderbookLevel {
     fn write<W: ServerWriter>(&self, w: &mut W) {
-        T::write(self, w);
+        self.write_map(w, None);
     }
-}
-
-/// Implements [`FieldValue`] for values written by one writer call.
-macro_rules! written_by {
-    ($($ty:ty => |$value:ident, $w:ident| $write:expr;)+) => {$(
-        impl FieldValue for $ty {
-            fn write<W: ServerWriter>(&self, $w: &mut W) {
-                let $value = self;
-                $write;
-            }
-        }
-    )+};
-}
-
-written_by! {
-    f64 => |value, w| w.f64(*value);
-    u64 => |value, w| w.u64(*value);
-    bool => |value, w| w.bool(*value);
-    Timestamp => |value, w| w.timestamp(*value);
-    Symbol => |value, w| w.symbol(value);
-    String => |value, w| w.str(value);
-    CompactString => |value, w| w.str(value);
-    Conditions => |value, w| w.strs(value.len(), value.iter());
-    Vec<Symbol> => |value, w| w.symbols(value.len(), value.iter());
-}
-
-impl FieldValue for Vec<OrderbookLevel> {
-    fn write<W: ServerWriter>(&self, w: &mut W) {
-        w.array(self.len());
-        for level in self {
-            let OrderbookLevel { price, size } = level;
-            w.element();
-            w.map(2);
-            field(w, "p", price);
-            field(w, "s", size);
-            w.end_map();
-        }
-        w.end_array();
-    }
-}
-
-/// Writes `key` and `value`, unless the value is not written at all.
-// Inlined so that each key's length is a constant.
-#[inline(always)]
-fn field<W: ServerWriter>(w: &mut W, key: &'static str, value: impl FieldValue) {
-    if value.is_written() {
-        w.key(key);
-        value.write(w);
-    }
-}
-
-/// Conditions as trades and quotes carry them: omitted when empty.
-fn non_empty(conditions: &Conditions) -> Option<&Conditions> {
-    (!conditions.is_empty()).then_some(conditions)
-}
-
-/// Writes a message's map: `T` (the tag) first, then each field in order,
-/// the map's length counting exactly the fields written.
-macro_rules! message {
-    ($w:ident, $tag:ident, { $($key:literal: $value:expr),+ $(,)? }) => {{
-        $w.map(1 $(+ usize::from(FieldValue::is_written(&$value)))+);
-        $w.key("T");
-        $w.str($tag);
-        $(field($w, $key, $value);)+
-    }};
-}
-
-// Each writer below names every field of its message, so that a new field
-// stops compilation where the message is written; debug builds check the
-// counts the maps declare.
-
-fn trade<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Trade) {
-    let Trade {
-        symbol,
-        id,
-        exchange,
-        price,
-        size,
-        conditions,
-        timestamp,
-        tape,
-        taker_side,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "i": id,
-        "x": exchange,
-        "p": price,
-        "s": size,
-        "c": non_empty(conditions),
-        "t": timestamp,
-        "z": tape,
-        "tks": taker_side,
-    });
-}
-
-fn quote<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Quote) {
-    let Quote {
-        symbol,
-        bid_exchange,
-        bid_price,
-        bid_size,
-        ask_exchange,
-        ask_price,
-        ask_size,
-        conditions,
-        timestamp,
-        tape,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "bx": bid_exchange,
-        "bp": bid_price,
-        "bs": bid_size,
-        "ax": ask_exchange,
-        "ap": ask_price,
-        "as": ask_size,
-        "c": non_empty(conditions),
-        "t": timestamp,
-        "z": tape,
-    });
-}
-
-fn bar<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Bar) {
-    let Bar {
-        symbol,
-        open,
-        high,
-        low,
-        close,
-        volume,
-        vwap,
-        trade_count,
-        timestamp,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "o": open,
-        "h": high,
-        "l": low,
-        "c": close,
-        "v": volume,
-        "vw": vwap,
-        "n": trade_count,
-        "t": timestamp,
-    });
-}
-
-fn correction<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Correction) {
-    let Correction {
-        symbol,
-        exchange,
-        original_id,
-        original_price,
-        original_size,
-        original_conditions,
-        corrected_id,
-        corrected_price,
-        corrected_size,
-        corrected_conditions,
-        timestamp,
-        tape,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "x": exchange,
-        "oi": original_id,
-        "op": original_price,
-        "os": original_size,
-        "oc": original_conditions,
-        "ci": corrected_id,
-        "cp": corrected_price,
-        "cs": corrected_size,
-        "cc": corrected_conditions,
-        "t": timestamp,
-        "z": tape,
-    });
-}
-
-fn cancel_error<W: ServerWriter>(w: &mut W, tag: &'static str, m: &CancelError) {
-    let CancelError {
-        symbol,
-        id,
-        exchange,
-        price,
-        size,
-        action,
-        timestamp,
-        tape,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "i": id,
-        "x": exchange,
-        "p": price,
-        "s": size,
-        "a": action,
-        "t": timestamp,
-        "z": tape,
-    });
-}
-
-fn status<W: ServerWriter>(w: &mut W, tag: &'static str, m: &TradingStatus) {
-    let TradingStatus {
-        symbol,
-        status_code,
-        status_message,
-        reason_code,
-        reason_message,
-        timestamp,
-        tape,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "sc": status_code,
-        "sm": status_message,
-        "rc": reason_code,
-        "rm": reason_message,
-        "t": timestamp,
-        "z": tape,
-    });
-}
-
-fn luld<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Luld) {
-    let Luld {
-        symbol,
-        limit_up_price,
-        limit_down_price,
-        indicator,
-        timestamp,
-        tape,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "u": limit_up_price,
-        "d": limit_down_price,
-        "i": indicator,
-        "t": timestamp,
-        "z": tape,
-    });
-}
-
-fn imbalance<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Imbalance) {
-    let Imbalance {
-        symbol,
-        price,
-        timestamp,
-        tape,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "p": price,
-        "t": timestamp,
-        "z": tape,
-    });
-}
-
-fn orderbook<W: ServerWriter>(w: &mut W, tag: &'static str, m: &Orderbook) {
-    let Orderbook {
-        symbol,
-        bids,
-        asks,
-        reset,
-        timestamp,
-    } = m;
-    message!(w, tag, {
-        "S": symbol,
-        "b": bids,
-        "a": asks,
-        "r": reset,
-        "t": timestamp,
-    });
-}
-
-fn news<W: ServerWriter>(w: &mut W, tag: &'static str, m: &News) {
-    let News {
-        id,
-        headline,
-        summary,
-        author,
-        created_at,
-        updated_at,
-        content,
-        url,
-        symbols,
-        source,
-    } = m;
-    message!(w, tag, {
-        "id": id,
-        "headline": headline,
-        "summary": summary,
-        "author": author,
-        "created_at": created_at,
-        "updated_at": updated_at,
-        "content": content,
-        "url": url,
-        "symbols": symbols,
-        "source": source,
-    });
 }
 
 #[cfg(test)]
@@ -394,7 +79,7 @@ mod tests {
 
     use super::*;
     use crate::strategies::{any_f64, any_text, any_timestamp};
-    use crate::{Symbol, Timestamp};
+    use crate::{Conditions, Symbol, Timestamp};
 
     fn any_compact() -> impl Strategy<Value = CompactString> {
         any_text().prop_map(CompactString::from)

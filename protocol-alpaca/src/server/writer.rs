@@ -44,22 +44,6 @@ pub(super) trait ServerWriter {
     /// `null` / `nil`.
     fn null(&mut self);
 
-    /// A string, or `null`.
-    fn opt_str(&mut self, text: Option<&str>) {
-        match text {
-            Some(text) => self.str(text),
-            None => self.null(),
-        }
-    }
-
-    /// A timestamp, or `null`.
-    fn opt_timestamp(&mut self, value: Option<Timestamp>) {
-        match value {
-            Some(value) => self.timestamp(value),
-            None => self.null(),
-        }
-    }
-
     /// An array of symbols.
     fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>)
     where

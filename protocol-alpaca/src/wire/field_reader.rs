@@ -53,6 +53,27 @@ pub(crate) trait FieldReader<'a> {
     fn skip_scalar(&mut self) -> Option<()>;
     /// Whether nothing but (JSON) whitespace is left of the frame.
     fn at_end(&mut self) -> bool;
+
+    /// The entries of a map, each read by `entry` as [`Self::map`] reads
+    /// them: the map the reader is at, or with `rest_of_message` the keys
+    /// left of the current message (see [`Self::messages`]).
+    #[inline(always)]
+    fn entries(
+        &mut self,
+        rest_of_message: bool,
+        mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+    ) -> Option<()>
+    where
+        Self: Sized,
+    {
+        if !rest_of_message {
+            return self.map(entry);
+        }
+        while let Some(key) = self.next_key()? {
+            entry(self, key)?;
+        }
+        Some(())
+    }
 }
 
 /// Nesting deeper than this is refused by the readers' `skip_value` and
