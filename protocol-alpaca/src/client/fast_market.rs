@@ -17,7 +17,7 @@ use compact_str::CompactString;
 
 use crate::client::fast_control;
 use crate::client::fast_field::{FastStruct, fast_struct};
-use crate::model::market::{Bar, MarketData, Quote, Trade, market_fields};
+use crate::model::market::{Bar, MarketData, Quote, Trade, market_fields, tags};
 use crate::wire::field_reader::FieldReader;
 use crate::wire::frame::Wire;
 use crate::wire::json_reader::JsonReader;
@@ -63,11 +63,11 @@ pub(super) fn message<'a, R: FieldReader<'a>>(
 #[inline(always)]
 fn data<'a, R: FieldReader<'a>>(reader: &mut R, tag: &[u8]) -> Option<MarketData> {
     Some(match tag {
-        b"q" => MarketData::Quote(Quote::read_fields(reader, 0, true)?),
-        b"t" => MarketData::Trade(Trade::read_fields(reader, 0, true)?),
-        b"b" => MarketData::Bar(Bar::read_fields(reader, 0, true)?),
-        b"d" => MarketData::DailyBar(Bar::read_fields(reader, 0, true)?),
-        b"u" => MarketData::UpdatedBar(Bar::read_fields(reader, 0, true)?),
+        tags::Quote => MarketData::Quote(Quote::read_fields(reader, 0, true)?),
+        tags::Trade => MarketData::Trade(Trade::read_fields(reader, 0, true)?),
+        tags::Bar => MarketData::Bar(Bar::read_fields(reader, 0, true)?),
+        tags::DailyBar => MarketData::DailyBar(Bar::read_fields(reader, 0, true)?),
+        tags::UpdatedBar => MarketData::UpdatedBar(Bar::read_fields(reader, 0, true)?),
         _ => return None,
     })
 }

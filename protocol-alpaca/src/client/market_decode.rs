@@ -28,7 +28,7 @@ use crate::client::market_message::MarketMessage;
 use crate::model::cow_str::CowStr;
 use crate::model::market::{
     Bar, CancelError, Correction, Imbalance, Luld, MarketData, News, Orderbook, Quote, Trade,
-    TradingStatus,
+    TradingStatus, market_tags,
 };
 use crate::wire::frame::Wire;
 use crate::{Channel, Frame, SubscriptionSet, Symbol};
@@ -214,77 +214,44 @@ fn typed<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Er
     T::deserialize(MapAccessDeserializer::new(map))
 }
 
+/// Returns the data message a tag of the [`market_tags!`] table stands for,
+/// decoded as its type; other tags fall through.
+macro_rules! decode_data {
+    ($tag:ident, $map:ident, $probe:ident;
+     $($(#[$doc:meta])* $variant:ident($ty:ident) = $t:literal, $what:literal;)+) => {
+        match $tag {
+            $($t => {
+                $probe.what.set($what);
+                let data = MarketData::$variant(typed::<$ty, _>($map)?);
+                return Ok(MarketMessage::Data(data));
+            })+
+            _ => {}
+        }
+    };
+}
+
 /// Decodes the rest of a message whose tag is known.
 fn dispatch<'de, A: MapAccess<'de>>(
     tag: &str,
     mut map: A,
     probe: &Probe,
 ) -> Result<MarketMessage, A::Error> {
-    use MarketData as M;
+    market_tags!(decode_data tag, map, probe;);
     let data = |what: &'static str| {
         probe.what.set(what);
     };
-    Ok(MarketMessage::Data(match tag {
-        "q" => {
-            data("quote");
-            M::Quote(typed::<Quote, _>(map)?)
-        }
-        "t" => {
-            data("trade");
-            M::Trade(typed::<Trade, _>(map)?)
-        }
-        "b" => {
-            data("bar");
-            M::Bar(typed::<Bar, _>(map)?)
-        }
-        "d" => {
-            data("daily bar");
-            M::DailyBar(typed::<Bar, _>(map)?)
-        }
-        "u" => {
-            data("updated bar");
-            M::UpdatedBar(typed::<Bar, _>(map)?)
-        }
-        "c" => {
-            data("trade correction");
-            M::Correction(typed::<Correction, _>(map)?)
-        }
-        "x" => {
-            data("trade cancel/error");
-            M::CancelError(typed::<CancelError, _>(map)?)
-        }
-        "s" => {
-            data("trading status");
-            M::Status(typed::<TradingStatus, _>(map)?)
-        }
-        "l" => {
-            data("LULD");
-            M::Luld(typed::<Luld, _>(map)?)
-        }
-        "i" => {
-            data("imbalance");
-            M::Imbalance(typed::<Imbalance, _>(map)?)
-        }
-        "o" => {
-            data("order book");
-            M::Orderbook(typed::<Orderbook, _>(map)?)
-        }
-        "n" => {
-            data("news");
-            M::News(typed::<News, _>(map)?)
-        }
+    Ok(match tag {
         "success" => {
             data("success message");
-            let body = typed::<SuccessBody, _>(map)?;
-            return Ok(MarketMessage::Success(body.msg));
+            MarketMessage::Success(typed::<SuccessBody, _>(map)?.msg)
         }
         "error" => {
             data("error message");
             let body = typed::<ErrorBody, _>(map)?;
-            return Ok(MarketMessage::Error {
+            MarketMessage::Error {
                 code: body.code,
                 message: body.msg,
-            });
+            }
         }
         "subscription" => {
             data("subscription message");
@@ -300,13 +267,13 @@ fn dispatch<'de, A: MapAccess<'de>>(
                     }
                 }
             }
-            return Ok(MarketMessage::Subscription(set));
+            MarketMessage::Subscription(set)
         }
         other => {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(MarketMessage::Unknown(other.to_owned()));
+            MarketMessage::Unknown(other.to_owned())
         }
-    }))
+    })
 }
 
 #[derive(Deserialize)]

@@ -265,52 +265,76 @@ market_fields!(OrderbookLevel => wire_struct);
 market_fields!(Orderbook => wire_struct);
 market_fields!(News => wire_struct);
 
-/// Any market data message, tagged on the wire by its `T` field.
-///
-/// Serializes with `T` first, as Alpaca's server does. Deserializing reads
-/// `T` first and decodes the right type directly; through this `Deserialize`
-/// impl `T` must be the first field (the dialect's decoder has no such limit).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "T")]
-#[non_exhaustive]
-pub enum MarketData {
-    /// A trade (`t`).
-    #[serde(rename = "t")]
-    Trade(Trade),
-    /// A quote (`q`).
-    #[serde(rename = "q")]
-    Quote(Quote),
-    /// A minute bar (`b`).
-    #[serde(rename = "b")]
-    Bar(Bar),
-    /// A daily bar (`d`).
-    #[serde(rename = "d")]
-    DailyBar(Bar),
-    /// An updated minute bar (`u`).
-    #[serde(rename = "u")]
-    UpdatedBar(Bar),
-    /// A trade correction (`c`).
-    #[serde(rename = "c")]
-    Correction(Correction),
-    /// A trade cancel or error (`x`).
-    #[serde(rename = "x")]
-    CancelError(CancelError),
-    /// A trading status change (`s`).
-    #[serde(rename = "s")]
-    Status(TradingStatus),
-    /// LULD bands (`l`).
-    #[serde(rename = "l")]
-    Luld(Luld),
-    /// An order imbalance (`i`).
-    #[serde(rename = "i")]
-    Imbalance(Imbalance),
-    /// A crypto order book (`o`).
-    #[serde(rename = "o")]
-    Orderbook(Orderbook),
-    /// A news article (`n`).
-    #[serde(rename = "n")]
-    News(News),
+/// The market data messages' tags (`T`), declared once: `market_tags!(callback
+/// extra…)` expands to `callback! { extra… <one line per variant> }`, each
+/// line `Variant(Type) = "tag", "what it is, for errors";`. The enum below,
+/// [`MarketData::tag`] and both decoders' dispatch expand it.
+macro_rules! market_tags {
+    ($callback:ident $($extra:tt)*) => { $callback! { $($extra)*
+        /// A trade (`t`).
+        Trade(Trade) = "t", "trade";
+        /// A quote (`q`).
+        Quote(Quote) = "q", "quote";
+        /// A minute bar (`b`).
+        Bar(Bar) = "b", "bar";
+        /// A daily bar (`d`).
+        DailyBar(Bar) = "d", "daily bar";
+        /// An updated minute bar (`u`).
+        UpdatedBar(Bar) = "u", "updated bar";
+        /// A trade correction (`c`).
+        Correction(Correction) = "c", "trade correction";
+        /// A trade cancel or error (`x`).
+        CancelError(CancelError) = "x", "trade cancel/error";
+        /// A trading status change (`s`).
+        Status(TradingStatus) = "s", "trading status";
+        /// LULD bands (`l`).
+        Luld(Luld) = "l", "LULD";
+        /// An order imbalance (`i`).
+        Imbalance(Imbalance) = "i", "imbalance";
+        /// A crypto order book (`o`).
+        Orderbook(Orderbook) = "o", "order book";
+        /// A news article (`n`).
+        News(News) = "n", "news";
+    } };
 }
+
+pub(crate) use market_tags;
+
+/// Makes [`MarketData`], its [`tag`](MarketData::tag) and the tags as bytes
+/// ([`tags`]) of the [`market_tags!`] table.
+macro_rules! market_data_enum {
+    ($($(#[$doc:meta])* $variant:ident($ty:ident) = $tag:literal, $what:literal;)+) => {
+        /// Any market data message, tagged on the wire by its `T` field.
+        ///
+        /// Serializes with `T` first, as Alpaca's server does. Deserializing reads
+        /// `T` first and decodes the right type directly; through this `Deserialize`
+        /// impl `T` must be the first field (the dialect's decoder has no such limit).
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "T")]
+        #[non_exhaustive]
+        pub enum MarketData {
+            $($(#[$doc])* #[serde(rename = $tag)] $variant($ty),)+
+        }
+
+        impl MarketData {
+            /// The wire tag `T`, e.g. `"q"`.
+            pub const fn tag(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $tag,)+
+                }
+            }
+        }
+
+        /// Each variant's tag as bytes, for matching tags read off the wire
+        /// (the fast path matches those it decodes; serde the others).
+        #[allow(non_upper_case_globals, dead_code)]
+        pub(crate) mod tags {
+            $(pub(crate) const $variant: &[u8] = $tag.as_bytes();)+
+        }
+    };
+}
+
+market_tags!(market_data_enum);
 
 impl MarketData {
     /// The symbol the message is about; `None` for news (see [`News::symbols`]).
@@ -327,24 +351,6 @@ impl MarketData {
             Self::Orderbook(m) => &m.symbol,
             Self::News(_) => return None,
         })
-    }
-
-    /// The wire tag `T`, e.g. `"q"`.
-    pub const fn tag(&self) -> &'static str {
-        match self {
-            Self::Trade(_) => "t",
-            Self::Quote(_) => "q",
-            Self::Bar(_) => "b",
-            Self::DailyBar(_) => "d",
-            Self::UpdatedBar(_) => "u",
-            Self::Correction(_) => "c",
-            Self::CancelError(_) => "x",
-            Self::Status(_) => "s",
-            Self::Luld(_) => "l",
-            Self::Imbalance(_) => "i",
-            Self::Orderbook(_) => "o",
-            Self::News(_) => "n",
-        }
     }
 
     /// The time the message carries (`t`, or `updated_at` for news).
