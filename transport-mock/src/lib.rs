@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+mod limits;
 mod loopback;
 #[cfg(feature = "mock")]
 mod mock;
@@ -33,6 +34,7 @@ mod model;
 mod scripted;
 mod shared;
 
+pub use limits::ServerLimits;
 pub use loopback::{LoopbackConfig, LoopbackServer};
 #[cfg(feature = "mock")]
 pub use mock::MockTransport;

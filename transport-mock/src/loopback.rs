@@ -3,20 +3,27 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tickwire_core::Frame;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_tungstenite::{WebSocketStream, accept_hdr_async};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error, Message, Utf8Bytes};
+use tokio_tungstenite::{WebSocketStream, accept_hdr_async_with_config};
 
+use crate::limits::{AcceptBackoff, ServerLimits};
 use crate::{ExchangeConfig, Output, SessionId, SharedExchange};
+
+/// How long a closing handshake may take when the server ends a connection.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where and what the loopback server serves.
 #[derive(Debug, Clone)]
@@ -26,6 +33,8 @@ pub struct LoopbackConfig {
     pub addr: SocketAddr,
     /// The exchange behind it.
     pub exchange: ExchangeConfig,
+    /// Timeouts, the connection cap and the message size limit.
+    pub limits: ServerLimits,
 }
 
 impl LoopbackConfig {
@@ -34,7 +43,14 @@ impl LoopbackConfig {
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             exchange,
+            limits: ServerLimits::default(),
         }
+    }
+
+    /// Applies these limits instead of the defaults.
+    pub fn with_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Binds this port instead (0: OS-assigned).
@@ -80,7 +96,12 @@ impl LoopbackServer {
         let exchange = SharedExchange::new(config.exchange);
         let (stop, stopped) = watch::channel(false);
         let clock = tokio::spawn(exchange.clone().run_clock());
-        let acceptor = tokio::spawn(accept_loop(listener, exchange.clone(), stopped));
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            exchange.clone(),
+            config.limits,
+            stopped,
+        ));
         tracing::info!(%addr, "loopback exchange listening");
         Ok(Self {
             addr,
@@ -122,17 +143,35 @@ impl LoopbackServer {
 async fn accept_loop(
     listener: TcpListener,
     exchange: SharedExchange,
+    limits: ServerLimits,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let permits = Arc::new(Semaphore::new(limits.connections_max));
     let mut connections = JoinSet::new();
+    let mut backoff = AcceptBackoff::default();
+    let mut refused: u64 = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    backoff.succeeded();
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        refused += 1;
+                        refuse_over_cap(&stream, limits.connections_max, refused);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve(stream, peer, exchange.clone(), stopped.clone()));
+                    let connection = Connection { exchange: exchange.clone(), limits, _permit: permit };
+                    connections.spawn(serve(stream, peer, connection, stopped.clone()));
                 }
-                Err(error) => tracing::warn!(%error, "accept failed"),
+                Err(error) => {
+                    let delay = backoff.failed();
+                    tracing::warn!(%error, ?delay, "loopback exchange: accept failed; trying again after a pause");
+                    tokio::select! {
+                        () = sleep(delay) => {}
+                        _ = stopped.changed() => break,
+                    }
+                }
             },
             _ = stopped.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -142,13 +181,49 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
+/// Answers a connection over the cap with `503` naming the cap, without
+/// waiting for it (what does not fit the socket's buffer is dropped).
+fn refuse_over_cap(stream: &TcpStream, connections_max: usize, refused: u64) {
+    let body = format!(
+        "connection limit reached: this server accepts {connections_max} connections at once\n"
+    );
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
+    // A warning at the first refusal and then at each power of two, so a
+    // flood is seen without flooding the log.
+    if refused.is_power_of_two() {
+        tracing::warn!(
+            connections_max,
+            refused,
+            "loopback exchange: connection cap reached; refusing with 503"
+        );
+    }
+}
+
+/// What a connection's task holds: the exchange, the limits, and its place
+/// under the connection cap (given back when the task ends).
+struct Connection {
+    exchange: SharedExchange,
+    limits: ServerLimits,
+    _permit: OwnedSemaphorePermit,
+}
+
 /// One connection: the upgrade, then frames both ways until either side ends it.
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
-    exchange: SharedExchange,
+    connection: Connection,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let Connection {
+        exchange,
+        limits,
+        _permit,
+    } = &connection;
     let mut opened = None;
     // The signature is tungstenite's `Callback`; the error is its HTTP response.
     #[allow(clippy::result_large_err)]
@@ -173,17 +248,28 @@ async fn serve(
             }
         }
     };
-    let ws = accept_hdr_async(stream, callback).await;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.message_bytes_max))
+        .max_frame_size(Some(limits.message_bytes_max));
+    let handshake = accept_hdr_async_with_config(stream, callback, Some(config));
+    let ws = timeout(limits.handshake_timeout, handshake).await;
     let (id, notify) = match (ws, opened) {
-        (Ok(ws), Some((id, notify))) => {
+        (Ok(Ok(ws)), Some((id, notify))) => {
             tracing::debug!(%peer, %id, "connection open");
-            return run(ws, id, &notify, &exchange, &mut stopped).await;
+            return run(ws, id, &notify, exchange, limits, &mut stopped).await;
         }
-        (Err(error), Some(opened)) => {
+        (Err(_elapsed), opened) => {
+            tracing::debug!(%peer, timeout = ?limits.handshake_timeout, "handshake timed out; closing");
+            match opened {
+                Some(opened) => opened,
+                None => return,
+            }
+        }
+        (Ok(Err(error)), Some(opened)) => {
             tracing::debug!(%peer, %error, "handshake failed after the upgrade was accepted");
             opened
         }
-        (_, None) => return,
+        (Ok(_), None) => return,
     };
     exchange.input(|ex, now| ex.handle_lost(now, id));
     exchange.forget(id);
@@ -195,8 +281,11 @@ async fn run(
     id: SessionId,
     notify: &tokio::sync::Notify,
     exchange: &SharedExchange,
+    limits: &ServerLimits,
     stopped: &mut watch::Receiver<bool>,
 ) {
+    let mut heard = Instant::now();
+    let mut pinged = heard;
     let end = loop {
         // Send everything the exchange has for us, then flush once.
         let mut wrote = false;
@@ -234,24 +323,48 @@ async fn run(
             break End::Lost;
         }
         let notified = pin!(notify.notified());
+        let ping_at = heard.max(pinged) + limits.ping_interval;
         tokio::select! {
             () = notified => {}
-            message = ws.next() => match message {
-                Some(Ok(Message::Text(text))) => {
-                    let frame = Frame::Text(text.into());
-                    exchange.input(|ex, now| ex.handle_frame(now, id, frame));
-                }
-                Some(Ok(Message::Binary(bytes))) => {
-                    exchange.input(|ex, now| ex.handle_frame(now, id, Frame::Binary(bytes)));
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) => break End::ByClient,
-                Some(Err(error)) => {
-                    tracing::debug!(%id, %error, "read failed");
+            () = sleep_until(ping_at) => {
+                pinged = Instant::now();
+                if ws.send(Message::Ping(Default::default())).await.is_err() {
                     break End::Lost;
                 }
-                None => break End::Lost,
-            },
+            }
+            () = sleep_until(heard + limits.idle_timeout) => {
+                tracing::debug!(%id, timeout = ?limits.idle_timeout, "silent connection; closing");
+                let close = CloseFrame { code: CloseCode::Away, reason: Utf8Bytes::from_static("idle timeout") };
+                let _ = timeout(CLOSE_TIMEOUT, ws.close(Some(close))).await;
+                break End::Idle;
+            }
+            message = ws.next() => {
+                if matches!(message, Some(Ok(_))) {
+                    heard = Instant::now();
+                }
+                match message {
+                    Some(Ok(Message::Text(text))) => {
+                        let frame = Frame::Text(text.into());
+                        exchange.input(|ex, now| ex.handle_frame(now, id, frame));
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        exchange.input(|ex, now| ex.handle_frame(now, id, Frame::Binary(bytes)));
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) => break End::ByClient,
+                    Some(Err(Error::Capacity(error))) => {
+                        tracing::debug!(%id, %error, "message over the size limit; closing");
+                        let close = CloseFrame { code: CloseCode::Size, reason: Utf8Bytes::from_static("message too big") };
+                        let _ = timeout(CLOSE_TIMEOUT, ws.close(Some(close))).await;
+                        break End::Lost;
+                    }
+                    Some(Err(error)) => {
+                        tracing::debug!(%id, %error, "read failed");
+                        break End::Lost;
+                    }
+                    None => break End::Lost,
+                }
+            }
             _ = stopped.changed() => {
                 let close = CloseFrame { code: CloseCode::Away, reason: Utf8Bytes::from_static("server shutdown") };
                 let _ = ws.close(Some(close)).await;
@@ -265,6 +378,7 @@ async fn run(
             let _ = ws.flush().await;
             exchange.input(|ex, now| ex.handle_close(now, id));
         }
+        End::Idle => exchange.input(|ex, now| ex.handle_close(now, id)),
         End::Lost => exchange.input(|ex, now| ex.handle_lost(now, id)),
         End::ByExchange => {}
     }
@@ -281,6 +395,8 @@ enum End {
     Lost,
     /// The exchange closed or reset it (it already knows).
     ByExchange,
+    /// The client sent nothing for the idle timeout: closed, slot freed.
+    Idle,
 }
 
 fn to_message(frame: Frame) -> Message {

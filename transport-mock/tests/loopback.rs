@@ -5,7 +5,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tickwire_alpaca::Quote;
-use tickwire_mock::{Account, ExchangeConfig, LoopbackConfig, LoopbackServer};
+use tickwire_mock::{Account, ExchangeConfig, LoopbackConfig, LoopbackServer, ServerLimits};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -16,10 +17,14 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const LIMIT: Duration = Duration::from_secs(10);
 
 async fn server() -> LoopbackServer {
+    server_with(ServerLimits::default()).await
+}
+
+async fn server_with(limits: ServerLimits) -> LoopbackServer {
     let exchange = ExchangeConfig::new(5)
         .with_account(Account::new("K", "S"))
         .with_account(Account::new("K2", "S2"));
-    LoopbackServer::start(LoopbackConfig::new(exchange))
+    LoopbackServer::start(LoopbackConfig::new(exchange).with_limits(limits))
         .await
         .unwrap()
 }
@@ -224,4 +229,105 @@ async fn many_connections_and_a_clean_shutdown() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// Reads a raw TCP socket until the server closes it; what it sent.
+async fn read_until_closed(socket: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    tokio::time::timeout(LIMIT, socket.read_to_end(&mut received))
+        .await
+        .expect("the server closes the socket in time")
+        .expect("reading the socket");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_handshake_is_closed() {
+    let server = server_with(ServerLimits {
+        handshake_timeout: Duration::from_millis(200),
+        ..ServerLimits::default()
+    })
+    .await;
+    let mut silent = TcpStream::connect(server.local_addr()).await.unwrap();
+    assert_eq!(read_until_closed(&mut silent).await, "");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_refused_with_503() {
+    let server = server_with(ServerLimits {
+        connections_max: 2,
+        ..ServerLimits::default()
+    })
+    .await;
+    let _held = [
+        TcpStream::connect(server.local_addr()).await.unwrap(),
+        TcpStream::connect(server.local_addr()).await.unwrap(),
+    ];
+    let mut third = TcpStream::connect(server.local_addr()).await.unwrap();
+    let answer = read_until_closed(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("accepts 2 connections at once"), "{answer}");
+    drop(_held);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_closes_with_1009_before_it_is_read_whole() {
+    // Below the exchange's own 64 KiB rule, so only the socket's limit can
+    // close the connection.
+    let server = server_with(ServerLimits {
+        message_bytes_max: 8 * 1024,
+        ..ServerLimits::default()
+    })
+    .await;
+    let mut ws = authed(&server, "/v2/iex", "K", "S").await;
+    let oversized = format!(
+        "{{\"action\":\"subscribe\",\"quotes\":[\"{}\"]}}",
+        "A".repeat(16 * 1024)
+    );
+    // The server may close while the message is still being written.
+    let _ = ws.send(Message::text(oversized)).await;
+    let close = loop {
+        match tokio::time::timeout(LIMIT, ws.next())
+            .await
+            .expect("an answer in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let frame = close.expect("a close code");
+    assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_and_its_slot_freed() {
+    let server = server_with(ServerLimits {
+        ping_interval: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(300),
+        ..ServerLimits::default()
+    })
+    .await;
+    // Authenticated, then never read again: no pong answers the pings.
+    let silent = authed(&server, "/v2/iex", "K", "S").await;
+    // The account's one slot is taken (406) until the server closes the
+    // silent connection; then the next client gets it.
+    let started = std::time::Instant::now();
+    loop {
+        let (_ws, answer) = try_auth(&server, "/v2/iex", "K", "S").await;
+        if answer[0]["msg"] == "authenticated" {
+            break;
+        }
+        assert_eq!(answer[0]["code"], 406, "{answer}");
+        assert!(
+            started.elapsed() < LIMIT,
+            "the silent client still holds the slot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(silent);
+    server.shutdown().await;
 }
