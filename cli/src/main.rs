@@ -90,12 +90,20 @@ fn run(cli: Cli) -> Result<(), CliError> {
 /// Logs go to stderr through `tracing`; `RUST_LOG` chooses what. By default
 /// only this command's own warnings: the libraries' errors already reach the
 /// user as events on stdout and as the final message.
+///
+/// Whatever `RUST_LOG` says, the WebSocket library logs at most at `debug`:
+/// at `trace` it prints every frame and the upgrade request whole, and with
+/// them the credentials of the auth message or headers.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
             "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_alpaca=off,tickwire_sim=off",
         )
     });
+    let filter = tickwire_ws::SECRET_SAFE_LOG_DIRECTIVES
+        .iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

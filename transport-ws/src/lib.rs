@@ -39,6 +39,7 @@ mod event;
 mod event_queue;
 mod handle;
 mod into_symbol;
+mod log_safety;
 mod market_data_stream;
 mod profile;
 mod spawn;
@@ -53,6 +54,7 @@ pub use event::StreamEvent;
 pub use event_queue::{Events, SlowConsumerPolicy};
 pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
+pub use log_safety::SECRET_SAFE_LOG_DIRECTIVES;
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
 pub use profile::{
     ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
