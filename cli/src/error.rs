@@ -32,6 +32,18 @@ impl CliError {
         Self::Runtime(message.into())
     }
 
+    /// A stream the flags describe cannot be built: a usage error, in the
+    /// command line's words rather than the library's.
+    pub(crate) fn stream_build(error: &tickwire_ws::Error) -> Self {
+        match error {
+            tickwire_ws::Error::InsecureEndpoint { host } => Self::usage(format!(
+                "refusing to send credentials over plain ws:// to {host}: give a wss:// URL \
+                 (plain ws:// is accepted only on a loopback address such as 127.0.0.1)"
+            )),
+            other => Self::usage(other.to_string()),
+        }
+    }
+
     /// The fatal verdict carried by a stream error, with advice.
     pub(crate) fn fatal(error: &StreamError) -> Self {
         let code = error.code();

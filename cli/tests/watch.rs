@@ -140,6 +140,23 @@ fn an_unreachable_host_exits_1() {
     );
 }
 
+#[test]
+fn plain_ws_to_another_machine_is_refused_in_the_command_lines_words() {
+    for command in ["watch", "trades"] {
+        let stderr = exits_with(
+            tickwire()
+                .args([command, "--url", "ws://192.0.2.1:9/v2/iex"])
+                .args(["--key", "K", "--secret", "S"]),
+            2,
+        );
+        assert!(stderr.contains("give a wss:// URL"), "{command}: {stderr}");
+        assert!(
+            !stderr.contains("allow_insecure"),
+            "{command} names a library method: {stderr}"
+        );
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_shuts_down_cleanly() {

@@ -27,7 +27,7 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .credentials(connection.credentials.clone())
         .name("trades")
         .build()
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(|e| CliError::stream_build(&e))?;
     let (handle, mut events) = stream.into_parts();
 
     let stop = connection

@@ -31,7 +31,7 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
         .name("watch")
         .allow_insecure(connection.is_embedded())
         .build()
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(|e| CliError::stream_build(&e))?;
     let (handle, mut events) = stream.into_parts();
 
     // Subscribe in the background: verdicts and failures arrive as events,
