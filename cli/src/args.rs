@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tickwire_alpaca::Channel;
 
+use crate::secret_arg::SecretArg;
+
 /// tickwire: market-data and account streams that stay connected.
 ///
 /// With no --url and no credentials, `watch` and `trades` start an embedded
@@ -106,7 +108,7 @@ pub(crate) struct ConnectionArgs {
 
     /// API secret key [env: APCA_API_SECRET_KEY].
     #[arg(long, value_name = "SECRET")]
-    pub(crate) secret: Option<String>,
+    pub(crate) secret: Option<SecretArg>,
 }
 
 /// When to stop (shared by `watch` and `trades`).
@@ -143,7 +145,7 @@ pub(crate) struct ServeArgs {
 
     /// Secret of the account named by the --key at the same position.
     #[arg(long, value_name = "S")]
-    pub(crate) secret: Vec<String>,
+    pub(crate) secret: Vec<SecretArg>,
 }
 
 /// `tickwire sim`.

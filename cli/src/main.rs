@@ -43,6 +43,7 @@ mod embedded;
 mod error;
 mod follow;
 mod output;
+mod secret_arg;
 mod target;
 
 use std::io::Write as _;

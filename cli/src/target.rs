@@ -13,6 +13,7 @@ use tickwire_core::{Credentials, Symbol};
 
 use crate::args::{ConnectionArgs, EncodingArg, Feed, LimitArgs, TradesArgs, WatchArgs};
 use crate::error::CliError;
+use crate::secret_arg::SecretArg;
 
 /// Where a stream connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +190,8 @@ pub(crate) fn credentials(
 ) -> Result<Option<Credentials>, CliError> {
     let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
     let key = non_empty(args.key.clone()).or_else(|| non_empty(env(KEY_ID_ENV)));
-    let secret = non_empty(args.secret.clone()).or_else(|| non_empty(env(SECRET_KEY_ENV)));
+    let secret = non_empty(args.secret.clone().map(SecretArg::into_inner))
+        .or_else(|| non_empty(env(SECRET_KEY_ENV)));
     match (key, secret) {
         (Some(key), Some(secret)) => Ok(Some(Credentials::new(key, secret))),
         (None, None) => Ok(None),

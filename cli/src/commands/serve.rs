@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use crate::args::ServeArgs;
 use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::error::CliError;
+use crate::secret_arg::SecretArg;
 
 /// Serves until Ctrl-C.
 ///
@@ -20,7 +21,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             args.secret.len()
         )));
     }
-    let accounts: Vec<(String, String)> = args.key.into_iter().zip(args.secret).collect();
+    let secrets = args.secret.into_iter().map(SecretArg::into_inner);
+    let accounts: Vec<(String, String)> = args.key.into_iter().zip(secrets).collect();
     let embedded = Embedded::start(EmbeddedOptions {
         port: args.port,
         seed: args.seed,
