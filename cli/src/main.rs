@@ -50,6 +50,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;
@@ -101,15 +104,18 @@ fn init_logging() {
             "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_alpaca=off,tickwire_sim=off",
         )
     });
-    let filter = tickwire_ws::SECRET_SAFE_LOG_DIRECTIVES
-        .iter()
-        .filter_map(|directive| directive.parse().ok())
-        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
-    let _ = tracing_subscriber::fmt()
+    // Capped beside the user's filter, never raised by it.
+    let cap = tickwire_ws::SECRET_PRINTING_LOG_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |cap, target| cap.with_target(*target, LevelFilter::DEBUG),
+    );
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .finish()
+        .with(cap);
+    let _ = subscriber.try_init();
 }
 
 /// The one line on stderr for a failure.

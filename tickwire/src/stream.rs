@@ -6,7 +6,7 @@
 
 pub use tickwire_ws::{
     Error, EventStream, Events, Feed, IntoSymbol, MarketDataBuilder, MarketDataEvent,
-    MarketDataStream, QUEUE_CAPACITY_DEFAULT, SECRET_SAFE_LOG_DIRECTIVES, SHUTDOWN_TIMEOUT_DEFAULT,
-    SlowConsumerPolicy, StreamBuilder, StreamEvent, StreamHandle, TradingBuilder, TradingEndpoint,
-    TradingEvent, TradingStream, WsConfig, WsTransport,
+    MarketDataStream, QUEUE_CAPACITY_DEFAULT, SECRET_PRINTING_LOG_TARGETS,
+    SHUTDOWN_TIMEOUT_DEFAULT, SlowConsumerPolicy, StreamBuilder, StreamEvent, StreamHandle,
+    TradingBuilder, TradingEndpoint, TradingEvent, TradingStream, WsConfig, WsTransport,
 };

@@ -54,7 +54,7 @@ pub use event::StreamEvent;
 pub use event_queue::{Events, SlowConsumerPolicy};
 pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
-pub use log_safety::SECRET_SAFE_LOG_DIRECTIVES;
+pub use log_safety::SECRET_PRINTING_LOG_TARGETS;
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
 pub use profile::{
     ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,

@@ -1,21 +1,25 @@
 //! Keeping credentials out of logs that the WebSocket library writes.
 
-/// Filter directives that keep credentials out of the logs: the WebSocket
-/// library (`tungstenite`, `tokio_tungstenite`) prints every frame and the
-/// whole upgrade request at `trace`, the auth message and auth headers
-/// included, so these cap it at `debug`. tickwire's own crates never log
-/// credentials at any level.
-///
-/// Add them to your subscriber's filter after whatever the user chose, so
-/// they win over a blanket `RUST_LOG=trace`:
+/// Log targets that print credentials at `trace`: the WebSocket library
+/// (`tungstenite`, `tokio_tungstenite`) logs every frame and the whole
+/// upgrade request at that level, the auth message and auth headers
+/// included. Cap them at `debug` beside whatever filter the user chose;
+/// tickwire's own crates never log credentials at any level.
 ///
 /// ```
-/// use tracing_subscriber::EnvFilter;
+/// use tracing::level_filters::LevelFilter;
+/// use tracing_subscriber::filter::Targets;
+/// use tracing_subscriber::prelude::*;
 ///
-/// let filter = tickwire_ws::SECRET_SAFE_LOG_DIRECTIVES
+/// let cap = tickwire_ws::SECRET_PRINTING_LOG_TARGETS
 ///     .iter()
-///     .filter_map(|directive| directive.parse().ok())
-///     .fold(EnvFilter::new("trace"), EnvFilter::add_directive);
-/// assert!(filter.to_string().contains("tungstenite=debug"));
+///     .fold(Targets::new().with_default(LevelFilter::TRACE), |cap, target| {
+///         cap.with_target(*target, LevelFilter::DEBUG)
+///     });
+/// let subscriber = tracing_subscriber::fmt()
+///     .with_env_filter("trace")
+///     .finish()
+///     .with(cap);
+/// # drop(subscriber);
 /// ```
-pub const SECRET_SAFE_LOG_DIRECTIVES: &[&str] = &["tungstenite=debug", "tokio_tungstenite=debug"];
+pub const SECRET_PRINTING_LOG_TARGETS: &[&str] = &["tungstenite", "tokio_tungstenite"];
