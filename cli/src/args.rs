@@ -4,6 +4,7 @@
 //! and numbers with exit code 2); what the flags mean together is resolved by
 //! [`crate::target`].
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -109,6 +110,15 @@ pub(crate) struct ConnectionArgs {
     /// API secret key [env: APCA_API_SECRET_KEY].
     #[arg(long, value_name = "SECRET")]
     pub(crate) secret: Option<SecretArg>,
+
+    /// Also trust the CA certificates in this PEM file for wss:// (repeat
+    /// for several; SSL_CERT_FILE is read too).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub(crate) ca_files: Vec<PathBuf>,
+
+    /// Also trust the operating system's certificate store for wss://.
+    #[arg(long)]
+    pub(crate) native_roots: bool,
 }
 
 /// When to stop (shared by `watch` and `trades`).

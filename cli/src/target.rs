@@ -10,6 +10,7 @@ use tickwire_alpaca::{
     Channel, KEY_ID_ENV, LIVE_TRADING_URL, PAPER_TRADING_URL, SECRET_KEY_ENV, TRADING_PATH,
 };
 use tickwire_core::{Credentials, Symbol};
+use tickwire_ws::TlsTrust;
 
 use crate::args::{ConnectionArgs, EncodingArg, Feed, LimitArgs, TradesArgs, WatchArgs};
 use crate::error::CliError;
@@ -78,6 +79,8 @@ pub(crate) struct WatchPlan {
     pub(crate) limits: Limits,
     /// JSON lines instead of the human view.
     pub(crate) json: bool,
+    /// The CAs `wss://` trusts.
+    pub(crate) tls: TlsTrust,
 }
 
 /// A resolved `trades`.
@@ -91,6 +94,8 @@ pub(crate) struct TradesPlan {
     pub(crate) limits: Limits,
     /// JSON lines instead of the human view.
     pub(crate) json: bool,
+    /// The CAs `wss://` trusts.
+    pub(crate) tls: TlsTrust,
 }
 
 impl Feed {
@@ -290,6 +295,7 @@ pub(crate) fn watch_plan(
         stale_after: args.stale_after,
         limits: Limits::from(&args.limits),
         json: args.json,
+        tls: tls_trust(&args.connection),
     })
 }
 
@@ -321,7 +327,17 @@ pub(crate) fn trades_plan(
         live: args.live,
         limits: Limits::from(&args.limits),
         json: args.json,
+        tls: tls_trust(&args.connection),
     })
+}
+
+/// The CAs the flags add to the bundled roots (and `SSL_CERT_FILE`, which
+/// the stream reads itself).
+fn tls_trust(args: &ConnectionArgs) -> TlsTrust {
+    args.ca_files.iter().fold(
+        TlsTrust::default().with_native_roots(args.native_roots),
+        |trust, file| trust.with_ca_file(file),
+    )
 }
 
 fn no_credentials_for_url() -> CliError {

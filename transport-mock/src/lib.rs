@@ -33,6 +33,8 @@ mod mock;
 mod model;
 mod scripted;
 mod shared;
+#[cfg(feature = "tls")]
+mod tls_front;
 
 pub use limits::ServerLimits;
 pub use loopback::{LoopbackConfig, LoopbackServer};
@@ -44,3 +46,5 @@ pub use model::{
 };
 pub use scripted::ScriptedTransport;
 pub use shared::SharedExchange;
+#[cfg(feature = "tls")]
+pub use tls_front::TlsFront;

@@ -6,7 +6,7 @@ use tickwire_alpaca::Encoding;
 use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
 
-use crate::{SlowConsumerPolicy, StreamProfile, WsConfig};
+use crate::{SlowConsumerPolicy, StreamProfile, TlsTrust, WsConfig};
 
 /// Default capacity of the event queue, in events.
 pub const QUEUE_CAPACITY_DEFAULT: usize = 65_536;
@@ -166,6 +166,11 @@ impl<P: StreamProfile> StreamBuilder<P> {
         /// Allows plain `ws://` to hosts other than this machine, sending
         /// credentials unencrypted. Default `false`: such endpoints are refused.
         fn allow_insecure(allow: bool) { ws.allow_insecure = allow }
+
+        /// The certificate authorities `wss://` trusts (the system's store,
+        /// extra PEM bundles). Default: the bundled web roots and the bundle
+        /// `SSL_CERT_FILE` names, if set.
+        fn tls_trust(trust: TlsTrust) { ws.tls_trust = trust }
 
         /// Capacity of the event queue, in events (at least 1). Default 65 536.
         /// Up to twice as many can be held while the consumer reads a batch.

@@ -44,6 +44,7 @@ mod market_data_stream;
 mod profile;
 mod spawn;
 mod stream;
+mod tls_roots;
 mod trading_stream;
 mod ws_transport;
 
@@ -60,6 +61,7 @@ pub use profile::{
     ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
 };
 pub use stream::EventStream;
+pub use tls_roots::{SSL_CERT_FILE_ENV, TlsTrust};
 pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
 pub use ws_transport::{WsConfig, WsTransport};
 

@@ -24,6 +24,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 
 use crate::endpoint::{is_loopback_host, parse_endpoint};
+use crate::tls_roots::{self, TlsTrust};
 
 /// Settings of a [`WsTransport`].
 ///
@@ -49,6 +50,9 @@ pub struct WsConfig {
     pub allow_insecure: bool,
     /// Time allowed for sending the close frame. Default 1 s.
     pub close_timeout: Duration,
+    /// The certificate authorities `wss://` trusts. Default: the bundled web
+    /// roots and the bundle `SSL_CERT_FILE` names, if set.
+    pub tls_trust: TlsTrust,
 }
 
 impl Default for WsConfig {
@@ -59,6 +63,7 @@ impl Default for WsConfig {
             write_buffer_bytes: 8 << 10,
             allow_insecure: false,
             close_timeout: Duration::from_secs(1),
+            tls_trust: TlsTrust::default(),
         }
     }
 }
@@ -152,15 +157,7 @@ impl WsTransport {
         if let Some(tls) = &self.tls {
             return Ok(Arc::clone(tls));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TransportError::Io(format!("TLS setup: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let tls = Arc::new(tls);
+        let tls = tls_roots::client_config(&self.config.tls_trust)?;
         self.tls = Some(Arc::clone(&tls));
         Ok(tls)
     }
@@ -347,8 +344,15 @@ fn map_error(error: tungstenite::Error) -> TransportError {
         },
         E::ConnectionClosed | E::AlreadyClosed => closed(None),
         E::Url(e) => TransportError::InvalidUrl(e.to_string()),
-        E::Io(e) => TransportError::Io(e.to_string()),
-        E::Tls(e) => TransportError::Io(format!("TLS: {e}")),
+        // rustls reports through the socket's I/O errors.
+        E::Io(e) => match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => TransportError::Io(tls_roots::describe_tls_error(tls)),
+            None => TransportError::Io(e.to_string()),
+        },
+        E::Tls(e) => TransportError::Io(tls_roots::describe_tls_error(&e)),
         E::Capacity(e) => TransportError::Io(format!("message too large: {e}")),
         E::Protocol(e) => TransportError::Io(format!("WebSocket protocol: {e}")),
         other => TransportError::Io(other.to_string()),

@@ -26,6 +26,7 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
     let stream = TradingStream::builder(TradingEndpoint::Custom(connection.url.clone()))
         .credentials(connection.credentials.clone())
         .name("trades")
+        .tls_trust(plan.tls.clone())
         .build()
         .map_err(|e| CliError::stream_build(&e))?;
     let (handle, mut events) = stream.into_parts();

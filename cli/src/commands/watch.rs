@@ -30,6 +30,7 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
         .data_silence_timeout(plan.stale_after)
         .name("watch")
         .allow_insecure(connection.is_embedded())
+        .tls_trust(plan.tls.clone())
         .build()
         .map_err(|e| CliError::stream_build(&e))?;
     let (handle, mut events) = stream.into_parts();
