@@ -21,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
     for encoding in [Encoding::Json, Encoding::MsgPack] {
         let mut out = Vec::new();
         AlpacaMarketData::new(encoding).decode(&frame, &mut out);
-        assert!(out.len() <= payload.len() + 1, "{} messages from {} bytes", out.len(), payload.len());
+        assert!(
+            out.len() <= payload.len() + 1,
+            "{} messages from {} bytes",
+            out.len(),
+            payload.len()
+        );
     }
 });

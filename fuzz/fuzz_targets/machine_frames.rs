@@ -61,7 +61,10 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(epoch) = epoch {
                     let error = match argument % 3 {
                         0 => TransportError::Refused { status: 429 },
-                        1 => TransportError::Closed { code: Some(1006), reason: String::new() },
+                        1 => TransportError::Closed {
+                            code: Some(1006),
+                            reason: String::new(),
+                        },
                         _ => TransportError::Io("reset".into()),
                     };
                     machine.handle_transport_error(now, epoch, &error);
@@ -74,7 +77,11 @@ fuzz_target!(|data: &[u8]| {
             }
             6 => {
                 let symbol = Symbol::from_server(SYMBOLS[usize::from(argument) % SYMBOLS.len()]);
-                let channel = if argument % 2 == 0 { Channel::Quotes } else { Channel::Trades };
+                let channel = if argument % 2 == 0 {
+                    Channel::Quotes
+                } else {
+                    Channel::Trades
+                };
                 let _ = machine.subscribe(now, channel, [symbol]);
             }
             _ => {
