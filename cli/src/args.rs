@@ -172,6 +172,11 @@ pub(crate) struct SimArgs {
     /// Steps per run.
     #[arg(long, value_name = "M", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) steps: Option<u64>,
+
+    /// Keep running batches of --seeds seeds, each starting where the last
+    /// ended, until this many seconds have passed (a soak, e.g. nightly).
+    #[arg(long = "for", value_name = "SECS", value_parser = parse_seconds)]
+    pub(crate) budget: Option<Duration>,
 }
 
 /// A market data feed.

@@ -29,3 +29,16 @@ fn the_same_arguments_give_the_same_summary() {
         );
     }
 }
+
+#[test]
+fn a_time_budget_runs_batch_after_batch_of_new_seeds() {
+    let (code, text) = summary(&["--seeds", "2", "--steps", "30", "--for", "1"]);
+    assert_eq!(code, Some(0), "{text}");
+    let batches: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("tickwire sim: seeds "))
+        .collect();
+    assert!(batches.len() >= 2, "one batch only in a second:\n{text}");
+    assert!(batches[0].starts_with("tickwire sim: seeds 0..=1,"), "{text}");
+    assert!(batches[1].starts_with("tickwire sim: seeds 2..=3,"), "{text}");
+}

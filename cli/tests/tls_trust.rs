@@ -15,7 +15,9 @@ async fn a_private_ca_is_trusted_by_flag_or_environment_and_refused_otherwise() 
     let server = LoopbackServer::start(LoopbackConfig::new(exchange))
         .await
         .expect("loopback server");
-    let front = TlsFront::start(server.local_addr()).await.expect("TLS front");
+    let front = TlsFront::start(server.local_addr())
+        .await
+        .expect("TLS front");
     let ca_file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tls-trust-ca.pem");
     front.write_ca_file(&ca_file).expect("write the CA file");
     let url = front.url("/v2/iex");
@@ -47,7 +49,10 @@ async fn a_private_ca_is_trusted_by_flag_or_environment_and_refused_otherwise() 
     assert!(refused.contains("not signed by a trusted CA"), "{refused}");
     assert!(refused.contains("--ca-file"), "{refused}");
     for output in [by_flag, by_env] {
-        let data = json_lines(&output.stdout).into_iter().filter(is_data).count();
+        let data = json_lines(&output.stdout)
+            .into_iter()
+            .filter(is_data)
+            .count();
         assert_eq!(data, 3, "{}", String::from_utf8_lossy(&output.stderr));
     }
     front.shutdown();

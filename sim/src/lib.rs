@@ -87,6 +87,7 @@ pub mod link;
 pub mod recording;
 mod run;
 pub mod scenario;
+mod shrink;
 mod stream;
 mod tee;
 pub mod trace;
@@ -97,4 +98,5 @@ pub use run::{
     FailureKind, SeedOutcome, SimConfig, SweepConfig, SweepReport, record_seed, replay_command,
     run_seed, run_seed_with, run_sweep,
 };
+pub use shrink::{shrink, smallest_failing};
 pub use trace::Trace;
