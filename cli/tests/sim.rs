@@ -39,6 +39,12 @@ fn a_time_budget_runs_batch_after_batch_of_new_seeds() {
         .filter(|l| l.starts_with("tickwire sim: seeds "))
         .collect();
     assert!(batches.len() >= 2, "one batch only in a second:\n{text}");
-    assert!(batches[0].starts_with("tickwire sim: seeds 0..=1,"), "{text}");
-    assert!(batches[1].starts_with("tickwire sim: seeds 2..=3,"), "{text}");
+    assert!(
+        batches[0].starts_with("tickwire sim: seeds 0..=1,"),
+        "{text}"
+    );
+    assert!(
+        batches[1].starts_with("tickwire sim: seeds 2..=3,"),
+        "{text}"
+    );
 }

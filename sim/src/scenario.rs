@@ -73,6 +73,9 @@ impl Scenario {
             };
             let mut config = MachineConfig::new(url, Credentials::new(KEY_ID, SECRET));
             config.seed = rng.next_u64();
+            // The swarm's outages may outlast any attempt limit; the rules
+            // are checked on streams that keep trying.
+            config.connect_attempts_max = None;
             if rng.chance(0.3) {
                 config.frame_bytes_max = 160 + rng.below(400) as usize;
             }

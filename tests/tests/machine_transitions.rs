@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use support::*;
 use tickwire_alpaca::Channel;
-use tickwire_core::TransportError;
 use tickwire_core::machine::{
-    Action, CommandError, Event, State, StreamError, SubscriptionOutcome, TimeoutKind,
+    Action, CommandError, Event, MachineConfig, State, StreamError, SubscriptionOutcome,
+    TimeoutKind,
 };
+use tickwire_core::{Credentials, TransportError};
 
 #[test]
 fn a_symbol_stream_never_subscribed_never_connects() {
@@ -564,4 +565,98 @@ fn commands_are_validated() {
         Err(CommandError::AccountStream)
     );
     account.drain();
+}
+
+/// A stream whose host refuses every connection, with the default limit.
+fn unreachable_after(
+    attempts_max: Option<u32>,
+    failures: u32,
+) -> Fixture<tickwire_alpaca::AlpacaMarketData> {
+    let mut config = support::config();
+    config.connect_attempts_max = attempts_max;
+    let mut f = Fixture::market_with(config);
+    f.subscribe(Channel::Trades, &["AAPL"]);
+    for _ in 0..failures {
+        refuse_and_wait_for_the_next_attempt(&mut f);
+    }
+    f
+}
+
+/// Refuses the current connection attempt, then lets virtual time run
+/// until the machine dials again (or 10 minutes pass).
+fn refuse_and_wait_for_the_next_attempt(f: &mut Fixture<tickwire_alpaca::AlpacaMarketData>) {
+    let Some(epoch) = f.last_connect() else {
+        return;
+    };
+    f.transport_error(epoch, &TransportError::Io("connection refused".into()));
+    let attempts = f.connects();
+    for _ in 0..2_400 {
+        if f.connects() > attempts {
+            return;
+        }
+        f.advance(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_stream_that_never_connects_gives_up_after_its_attempts_naming_the_last_cause() {
+    let default = MachineConfig::new("wss://example.test", Credentials::new("k", "s"));
+    let f = unreachable_after(default.connect_attempts_max, 20);
+    assert_eq!(f.connects(), 5, "the default limit is 5 attempts");
+    let State::Failed { error } = f.state() else {
+        panic!("failed after its attempts: {:?}", f.state())
+    };
+    assert!(
+        matches!(error, StreamError::GaveUp { attempts: 5, last } if matches!(**last, StreamError::Transport(TransportError::Io(ref m)) if m == "connection refused")),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("connection refused"), "{error}");
+    // The pending subscription is settled: the stream failed before an answer.
+    assert!(
+        f.events.iter().any(|e| matches!(
+            e,
+            Event::Subscription {
+                outcome: SubscriptionOutcome::Abandoned,
+                ..
+            }
+        )),
+        "{:?}",
+        f.events
+    );
+    assert!(f.events.iter().any(|e| matches!(
+        e,
+        Event::Error {
+            fatal: true,
+            error: StreamError::GaveUp { .. }
+        }
+    )));
+}
+
+#[test]
+fn without_a_limit_or_once_live_a_stream_keeps_trying() {
+    let f = unreachable_after(None, 20);
+    assert_eq!(f.connects(), 21);
+    assert!(
+        matches!(f.state(), State::Connecting { .. }),
+        "{:?}",
+        f.state()
+    );
+
+    let mut config = support::config();
+    config.connect_attempts_max = Some(2);
+    let mut f = Fixture::market_with(config);
+    f.live_with(Channel::Trades, &["AAPL"]);
+    for _ in 0..10 {
+        refuse_and_wait_for_the_next_attempt(&mut f);
+    }
+    assert_eq!(
+        f.connects(),
+        11,
+        "a stream once live reconnects for as long as it runs"
+    );
+    assert!(
+        !matches!(f.state(), State::Failed { .. }),
+        "{:?}",
+        f.state()
+    );
 }

@@ -151,6 +151,13 @@ impl<P: StreamProfile> StreamBuilder<P> {
         /// Default 30 s.
         fn backoff_floor_after_limit(floor: Duration) { machine.backoff_floor_after_limit = floor }
 
+        /// Connection attempts that may fail in a row before the stream has
+        /// ever been live; then the stream fails with
+        /// [`StreamError::GaveUp`](crate::StreamError) naming the last cause,
+        /// and pending `subscribe` calls return. Once live, it reconnects for
+        /// as long as it runs. `None` tries for ever. Default 5.
+        fn connect_attempts_max(attempts: Option<u32>) { machine.connect_attempts_max = attempts }
+
         /// How long the stream must stay live before the backoff resets. Default 30 s.
         fn backoff_reset_after(after: Duration) { machine.backoff_reset_after = after }
 

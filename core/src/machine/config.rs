@@ -55,6 +55,15 @@ pub struct MachineConfig {
     pub frame_bytes_max: usize,
     /// Seed of the machine's random generator (reconnect jitter).
     pub seed: u64,
+    /// Connection attempts that may fail in a row before the stream has
+    /// ever been live; one more failure fails the stream with
+    /// [`StreamError::GaveUp`](crate::machine::StreamError::GaveUp) naming
+    /// the last cause (an unreachable host, TLS, an HTTP status…), which
+    /// also resolves every pending subscription. Once live, a stream
+    /// reconnects for as long as it runs. `None` tries for ever. Default 5
+    /// (with the default backoff, about 8 s of retries when the host refuses
+    /// connections, about a minute when it never answers).
+    pub connect_attempts_max: Option<u32>,
 }
 
 impl MachineConfig {
@@ -77,6 +86,7 @@ impl MachineConfig {
             backoff_reset_after: Duration::from_secs(30),
             frame_bytes_max: 4096,
             seed: 0,
+            connect_attempts_max: Some(5),
         }
     }
 

@@ -133,6 +133,15 @@ pub enum StreamError {
     /// The server broke the protocol.
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// Every connection attempt failed before the stream was ever live, as
+    /// many as [`MachineConfig::connect_attempts_max`](crate::machine::MachineConfig::connect_attempts_max) allows.
+    #[error("gave up after {attempts} failed connection attempts; the last: {last}")]
+    GaveUp {
+        /// The attempts made.
+        attempts: u32,
+        /// Why the last one failed.
+        last: Box<Self>,
+    },
 }
 
 fn advice(code: Option<u16>) -> &'static str {

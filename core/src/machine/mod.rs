@@ -174,6 +174,10 @@ pub struct Machine<D: Dialect> {
     backoff: Backoff,
     /// The open gap: the connection whose loss began it, and when.
     gap: Option<(ConnectionEpoch, Instant)>,
+    /// Whether the stream has been live at least once.
+    ever_live: bool,
+    /// Connection attempts failed in a row before the stream was ever live.
+    failed_attempts: u32,
     actions: VecDeque<Action>,
     events: VecDeque<Event<D::Data, D::Channel>>,
     decoded: Vec<Inbound<D::Data, D::Channel>>,
@@ -206,6 +210,8 @@ impl<D: Dialect> Machine<D> {
             subscriptions: Subscriptions::default(),
             timers: TimerTable::default(),
             gap: None,
+            ever_live: false,
+            failed_attempts: 0,
             actions: VecDeque::new(),
             events: VecDeque::new(),
             decoded: Vec::new(),
@@ -714,6 +720,20 @@ impl<D: Dialect> Machine<D> {
         let Some(epoch) = self.state.epoch() else {
             return;
         };
+        if !self.ever_live {
+            self.failed_attempts = self.failed_attempts.saturating_add(1);
+            if self
+                .config
+                .connect_attempts_max
+                .is_some_and(|max| self.failed_attempts >= max)
+            {
+                self.fail(StreamError::GaveUp {
+                    attempts: self.failed_attempts,
+                    last: Box::new(error),
+                });
+                return;
+            }
+        }
         self.actions.push_back(Action::Close { epoch });
         self.timers.stop_all();
         self.subscriptions.on_disconnect();
@@ -790,6 +810,9 @@ impl<D: Dialect> Machine<D> {
     }
 
     fn set_state(&mut self, state: State) {
+        if matches!(state, State::Live { .. }) {
+            self.ever_live = true;
+        }
         if self.state != state {
             tracing::debug!(from = self.state.name(), to = state.name(), "state");
             self.state = state.clone();

@@ -19,6 +19,8 @@ pub fn config() -> MachineConfig {
     let mut config =
         MachineConfig::new("wss://example.test/v2/test", Credentials::new(KEY, SECRET));
     config.seed = 42;
+    // The model retries for ever; the attempt limit has its own tests.
+    config.connect_attempts_max = None;
     config
 }
 
