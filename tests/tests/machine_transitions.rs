@@ -572,7 +572,7 @@ fn unreachable_after(
     attempts_max: Option<u32>,
     failures: u32,
 ) -> Fixture<tickwire_alpaca::AlpacaMarketData> {
-    let mut config = support::config();
+    let mut config = config();
     config.connect_attempts_max = attempts_max;
     let mut f = Fixture::market_with(config);
     f.subscribe(Channel::Trades, &["AAPL"]);
@@ -642,7 +642,7 @@ fn without_a_limit_or_once_live_a_stream_keeps_trying() {
         f.state()
     );
 
-    let mut config = support::config();
+    let mut config = config();
     config.connect_attempts_max = Some(2);
     let mut f = Fixture::market_with(config);
     f.live_with(Channel::Trades, &["AAPL"]);
