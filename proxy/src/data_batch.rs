@@ -1,0 +1,141 @@
+//! One upstream batch of data messages, encoded once per encoding and
+//! assembled into one frame per client holding only that client's messages.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tickwire_alpaca::{Encoding, MarketData, ServerMessage};
+use tickwire_core::Frame;
+
+/// The messages of one upstream batch and their encodings, made on first use.
+#[derive(Debug, Default)]
+pub(crate) struct DataBatch {
+    messages: Vec<MarketData>,
+    /// Per message: the JSON object and the MessagePack map, without the array around.
+    json: Vec<Option<Bytes>>,
+    msgpack: Vec<Option<Bytes>>,
+}
+
+impl DataBatch {
+    /// Empties the batch, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.messages.clear();
+        self.json.clear();
+        self.msgpack.clear();
+    }
+
+    /// Adds a message; returns its index.
+    pub(crate) fn push(&mut self, message: MarketData) -> usize {
+        self.messages.push(message);
+        self.json.push(None);
+        self.msgpack.push(None);
+        self.messages.len() - 1
+    }
+
+    /// The message at `index`.
+    pub(crate) fn get(&self, index: usize) -> &MarketData {
+        &self.messages[index]
+    }
+
+    /// One frame of the messages at `indices`, in order, as Alpaca frames
+    /// data: a JSON array (text) or a MessagePack array (binary).
+    pub(crate) fn frame(&mut self, encoding: Encoding, indices: &[usize]) -> Frame {
+        if let [only] = indices {
+            // One message: the encoder's own frame, no assembly.
+            return ServerMessage::data_frame(encoding, &[&self.messages[*only]]);
+        }
+        let mut size = 8;
+        for &i in indices {
+            size += self.element(encoding, i).len() + 1;
+        }
+        let mut out = BytesMut::with_capacity(size);
+        match encoding {
+            Encoding::Json => {
+                out.put_u8(b'[');
+                for (n, &i) in indices.iter().enumerate() {
+                    if n > 0 {
+                        out.put_u8(b',');
+                    }
+                    out.put_slice(self.element(encoding, i));
+                }
+                out.put_u8(b']');
+                Frame::Text(out.freeze())
+            }
+            Encoding::MsgPack => {
+                write_msgpack_array_len(&mut out, indices.len());
+                for &i in indices {
+                    out.put_slice(self.element(encoding, i));
+                }
+                Frame::Binary(out.freeze())
+            }
+        }
+    }
+
+    /// The encoded message at `index` without its surrounding one-element array.
+    fn element(&mut self, encoding: Encoding, index: usize) -> &[u8] {
+        let slot = match encoding {
+            Encoding::Json => &mut self.json[index],
+            Encoding::MsgPack => &mut self.msgpack[index],
+        };
+        slot.get_or_insert_with(|| {
+            let frame = ServerMessage::data_frame(encoding, &[&self.messages[index]]);
+            let payload = frame.payload().clone();
+            match encoding {
+                // `[` … `]`
+                Encoding::Json => payload.slice(1..payload.len() - 1),
+                // fixarray of one (0x91), then the map
+                Encoding::MsgPack => payload.slice(1..),
+            }
+        })
+    }
+}
+
+/// A MessagePack array header for `len` elements.
+fn write_msgpack_array_len(out: &mut BytesMut, len: usize) {
+    if len < 16 {
+        // `len` < 16 fits the fixarray's low nibble.
+        out.put_u8(0x90 | len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.put_u8(0xdc);
+        out.put_u16(len);
+    } else {
+        out.put_u8(0xdd);
+        out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickwire_alpaca::{Imbalance, encode_market_frame};
+    use tickwire_core::{Symbol, Timestamp};
+
+    use super::*;
+
+    fn imbalance(symbol: &str, n: i64) -> MarketData {
+        MarketData::Imbalance(Imbalance {
+            symbol: Symbol::new(symbol).expect("valid"),
+            price: 10.0 + n as f64,
+            timestamp: Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + n),
+            tape: Some("C".into()),
+        })
+    }
+
+    #[test]
+    fn assembled_frames_equal_the_encoders_own() {
+        for count in [1usize, 2, 15, 16, 17, 40] {
+            let mut batch = DataBatch::default();
+            let messages: Vec<MarketData> = (0..count).map(|n| imbalance("AAPL", n as i64)).collect();
+            for m in &messages {
+                batch.push(m.clone());
+            }
+            let indices: Vec<usize> = (0..count).collect();
+            for encoding in [Encoding::Json, Encoding::MsgPack] {
+                let wrapped: Vec<ServerMessage> =
+                    messages.iter().cloned().map(ServerMessage::Data).collect();
+                assert_eq!(
+                    batch.frame(encoding, &indices),
+                    encode_market_frame(encoding, &wrapped),
+                    "{count} messages, {encoding:?}"
+                );
+            }
+        }
+    }
+}
