@@ -74,17 +74,26 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
     let trading_url = format!("{base}/stream");
     clients.insert(
         "t1",
-        Client::spawn("t1", &venv, &["trading", &trading_url, CLIENT_KEY, CLIENT_SECRET]),
+        Client::spawn(
+            "t1",
+            &venv,
+            &["trading", &trading_url, CLIENT_KEY, CLIENT_SECRET],
+        ),
     );
 
     // Every client gets going: its symbols flow, trade updates arrive.
-    wait_all(&mut clients, "the first quotes and trade updates", |name, r| {
-        enough(name, r, &BTreeMap::new(), 5)
-    });
+    wait_all(
+        &mut clients,
+        "the first quotes and trade updates",
+        |name, r| enough(name, r, &BTreeMap::new(), 5),
+    );
     assert_one_upstream_each(&server, "after the clients connected");
 
     // d1 lets MSFT go; d2 still holds it and keeps receiving it.
-    clients.get_mut("d1").expect("d1").command("unsubscribe MSFT");
+    clients
+        .get_mut("d1")
+        .expect("d1")
+        .command("unsubscribe MSFT");
     clients
         .get_mut("d1")
         .expect("d1")
@@ -113,9 +122,11 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
         }
     });
     let dropped = snapshot(&mut clients);
-    wait_all(&mut clients, "data and trade updates after the upstream drop", |name, r| {
-        enough(name, r, &dropped, 10)
-    });
+    wait_all(
+        &mut clients,
+        "data and trade updates after the upstream drop",
+        |name, r| enough(name, r, &dropped, 10),
+    );
     let after = sessions(&server);
     for (endpoint, ids) in &after {
         assert!(
@@ -134,8 +145,15 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
     runtime.block_on(server.shutdown());
 
     for (name, report) in &finals {
-        assert_eq!(report["connects"], 1, "{name} reconnected on its side: {report}");
-        assert_eq!(report["errors"], Value::Array(Vec::new()), "{name} logged errors: {report}");
+        assert_eq!(
+            report["connects"], 1,
+            "{name} reconnected on its side: {report}"
+        );
+        assert_eq!(
+            report["errors"],
+            Value::Array(Vec::new()),
+            "{name} logged errors: {report}"
+        );
     }
     for (name, symbols) in DATA_CLIENTS {
         let received: BTreeSet<&str> = finals[name]["quotes"]
@@ -145,7 +163,10 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
             .map(String::as_str)
             .collect();
         let wanted: BTreeSet<&str> = symbols.iter().copied().collect();
-        assert_eq!(received, wanted, "{name} received other symbols than its own");
+        assert_eq!(
+            received, wanted,
+            "{name} received other symbols than its own"
+        );
     }
 }
 
@@ -181,7 +202,10 @@ fn sessions(server: &LoopbackServer) -> BTreeMap<String, Vec<SessionId>> {
 
 fn assert_one_upstream_each(server: &LoopbackServer, when: &str) {
     let open = sessions(server);
-    let counts: BTreeMap<&str, usize> = open.iter().map(|(e, ids)| (e.as_str(), ids.len())).collect();
+    let counts: BTreeMap<&str, usize> = open
+        .iter()
+        .map(|(e, ids)| (e.as_str(), ids.len()))
+        .collect();
     assert_eq!(
         counts,
         BTreeMap::from([("Iex", 1), ("Trading", 1)]),
@@ -202,7 +226,10 @@ fn enough(name: &str, report: &Value, since: &BTreeMap<String, Value>, more: u64
         let before = base.map_or(0, |b| b["updates"].as_u64().unwrap_or(0));
         return report["updates"].as_u64().unwrap_or(0) >= before + more.min(3);
     }
-    let (_, symbols) = DATA_CLIENTS.iter().find(|(n, _)| *n == name).expect("a data client");
+    let (_, symbols) = DATA_CLIENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("a data client");
     symbols
         .iter()
         .filter(|s| !(base.is_some() && name == "d1" && **s == "MSFT"))
@@ -210,7 +237,10 @@ fn enough(name: &str, report: &Value, since: &BTreeMap<String, Value>, more: u64
 }
 
 fn snapshot(clients: &mut BTreeMap<&str, Client>) -> BTreeMap<String, Value> {
-    clients.iter_mut().map(|(n, c)| ((*n).to_owned(), c.latest())).collect()
+    clients
+        .iter_mut()
+        .map(|(n, c)| ((*n).to_owned(), c.latest()))
+        .collect()
 }
 
 /// Waits until `done(name, latest report)` holds for every client.
@@ -219,12 +249,17 @@ fn wait_all(clients: &mut BTreeMap<&str, Client>, what: &str, done: impl Fn(&str
     loop {
         let pending: Vec<String> = clients
             .iter_mut()
-            .filter_map(|(name, c)| (!done(name, &c.latest())).then(|| format!("{name}: {}", c.latest())))
+            .filter_map(|(name, c)| {
+                (!done(name, &c.latest())).then(|| format!("{name}: {}", c.latest()))
+            })
             .collect();
         if pending.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; still waiting: {pending:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; still waiting: {pending:?}"
+        );
         thread::sleep(Duration::from_millis(100));
     }
 }
@@ -241,7 +276,12 @@ fn python(venv: &Path) -> Command {
 
 /// Creates the virtualenv and installs alpaca-py once, before any client runs.
 fn setup_venv(venv: &Path) {
-    let child = python(venv).arg("setup").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let child = python(venv)
+        .arg("setup")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
     let child = match child {
         Ok(child) => child,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => panic!(
@@ -275,8 +315,22 @@ struct Proxy {
 impl Proxy {
     fn start(upstream: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-            .args(["proxy", "--upstream", upstream, "--key", UPSTREAM_KEY, "--secret", UPSTREAM_SECRET])
-            .args(["--client-key", &format!("{CLIENT_KEY}:{CLIENT_SECRET}"), "--status-every", "1", "--json"])
+            .args([
+                "proxy",
+                "--upstream",
+                upstream,
+                "--key",
+                UPSTREAM_KEY,
+                "--secret",
+                UPSTREAM_SECRET,
+            ])
+            .args([
+                "--client-key",
+                &format!("{CLIENT_KEY}:{CLIENT_SECRET}"),
+                "--status-every",
+                "1",
+                "--json",
+            ])
             .env_remove("APCA_API_KEY_ID")
             .env_remove("APCA_API_SECRET_KEY")
             .env_remove("RUST_LOG")
@@ -299,14 +353,21 @@ impl Proxy {
         let mut seen = Vec::new();
         let base = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("tickwire proxy printed no address; stderr: {seen:#?}"));
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("tickwire proxy printed no address; stderr: {seen:#?}"));
             if let Some(rest) = line.split("proxy listening on ").nth(1) {
                 let addr = rest.split([',', ' ']).next().expect("an address");
                 break format!("ws://{addr}");
             }
             seen.push(line);
         };
-        assert!(!seen.iter().any(|l| l.contains(UPSTREAM_SECRET) && l.contains("secret")), "{seen:?}");
+        assert!(
+            !seen
+                .iter()
+                .any(|l| l.contains(UPSTREAM_SECRET) && l.contains("secret")),
+            "{seen:?}"
+        );
         Self { child, base }
     }
 
@@ -370,7 +431,9 @@ impl Client {
 
     fn command(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).expect("write to the client");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .expect("write to the client");
     }
 
     /// Waits for a line matching `wanted` (reports seen meanwhile are kept).
@@ -378,7 +441,10 @@ impl Client {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("{}: timed out waiting for {what}", self.name));
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{}: timed out waiting for {what}", self.name));
             if line["event"] == "report" {
                 self.latest = line.clone();
             }

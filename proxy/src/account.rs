@@ -90,7 +90,10 @@ impl AccountTask {
                         Err(error) => {
                             tracing::error!(%error, "cannot build the upstream trading stream");
                             outbox.close(Farewell {
-                                frame: Some(error_frame(outbox.encoding(), &format!("internal error: {error}"))),
+                                frame: Some(error_frame(
+                                    outbox.encoding(),
+                                    &format!("internal error: {error}"),
+                                )),
                                 reason: "upstream_failed",
                             });
                             return;
@@ -105,7 +108,9 @@ impl AccountTask {
                 if self.listeners.is_empty()
                     && let Some((handle, _)) = self.upstream.take()
                 {
-                    tracing::info!("no client listens any more; closing the upstream trading stream");
+                    tracing::info!(
+                        "no client listens any more; closing the upstream trading stream"
+                    );
                     let _ = handle.shutdown().await;
                     self.live_gauge.set(0.0);
                 }
@@ -115,10 +120,11 @@ impl AccountTask {
 
     fn start_upstream(&self) -> Result<(StreamHandle, Events<TradeUpdate>), tickwire_ws::Error> {
         let config = &self.shared.config;
-        let stream = TradingStream::builder(TradingEndpoint::Custom(config.upstream.trading_url.clone()))
-            .credentials(config.credentials.clone())
-            .name("proxy upstream /stream")
-            .build()?;
+        let stream =
+            TradingStream::builder(TradingEndpoint::Custom(config.upstream.trading_url.clone()))
+                .credentials(config.credentials.clone())
+                .name("proxy upstream /stream")
+                .build()?;
         tracing::info!(url = %config.upstream.trading_url, "upstream trading stream started");
         Ok(stream.into_parts())
     }
@@ -139,7 +145,9 @@ impl AccountTask {
                     let encoding = listener.outbox.encoding();
                     let slot = &mut frames[usize::from(encoding == Encoding::MsgPack)];
                     let frame = slot
-                        .get_or_insert_with(|| TradingServerMessage::trade_update_frame(encoding, &update))
+                        .get_or_insert_with(|| {
+                            TradingServerMessage::trade_update_frame(encoding, &update)
+                        })
                         .clone();
                     listener.messages.increment(1);
                     if listener.outbox.push(frame) == Pushed::Refused {
@@ -148,7 +156,10 @@ impl AccountTask {
                 }
                 for client in slow {
                     self.slow_drops.increment(1);
-                    self.shared.status.slow_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.shared
+                        .status
+                        .slow_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(%client, "client dropped: its queue is full");
                     self.listeners.remove(&client);
                 }
@@ -184,7 +195,10 @@ impl AccountTask {
 
     fn report(&self) {
         self.clients_gauge.set(self.listeners.len() as f64);
-        let upstream = self.upstream.as_ref().map_or("idle", |(h, _)| h.state().name());
+        let upstream = self
+            .upstream
+            .as_ref()
+            .map_or("idle", |(h, _)| h.state().name());
         self.shared.status.set(EndpointStatus {
             path: TRADING_PATH,
             clients: self.listeners.len(),

@@ -108,7 +108,11 @@ pub struct ProxyConfig {
 impl ProxyConfig {
     /// A proxy on `127.0.0.1:0` in front of `upstream`, as `credentials`,
     /// for clients holding one of `client_keys`.
-    pub fn new(upstream: Upstream, credentials: Credentials, client_keys: Vec<Credentials>) -> Self {
+    pub fn new(
+        upstream: Upstream,
+        credentials: Credentials,
+        client_keys: Vec<Credentials>,
+    ) -> Self {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             upstream,
@@ -133,8 +137,8 @@ impl ProxyConfig {
 
     /// Whether `credentials` is one of the client key pairs.
     pub(crate) fn accepts(&self, credentials: &Credentials) -> bool {
-        self.client_keys.iter().any(|k| {
-            k.key_id() == credentials.key_id() && k.secret() == credentials.secret()
-        })
+        self.client_keys
+            .iter()
+            .any(|k| k.key_id() == credentials.key_id() && k.secret() == credentials.secret())
     }
 }

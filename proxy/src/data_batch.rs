@@ -122,7 +122,8 @@ mod tests {
     fn assembled_frames_equal_the_encoders_own() {
         for count in [1usize, 2, 15, 16, 17, 40] {
             let mut batch = DataBatch::default();
-            let messages: Vec<MarketData> = (0..count).map(|n| imbalance("AAPL", n as i64)).collect();
+            let messages: Vec<MarketData> =
+                (0..count).map(|n| imbalance("AAPL", n as i64)).collect();
             for m in &messages {
                 batch.push(m.clone());
             }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use metrics::{Counter, Gauge};
 use tickwire_alpaca::{Channel, Feed, MarketData, ServerMessage};
+use tickwire_core::Symbol;
 use tickwire_core::fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand, UpstreamToken};
 use tickwire_core::machine::{Event, State, SubscriptionOutcome};
-use tickwire_core::Symbol;
 use tickwire_ws::{Events, Feed as WsFeed, MarketDataStream, StreamEvent, StreamHandle};
 use tokio::sync::{mpsc, watch};
 
@@ -28,10 +28,7 @@ const BATCH_EVENTS_MAX: usize = 512;
 #[derive(Debug)]
 pub(crate) enum FeedCommand {
     /// An authenticated client; frames for it go to `outbox`.
-    Join {
-        client: ClientId,
-        outbox: Outbox,
-    },
+    Join { client: ClientId, outbox: Outbox },
     /// The client's connection ended.
     Leave { client: ClientId },
     /// The client subscribed.
@@ -152,7 +149,9 @@ impl FeedTask {
             }
             FeedCommand::Unsubscribe { client, set } => {
                 for channel in set.channels() {
-                    let _ = self.hub.handle_unsubscribe(client, channel, set.symbols(channel));
+                    let _ = self
+                        .hub
+                        .handle_unsubscribe(client, channel, set.symbols(channel));
                 }
             }
         }
@@ -179,7 +178,9 @@ impl FeedTask {
         while let Some(output) = self.hub.poll_client() {
             let (client, frame) = match output {
                 ClientOutput::Ack { client, set } => {
-                    let Some(member) = self.members.get(&client) else { continue };
+                    let Some(member) = self.members.get(&client) else {
+                        continue;
+                    };
                     let frame = ServerMessage::subscription_frame(
                         member.outbox.encoding(),
                         &set,
@@ -187,16 +188,30 @@ impl FeedTask {
                     );
                     (client, frame)
                 }
-                ClientOutput::Refused { client, code, message } => {
-                    let Some(member) = self.members.get(&client) else { continue };
-                    (client, market_error(member.outbox.encoding(), code.unwrap_or(405), &message))
+                ClientOutput::Refused {
+                    client,
+                    code,
+                    message,
+                } => {
+                    let Some(member) = self.members.get(&client) else {
+                        continue;
+                    };
+                    (
+                        client,
+                        market_error(member.outbox.encoding(), code.unwrap_or(405), &message),
+                    )
                 }
             };
             self.push(client, frame);
         }
         self.pairs_gauge.set(self.hub.pair_count() as f64);
         self.clients_gauge.set(self.members.len() as f64);
-        self.shared.status.set_feed(self.feed, self.members.len(), self.hub.pair_count(), self.upstream_state());
+        self.shared.status.set_feed(
+            self.feed,
+            self.members.len(),
+            self.hub.pair_count(),
+            self.upstream_state(),
+        );
     }
 
     fn upstream_state(&self) -> &'static str {
@@ -207,7 +222,9 @@ impl FeedTask {
 
     /// Queues a frame for a client; a client too slow for it is dropped from the hub.
     fn push(&mut self, client: ClientId, frame: tickwire_core::Frame) {
-        let Some(member) = self.members.get(&client) else { return };
+        let Some(member) = self.members.get(&client) else {
+            return;
+        };
         if member.outbox.push(frame) == Pushed::Refused {
             if member.outbox.is_closed() {
                 self.note_slow_drop();
@@ -253,10 +270,13 @@ impl FeedTask {
                 };
                 self.symbols_scratch.clear();
                 match message {
-                    MarketData::News(news) => self.symbols_scratch.extend(news.symbols.iter().cloned()),
+                    MarketData::News(news) => {
+                        self.symbols_scratch.extend(news.symbols.iter().cloned())
+                    }
                     other => self.symbols_scratch.extend(other.symbol().cloned()),
                 }
-                self.hub.route(channel, &self.symbols_scratch, &mut self.route_scratch);
+                self.hub
+                    .route(channel, &self.symbols_scratch, &mut self.route_scratch);
                 for client in &self.route_scratch {
                     self.routes.entry(*client).or_default().push(index);
                 }
@@ -268,14 +288,22 @@ impl FeedTask {
                     tracing::warn!(feed = %self.feed, %error, "upstream failed");
                 }
             }
-            Event::Refused { channel, symbols, code, message } => {
-                self.hub.handle_upstream_refused(channel, &symbols, code, &message);
+            Event::Refused {
+                channel,
+                symbols,
+                code,
+                message,
+            } => {
+                self.hub
+                    .handle_upstream_refused(channel, &symbols, code, &message);
             }
             Event::Gap { epoch, .. } => {
                 self.reconnects.increment(1);
                 tracing::info!(feed = %self.feed, %epoch, "upstream connection lost; clients stay connected");
             }
-            Event::Resumed { epoch, lost_for, .. } => {
+            Event::Resumed {
+                epoch, lost_for, ..
+            } => {
                 tracing::info!(feed = %self.feed, %epoch, lost_ms = lost_for.as_millis() as u64, "upstream resumed");
             }
             Event::Error { error, fatal: true } => {
@@ -283,7 +311,10 @@ impl FeedTask {
                 let code = error.code().unwrap_or(500);
                 self.fail_all(Some((code, error.to_string())));
             }
-            Event::Error { error, fatal: false } => {
+            Event::Error {
+                error,
+                fatal: false,
+            } => {
                 tracing::debug!(feed = %self.feed, %error, "upstream error");
             }
             Event::Subscription { .. } | Event::Confirmed(_) | Event::Unknown { .. } => {}
@@ -319,7 +350,8 @@ impl FeedTask {
             self.hub.handle_leave(client);
         }
         if self.routes.len() > self.members.len() * 2 + 16 {
-            self.routes.retain(|client, _| self.members.contains_key(client));
+            self.routes
+                .retain(|client, _| self.members.contains_key(client));
         }
     }
 
@@ -337,7 +369,10 @@ impl FeedTask {
         let (code, message) = error.unwrap_or((500, "internal error".to_owned()));
         for (client, member) in self.members.drain() {
             let frame = market_error(member.outbox.encoding(), code, &message);
-            member.outbox.close(Farewell { frame: Some(frame), reason: "upstream_failed" });
+            member.outbox.close(Farewell {
+                frame: Some(frame),
+                reason: "upstream_failed",
+            });
             self.hub.handle_leave(client);
         }
         while self.hub.poll_upstream().is_some() {}
@@ -415,11 +450,19 @@ async fn command_upstream(
 ) {
     while let Some(command) = queue.recv().await {
         let (token, symbols, result) = match command {
-            UpstreamCommand::Subscribe { token, channel, symbols } => {
+            UpstreamCommand::Subscribe {
+                token,
+                channel,
+                symbols,
+            } => {
                 let result = handle.subscribe(channel, symbols.clone()).await;
                 (token, symbols, result)
             }
-            UpstreamCommand::Unsubscribe { token, channel, symbols } => {
+            UpstreamCommand::Unsubscribe {
+                token,
+                channel,
+                symbols,
+            } => {
                 let result = handle.unsubscribe(channel, symbols.clone()).await;
                 (token, symbols, result)
             }

@@ -42,7 +42,11 @@ pub(crate) fn encoding_from_headers<'a>(
                 .next()
                 .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"application/msgpack"))
     });
-    if msgpack { Encoding::MsgPack } else { Encoding::Json }
+    if msgpack {
+        Encoding::MsgPack
+    } else {
+        Encoding::Json
+    }
 }
 
 #[cfg(test)]
@@ -51,7 +55,10 @@ mod tests {
 
     #[test]
     fn paths_name_feeds_and_the_account() {
-        assert_eq!(Endpoint::from_path("/v2/iex"), Some(Endpoint::Market(Feed::Iex)));
+        assert_eq!(
+            Endpoint::from_path("/v2/iex"),
+            Some(Endpoint::Market(Feed::Iex))
+        );
         assert_eq!(
             Endpoint::from_path("/v1beta3/crypto/us/"),
             Some(Endpoint::Market(Feed::Crypto))

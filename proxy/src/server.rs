@@ -54,7 +54,10 @@ impl Shared {
         let (sender, commands) = mpsc::channel(TASK_QUEUE_COMMANDS);
         let task = FeedTask::new(feed, Arc::clone(self));
         let handle = tokio::spawn(task.run(commands, self.shutdown.clone()));
-        self.tasks.lock().unwrap_or_else(PoisonError::into_inner).push(handle);
+        self.tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handle);
         feeds.insert(feed, sender.clone());
         sender
     }
@@ -68,7 +71,10 @@ impl Shared {
         let (sender, commands) = mpsc::channel(TASK_QUEUE_COMMANDS);
         let task = AccountTask::new(Arc::clone(self));
         let handle = tokio::spawn(task.run(commands, self.shutdown.clone()));
-        self.tasks.lock().unwrap_or_else(PoisonError::into_inner).push(handle);
+        self.tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handle);
         *account = Some(sender.clone());
         sender
     }

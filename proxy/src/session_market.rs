@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use tickwire_alpaca::{Channel, ClientMessage, Encoding, Feed, ServerMessage, SubscriptionSet, encode_market_frame, decode_client_message};
+use tickwire_alpaca::{
+    Channel, ClientMessage, Encoding, Feed, ServerMessage, SubscriptionSet, decode_client_message,
+    encode_market_frame,
+};
 use tickwire_core::fanout::ClientId;
 use tickwire_core::{ChannelKind, Frame};
 
@@ -29,7 +32,10 @@ pub(crate) async fn run(
     if !authenticate(shared, outbox, source).await {
         return;
     }
-    reply(encode_market_frame(encoding, &[ServerMessage::Authenticated]));
+    reply(encode_market_frame(
+        encoding,
+        &[ServerMessage::Authenticated],
+    ));
 
     let commands = shared.feed(feed);
     let joined = commands
@@ -54,13 +60,19 @@ pub(crate) async fn run(
         };
         let command = match decode_client_message(&frame) {
             Ok(ClientMessage::Subscribe(set)) => match check(feed, &set) {
-                Ok(()) => FeedCommand::Subscribe { client, set: requestable(set) },
+                Ok(()) => FeedCommand::Subscribe {
+                    client,
+                    set: requestable(set),
+                },
                 Err((code, message)) => {
                     client_error(outbox, code, message);
                     continue;
                 }
             },
-            Ok(ClientMessage::Unsubscribe(set)) => FeedCommand::Unsubscribe { client, set: requestable(set) },
+            Ok(ClientMessage::Unsubscribe(set)) => FeedCommand::Unsubscribe {
+                client,
+                set: requestable(set),
+            },
             Ok(ClientMessage::Auth { .. }) => {
                 client_error(outbox, 403, "already authenticated");
                 continue;

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use tickwire_alpaca::{ClientMessage, TradingServerMessage, decode_client_message, encode_trading_frame};
+use tickwire_alpaca::{
+    ClientMessage, TradingServerMessage, decode_client_message, encode_trading_frame,
+};
 use tickwire_core::fanout::ClientId;
 
 use crate::account::AccountCommand;
@@ -15,7 +17,12 @@ use crate::server::Shared;
 const TRADE_UPDATES: &str = "trade_updates";
 
 /// Runs the session until the client leaves or the proxy ends it.
-pub(crate) async fn run(shared: &Arc<Shared>, client: ClientId, outbox: &Outbox, source: &mut WsSource) {
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    client: ClientId,
+    outbox: &Outbox,
+    source: &mut WsSource,
+) {
     let encoding = outbox.encoding();
     let reply = |message: &TradingServerMessage| {
         let _ = outbox.push(encode_trading_frame(encoding, message));
@@ -71,13 +78,20 @@ pub(crate) async fn run(shared: &Arc<Shared>, client: ClientId, outbox: &Outbox,
         match decode_client_message(&frame) {
             Ok(ClientMessage::Listen(streams)) => {
                 let wanted = streams.iter().any(|s| s == TRADE_UPDATES);
-                let listening = if wanted { vec![TRADE_UPDATES.to_owned()] } else { Vec::new() };
+                let listening = if wanted {
+                    vec![TRADE_UPDATES.to_owned()]
+                } else {
+                    Vec::new()
+                };
                 // The ack first, then updates, as Alpaca orders them.
                 reply(&TradingServerMessage::Listening(listening));
                 match (wanted, &account) {
                     (true, None) => {
                         let commands = shared.account();
-                        let join = AccountCommand::Join { client, outbox: outbox.clone() };
+                        let join = AccountCommand::Join {
+                            client,
+                            outbox: outbox.clone(),
+                        };
                         if commands.send(join).await.is_err() {
                             break;
                         }

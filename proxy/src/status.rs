@@ -41,7 +41,13 @@ pub(crate) struct StatusBoard {
 }
 
 impl StatusBoard {
-    pub(crate) fn set_feed(&self, feed: Feed, clients: usize, symbols: usize, upstream: &'static str) {
+    pub(crate) fn set_feed(
+        &self,
+        feed: Feed,
+        clients: usize,
+        symbols: usize,
+        upstream: &'static str,
+    ) {
         self.set(EndpointStatus {
             path: feed.path(),
             clients,

@@ -17,26 +17,52 @@ use tokio_tungstenite::tungstenite::Message;
 async fn clients_share_one_upstream_and_each_receives_its_own_symbols() {
     let server = exchange().await;
     let proxy = proxy(&server, quick_limits()).await;
-    assert!(sessions(&server).is_empty(), "no client, no upstream connection");
+    assert!(
+        sessions(&server).is_empty(),
+        "no client, no upstream connection"
+    );
 
     let mut a = market_client(&proxy, Encoding::Json);
     let mut b = market_client(&proxy, Encoding::MsgPack);
-    let verdict = a.subscribe(Channel::Quotes, ["AAPL", "MSFT"]).await.expect("a subscribes");
+    let verdict = a
+        .subscribe(Channel::Quotes, ["AAPL", "MSFT"])
+        .await
+        .expect("a subscribes");
     assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
-    let verdict = b.subscribe(Channel::Quotes, ["MSFT", "SPY"]).await.expect("b subscribes");
+    let verdict = b
+        .subscribe(Channel::Quotes, ["MSFT", "SPY"])
+        .await
+        .expect("b subscribes");
     assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
 
     let (mut seen_a, mut seen_b) = (Seen::default(), Seen::default());
-    let both = |s: &Seen, x: &str, y: &str| s.quotes.get(x) >= Some(&3) && s.quotes.get(y) >= Some(&3);
-    read_until(&mut a, &mut seen_a, "a's AAPL and MSFT", |s| both(s, "AAPL", "MSFT")).await;
-    read_until(&mut b, &mut seen_b, "b's MSFT and SPY", |s| both(s, "MSFT", "SPY")).await;
+    let both =
+        |s: &Seen, x: &str, y: &str| s.quotes.get(x) >= Some(&3) && s.quotes.get(y) >= Some(&3);
+    read_until(&mut a, &mut seen_a, "a's AAPL and MSFT", |s| {
+        both(s, "AAPL", "MSFT")
+    })
+    .await;
+    read_until(&mut b, &mut seen_b, "b's MSFT and SPY", |s| {
+        both(s, "MSFT", "SPY")
+    })
+    .await;
     let open = sessions(&server);
-    assert_eq!(open.get("Iex").map(Vec::len), Some(1), "one upstream market data connection: {open:?}");
+    assert_eq!(
+        open.get("Iex").map(Vec::len),
+        Some(1),
+        "one upstream market data connection: {open:?}"
+    );
     assert_eq!(open.len(), 1, "nothing else upstream: {open:?}");
-    assert_eq!(proxy.status().endpoints[0].symbols, 3, "AAPL, MSFT, SPY ref-counted once each");
+    assert_eq!(
+        proxy.status().endpoints[0].symbols,
+        3,
+        "AAPL, MSFT, SPY ref-counted once each"
+    );
 
     // a lets MSFT go; b still holds it and keeps receiving it.
-    a.unsubscribe(Channel::Quotes, ["MSFT"]).await.expect("a unsubscribes");
+    a.unsubscribe(Channel::Quotes, ["MSFT"])
+        .await
+        .expect("a unsubscribes");
     read_for(&mut a, &mut seen_a, Duration::from_millis(100)).await;
     let msft_at_unsubscribe = seen_b.quotes.get("MSFT").copied().unwrap_or(0);
     let a_msft = seen_a.quotes.get("MSFT").copied();
@@ -45,14 +71,28 @@ async fn clients_share_one_upstream_and_each_receives_its_own_symbols() {
     })
     .await;
     read_for(&mut a, &mut seen_a, Duration::from_millis(200)).await;
-    assert_eq!(seen_a.quotes.get("MSFT").copied(), a_msft, "a received MSFT after unsubscribing");
+    assert_eq!(
+        seen_a.quotes.get("MSFT").copied(),
+        a_msft,
+        "a received MSFT after unsubscribing"
+    );
     for symbol in seen_a.quotes.keys() {
-        assert!(["AAPL", "MSFT"].contains(&symbol.as_str()), "a received {symbol}");
+        assert!(
+            ["AAPL", "MSFT"].contains(&symbol.as_str()),
+            "a received {symbol}"
+        );
     }
     for symbol in seen_b.quotes.keys() {
-        assert!(["MSFT", "SPY"].contains(&symbol.as_str()), "b received {symbol}");
+        assert!(
+            ["MSFT", "SPY"].contains(&symbol.as_str()),
+            "b received {symbol}"
+        );
     }
-    assert_eq!(proxy.status().endpoints[0].symbols, 3, "MSFT stays upstream for b");
+    assert_eq!(
+        proxy.status().endpoints[0].symbols,
+        3,
+        "MSFT stays upstream for b"
+    );
 
     // The last client leaving lets the upstream connection go.
     a.shutdown().await.expect("a shuts down");
@@ -63,7 +103,11 @@ async fn clients_share_one_upstream_and_each_receives_its_own_symbols() {
         }
     })
     .await;
-    assert!(idle.is_ok(), "the upstream stayed connected: {:?}", sessions(&server));
+    assert!(
+        idle.is_ok(),
+        "the upstream stayed connected: {:?}",
+        sessions(&server)
+    );
     proxy.shutdown().await;
     server.shutdown().await;
 }
@@ -73,21 +117,38 @@ async fn an_upstream_drop_stays_upstream() {
     let server = exchange().await;
     let proxy = proxy(&server, quick_limits()).await;
     let mut a = market_client(&proxy, Encoding::MsgPack);
-    a.subscribe(Channel::Quotes, ["AAPL"]).await.expect("a subscribes");
+    a.subscribe(Channel::Quotes, ["AAPL"])
+        .await
+        .expect("a subscribes");
     let mut seen = Seen::default();
-    read_until(&mut a, &mut seen, "AAPL", |s| s.quotes.get("AAPL") >= Some(&3)).await;
+    read_until(&mut a, &mut seen, "AAPL", |s| {
+        s.quotes.get("AAPL") >= Some(&3)
+    })
+    .await;
 
     let before = sessions(&server)["Iex"].clone();
     // A clean close by the exchange: its slot is free at once (after a
     // reset, Alpaca and the model hold it until reaped, and answer 406).
-    let fault = Fault::Close { code: 1011, reason: "injected".into() };
-    server.exchange().with(|ex, now| ex.inject(now, before[0], fault));
+    let fault = Fault::Close {
+        code: 1011,
+        reason: "injected".into(),
+    };
+    server
+        .exchange()
+        .with(|ex, now| ex.inject(now, before[0], fault));
     let count = seen.quotes["AAPL"];
-    read_until(&mut a, &mut seen, "AAPL after the upstream drop", |s| s.quotes["AAPL"] >= count + 10).await;
+    read_until(&mut a, &mut seen, "AAPL after the upstream drop", |s| {
+        s.quotes["AAPL"] >= count + 10
+    })
+    .await;
     let after = sessions(&server)["Iex"].clone();
     assert_ne!(after, before, "the upstream reconnected");
     assert_eq!(seen.gaps, 0, "the client saw its own connection drop");
-    assert!(seen.errors.is_empty(), "the client saw errors: {:?}", seen.errors);
+    assert!(
+        seen.errors.is_empty(),
+        "the client saw errors: {:?}",
+        seen.errors
+    );
     a.shutdown().await.expect("shutdown");
     proxy.shutdown().await;
     server.shutdown().await;
@@ -99,7 +160,10 @@ async fn an_upstream_fatal_verdict_reaches_every_client_and_closes_it() {
     let proxy = proxy_as(&server, quick_limits(), UPSTREAM_KEY, "wrong-secret").await;
     let a = market_client(&proxy, Encoding::Json);
     let b = market_client(&proxy, Encoding::MsgPack);
-    let (ra, rb) = tokio::join!(a.subscribe(Channel::Quotes, ["AAPL"]), b.subscribe(Channel::Trades, ["SPY"]));
+    let (ra, rb) = tokio::join!(
+        a.subscribe(Channel::Quotes, ["AAPL"]),
+        b.subscribe(Channel::Trades, ["SPY"])
+    );
     for result in [ra, rb] {
         match result {
             Err(Error::Failed(error)) => assert_eq!(error.code(), Some(402), "{error}"),
@@ -121,11 +185,22 @@ async fn every_account_client_receives_every_trade_update_in_order() {
     let from_a = trade_updates(&mut a, 12).await;
     let from_b = trade_updates(&mut b, 12).await;
     // Both joined before the first update they compare: find b's first in a's.
-    let start = from_a.iter().position(|u| *u == from_b[0]).expect("b's first update reached a too");
+    let start = from_a
+        .iter()
+        .position(|u| *u == from_b[0])
+        .expect("b's first update reached a too");
     let overlap = from_a.len() - start;
     assert!(overlap >= 6, "too little overlap to compare ({overlap})");
-    assert_eq!(from_a[start..], from_b[..overlap], "a and b saw different updates or orders");
-    assert_eq!(sessions(&server).get("Trading").map(Vec::len), Some(1), "one upstream trading connection");
+    assert_eq!(
+        from_a[start..],
+        from_b[..overlap],
+        "a and b saw different updates or orders"
+    );
+    assert_eq!(
+        sessions(&server).get("Trading").map(Vec::len),
+        Some(1),
+        "one upstream trading connection"
+    );
     a.shutdown().await.expect("a");
     b.shutdown().await.expect("b");
     proxy.shutdown().await;
@@ -148,16 +223,26 @@ async fn raw_client_small_window(proxy: &tickwire_proxy::Proxy) -> RawClient {
 async fn raw_client_with(proxy: &tickwire_proxy::Proxy, recv_buffer: Option<u32>) -> RawClient {
     let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
     if let Some(bytes) = recv_buffer {
-        socket.set_recv_buffer_size(bytes).expect("set the receive buffer");
+        socket
+            .set_recv_buffer_size(bytes)
+            .expect("set the receive buffer");
     }
     let tcp = socket.connect(proxy.local_addr()).await.expect("connect");
-    let (mut ws, _) = tokio_tungstenite::client_async(proxy.url("/v2/iex"), tcp).await.expect("upgrade");
+    let (mut ws, _) = tokio_tungstenite::client_async(proxy.url("/v2/iex"), tcp)
+        .await
+        .expect("upgrade");
     let greeting = ws.next().await.expect("greeting").expect("greeting");
-    assert_eq!(greeting.to_text().expect("text"), r#"[{"T":"success","msg":"connected"}]"#);
+    assert_eq!(
+        greeting.to_text().expect("text"),
+        r#"[{"T":"success","msg":"connected"}]"#
+    );
     let auth = format!(r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{CLIENT_SECRET}"}}"#);
     ws.send(Message::text(auth)).await.expect("send auth");
     let answer = ws.next().await.expect("answer").expect("answer");
-    assert_eq!(answer.to_text().expect("text"), r#"[{"T":"success","msg":"authenticated"}]"#);
+    assert_eq!(
+        answer.to_text().expect("text"),
+        r#"[{"T":"success","msg":"authenticated"}]"#
+    );
     ws
 }
 
@@ -169,28 +254,57 @@ async fn bad_client_messages_get_alpacas_errors_and_the_connection_stays() {
     let proxy = proxy(&server, limits).await;
     let mut ws = raw_client(&proxy).await;
     for (request, answer) in [
-        ("not json".to_owned(), r#"[{"T":"error","code":400,"msg":"invalid syntax"}]"#),
-        (format!(r#"{{"action":"subscribe","quotes":["{}"]}}"#, "A".repeat(2000)), r#"[{"T":"error","code":400,"msg":"invalid syntax"}]"#),
-        (r#"{"action":"subscribe","orderbooks":["AAPL"]}"#.to_owned(), r#"[{"T":"error","code":410,"msg":"invalid subscribe action for this feed"}]"#),
-        (format!(r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{CLIENT_SECRET}"}}"#), r#"[{"T":"error","code":403,"msg":"already authenticated"}]"#),
+        (
+            "not json".to_owned(),
+            r#"[{"T":"error","code":400,"msg":"invalid syntax"}]"#,
+        ),
+        (
+            format!(
+                r#"{{"action":"subscribe","quotes":["{}"]}}"#,
+                "A".repeat(2000)
+            ),
+            r#"[{"T":"error","code":400,"msg":"invalid syntax"}]"#,
+        ),
+        (
+            r#"{"action":"subscribe","orderbooks":["AAPL"]}"#.to_owned(),
+            r#"[{"T":"error","code":410,"msg":"invalid subscribe action for this feed"}]"#,
+        ),
+        (
+            format!(r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{CLIENT_SECRET}"}}"#),
+            r#"[{"T":"error","code":403,"msg":"already authenticated"}]"#,
+        ),
     ] {
         ws.send(Message::text(request)).await.expect("send");
         let reply = ws.next().await.expect("a reply").expect("a reply");
         assert_eq!(reply.to_text().expect("text"), answer);
     }
-    ws.send(Message::text(r#"{"action":"subscribe","quotes":["AAPL"]}"#)).await.expect("send");
+    ws.send(Message::text(r#"{"action":"subscribe","quotes":["AAPL"]}"#))
+        .await
+        .expect("send");
     let ack = ws.next().await.expect("ack").expect("ack");
-    assert!(ack.to_text().expect("text").contains(r#""quotes":["AAPL"]"#), "{ack:?}");
+    assert!(
+        ack.to_text()
+            .expect("text")
+            .contains(r#""quotes":["AAPL"]"#),
+        "{ack:?}"
+    );
     proxy.shutdown().await;
     server.shutdown().await;
 }
 
 /// A raw client that received the greeting and sent nothing yet.
 async fn raw_unauthenticated(proxy: &tickwire_proxy::Proxy) -> RawClient {
-    let tcp = tokio::net::TcpStream::connect(proxy.local_addr()).await.expect("connect");
-    let (mut ws, _) = tokio_tungstenite::client_async(proxy.url("/v2/iex"), tcp).await.expect("upgrade");
+    let tcp = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .expect("connect");
+    let (mut ws, _) = tokio_tungstenite::client_async(proxy.url("/v2/iex"), tcp)
+        .await
+        .expect("upgrade");
     let greeting = ws.next().await.expect("greeting").expect("greeting");
-    assert_eq!(greeting.to_text().expect("text"), r#"[{"T":"success","msg":"connected"}]"#);
+    assert_eq!(
+        greeting.to_text().expect("text"),
+        r#"[{"T":"success","msg":"connected"}]"#
+    );
     ws
 }
 
@@ -202,16 +316,27 @@ async fn wrong_or_missing_credentials_end_the_connection() {
     let proxy = proxy(&server, limits).await;
 
     let mut ws = raw_unauthenticated(&proxy).await;
-    ws.send(Message::text(format!(r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{UPSTREAM_SECRET}"}}"#)))
-        .await
-        .expect("send");
+    ws.send(Message::text(format!(
+        r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{UPSTREAM_SECRET}"}}"#
+    )))
+    .await
+    .expect("send");
     let reply = ws.next().await.expect("reply").expect("reply");
-    assert_eq!(reply.to_text().expect("text"), r#"[{"T":"error","code":402,"msg":"auth failed"}]"#);
-    assert!(matches!(ws.next().await, Some(Ok(Message::Close(_))) | None), "closed after 402");
+    assert_eq!(
+        reply.to_text().expect("text"),
+        r#"[{"T":"error","code":402,"msg":"auth failed"}]"#
+    );
+    assert!(
+        matches!(ws.next().await, Some(Ok(Message::Close(_))) | None),
+        "closed after 402"
+    );
 
     let mut ws = raw_unauthenticated(&proxy).await;
     let reply = ws.next().await.expect("reply").expect("reply");
-    assert_eq!(reply.to_text().expect("text"), r#"[{"T":"error","code":404,"msg":"auth timeout"}]"#);
+    assert_eq!(
+        reply.to_text().expect("text"),
+        r#"[{"T":"error","code":404,"msg":"auth timeout"}]"#
+    );
     assert!(sessions(&server).is_empty(), "nothing went upstream");
     proxy.shutdown().await;
     server.shutdown().await;
@@ -224,15 +349,27 @@ async fn a_stalled_client_is_cut_off_alone_with_407() {
     limits.client_queue_frames = 8;
     let proxy = proxy(&server, limits).await;
     let mut healthy = market_client(&proxy, Encoding::MsgPack);
-    healthy.subscribe(Channel::Quotes, ["AAPL", "MSFT", "SPY"]).await.expect("subscribe");
+    healthy
+        .subscribe(Channel::Quotes, ["AAPL", "MSFT", "SPY"])
+        .await
+        .expect("subscribe");
 
     // The stalled client subscribes to everything, then never reads.
     let mut stalled = raw_client_small_window(&proxy).await;
-    stalled.send(Message::text(r#"{"action":"subscribe","quotes":["*"]}"#)).await.expect("send");
+    stalled
+        .send(Message::text(r#"{"action":"subscribe","quotes":["*"]}"#))
+        .await
+        .expect("send");
     let mut seen = Seen::default();
-    read_until(&mut healthy, &mut seen, "the slow client's cut-off", |_| proxy.status().slow_clients_dropped >= 1).await;
+    read_until(&mut healthy, &mut seen, "the slow client's cut-off", |_| {
+        proxy.status().slow_clients_dropped >= 1
+    })
+    .await;
     let count = seen.quotes.values().sum::<usize>();
-    read_until(&mut healthy, &mut seen, "quotes after the cut-off", |s| s.quotes.values().sum::<usize>() >= count + 30).await;
+    read_until(&mut healthy, &mut seen, "quotes after the cut-off", |s| {
+        s.quotes.values().sum::<usize>() >= count + 30
+    })
+    .await;
     assert_eq!(seen.gaps, 0, "the healthy client was disturbed");
 
     // What the stalled client finds when it reads at last: data, then 407, then the close.
@@ -247,8 +384,14 @@ async fn a_stalled_client_is_cut_off_alone_with_407() {
         }
     })
     .await;
-    assert!(drained.is_ok(), "the stalled client's connection stayed open");
-    assert_eq!(last_text, r#"[{"T":"error","code":407,"msg":"slow client"}]"#);
+    assert!(
+        drained.is_ok(),
+        "the stalled client's connection stayed open"
+    );
+    assert_eq!(
+        last_text,
+        r#"[{"T":"error","code":407,"msg":"slow client"}]"#
+    );
     healthy.shutdown().await.expect("shutdown");
     proxy.shutdown().await;
     server.shutdown().await;

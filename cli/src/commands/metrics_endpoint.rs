@@ -64,7 +64,10 @@ async fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Re
         }
         len += read;
     }
-    let line = request[..len].split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = request[..len]
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
     let (status, body) = if line.starts_with(b"GET /metrics ") {
         ("200 OK", handle.render())
     } else {

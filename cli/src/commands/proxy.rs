@@ -59,7 +59,13 @@ pub(crate) async fn run(
             args.listen
         ));
     }
-    notice(&banner(&proxy, &plan.described, &client_keys, generated, metrics_addr));
+    notice(&banner(
+        &proxy,
+        &plan.described,
+        &client_keys,
+        generated,
+        metrics_addr,
+    ));
 
     let mut every = tokio::time::interval(args.status_every);
     every.tick().await;
@@ -137,7 +143,11 @@ async fn plan(args: &ProxyArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<
 fn client_keys(args: &ProxyArgs) -> (Vec<Credentials>, bool) {
     if args.client_keys.is_empty() {
         let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u128(std::time::SystemTime::now().elapsed().map_or(0, |d| d.as_nanos()));
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .elapsed()
+                .map_or(0, |d| d.as_nanos()),
+        );
         let secret = format!("{:016x}", hasher.finish());
         return (vec![Credentials::new(GENERATED_CLIENT_KEY, secret)], true);
     }

@@ -206,10 +206,7 @@ impl<C: ChannelKind> FanoutHub<C> {
         channel: C,
         symbols: impl IntoIterator<Item = Symbol>,
     ) -> Result<(), UnknownClient> {
-        let member = self
-            .clients
-            .get_mut(&client)
-            .ok_or(UnknownClient(client))?;
+        let member = self.clients.get_mut(&client).ok_or(UnknownClient(client))?;
         let mut pending = Pending::default();
         let mut fresh = Vec::new();
         for symbol in symbols {
@@ -321,7 +318,13 @@ impl<C: ChannelKind> FanoutHub<C> {
                     .is_some_and(|t| *t == token);
                 if ours {
                     let refusal = (*code, message.as_str());
-                    self.drop_pair_everywhere(channel, symbol, refusal, Some(token), &mut unsolicited);
+                    self.drop_pair_everywhere(
+                        channel,
+                        symbol,
+                        refusal,
+                        Some(token),
+                        &mut unsolicited,
+                    );
                 }
             }
         }

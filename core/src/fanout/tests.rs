@@ -24,7 +24,11 @@ enum Op {
     Unsubscribe(u64, usize, Vec<usize>),
     /// Settle the n-th upstream subscribe in flight: acknowledge, or refuse
     /// the symbols picked by the mask.
-    Settle { index: usize, refuse_mask: u8, abandon: bool },
+    Settle {
+        index: usize,
+        refuse_mask: u8,
+        abandon: bool,
+    },
     /// The upstream refused pairs on its own (e.g. after a reconnect).
     Refused(usize, Vec<usize>),
     /// Ask where a message goes.
@@ -73,7 +77,10 @@ impl Model {
     }
 
     fn holders(&self, pair: &Pair) -> usize {
-        self.clients.values().filter(|set| set.contains(pair)).count()
+        self.clients
+            .values()
+            .filter(|set| set.contains(pair))
+            .count()
     }
 
     fn drop_everywhere(&mut self, pair: &Pair) {
@@ -87,20 +94,39 @@ impl Model {
 fn drain(hub: &mut FanoutHub<Channel>, model: &mut Model, fresh: &[Pair]) {
     while let Some(command) = hub.poll_upstream() {
         match command {
-            UpstreamCommand::Subscribe { token, channel, symbols } => {
+            UpstreamCommand::Subscribe {
+                token,
+                channel,
+                symbols,
+            } => {
                 for s in &symbols {
                     let pair = (channel, s.clone());
-                    assert!(fresh.contains(&pair), "subscribed upstream {pair:?}, which a client already held");
-                    assert!(model.upstream.insert(pair.clone()), "subscribed {pair:?} twice upstream");
+                    assert!(
+                        fresh.contains(&pair),
+                        "subscribed upstream {pair:?}, which a client already held"
+                    );
+                    assert!(
+                        model.upstream.insert(pair.clone()),
+                        "subscribed {pair:?} twice upstream"
+                    );
                     model.awaiting.insert(pair, token);
                 }
                 model.in_flight.push((token, channel, symbols));
             }
-            UpstreamCommand::Unsubscribe { channel, symbols, .. } => {
+            UpstreamCommand::Unsubscribe {
+                channel, symbols, ..
+            } => {
                 for s in symbols {
                     let pair = (channel, s);
-                    assert_eq!(model.holders(&pair), 0, "unsubscribed {pair:?} upstream while held");
-                    assert!(model.upstream.remove(&pair), "unsubscribed {pair:?}, never subscribed");
+                    assert_eq!(
+                        model.holders(&pair),
+                        0,
+                        "unsubscribed {pair:?} upstream while held"
+                    );
+                    assert!(
+                        model.upstream.remove(&pair),
+                        "unsubscribed {pair:?}, never subscribed"
+                    );
                 }
             }
         }
@@ -109,30 +135,53 @@ fn drain(hub: &mut FanoutHub<Channel>, model: &mut Model, fresh: &[Pair]) {
     while let Some(output) = hub.poll_client() {
         match output {
             ClientOutput::Ack { client, set } => {
-                assert!(model.clients.contains_key(&client), "an ack for {client}, who left");
+                assert!(
+                    model.clients.contains_key(&client),
+                    "an ack for {client}, who left"
+                );
                 acked_now.insert(client, set);
             }
             ClientOutput::Refused { client, .. } => {
-                assert!(model.clients.contains_key(&client), "a refusal for {client}, who left");
+                assert!(
+                    model.clients.contains_key(&client),
+                    "a refusal for {client}, who left"
+                );
             }
         }
     }
     for (client, set) in acked_now {
         let expected: SubscriptionSet<Channel> = model.clients[&client].iter().cloned().collect();
-        assert_eq!(set, expected, "{client}'s ack does not list exactly its own set");
+        assert_eq!(
+            set, expected,
+            "{client}'s ack does not list exactly its own set"
+        );
         model.last_ack.insert(client, set);
     }
 }
 
 fn check(hub: &FanoutHub<Channel>, model: &Model) {
     let union = model.union();
-    let desired: BTreeSet<Pair> = hub.upstream_desired().iter().map(|(c, s)| (c, s.clone())).collect();
-    assert_eq!(desired, union, "upstream desired set is not the union of the clients' sets");
-    assert_eq!(model.upstream, union, "the upstream commands do not sum to the union");
+    let desired: BTreeSet<Pair> = hub
+        .upstream_desired()
+        .iter()
+        .map(|(c, s)| (c, s.clone()))
+        .collect();
+    assert_eq!(
+        desired, union,
+        "upstream desired set is not the union of the clients' sets"
+    );
+    assert_eq!(
+        model.upstream, union,
+        "the upstream commands do not sum to the union"
+    );
     for channel in CHANNELS {
         for index in 0..SYMBOLS.len() {
             let pair = (channel, symbol(index));
-            assert_eq!(hub.count(channel, &pair.1), model.holders(&pair), "count of {pair:?}");
+            assert_eq!(
+                hub.count(channel, &pair.1),
+                model.holders(&pair),
+                "count of {pair:?}"
+            );
         }
     }
     assert_eq!(hub.pair_count(), union.len());
@@ -163,7 +212,7 @@ fn run(ops: Vec<Op>) {
                 let channel = CHANNELS[ch];
                 let symbols: Vec<Symbol> = symbols.into_iter().map(symbol).collect();
                 let result = hub.handle_subscribe(ClientId(c), channel, symbols.clone());
-                match model.clients.get(&ClientId(c)).is_some() {
+                match model.clients.contains_key(&ClientId(c)) {
                     false => assert_eq!(result, Err(UnknownClient(ClientId(c)))),
                     true => {
                         result.expect("a member subscribes");
@@ -172,7 +221,11 @@ fn run(ops: Vec<Op>) {
                             if model.holders(&pair) == 0 {
                                 fresh.push(pair.clone());
                             }
-                            model.clients.get_mut(&ClientId(c)).expect("member").insert(pair);
+                            model
+                                .clients
+                                .get_mut(&ClientId(c))
+                                .expect("member")
+                                .insert(pair);
                         }
                     }
                 }
@@ -190,13 +243,20 @@ fn run(ops: Vec<Op>) {
                         }
                     }
                 }
-                model.awaiting.retain(|pair, _| model.clients.values().any(|set| set.contains(pair)));
+                model
+                    .awaiting
+                    .retain(|pair, _| model.clients.values().any(|set| set.contains(pair)));
             }
-            Op::Settle { index, refuse_mask, abandon } => {
+            Op::Settle {
+                index,
+                refuse_mask,
+                abandon,
+            } => {
                 if model.in_flight.is_empty() {
                     continue;
                 }
-                let (token, channel, symbols) = model.in_flight.remove(index % model.in_flight.len());
+                let (token, channel, symbols) =
+                    model.in_flight.remove(index % model.in_flight.len());
                 let refused: Vec<Symbol> = symbols
                     .iter()
                     .enumerate()
@@ -208,7 +268,11 @@ fn run(ops: Vec<Op>) {
                 } else if refused.is_empty() {
                     SubscriptionOutcome::Acknowledged
                 } else {
-                    SubscriptionOutcome::Rejected { code: Some(405), message: "symbol limit exceeded".into(), symbols: refused.clone() }
+                    SubscriptionOutcome::Rejected {
+                        code: Some(405),
+                        message: "symbol limit exceeded".into(),
+                        symbols: refused.clone(),
+                    }
                 };
                 hub.handle_upstream_outcome(token, &outcome);
                 if !abandon {
@@ -241,7 +305,10 @@ fn run(ops: Vec<Op>) {
                 let mut expected: Vec<ClientId> = model
                     .clients
                     .iter()
-                    .filter(|(_, set)| set.contains(&(channel, s.clone())) || set.contains(&(channel, Symbol::WILDCARD)))
+                    .filter(|(_, set)| {
+                        set.contains(&(channel, s.clone()))
+                            || set.contains(&(channel, Symbol::WILDCARD))
+                    })
                     .map(|(c, _)| *c)
                     .collect();
                 expected.sort_unstable();
@@ -281,19 +348,29 @@ fn a_symbol_another_client_holds_stays_upstream_and_routed() {
     let mut hub = FanoutHub::new();
     hub.handle_join(a);
     hub.handle_join(b);
-    hub.handle_subscribe(a, Channel::Quotes, [aapl.clone()]).expect("member");
+    hub.handle_subscribe(a, Channel::Quotes, [aapl.clone()])
+        .expect("member");
     let Some(UpstreamCommand::Subscribe { token, .. }) = hub.poll_upstream() else {
         panic!("the first holder subscribes upstream")
     };
-    hub.handle_subscribe(b, Channel::Quotes, [aapl.clone()]).expect("member");
+    hub.handle_subscribe(b, Channel::Quotes, [aapl.clone()])
+        .expect("member");
     hub.handle_upstream_outcome(token, &SubscriptionOutcome::Acknowledged);
-    hub.handle_unsubscribe(a, Channel::Quotes, [&aapl]).expect("member");
-    assert_eq!(hub.poll_upstream(), None, "b still holds AAPL: nothing leaves upstream");
+    hub.handle_unsubscribe(a, Channel::Quotes, [&aapl])
+        .expect("member");
+    assert_eq!(
+        hub.poll_upstream(),
+        None,
+        "b still holds AAPL: nothing leaves upstream"
+    );
     let mut to = Vec::new();
     hub.route(Channel::Quotes, std::slice::from_ref(&aapl), &mut to);
     assert_eq!(to, [b]);
     hub.handle_leave(b);
-    assert!(matches!(hub.poll_upstream(), Some(UpstreamCommand::Unsubscribe { .. })));
+    assert!(matches!(
+        hub.poll_upstream(),
+        Some(UpstreamCommand::Unsubscribe { .. })
+    ));
     assert!(hub.is_idle());
 }
 
@@ -303,18 +380,36 @@ fn a_refusal_reaches_only_the_clients_that_asked() {
     let mut hub = FanoutHub::new();
     hub.handle_join(a);
     hub.handle_join(b);
-    hub.handle_subscribe(b, Channel::Trades, [symbol(2)]).expect("member");
-    let Some(UpstreamCommand::Subscribe { token: first, .. }) = hub.poll_upstream() else { panic!() };
+    hub.handle_subscribe(b, Channel::Trades, [symbol(2)])
+        .expect("member");
+    let Some(UpstreamCommand::Subscribe { token: first, .. }) = hub.poll_upstream() else {
+        panic!()
+    };
     hub.handle_upstream_outcome(first, &SubscriptionOutcome::Acknowledged);
     while hub.poll_client().is_some() {}
-    hub.handle_subscribe(a, Channel::Trades, [symbol(0)]).expect("member");
-    let Some(UpstreamCommand::Subscribe { token, .. }) = hub.poll_upstream() else { panic!() };
-    let rejected = SubscriptionOutcome::Rejected { code: Some(405), message: "symbol limit exceeded".into(), symbols: vec![symbol(0)] };
+    hub.handle_subscribe(a, Channel::Trades, [symbol(0)])
+        .expect("member");
+    let Some(UpstreamCommand::Subscribe { token, .. }) = hub.poll_upstream() else {
+        panic!()
+    };
+    let rejected = SubscriptionOutcome::Rejected {
+        code: Some(405),
+        message: "symbol limit exceeded".into(),
+        symbols: vec![symbol(0)],
+    };
     hub.handle_upstream_outcome(token, &rejected);
     assert_eq!(
         hub.poll_client(),
-        Some(ClientOutput::Refused { client: a, code: Some(405), message: "symbol limit exceeded".into() })
+        Some(ClientOutput::Refused {
+            client: a,
+            code: Some(405),
+            message: "symbol limit exceeded".into()
+        })
     );
-    assert_eq!(hub.poll_client(), None, "a's set is unchanged: no ack; b hears nothing");
+    assert_eq!(
+        hub.poll_client(),
+        None,
+        "a's set is unchanged: no ack; b hears nothing"
+    );
     assert_eq!(hub.client_set(a), Some(&SubscriptionSet::new()));
 }

@@ -96,7 +96,9 @@ pub fn sessions(server: &LoopbackServer) -> BTreeMap<String, Vec<SessionId>> {
         let mut by_endpoint: BTreeMap<String, Vec<SessionId>> = BTreeMap::new();
         let ids: Vec<SessionId> = ex.sessions().collect();
         for id in ids {
-            let endpoint = ex.endpoint(id).map_or("?".to_owned(), |e: Endpoint| format!("{e:?}"));
+            let endpoint = ex
+                .endpoint(id)
+                .map_or("?".to_owned(), |e: Endpoint| format!("{e:?}"));
             by_endpoint.entry(endpoint).or_default().push(id);
         }
         by_endpoint
@@ -153,7 +155,9 @@ fn note(seen: &mut Seen, event: StreamEvent<MarketData>) {
             *seen.quotes.entry(q.symbol.as_str().to_owned()).or_default() += 1;
         }
         StreamEvent::Machine(Event::Gap { .. }) => seen.gaps += 1,
-        StreamEvent::Machine(Event::Error { error, fatal }) => seen.errors.push((error.code(), fatal)),
+        StreamEvent::Machine(Event::Error { error, fatal }) => {
+            seen.errors.push((error.code(), fatal))
+        }
         _ => {}
     }
 }
@@ -174,6 +178,10 @@ pub async fn trade_updates(stream: &mut TradingStream, count: usize) -> Vec<(Str
         }
     })
     .await;
-    assert!(waited.is_ok(), "timed out after {} of {count} trade updates", updates.len());
+    assert!(
+        waited.is_ok(),
+        "timed out after {} of {count} trade updates",
+        updates.len()
+    );
     updates
 }
