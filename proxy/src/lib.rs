@@ -23,7 +23,7 @@
 //!
 //! Each downstream connection is one tokio task; each feed and the account
 //! are one task that owns its hub and its upstream stream. Metrics go
-//! through the `metrics` facade (names in [`metrics`](crate::metrics));
+//! through the `metrics` facade (names in [`metrics`](mod@crate::metrics));
 //! the binary chooses the exporter. Logs and spans go through `tracing`,
 //! one `client` span per connection. Upstream credentials never appear in
 //! logs, errors or `Debug` output, and are never sent downstream.
