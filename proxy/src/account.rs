@@ -67,7 +67,7 @@ impl AccountTask {
         loop {
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(command) => self.handle_command(command).await,
+                    Some(command) => self.handle_command(command),
                     None => break,
                 },
                 event = next_event(&mut self.upstream) => self.handle_event(event),
@@ -81,7 +81,7 @@ impl AccountTask {
         self.live_gauge.set(0.0);
     }
 
-    async fn handle_command(&mut self, command: AccountCommand) {
+    fn handle_command(&mut self, command: AccountCommand) {
         match command {
             AccountCommand::Join { client, outbox } => {
                 if self.upstream.is_none() {
@@ -111,7 +111,10 @@ impl AccountTask {
                     tracing::info!(
                         "no client listens any more; closing the upstream trading stream"
                     );
-                    let _ = handle.shutdown().await;
+                    // Closed aside, so that clients joining meanwhile do not wait for it.
+                    tokio::spawn(async move {
+                        let _ = handle.shutdown().await;
+                    });
                     self.live_gauge.set(0.0);
                 }
             }

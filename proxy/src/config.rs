@@ -67,11 +67,15 @@ pub struct Limits {
     /// How long an upstream stream keeps its connection after its last
     /// client let go, in case another subscribes.
     pub upstream_idle_linger: Duration,
+    /// Kernel send buffer of each client socket, in bytes; `None` leaves the
+    /// system's (autotuned, up to a few MB on Linux). Smaller bounds kernel
+    /// memory per client and notices a stalled client sooner.
+    pub socket_send_buffer_bytes: Option<usize>,
 }
 
 impl Default for Limits {
     /// 1,024 connections, 8,192 frames per client, 10 s handshake and auth,
-    /// 64 KiB messages, 5 s linger.
+    /// 64 KiB messages, 5 s linger, the system's socket buffers.
     fn default() -> Self {
         Self {
             connections_max: 1024,
@@ -80,6 +84,7 @@ impl Default for Limits {
             auth_timeout: Duration::from_secs(10),
             message_bytes_max: 64 * 1024,
             upstream_idle_linger: Duration::from_secs(5),
+            socket_send_buffer_bytes: None,
         }
     }
 }

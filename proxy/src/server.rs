@@ -83,6 +83,38 @@ impl Shared {
 /// A running proxy: one upstream connection per feed and per account,
 /// shared by every downstream client.
 ///
+/// ```
+/// use tickwire_core::Credentials;
+/// use tickwire_proxy::{Proxy, ProxyConfig, Upstream};
+/// use tickwire_ws::{Channel, Feed, MarketDataStream, SubscriptionOutcome};
+/// # use tickwire_mock::{Account, ExchangeConfig, LoopbackConfig, LoopbackServer};
+///
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let exchange = ExchangeConfig::new(1).with_account(Account::new("PKTEST", "secret"));
+/// # let server = LoopbackServer::start(LoopbackConfig::new(exchange)).await?;
+/// # let upstream = format!("ws://{}", server.local_addr());
+/// // `upstream` is e.g. `tickwire serve`'s ws://127.0.0.1:PORT.
+/// let config = ProxyConfig::new(
+///     Upstream::base(&upstream),
+///     Credentials::new("PKTEST", "secret"),
+///     vec![Credentials::new("strategy", "local-secret")],
+/// );
+/// let proxy = Proxy::start(config).await?;
+///
+/// // Any Alpaca client works; here tickwire's own.
+/// let client = MarketDataStream::builder(Feed::Custom(proxy.url("/v2/iex")))
+///     .key_pair("strategy", "local-secret")
+///     .build()?;
+/// let verdict = client.subscribe(Channel::Quotes, ["AAPL"]).await?;
+/// assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
+/// client.shutdown().await?;
+/// proxy.shutdown().await;
+/// # server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+///
 /// Dropping it without [`shutdown`](Self::shutdown) leaves its tasks
 /// running until the runtime ends.
 #[derive(Debug)]
@@ -178,6 +210,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
                 Ok((stream, peer)) => {
                     backoff = ACCEPT_BACKOFF_FIRST;
                     let _ = stream.set_nodelay(true);
+                    if let Some(bytes) = shared.config.limits.socket_send_buffer_bytes {
+                        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(bytes);
+                    }
                     connections.spawn(downstream::serve(stream, peer, Arc::clone(&shared), permit));
                 }
                 Err(error) => {

@@ -347,6 +347,7 @@ async fn a_stalled_client_is_cut_off_alone_with_407() {
     let server = exchange_ticking(Duration::from_millis(2)).await;
     let mut limits = quick_limits();
     limits.client_queue_frames = 8;
+    limits.socket_send_buffer_bytes = Some(16 * 1024);
     let proxy = proxy(&server, limits).await;
     let mut healthy = market_client(&proxy, Encoding::MsgPack);
     healthy
