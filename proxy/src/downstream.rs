@@ -206,6 +206,13 @@ async fn write_loop(mut sink: WsSink, mut inbox: Inbox) {
         metrics::counter!(names::CLIENTS_DROPPED, "reason" => farewell.reason).increment(1);
     }
     let goodbye = async {
+        // What was queued before the farewell goes first (the greeting, an
+        // ack…), except for a slow client, whose queue is the problem.
+        if farewell.reason != "slow" {
+            while let Ok(frame) = inbox.frames.try_recv() {
+                let _ = sink.feed(to_message(frame)).await;
+            }
+        }
         if let Some(frame) = farewell.frame {
             let _ = sink.send(to_message(frame)).await;
         }
