@@ -9,7 +9,7 @@ use tickwire_core::Frame;
 #[derive(Debug, Default)]
 pub(crate) struct DataBatch {
     messages: Vec<MarketData>,
-    /// Per message: the JSON object and the MessagePack map, without the array around.
+    /// Per message: its one-element JSON and MessagePack frames.
     json: Vec<Option<Bytes>>,
     msgpack: Vec<Option<Bytes>>,
 }
@@ -39,12 +39,16 @@ impl DataBatch {
     /// data: a JSON array (text) or a MessagePack array (binary).
     pub(crate) fn frame(&mut self, encoding: Encoding, indices: &[usize]) -> Frame {
         if let [only] = indices {
-            // One message: the encoder's own frame, no assembly.
-            return ServerMessage::data_frame(encoding, &[&self.messages[*only]]);
+            // One message: its cached one-element frame, shared, not copied.
+            let bytes = self.single(encoding, *only).clone();
+            return match encoding {
+                Encoding::Json => Frame::Text(bytes),
+                Encoding::MsgPack => Frame::Binary(bytes),
+            };
         }
         let mut size = 8;
         for &i in indices {
-            size += self.element(encoding, i).len() + 1;
+            size += self.single(encoding, i).len();
         }
         let mut out = BytesMut::with_capacity(size);
         match encoding {
@@ -54,7 +58,9 @@ impl DataBatch {
                     if n > 0 {
                         out.put_u8(b',');
                     }
-                    out.put_slice(self.element(encoding, i));
+                    let single = self.single(encoding, i);
+                    // `[` … `]` around the object.
+                    out.put_slice(&single[1..single.len() - 1]);
                 }
                 out.put_u8(b']');
                 Frame::Text(out.freeze())
@@ -62,28 +68,24 @@ impl DataBatch {
             Encoding::MsgPack => {
                 write_msgpack_array_len(&mut out, indices.len());
                 for &i in indices {
-                    out.put_slice(self.element(encoding, i));
+                    // A fixarray of one (0x91), then the map.
+                    out.put_slice(&self.single(encoding, i)[1..]);
                 }
                 Frame::Binary(out.freeze())
             }
         }
     }
 
-    /// The encoded message at `index` without its surrounding one-element array.
-    fn element(&mut self, encoding: Encoding, index: usize) -> &[u8] {
+    /// The message at `index` alone in a frame's payload, encoded on first use.
+    fn single(&mut self, encoding: Encoding, index: usize) -> &Bytes {
         let slot = match encoding {
             Encoding::Json => &mut self.json[index],
             Encoding::MsgPack => &mut self.msgpack[index],
         };
         slot.get_or_insert_with(|| {
-            let frame = ServerMessage::data_frame(encoding, &[&self.messages[index]]);
-            let payload = frame.payload().clone();
-            match encoding {
-                // `[` … `]`
-                Encoding::Json => payload.slice(1..payload.len() - 1),
-                // fixarray of one (0x91), then the map
-                Encoding::MsgPack => payload.slice(1..),
-            }
+            ServerMessage::data_frame(encoding, &[&self.messages[index]])
+                .payload()
+                .clone()
         })
     }
 }
