@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p tickwire-proxy --bench fanout            # 1, 10 and 100 clients, then latency
 //! cargo bench -p tickwire-proxy --bench fanout -- quick   # shorter windows
+//! cargo bench -p tickwire-proxy --bench fanout -- profile=10   # only the proxy, 10 clients, 5 s (for perf)
 //! ```
 //!
 //! The exchange here is a bare Alpaca-speaking WebSocket server (greeting,
@@ -50,7 +51,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
+    let profile: Option<usize> = std::env::args().find_map(|a| a.strip_prefix("profile=")?.parse().ok());
     runtime.block_on(async move {
+        if let Some(clients) = profile {
+            // For a profiler: only the proxied run with this many clients.
+            let rate = throughput(clients, true, Duration::from_secs(5)).await;
+            println!("{clients} clients through the proxy: {}/s", millions(rate));
+            return;
+        }
         println!("proxy fan-out benchmark: JSON quotes, {THROUGHPUT_BATCH} per upstream frame, window {window:?}");
         println!("{:>8} {:>16} {:>16} {:>8}", "clients", "direct quotes/s", "proxy quotes/s", "ratio");
         for clients in [1usize, 10, 100] {
@@ -252,7 +260,7 @@ async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
         None => format!("ws://{upstream}/v2/iex"),
     };
     let mut ws = client(&url).await;
-    let finder = memmem::Finder::new(br#""t":""#);
+    let finder = memmem::FinderRev::new(br#""t":""#);
     let warm_until = Instant::now() + Duration::from_millis(500);
     let end = warm_until + window;
     let mut samples = Vec::new();

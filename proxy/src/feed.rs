@@ -24,6 +24,9 @@ use tickwire_alpaca::SubscriptionSet;
 /// Most upstream events handled as one batch (one frame per client).
 const BATCH_EVENTS_MAX: usize = 512;
 
+/// Distinct frames remembered per batch for sharing between clients.
+const SHARED_FRAMES_MAX: usize = 16;
+
 /// Commands a feed task takes from its clients' connections.
 #[derive(Debug)]
 pub(crate) enum FeedCommand {
@@ -71,6 +74,9 @@ pub(crate) struct FeedTask {
     /// Per client, the batch indices it receives.
     routes: HashMap<ClientId, Vec<usize>>,
     route_scratch: Vec<ClientId>,
+    /// Frames built for this batch, by encoding and messages: clients with
+    /// the same messages share one frame.
+    built: Vec<(tickwire_alpaca::Encoding, Vec<usize>, tickwire_core::Frame)>,
     symbols_scratch: Vec<Symbol>,
     pairs_gauge: Gauge,
     clients_gauge: Gauge,
@@ -94,6 +100,7 @@ impl FeedTask {
             batch: DataBatch::default(),
             routes: HashMap::new(),
             route_scratch: Vec::new(),
+            built: Vec::new(),
             symbols_scratch: Vec::new(),
             pairs_gauge: metrics::gauge!(names::SYMBOLS, "endpoint" => path),
             clients_gauge: metrics::gauge!(names::CLIENTS, "endpoint" => path),
@@ -335,7 +342,20 @@ impl FeedTask {
                 indices.clear();
                 continue;
             };
-            let frame = self.batch.frame(member.outbox.encoding(), indices);
+            let encoding = member.outbox.encoding();
+            let same = self
+                .built
+                .iter()
+                .find(|(e, built_for, _)| *e == encoding && built_for == indices);
+            let frame = if let Some((_, _, frame)) = same {
+                frame.clone()
+            } else {
+                let frame = self.batch.frame(encoding, indices);
+                if self.built.len() < SHARED_FRAMES_MAX {
+                    self.built.push((encoding, indices.clone(), frame.clone()));
+                }
+                frame
+            };
             member.messages.increment(indices.len() as u64);
             if member.outbox.push(frame) == Pushed::Refused {
                 slow.push(*client);
@@ -349,6 +369,7 @@ impl FeedTask {
             self.routes.remove(&client);
             self.hub.handle_leave(client);
         }
+        self.built.clear();
         if self.routes.len() > self.members.len() * 2 + 16 {
             self.routes
                 .retain(|client, _| self.members.contains_key(client));
