@@ -37,7 +37,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "bench";
 const SECRET: &str = "bench-secret";
-const SYMBOLS: [&str; 10] = ["AAPL", "MSFT", "SPY", "TSLA", "AMD", "NVDA", "AMZN", "GOOG", "META", "QQQ"];
+const SYMBOLS: [&str; 10] = [
+    "AAPL", "MSFT", "SPY", "TSLA", "AMD", "NVDA", "AMZN", "GOOG", "META", "QQQ",
+];
 /// Quotes per frame in throughput mode.
 const THROUGHPUT_BATCH: usize = 100;
 /// Latency mode: quotes per second and per frame.
@@ -46,13 +48,18 @@ const LATENCY_BATCH: usize = 10;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
-    let window = if quick { Duration::from_secs(1) } else { Duration::from_secs(3) };
+    let window = if quick {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(3)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
-    let profile: Option<usize> = std::env::args().find_map(|a| a.strip_prefix("profile=")?.parse().ok());
+    let profile: Option<usize> =
+        std::env::args().find_map(|a| a.strip_prefix("profile=")?.parse().ok());
     runtime.block_on(async move {
         if let Some(clients) = profile {
             // For a profiler: only the proxied run with this many clients.
@@ -127,9 +134,13 @@ fn quote(symbol: &str, timestamp: Timestamp) -> MarketData {
 }
 
 fn frame_of(count: usize, timestamp: Timestamp) -> Bytes {
-    let quotes: Vec<MarketData> = (0..count).map(|i| quote(SYMBOLS[i % SYMBOLS.len()], timestamp)).collect();
+    let quotes: Vec<MarketData> = (0..count)
+        .map(|i| quote(SYMBOLS[i % SYMBOLS.len()], timestamp))
+        .collect();
     let refs: Vec<&MarketData> = quotes.iter().collect();
-    ServerMessage::data_frame(Encoding::Json, &refs).payload().clone()
+    ServerMessage::data_frame(Encoding::Json, &refs)
+        .payload()
+        .clone()
 }
 
 fn now() -> Timestamp {
@@ -137,14 +148,24 @@ fn now() -> Timestamp {
 }
 
 async fn serve_exchange(stream: TcpStream, pace: Pace, stop: Arc<AtomicBool>) {
-    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
     let text = |s: &str| Message::text(s.to_owned());
-    if ws.send(text(r#"[{"T":"success","msg":"connected"}]"#)).await.is_err() {
+    if ws
+        .send(text(r#"[{"T":"success","msg":"connected"}]"#))
+        .await
+        .is_err()
+    {
         return;
     }
     // Auth, then the subscription: answered without looking closely.
     let _auth = ws.next().await;
-    if ws.send(text(r#"[{"T":"success","msg":"authenticated"}]"#)).await.is_err() {
+    if ws
+        .send(text(r#"[{"T":"success","msg":"authenticated"}]"#))
+        .await
+        .is_err()
+    {
         return;
     }
     let _subscribe = ws.next().await;
@@ -171,11 +192,13 @@ async fn serve_exchange(stream: TcpStream, pace: Pace, stop: Arc<AtomicBool>) {
         }
         Pace::Stamped => {
             let frames_per_second = LATENCY_RATE / LATENCY_BATCH as u64;
-            let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / frames_per_second));
+            let mut tick =
+                tokio::time::interval(Duration::from_nanos(1_000_000_000 / frames_per_second));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
-                let frame = Message::Text(frame_of(LATENCY_BATCH, now()).try_into().expect("UTF-8"));
+                let frame =
+                    Message::Text(frame_of(LATENCY_BATCH, now()).try_into().expect("UTF-8"));
                 if sink.send(frame).await.is_err() {
                     return;
                 }
@@ -199,13 +222,19 @@ async fn proxy(upstream: SocketAddr) -> Proxy {
 }
 
 /// Connects, authenticates and subscribes to every quote.
-async fn client(url: &str) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+async fn client(
+    url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     let _greeting = ws.next().await;
     let auth = format!(r#"{{"action":"auth","key":"{KEY}","secret":"{SECRET}"}}"#);
     ws.send(Message::text(auth)).await.expect("auth");
     let _authenticated = ws.next().await;
-    ws.send(Message::text(r#"{"action":"subscribe","quotes":["*"]}"#)).await.expect("subscribe");
+    ws.send(Message::text(r#"{"action":"subscribe","quotes":["*"]}"#))
+        .await
+        .expect("subscribe");
     ws
 }
 
@@ -213,7 +242,11 @@ async fn client(url: &str) -> tokio_tungstenite::WebSocketStream<tokio_tungsteni
 async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let upstream = exchange(Pace::Flat, Arc::clone(&stop)).await;
-    let proxy = if through_proxy { Some(proxy(upstream).await) } else { None };
+    let proxy = if through_proxy {
+        Some(proxy(upstream).await)
+    } else {
+        None
+    };
     let url = match &proxy {
         Some(proxy) => proxy.url("/v2/iex"),
         None => format!("ws://{upstream}/v2/iex"),
@@ -258,7 +291,11 @@ async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f6
 async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let upstream = exchange(Pace::Stamped, Arc::clone(&stop)).await;
-    let proxy = if through_proxy { Some(proxy(upstream).await) } else { None };
+    let proxy = if through_proxy {
+        Some(proxy(upstream).await)
+    } else {
+        None
+    };
     let url = match &proxy {
         Some(proxy) => proxy.url("/v2/iex"),
         None => format!("ws://{upstream}/v2/iex"),
@@ -268,12 +305,15 @@ async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
     let warm_until = Instant::now() + Duration::from_millis(500);
     let end = warm_until + window;
     let mut samples = Vec::new();
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await
+    {
         let received = now();
         if Instant::now() > end {
             break;
         }
-        let Message::Text(text) = &message else { continue };
+        let Message::Text(text) = &message else {
+            continue;
+        };
         if Instant::now() < warm_until {
             continue;
         }
@@ -282,8 +322,12 @@ async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
         let bytes = text.as_bytes();
         for at in finder.find_iter(bytes) {
             let stamp = &bytes[at + 5..];
-            let Some(close) = stamp.iter().position(|b| *b == b'"') else { continue };
-            let Some(sent) = Timestamp::from_rfc3339_bytes(&stamp[..close]) else { continue };
+            let Some(close) = stamp.iter().position(|b| *b == b'"') else {
+                continue;
+            };
+            let Some(sent) = Timestamp::from_rfc3339_bytes(&stamp[..close]) else {
+                continue;
+            };
             samples.push((received.unix_nanos() - sent.unix_nanos()) as f64 / 1000.0);
         }
     }
@@ -292,6 +336,11 @@ async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
         let _ = tokio::time::timeout(Duration::from_secs(5), proxy.shutdown()).await;
     }
     samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(f64::NAN);
+    let at = |q: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     (at(0.50), at(0.99), samples.len())
 }
