@@ -31,7 +31,7 @@ use tickwire_mock::{
 
 /// The exchange's account (the proxy's upstream credentials).
 const UPSTREAM_KEY: &str = "tickwire";
-const UPSTREAM_SECRET: &str = "tickwire";
+const UPSTREAM_SECRET: &str = "upstream-s3cret-never-shown";
 /// The proxy's client key pair.
 const CLIENT_KEY: &str = "PKPROXY";
 const CLIENT_SECRET: &str = "proxy-secret";
@@ -141,8 +141,32 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
     for (name, client) in &mut clients {
         finals.insert(*name, client.stop());
     }
-    proxy.stop();
+    let stderr = proxy.stop();
     runtime.block_on(server.shutdown());
+
+    // What the proxy printed: never the upstream secret; status lines
+    // (`--json`) that counted the three data clients at some point.
+    assert!(
+        !stderr.iter().any(|l| l.contains(UPSTREAM_SECRET)),
+        "the upstream secret was printed: {stderr:#?}"
+    );
+    let counted_three = stderr.iter().any(|line| {
+        let Some(json) = line.strip_prefix("tickwire: ") else {
+            return false;
+        };
+        let Ok(status) = serde_json::from_str::<Value>(json) else {
+            return false;
+        };
+        status["type"] == "proxy_status"
+            && status["endpoints"].as_array().is_some_and(|e| {
+                e.iter()
+                    .any(|e| e["path"] == "/v2/iex" && e["clients"] == 3)
+            })
+    });
+    assert!(
+        counted_three,
+        "no status line counted 3 clients on /v2/iex: {stderr:#?}"
+    );
 
     for (name, report) in &finals {
         assert_eq!(
@@ -310,6 +334,8 @@ fn setup_venv(venv: &Path) {
 struct Proxy {
     child: Child,
     base: String,
+    stderr: mpsc::Receiver<String>,
+    lines: Vec<String>,
 }
 
 impl Proxy {
@@ -362,24 +388,30 @@ impl Proxy {
             }
             seen.push(line);
         };
-        assert!(
-            !seen
-                .iter()
-                .any(|l| l.contains(UPSTREAM_SECRET) && l.contains("secret")),
-            "{seen:?}"
-        );
-        Self { child, base }
+        Self {
+            child,
+            base,
+            stderr: rx,
+            lines: seen,
+        }
     }
 
-    fn stop(&mut self) {
+    /// Stops the proxy; every line it printed on stderr.
+    fn stop(&mut self) -> Vec<String> {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The reader ends with the pipe.
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(2)) {
+            self.lines.push(line);
+        }
+        std::mem::take(&mut self.lines)
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.stop();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

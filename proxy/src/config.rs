@@ -147,3 +147,43 @@ impl ProxyConfig {
             .any(|k| k.key_id() == credentials.key_id() && k.secret() == credentials.secret())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let config = ProxyConfig::new(
+            Upstream::alpaca_paper(),
+            Credentials::new("PKUPSTREAM", "upstream-secret"),
+            vec![Credentials::new("client", "client-secret")],
+        );
+        let debug = format!("{config:?}");
+        assert!(debug.contains("PKUP"), "{debug}");
+        assert!(
+            !debug.contains("upstream-secret") && !debug.contains("client-secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn client_keys_must_match_exactly() {
+        let config = ProxyConfig::new(
+            Upstream::base("ws://127.0.0.1:1/"),
+            Credentials::new("k", "s"),
+            vec![Credentials::new("client", "secret")],
+        );
+        assert!(config.accepts(&Credentials::new("client", "secret")));
+        assert!(!config.accepts(&Credentials::new("client", "secre")));
+        assert!(
+            !config.accepts(&Credentials::new("k", "s")),
+            "the upstream pair is not a client pair"
+        );
+        assert_eq!(
+            config.upstream.feed_url(Feed::Iex),
+            "ws://127.0.0.1:1/v2/iex"
+        );
+        assert_eq!(config.upstream.trading_url, "ws://127.0.0.1:1/stream");
+    }
+}
