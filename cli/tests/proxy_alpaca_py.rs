@@ -100,9 +100,16 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
         .wait_for("d1's unsubscribe", |line| line["event"] == "unsubscribed");
     thread::sleep(Duration::from_millis(500));
     let settled = snapshot(&mut clients);
-    wait_all(&mut clients, "d2's MSFT after d1 let it go", |name, r| {
-        name != "d2" || quotes(r, "MSFT") >= quotes(&settled["d2"], "MSFT") + 10
-    });
+    // d2 gets 10 more MSFT; d1 10 more AAPL (its report is fresh, then).
+    wait_all(
+        &mut clients,
+        "d2's MSFT and d1's AAPL after d1 let MSFT go",
+        |name, r| match name {
+            "d2" => quotes(r, "MSFT") >= quotes(&settled["d2"], "MSFT") + 10,
+            "d1" => quotes(r, "AAPL") >= quotes(&settled["d1"], "AAPL") + 10,
+            _ => true,
+        },
+    );
     let d1_after = clients.get_mut("d1").expect("d1").latest();
     assert_eq!(
         quotes(&d1_after, "MSFT"),

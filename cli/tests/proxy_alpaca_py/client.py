@@ -7,8 +7,8 @@ cli/tests/proxy_alpaca_py.rs through stdin and stdout.
     client.py trading URL KEY SECRET                  TradingStream on trade_updates
 
 A client prints one JSON object per line on stdout: a `report` every 200 ms
-(quotes per symbol as they reached alpaca-py's dispatcher, whatever the
-handlers, trade updates, connections opened, errors logged), `unsubscribed`
+(data messages per symbol as they came off the socket, before alpaca-py
+passes over those it has no handler for; trade updates; connections opened, errors logged), `unsubscribed`
 after an `unsubscribe SYMBOL` line on stdin, and a last `report` after a
 `stop` line. Environment: ALPACA_PY_VENV (the virtualenv directory).
 Failures go to stderr with a non-zero exit, naming what to install when
@@ -66,6 +66,7 @@ async def run(role, url, key, secret, symbols):
     import asyncio
     import logging
 
+    import msgpack
     from alpaca.data.live import StockDataStream
     from alpaca.trading.stream import TradingStream
 
@@ -88,15 +89,6 @@ async def run(role, url, key, secret, symbols):
             pass
 
         stream.subscribe_quotes(on_quote, *symbols)
-        dispatch = stream._dispatch
-
-        async def counting_dispatch(msg):
-            if msg.get("T") in DATA_TYPES:
-                symbol = str(msg.get("S"))
-                quotes[symbol] = quotes.get(symbol, 0) + 1
-            await dispatch(msg)
-
-        stream._dispatch = counting_dispatch
     else:
         stream = TradingStream(key, secret, paper=True, url_override=url)
 
@@ -110,6 +102,22 @@ async def run(role, url, key, secret, symbols):
     async def counting_connect():
         connects[0] += 1
         await connect()
+        if role != "data":
+            return
+        # Count data as it comes off the socket: alpaca-py itself passes
+        # over messages of symbols it has no handler for.
+        ws = stream._ws
+        recv = ws.recv
+
+        async def counting_recv():
+            frame = await recv()
+            for msg in msgpack.unpackb(frame):
+                if isinstance(msg, dict) and msg.get("T") in DATA_TYPES:
+                    symbol = str(msg.get("S"))
+                    quotes[symbol] = quotes.get(symbol, 0) + 1
+            return frame
+
+        ws.recv = counting_recv
 
     stream._connect = counting_connect
 
