@@ -397,3 +397,57 @@ async fn a_stalled_client_is_cut_off_alone_with_407() {
     proxy.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_holds_further_clients_until_one_leaves() {
+    let server = exchange().await;
+    let mut limits = quick_limits();
+    limits.connections_max = 1;
+    let proxy = proxy(&server, limits).await;
+    let first = raw_client(&proxy).await;
+
+    // The second is accepted by the kernel but not served while the first holds the only permit.
+    let waiting = tokio::spawn({
+        let url = proxy.url("/v2/iex");
+        let addr = proxy.local_addr();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            tokio_tungstenite::client_async(url, tcp).await.map(|_| ())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second client was served past the cap of 1"
+    );
+    drop(first);
+    let served = tokio::time::timeout(PATIENCE, waiting).await;
+    assert!(
+        matches!(served, Ok(Ok(Ok(())))),
+        "the second client was not served after the first left: {served:?}"
+    );
+    proxy.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_socket_is_closed_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+
+    let server = exchange().await;
+    let mut limits = quick_limits();
+    limits.handshake_timeout = Duration::from_millis(200);
+    let proxy = proxy(&server, limits).await;
+    let mut silent = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .expect("connect");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(PATIENCE, silent.read(&mut byte)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the proxy kept a silent socket open: {read:?}"
+    );
+    assert_eq!(proxy.status().connections, 0);
+    proxy.shutdown().await;
+    server.shutdown().await;
+}
