@@ -4,6 +4,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use serde::Serialize;
 use tickwire_core::Credentials;
 use tickwire_proxy::{Proxy, ProxyConfig, ProxyStatus, Upstream};
 
@@ -200,28 +201,46 @@ fn banner(
     )
 }
 
+/// A `--json` status line; `type` comes first, as in every `--json` line.
+#[derive(Serialize)]
+struct StatusLine {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    connections: u64,
+    slow_clients_dropped: u64,
+    endpoints: Vec<EndpointLine>,
+}
+
+/// One endpoint of a status line.
+#[derive(Serialize)]
+struct EndpointLine {
+    path: &'static str,
+    clients: usize,
+    symbols: usize,
+    upstream: &'static str,
+}
+
 /// One status line: human, or a JSON object.
 fn status_line(status: &ProxyStatus, json: bool) -> String {
     if json {
-        let endpoints: Vec<serde_json::Value> = status
+        let endpoints = status
             .endpoints
             .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "path": e.path,
-                    "clients": e.clients,
-                    "symbols": e.symbols,
-                    "upstream": e.upstream,
-                })
+            .map(|e| EndpointLine {
+                path: e.path,
+                clients: e.clients,
+                symbols: e.symbols,
+                upstream: e.upstream,
             })
             .collect();
-        return serde_json::json!({
-            "type": "proxy_status",
-            "connections": status.connections,
-            "slow_clients_dropped": status.slow_clients_dropped,
-            "endpoints": endpoints,
-        })
-        .to_string();
+        let line = StatusLine {
+            kind: "proxy_status",
+            connections: status.connections,
+            slow_clients_dropped: status.slow_clients_dropped,
+            endpoints,
+        };
+        // Plain data: serialising it cannot fail.
+        return serde_json::to_string(&line).unwrap_or_default();
     }
     let mut line = format!("status: {} connections", status.connections);
     for e in &status.endpoints {
@@ -272,6 +291,7 @@ mod tests {
     fn json_status_lines_name_every_endpoint() {
         let status = ProxyStatus::default();
         let line = status_line(&status, true);
+        assert!(line.starts_with(r#"{"type":"proxy_status""#), "{line}");
         let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
         assert_eq!(value["type"], "proxy_status");
         assert_eq!(value["endpoints"], serde_json::json!([]));
