@@ -33,6 +33,9 @@ pub(crate) enum Command {
     Trades(TradesArgs),
     /// Run the simulated exchange on loopback for other programs.
     Serve(ServeArgs),
+    /// Share one upstream connection per feed and account among many
+    /// programs that speak Alpaca's protocol (alpaca-py, the SDKs, tickwire).
+    Proxy(ProxyArgs),
     /// Run the deterministic simulation sweep and print a summary.
     Sim(SimArgs),
 }
@@ -158,6 +161,61 @@ pub(crate) struct ServeArgs {
     pub(crate) secret: Vec<SecretArg>,
 }
 
+/// `tickwire proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Address to listen on; a non-loopback address needs --allow-remote.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+
+    /// Listen on a non-loopback address (plain ws://: client secrets cross
+    /// the network unencrypted).
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+
+    /// Base URL of both upstream sides, paths kept (e.g. `tickwire serve`'s
+    /// ws://127.0.0.1:PORT) [default: Alpaca's hosts].
+    #[arg(long, value_parser = parse_url, value_name = "URL", conflicts_with_all = ["data_upstream", "trading_upstream"])]
+    pub(crate) upstream: Option<String>,
+
+    /// Base URL of the market data upstream (feed paths are appended).
+    #[arg(long, value_parser = parse_url, value_name = "URL", requires = "trading_upstream")]
+    pub(crate) data_upstream: Option<String>,
+
+    /// URL of the trading stream upstream.
+    #[arg(long, value_parser = parse_url, value_name = "URL", requires = "data_upstream")]
+    pub(crate) trading_upstream: Option<String>,
+
+    /// Upstream API key id [env: APCA_API_KEY_ID].
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: Option<String>,
+
+    /// Upstream API secret key [env: APCA_API_SECRET_KEY].
+    #[arg(long, value_name = "SECRET")]
+    pub(crate) secret: Option<SecretArg>,
+
+    /// A key pair downstream clients authenticate with, as KEY:SECRET
+    /// (repeatable) [default: one generated pair, printed at start].
+    #[arg(long = "client-key", value_name = "K:S", value_parser = parse_key_pair)]
+    pub(crate) client_keys: Vec<(String, String)>,
+
+    /// Alpaca's live trading stream instead of paper (without --upstream).
+    #[arg(long)]
+    pub(crate) live: bool,
+
+    /// Address of the Prometheus /metrics endpoint.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) metrics_listen: std::net::SocketAddr,
+
+    /// Seconds between status lines on stderr.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
+    pub(crate) status_every: Duration,
+
+    /// Status lines as JSON objects.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 /// `tickwire sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
@@ -240,6 +298,16 @@ fn parse_url(text: &str) -> Result<String, String> {
         return Err(format!("{text:?} contains whitespace"));
     }
     Ok(text.to_owned())
+}
+
+/// `KEY:SECRET`, both non-empty.
+fn parse_key_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key.to_owned(), secret.to_owned()))
+        }
+        _ => Err("a client key pair is KEY:SECRET, both non-empty".to_owned()),
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -340,6 +408,17 @@ mod tests {
             &["trades", "--paper", "--live"],
             &["serve", "--rate", "0"],
             &["sim", "--seeds", "0"],
+            &["proxy", "--client-key", "nosecret"],
+            &["proxy", "--client-key", ":s"],
+            &[
+                "proxy",
+                "--upstream",
+                "ws://127.0.0.1:1",
+                "--data-upstream",
+                "ws://127.0.0.1:2",
+            ],
+            &["proxy", "--data-upstream", "ws://127.0.0.1:2"],
+            &["proxy", "--listen", "nowhere"],
             &["frobnicate"],
         ] {
             let error = parse(args).expect_err(&format!("{args:?} should fail"));

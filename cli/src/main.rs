@@ -86,6 +86,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Watch(args) => commands::watch::run(target::watch_plan(&args, &env)?).await,
             Command::Trades(args) => commands::trades::run(target::trades_plan(&args, &env)?).await,
             Command::Serve(args) => commands::serve::run(args).await,
+            Command::Proxy(args) => commands::proxy::run(args, &env).await,
             Command::Sim(args) => commands::sim::run(args),
         }
     })
@@ -101,7 +102,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_alpaca=off,tickwire_sim=off",
+            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_alpaca=off,tickwire_sim=off,tickwire_proxy=warn",
         )
     });
     // Capped beside the user's filter, never raised by it.

@@ -101,3 +101,21 @@ fn help_and_version_exit_0() {
     tickwire().args(["watch", "--help"]).assert().success();
     tickwire().arg("--version").assert().success();
 }
+
+#[test]
+fn proxy_on_a_public_address_needs_allow_remote() {
+    assert_usage_error(&["proxy", "--listen", "0.0.0.0:0"], "--allow-remote");
+}
+
+#[test]
+fn proxy_upstream_without_credentials() {
+    assert_usage_error(
+        &["proxy", "--upstream", "ws://127.0.0.1:9"],
+        "needs its credentials",
+    );
+}
+
+#[test]
+fn proxy_client_key_without_secret() {
+    assert_usage_error(&["proxy", "--client-key", "onlykey"], "KEY:SECRET");
+}

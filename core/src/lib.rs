@@ -10,6 +10,7 @@
 
 mod channel;
 mod credentials;
+pub mod fanout;
 mod frame;
 pub mod machine;
 pub mod protocol;

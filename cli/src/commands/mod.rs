@@ -1,6 +1,8 @@
 //! One file per subcommand.
 
 pub(crate) mod connection;
+pub(crate) mod metrics_endpoint;
+pub(crate) mod proxy;
 pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod trades;

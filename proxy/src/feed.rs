@@ -1,0 +1,504 @@
+//! One task per feed: the fan-out hub, the upstream stream, and the clients'
+//! queues. It moves commands, verdicts and data between them and decides
+//! nothing itself: the hub decides what goes upstream and to whom.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use metrics::{Counter, Gauge};
+use tickwire_alpaca::{Channel, Feed, MarketData, ServerMessage};
+use tickwire_core::Symbol;
+use tickwire_core::fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand, UpstreamToken};
+use tickwire_core::machine::{Event, State, SubscriptionOutcome};
+use tickwire_ws::{Events, Feed as WsFeed, MarketDataStream, StreamEvent, StreamHandle};
+use tokio::sync::{mpsc, watch};
+
+use crate::data_batch::DataBatch;
+use crate::downstream::market_error;
+use crate::metrics as names;
+use crate::outbox::{Farewell, Outbox, Pushed};
+use crate::server::Shared;
+use tickwire_alpaca::SubscriptionSet;
+
+/// Most upstream events handled as one batch (one frame per client).
+const BATCH_EVENTS_MAX: usize = 512;
+
+/// Distinct frames remembered per batch for sharing between clients.
+const SHARED_FRAMES_MAX: usize = 16;
+
+/// Commands a feed task takes from its clients' connections.
+#[derive(Debug)]
+pub(crate) enum FeedCommand {
+    /// An authenticated client; frames for it go to `outbox`.
+    Join { client: ClientId, outbox: Outbox },
+    /// The client's connection ended.
+    Leave { client: ClientId },
+    /// The client subscribed.
+    Subscribe {
+        client: ClientId,
+        set: SubscriptionSet,
+    },
+    /// The client unsubscribed.
+    Unsubscribe {
+        client: ClientId,
+        set: SubscriptionSet,
+    },
+}
+
+/// A client of the feed: its queue and its counters.
+#[derive(Debug)]
+struct Member {
+    outbox: Outbox,
+    messages: Counter,
+}
+
+/// The upstream stream, built on the first subscribe.
+struct Upstream {
+    events: Events<MarketData>,
+    handle: StreamHandle,
+    /// Upstream commands, performed in order by the commander task.
+    commands: mpsc::UnboundedSender<UpstreamCommand<Channel>>,
+}
+
+/// The feed's task.
+pub(crate) struct FeedTask {
+    feed: Feed,
+    shared: Arc<Shared>,
+    hub: FanoutHub<Channel>,
+    members: HashMap<ClientId, Member>,
+    upstream: Option<Upstream>,
+    outcomes_tx: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
+    outcomes: mpsc::UnboundedReceiver<(UpstreamToken, SubscriptionOutcome)>,
+    batch: DataBatch,
+    /// Per client, the batch indices it receives.
+    routes: HashMap<ClientId, Vec<usize>>,
+    route_scratch: Vec<ClientId>,
+    /// Frames built for this batch, by encoding and messages: clients with
+    /// the same messages share one frame.
+    built: Vec<(tickwire_alpaca::Encoding, Vec<usize>, tickwire_core::Frame)>,
+    symbols_scratch: Vec<Symbol>,
+    pairs_gauge: Gauge,
+    clients_gauge: Gauge,
+    live_gauge: Gauge,
+    reconnects: Counter,
+    slow_drops: Counter,
+}
+
+impl FeedTask {
+    pub(crate) fn new(feed: Feed, shared: Arc<Shared>) -> Self {
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let path = feed.path();
+        Self {
+            feed,
+            shared,
+            hub: FanoutHub::new(),
+            members: HashMap::new(),
+            upstream: None,
+            outcomes_tx,
+            outcomes,
+            batch: DataBatch::default(),
+            routes: HashMap::new(),
+            route_scratch: Vec::new(),
+            built: Vec::new(),
+            symbols_scratch: Vec::new(),
+            pairs_gauge: metrics::gauge!(names::SYMBOLS, "endpoint" => path),
+            clients_gauge: metrics::gauge!(names::CLIENTS, "endpoint" => path),
+            live_gauge: metrics::gauge!(names::UPSTREAM_LIVE, "endpoint" => path),
+            reconnects: metrics::counter!(names::UPSTREAM_RECONNECTS, "endpoint" => path),
+            slow_drops: metrics::counter!(names::CLIENTS_DROPPED, "endpoint" => path, "reason" => "slow"),
+        }
+    }
+
+    /// Runs until shutdown.
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<FeedCommand>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle_command(command),
+                    None => break,
+                },
+                Some((token, outcome)) = self.outcomes.recv() => {
+                    self.hub.handle_upstream_outcome(token, &outcome);
+                }
+                event = next_event(&mut self.upstream) => self.handle_events(event),
+                () = crate::server::stopped(&mut shutdown) => break,
+            }
+            self.drain();
+        }
+        if let Some(upstream) = self.upstream.take() {
+            let _ = upstream.handle.shutdown().await;
+        }
+        self.live_gauge.set(0.0);
+    }
+
+    fn handle_command(&mut self, command: FeedCommand) {
+        match command {
+            FeedCommand::Join { client, outbox } => {
+                self.hub.handle_join(client);
+                let messages = metrics::counter!(names::MESSAGES, "endpoint" => self.feed.path(), "client" => client.0.to_string());
+                self.members.insert(client, Member { outbox, messages });
+            }
+            FeedCommand::Leave { client } => {
+                self.hub.handle_leave(client);
+                self.members.remove(&client);
+            }
+            FeedCommand::Subscribe { client, set } => {
+                for channel in set.channels() {
+                    let symbols = set.symbols(channel).cloned();
+                    // Only members send commands; a left client's are moot.
+                    let _ = self.hub.handle_subscribe(client, channel, symbols);
+                }
+            }
+            FeedCommand::Unsubscribe { client, set } => {
+                for channel in set.channels() {
+                    let _ = self
+                        .hub
+                        .handle_unsubscribe(client, channel, set.symbols(channel));
+                }
+            }
+        }
+    }
+
+    /// Performs the hub's outputs: upstream commands in order, client verdicts.
+    fn drain(&mut self) {
+        while let Some(command) = self.hub.poll_upstream() {
+            if self.upstream.is_none() {
+                match start_upstream(self.feed, &self.shared, self.outcomes_tx.clone()) {
+                    Ok(upstream) => self.upstream = Some(upstream),
+                    Err(error) => {
+                        tracing::error!(feed = %self.feed, %error, "cannot build the upstream stream");
+                        self.fail_all(Some((500, format!("internal error: {error}"))));
+                        return;
+                    }
+                }
+            }
+            if let Some(upstream) = &self.upstream {
+                // The commander lives as long as the stream's handle.
+                let _ = upstream.commands.send(command);
+            }
+        }
+        while let Some(output) = self.hub.poll_client() {
+            let (client, frame) = match output {
+                ClientOutput::Ack { client, set } => {
+                    let Some(member) = self.members.get(&client) else {
+                        continue;
+                    };
+                    let frame = ServerMessage::subscription_frame(
+                        member.outbox.encoding(),
+                        &set,
+                        self.feed.has_trade_followers(),
+                    );
+                    (client, frame)
+                }
+                ClientOutput::Refused {
+                    client,
+                    code,
+                    message,
+                } => {
+                    let Some(member) = self.members.get(&client) else {
+                        continue;
+                    };
+                    (
+                        client,
+                        market_error(member.outbox.encoding(), code.unwrap_or(405), &message),
+                    )
+                }
+            };
+            self.push(client, frame);
+        }
+        self.pairs_gauge.set(self.hub.pair_count() as f64);
+        self.clients_gauge.set(self.members.len() as f64);
+        self.shared.status.set_feed(
+            self.feed,
+            self.members.len(),
+            self.hub.pair_count(),
+            self.upstream_state(),
+        );
+    }
+
+    fn upstream_state(&self) -> &'static str {
+        self.upstream
+            .as_ref()
+            .map_or("idle", |u| u.handle.state().name())
+    }
+
+    /// Queues a frame for a client; a client too slow for it is dropped from the hub.
+    fn push(&mut self, client: ClientId, frame: tickwire_core::Frame) {
+        let Some(member) = self.members.get(&client) else {
+            return;
+        };
+        if member.outbox.push(frame) == Pushed::Refused {
+            if member.outbox.is_closed() {
+                self.note_slow_drop();
+                tracing::info!(%client, feed = %self.feed, "client dropped: its queue is full (407) or its connection ended");
+            }
+            self.members.remove(&client);
+            self.hub.handle_leave(client);
+        }
+    }
+
+    fn handle_events(&mut self, first: Option<StreamEvent<MarketData>>) {
+        let Some(first) = first else {
+            // The upstream task stopped (failed or shut down): start afresh
+            // on the next subscribe.
+            self.fail_all(None);
+            return;
+        };
+        self.batch.clear();
+        self.handle_event(first);
+        for _ in 1..BATCH_EVENTS_MAX {
+            let Some(next) = self.upstream.as_mut().and_then(|u| u.events.try_next()) else {
+                break;
+            };
+            self.handle_event(next);
+        }
+        self.flush_batch();
+    }
+
+    fn handle_event(&mut self, event: StreamEvent<MarketData>) {
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            StreamEvent::Dropped { count, .. } => {
+                tracing::warn!(feed = %self.feed, count, "upstream data dropped before the proxy read it");
+                return;
+            }
+        };
+        match event {
+            Event::Data(message) => {
+                let index = self.batch.push(message);
+                let message = self.batch.get(index);
+                let Some(channel) = route_channel(message) else {
+                    return;
+                };
+                self.symbols_scratch.clear();
+                match message {
+                    MarketData::News(news) => {
+                        self.symbols_scratch.extend(news.symbols.iter().cloned())
+                    }
+                    other => self.symbols_scratch.extend(other.symbol().cloned()),
+                }
+                self.hub
+                    .route(channel, &self.symbols_scratch, &mut self.route_scratch);
+                for client in &self.route_scratch {
+                    self.routes.entry(*client).or_default().push(index);
+                }
+            }
+            Event::StateChanged(state) => {
+                self.live_gauge.set(if state.is_live() { 1.0 } else { 0.0 });
+                tracing::info!(feed = %self.feed, state = state.name(), "upstream state");
+                if let State::Failed { error } = &state {
+                    tracing::warn!(feed = %self.feed, %error, "upstream failed");
+                }
+            }
+            Event::Refused {
+                channel,
+                symbols,
+                code,
+                message,
+            } => {
+                self.hub
+                    .handle_upstream_refused(channel, &symbols, code, &message);
+            }
+            Event::Gap { epoch, .. } => {
+                self.reconnects.increment(1);
+                tracing::info!(feed = %self.feed, %epoch, "upstream connection lost; clients stay connected");
+            }
+            Event::Resumed {
+                epoch, lost_for, ..
+            } => {
+                tracing::info!(feed = %self.feed, %epoch, lost_ms = lost_for.as_millis() as u64, "upstream resumed");
+            }
+            Event::Error { error, fatal: true } => {
+                tracing::warn!(feed = %self.feed, %error, "upstream fatal error; closing its clients");
+                let code = error.code().unwrap_or(500);
+                self.fail_all(Some((code, error.to_string())));
+            }
+            Event::Error {
+                error,
+                fatal: false,
+            } => {
+                tracing::debug!(feed = %self.feed, %error, "upstream error");
+            }
+            Event::Subscription { .. } | Event::Confirmed(_) | Event::Unknown { .. } => {}
+        }
+    }
+
+    /// Sends each client its messages of the batch in one frame.
+    fn flush_batch(&mut self) {
+        if self.routes.is_empty() {
+            return;
+        }
+        let mut slow = Vec::new();
+        for (client, indices) in self.routes.iter_mut() {
+            if indices.is_empty() {
+                continue;
+            }
+            let Some(member) = self.members.get(client) else {
+                indices.clear();
+                continue;
+            };
+            let encoding = member.outbox.encoding();
+            let same = self
+                .built
+                .iter()
+                .find(|(e, built_for, _)| *e == encoding && built_for == indices);
+            let frame = if let Some((_, _, frame)) = same {
+                frame.clone()
+            } else {
+                let frame = self.batch.frame(encoding, indices);
+                if self.built.len() < SHARED_FRAMES_MAX {
+                    self.built.push((encoding, indices.clone(), frame.clone()));
+                }
+                frame
+            };
+            member.messages.increment(indices.len() as u64);
+            if member.outbox.push(frame) == Pushed::Refused {
+                slow.push(*client);
+            }
+            indices.clear();
+        }
+        for client in slow {
+            self.note_slow_drop();
+            tracing::info!(%client, feed = %self.feed, "client dropped: its queue is full (407)");
+            self.members.remove(&client);
+            self.routes.remove(&client);
+            self.hub.handle_leave(client);
+        }
+        self.built.clear();
+        if self.routes.len() > self.members.len() * 2 + 16 {
+            self.routes
+                .retain(|client, _| self.members.contains_key(client));
+        }
+    }
+
+    fn note_slow_drop(&self) {
+        self.slow_drops.increment(1);
+        self.shared
+            .status
+            .slow_dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The upstream stopped for good: every client hears why (Alpaca's
+    /// error) and is disconnected; the next client starts a new upstream.
+    fn fail_all(&mut self, error: Option<(u16, String)>) {
+        let (code, message) = error.unwrap_or((500, "internal error".to_owned()));
+        for (client, member) in self.members.drain() {
+            let frame = market_error(member.outbox.encoding(), code, &message);
+            member.outbox.close(Farewell {
+                frame: Some(frame),
+                reason: "upstream_failed",
+            });
+            self.hub.handle_leave(client);
+        }
+        while self.hub.poll_upstream().is_some() {}
+        while self.hub.poll_client().is_some() {}
+        self.hub = FanoutHub::new();
+        self.upstream = None;
+        self.live_gauge.set(0.0);
+    }
+}
+
+/// The next upstream event, or pending for ever while there is no upstream.
+async fn next_event(upstream: &mut Option<Upstream>) -> Option<StreamEvent<MarketData>> {
+    match upstream {
+        Some(upstream) => upstream.events.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The channel a data message is routed by: its own, or `trades` for the
+/// messages that follow it.
+fn route_channel(message: &MarketData) -> Option<Channel> {
+    Some(match message {
+        MarketData::Trade(_) | MarketData::Correction(_) | MarketData::CancelError(_) => {
+            Channel::Trades
+        }
+        MarketData::Quote(_) => Channel::Quotes,
+        MarketData::Bar(_) => Channel::Bars,
+        MarketData::DailyBar(_) => Channel::DailyBars,
+        MarketData::UpdatedBar(_) => Channel::UpdatedBars,
+        MarketData::Status(_) => Channel::Statuses,
+        MarketData::Luld(_) => Channel::Lulds,
+        MarketData::Imbalance(_) => Channel::Imbalances,
+        MarketData::Orderbook(_) => Channel::Orderbooks,
+        MarketData::News(_) => Channel::News,
+        _ => return None,
+    })
+}
+
+/// Builds the feed's upstream stream and the task that commands it in order.
+fn start_upstream(
+    feed: Feed,
+    shared: &Shared,
+    outcomes: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
+) -> Result<Upstream, tickwire_ws::Error> {
+    let config = &shared.config;
+    let url = config.upstream.feed_url(feed);
+    let encoding = if feed.msgpack_only() {
+        tickwire_alpaca::Encoding::MsgPack
+    } else {
+        config.upstream_encoding
+    };
+    let stream = MarketDataStream::builder(WsFeed::Custom(url.clone()))
+        .credentials(config.credentials.clone())
+        .encoding(encoding)
+        .idle_linger(config.limits.upstream_idle_linger)
+        .name(format!("proxy upstream {}", feed.path()))
+        .build()?;
+    let (handle, events) = stream.into_parts();
+    let (commands, queue) = mpsc::unbounded_channel();
+    tokio::spawn(command_upstream(handle.clone(), queue, outcomes));
+    tracing::info!(%url, "upstream stream created (connects on the first subscription)");
+    Ok(Upstream {
+        events,
+        handle,
+        commands,
+    })
+}
+
+/// Performs upstream commands one after the other, in the hub's order,
+/// and reports each verdict.
+async fn command_upstream(
+    handle: StreamHandle,
+    mut queue: mpsc::UnboundedReceiver<UpstreamCommand<Channel>>,
+    outcomes: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
+) {
+    while let Some(command) = queue.recv().await {
+        let (token, symbols, result) = match command {
+            UpstreamCommand::Subscribe {
+                token,
+                channel,
+                symbols,
+            } => {
+                let result = handle.subscribe(channel, symbols.clone()).await;
+                (token, symbols, result)
+            }
+            UpstreamCommand::Unsubscribe {
+                token,
+                channel,
+                symbols,
+            } => {
+                let result = handle.unsubscribe(channel, symbols.clone()).await;
+                (token, symbols, result)
+            }
+        };
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(tickwire_ws::Error::Command(error)) => SubscriptionOutcome::Rejected {
+                code: Some(400),
+                message: error.to_string(),
+                symbols,
+            },
+            Err(_) => SubscriptionOutcome::Abandoned,
+        };
+        if outcomes.send((token, outcome)).is_err() {
+            break;
+        }
+    }
+}
