@@ -1,14 +1,15 @@
 //! Where `watch` and `trades` connect: a remote endpoint, or the embedded
 //! simulated exchange started for the occasion.
 
+use std::future::Future;
+
 use futures::Stream;
 use tickwire_core::Credentials;
 use tickwire_ws::{StreamEvent, StreamHandle};
 
 use crate::embedded::Embedded;
 use crate::error::CliError;
-use crate::follow::{Stop, follow};
-use crate::output::Printable;
+use crate::follow::{Sink, Stop, follow};
 use crate::target::{Limits, Target};
 
 /// An endpoint and the key pair for it, with the embedded exchange when it
@@ -57,22 +58,24 @@ impl Connection {
         self.embedded.is_some()
     }
 
-    /// Prints `events` (see [`follow`]), then stops the embedded exchange.
+    /// Hands `events` to `sink` (see [`follow`]) until a limit or `quit`,
+    /// then stops the embedded exchange.
     ///
     /// # Errors
     /// As for [`follow`].
-    pub(crate) async fn follow<T, S>(
+    pub(crate) async fn follow<T, S, K>(
         self,
         handle: &StreamHandle,
         events: &mut S,
+        sink: &mut K,
         limits: Limits,
-        json: bool,
+        quit: impl Future<Output = ()>,
     ) -> Result<Stop, CliError>
     where
-        T: Printable,
         S: Stream<Item = StreamEvent<T>> + Unpin,
+        K: Sink<T>,
     {
-        let stop = follow(handle, events, limits, json, &self.url).await;
+        let stop = follow(handle, events, sink, limits, &self.url, quit).await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await;
         }

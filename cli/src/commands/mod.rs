@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub(crate) mod connection;
+pub(crate) mod record;
 pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod trades;

@@ -1,13 +1,20 @@
 //! `tickwire watch`: market data to the terminal.
 
-use tickwire_alpaca::Encoding;
-use tickwire_ws::{Feed, MarketDataStream};
+use std::future::pending;
 
+use tickwire_alpaca::Encoding;
+use tickwire_ws::MarketDataStream;
+
+use crate::args::Feed;
+use crate::board::{self, market::MarketBoard};
 use crate::commands::connection::Connection;
 use crate::error::CliError;
+use crate::output::{Printer, Style};
 use crate::target::{WatchPlan, WireEncoding};
 
-/// Streams the plan's channels and symbols until a limit, Ctrl-C or a fatal verdict.
+/// Streams the plan's channels and symbols until a limit, Ctrl-C, SIGTERM,
+/// `q` on the board or a fatal verdict: a live board on a terminal, lines
+/// (or JSON) elsewhere.
 ///
 /// # Errors
 /// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
@@ -21,13 +28,14 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
     })
     .await?;
 
-    let stream = MarketDataStream::builder(Feed::Custom(connection.url.clone()))
+    let stream = MarketDataStream::builder(tickwire_ws::Feed::Custom(connection.url.clone()))
         .credentials(connection.credentials.clone())
         .encoding(match plan.encoding {
             WireEncoding::Json => Encoding::Json,
             WireEncoding::MsgPack => Encoding::MsgPack,
         })
         .data_silence_timeout(plan.stale_after)
+        .slow_consumer(plan.slow_consumer)
         .name("watch")
         .allow_insecure(connection.is_embedded())
         .build()
@@ -46,9 +54,17 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
         });
     }
 
-    let stop = connection
-        .follow(&handle, &mut events, plan.limits, plan.json)
-        .await?;
+    let stop = if board::wanted(plan.json, plan.lines) {
+        let feed = plan.feed.map_or("custom", Feed::name);
+        let board = MarketBoard::new(feed, &plan.symbols);
+        board::show(board, connection, &handle, &mut events, plan.limits).await?
+    } else {
+        let style = if plan.json { Style::Json } else { Style::Human };
+        let mut printer = Printer::stdout(style);
+        connection
+            .follow(&handle, &mut events, &mut printer, plan.limits, pending())
+            .await?
+    };
     tracing::debug!(?stop, "watch done");
     Ok(())
 }

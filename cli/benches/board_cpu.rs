@@ -1,0 +1,176 @@
+//! What the live board costs: CPU time of `tickwire watch` drawing the
+//! board (in a tmux terminal) beside `tickwire watch --lines > /dev/null`,
+//! both following the same `tickwire serve` at the same time for the same
+//! wall time, so a busy machine slows both alike.
+//!
+//! ```text
+//! cargo bench -p tickwire-cli --bench board_cpu            # 20,000 quotes/s, 10 s
+//! cargo bench -p tickwire-cli --bench board_cpu -- secs=20 rounds=3
+//! ```
+//!
+//! The load: 10 symbols at 3,000 messages/s each (2,000 quotes and 1,000
+//! trades), i.e. 20,000 quotes/s and 10,000 trades/s per client. Budget:
+//! board CPU ≤ 1.5 × lines CPU. Needs tmux (installed if missing, as root).
+
+#![allow(clippy::print_stdout)]
+
+#[path = "../tests/support/tmux.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod tmux;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use tmux::Tmux;
+
+/// The symbols each client follows.
+const SYMBOLS: [&str; 10] = [
+    "AAPL", "AMZN", "GOOG", "META", "MSFT", "NVDA", "QQQ", "SPY", "TSLA", "IWM",
+];
+
+/// Messages per second per symbol (two quotes for each trade).
+const RATE_PER_SYMBOL: &str = "3000";
+
+/// The budget: board CPU over lines CPU.
+const RATIO_MAX: f64 = 1.5;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tickwire");
+
+fn main() {
+    let mut seconds = 10_u64;
+    let mut rounds = 1_u32;
+    for arg in std::env::args().skip(1) {
+        if let Some(value) = arg.strip_prefix("secs=") {
+            seconds = value.parse().expect("secs=N");
+        } else if let Some(value) = arg.strip_prefix("rounds=") {
+            rounds = value.parse().expect("rounds=N");
+        }
+    }
+    let server = Server::start();
+    println!(
+        "board_cpu: {} symbols x {RATE_PER_SYMBOL} msg/s (20,000 quotes/s per client), {seconds} s per round",
+        SYMBOLS.len()
+    );
+    let mut worst: f64 = 0.0;
+    for round in 1..=rounds {
+        let (board, lines) = measure(&server.url, Duration::from_secs(seconds));
+        let ratio = board / lines.max(1e-9);
+        worst = worst.max(ratio);
+        println!(
+            "round {round}: board {board:.2} s CPU, lines {lines:.2} s CPU: ratio {ratio:.2} (budget <= {RATIO_MAX})"
+        );
+    }
+    println!(
+        "board_cpu: worst ratio {worst:.2} {}",
+        if worst <= RATIO_MAX {
+            "(within budget)"
+        } else {
+            "(OVER BUDGET)"
+        }
+    );
+}
+
+/// Runs both clients for `wall`; their CPU seconds (board, lines).
+fn measure(url: &str, wall: Duration) -> (f64, f64) {
+    let mut args = vec![
+        "watch", "--url", url, "--key", "tickwire", "--secret", "tickwire",
+    ];
+    args.extend(SYMBOLS);
+    let board = Tmux::run("tickwire-bench-board", BINARY, &args);
+    let mut lines_args = args.clone();
+    lines_args.push("--lines");
+    let mut lines = Command::new(BINARY)
+        .args(&lines_args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tickwire watch --lines starts");
+    // Let both connect and go live before counting.
+    thread::sleep(Duration::from_secs(2));
+    let (board_before, lines_before) = (cpu_seconds(board.pid), cpu_seconds(lines.id()));
+    thread::sleep(wall);
+    let (board_after, lines_after) = (cpu_seconds(board.pid), cpu_seconds(lines.id()));
+    board.keys("q");
+    let _ = board.wait_exit(Duration::from_secs(20));
+    stop(&mut lines);
+    (board_after - board_before, lines_after - lines_before)
+}
+
+/// User plus system CPU time of a running process, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("process {pid} is not running ({e})"));
+    // Fields after the command name (which is in parentheses): state is
+    // field 3; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = ticks as f64 / clock_ticks_per_second();
+    seconds
+}
+
+/// `getconf CLK_TCK` (100 on Linux).
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// `tickwire serve` at the benchmark's rate; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Self {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--rate", RATE_PER_SYMBOL])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tickwire serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("reads the banner");
+            assert!(read > 0, "tickwire serve ended before printing its URLs");
+            if line.trim_start().starts_with("stocks") {
+                break line
+                    .split_whitespace()
+                    .find(|w| w.starts_with("ws://"))
+                    .expect("a URL")
+                    .to_owned();
+            }
+        };
+        // Keep reading (and discarding) so the pipe never fills.
+        thread::spawn(move || for _ in stdout.lines() {});
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
