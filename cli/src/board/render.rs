@@ -103,32 +103,41 @@ pub(crate) fn market(snapshot: &MarketSnapshot, palette: Palette, frame: &mut Fr
         frame,
         areas.header,
     );
-    let head = Row::new([
-        "symbol", "bid", "× size", "ask", "× size", "spread", "last", "× size", "ex", "volume",
-        "upd/s", "age",
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let head =
+        Row::new(MARKET_COLUMNS.map(|(name, width)| Cell::from(right_aligned_name(name, width))))
+            .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows = snapshot.rows.iter().map(|row| market_row(row, palette));
-    let widths = [
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(7),
-        Constraint::Length(3),
-        Constraint::Length(10),
-        Constraint::Length(6),
-        Constraint::Length(6),
-    ];
+    let widths = MARKET_COLUMNS.map(|(_, width)| Constraint::Length(width));
     frame.render_widget(
         Table::new(rows, widths).header(head).column_spacing(1),
         areas.table,
     );
     events(&snapshot.health, palette, frame, areas.events);
     footer(snapshot.sort.name(), frame, areas.footer);
+}
+
+/// The quote board's columns and their widths (92 columns in all).
+const MARKET_COLUMNS: [(&str, u16); 12] = [
+    ("symbol", 9),
+    ("bid", 9),
+    ("size", 6),
+    ("ask", 9),
+    ("size", 6),
+    ("spread", 6),
+    ("last", 9),
+    ("size", 6),
+    ("ex", 2),
+    ("volume", 9),
+    ("upd/s", 5),
+    ("age", 5),
+];
+
+/// Column names over numbers are right-aligned like them.
+fn right_aligned_name(name: &str, width: u16) -> String {
+    match name {
+        "symbol" | "size" | "ex" => name.to_owned(),
+        _ => right(name.to_owned(), usize::from(width)),
+    }
 }
 
 fn market_row(row: &RowSnapshot, palette: Palette) -> Row<'static> {
@@ -138,29 +147,29 @@ fn market_row(row: &RowSnapshot, palette: Palette) -> Row<'static> {
     let (last, last_size, exchange) = match &row.last {
         Some((price_value, size_value, exchange)) => (
             price(*price_value),
-            size(*size_value),
+            format!("× {}", size(*size_value)),
             exchange.as_deref().unwrap_or("").to_owned(),
         ),
         None => ("-".to_owned(), String::new(), String::new()),
     };
     Row::new([
         Cell::from(row.symbol.to_string()).style(Style::new().add_modifier(Modifier::BOLD)),
-        Cell::from(right(bid, 10)).style(palette.flash(bid_flash)),
+        Cell::from(right(bid, 9)).style(palette.flash(bid_flash)),
         Cell::from(bid_size),
-        Cell::from(right(ask, 10)).style(palette.flash(ask_flash)),
+        Cell::from(right(ask, 9)).style(palette.flash(ask_flash)),
         Cell::from(ask_size),
         Cell::from(right(
             row.spread
                 .zip(row.bid)
                 .map_or_else(|| "-".to_owned(), |(value, (bid, _))| spread(value, bid)),
-            7,
+            6,
         )),
-        Cell::from(right(last, 10)).style(palette.flash(last_flash)),
+        Cell::from(right(last, 9)).style(palette.flash(last_flash)),
         Cell::from(last_size),
         Cell::from(exchange),
-        Cell::from(right(size(row.volume), 10)),
-        Cell::from(right(format!("{:.0}", row.rate), 6)),
-        Cell::from(right(row.age.map_or_else(|| "-".to_owned(), age), 6)),
+        Cell::from(right(size(row.volume), 9)),
+        Cell::from(right(format!("{:.0}", row.rate), 5)),
+        Cell::from(right(row.age.map_or_else(|| "-".to_owned(), age), 5)),
     ])
 }
 
@@ -290,7 +299,7 @@ fn footer(sort: &str, frame: &mut Frame<'_>, area: Rect) {
 fn pair(value: Option<(f64, f64)>) -> (String, String) {
     value.map_or_else(
         || ("-".to_owned(), String::new()),
-        |(p, s)| (price(p), size(s)),
+        |(p, s)| (price(p), format!("× {}", size(s))),
     )
 }
 

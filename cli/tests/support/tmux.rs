@@ -1,7 +1,7 @@
 //! A real terminal for the boards: tmux, each test on a server of its own
-//! (`tmux -L <name>`), the command in a window that stays after it exits
-//! (`remain-on-exit`) so its exit status and the terminal's final modes can
-//! be read.
+//! (`tmux -L <name>`), the command run by a shell that prints its exit
+//! status and stays, so the terminal's modes after the command can be read
+//! (tmux reports no cursor for a pane whose process has ended).
 //!
 //! When tmux is missing the helper installs it with `apt-get install -y
 //! tmux` (as root), or fails saying what to install; it never skips.
@@ -59,14 +59,13 @@ impl Tmux {
                 "sleep 600",
             ],
         );
-        tmux(&socket, &["set-option", "-g", "remain-on-exit", "on"]);
-        let mut command = String::from(
-            "exec env -u APCA_API_KEY_ID -u APCA_API_SECRET_KEY -u RUST_LOG -u NO_COLOR",
-        );
+        let mut command =
+            String::from("env -u APCA_API_KEY_ID -u APCA_API_SECRET_KEY -u RUST_LOG -u NO_COLOR");
         for word in std::iter::once(program).chain(args.iter().copied()) {
             command.push(' ');
             command.push_str(&quote(word));
         }
+        command.push_str("; echo \"exit status $?\"; exec sleep 600");
         let printed = tmux(
             &socket,
             &[
@@ -83,10 +82,11 @@ impl Tmux {
         let printed = String::from_utf8_lossy(&printed.stdout).into_owned();
         let mut words = printed.split_whitespace();
         let pane = words.next().expect("tmux prints the pane id").to_owned();
-        let pid = words
+        let shell: u32 = words
             .next()
             .and_then(|pid| pid.parse().ok())
             .unwrap_or_else(|| panic!("tmux printed no pane pid: {printed:?}"));
+        let pid = child_of(shell);
         Self { socket, pane, pid }
     }
 
@@ -122,38 +122,66 @@ impl Tmux {
     /// Waits for the command to exit; its status and the terminal's modes then.
     pub(crate) fn wait_exit(&self, timeout: Duration) -> Ended {
         let deadline = Instant::now() + timeout;
-        loop {
-            let output = tmux(
-                &self.socket,
-                &[
-                    "display-message",
-                    "-p",
-                    "-t",
-                    &self.pane,
-                    "#{pane_dead} #{pane_dead_status} #{alternate_on} #{cursor_flag}",
-                ],
-            );
-            let text = String::from_utf8_lossy(&output.stdout).into_owned();
-            let fields: Vec<&str> = text.split_whitespace().collect();
-            if fields.first() == Some(&"1") {
-                let flag = |i: usize| fields.get(i) == Some(&"1");
-                return Ended {
-                    status: fields
-                        .get(1)
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or_else(|| panic!("no exit status in {text:?}")),
-                    alternate_screen: flag(2),
-                    cursor_visible: flag(3),
-                };
+        let status = loop {
+            let screen = self.screen();
+            let status = screen
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("exit status "))
+                .and_then(|code| code.trim().parse().ok());
+            if let Some(status) = status {
+                break status;
             }
             assert!(
                 Instant::now() < deadline,
-                "the command did not exit within {} s; the screen:\n{}",
-                timeout.as_secs(),
-                self.screen()
+                "the command did not exit within {} s; the screen:\n{screen}",
+                timeout.as_secs()
             );
             thread::sleep(POLL_INTERVAL);
+        };
+        let output = tmux(
+            &self.socket,
+            &[
+                "display-message",
+                "-p",
+                "-t",
+                &self.pane,
+                "#{alternate_on} #{cursor_flag}",
+            ],
+        );
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        Ended {
+            status,
+            alternate_screen: fields.first() == Some(&"1"),
+            cursor_visible: fields.get(1) == Some(&"1"),
         }
+    }
+}
+
+/// The process the shell `parent` started (found in `/proc`, waited for).
+fn child_of(parent: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let children = std::fs::read_dir("/proc")
+            .expect("reads /proc")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    // The parent is the second field after the command name.
+                    stat.rfind(')')
+                        .and_then(|end| stat[end + 1..].split_whitespace().nth(1))
+                        .is_some_and(|ppid| ppid == parent.to_string())
+                })
+            })
+            .collect::<Vec<u32>>();
+        if let Some(child) = children.first() {
+            return *child;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shell {parent} started no command"
+        );
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
