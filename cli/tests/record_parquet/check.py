@@ -57,6 +57,7 @@ def ensure_venv(path):
 
 
 def describe(path):
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -68,7 +69,8 @@ def describe(path):
         symbols = sorted(s for s in pc.unique(table["symbol"]).to_pylist() if s is not None)
         for symbol in symbols:
             rows = table.filter(pc.equal(table["symbol"], symbol))
-            times = rows["timestamp"].to_pylist()
+            # Nanoseconds since the epoch (datetime.datetime stops at microseconds).
+            times = rows["timestamp"].cast(pa.int64()).to_pylist()
             if any(later < earlier for earlier, later in zip(times, times[1:])):
                 monotonic = False
     return {
