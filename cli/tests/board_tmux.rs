@@ -87,3 +87,23 @@ fn sigterm_ends_the_board_cleanly() {
     assert!(!ended.alternate_screen, "{ended:?}");
     assert!(ended.cursor_visible, "{ended:?}");
 }
+
+#[test]
+fn lines_on_a_terminal_print_lines_instead() {
+    let tmux = Tmux::run(
+        "tickwire-board-lines",
+        env!("CARGO_BIN_EXE_tickwire"),
+        &["watch", "--lines", "--count", "5", "SPY"],
+    );
+    let ended = tmux.wait_exit(PATIENCE);
+    assert_eq!(ended.status, 0, "{ended:?}; the screen:\n{}", tmux.screen());
+    let screen = tmux.screen();
+    assert!(screen.contains("* state: live (connection #1)"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains(" SPY ") && l.contains("quote")),
+        "{screen}"
+    );
+    assert!(!screen.contains("q quit"), "no board: {screen}");
+}

@@ -222,9 +222,9 @@ pub(crate) fn orders(snapshot: &OrderSnapshot, palette: Palette, frame: &mut Fra
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(10),
-        Constraint::Length(14),
+        Constraint::Length(13),
         Constraint::Length(16),
-        Constraint::Length(12),
+        Constraint::Length(14),
         Constraint::Length(8),
     ];
     frame.render_widget(
