@@ -8,7 +8,9 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::{succeeds, tickwire};
@@ -139,6 +141,85 @@ fn thirty_seconds_recorded_read_back_by_pyarrow() {
     assert!(
         events.lines().any(|l| l.contains(r#""state":"live""#)),
         "{events}"
+    );
+}
+
+/// The most a killed recording may lose: the flush interval (2 s) and slack
+/// for a busy machine.
+const KILL_LOSS_MAX: Duration = Duration::from_secs(5);
+
+#[test]
+fn a_killed_recording_is_repaired_and_loses_only_the_last_seconds() {
+    let dir = folder("record-killed");
+    let mut recording = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["record", "--out"])
+        .arg(&dir)
+        .args(["SPY", "AAPL"])
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tickwire record starts");
+    // Wait for two row groups of quotes in the journal, then kill outright.
+    let journal = |dir: &Path| -> usize {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("quotes-") && name.ends_with(".rowgroups")
+            })
+            .map(|e| {
+                std::fs::read_to_string(e.path())
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journal(&dir) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no row groups journaled within 60 s"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    thread::sleep(Duration::from_millis(1500));
+    recording.kill().expect("SIGKILL");
+    let killed_at = SystemTime::now();
+    recording.wait().expect("reaped");
+
+    // The next recording into the folder repairs the file first.
+    let output = succeeds(
+        tickwire()
+            .args(["record", "--count", "1", "--out"])
+            .arg(&dir),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("repaired"), "{stderr}");
+
+    let report = pyarrow_report(&dir);
+    let (name, quotes) = report["files"]
+        .as_object()
+        .expect("a files object")
+        .iter()
+        .find(|(name, _)| name.starts_with("quotes-") && !name.contains(".1."))
+        .expect("the killed recording's quotes");
+    let rows = quotes["rows"].as_u64().expect("rows");
+    assert!(rows > 0, "{name}: {quotes}");
+    assert!(stderr.contains(&format!("{rows} rows kept")), "{stderr}");
+    let last = quotes["last_timestamp_ns"]
+        .as_u64()
+        .expect("a last timestamp");
+    let killed_ns =
+        u64::try_from(killed_at.duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap();
+    let lost = Duration::from_nanos(killed_ns.saturating_sub(last));
+    assert!(
+        lost <= KILL_LOSS_MAX,
+        "the last row kept is {lost:?} older than the kill (at most {KILL_LOSS_MAX:?})"
     );
 }
 

@@ -11,14 +11,15 @@
 //! Buffered rows reach the file as a row group at least every
 //! [`FLUSH_INTERVAL`] (or each [`ROWS_PER_GROUP_MAX`] rows), so a process
 //! that dies without closing loses at most the rows of the last
-//! [`FLUSH_INTERVAL`]; its Parquet files have no footer, though (see the
-//! README).
+//! [`FLUSH_INTERVAL`]: the next `record` into the folder writes the missing
+//! Parquet footers from the row-group journals ([`journal`]).
 //!
 //! Every event that is not data (`state`, `subscription`, `gap`, `resumed`,
 //! `error`, `dropped`) is appended to `events.jsonl` in the folder as its
 //! `--json` line, written through at once.
 
 pub(crate) mod csv;
+pub(crate) mod journal;
 pub(crate) mod parquet;
 pub(crate) mod schema;
 
@@ -146,6 +147,13 @@ impl Recorder {
     pub(crate) fn create(dir: &Path, format: RecordFormat) -> Result<Self, String> {
         let failed = |e: io::Error| format!("cannot write into {}: {e}", dir.display());
         fs::create_dir_all(dir).map_err(failed)?;
+        for repaired in journal::repair(dir)? {
+            crate::notice(&format!(
+                "{} was left without its footer by an earlier recording: repaired, {} rows kept",
+                repaired.path.display(),
+                repaired.rows
+            ));
+        }
         let events = OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,8 +1,8 @@
 //! One table's Parquet file: arrow-rs's `ArrowWriter` with the table's
 //! explicit schema, Snappy compression, rows buffered in Arrow builders and
 //! written as a row group when [`ROWS_PER_GROUP_MAX`] rows are buffered or
-//! [`FLUSH_INTERVAL`] has passed; the footer is written on close, and on
-//! drop when a path did not close it.
+//! [`FLUSH_INTERVAL`] has passed, and noted in the file's [`Journal`]; the
+//! footer is written on close, and on drop when a path did not close it.
 
 use std::fs::File;
 use std::io;
@@ -22,6 +22,7 @@ use parquet::file::properties::WriterProperties;
 use tickwire_alpaca::{Conditions, MarketData};
 use tickwire_core::Timestamp;
 
+use super::journal::Journal;
 use super::schema::{Column, Kind, RowWriter, Table, write_row};
 use super::{FLUSH_INTERVAL, ROWS_PER_GROUP_MAX, TableFile};
 
@@ -158,6 +159,7 @@ pub(crate) struct ParquetFile {
     schema: SchemaRef,
     builders: Vec<Builder>,
     writer: Option<ArrowWriter<File>>,
+    journal: Option<Journal>,
     rows_written: u64,
     last_flush: Instant,
 }
@@ -185,11 +187,13 @@ impl ParquetFile {
             .build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties))
             .map_err(io::Error::other)?;
+        let journal = Journal::create(path, table)?;
         Ok(Self {
             path: path.to_owned(),
             builders: table.columns().iter().map(Builder::new).collect(),
             schema,
             writer: Some(writer),
+            journal: Some(journal),
             rows_written: 0,
             last_flush: now,
         })
@@ -214,6 +218,11 @@ impl ParquetFile {
         writer.write(&batch).map_err(io::Error::other)?;
         writer.flush().map_err(io::Error::other)?;
         writer.sync()?;
+        if let (Some(journal), Some(row_group)) =
+            (self.journal.as_mut(), writer.flushed_row_groups().last())
+        {
+            journal.note(row_group, writer.bytes_written() as u64)?;
+        }
         self.rows_written += rows as u64;
         Ok(())
     }
@@ -247,6 +256,9 @@ impl TableFile for ParquetFile {
         self.write_row_group()?;
         if let Some(writer) = self.writer.take() {
             writer.close().map_err(io::Error::other)?;
+        }
+        if let Some(journal) = self.journal.take() {
+            journal.remove()?;
         }
         Ok(self.rows_written)
     }
@@ -297,7 +309,12 @@ mod tests {
         file.flush_due(start + FLUSH_INTERVAL).unwrap();
         assert_eq!(file.rows_written, 3, "a row group on the time bound");
         file.append(&quote, "").unwrap();
+        assert!(dir.join("quotes.parquet.rowgroups").exists());
         assert_eq!(file.close().unwrap(), 4);
+        assert!(
+            !dir.join("quotes.parquet.rowgroups").exists(),
+            "closed: no journal"
+        );
 
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         let metadata = reader.metadata();
@@ -319,6 +336,39 @@ mod tests {
             ParquetFile::create(&path, Table::Quotes, start).is_err(),
             "an existing file is never overwritten"
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_left_without_footer_is_repaired_from_its_journal() {
+        let dir = temporary_dir("parquet-repair");
+        let path = dir.join("quotes-2024-01-02.parquet");
+        let start = Instant::now();
+        let mut file = ParquetFile::create(&path, Table::Quotes, start).unwrap();
+        let quote = fixtures::market(fixtures::QUOTE);
+        for round in 1..=2 {
+            for _ in 0..5 {
+                file.append(&quote, "").unwrap();
+            }
+            file.flush_due(start + FLUSH_INTERVAL * round).unwrap();
+        }
+        file.append(&quote, "").unwrap();
+        // The process dies: no footer, the last row never flushed.
+        file.writer = None;
+        file.journal = None;
+        drop(file);
+        assert!(SerializedFileReader::new(File::open(&path).unwrap()).is_err());
+
+        let repaired = super::super::journal::repair(&dir).unwrap();
+        assert_eq!(repaired.len(), 1);
+        assert_eq!(repaired[0].rows, 10);
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 2);
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 10);
+        let rows = reader.get_row_iter(None).unwrap().count();
+        assert_eq!(rows, 10);
+        assert!(!dir.join("quotes-2024-01-02.parquet.rowgroups").exists());
+        assert!(super::super::journal::repair(&dir).unwrap().is_empty());
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -182,6 +182,22 @@ impl Table {
         }
     }
 
+    /// The table of a [`name`](Self::name).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Quotes,
+            Self::Trades,
+            Self::Bars,
+            Self::DailyBars,
+            Self::UpdatedBars,
+            Self::Corrections,
+            Self::CancelErrors,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|table| table.name() == name)
+    }
+
     /// Its columns, in file order.
     pub(crate) const fn columns(self) -> &'static [Column] {
         match self {
@@ -337,5 +353,7 @@ mod tests {
         assert_eq!(table(fixtures::NEWS), Table::Other);
         assert_eq!(table(fixtures::ORDERBOOK), Table::Other);
         assert_eq!(Table::UpdatedBars.name(), "updated_bars");
+        assert_eq!(Table::from_name("cancel_errors"), Some(Table::CancelErrors));
+        assert_eq!(Table::from_name("ticks"), None);
     }
 }

@@ -73,8 +73,10 @@ def describe(path):
             times = rows["timestamp"].cast(pa.int64()).to_pylist()
             if any(later < earlier for earlier, later in zip(times, times[1:])):
                 monotonic = False
+    last = pc.max(table["timestamp"].cast(pa.int64())).as_py() if table.num_rows else None
     return {
         "rows": table.num_rows,
+        "last_timestamp_ns": last,
         "types": types,
         "monotonic_per_symbol": monotonic,
         "symbols": symbols,
