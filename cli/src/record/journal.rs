@@ -2,7 +2,7 @@
 //! file whose writer died before its footer.
 //!
 //! A Parquet file is only readable with its footer, written when the file
-//! is closed. So that a killed recording (SIGKILL, power loss) loses no more
+//! is closed. So that a killed recording (SIGKILL, the OOM killer) loses no more
 //! than the last unflushed rows, each row group written to `<file>` is also
 //! described by one JSON line appended to `<file>.rowgroups`: its rows, and
 //! where each column chunk lies. Closing the file removes the journal. A
