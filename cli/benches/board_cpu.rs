@@ -10,9 +10,9 @@
 //!
 //! The load: quotes only for 30 symbols (the simulated free plan's limit per
 //! channel), asked at 3,000 quotes/s each; the simulated exchange delivers
-//! what its timer allows (about 20,000 quotes/s per client on an idle
-//! 2-core machine, fewer on a busy one), and the board's own header
-//! measures it, printed beside the figures. Each client has an account of
+//! what its timer allows (11,600–15,000 quotes/s per client in a run on a
+//! busy 2-core machine: short of the 20,000 the budget names), and the
+//! board's own header measures it, printed beside the figures. Each client has an account of
 //! its own (one connection per account). Budget: board CPU ≤ 1.5 × lines
 //! CPU. Needs tmux (installed if missing, as root).
 
