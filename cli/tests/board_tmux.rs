@@ -107,3 +107,27 @@ fn lines_on_a_terminal_print_lines_instead() {
     );
     assert!(!screen.contains("q quit"), "no board: {screen}");
 }
+
+#[test]
+fn trades_shows_a_board_of_orders() {
+    let tmux = Tmux::run(
+        "tickwire-board-trades",
+        env!("CARGO_BIN_EXE_tickwire"),
+        &["trades"],
+    );
+    tmux.wait_for(
+        PATIENCE,
+        "an order on the board of a live account stream",
+        |screen| {
+            let header_live = screen.lines().next().is_some_and(|l| l.contains(" live "));
+            let order_row = screen
+                .lines()
+                .any(|line| line.split_whitespace().any(|w| matches!(w, "buy" | "sell")));
+            header_live && screen.contains("account") && order_row
+        },
+    );
+    tmux.keys("q");
+    let ended = tmux.wait_exit(PATIENCE);
+    assert_eq!(ended.status, 0, "{ended:?}; the screen:\n{}", tmux.screen());
+    assert!(!ended.alternate_screen && ended.cursor_visible, "{ended:?}");
+}
