@@ -19,6 +19,7 @@
 //! `--json` line, written through at once.
 
 pub(crate) mod csv;
+pub(crate) mod folder_lock;
 pub(crate) mod journal;
 pub(crate) mod parquet;
 pub(crate) mod schema;
@@ -35,6 +36,7 @@ use tickwire_core::machine::Event;
 use tickwire_ws::StreamEvent;
 
 use self::csv::CsvFile;
+use self::folder_lock::FolderLock;
 use self::parquet::ParquetFile;
 use self::schema::Table;
 use crate::args::RecordFormat;
@@ -94,6 +96,8 @@ pub(crate) struct Recorder {
     events: BufWriter<File>,
     json: String,
     summary: Summary,
+    /// Dropped last: the files are closed before the folder is let go.
+    _lock: FolderLock,
 }
 
 impl fmt::Debug for Recorder {
@@ -147,6 +151,7 @@ impl Recorder {
     pub(crate) fn create(dir: &Path, format: RecordFormat) -> Result<Self, String> {
         let failed = |e: io::Error| format!("cannot write into {}: {e}", dir.display());
         fs::create_dir_all(dir).map_err(failed)?;
+        let lock = FolderLock::take(dir)?;
         for repaired in journal::repair(dir)? {
             crate::notice(&format!(
                 "{} was left without its footer by an earlier recording: repaired, {} rows kept",
@@ -167,6 +172,7 @@ impl Recorder {
             events: BufWriter::new(events),
             json: String::with_capacity(256),
             summary: Summary::default(),
+            _lock: lock,
         })
     }
 
