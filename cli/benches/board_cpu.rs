@@ -10,7 +10,7 @@
 //!
 //! The load: quotes only for 30 symbols (the simulated free plan's limit per
 //! channel), asked at 3,000 quotes/s each; the simulated exchange delivers
-//! what its timer allows (11,600–15,000 quotes/s per client in a run on a
+//! what its timer allows (11,600–17,700 quotes/s per client in runs on a
 //! busy 2-core machine: short of the 20,000 the budget names), and the
 //! board's own header measures it, printed beside the figures. Each client has an account of
 //! its own (one connection per account). Budget: board CPU ≤ 1.5 × lines
