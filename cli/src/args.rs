@@ -31,6 +31,8 @@ pub(crate) enum Command {
     Watch(WatchArgs),
     /// Stream the account's order and fill updates (`trade_updates`).
     Trades(TradesArgs),
+    /// Write market data to Parquet (or CSV) files, one per channel and UTC day.
+    Record(RecordArgs),
     /// Run the simulated exchange on loopback for other programs.
     Serve(ServeArgs),
     /// Share one upstream connection per feed and account among many
@@ -43,7 +45,43 @@ pub(crate) enum Command {
 /// `tickwire watch`.
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
-    /// Symbols to watch, e.g. SPY AAPL, BTC/USD, or * for every symbol
+    #[command(flatten)]
+    pub(crate) source: MarketSourceArgs,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+
+    /// One JSON object per line on stdout instead of the human view.
+    #[arg(long, conflicts_with = "lines")]
+    pub(crate) json: bool,
+
+    /// One line per event even on a terminal, instead of the live board.
+    #[arg(long)]
+    pub(crate) lines: bool,
+}
+
+/// `tickwire record`.
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    /// The folder to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+
+    /// The file format.
+    #[arg(long, value_enum, default_value_t = RecordFormat::Parquet)]
+    pub(crate) format: RecordFormat,
+
+    #[command(flatten)]
+    pub(crate) source: MarketSourceArgs,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// What market data to take from where (shared by `watch` and `record`).
+#[derive(Debug, Args)]
+pub(crate) struct MarketSourceArgs {
+    /// Symbols, e.g. SPY AAPL, BTC/USD, or * for every symbol
     /// [default: SPY AAPL on stocks, FAKEPACA on test, BTC/USD on crypto, * on news].
     #[arg(value_name = "SYMBOL")]
     pub(crate) symbols: Vec<String>,
@@ -64,17 +102,10 @@ pub(crate) struct WatchArgs {
     #[arg(long, value_enum)]
     pub(crate) encoding: Option<EncodingArg>,
 
-    #[command(flatten)]
-    pub(crate) limits: LimitArgs,
-
     /// Reconnect when no data arrived for this many seconds while live
     /// (off by default: sparse channels are often quiet).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub(crate) stale_after: Option<Duration>,
-
-    /// One JSON object per line on stdout instead of the human view.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 /// `tickwire trades`.
@@ -95,8 +126,12 @@ pub(crate) struct TradesArgs {
     pub(crate) limits: LimitArgs,
 
     /// One JSON object per line on stdout instead of the human view.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lines")]
     pub(crate) json: bool,
+
+    /// One line per event even on a terminal, instead of the live board.
+    #[arg(long)]
+    pub(crate) lines: bool,
 }
 
 /// Where to connect and as whom (shared by `watch` and `trades`).
@@ -122,6 +157,10 @@ pub(crate) struct ConnectionArgs {
     /// Also trust the operating system's certificate store for wss://.
     #[arg(long)]
     pub(crate) native_roots: bool,
+    /// What the stream does when this program falls behind: block (stop
+    /// reading the socket, lose nothing), drop-oldest or drop-newest queued data.
+    #[arg(long, value_enum, default_value_t = SlowConsumerArg::Block, value_name = "POLICY")]
+    pub(crate) slow_consumer: SlowConsumerArg,
 }
 
 /// When to stop (shared by `watch` and `trades`).
@@ -257,6 +296,26 @@ pub(crate) enum Feed {
     News,
 }
 
+/// The slow-consumer policy, as `--slow-consumer` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SlowConsumerArg {
+    /// Stop reading the socket until the program catches up; nothing is lost.
+    Block,
+    /// Drop the oldest queued data to make room (counted and shown).
+    DropOldest,
+    /// Drop data that arrives while the queue is full (counted and shown).
+    DropNewest,
+}
+
+/// The file format of `record`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RecordFormat {
+    /// Apache Parquet, typed columns, Snappy-compressed.
+    Parquet,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
 /// The wire encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum EncodingArg {
@@ -355,10 +414,14 @@ mod tests {
         let Command::Watch(watch) = cli.command else {
             panic!("not watch")
         };
-        assert_eq!(watch.symbols, ["SPY", "AAPL"]);
-        assert_eq!(watch.feed, Feed::Iex);
-        assert_eq!(watch.channels, None);
-        assert!(!watch.json);
+        assert_eq!(watch.source.symbols, ["SPY", "AAPL"]);
+        assert_eq!(watch.source.feed, Feed::Iex);
+        assert_eq!(watch.source.channels, None);
+        assert_eq!(
+            watch.source.connection.slow_consumer,
+            SlowConsumerArg::Block
+        );
+        assert!(!watch.json && !watch.lines);
     }
 
     #[test]
@@ -385,12 +448,44 @@ mod tests {
         let Command::Watch(watch) = cli.command else {
             panic!("not watch")
         };
-        assert_eq!(watch.channels, Some(vec![Channel::Trades, Channel::Bars]));
-        assert_eq!(watch.feed, Feed::DelayedSip);
+        assert_eq!(
+            watch.source.channels,
+            Some(vec![Channel::Trades, Channel::Bars])
+        );
+        assert_eq!(watch.source.feed, Feed::DelayedSip);
         assert_eq!(watch.limits.count, Some(5));
         assert_eq!(watch.limits.duration, Some(Duration::from_millis(1500)));
-        assert_eq!(watch.stale_after, Some(Duration::from_secs(30)));
-        assert_eq!(watch.encoding, Some(EncodingArg::Msgpack));
+        assert_eq!(watch.source.stale_after, Some(Duration::from_secs(30)));
+        assert_eq!(watch.source.encoding, Some(EncodingArg::Msgpack));
+    }
+
+    #[test]
+    fn record_flags() {
+        let cli = parse(&[
+            "record",
+            "--out",
+            "data",
+            "SPY",
+            "--format",
+            "csv",
+            "--duration",
+            "30",
+            "--slow-consumer",
+            "drop-oldest",
+        ])
+        .unwrap();
+        let Command::Record(record) = cli.command else {
+            panic!("not record")
+        };
+        assert_eq!(record.out, PathBuf::from("data"));
+        assert_eq!(record.format, RecordFormat::Csv);
+        assert_eq!(record.source.symbols, ["SPY"]);
+        assert_eq!(record.limits.duration, Some(Duration::from_secs(30)));
+        assert_eq!(
+            record.source.connection.slow_consumer,
+            SlowConsumerArg::DropOldest
+        );
+        assert!(parse(&["record", "SPY"]).is_err(), "--out is required");
     }
 
     #[test]
@@ -405,6 +500,9 @@ mod tests {
             &["watch", "--count", "0"],
             &["watch", "--duration", "-1"],
             &["watch", "--encoding", "xml"],
+            &["watch", "--json", "--lines"],
+            &["watch", "--slow-consumer", "later"],
+            &["record", "--out", "x", "--format", "xlsx"],
             &["trades", "--paper", "--live"],
             &["serve", "--rate", "0"],
             &["sim", "--seeds", "0"],

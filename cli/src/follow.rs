@@ -1,10 +1,11 @@
-//! Following a stream: print its events until a limit, Ctrl-C or a fatal
-//! verdict, then shut it down cleanly.
+//! Following a stream: hand its events to a [`Sink`] (printed lines, the
+//! board, a recording) until a limit, Ctrl-C, SIGTERM, a quit request or a
+//! fatal verdict, then shut it down cleanly.
 //!
-//! Shared by `watch` and `trades`; the stream kind only changes the data
-//! type, which the [`output`](crate::output) formatters know how to print.
+//! Shared by `watch`, `trades` and `record`; the stream kind only changes the
+//! data type, the sink what becomes of each event.
 
-use std::io::{self, Write};
+use std::future::Future;
 use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
@@ -13,7 +14,6 @@ use tickwire_ws::{StreamEvent, StreamHandle};
 use tokio::time::Instant;
 
 use crate::error::CliError;
-use crate::output::{Clock, Printable, Printer, Style};
 use crate::target::Limits;
 
 /// Errors in a row, before the stream was ever live, after which the
@@ -22,6 +22,10 @@ const FAILURES_BEFORE_LIVE_MAX: u32 = 3;
 
 /// Most events printed before the output is flushed.
 const BATCH_EVENTS_MAX: usize = 1024;
+
+/// How often the sink is flushed when no event comes (a recording's time
+/// bound holds on a quiet stream too).
+const IDLE_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What ended a follow that went well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,44 +36,83 @@ pub(crate) enum Stop {
     Duration,
     /// Ctrl-C.
     Interrupted,
+    /// SIGTERM.
+    Terminated,
+    /// The user asked to quit (`q` on the board).
+    Quit,
     /// Stdout was closed (e.g. piped into `head`).
     OutputClosed,
 }
 
-/// Prints `events` until a limit, Ctrl-C, a fatal error or the stream's end,
-/// then shuts the stream down.
+/// Why a [`Sink`] cannot take more events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SinkError {
+    /// The reader went away (e.g. stdout piped into `head`): stop quietly.
+    Closed,
+    /// Writing failed; the message says what and where.
+    Failed(String),
+}
+
+/// Where the events of a followed stream go.
+pub(crate) trait Sink<T> {
+    /// Takes one event (it may be buffered until [`flush`](Self::flush)).
+    ///
+    /// # Errors
+    /// [`SinkError`] when the events cannot be written; following stops.
+    fn event(&mut self, event: &StreamEvent<T>) -> Result<(), SinkError>;
+
+    /// Writes out what is buffered; called after each run of ready events.
+    ///
+    /// # Errors
+    /// As for [`event`](Self::event).
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// Hands `events` to `sink` until a limit, Ctrl-C, SIGTERM, `quit`, a fatal
+/// error or the stream's end, then flushes the sink and shuts the stream down.
 ///
 /// # Errors
 /// [`CliError::Fatal`] on a fatal server verdict, [`CliError::Runtime`] when
-/// the endpoint cannot be reached or the stream ends unexpectedly.
-pub(crate) async fn follow<T: Printable, S>(
+/// the endpoint cannot be reached, the stream ends unexpectedly or the sink
+/// fails.
+pub(crate) async fn follow<T, S, K>(
     handle: &StreamHandle,
     events: &mut S,
+    sink: &mut K,
     limits: Limits,
-    json: bool,
     endpoint: &str,
+    quit: impl Future<Output = ()>,
 ) -> Result<Stop, CliError>
 where
     S: Stream<Item = StreamEvent<T>> + Unpin,
+    K: Sink<T>,
 {
-    let style = if json { Style::Json } else { Style::Human };
-    let mut printer = Printer::new(
-        style,
-        io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
-    );
     let mut tracker = Tracker::new(limits.count);
     let deadline = limits.duration.map(|d| Instant::now() + d);
     let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(far_future));
     tokio::pin!(sleep);
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
+    let terminate = terminated();
+    tokio::pin!(terminate);
+    tokio::pin!(quit);
+    let mut idle_flush = tokio::time::interval(IDLE_FLUSH_INTERVAL);
+    idle_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let outcome = loop {
         let first = tokio::select! {
             biased;
             _ = &mut interrupt => break Ok(Stop::Interrupted),
+            () = &mut terminate => break Ok(Stop::Terminated),
+            () = &mut quit => break Ok(Stop::Quit),
             () = &mut sleep, if deadline.is_some() => break Ok(Stop::Duration),
             event = events.next() => event,
+            _ = idle_flush.tick() => {
+                if let Err(error) = sink.flush() {
+                    break sink_error(error);
+                }
+                continue;
+            }
         };
         let Some(first) = first else {
             break Err(ended(handle));
@@ -79,7 +122,7 @@ where
         let mut verdict = None;
         let mut printed = 0;
         while let Some(event) = next.take() {
-            if let Some(done) = tracker.handle(&event, &mut printer) {
+            if let Some(done) = tracker.handle(&event, sink) {
                 verdict = Some(done);
                 break;
             }
@@ -88,8 +131,8 @@ where
                 next = events.next().now_or_never().flatten();
             }
         }
-        if let Err(error) = printer.flush() {
-            verdict.get_or_insert(output_error(&error));
+        if let Err(error) = sink.flush() {
+            verdict.get_or_insert(sink_error(error));
         }
         if let Some(verdict) = verdict {
             break verdict;
@@ -101,8 +144,10 @@ where
             )));
         }
     };
-    let _ = printer.flush();
-    drop(printer);
+    let outcome = match (sink.flush(), outcome) {
+        (Err(SinkError::Failed(message)), Ok(_)) => Err(CliError::runtime(message)),
+        (_, outcome) => outcome,
+    };
     if let Err(error) = tokio::time::timeout(Duration::from_secs(6), handle.shutdown()).await {
         tracing::warn!("shutdown did not finish: {error}");
     }
@@ -113,13 +158,24 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-fn output_error(error: &io::Error) -> Result<Stop, CliError> {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        Ok(Stop::OutputClosed)
-    } else {
-        Err(CliError::runtime(format!(
-            "cannot write to stdout: {error}"
-        )))
+/// Resolves on SIGTERM (never where there is no such signal, or when it
+/// cannot be watched: then the default action, ending the process, stays).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut signal) = signal(SignalKind::terminate()) {
+            signal.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+fn sink_error(error: SinkError) -> Result<Stop, CliError> {
+    match error {
+        SinkError::Closed => Ok(Stop::OutputClosed),
+        SinkError::Failed(message) => Err(CliError::runtime(message)),
     }
 }
 
@@ -156,13 +212,13 @@ impl Tracker {
         !self.ever_live && self.failures_before_live >= FAILURES_BEFORE_LIVE_MAX
     }
 
-    /// Prints one event; `Some` when following must stop.
-    fn handle<T: Printable, W: Write>(
+    /// Hands one event to the sink; `Some` when following must stop.
+    fn handle<T, K: Sink<T>>(
         &mut self,
         event: &StreamEvent<T>,
-        printer: &mut Printer<W>,
+        sink: &mut K,
     ) -> Option<Result<Stop, CliError>> {
-        let written = printer.print(event, &Clock::now());
+        let written = sink.event(event);
         match event {
             StreamEvent::Machine(Event::Data(_)) => self.data_printed += 1,
             StreamEvent::Machine(Event::StateChanged(state)) => {
@@ -188,7 +244,7 @@ impl Tracker {
             | StreamEvent::Dropped { .. } => {}
         }
         if let Err(error) = written {
-            return Some(output_error(&error));
+            return Some(sink_error(error));
         }
         if self.count_max.is_some_and(|max| self.data_printed >= max) {
             return Some(Ok(Stop::Count));

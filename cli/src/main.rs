@@ -38,11 +38,13 @@
 //! do not know.
 
 mod args;
+mod board;
 mod commands;
 mod embedded;
 mod error;
 mod follow;
 mod output;
+mod record;
 mod secret_arg;
 mod target;
 
@@ -85,6 +87,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         match cli.command {
             Command::Watch(args) => commands::watch::run(target::watch_plan(&args, &env)?).await,
             Command::Trades(args) => commands::trades::run(target::trades_plan(&args, &env)?).await,
+            Command::Record(args) => commands::record::run(target::record_plan(&args, &env)?).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Proxy(args) => commands::proxy::run(args, &env).await,
             Command::Sim(args) => commands::sim::run(args),

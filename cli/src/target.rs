@@ -12,7 +12,12 @@ use tickwire_alpaca::{
 use tickwire_core::{Credentials, Symbol};
 use tickwire_ws::TlsTrust;
 
-use crate::args::{ConnectionArgs, EncodingArg, Feed, LimitArgs, TradesArgs, WatchArgs};
+use tickwire_ws::SlowConsumerPolicy;
+
+use crate::args::{
+    ConnectionArgs, EncodingArg, Feed, LimitArgs, MarketSourceArgs, RecordArgs, RecordFormat,
+    SlowConsumerArg, TradesArgs, WatchArgs,
+};
 use crate::error::CliError;
 use crate::secret_arg::SecretArg;
 
@@ -75,12 +80,27 @@ pub(crate) struct WatchPlan {
     pub(crate) encoding: WireEncoding,
     /// The data-silence timeout.
     pub(crate) stale_after: Option<Duration>,
+    /// What the stream does when the command falls behind.
+    pub(crate) slow_consumer: SlowConsumerPolicy,
     /// When to stop.
     pub(crate) limits: Limits,
     /// JSON lines instead of the human view.
     pub(crate) json: bool,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
+    /// Lines even on a terminal, instead of the board.
+    pub(crate) lines: bool,
+}
+
+/// A resolved `record`: the stream of a `watch`, and where to write it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RecordPlan {
+    /// What to record, from where, until when.
+    pub(crate) source: WatchPlan,
+    /// The folder to write into.
+    pub(crate) out: std::path::PathBuf,
+    /// The file format.
+    pub(crate) format: RecordFormat,
 }
 
 /// A resolved `trades`.
@@ -90,12 +110,27 @@ pub(crate) struct TradesPlan {
     pub(crate) target: Target,
     /// Whether this is a live-money account (only said, never assumed).
     pub(crate) live: bool,
+    /// What the stream does when the command falls behind.
+    pub(crate) slow_consumer: SlowConsumerPolicy,
     /// When to stop.
     pub(crate) limits: Limits,
     /// JSON lines instead of the human view.
     pub(crate) json: bool,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
+    /// Lines even on a terminal, instead of the board.
+    pub(crate) lines: bool,
+}
+
+impl SlowConsumerArg {
+    /// The stream's policy of that name.
+    pub(crate) const fn policy(self) -> SlowConsumerPolicy {
+        match self {
+            Self::Block => SlowConsumerPolicy::Backpressure,
+            Self::DropOldest => SlowConsumerPolicy::DropOldest,
+            Self::DropNewest => SlowConsumerPolicy::DropNewest,
+        }
+    }
 }
 
 impl Feed {
@@ -193,9 +228,19 @@ pub(crate) fn credentials(
     args: &ConnectionArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Credentials>, CliError> {
+    key_pair(args.key.as_ref(), args.secret.as_ref(), env)
+}
+
+/// Reads a key pair from `--key`/`--secret` values, then the environment;
+/// as [`credentials`].
+pub(crate) fn key_pair(
+    key: Option<&String>,
+    secret: Option<&SecretArg>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Credentials>, CliError> {
     let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
-    let key = non_empty(args.key.clone()).or_else(|| non_empty(env(KEY_ID_ENV)));
-    let secret = non_empty(args.secret.clone().map(SecretArg::into_inner))
+    let key = non_empty(key.cloned()).or_else(|| non_empty(env(KEY_ID_ENV)));
+    let secret = non_empty(secret.cloned().map(SecretArg::into_inner))
         .or_else(|| non_empty(env(SECRET_KEY_ENV)));
     match (key, secret) {
         (Some(key), Some(secret)) => Ok(Some(Credentials::new(key, secret))),
@@ -212,6 +257,30 @@ pub(crate) fn credentials(
 /// Resolves `watch`'s flags.
 pub(crate) fn watch_plan(
     args: &WatchArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WatchPlan, CliError> {
+    let mut plan = market_plan(&args.source, &args.limits, env)?;
+    plan.json = args.json;
+    plan.lines = args.lines;
+    Ok(plan)
+}
+
+/// Resolves `record`'s flags.
+pub(crate) fn record_plan(
+    args: &RecordArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RecordPlan, CliError> {
+    Ok(RecordPlan {
+        source: market_plan(&args.source, &args.limits, env)?,
+        out: args.out.clone(),
+        format: args.format,
+    })
+}
+
+/// Resolves the market-data source of `watch` and `record` (as lines, not JSON).
+fn market_plan(
+    args: &MarketSourceArgs,
+    limits: &LimitArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<WatchPlan, CliError> {
     let credentials = credentials(&args.connection, env)?;
@@ -293,8 +362,10 @@ pub(crate) fn watch_plan(
         symbols,
         encoding,
         stale_after: args.stale_after,
-        limits: Limits::from(&args.limits),
-        json: args.json,
+        slow_consumer: args.connection.slow_consumer.policy(),
+        limits: Limits::from(limits),
+        json: false,
+        lines: false,
         tls: tls_trust(&args.connection),
     })
 }
@@ -325,9 +396,11 @@ pub(crate) fn trades_plan(
     Ok(TradesPlan {
         target,
         live: args.live,
+        slow_consumer: args.connection.slow_consumer.policy(),
         limits: Limits::from(&args.limits),
         json: args.json,
         tls: tls_trust(&args.connection),
+        lines: args.lines,
     })
 }
 
@@ -489,6 +562,22 @@ mod tests {
         assert!(matches!(error, CliError::Usage(_)));
         let plan = watch(&["--feed", "options", "AAPL240119C00190000"], &[]).unwrap();
         assert_eq!(plan.encoding, WireEncoding::MsgPack);
+    }
+
+    #[test]
+    fn record_takes_the_source_of_watch() {
+        let Command::Record(args) = parse(
+            "record",
+            &["--out", "d", "--slow-consumer", "drop-newest", "SPY"],
+        ) else {
+            panic!("not record")
+        };
+        let plan = record_plan(&args, &lookup(&[])).unwrap();
+        assert_eq!(plan.source.target, Target::Embedded { path: "/v2/iex" });
+        assert_eq!(names(&plan.source.symbols), ["SPY"]);
+        assert_eq!(plan.source.slow_consumer, SlowConsumerPolicy::DropNewest);
+        assert_eq!(plan.format, RecordFormat::Parquet);
+        assert!(!plan.source.json);
     }
 
     #[test]

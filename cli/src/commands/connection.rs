@@ -1,15 +1,18 @@
-//! Where `watch` and `trades` connect: a remote endpoint, or the embedded
-//! simulated exchange started for the occasion.
+//! Where `watch`, `record` and `trades` connect: a remote endpoint, or the
+//! embedded simulated exchange started for the occasion.
+
+use std::future::Future;
 
 use futures::Stream;
+use tickwire_alpaca::Encoding;
+use tickwire_alpaca::MarketData;
 use tickwire_core::Credentials;
-use tickwire_ws::{StreamEvent, StreamHandle};
+use tickwire_ws::{Events, Feed, MarketDataStream, StreamEvent, StreamHandle};
 
 use crate::embedded::Embedded;
 use crate::error::CliError;
-use crate::follow::{Stop, follow};
-use crate::output::Printable;
-use crate::target::{Limits, Target};
+use crate::follow::{Sink, Stop, follow};
+use crate::target::{Limits, Target, WatchPlan, WireEncoding};
 
 /// An endpoint and the key pair for it, with the embedded exchange when it
 /// is the one serving them.
@@ -52,27 +55,67 @@ impl Connection {
         }
     }
 
+    /// The market data stream `plan` describes, on this connection, with a
+    /// task per channel subscribing the plan's symbols in the background:
+    /// verdicts and failures arrive as events while the caller follows them.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] when the stream cannot be built (e.g. plain
+    /// `ws://` to another machine).
+    pub(crate) fn market_stream(
+        &self,
+        plan: &WatchPlan,
+        name: &str,
+    ) -> Result<(StreamHandle, Events<MarketData>), CliError> {
+        let stream = MarketDataStream::builder(Feed::Custom(self.url.clone()))
+            .credentials(self.credentials.clone())
+            .encoding(match plan.encoding {
+                WireEncoding::Json => Encoding::Json,
+                WireEncoding::MsgPack => Encoding::MsgPack,
+            })
+            .data_silence_timeout(plan.stale_after)
+            .slow_consumer(plan.slow_consumer)
+            .name(name)
+            .allow_insecure(self.is_embedded())
+            .tls_trust(plan.tls.clone())
+            .build()
+            .map_err(|e| CliError::stream_build(&e))?;
+        let (handle, events) = stream.into_parts();
+        for channel in plan.channels.iter().copied() {
+            let handle = handle.clone();
+            let symbols = plan.symbols.clone();
+            tokio::spawn(async move {
+                if let Err(error) = handle.subscribe(channel, symbols).await {
+                    tracing::debug!(%channel, "subscribe ended: {error}");
+                }
+            });
+        }
+        Ok((handle, events))
+    }
+
     /// Whether the endpoint is the embedded exchange (plain `ws://` on loopback).
     pub(crate) fn is_embedded(&self) -> bool {
         self.embedded.is_some()
     }
 
-    /// Prints `events` (see [`follow`]), then stops the embedded exchange.
+    /// Hands `events` to `sink` (see [`follow`]) until a limit or `quit`,
+    /// then stops the embedded exchange.
     ///
     /// # Errors
     /// As for [`follow`].
-    pub(crate) async fn follow<T, S>(
+    pub(crate) async fn follow<T, S, K>(
         self,
         handle: &StreamHandle,
         events: &mut S,
+        sink: &mut K,
         limits: Limits,
-        json: bool,
+        quit: impl Future<Output = ()>,
     ) -> Result<Stop, CliError>
     where
-        T: Printable,
         S: Stream<Item = StreamEvent<T>> + Unpin,
+        K: Sink<T>,
     {
-        let stop = follow(handle, events, limits, json, &self.url).await;
+        let stop = follow(handle, events, sink, limits, &self.url, quit).await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await;
         }

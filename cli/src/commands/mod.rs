@@ -3,6 +3,7 @@
 pub(crate) mod connection;
 pub(crate) mod metrics_endpoint;
 pub(crate) mod proxy;
+pub(crate) mod record;
 pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod trades;

@@ -8,12 +8,12 @@ use serde::Serialize;
 use tickwire_core::Credentials;
 use tickwire_proxy::{Proxy, ProxyConfig, ProxyStatus, Upstream};
 
-use crate::args::{ConnectionArgs, ProxyArgs};
+use crate::args::ProxyArgs;
 use crate::commands::metrics_endpoint;
 use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::error::CliError;
 use crate::notice;
-use crate::target::credentials;
+use crate::target::key_pair;
 
 /// The key id of the generated client key pair.
 const GENERATED_CLIENT_KEY: &str = "tickwire-proxy";
@@ -86,14 +86,7 @@ pub(crate) async fn run(
 /// The upstream: the given URLs, Alpaca's hosts with credentials, or the
 /// embedded simulated exchange when there are neither.
 async fn plan(args: &ProxyArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, CliError> {
-    let connection = ConnectionArgs {
-        url: None,
-        key: args.key.clone(),
-        secret: args.secret.clone(),
-        ca_files: Vec::new(),
-        native_roots: false,
-    };
-    let credentials = credentials(&connection, env)?;
+    let credentials = key_pair(args.key.as_ref(), args.secret.as_ref(), env)?;
     let given = match (&args.upstream, &args.data_upstream, &args.trading_upstream) {
         (Some(base), _, _) => Some((Upstream::base(base), base.clone())),
         (None, Some(data), Some(trading)) => {

@@ -1,12 +1,18 @@
 //! `tickwire trades`: the account's order and fill updates to the terminal.
 
+use std::future::pending;
+
 use tickwire_ws::{TradingEndpoint, TradingStream};
 
+use crate::board::{self, orders::OrderBoard};
 use crate::commands::connection::Connection;
 use crate::error::CliError;
+use crate::output::{Printer, Style};
 use crate::target::TradesPlan;
 
-/// Follows the account stream until a limit, Ctrl-C or a fatal verdict.
+/// Follows the account stream until a limit, Ctrl-C, SIGTERM, `q` on the
+/// board or a fatal verdict: a board of orders on a terminal, lines (or
+/// JSON) elsewhere.
 ///
 /// # Errors
 /// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
@@ -27,13 +33,27 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .credentials(connection.credentials.clone())
         .name("trades")
         .tls_trust(plan.tls.clone())
+        .slow_consumer(plan.slow_consumer)
         .build()
         .map_err(|e| CliError::stream_build(&e))?;
     let (handle, mut events) = stream.into_parts();
 
-    let stop = connection
-        .follow(&handle, &mut events, plan.limits, plan.json)
-        .await?;
+    let stop = if board::wanted(plan.json, plan.lines) {
+        board::show(
+            OrderBoard::default(),
+            connection,
+            &handle,
+            &mut events,
+            plan.limits,
+        )
+        .await?
+    } else {
+        let style = if plan.json { Style::Json } else { Style::Human };
+        let mut printer = Printer::stdout(style);
+        connection
+            .follow(&handle, &mut events, &mut printer, plan.limits, pending())
+            .await?
+    };
     tracing::debug!(?stop, "trades done");
     Ok(())
 }

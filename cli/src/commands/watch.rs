@@ -1,13 +1,17 @@
 //! `tickwire watch`: market data to the terminal.
 
-use tickwire_alpaca::Encoding;
-use tickwire_ws::{Feed, MarketDataStream};
+use std::future::pending;
 
+use crate::args::Feed;
+use crate::board::{self, market::MarketBoard};
 use crate::commands::connection::Connection;
 use crate::error::CliError;
-use crate::target::{WatchPlan, WireEncoding};
+use crate::output::{Printer, Style};
+use crate::target::WatchPlan;
 
-/// Streams the plan's channels and symbols until a limit, Ctrl-C or a fatal verdict.
+/// Streams the plan's channels and symbols until a limit, Ctrl-C, SIGTERM,
+/// `q` on the board or a fatal verdict: a live board on a terminal, lines
+/// (or JSON) elsewhere.
 ///
 /// # Errors
 /// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
@@ -21,35 +25,19 @@ pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
     })
     .await?;
 
-    let stream = MarketDataStream::builder(Feed::Custom(connection.url.clone()))
-        .credentials(connection.credentials.clone())
-        .encoding(match plan.encoding {
-            WireEncoding::Json => Encoding::Json,
-            WireEncoding::MsgPack => Encoding::MsgPack,
-        })
-        .data_silence_timeout(plan.stale_after)
-        .name("watch")
-        .allow_insecure(connection.is_embedded())
-        .tls_trust(plan.tls.clone())
-        .build()
-        .map_err(|e| CliError::stream_build(&e))?;
-    let (handle, mut events) = stream.into_parts();
+    let (handle, mut events) = connection.market_stream(&plan, "watch")?;
 
-    // Subscribe in the background: verdicts and failures arrive as events,
-    // which the loop below prints while the subscriptions are settled.
-    for channel in plan.channels.iter().copied() {
-        let handle = handle.clone();
-        let symbols = plan.symbols.clone();
-        tokio::spawn(async move {
-            if let Err(error) = handle.subscribe(channel, symbols).await {
-                tracing::debug!(%channel, "subscribe ended: {error}");
-            }
-        });
-    }
-
-    let stop = connection
-        .follow(&handle, &mut events, plan.limits, plan.json)
-        .await?;
+    let stop = if board::wanted(plan.json, plan.lines) {
+        let feed = plan.feed.map_or("custom", Feed::name);
+        let board = MarketBoard::new(feed, &plan.symbols);
+        board::show(board, connection, &handle, &mut events, plan.limits).await?
+    } else {
+        let style = if plan.json { Style::Json } else { Style::Human };
+        let mut printer = Printer::stdout(style);
+        connection
+            .follow(&handle, &mut events, &mut printer, plan.limits, pending())
+            .await?
+    };
     tracing::debug!(?stop, "watch done");
     Ok(())
 }

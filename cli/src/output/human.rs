@@ -350,7 +350,7 @@ fn error_text(error: &StreamError, fatal: bool, out: &mut String) {
 }
 
 /// `15:04:05.123` from a UTC timestamp.
-fn time_of_day(timestamp: Timestamp) -> String {
+pub(crate) fn time_of_day(timestamp: Timestamp) -> String {
     let text = timestamp.to_string();
     let time = text.split_once('T').map_or(text.as_str(), |(_, time)| time);
     let time = time.trim_end_matches('Z');

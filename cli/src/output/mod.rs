@@ -16,6 +16,8 @@ use tickwire_core::machine::SubscriptionOutcome;
 use tickwire_core::{Symbol, Timestamp};
 use tickwire_ws::StreamEvent;
 
+use crate::follow::{Sink, SinkError};
+
 #[cfg(doc)]
 use tickwire_core::machine::Event;
 
@@ -134,10 +136,34 @@ impl<W: Write> Printer<W> {
         self.buffer.push('\n');
         self.out.write_all(self.buffer.as_bytes())
     }
+}
 
-    /// Writes out what is buffered.
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+impl Printer<io::BufWriter<io::StdoutLock<'static>>> {
+    /// A printer in `style` on a buffered stdout.
+    pub(crate) fn stdout(style: Style) -> Self {
+        Self::new(
+            style,
+            io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+        )
+    }
+}
+
+impl<W: Write, D: Printable> Sink<D> for Printer<W> {
+    fn event(&mut self, event: &StreamEvent<D>) -> Result<(), SinkError> {
+        self.print(event, &Clock::now()).map_err(stdout_error)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(stdout_error)
+    }
+}
+
+/// A failed write to stdout: a closed pipe ends the command quietly.
+fn stdout_error(error: io::Error) -> SinkError {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        SinkError::Closed
+    } else {
+        SinkError::Failed(format!("cannot write to stdout: {error}"))
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod tmux;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command as StdCommand, Output, Stdio};
 use std::time::Duration;

@@ -1,0 +1,208 @@
+//! What the live board costs: CPU time of `tickwire watch` drawing the
+//! board (in a tmux terminal) beside `tickwire watch --lines > /dev/null`,
+//! both following the same `tickwire serve` at the same time for the same
+//! wall time, so a busy machine slows both alike.
+//!
+//! ```text
+//! cargo bench -p tickwire-cli --bench board_cpu            # 20,000 quotes/s, 10 s
+//! cargo bench -p tickwire-cli --bench board_cpu -- secs=20 rounds=3
+//! ```
+//!
+//! The load: quotes only for 30 symbols (the simulated free plan's limit per
+//! channel), asked at 3,000 quotes/s each; the simulated exchange delivers
+//! what its timer allows (11,600–17,700 quotes/s per client in runs on a
+//! busy 2-core machine: short of the 20,000 the budget names), and the
+//! board's own header measures it, printed beside the figures. Each client has an account of
+//! its own (one connection per account). Budget: board CPU ≤ 1.5 × lines
+//! CPU. Needs tmux (installed if missing, as root).
+
+#![allow(clippy::print_stdout)]
+
+#[path = "../tests/support/tmux.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod tmux;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use tmux::Tmux;
+
+/// The symbols each client follows (30: the simulated free plan's limit).
+const SYMBOLS: [&str; 30] = [
+    "AAPL", "AMZN", "GOOG", "META", "MSFT", "NVDA", "QQQ", "SPY", "TSLA", "IWM", "AMD", "INTC",
+    "NFLX", "ORCL", "CRM", "ADBE", "PYPL", "UBER", "SHOP", "SQ", "DIS", "KO", "PEP", "WMT", "JPM",
+    "BAC", "XOM", "CVX", "PFE", "MRK",
+];
+
+/// Messages per second asked per symbol (the exchange sends what it can).
+const RATE_PER_SYMBOL: &str = "3000";
+
+/// The budget: board CPU over lines CPU.
+const RATIO_MAX: f64 = 1.5;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tickwire");
+
+fn main() {
+    let mut seconds = 10_u64;
+    let mut rounds = 1_u32;
+    for arg in std::env::args().skip(1) {
+        if let Some(value) = arg.strip_prefix("secs=") {
+            seconds = value.parse().expect("secs=N");
+        } else if let Some(value) = arg.strip_prefix("rounds=") {
+            rounds = value.parse().expect("rounds=N");
+        }
+    }
+    let server = Server::start();
+    println!(
+        "board_cpu: quotes for {} symbols, {RATE_PER_SYMBOL}/s asked each, {seconds} s per round",
+        SYMBOLS.len()
+    );
+    let mut worst: f64 = 0.0;
+    for round in 1..=rounds {
+        let (board, lines, rate) = measure(&server.url, Duration::from_secs(seconds), round);
+        let ratio = board / lines.max(1e-9);
+        worst = worst.max(ratio);
+        println!(
+            "round {round}: {rate} quotes/s delivered; board {board:.2} s CPU, lines {lines:.2} s CPU: \
+             ratio {ratio:.2} (budget <= {RATIO_MAX})"
+        );
+    }
+    println!(
+        "board_cpu: worst ratio {worst:.2} {}",
+        if worst <= RATIO_MAX {
+            "(within budget)"
+        } else {
+            "(OVER BUDGET)"
+        }
+    );
+}
+
+/// Runs both clients for `wall`; their CPU seconds (board, lines) and the
+/// rate the board's header showed at the end.
+fn measure(url: &str, wall: Duration, round: u32) -> (f64, f64, String) {
+    let client = |account: &'static str| {
+        let mut args = vec![
+            "watch",
+            "--url",
+            url,
+            "--key",
+            account,
+            "--secret",
+            account,
+            "--channels",
+            "quotes",
+        ];
+        args.extend(SYMBOLS);
+        args
+    };
+    let board = Tmux::run(
+        &format!("tickwire-bench-board-{round}"),
+        BINARY,
+        &client("board"),
+    );
+    let mut lines_args = client("lines");
+    lines_args.push("--lines");
+    let mut lines = Command::new(BINARY)
+        .args(&lines_args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tickwire watch --lines starts");
+    // Let both connect and go live before counting.
+    thread::sleep(Duration::from_secs(2));
+    let (board_before, lines_before) = (cpu_seconds(board.pid), cpu_seconds(lines.id()));
+    thread::sleep(wall);
+    let (board_after, lines_after) = (cpu_seconds(board.pid), cpu_seconds(lines.id()));
+    let screen = board.screen();
+    let rate = screen
+        .lines()
+        .nth(1)
+        .and_then(|header| header.split_whitespace().next())
+        .unwrap_or("?")
+        .to_owned();
+    board.keys("q");
+    let _ = board.wait_exit(Duration::from_secs(20));
+    stop(&mut lines);
+    (board_after - board_before, lines_after - lines_before, rate)
+}
+
+/// User plus system CPU time of a running process, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("process {pid} is not running ({e})"));
+    // Fields after the command name (which is in parentheses): state is
+    // field 3; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = ticks as f64 / clock_ticks_per_second();
+    seconds
+}
+
+/// `getconf CLK_TCK` (100 on Linux).
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// `tickwire serve` at the benchmark's rate; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Self {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--rate", RATE_PER_SYMBOL])
+            .args(["--key", "board", "--secret", "board"])
+            .args(["--key", "lines", "--secret", "lines"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tickwire serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("reads the banner");
+            assert!(read > 0, "tickwire serve ended before printing its URLs");
+            if line.trim_start().starts_with("stocks") {
+                break line
+                    .split_whitespace()
+                    .find(|w| w.starts_with("ws://"))
+                    .expect("a URL")
+                    .to_owned();
+            }
+        };
+        // Keep reading (and discarding) so the pipe never fills.
+        thread::spawn(move || for _ in stdout.lines() {});
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
