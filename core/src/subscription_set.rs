@@ -373,7 +373,10 @@ mod tests {
         let mut gone: Vec<Symbol> = names.iter().step_by(2).rev().map(|n| sym(n)).collect();
         gone.push(sym("NOPE"));
         set.remove_all(Channel::Quotes, &gone);
-        let quotes: Vec<_> = set.symbols(Channel::Quotes).map(|s| s.to_string()).collect();
+        let quotes: Vec<_> = set
+            .symbols(Channel::Quotes)
+            .map(|s| s.to_string())
+            .collect();
         let odd: Vec<_> = names.iter().skip(1).step_by(2).cloned().collect();
         assert_eq!(quotes, odd);
         assert_eq!(set.symbols(Channel::Trades).count(), 20);

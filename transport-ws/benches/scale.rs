@@ -11,7 +11,8 @@
 //! - `idle`: K live streams with nothing to deliver in one process (K = 1,
 //!   10, 100, 1 000) against the loopback exchange (`tickwire-mock`):
 //!   resident memory per added stream, and CPU time and wake-ups per stream
-//!   over an idle window that holds two keep-alive pings per stream. Each K
+//!   over an idle window that holds two keep-alive pings per stream (`ping=0`:
+//!   none, to count the wake-ups that are not pings). Each K
 //!   runs in a child process of its own (this binary, `idle-child`), so that
 //!   memory the allocator keeps from one K does not hide the next; the
 //!   exchange stays in the parent.
@@ -20,7 +21,7 @@
 //!   to the last, over every thread but the exchange's.
 //!
 //! ```text
-//! cargo bench -p tickwire-ws --bench scale -- [subscribe] [idle] [trickle] [symbols=1,100,1000,10000] [streams=1,10,100,1000] [window=10] [seconds=30] [--json]
+//! cargo bench -p tickwire-ws --bench scale -- [subscribe] [idle] [trickle] [symbols=1,100,1000,10000] [streams=1,10,100,1000] [window=10] [ping=5] [seconds=30] [rounds=2] [--json]
 //! ```
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -49,8 +50,9 @@ use tickwire_ws::{Encoding, Feed, MarketDataStream};
 /// The key pair the idle streams use.
 const KEY: (&str, &str) = ("bench", "bench");
 
-/// Keep-alive ping interval of the idle streams: the window holds two.
-const IDLE_PING_INTERVAL: Duration = Duration::from_secs(5);
+/// Keep-alive ping interval of the idle streams, seconds (`ping=`, 0 for
+/// none): the default window holds two.
+const IDLE_PING_INTERVAL_S: f64 = 5.0;
 
 /// The longest a stream may take to go live.
 const LIVE_PATIENCE: Duration = Duration::from_secs(60);
@@ -288,6 +290,8 @@ fn idle(args: &Args) {
         .filter_map(|k| k.parse().ok())
         .collect();
     let window: f64 = args.sized("window", 10.0, 0.2);
+    let ping_s: f64 = args.value("ping", IDLE_PING_INTERVAL_S);
+    let pings_per_s = if ping_s > 0.0 { 1.0 / ping_s } else { 0.0 };
     let runtime = runtime();
     let server = runtime
         .block_on(LoopbackServer::start(LoopbackConfig::new(quiet_exchange())))
@@ -298,12 +302,11 @@ fn idle(args: &Args) {
         "scale_idle",
         args,
         &format!(
-            "K idle live streams in one process (a child per K), idle window {window} s with a ping every {} s per stream",
-            IDLE_PING_INTERVAL.as_secs()
+            "K idle live streams in one process (a child per K), idle window {window} s, keep-alive ping every {ping_s} s per stream (0: none)"
         ),
     );
     report.context("idle_window_s", window);
-    report.context("ping_interval_s", IDLE_PING_INTERVAL.as_secs());
+    report.context("ping_interval_s", ping_s);
     report.line(&format!(
         "{:>6} {:>10} {:>12} {:>14} {:>16} {:>16} {:>14}",
         "K",
@@ -322,6 +325,7 @@ fn idle(args: &Args) {
                 &format!("k={k}"),
                 &format!("url={url}"),
                 &format!("window={window}"),
+                &format!("ping={ping_s}"),
             ])
             .output()
             .expect("child process");
@@ -345,7 +349,7 @@ fn idle(args: &Args) {
         previous = Some((k, rss_live));
         let cpu_us = number("idle_cpu_ns") / 1e3 / k as f64 / window;
         let wakeups = number("idle_runs") / k as f64 / window;
-        let pings = 1.0 / IDLE_PING_INTERVAL.as_secs_f64();
+        let pings = pings_per_s;
         report.row(
             &format!(
                 "{:>6} {:>10.1} {:>12.1} {:>14} {:>16.2} {:>16.3} {:>14.3}",
@@ -379,6 +383,8 @@ fn idle_child(args: &Args) {
     let k: usize = args.value("k", 1);
     let url: String = args.value("url", String::new());
     let window = Duration::from_secs_f64(args.value("window", 10.0));
+    let ping_s: f64 = args.value("ping", IDLE_PING_INTERVAL_S);
+    let ping_interval = (ping_s > 0.0).then(|| Duration::from_secs_f64(ping_s));
     let runtime = runtime();
     let rss_before = rss_bytes();
     let streams = runtime.block_on(async {
@@ -388,7 +394,7 @@ fn idle_child(args: &Args) {
                 let stream = MarketDataStream::builder(Feed::Custom(url))
                     .key_pair(KEY.0, KEY.1)
                     .encoding(Encoding::MsgPack)
-                    .ping_interval(Some(IDLE_PING_INTERVAL))
+                    .ping_interval(ping_interval)
                     .build()
                     .expect("build");
                 let outcome = stream
@@ -454,7 +460,7 @@ impl Consumer for CpuMeter {
 fn trickle(args: &Args) {
     let seconds: f64 = args.sized("seconds", 30.0, 0.5);
     let rate = 100.0;
-    let rounds: usize = args.value("rounds", 1);
+    let rounds: usize = args.sized("rounds", 2, 1);
     let runtime = runtime();
     let exchange = BenchExchange::start();
     let frames = (rate * seconds) as usize;
