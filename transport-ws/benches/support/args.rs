@@ -5,7 +5,7 @@
 #[derive(Debug, Clone)]
 pub(crate) struct Args {
     words: Vec<String>,
-    /// `cargo bench` passes `--bench`; `cargo test` builds and runs bench
+    /// `cargo bench` passes `--bench`; `cargo test --benches` runs bench
     /// targets without it, and then every benchmark makes one short pass.
     pub(crate) quick: bool,
     /// Print one JSON object instead of the table.
