@@ -82,6 +82,21 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         }
     }
 
+    /// Removes the pairs of `channel` with these symbols, in one pass over
+    /// the set (one by one, each removal would move the set's tail).
+    pub(crate) fn remove_all(&mut self, channel: C, symbols: &[Symbol]) {
+        if symbols.len() < 8 {
+            for symbol in symbols {
+                self.remove(channel, symbol);
+            }
+            return;
+        }
+        let mut gone: Vec<&Symbol> = symbols.iter().collect();
+        gone.sort_unstable();
+        self.pairs
+            .retain(|(c, s)| *c != channel || gone.binary_search(&s).is_err());
+    }
+
     /// Whether the pair is in the set.
     pub fn contains(&self, channel: C, symbol: &Symbol) -> bool {
         self.search(channel, symbol).is_ok()
@@ -345,6 +360,30 @@ mod tests {
             );
         }
         assert_eq!(set, extended);
+    }
+
+    #[test]
+    fn removing_many_keeps_other_channels_and_absent_symbols_are_ignored() {
+        let names: Vec<String> = (0..20).map(|i| format!("S{i:02}")).collect();
+        let mut set: SubscriptionSet = names
+            .iter()
+            .flat_map(|n| [(Channel::Quotes, sym(n)), (Channel::Trades, sym(n))])
+            .collect();
+        // Every other symbol, in reverse order, and one that is not there.
+        let mut gone: Vec<Symbol> = names.iter().step_by(2).rev().map(|n| sym(n)).collect();
+        gone.push(sym("NOPE"));
+        set.remove_all(Channel::Quotes, &gone);
+        let quotes: Vec<_> = set
+            .symbols(Channel::Quotes)
+            .map(|s| s.to_string())
+            .collect();
+        let odd: Vec<_> = names.iter().skip(1).step_by(2).cloned().collect();
+        assert_eq!(quotes, odd);
+        assert_eq!(set.symbols(Channel::Trades).count(), 20);
+        // A few symbols take the one-by-one path, with the same result.
+        set.remove_all(Channel::Trades, &[sym("S00"), sym("NOPE")]);
+        assert_eq!(set.symbols(Channel::Trades).count(), 19);
+        assert!(!set.contains(Channel::Trades, &sym("S00")));
     }
 
     #[test]

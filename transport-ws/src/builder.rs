@@ -33,7 +33,7 @@ pub const SHUTDOWN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 /// | reconnect backoff | 500 ms doubling to 60 s, full jitter; at least 30 s after 406 / HTTP 429; reset after 30 s live |
 /// | outgoing frame size | 4 KiB (larger subscription requests are split) |
 /// | largest incoming message | 16 MiB |
-/// | socket read buffer | 64 KiB |
+/// | socket read buffer | 16 KiB |
 /// | event queue | 65 536 events, [`SlowConsumerPolicy::Backpressure`] |
 /// | plain `ws://` to a non-loopback host | refused |
 /// | shutdown bound | 5 s |
@@ -167,7 +167,7 @@ impl<P: StreamProfile> StreamBuilder<P> {
         /// Largest incoming message; a larger one drops the connection. Default 16 MiB.
         fn max_message_bytes(bytes: usize) { ws.max_message_bytes = bytes }
 
-        /// Bytes read from the socket at a time. Default 64 KiB.
+        /// Bytes read from the socket at a time. Default 16 KiB.
         fn read_buffer_bytes(bytes: usize) { ws.read_buffer_bytes = bytes }
 
         /// Allows plain `ws://` to hosts other than this machine, sending

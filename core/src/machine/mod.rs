@@ -608,7 +608,10 @@ impl<D: Dialect> Machine<D> {
         let Some(epoch) = self.state.epoch() else {
             return;
         };
-        if let Some((op, items)) = self.subscriptions.next_request() {
+        // Every item takes at least a byte of the frame: a frame never
+        // carries more items than it has bytes.
+        let items_max = self.config.frame_bytes_max;
+        if let Some((op, items)) = self.subscriptions.next_request_within(items_max) {
             let request = SubscriptionRequest {
                 op,
                 items: &items,

@@ -117,18 +117,32 @@ impl<C: ChannelKind> Subscriptions<C> {
         self.settle_due = true;
         self.last_request += 1;
         let id = RequestId(self.last_request);
-        for symbol in &symbols {
-            match op {
-                SubscriptionOp::Subscribe => {
-                    self.desired.insert(channel, symbol.clone());
-                    self.refused_removals.remove(channel, symbol);
-                    self.withdraw_refusal(channel, symbol);
+        // In bulk: a command may name thousands of symbols in any order, and
+        // inserting or removing them one by one in the sorted set would move
+        // its tail each time (quadratic in the command's size).
+        match op {
+            SubscriptionOp::Subscribe => {
+                self.desired
+                    .extend(symbols.iter().map(|symbol| (channel, symbol.clone())));
+                if !self.refused_removals.is_empty() {
+                    self.refused_removals.remove_all(channel, &symbols);
                 }
-                SubscriptionOp::Unsubscribe => {
-                    self.desired.remove(channel, symbol);
+                if self
+                    .pending
+                    .iter()
+                    .any(|command| !command.refused.is_empty())
+                {
+                    for symbol in &symbols {
+                        self.withdraw_refusal(channel, symbol);
+                    }
                 }
             }
-            self.acks_missed.remove(&(channel, symbol.clone()));
+            SubscriptionOp::Unsubscribe => self.desired.remove_all(channel, &symbols),
+        }
+        if !self.acks_missed.is_empty() {
+            for symbol in &symbols {
+                self.acks_missed.remove(&(channel, symbol.clone()));
+            }
         }
         self.pending.push(PendingCommand {
             id,
@@ -167,7 +181,19 @@ impl<C: ChannelKind> Subscriptions<C> {
 
     /// The next request to send: removals first (they free symbol-limit room),
     /// then additions; `None` when nothing is to change or a request is in flight.
+    #[cfg(test)]
     pub(crate) fn next_request(&self) -> Option<(SubscriptionOp, Vec<(C, Symbol)>)> {
+        self.next_request_within(usize::MAX)
+    }
+
+    /// [`Self::next_request`] of at most `items_max` items: no more than
+    /// one frame can carry, so that a set of thousands is not copied whole
+    /// for each of the frames it is split into.
+    pub(crate) fn next_request_within(
+        &self,
+        items_max: usize,
+    ) -> Option<(SubscriptionOp, Vec<(C, Symbol)>)> {
+        let items_max = self.request_items_max.min(items_max).max(1);
         if self.in_flight.is_some() {
             return None;
         }
@@ -178,7 +204,7 @@ impl<C: ChannelKind> Subscriptions<C> {
             match side {
                 Side::This => {
                     removals.push((channel, symbol.clone()));
-                    if removals.len() == self.request_items_max {
+                    if removals.len() == items_max {
                         break;
                     }
                 }
@@ -194,7 +220,7 @@ impl<C: ChannelKind> Subscriptions<C> {
         let additions = self
             .desired
             .difference(&self.confirmed)
-            .take(self.request_items_max)
+            .take(items_max)
             .map(|(c, s)| (c, s.clone()))
             .collect();
         Some((SubscriptionOp::Subscribe, additions))
@@ -493,6 +519,39 @@ mod tests {
                 vec![(Channel::Quotes, sym("A"))]
             ))
         );
+    }
+
+    #[test]
+    fn a_large_unordered_subscribe_goes_out_in_order_in_requests_of_bounded_size() {
+        let mut subs = Subscriptions::default();
+        let names: Vec<Symbol> = (0..1000).rev().map(|i| sym(&format!("S{i:04}"))).collect();
+        let id = subs.command(SubscriptionOp::Subscribe, Channel::Quotes, names.clone());
+        assert_eq!(subs.desired().len(), 1000);
+        let mut server = SubscriptionSet::new();
+        let mut requests = 0;
+        while let Some((op, items)) = subs.next_request_within(300) {
+            assert_eq!(op, SubscriptionOp::Subscribe);
+            assert!(items.len() <= 300, "{} items", items.len());
+            assert!(items.is_sorted(), "a request lists its items in order");
+            server.extend(items.iter().cloned());
+            subs.mark_sent(op, items);
+            subs.on_ack(&server);
+            requests += 1;
+        }
+        assert_eq!(requests, 4);
+        assert_eq!(subs.confirmed(), subs.desired());
+        let mut out = Vec::new();
+        subs.settle(&mut out);
+        assert_eq!(out[0].id, id);
+        assert_eq!(out[0].outcome, SubscriptionOutcome::Acknowledged);
+
+        // Unsubscribing most of them in one command leaves the rest wanted.
+        let (gone, kept) = names.split_at(990);
+        subs.command(SubscriptionOp::Unsubscribe, Channel::Quotes, gone.to_vec());
+        let wanted: Vec<_> = subs.desired().symbols(Channel::Quotes).cloned().collect();
+        let mut kept = kept.to_vec();
+        kept.sort();
+        assert_eq!(wanted, kept);
     }
 
     #[test]
