@@ -22,16 +22,10 @@ pub(crate) trait FieldReader<'a> {
     fn next_key(&mut self) -> Option<Option<&'a [u8]>>;
     /// A string.
     fn str(&mut self) -> Option<&'a str>;
-    /// A string or `null`.
-    fn opt_str(&mut self) -> Option<Option<&'a str>>;
     /// A number, converted to `f64` exactly as the serde path converts it.
     fn f64(&mut self) -> Option<f64>;
-    /// A number or `null`.
-    fn opt_f64(&mut self) -> Option<Option<f64>>;
     /// A non-negative integer.
     fn u64(&mut self) -> Option<u64>;
-    /// A non-negative integer or `null`.
-    fn opt_u64(&mut self) -> Option<Option<u64>>;
     /// Condition codes: an array of strings, one string, or `null`.
     fn conditions(&mut self) -> Option<Conditions>;
     /// An array of strings, each passed to `each`, or `null` (none).
@@ -53,6 +47,45 @@ pub(crate) trait FieldReader<'a> {
     fn skip_scalar(&mut self) -> Option<()>;
     /// Whether nothing but (JSON) whitespace is left of the frame.
     fn at_end(&mut self) -> bool;
+
+    /// `null` as `Some(None)`, or else the value `read` reads.
+    #[inline(always)]
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>>
+    where
+        Self: Sized,
+    {
+        if self.null()? {
+            return Some(None);
+        }
+        read(self).map(Some)
+    }
+
+    /// A string or `null`.
+    #[inline(always)]
+    fn opt_str(&mut self) -> Option<Option<&'a str>>
+    where
+        Self: Sized,
+    {
+        self.nullable(Self::str)
+    }
+
+    /// A number or `null`.
+    #[inline(always)]
+    fn opt_f64(&mut self) -> Option<Option<f64>>
+    where
+        Self: Sized,
+    {
+        self.nullable(Self::f64)
+    }
+
+    /// A non-negative integer or `null`.
+    #[inline(always)]
+    fn opt_u64(&mut self) -> Option<Option<u64>>
+    where
+        Self: Sized,
+    {
+        self.nullable(Self::u64)
+    }
 
     /// The entries of a map, each read by `entry` as [`Self::map`] reads
     /// them: the map the reader is at, or with `rest_of_message` the keys
