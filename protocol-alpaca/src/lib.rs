@@ -17,7 +17,13 @@
 //! byte. In MessagePack, timestamps are the Timestamp extension (type -1).
 
 mod client;
+#[cfg(test)]
+#[path = "../tests/codec_support/documented_ack.rs"]
+mod documented_ack;
 mod model;
+#[cfg(test)]
+#[path = "../tests/codec_support/mutation.rs"]
+mod mutation;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(test)]

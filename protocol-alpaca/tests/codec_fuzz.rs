@@ -2,6 +2,7 @@
 
 mod codec_support;
 
+use codec_support::mutation::{mutate, mutation};
 use codec_support::{every_market_message, fill};
 use proptest::prelude::*;
 use tickwire_alpaca::{
@@ -81,39 +82,16 @@ fn seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Truncate(usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
-        any::<usize>().prop_map(Mutation::Delete),
-        any::<usize>().prop_map(Mutation::Truncate),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
-    if bytes.is_empty() {
-        return;
+/// Every byte, as one-byte snippets: a mutation may insert any of them.
+const EVERY_BYTE: [[u8; 1]; 256] = {
+    let mut all = [[0; 1]; 256];
+    let mut b = 0;
+    while b < 256 {
+        all[b] = [b as u8];
+        b += 1;
     }
-    match *mutation {
-        Mutation::Flip(i, b) => {
-            let i = i % bytes.len();
-            bytes[i] ^= b;
-        }
-        Mutation::Insert(i, b) => bytes.insert(i % (bytes.len() + 1), b),
-        Mutation::Delete(i) => {
-            bytes.remove(i % bytes.len());
-        }
-        Mutation::Truncate(i) => bytes.truncate(i % bytes.len()),
-    }
-}
+    all
+};
 
 /// Messages that must decode as `Malformed` (or at worst `Unknown`) without
 /// disturbing their neighbours.
@@ -125,6 +103,32 @@ const BAD_JSON: [&str; 6] = [
     r#""just a string""#,
     r#"{"T":"b","S":"X","o":1,"h":1,"l":1,"c":1,"v":1,"t":"yesterday"}"#,
 ];
+
+/// Decodes `frame`, the `good` messages with a bad one inserted at
+/// `position`: the bad one is `Malformed` and every good one is data, in order.
+fn costs_only_itself(
+    frame: &Frame,
+    good: &[MarketData],
+    position: usize,
+) -> Result<(), TestCaseError> {
+    let mut out = Vec::new();
+    AlpacaMarketData::default().decode(frame, &mut out);
+    prop_assert_eq!(out.len(), good.len() + 1);
+    prop_assert!(
+        matches!(out[position], Inbound::Malformed(_)),
+        "{:?}",
+        out[position]
+    );
+    let data: Vec<&MarketData> = out
+        .iter()
+        .filter_map(|m| match m {
+            Inbound::Data(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    prop_assert_eq!(data, good.iter().collect::<Vec<_>>());
+    Ok(())
+}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -147,7 +151,7 @@ proptest! {
     ) {
         let mut bytes = seeds()[seed].clone();
         for m in &mutations {
-            apply(&mut bytes, m);
+            mutate(&mut bytes, m, &EVERY_BYTE);
         }
         decode_everything(&Frame::binary(bytes.clone()));
         decode_everything(&Frame::Text(bytes.into()));
@@ -165,7 +169,7 @@ proptest! {
             bytes.splice(at..at, JSON_SNIPPETS[snippet].bytes());
         }
         for m in &mutations {
-            apply(&mut bytes, m);
+            mutate(&mut bytes, m, &EVERY_BYTE);
         }
         decode_everything(&Frame::binary(bytes.clone()));
         decode_everything(&Frame::Text(bytes.into()));
@@ -199,15 +203,7 @@ proptest! {
         }
         elements.insert(position, BAD_JSON[bad].to_owned());
         let frame = Frame::text(format!("[{}]", elements.join(",")));
-        let mut out = Vec::new();
-        AlpacaMarketData::default().decode(&frame, &mut out);
-        prop_assert_eq!(out.len(), good.len() + 1);
-        prop_assert!(matches!(out[position], Inbound::Malformed(_)), "{:?}", out[position]);
-        let data: Vec<&MarketData> = out.iter().filter_map(|m| match m {
-            Inbound::Data(d) => Some(d),
-            _ => None,
-        }).collect();
-        prop_assert_eq!(data, good.iter().collect::<Vec<_>>());
+        costs_only_itself(&frame, &good, position)?;
     }
 
     #[test]
@@ -232,15 +228,7 @@ proptest! {
         for e in &elements {
             bytes.extend_from_slice(e);
         }
-        let mut out = Vec::new();
-        AlpacaMarketData::default().decode(&Frame::binary(bytes), &mut out);
-        prop_assert_eq!(out.len(), good.len() + 1);
-        prop_assert!(matches!(out[position], Inbound::Malformed(_)), "{:?}", out[position]);
-        let data: Vec<&MarketData> = out.iter().filter_map(|m| match m {
-            Inbound::Data(d) => Some(d),
-            _ => None,
-        }).collect();
-        prop_assert_eq!(data, good.iter().collect::<Vec<_>>());
+        costs_only_itself(&Frame::binary(bytes), &good, position)?;
     }
 }
 

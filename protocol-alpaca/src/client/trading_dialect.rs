@@ -344,7 +344,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::client::fast_market::tests::{mutate_all, mutation};
+    use crate::client::fast_market::tests::{both_wires, mutate_all, mutation};
     use crate::strategies::{Entries, any_trade_update};
     use crate::{TradingServerMessage, encode_trading_frame};
     use tickwire_core::protocol::Verdict;
@@ -449,20 +449,12 @@ mod tests {
             })
     }
 
-    fn both_wires(entries: Vec<(String, Value)>) -> [(Wire, Vec<u8>); 2] {
-        let entries = Entries(entries);
-        [
-            (Wire::Json, serde_json::to_vec(&entries).unwrap()),
-            (Wire::MsgPack, rmp_serde::to_vec_named(&entries).unwrap()),
-        ]
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
         fn one_pass_agrees_with_two(entries in entries()) {
-            for (wire, bytes) in both_wires(entries) {
+            for (wire, bytes) in both_wires(&Entries(entries)) {
                 agree(wire, &bytes);
                 fast_agrees(wire, &bytes);
             }
@@ -473,7 +465,7 @@ mod tests {
             entries in entries(),
             mutations in vec(mutation(), 1..6),
         ) {
-            for (wire, mut bytes) in both_wires(entries) {
+            for (wire, mut bytes) in both_wires(&Entries(entries)) {
                 mutate_all(wire, &mut bytes, &mutations);
                 agree(wire, &bytes);
                 fast_agrees(wire, &bytes);
