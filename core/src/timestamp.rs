@@ -285,25 +285,13 @@ impl<'de> Visitor<'de> for TimestampVisitor {
         }
     }
 
+    /// rmp-serde presents an extension as a newtype holding a
+    /// `(type, payload)` pair.
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Timestamp, D::Error> {
-        d.deserialize_tuple(2, ExtVisitor)
+        d.deserialize_tuple(2, self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Timestamp, A::Error> {
-        ExtVisitor.visit_seq(seq)
-    }
-}
-
-/// Reads the `(type, payload)` pair rmp-serde presents an extension as.
-struct ExtVisitor;
-
-impl<'de> Visitor<'de> for ExtVisitor {
-    type Value = Timestamp;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a MessagePack timestamp extension (type -1, 4, 8 or 12 bytes)")
-    }
-
+    /// The `(type, payload)` pair of an extension.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Timestamp, A::Error> {
         let tag: i8 = seq
             .next_element()?
