@@ -7,7 +7,7 @@
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 use crate::Encoding;
 use crate::client::fast_trading;
@@ -16,6 +16,7 @@ use crate::model::cow_str::CowStr;
 use crate::model::trading::TradeUpdate;
 use crate::model::verdicts::verdict_for_trading_error;
 use crate::wire::frame::Wire;
+use crate::wire::seed::Seed;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 use tickwire_core::protocol::{
     DecodeError, Dialect, EncodeError, EncodedRequest, Inbound, ServerError, SubscriptionRequest,
@@ -220,7 +221,7 @@ struct ErrorData {
 /// gives up on anything else, errors included, so that the two passes
 /// decide every doubtful case and word every error.
 fn decode_trading_message(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, DecodeError> {
-    if let Ok(Some(message)) = wire.decode_seed(bytes, OnePassSeed) {
+    if let Ok(Some(message)) = wire.decode_seed(bytes, Seed::map(OnePassSeed)) {
         return Ok(message);
     }
     decode_in_two_passes(wire, bytes)
@@ -277,14 +278,6 @@ fn decode_in_two_passes(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, Deco
 /// read before it; `None` when the two passes must decide: `data` before
 /// `stream`, no `stream`, no `data`, or a repeated key.
 struct OnePassSeed;
-
-impl<'de> DeserializeSeed<'de> for OnePassSeed {
-    type Value = Option<TradingMessage>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
 
 impl<'de> Visitor<'de> for OnePassSeed {
     type Value = Option<TradingMessage>;
@@ -354,7 +347,7 @@ mod tests {
     /// If the one pass decodes `bytes`, the two passes decode it the same.
     /// Returns whether the one pass did.
     fn agree(wire: Wire, bytes: &[u8]) -> bool {
-        let Ok(Some(one)) = wire.decode_seed(bytes, OnePassSeed) else {
+        let Ok(Some(one)) = wire.decode_seed(bytes, Seed::map(OnePassSeed)) else {
             return false;
         };
         let two = decode_in_two_passes(wire, bytes);
