@@ -48,43 +48,31 @@ pub(crate) trait FieldReader<'a> {
     /// Whether nothing but (JSON) whitespace is left of the frame.
     fn at_end(&mut self) -> bool;
 
-    /// `null` as `Some(None)`, or else the value `read` reads.
+    /// A string or `null`.
     #[inline(always)]
-    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>>
-    where
-        Self: Sized,
-    {
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
         if self.null()? {
             return Some(None);
         }
-        read(self).map(Some)
-    }
-
-    /// A string or `null`.
-    #[inline(always)]
-    fn opt_str(&mut self) -> Option<Option<&'a str>>
-    where
-        Self: Sized,
-    {
-        self.nullable(Self::str)
+        self.str().map(Some)
     }
 
     /// A number or `null`.
     #[inline(always)]
-    fn opt_f64(&mut self) -> Option<Option<f64>>
-    where
-        Self: Sized,
-    {
-        self.nullable(Self::f64)
+    fn opt_f64(&mut self) -> Option<Option<f64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.f64().map(Some)
     }
 
     /// A non-negative integer or `null`.
     #[inline(always)]
-    fn opt_u64(&mut self) -> Option<Option<u64>>
-    where
-        Self: Sized,
-    {
-        self.nullable(Self::u64)
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.u64().map(Some)
     }
 
     /// The entries of a map, each read by `entry` as [`Self::map`] reads
