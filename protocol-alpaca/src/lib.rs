@@ -20,6 +20,9 @@ mod client;
 #[cfg(test)]
 #[path = "../tests/codec_support/documented_ack.rs"]
 mod documented_ack;
+#[cfg(test)]
+#[path = "../tests/codec_support/inbound_kinds.rs"]
+mod inbound_kinds;
 mod model;
 #[cfg(test)]
 #[path = "../tests/codec_support/mutation.rs"]

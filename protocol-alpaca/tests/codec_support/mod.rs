@@ -10,6 +10,7 @@ use tickwire_alpaca::{
 use tickwire_core::{Symbol, Timestamp};
 
 pub mod documented_ack;
+pub mod inbound_kinds;
 pub mod mutation;
 
 pub fn sym(s: &str) -> Symbol {
