@@ -540,18 +540,17 @@ mod tests {
 
     #[test]
     fn formats_like_go_rfc3339nano() {
-        assert_eq!(
-            ts("2024-01-02T15:04:05.123456789Z").to_string(),
-            "2024-01-02T15:04:05.123456789Z"
-        );
-        assert_eq!(
-            ts("2024-01-02T15:04:05.120Z").to_string(),
-            "2024-01-02T15:04:05.12Z"
-        );
-        assert_eq!(
-            ts("2024-01-02T15:04:05Z").to_string(),
-            "2024-01-02T15:04:05Z"
-        );
+        // Trailing zeros of the fraction dropped, no fraction when whole.
+        for (text, formatted) in [
+            (
+                "2024-01-02T15:04:05.123456789Z",
+                "2024-01-02T15:04:05.123456789Z",
+            ),
+            ("2024-01-02T15:04:05.120Z", "2024-01-02T15:04:05.12Z"),
+            ("2024-01-02T15:04:05Z", "2024-01-02T15:04:05Z"),
+        ] {
+            assert_eq!(ts(text).to_string(), formatted, "{text}");
+        }
         assert_eq!(Timestamp::UNIX_EPOCH.to_string(), "1970-01-01T00:00:00Z");
         assert_eq!(
             Timestamp::from_unix_nanos(-1).to_string(),
