@@ -285,25 +285,13 @@ impl<'de> Visitor<'de> for TimestampVisitor {
         }
     }
 
+    /// rmp-serde presents an extension as a newtype holding a
+    /// `(type, payload)` pair.
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Timestamp, D::Error> {
-        d.deserialize_tuple(2, ExtVisitor)
+        d.deserialize_tuple(2, self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Timestamp, A::Error> {
-        ExtVisitor.visit_seq(seq)
-    }
-}
-
-/// Reads the `(type, payload)` pair rmp-serde presents an extension as.
-struct ExtVisitor;
-
-impl<'de> Visitor<'de> for ExtVisitor {
-    type Value = Timestamp;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a MessagePack timestamp extension (type -1, 4, 8 or 12 bytes)")
-    }
-
+    /// The `(type, payload)` pair of an extension.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Timestamp, A::Error> {
         let tag: i8 = seq
             .next_element()?
@@ -552,18 +540,17 @@ mod tests {
 
     #[test]
     fn formats_like_go_rfc3339nano() {
-        assert_eq!(
-            ts("2024-01-02T15:04:05.123456789Z").to_string(),
-            "2024-01-02T15:04:05.123456789Z"
-        );
-        assert_eq!(
-            ts("2024-01-02T15:04:05.120Z").to_string(),
-            "2024-01-02T15:04:05.12Z"
-        );
-        assert_eq!(
-            ts("2024-01-02T15:04:05Z").to_string(),
-            "2024-01-02T15:04:05Z"
-        );
+        // Trailing zeros of the fraction dropped, no fraction when whole.
+        for (text, formatted) in [
+            (
+                "2024-01-02T15:04:05.123456789Z",
+                "2024-01-02T15:04:05.123456789Z",
+            ),
+            ("2024-01-02T15:04:05.120Z", "2024-01-02T15:04:05.12Z"),
+            ("2024-01-02T15:04:05Z", "2024-01-02T15:04:05Z"),
+        ] {
+            assert_eq!(ts(text).to_string(), formatted, "{text}");
+        }
         assert_eq!(Timestamp::UNIX_EPOCH.to_string(), "1970-01-01T00:00:00Z");
         assert_eq!(
             Timestamp::from_unix_nanos(-1).to_string(),

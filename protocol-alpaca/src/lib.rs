@@ -17,7 +17,16 @@
 //! byte. In MessagePack, timestamps are the Timestamp extension (type -1).
 
 mod client;
+#[cfg(test)]
+#[path = "../tests/codec_support/documented_ack.rs"]
+mod documented_ack;
+#[cfg(test)]
+#[path = "../tests/codec_support/inbound_kinds.rs"]
+mod inbound_kinds;
 mod model;
+#[cfg(test)]
+#[path = "../tests/codec_support/mutation.rs"]
+mod mutation;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(test)]

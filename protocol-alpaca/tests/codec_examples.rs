@@ -2,6 +2,7 @@
 
 mod codec_support;
 
+use codec_support::documented_ack::{DOCUMENTED_ACK, DOCUMENTED_ACK_PAIRS};
 use codec_support::{sym, ts};
 use tickwire_alpaca::Channel;
 use tickwire_alpaca::{
@@ -58,24 +59,12 @@ fn handshake_messages() {
 
 #[test]
 fn subscription_ack_example() {
-    let out = market(Frame::text(
-        r#"[{"T":"subscription","trades":["AAPL"],"quotes":["AMD","CLDR"],"bars":["*"],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":["AAPL"],"cancelErrors":["AAPL"]}]"#,
-    ));
+    let out = market(Frame::text(DOCUMENTED_ACK));
     let [Inbound::SubscriptionAck(set)] = &out[..] else {
         panic!("{out:?}")
     };
     let pairs: Vec<(Channel, &str)> = set.iter().map(|(c, s)| (c, s.as_str())).collect();
-    assert_eq!(
-        pairs,
-        [
-            (Channel::Trades, "AAPL"),
-            (Channel::Quotes, "AMD"),
-            (Channel::Quotes, "CLDR"),
-            (Channel::Bars, "*"),
-            (Channel::Corrections, "AAPL"),
-            (Channel::CancelErrors, "AAPL"),
-        ]
-    );
+    assert_eq!(pairs, DOCUMENTED_ACK_PAIRS);
     assert!(set.contains(Channel::Bars, &Symbol::WILDCARD));
 }
 

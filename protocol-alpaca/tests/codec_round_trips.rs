@@ -67,11 +67,7 @@ fn every_market_message_round_trips_alone() {
 
 #[test]
 fn control_messages_round_trip() {
-    let mut set = SubscriptionSet::new();
-    set.insert(Channel::Trades, sym("AAPL"));
-    set.insert(Channel::Quotes, sym("AMD"));
-    set.insert(Channel::Orderbooks, sym("BTC/USD"));
-    set.insert(Channel::Bars, Symbol::WILDCARD);
+    let set = mixed_set();
     for encoding in ENCODINGS {
         let frame = encode_market_frame(
             encoding,
@@ -276,18 +272,37 @@ fn connect_headers() {
     assert!(!AlpacaTrading::new(Encoding::Json).expects_greeting());
 }
 
-fn items(set: &SubscriptionSet) -> Vec<(Channel, Symbol)> {
-    set.iter().map(|(c, s)| (c, s.clone())).collect()
-}
-
-#[test]
-fn subscription_requests_round_trip() {
+/// Stock and crypto channels, two symbols on one channel, and a wildcard.
+fn mixed_set() -> SubscriptionSet {
     let mut set = SubscriptionSet::new();
     set.insert(Channel::Trades, sym("AAPL"));
     set.insert(Channel::Quotes, sym("AMD"));
     set.insert(Channel::Quotes, sym("CLDR"));
     set.insert(Channel::Bars, Symbol::WILDCARD);
     set.insert(Channel::UpdatedBars, sym("BTC/USD"));
+    set.insert(Channel::Orderbooks, sym("BTC/USD"));
+    set
+}
+
+/// A subscribe request for `items`, towards `target`.
+fn subscribing<'a>(
+    items: &'a [(Channel, Symbol)],
+    target: &'a SubscriptionSet,
+) -> SubscriptionRequest<'a, Channel> {
+    SubscriptionRequest {
+        op: SubscriptionOp::Subscribe,
+        items,
+        target,
+    }
+}
+
+fn items(set: &SubscriptionSet) -> Vec<(Channel, Symbol)> {
+    set.iter().map(|(c, s)| (c, s.clone())).collect()
+}
+
+#[test]
+fn subscription_requests_round_trip() {
+    let set = mixed_set();
     let items = items(&set);
     for encoding in ENCODINGS {
         for op in [SubscriptionOp::Subscribe, SubscriptionOp::Unsubscribe] {
@@ -307,11 +322,7 @@ fn subscription_requests_round_trip() {
             assert_eq!(decode_client_message(&encoded.frame), Ok(expected));
         }
     }
-    let request = SubscriptionRequest {
-        op: SubscriptionOp::Subscribe,
-        items: &items[..1],
-        target: &set,
-    };
+    let request = subscribing(&items[..1], &set);
     let encoded = AlpacaMarketData::new(Encoding::Json)
         .encode_subscription(request, 1024)
         .unwrap();
@@ -341,11 +352,7 @@ fn large_requests_split_under_the_frame_size() {
         let mut seen = BTreeSet::new();
         let mut frames = 0;
         while !rest.is_empty() {
-            let request = SubscriptionRequest {
-                op: SubscriptionOp::Subscribe,
-                items: rest,
-                target: &set,
-            };
+            let request = subscribing(rest, &set);
             let encoded = dialect
                 .encode_subscription(request, FRAME_BYTES_MAX)
                 .unwrap();
@@ -380,11 +387,7 @@ fn requests_that_cannot_fit_or_are_empty() {
     let all = items(&set);
     for encoding in ENCODINGS {
         let dialect = AlpacaMarketData::new(encoding);
-        let request = SubscriptionRequest {
-            op: SubscriptionOp::Subscribe,
-            items: &all,
-            target: &set,
-        };
+        let request = subscribing(&all, &set);
         assert!(matches!(
             dialect.encode_subscription(request, 10),
             Err(EncodeError::FrameTooSmall {
@@ -392,11 +395,7 @@ fn requests_that_cannot_fit_or_are_empty() {
                 ..
             })
         ));
-        let empty = SubscriptionRequest {
-            op: SubscriptionOp::Subscribe,
-            items: &[],
-            target: &set,
-        };
+        let empty = subscribing(&[], &set);
         assert_eq!(
             dialect.encode_subscription(empty, 1024),
             Err(EncodeError::Empty)
@@ -412,11 +411,7 @@ fn listen_names_the_target_streams() {
     let items = items(&target);
     for encoding in ENCODINGS {
         let dialect = AlpacaTrading::new(encoding);
-        let request = SubscriptionRequest {
-            op: SubscriptionOp::Subscribe,
-            items: &items,
-            target: &target,
-        };
+        let request = subscribing(&items, &target);
         let encoded = dialect.encode_subscription(request, 1024).unwrap();
         assert_eq!(encoded.items_included, 1);
         assert_eq!(
@@ -434,11 +429,7 @@ fn listen_names_the_target_streams() {
             Ok(ClientMessage::Listen(vec![]))
         );
     }
-    let request = SubscriptionRequest {
-        op: SubscriptionOp::Subscribe,
-        items: &items,
-        target: &target,
-    };
+    let request = subscribing(&items, &target);
     let encoded = AlpacaTrading::new(Encoding::Json)
         .encode_subscription(request, 1024)
         .unwrap();

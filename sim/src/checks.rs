@@ -720,7 +720,7 @@ mod tests {
     };
     use tickwire_core::{ConnectRequest, Credentials, Frame, Symbol};
 
-    use super::{ClientMessage, Heard, InputNote, Rules};
+    use super::{ClientDecode, ClientMessage, Heard, InputNote, Rules};
 
     fn epoch(n: u64) -> ConnectionEpoch {
         // Epochs are opaque; take real ones from a machine's connect actions.
@@ -763,6 +763,28 @@ mod tests {
         Rules::new(0, StreamKind::Symbols, &config, true)
     }
 
+    /// Rules that have seen connection `epoch` asked for, while idle with
+    /// these sets, and opened.
+    fn opened(
+        epoch: ConnectionEpoch,
+        desired: &SubscriptionSet,
+        confirmed: &SubscriptionSet,
+        decodes: &mut VecDeque<ClientDecode>,
+    ) -> Rules {
+        let mut r = rules();
+        r.check_actions(
+            Duration::ZERO,
+            &[connect(epoch)],
+            desired,
+            confirmed,
+            &State::Idle,
+            decodes,
+        )
+        .expect("a connect");
+        r.on_connected(epoch);
+        r
+    }
+
     #[test]
     fn the_checks_catch_broken_rules() {
         let (at, now, idle) = (Duration::ZERO, Instant::now(), State::Idle);
@@ -783,10 +805,7 @@ mod tests {
         assert_eq!(broken.map_err(|v| v.rule), Err(2));
 
         // Rule 3: credentials before the greeting.
-        let mut r = rules();
-        r.check_actions(at, &[connect(first)], &wanted, &empty, &idle, &mut decodes)
-            .expect("a connect");
-        r.on_connected(first);
+        let mut r = opened(first, &wanted, &empty, &mut decodes);
         let auth = Action::Send {
             epoch: first,
             frame: Frame::text(r#"{"action":"auth","key":"k","secret":"secret-xyz"}"#),
@@ -795,10 +814,7 @@ mod tests {
         assert_eq!(broken.map_err(|v| v.rule), Err(3));
 
         // Rule 7: a frame over the limit.
-        let mut r = rules();
-        r.check_actions(at, &[connect(first)], &wanted, &empty, &idle, &mut decodes)
-            .expect("a connect");
-        r.on_connected(first);
+        let mut r = opened(first, &wanted, &empty, &mut decodes);
         let big = Action::Send {
             epoch: first,
             frame: Frame::text(format!(
@@ -850,17 +866,8 @@ mod tests {
             frame: Frame::text(text.to_owned()),
         };
         let request = |text: &str| {
-            let (mut r, mut decodes) = (rules(), VecDeque::new());
-            r.check_actions(
-                at,
-                &[connect(first)],
-                &desired,
-                &confirmed,
-                &idle,
-                &mut decodes,
-            )
-            .expect("a connect");
-            r.on_connected(first);
+            let mut decodes = VecDeque::new();
+            let mut r = opened(first, &desired, &confirmed, &mut decodes);
             r.on_inbound(first, Heard::Greeting);
             r.check_actions(
                 at,

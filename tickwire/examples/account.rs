@@ -12,17 +12,13 @@
 
 #![allow(clippy::print_stdout)]
 
-use std::time::Duration;
+mod common;
 
-use futures::StreamExt;
 use tickwire::sim::Exchange;
-use tickwire::{Event, State, StreamEvent, TradingStream};
+use tickwire::{Event, State, TradingStream};
 
 /// Trade updates to print before stopping.
 const UPDATES: usize = 10;
-
-/// The most this program waits for anything.
-const PATIENCE: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,17 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut updates = 0;
     while updates < UPDATES {
-        let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
-            return Err("the stream ended".into());
-        };
-        let event = match event {
-            StreamEvent::Machine(event) => event,
-            StreamEvent::Dropped { count, .. } => {
-                println!("{count} messages dropped: this consumer fell behind");
-                continue;
-            }
-        };
-        match event {
+        match common::next_event(&mut stream).await? {
             Event::Data(update) => {
                 let order = &update.order;
                 let symbol = order

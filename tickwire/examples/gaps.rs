@@ -13,18 +13,16 @@
 
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::StreamExt;
 use tickwire::sim::{Exchange, Fault};
-use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream, StreamEvent};
+use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream};
 
 /// Quotes to read between faults.
 const QUOTES_BETWEEN_FAULTS: u32 = 5;
-
-/// The most this program waits for anything.
-const PATIENCE: Duration = Duration::from_secs(5);
 
 /// How the exchange breaks the connection.
 #[derive(Debug, Clone, Copy)]
@@ -58,17 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut prices = LastPrices::default();
     let mut breakages = [Breakage::Restart, Breakage::Close].into_iter();
     loop {
-        let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
-            return Err("the stream ended".into());
-        };
-        let event = match event {
-            StreamEvent::Machine(event) => event,
-            StreamEvent::Dropped { count, .. } => {
-                println!("{count} messages dropped: this consumer fell behind");
-                continue;
-            }
-        };
-        match event {
+        match common::next_event(&mut stream).await? {
             Event::Data(MarketData::Quote(quote)) => {
                 prices
                     .asks

@@ -466,19 +466,46 @@ mod tests {
         items.iter().map(|(c, s)| (*c, sym(s))).collect()
     }
 
+    /// Takes the next request and marks it sent.
+    fn send_next(subs: &mut Subscriptions<Channel>) {
+        let (op, items) = subs.next_request().unwrap();
+        subs.mark_sent(op, items);
+    }
+
+    /// Subscriptions with one symbol requested and acknowledged (not settled).
+    fn confirmed(channel: Channel, name: &str) -> Subscriptions<Channel> {
+        let mut subs = Subscriptions::default();
+        subscribe(&mut subs, channel, &[name]);
+        send_next(&mut subs);
+        subs.on_ack(&set(&[(channel, name)]));
+        subs
+    }
+
+    fn subscribe(subs: &mut Subscriptions<Channel>, channel: Channel, names: &[&str]) -> RequestId {
+        subs.command(
+            SubscriptionOp::Subscribe,
+            channel,
+            names.iter().map(|n| sym(n)).collect(),
+        )
+    }
+
+    fn unsubscribe(
+        subs: &mut Subscriptions<Channel>,
+        channel: Channel,
+        names: &[&str],
+    ) -> RequestId {
+        subs.command(
+            SubscriptionOp::Unsubscribe,
+            channel,
+            names.iter().map(|n| sym(n)).collect(),
+        )
+    }
+
     #[test]
     fn subscribe_then_unsubscribe_before_sending_cancels_out() {
         let mut subs = Subscriptions::default();
-        let a = subs.command(
-            SubscriptionOp::Subscribe,
-            Channel::Trades,
-            vec![sym("AAPL")],
-        );
-        let b = subs.command(
-            SubscriptionOp::Unsubscribe,
-            Channel::Trades,
-            vec![sym("AAPL")],
-        );
+        let a = subscribe(&mut subs, Channel::Trades, &["AAPL"]);
+        let b = unsubscribe(&mut subs, Channel::Trades, &["AAPL"]);
         assert_eq!(subs.next_request(), None);
         let mut out = Vec::new();
         subs.settle(&mut out);
@@ -495,11 +522,7 @@ mod tests {
     #[test]
     fn removals_go_first_and_acks_settle_commands() {
         let mut subs = Subscriptions::default();
-        let first = subs.command(
-            SubscriptionOp::Subscribe,
-            Channel::Quotes,
-            vec![sym("A"), sym("B")],
-        );
+        let first = subscribe(&mut subs, Channel::Quotes, &["A", "B"]);
         let (op, items) = subs.next_request().unwrap();
         assert_eq!(op, SubscriptionOp::Subscribe);
         subs.mark_sent(op, items);
@@ -510,8 +533,8 @@ mod tests {
         assert_eq!(out[0].id, first);
         assert_eq!(out[0].outcome, SubscriptionOutcome::Acknowledged);
 
-        subs.command(SubscriptionOp::Unsubscribe, Channel::Quotes, vec![sym("A")]);
-        subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("C")]);
+        unsubscribe(&mut subs, Channel::Quotes, &["A"]);
+        subscribe(&mut subs, Channel::Quotes, &["C"]);
         assert_eq!(
             subs.next_request(),
             Some((
@@ -556,14 +579,9 @@ mod tests {
 
     #[test]
     fn a_refused_request_drops_its_symbols_and_reports_the_code() {
-        let mut subs = Subscriptions::default();
-        subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("A")]);
-        let (op, items) = subs.next_request().unwrap();
-        subs.mark_sent(op, items);
-        subs.on_ack(&set(&[(Channel::Trades, "A")]));
-        let id = subs.command(SubscriptionOp::Subscribe, Channel::Trades, vec![sym("B")]);
-        let (op, items) = subs.next_request().unwrap();
-        subs.mark_sent(op, items);
+        let mut subs = confirmed(Channel::Trades, "A");
+        let id = subscribe(&mut subs, Channel::Trades, &["B"]);
+        send_next(&mut subs);
         assert!(subs.on_request_refused(Some(405), "symbol limit exceeded"));
         assert!(!subs.desired().contains(Channel::Trades, &sym("B")));
         assert!(subs.desired().contains(Channel::Trades, &sym("A")));
@@ -592,11 +610,7 @@ mod tests {
             names.iter().map(|n| (Channel::Quotes, sym(n))).collect()
         };
         let mut subs = Subscriptions::default();
-        let older = subs.command(
-            SubscriptionOp::Subscribe,
-            Channel::Quotes,
-            vec![sym("A"), sym("B"), sym("C")],
-        );
+        let older = subscribe(&mut subs, Channel::Quotes, &["A", "B", "C"]);
         let send = |subs: &mut Subscriptions<Channel>, expected: &[&str]| {
             let (op, items) = subs.next_request().unwrap();
             assert_eq!(items, quotes(expected));
@@ -614,7 +628,7 @@ mod tests {
         assert!(!subs.desired().contains(Channel::Quotes, &sym("B")));
         // C is in flight when the application asks for B again.
         send(&mut subs, &["C"]);
-        let again = subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("B")]);
+        let again = subscribe(&mut subs, Channel::Quotes, &["B"]);
         subs.on_ack(&set(&[(Channel::Quotes, "A"), (Channel::Quotes, "C")]));
         let mut out = Vec::new();
         subs.settle(&mut out);
@@ -690,18 +704,13 @@ mod tests {
 
     #[test]
     fn refusals_nobody_asked_about_are_reported_separately() {
-        let mut subs = Subscriptions::default();
-        subs.command(SubscriptionOp::Subscribe, Channel::Quotes, vec![sym("A")]);
-        let (op, items) = subs.next_request().unwrap();
-        subs.mark_sent(op, items);
-        subs.on_ack(&set(&[(Channel::Quotes, "A")]));
+        let mut subs = confirmed(Channel::Quotes, "A");
         let mut out = Vec::new();
         subs.settle(&mut out);
         assert_eq!(out.len(), 1, "acknowledged");
         // Reconnect: the re-subscription is refused.
         subs.on_disconnect();
-        let (op, items) = subs.next_request().unwrap();
-        subs.mark_sent(op, items);
+        send_next(&mut subs);
         subs.on_request_refused(Some(405), "symbol limit exceeded");
         let refused: Vec<_> = subs.take_unclaimed_refusals().collect();
         assert_eq!(
@@ -719,18 +728,9 @@ mod tests {
     #[test]
     fn a_change_the_server_keeps_leaving_out_is_given_up() {
         let mut subs = Subscriptions::default();
-        let id = subs.command(
-            SubscriptionOp::Subscribe,
-            Channel::Trades,
-            vec![sym("ZZZZ")],
-        );
-        subs.command(
-            SubscriptionOp::Subscribe,
-            Channel::Bars,
-            vec![sym("B1"), sym("B2"), sym("B3")],
-        );
-        let (op, items) = subs.next_request().unwrap();
-        subs.mark_sent(op, items);
+        let id = subscribe(&mut subs, Channel::Trades, &["ZZZZ"]);
+        subscribe(&mut subs, Channel::Bars, &["B1", "B2", "B3"]);
+        send_next(&mut subs);
         assert!(
             !subs.on_ack(&SubscriptionSet::new()),
             "a repeat of the last ack answers nothing"

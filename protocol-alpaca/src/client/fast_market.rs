@@ -86,6 +86,8 @@ pub(super) mod tests {
 
     use super::*;
     use crate::client::market_decode::decode_with_serde;
+    pub(crate) use crate::mutation::{Mutation, mutate, mutation};
+
     use crate::wire::frame::Wire;
     use crate::{Conditions, Timestamp};
     use tickwire_core::protocol::Inbound;
@@ -114,6 +116,14 @@ pub(super) mod tests {
 
     fn msgpack(messages: &[MarketData]) -> Vec<u8> {
         rmp_serde::to_vec_named(messages).unwrap()
+    }
+
+    /// `value` in JSON and in MessagePack (named fields), each with its wire.
+    pub(crate) fn both_wires<T: serde::Serialize + ?Sized>(value: &T) -> [(Wire, Vec<u8>); 2] {
+        [
+            (Wire::Json, serde_json::to_vec(value).unwrap()),
+            (Wire::MsgPack, rmp_serde::to_vec_named(value).unwrap()),
+        ]
     }
 
     fn price() -> impl Strategy<Value = f64> {
@@ -296,53 +306,13 @@ pub(super) mod tests {
         &[0xdf, 0xff, 0xff, 0xff, 0xff],
     ];
 
-    #[derive(Debug, Clone)]
-    pub(crate) enum Mutation {
-        Flip(usize, u8),
-        Insert(usize, usize),
-        Delete(usize),
-        Truncate(usize),
-    }
-
-    pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
-        prop_oneof![
-            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
-            (any::<usize>(), any::<usize>()).prop_map(|(i, s)| Mutation::Insert(i, s)),
-            any::<usize>().prop_map(Mutation::Delete),
-            any::<usize>().prop_map(Mutation::Truncate),
-        ]
-    }
-
     /// Applies every mutation to a frame of `wire`, inserting snippets of that wire.
     pub(crate) fn mutate_all(wire: Wire, bytes: &mut Vec<u8>, mutations: &[Mutation]) {
-        let json_snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
-        let snippets = match wire {
-            Wire::Json => &json_snippets[..],
-            Wire::MsgPack => MSGPACK_SNIPPETS,
-        };
         for m in mutations {
-            mutate(bytes, m, snippets);
-        }
-    }
-
-    pub(crate) fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation, snippets: &[&[u8]]) {
-        if bytes.is_empty() {
-            return;
-        }
-        match *mutation {
-            Mutation::Flip(i, b) => {
-                let i = i % bytes.len();
-                bytes[i] ^= b;
+            match wire {
+                Wire::Json => mutate(bytes, m, JSON_SNIPPETS),
+                Wire::MsgPack => mutate(bytes, m, MSGPACK_SNIPPETS),
             }
-            Mutation::Insert(i, s) => {
-                let at = i % (bytes.len() + 1);
-                let snippet = snippets[s % snippets.len()];
-                bytes.splice(at..at, snippet.iter().copied());
-            }
-            Mutation::Delete(i) => {
-                bytes.remove(i % bytes.len());
-            }
-            Mutation::Truncate(i) => bytes.truncate(i % bytes.len()),
         }
     }
 
@@ -396,28 +366,14 @@ pub(super) mod tests {
         }
 
         #[test]
-        fn mutated_json_frames_agree_or_fall_back(
+        fn mutated_frames_agree_or_fall_back(
             messages in proptest::collection::vec(message(), 1..4),
             mutations in proptest::collection::vec(mutation(), 1..6),
         ) {
-            let snippets: Vec<&[u8]> = JSON_SNIPPETS.iter().map(|s| s.as_bytes()).collect();
-            let mut bytes = json(&messages);
-            for m in &mutations {
-                mutate(&mut bytes, m, &snippets);
+            for (wire, mut bytes) in both_wires(&messages[..]) {
+                mutate_all(wire, &mut bytes, &mutations);
+                agree(wire, &bytes);
             }
-            agree(Wire::Json, &bytes);
-        }
-
-        #[test]
-        fn mutated_msgpack_frames_agree_or_fall_back(
-            messages in proptest::collection::vec(message(), 1..4),
-            mutations in proptest::collection::vec(mutation(), 1..6),
-        ) {
-            let mut bytes = msgpack(&messages);
-            for m in &mutations {
-                mutate(&mut bytes, m, MSGPACK_SNIPPETS);
-            }
-            agree(Wire::MsgPack, &bytes);
         }
 
         #[test]

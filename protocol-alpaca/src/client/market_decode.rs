@@ -31,6 +31,7 @@ use crate::model::market::{
     TradingStatus, market_tags,
 };
 use crate::wire::frame::Wire;
+use crate::wire::seed::Seed;
 use crate::{Channel, Frame, SubscriptionSet, Symbol};
 use tickwire_core::protocol::{DecodeError, Inbound};
 
@@ -55,7 +56,7 @@ pub(crate) fn decode_with_serde(
     let start = out.len();
     let probe = Probe::default();
     if wire
-        .decode_seed(bytes, FrameSeed { out, probe: &probe })
+        .decode_seed(bytes, Seed::any(FrameSeed { out, probe: &probe }))
         .is_ok()
     {
         return;
@@ -78,10 +79,10 @@ pub(crate) fn decode_message(wire: Wire, bytes: &[u8]) -> Result<MarketMessage, 
     let probe = Probe::default();
     let error = match wire.decode_seed(
         bytes,
-        MessageSeed {
+        Seed::map(MessageSeed {
             tag: None,
             probe: &probe,
-        },
+        }),
     ) {
         Ok(message) => return Ok(message),
         Err(detail) => DecodeError {
@@ -95,7 +96,7 @@ pub(crate) fn decode_message(wire: Wire, bytes: &[u8]) -> Result<MarketMessage, 
     // Rare: `T` is not the first key. Find it, then decode the map again with
     // the tag known (the typed structs ignore the `T` entry).
     let tag = wire
-        .decode_seed(bytes, TagScanSeed)
+        .decode_seed(bytes, Seed::map(TagScanSeed))
         .map_err(|detail| DecodeError {
             what: "message",
             detail,
@@ -107,10 +108,10 @@ pub(crate) fn decode_message(wire: Wire, bytes: &[u8]) -> Result<MarketMessage, 
     let probe = Probe::default();
     wire.decode_seed(
         bytes,
-        MessageSeed {
+        Seed::map(MessageSeed {
             tag: Some(&tag),
             probe: &probe,
-        },
+        }),
     )
     .map_err(|detail| DecodeError {
         what: probe.what.get(),
@@ -140,14 +141,6 @@ struct FrameSeed<'o, 'p> {
     probe: &'p Probe,
 }
 
-impl<'de> DeserializeSeed<'de> for FrameSeed<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl<'de> Visitor<'de> for FrameSeed<'_, '_> {
     type Value = ();
 
@@ -157,7 +150,9 @@ impl<'de> Visitor<'de> for FrameSeed<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let probe = self.probe;
-        while let Some(message) = seq.next_element_seed(MessageSeed { tag: None, probe })? {
+        while let Some(message) =
+            seq.next_element_seed(Seed::map(MessageSeed { tag: None, probe }))?
+        {
             self.out.push(message.into_inbound());
         }
         Ok(())
@@ -175,14 +170,6 @@ impl<'de> Visitor<'de> for FrameSeed<'_, '_> {
 struct MessageSeed<'t, 'p> {
     tag: Option<&'t str>,
     probe: &'p Probe,
-}
-
-impl<'de> DeserializeSeed<'de> for MessageSeed<'_, '_> {
-    type Value = MarketMessage;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<MarketMessage, D::Error> {
-        deserializer.deserialize_map(self)
-    }
 }
 
 impl<'de> Visitor<'de> for MessageSeed<'_, '_> {
@@ -258,10 +245,10 @@ fn dispatch<'de, A: MapAccess<'de>>(
             let mut set = SubscriptionSet::new();
             while let Some(key) = map.next_key::<CowStr<'de>>()? {
                 match Channel::from_wire_name(&key.0) {
-                    Some(channel) => map.next_value_seed(SymbolsSeed {
+                    Some(channel) => map.next_value_seed(Seed::any(SymbolsSeed {
                         channel,
                         set: &mut set,
-                    })?,
+                    }))?,
                     None => {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -296,14 +283,6 @@ struct SymbolsSeed<'s> {
     set: &'s mut SubscriptionSet,
 }
 
-impl<'de> DeserializeSeed<'de> for SymbolsSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl<'de> Visitor<'de> for SymbolsSeed<'_> {
     type Value = ();
 
@@ -326,14 +305,6 @@ impl<'de> Visitor<'de> for SymbolsSeed<'_> {
 
 /// Finds the value of `T` anywhere in a message map.
 struct TagScanSeed;
-
-impl<'de> DeserializeSeed<'de> for TagScanSeed {
-    type Value = Option<String>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
 
 impl<'de> Visitor<'de> for TagScanSeed {
     type Value = Option<String>;
@@ -359,7 +330,7 @@ impl<'de> Deserialize<'de> for MarketData {
     /// Decodes a message whose first field is `T`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let probe = Probe::default();
-        match (MessageSeed {
+        match Seed::map(MessageSeed {
             tag: None,
             probe: &probe,
         })
@@ -415,10 +386,10 @@ mod tests {
         let probe = Probe::default();
         let fast = Wire::Json.decode_seed(
             frame.as_bytes(),
-            FrameSeed {
+            Seed::any(FrameSeed {
                 out: &mut out,
                 probe: &probe,
-            },
+            }),
         );
         assert_eq!(fast, Ok(()));
         assert_eq!(out.len(), 2);
@@ -429,10 +400,10 @@ mod tests {
         out.clear();
         let fast = Wire::MsgPack.decode_seed(
             &msgpack,
-            FrameSeed {
+            Seed::any(FrameSeed {
                 out: &mut out,
                 probe: &probe,
-            },
+            }),
         );
         assert_eq!(fast, Ok(()));
         assert_eq!(out.len(), 2);

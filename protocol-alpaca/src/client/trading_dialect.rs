@@ -7,7 +7,7 @@
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 use crate::Encoding;
 use crate::client::fast_trading;
@@ -16,6 +16,7 @@ use crate::model::cow_str::CowStr;
 use crate::model::trading::TradeUpdate;
 use crate::model::verdicts::verdict_for_trading_error;
 use crate::wire::frame::Wire;
+use crate::wire::seed::Seed;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 use tickwire_core::protocol::{
     DecodeError, Dialect, EncodeError, EncodedRequest, Inbound, ServerError, SubscriptionRequest,
@@ -220,7 +221,7 @@ struct ErrorData {
 /// gives up on anything else, errors included, so that the two passes
 /// decide every doubtful case and word every error.
 fn decode_trading_message(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, DecodeError> {
-    if let Ok(Some(message)) = wire.decode_seed(bytes, OnePassSeed) {
+    if let Ok(Some(message)) = wire.decode_seed(bytes, Seed::map(OnePassSeed)) {
         return Ok(message);
     }
     decode_in_two_passes(wire, bytes)
@@ -277,14 +278,6 @@ fn decode_in_two_passes(wire: Wire, bytes: &[u8]) -> Result<TradingMessage, Deco
 /// read before it; `None` when the two passes must decide: `data` before
 /// `stream`, no `stream`, no `data`, or a repeated key.
 struct OnePassSeed;
-
-impl<'de> DeserializeSeed<'de> for OnePassSeed {
-    type Value = Option<TradingMessage>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
 
 impl<'de> Visitor<'de> for OnePassSeed {
     type Value = Option<TradingMessage>;
@@ -344,7 +337,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::client::fast_market::tests::{mutate_all, mutation};
+    use crate::client::fast_market::tests::{both_wires, mutate_all, mutation};
     use crate::strategies::{Entries, any_trade_update};
     use crate::{TradingServerMessage, encode_trading_frame};
     use tickwire_core::protocol::Verdict;
@@ -354,7 +347,7 @@ mod tests {
     /// If the one pass decodes `bytes`, the two passes decode it the same.
     /// Returns whether the one pass did.
     fn agree(wire: Wire, bytes: &[u8]) -> bool {
-        let Ok(Some(one)) = wire.decode_seed(bytes, OnePassSeed) else {
+        let Ok(Some(one)) = wire.decode_seed(bytes, Seed::map(OnePassSeed)) else {
             return false;
         };
         let two = decode_in_two_passes(wire, bytes);
@@ -449,20 +442,12 @@ mod tests {
             })
     }
 
-    fn both_wires(entries: Vec<(String, Value)>) -> [(Wire, Vec<u8>); 2] {
-        let entries = Entries(entries);
-        [
-            (Wire::Json, serde_json::to_vec(&entries).unwrap()),
-            (Wire::MsgPack, rmp_serde::to_vec_named(&entries).unwrap()),
-        ]
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
         fn one_pass_agrees_with_two(entries in entries()) {
-            for (wire, bytes) in both_wires(entries) {
+            for (wire, bytes) in both_wires(&Entries(entries)) {
                 agree(wire, &bytes);
                 fast_agrees(wire, &bytes);
             }
@@ -473,7 +458,7 @@ mod tests {
             entries in entries(),
             mutations in vec(mutation(), 1..6),
         ) {
-            for (wire, mut bytes) in both_wires(entries) {
+            for (wire, mut bytes) in both_wires(&Entries(entries)) {
                 mutate_all(wire, &mut bytes, &mutations);
                 agree(wire, &bytes);
                 fast_agrees(wire, &bytes);

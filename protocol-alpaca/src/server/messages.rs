@@ -11,7 +11,7 @@ use crate::model::trading::TradeUpdate;
 use crate::server::market_data;
 use crate::server::trade_updates;
 use crate::server::writer::{JsonWriter, MsgPackWriter, ServerWriter, dyn_frame};
-use crate::{Channel, Frame, SubscriptionSet};
+use crate::{Channel, Feed, Frame, SubscriptionSet};
 
 /// A market data stream message, as a server sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,19 +36,23 @@ pub enum ServerMessage {
     Data(MarketData),
 }
 
-/// Channels a subscription ack always names (with `[]` when empty), like
-/// Alpaca's stock feeds; other channels appear only when non-empty.
-const ACK_CHANNELS: [Channel; 9] = [
-    Channel::Trades,
-    Channel::Quotes,
-    Channel::Bars,
-    Channel::UpdatedBars,
-    Channel::DailyBars,
-    Channel::Statuses,
-    Channel::Lulds,
-    Channel::Corrections,
-    Channel::CancelErrors,
-];
+/// Channels a subscription ack always names (with `[]` when empty), as
+/// Alpaca's stock feeds do: their channels but `imbalances`, then the two
+/// that follow `trades`. Other channels appear only when non-empty.
+fn ack_channels() -> impl Iterator<Item = Channel> {
+    Feed::Iex
+        .channels()
+        .iter()
+        .copied()
+        .filter(|c| *c != Channel::Imbalances)
+        .chain([Channel::Corrections, Channel::CancelErrors])
+}
+
+/// The channels of `set` that [`ack_channels`] leaves out (the account's aside).
+fn extra_channels(set: &SubscriptionSet) -> impl Iterator<Item = Channel> {
+    set.channels()
+        .filter(|c| *c != Channel::TradeUpdates && !ack_channels().any(|a| a == *c))
+}
 
 impl Serialize for ServerMessage {
     /// Always with `T` first, as Alpaca's server writes it.
@@ -73,14 +77,11 @@ impl Serialize for ServerMessage {
                 s.end()
             }
             Self::Subscription(set) => {
-                let extra: Vec<Channel> = set
-                    .channels()
-                    .filter(|c| !ACK_CHANNELS.contains(c) && *c != Channel::TradeUpdates)
-                    .collect();
-                let mut m = serializer.serialize_map(Some(1 + ACK_CHANNELS.len() + extra.len()))?;
+                let entries = ack_channels().count() + extra_channels(set).count();
+                let mut m = serializer.serialize_map(Some(1 + entries))?;
                 m.serialize_entry("T", "subscription")?;
-                for channel in ACK_CHANNELS.iter().chain(&extra) {
-                    m.serialize_entry(channel.wire_name(), &Symbols(set, *channel))?;
+                for channel in ack_channels().chain(extra_channels(set)) {
+                    m.serialize_entry(channel.wire_name(), &Symbols(set, channel))?;
                 }
                 m.end()
             }
@@ -228,12 +229,9 @@ fn subscription_frame(encoding: Encoding, set: &SubscriptionSet, followers: bool
 
 /// The ack of [`subscription_frame`], in its one-element array.
 fn subscription<W: ServerWriter>(w: &mut W, set: &SubscriptionSet, followers: bool) {
-    let extra = || {
-        set.channels()
-            .filter(|c| !ACK_CHANNELS.contains(c) && *c != Channel::TradeUpdates)
-    };
-    open_control(w, "subscription", ACK_CHANNELS.len() + extra().count());
-    for channel in ACK_CHANNELS.iter().copied().chain(extra()) {
+    let entries = ack_channels().count() + extra_channels(set).count();
+    open_control(w, "subscription", entries);
+    for channel in ack_channels().chain(extra_channels(set)) {
         w.key(channel.wire_name());
         let listed = if followers && channel.is_server_managed() {
             Channel::Trades

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use smallvec::SmallVec;
 
 use crate::model::cow_str::CowStr;
@@ -11,6 +11,7 @@ use crate::wire::field_reader::FieldReader;
 use crate::wire::frame::Wire;
 use crate::wire::json_reader::JsonReader;
 use crate::wire::msgpack_reader::MsgPackReader;
+use crate::wire::seed::Seed;
 use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
 use tickwire_core::protocol::DecodeError;
 
@@ -63,7 +64,7 @@ pub fn decode_client_message(frame: &Frame) -> Result<ClientMessage, DecodeError
 
 /// The serde decoding of a client message, for any input.
 fn decode_raw(wire: Wire, bytes: &[u8]) -> Result<RawClient, DecodeError> {
-    wire.decode_seed(bytes, RawClientSeed)
+    wire.decode_seed(bytes, Seed::map(RawClientSeed))
         .map_err(|detail| DecodeError {
             what: "client message",
             detail,
@@ -222,14 +223,6 @@ impl Parts<'_> {
 
 struct RawClientSeed;
 
-impl<'de> DeserializeSeed<'de> for RawClientSeed {
-    type Value = RawClient;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawClient, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
 impl<'de> Visitor<'de> for RawClientSeed {
     type Value = RawClient;
 
@@ -244,7 +237,7 @@ impl<'de> Visitor<'de> for RawClientSeed {
                 "action" => raw.action = Some(map.next_value()?),
                 "key" => raw.key = Some(map.next_value()?),
                 "secret" => raw.secret = Some(map.next_value()?),
-                "data" => map.next_value_seed(RawDataSeed(&mut raw))?,
+                "data" => map.next_value_seed(Seed::map(RawDataSeed(&mut raw)))?,
                 name => match Channel::from_wire_name(name) {
                     Some(channel) => {
                         let symbols: Option<Vec<String>> = map.next_value()?;
@@ -262,14 +255,6 @@ impl<'de> Visitor<'de> for RawClientSeed {
 
 /// The `data` object of legacy auth and `listen`.
 struct RawDataSeed<'r>(&'r mut RawClient);
-
-impl<'de> DeserializeSeed<'de> for RawDataSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
 
 impl<'de> Visitor<'de> for RawDataSeed<'_> {
     type Value = ();

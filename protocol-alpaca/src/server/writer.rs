@@ -44,17 +44,29 @@ pub(super) trait ServerWriter {
     /// `null` / `nil`.
     fn null(&mut self);
 
+    /// An array of `len` items, each written by `write`.
+    fn array_of<T>(
+        &mut self,
+        len: usize,
+        items: impl Iterator<Item = T>,
+        mut write: impl FnMut(&mut Self, T),
+    ) where
+        Self: Sized,
+    {
+        self.array(len);
+        for item in items {
+            self.element();
+            write(self, item);
+        }
+        self.end_array();
+    }
+
     /// An array of symbols.
     fn symbols<'a>(&mut self, len: usize, symbols: impl Iterator<Item = &'a Symbol>)
     where
         Self: Sized,
     {
-        self.array(len);
-        for symbol in symbols {
-            self.element();
-            self.symbol(symbol);
-        }
-        self.end_array();
+        self.array_of(len, symbols, |w, symbol| w.symbol(symbol));
     }
 
     /// An array of strings.
@@ -62,12 +74,7 @@ pub(super) trait ServerWriter {
     where
         Self: Sized,
     {
-        self.array(len);
-        for text in texts {
-            self.element();
-            self.str(text);
-        }
-        self.end_array();
+        self.array_of(len, texts, |w, text| w.str(text));
     }
 }
 
@@ -94,6 +101,18 @@ impl JsonWriter {
         self.buf
     }
 
+    /// Opens a container with `bracket`; its first entry takes no comma.
+    fn open(&mut self, bracket: u8) {
+        self.buf.push(bracket);
+        self.first = true;
+    }
+
+    /// Closes a container with `bracket`; what follows takes a comma.
+    fn close(&mut self, bracket: u8) {
+        self.buf.push(bracket);
+        self.first = false;
+    }
+
     fn comma(&mut self) {
         if !self.first {
             self.buf.push(b',');
@@ -109,23 +128,19 @@ impl JsonWriter {
 
 impl ServerWriter for JsonWriter {
     fn map(&mut self, _len: usize) {
-        self.buf.push(b'{');
-        self.first = true;
+        self.open(b'{');
     }
 
     fn end_map(&mut self) {
-        self.buf.push(b'}');
-        self.first = false;
+        self.close(b'}');
     }
 
     fn array(&mut self, _len: usize) {
-        self.buf.push(b'[');
-        self.first = true;
+        self.open(b'[');
     }
 
     fn end_array(&mut self) {
-        self.buf.push(b']');
-        self.first = false;
+        self.close(b']');
     }
 
     fn element(&mut self) {
@@ -224,19 +239,33 @@ impl MsgPackWriter {
         self.declared.finish();
         self.buf
     }
+
+    /// Writes the header of a container of `len` entries: short ones (nearly
+    /// all) in one byte written here; `rmp` picks the form of longer ones.
+    #[inline]
+    fn open(&mut self, container: Container, len: usize) {
+        #[cfg(debug_assertions)]
+        self.declared.open(container, len);
+        if len < 16 {
+            let len = len as u8;
+            let marker = match container {
+                Container::Map => Marker::FixMap(len),
+                Container::Array => Marker::FixArray(len),
+            };
+            self.buf.push(marker.to_u8());
+        } else {
+            let len = u32_len(len);
+            written(match container {
+                Container::Map => rmp::encode::write_map_len(&mut self.buf, len),
+                Container::Array => rmp::encode::write_array_len(&mut self.buf, len),
+            });
+        }
+    }
 }
 
 impl ServerWriter for MsgPackWriter {
     fn map(&mut self, len: usize) {
-        #[cfg(debug_assertions)]
-        self.declared.open(Container::Map, len);
-        // Short containers (nearly all) in one byte written here; `rmp`
-        // picks the form of longer ones.
-        if len < 16 {
-            self.buf.push(Marker::FixMap(len as u8).to_u8());
-        } else {
-            written(rmp::encode::write_map_len(&mut self.buf, u32_len(len)));
-        }
+        self.open(Container::Map, len);
     }
 
     fn end_map(&mut self) {
@@ -245,15 +274,7 @@ impl ServerWriter for MsgPackWriter {
     }
 
     fn array(&mut self, len: usize) {
-        #[cfg(debug_assertions)]
-        self.declared.open(Container::Array, len);
-        // Short containers (nearly all) in one byte written here; `rmp`
-        // picks the form of longer ones.
-        if len < 16 {
-            self.buf.push(Marker::FixArray(len as u8).to_u8());
-        } else {
-            written(rmp::encode::write_array_len(&mut self.buf, u32_len(len)));
-        }
+        self.open(Container::Array, len);
     }
 
     fn end_array(&mut self) {
@@ -313,7 +334,6 @@ impl ServerWriter for MsgPackWriter {
 }
 
 /// A MessagePack container, whose length is written before its entries.
-#[cfg(debug_assertions)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Container {
     Map,

@@ -22,16 +22,10 @@ pub(crate) trait FieldReader<'a> {
     fn next_key(&mut self) -> Option<Option<&'a [u8]>>;
     /// A string.
     fn str(&mut self) -> Option<&'a str>;
-    /// A string or `null`.
-    fn opt_str(&mut self) -> Option<Option<&'a str>>;
     /// A number, converted to `f64` exactly as the serde path converts it.
     fn f64(&mut self) -> Option<f64>;
-    /// A number or `null`.
-    fn opt_f64(&mut self) -> Option<Option<f64>>;
     /// A non-negative integer.
     fn u64(&mut self) -> Option<u64>;
-    /// A non-negative integer or `null`.
-    fn opt_u64(&mut self) -> Option<Option<u64>>;
     /// Condition codes: an array of strings, one string, or `null`.
     fn conditions(&mut self) -> Option<Conditions>;
     /// An array of strings, each passed to `each`, or `null` (none).
@@ -53,6 +47,33 @@ pub(crate) trait FieldReader<'a> {
     fn skip_scalar(&mut self) -> Option<()>;
     /// Whether nothing but (JSON) whitespace is left of the frame.
     fn at_end(&mut self) -> bool;
+
+    /// A string or `null`.
+    #[inline(always)]
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// A number or `null`.
+    #[inline(always)]
+    fn opt_f64(&mut self) -> Option<Option<f64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.f64().map(Some)
+    }
+
+    /// A non-negative integer or `null`.
+    #[inline(always)]
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.u64().map(Some)
+    }
 
     /// The entries of a map, each read by `entry` as [`Self::map`] reads
     /// them: the map the reader is at, or with `rest_of_message` the keys

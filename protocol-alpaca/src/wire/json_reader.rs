@@ -300,14 +300,6 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
         self.text.get(start..end)
     }
 
-    #[inline(always)]
-    fn opt_str(&mut self) -> Option<Option<&'a str>> {
-        if self.null()? {
-            return Some(None);
-        }
-        self.str().map(Some)
-    }
-
     /// As serde_json (without `float_roundtrip`) converts: an integer as
     /// `u64`/`i64` then `as f64`; a decimal as `significand as f64 / 10^k`.
     /// Limited to exact significands and exact powers, where that is also the
@@ -323,27 +315,11 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     }
 
     #[inline(always)]
-    fn opt_f64(&mut self) -> Option<Option<f64>> {
-        if self.null()? {
-            return Some(None);
-        }
-        self.f64().map(Some)
-    }
-
-    #[inline(always)]
     fn u64(&mut self) -> Option<u64> {
         match self.number()? {
             (false, value, 0) => Some(value),
             _ => None,
         }
-    }
-
-    #[inline(always)]
-    fn opt_u64(&mut self) -> Option<Option<u64>> {
-        if self.null()? {
-            return Some(None);
-        }
-        self.u64().map(Some)
     }
 
     #[inline(always)]
@@ -440,7 +416,7 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
 }
 
 /// Where the whitespace starting at `at` ends.
-fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+pub(super) fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
     while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         at += 1;
     }
@@ -495,7 +471,7 @@ pub(crate) fn frame_elements(
 /// alone: strings (with their escapes) and nesting are tracked, scalars are
 /// not validated. `None` if it is truncated, mismatched or nested more than
 /// [`DEPTH_MAX`] deep. One pass, so the work is bounded by the input's size.
-fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
+pub(super) fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
     let mut open: Vec<u8> = Vec::new();
     let mut i = at;
     loop {

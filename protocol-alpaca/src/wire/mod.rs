@@ -12,4 +12,5 @@ pub(crate) mod field_reader;
 pub(crate) mod frame;
 pub(crate) mod json_reader;
 pub(crate) mod msgpack_reader;
+pub(crate) mod seed;
 pub(crate) mod write;

@@ -254,14 +254,6 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
         std::str::from_utf8(self.str_bytes()?).ok()
     }
 
-    #[inline(always)]
-    fn opt_str(&mut self) -> Option<Option<&'a str>> {
-        if self.nil() {
-            return Some(None);
-        }
-        self.str().map(Some)
-    }
-
     /// Any integer or float, `as f64`: what serde's `f64` visitor does with
     /// each of rmp-serde's `visit_*` calls.
     #[inline(always)]
@@ -283,14 +275,6 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
         })
     }
 
-    #[inline(always)]
-    fn opt_f64(&mut self) -> Option<Option<f64>> {
-        if self.nil() {
-            return Some(None);
-        }
-        self.f64().map(Some)
-    }
-
     /// Any non-negative integer (serde's `u64` visitor refuses negatives and floats).
     #[inline(always)]
     fn u64(&mut self) -> Option<u64> {
@@ -306,14 +290,6 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
             0xd3 => u64::try_from(i64::from_be_bytes(self.take()?)).ok(),
             _ => None,
         }
-    }
-
-    #[inline(always)]
-    fn opt_u64(&mut self) -> Option<Option<u64>> {
-        if self.nil() {
-            return Some(None);
-        }
-        self.u64().map(Some)
     }
 
     #[inline(always)]

@@ -3,11 +3,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 use tickwire_alpaca::{
-    Bar, CancelError, Conditions, Correction, Decimal, Imbalance, Luld, MarketData, News, Order,
-    OrderClass, OrderSide, OrderStatus, OrderType, Orderbook, OrderbookLevel, Quote, TimeInForce,
-    Trade, TradeEvent, TradeUpdate, TradingStatus,
+    Bar, CancelError, Channel, Conditions, Correction, Decimal, Imbalance, Luld, MarketData, News,
+    Order, OrderClass, OrderSide, OrderStatus, OrderType, Orderbook, OrderbookLevel, Quote,
+    TimeInForce, Trade, TradeEvent, TradeUpdate, TradingStatus,
 };
 use tickwire_core::{Symbol, Timestamp};
+
+pub mod documented_ack;
+pub mod inbound_kinds;
+pub mod mutation;
 
 pub fn sym(s: &str) -> Symbol {
     Symbol::new(s).expect("valid test symbol")

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Encoding, MarketData, TradeUpdate};
-use tickwire_alpaca::{Channel, SubscriptionSet};
+use tickwire_alpaca::{Channel, Feed, SubscriptionSet};
 use tickwire_core::machine::{
     Action, ConnectionEpoch, Event, Machine, MachineConfig, RequestId, State,
 };
@@ -286,15 +286,9 @@ impl SentRequest {
 pub fn ack_frame(set: &SubscriptionSet) -> String {
     let mut object = serde_json::Map::new();
     object.insert("T".into(), "subscription".into());
-    for channel in [
-        Channel::Trades,
-        Channel::Quotes,
-        Channel::Bars,
-        Channel::UpdatedBars,
-        Channel::DailyBars,
-        Channel::Statuses,
-        Channel::Lulds,
-    ] {
+    // The stock feeds' channels but imbalances, as Alpaca's documented ack.
+    let channels = Feed::Iex.channels().iter().copied();
+    for channel in channels.filter(|c| *c != Channel::Imbalances) {
         let symbols: Vec<serde_json::Value> =
             set.symbols(channel).map(|s| s.as_str().into()).collect();
         object.insert(channel.wire_name().into(), symbols.clone().into());
