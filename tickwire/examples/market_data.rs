@@ -12,15 +12,17 @@
 
 #![allow(clippy::print_stdout)]
 
-mod common;
-
 use std::time::Duration;
 
+use futures::StreamExt;
 use tickwire::sim::Exchange;
-use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream, State};
+use tickwire::{Channel, Event, Feed, MarketData, MarketDataStream, State, StreamEvent};
 
 /// Data messages to print before unsubscribing, and again after.
 const MESSAGES_PER_PHASE: usize = 8;
+
+/// The most this program waits for anything.
+const PATIENCE: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     stream.unsubscribe(Channel::Quotes, ["AAPL"]).await?;
     stream.unsubscribe(Channel::Trades, ["SPY"]).await?;
     let mut state = stream.state_watch();
-    tokio::time::timeout(common::PATIENCE, state.wait_for(|s| *s == State::Idle)).await??;
+    tokio::time::timeout(PATIENCE, state.wait_for(|s| *s == State::Idle)).await??;
     println!("everything unsubscribed; state {}", stream.state().name());
 
     stream.shutdown().await?;
@@ -70,7 +72,17 @@ async fn print_data(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut seen = 0;
     while seen < count {
-        match common::next_event(stream).await? {
+        let Some(event) = tokio::time::timeout(PATIENCE, stream.next()).await? else {
+            return Err("the stream ended".into());
+        };
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            StreamEvent::Dropped { count, .. } => {
+                println!("{count} messages dropped: this consumer fell behind");
+                continue;
+            }
+        };
+        match event {
             Event::Data(MarketData::Quote(q)) => {
                 println!(
                     "  quote {:<5} bid {:>8.2} x {:<4} ask {:>8.2} x {}",
