@@ -236,7 +236,7 @@ pub(crate) struct ProxyArgs {
     /// A key pair downstream clients authenticate with, as KEY:SECRET
     /// (repeatable) [default: one generated pair, printed at start].
     #[arg(long = "client-key", value_name = "K:S", value_parser = parse_key_pair)]
-    pub(crate) client_keys: Vec<(String, String)>,
+    pub(crate) client_keys: Vec<(String, SecretArg)>,
 
     /// Alpaca's live trading stream instead of paper (without --upstream).
     #[arg(long)]
@@ -360,10 +360,10 @@ fn parse_url(text: &str) -> Result<String, String> {
 }
 
 /// `KEY:SECRET`, both non-empty.
-fn parse_key_pair(text: &str) -> Result<(String, String), String> {
+fn parse_key_pair(text: &str) -> Result<(String, SecretArg), String> {
     match text.split_once(':') {
         Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
-            Ok((key.to_owned(), secret.to_owned()))
+            Ok((key.to_owned(), SecretArg::from(secret)))
         }
         _ => Err("a client key pair is KEY:SECRET, both non-empty".to_owned()),
     }

@@ -24,6 +24,12 @@ impl FromStr for SecretArg {
     }
 }
 
+impl From<&str> for SecretArg {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
 impl fmt::Debug for SecretArg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretArg(<redacted>)")

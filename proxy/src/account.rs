@@ -127,6 +127,8 @@ impl AccountTask {
             TradingStream::builder(TradingEndpoint::Custom(config.upstream.trading_url.clone()))
                 .credentials(config.credentials.clone())
                 .name("proxy upstream /stream")
+                // Clients keep asking while the proxy runs: never give up upstream.
+                .connect_attempts_max(None)
                 .build()?;
         tracing::info!(url = %config.upstream.trading_url, "upstream trading stream started");
         Ok(stream.into_parts())

@@ -450,6 +450,8 @@ fn start_upstream(
         .encoding(encoding)
         .idle_linger(config.limits.upstream_idle_linger)
         .name(format!("proxy upstream {}", feed.path()))
+        // Clients keep asking while the proxy runs: never give up upstream.
+        .connect_attempts_max(None)
         .build()?;
     let (handle, events) = stream.into_parts();
     let (commands, queue) = mpsc::unbounded_channel();

@@ -150,7 +150,7 @@ fn client_keys(args: &ProxyArgs) -> (Vec<Credentials>, bool) {
     let keys = args
         .client_keys
         .iter()
-        .map(|(key, secret)| Credentials::new(key, secret))
+        .map(|(key, secret)| Credentials::new(key, secret.clone().into_inner()))
         .collect();
     (keys, false)
 }
@@ -256,10 +256,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::secret_arg::SecretArg;
 
     #[test]
     fn generated_client_keys_differ_and_given_ones_are_kept() {
-        let args = |keys: Vec<(String, String)>| ProxyArgs {
+        let args = |keys: Vec<(String, SecretArg)>| ProxyArgs {
             listen: "127.0.0.1:0".parse().expect("an address"),
             allow_remote: false,
             upstream: None,

@@ -8,7 +8,7 @@
 //! only. Data is routed with [`FanoutHub::route`] to exactly the clients that
 //! asked for it (the wildcard `*` included).
 //!
-//! A proxy (Alpaca's protocol downstream) and a relay (a message bus
+//! A proxy (the vendor's own protocol downstream) and a relay (a message bus
 //! downstream) drive the same hub; neither makes fan-out decisions itself.
 
 mod client;
