@@ -198,6 +198,19 @@ pub(crate) struct ServeArgs {
     /// Secret of the account named by the --key at the same position.
     #[arg(long, value_name = "S")]
     pub(crate) secret: Vec<SecretArg>,
+
+    /// How long the slot of a connection that vanished without a close
+    /// stays busy (406 "connection limit exceeded" meanwhile), as Alpaca's
+    /// servers take about 90 s to notice (0: free at once).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds_or_zero, default_value = "90")]
+    pub(crate) reap_after: Duration,
+
+    /// Serve the admin endpoint on this loopback address (e.g.
+    /// 127.0.0.1:0): GET /metrics for connection counts and their peak,
+    /// POST /faults/NAME[?endpoint=PATH] to inject a fault (reset, close,
+    /// silence, resume, garbage, oversized, stop-reading, restart).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin: Option<std::net::SocketAddr>,
 }
 
 /// `tickwire proxy`.
@@ -370,12 +383,19 @@ fn parse_key_pair(text: &str) -> Result<(String, SecretArg), String> {
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
+    parse_seconds_or_zero(text)
+        .ok()
+        .filter(|seconds| !seconds.is_zero())
+        .ok_or_else(|| format!("{text:?} must be a positive number of seconds"))
+}
+
+fn parse_seconds_or_zero(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
-        return Err(format!("{text:?} must be a positive number of seconds"));
+    if !(0.0..1e9).contains(&seconds) {
+        return Err(format!("{text:?} must be a number of seconds, 0 or more"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use tickwire_core::{Credentials, Timestamp};
 use tickwire_mock::{
-    Account, ExchangeConfig, LoopbackConfig, LoopbackServer, MarketConfig, TradingConfig,
+    Account, ExchangeConfig, LoopbackConfig, LoopbackServer, MarketConfig, SharedExchange,
+    TradingConfig,
 };
 
 use crate::error::CliError;
@@ -28,6 +29,8 @@ pub(crate) struct EmbeddedOptions {
     pub(crate) rate: Option<f64>,
     /// Accounts (key id, secret); empty: the demo account.
     pub(crate) accounts: Vec<(String, String)>,
+    /// How long a vanished connection's slot stays busy; `None`: the model's default.
+    pub(crate) reap_after: Option<Duration>,
 }
 
 /// A running embedded exchange.
@@ -57,6 +60,9 @@ impl Embedded {
             .with_trading(trading);
         // Messages carry today's times, as a live feed's would.
         exchange.wall_clock_start = Timestamp::from(SystemTime::now());
+        if let Some(reap_after) = options.reap_after {
+            exchange.reap_after = reap_after;
+        }
         for (key, secret) in accounts {
             exchange = exchange.with_account(Account::new(key, secret));
         }
@@ -83,6 +89,11 @@ impl Embedded {
     /// The bound address.
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The exchange behind the server (faults, counters).
+    pub(crate) fn exchange(&self) -> SharedExchange {
+        self.server.exchange().clone()
     }
 
     /// The credentials of the first account.

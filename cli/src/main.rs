@@ -43,6 +43,7 @@ mod commands;
 mod embedded;
 mod error;
 mod follow;
+mod http;
 mod output;
 mod record;
 mod secret_arg;

@@ -1,19 +1,22 @@
-//! Real alpaca-py (0.44) through `tickwire proxy` in front of the simulated
-//! exchange that `tickwire serve` runs: three `StockDataStream` processes
-//! with different and overlapping symbols and one `TradingStream`.
+//! Real alpaca-py (0.44) through `tickwire proxy` in front of `tickwire
+//! serve`: three `StockDataStream` processes with different and
+//! overlapping symbols and one `TradingStream`.
 //!
-//! The exchange runs in this process (tickwire-mock's loopback server, the
-//! one `tickwire serve` starts), so that the test can count its connections
-//! and drop them; the proxy is the built `tickwire` binary; the clients are
-//! `tests/proxy_alpaca_py/client.py` processes. Checked: the exchange sees
-//! exactly one market-data and one trading connection; each client receives
-//! exactly its symbols; when one client unsubscribes a symbol another still
-//! holds, the other keeps receiving it; an upstream drop is survived by
-//! every client without a reconnect of its own.
+//! Every part is its own process: the exchange is the built `tickwire
+//! serve` (its `--admin` endpoint counts its connections and injects the
+//! drop), the proxy the built `tickwire proxy`, the clients
+//! `tests/proxy_alpaca_py/client.py`. Checked: the exchange sees exactly
+//! one market-data and one trading connection, never two at once, and no
+//! 406; each client receives exactly its symbols; when one client
+//! unsubscribes a symbol another still holds, the other keeps receiving
+//! it; an upstream drop (a TCP reset of both upstream connections) is
+//! survived by every client without a reconnect of its own.
 //!
 //! The first run creates a virtualenv under the target directory and
 //! installs alpaca-py from PyPI. Without Python 3, its venv module, pip or
 //! PyPI, the test fails and says what to install; it never skips.
+
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -24,10 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tickwire_mock::{
-    Account, ExchangeConfig, Fault, LoopbackConfig, LoopbackServer, MarketConfig, SessionId,
-    TradingConfig,
-};
+use support::Server;
 
 /// The exchange's account (the proxy's upstream credentials).
 const UPSTREAM_KEY: &str = "tickwire";
@@ -53,14 +53,8 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("alpaca-py-venv");
     setup_venv(&venv);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime for the exchange");
-    let server = runtime.block_on(start_exchange());
-    let upstream = format!("ws://{}", server.local_addr());
-    let mut proxy = Proxy::start(&upstream);
+    let server = start_exchange();
+    let mut proxy = Proxy::start(server.base_url());
     let base = proxy.base.clone();
 
     let mut clients: BTreeMap<&str, Client> = DATA_CLIENTS
@@ -88,6 +82,11 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
         |name, r| enough(name, r, &BTreeMap::new(), 5),
     );
     assert_one_upstream_each(&server, "after the clients connected");
+    assert_eq!(
+        proxy.metric_line("tickwire_proxy_clients{endpoint=\"/v2/iex\"}"),
+        Some("tickwire_proxy_clients{endpoint=\"/v2/iex\"} 3".to_owned()),
+        "the proxy's /metrics counts the three data clients"
+    );
 
     // d1 lets MSFT go; d2 still holds it and keeps receiving it.
     clients
@@ -117,31 +116,47 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
         "d1 still received MSFT after unsubscribing it"
     );
 
-    // An upstream drop: both upstream connections closed by the exchange.
-    let before = sessions(&server);
-    server.exchange().with(|ex, now| {
-        for id in before.values().flatten() {
-            let fault = Fault::Close {
-                code: 1011,
-                reason: "injected drop".into(),
-            };
-            ex.inject(now, *id, fault);
-        }
-    });
+    // An upstream drop: both upstream connections reset by the exchange.
+    let reset = server.admin("POST", "/faults/reset");
+    assert_eq!(reset, "reset: applied to 2 sessions\n", "the drop");
     let dropped = snapshot(&mut clients);
     wait_all(
         &mut clients,
         "data and trade updates after the upstream drop",
         |name, r| enough(name, r, &dropped, 10),
     );
-    let after = sessions(&server);
-    for (endpoint, ids) in &after {
-        assert!(
-            ids.iter().all(|id| !before[endpoint].contains(id)),
-            "the {endpoint} upstream did not reconnect: {before:?} then {after:?}"
+    assert_one_upstream_each(&server, "after the upstream drop");
+    let metrics = server.metrics();
+    for endpoint in ["/v2/iex", "/stream"] {
+        assert_eq!(
+            metric(
+                &metrics,
+                "tickwire_exchange_sessions_opened_total",
+                endpoint
+            ),
+            2.0,
+            "the {endpoint} upstream did not reconnect exactly once: {metrics:#?}"
+        );
+        assert_eq!(
+            metric(&metrics, "tickwire_exchange_sessions_peak", endpoint),
+            1.0,
+            "two {endpoint} upstream connections at once: {metrics:#?}"
         );
     }
-    assert_one_upstream_each(&server, "after the upstream drop");
+    assert!(
+        !metrics
+            .keys()
+            .any(|k| k.starts_with("tickwire_exchange_errors_sent_total")),
+        "the exchange sent errors (406: two connections): {metrics:#?}"
+    );
+    for endpoint in ["/v2/iex", "/stream"] {
+        let series = format!("tickwire_proxy_upstream_reconnects_total{{endpoint=\"{endpoint}\"}}");
+        assert_eq!(
+            proxy.metric_line(&series),
+            Some(format!("{series} 1")),
+            "the proxy's /metrics counts the upstream drop"
+        );
+    }
 
     // Stop: each client's last report.
     let mut finals = BTreeMap::new();
@@ -149,7 +164,7 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
         finals.insert(*name, client.stop());
     }
     let stderr = proxy.stop();
-    runtime.block_on(server.shutdown());
+    drop(server);
 
     // What the proxy printed: never the upstream secret; status lines
     // (`--json`) that counted the three data clients at some point.
@@ -201,46 +216,55 @@ fn alpaca_py_clients_share_one_upstream_through_tickwire_proxy() {
     }
 }
 
-/// The exchange `tickwire serve` runs, with quotes every 20 ms and an
-/// order every 300 ms.
-async fn start_exchange() -> LoopbackServer {
-    let mut market = MarketConfig::default();
-    market.tick = Duration::from_millis(20);
-    market.quote_chance = 1.0;
-    let mut trading = TradingConfig::default();
-    trading.order_interval = Duration::from_millis(300);
-    let config = ExchangeConfig::new(11)
-        .with_account(Account::new(UPSTREAM_KEY, UPSTREAM_SECRET))
-        .with_market(market)
-        .with_trading(trading);
-    LoopbackServer::start(LoopbackConfig::new(config))
-        .await
-        .expect("bind the exchange on 127.0.0.1")
+/// `tickwire serve` with the proxy's upstream account, a quote of each
+/// symbol every 20 ms (75 messages/s: 50 quotes, 25 trades), an order every
+/// 700 ms, and slots freed at once after a reset (so that the reconnect is
+/// not refused with 406 while a real server would still hold the old one).
+fn start_exchange() -> Server {
+    Server::start(&[
+        "--key",
+        UPSTREAM_KEY,
+        "--secret",
+        UPSTREAM_SECRET,
+        "--seed",
+        "11",
+        "--rate",
+        "75",
+        "--reap-after",
+        "0",
+        "--admin",
+        "127.0.0.1:0",
+    ])
 }
 
-/// The exchange's open sessions by endpoint.
-fn sessions(server: &LoopbackServer) -> BTreeMap<String, Vec<SessionId>> {
-    server.exchange().with(|ex, _| {
-        let mut by_endpoint: BTreeMap<String, Vec<SessionId>> = BTreeMap::new();
-        let ids: Vec<SessionId> = ex.sessions().collect();
-        for id in ids {
-            let endpoint = ex.endpoint(id).map_or("?".to_owned(), |e| format!("{e:?}"));
-            by_endpoint.entry(endpoint).or_default().push(id);
-        }
-        by_endpoint
-    })
+/// A metric of one endpoint (0 when absent).
+fn metric(metrics: &BTreeMap<String, f64>, name: &str, endpoint: &str) -> f64 {
+    metrics
+        .get(&format!("{name}{{endpoint=\"{endpoint}\"}}"))
+        .copied()
+        .unwrap_or(0.0)
 }
 
-fn assert_one_upstream_each(server: &LoopbackServer, when: &str) {
-    let open = sessions(server);
-    let counts: BTreeMap<&str, usize> = open
-        .iter()
-        .map(|(e, ids)| (e.as_str(), ids.len()))
+/// Exactly one market-data and one trading connection are open.
+fn assert_one_upstream_each(server: &Server, when: &str) {
+    let metrics = server.metrics();
+    let open: BTreeMap<&str, f64> = ["/v2/iex", "/stream"]
+        .into_iter()
+        .map(|e| (e, metric(&metrics, "tickwire_exchange_sessions", e)))
         .collect();
+    let others = metrics
+        .iter()
+        .filter(|(k, v)| {
+            k.starts_with("tickwire_exchange_sessions{")
+                && !k.contains("\"/v2/iex\"")
+                && !k.contains("\"/stream\"")
+                && **v > 0.0
+        })
+        .count();
     assert_eq!(
-        counts,
-        BTreeMap::from([("Iex", 1), ("Trading", 1)]),
-        "the exchange's connections {when}"
+        (open, others),
+        (BTreeMap::from([("/v2/iex", 1.0), ("/stream", 1.0)]), 0),
+        "the exchange's connections {when}: {metrics:#?}"
     );
 }
 
@@ -341,6 +365,8 @@ fn setup_venv(venv: &Path) {
 struct Proxy {
     child: Child,
     base: String,
+    /// The `http://HOST:PORT` of its `/metrics`.
+    metrics: String,
     stderr: mpsc::Receiver<String>,
     lines: Vec<String>,
 }
@@ -384,23 +410,36 @@ impl Proxy {
         });
         let deadline = Instant::now() + PATIENCE;
         let mut seen = Vec::new();
-        let base = loop {
+        let (mut base, mut metrics) = (None, None);
+        while base.is_none() || metrics.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("tickwire proxy printed no address; stderr: {seen:#?}"));
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("tickwire proxy printed no address or metrics URL; stderr: {seen:#?}")
+            });
             if let Some(rest) = line.split("proxy listening on ").nth(1) {
                 let addr = rest.split([',', ' ']).next().expect("an address");
-                break format!("ws://{addr}");
+                base = Some(format!("ws://{addr}"));
+            } else if line.trim_start().starts_with("metrics") {
+                let url = line.split_whitespace().find(|w| w.starts_with("http://"));
+                metrics = url.map(|u| u.trim_end_matches("/metrics").to_owned());
             }
             seen.push(line);
-        };
+        }
         Self {
             child,
-            base,
+            base: base.unwrap_or_default(),
+            metrics: metrics.unwrap_or_default(),
             stderr: rx,
             lines: seen,
         }
+    }
+
+    /// A line of its Prometheus `/metrics` that starts with `series`.
+    fn metric_line(&self, series: &str) -> Option<String> {
+        let text = support::http_request(&self.metrics, "GET", "/metrics");
+        text.lines()
+            .find(|line| line.starts_with(series))
+            .map(str::to_owned)
     }
 
     /// Stops the proxy; every line it printed on stderr.

@@ -41,8 +41,8 @@ pub use loopback::{LoopbackConfig, LoopbackServer};
 #[cfg(feature = "mock")]
 pub use mock::MockTransport;
 pub use model::{
-    Account, Encoding, Endpoint, Exchange, ExchangeConfig, FREE_PLAN_SYMBOL_LIMIT, Fault,
-    FaultPlan, Faults, MarketConfig, Output, Refusal, SessionId, TEST_SYMBOL, TradingConfig,
+    Account, Encoding, Endpoint, Exchange, ExchangeConfig, ExchangeStats, FREE_PLAN_SYMBOL_LIMIT,
+    Fault, FaultPlan, Faults, MarketConfig, Output, Refusal, SessionId, TEST_SYMBOL, TradingConfig,
 };
 pub use scripted::ScriptedTransport;
 pub use shared::SharedExchange;

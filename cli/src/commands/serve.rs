@@ -2,8 +2,10 @@
 //! (tickwire itself, alpaca-py's streams with `url_override`…).
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
 use crate::args::ServeArgs;
+use crate::commands::serve_admin;
 use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::error::CliError;
 use crate::secret_arg::SecretArg;
@@ -28,10 +30,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         seed: args.seed,
         rate: args.rate,
         accounts,
+        reap_after: Some(args.reap_after),
     })
     .await?;
+    let admin = match args.admin {
+        Some(addr) => Some(serve_admin::start(addr, embedded.exchange()).await?),
+        None => None,
+    };
 
-    let banner = banner(&embedded, args.seed);
+    let banner = banner(&embedded, args.seed, admin);
     let mut stdout = io::stdout().lock();
     stdout
         .write_all(banner.as_bytes())
@@ -45,10 +52,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
 }
 
 /// What is served where, and how to try it.
-fn banner(embedded: &Embedded, seed: u64) -> String {
+fn banner(embedded: &Embedded, seed: u64, admin: Option<SocketAddr>) -> String {
     let credentials = embedded.credentials();
     let (key, secret) = (credentials.key_id(), credentials.secret());
     let url = |path: &str| embedded.url(path);
+    let admin = admin.map_or(String::new(), |addr| {
+        format!("\x20 admin    http://{addr}  (GET /metrics, POST /faults/NAME[?endpoint=PATH])\n")
+    });
     format!(
         "tickwire serve: simulated exchange on {addr} (seed {seed})\n\
          \x20 stocks   {iex}  (also /v2/sip, /v2/delayed_sip, /v2/test)\n\
@@ -57,6 +67,7 @@ fn banner(embedded: &Embedded, seed: u64) -> String {
          \x20 news     {news}\n\
          \x20 trading  {trading}\n\
          \x20 account  key {key:?}, secret {secret:?}\n\
+         {admin}\
          Try:  tickwire watch --url {iex} --key {key} --secret {secret} SPY AAPL\n\
          \x20     alpaca-py: StockDataStream({key:?}, {secret:?}, url_override={iex:?})\n\
          Press Ctrl-C to stop.\n",

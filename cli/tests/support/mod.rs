@@ -90,6 +90,8 @@ pub(crate) struct Server {
     pub(crate) iex_url: String,
     /// The trading stream URL, as printed.
     pub(crate) trading_url: String,
+    /// The admin endpoint's `http://` URL, when started with `--admin`.
+    pub(crate) admin_url: Option<String>,
 }
 
 impl Server {
@@ -105,28 +107,55 @@ impl Server {
             .spawn()
             .expect("tickwire serve starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let (mut iex_url, mut trading_url) = (None, None);
+        let (mut iex_url, mut trading_url, mut admin_url) = (None, None, None);
         let mut line = String::new();
-        while iex_url.is_none() || trading_url.is_none() {
+        // The banner ends with "Press Ctrl-C to stop."
+        while !line.starts_with("Press Ctrl-C") {
             line.clear();
             let read = stdout.read_line(&mut line).expect("reads the banner");
             assert!(read > 0, "tickwire serve ended before printing its URLs");
-            let url = line
-                .split_whitespace()
-                .find(|w| w.starts_with("ws://"))
-                .map(str::to_owned);
-            if line.trim_start().starts_with("stocks") {
-                iex_url = url;
-            } else if line.trim_start().starts_with("trading") {
-                trading_url = url;
+            let url = |scheme: &str| {
+                line.split_whitespace()
+                    .find(|w| w.starts_with(scheme))
+                    .map(str::to_owned)
+            };
+            match line.split_whitespace().next() {
+                Some("stocks") => iex_url = url("ws://"),
+                Some("trading") => trading_url = url("ws://"),
+                Some("admin") => admin_url = url("http://"),
+                _ => {}
             }
         }
         Self {
             child,
             _stdout: stdout,
-            iex_url: iex_url.unwrap_or_default(),
-            trading_url: trading_url.unwrap_or_default(),
+            iex_url: iex_url.expect("tickwire serve printed its stocks URL"),
+            trading_url: trading_url.expect("tickwire serve printed its trading URL"),
+            admin_url,
         }
+    }
+
+    /// The base `ws://HOST:PORT` URL, without a path.
+    pub(crate) fn base_url(&self) -> &str {
+        self.iex_url.trim_end_matches("/v2/iex")
+    }
+
+    /// Sends `METHOD PATH` to the admin endpoint; the body of a `200 OK`.
+    pub(crate) fn admin(&self, method: &str, path: &str) -> String {
+        let url = self.admin_url.as_deref().expect("started with --admin");
+        http_request(url, method, path)
+    }
+
+    /// The admin endpoint's `/metrics`, as `name{labels}` → value.
+    pub(crate) fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        self.admin("GET", "/metrics")
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (name, value) = line.rsplit_once(' ')?;
+                Some((name.to_owned(), value.parse().ok()?))
+            })
+            .collect()
     }
 
     /// The process id, to send it signals.
@@ -140,4 +169,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One HTTP/1.1 request to `base` (`http://HOST:PORT`); the body of a
+/// `200 OK` (anything else fails the test with the answer).
+pub(crate) fn http_request(base: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the admin endpoint");
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("a read timeout");
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").expect("send the request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{method} {path}: {head}\n{body}"
+    );
+    body.to_owned()
 }

@@ -150,6 +150,7 @@ impl Exchange {
             return;
         };
         tracing::debug!(%id, "slow client");
+        self.stats.error_sent(407);
         let frame = if s.endpoint.is_trading() {
             wire::trading_error(s.encoding, "slow client")
         } else {

@@ -167,6 +167,7 @@ impl Exchange {
         let Some(s) = self.sessions.get(&id) else {
             return;
         };
+        self.stats.error_sent(code);
         let frame = if s.endpoint.is_trading() {
             wire::trading_error(s.encoding, error_message(code))
         } else {

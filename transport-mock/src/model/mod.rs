@@ -10,6 +10,7 @@ mod plan;
 mod rng;
 mod routing;
 mod session;
+mod stats;
 mod trading;
 mod wire;
 
@@ -30,6 +31,7 @@ pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
 pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, Faults};
 pub use generator::{MarketConfig, TEST_SYMBOL};
+pub use stats::ExchangeStats;
 pub use trading::TradingConfig;
 
 use accounts::{AccountId, Accounts, Slots};
@@ -219,6 +221,7 @@ pub struct Exchange {
     pub(crate) desk: Desk,
     refusals: VecDeque<u16>,
     restarts: u64,
+    pub(crate) stats: ExchangeStats,
 }
 
 impl Exchange {
@@ -244,6 +247,7 @@ impl Exchange {
             fault_rng: rng::stream(seed, rng::Stream::Faults),
             refusals: VecDeque::new(),
             restarts: 0,
+            stats: ExchangeStats::default(),
         }
     }
 
@@ -290,6 +294,19 @@ impl Exchange {
     /// How many times the exchange restarted.
     pub fn restarts(&self) -> u64 {
         self.restarts
+    }
+
+    /// Connections and errors counted since the start.
+    pub fn stats(&self) -> &ExchangeStats {
+        &self.stats
+    }
+
+    /// Sessions open on `endpoint` now.
+    pub fn open_sessions(&self, endpoint: Endpoint) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.endpoint == endpoint)
+            .count()
     }
 
     /// The wall-clock time of `now`.
@@ -340,6 +357,7 @@ impl Exchange {
         let session = Session::new(endpoint, encoding, faults, now + self.config.auth_timeout);
         // Not served before it authenticates: the demand index is unchanged.
         self.sessions.insert(id, session);
+        self.stats.opened(endpoint, self.open_sessions(endpoint));
         tracing::debug!(%id, %endpoint, ?encoding, "session opened");
 
         if !endpoint.is_trading() {
