@@ -112,17 +112,23 @@ impl Embedded {
     }
 }
 
+/// Most market ticks per second: past it, a tick carries several messages
+/// per symbol, so that high rates cost batches rather than timer wake-ups
+/// (a timer fires at most about every millisecond).
+const TICKS_PER_SECOND_MAX: f64 = 200.0;
+
 /// The market generator for a rate of quotes and trades per second per
 /// symbol (two quotes for each trade); the default when `None`.
 fn market(rate: Option<f64>) -> MarketConfig {
     let mut market = MarketConfig::default();
     if let Some(rate) = rate {
-        // At most 1.5 messages per symbol per tick, and at least 10 ticks a second.
-        let ticks_per_second = (rate / 1.5).max(10.0);
+        // 1.5 messages per symbol per tick up to the most ticks a second,
+        // more per tick past it; at least 10 ticks a second.
+        let ticks_per_second = (rate / 1.5).clamp(10.0, TICKS_PER_SECOND_MAX);
         let per_tick = rate / ticks_per_second;
         market.tick = Duration::from_secs_f64(1.0 / ticks_per_second);
-        market.quote_chance = (per_tick * 2.0 / 3.0).min(1.0);
-        market.trade_chance = (per_tick / 3.0).min(1.0);
+        market.quote_chance = per_tick * 2.0 / 3.0;
+        market.trade_chance = per_tick / 3.0;
     }
     market
 }
@@ -137,9 +143,15 @@ mod tests {
         assert_eq!(slow.tick, Duration::from_millis(100));
         assert!((slow.quote_chance - 0.2).abs() < 1e-9);
         assert!((slow.trade_chance - 0.1).abs() < 1e-9);
+        let brisk = market(Some(75.0));
+        assert_eq!(brisk.tick, Duration::from_millis(20));
+        assert!((brisk.quote_chance - 1.0).abs() < 1e-9);
+        assert!((brisk.trade_chance - 0.5).abs() < 1e-9);
+        // Past 200 ticks a second, several messages a tick: 3000/s is
+        // 10 quotes and 5 trades per symbol every 5 ms.
         let fast = market(Some(3000.0));
-        assert_eq!(fast.tick, Duration::from_micros(500));
-        assert!((fast.quote_chance - 1.0).abs() < 1e-9);
-        assert!((fast.trade_chance - 0.5).abs() < 1e-9);
+        assert_eq!(fast.tick, Duration::from_millis(5));
+        assert!((fast.quote_chance - 10.0).abs() < 1e-9);
+        assert!((fast.trade_chance - 5.0).abs() < 1e-9);
     }
 }

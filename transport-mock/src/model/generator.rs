@@ -24,9 +24,10 @@ pub struct MarketConfig {
     /// Time between market ticks; each tick's messages go out batched, one
     /// frame per session (split at [`batch_messages_max`](Self::batch_messages_max)).
     pub tick: Duration,
-    /// Chance of a quote.
+    /// Chance of a quote; above 1, the number of quotes expected per tick
+    /// (2.5: two, and a third half the time).
     pub quote_chance: f64,
-    /// Chance of a trade.
+    /// Chance of a trade; above 1, the number expected per tick, as for quotes.
     pub trade_chance: f64,
     /// Chance that a trade is later corrected (`corrections`).
     pub correction_chance: f64,
@@ -245,7 +246,12 @@ impl Generator {
             self.next_bar = None;
             return;
         }
-        self.next_tick = Some(now + self.config.tick);
+        // The next tick is due one tick after this one was due, so a late
+        // timer (it rounds up to the millisecond) does not slow the market;
+        // past a whole tick late, the market skips rather than bursts.
+        let tick = self.config.tick;
+        let next = self.next_tick.map_or(now, |due| due) + tick;
+        self.next_tick = Some(if next > now { next } else { now + tick });
         let bars_due = self.next_bar.is_some_and(|t| t <= now);
         if bars_due {
             self.next_bar = Some(now + self.config.bar_interval);
@@ -327,7 +333,12 @@ impl Generator {
         };
         let stock = kind == Kind::Stocks;
 
-        if wants(bits.quotes) && self.rng.chance(self.config.quote_chance) {
+        let quotes = if wants(bits.quotes) {
+            self.rng.times(self.config.quote_chance)
+        } else {
+            0
+        };
+        for _ in 0..quotes {
             let half_spread = (mid * 0.0002).max(0.005);
             let t = self.stamp(wall);
             let quote = Quote {
@@ -351,7 +362,12 @@ impl Generator {
 
         let wants_trades = wants(bits.trades);
         let wants_bars = wants(bits.bars | bits.daily_bars | bits.updated_bars);
-        if (wants_trades || wants_bars) && self.rng.chance(self.config.trade_chance) {
+        let trades = if wants_trades || wants_bars {
+            self.rng.times(self.config.trade_chance)
+        } else {
+            0
+        };
+        for _ in 0..trades {
             self.trade_id += 1;
             let id = self.trade_id;
             let price = cents(mid * (1.0 + self.rng.between(-0.0002, 0.0002)));
@@ -646,4 +662,86 @@ fn venue(endpoint: Endpoint, symbol: &Symbol) -> Venue {
         }
     };
     Venue { exchange, tape }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use serde_json::Value;
+    use tickwire_core::Frame;
+
+    use super::*;
+    use crate::model::{Account, Exchange, ExchangeConfig, Output};
+
+    /// Quotes per symbol over `ticks` ticks at `quote_chance`.
+    fn quotes_per_symbol(quote_chance: f64, ticks: u32) -> BTreeMap<String, u32> {
+        let mut market = MarketConfig::default();
+        market.quote_chance = quote_chance;
+        market.trade_chance = 0.0;
+        market.batch_messages_max = 10_000;
+        let tick = market.tick;
+        let config = ExchangeConfig::new(3)
+            .with_account(Account::new("K", "S"))
+            .with_market(market);
+        let start = Instant::now();
+        let mut ex = Exchange::new(config, start);
+        let id = ex.open(start, "/v2/iex", &[]).expect("open");
+        for request in [
+            r#"{"action":"auth","key":"K","secret":"S"}"#,
+            r#"{"action":"subscribe","quotes":["AAPL","MSFT"]}"#,
+        ] {
+            ex.handle_frame(start, id, Frame::text(request));
+        }
+        while ex.poll_output().is_some() {}
+        let mut counts = BTreeMap::new();
+        for n in 1..=ticks {
+            ex.handle_timeout(start + tick * n);
+            while let Some((_, output)) = ex.poll_output() {
+                let Output::Frame(frame) = output else {
+                    continue;
+                };
+                let messages: Vec<Value> = serde_json::from_slice(frame.payload()).expect("JSON");
+                for m in messages.iter().filter(|m| m["T"] == "q") {
+                    *counts
+                        .entry(m["S"].as_str().expect("S").to_owned())
+                        .or_default() += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn a_late_tick_does_not_delay_the_next_and_a_lost_one_is_skipped() {
+        let config = MarketConfig::default();
+        let tick = config.tick;
+        let mut generator = Generator::new(1, config);
+        let start = Instant::now();
+        let wall = Timestamp::from_unix_nanos(0);
+        generator.wake(start);
+        let late = Duration::from_millis(1);
+        generator.tick(start + tick + late, wall, &[], true, &mut Vec::new());
+        assert_eq!(generator.next_tick(), Some(start + tick * 2));
+        let much_later = start + tick * 5;
+        generator.tick(much_later, wall, &[], true, &mut Vec::new());
+        assert_eq!(generator.next_tick(), Some(much_later + tick));
+    }
+
+    #[test]
+    fn a_quote_chance_above_one_sends_several_quotes_a_tick() {
+        let three = quotes_per_symbol(3.0, 10);
+        assert_eq!(
+            three,
+            BTreeMap::from([("AAPL".into(), 30), ("MSFT".into(), 30)])
+        );
+        let two_and_a_half = quotes_per_symbol(2.5, 400);
+        for (symbol, n) in two_and_a_half {
+            assert!(
+                (900..=1100).contains(&n),
+                "{symbol}: {n} quotes in 400 ticks"
+            );
+        }
+    }
 }

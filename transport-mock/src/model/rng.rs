@@ -26,6 +26,10 @@ pub(crate) trait RngExt {
     /// `true` with probability `p` (`p <= 0` never draws a number, so a
     /// disabled knob does not shift the stream).
     fn chance(&mut self, p: f64) -> bool;
+    /// How many times something expected `expected` times happens: the
+    /// whole part always, one more by [`chance`](Self::chance) of the
+    /// fraction (so `expected <= 1` is exactly `chance(expected)`).
+    fn times(&mut self, expected: f64) -> u32;
     /// Uniform in `[0, n)`; `n == 0` gives 0.
     fn below(&mut self, n: u64) -> u64;
     /// Uniform in `[lo, hi)`.
@@ -47,6 +51,14 @@ impl RngExt for ChaCha8Rng {
             return true;
         }
         self.unit() < p
+    }
+
+    fn times(&mut self, expected: f64) -> u32 {
+        let whole = expected.max(0.0).floor();
+        // Saturates for absurd knobs; a tick's work stays bounded by the config.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole_times = whole.min(f64::from(u32::MAX - 1)) as u32;
+        whole_times + u32::from(self.chance(expected - whole))
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -94,6 +106,25 @@ mod tests {
         let u = stream(1, Stream::Orders).uuid();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
+    }
+
+    #[test]
+    fn times_below_one_draws_as_chance_does_and_above_one_counts_the_whole_part() {
+        for p in [0.0, 0.3, 0.999, 1.0] {
+            let (mut a, mut b) = (stream(5, Stream::Market), stream(5, Stream::Market));
+            for _ in 0..100 {
+                assert_eq!(a.times(p), u32::from(b.chance(p)), "p = {p}");
+            }
+            assert_eq!(a.next_u64(), b.next_u64(), "p = {p}: the streams diverged");
+        }
+        let mut rng = stream(5, Stream::Market);
+        let draws: Vec<u32> = (0..10_000).map(|_| rng.times(2.5)).collect();
+        assert!(draws.iter().all(|n| (2..=3).contains(n)));
+        let mean = f64::from(draws.iter().sum::<u32>()) / 10_000.0;
+        assert!((mean - 2.5).abs() < 0.05, "mean {mean}");
+        assert_eq!(rng.times(4.0), 4);
+        assert_eq!(rng.times(-1.0), 0);
+        assert_eq!(rng.times(f64::INFINITY), u32::MAX - 1);
     }
 
     #[test]
