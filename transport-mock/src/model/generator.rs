@@ -677,10 +677,12 @@ mod tests {
 
     /// Quotes per symbol over `ticks` ticks at `quote_chance`.
     fn quotes_per_symbol(quote_chance: f64, ticks: u32) -> BTreeMap<String, u32> {
-        let mut market = MarketConfig::default();
-        market.quote_chance = quote_chance;
-        market.trade_chance = 0.0;
-        market.batch_messages_max = 10_000;
+        let market = MarketConfig {
+            quote_chance,
+            trade_chance: 0.0,
+            batch_messages_max: 10_000,
+            ..MarketConfig::default()
+        };
         let tick = market.tick;
         let config = ExchangeConfig::new(3)
             .with_account(Account::new("K", "S"))
