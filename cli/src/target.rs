@@ -16,7 +16,7 @@ use tickwire_ws::SlowConsumerPolicy;
 
 use crate::args::{
     ConnectionArgs, EncodingArg, Feed, LimitArgs, MarketSourceArgs, RecordArgs, RecordFormat,
-    SlowConsumerArg, TradesArgs, WatchArgs,
+    SlowConsumerArg, TradesArgs, ViewArgs, WatchArgs,
 };
 use crate::error::CliError;
 use crate::secret_arg::SecretArg;
@@ -56,6 +56,24 @@ impl From<&LimitArgs> for Limits {
     }
 }
 
+/// How a command shows events: a board on a terminal unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct View {
+    /// JSON lines instead of the human view.
+    pub(crate) json: bool,
+    /// Lines even on a terminal, instead of the board.
+    pub(crate) lines: bool,
+}
+
+impl From<&ViewArgs> for View {
+    fn from(args: &ViewArgs) -> Self {
+        Self {
+            json: args.json,
+            lines: args.lines,
+        }
+    }
+}
+
 /// The wire encoding to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WireEncoding {
@@ -84,12 +102,10 @@ pub(crate) struct WatchPlan {
     pub(crate) slow_consumer: SlowConsumerPolicy,
     /// When to stop.
     pub(crate) limits: Limits,
-    /// JSON lines instead of the human view.
-    pub(crate) json: bool,
+    /// How events are shown.
+    pub(crate) view: View,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
-    /// Lines even on a terminal, instead of the board.
-    pub(crate) lines: bool,
 }
 
 /// A resolved `record`: the stream of a `watch`, and where to write it.
@@ -114,12 +130,10 @@ pub(crate) struct TradesPlan {
     pub(crate) slow_consumer: SlowConsumerPolicy,
     /// When to stop.
     pub(crate) limits: Limits,
-    /// JSON lines instead of the human view.
-    pub(crate) json: bool,
+    /// How events are shown.
+    pub(crate) view: View,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
-    /// Lines even on a terminal, instead of the board.
-    pub(crate) lines: bool,
 }
 
 impl SlowConsumerArg {
@@ -260,8 +274,7 @@ pub(crate) fn watch_plan(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<WatchPlan, CliError> {
     let mut plan = market_plan(&args.source, &args.limits, env)?;
-    plan.json = args.json;
-    plan.lines = args.lines;
+    plan.view = View::from(&args.view);
     Ok(plan)
 }
 
@@ -364,8 +377,7 @@ fn market_plan(
         stale_after: args.stale_after,
         slow_consumer: args.connection.slow_consumer.policy(),
         limits: Limits::from(limits),
-        json: false,
-        lines: false,
+        view: View::default(),
         tls: tls_trust(&args.connection),
     })
 }
@@ -398,9 +410,8 @@ pub(crate) fn trades_plan(
         live: args.live,
         slow_consumer: args.connection.slow_consumer.policy(),
         limits: Limits::from(&args.limits),
-        json: args.json,
+        view: View::from(&args.view),
         tls: tls_trust(&args.connection),
-        lines: args.lines,
     })
 }
 
@@ -577,7 +588,7 @@ mod tests {
         assert_eq!(names(&plan.source.symbols), ["SPY"]);
         assert_eq!(plan.source.slow_consumer, SlowConsumerPolicy::DropNewest);
         assert_eq!(plan.format, RecordFormat::Parquet);
-        assert!(!plan.source.json);
+        assert!(!plan.source.view.json);
     }
 
     #[test]

@@ -26,6 +26,17 @@ pub(crate) struct Connection {
     pub(crate) credentials: Credentials,
 }
 
+/// What `open` tells the user of a market command (`doing`: `watching`,
+/// `recording`) that runs on the embedded exchange at the URL it is given.
+pub(crate) fn simulated_market_notice(doing: &str) -> impl FnOnce(&str) -> String + '_ {
+    move |url| {
+        format!(
+            "no --url and no credentials: {doing} the embedded simulated exchange at {url} \
+             (simulated prices, not real quotes; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for Alpaca)"
+        )
+    }
+}
+
 impl Connection {
     /// Starts the embedded exchange when `target` names it, and tells the
     /// user so with `notice(url)`.

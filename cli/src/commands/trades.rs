@@ -1,13 +1,10 @@
 //! `tickwire trades`: the account's order and fill updates to the terminal.
 
-use std::future::pending;
-
 use tickwire_ws::{TradingEndpoint, TradingStream};
 
 use crate::board::{self, orders::OrderBoard};
 use crate::commands::connection::Connection;
 use crate::error::CliError;
-use crate::output::{Printer, Style};
 use crate::target::TradesPlan;
 
 /// Follows the account stream until a limit, Ctrl-C, SIGTERM, `q` on the
@@ -36,24 +33,14 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .slow_consumer(plan.slow_consumer)
         .build()
         .map_err(|e| CliError::stream_build(&e))?;
-    let (handle, mut events) = stream.into_parts();
-
-    let stop = if board::wanted(plan.json, plan.lines) {
-        board::show(
-            OrderBoard::default(),
-            connection,
-            &handle,
-            &mut events,
-            plan.limits,
-        )
-        .await?
-    } else {
-        let style = if plan.json { Style::Json } else { Style::Human };
-        let mut printer = Printer::stdout(style);
-        connection
-            .follow(&handle, &mut events, &mut printer, plan.limits, pending())
-            .await?
-    };
+    let stop = board::show_or_print(
+        plan.view,
+        OrderBoard::default,
+        connection,
+        stream.into_parts(),
+        plan.limits,
+    )
+    .await?;
     tracing::debug!(?stop, "trades done");
     Ok(())
 }
