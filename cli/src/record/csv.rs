@@ -126,12 +126,11 @@ mod tests {
 
     use super::*;
     use crate::output::fixtures;
+    use crate::record::temporary_dir;
 
     #[test]
     fn a_header_then_one_quoted_line_per_message() {
-        let dir = std::env::temp_dir().join(format!("tickwire-csv-unit-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = temporary_dir("csv-unit");
         let path = dir.join("trades.csv");
         let mut file = CsvFile::create(&path, Table::Trades, Instant::now()).unwrap();
         file.append(&fixtures::market(fixtures::TRADE), "").unwrap();
