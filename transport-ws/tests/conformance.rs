@@ -80,6 +80,15 @@ impl Harness {
         }
     }
 
+    /// A default market data stream of `/v2/iex`, subscribed to AAPL's
+    /// quotes, once their data (`what`) flows.
+    async fn aapl_quotes_flowing(&self, what: &str) -> MarketDataStream {
+        let mut stream = self.market("/v2/iex", |b| b);
+        stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
+        until(&mut stream, what, data_symbol).await;
+        stream
+    }
+
     /// A market data stream of `path` with the suite's defaults, adjusted by `configure`.
     fn market(
         &self,
@@ -369,9 +378,7 @@ async fn resubscribes_after_a_drop(backend: Backend) {
 
 async fn gap_and_resumed_events(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
-    let mut stream = h.market("/v2/iex", |b| b);
-    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
-    until(&mut stream, "data before the drop", data_symbol).await;
+    let mut stream = h.aapl_quotes_flowing("data before the drop").await;
     h.inject(Fault::Close {
         code: 1011,
         reason: "internal error".into(),
@@ -569,9 +576,7 @@ async fn silence_is_tolerated_without_data_silence(backend: Backend) {
 
 async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
-    let mut stream = h.market("/v2/iex", |b| b);
-    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
-    until(&mut stream, "data", data_symbol).await;
+    let mut stream = h.aapl_quotes_flowing("data").await;
     h.inject(Fault::Garbage);
     until(&mut stream, "the malformed-frame error", |e| match e {
         StreamEvent::Machine(Event::Error {
