@@ -83,11 +83,27 @@ pub(crate) enum WireEncoding {
     MsgPack,
 }
 
+/// Where a command's stream connects and how the command follows it
+/// (shared by `watch`, `record` and `trades`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamPlan {
+    /// Where to connect.
+    pub(crate) target: Target,
+    /// What the stream does when the command falls behind.
+    pub(crate) slow_consumer: SlowConsumerPolicy,
+    /// When to stop.
+    pub(crate) limits: Limits,
+    /// How events are shown.
+    pub(crate) view: View,
+    /// The CAs `wss://` trusts.
+    pub(crate) tls: TlsTrust,
+}
+
 /// A resolved `watch`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WatchPlan {
-    /// Where to connect.
-    pub(crate) target: Target,
+    /// Where, as whom, until when.
+    pub(crate) stream: StreamPlan,
     /// The feed (given, or recognised from the URL's path).
     pub(crate) feed: Option<Feed>,
     /// Channels to subscribe, in the order given.
@@ -98,14 +114,6 @@ pub(crate) struct WatchPlan {
     pub(crate) encoding: WireEncoding,
     /// The data-silence timeout.
     pub(crate) stale_after: Option<Duration>,
-    /// What the stream does when the command falls behind.
-    pub(crate) slow_consumer: SlowConsumerPolicy,
-    /// When to stop.
-    pub(crate) limits: Limits,
-    /// How events are shown.
-    pub(crate) view: View,
-    /// The CAs `wss://` trusts.
-    pub(crate) tls: TlsTrust,
 }
 
 /// A resolved `record`: the stream of a `watch`, and where to write it.
@@ -122,18 +130,10 @@ pub(crate) struct RecordPlan {
 /// A resolved `trades`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TradesPlan {
-    /// Where to connect.
-    pub(crate) target: Target,
+    /// Where, as whom, until when.
+    pub(crate) stream: StreamPlan,
     /// Whether this is a live-money account (only said, never assumed).
     pub(crate) live: bool,
-    /// What the stream does when the command falls behind.
-    pub(crate) slow_consumer: SlowConsumerPolicy,
-    /// When to stop.
-    pub(crate) limits: Limits,
-    /// How events are shown.
-    pub(crate) view: View,
-    /// The CAs `wss://` trusts.
-    pub(crate) tls: TlsTrust,
 }
 
 impl SlowConsumerArg {
@@ -274,7 +274,7 @@ pub(crate) fn watch_plan(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<WatchPlan, CliError> {
     let mut plan = market_plan(&args.source, &args.limits, env)?;
-    plan.view = View::from(&args.view);
+    plan.stream.view = View::from(&args.view);
     Ok(plan)
 }
 
@@ -369,16 +369,12 @@ fn market_plan(
     };
 
     Ok(WatchPlan {
-        target,
+        stream: StreamPlan::new(target, &args.connection, limits, View::default()),
         feed,
         channels: unique,
         symbols,
         encoding,
         stale_after: args.stale_after,
-        slow_consumer: args.connection.slow_consumer.policy(),
-        limits: Limits::from(limits),
-        view: View::default(),
-        tls: tls_trust(&args.connection),
     })
 }
 
@@ -406,13 +402,28 @@ pub(crate) fn trades_plan(
         (None, None) => Target::Embedded { path: TRADING_PATH },
     };
     Ok(TradesPlan {
-        target,
+        stream: StreamPlan::new(
+            target,
+            &args.connection,
+            &args.limits,
+            View::from(&args.view),
+        ),
         live: args.live,
-        slow_consumer: args.connection.slow_consumer.policy(),
-        limits: Limits::from(&args.limits),
-        view: View::from(&args.view),
-        tls: tls_trust(&args.connection),
     })
+}
+
+impl StreamPlan {
+    /// The plan of a stream to `target`, with the connection flags' slow
+    /// consumer policy and CAs.
+    fn new(target: Target, connection: &ConnectionArgs, limits: &LimitArgs, view: View) -> Self {
+        Self {
+            target,
+            slow_consumer: connection.slow_consumer.policy(),
+            limits: Limits::from(limits),
+            view,
+            tls: tls_trust(connection),
+        }
+    }
 }
 
 /// The CAs the flags add to the bundled roots (and `SSL_CERT_FILE`, which
@@ -474,7 +485,7 @@ mod tests {
     #[test]
     fn no_url_and_no_credentials_means_the_embedded_exchange() {
         let plan = watch(&["SPY", "AAPL"], &[]).unwrap();
-        assert_eq!(plan.target, Target::Embedded { path: "/v2/iex" });
+        assert_eq!(plan.stream.target, Target::Embedded { path: "/v2/iex" });
         assert_eq!(plan.channels, [Channel::Quotes, Channel::Trades]);
         assert_eq!(names(&plan.symbols), ["SPY", "AAPL"]);
         assert_eq!(plan.encoding, WireEncoding::Json);
@@ -487,7 +498,7 @@ mod tests {
             &[(KEY_ID_ENV, "PK1"), (SECRET_KEY_ENV, "S1")],
         )
         .unwrap();
-        let Target::Remote { url, credentials } = plan.target else {
+        let Target::Remote { url, credentials } = plan.stream.target else {
             panic!("not remote")
         };
         assert_eq!(url, "wss://stream.data.alpaca.markets/v2/sip");
@@ -502,7 +513,7 @@ mod tests {
             &[(KEY_ID_ENV, "PK1"), (SECRET_KEY_ENV, "S1")],
         )
         .unwrap();
-        let Target::Remote { credentials, .. } = plan.target else {
+        let Target::Remote { credentials, .. } = plan.stream.target else {
             panic!("not remote")
         };
         assert_eq!((credentials.key_id(), credentials.secret()), ("K", "S"));
@@ -584,11 +595,17 @@ mod tests {
             panic!("not record")
         };
         let plan = record_plan(&args, &lookup(&[])).unwrap();
-        assert_eq!(plan.source.target, Target::Embedded { path: "/v2/iex" });
+        assert_eq!(
+            plan.source.stream.target,
+            Target::Embedded { path: "/v2/iex" }
+        );
         assert_eq!(names(&plan.source.symbols), ["SPY"]);
-        assert_eq!(plan.source.slow_consumer, SlowConsumerPolicy::DropNewest);
+        assert_eq!(
+            plan.source.stream.slow_consumer,
+            SlowConsumerPolicy::DropNewest
+        );
         assert_eq!(plan.format, RecordFormat::Parquet);
-        assert!(!plan.source.view.json);
+        assert!(!plan.source.stream.view.json);
     }
 
     #[test]
@@ -599,15 +616,15 @@ mod tests {
     #[test]
     fn trading_targets() {
         assert_eq!(
-            trades(&[], &[]).unwrap().target,
+            trades(&[], &[]).unwrap().stream.target,
             Target::Embedded { path: "/stream" }
         );
         let env = [(KEY_ID_ENV, "K"), (SECRET_KEY_ENV, "S")];
-        let Target::Remote { url, .. } = trades(&[], &env).unwrap().target else {
+        let Target::Remote { url, .. } = trades(&[], &env).unwrap().stream.target else {
             panic!()
         };
         assert_eq!(url, PAPER_TRADING_URL);
-        let Target::Remote { url, .. } = trades(&["--live"], &env).unwrap().target else {
+        let Target::Remote { url, .. } = trades(&["--live"], &env).unwrap().stream.target else {
             panic!()
         };
         assert_eq!(url, LIVE_TRADING_URL);

@@ -85,10 +85,10 @@ impl Connection {
                 WireEncoding::MsgPack => Encoding::MsgPack,
             })
             .data_silence_timeout(plan.stale_after)
-            .slow_consumer(plan.slow_consumer)
+            .slow_consumer(plan.stream.slow_consumer)
             .name(name)
             .allow_insecure(self.is_embedded())
-            .tls_trust(plan.tls.clone())
+            .tls_trust(plan.stream.tls.clone())
             .build()
             .map_err(|e| CliError::stream_build(&e))?;
         let (handle, events) = stream.into_parts();

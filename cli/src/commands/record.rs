@@ -17,8 +17,11 @@ use crate::target::RecordPlan;
 pub(crate) async fn run(plan: RecordPlan) -> Result<(), CliError> {
     let mut recorder = Recorder::create(&plan.out, plan.format).map_err(CliError::runtime)?;
     let source = plan.source;
-    let connection =
-        Connection::open(source.target.clone(), simulated_market_notice("recording")).await?;
+    let connection = Connection::open(
+        source.stream.target.clone(),
+        simulated_market_notice("recording"),
+    )
+    .await?;
 
     let (handle, mut events) = connection.market_stream(&source, "record")?;
 
@@ -27,7 +30,7 @@ pub(crate) async fn run(plan: RecordPlan) -> Result<(), CliError> {
             &handle,
             &mut events,
             &mut recorder,
-            source.limits,
+            source.stream.limits,
             pending(),
         )
         .await;

@@ -15,7 +15,7 @@ use crate::target::TradesPlan;
 /// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
 /// the embedded exchange cannot start.
 pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
-    let connection = Connection::open(plan.target.clone(), |url| {
+    let connection = Connection::open(plan.stream.target.clone(), |url| {
         format!(
             "no --url and no credentials: following the embedded simulated exchange at {url} \
              (simulated orders; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for your Alpaca account)"
@@ -29,16 +29,16 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
     let stream = TradingStream::builder(TradingEndpoint::Custom(connection.url.clone()))
         .credentials(connection.credentials.clone())
         .name("trades")
-        .tls_trust(plan.tls.clone())
-        .slow_consumer(plan.slow_consumer)
+        .tls_trust(plan.stream.tls.clone())
+        .slow_consumer(plan.stream.slow_consumer)
         .build()
         .map_err(|e| CliError::stream_build(&e))?;
     let stop = board::show_or_print(
-        plan.view,
+        plan.stream.view,
         OrderBoard::default,
         connection,
         stream.into_parts(),
-        plan.limits,
+        plan.stream.limits,
     )
     .await?;
     tracing::debug!(?stop, "trades done");

@@ -14,13 +14,23 @@ use crate::target::WatchPlan;
 /// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
 /// the embedded exchange cannot start.
 pub(crate) async fn run(plan: WatchPlan) -> Result<(), CliError> {
-    let connection =
-        Connection::open(plan.target.clone(), simulated_market_notice("watching")).await?;
+    let connection = Connection::open(
+        plan.stream.target.clone(),
+        simulated_market_notice("watching"),
+    )
+    .await?;
 
     let stream = connection.market_stream(&plan, "watch")?;
     let feed = plan.feed.map_or("custom", Feed::name);
     let new_board = || MarketBoard::new(feed, &plan.symbols);
-    let stop = board::show_or_print(plan.view, new_board, connection, stream, plan.limits).await?;
+    let stop = board::show_or_print(
+        plan.stream.view,
+        new_board,
+        connection,
+        stream,
+        plan.stream.limits,
+    )
+    .await?;
     tracing::debug!(?stop, "watch done");
     Ok(())
 }
