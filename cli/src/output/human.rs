@@ -471,13 +471,12 @@ mod tests {
         );
         assert_eq!(out, "* state: subscribed (connecting in 1.5 s)");
 
-        let set = fixtures::set(&[
-            (Channel::Quotes, "SPY"),
-            (Channel::Quotes, "AAPL"),
-            (Channel::Trades, "SPY"),
-        ]);
         assert_eq!(
-            render(&machine::<MarketData>(Event::Confirmed(set))),
+            render(&fixtures::confirmed(&[
+                (Channel::Quotes, "SPY"),
+                (Channel::Quotes, "AAPL"),
+                (Channel::Trades, "SPY"),
+            ])),
             "* subscribed: trades SPY; quotes AAPL SPY"
         );
 

@@ -338,6 +338,22 @@ fn temporary_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A file of trades named `file`, made by `create` in a fresh folder `dir`
+/// and holding one trade: the folder, the file's path, the file.
+#[cfg(test)]
+fn one_trade_file<F: TableFile>(
+    create: fn(&Path, Table, Instant) -> io::Result<F>,
+    dir: &str,
+    file: &str,
+) -> (PathBuf, PathBuf, F) {
+    let dir = temporary_dir(dir);
+    let path = dir.join(file);
+    let mut file = create(&path, Table::Trades, Instant::now()).unwrap();
+    let trade = crate::output::fixtures::market(crate::output::fixtures::TRADE);
+    file.append(&trade, "").unwrap();
+    (dir, path, file)
+}
+
 #[cfg(test)]
 mod tests {
     use tickwire_core::machine::State;

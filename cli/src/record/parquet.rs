@@ -286,7 +286,7 @@ mod tests {
 
     use super::*;
     use crate::output::fixtures;
-    use crate::record::temporary_dir;
+    use crate::record::{one_trade_file, temporary_dir};
 
     /// A new quotes file `file` in a fresh folder `dir`, created at the
     /// instant returned: the folder, the file's path, the instant, the file.
@@ -373,10 +373,8 @@ mod tests {
 
     #[test]
     fn dropping_closes_the_file() {
-        let dir = temporary_dir("parquet-drop");
-        let path = dir.join("trades.parquet");
-        let mut file = ParquetFile::create(&path, Table::Trades, Instant::now()).unwrap();
-        file.append(&fixtures::market(fixtures::TRADE), "").unwrap();
+        let (dir, path, file) =
+            one_trade_file(ParquetFile::create, "parquet-drop", "trades.parquet");
         drop(file);
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().file_metadata().num_rows(), 1);
