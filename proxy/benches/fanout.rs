@@ -152,26 +152,18 @@ async fn serve_exchange(stream: TcpStream, pace: Pace, stop: Arc<AtomicBool>) {
         return;
     };
     let text = |s: &str| Message::text(s.to_owned());
-    if ws
-        .send(text(r#"[{"T":"success","msg":"connected"}]"#))
-        .await
-        .is_err()
-    {
+    let greeting = r#"[{"T":"success","msg":"connected"}]"#;
+    let authenticated = r#"[{"T":"success","msg":"authenticated"}]"#;
+    let ack = r#"[{"T":"subscription","trades":[],"quotes":["*"],"bars":[],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":[],"cancelErrors":[]}]"#;
+    if ws.send(text(greeting)).await.is_err() {
         return;
     }
     // Auth, then the subscription: answered without looking closely.
-    let _auth = ws.next().await;
-    if ws
-        .send(text(r#"[{"T":"success","msg":"authenticated"}]"#))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let _subscribe = ws.next().await;
-    let ack = r#"[{"T":"subscription","trades":[],"quotes":["*"],"bars":[],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":[],"cancelErrors":[]}]"#;
-    if ws.send(text(ack)).await.is_err() {
-        return;
+    for answer in [authenticated, ack] {
+        let _request = ws.next().await;
+        if ws.send(text(answer)).await.is_err() {
+            return;
+        }
     }
     let (mut sink, mut source) = ws.split();
     // Answer pings and notice the close.
