@@ -17,9 +17,9 @@ use tickwire_mock::{
     ScriptedTransport, SessionId, SharedExchange,
 };
 use tickwire_ws::{
-    Channel, Encoding, Error, Event, Feed, MarketData, MarketDataBuilder, MarketDataEvent,
-    MarketDataStream, State, StreamError, StreamEvent, SubscriptionOutcome, Symbol,
-    TradingEndpoint, TradingStream,
+    Channel, Encoding, Error, Event, EventStream, Feed, MarketData, MarketDataBuilder,
+    MarketDataEvent, MarketDataStream, State, StreamError, StreamEvent, StreamProfile,
+    SubscriptionOutcome, Symbol, TradingEndpoint, TradingStream,
 };
 
 const KEY: &str = "PKCONFORMANCE";
@@ -165,6 +165,12 @@ impl Harness {
         .await;
     }
 
+    /// Shuts `stream` down (cleanly), then [`finish`](Self::finish)es.
+    async fn finish_after<P: StreamProfile>(self, stream: EventStream<P>) {
+        stream.shutdown().await.unwrap();
+        self.finish().await;
+    }
+
     async fn finish(self) {
         if let Some(server) = self.server {
             server.shutdown().await;
@@ -198,6 +204,18 @@ async fn until<T>(
         }
     })
     .await
+}
+
+/// Waits for a non-fatal error event with the server's `code`.
+async fn until_nonfatal_error(stream: &mut MarketDataStream, code: u16) {
+    until(stream, &format!("the non-fatal {code} error event"), |e| match e {
+        StreamEvent::Machine(Event::Error {
+            error,
+            fatal: false,
+        }) if error.code() == Some(code) => Some(()),
+        _ => None,
+    })
+    .await;
 }
 
 async fn until_state(stream: &MarketDataStream, what: &str, pred: impl Fn(&State) -> bool) {
@@ -245,8 +263,7 @@ async fn lazy_connect(backend: Backend) {
     assert_eq!(verdict, Ok(SubscriptionOutcome::Acknowledged));
     // The very first session the exchange ever saw.
     assert_eq!(h.session().to_string(), "session#1");
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn account_stream_connects_at_once(backend: Backend) {
@@ -265,8 +282,7 @@ async fn account_stream_connects_at_once(backend: Backend) {
         stream.handle().subscribe(Channel::Quotes, ["AAPL"]).await,
         Err(Error::Command(_))
     ));
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn subscribe_and_unsubscribe_while_live(backend: Backend) {
@@ -305,8 +321,7 @@ async fn subscribe_and_unsubscribe_while_live(backend: Backend) {
     })
     .await;
     assert_eq!(epoch_of(&stream.state()), 1, "one connection throughout");
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn subscribe_and_unsubscribe_while_reconnecting(backend: Backend) {
@@ -343,8 +358,7 @@ async fn subscribe_and_unsubscribe_while_reconnecting(backend: Backend) {
     assert_eq!(unsubscribed, Ok(SubscriptionOutcome::Acknowledged));
     assert!(stream.state().is_live());
     assert_eq!(h.server_set(), vec![(Channel::Quotes, "MSFT".into())]);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn resubscribes_after_a_drop(backend: Backend) {
@@ -372,8 +386,7 @@ async fn resubscribes_after_a_drop(backend: Backend) {
         "the new connection carries the whole set"
     );
     assert_eq!(epoch_of(&stream.state()), 2);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn gap_and_resumed_events(backend: Backend) {
@@ -400,8 +413,7 @@ async fn gap_and_resumed_events(backend: Backend) {
     assert!(epoch > lost);
     assert_eq!(gap_since, since);
     until(&mut stream, "data after the resume", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn rejection_405_leaves_other_symbols_live(backend: Backend) {
@@ -428,17 +440,9 @@ async fn rejection_405_leaves_other_symbols_live(backend: Backend) {
         ]
     );
     // Skip what was queued before the rejection, then see data go on.
-    until(&mut stream, "the 405 error event", |e| match e {
-        StreamEvent::Machine(Event::Error {
-            error,
-            fatal: false,
-        }) if error.code() == Some(405) => Some(()),
-        _ => None,
-    })
-    .await;
+    until_nonfatal_error(&mut stream, 405).await;
     until(&mut stream, "data after the rejection", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn fatal_error_stops_retrying(h: Harness, path: &str, key_secret: (&str, &str), code: u16) {
@@ -491,14 +495,7 @@ async fn connection_limit_406_backs_off_long(backend: Backend) {
     });
     let handle = second.handle();
     let subscribed = tokio::spawn(async move { handle.subscribe(Channel::Quotes, ["MSFT"]).await });
-    until(&mut second, "the 406", |e| match e {
-        StreamEvent::Machine(Event::Error {
-            error,
-            fatal: false,
-        }) if error.code() == Some(406) => Some(()),
-        _ => None,
-    })
-    .await;
+    until_nonfatal_error(&mut second, 406).await;
     let reconnect_at = until(&mut second, "the backoff", |e| match e {
         StreamEvent::Machine(Event::StateChanged(State::Subscribed { reconnect_at })) => {
             Some(*reconnect_at)
@@ -527,8 +524,7 @@ async fn connection_limit_406_backs_off_long(backend: Backend) {
         since >= reconnect_at,
         "reconnected before the backoff deadline"
     );
-    second.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(second).await;
 }
 
 async fn silent_server_detected_with_data_silence(backend: Backend) {
@@ -555,8 +551,7 @@ async fn silent_server_detected_with_data_silence(backend: Backend) {
     })
     .await;
     until(&mut stream, "data again", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn silence_is_tolerated_without_data_silence(backend: Backend) {
@@ -570,8 +565,7 @@ async fn silence_is_tolerated_without_data_silence(backend: Backend) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(stream.state().is_live(), "{:?}", stream.state());
     assert_eq!(epoch_of(&stream.state()), 1);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
@@ -593,8 +587,7 @@ async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
     until(&mut stream, "data after the garbage", data_symbol).await;
     assert!(stream.state().is_live());
     assert_eq!(epoch_of(&stream.state()), 1);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn idle_close_after_the_last_unsubscribe_and_reconnect_on_subscribe(backend: Backend) {
@@ -617,8 +610,7 @@ async fn idle_close_after_the_last_unsubscribe_and_reconnect_on_subscribe(backen
     );
     assert_ne!(h.session(), first);
     assert_eq!(h.server_set(), vec![(Channel::Quotes, "MSFT".into())]);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 /// Shuts `stream` down and checks it ended cleanly: bounded, closed (or
@@ -725,8 +717,7 @@ async fn msgpack_stream_goes_live_and_delivers(backend: Backend) {
         Some(Encoding::MsgPack)
     );
     until(&mut stream, "MessagePack data", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 // ---------------------------------------------------------------- both backends
