@@ -208,13 +208,17 @@ async fn until<T>(
 
 /// Waits for a non-fatal error event with the server's `code`.
 async fn until_nonfatal_error(stream: &mut MarketDataStream, code: u16) {
-    until(stream, &format!("the non-fatal {code} error event"), |e| match e {
-        StreamEvent::Machine(Event::Error {
-            error,
-            fatal: false,
-        }) if error.code() == Some(code) => Some(()),
-        _ => None,
-    })
+    until(
+        stream,
+        &format!("the non-fatal {code} error event"),
+        |e| match e {
+            StreamEvent::Machine(Event::Error {
+                error,
+                fatal: false,
+            }) if error.code() == Some(code) => Some(()),
+            _ => None,
+        },
+    )
     .await;
 }
 

@@ -185,7 +185,7 @@ fn banner(
          \x20 metrics  http://{metrics}/metrics\n\
          \x20 alpaca-py: StockDataStream({key:?}, {secret:?}, url_override={iex:?})",
         addr = proxy.local_addr(),
-        endpoints = endpoint_lines(&url, ""),
+        endpoints = endpoint_lines(url, ""),
         iex = url("/v2/iex"),
     )
 }

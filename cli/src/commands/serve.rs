@@ -58,7 +58,7 @@ fn banner(embedded: &Embedded, seed: u64) -> String {
          \x20     alpaca-py: StockDataStream({key:?}, {secret:?}, url_override={iex:?})\n\
          Press Ctrl-C to stop.\n",
         addr = embedded.local_addr(),
-        endpoints = endpoint_lines(&url, "; MessagePack only"),
+        endpoints = endpoint_lines(url, "; MessagePack only"),
         iex = url("/v2/iex"),
     )
 }
