@@ -51,13 +51,8 @@ pub(crate) struct WatchArgs {
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 
-    /// One JSON object per line on stdout instead of the human view.
-    #[arg(long, conflicts_with = "lines")]
-    pub(crate) json: bool,
-
-    /// One line per event even on a terminal, instead of the live board.
-    #[arg(long)]
-    pub(crate) lines: bool,
+    #[command(flatten)]
+    pub(crate) view: ViewArgs,
 }
 
 /// `tickwire record`.
@@ -125,13 +120,8 @@ pub(crate) struct TradesArgs {
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 
-    /// One JSON object per line on stdout instead of the human view.
-    #[arg(long, conflicts_with = "lines")]
-    pub(crate) json: bool,
-
-    /// One line per event even on a terminal, instead of the live board.
-    #[arg(long)]
-    pub(crate) lines: bool,
+    #[command(flatten)]
+    pub(crate) view: ViewArgs,
 }
 
 /// Where to connect and as whom (shared by `watch` and `trades`).
@@ -173,6 +163,19 @@ pub(crate) struct LimitArgs {
     /// Exit (code 0) after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub(crate) duration: Option<Duration>,
+}
+
+/// How events are shown (shared by `watch` and `trades`): one of these at most.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub(crate) struct ViewArgs {
+    /// One JSON object per line on stdout instead of the human view.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// One line per event even on a terminal, instead of the live board.
+    #[arg(long)]
+    pub(crate) lines: bool,
 }
 
 /// `tickwire serve`.
@@ -441,7 +444,7 @@ mod tests {
             watch.source.connection.slow_consumer,
             SlowConsumerArg::Block
         );
-        assert!(!watch.json && !watch.lines);
+        assert!(!watch.view.json && !watch.view.lines);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tickwire_ws::SlowConsumerPolicy;
 
 use crate::args::{
     ConnectionArgs, EncodingArg, Feed, LimitArgs, MarketSourceArgs, RecordArgs, RecordFormat,
-    SlowConsumerArg, TradesArgs, WatchArgs,
+    SlowConsumerArg, TradesArgs, ViewArgs, WatchArgs,
 };
 use crate::error::CliError;
 use crate::secret_arg::SecretArg;
@@ -56,6 +56,24 @@ impl From<&LimitArgs> for Limits {
     }
 }
 
+/// How a command shows events: a board on a terminal unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct View {
+    /// JSON lines instead of the human view.
+    pub(crate) json: bool,
+    /// Lines even on a terminal, instead of the board.
+    pub(crate) lines: bool,
+}
+
+impl From<&ViewArgs> for View {
+    fn from(args: &ViewArgs) -> Self {
+        Self {
+            json: args.json,
+            lines: args.lines,
+        }
+    }
+}
+
 /// The wire encoding to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WireEncoding {
@@ -65,11 +83,27 @@ pub(crate) enum WireEncoding {
     MsgPack,
 }
 
+/// Where a command's stream connects and how the command follows it
+/// (shared by `watch`, `record` and `trades`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamPlan {
+    /// Where to connect.
+    pub(crate) target: Target,
+    /// What the stream does when the command falls behind.
+    pub(crate) slow_consumer: SlowConsumerPolicy,
+    /// When to stop.
+    pub(crate) limits: Limits,
+    /// How events are shown.
+    pub(crate) view: View,
+    /// The CAs `wss://` trusts.
+    pub(crate) tls: TlsTrust,
+}
+
 /// A resolved `watch`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WatchPlan {
-    /// Where to connect.
-    pub(crate) target: Target,
+    /// Where, as whom, until when.
+    pub(crate) stream: StreamPlan,
     /// The feed (given, or recognised from the URL's path).
     pub(crate) feed: Option<Feed>,
     /// Channels to subscribe, in the order given.
@@ -80,16 +114,6 @@ pub(crate) struct WatchPlan {
     pub(crate) encoding: WireEncoding,
     /// The data-silence timeout.
     pub(crate) stale_after: Option<Duration>,
-    /// What the stream does when the command falls behind.
-    pub(crate) slow_consumer: SlowConsumerPolicy,
-    /// When to stop.
-    pub(crate) limits: Limits,
-    /// JSON lines instead of the human view.
-    pub(crate) json: bool,
-    /// The CAs `wss://` trusts.
-    pub(crate) tls: TlsTrust,
-    /// Lines even on a terminal, instead of the board.
-    pub(crate) lines: bool,
 }
 
 /// A resolved `record`: the stream of a `watch`, and where to write it.
@@ -106,20 +130,10 @@ pub(crate) struct RecordPlan {
 /// A resolved `trades`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TradesPlan {
-    /// Where to connect.
-    pub(crate) target: Target,
+    /// Where, as whom, until when.
+    pub(crate) stream: StreamPlan,
     /// Whether this is a live-money account (only said, never assumed).
     pub(crate) live: bool,
-    /// What the stream does when the command falls behind.
-    pub(crate) slow_consumer: SlowConsumerPolicy,
-    /// When to stop.
-    pub(crate) limits: Limits,
-    /// JSON lines instead of the human view.
-    pub(crate) json: bool,
-    /// The CAs `wss://` trusts.
-    pub(crate) tls: TlsTrust,
-    /// Lines even on a terminal, instead of the board.
-    pub(crate) lines: bool,
 }
 
 impl SlowConsumerArg {
@@ -260,8 +274,7 @@ pub(crate) fn watch_plan(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<WatchPlan, CliError> {
     let mut plan = market_plan(&args.source, &args.limits, env)?;
-    plan.json = args.json;
-    plan.lines = args.lines;
+    plan.stream.view = View::from(&args.view);
     Ok(plan)
 }
 
@@ -356,17 +369,12 @@ fn market_plan(
     };
 
     Ok(WatchPlan {
-        target,
+        stream: StreamPlan::new(target, &args.connection, limits, View::default()),
         feed,
         channels: unique,
         symbols,
         encoding,
         stale_after: args.stale_after,
-        slow_consumer: args.connection.slow_consumer.policy(),
-        limits: Limits::from(limits),
-        json: false,
-        lines: false,
-        tls: tls_trust(&args.connection),
     })
 }
 
@@ -394,14 +402,28 @@ pub(crate) fn trades_plan(
         (None, None) => Target::Embedded { path: TRADING_PATH },
     };
     Ok(TradesPlan {
-        target,
+        stream: StreamPlan::new(
+            target,
+            &args.connection,
+            &args.limits,
+            View::from(&args.view),
+        ),
         live: args.live,
-        slow_consumer: args.connection.slow_consumer.policy(),
-        limits: Limits::from(&args.limits),
-        json: args.json,
-        tls: tls_trust(&args.connection),
-        lines: args.lines,
     })
+}
+
+impl StreamPlan {
+    /// The plan of a stream to `target`, with the connection flags' slow
+    /// consumer policy and CAs.
+    fn new(target: Target, connection: &ConnectionArgs, limits: &LimitArgs, view: View) -> Self {
+        Self {
+            target,
+            slow_consumer: connection.slow_consumer.policy(),
+            limits: Limits::from(limits),
+            view,
+            tls: tls_trust(connection),
+        }
+    }
 }
 
 /// The CAs the flags add to the bundled roots (and `SSL_CERT_FILE`, which
@@ -463,7 +485,7 @@ mod tests {
     #[test]
     fn no_url_and_no_credentials_means_the_embedded_exchange() {
         let plan = watch(&["SPY", "AAPL"], &[]).unwrap();
-        assert_eq!(plan.target, Target::Embedded { path: "/v2/iex" });
+        assert_eq!(plan.stream.target, Target::Embedded { path: "/v2/iex" });
         assert_eq!(plan.channels, [Channel::Quotes, Channel::Trades]);
         assert_eq!(names(&plan.symbols), ["SPY", "AAPL"]);
         assert_eq!(plan.encoding, WireEncoding::Json);
@@ -476,7 +498,7 @@ mod tests {
             &[(KEY_ID_ENV, "PK1"), (SECRET_KEY_ENV, "S1")],
         )
         .unwrap();
-        let Target::Remote { url, credentials } = plan.target else {
+        let Target::Remote { url, credentials } = plan.stream.target else {
             panic!("not remote")
         };
         assert_eq!(url, "wss://stream.data.alpaca.markets/v2/sip");
@@ -491,7 +513,7 @@ mod tests {
             &[(KEY_ID_ENV, "PK1"), (SECRET_KEY_ENV, "S1")],
         )
         .unwrap();
-        let Target::Remote { credentials, .. } = plan.target else {
+        let Target::Remote { credentials, .. } = plan.stream.target else {
             panic!("not remote")
         };
         assert_eq!((credentials.key_id(), credentials.secret()), ("K", "S"));
@@ -573,11 +595,17 @@ mod tests {
             panic!("not record")
         };
         let plan = record_plan(&args, &lookup(&[])).unwrap();
-        assert_eq!(plan.source.target, Target::Embedded { path: "/v2/iex" });
+        assert_eq!(
+            plan.source.stream.target,
+            Target::Embedded { path: "/v2/iex" }
+        );
         assert_eq!(names(&plan.source.symbols), ["SPY"]);
-        assert_eq!(plan.source.slow_consumer, SlowConsumerPolicy::DropNewest);
+        assert_eq!(
+            plan.source.stream.slow_consumer,
+            SlowConsumerPolicy::DropNewest
+        );
         assert_eq!(plan.format, RecordFormat::Parquet);
-        assert!(!plan.source.json);
+        assert!(!plan.source.stream.view.json);
     }
 
     #[test]
@@ -588,15 +616,15 @@ mod tests {
     #[test]
     fn trading_targets() {
         assert_eq!(
-            trades(&[], &[]).unwrap().target,
+            trades(&[], &[]).unwrap().stream.target,
             Target::Embedded { path: "/stream" }
         );
         let env = [(KEY_ID_ENV, "K"), (SECRET_KEY_ENV, "S")];
-        let Target::Remote { url, .. } = trades(&[], &env).unwrap().target else {
+        let Target::Remote { url, .. } = trades(&[], &env).unwrap().stream.target else {
             panic!()
         };
         assert_eq!(url, PAPER_TRADING_URL);
-        let Target::Remote { url, .. } = trades(&["--live"], &env).unwrap().target else {
+        let Target::Remote { url, .. } = trades(&["--live"], &env).unwrap().stream.target else {
             panic!()
         };
         assert_eq!(url, LIVE_TRADING_URL);

@@ -33,6 +33,15 @@ fn board(socket: &str) -> Tmux {
     tmux
 }
 
+/// Waits for the board to exit and checks it left the terminal as it was:
+/// exit code 0, no alternate screen, the cursor visible.
+fn exits_cleanly(tmux: &Tmux) {
+    let ended = tmux.wait_exit(PATIENCE);
+    assert_eq!(ended.status, 0, "{ended:?}; the screen:\n{}", tmux.screen());
+    assert!(!ended.alternate_screen, "{ended:?}");
+    assert!(ended.cursor_visible, "{ended:?}");
+}
+
 /// Whether the row of `symbol` shows a bid and an ask (two prices).
 fn has_prices(screen: &str, symbol: &str) -> bool {
     screen.lines().any(|line| {
@@ -68,10 +77,7 @@ fn q_quits_and_restores_the_terminal() {
     });
 
     tmux.keys("q");
-    let ended = tmux.wait_exit(PATIENCE);
-    assert_eq!(ended.status, 0, "{ended:?}; the screen:\n{}", tmux.screen());
-    assert!(!ended.alternate_screen, "{ended:?}");
-    assert!(ended.cursor_visible, "{ended:?}");
+    exits_cleanly(&tmux);
 }
 
 #[test]
@@ -82,10 +88,7 @@ fn sigterm_ends_the_board_cleanly() {
         .status()
         .expect("runs kill");
     assert!(killed.success());
-    let ended = tmux.wait_exit(PATIENCE);
-    assert_eq!(ended.status, 0, "{ended:?}; the screen:\n{}", tmux.screen());
-    assert!(!ended.alternate_screen, "{ended:?}");
-    assert!(ended.cursor_visible, "{ended:?}");
+    exits_cleanly(&tmux);
 }
 
 #[test]
@@ -127,7 +130,5 @@ fn trades_shows_a_board_of_orders() {
         },
     );
     tmux.keys("q");
-    let ended = tmux.wait_exit(PATIENCE);
-    assert_eq!(ended.status, 0, "{ended:?}; the screen:\n{}", tmux.screen());
-    assert!(!ended.alternate_screen && ended.cursor_visible, "{ended:?}");
+    exits_cleanly(&tmux);
 }

@@ -5,14 +5,14 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tickwire_mock::{Account, ExchangeConfig, Fault, LoopbackConfig, LoopbackServer};
 
-use support::is_data;
+use support::{is_data, spawn_tickwire};
 
 /// `tickwire watch --json` on SPY against `server`, its stdout lines parsed.
 struct Watch {
@@ -23,15 +23,11 @@ struct Watch {
 
 impl Watch {
     fn start(server: &LoopbackServer, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-            .args(["watch", "--json", "--url", &server.url("/v2/iex"), "SPY"])
-            .args(["--key", "PKTEST", "--secret", "secret"])
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starts");
+        let url = server.url("/v2/iex");
+        let mut args = vec!["watch", "--json", "--url", &url, "SPY"];
+        args.extend(["--key", "PKTEST", "--secret", "secret"]);
+        args.extend(extra);
+        let mut child = spawn_tickwire(&args, Stdio::piped(), Stdio::null());
         let stdout = child.stdout.take().expect("piped");
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::{succeeds, tickwire};
+use support::{spawn_tickwire, succeeds, tickwire};
 
 /// A fresh folder under the target directory.
 fn folder(name: &str) -> PathBuf {
@@ -151,16 +151,9 @@ const KILL_LOSS_MAX: Duration = Duration::from_secs(5);
 #[test]
 fn a_killed_recording_is_repaired_and_loses_only_the_last_seconds() {
     let dir = folder("record-killed");
-    let mut recording = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["record", "--out"])
-        .arg(&dir)
-        .args(["SPY", "AAPL"])
-        .env_remove("APCA_API_KEY_ID")
-        .env_remove("APCA_API_SECRET_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tickwire record starts");
+    let out = dir.to_str().expect("a UTF-8 temporary folder");
+    let args = ["record", "--out", out, "SPY", "AAPL"];
+    let mut recording = spawn_tickwire(&args, Stdio::null(), Stdio::null());
     // Wait for two row groups of quotes in the journal, then kill outright.
     let journal = |dir: &Path| -> usize {
         std::fs::read_dir(dir)

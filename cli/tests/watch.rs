@@ -5,7 +5,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support::{Server, exits_with, is_data, json_lines, succeeds, tickwire};
+use support::{Server, exits_with, is_data, json_lines, spawn_tickwire, succeeds, tickwire};
 
 #[test]
 fn json_count_prints_exactly_that_many_data_lines() {
@@ -161,14 +161,8 @@ fn plain_ws_to_another_machine_is_refused_in_the_command_lines_words() {
 #[test]
 fn ctrl_c_shuts_down_cleanly() {
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["watch", "--json", "SPY"])
-        .env_remove("APCA_API_KEY_ID")
-        .env_remove("APCA_API_SECRET_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
+    let args = ["watch", "--json", "SPY"];
+    let mut child = spawn_tickwire(&args, Stdio::piped(), Stdio::null());
     std::thread::sleep(Duration::from_millis(1500));
     let Ok(sent) = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

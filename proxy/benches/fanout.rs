@@ -152,26 +152,18 @@ async fn serve_exchange(stream: TcpStream, pace: Pace, stop: Arc<AtomicBool>) {
         return;
     };
     let text = |s: &str| Message::text(s.to_owned());
-    if ws
-        .send(text(r#"[{"T":"success","msg":"connected"}]"#))
-        .await
-        .is_err()
-    {
+    let greeting = r#"[{"T":"success","msg":"connected"}]"#;
+    let authenticated = r#"[{"T":"success","msg":"authenticated"}]"#;
+    let ack = r#"[{"T":"subscription","trades":[],"quotes":["*"],"bars":[],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":[],"cancelErrors":[]}]"#;
+    if ws.send(text(greeting)).await.is_err() {
         return;
     }
     // Auth, then the subscription: answered without looking closely.
-    let _auth = ws.next().await;
-    if ws
-        .send(text(r#"[{"T":"success","msg":"authenticated"}]"#))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let _subscribe = ws.next().await;
-    let ack = r#"[{"T":"subscription","trades":[],"quotes":["*"],"bars":[],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":[],"cancelErrors":[]}]"#;
-    if ws.send(text(ack)).await.is_err() {
-        return;
+    for answer in [authenticated, ack] {
+        let _request = ws.next().await;
+        if ws.send(text(answer)).await.is_err() {
+            return;
+        }
     }
     let (mut sink, mut source) = ws.split();
     // Answer pings and notice the close.
@@ -204,6 +196,30 @@ async fn serve_exchange(stream: TcpStream, pace: Pace, stop: Arc<AtomicBool>) {
                 }
             }
         }
+    }
+}
+
+/// An exchange sending at `pace` until `stop`, with a proxy in front of it
+/// when `through_proxy`; the proxy, and the URL clients connect to.
+async fn endpoint(
+    pace: Pace,
+    through_proxy: bool,
+    stop: &Arc<AtomicBool>,
+) -> (Option<Proxy>, String) {
+    let upstream = exchange(pace, Arc::clone(stop)).await;
+    if through_proxy {
+        let proxy = proxy(upstream).await;
+        let url = proxy.url("/v2/iex");
+        (Some(proxy), url)
+    } else {
+        (None, format!("ws://{upstream}/v2/iex"))
+    }
+}
+
+/// Stops the proxy, if any, giving it 5 s.
+async fn shut_down(proxy: Option<Proxy>) {
+    if let Some(proxy) = proxy {
+        let _ = tokio::time::timeout(Duration::from_secs(5), proxy.shutdown()).await;
     }
 }
 
@@ -241,16 +257,7 @@ async fn client(
 /// Quotes per second received by `clients` clients together.
 async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
-    let upstream = exchange(Pace::Flat, Arc::clone(&stop)).await;
-    let proxy = if through_proxy {
-        Some(proxy(upstream).await)
-    } else {
-        None
-    };
-    let url = match &proxy {
-        Some(proxy) => proxy.url("/v2/iex"),
-        None => format!("ws://{upstream}/v2/iex"),
-    };
+    let (proxy, url) = endpoint(Pace::Flat, through_proxy, &stop).await;
     let received = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     for _ in 0..clients {
@@ -281,25 +288,14 @@ async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f6
     for reader in readers {
         reader.abort();
     }
-    if let Some(proxy) = proxy {
-        let _ = tokio::time::timeout(Duration::from_secs(5), proxy.shutdown()).await;
-    }
+    shut_down(proxy).await;
     rate
 }
 
 /// (p50 µs, p99 µs, quotes) of stamp-to-receipt latency for one client.
 async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
     let stop = Arc::new(AtomicBool::new(false));
-    let upstream = exchange(Pace::Stamped, Arc::clone(&stop)).await;
-    let proxy = if through_proxy {
-        Some(proxy(upstream).await)
-    } else {
-        None
-    };
-    let url = match &proxy {
-        Some(proxy) => proxy.url("/v2/iex"),
-        None => format!("ws://{upstream}/v2/iex"),
-    };
+    let (proxy, url) = endpoint(Pace::Stamped, through_proxy, &stop).await;
     let mut ws = client(&url).await;
     let finder = memmem::Finder::new(br#""t":""#);
     let warm_until = Instant::now() + Duration::from_millis(500);
@@ -332,9 +328,7 @@ async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    if let Some(proxy) = proxy {
-        let _ = tokio::time::timeout(Duration::from_secs(5), proxy.shutdown()).await;
-    }
+    shut_down(proxy).await;
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| {
         samples

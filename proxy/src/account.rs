@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use metrics::{Counter, Gauge};
+use metrics::Counter;
 use tickwire_alpaca::{Encoding, TRADING_PATH, TradeUpdate, TradingServerMessage};
 use tickwire_core::fanout::ClientId;
 use tickwire_core::machine::Event;
 use tickwire_ws::{Events, StreamEvent, StreamHandle, TradingEndpoint, TradingStream};
-use tokio::sync::{mpsc, watch};
 
+use crate::inbox::{Inbox, Wake};
 use crate::metrics as names;
 use crate::outbox::{Farewell, Outbox, Pushed};
 use crate::server::Shared;
 use crate::status::EndpointStatus;
+use crate::upstream_metrics::UpstreamMetrics;
 
 /// Commands the account task takes from client sessions.
 #[derive(Debug)]
@@ -39,10 +40,7 @@ pub(crate) struct AccountTask {
     /// Ordered by client number, so updates go out in a stable order.
     listeners: BTreeMap<ClientId, Listener>,
     upstream: Option<(StreamHandle, Events<TradeUpdate>)>,
-    clients_gauge: Gauge,
-    live_gauge: Gauge,
-    reconnects: Counter,
-    slow_drops: Counter,
+    metrics: UpstreamMetrics,
 }
 
 impl AccountTask {
@@ -51,34 +49,23 @@ impl AccountTask {
             shared,
             listeners: BTreeMap::new(),
             upstream: None,
-            clients_gauge: metrics::gauge!(names::CLIENTS, "endpoint" => TRADING_PATH),
-            live_gauge: metrics::gauge!(names::UPSTREAM_LIVE, "endpoint" => TRADING_PATH),
-            reconnects: metrics::counter!(names::UPSTREAM_RECONNECTS, "endpoint" => TRADING_PATH),
-            slow_drops: metrics::counter!(names::CLIENTS_DROPPED, "endpoint" => TRADING_PATH, "reason" => "slow"),
+            metrics: UpstreamMetrics::new(TRADING_PATH),
         }
     }
 
     /// Runs until shutdown.
-    pub(crate) async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<AccountCommand>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(command) => self.handle_command(command),
-                    None => break,
-                },
-                event = next_event(&mut self.upstream) => self.handle_event(event),
-                () = crate::server::stopped(&mut shutdown) => break,
+    pub(crate) async fn run(mut self, mut inbox: Inbox<AccountCommand>) {
+        while let Some(wake) = inbox.next(next_event(&mut self.upstream)).await {
+            match wake {
+                Wake::Command(command) => self.handle_command(command),
+                Wake::Upstream(event) => self.handle_event(event),
             }
             self.report();
         }
         if let Some((handle, _)) = self.upstream.take() {
             let _ = handle.shutdown().await;
         }
-        self.live_gauge.set(0.0);
+        self.metrics.set_live(false);
     }
 
     fn handle_command(&mut self, command: AccountCommand) {
@@ -115,7 +102,7 @@ impl AccountTask {
                     tokio::spawn(async move {
                         let _ = handle.shutdown().await;
                     });
-                    self.live_gauge.set(0.0);
+                    self.metrics.set_live(false);
                 }
             }
         }
@@ -160,7 +147,7 @@ impl AccountTask {
                     }
                 }
                 for client in slow {
-                    self.slow_drops.increment(1);
+                    self.metrics.slow_drops.increment(1);
                     self.shared
                         .status
                         .slow_dropped
@@ -170,11 +157,11 @@ impl AccountTask {
                 }
             }
             Event::StateChanged(state) => {
-                self.live_gauge.set(if state.is_live() { 1.0 } else { 0.0 });
+                self.metrics.set_live(state.is_live());
                 tracing::info!(state = state.name(), "upstream trading state");
             }
             Event::Gap { epoch, .. } => {
-                self.reconnects.increment(1);
+                self.metrics.reconnects.increment(1);
                 tracing::info!(%epoch, "upstream trading connection lost; clients stay connected");
             }
             Event::Error { error, fatal: true } => {
@@ -195,11 +182,11 @@ impl AccountTask {
             });
         }
         self.upstream = None;
-        self.live_gauge.set(0.0);
+        self.metrics.set_live(false);
     }
 
     fn report(&self) {
-        self.clients_gauge.set(self.listeners.len() as f64);
+        self.metrics.clients.set(self.listeners.len() as f64);
         let upstream = self
             .upstream
             .as_ref()

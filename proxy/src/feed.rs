@@ -12,13 +12,15 @@ use tickwire_core::Symbol;
 use tickwire_core::fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand, UpstreamToken};
 use tickwire_core::machine::{Event, State, SubscriptionOutcome};
 use tickwire_ws::{Events, Feed as WsFeed, MarketDataStream, StreamEvent, StreamHandle};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::data_batch::DataBatch;
 use crate::downstream::market_error;
+use crate::inbox::{Inbox, Wake};
 use crate::metrics as names;
 use crate::outbox::{Farewell, Outbox, Pushed};
 use crate::server::Shared;
+use crate::upstream_metrics::UpstreamMetrics;
 use tickwire_alpaca::SubscriptionSet;
 
 /// Most upstream events handled as one batch (one frame per client).
@@ -61,6 +63,14 @@ struct Upstream {
     commands: mpsc::UnboundedSender<UpstreamCommand<Channel>>,
 }
 
+/// What the feed's upstream side sent.
+enum FeedNews {
+    /// The outcome of an upstream (un)subscription.
+    Outcome((UpstreamToken, SubscriptionOutcome)),
+    /// An upstream event (`None`: the stream stopped).
+    Event(Option<StreamEvent<MarketData>>),
+}
+
 /// The feed's task.
 pub(crate) struct FeedTask {
     feed: Feed,
@@ -79,10 +89,7 @@ pub(crate) struct FeedTask {
     built: Vec<(tickwire_alpaca::Encoding, Vec<usize>, tickwire_core::Frame)>,
     symbols_scratch: Vec<Symbol>,
     pairs_gauge: Gauge,
-    clients_gauge: Gauge,
-    live_gauge: Gauge,
-    reconnects: Counter,
-    slow_drops: Counter,
+    metrics: UpstreamMetrics,
 }
 
 impl FeedTask {
@@ -103,37 +110,33 @@ impl FeedTask {
             built: Vec::new(),
             symbols_scratch: Vec::new(),
             pairs_gauge: metrics::gauge!(names::SYMBOLS, "endpoint" => path),
-            clients_gauge: metrics::gauge!(names::CLIENTS, "endpoint" => path),
-            live_gauge: metrics::gauge!(names::UPSTREAM_LIVE, "endpoint" => path),
-            reconnects: metrics::counter!(names::UPSTREAM_RECONNECTS, "endpoint" => path),
-            slow_drops: metrics::counter!(names::CLIENTS_DROPPED, "endpoint" => path, "reason" => "slow"),
+            metrics: UpstreamMetrics::new(path),
         }
     }
 
     /// Runs until shutdown.
-    pub(crate) async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<FeedCommand>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
+    pub(crate) async fn run(mut self, mut inbox: Inbox<FeedCommand>) {
         loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(command) => self.handle_command(command),
-                    None => break,
-                },
-                Some((token, outcome)) = self.outcomes.recv() => {
+            let upstream = async {
+                tokio::select! {
+                    Some(outcome) = self.outcomes.recv() => FeedNews::Outcome(outcome),
+                    event = next_event(&mut self.upstream) => FeedNews::Event(event),
+                }
+            };
+            match inbox.next(upstream).await {
+                Some(Wake::Command(command)) => self.handle_command(command),
+                Some(Wake::Upstream(FeedNews::Outcome((token, outcome)))) => {
                     self.hub.handle_upstream_outcome(token, &outcome);
                 }
-                event = next_event(&mut self.upstream) => self.handle_events(event),
-                () = crate::server::stopped(&mut shutdown) => break,
+                Some(Wake::Upstream(FeedNews::Event(event))) => self.handle_events(event),
+                None => break,
             }
             self.drain();
         }
         if let Some(upstream) = self.upstream.take() {
             let _ = upstream.handle.shutdown().await;
         }
-        self.live_gauge.set(0.0);
+        self.metrics.set_live(false);
     }
 
     fn handle_command(&mut self, command: FeedCommand) {
@@ -212,7 +215,7 @@ impl FeedTask {
             self.push(client, frame);
         }
         self.pairs_gauge.set(self.hub.pair_count() as f64);
-        self.clients_gauge.set(self.members.len() as f64);
+        self.metrics.clients.set(self.members.len() as f64);
         self.shared.status.set_feed(
             self.feed,
             self.members.len(),
@@ -289,7 +292,7 @@ impl FeedTask {
                 }
             }
             Event::StateChanged(state) => {
-                self.live_gauge.set(if state.is_live() { 1.0 } else { 0.0 });
+                self.metrics.set_live(state.is_live());
                 tracing::info!(feed = %self.feed, state = state.name(), "upstream state");
                 if let State::Failed { error } = &state {
                     tracing::warn!(feed = %self.feed, %error, "upstream failed");
@@ -305,7 +308,7 @@ impl FeedTask {
                     .handle_upstream_refused(channel, &symbols, code, &message);
             }
             Event::Gap { epoch, .. } => {
-                self.reconnects.increment(1);
+                self.metrics.reconnects.increment(1);
                 tracing::info!(feed = %self.feed, %epoch, "upstream connection lost; clients stay connected");
             }
             Event::Resumed {
@@ -377,7 +380,7 @@ impl FeedTask {
     }
 
     fn note_slow_drop(&self) {
-        self.slow_drops.increment(1);
+        self.metrics.slow_drops.increment(1);
         self.shared
             .status
             .slow_dropped
@@ -400,7 +403,7 @@ impl FeedTask {
         while self.hub.poll_client().is_some() {}
         self.hub = FanoutHub::new();
         self.upstream = None;
-        self.live_gauge.set(0.0);
+        self.metrics.set_live(false);
     }
 }
 

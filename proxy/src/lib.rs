@@ -49,6 +49,7 @@ mod config;
 mod data_batch;
 mod downstream;
 mod feed;
+mod inbox;
 pub mod metrics;
 mod outbox;
 mod route;
@@ -56,6 +57,7 @@ mod server;
 mod session_market;
 mod session_trading;
 mod status;
+mod upstream_metrics;
 
 pub use config::{Limits, ProxyConfig, Upstream};
 pub use server::Proxy;

@@ -16,6 +16,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::account::{AccountCommand, AccountTask};
 use crate::feed::{FeedCommand, FeedTask};
+use crate::inbox::Inbox;
 use crate::status::{ProxyStatus, StatusBoard};
 use crate::{ProxyConfig, downstream};
 
@@ -53,7 +54,7 @@ impl Shared {
         }
         let (sender, commands) = mpsc::channel(TASK_QUEUE_COMMANDS);
         let task = FeedTask::new(feed, Arc::clone(self));
-        let handle = tokio::spawn(task.run(commands, self.shutdown.clone()));
+        let handle = tokio::spawn(task.run(Inbox::new(commands, self.shutdown.clone())));
         self.tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -70,7 +71,7 @@ impl Shared {
         }
         let (sender, commands) = mpsc::channel(TASK_QUEUE_COMMANDS);
         let task = AccountTask::new(Arc::clone(self));
-        let handle = tokio::spawn(task.run(commands, self.shutdown.clone()));
+        let handle = tokio::spawn(task.run(Inbox::new(commands, self.shutdown.clone())));
         self.tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

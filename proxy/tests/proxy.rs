@@ -15,8 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_share_one_upstream_and_each_receives_its_own_symbols() {
-    let server = exchange().await;
-    let proxy = proxy(&server, quick_limits()).await;
+    let (server, proxy) = exchange_and_proxy(|_| {}).await;
     assert!(
         sessions(&server).is_empty(),
         "no client, no upstream connection"
@@ -108,14 +107,12 @@ async fn clients_share_one_upstream_and_each_receives_its_own_symbols() {
         "the upstream stayed connected: {:?}",
         sessions(&server)
     );
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_drop_stays_upstream() {
-    let server = exchange().await;
-    let proxy = proxy(&server, quick_limits()).await;
+    let (server, proxy) = exchange_and_proxy(|_| {}).await;
     let mut a = market_client(&proxy, Encoding::MsgPack);
     a.subscribe(Channel::Quotes, ["AAPL"])
         .await
@@ -150,8 +147,7 @@ async fn an_upstream_drop_stays_upstream() {
         seen.errors
     );
     a.shutdown().await.expect("shutdown");
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,14 +166,12 @@ async fn an_upstream_fatal_verdict_reaches_every_client_and_closes_it() {
             other => panic!("expected the upstream's 402, got {other:?}"),
         }
     }
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_account_client_receives_every_trade_update_in_order() {
-    let server = exchange().await;
-    let proxy = proxy(&server, quick_limits()).await;
+    let (server, proxy) = exchange_and_proxy(|_| {}).await;
     let mut a = trading_client(&proxy, Encoding::Json);
     let mut b = trading_client(&proxy, Encoding::MsgPack);
     a.wait_live(PATIENCE).await.expect("a live");
@@ -203,8 +197,7 @@ async fn every_account_client_receives_every_trade_update_in_order() {
     );
     a.shutdown().await.expect("a");
     b.shutdown().await.expect("b");
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 type RawClient = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -221,6 +214,16 @@ async fn raw_client_small_window(proxy: &tickwire_proxy::Proxy) -> RawClient {
 }
 
 async fn raw_client_with(proxy: &tickwire_proxy::Proxy, recv_buffer: Option<u32>) -> RawClient {
+    let mut ws = raw_greeted(proxy, recv_buffer).await;
+    let auth = format!(r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{CLIENT_SECRET}"}}"#);
+    ws.send(Message::text(auth)).await.expect("send auth");
+    expect_reply(&mut ws, r#"[{"T":"success","msg":"authenticated"}]"#).await;
+    ws
+}
+
+/// A raw client of the proxy's `/v2/iex` (with `recv_buffer` bytes of
+/// socket receive buffer, if given) that received the greeting.
+async fn raw_greeted(proxy: &tickwire_proxy::Proxy, recv_buffer: Option<u32>) -> RawClient {
     let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
     if let Some(bytes) = recv_buffer {
         socket
@@ -231,27 +234,19 @@ async fn raw_client_with(proxy: &tickwire_proxy::Proxy, recv_buffer: Option<u32>
     let (mut ws, _) = tokio_tungstenite::client_async(proxy.url("/v2/iex"), tcp)
         .await
         .expect("upgrade");
-    let greeting = ws.next().await.expect("greeting").expect("greeting");
-    assert_eq!(
-        greeting.to_text().expect("text"),
-        r#"[{"T":"success","msg":"connected"}]"#
-    );
-    let auth = format!(r#"{{"action":"auth","key":"{CLIENT_KEY}","secret":"{CLIENT_SECRET}"}}"#);
-    ws.send(Message::text(auth)).await.expect("send auth");
-    let answer = ws.next().await.expect("answer").expect("answer");
-    assert_eq!(
-        answer.to_text().expect("text"),
-        r#"[{"T":"success","msg":"authenticated"}]"#
-    );
+    expect_reply(&mut ws, r#"[{"T":"success","msg":"connected"}]"#).await;
     ws
+}
+
+/// Reads the next message and checks it is the text `expected`.
+async fn expect_reply(ws: &mut RawClient, expected: &str) {
+    let reply = ws.next().await.expect("a reply").expect("a reply");
+    assert_eq!(reply.to_text().expect("text"), expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_client_messages_get_alpacas_errors_and_the_connection_stays() {
-    let server = exchange().await;
-    let mut limits = quick_limits();
-    limits.message_bytes_max = 1024;
-    let proxy = proxy(&server, limits).await;
+    let (server, proxy) = exchange_and_proxy(|limits| limits.message_bytes_max = 1024).await;
     let mut ws = raw_client(&proxy).await;
     for (request, answer) in [
         (
@@ -288,32 +283,18 @@ async fn bad_client_messages_get_alpacas_errors_and_the_connection_stays() {
             .contains(r#""quotes":["AAPL"]"#),
         "{ack:?}"
     );
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 /// A raw client that received the greeting and sent nothing yet.
 async fn raw_unauthenticated(proxy: &tickwire_proxy::Proxy) -> RawClient {
-    let tcp = tokio::net::TcpStream::connect(proxy.local_addr())
-        .await
-        .expect("connect");
-    let (mut ws, _) = tokio_tungstenite::client_async(proxy.url("/v2/iex"), tcp)
-        .await
-        .expect("upgrade");
-    let greeting = ws.next().await.expect("greeting").expect("greeting");
-    assert_eq!(
-        greeting.to_text().expect("text"),
-        r#"[{"T":"success","msg":"connected"}]"#
-    );
-    ws
+    raw_greeted(proxy, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_credentials_end_the_connection() {
-    let server = exchange().await;
-    let mut limits = quick_limits();
-    limits.auth_timeout = Duration::from_millis(200);
-    let proxy = proxy(&server, limits).await;
+    let (server, proxy) =
+        exchange_and_proxy(|limits| limits.auth_timeout = Duration::from_millis(200)).await;
 
     let mut ws = raw_unauthenticated(&proxy).await;
     ws.send(Message::text(format!(
@@ -321,25 +302,20 @@ async fn wrong_or_missing_credentials_end_the_connection() {
     )))
     .await
     .expect("send");
-    let reply = ws.next().await.expect("reply").expect("reply");
-    assert_eq!(
-        reply.to_text().expect("text"),
-        r#"[{"T":"error","code":402,"msg":"auth failed"}]"#
-    );
+    expect_reply(&mut ws, r#"[{"T":"error","code":402,"msg":"auth failed"}]"#).await;
     assert!(
         matches!(ws.next().await, Some(Ok(Message::Close(_))) | None),
         "closed after 402"
     );
 
     let mut ws = raw_unauthenticated(&proxy).await;
-    let reply = ws.next().await.expect("reply").expect("reply");
-    assert_eq!(
-        reply.to_text().expect("text"),
-        r#"[{"T":"error","code":404,"msg":"auth timeout"}]"#
-    );
+    expect_reply(
+        &mut ws,
+        r#"[{"T":"error","code":404,"msg":"auth timeout"}]"#,
+    )
+    .await;
     assert!(sessions(&server).is_empty(), "nothing went upstream");
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,16 +370,12 @@ async fn a_stalled_client_is_cut_off_alone_with_407() {
         r#"[{"T":"error","code":407,"msg":"slow client"}]"#
     );
     healthy.shutdown().await.expect("shutdown");
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_cap_holds_further_clients_until_one_leaves() {
-    let server = exchange().await;
-    let mut limits = quick_limits();
-    limits.connections_max = 1;
-    let proxy = proxy(&server, limits).await;
+    let (server, proxy) = exchange_and_proxy(|limits| limits.connections_max = 1).await;
     let first = raw_client(&proxy).await;
 
     // The second is accepted by the kernel but not served while the first holds the only permit.
@@ -426,18 +398,15 @@ async fn the_connection_cap_holds_further_clients_until_one_leaves() {
         matches!(served, Ok(Ok(Ok(())))),
         "the second client was not served after the first left: {served:?}"
     );
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_socket_is_closed_after_the_handshake_timeout() {
     use tokio::io::AsyncReadExt;
 
-    let server = exchange().await;
-    let mut limits = quick_limits();
-    limits.handshake_timeout = Duration::from_millis(200);
-    let proxy = proxy(&server, limits).await;
+    let (server, proxy) =
+        exchange_and_proxy(|limits| limits.handshake_timeout = Duration::from_millis(200)).await;
     let mut silent = tokio::net::TcpStream::connect(proxy.local_addr())
         .await
         .expect("connect");
@@ -448,6 +417,5 @@ async fn a_silent_socket_is_closed_after_the_handshake_timeout() {
         "the proxy kept a silent socket open: {read:?}"
     );
     assert_eq!(proxy.status().connections, 0);
-    proxy.shutdown().await;
-    server.shutdown().await;
+    shut_down(proxy, server).await;
 }

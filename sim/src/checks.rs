@@ -51,8 +51,9 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The current connection of the stream, as the link and the exchange saw it.
-#[derive(Debug, Clone)]
+/// The current connection of the stream, as the link and the exchange saw it
+/// (by default: nothing seen yet).
+#[derive(Debug, Clone, Default)]
 struct ConnView {
     epoch: ConnectionEpoch,
     opened: bool,
@@ -61,6 +62,16 @@ struct ConnView {
     authenticated: bool,
     acks: u32,
     unanswered: u32,
+}
+
+impl ConnView {
+    /// A connection just asked for: nothing seen on it yet.
+    fn asked_for(epoch: ConnectionEpoch) -> Self {
+        Self {
+            epoch,
+            ..Self::default()
+        }
+    }
 }
 
 /// What the input about to be given to the machine means for the checks.
@@ -339,15 +350,7 @@ impl Rules {
                             "connect {epoch} while {open:?} was neither closed nor reported lost"
                         )
                     })?;
-                    self.conn = Some(ConnView {
-                        epoch: *epoch,
-                        opened: false,
-                        greeted: false,
-                        auth_frames: 0,
-                        authenticated: false,
-                        acks: 0,
-                        unanswered: 0,
-                    });
+                    self.conn = Some(ConnView::asked_for(*epoch));
                 }
                 Action::Close { epoch } => {
                     if self.conn.as_ref().is_some_and(|c| c.epoch == *epoch) {

@@ -105,8 +105,9 @@ impl ReferenceStateMachine for Reference {
     }
 }
 
-/// The connection the machine asked for, as the transport and server see it.
-#[derive(Debug)]
+/// The connection the machine asked for, as the transport and server see it
+/// (by default: nothing seen yet).
+#[derive(Debug, Default)]
 struct Link {
     epoch: tickwire_core::machine::ConnectionEpoch,
     opened: bool,
@@ -116,6 +117,16 @@ struct Link {
     acks: u32,
     server_set: SubscriptionSet,
     unanswered: VecDeque<SentRequest>,
+}
+
+impl Link {
+    /// A connection just asked for: nothing seen on it yet.
+    fn asked_for(epoch: tickwire_core::machine::ConnectionEpoch) -> Self {
+        Self {
+            epoch,
+            ..Self::default()
+        }
+    }
 }
 
 /// The system under test: a machine, a virtual clock, a server, and the
@@ -393,16 +404,7 @@ impl Rig {
                         "rule 2: connect while {:?} is open",
                         self.link
                     );
-                    self.link = Some(Link {
-                        epoch: *epoch,
-                        opened: false,
-                        greeted: false,
-                        auth_frames: 0,
-                        authenticated: false,
-                        acks: 0,
-                        server_set: SubscriptionSet::new(),
-                        unanswered: VecDeque::new(),
-                    });
+                    self.link = Some(Link::asked_for(*epoch));
                 }
                 Action::Close { epoch } => {
                     if self.link.as_ref().is_some_and(|l| l.epoch == *epoch) {

@@ -8,43 +8,43 @@ use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::Error;
 
-/// A market data feed, i.e. the endpoint a [`MarketDataStream`](crate::MarketDataStream) connects to.
-///
-/// What each of Alpaca's feeds offers (path, channels, encodings) is in
-/// [`tickwire_alpaca::Feed`]'s table.
-///
-/// ```
-/// use tickwire_ws::Feed;
-/// assert_eq!(Feed::Iex.url(), "wss://stream.data.alpaca.markets/v2/iex");
-/// assert_eq!(Feed::Crypto.url(), "wss://stream.data.alpaca.markets/v1beta3/crypto/us");
-/// assert_eq!(Feed::Custom("ws://127.0.0.1:9000/v2/test".into()).url(), "ws://127.0.0.1:9000/v2/test");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Feed {
-    /// Alpaca's [`Iex`](AlpacaFeed::Iex) feed.
-    Iex,
-    /// Alpaca's [`Sip`](AlpacaFeed::Sip) feed.
-    Sip,
-    /// Alpaca's [`DelayedSip`](AlpacaFeed::DelayedSip) feed.
-    DelayedSip,
-    /// Alpaca's [`Test`](AlpacaFeed::Test) feed.
-    Test,
-    /// Alpaca's [`Boats`](AlpacaFeed::Boats) feed.
-    Boats,
-    /// Alpaca's [`Overnight`](AlpacaFeed::Overnight) feed.
-    Overnight,
-    /// Alpaca's [`Crypto`](AlpacaFeed::Crypto) feed.
-    Crypto,
-    /// Alpaca's [`OptionsIndicative`](AlpacaFeed::OptionsIndicative) feed.
-    OptionsIndicative,
-    /// Alpaca's [`OptionsOpra`](AlpacaFeed::OptionsOpra) feed.
-    OptionsOpra,
-    /// Alpaca's [`News`](AlpacaFeed::News) feed.
-    News,
-    /// Any other endpoint (a sandbox, a proxy, a local test server).
-    Custom(String),
+/// Declares [`Feed`]: Alpaca's feeds, as `tickwire_alpaca::with_feeds!`
+/// lists them, and a custom URL.
+macro_rules! mirror_alpaca_feeds {
+    ($($(#[$doc:meta])* $feed:ident,)*) => {
+        /// A market data feed, i.e. the endpoint a [`MarketDataStream`](crate::MarketDataStream) connects to.
+        ///
+        /// What each of Alpaca's feeds offers (path, channels, encodings) is in
+        /// [`tickwire_alpaca::Feed`]'s table.
+        ///
+        /// ```
+        /// use tickwire_ws::Feed;
+        /// assert_eq!(Feed::Iex.url(), "wss://stream.data.alpaca.markets/v2/iex");
+        /// assert_eq!(Feed::Crypto.url(), "wss://stream.data.alpaca.markets/v1beta3/crypto/us");
+        /// assert_eq!(Feed::Custom("ws://127.0.0.1:9000/v2/test".into()).url(), "ws://127.0.0.1:9000/v2/test");
+        /// ```
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Feed {
+            $($(#[$doc])* $feed,)*
+            /// Any other endpoint (a sandbox, a proxy, a local test server).
+            Custom(String),
+        }
+
+        impl Feed {
+            /// The row of Alpaca's feed table this feed stands for, or the URL of a
+            /// custom one.
+            fn alpaca_or_url(&self) -> Result<AlpacaFeed, &str> {
+                Ok(match self {
+                    $(Self::$feed => AlpacaFeed::$feed,)*
+                    Self::Custom(url) => return Err(url),
+                })
+            }
+        }
+    };
 }
+
+tickwire_alpaca::with_feeds!(mirror_alpaca_feeds);
 
 impl Feed {
     /// The endpoint URL.
@@ -56,24 +56,6 @@ impl Feed {
     /// Whether the feed only speaks MessagePack (the options feeds).
     pub fn requires_msgpack(&self) -> bool {
         self.alpaca_or_url().is_ok_and(AlpacaFeed::msgpack_only)
-    }
-
-    /// The row of Alpaca's feed table this feed stands for, or the URL of a
-    /// custom one.
-    fn alpaca_or_url(&self) -> Result<AlpacaFeed, &str> {
-        Ok(match self {
-            Self::Iex => AlpacaFeed::Iex,
-            Self::Sip => AlpacaFeed::Sip,
-            Self::DelayedSip => AlpacaFeed::DelayedSip,
-            Self::Test => AlpacaFeed::Test,
-            Self::Boats => AlpacaFeed::Boats,
-            Self::Overnight => AlpacaFeed::Overnight,
-            Self::Crypto => AlpacaFeed::Crypto,
-            Self::OptionsIndicative => AlpacaFeed::OptionsIndicative,
-            Self::OptionsOpra => AlpacaFeed::OptionsOpra,
-            Self::News => AlpacaFeed::News,
-            Self::Custom(url) => return Err(url),
-        })
     }
 }
 

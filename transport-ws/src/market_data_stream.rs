@@ -69,38 +69,38 @@ pub type MarketDataBuilder = StreamBuilder<MarketDataProfile>;
 /// ```
 pub type MarketDataStream = EventStream<MarketDataProfile>;
 
-impl EventStream<MarketDataProfile> {
-    /// Adds symbols to a channel; resolves with the server's verdict. See
-    /// [`StreamHandle::subscribe`](crate::StreamHandle::subscribe).
-    ///
-    /// # Errors
-    /// As for [`StreamHandle::subscribe`](crate::StreamHandle::subscribe).
-    pub async fn subscribe<I>(
-        &self,
-        channel: Channel,
-        symbols: I,
-    ) -> Result<SubscriptionOutcome, Error>
-    where
-        I: IntoIterator,
-        I::Item: IntoSymbol,
-    {
-        self.handle().subscribe(channel, symbols).await
-    }
+/// Methods that pass a channel's symbols on to the stream's
+/// [`StreamHandle`](crate::StreamHandle) method of the same name.
+macro_rules! handle_subscription_methods {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        pub async fn $name<I>(
+            &self,
+            channel: Channel,
+            symbols: I,
+        ) -> Result<SubscriptionOutcome, Error>
+        where
+            I: IntoIterator,
+            I::Item: IntoSymbol,
+        {
+            self.handle().$name(channel, symbols).await
+        }
+    )*};
+}
 
-    /// Removes symbols from a channel; resolves with the server's verdict. See
-    /// [`StreamHandle::unsubscribe`](crate::StreamHandle::unsubscribe).
-    ///
-    /// # Errors
-    /// As for [`StreamHandle::subscribe`](crate::StreamHandle::subscribe).
-    pub async fn unsubscribe<I>(
-        &self,
-        channel: Channel,
-        symbols: I,
-    ) -> Result<SubscriptionOutcome, Error>
-    where
-        I: IntoIterator,
-        I::Item: IntoSymbol,
-    {
-        self.handle().unsubscribe(channel, symbols).await
+impl EventStream<MarketDataProfile> {
+    handle_subscription_methods! {
+        /// Adds symbols to a channel; resolves with the server's verdict. See
+        /// [`StreamHandle::subscribe`](crate::StreamHandle::subscribe).
+        ///
+        /// # Errors
+        /// As for [`StreamHandle::subscribe`](crate::StreamHandle::subscribe).
+        subscribe;
+        /// Removes symbols from a channel; resolves with the server's verdict. See
+        /// [`StreamHandle::unsubscribe`](crate::StreamHandle::unsubscribe).
+        ///
+        /// # Errors
+        /// As for [`StreamHandle::subscribe`](crate::StreamHandle::subscribe).
+        unsubscribe;
     }
 }

@@ -45,43 +45,44 @@ pub type HandleOf<P> = StreamHandle<ChannelOf<P>>;
 /// The events of a stream of profile `P`.
 pub type EventsOf<P> = Events<DataOf<P>, ChannelOf<P>>;
 
-/// A market-data stream: a [`Feed`]'s quotes, trades, bars, news…; idle
-/// until the first subscribe; MessagePack by default (the options feeds
-/// require it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MarketDataProfile {}
+/// Declares a profile of Alpaca's: an uninhabited type whose
+/// [`StreamProfile`] speaks `$dialect` (made by its `new(encoding)`) to
+/// `$endpoint` (whose `url()` it is).
+macro_rules! alpaca_profile {
+    (
+        $(#[$doc:meta])*
+        $profile:ident: $dialect:ident to $endpoint:ident, $kind:ident, $encoding:ident
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $profile {}
 
-impl StreamProfile for MarketDataProfile {
-    type Dialect = AlpacaMarketData;
-    type Endpoint = Feed;
-    const KIND: StreamKind = StreamKind::Symbols;
-    const ENCODING_DEFAULT: Encoding = Encoding::MsgPack;
+        impl StreamProfile for $profile {
+            type Dialect = $dialect;
+            type Endpoint = $endpoint;
+            const KIND: StreamKind = StreamKind::$kind;
+            const ENCODING_DEFAULT: Encoding = Encoding::$encoding;
 
-    fn url(feed: &Feed) -> String {
-        feed.url()
-    }
+            fn url(endpoint: &$endpoint) -> String {
+                endpoint.url()
+            }
 
-    fn dialect(encoding: Encoding) -> AlpacaMarketData {
-        AlpacaMarketData::new(encoding)
-    }
+            fn dialect(encoding: Encoding) -> $dialect {
+                $dialect::new(encoding)
+            }
+        }
+    };
 }
 
-/// A trading stream: an account's order updates from a
-/// [`TradingEndpoint`]; connects at once; JSON by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TradingProfile {}
+alpaca_profile! {
+    /// A market-data stream: a [`Feed`]'s quotes, trades, bars, news…; idle
+    /// until the first subscribe; MessagePack by default (the options feeds
+    /// require it).
+    MarketDataProfile: AlpacaMarketData to Feed, Symbols, MsgPack
+}
 
-impl StreamProfile for TradingProfile {
-    type Dialect = AlpacaTrading;
-    type Endpoint = TradingEndpoint;
-    const KIND: StreamKind = StreamKind::Account;
-    const ENCODING_DEFAULT: Encoding = Encoding::Json;
-
-    fn url(endpoint: &TradingEndpoint) -> String {
-        endpoint.url()
-    }
-
-    fn dialect(encoding: Encoding) -> AlpacaTrading {
-        AlpacaTrading::new(encoding)
-    }
+alpaca_profile! {
+    /// A trading stream: an account's order updates from a
+    /// [`TradingEndpoint`]; connects at once; JSON by default.
+    TradingProfile: AlpacaTrading to TradingEndpoint, Account, Json
 }

@@ -17,9 +17,9 @@ use tickwire_mock::{
     ScriptedTransport, SessionId, SharedExchange,
 };
 use tickwire_ws::{
-    Channel, Encoding, Error, Event, Feed, MarketData, MarketDataBuilder, MarketDataEvent,
-    MarketDataStream, State, StreamError, StreamEvent, SubscriptionOutcome, Symbol,
-    TradingEndpoint, TradingStream,
+    Channel, Encoding, Error, Event, EventStream, Feed, MarketData, MarketDataBuilder,
+    MarketDataEvent, MarketDataStream, State, StreamError, StreamEvent, StreamProfile,
+    SubscriptionOutcome, Symbol, TradingEndpoint, TradingStream,
 };
 
 const KEY: &str = "PKCONFORMANCE";
@@ -78,6 +78,15 @@ impl Harness {
             // The scripted transport only reads the path.
             None => format!("wss://stream.data.alpaca.markets{path}"),
         }
+    }
+
+    /// A default market data stream of `/v2/iex`, subscribed to AAPL's
+    /// quotes, once their data (`what`) flows.
+    async fn aapl_quotes_flowing(&self, what: &str) -> MarketDataStream {
+        let mut stream = self.market("/v2/iex", |b| b);
+        stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
+        until(&mut stream, what, data_symbol).await;
+        stream
     }
 
     /// A market data stream of `path` with the suite's defaults, adjusted by `configure`.
@@ -156,6 +165,12 @@ impl Harness {
         .await;
     }
 
+    /// Shuts `stream` down (cleanly), then [`finish`](Self::finish)es.
+    async fn finish_after<P: StreamProfile>(self, stream: EventStream<P>) {
+        stream.shutdown().await.unwrap();
+        self.finish().await;
+    }
+
     async fn finish(self) {
         if let Some(server) = self.server {
             server.shutdown().await;
@@ -189,6 +204,22 @@ async fn until<T>(
         }
     })
     .await
+}
+
+/// Waits for a non-fatal error event with the server's `code`.
+async fn until_nonfatal_error(stream: &mut MarketDataStream, code: u16) {
+    until(
+        stream,
+        &format!("the non-fatal {code} error event"),
+        |e| match e {
+            StreamEvent::Machine(Event::Error {
+                error,
+                fatal: false,
+            }) if error.code() == Some(code) => Some(()),
+            _ => None,
+        },
+    )
+    .await;
 }
 
 async fn until_state(stream: &MarketDataStream, what: &str, pred: impl Fn(&State) -> bool) {
@@ -236,8 +267,7 @@ async fn lazy_connect(backend: Backend) {
     assert_eq!(verdict, Ok(SubscriptionOutcome::Acknowledged));
     // The very first session the exchange ever saw.
     assert_eq!(h.session().to_string(), "session#1");
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn account_stream_connects_at_once(backend: Backend) {
@@ -256,8 +286,7 @@ async fn account_stream_connects_at_once(backend: Backend) {
         stream.handle().subscribe(Channel::Quotes, ["AAPL"]).await,
         Err(Error::Command(_))
     ));
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn subscribe_and_unsubscribe_while_live(backend: Backend) {
@@ -296,8 +325,7 @@ async fn subscribe_and_unsubscribe_while_live(backend: Backend) {
     })
     .await;
     assert_eq!(epoch_of(&stream.state()), 1, "one connection throughout");
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn subscribe_and_unsubscribe_while_reconnecting(backend: Backend) {
@@ -334,8 +362,7 @@ async fn subscribe_and_unsubscribe_while_reconnecting(backend: Backend) {
     assert_eq!(unsubscribed, Ok(SubscriptionOutcome::Acknowledged));
     assert!(stream.state().is_live());
     assert_eq!(h.server_set(), vec![(Channel::Quotes, "MSFT".into())]);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn resubscribes_after_a_drop(backend: Backend) {
@@ -363,15 +390,12 @@ async fn resubscribes_after_a_drop(backend: Backend) {
         "the new connection carries the whole set"
     );
     assert_eq!(epoch_of(&stream.state()), 2);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn gap_and_resumed_events(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
-    let mut stream = h.market("/v2/iex", |b| b);
-    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
-    until(&mut stream, "data before the drop", data_symbol).await;
+    let mut stream = h.aapl_quotes_flowing("data before the drop").await;
     h.inject(Fault::Close {
         code: 1011,
         reason: "internal error".into(),
@@ -393,8 +417,7 @@ async fn gap_and_resumed_events(backend: Backend) {
     assert!(epoch > lost);
     assert_eq!(gap_since, since);
     until(&mut stream, "data after the resume", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn rejection_405_leaves_other_symbols_live(backend: Backend) {
@@ -421,17 +444,9 @@ async fn rejection_405_leaves_other_symbols_live(backend: Backend) {
         ]
     );
     // Skip what was queued before the rejection, then see data go on.
-    until(&mut stream, "the 405 error event", |e| match e {
-        StreamEvent::Machine(Event::Error {
-            error,
-            fatal: false,
-        }) if error.code() == Some(405) => Some(()),
-        _ => None,
-    })
-    .await;
+    until_nonfatal_error(&mut stream, 405).await;
     until(&mut stream, "data after the rejection", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn fatal_error_stops_retrying(h: Harness, path: &str, key_secret: (&str, &str), code: u16) {
@@ -484,14 +499,7 @@ async fn connection_limit_406_backs_off_long(backend: Backend) {
     });
     let handle = second.handle();
     let subscribed = tokio::spawn(async move { handle.subscribe(Channel::Quotes, ["MSFT"]).await });
-    until(&mut second, "the 406", |e| match e {
-        StreamEvent::Machine(Event::Error {
-            error,
-            fatal: false,
-        }) if error.code() == Some(406) => Some(()),
-        _ => None,
-    })
-    .await;
+    until_nonfatal_error(&mut second, 406).await;
     let reconnect_at = until(&mut second, "the backoff", |e| match e {
         StreamEvent::Machine(Event::StateChanged(State::Subscribed { reconnect_at })) => {
             Some(*reconnect_at)
@@ -520,8 +528,7 @@ async fn connection_limit_406_backs_off_long(backend: Backend) {
         since >= reconnect_at,
         "reconnected before the backoff deadline"
     );
-    second.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(second).await;
 }
 
 async fn silent_server_detected_with_data_silence(backend: Backend) {
@@ -548,8 +555,7 @@ async fn silent_server_detected_with_data_silence(backend: Backend) {
     })
     .await;
     until(&mut stream, "data again", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn silence_is_tolerated_without_data_silence(backend: Backend) {
@@ -563,15 +569,12 @@ async fn silence_is_tolerated_without_data_silence(backend: Backend) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(stream.state().is_live(), "{:?}", stream.state());
     assert_eq!(epoch_of(&stream.state()), 1);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
-    let mut stream = h.market("/v2/iex", |b| b);
-    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
-    until(&mut stream, "data", data_symbol).await;
+    let mut stream = h.aapl_quotes_flowing("data").await;
     h.inject(Fault::Garbage);
     until(&mut stream, "the malformed-frame error", |e| match e {
         StreamEvent::Machine(Event::Error {
@@ -588,8 +591,7 @@ async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
     until(&mut stream, "data after the garbage", data_symbol).await;
     assert!(stream.state().is_live());
     assert_eq!(epoch_of(&stream.state()), 1);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 async fn idle_close_after_the_last_unsubscribe_and_reconnect_on_subscribe(backend: Backend) {
@@ -612,8 +614,7 @@ async fn idle_close_after_the_last_unsubscribe_and_reconnect_on_subscribe(backen
     );
     assert_ne!(h.session(), first);
     assert_eq!(h.server_set(), vec![(Channel::Quotes, "MSFT".into())]);
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 /// Shuts `stream` down and checks it ended cleanly: bounded, closed (or
@@ -720,8 +721,7 @@ async fn msgpack_stream_goes_live_and_delivers(backend: Backend) {
         Some(Encoding::MsgPack)
     );
     until(&mut stream, "MessagePack data", data_symbol).await;
-    stream.shutdown().await.unwrap();
-    h.finish().await;
+    h.finish_after(stream).await;
 }
 
 // ---------------------------------------------------------------- both backends

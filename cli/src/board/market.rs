@@ -242,6 +242,14 @@ mod tests {
         )))
     }
 
+    /// A board of SPY after one quote, 470.0 bid and 470.5 ask, at the clock.
+    fn spy_quoted_at_470() -> (Clock, MarketBoard) {
+        let clock = clock();
+        let mut board = MarketBoard::new("iex", &symbols(&["SPY"]));
+        board.apply(&quote("SPY", 470.0, 470.5), &clock);
+        (clock, board)
+    }
+
     #[test]
     fn every_subscribed_symbol_has_a_row_from_the_start() {
         let mut board = MarketBoard::new("iex", &symbols(&["SPY", "AAPL", "*"]));
@@ -254,9 +262,7 @@ mod tests {
 
     #[test]
     fn quotes_and_trades_fill_the_row() {
-        let clock = clock();
-        let mut board = MarketBoard::new("iex", &symbols(&["SPY"]));
-        board.apply(&quote("SPY", 470.0, 470.5), &clock);
+        let (clock, mut board) = spy_quoted_at_470();
         board.apply(&trade("SPY", 470.25, 100), &clock);
         board.apply(&trade("SPY", 470.5, 50), &clock);
         board.apply(&quote("MSFT", 370.0, 370.1), &clock);
@@ -276,9 +282,7 @@ mod tests {
 
     #[test]
     fn changed_prices_flash_then_settle() {
-        let clock = clock();
-        let mut board = MarketBoard::new("iex", &symbols(&["SPY"]));
-        board.apply(&quote("SPY", 470.0, 470.5), &clock);
+        let (clock, mut board) = spy_quoted_at_470();
         board.apply(&quote("SPY", 469.9, 470.5), &clock);
         let snapshot = board.snapshot(clock.now);
         assert_eq!(

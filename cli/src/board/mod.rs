@@ -14,6 +14,7 @@ pub(crate) mod state;
 mod terminal_guard;
 mod ui;
 
+use std::future::pending;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -31,8 +32,8 @@ use self::terminal_guard::TerminalGuard;
 use crate::commands::connection::Connection;
 use crate::error::CliError;
 use crate::follow::{Sink, SinkError, Stop};
-use crate::output::Clock;
-use crate::target::Limits;
+use crate::output::{Clock, Printable, Printer, Style};
+use crate::target::{Limits, View};
 
 /// A board: state updated by a stream's events, drawn from snapshots.
 pub(crate) trait Board: Send + 'static {
@@ -53,59 +54,73 @@ pub(crate) trait Board: Send + 'static {
     fn render(snapshot: &Self::Snapshot, palette: Palette, frame: &mut Frame<'_>);
 }
 
-impl Board for MarketBoard {
-    type Data = MarketData;
-    type Snapshot = MarketSnapshot;
+/// Implements [`Board`] for a board type whose inherent methods have the
+/// trait's names, drawn by the given `render` function.
+macro_rules! board_by_inherent_methods {
+    ($board:ty, $data:ty, $snapshot:ty, $render:path) => {
+        impl Board for $board {
+            type Data = $data;
+            type Snapshot = $snapshot;
 
-    fn apply(&mut self, event: &StreamEvent<MarketData>, clock: &Clock) {
-        Self::apply(self, event, clock);
-    }
+            fn apply(&mut self, event: &StreamEvent<$data>, clock: &Clock) {
+                Self::apply(self, event, clock);
+            }
 
-    fn note(&mut self, line: String) {
-        Self::note(self, line);
-    }
+            fn note(&mut self, line: String) {
+                Self::note(self, line);
+            }
 
-    fn cycle_sort(&mut self) {
-        Self::cycle_sort(self);
-    }
+            fn cycle_sort(&mut self) {
+                Self::cycle_sort(self);
+            }
 
-    fn snapshot(&mut self, now: Instant) -> MarketSnapshot {
-        Self::snapshot(self, now)
-    }
+            fn snapshot(&mut self, now: Instant) -> $snapshot {
+                Self::snapshot(self, now)
+            }
 
-    fn render(snapshot: &MarketSnapshot, palette: Palette, frame: &mut Frame<'_>) {
-        render::market(snapshot, palette, frame);
-    }
+            fn render(snapshot: &$snapshot, palette: Palette, frame: &mut Frame<'_>) {
+                $render(snapshot, palette, frame);
+            }
+        }
+    };
 }
 
-impl Board for OrderBoard {
-    type Data = TradeUpdate;
-    type Snapshot = OrderSnapshot;
-
-    fn apply(&mut self, event: &StreamEvent<TradeUpdate>, clock: &Clock) {
-        Self::apply(self, event, clock);
-    }
-
-    fn note(&mut self, line: String) {
-        Self::note(self, line);
-    }
-
-    fn cycle_sort(&mut self) {
-        Self::cycle_sort(self);
-    }
-
-    fn snapshot(&mut self, now: Instant) -> OrderSnapshot {
-        Self::snapshot(self, now)
-    }
-
-    fn render(snapshot: &OrderSnapshot, palette: Palette, frame: &mut Frame<'_>) {
-        render::orders(snapshot, palette, frame);
-    }
-}
+board_by_inherent_methods!(MarketBoard, MarketData, MarketSnapshot, render::market);
+board_by_inherent_methods!(OrderBoard, TradeUpdate, OrderSnapshot, render::orders);
 
 /// Whether to show a board: on a terminal, unless lines or JSON were asked for.
-pub(crate) fn wanted(json: bool, lines: bool) -> bool {
-    !json && !lines && std::io::IsTerminal::is_terminal(&std::io::stdout())
+fn wanted(view: View) -> bool {
+    !view.json && !view.lines && std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// Shows the events of `stream` (its handle and events) on the board
+/// `new_board` makes when [`wanted`], else prints them as lines (or JSON),
+/// until a limit, Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// As for [`show`] and [`Connection::follow`].
+pub(crate) async fn show_or_print<B, S>(
+    view: View,
+    new_board: impl FnOnce() -> B,
+    connection: Connection,
+    stream: (StreamHandle, S),
+    limits: Limits,
+) -> Result<Stop, CliError>
+where
+    B: Board,
+    B::Data: Printable,
+    S: Stream<Item = StreamEvent<B::Data>> + Unpin,
+{
+    let (handle, mut events) = stream;
+    if wanted(view) {
+        show(new_board(), connection, &handle, &mut events, limits).await
+    } else {
+        let style = if view.json { Style::Json } else { Style::Human };
+        let mut printer = Printer::stdout(style);
+        connection
+            .follow(&handle, &mut events, &mut printer, limits, pending())
+            .await
+    }
 }
 
 /// Locks a board shared with the drawing thread; a panic there (already
@@ -134,7 +149,7 @@ impl<B: Board> Sink<B::Data> for Feeder<B> {
 /// # Errors
 /// As for [`Connection::follow`]; also [`CliError::Runtime`] when the
 /// terminal cannot be set up or drawn on.
-pub(crate) async fn show<B, S>(
+async fn show<B, S>(
     board: B,
     connection: Connection,
     handle: &StreamHandle,

@@ -16,7 +16,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use super::market::{MarketSnapshot, RowSnapshot};
 use super::orders::OrderSnapshot;
 use super::state::{Direction, EVENT_LINES_MAX, HealthSnapshot};
-use crate::output::human::time_of_day;
+use crate::output::human::{price, size, time_of_day};
 
 /// Colours, or none (`NO_COLOR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,30 +308,12 @@ fn right(text: String, width: usize) -> String {
     format!("{text:>width$}")
 }
 
-/// Two decimals, or six for prices under 1 (crypto).
-fn price(value: f64) -> String {
-    if value.abs() >= 1.0 || value == 0.0 {
-        format!("{value:.2}")
-    } else {
-        format!("{value:.6}")
-    }
-}
-
 /// A spread with the decimals of the prices it separates.
 fn spread(value: f64, reference_price: f64) -> String {
     if reference_price.abs() >= 1.0 {
         format!("{value:.2}")
     } else {
         format!("{value:.6}")
-    }
-}
-
-/// Whole sizes without a fraction.
-fn size(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value}")
     }
 }
 

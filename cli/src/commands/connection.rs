@@ -26,6 +26,17 @@ pub(crate) struct Connection {
     pub(crate) credentials: Credentials,
 }
 
+/// What `open` tells the user of a market command (`doing`: `watching`,
+/// `recording`) that runs on the embedded exchange at the URL it is given.
+pub(crate) fn simulated_market_notice(doing: &str) -> impl FnOnce(&str) -> String + '_ {
+    move |url| {
+        format!(
+            "no --url and no credentials: {doing} the embedded simulated exchange at {url} \
+             (simulated prices, not real quotes; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for Alpaca)"
+        )
+    }
+}
+
 impl Connection {
     /// Starts the embedded exchange when `target` names it, and tells the
     /// user so with `notice(url)`.
@@ -74,10 +85,10 @@ impl Connection {
                 WireEncoding::MsgPack => Encoding::MsgPack,
             })
             .data_silence_timeout(plan.stale_after)
-            .slow_consumer(plan.slow_consumer)
+            .slow_consumer(plan.stream.slow_consumer)
             .name(name)
             .allow_insecure(self.is_embedded())
-            .tls_trust(plan.tls.clone())
+            .tls_trust(plan.stream.tls.clone())
             .build()
             .map_err(|e| CliError::stream_build(&e))?;
         let (handle, events) = stream.into_parts();

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub(crate) mod connection;
+mod endpoint_lines;
 pub(crate) mod metrics_endpoint;
 pub(crate) mod proxy;
 pub(crate) mod record;

@@ -9,6 +9,7 @@ use tickwire_core::Credentials;
 use tickwire_proxy::{Proxy, ProxyConfig, ProxyStatus, Upstream};
 
 use crate::args::ProxyArgs;
+use crate::commands::endpoint_lines::endpoint_lines;
 use crate::commands::metrics_endpoint;
 use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::error::CliError;
@@ -179,20 +180,13 @@ fn banner(
     };
     format!(
         "proxy listening on {addr}, upstream {upstream}\n\
-         \x20 stocks   {iex}  (also /v2/sip, /v2/delayed_sip, /v2/test)\n\
-         \x20 crypto   {crypto}\n\
-         \x20 options  {options}  (also /v1beta1/opra)\n\
-         \x20 news     {news}\n\
-         \x20 trading  {trading}\n\
+         {endpoints}\
          \x20 clients  {clients}\n\
          \x20 metrics  http://{metrics}/metrics\n\
          \x20 alpaca-py: StockDataStream({key:?}, {secret:?}, url_override={iex:?})",
         addr = proxy.local_addr(),
+        endpoints = endpoint_lines(url, ""),
         iex = url("/v2/iex"),
-        crypto = url("/v1beta3/crypto/us"),
-        options = url("/v1beta1/indicative"),
-        news = url("/v1beta1/news"),
-        trading = url("/stream"),
     )
 }
 

@@ -3,7 +3,7 @@
 use std::future::pending;
 use std::io::{self, Write};
 
-use crate::commands::connection::Connection;
+use crate::commands::connection::{Connection, simulated_market_notice};
 use crate::error::CliError;
 use crate::record::Recorder;
 use crate::target::RecordPlan;
@@ -17,12 +17,10 @@ use crate::target::RecordPlan;
 pub(crate) async fn run(plan: RecordPlan) -> Result<(), CliError> {
     let mut recorder = Recorder::create(&plan.out, plan.format).map_err(CliError::runtime)?;
     let source = plan.source;
-    let connection = Connection::open(source.target.clone(), |url| {
-        format!(
-            "no --url and no credentials: recording the embedded simulated exchange at {url} \
-             (simulated prices, not real quotes; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for Alpaca)"
-        )
-    })
+    let connection = Connection::open(
+        source.stream.target.clone(),
+        simulated_market_notice("recording"),
+    )
     .await?;
 
     let (handle, mut events) = connection.market_stream(&source, "record")?;
@@ -32,7 +30,7 @@ pub(crate) async fn run(plan: RecordPlan) -> Result<(), CliError> {
             &handle,
             &mut events,
             &mut recorder,
-            source.limits,
+            source.stream.limits,
             pending(),
         )
         .await;

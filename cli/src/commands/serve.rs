@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use crate::args::ServeArgs;
+use crate::commands::endpoint_lines::endpoint_lines;
 use crate::commands::serve_admin;
 use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::error::CliError;
@@ -61,21 +62,14 @@ fn banner(embedded: &Embedded, seed: u64, admin: Option<SocketAddr>) -> String {
     });
     format!(
         "tickwire serve: simulated exchange on {addr} (seed {seed})\n\
-         \x20 stocks   {iex}  (also /v2/sip, /v2/delayed_sip, /v2/test)\n\
-         \x20 crypto   {crypto}\n\
-         \x20 options  {options}  (also /v1beta1/opra; MessagePack only)\n\
-         \x20 news     {news}\n\
-         \x20 trading  {trading}\n\
+         {endpoints}\
          \x20 account  key {key:?}, secret {secret:?}\n\
          {admin}\
          Try:  tickwire watch --url {iex} --key {key} --secret {secret} SPY AAPL\n\
          \x20     alpaca-py: StockDataStream({key:?}, {secret:?}, url_override={iex:?})\n\
          Press Ctrl-C to stop.\n",
         addr = embedded.local_addr(),
+        endpoints = endpoint_lines(url, "; MessagePack only"),
         iex = url("/v2/iex"),
-        crypto = url("/v1beta3/crypto/us"),
-        options = url("/v1beta1/indicative"),
-        news = url("/v1beta1/news"),
-        trading = url("/stream"),
     )
 }

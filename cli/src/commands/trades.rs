@@ -1,13 +1,10 @@
 //! `tickwire trades`: the account's order and fill updates to the terminal.
 
-use std::future::pending;
-
 use tickwire_ws::{TradingEndpoint, TradingStream};
 
 use crate::board::{self, orders::OrderBoard};
 use crate::commands::connection::Connection;
 use crate::error::CliError;
-use crate::output::{Printer, Style};
 use crate::target::TradesPlan;
 
 /// Follows the account stream until a limit, Ctrl-C, SIGTERM, `q` on the
@@ -18,7 +15,7 @@ use crate::target::TradesPlan;
 /// As for [`follow`](crate::follow::follow); also [`CliError::Runtime`] when
 /// the embedded exchange cannot start.
 pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
-    let connection = Connection::open(plan.target.clone(), |url| {
+    let connection = Connection::open(plan.stream.target.clone(), |url| {
         format!(
             "no --url and no credentials: following the embedded simulated exchange at {url} \
              (simulated orders; set APCA_API_KEY_ID and APCA_API_SECRET_KEY for your Alpaca account)"
@@ -32,28 +29,18 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
     let stream = TradingStream::builder(TradingEndpoint::Custom(connection.url.clone()))
         .credentials(connection.credentials.clone())
         .name("trades")
-        .tls_trust(plan.tls.clone())
-        .slow_consumer(plan.slow_consumer)
+        .tls_trust(plan.stream.tls.clone())
+        .slow_consumer(plan.stream.slow_consumer)
         .build()
         .map_err(|e| CliError::stream_build(&e))?;
-    let (handle, mut events) = stream.into_parts();
-
-    let stop = if board::wanted(plan.json, plan.lines) {
-        board::show(
-            OrderBoard::default(),
-            connection,
-            &handle,
-            &mut events,
-            plan.limits,
-        )
-        .await?
-    } else {
-        let style = if plan.json { Style::Json } else { Style::Human };
-        let mut printer = Printer::stdout(style);
-        connection
-            .follow(&handle, &mut events, &mut printer, plan.limits, pending())
-            .await?
-    };
+    let stop = board::show_or_print(
+        plan.stream.view,
+        OrderBoard::default,
+        connection,
+        stream.into_parts(),
+        plan.stream.limits,
+    )
+    .await?;
     tracing::debug!(?stop, "trades done");
     Ok(())
 }

@@ -121,9 +121,9 @@ fn market(data: &MarketData, out: &mut String) {
                 out,
                 "{:<10} quote    {} x {:<6} | {} x {}",
                 q.symbol.as_str(),
-                price(q.bid_price),
+                price_column(q.bid_price),
                 size(q.bid_size),
-                price(q.ask_price),
+                price_column(q.ask_price),
                 size(q.ask_size)
             );
         }
@@ -132,7 +132,7 @@ fn market(data: &MarketData, out: &mut String) {
                 out,
                 "{:<10} trade    {} x {}",
                 t.symbol.as_str(),
-                price(t.price),
+                price_column(t.price),
                 size(t.size)
             );
             if let Some(exchange) = &t.exchange {
@@ -149,10 +149,10 @@ fn market(data: &MarketData, out: &mut String) {
                 out,
                 "{:<10} {label:<8} O {}  H {}  L {}  C {}  V {}",
                 b.symbol.as_str(),
-                price(b.open),
-                price(b.high),
-                price(b.low),
-                price(b.close),
+                price_column(b.open),
+                price_column(b.high),
+                price_column(b.low),
+                price_column(b.close),
                 size(b.volume)
             );
         }
@@ -162,10 +162,10 @@ fn market(data: &MarketData, out: &mut String) {
                 "{:<10} correct  #{} {} x {}  ->  #{} {} x {}",
                 c.symbol.as_str(),
                 c.original_id,
-                price(c.original_price),
+                price_column(c.original_price),
                 size(c.original_size),
                 c.corrected_id,
-                price(c.corrected_price),
+                price_column(c.corrected_price),
                 size(c.corrected_size)
             );
         }
@@ -176,7 +176,7 @@ fn market(data: &MarketData, out: &mut String) {
                 "{:<10} {what:<8} #{} {} x {}",
                 x.symbol.as_str(),
                 x.id,
-                price(x.price),
+                price_column(x.price),
                 size(x.size)
             );
         }
@@ -197,12 +197,17 @@ fn market(data: &MarketData, out: &mut String) {
                 out,
                 "{:<10} luld     up {}  down {}",
                 l.symbol.as_str(),
-                price(l.limit_up_price),
-                price(l.limit_down_price)
+                price_column(l.limit_up_price),
+                price_column(l.limit_down_price)
             );
         }
         MarketData::Imbalance(i) => {
-            let _ = write!(out, "{:<10} imbal.   {}", i.symbol.as_str(), price(i.price));
+            let _ = write!(
+                out,
+                "{:<10} imbal.   {}",
+                i.symbol.as_str(),
+                price_column(i.price)
+            );
         }
         MarketData::Orderbook(o) => {
             let _ = write!(
@@ -251,7 +256,7 @@ fn best(best_price: Option<f64>, levels: &[OrderbookLevel]) -> String {
         .filter(|l| l.price == best_price)
         .map(|l| l.size)
         .sum();
-    format!(", best {} x {}", price(best_price), size(at))
+    format!(", best {} x {}", price_column(best_price), size(at))
 }
 
 fn trade_update(update: &TradeUpdate, out: &mut String) {
@@ -363,17 +368,22 @@ pub(crate) fn time_of_day(timestamp: Timestamp) -> String {
     format!("{whole}.{millis}")
 }
 
-/// A price with two decimals, or more when it is small (crypto).
-fn price(value: f64) -> String {
+/// Two decimals, or six for prices under 1 (crypto).
+pub(crate) fn price(value: f64) -> String {
     if value.abs() >= 1.0 || value == 0.0 {
-        format!("{value:>9.2}")
+        format!("{value:.2}")
     } else {
-        format!("{value:>9.6}")
+        format!("{value:.6}")
     }
 }
 
+/// A [`price`] right-aligned in a column of 9.
+fn price_column(value: f64) -> String {
+    format!("{:>9}", price(value))
+}
+
 /// A size without a fraction when it is whole.
-fn size(value: f64) -> String {
+pub(crate) fn size(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{value:.0}")
     } else {
@@ -461,13 +471,12 @@ mod tests {
         );
         assert_eq!(out, "* state: subscribed (connecting in 1.5 s)");
 
-        let set = fixtures::set(&[
-            (Channel::Quotes, "SPY"),
-            (Channel::Quotes, "AAPL"),
-            (Channel::Trades, "SPY"),
-        ]);
         assert_eq!(
-            render(&machine::<MarketData>(Event::Confirmed(set))),
+            render(&fixtures::confirmed(&[
+                (Channel::Quotes, "SPY"),
+                (Channel::Quotes, "AAPL"),
+                (Channel::Trades, "SPY"),
+            ])),
             "* subscribed: trades SPY; quotes AAPL SPY"
         );
 
@@ -525,15 +534,13 @@ mod tests {
 
     #[test]
     fn times_are_cut_to_milliseconds() {
-        assert_eq!(
-            time_of_day("2024-01-02T15:04:05Z".parse().unwrap()),
-            "15:04:05.000"
-        );
-        assert_eq!(
-            time_of_day("2024-01-02T15:04:05.1Z".parse().unwrap()),
-            "15:04:05.100"
-        );
-        assert_eq!(price(0.000123), " 0.000123");
+        for (time, shown) in [
+            ("2024-01-02T15:04:05Z", "15:04:05.000"),
+            ("2024-01-02T15:04:05.1Z", "15:04:05.100"),
+        ] {
+            assert_eq!(time_of_day(time.parse().unwrap()), shown);
+        }
+        assert_eq!(price_column(0.000123), " 0.000123");
         assert_eq!(size(2.5), "2.5");
     }
 }

@@ -772,13 +772,12 @@ mod tests {
         }));
         assert!(line.get("code").is_none(), "{line}");
 
-        let set = fixtures::set(&[
-            (Channel::Quotes, "SPY"),
-            (Channel::Trades, "SPY"),
-            (Channel::DailyBars, "SPY"),
-        ]);
         assert_eq!(
-            render(&machine::<MarketData>(Event::Confirmed(set))),
+            render(&fixtures::confirmed(&[
+                (Channel::Quotes, "SPY"),
+                (Channel::Trades, "SPY"),
+                (Channel::DailyBars, "SPY"),
+            ])),
             json!({"type": "subscription", "channels": {
                 "trades": ["SPY"], "quotes": ["SPY"], "daily_bars": ["SPY"]
             }})

@@ -199,13 +199,13 @@ pub(crate) mod fixtures {
         machine(Event::Data(data))
     }
 
-    /// A subscription set of `(channel, symbol)` pairs.
-    pub(crate) fn set(pairs: &[(Channel, &str)]) -> SubscriptionSet {
+    /// The event confirming the subscription set of `(channel, symbol)` pairs.
+    pub(crate) fn confirmed(pairs: &[(Channel, &str)]) -> StreamEvent<MarketData> {
         let mut set = SubscriptionSet::new();
         for (channel, symbol) in pairs {
             set.insert(*channel, Symbol::new(symbol).expect("valid symbol"));
         }
-        set
+        machine(Event::Confirmed(set))
     }
 
     /// A real request id (they are opaque): a machine's first subscribe.

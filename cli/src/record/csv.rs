@@ -125,16 +125,11 @@ mod tests {
     use std::fs;
 
     use super::*;
-    use crate::output::fixtures;
+    use crate::record::one_trade_file;
 
     #[test]
     fn a_header_then_one_quoted_line_per_message() {
-        let dir = std::env::temp_dir().join(format!("tickwire-csv-unit-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("trades.csv");
-        let mut file = CsvFile::create(&path, Table::Trades, Instant::now()).unwrap();
-        file.append(&fixtures::market(fixtures::TRADE), "").unwrap();
+        let (dir, path, mut file) = one_trade_file(CsvFile::create, "csv-unit", "trades.csv");
         assert_eq!(file.close().unwrap(), 1);
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(

@@ -58,12 +58,11 @@ fn alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::temporary_dir;
 
     #[test]
     fn a_live_recording_keeps_the_folder_and_a_dead_one_does_not() {
-        let dir = std::env::temp_dir().join(format!("tickwire-lock-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = temporary_dir("lock");
         let lock = dir.join(LOCK_FILE);
 
         // Process 1 (init) is always alive.

@@ -329,6 +329,31 @@ fn day_of(timestamp: tickwire_core::Timestamp) -> String {
     date(timestamp.seconds.div_euclid(SECONDS_PER_DAY))
 }
 
+/// A fresh empty folder for a unit test, named after it and this process.
+#[cfg(test)]
+fn temporary_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickwire-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A file of trades named `file`, made by `create` in a fresh folder `dir`
+/// and holding one trade: the folder, the file's path, the file.
+#[cfg(test)]
+fn one_trade_file<F: TableFile>(
+    create: fn(&Path, Table, Instant) -> io::Result<F>,
+    dir: &str,
+    file: &str,
+) -> (PathBuf, PathBuf, F) {
+    let dir = temporary_dir(dir);
+    let path = dir.join(file);
+    let mut file = create(&path, Table::Trades, Instant::now()).unwrap();
+    let trade = crate::output::fixtures::market(crate::output::fixtures::TRADE);
+    file.append(&trade, "").unwrap();
+    (dir, path, file)
+}
+
 #[cfg(test)]
 mod tests {
     use tickwire_core::machine::State;
@@ -336,28 +361,17 @@ mod tests {
     use super::*;
     use crate::output::fixtures::{self, data, machine};
 
-    fn temporary_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tickwire-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
-    }
-
     #[test]
     fn days_are_utc_dates() {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(-1), "1969-12-31");
-        assert_eq!(
-            day_of("2024-02-29T23:59:59.999Z".parse().unwrap()),
-            "2024-02-29"
-        );
-        assert_eq!(
-            day_of("2024-03-01T00:00:00Z".parse().unwrap()),
-            "2024-03-01"
-        );
-        assert_eq!(
-            day_of("2026-12-31T12:00:00Z".parse().unwrap()),
-            "2026-12-31"
-        );
+        for (time, day) in [
+            ("2024-02-29T23:59:59.999Z", "2024-02-29"),
+            ("2024-03-01T00:00:00Z", "2024-03-01"),
+            ("2026-12-31T12:00:00Z", "2026-12-31"),
+        ] {
+            assert_eq!(day_of(time.parse().unwrap()), day);
+        }
     }
 
     #[test]

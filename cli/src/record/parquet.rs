@@ -286,20 +286,21 @@ mod tests {
 
     use super::*;
     use crate::output::fixtures;
+    use crate::record::{one_trade_file, temporary_dir};
 
-    fn temporary_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tickwire-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A new quotes file `file` in a fresh folder `dir`, created at the
+    /// instant returned: the folder, the file's path, the instant, the file.
+    fn quotes_file(dir: &str, file: &str) -> (PathBuf, PathBuf, Instant, ParquetFile) {
+        let dir = temporary_dir(dir);
+        let path = dir.join(file);
+        let start = Instant::now();
+        let file = ParquetFile::create(&path, Table::Quotes, start).unwrap();
+        (dir, path, start, file)
     }
 
     #[test]
     fn rows_become_row_groups_and_a_footer() {
-        let dir = temporary_dir("parquet-unit");
-        let path = dir.join("quotes.parquet");
-        let start = Instant::now();
-        let mut file = ParquetFile::create(&path, Table::Quotes, start).unwrap();
+        let (dir, path, start, mut file) = quotes_file("parquet-unit", "quotes.parquet");
         let quote = fixtures::market(fixtures::QUOTE);
         for _ in 0..3 {
             file.append(&quote, "").unwrap();
@@ -341,10 +342,8 @@ mod tests {
 
     #[test]
     fn a_file_left_without_footer_is_repaired_from_its_journal() {
-        let dir = temporary_dir("parquet-repair");
-        let path = dir.join("quotes-2024-01-02.parquet");
-        let start = Instant::now();
-        let mut file = ParquetFile::create(&path, Table::Quotes, start).unwrap();
+        let (dir, path, start, mut file) =
+            quotes_file("parquet-repair", "quotes-2024-01-02.parquet");
         let quote = fixtures::market(fixtures::QUOTE);
         for round in 1..=2 {
             for _ in 0..5 {
@@ -374,10 +373,8 @@ mod tests {
 
     #[test]
     fn dropping_closes_the_file() {
-        let dir = temporary_dir("parquet-drop");
-        let path = dir.join("trades.parquet");
-        let mut file = ParquetFile::create(&path, Table::Trades, Instant::now()).unwrap();
-        file.append(&fixtures::market(fixtures::TRADE), "").unwrap();
+        let (dir, path, file) =
+            one_trade_file(ParquetFile::create, "parquet-drop", "trades.parquet");
         drop(file);
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().file_metadata().num_rows(), 1);

@@ -223,6 +223,12 @@ pub(crate) trait RowWriter {
     fn integer(&mut self, value: Option<u64>);
     /// A [`Kind::TextList`] value.
     fn list(&mut self, values: &Conditions);
+
+    /// A price and its size: two [`Kind::Float`] values.
+    fn price_size(&mut self, price: f64, size: f64) {
+        self.float(Some(price));
+        self.float(Some(size));
+    }
 }
 
 /// Writes `data`'s row of [`Table::of`]`(data)`; `json` is its `--json`
@@ -233,11 +239,9 @@ pub(crate) fn write_row(data: &MarketData, json: &str, row: &mut dyn RowWriter) 
         MarketData::Quote(q) => {
             row.text(Some(q.symbol.as_str()));
             row.text(q.bid_exchange.as_deref());
-            row.float(Some(q.bid_price));
-            row.float(Some(q.bid_size));
+            row.price_size(q.bid_price, q.bid_size);
             row.text(q.ask_exchange.as_deref());
-            row.float(Some(q.ask_price));
-            row.float(Some(q.ask_size));
+            row.price_size(q.ask_price, q.ask_size);
             row.list(&q.conditions);
             row.text(q.tape.as_deref());
         }
@@ -245,8 +249,7 @@ pub(crate) fn write_row(data: &MarketData, json: &str, row: &mut dyn RowWriter) 
             row.text(Some(t.symbol.as_str()));
             row.integer(t.id);
             row.text(t.exchange.as_deref());
-            row.float(Some(t.price));
-            row.float(Some(t.size));
+            row.price_size(t.price, t.size);
             row.list(&t.conditions);
             row.text(t.tape.as_deref());
             row.text(t.taker_side.as_deref());
@@ -265,12 +268,10 @@ pub(crate) fn write_row(data: &MarketData, json: &str, row: &mut dyn RowWriter) 
             row.text(Some(c.symbol.as_str()));
             row.text(c.exchange.as_deref());
             row.integer(Some(c.original_id));
-            row.float(Some(c.original_price));
-            row.float(Some(c.original_size));
+            row.price_size(c.original_price, c.original_size);
             row.list(&c.original_conditions);
             row.integer(Some(c.corrected_id));
-            row.float(Some(c.corrected_price));
-            row.float(Some(c.corrected_size));
+            row.price_size(c.corrected_price, c.corrected_size);
             row.list(&c.corrected_conditions);
             row.text(c.tape.as_deref());
         }
@@ -278,8 +279,7 @@ pub(crate) fn write_row(data: &MarketData, json: &str, row: &mut dyn RowWriter) 
             row.text(Some(x.symbol.as_str()));
             row.integer(Some(x.id));
             row.text(x.exchange.as_deref());
-            row.float(Some(x.price));
-            row.float(Some(x.size));
+            row.price_size(x.price, x.size);
             row.text(Some(x.action.as_str()));
             row.text(x.tape.as_deref());
         }

@@ -17,44 +17,15 @@ Python's venv, pip or alpaca-py is missing.
 
 import json
 import os
-import subprocess
 import sys
 import threading
-import venv
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "python"))
+from script_support import collect_alpaca_errors, ensure_venv, failer  # noqa: E402
 
 VENV = os.environ.get("ALPACA_PY_VENV") or sys.exit("ALPACA_PY_VENV is not set")
-REQUIREMENT = "alpaca-py==0.44.*"
 DATA_TYPES = {"t", "q", "b", "d", "u", "c", "x", "s", "l", "i", "o", "n"}
-
-
-def fail(message):
-    print(f"proxy alpaca-py client FAILED: {message}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def ensure_venv():
-    """Re-executes this script inside a virtualenv that has alpaca-py."""
-    python = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.prefix) == os.path.abspath(VENV):
-        return
-    if not os.path.exists(python):
-        print(f"creating virtualenv {VENV}", file=sys.stderr, flush=True)
-        try:
-            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-        except Exception as error:  # ensurepip missing, unwritable directory…
-            fail(f"cannot create the virtualenv {VENV} ({error}); install Python's venv module "
-                 "with pip (e.g. `apt-get install python3-venv`)")
-    probe = subprocess.run(
-        [python, "-c", "import importlib.metadata as m; print(m.version('alpaca-py'))"],
-        capture_output=True, text=True,
-    )
-    if probe.returncode != 0 or not probe.stdout.startswith("0.44."):
-        print(f"installing {REQUIREMENT}", file=sys.stderr, flush=True)
-        pip = subprocess.run([python, "-m", "pip", "install", "--quiet", REQUIREMENT])
-        if pip.returncode != 0:
-            fail(f"pip install {REQUIREMENT} failed (exit {pip.returncode}); it needs pip in the "
-                 "virtualenv and access to PyPI (or PIP_INDEX_URL pointing at a mirror)")
-    os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+fail = failer("proxy alpaca-py client")
 
 
 def emit(obj):
@@ -64,23 +35,14 @@ def emit(obj):
 
 async def run(role, url, key, secret, symbols):
     import asyncio
-    import logging
 
     import msgpack
     from alpaca.data.live import StockDataStream
     from alpaca.trading.stream import TradingStream
 
     loop = asyncio.get_running_loop()
-    quotes, updates, errors = {}, [0], []
+    quotes, updates, errors = {}, [0], collect_alpaca_errors()
     connects = [0]
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            if record.levelno >= logging.ERROR:
-                errors.append(record.getMessage())
-
-    logging.getLogger("alpaca").addHandler(Collect())
-    logging.getLogger("alpaca").setLevel(logging.INFO)
 
     if role == "data":
         stream = StockDataStream(key, secret, url_override=url)
@@ -154,7 +116,7 @@ async def run(role, url, key, secret, symbols):
 
 
 def main():
-    ensure_venv()
+    ensure_venv(VENV, "alpaca-py", "0.44.", fail)
     import asyncio
 
     args = sys.argv[1:]

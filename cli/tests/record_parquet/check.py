@@ -16,44 +16,12 @@ Python's venv module, pip or pyarrow is missing.
 
 import json
 import os
-import subprocess
 import sys
-import venv
 
-REQUIREMENT = "pyarrow==26.0.*"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "python"))
+from script_support import ensure_venv, failer  # noqa: E402
 
-
-def fail(message):
-    print(f"pyarrow check FAILED: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def ensure_venv(path):
-    """Re-executes this script inside a virtualenv that has pyarrow."""
-    python = os.path.join(path, "bin", "python")
-    if os.path.abspath(sys.prefix) == os.path.abspath(path):
-        return
-    if not os.path.exists(python):
-        print(f"creating virtualenv {path}", file=sys.stderr)
-        try:
-            venv.EnvBuilder(with_pip=True, clear=True).create(path)
-        except Exception as error:  # ensurepip missing, unwritable directory…
-            fail(
-                f"cannot create the virtualenv {path} ({error}); install Python's venv "
-                "module with pip (e.g. `apt-get install python3-venv`)"
-            )
-    probe = subprocess.run([python, "-c", "import pyarrow"], capture_output=True)
-    if probe.returncode != 0:
-        print(f"installing {REQUIREMENT} into {path}", file=sys.stderr)
-        install = subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", REQUIREMENT]
-        )
-        if install.returncode != 0:
-            fail(
-                f"pip could not install {REQUIREMENT} (exit {install.returncode}); it needs "
-                "pip and access to PyPI"
-            )
-    os.execv(python, [python] + sys.argv)
+fail = failer("pyarrow check")
 
 
 def describe(path):
@@ -89,7 +57,7 @@ def main():
     target = os.environ.get("PYARROW_VENV")
     if not target:
         fail("PYARROW_VENV is not set")
-    ensure_venv(target)
+    ensure_venv(target, "pyarrow", "26.0.", fail)
     folder = sys.argv[1]
     files = {}
     for name in sorted(os.listdir(folder)):

@@ -42,6 +42,21 @@ pub(crate) fn tickwire() -> Command {
     command
 }
 
+/// Starts `tickwire ARGS` in the background, its environment cleaned as
+/// for [`tickwire`] and its stdin closed.
+pub(crate) fn spawn_tickwire(args: &[&str], stdout: Stdio, stderr: Stdio) -> Child {
+    StdCommand::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(args)
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("tickwire {args:?} does not start: {e}"))
+}
+
 /// Runs `command` to its end; fails the test, showing stderr, unless it succeeded.
 pub(crate) fn succeeds(command: &mut Command) -> Output {
     let output = command.output().expect("runs");
@@ -97,15 +112,8 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `tickwire serve` with extra arguments and reads the URLs it prints.
     pub(crate) fn start(args: &[&str]) -> Self {
-        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_tickwire"))
-            .arg("serve")
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tickwire serve starts");
+        let args: Vec<&str> = ["serve"].iter().chain(args).copied().collect();
+        let mut child = spawn_tickwire(&args, Stdio::piped(), Stdio::inherit());
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let (mut iex_url, mut trading_url, mut admin_url) = (None, None, None);
         let mut line = String::new();

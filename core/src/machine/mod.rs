@@ -184,6 +184,22 @@ pub struct Machine<D: Dialect> {
     settled: Vec<Settled<D::Channel>>,
 }
 
+/// The subscription commands, alike but for their [`SubscriptionOp`]: each
+/// takes symbols for one channel and returns the id its outcome will carry.
+macro_rules! subscription_commands {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(
+            &mut self,
+            now: Instant,
+            channel: D::Channel,
+            symbols: impl IntoIterator<Item = Symbol>,
+        ) -> Result<RequestId, CommandError> {
+            self.command(now, SubscriptionOp::$op, channel, symbols.into_iter().collect())
+        }
+    )*};
+}
+
 impl<D: Dialect> Machine<D> {
     /// A market-data stream: starts [`State::Idle`] and connects on the first subscription.
     pub fn symbol_stream(config: MachineConfig, dialect: D) -> Self {
@@ -288,39 +304,16 @@ impl<D: Dialect> Machine<D> {
 
     // ---- commands ----
 
-    /// Adds symbols to a channel's desired set; the outcome arrives as
-    /// [`Event::Subscription`] with the returned id.
-    ///
-    /// On an idle symbol stream this starts a connection.
-    pub fn subscribe(
-        &mut self,
-        now: Instant,
-        channel: D::Channel,
-        symbols: impl IntoIterator<Item = Symbol>,
-    ) -> Result<RequestId, CommandError> {
-        self.command(
-            now,
-            SubscriptionOp::Subscribe,
-            channel,
-            symbols.into_iter().collect(),
-        )
-    }
-
-    /// Removes symbols from a channel's desired set; the outcome arrives as
-    /// [`Event::Subscription`]. When nothing is left wanted, the connection is
-    /// closed after [`MachineConfig::idle_linger`].
-    pub fn unsubscribe(
-        &mut self,
-        now: Instant,
-        channel: D::Channel,
-        symbols: impl IntoIterator<Item = Symbol>,
-    ) -> Result<RequestId, CommandError> {
-        self.command(
-            now,
-            SubscriptionOp::Unsubscribe,
-            channel,
-            symbols.into_iter().collect(),
-        )
+    subscription_commands! {
+        /// Adds symbols to a channel's desired set; the outcome arrives as
+        /// [`Event::Subscription`] with the returned id.
+        ///
+        /// On an idle symbol stream this starts a connection.
+        subscribe => Subscribe;
+        /// Removes symbols from a channel's desired set; the outcome arrives as
+        /// [`Event::Subscription`]. When nothing is left wanted, the connection is
+        /// closed after [`MachineConfig::idle_linger`].
+        unsubscribe => Unsubscribe;
     }
 
     fn command(
@@ -496,25 +489,13 @@ impl<D: Dialect> Machine<D> {
                 }
             }
             Inbound::Greeting => {
-                if matches!(
-                    self.state,
-                    State::Connecting {
-                        phase: ConnectPhase::Greeting,
-                        ..
-                    }
-                ) {
+                if self.is_connecting_in(ConnectPhase::Greeting) {
                     self.timers.stop(Timer::Greeting);
                     self.send_credentials(now, epoch);
                 }
             }
             Inbound::Authenticated => {
-                if matches!(
-                    self.state,
-                    State::Connecting {
-                        phase: ConnectPhase::Authenticating,
-                        ..
-                    }
-                ) {
+                if self.is_connecting_in(ConnectPhase::Authenticating) {
                     self.timers.stop(Timer::Auth);
                     self.set_phase(ConnectPhase::Subscribing);
                     self.advance_subscriptions(now);
@@ -637,16 +618,14 @@ impl<D: Dialect> Machine<D> {
             }
             return;
         }
-        if matches!(
-            self.state,
-            State::Connecting {
-                phase: ConnectPhase::Subscribing,
-                ..
-            }
-        ) && self.subscriptions.is_settled()
-        {
+        if self.is_connecting_in(ConnectPhase::Subscribing) && self.subscriptions.is_settled() {
             self.go_live(now, epoch);
         }
+    }
+
+    /// Whether a connection attempt is at `phase`.
+    fn is_connecting_in(&self, phase: ConnectPhase) -> bool {
+        matches!(self.state, State::Connecting { phase: p, .. } if p == phase)
     }
 
     fn go_live(&mut self, now: Instant, epoch: ConnectionEpoch) {

@@ -165,6 +165,11 @@ pub(super) mod tests {
         ]
     }
 
+    /// An exchange code, a price and a size: one side of a quote, or a trade.
+    fn exchange_price_size() -> impl Strategy<Value = (Option<CompactString>, f64, f64)> {
+        (opt_text(), price(), price())
+    }
+
     fn conditions() -> impl Strategy<Value = Conditions> {
         proptest::collection::vec(text(), 0..4).prop_map(|codes| codes.into_iter().collect())
     }
@@ -172,17 +177,13 @@ pub(super) mod tests {
     pub(crate) fn message() -> impl Strategy<Value = MarketData> {
         let quote = (
             text(),
-            opt_text(),
-            price(),
-            price(),
-            opt_text(),
-            price(),
-            price(),
+            exchange_price_size(),
+            exchange_price_size(),
             conditions(),
             timestamp(),
             opt_text(),
         )
-            .prop_map(|(s, bx, bp, bs, ax, ap, as_, c, t, z)| {
+            .prop_map(|(s, (bx, bp, bs), (ax, ap, as_), c, t, z)| {
                 MarketData::Quote(Quote {
                     symbol: Symbol::from_server(&s),
                     bid_exchange: bx,
@@ -199,15 +200,13 @@ pub(super) mod tests {
         let trade = (
             text(),
             proptest::option::of(any::<u64>()),
-            opt_text(),
-            price(),
-            price(),
+            exchange_price_size(),
             conditions(),
             timestamp(),
             opt_text(),
             opt_text(),
         )
-            .prop_map(|(s, i, x, p, sz, c, t, z, tks)| {
+            .prop_map(|(s, i, (x, p, sz), c, t, z, tks)| {
                 MarketData::Trade(Trade {
                     symbol: Symbol::from_server(&s),
                     id: i,

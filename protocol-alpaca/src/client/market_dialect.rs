@@ -2,7 +2,7 @@
 
 use crate::Channel;
 use crate::client::market_decode::decode_market_frame;
-use crate::client::request::{AuthForm, encode_auth, encode_market_subscription};
+use crate::client::request::{AuthForm, RequestForm, encode_auth, encode_subscription};
 use crate::model::market::MarketData;
 use crate::{Credentials, Frame};
 use crate::{Encoding, USER_AGENT};
@@ -78,7 +78,7 @@ impl Dialect for AlpacaMarketData {
         request: SubscriptionRequest<'_, Channel>,
         frame_bytes_max: usize,
     ) -> Result<EncodedRequest, EncodeError> {
-        encode_market_subscription(self.encoding, request, frame_bytes_max)
+        encode_subscription(RequestForm::Market, self.encoding, request, frame_bytes_max)
     }
 }
 

@@ -94,9 +94,18 @@ const fn is_requestable(channel: Channel) -> bool {
     !channel.is_server_managed() && !matches!(channel, Channel::TradeUpdates)
 }
 
-/// `{"action":"subscribe","trades":[…],…}` carrying the longest prefix of the
-/// request's items that fits in `frame_bytes_max`.
-pub(crate) fn encode_market_subscription(
+/// Which request a subscription change is sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestForm {
+    /// Market data: `subscribe` / `unsubscribe` with channels and symbols.
+    Market,
+    /// The trading stream: `listen` with stream names.
+    Listen,
+}
+
+/// `request` in `form`: [`EncodeError::Empty`] when it has no items.
+pub(crate) fn encode_subscription(
+    form: RequestForm,
     encoding: Encoding,
     request: SubscriptionRequest<'_, Channel>,
     frame_bytes_max: usize,
@@ -104,6 +113,19 @@ pub(crate) fn encode_market_subscription(
     if request.items.is_empty() {
         return Err(EncodeError::Empty);
     }
+    match form {
+        RequestForm::Market => encode_market_subscription(encoding, request, frame_bytes_max),
+        RequestForm::Listen => encode_listen(encoding, request, frame_bytes_max),
+    }
+}
+
+/// `{"action":"subscribe","trades":[…],…}` carrying the longest prefix of the
+/// request's items that fits in `frame_bytes_max`.
+fn encode_market_subscription(
+    encoding: Encoding,
+    request: SubscriptionRequest<'_, Channel>,
+    frame_bytes_max: usize,
+) -> Result<EncodedRequest, EncodeError> {
     let action = action_name(request.op);
     match encoding {
         Encoding::Json => encode_json_subscription(action, request, frame_bytes_max),
@@ -290,14 +312,11 @@ struct ListenData<'a> {
 }
 
 /// `{"action":"listen","data":{"streams":[…]}}` naming every stream of the target set.
-pub(crate) fn encode_listen(
+fn encode_listen(
     encoding: Encoding,
     request: SubscriptionRequest<'_, Channel>,
     frame_bytes_max: usize,
 ) -> Result<EncodedRequest, EncodeError> {
-    if request.items.is_empty() {
-        return Err(EncodeError::Empty);
-    }
     let streams = request
         .target
         .channels()

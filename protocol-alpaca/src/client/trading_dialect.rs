@@ -11,7 +11,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 use crate::Encoding;
 use crate::client::fast_trading;
-use crate::client::request::{AuthForm, encode_auth, encode_listen};
+use crate::client::request::{AuthForm, RequestForm, encode_auth, encode_subscription};
 use crate::model::cow_str::CowStr;
 use crate::model::trading::TradeUpdate;
 use crate::model::verdicts::verdict_for_trading_error;
@@ -114,7 +114,7 @@ impl Dialect for AlpacaTrading {
         request: SubscriptionRequest<'_, Channel>,
         frame_bytes_max: usize,
     ) -> Result<EncodedRequest, EncodeError> {
-        encode_listen(self.encoding, request, frame_bytes_max)
+        encode_subscription(RequestForm::Listen, self.encoding, request, frame_bytes_max)
     }
 }
 

@@ -18,41 +18,67 @@ pub const PAPER_TRADING_URL: &str = "wss://paper-api.alpaca.markets/stream";
 /// Alpaca's live trading stream.
 pub const LIVE_TRADING_URL: &str = "wss://api.alpaca.markets/stream";
 
-/// One of Alpaca's market data feeds.
-///
-/// What each offers is in one table, read through the methods below.
-///
-/// ```
-/// use tickwire_alpaca::{Channel, Feed};
-/// assert_eq!(Feed::Crypto.path(), "/v1beta3/crypto/us");
-/// assert_eq!(Feed::from_path("/v2/iex/"), Some(Feed::Iex));
-/// assert!(Feed::Crypto.channels().contains(&Channel::Orderbooks));
-/// assert!(Feed::OptionsOpra.msgpack_only());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Feed {
-    /// Stocks, IEX only (the free plan).
-    Iex,
-    /// Stocks, all US exchanges.
-    Sip,
-    /// Stocks, SIP delayed by 15 minutes.
-    DelayedSip,
-    /// The always-on test stream (symbol `FAKEPACA`).
-    Test,
-    /// Stocks, Blue Ocean ATS overnight.
-    Boats,
-    /// Stocks, overnight (derived).
-    Overnight,
-    /// Crypto (symbols like `BTC/USD`).
-    Crypto,
-    /// Options, indicative feed (MessagePack only).
-    OptionsIndicative,
-    /// Options, OPRA feed (MessagePack only).
-    OptionsOpra,
-    /// News.
-    News,
+/// Calls `$callback! { … }` with every one of Alpaca's feeds, each a variant
+/// name with its doc comment and a comma, in [`Feed`]'s order: an enum that
+/// mirrors [`Feed`] (`tickwire_ws::Feed` adds custom URLs) is declared from
+/// this list instead of restating it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! with_feeds {
+    ($callback:ident) => {
+        $callback! {
+            /// Stocks, IEX only (the free plan).
+            Iex,
+            /// Stocks, all US exchanges.
+            Sip,
+            /// Stocks, SIP delayed by 15 minutes.
+            DelayedSip,
+            /// The always-on test stream (symbol `FAKEPACA`).
+            Test,
+            /// Stocks, Blue Ocean ATS overnight.
+            Boats,
+            /// Stocks, overnight (derived).
+            Overnight,
+            /// Crypto (symbols like `BTC/USD`).
+            Crypto,
+            /// Options, indicative feed (MessagePack only).
+            OptionsIndicative,
+            /// Options, OPRA feed (MessagePack only).
+            OptionsOpra,
+            /// News.
+            News,
+        }
+    };
 }
+
+/// Declares [`Feed`] and [`Feed::ALL`] from the list [`with_feeds`] gives.
+macro_rules! declare_feed {
+    ($($(#[$doc:meta])* $feed:ident,)*) => {
+        /// One of Alpaca's market data feeds.
+        ///
+        /// What each offers is in one table, read through the methods below.
+        ///
+        /// ```
+        /// use tickwire_alpaca::{Channel, Feed};
+        /// assert_eq!(Feed::Crypto.path(), "/v1beta3/crypto/us");
+        /// assert_eq!(Feed::from_path("/v2/iex/"), Some(Feed::Iex));
+        /// assert!(Feed::Crypto.channels().contains(&Channel::Orderbooks));
+        /// assert!(Feed::OptionsOpra.msgpack_only());
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum Feed {
+            $($(#[$doc])* $feed,)*
+        }
+
+        impl Feed {
+            /// Every feed.
+            pub const ALL: [Self; 10] = [$(Self::$feed,)*];
+        }
+    };
+}
+
+with_feeds!(declare_feed);
 
 /// What a feed carries, which decides what it offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,20 +142,6 @@ const FEEDS: [FeedSpec; 10] = [
 ];
 
 impl Feed {
-    /// Every feed.
-    pub const ALL: [Self; 10] = [
-        Self::Iex,
-        Self::Sip,
-        Self::DelayedSip,
-        Self::Test,
-        Self::Boats,
-        Self::Overnight,
-        Self::Crypto,
-        Self::OptionsIndicative,
-        Self::OptionsOpra,
-        Self::News,
-    ];
-
     /// The feed's row of [`FEEDS`], which lists the feeds in variant order.
     const fn spec(self) -> &'static FeedSpec {
         let spec = &FEEDS[self as usize];

@@ -64,6 +64,22 @@ pub async fn proxy_as(server: &LoopbackServer, limits: Limits, key: &str, secret
     Proxy::start(config).await.expect("bind the proxy")
 }
 
+/// An [`exchange`] and a [`proxy`] in front of it, with [`quick_limits`]
+/// adjusted by `adjust`.
+pub async fn exchange_and_proxy(adjust: impl FnOnce(&mut Limits)) -> (LoopbackServer, Proxy) {
+    let server = exchange().await;
+    let mut limits = quick_limits();
+    adjust(&mut limits);
+    let proxy = proxy(&server, limits).await;
+    (server, proxy)
+}
+
+/// Stops the proxy, then the exchange.
+pub async fn shut_down(proxy: Proxy, server: LoopbackServer) {
+    proxy.shutdown().await;
+    server.shutdown().await;
+}
+
 /// Limits with a short upstream linger, so that idling shows quickly.
 pub fn quick_limits() -> Limits {
     let mut limits = Limits::default();

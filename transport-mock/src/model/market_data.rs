@@ -7,7 +7,7 @@ use tickwire_alpaca::{Channel, SubscriptionSet};
 
 use super::emit::Kind;
 use super::generator::Event;
-use super::routing::Index;
+use super::routing::{Index, PairChange};
 use super::session::Phase;
 use super::wire::{self, ClientRequest, Control, error_message};
 use super::{Encoding, Endpoint, Exchange, SessionId};
@@ -136,8 +136,13 @@ impl Exchange {
                 s.subscriptions.remove(channel, symbol)
             };
             if changed {
-                self.routing
-                    .pair_changed(id, channel, symbol, add, &mut self.generator);
+                let change = PairChange {
+                    id,
+                    channel,
+                    symbol,
+                    added: add,
+                };
+                self.routing.pair_changed(change, &mut self.generator);
             }
         }
         self.routing.recount_demand(&self.sessions);

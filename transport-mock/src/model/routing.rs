@@ -20,6 +20,20 @@ use super::plan::{InstrumentId, Plan, PlanSymbol};
 use super::session::Session;
 use super::{Endpoint, SessionId};
 
+/// One (channel, symbol) pair added to or removed from the set of an
+/// authenticated market data session (the set already holds the change).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PairChange<'a> {
+    /// The session.
+    pub(crate) id: SessionId,
+    /// The pair's channel.
+    pub(crate) channel: Channel,
+    /// The pair's symbol.
+    pub(crate) symbol: &'a Symbol,
+    /// Added, or removed.
+    pub(crate) added: bool,
+}
+
 /// The demand index, and whether it is stale.
 #[derive(Debug)]
 pub(crate) struct Routing {
@@ -87,20 +101,11 @@ impl Routing {
         self.recount_demand(sessions);
     }
 
-    /// One pair of the set of `id`, an authenticated market data session,
-    /// was added (`added`) or removed; the set already holds the change.
-    /// Applied in place unless the index is stale anyway, the pair is a
+    /// A pair of a session's set changed. Applied in place unless the index is stale anyway, the pair is a
     /// `*`, or a session of the endpoint holds a `*` (whose universe makes
     /// the plan a matter for a rebuild).
-    pub(crate) fn pair_changed(
-        &mut self,
-        id: SessionId,
-        channel: Channel,
-        symbol: &Symbol,
-        added: bool,
-        generator: &mut Generator,
-    ) {
-        if !self.is_current() || !self.index.apply(id, channel, symbol, added, generator) {
+    pub(crate) fn pair_changed(&mut self, change: PairChange<'_>, generator: &mut Generator) {
+        if !self.is_current() || !self.index.apply(change, generator) {
             self.stale = true;
         }
     }
@@ -393,14 +398,13 @@ impl Index {
     /// Applies one pair added to or removed from the set of session `id`
     /// (see [`Routing::pair_changed`]); `false` when it cannot be applied
     /// in place and the index needs a rebuild.
-    fn apply(
-        &mut self,
-        id: SessionId,
-        channel: Channel,
-        symbol: &Symbol,
-        added: bool,
-        generator: &mut Generator,
-    ) -> bool {
+    fn apply(&mut self, change: PairChange<'_>, generator: &mut Generator) -> bool {
+        let PairChange {
+            id,
+            channel,
+            symbol,
+            added,
+        } = change;
         let Ok(target) = self.targets.binary_search_by_key(&id, |t| t.id) else {
             return false;
         };

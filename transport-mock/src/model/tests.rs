@@ -12,6 +12,9 @@ use tickwire_core::Frame;
 
 use super::*;
 
+/// What the exchange answered, by session.
+type Outputs = Vec<(SessionId, Output)>;
+
 const KEY: &str = "PKTEST";
 const SECRET: &str = "s3cret";
 
@@ -26,7 +29,18 @@ fn exchange() -> (Exchange, Instant) {
     (Exchange::new(config(1), now), now)
 }
 
-fn drain(ex: &mut Exchange) -> Vec<(SessionId, Output)> {
+/// [`exchange`] with one session on `path`, opened by `open` ([`authed`],
+/// [`greeted`]).
+fn exchange_with(
+    open: fn(&mut Exchange, Instant, &str) -> SessionId,
+    path: &str,
+) -> (Exchange, Instant, SessionId) {
+    let (mut ex, now) = exchange();
+    let id = open(&mut ex, now, path);
+    (ex, now, id)
+}
+
+fn drain(ex: &mut Exchange) -> Outputs {
     std::iter::from_fn(|| ex.poll_output()).collect()
 }
 
@@ -63,30 +77,74 @@ fn closes(outputs: &[(SessionId, Output)]) -> Vec<u16> {
         .collect()
 }
 
-fn send(
-    ex: &mut Exchange,
-    now: Instant,
-    id: SessionId,
-    message: Value,
-) -> Vec<(SessionId, Output)> {
-    ex.handle_frame(now, id, Frame::text(message.to_string()));
-    drain(ex)
+/// What a test client sends the exchange on session `id` at `now`; each
+/// returns everything the exchange answers.
+trait ClientSide {
+    /// `message` as a JSON text frame.
+    fn send_json(&mut self, now: Instant, id: SessionId, message: Value) -> Outputs;
+
+    /// `{"action": action, ...channels}`, `channels` as `{"trades": [...], ...}`.
+    fn request(&mut self, now: Instant, id: SessionId, action: &str, channels: Value) -> Outputs {
+        let mut message = json!({"action": action});
+        message
+            .as_object_mut()
+            .expect("an object")
+            .extend(channels.as_object().expect("channels as an object").clone());
+        self.send_json(now, id, message)
+    }
+
+    /// A subscribe [`request`](Self::request).
+    fn subscribe_to(&mut self, now: Instant, id: SessionId, channels: Value) -> Outputs {
+        self.request(now, id, "subscribe", channels)
+    }
+
+    /// An unsubscribe [`request`](Self::request).
+    fn unsubscribe_from(&mut self, now: Instant, id: SessionId, channels: Value) -> Outputs {
+        self.request(now, id, "unsubscribe", channels)
+    }
+}
+
+impl ClientSide for Exchange {
+    fn send_json(&mut self, now: Instant, id: SessionId, message: Value) -> Outputs {
+        self.handle_frame(now, id, Frame::text(message.to_string()));
+        drain(self)
+    }
+}
+
+/// Opens a JSON session on `path` and reads its greeting.
+fn greeted(ex: &mut Exchange, now: Instant, path: &str) -> SessionId {
+    let id = ex.open(now, path, &[]).unwrap();
+    drain(ex);
+    id
 }
 
 fn auth_message() -> Value {
-    json!({"action": "auth", "key": KEY, "secret": SECRET})
+    auth_message_of(KEY, SECRET)
+}
+
+/// The auth message with another key pair.
+fn auth_message_of(key: &str, secret: &str) -> Value {
+    json!({"action": "auth", "key": key, "secret": secret})
 }
 
 /// Opens a JSON session on `path` and authenticates it by message.
 fn authed(ex: &mut Exchange, now: Instant, path: &str) -> SessionId {
     let id = ex.open(now, path, &[]).unwrap();
-    let out = send(ex, now, id, auth_message());
+    let out = ex.send_json(now, id, auth_message());
     assert_eq!(
         messages(&out).last().unwrap()["msg"],
         "authenticated",
         "{out:?}"
     );
     id
+}
+
+/// The key pair as headers of these names (any case is accepted).
+fn key_headers(key_name: &str, secret_name: &str) -> Vec<(String, String)> {
+    vec![
+        (key_name.to_owned(), KEY.to_owned()),
+        (secret_name.to_owned(), SECRET.to_owned()),
+    ]
 }
 
 fn msgpack_headers() -> Vec<(String, String)> {
@@ -103,7 +161,7 @@ fn greets_then_authenticates_by_message() {
         vec![json!({"T": "success", "msg": "connected"})]
     );
     assert!(matches!(out[0].1, Output::Frame(Frame::Text(_))));
-    let out = send(&mut ex, now, id, auth_message());
+    let out = ex.send_json(now, id, auth_message());
     assert_eq!(
         messages(&out),
         vec![json!({"T": "success", "msg": "authenticated"})]
@@ -114,17 +172,14 @@ fn greets_then_authenticates_by_message() {
 #[test]
 fn authenticates_by_headers() {
     let (mut ex, now) = exchange();
-    let headers = vec![
-        ("APCA-API-KEY-ID".to_owned(), KEY.to_owned()),
-        ("apca-api-secret-key".to_owned(), SECRET.to_owned()),
-    ];
+    let headers = key_headers("APCA-API-KEY-ID", "apca-api-secret-key");
     let id = ex.open(now, "/v2/sip", &headers).unwrap();
     let out = drain(&mut ex);
     let msgs: Vec<_> = messages(&out).iter().map(|m| m["msg"].clone()).collect();
     assert_eq!(msgs, ["connected", "authenticated"]);
     assert!(ex.is_authenticated(id));
     // A second auth is answered with 403.
-    assert_eq!(error_codes(&send(&mut ex, now, id, auth_message())), [403]);
+    assert_eq!(error_codes(&ex.send_json(now, id, auth_message())), [403]);
 }
 
 #[test]
@@ -135,18 +190,17 @@ fn unknown_path_is_404_at_the_upgrade() {
 
 #[test]
 fn bad_syntax_is_400() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
     ex.handle_frame(now, id, Frame::text("not json"));
     assert_eq!(error_codes(&drain(&mut ex)), [400]);
     assert_eq!(
-        error_codes(&send(&mut ex, now, id, json!({"action": "dance"}))),
+        error_codes(&ex.send_json(now, id, json!({"action": "dance"}))),
         [400]
     );
     let bad_symbol = json!({"action": "subscribe", "trades": ["AA PL"]});
-    assert_eq!(error_codes(&send(&mut ex, now, id, bad_symbol)), [400]);
+    assert_eq!(error_codes(&ex.send_json(now, id, bad_symbol)), [400]);
     let not_a_list = json!({"action": "subscribe", "trades": "AAPL"});
-    assert_eq!(error_codes(&send(&mut ex, now, id, not_a_list)), [400]);
+    assert_eq!(error_codes(&ex.send_json(now, id, not_a_list)), [400]);
     ex.handle_frame(now, id, Frame::binary(vec![0xc1, 0x00]));
     assert_eq!(error_codes(&drain(&mut ex)), [400]);
     assert!(
@@ -157,29 +211,15 @@ fn bad_syntax_is_400() {
 
 #[test]
 fn subscribe_before_auth_is_401() {
-    let (mut ex, now) = exchange();
-    let id = ex.open(now, "/v2/iex", &[]).unwrap();
-    drain(&mut ex);
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "trades": ["AAPL"]}),
-    );
+    let (mut ex, now, id) = exchange_with(greeted, "/v2/iex");
+    let out = ex.subscribe_to(now, id, json!({"trades": ["AAPL"]}));
     assert_eq!(error_codes(&out), [401]);
 }
 
 #[test]
 fn bad_credentials_are_402() {
-    let (mut ex, now) = exchange();
-    let id = ex.open(now, "/v2/iex", &[]).unwrap();
-    drain(&mut ex);
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "auth", "key": KEY, "secret": "wrong"}),
-    );
+    let (mut ex, now, id) = exchange_with(greeted, "/v2/iex");
+    let out = ex.send_json(now, id, auth_message_of(KEY, "wrong"));
     assert_eq!(error_codes(&out), [402]);
     assert!(!ex.is_authenticated(id));
 }
@@ -204,31 +244,15 @@ fn auth_timeout_is_404_then_close() {
 
 #[test]
 fn symbol_limit_is_405_and_leaves_the_set_unchanged() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "trades": ["AAPL", "AMD"], "bars": ["*"]}),
-    );
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
+    let out = ex.subscribe_to(now, id, json!({"trades": ["AAPL", "AMD"], "bars": ["*"]}));
     assert_eq!(messages(&out)[0]["T"], "subscription");
     let before = ex.subscriptions(id).cloned();
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["MSFT", "TSLA"]}),
-    );
+    let out = ex.subscribe_to(now, id, json!({"quotes": ["MSFT", "TSLA"]}));
     assert_eq!(error_codes(&out), [405]);
     assert_eq!(ex.subscriptions(id).cloned(), before);
     // Bars are not limited; one more quote fits exactly.
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["MSFT"], "bars": ["NVDA"]}),
-    );
+    let out = ex.subscribe_to(now, id, json!({"quotes": ["MSFT"], "bars": ["NVDA"]}));
     assert_eq!(messages(&out)[0]["T"], "subscription");
 }
 
@@ -237,7 +261,7 @@ fn connection_limit_is_406_until_the_old_session_closes() {
     let (mut ex, now) = exchange();
     let first = authed(&mut ex, now, "/v2/iex");
     let second = ex.open(now, "/v2/iex", &[]).unwrap();
-    let out = send(&mut ex, now, second, auth_message());
+    let out = ex.send_json(now, second, auth_message());
     assert_eq!(error_codes(&out), [406]);
     assert_eq!(closes(&out), [1008]);
     // Another endpoint has its own slot.
@@ -253,7 +277,7 @@ fn a_lost_connection_holds_its_slot_until_reaped() {
     ex.handle_lost(now, first);
     let again = ex.open(now, "/v2/iex", &[]).unwrap();
     assert_eq!(
-        error_codes(&send(&mut ex, now, again, auth_message())),
+        error_codes(&ex.send_json(now, again, auth_message())),
         [406]
     );
     let reaped = now + Duration::from_secs(90);
@@ -270,12 +294,7 @@ fn a_client_that_does_not_read_gets_407() {
     cfg.slow_client_frames_max = 3;
     let mut ex = Exchange::new(cfg, now);
     let id = authed(&mut ex, now, "/v2/iex");
-    send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["AAPL"], "trades": ["AAPL"]}),
-    );
+    ex.subscribe_to(now, id, json!({"quotes": ["AAPL"], "trades": ["AAPL"]}));
     ex.inject(now, id, Fault::StopReading);
     let mut t = now;
     let mut out = Vec::new();
@@ -298,36 +317,21 @@ fn a_client_that_does_not_read_gets_407() {
 
 #[test]
 fn a_plan_without_the_feed_is_409_and_stays_open() {
-    let (mut ex, now) = exchange();
-    let id = ex.open(now, "/v2/sip", &[]).unwrap();
-    drain(&mut ex);
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "auth", "key": "FREE", "secret": "free"}),
-    );
+    let (mut ex, now, id) = exchange_with(greeted, "/v2/sip");
+    let out = ex.send_json(now, id, auth_message_of("FREE", "free"));
     assert_eq!(error_codes(&out), [409]);
     assert!(closes(&out).is_empty());
     assert_eq!(ex.session_count(), 1);
     // The free plan has IEX and the always-on test stream.
-    let id = ex.open(now, "/v2/test", &[]).unwrap();
-    drain(&mut ex);
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "auth", "key": "FREE", "secret": "free"}),
-    );
+    let id = greeted(&mut ex, now, "/v2/test");
+    let out = ex.send_json(now, id, auth_message_of("FREE", "free"));
     assert_eq!(messages(&out)[0]["msg"], "authenticated");
 }
 
 #[test]
 fn options_reject_bars_410_json_412_and_star_quotes_413() {
-    let (mut ex, now) = exchange();
-    let id = ex.open(now, "/v1beta1/opra", &[]).unwrap();
-    drain(&mut ex);
-    let out = send(&mut ex, now, id, auth_message());
+    let (mut ex, now, id) = exchange_with(greeted, "/v1beta1/opra");
+    let out = ex.send_json(now, id, auth_message());
     assert_eq!(error_codes(&out), [412]);
     assert_eq!(closes(&out).len(), 1);
 
@@ -379,41 +383,19 @@ fn options_reject_bars_410_json_412_and_star_quotes_413() {
 
 #[test]
 fn crypto_and_news_refuse_foreign_channels_with_410() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v1beta3/crypto/us");
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "statuses": ["BTC/USD"]}),
-    );
+    let (mut ex, now, id) = exchange_with(authed, "/v1beta3/crypto/us");
+    let out = ex.subscribe_to(now, id, json!({"statuses": ["BTC/USD"]}));
     assert_eq!(error_codes(&out), [410]);
     let id = authed(&mut ex, now, "/v1beta1/news");
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["AAPL"]}),
-    );
+    let out = ex.subscribe_to(now, id, json!({"quotes": ["AAPL"]}));
     assert_eq!(error_codes(&out), [410]);
 }
 
 #[test]
 fn acks_carry_the_whole_set_with_followers() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
-    send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "trades": ["AAPL"], "quotes": ["AMD"]}),
-    );
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "bars": ["*"], "corrections": ["MSFT"]}),
-    );
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
+    ex.subscribe_to(now, id, json!({"trades": ["AAPL"], "quotes": ["AMD"]}));
+    let out = ex.subscribe_to(now, id, json!({"bars": ["*"], "corrections": ["MSFT"]}));
     let ack = &messages(&out)[0];
     assert_eq!(ack["T"], "subscription");
     assert_eq!(ack["trades"], json!(["AAPL"]));
@@ -422,12 +404,7 @@ fn acks_carry_the_whole_set_with_followers() {
     assert_eq!(ack["corrections"], json!(["AAPL"]));
     assert_eq!(ack["cancelErrors"], json!(["AAPL"]));
     assert_eq!(ack["statuses"], json!([]));
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "unsubscribe", "trades": ["AAPL"], "bars": ["*"]}),
-    );
+    let out = ex.unsubscribe_from(now, id, json!({"trades": ["AAPL"], "bars": ["*"]}));
     let ack = &messages(&out)[0];
     assert_eq!(ack["trades"], json!([]));
     assert_eq!(ack["corrections"], json!([]));
@@ -435,7 +412,7 @@ fn acks_carry_the_whole_set_with_followers() {
 }
 
 /// Runs the exchange's timers for `span`, collecting outputs.
-fn run_for(ex: &mut Exchange, from: Instant, span: Duration) -> Vec<(SessionId, Output)> {
+fn run_for(ex: &mut Exchange, from: Instant, span: Duration) -> Outputs {
     let end = from + span;
     let mut out = drain(ex);
     while let Some(t) = ex.poll_timeout().filter(|t| *t <= end) {
@@ -447,19 +424,17 @@ fn run_for(ex: &mut Exchange, from: Instant, span: Duration) -> Vec<(SessionId, 
 
 #[test]
 fn the_generator_streams_batches_for_subscribed_symbols_only() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
     assert_eq!(
         ex.poll_timeout(),
         Some(now + Duration::from_secs(10))
             .filter(|_| false)
             .or(ex.poll_timeout())
     );
-    send(
-        &mut ex,
+    ex.subscribe_to(
         now,
         id,
-        json!({"action": "subscribe", "quotes": ["AAPL"], "trades": ["AMD"], "bars": ["AAPL"]}),
+        json!({"quotes": ["AAPL"], "trades": ["AMD"], "bars": ["AAPL"]}),
     );
     let out = run_for(&mut ex, now, Duration::from_secs(61));
     let msgs = messages(&out);
@@ -485,11 +460,10 @@ fn the_generator_streams_batches_for_subscribed_symbols_only() {
     );
     assert!(quote["bp"].as_f64() < quote["ap"].as_f64());
     // Unsubscribing everything stops the ticks.
-    send(
-        &mut ex,
+    ex.unsubscribe_from(
         now,
         id,
-        json!({"action": "unsubscribe", "quotes": ["AAPL"], "trades": ["AMD"], "bars": ["AAPL"]}),
+        json!({"quotes": ["AAPL"], "trades": ["AMD"], "bars": ["AAPL"]}),
     );
     run_for(
         &mut ex,
@@ -501,14 +475,8 @@ fn the_generator_streams_batches_for_subscribed_symbols_only() {
 
 #[test]
 fn the_test_stream_serves_fakepaca() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/test");
-    send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["*"], "trades": ["AAPL"]}),
-    );
+    let (mut ex, now, id) = exchange_with(authed, "/v2/test");
+    ex.subscribe_to(now, id, json!({"quotes": ["*"], "trades": ["AAPL"]}));
     let msgs = messages(&run_for(&mut ex, now, Duration::from_secs(5)));
     assert!(msgs.iter().any(|m| m["T"] == "q"));
     assert!(
@@ -524,14 +492,8 @@ fn the_test_stream_serves_fakepaca() {
 
 #[test]
 fn wildcards_serve_the_universe() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v1beta3/crypto/us");
-    send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "trades": ["*"], "orderbooks": ["BTC/USD"]}),
-    );
+    let (mut ex, now, id) = exchange_with(authed, "/v1beta3/crypto/us");
+    ex.subscribe_to(now, id, json!({"trades": ["*"], "orderbooks": ["BTC/USD"]}));
     let msgs = messages(&run_for(&mut ex, now, Duration::from_secs(5)));
     for pair in ["BTC/USD", "ETH/USD", "SOL/USD"] {
         assert!(
@@ -615,15 +577,14 @@ fn trading_stream_legacy_auth_listen_and_updates() {
         "no greeting on the trading stream"
     );
     let legacy = json!({"action": "authenticate", "data": {"key_id": KEY, "secret_key": SECRET}});
-    let out = send(&mut ex, now, id, legacy);
+    let out = ex.send_json(now, id, legacy);
     assert_eq!(
         trading_messages(&out),
         [
             json!({"stream": "authorization", "data": {"status": "authorized", "action": "authenticate"}})
         ]
     );
-    let out = send(
-        &mut ex,
+    let out = ex.send_json(
         now,
         id,
         json!({"action": "listen", "data": {"streams": ["trade_updates"]}}),
@@ -671,12 +632,7 @@ fn trading_stream_legacy_auth_listen_and_updates() {
     );
     // An empty listen stops updates.
     let t = now + Duration::from_secs(120);
-    send(
-        &mut ex,
-        t,
-        id,
-        json!({"action": "listen", "data": {"streams": []}}),
-    );
+    ex.send_json(t, id, json!({"action": "listen", "data": {"streams": []}}));
     let later = run_for(&mut ex, t, Duration::from_secs(60));
     assert!(
         trading_messages(&later)
@@ -688,10 +644,7 @@ fn trading_stream_legacy_auth_listen_and_updates() {
 #[test]
 fn trading_stream_header_auth_and_failures() {
     let (mut ex, now) = exchange();
-    let headers = vec![
-        ("APCA-API-KEY-ID".to_owned(), KEY.to_owned()),
-        ("APCA-API-SECRET-KEY".to_owned(), SECRET.to_owned()),
-    ];
+    let headers = key_headers("APCA-API-KEY-ID", "APCA-API-SECRET-KEY");
     let id = ex.open(now, "/stream", &headers).unwrap();
     assert_eq!(
         trading_messages(&drain(&mut ex))[0]["data"]["status"],
@@ -700,12 +653,7 @@ fn trading_stream_header_auth_and_failures() {
     assert!(ex.is_authenticated(id));
     // One connection per account.
     let second = ex.open(now, "/stream", &[]).unwrap();
-    let out = send(
-        &mut ex,
-        now,
-        second,
-        json!({"action": "auth", "key": KEY, "secret": SECRET}),
-    );
+    let out = ex.send_json(now, second, auth_message_of(KEY, SECRET));
     assert_eq!(
         trading_messages(&out)[0]["data"]["error_message"],
         "connection limit exceeded"
@@ -713,18 +661,12 @@ fn trading_stream_header_auth_and_failures() {
     assert_eq!(closes(&out).len(), 1);
     // Bad credentials: unauthorized, then close.
     let third = ex.open(now, "/stream", &[]).unwrap();
-    let out = send(
-        &mut ex,
-        now,
-        third,
-        json!({"action": "auth", "key": KEY, "secret": "no"}),
-    );
+    let out = ex.send_json(now, third, auth_message_of(KEY, "no"));
     assert_eq!(trading_messages(&out)[0]["data"]["status"], "unauthorized");
     assert_eq!(closes(&out).len(), 1);
     // Listen before auth.
     let fourth = ex.open(now, "/stream", &[]).unwrap();
-    let out = send(
-        &mut ex,
+    let out = ex.send_json(
         now,
         fourth,
         json!({"action": "listen", "data": {"streams": ["trade_updates"]}}),
@@ -758,8 +700,7 @@ fn refusals_from_faults_and_commands() {
 
 #[test]
 fn injected_faults() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
     ex.inject(now, id, Fault::Garbage);
     let out = drain(&mut ex);
     let Output::Frame(garbage) = &out[0].1 else {
@@ -772,12 +713,7 @@ fn injected_faults() {
     };
     assert_eq!(big.len(), ex.config().oversized_frame_bytes);
     ex.inject(now, id, Fault::Silence);
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["AAPL"]}),
-    );
+    let out = ex.subscribe_to(now, id, json!({"quotes": ["AAPL"]}));
     assert!(
         out.is_empty(),
         "silent sessions send nothing, acks included"
@@ -800,7 +736,7 @@ fn injected_faults() {
     // A reset keeps the slot (the server did not notice).
     let again = ex.open(now, "/v2/iex", &[]).unwrap();
     assert_eq!(
-        error_codes(&send(&mut ex, now, again, auth_message())),
+        error_codes(&ex.send_json(now, again, auth_message())),
         [406]
     );
 }
@@ -810,7 +746,7 @@ fn restart_resets_everyone_and_frees_slots() {
     let (mut ex, now) = exchange();
     let a = authed(&mut ex, now, "/v2/iex");
     let b = ex.open(now, "/stream", &[]).unwrap();
-    send(&mut ex, now, b, auth_message());
+    ex.send_json(now, b, auth_message());
     assert!(ex.is_authenticated(b));
     ex.restart(now);
     let out = drain(&mut ex);
@@ -822,8 +758,7 @@ fn restart_resets_everyone_and_frees_slots() {
 
 #[test]
 fn ack_faults_delay_duplicate_and_reorder() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
     let sub = |s: &str| json!({"action": "subscribe", "bars": [s]});
 
     ex.set_session_faults(
@@ -833,7 +768,7 @@ fn ack_faults_delay_duplicate_and_reorder() {
             ..Faults::NONE
         },
     );
-    assert_eq!(messages(&send(&mut ex, now, id, sub("A"))).len(), 2);
+    assert_eq!(messages(&ex.send_json(now, id, sub("A"))).len(), 2);
 
     ex.set_session_faults(
         id,
@@ -843,7 +778,7 @@ fn ack_faults_delay_duplicate_and_reorder() {
             ..Faults::NONE
         },
     );
-    assert!(send(&mut ex, now, id, sub("B")).is_empty());
+    assert!(ex.send_json(now, id, sub("B")).is_empty());
     let out = run_for(&mut ex, now, Duration::from_millis(1_000));
     let acks: Vec<_> = messages(&out)
         .into_iter()
@@ -859,9 +794,9 @@ fn ack_faults_delay_duplicate_and_reorder() {
             ..Faults::NONE
         },
     );
-    assert!(send(&mut ex, t, id, sub("C")).is_empty(), "held back");
+    assert!(ex.send_json(t, id, sub("C")).is_empty(), "held back");
     ex.set_session_faults(id, Faults::NONE);
-    let out = messages(&send(&mut ex, t, id, sub("D")));
+    let out = messages(&ex.send_json(t, id, sub("D")));
     assert_eq!(out.len(), 2);
     assert_eq!(
         out[0]["bars"].as_array().unwrap().len(),
@@ -873,8 +808,7 @@ fn ack_faults_delay_duplicate_and_reorder() {
 
 #[test]
 fn drop_faults_end_sessions() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
     ex.set_session_faults(
         id,
         Faults {
@@ -883,27 +817,16 @@ fn drop_faults_end_sessions() {
             ..Faults::NONE
         },
     );
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "quotes": ["AAPL"]}),
-    );
+    let out = ex.subscribe_to(now, id, json!({"quotes": ["AAPL"]}));
     assert_eq!(closes(&out), [1001]);
     assert_eq!(ex.session_count(), 0);
 }
 
 #[test]
 fn client_frames_over_the_limit_are_closed_with_1009() {
-    let (mut ex, now) = exchange();
-    let id = authed(&mut ex, now, "/v2/iex");
+    let (mut ex, now, id) = exchange_with(authed, "/v2/iex");
     let symbols: Vec<String> = (0..20_000).map(|i| format!("S{i}")).collect();
-    let out = send(
-        &mut ex,
-        now,
-        id,
-        json!({"action": "subscribe", "bars": symbols}),
-    );
+    let out = ex.subscribe_to(now, id, json!({"bars": symbols}));
     assert_eq!(closes(&out), [1009]);
 }
 
@@ -914,7 +837,7 @@ fn scenario_hash(seed: u64, faults: Faults) -> u64 {
     let mut ex = Exchange::new(config(seed).with_faults(FaultPlan::uniform(faults)), now);
     let mut hasher = DefaultHasher::new();
     let mut frames = 0;
-    let mut record = |out: Vec<(SessionId, Output)>| {
+    let mut record = |out: Outputs| {
         for (id, o) in out {
             frames += 1;
             id.hash(&mut hasher);

@@ -476,26 +476,33 @@ impl Desk {
                 o.status = OrderStatus::PendingCancel;
                 update.event = TradeEvent::PendingCancel;
             }
-            Step::Canceled => {
-                o.status = OrderStatus::Canceled;
-                o.canceled_at = Some(wall);
-                update.event = TradeEvent::Canceled;
-            }
-            Step::Expired => {
-                o.status = OrderStatus::Expired;
-                o.expired_at = Some(wall);
-                update.event = TradeEvent::Expired;
-            }
-            Step::Rejected => {
-                o.status = OrderStatus::Rejected;
-                o.failed_at = Some(wall);
-                update.event = TradeEvent::Rejected;
-            }
-            Step::Replaced => {
-                o.status = OrderStatus::Replaced;
-                o.replaced_at = Some(wall);
-                replacement = Some(o.clone());
-                update.event = TradeEvent::Replaced;
+            Step::Canceled | Step::Expired | Step::Rejected | Step::Replaced => {
+                // The order's end: its status, the event saying so, and the
+                // time field it stamps.
+                let (status, event, stamped) = match step {
+                    Step::Canceled => (
+                        OrderStatus::Canceled,
+                        TradeEvent::Canceled,
+                        &mut o.canceled_at,
+                    ),
+                    Step::Expired => (OrderStatus::Expired, TradeEvent::Expired, &mut o.expired_at),
+                    Step::Rejected => (
+                        OrderStatus::Rejected,
+                        TradeEvent::Rejected,
+                        &mut o.failed_at,
+                    ),
+                    _ => (
+                        OrderStatus::Replaced,
+                        TradeEvent::Replaced,
+                        &mut o.replaced_at,
+                    ),
+                };
+                *stamped = Some(wall);
+                o.status = status;
+                update.event = event;
+                if step == Step::Replaced {
+                    replacement = Some(o.clone());
+                }
             }
         }
         // The last step hands the order over; an order with steps left stays

@@ -26,49 +26,16 @@ naming what to install when Python's venv, pip or alpaca-py is missing.
 import os
 import subprocess
 import sys
-import venv
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "python"))
+from script_support import collect_alpaca_errors, ensure_venv, failer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 VENV = os.environ.get("ALPACA_PY_VENV", os.path.join(REPO, "target", "alpaca-py-venv"))
-REQUIREMENT = "alpaca-py==0.44.*"
 KEY, SECRET = "PKTICKWIRE", "tickwire-secret"
 QUOTES_WANTED, UPDATES_WANTED = 5, 3
-
-
-def fail(message):
-    print(f"alpaca-py check FAILED: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def ensure_venv():
-    """Re-executes this script inside a virtualenv that has alpaca-py."""
-    python = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.prefix) == os.path.abspath(VENV):
-        return
-    if not os.path.exists(python):
-        print(f"creating virtualenv {VENV}", file=sys.stderr)
-        try:
-            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-        except Exception as error:  # ensurepip missing, unwritable directory…
-            fail(
-                f"cannot create the virtualenv {VENV} ({error}); install Python's venv "
-                "module with pip (e.g. `apt-get install python3-venv`)"
-            )
-    probe = subprocess.run(
-        [python, "-c", "import importlib.metadata as m; print(m.version('alpaca-py'))"],
-        capture_output=True,
-        text=True,
-    )
-    if probe.returncode != 0 or not probe.stdout.startswith("0.44."):
-        print(f"installing {REQUIREMENT}", file=sys.stderr)
-        pip = subprocess.run([python, "-m", "pip", "install", "--quiet", REQUIREMENT])
-        if pip.returncode != 0:
-            fail(
-                f"pip install {REQUIREMENT} failed (exit {pip.returncode}); it needs pip "
-                "in the virtualenv and access to PyPI (or PIP_INDEX_URL pointing at a mirror)"
-            )
-    os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+fail = failer("alpaca-py check")
 
 
 def server_url_argument():
@@ -98,7 +65,6 @@ def start_server():
 async def run_clients(base, timeout_s):
     import asyncio
     import datetime
-    import logging
     import uuid
 
     from alpaca.data.live import StockDataStream
@@ -106,16 +72,7 @@ async def run_clients(base, timeout_s):
     from alpaca.trading.models import TradeUpdate
     from alpaca.trading.stream import TradingStream
 
-    errors = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            if record.levelno >= logging.ERROR:
-                errors.append(record.getMessage())
-
-    logging.getLogger("alpaca").addHandler(Collect())
-    logging.getLogger("alpaca").setLevel(logging.INFO)
-
+    errors = collect_alpaca_errors()
     quotes, updates = [], []
     done = asyncio.Event()
 
@@ -170,7 +127,7 @@ async def run_clients(base, timeout_s):
 
 
 def main():
-    ensure_venv()
+    ensure_venv(VENV, "alpaca-py", "0.44.", fail)
     import asyncio
     import signal
 
