@@ -18,16 +18,16 @@
 
 #![allow(clippy::print_stdout)]
 
-#[path = "../tests/support/tmux.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod tmux;
+#[path = "../tests/support/mod.rs"]
+#[allow(unreachable_pub)]
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use tmux::Tmux;
+use support::Server;
+use support::tmux::Tmux;
 
 /// The symbols each client follows (30: the simulated free plan's limit).
 const SYMBOLS: [&str; 30] = [
@@ -55,14 +55,25 @@ fn main() {
             rounds = value.parse().expect("rounds=N");
         }
     }
-    let server = Server::start();
+    let server = Server::start(&[
+        "--rate",
+        RATE_PER_SYMBOL,
+        "--key",
+        "board",
+        "--secret",
+        "board",
+        "--key",
+        "lines",
+        "--secret",
+        "lines",
+    ]);
     println!(
         "board_cpu: quotes for {} symbols, {RATE_PER_SYMBOL} messages/s asked each (2/3 quotes), {seconds} s per round",
         SYMBOLS.len()
     );
     let mut worst: f64 = 0.0;
     for round in 1..=rounds {
-        let (board, lines, rate) = measure(&server.url, Duration::from_secs(seconds), round);
+        let (board, lines, rate) = measure(&server.iex_url, Duration::from_secs(seconds), round);
         let ratio = board / lines.max(1e-9);
         worst = worst.max(ratio);
         println!(
@@ -105,14 +116,7 @@ fn measure(url: &str, wall: Duration, round: u32) -> (f64, f64, String) {
     );
     let mut lines_args = client("lines");
     lines_args.push("--lines");
-    let mut lines = Command::new(BINARY)
-        .args(&lines_args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tickwire watch --lines starts");
+    let mut lines = support::spawn_tickwire(&lines_args, Stdio::null(), Stdio::null());
     // Let both connect and go live before counting.
     thread::sleep(Duration::from_secs(2));
     let (board_before, lines_before) = (cpu_seconds(board.pid), cpu_seconds(lines.id()));
@@ -161,49 +165,4 @@ fn stop(child: &mut Child) {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-}
-
-/// `tickwire serve` at the benchmark's rate; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start() -> Self {
-        let mut child = Command::new(BINARY)
-            .args(["serve", "--rate", RATE_PER_SYMBOL])
-            .args(["--key", "board", "--secret", "board"])
-            .args(["--key", "lines", "--secret", "lines"])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tickwire serve starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = String::new();
-        let url = loop {
-            line.clear();
-            let read = stdout.read_line(&mut line).expect("reads the banner");
-            assert!(read > 0, "tickwire serve ended before printing its URLs");
-            if line.trim_start().starts_with("stocks") {
-                break line
-                    .split_whitespace()
-                    .find(|w| w.starts_with("ws://"))
-                    .expect("a URL")
-                    .to_owned();
-            }
-        };
-        // Keep reading (and discarding) so the pipe never fills.
-        thread::spawn(move || for _ in stdout.lines() {});
-        Self { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

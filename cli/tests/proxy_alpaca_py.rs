@@ -19,7 +19,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -373,41 +373,23 @@ struct Proxy {
 
 impl Proxy {
     fn start(upstream: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-            .args([
-                "proxy",
-                "--upstream",
-                upstream,
-                "--key",
-                UPSTREAM_KEY,
-                "--secret",
-                UPSTREAM_SECRET,
-            ])
-            .args([
-                "--client-key",
-                &format!("{CLIENT_KEY}:{CLIENT_SECRET}"),
-                "--status-every",
-                "1",
-                "--json",
-            ])
-            .env_remove("APCA_API_KEY_ID")
-            .env_remove("APCA_API_SECRET_KEY")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run tickwire proxy");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    // Keep draining so that the proxy never blocks on stderr.
-                    continue;
-                }
-            }
-        });
+        let client_key = format!("{CLIENT_KEY}:{CLIENT_SECRET}");
+        let args = [
+            "proxy",
+            "--upstream",
+            upstream,
+            "--key",
+            UPSTREAM_KEY,
+            "--secret",
+            UPSTREAM_SECRET,
+            "--client-key",
+            &client_key,
+            "--status-every",
+            "1",
+            "--json",
+        ];
+        let mut child = support::spawn_tickwire(&args, Stdio::null(), Stdio::piped());
+        let rx = support::line_reader(child.stderr.take().expect("stderr"), Some);
         let deadline = Instant::now() + PATIENCE;
         let mut seen = Vec::new();
         let (mut base, mut metrics) = (None, None);
@@ -480,14 +462,7 @@ impl Client {
             .spawn()
             .expect("run the alpaca-py client");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                    let _ = tx.send(value);
-                }
-            }
-        });
+        let lines = support::line_reader(stdout, |line| serde_json::from_str(&line).ok());
         Self {
             name: name.to_owned(),
             stdin: child.stdin.take(),

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tickwire_mock::{Account, ExchangeConfig, Fault, LoopbackConfig, LoopbackServer};
 
-use support::{is_data, spawn_tickwire};
+use support::{is_data, line_reader, spawn_tickwire};
 
 /// `tickwire watch --json` on SPY against `server`, its stdout lines parsed.
 struct Watch {
@@ -29,15 +28,8 @@ impl Watch {
         args.extend(extra);
         let mut child = spawn_tickwire(&args, Stdio::piped(), Stdio::null());
         let stdout = child.stdout.take().expect("piped");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value: Value =
-                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-                if sender.send(value).is_err() {
-                    break;
-                }
-            }
+        let lines = line_reader(stdout, |line| {
+            Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")))
         });
         Self {
             child,
