@@ -20,6 +20,7 @@ mod symbol;
 mod test_channel;
 mod timestamp;
 mod transport;
+mod wall_clock;
 
 pub use channel::ChannelKind;
 pub use credentials::{CredentialVars, Credentials, CredentialsError};
@@ -30,3 +31,4 @@ pub use timestamp::{
     InvalidTimestamp, MSGPACK_TIMESTAMP_EXT_TYPE, TIMESTAMP_TEXT_BYTES_MAX, Timestamp,
 };
 pub use transport::{ConnectRequest, Transport, TransportError};
+pub use wall_clock::WallClock;
