@@ -78,36 +78,30 @@ pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &
             },
             out,
         ),
-        Event::Gap {
-            epoch,
-            since,
-            lost_at,
-            last_data_at,
-        } => {
+        Event::Gap { epoch, .. } => {
+            let Some(times) = clock.gap_times(event) else {
+                return;
+            };
             let _ = write!(
                 out,
                 "! gap: connection {epoch} lost at {} UTC{}; data may be missing until it resumes",
-                time_of_day(lost_at.unwrap_or_else(|| clock.wall_time(*since))),
-                last_data(*last_data_at),
+                time_of_day(times.lost_at),
+                last_data(times.last_data_at),
             );
         }
         Event::Resumed {
-            epoch,
-            gap_since,
-            lost_for,
-            lost_at,
-            resumed_at,
-            last_data_at,
+            epoch, lost_for, ..
         } => {
-            let from = last_data_at.or(*lost_at);
-            let from = from.unwrap_or_else(|| clock.wall_time(*gap_since));
-            let to = resumed_at.unwrap_or_else(|| clock.wall_time(*gap_since + *lost_for));
+            let Some(times) = clock.gap_times(event) else {
+                return;
+            };
+            let from = times.last_data_at.unwrap_or(times.lost_at);
             let _ = write!(
                 out,
                 "* resumed on connection {epoch} after {}; backfill {} to {} UTC",
                 seconds(*lost_for),
                 time_of_day(from),
-                time_of_day(to),
+                time_of_day(times.resumed_at.unwrap_or(from)),
             );
         }
         Event::Error { error, fatal } => error_text(error, *fatal, out),

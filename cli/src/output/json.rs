@@ -84,30 +84,26 @@ pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) ->
             message,
             symbols,
         })),
-        Event::Gap {
-            epoch,
-            since,
-            lost_at,
-            last_data_at,
-        } => Line::Gap {
-            epoch: epoch.get(),
-            since: lost_at.unwrap_or_else(|| clock.wall_time(*since)),
-            last_data_at: *last_data_at,
-        },
+        Event::Gap { epoch, .. } => {
+            let times = clock.gap_times(event)?;
+            Line::Gap {
+                epoch: epoch.get(),
+                since: times.lost_at,
+                last_data_at: times.last_data_at,
+            }
+        }
         Event::Resumed {
-            epoch,
-            gap_since,
-            lost_for,
-            lost_at,
-            resumed_at,
-            last_data_at,
-        } => Line::Resumed {
-            epoch: epoch.get(),
-            gap_since: lost_at.unwrap_or_else(|| clock.wall_time(*gap_since)),
-            resumed_at: resumed_at.unwrap_or_else(|| clock.wall_time(*gap_since + *lost_for)),
-            lost_ms: millis(*lost_for),
-            last_data_at: *last_data_at,
-        },
+            epoch, lost_for, ..
+        } => {
+            let times = clock.gap_times(event)?;
+            Line::Resumed {
+                epoch: epoch.get(),
+                gap_since: times.lost_at,
+                resumed_at: times.resumed_at?,
+                lost_ms: millis(*lost_for),
+                last_data_at: times.last_data_at,
+            }
+        }
         Event::Error { error, fatal } => Line::Error(ErrorLine::new(error, *fatal)),
         Event::Unknown { tag } => Line::Unknown { tag, symbol: None },
     })
