@@ -14,6 +14,7 @@ pub mod fanout;
 mod frame;
 pub mod machine;
 pub mod protocol;
+pub mod recovery;
 mod subscription_set;
 mod symbol;
 #[cfg(test)]
