@@ -22,8 +22,8 @@
 //! | `trade_update` | `event`, `symbol?`, `timestamp?`, `price?`, `qty?`, `position_qty?`, `execution_id?`, `order` (Alpaca's order object) |
 //! | `state` | `state` (`idle`, `subscribed`, `connecting`, `live`, `failed`, `closed`), `reconnect_in_ms?`, `epoch?`, `phase?`, `code?`, `message?` |
 //! | `subscription` | `channels`: each confirmed channel (snake_case, e.g. `daily_bars`) with its symbols |
-//! | `gap` | `epoch`, `since` |
-//! | `resumed` | `epoch`, `gap_since`, `lost_ms` |
+//! | `gap` | `epoch`, `since` (wall clock, when the connection was lost), `last_data_at?` (the own `timestamp` of the last data message before it) |
+//! | `resumed` | `epoch`, `gap_since`, `resumed_at`, `lost_ms`, `last_data_at?` (as in its `gap`); backfill from `last_data_at` (or `gap_since`) to `resumed_at` |
 //! | `error` | `message`, `fatal`, `code?`; a refused subscription adds `channel` and `symbols` |
 //! | `dropped` | `count` (since the last `dropped` line), `total` |
 //! | `unknown` | `tag`, `symbol?` |

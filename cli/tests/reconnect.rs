@@ -120,7 +120,32 @@ async fn an_exchange_restart_shows_a_gap_and_a_resume() {
         gap_line["since"].is_string() && gap_line["epoch"] == 1,
         "{gap_line}"
     );
-    assert_eq!(watch.seen[resume.unwrap_or_default()]["epoch"], 2);
+    let resume_line = &watch.seen[resume.unwrap_or_default()];
+    assert_eq!(resume_line["epoch"], 2);
+    // The wall-clock window to backfill: from the last data message's own
+    // time (the last data line before the gap) to the resume.
+    let before_gap = &watch.seen[..gap.unwrap_or_default()];
+    let last_data = before_gap.iter().rev().find(|l| is_data(l));
+    let dropped = before_gap.iter().any(|l| l["type"] == "dropped");
+    if let (Some(last_data), false) = (last_data, dropped) {
+        assert_eq!(
+            gap_line["last_data_at"], last_data["timestamp"],
+            "{gap_line}"
+        );
+    }
+    assert!(gap_line["last_data_at"].is_string(), "{gap_line}");
+    assert_eq!(resume_line["gap_since"], gap_line["since"], "{resume_line}");
+    assert_eq!(resume_line["last_data_at"], gap_line["last_data_at"]);
+    let time = |line: &Value, key: &str| -> tickwire_core::Timestamp {
+        line[key]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("an RFC 3339 time")
+    };
+    assert!(
+        time(resume_line, "resumed_at") >= time(gap_line, "since"),
+        "{resume_line}"
+    );
     drop(watch);
     server.shutdown().await;
 }

@@ -14,12 +14,14 @@ pub mod fanout;
 mod frame;
 pub mod machine;
 pub mod protocol;
+pub mod recovery;
 mod subscription_set;
 mod symbol;
 #[cfg(test)]
 mod test_channel;
 mod timestamp;
 mod transport;
+mod wall_clock;
 
 pub use channel::ChannelKind;
 pub use credentials::{CredentialVars, Credentials, CredentialsError};
@@ -30,3 +32,4 @@ pub use timestamp::{
     InvalidTimestamp, MSGPACK_TIMESTAMP_EXT_TYPE, TIMESTAMP_TEXT_BYTES_MAX, Timestamp,
 };
 pub use transport::{ConnectRequest, Transport, TransportError};
+pub use wall_clock::WallClock;

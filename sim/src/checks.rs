@@ -835,6 +835,9 @@ mod tests {
             epoch: first,
             gap_since: now,
             lost_for: Duration::ZERO,
+            lost_at: None,
+            resumed_at: None,
+            last_data_at: None,
         };
         let broken = r.check_events(at, now, &[resumed], 0, &idle);
         assert_eq!(broken.map_err(|v| v.rule), Err(10));

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, decode_client_message};
 use tickwire_core::machine::{Action, ConnectionEpoch, Machine, StreamKind};
-use tickwire_core::{ConnectRequest, Frame, TransportError};
+use tickwire_core::{ConnectRequest, Frame, Timestamp, TransportError, WallClock};
 use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
 
 use super::checks::{ClientDecode, Violation};
@@ -82,6 +82,8 @@ pub struct World {
     /// Every machine input, when recording.
     recording: Option<Recording>,
     specs: Vec<super::scenario::StreamSpec>,
+    /// The wall-clock time of `base`, for the machines' gap events.
+    wall_clock_start: Timestamp,
     /// Upgrades the link's HTTP front will refuse next (429 or 401).
     refusals: VecDeque<u16>,
 }
@@ -92,6 +94,13 @@ impl World {
         let base = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(7);
+        // The machines read wall time off the exchange's own clock, so their
+        // gap events name the times of the messages it stamped.
+        let wall_clock_start = scenario.exchange.wall_clock_start;
+        let mut scenario = scenario;
+        for spec in &mut scenario.streams {
+            spec.config.wall_clock = Some(WallClock::new(base, wall_clock_start));
+        }
         let exchange = Exchange::new(scenario.exchange, base);
         let specs = scenario.streams.clone();
         let mut streams: Vec<Box<dyn Driven>> = Vec::new();
@@ -139,6 +148,7 @@ impl World {
             refusals: VecDeque::new(),
             recording: None,
             specs,
+            wall_clock_start,
         };
         world.next_command = Some(world.workload.next_delay(&mut world.rng));
         world.next_shot = world.faults.next_delay(&mut world.rng);
@@ -199,6 +209,7 @@ impl World {
     pub fn record_inputs(&mut self) {
         self.recording = Some(Recording {
             streams: self.specs.clone(),
+            wall_clock_start: self.wall_clock_start,
             inputs: Vec::new(),
         });
     }

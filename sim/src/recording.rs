@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Channel};
 use tickwire_core::machine::{Action, ConnectionEpoch, Event, Machine};
 use tickwire_core::protocol::Dialect;
-use tickwire_core::{Frame, TransportError};
+use tickwire_core::{Frame, Timestamp, TransportError, WallClock};
 
 use super::scenario::StreamSpec;
 use super::trace::Trace;
@@ -37,6 +37,8 @@ pub enum MachineInput {
 pub struct Recording {
     /// The streams, by index.
     pub streams: Vec<StreamSpec>,
+    /// The wall-clock time of the run's start (the machines' wall clock).
+    pub wall_clock_start: Timestamp,
     /// (stream, virtual time, input), in the order given.
     pub inputs: Vec<(usize, Duration, MachineInput)>,
 }
@@ -64,12 +66,14 @@ pub fn replay_machines(recording: &Recording) -> Replayed {
         .streams
         .iter()
         .map(|spec| {
+            let mut config = spec.config.clone();
+            config.wall_clock = Some(WallClock::new(base, recording.wall_clock_start));
             if spec.account {
                 let dialect = AlpacaTrading::new(spec.encoding);
-                AnyMachine::Account(Machine::account_stream(spec.config.clone(), dialect, base))
+                AnyMachine::Account(Machine::account_stream(config, dialect, base))
             } else {
                 let dialect = AlpacaMarketData::new(spec.encoding);
-                AnyMachine::Market(Machine::symbol_stream(spec.config.clone(), dialect))
+                AnyMachine::Market(Machine::symbol_stream(config, dialect))
             }
         })
         .collect();

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use tickwire_alpaca::Channel;
 use tickwire_core::protocol::{Dialect, EncodeError, EncodedRequest, Inbound, SubscriptionRequest};
-use tickwire_core::{Credentials, Frame, SubscriptionSet};
+use tickwire_core::{Credentials, Frame, SubscriptionSet, Timestamp};
 
 use super::checks::Heard;
 
@@ -81,6 +81,10 @@ impl<D: Dialect<Channel = Channel>> Dialect for Teed<D> {
         self.seen
             .borrow_mut()
             .extend(out[start..].iter().map(Seen::of));
+    }
+
+    fn data_timestamp(&self, data: &Self::Data) -> Option<Timestamp> {
+        self.inner.data_timestamp(data)
     }
 
     fn encode_auth(&self, credentials: &Credentials) -> Frame {

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use support::{SECRET, SentRequest, ack_frame, error_frame, sym, trades_frame};
+use support::{SECRET, SentRequest, ack_frame, error_frame, sym, trade_time, trades_frame};
 use tickwire_alpaca::{AlpacaMarketData, Encoding, MarketData};
 use tickwire_alpaca::{Channel, SubscriptionSet};
 use tickwire_core::machine::{
     Action, Event, Machine, MachineConfig, RequestId, State, StreamError, SubscriptionOutcome,
 };
-use tickwire_core::{Frame, Symbol, TransportError};
+use tickwire_core::{Frame, Symbol, Timestamp, TransportError, WallClock};
 
 const FRAME_BYTES_MAX: usize = 96;
 const POOL: [&str; 8] = ["AAPL", "MSFT", "AMD", "TSLA", "SPY", "QQQ", "IBM", "*"];
@@ -138,6 +138,8 @@ struct Rig {
     link: Option<Link>,
     previous_state: State,
     gap_open: bool,
+    /// The open gap's wall-clock times, as its `Gap` event gave them.
+    gap_times: Option<(Option<Timestamp>, Option<Timestamp>)>,
     loss_after_limit: bool,
     fatal_seen: bool,
     shut_down: bool,
@@ -157,6 +159,7 @@ impl Rig {
         config.frame_bytes_max = FRAME_BYTES_MAX;
         config.data_silence_timeout = Some(Duration::from_secs(45));
         let now = Instant::now();
+        config.wall_clock = Some(WallClock::new(now, "2024-01-02T14:30:00Z".parse().unwrap()));
         let machine = Machine::symbol_stream(config.clone(), AlpacaMarketData::new(Encoding::Json));
         Self {
             machine,
@@ -165,6 +168,7 @@ impl Rig {
             link: None,
             previous_state: State::Idle,
             gap_open: false,
+            gap_times: None,
             loss_after_limit: false,
             fatal_seen: false,
             shut_down: false,
@@ -175,6 +179,12 @@ impl Rig {
             subscribe_requests: BTreeSet::new(),
             last_ask: BTreeMap::new(),
         }
+    }
+
+    /// The wall-clock time the machine was given for `at`.
+    fn wall(&self, at: Instant) -> Timestamp {
+        let clock = self.config.wall_clock.expect("the rig gives a wall clock");
+        clock.at(at)
     }
 
     fn machine_has_open(&self, epoch: tickwire_core::machine::ConnectionEpoch) -> bool {
@@ -470,7 +480,12 @@ impl Rig {
                     self.delivered_trades.push(trade.id.unwrap_or(0))
                 }
                 Event::Data(other) => panic!("unexpected data {other:?}"),
-                Event::Gap { .. } => {
+                Event::Gap {
+                    since,
+                    lost_at,
+                    last_data_at,
+                    ..
+                } => {
                     assert!(
                         self.previous_state.is_live(),
                         "rule 10: gap without losing live"
@@ -478,10 +493,27 @@ impl Rig {
                     assert!(!self.gap_open, "rule 10: two gaps without a resume");
                     self.gap_open = true;
                     gap_in_batch = true;
+                    // The gap's wall-clock times: its loss, and the last trade delivered.
+                    assert_eq!((since, lost_at), (self.now, Some(self.wall(self.now))));
+                    let last = self.delivered_trades.last().map(|id| trade_time(*id));
+                    assert_eq!(last_data_at, last, "the last data message's time");
+                    self.gap_times = Some((lost_at, last_data_at));
                 }
-                Event::Resumed { .. } => {
+                Event::Resumed {
+                    gap_since,
+                    lost_for,
+                    lost_at,
+                    resumed_at,
+                    last_data_at,
+                    ..
+                } => {
                     assert!(self.gap_open, "rule 10: resumed without a gap");
                     self.gap_open = false;
+                    // The gap's times come back unchanged; the resume is now.
+                    assert_eq!(self.gap_times.take(), Some((lost_at, last_data_at)));
+                    assert_eq!(resumed_at, Some(self.wall(self.now)));
+                    assert_eq!(lost_at, Some(self.wall(gap_since)));
+                    assert_eq!(gap_since + lost_for, self.now);
                 }
                 Event::StateChanged(state) => {
                     self.check_transition(&state, gap_in_batch);

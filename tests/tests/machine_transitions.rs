@@ -138,11 +138,9 @@ fn a_lost_live_connection_reports_a_gap_then_resumes_resubscribed() {
     );
     f.drain();
     assert!(matches!(f.actions.last(), Some(Action::Close { epoch }) if *epoch == first));
-    assert!(
-        f.events.iter().any(
-            |e| matches!(e, Event::Gap { epoch, since } if *epoch == first && *since == lost_at)
-        )
-    );
+    assert!(f.events.iter().any(
+        |e| matches!(e, Event::Gap { epoch, since, .. } if *epoch == first && *since == lost_at)
+    ));
     assert!(matches!(f.state(), State::Subscribed { .. }));
     f.advance_stepwise(Duration::from_secs(1));
     let request_count_before = f.sent_texts().len();

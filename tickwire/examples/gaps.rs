@@ -72,15 +72,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             Event::Resumed {
-                epoch, lost_for, ..
+                epoch,
+                lost_for,
+                lost_at,
+                resumed_at,
+                last_data_at,
+                ..
             } => {
                 prices.stale = false;
                 prices.resumed += 1;
                 prices.quotes_since_resumed = 0;
+                // The window to ask a REST API for: from the last message's
+                // own time (or the loss) to the resume, on the wall clock.
+                let from = last_data_at.or(lost_at).map(|t| t.to_string());
+                let to = resumed_at.map(|t| t.to_string());
                 println!(
-                    "RESUMED: connection {} live after {} ms without data; backfill that span",
+                    "RESUMED: connection {} live after {} ms without data; backfill {} to {}",
                     epoch.get(),
-                    lost_for.as_millis()
+                    lost_for.as_millis(),
+                    from.as_deref().unwrap_or("?"),
+                    to.as_deref().unwrap_or("?"),
                 );
             }
             Event::Error { error, fatal } => {

@@ -13,6 +13,11 @@
 //!
 //! Both reconnect by themselves, resubscribe, and report what they missed as
 //! [`Event::Gap`] and [`Event::Resumed`], inside [`StreamEvent::Machine`].
+//! Besides monotonic `Instant`s these carry wall-clock [`Timestamp`]s: when
+//! the connection was lost (`lost_at`), when it was live again
+//! (`resumed_at`) and the own timestamp of the last data message before the
+//! loss (`last_data_at`), so that Alpaca's REST API can be asked for exactly
+//! the window that was missed.
 //!
 //! ```
 //! use futures::StreamExt;
@@ -80,5 +85,5 @@ pub mod stream;
 
 pub use tickwire_alpaca::{Channel, MarketData, TradeUpdate};
 pub use tickwire_core::machine::{Event, State, SubscriptionOutcome};
-pub use tickwire_core::{Credentials, Symbol};
+pub use tickwire_core::{Credentials, Symbol, Timestamp};
 pub use tickwire_ws::{Error, Feed, MarketDataStream, StreamEvent, TradingEndpoint, TradingStream};

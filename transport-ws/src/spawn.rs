@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
 
 use tokio::sync::{mpsc, watch};
 
-use tickwire_core::Transport;
 use tickwire_core::machine::{Machine, MachineConfig, StreamKind};
+use tickwire_core::{Timestamp, Transport, WallClock};
 
 use crate::builder::Options;
 use crate::driver::{self, Driver, DriverChannels};
@@ -20,13 +21,18 @@ const COMMANDS_CAPACITY: usize = 64;
 /// Creates the machine and spawns its driver on the current tokio runtime.
 pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
     dialect: P::Dialect,
-    config: MachineConfig,
+    mut config: MachineConfig,
     transport: T,
     options: &Options,
 ) -> Result<(HandleOf<P>, EventsOf<P>), Error> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     let name: Arc<str> = options.name_for(&config.url).into();
     let span = tracing::info_span!("tickwire", stream = %name);
+    // The machine reads no clock: one reading of both, taken here, anchors
+    // the wall-clock times of its gap events.
+    config
+        .wall_clock
+        .get_or_insert_with(|| WallClock::new(driver::now(), Timestamp::from(SystemTime::now())));
     let machine = span.in_scope(|| match P::KIND {
         StreamKind::Symbols => Machine::symbol_stream(config, dialect),
         StreamKind::Account => Machine::account_stream(config, dialect, driver::now()),

@@ -395,27 +395,63 @@ async fn resubscribes_after_a_drop(backend: Backend) {
 
 async fn gap_and_resumed_events(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
-    let mut stream = h.aapl_quotes_flowing("data before the drop").await;
+    let mut stream = h.market("/v2/iex", |b| b);
+    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
+    let first_data_at = until(&mut stream, "data before the drop", |e| match e {
+        StreamEvent::Machine(Event::Data(data)) => Some(data.timestamp()),
+        _ => None,
+    })
+    .await;
     h.inject(Fault::Close {
         code: 1011,
         reason: "internal error".into(),
     });
-    let (lost, since) = until(&mut stream, "the gap", |e| match e {
-        StreamEvent::Machine(Event::Gap { epoch, since }) => Some((*epoch, *since)),
+    // The gap names the own time of the last data message before it.
+    let mut last_data_at = Some(first_data_at);
+    let (lost, since, lost_at, gap_last_data_at) = until(&mut stream, "the gap", |e| match e {
+        StreamEvent::Machine(Event::Data(data)) => {
+            last_data_at = Some(data.timestamp());
+            None
+        }
+        StreamEvent::Machine(Event::Gap {
+            epoch,
+            since,
+            lost_at,
+            last_data_at,
+        }) => Some((*epoch, *since, *lost_at, *last_data_at)),
         _ => None,
     })
     .await;
     assert_eq!(lost.get(), 1);
-    let (epoch, gap_since) = until(&mut stream, "the resume", |e| match e {
-        StreamEvent::Machine(Event::Resumed {
-            epoch, gap_since, ..
-        }) => Some((*epoch, *gap_since)),
+    assert_eq!(gap_last_data_at, last_data_at);
+    let lost_at = lost_at.expect("the stream gives its machine a wall clock");
+    let resumed = until(&mut stream, "the resume", |e| match e {
+        StreamEvent::Machine(resumed @ Event::Resumed { .. }) => Some(resumed.clone()),
         StreamEvent::Machine(Event::Data(_)) => panic!("data during the gap"),
         _ => None,
     })
     .await;
+    let Event::Resumed {
+        epoch,
+        gap_since,
+        lost_for,
+        lost_at: resumed_lost_at,
+        resumed_at,
+        last_data_at: resumed_last_data_at,
+    } = resumed
+    else {
+        unreachable!("picked a resume")
+    };
     assert!(epoch > lost);
     assert_eq!(gap_since, since);
+    assert_eq!(
+        (resumed_lost_at, resumed_last_data_at),
+        (Some(lost_at), gap_last_data_at)
+    );
+    // Wall time and the monotonic clock agree on how long the gap lasted.
+    let resumed_at = resumed_at.expect("a wall-clock resume time");
+    let lost_nanos = resumed_at.unix_nanos() - lost_at.unix_nanos();
+    assert_eq!(lost_nanos, lost_for.as_nanos() as i128);
     until(&mut stream, "data after the resume", data_symbol).await;
     h.finish_after(stream).await;
 }

@@ -251,6 +251,8 @@ mod tests {
             &machine::<MarketData>(Event::Gap {
                 epoch: Default::default(),
                 since: clock.now,
+                lost_at: None,
+                last_data_at: None,
             }),
             &clock,
         );

@@ -78,20 +78,30 @@ pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &
             },
             out,
         ),
-        Event::Gap { epoch, since } => {
+        Event::Gap { epoch, .. } => {
+            let Some(times) = clock.gap_times(event) else {
+                return;
+            };
             let _ = write!(
                 out,
-                "! gap: connection {epoch} lost at {} UTC; data may be missing until it resumes",
-                time_of_day(clock.wall_time(*since))
+                "! gap: connection {epoch} lost at {} UTC{}; data may be missing until it resumes",
+                time_of_day(times.lost_at),
+                last_data(times.last_data_at),
             );
         }
         Event::Resumed {
             epoch, lost_for, ..
         } => {
+            let Some(times) = clock.gap_times(event) else {
+                return;
+            };
+            let from = times.last_data_at.unwrap_or(times.lost_at);
             let _ = write!(
                 out,
-                "* resumed on connection {epoch} after {}; backfill what was missed",
-                seconds(*lost_for)
+                "* resumed on connection {epoch} after {}; backfill {} to {} UTC",
+                seconds(*lost_for),
+                time_of_day(from),
+                time_of_day(times.resumed_at.unwrap_or(from)),
             );
         }
         Event::Error { error, fatal } => error_text(error, *fatal, out),
@@ -391,6 +401,12 @@ pub(crate) fn size(value: f64) -> String {
     }
 }
 
+/// ` (last data at …)`, or nothing when no data message came before.
+fn last_data(at: Option<Timestamp>) -> String {
+    at.map(|at| format!(" (last data at {})", time_of_day(at)))
+        .unwrap_or_default()
+}
+
 fn seconds(duration: Duration) -> String {
     format!("{:.1} s", duration.as_secs_f64())
 }
@@ -528,8 +544,37 @@ mod tests {
             epoch: Default::default(),
             gap_since: clock.now,
             lost_for: Duration::from_millis(2300),
+            lost_at: None,
+            resumed_at: None,
+            last_data_at: None,
         }));
         assert!(text.contains("after 2.3 s"), "{text}");
+        // Without the machine's wall times, the printer's clock stands in.
+        assert!(text.contains("; backfill 15:04:0"), "{text}");
+
+        let at = |text: &str| Some(text.parse::<Timestamp>().unwrap());
+        let text = render(&machine::<MarketData>(Event::Gap {
+            epoch: Default::default(),
+            since: clock.now,
+            lost_at: at("2024-01-02T15:04:05.25Z"),
+            last_data_at: at("2024-01-02T15:04:04.9Z"),
+        }));
+        assert!(
+            text.contains("lost at 15:04:05.250 UTC (last data at 15:04:04.900)"),
+            "{text}"
+        );
+        let text = render(&machine::<MarketData>(Event::Resumed {
+            epoch: Default::default(),
+            gap_since: clock.now,
+            lost_for: Duration::from_millis(2300),
+            lost_at: at("2024-01-02T15:04:05.25Z"),
+            resumed_at: at("2024-01-02T15:04:07.55Z"),
+            last_data_at: at("2024-01-02T15:04:04.9Z"),
+        }));
+        assert!(
+            text.contains("backfill 15:04:04.900 to 15:04:07.550 UTC"),
+            "{text}"
+        );
     }
 
     #[test]

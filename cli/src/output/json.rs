@@ -84,19 +84,26 @@ pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) ->
             message,
             symbols,
         })),
-        Event::Gap { epoch, since } => Line::Gap {
-            epoch: epoch.get(),
-            since: clock.wall_time(*since),
-        },
+        Event::Gap { epoch, .. } => {
+            let times = clock.gap_times(event)?;
+            Line::Gap {
+                epoch: epoch.get(),
+                since: times.lost_at,
+                last_data_at: times.last_data_at,
+            }
+        }
         Event::Resumed {
-            epoch,
-            gap_since,
-            lost_for,
-        } => Line::Resumed {
-            epoch: epoch.get(),
-            gap_since: clock.wall_time(*gap_since),
-            lost_ms: millis(*lost_for),
-        },
+            epoch, lost_for, ..
+        } => {
+            let times = clock.gap_times(event)?;
+            Line::Resumed {
+                epoch: epoch.get(),
+                gap_since: times.lost_at,
+                resumed_at: times.resumed_at?,
+                lost_ms: millis(*lost_for),
+                last_data_at: times.last_data_at,
+            }
+        }
         Event::Error { error, fatal } => Line::Error(ErrorLine::new(error, *fatal)),
         Event::Unknown { tag } => Line::Unknown { tag, symbol: None },
     })
@@ -145,15 +152,24 @@ pub(crate) enum Line<'a> {
         epoch: u64,
         /// When it was lost.
         since: Timestamp,
+        /// The own timestamp of the last data message before the loss.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_data_at: Option<Timestamp>,
     },
-    /// The stream is live again.
+    /// The stream is live again: what was missed lies between
+    /// `last_data_at` (or `gap_since`) and `resumed_at`.
     Resumed {
         /// The new connection.
         epoch: u64,
         /// When the gap began.
         gap_since: Timestamp,
+        /// When the stream was live again.
+        resumed_at: Timestamp,
         /// How long it lasted.
         lost_ms: u64,
+        /// The own timestamp of the last data message before the gap.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_data_at: Option<Timestamp>,
     },
     /// Something went wrong.
     Error(ErrorLine<'a>),
@@ -789,6 +805,8 @@ mod tests {
             &machine::<MarketData>(Event::Gap {
                 epoch: Default::default(),
                 since: clock.now - Duration::from_millis(500),
+                lost_at: None,
+                last_data_at: None,
             }),
             &clock,
             &mut out,
@@ -803,9 +821,40 @@ mod tests {
             epoch: Default::default(),
             gap_since: Instant::now(),
             lost_for: Duration::from_millis(1250),
+            lost_at: None,
+            resumed_at: None,
+            last_data_at: None,
         }));
         assert_eq!(line["type"], "resumed");
         assert_eq!(line["lost_ms"], 1250);
+        assert!(line.get("last_data_at").is_none(), "{line}");
+
+        let at = |text: &str| Some(text.parse::<Timestamp>().unwrap());
+        let line = render(&machine::<MarketData>(Event::Gap {
+            epoch: Default::default(),
+            since: Instant::now(),
+            lost_at: at("2024-01-02T15:04:05.25Z"),
+            last_data_at: at("2024-01-02T15:04:04.9Z"),
+        }));
+        assert_eq!(
+            line,
+            json!({"type": "gap", "epoch": 0, "since": "2024-01-02T15:04:05.25Z",
+                   "last_data_at": "2024-01-02T15:04:04.9Z"})
+        );
+        let line = render(&machine::<MarketData>(Event::Resumed {
+            epoch: Default::default(),
+            gap_since: Instant::now(),
+            lost_for: Duration::from_millis(2300),
+            lost_at: at("2024-01-02T15:04:05.25Z"),
+            resumed_at: at("2024-01-02T15:04:07.55Z"),
+            last_data_at: at("2024-01-02T15:04:04.9Z"),
+        }));
+        assert_eq!(
+            line,
+            json!({"type": "resumed", "epoch": 0, "gap_since": "2024-01-02T15:04:05.25Z",
+                   "resumed_at": "2024-01-02T15:04:07.55Z", "lost_ms": 2300,
+                   "last_data_at": "2024-01-02T15:04:04.9Z"})
+        );
 
         let line = render(&machine::<MarketData>(Event::Refused {
             channel: Channel::UpdatedBars,

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::time::{Instant, SystemTime};
 
 use tickwire_alpaca::Channel;
-use tickwire_core::machine::SubscriptionOutcome;
+use tickwire_core::machine::{self, SubscriptionOutcome};
 use tickwire_core::{Symbol, Timestamp};
 use tickwire_ws::StreamEvent;
 
@@ -89,6 +89,49 @@ impl Clock {
         };
         Timestamp::from(wall.unwrap_or(self.wall))
     }
+
+    /// The wall-clock times of a gap or a resume: the machine's, or where
+    /// it gave none, this clock's reading of the event's `Instant`s.
+    pub(crate) fn gap_times<D, C>(&self, event: &machine::Event<D, C>) -> Option<GapTimes> {
+        match event {
+            machine::Event::Gap {
+                since,
+                lost_at,
+                last_data_at,
+                ..
+            } => Some(GapTimes {
+                lost_at: lost_at.unwrap_or_else(|| self.wall_time(*since)),
+                resumed_at: None,
+                last_data_at: *last_data_at,
+            }),
+            machine::Event::Resumed {
+                gap_since,
+                lost_for,
+                lost_at,
+                resumed_at,
+                last_data_at,
+                ..
+            } => Some(GapTimes {
+                lost_at: lost_at.unwrap_or_else(|| self.wall_time(*gap_since)),
+                resumed_at: Some(
+                    resumed_at.unwrap_or_else(|| self.wall_time(*gap_since + *lost_for)),
+                ),
+                last_data_at: *last_data_at,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A gap's wall-clock times, as the output shows them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GapTimes {
+    /// When the connection was lost.
+    pub(crate) lost_at: Timestamp,
+    /// When the stream was live again (`None` for the gap itself).
+    pub(crate) resumed_at: Option<Timestamp>,
+    /// The own time of the last data message before the loss.
+    pub(crate) last_data_at: Option<Timestamp>,
 }
 
 /// The output style.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{ConnectRequest, Credentials};
+use crate::{ConnectRequest, Credentials, WallClock};
 
 /// Settings of one stream's machine.
 ///
@@ -64,6 +64,11 @@ pub struct MachineConfig {
     /// (with the default backoff, about 8 s of retries when the host refuses
     /// connections, about a minute when it never answers).
     pub connect_attempts_max: Option<u32>,
+    /// Where the wall-clock times of [`Event::Gap`](crate::machine::Event::Gap)
+    /// and [`Event::Resumed`](crate::machine::Event::Resumed) come from; the
+    /// machine reads no clock itself. `None` (the default) leaves those
+    /// times out; tickwire's drivers set it when they start a stream.
+    pub wall_clock: Option<WallClock>,
 }
 
 impl MachineConfig {
@@ -87,6 +92,7 @@ impl MachineConfig {
             frame_bytes_max: 4096,
             seed: 0,
             connect_attempts_max: Some(5),
+            wall_clock: None,
         }
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{DecodeError, EncodeError};
-use crate::{SubscriptionSet, Symbol, TransportError};
+use crate::{SubscriptionSet, Symbol, Timestamp, TransportError};
 
 use super::State;
 
@@ -217,14 +217,23 @@ pub enum Event<D, C> {
     ///
     /// The gap stays open until the stream is live again, even if every
     /// symbol is unsubscribed meanwhile; only shutdown or failure end it
-    /// without a [`Event::Resumed`].
+    /// without a [`Event::Resumed`]. The wall-clock times are `None` when
+    /// the machine was given no [`MachineConfig::wall_clock`](super::MachineConfig::wall_clock).
     Gap {
         /// The connection that was lost.
         epoch: ConnectionEpoch,
         /// When it was lost.
         since: Instant,
+        /// When it was lost, on the wall clock.
+        lost_at: Option<Timestamp>,
+        /// The own timestamp of the last data message delivered before the
+        /// loss ([`Dialect::data_timestamp`](crate::protocol::Dialect::data_timestamp)):
+        /// what the server sent after it may be missing. `None` before the
+        /// first such message.
+        last_data_at: Option<Timestamp>,
     },
-    /// The stream is live again after a gap; backfill what was missed.
+    /// The stream is live again after a gap; backfill what was missed, from
+    /// `last_data_at` (or `lost_at`) to `resumed_at`.
     Resumed {
         /// The new connection.
         epoch: ConnectionEpoch,
@@ -232,6 +241,13 @@ pub enum Event<D, C> {
         gap_since: Instant,
         /// How long the gap lasted.
         lost_for: Duration,
+        /// When the gap began, on the wall clock (the [`Event::Gap`]'s `lost_at`).
+        lost_at: Option<Timestamp>,
+        /// When the stream was live again, on the wall clock.
+        resumed_at: Option<Timestamp>,
+        /// The [`Event::Gap`]'s `last_data_at`: the own timestamp of the
+        /// last data message delivered before the gap.
+        last_data_at: Option<Timestamp>,
     },
     /// Something went wrong. If `fatal`, the stream stopped (state `Failed`);
     /// otherwise it carries on (reconnecting if needed).

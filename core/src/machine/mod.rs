@@ -28,7 +28,7 @@ use timers::{Timer, TimerTable};
 use crate::protocol::{
     Dialect, Inbound, ServerError, SubscriptionOp, SubscriptionRequest, Verdict,
 };
-use crate::{ChannelKind, Frame, SubscriptionSet, Symbol, TransportError};
+use crate::{ChannelKind, Frame, SubscriptionSet, Symbol, Timestamp, TransportError};
 
 /// Which rules a stream connects by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +61,14 @@ pub enum CommandError {
     /// The command named no symbol.
     #[error("no symbols given; name at least one symbol or the wildcard \"*\"")]
     NoSymbols,
+}
+
+/// A gap that has begun and not yet ended: what [`Event::Resumed`] repeats.
+#[derive(Debug, Clone, Copy)]
+struct OpenGap {
+    since: Instant,
+    lost_at: Option<Timestamp>,
+    last_data_at: Option<Timestamp>,
 }
 
 /// A stream's connection state machine: sans-I/O, deterministic for a seed.
@@ -172,8 +180,10 @@ pub struct Machine<D: Dialect> {
     subscriptions: Subscriptions<D::Channel>,
     timers: TimerTable,
     backoff: Backoff,
-    /// The open gap: the connection whose loss began it, and when.
-    gap: Option<(ConnectionEpoch, Instant)>,
+    /// The open gap, until the stream is live again.
+    gap: Option<OpenGap>,
+    /// The own timestamp of the last data message delivered.
+    last_data_at: Option<Timestamp>,
     /// Whether the stream has been live at least once.
     ever_live: bool,
     /// Connection attempts failed in a row before the stream was ever live.
@@ -226,6 +236,7 @@ impl<D: Dialect> Machine<D> {
             subscriptions: Subscriptions::default(),
             timers: TimerTable::default(),
             gap: None,
+            last_data_at: None,
             ever_live: false,
             failed_attempts: 0,
             actions: VecDeque::new(),
@@ -480,6 +491,9 @@ impl<D: Dialect> Machine<D> {
     ) {
         match message {
             Inbound::Data(data) => {
+                if let Some(at) = self.dialect.data_timestamp(&data) {
+                    self.last_data_at = Some(at);
+                }
                 self.events.push_back(Event::Data(data));
                 if let (Some(silence), true) = (
                     self.config.data_silence_timeout,
@@ -633,11 +647,14 @@ impl<D: Dialect> Machine<D> {
         if let Some(silence) = self.config.data_silence_timeout {
             self.timers.set(Timer::DataSilence, now + silence);
         }
-        if let Some((_, gap_since)) = self.gap.take() {
+        if let Some(gap) = self.gap.take() {
             self.events.push_back(Event::Resumed {
                 epoch,
-                gap_since,
-                lost_for: now.saturating_duration_since(gap_since),
+                gap_since: gap.since,
+                lost_for: now.saturating_duration_since(gap.since),
+                lost_at: gap.lost_at,
+                resumed_at: self.wall_time(now),
+                last_data_at: gap.last_data_at,
             });
         }
     }
@@ -728,8 +745,18 @@ impl<D: Dialect> Machine<D> {
         if let State::Live { since, .. } = self.state {
             self.backoff.note_live_ended(since, now);
             if !nothing_wanted && self.gap.is_none() {
-                self.gap = Some((epoch, now));
-                self.events.push_back(Event::Gap { epoch, since: now });
+                let gap = OpenGap {
+                    since: now,
+                    lost_at: self.wall_time(now),
+                    last_data_at: self.last_data_at,
+                };
+                self.gap = Some(gap);
+                self.events.push_back(Event::Gap {
+                    epoch,
+                    since: gap.since,
+                    lost_at: gap.lost_at,
+                    last_data_at: gap.last_data_at,
+                });
             }
         }
         if nothing_wanted && self.kind == StreamKind::Symbols {
@@ -740,6 +767,10 @@ impl<D: Dialect> Machine<D> {
             self.set_state(State::Subscribed { reconnect_at });
         }
         self.settle();
+    }
+
+    fn wall_time(&self, now: Instant) -> Option<Timestamp> {
+        self.config.wall_clock.map(|clock| clock.at(now))
     }
 
     fn fail(&mut self, error: StreamError) {

@@ -12,7 +12,7 @@ use std::fmt;
 
 pub use verdict::{ServerError, Verdict};
 
-use crate::{ChannelKind, Credentials, Frame, SubscriptionSet, Symbol};
+use crate::{ChannelKind, Credentials, Frame, SubscriptionSet, Symbol, Timestamp};
 
 /// A message from the server, as the machine needs to see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +137,14 @@ pub trait Dialect: fmt::Debug + Send + 'static {
     /// Never fails as a whole and never panics: undecodable messages become
     /// [`Inbound::Malformed`] and the rest of the frame is still decoded.
     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<Self::Data, Self::Channel>>);
+
+    /// The time a data message carries of its own (when the server made
+    /// it), if any: the gap events report the last one, so an application
+    /// can ask for exactly what followed it. The default knows none.
+    fn data_timestamp(&self, data: &Self::Data) -> Option<Timestamp> {
+        let _ = data;
+        None
+    }
 
     /// The authentication message.
     fn encode_auth(&self, credentials: &Credentials) -> Frame;

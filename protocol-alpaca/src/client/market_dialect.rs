@@ -4,7 +4,7 @@ use crate::Channel;
 use crate::client::market_decode::decode_market_frame;
 use crate::client::request::{AuthForm, RequestForm, encode_auth, encode_subscription};
 use crate::model::market::MarketData;
-use crate::{Credentials, Frame};
+use crate::{Credentials, Frame, Timestamp};
 use crate::{Encoding, USER_AGENT};
 use tickwire_core::protocol::{Dialect, EncodeError, EncodedRequest, Inbound, SubscriptionRequest};
 
@@ -67,6 +67,11 @@ impl Dialect for AlpacaMarketData {
 
     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<MarketData, Channel>>) {
         decode_market_frame(frame, out);
+    }
+
+    /// The message's `t` (`updated_at` for news).
+    fn data_timestamp(&self, data: &MarketData) -> Option<Timestamp> {
+        Some(data.timestamp())
     }
 
     fn encode_auth(&self, credentials: &Credentials) -> Frame {

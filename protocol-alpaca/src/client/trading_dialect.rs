@@ -17,7 +17,7 @@ use crate::model::trading::TradeUpdate;
 use crate::model::verdicts::verdict_for_trading_error;
 use crate::wire::frame::Wire;
 use crate::wire::seed::Seed;
-use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol};
+use crate::{Channel, Credentials, Frame, SubscriptionSet, Symbol, Timestamp};
 use tickwire_core::protocol::{
     DecodeError, Dialect, EncodeError, EncodedRequest, Inbound, ServerError, SubscriptionRequest,
 };
@@ -102,6 +102,11 @@ impl Dialect for AlpacaTrading {
 
     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<TradeUpdate, Channel>>) {
         decode_trading_frame(frame, out);
+    }
+
+    /// The event's `timestamp`, else its order's `updated_at`.
+    fn data_timestamp(&self, data: &TradeUpdate) -> Option<Timestamp> {
+        Some(data.timestamp.unwrap_or(data.order.updated_at))
     }
 
     fn encode_auth(&self, credentials: &Credentials) -> Frame {

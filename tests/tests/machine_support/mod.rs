@@ -10,7 +10,7 @@ use tickwire_alpaca::{Channel, Feed, SubscriptionSet};
 use tickwire_core::machine::{
     Action, ConnectionEpoch, Event, Machine, MachineConfig, RequestId, State,
 };
-use tickwire_core::{Credentials, Frame, Symbol, TransportError};
+use tickwire_core::{Credentials, Frame, Symbol, Timestamp, TransportError};
 
 pub const KEY: &str = "PKFIXTUREKEY";
 pub const SECRET: &str = "fixture-secret-value";
@@ -300,14 +300,27 @@ pub fn ack_frame(set: &SubscriptionSet) -> String {
     serde_json::Value::Array(vec![object.into()]).to_string()
 }
 
-/// A frame of trades numbered `first..first+count` (the number is the trade id).
+/// A frame of trades numbered `first..first+count` (the number is the trade
+/// id; trade `i` is stamped [`trade_time`]`(i)`).
 pub fn trades_frame(symbol: &str, first: u64, count: u64) -> String {
     let items: Vec<String> = (first..first + count)
-        .map(|i| {
-            format!(r#"{{"T":"t","S":"{symbol}","i":{i},"x":"V","p":100.5,"s":10,"c":["@"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}}"#)
-        })
+        .map(|i| trade_json(symbol, i, trade_time(i)))
         .collect();
     format!("[{}]", items.join(","))
+}
+
+/// The own timestamp of the trade numbered `id` in [`trades_frame`]:
+/// 2024-01-02T15:04:05.123456789Z plus `id` milliseconds.
+pub fn trade_time(id: u64) -> Timestamp {
+    let start = Timestamp::from_unix_nanos(1_704_207_845_123_456_789);
+    Timestamp::from_unix_nanos(start.unix_nanos() as i64 + id as i64 * 1_000_000)
+}
+
+/// One trade message with this id and own timestamp.
+pub fn trade_json(symbol: &str, id: u64, at: Timestamp) -> String {
+    format!(
+        r#"{{"T":"t","S":"{symbol}","i":{id},"x":"V","p":100.5,"s":10,"c":["@"],"z":"C","t":"{at}"}}"#
+    )
 }
 
 pub fn error_frame(code: u16, msg: &str) -> String {

@@ -6,7 +6,9 @@ mod endpoint;
 mod faults;
 mod generator;
 mod market_data;
+mod order_history;
 mod plan;
+mod rest_orders;
 mod rng;
 mod routing;
 mod session;
@@ -31,11 +33,13 @@ pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
 pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, Faults};
 pub use generator::{MarketConfig, TEST_SYMBOL};
+pub use rest_orders::{ORDERS_PAGE_MAX, RestResponse};
 pub use stats::ExchangeStats;
 pub use trading::TradingConfig;
 
 use accounts::{AccountId, Accounts, Slots};
 use generator::{Event, Generator};
+use order_history::OrderHistory;
 use routing::Routing;
 use session::{Phase, Session};
 use trading::Desk;
@@ -219,6 +223,8 @@ pub struct Exchange {
     /// (a buffer kept for its capacity).
     pub(crate) listening_accounts: Vec<AccountId>,
     pub(crate) desk: Desk,
+    /// Every order's latest state, for the REST order list.
+    pub(crate) order_history: OrderHistory,
     refusals: VecDeque<u16>,
     restarts: u64,
     pub(crate) stats: ExchangeStats,
@@ -236,6 +242,7 @@ impl Exchange {
             trade_updates: Vec::new(),
             listening_accounts: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
+            order_history: OrderHistory::default(),
             config,
             started_at: now,
             sessions: BTreeMap::new(),

@@ -722,6 +722,9 @@ impl Exchange {
         let mut updates = std::mem::take(&mut self.trade_updates);
         updates.clear();
         self.desk.advance(now, &listening, &wall, &mut updates);
+        for (account, update) in &updates {
+            self.order_history.record(*account, &update.order);
+        }
         for (account, update) in updates.drain(..) {
             let targets: Vec<(SessionId, super::Encoding)> = self
                 .sessions

@@ -1,0 +1,80 @@
+//! Wall-clock time derived from the monotonic clock the machine is driven by.
+
+use std::time::Instant;
+
+use crate::Timestamp;
+
+/// Reads wall-clock time off a monotonic `Instant`: one moment known on both
+/// clocks (the anchor), and the elapsed time since.
+///
+/// The machine never reads a clock; a driver reads both once and hands the
+/// pair over in [`MachineConfig::wall_clock`](crate::machine::MachineConfig::wall_clock).
+/// A simulation gives a fixed pair and stays deterministic.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use tickwire_core::{Timestamp, WallClock};
+/// let start = Instant::now();
+/// let clock = WallClock::new(start, "2024-01-02T14:30:00Z".parse()?);
+/// let later = clock.at(start + Duration::from_millis(1500));
+/// assert_eq!(later.to_string(), "2024-01-02T14:30:01.5Z");
+/// # Ok::<(), tickwire_core::InvalidTimestamp>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    anchor: Instant,
+    anchor_wall: Timestamp,
+}
+
+impl WallClock {
+    /// A clock on which `anchor` reads `anchor_wall`.
+    pub const fn new(anchor: Instant, anchor_wall: Timestamp) -> Self {
+        Self {
+            anchor,
+            anchor_wall,
+        }
+    }
+
+    /// The wall-clock time of `now` (also before the anchor); saturates at
+    /// the ends of [`Timestamp::from_unix_nanos`]'s range.
+    pub fn at(&self, now: Instant) -> Timestamp {
+        let nanos = match now.checked_duration_since(self.anchor) {
+            Some(after) => after.as_nanos() as i128,
+            None => -((self.anchor - now).as_nanos() as i128),
+        };
+        shifted(self.anchor_wall, nanos)
+    }
+}
+
+/// `at` moved by `nanos` (negative: earlier), saturating at the ends of
+/// [`Timestamp::from_unix_nanos`]'s range.
+pub(crate) fn shifted(at: Timestamp, nanos: i128) -> Timestamp {
+    let moved = at.unix_nanos().saturating_add(nanos);
+    Timestamp::from_unix_nanos(moved.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn reads_before_and_after_the_anchor() {
+        let anchor = Instant::now() + Duration::from_secs(10);
+        let clock = WallClock::new(anchor, Timestamp::from_unix_nanos(5_000_000_000));
+        assert_eq!(clock.at(anchor).unix_nanos(), 5_000_000_000);
+        let before = clock.at(anchor - Duration::from_millis(250));
+        assert_eq!(before.unix_nanos(), 4_750_000_000);
+        let after = clock.at(anchor + Duration::from_nanos(7));
+        assert_eq!(after.unix_nanos(), 5_000_000_007);
+    }
+
+    #[test]
+    fn saturates_instead_of_wrapping() {
+        let anchor = Instant::now();
+        let clock = WallClock::new(anchor, Timestamp::from_unix_nanos(i64::MAX - 1));
+        let far = clock.at(anchor + Duration::from_secs(10));
+        assert_eq!(far.unix_nanos(), i128::from(i64::MAX));
+    }
+}
