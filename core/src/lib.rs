@@ -10,11 +10,9 @@
 
 mod channel;
 mod credentials;
-pub mod fanout;
 mod frame;
 pub mod machine;
 pub mod protocol;
-pub mod recovery;
 mod subscription_set;
 mod symbol;
 #[cfg(test)]

@@ -80,6 +80,24 @@ impl Timestamp {
         self.seconds as i128 * NANOS_PER_SECOND as i128 + self.nanos as i128
     }
 
+    /// This time moved by `nanos` (negative: earlier), saturating at the
+    /// ends of [`from_unix_nanos`](Self::from_unix_nanos)'s range.
+    ///
+    /// ```
+    /// use tickwire_core::Timestamp;
+    /// let t = Timestamp::from_unix_nanos(1_000);
+    /// assert_eq!(t.saturating_add_nanos(-400), Timestamp::from_unix_nanos(600));
+    /// assert_eq!(t.saturating_add_nanos(i128::MAX), Timestamp::from_unix_nanos(i64::MAX));
+    /// ```
+    #[must_use]
+    pub fn saturating_add_nanos(self, nanos: i128) -> Self {
+        let moved = self.unix_nanos().saturating_add(nanos);
+        // In i64's range after the clamp.
+        #[allow(clippy::cast_possible_truncation)]
+        let moved = moved.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        Self::from_unix_nanos(moved)
+    }
+
     /// Parses RFC 3339, e.g. `2024-01-02T15:04:05.123456789Z`.
     pub fn parse_rfc3339(text: &str) -> Result<Self, InvalidTimestamp> {
         parse(text.as_bytes()).ok_or_else(|| InvalidTimestamp(truncated(text)))

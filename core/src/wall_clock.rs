@@ -42,15 +42,8 @@ impl WallClock {
             Some(after) => after.as_nanos() as i128,
             None => -((self.anchor - now).as_nanos() as i128),
         };
-        shifted(self.anchor_wall, nanos)
+        self.anchor_wall.saturating_add_nanos(nanos)
     }
-}
-
-/// `at` moved by `nanos` (negative: earlier), saturating at the ends of
-/// [`Timestamp::from_unix_nanos`]'s range.
-pub(crate) fn shifted(at: Timestamp, nanos: i128) -> Timestamp {
-    let moved = at.unix_nanos().saturating_add(nanos);
-    Timestamp::from_unix_nanos(moved.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use metrics::Counter;
 use tickwire_alpaca::{Encoding, TRADING_PATH, TradeUpdate, TradingServerMessage};
-use tickwire_core::fanout::ClientId;
 use tickwire_core::machine::Event;
+use tickwire_fanout::ClientId;
 use tickwire_ws::{Events, StreamEvent, StreamHandle, TradingEndpoint, TradingStream};
 
 use crate::inbox::{Inbox, Wake};

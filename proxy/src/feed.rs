@@ -9,8 +9,8 @@ use futures::StreamExt;
 use metrics::{Counter, Gauge};
 use tickwire_alpaca::{Channel, Feed, MarketData, ServerMessage};
 use tickwire_core::Symbol;
-use tickwire_core::fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand, UpstreamToken};
 use tickwire_core::machine::{Event, State, SubscriptionOutcome};
+use tickwire_fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand, UpstreamToken};
 use tickwire_ws::{Events, Feed as WsFeed, MarketDataStream, StreamEvent, StreamHandle};
 use tokio::sync::mpsc;
 

@@ -10,7 +10,7 @@
 //! and account, kept connected by tickwire's machine:
 //!
 //! - subscriptions are reference-counted per (channel, symbol) across
-//!   clients by a [`FanoutHub`](tickwire_core::fanout::FanoutHub); a
+//!   clients by a [`FanoutHub`](tickwire_fanout::FanoutHub); a
 //!   symbol leaves upstream only when no client wants it, each client's
 //!   acknowledgement lists its own set, and each client receives only what
 //!   it subscribed to;

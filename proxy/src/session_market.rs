@@ -7,8 +7,8 @@ use tickwire_alpaca::{
     Channel, ClientMessage, Encoding, Feed, ServerMessage, SubscriptionSet, decode_client_message,
     encode_market_frame,
 };
-use tickwire_core::fanout::ClientId;
 use tickwire_core::{ChannelKind, Frame};
+use tickwire_fanout::ClientId;
 
 use crate::downstream::{Incoming, WsSource, market_error, read};
 use crate::feed::FeedCommand;

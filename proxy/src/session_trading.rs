@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tickwire_alpaca::{
     ClientMessage, TradingServerMessage, decode_client_message, encode_trading_frame,
 };
-use tickwire_core::fanout::ClientId;
+use tickwire_fanout::ClientId;
 
 use crate::account::AccountCommand;
 use crate::downstream::{Incoming, WsSource, read};

@@ -1,4 +1,5 @@
-//! Many clients' subscriptions over one upstream stream: the fan-out hub.
+//! tickwire-fanout: many clients' subscriptions over one upstream stream,
+//! the fan-out hub.
 //!
 //! [`FanoutHub`] is sans-I/O, like the machine. Clients join, subscribe,
 //! unsubscribe and leave; the hub keeps a reference count per (channel,

@@ -1,6 +1,6 @@
 //! What the hub asks of the upstream stream and tells its clients.
 
-use crate::{SubscriptionSet, Symbol};
+use tickwire_core::{SubscriptionSet, Symbol};
 
 use super::ClientId;
 

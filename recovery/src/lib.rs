@@ -1,6 +1,7 @@
-//! What a stream missed, fetched again: the sans-I/O recovery planner.
+//! tickwire-recovery: what a stream missed, fetched again; the sans-I/O
+//! recovery planner.
 //!
-//! [`Recovery`] decides, from a stream's [`Event::Resumed`](crate::machine::Event::Resumed)
+//! [`Recovery`] decides, from a stream's [`Event::Resumed`](tickwire_core::machine::Event::Resumed)
 //! (with its wall-clock times), which window of history to fetch from a
 //! vendor's REST API, follows the pages of each window, and merges the
 //! fetched records with the live ones: each record (by its
@@ -24,7 +25,7 @@ pub use planner::Recovery;
 
 use std::fmt;
 
-use crate::Timestamp;
+use tickwire_core::Timestamp;
 
 /// A record that can arrive both live and from a fetch: its identity and
 /// its own time.
@@ -35,7 +36,7 @@ use crate::Timestamp;
 ///
 /// ```
 /// use tickwire_core::Timestamp;
-/// use tickwire_core::recovery::Recoverable;
+/// use tickwire_recovery::Recoverable;
 /// struct Trade { symbol: String, id: u64, at: Timestamp }
 /// impl Recoverable for Trade {
 ///     type Key = (String, u64);

@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 use proptest::prelude::*;
 
 use super::*;
-use crate::machine::SubscriptionOutcome;
-use crate::test_channel::Channel;
-use crate::{SubscriptionSet, Symbol};
+use tickwire_alpaca::Channel;
+use tickwire_core::machine::SubscriptionOutcome;
+use tickwire_core::{SubscriptionSet, Symbol};
 
 const SYMBOLS: [&str; 5] = ["AAPL", "MSFT", "SPY", "TSLA", "*"];
 const CHANNELS: [Channel; 3] = [Channel::Trades, Channel::Quotes, Channel::Bars];

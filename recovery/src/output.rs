@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::Timestamp;
+use tickwire_core::Timestamp;
 
 /// Identifies one window of history being fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tickwire_core::recovery::RecoveryConfig;
+/// use tickwire_recovery::RecoveryConfig;
 /// let mut config = RecoveryConfig::default();
 /// config.margin = Duration::from_secs(5);
 /// assert_eq!(config.pages_max, 1_000);

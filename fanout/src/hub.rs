@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::machine::SubscriptionOutcome;
-use crate::{ChannelKind, SubscriptionSet, Symbol};
+use tickwire_core::machine::SubscriptionOutcome;
+use tickwire_core::{ChannelKind, SubscriptionSet, Symbol};
 
 use super::{ClientId, ClientOutput, UpstreamCommand, UpstreamToken};
 
@@ -34,7 +34,7 @@ pub struct UnknownClient(pub ClientId);
 ///   at once (after the requests before it).
 ///
 /// ```
-/// use tickwire_core::fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand};
+/// use tickwire_fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand};
 /// use tickwire_core::machine::SubscriptionOutcome;
 /// use tickwire_core::Symbol;
 /// # #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,4 +1,4 @@
-//! The recovery planner (`tickwire_core::recovery`): windows from resumes,
+//! The recovery planner (`tickwire_recovery`): windows from resumes,
 //! pages followed, fetched and live records merged, each delivered once.
 //!
 //! Edge cases one by one, then a property test over random interleavings of
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use tickwire_core::Timestamp;
-use tickwire_core::recovery::{
+use tickwire_recovery::{
     Fetch, Page, Recoverable, Recovery, RecoveryConfig, RecoveryError, RecoveryOutput, Source,
     WindowId,
 };

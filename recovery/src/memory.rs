@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::Timestamp;
+use tickwire_core::Timestamp;
 
 /// Delivered keys with their records' times, oldest forgotten first.
 #[derive(Debug)]

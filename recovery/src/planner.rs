@@ -7,9 +7,8 @@ use super::{
     Delivery, Fetch, Page, Recoverable, RecoveryConfig, RecoveryError, RecoveryOutput, Source,
     WindowId,
 };
-use crate::Timestamp;
-use crate::machine::Event;
-use crate::wall_clock::shifted;
+use tickwire_core::Timestamp;
+use tickwire_core::machine::Event;
 
 /// Decides what to fetch after each gap and merges it with live records,
 /// each key delivered once; sans-I/O, like the machine.
@@ -32,7 +31,7 @@ use crate::wall_clock::shifted;
 /// ```
 /// use std::time::Duration;
 /// use tickwire_core::Timestamp;
-/// use tickwire_core::recovery::{Page, Recoverable, Recovery, RecoveryConfig, RecoveryOutput, Source};
+/// use tickwire_recovery::{Page, Recoverable, Recovery, RecoveryConfig, RecoveryOutput, Source};
 /// #[derive(Debug, Clone, PartialEq)]
 /// struct Trade { id: u64, at: Timestamp }
 /// impl Recoverable for Trade {
@@ -163,8 +162,10 @@ impl<R: Recoverable> Recovery<R> {
             (Some(last), Some(lost)) => (last.unix_nanos() - lost.unix_nanos()).max(0),
             _ => 0,
         };
-        let from = shifted(start, -margin);
-        let to = shifted(resumed_at.max(start), margin + server_ahead);
+        let from = start.saturating_add_nanos(-margin);
+        let to = resumed_at
+            .max(start)
+            .saturating_add_nanos(margin + server_ahead);
         self.next_window += 1;
         let id = WindowId(self.next_window);
         tracing::debug!(%id, %from, %to, "recovery window opened");
@@ -300,7 +301,9 @@ impl<R: Recoverable> Recovery<R> {
     /// `keep_for` behind the newest live record.
     fn forget(&mut self) {
         let keep_for = self.config.keep_for.max(self.config.margin).as_nanos() as i128;
-        let tail = self.newest_live.map(|newest| shifted(newest, -keep_for));
+        let tail = self
+            .newest_live
+            .map(|newest| newest.saturating_add_nanos(-keep_for));
         let horizon = self.windows.iter().map(|w| w.reach).chain(tail).min();
         self.delivered.forget(horizon, self.config.keys_max);
     }
