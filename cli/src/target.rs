@@ -9,6 +9,7 @@ use std::time::Duration;
 use tickwire_alpaca::{
     Channel, KEY_ID_ENV, LIVE_TRADING_URL, PAPER_TRADING_URL, SECRET_KEY_ENV, TRADING_PATH,
 };
+use tickwire_core::machine::CONNECT_ATTEMPTS_MAX_DEFAULT;
 use tickwire_core::{Credentials, Symbol};
 use tickwire_ws::TlsTrust;
 
@@ -88,6 +89,8 @@ pub(crate) struct WatchPlan {
     pub(crate) json: bool,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
+    /// Failed connection attempts before giving up (`None`: never).
+    pub(crate) connect_attempts_max: Option<u32>,
     /// Lines even on a terminal, instead of the board.
     pub(crate) lines: bool,
 }
@@ -118,6 +121,8 @@ pub(crate) struct TradesPlan {
     pub(crate) json: bool,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
+    /// Failed connection attempts before giving up (`None`: never).
+    pub(crate) connect_attempts_max: Option<u32>,
     /// Lines even on a terminal, instead of the board.
     pub(crate) lines: bool,
 }
@@ -367,6 +372,7 @@ fn market_plan(
         json: false,
         lines: false,
         tls: tls_trust(&args.connection),
+        connect_attempts_max: connect_attempts_max(&args.connection),
     })
 }
 
@@ -400,8 +406,18 @@ pub(crate) fn trades_plan(
         limits: Limits::from(&args.limits),
         json: args.json,
         tls: tls_trust(&args.connection),
+        connect_attempts_max: connect_attempts_max(&args.connection),
         lines: args.lines,
     })
+}
+
+/// `--connect-attempts`, the library's default without it; 0 is never.
+fn connect_attempts_max(args: &ConnectionArgs) -> Option<u32> {
+    match args.connect_attempts {
+        None => Some(CONNECT_ATTEMPTS_MAX_DEFAULT),
+        Some(0) => None,
+        Some(attempts) => Some(attempts),
+    }
 }
 
 /// The CAs the flags add to the bundled roots (and `SSL_CERT_FILE`, which

@@ -78,6 +78,7 @@ impl Connection {
             .name(name)
             .allow_insecure(self.is_embedded())
             .tls_trust(plan.tls.clone())
+            .connect_attempts_max(plan.connect_attempts_max)
             .build()
             .map_err(|e| CliError::stream_build(&e))?;
         let (handle, events) = stream.into_parts();

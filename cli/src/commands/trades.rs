@@ -33,6 +33,7 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .credentials(connection.credentials.clone())
         .name("trades")
         .tls_trust(plan.tls.clone())
+        .connect_attempts_max(plan.connect_attempts_max)
         .slow_consumer(plan.slow_consumer)
         .build()
         .map_err(|e| CliError::stream_build(&e))?;

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use action::Action;
-pub use config::MachineConfig;
+pub use config::{CONNECT_ATTEMPTS_MAX_DEFAULT, MachineConfig};
 pub use event::{ConnectionEpoch, Event, RequestId, StreamError, SubscriptionOutcome, TimeoutKind};
 pub use frame_errors::MalformedFrame;
 pub use state::{ConnectPhase, State};
