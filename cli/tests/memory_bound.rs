@@ -75,7 +75,8 @@ fn quotes() -> Message {
     let mut text = String::with_capacity(FRAME_BYTES);
     text.push('[');
     text.push_str(QUOTE);
-    while text.len() + 1 + QUOTE.len() + 1 <= FRAME_BYTES {
+    // Room for a comma, the quote and the closing bracket.
+    while text.len() + QUOTE.len() + 2 <= FRAME_BYTES {
         text.push(',');
         text.push_str(QUOTE);
     }
@@ -174,6 +175,9 @@ async fn peak_against(
     peak
 }
 
+/// Whether enough lines were printed.
+type Enough = Box<dyn Fn(&Counts) -> bool>;
+
 /// Lines printed so far, by type.
 #[derive(Debug, Default)]
 struct Counts {
@@ -212,7 +216,7 @@ async fn peak_rss_stays_below_the_baseline_plus_four_frames() {
         |c| c.data >= FRAMES_READ * per_frame,
     )
     .await;
-    let worst: [(&str, Message, Box<dyn Fn(&Counts) -> bool>); 3] = [
+    let worst: [(&str, Message, Enough); 3] = [
         ("nils", nils(), Box::new(|c| c.errors >= FRAMES_READ)),
         (
             "unknown messages",

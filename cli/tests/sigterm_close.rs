@@ -21,9 +21,12 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 const QUOTE: &str = r#"[{"T":"q","S":"SPY","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}]"#;
 
+/// Whether a stdout line says the stream is live.
+type IsLive = fn(&str) -> bool;
+
 /// Starts `tickwire` with `args`, then waits for a stdout line saying the
 /// stream is live (`live` tells one).
-fn start_live(args: &[&str], live: fn(&str) -> bool) -> Child {
+fn start_live(args: &[&str], live: IsLive) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
         .args(args)
         .args(["--key", "PKTEST", "--secret", "secret"])
@@ -92,8 +95,8 @@ async fn sigterm_sends_a_close_frame_and_exits_0() {
     let trading = WsPeer::start(Vec::new(), Duration::ZERO).await;
     let market_url = market.url("/v2/iex");
     let trading_url = trading.url("/stream");
-    let json_live: fn(&str) -> bool = |line| line.contains(r#""state":"live""#);
-    let cases: [(&WsPeer, Vec<&str>, fn(&str) -> bool); 3] = [
+    let json_live: IsLive = |line| line.contains(r#""state":"live""#);
+    let cases: [(&WsPeer, Vec<&str>, IsLive); 3] = [
         (
             &market,
             vec![

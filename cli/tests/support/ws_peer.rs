@@ -73,6 +73,8 @@ async fn serve(
     closes: Arc<AtomicUsize>,
 ) {
     let mut path = String::new();
+    // tungstenite's callback type: its error is an HTTP response.
+    #[allow(clippy::result_large_err)]
     let callback = |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
                     response| {
         path = request.uri().path().to_owned();
