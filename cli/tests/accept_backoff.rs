@@ -10,13 +10,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{Server, is_data, json_lines, succeeds, tickwire};
+use support::{Server, is_data, json_lines, line_reader, succeeds, tickwire};
 
 /// The server's descriptor limit: a few for itself, the rest for clients.
 const FILES_MAX: u32 = 64;
@@ -72,17 +71,6 @@ fn without_colours(line: &str) -> String {
     plain
 }
 
-/// Reads `stderr` line by line on a thread of its own.
-fn lines_of(stderr: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
-    lines
-}
-
 /// Opens more idle connections to `address` than the server has
 /// descriptors for, then reads `lines` until as many accept-failure
 /// warnings as `expected` and checks their pauses: a loop that spun would
@@ -134,7 +122,7 @@ fn serve_backs_off_after_accept_errors_and_serves_again() {
         "--secret",
         "backoff-secret",
     ]));
-    let lines = lines_of(server.take_stderr().expect("piped stderr"));
+    let lines = line_reader(server.take_stderr().expect("piped stderr"), Some);
     let address = server
         .iex_url
         .trim_start_matches("ws://")
@@ -178,7 +166,7 @@ async fn the_proxy_backs_off_after_accept_errors_and_serves_again() {
         .stdout(Stdio::null())
         .spawn()
         .expect("tickwire proxy starts");
-    let lines = lines_of(proxy.stderr.take().expect("piped stderr"));
+    let lines = line_reader(proxy.stderr.take().expect("piped stderr"), Some);
     let address = tokio::task::block_in_place(|| {
         loop {
             let line = without_colours(&lines.recv_timeout(PATIENCE).expect("the proxy's banner"));

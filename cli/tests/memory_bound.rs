@@ -21,14 +21,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tokio_tungstenite::tungstenite::Message;
 
 use support::ws_peer::WsPeer;
+use support::{line_reader, spawn_tickwire};
 
 /// The largest frame the client accepts (`WsConfig::max_message_bytes`).
 const FRAME_BYTES: usize = 16 << 20;
@@ -90,8 +90,8 @@ fn quotes() -> Message {
 /// `tickwire watch --json` on SPY quotes at `url`, its stdout lines read
 /// (and dropped) by a thread that reports each line's `"type"`.
 fn watch(url: &str) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args([
+    let mut child = spawn_tickwire(
+        &[
             "watch",
             "--json",
             "--channels",
@@ -99,29 +99,20 @@ fn watch(url: &str) -> (Child, mpsc::Receiver<String>) {
             "--url",
             url,
             "SPY",
-        ])
-        .args(["--key", "PKTEST", "--secret", "secret"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
+            "--key",
+            "PKTEST",
+            "--secret",
+            "secret",
+        ],
+        Stdio::piped(),
+        Stdio::null(),
+    );
     let stdout = child.stdout.take().expect("piped");
-    let (sender, types) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // The tag comes first (`{"type":"quote",…`): no need to parse
-            // a 16 MiB line to read it, nor to slow the command down.
-            let kind = line
-                .strip_prefix(r#"{"type":""#)
-                .and_then(|rest| rest.split('"').next())
-                .unwrap_or_default()
-                .to_owned();
-            if sender.send(kind).is_err() {
-                // The test took its figure: keep the pipe drained until the end.
-                continue;
-            }
-        }
+    // The tag comes first (`{"type":"quote",…`): no need to parse a 16 MiB
+    // line to read it, nor to slow the command down.
+    let types = line_reader(stdout, |line| {
+        let kind = line.strip_prefix(r#"{"type":""#)?.split('"').next()?;
+        Some(kind.to_owned())
     });
     (child, types)
 }

@@ -7,14 +7,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tokio_tungstenite::tungstenite::Message;
 
 use support::ws_peer::WsPeer;
+use support::{line_reader, spawn_tickwire};
 
 /// The longest any wait here may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -27,22 +26,10 @@ type IsLive = fn(&str) -> bool;
 /// Starts `tickwire` with `args`, then waits for a stdout line saying the
 /// stream is live (`live` tells one).
 fn start_live(args: &[&str], live: IsLive) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(args)
-        .args(["--key", "PKTEST", "--secret", "secret"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("piped");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // Keep reading after the test stopped listening, so the pipe never fills.
-            let _ = sender.send(line);
-        }
-    });
+    let mut with_key = args.to_vec();
+    with_key.extend(["--key", "PKTEST", "--secret", "secret"]);
+    let mut child = spawn_tickwire(&with_key, Stdio::piped(), Stdio::null());
+    let lines = line_reader(child.stdout.take().expect("piped"), Some);
     let deadline = Instant::now() + PATIENCE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -5,8 +5,10 @@
 pub(crate) mod tmux;
 pub(crate) mod ws_peer;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command as StdCommand, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -41,6 +43,39 @@ pub(crate) fn tickwire() -> Command {
         .env_remove("RUST_LOG")
         .timeout(TIMEOUT);
     command
+}
+
+/// Starts `tickwire ARGS` in the background, its environment cleaned as
+/// for [`tickwire`] and its stdin closed.
+pub(crate) fn spawn_tickwire(args: &[&str], stdout: Stdio, stderr: Stdio) -> Child {
+    StdCommand::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(args)
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("tickwire {args:?} does not start: {e}"))
+}
+
+/// Reads `source` line by line on a thread of its own, each line through
+/// `parse` (`None` passes it over); the receiver ends with `source`. The
+/// thread reads on when nobody receives, so the writer never blocks.
+pub(crate) fn line_reader<T: Send + 'static>(
+    source: impl Read + Send + 'static,
+    parse: impl Fn(String) -> Option<T> + Send + 'static,
+) -> mpsc::Receiver<T> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(source).lines().map_while(Result::ok) {
+            if let Some(item) = parse(line) {
+                let _ = sender.send(item);
+            }
+        }
+    });
+    receiver
 }
 
 /// Runs `command` to its end; fails the test, showing stderr, unless it succeeded.
