@@ -147,6 +147,12 @@ pub(crate) struct ConnectionArgs {
     /// Also trust the operating system's certificate store for wss://.
     #[arg(long)]
     pub(crate) native_roots: bool,
+
+    /// Give up after this many failed connection attempts in a row before
+    /// the stream was ever live (0: never give up) [default: 5].
+    #[arg(long, value_name = "N")]
+    pub(crate) connect_attempts: Option<u32>,
+
     /// What the stream does when this program falls behind: block (stop
     /// reading the socket, lose nothing), drop-oldest or drop-newest queued data.
     #[arg(long, value_enum, default_value_t = SlowConsumerArg::Block, value_name = "POLICY")]

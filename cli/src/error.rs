@@ -44,6 +44,19 @@ impl CliError {
         }
     }
 
+    /// Why a stream to `endpoint` stopped for good: it gave up connecting
+    /// (a runtime error naming the last cause and the flag that sets how
+    /// often it tries), or a fatal verdict.
+    pub(crate) fn stream_failed(error: &StreamError, endpoint: &str) -> Self {
+        match error {
+            StreamError::GaveUp { attempts, last } => Self::runtime(format!(
+                "cannot connect to {endpoint}: {last} (gave up after {attempts} failed attempts; \
+                 --connect-attempts N to try more often, 0 for ever)"
+            )),
+            other => Self::fatal(other),
+        }
+    }
+
     /// The fatal verdict carried by a stream error, with advice.
     pub(crate) fn fatal(error: &StreamError) -> Self {
         let code = error.code();
@@ -139,6 +152,28 @@ mod tests {
             "the server refused the credentials (unauthorized). \
              Check --key/--secret (or APCA_API_KEY_ID/APCA_API_SECRET_KEY), and paper vs live keys"
         );
+    }
+
+    #[test]
+    fn giving_up_names_the_endpoint_the_cause_and_the_flag() {
+        let error = CliError::stream_failed(
+            &StreamError::GaveUp {
+                attempts: 5,
+                last: Box::new(StreamError::Refused { status: 503 }),
+            },
+            "wss://example.test/v2/iex",
+        );
+        assert_eq!(error.exit_code(), ExitCode::from(1));
+        let text = error.to_string();
+        assert!(
+            text.starts_with("cannot connect to wss://example.test/v2/iex: "),
+            "{text}"
+        );
+        assert!(text.contains("HTTP 503"), "{text}");
+        assert!(text.contains("gave up after 5 failed attempts"), "{text}");
+        assert!(text.contains("--connect-attempts"), "{text}");
+        let fatal = CliError::stream_failed(&StreamError::Refused { status: 401 }, "x");
+        assert_eq!(fatal.exit_code(), ExitCode::from(3));
     }
 
     #[test]

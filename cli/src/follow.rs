@@ -9,16 +9,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
-use tickwire_core::machine::{Event, State, StreamError};
+use tickwire_core::machine::{Event, State};
 use tickwire_ws::{StreamEvent, StreamHandle};
 use tokio::time::Instant;
 
 use crate::error::CliError;
 use crate::target::Limits;
-
-/// Errors in a row, before the stream was ever live, after which the
-/// endpoint is declared unreachable (exit code 1) instead of retried forever.
-const FAILURES_BEFORE_LIVE_MAX: u32 = 3;
 
 /// Most events printed before the output is flushed.
 const BATCH_EVENTS_MAX: usize = 1024;
@@ -73,8 +69,9 @@ pub(crate) trait Sink<T> {
 ///
 /// # Errors
 /// [`CliError::Fatal`] on a fatal server verdict, [`CliError::Runtime`] when
-/// the endpoint cannot be reached, the stream ends unexpectedly or the sink
-/// fails.
+/// the endpoint cannot be reached (the stream gave up, by the library's
+/// [`connect_attempts_max`](tickwire_core::machine::MachineConfig::connect_attempts_max)),
+/// the stream ends unexpectedly or the sink fails.
 pub(crate) async fn follow<T, S, K>(
     handle: &StreamHandle,
     events: &mut S,
@@ -87,7 +84,7 @@ where
     S: Stream<Item = StreamEvent<T>> + Unpin,
     K: Sink<T>,
 {
-    let mut tracker = Tracker::new(limits.count);
+    let mut tracker = Tracker::new(limits.count, endpoint);
     let deadline = limits.duration.map(|d| Instant::now() + d);
     let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(far_future));
     tokio::pin!(sleep);
@@ -115,7 +112,7 @@ where
             }
         };
         let Some(first) = first else {
-            break Err(ended(handle));
+            break Err(ended(handle, endpoint));
         };
         // Print this event and whatever else is ready, then flush once.
         let mut next = Some(first);
@@ -136,12 +133,6 @@ where
         }
         if let Some(verdict) = verdict {
             break verdict;
-        }
-        if tracker.unreachable() {
-            break Err(CliError::runtime(format!(
-                "cannot connect to {endpoint}: {} (gave up after {FAILURES_BEFORE_LIVE_MAX} attempts)",
-                tracker.last_error.as_deref().unwrap_or("no answer")
-            )));
         }
     };
     let outcome = match (sink.flush(), outcome) {
@@ -180,36 +171,29 @@ fn sink_error(error: SinkError) -> Result<Stop, CliError> {
 }
 
 /// The stream's events ended without a fatal error event.
-fn ended(handle: &StreamHandle) -> CliError {
+fn ended(handle: &StreamHandle, endpoint: &str) -> CliError {
     match handle.state() {
-        State::Failed { error } => CliError::fatal(&error),
+        State::Failed { error } => CliError::stream_failed(&error, endpoint),
         _ => CliError::runtime("the stream stopped unexpectedly"),
     }
 }
 
-/// Counts data lines and connection failures while printing.
+/// Counts data lines while printing.
 #[derive(Debug)]
-struct Tracker {
+struct Tracker<'e> {
     count_max: Option<u64>,
     data_printed: u64,
-    ever_live: bool,
-    failures_before_live: u32,
-    last_error: Option<String>,
+    /// Named by the error when the stream gives up.
+    endpoint: &'e str,
 }
 
-impl Tracker {
-    fn new(count_max: Option<u64>) -> Self {
+impl<'e> Tracker<'e> {
+    fn new(count_max: Option<u64>, endpoint: &'e str) -> Self {
         Self {
             count_max,
             data_printed: 0,
-            ever_live: false,
-            failures_before_live: 0,
-            last_error: None,
+            endpoint,
         }
-    }
-
-    fn unreachable(&self) -> bool {
-        !self.ever_live && self.failures_before_live >= FAILURES_BEFORE_LIVE_MAX
     }
 
     /// Hands one event to the sink; `Some` when following must stop.
@@ -221,20 +205,13 @@ impl Tracker {
         let written = sink.event(event);
         match event {
             StreamEvent::Machine(Event::Data(_)) => self.data_printed += 1,
-            StreamEvent::Machine(Event::StateChanged(state)) => {
-                if state.is_live() {
-                    self.ever_live = true;
-                }
-            }
             StreamEvent::Machine(Event::Error { error, fatal: true }) => {
-                return Some(Err(CliError::fatal(error)));
+                return Some(Err(CliError::stream_failed(error, self.endpoint)));
             }
-            StreamEvent::Machine(Event::Error {
-                error,
-                fatal: false,
-            }) => self.note_failure(error),
             StreamEvent::Machine(
-                Event::Subscription { .. }
+                Event::StateChanged(_)
+                | Event::Error { fatal: false, .. }
+                | Event::Subscription { .. }
                 | Event::Confirmed(_)
                 | Event::Refused { .. }
                 | Event::Gap { .. }
@@ -250,12 +227,5 @@ impl Tracker {
             return Some(Ok(Stop::Count));
         }
         None
-    }
-
-    fn note_failure(&mut self, error: &StreamError) {
-        if !self.ever_live && !matches!(error, StreamError::Malformed(_)) {
-            self.failures_before_live += 1;
-            self.last_error = Some(error.to_string());
-        }
     }
 }

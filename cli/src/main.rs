@@ -97,8 +97,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// Logs go to stderr through `tracing`; `RUST_LOG` chooses what. By default
-/// only this command's own warnings: the libraries' errors already reach the
-/// user as events on stdout and as the final message.
+/// only this command's own warnings, the proxy's and the loopback server's
+/// (a full connection table, failing accepts): the libraries' errors already
+/// reach the user as events on stdout and as the final message.
 ///
 /// Whatever `RUST_LOG` says, the WebSocket library logs at most at `debug`:
 /// at `trace` it prints every frame and the upgrade request whole, and with
@@ -106,7 +107,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_alpaca=off,tickwire_sim=off,tickwire_proxy=warn",
+            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_mock::loopback=warn,tickwire_alpaca=off,tickwire_sim=off,tickwire_proxy=warn",
         )
     });
     // Capped beside the user's filter, never raised by it.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tickwire_alpaca::{
     Channel, KEY_ID_ENV, LIVE_TRADING_URL, PAPER_TRADING_URL, SECRET_KEY_ENV, TRADING_PATH,
 };
+use tickwire_core::machine::CONNECT_ATTEMPTS_MAX_DEFAULT;
 use tickwire_core::{Credentials, Symbol};
 use tickwire_ws::TlsTrust;
 
@@ -97,6 +98,8 @@ pub(crate) struct StreamPlan {
     pub(crate) view: View,
     /// The CAs `wss://` trusts.
     pub(crate) tls: TlsTrust,
+    /// Failed connection attempts before giving up (`None`: never).
+    pub(crate) connect_attempts_max: Option<u32>,
 }
 
 /// A resolved `watch`.
@@ -422,7 +425,17 @@ impl StreamPlan {
             limits: Limits::from(limits),
             view,
             tls: tls_trust(connection),
+            connect_attempts_max: connect_attempts_max(connection),
         }
+    }
+}
+
+/// `--connect-attempts`, the library's default without it; 0 is never.
+fn connect_attempts_max(args: &ConnectionArgs) -> Option<u32> {
+    match args.connect_attempts {
+        None => Some(CONNECT_ATTEMPTS_MAX_DEFAULT),
+        Some(0) => None,
+        Some(attempts) => Some(attempts),
     }
 }
 

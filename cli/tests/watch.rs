@@ -138,6 +138,12 @@ fn an_unreachable_host_exits_1() {
         stderr.contains("cannot connect to ws://127.0.0.1:1/v2/iex"),
         "{stderr}"
     );
+    // The library's policy, named with the flag that changes it.
+    assert!(
+        stderr.contains("gave up after 5 failed attempts"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--connect-attempts"), "{stderr}");
 }
 
 #[test]

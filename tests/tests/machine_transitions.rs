@@ -540,6 +540,63 @@ fn garbage_is_reported_and_the_stream_continues() {
 }
 
 #[test]
+fn a_frame_of_malformed_messages_is_one_error_with_their_count() {
+    let mut f = Fixture::market();
+    let epoch = f.live_with(Channel::Trades, &["AAPL"]);
+    let events_before = f.events.len();
+    // 10,000 MessagePack `nil`s: one byte each, none a message.
+    let mut frame = vec![0xdc, 0x27, 0x10];
+    frame.extend(std::iter::repeat_n(0xc0, 10_000));
+    f.machine
+        .handle_frame(f.now, epoch, &tickwire_core::Frame::binary(frame));
+    f.drain();
+    let errors: Vec<_> = f.events[events_before..]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error {
+                error: StreamError::Malformed(frame),
+                fatal: false,
+            } => Some(frame),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].malformed, errors[0].skipped), (10_000, 0));
+    assert!(
+        errors[0].to_string().starts_with("10000 messages"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(f.events.len(), events_before + 1);
+    f.server(epoch, &trades_frame("AAPL", 7, 1));
+    assert!(f.state().is_live());
+    assert_eq!(trade_ids(&f.events), [7]);
+}
+
+#[test]
+fn messages_past_the_cap_per_frame_are_counted_not_delivered() {
+    let mut f = Fixture::market();
+    let epoch = f.live_with(Channel::Trades, &["AAPL"]);
+    let events_before = f.events.len();
+    let max = tickwire_core::protocol::MESSAGES_PER_FRAME_MAX;
+    f.server(epoch, &trades_frame("AAPL", 1, max as u64 + 3));
+    let delivered = trade_ids(&f.events);
+    assert_eq!(delivered.len(), max);
+    assert_eq!(delivered.first(), Some(&1));
+    assert_eq!(delivered.last(), Some(&(max as u64)));
+    let Some(Event::Error {
+        error: StreamError::Malformed(frame),
+        fatal: false,
+    }) = f.events.last()
+    else {
+        panic!("{:?}", f.events.last());
+    };
+    assert_eq!((frame.malformed, frame.skipped), (0, 3));
+    assert_eq!(f.events.len(), events_before + max + 1);
+    assert!(f.state().is_live());
+}
+
+#[test]
 fn commands_are_validated() {
     let mut f = Fixture::market();
     assert_eq!(

@@ -21,7 +21,7 @@ use tickwire_core::protocol::{Dialect, SubscriptionOp};
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 
 use crate::command::{Command, Reply};
-use crate::event_queue::EventQueue;
+use crate::event_queue::{EventQueue, is_droppable};
 
 /// Frames read back to back, without going through `select!`, while the
 /// transport has them ready. Their events reach the queue in one push.
@@ -312,13 +312,13 @@ impl<D: Dialect> Core<D> {
         // wakes up on one already sees the state that came with it.
         let mut settled = Vec::new();
         while let Some(event) = self.machine.poll_event() {
+            // Only reachable while reading for progress with a full queue
+            // (see SlowConsumerPolicy::Backpressure): count, don't hoard.
+            if self.outbox.len() >= self.queue.capacity() && is_droppable(&event) {
+                self.queue.note_dropped(1);
+                continue;
+            }
             match &event {
-                // Only reachable while reading for progress with a full queue
-                // (see SlowConsumerPolicy::Backpressure): count, don't hoard.
-                Event::Data(_) if self.outbox.len() >= self.queue.capacity() => {
-                    self.queue.note_dropped(1);
-                    continue;
-                }
                 Event::StateChanged(state) => {
                     tracing::info!(state = state.name(), "state");
                     self.state.send_replace(state.clone());

@@ -34,8 +34,9 @@ pub enum StreamEvent<D, C = Channel> {
     /// What the machine reported: data, state changes, subscription
     /// outcomes, gaps, errors… (see [`Event`]).
     Machine(Event<D, C>),
-    /// The consumer fell behind and data events were dropped by the
-    /// slow-consumer policy (see [`SlowConsumerPolicy`](crate::SlowConsumerPolicy)).
+    /// The consumer fell behind and events were dropped by the
+    /// slow-consumer policy (see [`SlowConsumerPolicy`](crate::SlowConsumerPolicy)):
+    /// data, messages of unknown types and non-fatal errors.
     Dropped {
         /// Data events dropped since the last `Dropped` event.
         count: u64,

@@ -24,8 +24,10 @@ use crate::StreamEvent;
 
 /// What a stream does when its consumer falls behind and the event queue is full.
 ///
-/// Only data events are ever dropped; state changes, subscription outcomes,
-/// gaps and errors are always delivered. Drops are counted
+/// Only what the server can send in bulk is ever dropped: data, messages of
+/// unknown types and non-fatal errors (at most one malformed-message error
+/// per frame); state changes, subscription outcomes, confirmed sets,
+/// refusals, gaps and fatal errors are always delivered. Drops are counted
 /// ([`StreamHandle::dropped_events`](crate::StreamHandle::dropped_events)) and
 /// reported in order as [`StreamEvent::Dropped`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -117,8 +119,8 @@ impl<T, C> Inner<T, C> {
         }
     }
 
-    /// Drops the oldest data events until at most `capacity` events are
-    /// queued (control events stay); returns how many were dropped.
+    /// Drops the oldest droppable events until at most `capacity` events are
+    /// queued (the others stay); returns how many were dropped.
     fn evict_oldest_data(&mut self, capacity: usize) -> u64 {
         let mut excess = self.len.saturating_sub(capacity);
         let mut dropped = 0u64;
@@ -126,7 +128,7 @@ impl<T, C> Inner<T, C> {
             if excess == 0 {
                 break;
             }
-            while excess > 0 && batch.front().is_some_and(is_data) {
+            while excess > 0 && batch.front().is_some_and(is_droppable) {
                 batch.pop_front();
                 excess -= 1;
                 dropped += 1;
@@ -134,7 +136,7 @@ impl<T, C> Inner<T, C> {
             if excess > 0 && !batch.is_empty() {
                 // A control event is in the way: keep it, drop the data behind it.
                 batch.retain(|event| {
-                    if excess > 0 && is_data(event) {
+                    if excess > 0 && is_droppable(event) {
                         excess -= 1;
                         dropped += 1;
                         false
@@ -227,7 +229,7 @@ impl<T, C> EventQueue<T, C> {
                     let mut batch = inner.spare.pop().unwrap_or_default();
                     let mut queued = inner.len;
                     for event in outbox.drain(..) {
-                        if is_data(&event) && queued >= capacity {
+                        if is_droppable(&event) && queued >= capacity {
                             dropped += 1;
                         } else {
                             batch.push_back(event);
@@ -274,7 +276,7 @@ impl<T, C> EventQueue<T, C> {
         }
     }
 
-    /// Counts data events the driver dropped before they reached the queue.
+    /// Counts events the driver dropped before they reached the queue.
     pub(crate) fn note_dropped(&self, count: u64) {
         if count == 0 {
             return;
@@ -337,7 +339,7 @@ impl<T, C> Events<T, C> {
         self.len() == 0
     }
 
-    /// Data events dropped by the slow-consumer policy since the stream was created.
+    /// Events dropped by the slow-consumer policy since the stream was created.
     pub fn dropped_events(&self) -> u64 {
         self.shared.dropped_total.load(Ordering::Relaxed)
     }
@@ -412,8 +414,14 @@ impl<T, C> Events<T, C> {
     }
 }
 
-fn is_data<T, C>(event: &Event<T, C>) -> bool {
-    matches!(event, Event::Data(_))
+/// Whether `event` may be dropped when the queue is full: what a server can
+/// send without limit (see [`SlowConsumerPolicy`]). The rest is a handful
+/// per connection attempt.
+pub(crate) fn is_droppable<T, C>(event: &Event<T, C>) -> bool {
+    matches!(
+        event,
+        Event::Data(_) | Event::Unknown { .. } | Event::Error { fatal: false, .. }
+    )
 }
 
 impl<T, C> Stream for Events<T, C> {
@@ -520,6 +528,36 @@ mod tests {
                 StreamEvent::Machine(Event::StateChanged(State::Idle)),
             ]
         );
+    }
+
+    fn malformed(fatal: bool) -> Event<u32, Channel> {
+        Event::Error {
+            error: tickwire_core::machine::StreamError::Protocol("bad".into()),
+            fatal,
+        }
+    }
+
+    #[test]
+    fn non_fatal_errors_and_unknown_messages_count_against_the_bound_like_data() {
+        for policy in [
+            SlowConsumerPolicy::DropNewest,
+            SlowConsumerPolicy::DropOldest,
+        ] {
+            let (tx, mut rx) = queue(2, policy);
+            for _ in 0..1000 {
+                tx.push(&mut [malformed(false)].into());
+                tx.push(&mut [Event::Unknown { tag: "x".into() }].into());
+            }
+            tx.push(&mut [malformed(true)].into());
+            let events = drain(&mut rx);
+            // The count first, at most the capacity kept, the fatal error last.
+            let StreamEvent::Dropped { count, .. } = events[0] else {
+                panic!("{policy:?}: {events:?}");
+            };
+            assert!(events.len() <= 2 + 2, "{policy:?}: {events:?}");
+            assert_eq!(count as usize + events.len() - 2, 2000, "{policy:?}");
+            assert_eq!(events.last(), Some(&StreamEvent::Machine(malformed(true))));
+        }
     }
 
     #[test]

@@ -222,7 +222,8 @@ impl<C: ChannelKind> StreamHandle<C> {
         self.commands.is_closed()
     }
 
-    /// Data events dropped by the slow-consumer policy since the stream was created.
+    /// Events (data, unknown messages, non-fatal errors) dropped by the
+    /// slow-consumer policy since the stream was created.
     pub fn dropped_events(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -84,12 +84,20 @@ const PUMP_BATCH_FRAMES_MAX: usize = 256;
 /// all unread the pump stops reading and TCP pushes back on the server.
 const PUMP_BATCHES_MAX: usize = 8;
 
+/// Payload bytes in flight between the read pump and the transport: past
+/// them the pump stops reading too. A batch counts as at most this many, so
+/// a frame of any size passes; then the frames held are those being read,
+/// one batch waiting and this many bytes, not eight batches of 16 MiB frames.
+const PUMP_BYTES_MAX: usize = 4 << 20;
+
 /// One open connection.
 struct Connection {
     sink: SplitSink<Socket, Message>,
-    inbox: mpsc::Receiver<Batch>,
+    inbox: mpsc::Receiver<(Batch, OwnedSemaphorePermit)>,
     /// The batch being read.
     current: VecDeque<Result<Frame, TransportError>>,
+    /// Its share of [`PUMP_BYTES_MAX`], given back once it is read.
+    current_bytes: Option<OwnedSemaphorePermit>,
     pump: JoinHandle<()>,
 }
 
@@ -217,11 +225,13 @@ impl Transport for WsTransport {
         tracing::debug!(status = response.status().as_u16(), "websocket open");
         let (sink, stream) = socket.split();
         let (batches, inbox) = mpsc::channel(PUMP_BATCHES_MAX);
-        let pump = tokio::spawn(read_pump(stream, batches));
+        let bytes = Arc::new(Semaphore::new(PUMP_BYTES_MAX));
+        let pump = tokio::spawn(read_pump(stream, batches, bytes));
         self.connection = Some(Connection {
             sink,
             inbox,
             current: VecDeque::new(),
+            current_bytes: None,
             pump,
         });
         Ok(())
@@ -255,9 +265,14 @@ impl Transport for WsTransport {
             if let Some(next) = connection.current.pop_front() {
                 break next;
             }
+            // The last batch is read: its bytes no longer hold the pump back.
+            connection.current_bytes = None;
             // Cancel-safe: a batch is either received whole or left in the channel.
             match connection.inbox.recv().await {
-                Some(batch) => connection.current.extend(batch),
+                Some((batch, bytes)) => {
+                    connection.current.extend(batch);
+                    connection.current_bytes = Some(bytes);
+                }
                 None => {
                     break Err(TransportError::Closed {
                         code: None,
@@ -287,18 +302,28 @@ impl Transport for WsTransport {
 
 /// Reads frames off the socket and hands them over in batches, until the
 /// connection ends (its error is the last item) or the transport lets go.
-async fn read_pump(mut stream: SplitStream<Socket>, batches: mpsc::Sender<Batch>) {
+async fn read_pump(
+    mut stream: SplitStream<Socket>,
+    batches: mpsc::Sender<(Batch, OwnedSemaphorePermit)>,
+    bytes: Arc<Semaphore>,
+) {
     loop {
         let Some(first) = stream.next().await else {
-            let _ = batches.send(vec![Err(closed(None))]).await;
+            if let Ok(permit) = Arc::clone(&bytes).acquire_many_owned(0).await {
+                let _ = batches.send((vec![Err(closed(None))], permit)).await;
+            }
             return;
         };
         let mut batch = Vec::with_capacity(16);
         let mut ended = push_message(&mut batch, first);
-        while !ended && batch.len() < PUMP_BATCH_FRAMES_MAX {
+        let mut held = batch.iter().map(item_bytes).sum::<usize>();
+        while !ended && batch.len() < PUMP_BATCH_FRAMES_MAX && held < PUMP_BYTES_MAX {
             // Only what is already there: `next` on the stream is cancel-safe.
             match stream.next().now_or_never() {
-                Some(Some(message)) => ended = push_message(&mut batch, message),
+                Some(Some(message)) => {
+                    ended = push_message(&mut batch, message);
+                    held += batch.last().map_or(0, item_bytes);
+                }
                 Some(None) => {
                     batch.push(Err(closed(None)));
                     ended = true;
@@ -306,9 +331,23 @@ async fn read_pump(mut stream: SplitStream<Socket>, batches: mpsc::Sender<Batch>
                 None => break,
             }
         }
-        if batches.send(batch).await.is_err() || ended {
+        let share = held.min(PUMP_BYTES_MAX) as u32;
+        let Ok(permit) = Arc::clone(&bytes).acquire_many_owned(share).await else {
+            return;
+        };
+        if batches.send((batch, permit)).await.is_err() || ended {
             return;
         }
+    }
+}
+
+/// The payload bytes of one item of a batch.
+fn item_bytes(item: &Result<Frame, TransportError>) -> usize {
+    match item {
+        Ok(Frame::Text(bytes) | Frame::Binary(bytes) | Frame::Ping(bytes) | Frame::Pong(bytes)) => {
+            bytes.len()
+        }
+        Err(_) => 0,
     }
 }
 

@@ -630,6 +630,36 @@ async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
     h.finish_after(stream).await;
 }
 
+async fn a_frame_of_10000_malformed_messages_is_one_error(backend: Backend) {
+    let h = Harness::start(backend, exchange_config()).await;
+    let mut stream = h.market("/v2/iex", |b| b);
+    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
+    until(&mut stream, "data", data_symbol).await;
+    // 10,000 MessagePack `nil`s in one array: one byte each, none a message.
+    let mut hostile = vec![0xdc, 0x27, 0x10];
+    hostile.extend(std::iter::repeat_n(0xc0, 10_000));
+    h.inject(Fault::Frame(tickwire_core::Frame::binary(hostile)));
+    let malformed = until(&mut stream, "the malformed-frame error", |e| match e {
+        StreamEvent::Machine(Event::Error {
+            error: StreamError::Malformed(frame),
+            fatal: false,
+        }) => Some(frame.clone()),
+        StreamEvent::Machine(Event::Gap { .. }) => panic!("the frame dropped the connection"),
+        _ => None,
+    })
+    .await;
+    assert_eq!((malformed.malformed, malformed.skipped), (10_000, 0));
+    until(&mut stream, "data after the frame", |e| match e {
+        StreamEvent::Machine(Event::Error { error, .. }) => panic!("a second error: {error}"),
+        _ => data_symbol(e),
+    })
+    .await;
+    assert!(stream.state().is_live());
+    assert_eq!(epoch_of(&stream.state()), 1);
+    stream.shutdown().await.unwrap();
+    h.finish().await;
+}
+
 async fn idle_close_after_the_last_unsubscribe_and_reconnect_on_subscribe(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
     let stream = h.market("/v2/iex", |b| b.idle_linger(Duration::from_millis(300)));
@@ -797,6 +827,7 @@ conformance!(
     silent_server_detected_with_data_silence,
     silence_is_tolerated_without_data_silence,
     garbage_frame_reported_and_the_stream_continues,
+    a_frame_of_10000_malformed_messages_is_one_error,
     idle_close_after_the_last_unsubscribe_and_reconnect_on_subscribe,
     clean_shutdown_in_every_state,
     msgpack_stream_goes_live_and_delivers,

@@ -14,6 +14,11 @@ use crate::error::CliError;
 use crate::follow::{Sink, Stop, follow};
 use crate::target::{Limits, Target, WatchPlan, WireEncoding};
 
+/// Events a market data stream queues for the command: one frame's worth
+/// at most (`MESSAGES_PER_FRAME_MAX`). Printing or recording keeps up with
+/// any real feed; more would only hold memory while a flood is printed.
+const QUEUE_EVENTS: usize = tickwire_core::protocol::MESSAGES_PER_FRAME_MAX;
+
 /// An endpoint and the key pair for it, with the embedded exchange when it
 /// is the one serving them.
 #[derive(Debug)]
@@ -89,6 +94,8 @@ impl Connection {
             .name(name)
             .allow_insecure(self.is_embedded())
             .tls_trust(plan.stream.tls.clone())
+            .connect_attempts_max(plan.stream.connect_attempts_max)
+            .queue_capacity(QUEUE_EVENTS)
             .build()
             .map_err(|e| CliError::stream_build(&e))?;
         let (handle, events) = stream.into_parts();

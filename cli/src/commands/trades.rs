@@ -30,6 +30,7 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .credentials(connection.credentials.clone())
         .name("trades")
         .tls_trust(plan.stream.tls.clone())
+        .connect_attempts_max(plan.stream.connect_attempts_max)
         .slow_consumer(plan.stream.slow_consumer)
         .build()
         .map_err(|e| CliError::stream_build(&e))?;

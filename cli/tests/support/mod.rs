@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod tmux;
+pub(crate) mod ws_peer;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command as StdCommand, Output, Stdio};
@@ -132,8 +133,25 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `tickwire serve` with extra arguments and reads the URLs it prints.
     pub(crate) fn start(args: &[&str]) -> Self {
-        let args: Vec<&str> = ["serve"].iter().chain(args).copied().collect();
-        let mut child = spawn_tickwire(&args, Stdio::piped(), Stdio::inherit());
+        let mut command = StdCommand::new(env!("CARGO_BIN_EXE_tickwire"));
+        command
+            .arg("serve")
+            .args(args)
+            .env_remove("APCA_API_KEY_ID")
+            .env_remove("APCA_API_SECRET_KEY")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::inherit());
+        Self::start_command(command)
+    }
+
+    /// Starts `command`, a `tickwire serve` however wrapped, and reads the
+    /// URLs it prints; its stderr is as `command` set it.
+    pub(crate) fn start_command(mut command: StdCommand) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("tickwire serve starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let (mut iex_url, mut trading_url, mut admin_url) = (None, None, None);
         let mut line = String::new();
@@ -189,6 +207,11 @@ impl Server {
     /// The process id, to send it signals.
     pub(crate) fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Its stderr, if `start_command` was told to pipe it (once).
+    pub(crate) fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
     }
 }
 

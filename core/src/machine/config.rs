@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use crate::{ConnectRequest, Credentials, WallClock};
 
+/// The default of [`MachineConfig::connect_attempts_max`]: failed attempts
+/// in a row, before a stream was ever live, after which it gives up.
+pub const CONNECT_ATTEMPTS_MAX_DEFAULT: u32 = 5;
+
 /// Settings of one stream's machine.
 ///
 /// Every field has a default suited to public market-data servers; build with
@@ -60,8 +64,8 @@ pub struct MachineConfig {
     /// [`StreamError::GaveUp`](crate::machine::StreamError::GaveUp) naming
     /// the last cause (an unreachable host, TLS, an HTTP status…), which
     /// also resolves every pending subscription. Once live, a stream
-    /// reconnects for as long as it runs. `None` tries for ever. Default 5
-    /// (with the default backoff, about 8 s of retries when the host refuses
+    /// reconnects for as long as it runs. `None` tries for ever. Default
+    /// [`CONNECT_ATTEMPTS_MAX_DEFAULT`] (with the default backoff, about 8 s of retries when the host refuses
     /// connections, about a minute when it never answers).
     pub connect_attempts_max: Option<u32>,
     /// Where the wall-clock times of [`Event::Gap`](crate::machine::Event::Gap)
@@ -91,7 +95,7 @@ impl MachineConfig {
             backoff_reset_after: Duration::from_secs(30),
             frame_bytes_max: 4096,
             seed: 0,
-            connect_attempts_max: Some(5),
+            connect_attempts_max: Some(CONNECT_ATTEMPTS_MAX_DEFAULT),
             wall_clock: None,
         }
     }

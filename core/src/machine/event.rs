@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::protocol::{DecodeError, EncodeError};
+use crate::protocol::EncodeError;
 use crate::{SubscriptionSet, Symbol, Timestamp, TransportError};
 
-use super::State;
+use super::{MalformedFrame, State};
 
 /// Identifies one connection attempt; events of older attempts are ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -124,9 +124,11 @@ pub enum StreamError {
     /// A wait ran out.
     #[error("timed out waiting for {0}")]
     Timeout(TimeoutKind),
-    /// A message could not be decoded; the stream carries on.
-    #[error(transparent)]
-    Malformed(DecodeError),
+    /// Messages of one frame could not be decoded (or were past the cap on
+    /// messages per frame): one such error per frame, with the counts. The
+    /// stream carries on.
+    #[error("{0}")]
+    Malformed(MalformedFrame),
     /// A subscription request could not be encoded.
     #[error(transparent)]
     Encode(EncodeError),

@@ -9,6 +9,7 @@ mod action;
 mod backoff;
 mod config;
 mod event;
+mod frame_errors;
 mod state;
 mod subscriptions;
 mod timers;
@@ -17,16 +18,19 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use action::Action;
-pub use config::MachineConfig;
+pub use config::{CONNECT_ATTEMPTS_MAX_DEFAULT, MachineConfig};
 pub use event::{ConnectionEpoch, Event, RequestId, StreamError, SubscriptionOutcome, TimeoutKind};
+pub use frame_errors::MalformedFrame;
 pub use state::{ConnectPhase, State};
 
 use backoff::Backoff;
+use frame_errors::FrameErrors;
 use subscriptions::{Settled, Subscriptions};
 use timers::{Timer, TimerTable};
 
 use crate::protocol::{
-    Dialect, Inbound, ServerError, SubscriptionOp, SubscriptionRequest, Verdict,
+    Dialect, Inbound, MESSAGES_PER_FRAME_MAX, ServerError, SubscriptionOp, SubscriptionRequest,
+    Verdict,
 };
 use crate::{ChannelKind, Frame, SubscriptionSet, Symbol, Timestamp, TransportError};
 
@@ -392,6 +396,10 @@ impl<D: Dialect> Machine<D> {
     }
 
     /// A frame arrived on the connection of `epoch`.
+    ///
+    /// Its undecodable messages, and any past
+    /// [`MESSAGES_PER_FRAME_MAX`], are reported together as one
+    /// [`StreamError::Malformed`] event after the frame's other events.
     pub fn handle_frame(&mut self, now: Instant, epoch: ConnectionEpoch, frame: &Frame) {
         if !self.is_open(epoch) {
             return;
@@ -403,14 +411,34 @@ impl<D: Dialect> Machine<D> {
         }
         let mut decoded = std::mem::take(&mut self.decoded);
         self.dialect.decode(frame, &mut decoded);
+        let mut errors = FrameErrors::default();
+        let mut handled = 0;
         for message in decoded.drain(..) {
             // A message may end the connection; the rest of the frame belongs to it.
             if !self.is_open(epoch) {
                 break;
             }
-            self.handle_message(now, epoch, message);
+            match message {
+                Inbound::Skipped { messages } => errors.skipped(messages),
+                // The dialect keeps to the cap; a frame past it anyway is cut here.
+                _ if handled == MESSAGES_PER_FRAME_MAX => errors.skipped(1),
+                Inbound::Malformed(error) => {
+                    handled += 1;
+                    errors.malformed(error);
+                }
+                message => {
+                    handled += 1;
+                    self.handle_message(now, epoch, message);
+                }
+            }
         }
         self.decoded = decoded;
+        if let Some(malformed) = errors.finish() {
+            self.events.push_back(Event::Error {
+                error: StreamError::Malformed(malformed),
+                fatal: false,
+            });
+        }
     }
 
     /// Opening the connection of `epoch` failed, or the connection was lost.
@@ -527,10 +555,8 @@ impl<D: Dialect> Machine<D> {
                 self.settle();
             }
             Inbound::Unknown { tag } => self.events.push_back(Event::Unknown { tag }),
-            Inbound::Malformed(error) => self.events.push_back(Event::Error {
-                error: StreamError::Malformed(error),
-                fatal: false,
-            }),
+            // Gathered per frame by `handle_frame`.
+            Inbound::Malformed(_) | Inbound::Skipped { .. } => {}
         }
     }
 

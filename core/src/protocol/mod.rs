@@ -40,7 +40,23 @@ pub enum Inbound<D, C> {
     },
     /// One message (or the whole frame) could not be decoded.
     Malformed(DecodeError),
+    /// Messages of the frame past [`MESSAGES_PER_FRAME_MAX`], walked over
+    /// but not decoded.
+    Skipped {
+        /// How many.
+        messages: u64,
+    },
 }
+
+/// The most messages a [`Dialect`] decodes from one frame; the rest are
+/// only counted ([`Inbound::Skipped`]).
+///
+/// It bounds the memory and work one frame can cost, whatever its size:
+/// every decoded message becomes an event, and an event (~250 bytes for a
+/// quote) can be far larger than the bytes it came from (one byte for a
+/// MessagePack `nil`). No real server comes near it: Alpaca batches a few
+/// hundred messages per frame at most.
+pub const MESSAGES_PER_FRAME_MAX: usize = 16_384;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,6 +152,9 @@ pub trait Dialect: fmt::Debug + Send + 'static {
     ///
     /// Never fails as a whole and never panics: undecodable messages become
     /// [`Inbound::Malformed`] and the rest of the frame is still decoded.
+    /// Appends at most [`MESSAGES_PER_FRAME_MAX`] messages; those past it
+    /// are counted in one [`Inbound::Skipped`] at the end, so the work and
+    /// memory a frame costs stay bounded by its size.
     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<Self::Data, Self::Channel>>);
 
     /// The time a data message carries of its own (when the server made

@@ -23,33 +23,39 @@ use crate::wire::frame::Wire;
 use crate::wire::json_reader::JsonReader;
 use crate::wire::msgpack_reader::MsgPackReader;
 use crate::{Channel, Conditions, Symbol, Timestamp};
-use tickwire_core::protocol::Inbound;
+use tickwire_core::protocol::{Inbound, MESSAGES_PER_FRAME_MAX};
 
 /// Decodes a whole frame of fast-path messages into `out`. Returns `false`
-/// (having perhaps pushed some messages) if the frame needs the serde path;
-/// the caller then truncates `out` and decodes it again.
+/// (having perhaps pushed some messages) if the frame needs the serde path
+/// (or holds more than [`MESSAGES_PER_FRAME_MAX`] messages); the caller
+/// then truncates `out` and decodes it again.
 pub(crate) fn decode_frame(
     wire: Wire,
     bytes: &[u8],
     out: &mut Vec<Inbound<MarketData, Channel>>,
 ) -> bool {
+    let full = out.len() + MESSAGES_PER_FRAME_MAX;
     match wire {
         Wire::Json => {
-            JsonReader::new(bytes).and_then(|mut r| r.messages(|r, tag| message(r, tag, out)))
+            JsonReader::new(bytes).and_then(|mut r| r.messages(|r, tag| message(r, tag, out, full)))
         }
-        Wire::MsgPack => MsgPackReader::new(bytes).messages(|r, tag| message(r, tag, out)),
+        Wire::MsgPack => MsgPackReader::new(bytes).messages(|r, tag| message(r, tag, out, full)),
     }
     .is_some()
 }
 
 /// Decodes the rest of a message whose `T` was `tag` into `out`, if it is
-/// one of the types the fast path knows.
+/// one of the types the fast path knows and `out` is shorter than `full`.
 #[inline(always)]
-pub(super) fn message<'a, R: FieldReader<'a>>(
+fn message<'a, R: FieldReader<'a>>(
     reader: &mut R,
     tag: &[u8],
     out: &mut Vec<Inbound<MarketData, Channel>>,
+    full: usize,
 ) -> Option<()> {
+    if out.len() >= full {
+        return None;
+    }
     // Data tags are one byte long, control tags longer: the data path stays
     // as short as it was before control messages joined.
     out.push(if tag.len() == 1 {

@@ -33,9 +33,11 @@ use crate::model::market::{
 use crate::wire::frame::Wire;
 use crate::wire::seed::Seed;
 use crate::{Channel, Frame, SubscriptionSet, Symbol};
-use tickwire_core::protocol::{DecodeError, Inbound};
+use tickwire_core::protocol::{DecodeError, Inbound, MESSAGES_PER_FRAME_MAX};
 
-/// Decodes one frame into `out`; see the module docs.
+/// Decodes one frame into `out`; see the module docs. Each tier decodes at
+/// most [`MESSAGES_PER_FRAME_MAX`] messages: the first two give up on a
+/// frame with more, the third counts the rest as [`Inbound::Skipped`].
 pub(crate) fn decode_market_frame(frame: &Frame, out: &mut Vec<Inbound<MarketData, Channel>>) {
     let Some((wire, bytes)) = Wire::detect(frame) else {
         return;
@@ -62,16 +64,10 @@ pub(crate) fn decode_with_serde(
         return;
     }
     out.truncate(start);
-    let (elements, error) = wire.split(bytes);
-    for element in elements {
-        out.push(match decode_message(wire, element) {
-            Ok(message) => message.into_inbound(),
-            Err(error) => Inbound::Malformed(error),
-        });
-    }
-    if let Some(error) = error {
-        out.push(Inbound::Malformed(error));
-    }
+    wire.decode_each(bytes, out, |element| match decode_message(wire, element) {
+        Ok(message) => message.into_inbound(),
+        Err(error) => Inbound::Malformed(error),
+    });
 }
 
 /// Decodes one message's bytes, wherever its `T` is.
@@ -150,12 +146,17 @@ impl<'de> Visitor<'de> for FrameSeed<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let probe = self.probe;
-        while let Some(message) =
-            seq.next_element_seed(Seed::map(MessageSeed { tag: None, probe }))?
-        {
-            self.out.push(message.into_inbound());
+        for _ in 0..MESSAGES_PER_FRAME_MAX {
+            match seq.next_element_seed(Seed::map(MessageSeed { tag: None, probe }))? {
+                Some(message) => self.out.push(message.into_inbound()),
+                None => return Ok(()),
+            }
         }
-        Ok(())
+        match seq.next_element::<IgnoredAny>()? {
+            // Past the cap: tier 3 counts the rest without decoding them.
+            Some(_) => Err(de::Error::custom("more messages than the cap per frame")),
+            None => Ok(()),
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
@@ -407,6 +408,61 @@ mod tests {
         );
         assert_eq!(fast, Ok(()));
         assert_eq!(out.len(), 2);
+    }
+
+    /// A MessagePack array of `n` one-byte `nil`s: `n` messages, none valid.
+    fn nils(n: usize) -> Frame {
+        let mut bytes = vec![0xdd];
+        bytes.extend_from_slice(&(n as u32).to_be_bytes());
+        bytes.extend(std::iter::repeat_n(0xc0, n));
+        Frame::binary(bytes)
+    }
+
+    fn count(out: &[Inbound<MarketData, Channel>]) -> (usize, usize, Option<u64>) {
+        let malformed = out
+            .iter()
+            .filter(|m| matches!(m, Inbound::Malformed(_)))
+            .count();
+        let data = out.iter().filter(|m| matches!(m, Inbound::Data(_))).count();
+        let skipped = out.iter().find_map(|m| match m {
+            Inbound::Skipped { messages } => Some(*messages),
+            _ => None,
+        });
+        (data, malformed, skipped)
+    }
+
+    #[test]
+    fn messages_up_to_the_cap_are_decoded_and_the_rest_counted() {
+        let max = MESSAGES_PER_FRAME_MAX;
+        assert_eq!(count(&decode(nils(10_000))), (0, 10_000, None));
+        assert_eq!(count(&decode(nils(max))), (0, max, None));
+        let out = decode(nils(max + 5));
+        assert_eq!(out.len(), max + 1);
+        assert_eq!(count(&out), (0, max, Some(5)));
+        assert_eq!(out.last(), Some(&Inbound::Skipped { messages: 5 }));
+    }
+
+    #[test]
+    fn well_formed_frames_past_the_cap_are_cut_at_it() {
+        let quote = r#"{"T":"q","S":"AAPL","bx":"U","bp":189.1,"bs":1,"ax":"Q","ap":189.12,"as":2,"c":["R"],"z":"C","t":"2024-01-02T15:04:05.123456789Z"}"#;
+        let frame = |n: usize| Frame::text(format!("[{}]", vec![quote; n].join(",")));
+        let max = MESSAGES_PER_FRAME_MAX;
+        assert_eq!(count(&decode(frame(max))), (max, 0, None));
+        assert_eq!(count(&decode(frame(max + 2))), (max, 0, Some(2)));
+    }
+
+    #[test]
+    fn a_broken_frame_past_the_cap_counts_its_error_within_the_cap() {
+        let max = MESSAGES_PER_FRAME_MAX;
+        // No closing bracket: a structural error after max + 2 elements.
+        let text = format!("[{}", vec!["1"; max + 2].join(","));
+        let out = decode(Frame::text(text));
+        assert_eq!(out.len(), max + 1);
+        assert_eq!(count(&out), (0, max, Some(3)));
+        assert!(matches!(
+            &out[max - 1],
+            Inbound::Malformed(DecodeError { what: "frame", .. })
+        ));
     }
 
     #[test]

@@ -149,16 +149,12 @@ fn decode_trading_frame(frame: &Frame, out: &mut Vec<Inbound<TradeUpdate, Channe
 /// The frame's messages through serde: what decides whenever the fast path
 /// gives up.
 fn decode_with_serde(wire: Wire, bytes: &[u8], out: &mut Vec<Inbound<TradeUpdate, Channel>>) {
-    let (elements, error) = wire.split(bytes);
-    for element in elements {
-        out.push(match decode_trading_message(wire, element) {
+    wire.decode_each(bytes, out, |element| {
+        match decode_trading_message(wire, element) {
             Ok(message) => into_inbound(message),
             Err(error) => Inbound::Malformed(error),
-        });
-    }
-    if let Some(error) = error {
-        out.push(Inbound::Malformed(error));
-    }
+        }
+    });
 }
 
 fn into_inbound(message: TradingMessage) -> Inbound<TradeUpdate, Channel> {
@@ -450,7 +446,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        #[test]
+
+    #[test]
         fn one_pass_agrees_with_two(entries in entries()) {
             for (wire, bytes) in both_wires(&Entries(entries)) {
                 agree(wire, &bytes);
@@ -635,5 +632,21 @@ mod tests {
                 ..
             })]
         ));
+    }
+
+    #[test]
+    fn a_frame_past_the_cap_is_decoded_to_it_and_the_rest_counted() {
+        use tickwire_core::protocol::MESSAGES_PER_FRAME_MAX;
+        let max = MESSAGES_PER_FRAME_MAX;
+        let text = format!("[{}]", vec!["null"; max + 4].join(","));
+        let mut out = Vec::new();
+        decode_trading_frame(&Frame::text(text), &mut out);
+        assert_eq!(out.len(), max + 1);
+        assert!(
+            out[..max]
+                .iter()
+                .all(|m| matches!(m, Inbound::Malformed(_)))
+        );
+        assert_eq!(out[max], Inbound::Skipped { messages: 4 });
     }
 }

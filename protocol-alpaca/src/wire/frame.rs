@@ -9,8 +9,8 @@ use serde::de::{self, DeserializeSeed};
 
 use super::json_reader;
 use super::msgpack_reader::MsgPackReader;
-use crate::Frame;
-use tickwire_core::protocol::DecodeError;
+use crate::{Channel, Frame};
+use tickwire_core::protocol::{DecodeError, Inbound, MESSAGES_PER_FRAME_MAX};
 
 /// How a payload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +75,29 @@ impl Wire {
     ///
     /// The walk is each encoding's reader's
     /// ([`json_reader::frame_elements`], [`MsgPackReader::frame_elements`]).
+    #[cfg(test)]
     pub(crate) fn split(self, bytes: &[u8]) -> (Vec<&[u8]>, Option<DecodeError>) {
+        let (elements, _, error) = self.split_capped(bytes, usize::MAX);
+        (elements, error)
+    }
+
+    /// [`split`](Self::split), keeping the first `elements_max` elements
+    /// and only counting the others (the second value): the walk goes on to
+    /// the end of the frame, so the count and the error are the same.
+    pub(crate) fn split_capped(
+        self,
+        bytes: &[u8],
+        elements_max: usize,
+    ) -> (Vec<&[u8]>, u64, Option<DecodeError>) {
         let mut elements = Vec::new();
-        let mut each = |span: Range<usize>| elements.push(&bytes[span]);
+        let mut skipped = 0u64;
+        let mut each = |span: Range<usize>| {
+            if elements.len() < elements_max {
+                elements.push(&bytes[span]);
+            } else {
+                skipped += 1;
+            }
+        };
         let walked = match self {
             Self::Json => json_reader::frame_elements(bytes, &mut each),
             Self::MsgPack => MsgPackReader::new(bytes).frame_elements(&mut each),
@@ -86,7 +106,31 @@ impl Wire {
             what: "frame",
             detail: detail.to_owned(),
         });
-        (elements, error)
+        (elements, skipped, error)
+    }
+
+    /// Decodes a frame message by message with `decode`, so that a bad
+    /// message costs only itself: at most [`MESSAGES_PER_FRAME_MAX`]
+    /// messages (a structural error counting as one), then one
+    /// [`Inbound::Skipped`] for those past it.
+    pub(crate) fn decode_each<T>(
+        self,
+        bytes: &[u8],
+        out: &mut Vec<Inbound<T, Channel>>,
+        mut decode: impl FnMut(&[u8]) -> Inbound<T, Channel>,
+    ) {
+        let (mut elements, mut skipped, error) = self.split_capped(bytes, MESSAGES_PER_FRAME_MAX);
+        if error.is_some() && elements.len() == MESSAGES_PER_FRAME_MAX {
+            elements.pop();
+            skipped += 1;
+        }
+        out.extend(elements.into_iter().map(&mut decode));
+        if let Some(error) = error {
+            out.push(Inbound::Malformed(error));
+        }
+        if skipped > 0 {
+            out.push(Inbound::Skipped { messages: skipped });
+        }
     }
 }
 

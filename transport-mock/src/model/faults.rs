@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Endpoint;
 use super::rng::RngExt;
+use tickwire_core::Frame;
 
 /// Rates of misbehaviour. Every rate is a probability in `[0, 1]` per
 /// occasion (named on each field); the default is a well-behaved exchange.
@@ -172,6 +173,8 @@ pub enum Fault {
     Resume,
     /// Send one undecodable frame.
     Garbage,
+    /// Send this frame as it is (a hostile one, say).
+    Frame(Frame),
     /// Send one frame larger than any sane client accepts.
     Oversized,
     /// Treat the client as not reading (407 follows once data piles up).

@@ -508,6 +508,7 @@ impl Exchange {
             Fault::Silence => self.set_silent(session, true),
             Fault::Resume => self.set_silent(session, false),
             Fault::Garbage => self.send_garbage(session),
+            Fault::Frame(frame) => self.outputs.push_back((session, Output::Frame(frame))),
             Fault::Oversized => self.send_oversized(session),
             Fault::StopReading => {
                 if let Some(s) = self.sessions.get_mut(&session) {
