@@ -66,11 +66,7 @@ fn main() {
     let quotes = args.number(2_000_000, 20_000);
     let rounds: usize = args.sized("rounds", 3, 1);
     let per_frame_only = Some(args.value("per-frame", 0usize)).filter(|n| *n > 0);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     let exchange = BenchExchange::start();
     let clients = [Client::Tickwire, Client::Naive, Client::Bare];
 

@@ -109,11 +109,7 @@ fn main() {
         .split(',')
         .filter_map(|r| r.parse().ok())
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     let exchange = BenchExchange::start();
     let clients = [Client::Tickwire, Client::Naive];
 

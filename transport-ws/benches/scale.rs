@@ -38,6 +38,7 @@ use support::clients::{Client, Consumer, run_consumer};
 use support::exchange::{BenchExchange, EXCHANGE_THREAD, Job, Plan};
 use support::proc_stats::{CpuUse, all_threads, rss_bytes, threads_except};
 use support::report::Report;
+use support::runtime;
 use tickwire_alpaca::{
     AlpacaMarketData, Channel, ClientMessage, ServerMessage, SubscriptionSet,
     decode_client_message, encode_market_frame,
@@ -79,13 +80,6 @@ fn main() {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 // ------------------------------------------------------------------ subscribe
 

@@ -632,9 +632,7 @@ async fn garbage_frame_reported_and_the_stream_continues(backend: Backend) {
 
 async fn a_frame_of_10000_malformed_messages_is_one_error(backend: Backend) {
     let h = Harness::start(backend, exchange_config()).await;
-    let mut stream = h.market("/v2/iex", |b| b);
-    stream.subscribe(Channel::Quotes, ["AAPL"]).await.unwrap();
-    until(&mut stream, "data", data_symbol).await;
+    let mut stream = h.aapl_quotes_flowing("data").await;
     // 10,000 MessagePack `nil`s in one array: one byte each, none a message.
     let mut hostile = vec![0xdc, 0x27, 0x10];
     hostile.extend(std::iter::repeat_n(0xc0, 10_000));

@@ -13,3 +13,13 @@ pub(crate) mod exchange;
 pub(crate) mod proc_stats;
 pub(crate) mod quotes;
 pub(crate) mod report;
+
+/// The runtime the clients run on: two workers, as on the 2-core machine
+/// the budgets are set for.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
