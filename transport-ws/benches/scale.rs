@@ -80,7 +80,6 @@ fn main() {
     }
 }
 
-
 // ------------------------------------------------------------------ subscribe
 
 /// `n` distinct four-letter symbols in a scrambled order (a user's list is
