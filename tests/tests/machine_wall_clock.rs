@@ -175,3 +175,22 @@ fn without_data_or_a_wall_clock_the_times_are_absent() {
     reconnect(&mut f);
     assert_eq!(resumes(&f.events), [((None, Some(trade_time(1))), None)]);
 }
+
+#[test]
+fn the_wall_clock_reads_before_and_after_its_anchor() {
+    let anchor = Instant::now() + Duration::from_secs(10);
+    let clock = WallClock::new(anchor, Timestamp::from_unix_nanos(5_000_000_000));
+    assert_eq!(clock.at(anchor).unix_nanos(), 5_000_000_000);
+    let before = clock.at(anchor - Duration::from_millis(250));
+    assert_eq!(before.unix_nanos(), 4_750_000_000);
+    let after = clock.at(anchor + Duration::from_nanos(7));
+    assert_eq!(after.unix_nanos(), 5_000_000_007);
+}
+
+#[test]
+fn the_wall_clock_saturates_instead_of_wrapping() {
+    let anchor = Instant::now();
+    let clock = WallClock::new(anchor, Timestamp::from_unix_nanos(i64::MAX - 1));
+    let far = clock.at(anchor + Duration::from_secs(10));
+    assert_eq!(far.unix_nanos(), i128::from(i64::MAX));
+}

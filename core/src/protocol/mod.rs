@@ -54,8 +54,8 @@ pub enum Inbound<D, C> {
 /// It bounds the memory and work one frame can cost, whatever its size:
 /// every decoded message becomes an event, and an event (~250 bytes for a
 /// quote) can be far larger than the bytes it came from (one byte for a
-/// MessagePack `nil`). No real server comes near it: Alpaca batches a few
-/// hundred messages per frame at most.
+/// MessagePack `nil`). No real server comes near it: market-data servers
+/// batch a few hundred messages per frame at most.
 pub const MESSAGES_PER_FRAME_MAX: usize = 16_384;
 
 /// Why bytes could not be decoded.
