@@ -198,22 +198,6 @@ pub struct Machine<D: Dialect> {
     settled: Vec<Settled<D::Channel>>,
 }
 
-/// The subscription commands, alike but for their [`SubscriptionOp`]: each
-/// takes symbols for one channel and returns the id its outcome will carry.
-macro_rules! subscription_commands {
-    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {$(
-        $(#[$doc])*
-        pub fn $name(
-            &mut self,
-            now: Instant,
-            channel: D::Channel,
-            symbols: impl IntoIterator<Item = Symbol>,
-        ) -> Result<RequestId, CommandError> {
-            self.command(now, SubscriptionOp::$op, channel, symbols.into_iter().collect())
-        }
-    )*};
-}
-
 impl<D: Dialect> Machine<D> {
     /// A market-data stream: starts [`State::Idle`] and connects on the first subscription.
     pub fn symbol_stream(config: MachineConfig, dialect: D) -> Self {
@@ -319,16 +303,31 @@ impl<D: Dialect> Machine<D> {
 
     // ---- commands ----
 
-    subscription_commands! {
-        /// Adds symbols to a channel's desired set; the outcome arrives as
-        /// [`Event::Subscription`] with the returned id.
-        ///
-        /// On an idle symbol stream this starts a connection.
-        subscribe => Subscribe;
-        /// Removes symbols from a channel's desired set; the outcome arrives as
-        /// [`Event::Subscription`]. When nothing is left wanted, the connection is
-        /// closed after [`MachineConfig::idle_linger`].
-        unsubscribe => Unsubscribe;
+    /// Adds symbols to a channel's desired set; the outcome arrives as
+    /// [`Event::Subscription`] with the returned id.
+    ///
+    /// On an idle symbol stream this starts a connection.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        channel: D::Channel,
+        symbols: impl IntoIterator<Item = Symbol>,
+    ) -> Result<RequestId, CommandError> {
+        let symbols = symbols.into_iter().collect();
+        self.command(now, SubscriptionOp::Subscribe, channel, symbols)
+    }
+
+    /// Removes symbols from a channel's desired set; the outcome arrives as
+    /// [`Event::Subscription`]. When nothing is left wanted, the connection is
+    /// closed after [`MachineConfig::idle_linger`].
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        channel: D::Channel,
+        symbols: impl IntoIterator<Item = Symbol>,
+    ) -> Result<RequestId, CommandError> {
+        let symbols = symbols.into_iter().collect();
+        self.command(now, SubscriptionOp::Unsubscribe, channel, symbols)
     }
 
     fn command(
