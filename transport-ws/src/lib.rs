@@ -46,6 +46,7 @@ mod spawn;
 mod stream;
 mod tls_roots;
 mod trading_stream;
+mod ws_message;
 mod ws_transport;
 
 pub use builder::{QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder};
@@ -63,6 +64,7 @@ pub use profile::{
 pub use stream::EventStream;
 pub use tls_roots::{SSL_CERT_FILE_ENV, TlsTrust};
 pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
+pub use ws_message::ws_message;
 pub use ws_transport::{WsConfig, WsTransport};
 
 // The vocabulary users need alongside the streams.
