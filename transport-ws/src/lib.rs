@@ -42,6 +42,7 @@ mod into_symbol;
 mod log_safety;
 mod market_data_stream;
 mod profile;
+mod rest_client;
 mod spawn;
 mod stream;
 mod tls_roots;
@@ -61,6 +62,7 @@ pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStrea
 pub use profile::{
     ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
 };
+pub use rest_client::{REST_ATTEMPT_TIMEOUT_DEFAULT, RestClient, RestError};
 pub use stream::EventStream;
 pub use tls_roots::{SSL_CERT_FILE_ENV, TlsTrust};
 pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
