@@ -38,11 +38,11 @@ pub struct RestError {
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use tickwire_core::Credentials;
+/// use tickwire_alpaca::credentials_from_env;
 /// use tickwire_core::machine::MachineConfig;
 /// use tickwire_ws::{RestClient, TlsTrust};
 ///
-/// let config = MachineConfig::new("wss://paper-api.alpaca.markets/stream", Credentials::from_env()?);
+/// let config = MachineConfig::new("wss://paper-api.alpaca.markets/stream", credentials_from_env()?);
 /// let rest = RestClient::new("https://paper-api.alpaca.markets", &config, &TlsTrust::default())?;
 /// let orders = rest.get("/v2/orders?status=all&direction=asc&limit=500").await?;
 /// # drop(orders); Ok(()) }
