@@ -41,6 +41,7 @@ mod handle;
 mod into_symbol;
 mod log_safety;
 mod market_data_stream;
+mod order_reconcile;
 mod profile;
 mod rest_client;
 mod spawn;
@@ -59,6 +60,7 @@ pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
 pub use log_safety::SECRET_PRINTING_LOG_TARGETS;
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
+pub use order_reconcile::{ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, ReconcileOutput};
 pub use profile::{
     ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
 };

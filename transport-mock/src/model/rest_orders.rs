@@ -216,7 +216,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
-    use tickwire_core::Frame;
 
     use super::super::{Account, ExchangeConfig, Output};
     use super::*;
@@ -230,13 +229,7 @@ mod tests {
         let now = Instant::now();
         let config = ExchangeConfig::new(5).with_account(Account::new(KEY, SECRET));
         let mut ex = Exchange::new(config, now);
-        let id = ex.open(now, "/stream", &[]).expect("opens");
-        for message in [
-            json!({"action": "auth", "key": KEY, "secret": SECRET}),
-            json!({"action": "listen", "data": {"streams": ["trade_updates"]}}),
-        ] {
-            ex.handle_frame(now, id, Frame::text(message.to_string()));
-        }
+        ex.open_trading_listener(now, KEY, SECRET).expect("listens");
         let end = now + span;
         while let Some(t) = ex.poll_timeout().filter(|t| *t <= end) {
             ex.handle_timeout(t);
