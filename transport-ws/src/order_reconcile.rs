@@ -126,6 +126,13 @@ impl OrderReconciler {
         }
     }
 
+    /// Opens a window from `since` to `now` (wall clock), as after a gap:
+    /// what changed since a start time the application gives, fetched once
+    /// the stream is first live.
+    pub fn handle_start(&mut self, since: Timestamp, now: Timestamp) {
+        self.recovery.handle_resumed(Some(since), Some(now), None);
+    }
+
     /// A live update.
     pub fn handle_live(&mut self, update: TradeUpdate) {
         self.note(&update.order);
