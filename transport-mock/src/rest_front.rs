@@ -7,12 +7,12 @@
 //! ([`Rewound`]); any other request is answered here and the connection
 //! closed.
 
-use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
+use tickwire_core::Credentials;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::SharedExchange;
@@ -34,26 +34,14 @@ pub(crate) enum Opening {
     Closed,
 }
 
-/// A parsed REST request: method, path, query, credentials (the secret
-/// left out of its `Debug`).
-#[derive(PartialEq, Eq)]
+/// A parsed REST request: method, path, query, credentials (whose `Debug`
+/// leaves the secret out).
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct RestRequest {
     method: String,
     path: String,
     query: String,
-    key_id: String,
-    secret: String,
-}
-
-impl fmt::Debug for RestRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("query", &self.query)
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
-    }
+    credentials: Credentials,
 }
 
 /// Reads the request head from `stream`; returns what it is and every byte
@@ -84,7 +72,8 @@ pub(crate) async fn answer<S: AsyncWrite + Unpin>(
 ) {
     let response = match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/v2/orders") => {
-            exchange.with(|ex, _| ex.rest_orders(&request.key_id, &request.secret, &request.query))
+            let (key_id, secret) = (request.credentials.key_id(), request.credentials.secret());
+            exchange.with(|ex, _| ex.rest_orders(key_id, secret, &request.query))
         }
         (_, "/v2/orders") => RestResponse::error(405, 40_510_000, "method not allowed"),
         _ => RestResponse::error(404, 40_410_000, "endpoint not found"),
@@ -145,16 +134,8 @@ fn parse_head(head: &[u8]) -> Opening {
     if !version.starts_with("HTTP/1.") {
         return Opening::Malformed("not an HTTP/1 request");
     }
-    let mut request = RestRequest {
-        method: method.to_owned(),
-        path: String::new(),
-        query: String::new(),
-        key_id: String::new(),
-        secret: String::new(),
-    };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    path.clone_into(&mut request.path);
-    query.clone_into(&mut request.query);
+    let (mut key_id, mut secret) = ("", "");
     let mut upgrade = false;
     for line in lines.filter(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
@@ -164,16 +145,20 @@ fn parse_head(head: &[u8]) -> Opening {
         if name.eq_ignore_ascii_case("upgrade") && value.eq_ignore_ascii_case("websocket") {
             upgrade = true;
         } else if name.eq_ignore_ascii_case("apca-api-key-id") {
-            value.clone_into(&mut request.key_id);
+            key_id = value;
         } else if name.eq_ignore_ascii_case("apca-api-secret-key") {
-            value.clone_into(&mut request.secret);
+            secret = value;
         }
     }
     if upgrade {
-        Opening::Upgrade
-    } else {
-        Opening::Rest(request)
+        return Opening::Upgrade;
     }
+    Opening::Rest(RestRequest {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        credentials: Credentials::new(key_id, secret),
+    })
 }
 
 /// A stream whose first bytes are ones already read from it.
@@ -270,10 +255,10 @@ mod tests {
             method: "GET".into(),
             path: "/v2/orders".into(),
             query: "status=all".into(),
-            key_id: "K".into(),
-            secret: "S".into(),
+            credentials: Credentials::new("K", "S"),
         };
         assert_eq!(request, expected, "headers are case-blind, values trimmed");
+        assert!(!format!("{request:?}").contains("\"S\""), "{request:?}");
     }
 
     #[tokio::test]

@@ -39,16 +39,20 @@ fn latest_orders(exchange: &SharedExchange) -> Vec<Order> {
     serde_json::from_str(&answer.body).expect("an order list")
 }
 
+/// An account placing an order every 20 ms, each living up to 1.5 s: long
+/// enough to change while the stream is away.
+fn busy_account() -> ExchangeConfig {
+    let mut trading = TradingConfig::default();
+    (trading.order_interval, trading.step_delay_max) =
+        (Duration::from_millis(20), Duration::from_millis(1500));
+    ExchangeConfig::new(21)
+        .with_account(Account::new(KEY, SECRET))
+        .with_trading(trading)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_states_hidden_by_a_gap_are_delivered_once_marked_recovered() {
-    let mut trading = TradingConfig::default();
-    trading.order_interval = Duration::from_millis(20);
-    // Orders that live long enough to change while the stream is away.
-    trading.step_delay_max = Duration::from_millis(1500);
-    let config = ExchangeConfig::new(21)
-        .with_account(Account::new(KEY, SECRET))
-        .with_trading(trading);
-    let server = LoopbackServer::start(LoopbackConfig::new(config))
+    let server = LoopbackServer::start(LoopbackConfig::new(busy_account()))
         .await
         .expect("loopback exchange");
     let exchange = server.exchange().clone();
@@ -98,27 +102,25 @@ async fn order_states_hidden_by_a_gap_are_delivered_once_marked_recovered() {
         }
     }
 
-    let mut keys = BTreeSet::new();
-    for (update, _) in &delivered {
-        assert!(
-            keys.insert(key(update)),
-            "delivered twice: {:?}",
-            key(update)
-        );
-    }
+    let keys: BTreeSet<_> = delivered.iter().map(|(update, _)| key(update)).collect();
+    assert_eq!(
+        keys.len(),
+        delivered.len(),
+        "no order state delivered twice"
+    );
     // Each order the stream ever reported ends in a state the exchange had
     // for it: its latest, or one it passed through after the stream stopped.
-    let mut last: BTreeMap<String, &TradeUpdate> = BTreeMap::new();
-    for (update, _) in &delivered {
-        last.insert(update.order.id.clone(), update);
-    }
+    let last: BTreeMap<&str, &TradeUpdate> = delivered
+        .iter()
+        .map(|(update, _)| (update.order.id.as_str(), update))
+        .collect();
     let latest: BTreeMap<String, Order> = latest_orders(&exchange)
         .into_iter()
         .map(|order| (order.id.clone(), order))
         .collect();
     for (id, update) in &last {
         let order = latest
-            .get(id)
+            .get(*id)
             .expect("the exchange lists every order it reported");
         assert!(
             update.order.updated_at <= order.updated_at,
