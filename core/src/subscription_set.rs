@@ -82,19 +82,72 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         }
     }
 
-    /// Removes the pairs of `channel` with these symbols, in one pass over
-    /// the set (one by one, each removal would move the set's tail).
+    /// Adds the pairs of `channel` with these symbols, which must be
+    /// strictly ascending: one merge of the two sorted lists (one by one,
+    /// each insertion would move the set's tail).
+    pub(crate) fn insert_all(&mut self, channel: C, symbols: &[Symbol]) {
+        debug_assert!(symbols.is_sorted_by(|a, b| a < b), "strictly ascending");
+        let start = self.pairs.partition_point(|(c, _)| *c < channel);
+        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
+        let present = &self.pairs[start..end];
+        // Appending past the channel's last symbol is the common case of a
+        // first subscribe; it needs no merge.
+        if present.last().is_none_or(|(_, last)| symbols.first().is_none_or(|first| last < first)) {
+            self.pairs
+                .splice(end..end, symbols.iter().map(|s| (channel, s.clone())));
+            return;
+        }
+        let mut merged = Vec::with_capacity(present.len() + symbols.len());
+        let (mut old, mut new) = (present.iter().peekable(), symbols.iter().peekable());
+        loop {
+            let pair = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => old.next().cloned(),
+                (None, Some(_)) => new.next().map(|s| (channel, s.clone())),
+                (Some((_, o)), Some(n)) => match o.cmp(n) {
+                    Ordering::Less => old.next().cloned(),
+                    Ordering::Greater => new.next().map(|s| (channel, s.clone())),
+                    Ordering::Equal => {
+                        new.next();
+                        old.next().cloned()
+                    }
+                },
+            };
+            merged.extend(pair);
+        }
+        self.pairs.splice(start..end, merged);
+    }
+
+    /// Removes the pairs of `channel` with these symbols, which must be
+    /// strictly ascending, in one pass over the set (one by one, each
+    /// removal would move the set's tail).
     pub(crate) fn remove_all(&mut self, channel: C, symbols: &[Symbol]) {
+        debug_assert!(symbols.is_sorted_by(|a, b| a < b), "strictly ascending");
         if symbols.len() < 8 {
             for symbol in symbols {
                 self.remove(channel, symbol);
             }
             return;
         }
-        let mut gone: Vec<&Symbol> = symbols.iter().collect();
-        gone.sort_unstable();
-        self.pairs
-            .retain(|(c, s)| *c != channel || gone.binary_search(&s).is_err());
+        let mut gone = symbols.iter().peekable();
+        self.pairs.retain(|(c, s)| {
+            if *c != channel {
+                return true;
+            }
+            while gone.next_if(|g| *g < s).is_some() {}
+            gone.next_if(|g| *g == s).is_none()
+        });
+    }
+
+    /// Lookups of ascending symbols of one channel, each starting where the
+    /// last one ended: checking a sorted list of `k` symbols against the set
+    /// costs `k` times the log of the distance between them, not of the set.
+    pub(crate) fn ascending_lookup(&self, channel: C) -> AscendingLookup<'_, C> {
+        let start = self.pairs.partition_point(|(c, _)| *c < channel);
+        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
+        AscendingLookup {
+            rest: &self.pairs[start..end],
+        }
     }
 
     /// Whether the pair is in the set.
@@ -166,14 +219,30 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     }
 
     /// Makes this set `other` without its server-managed channels, reusing
-    /// this set's memory; returns whether that changed this set.
+    /// this set's memory; returns whether that changed this set. One pass:
+    /// pairs already in place are compared, not copied.
     pub(crate) fn assign_without_server_managed(&mut self, other: &Self) -> bool {
-        if self.pairs.iter().eq(other.client_pairs()) {
-            return false;
+        let mut changed = false;
+        let mut len = 0;
+        for pair in other.client_pairs() {
+            match self.pairs.get_mut(len) {
+                Some(mine) if mine == pair => {}
+                Some(mine) => {
+                    mine.clone_from(pair);
+                    changed = true;
+                }
+                None => {
+                    self.pairs.push(pair.clone());
+                    changed = true;
+                }
+            }
+            len += 1;
         }
-        self.pairs.clear();
-        self.pairs.extend(other.client_pairs().cloned());
-        true
+        if len < self.pairs.len() {
+            self.pairs.truncate(len);
+            changed = true;
+        }
+        changed
     }
 
     fn client_pairs(&self) -> impl Iterator<Item = &(C, Symbol)> + '_ {
@@ -230,6 +299,36 @@ impl<'a, C: Copy + Ord> Iterator for Difference<'a, C> {
 }
 
 impl<C: Copy + Ord> FusedIterator for Difference<'_, C> {}
+
+/// See [`SubscriptionSet::ascending_lookup`].
+#[derive(Debug)]
+pub(crate) struct AscendingLookup<'a, C> {
+    /// The channel's pairs from the last symbol looked up on.
+    rest: &'a [(C, Symbol)],
+}
+
+impl<C> AscendingLookup<'_, C> {
+    /// Whether `symbol`, at or above every symbol looked up before, is in
+    /// the set.
+    pub(crate) fn contains(&mut self, symbol: &Symbol) -> bool {
+        // Gallop to a window that holds the symbol's place, then search it.
+        let mut bound = 1;
+        while bound < self.rest.len() && self.rest[bound - 1].1 < *symbol {
+            bound *= 2;
+        }
+        let window = &self.rest[..bound.min(self.rest.len())];
+        match window.binary_search_by(|(_, s)| s.cmp(symbol)) {
+            Ok(index) => {
+                self.rest = &self.rest[index + 1..];
+                true
+            }
+            Err(index) => {
+                self.rest = &self.rest[index..];
+                false
+            }
+        }
+    }
+}
 
 /// Which of two sets a pair is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,9 +468,10 @@ mod tests {
             .iter()
             .flat_map(|n| [(Channel::Quotes, sym(n)), (Channel::Trades, sym(n))])
             .collect();
-        // Every other symbol, in reverse order, and one that is not there.
-        let mut gone: Vec<Symbol> = names.iter().step_by(2).rev().map(|n| sym(n)).collect();
+        // Every other symbol, and one that is not there.
+        let mut gone: Vec<Symbol> = names.iter().step_by(2).map(|n| sym(n)).collect();
         gone.push(sym("NOPE"));
+        gone.sort();
         set.remove_all(Channel::Quotes, &gone);
         let quotes: Vec<_> = set
             .symbols(Channel::Quotes)
@@ -381,7 +481,7 @@ mod tests {
         assert_eq!(quotes, odd);
         assert_eq!(set.symbols(Channel::Trades).count(), 20);
         // A few symbols take the one-by-one path, with the same result.
-        set.remove_all(Channel::Trades, &[sym("S00"), sym("NOPE")]);
+        set.remove_all(Channel::Trades, &[sym("NOPE"), sym("S00")]);
         assert_eq!(set.symbols(Channel::Trades).count(), 19);
         assert!(!set.contains(Channel::Trades, &sym("S00")));
     }

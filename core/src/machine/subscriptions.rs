@@ -112,18 +112,20 @@ impl<C: ChannelKind> Subscriptions<C> {
         &mut self,
         op: SubscriptionOp,
         channel: C,
-        symbols: Vec<Symbol>,
+        mut symbols: Vec<Symbol>,
     ) -> RequestId {
         self.settle_due = true;
         self.last_request += 1;
         let id = RequestId(self.last_request);
-        // In bulk: a command may name thousands of symbols in any order, and
-        // inserting or removing them one by one in the sorted set would move
-        // its tail each time (quadratic in the command's size).
+        // Sorted once here, the symbols merge into the sorted sets in one
+        // pass, and settling checks them against those sets in one walk
+        // (see `outcome`): a command may name thousands of symbols in any
+        // order. Their order and repeats mean nothing to an outcome.
+        symbols.sort_unstable();
+        symbols.dedup();
         match op {
             SubscriptionOp::Subscribe => {
-                self.desired
-                    .extend(symbols.iter().map(|symbol| (channel, symbol.clone())));
+                self.desired.insert_all(channel, &symbols);
                 if !self.refused_removals.is_empty() {
                     self.refused_removals.remove_all(channel, &symbols);
                 }
@@ -197,9 +199,9 @@ impl<C: ChannelKind> Subscriptions<C> {
         if self.in_flight.is_some() {
             return None;
         }
-        // One walk finds the removals and whether any addition is due.
+        // One walk finds the removals, or else the first additions.
         let mut removals = Vec::new();
-        let mut additions_due = false;
+        let mut additions = Vec::new();
         for (side, channel, symbol) in self.changes() {
             match side {
                 Side::This => {
@@ -208,21 +210,18 @@ impl<C: ChannelKind> Subscriptions<C> {
                         break;
                     }
                 }
-                Side::Other => additions_due = true,
+                Side::Other if removals.is_empty() && additions.len() < items_max => {
+                    additions.push((channel, symbol.clone()));
+                }
+                Side::Other => {}
             }
         }
         if !removals.is_empty() {
             return Some((SubscriptionOp::Unsubscribe, removals));
         }
-        if !additions_due {
+        if additions.is_empty() {
             return None;
         }
-        let additions = self
-            .desired
-            .difference(&self.confirmed)
-            .take(items_max)
-            .map(|(c, s)| (c, s.clone()))
-            .collect();
         Some((SubscriptionOp::Subscribe, additions))
     }
 
@@ -339,7 +338,10 @@ impl<C: ChannelKind> Subscriptions<C> {
         }
         let mut claimed = false;
         for command in &mut self.pending {
-            if command.op == op && command.channel == channel && command.symbols.contains(symbol) {
+            if command.op == op
+                && command.channel == channel
+                && command.symbols.binary_search(symbol).is_ok()
+            {
                 command.refused.push(symbol.clone());
                 command
                     .refusal
@@ -400,24 +402,27 @@ impl<C: ChannelKind> Subscriptions<C> {
 
     fn outcome(&self, command: &PendingCommand<C>) -> Option<SubscriptionOutcome> {
         let channel = command.channel;
+        // Requests carry changes in order, so a command's last symbol is
+        // usually the last one answered: while it waits, one lookup says
+        // the command does.
+        if let Some(last) = command.symbols.last() {
+            let wanted = self.desired.contains(channel, last);
+            let confirmed = self.confirmed.contains(channel, last);
+            if !command.refused.contains(last) && !self.is_done(command, last, wanted, confirmed)
+            {
+                return None;
+            }
+        }
+        // The symbols are sorted (see `command`): one walk through each set.
+        let mut desired = self.desired.ascending_lookup(channel);
+        let mut confirmed = self.confirmed.ascending_lookup(channel);
         let mut took_effect = false;
         for symbol in &command.symbols {
             if command.refused.contains(symbol) {
                 continue;
             }
-            let wanted = self.desired.contains(channel, symbol);
-            let confirmed = || self.confirmed.contains(channel, symbol);
-            let done = match command.op {
-                SubscriptionOp::Subscribe if !wanted => true,
-                SubscriptionOp::Subscribe => {
-                    confirmed() && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
-                }
-                SubscriptionOp::Unsubscribe if wanted => true,
-                SubscriptionOp::Unsubscribe => {
-                    !confirmed() && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
-                }
-            };
-            if !done {
+            let wanted = desired.contains(symbol);
+            if !self.is_done(command, symbol, wanted, confirmed.contains(symbol)) {
                 return None;
             }
             took_effect |= match command.op {
@@ -434,6 +439,28 @@ impl<C: ChannelKind> Subscriptions<C> {
             None if took_effect || command.symbols.is_empty() => SubscriptionOutcome::Acknowledged,
             None => SubscriptionOutcome::Superseded,
         })
+    }
+
+    /// Whether a symbol of `command` reached its final answer, given whether
+    /// it is wanted and whether the server confirmed it.
+    fn is_done(
+        &self,
+        command: &PendingCommand<C>,
+        symbol: &Symbol,
+        wanted: bool,
+        confirmed: bool,
+    ) -> bool {
+        let channel = command.channel;
+        match command.op {
+            SubscriptionOp::Subscribe if !wanted => true,
+            SubscriptionOp::Subscribe => {
+                confirmed && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
+            }
+            SubscriptionOp::Unsubscribe if wanted => true,
+            SubscriptionOp::Unsubscribe => {
+                !confirmed && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
+            }
+        }
     }
 
     fn in_flight_has(&self, op: SubscriptionOp, channel: C, symbol: &Symbol) -> bool {
