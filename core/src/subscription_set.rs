@@ -139,15 +139,37 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         });
     }
 
-    /// Lookups of ascending symbols of one channel, each starting where the
-    /// last one ended: checking a sorted list of `k` symbols against the set
-    /// costs `k` times the log of the distance between them, not of the set.
-    pub(crate) fn ascending_lookup(&self, channel: C) -> AscendingLookup<'_, C> {
-        let start = self.pairs.partition_point(|(c, _)| *c < channel);
-        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
+    /// Lookups of ascending pairs, each starting where the last one ended:
+    /// checking a sorted list of `k` pairs against the set costs `k` times
+    /// the log of the distance between them, not of the set's size.
+    pub(crate) fn ascending_lookup(&self) -> AscendingLookup<'_, C> {
+        self.ascending_lookup_from(0)
+    }
+
+    /// [`Self::ascending_lookup`] of the pairs from position `start` on.
+    pub(crate) fn ascending_lookup_from(&self, start: usize) -> AscendingLookup<'_, C> {
         AscendingLookup {
-            rest: &self.pairs[start..end],
+            rest: self.pairs.get(start..).unwrap_or_default(),
         }
+    }
+
+    /// How many leading pairs this set and `other` share, position by
+    /// position: below that, neither holds a pair the other lacks.
+    pub(crate) fn common_prefix_len(&self, other: &Self) -> usize {
+        self.pairs
+            .iter()
+            .zip(&other.pairs)
+            .take_while(|(mine, theirs)| mine == theirs)
+            .count()
+    }
+
+    /// The pairs from position `start` on, in order.
+    pub(crate) fn iter_from(&self, start: usize) -> impl Iterator<Item = (C, &Symbol)> + '_ {
+        self.pairs
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .map(|(c, s)| (*c, s))
     }
 
     /// Whether the pair is in the set.
@@ -307,17 +329,19 @@ pub(crate) struct AscendingLookup<'a, C> {
     rest: &'a [(C, Symbol)],
 }
 
-impl<C> AscendingLookup<'_, C> {
-    /// Whether `symbol`, at or above every symbol looked up before, is in
-    /// the set.
-    pub(crate) fn contains(&mut self, symbol: &Symbol) -> bool {
-        // Gallop to a window that holds the symbol's place, then search it.
+impl<C: Ord + Copy> AscendingLookup<'_, C> {
+    /// Whether the pair, at or above every pair looked up before, is in the
+    /// set.
+    pub(crate) fn contains(&mut self, channel: C, symbol: &Symbol) -> bool {
+        // Gallop to a window that holds the pair's place, then search it.
         let mut bound = 1;
-        while bound < self.rest.len() && self.rest[bound - 1].1 < *symbol {
+        while bound < self.rest.len()
+            && cmp_pair(&self.rest[bound - 1], channel, symbol) == Ordering::Less
+        {
             bound *= 2;
         }
         let window = &self.rest[..bound.min(self.rest.len())];
-        match window.binary_search_by(|(_, s)| s.cmp(symbol)) {
+        match window.binary_search_by(|pair| cmp_pair(pair, channel, symbol)) {
             Ok(index) => {
                 self.rest = &self.rest[index + 1..];
                 true

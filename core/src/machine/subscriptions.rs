@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::protocol::SubscriptionOp;
-use crate::subscription_set::Side;
+use crate::subscription_set::{AscendingLookup, Side};
 use crate::{ChannelKind, SubscriptionSet, Symbol};
 
 use super::{RequestId, SubscriptionOutcome};
@@ -199,26 +199,35 @@ impl<C: ChannelKind> Subscriptions<C> {
         if self.in_flight.is_some() {
             return None;
         }
-        // One walk finds the removals, or else the first additions.
+        // Where the sets agree position by position they hold the same
+        // pairs: only what follows is looked up in the other set, in order,
+        // each lookup starting where the last ended. A large change split
+        // into many requests then costs each request its own items, not a
+        // walk through the whole set.
+        let prefix = self.confirmed.common_prefix_len(&self.desired);
+        let mut wanted = self.desired.ascending_lookup_from(prefix);
         let mut removals = Vec::new();
-        let mut additions = Vec::new();
-        for (side, channel, symbol) in self.changes() {
-            match side {
-                Side::This => {
-                    removals.push((channel, symbol.clone()));
-                    if removals.len() == items_max {
-                        break;
-                    }
+        for (channel, symbol) in self.confirmed.iter_from(prefix) {
+            if !wanted.contains(channel, symbol)
+                && !self.refused_removals.contains(channel, symbol)
+            {
+                removals.push((channel, symbol.clone()));
+                if removals.len() == items_max {
+                    break;
                 }
-                Side::Other if removals.is_empty() && additions.len() < items_max => {
-                    additions.push((channel, symbol.clone()));
-                }
-                Side::Other => {}
             }
         }
         if !removals.is_empty() {
             return Some((SubscriptionOp::Unsubscribe, removals));
         }
+        let mut confirmed = self.confirmed.ascending_lookup_from(prefix);
+        let additions: Vec<_> = self
+            .desired
+            .iter_from(prefix)
+            .filter(|(channel, symbol)| !confirmed.contains(*channel, symbol))
+            .take(items_max)
+            .map(|(channel, symbol)| (channel, symbol.clone()))
+            .collect();
         if additions.is_empty() {
             return None;
         }
@@ -243,8 +252,10 @@ impl<C: ChannelKind> Subscriptions<C> {
     ///
     /// Leaves [`Self::settle`] as due as it was: a request in flight can only
     /// hold a command back (see `outcome`), never settle one.
+    /// The items are in order, as [`Self::next_request_within`] gives them.
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(C, Symbol)>) {
         debug_assert!(self.in_flight.is_none(), "one request in flight at a time");
+        debug_assert!(items.is_sorted(), "a request's items are in order");
         self.in_flight = Some(InFlight { op, items });
     }
 
@@ -264,28 +275,38 @@ impl<C: ChannelKind> Subscriptions<C> {
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };
+        // The items are in order (see `mark_sent`): one walk through the set.
+        let took_effect = |lookup: &mut AscendingLookup<'_, C>, channel, symbol| {
+            let confirmed = lookup.contains(channel, symbol);
+            match in_flight.op {
+                SubscriptionOp::Subscribe => confirmed,
+                SubscriptionOp::Unsubscribe => !confirmed,
+            }
+        };
+        let mut lookup = self.confirmed.ascending_lookup();
         let reflected = in_flight
             .items
             .iter()
-            .any(|(channel, symbol)| match in_flight.op {
-                SubscriptionOp::Subscribe => self.confirmed.contains(*channel, symbol),
-                SubscriptionOp::Unsubscribe => !self.confirmed.contains(*channel, symbol),
-            });
+            .any(|(channel, symbol)| took_effect(&mut lookup, *channel, symbol));
         if !changed && !reflected {
             self.in_flight = Some(in_flight);
             return false;
         }
         self.request_items_max = self.request_items_max.saturating_mul(2);
-        for (channel, symbol) in in_flight.items {
-            let took_effect = match in_flight.op {
-                SubscriptionOp::Subscribe => self.confirmed.contains(channel, &symbol),
-                SubscriptionOp::Unsubscribe => !self.confirmed.contains(channel, &symbol),
-            };
-            let key = (channel, symbol);
+        let mut lookup = self.confirmed.ascending_lookup();
+        let effects: Vec<bool> = in_flight
+            .items
+            .iter()
+            .map(|(channel, symbol)| took_effect(&mut lookup, *channel, symbol))
+            .collect();
+        for ((channel, symbol), took_effect) in in_flight.items.into_iter().zip(effects) {
             if took_effect {
-                self.acks_missed.remove(&key);
+                if !self.acks_missed.is_empty() {
+                    self.acks_missed.remove(&(channel, symbol));
+                }
                 continue;
             }
+            let key = (channel, symbol);
             let missed = self.acks_missed.entry(key.clone()).or_insert(0);
             *missed += 1;
             if *missed >= ACKS_MISSED_MAX {
@@ -414,15 +435,15 @@ impl<C: ChannelKind> Subscriptions<C> {
             }
         }
         // The symbols are sorted (see `command`): one walk through each set.
-        let mut desired = self.desired.ascending_lookup(channel);
-        let mut confirmed = self.confirmed.ascending_lookup(channel);
+        let mut desired = self.desired.ascending_lookup();
+        let mut confirmed = self.confirmed.ascending_lookup();
         let mut took_effect = false;
         for symbol in &command.symbols {
             if command.refused.contains(symbol) {
                 continue;
             }
-            let wanted = desired.contains(symbol);
-            if !self.is_done(command, symbol, wanted, confirmed.contains(symbol)) {
+            let wanted = desired.contains(channel, symbol);
+            if !self.is_done(command, symbol, wanted, confirmed.contains(channel, symbol)) {
                 return None;
             }
             took_effect |= match command.op {

@@ -66,16 +66,27 @@ fn error<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
 /// `{"T":"subscription","trades":[…],…}`: every key must name a channel;
 /// its symbols (`null` counts as none) join the set unvalidated.
 fn subscription<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
-    // Room for a typical ack, so the list is seldom grown.
-    let mut pairs = Vec::with_capacity(32);
+    // Room for every symbol the rest of the frame can hold at the size of a
+    // typical one: an acknowledgement lists the whole set, thousands of
+    // symbols for some users, and growing the list step by step would copy
+    // it about as many times as it doubles.
+    let mut pairs = Vec::with_capacity(r.bytes_left() / SYMBOL_WIRE_BYTES_TYPICAL);
     while let Some(key) = r.next_key()? {
         let channel = Channel::from_wire_bytes(key)?;
         r.strings(|symbol| pairs.push((channel, Symbol::from_server(symbol))))?;
+    }
+    // A frame of long symbols leaves much of that room unused.
+    if pairs.capacity() / 2 > pairs.len() {
+        pairs.shrink_to_fit();
     }
     Some(MarketMessage::Subscription(
         pairs.into_iter().collect::<SubscriptionSet>(),
     ))
 }
+
+/// Bytes a typical symbol takes in a list, for sizing one: `"AAPL",` in
+/// JSON is 7, MessagePack's `\xa4AAPL` 5.
+const SYMBOL_WIRE_BYTES_TYPICAL: usize = 6;
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,9 @@ pub(crate) trait FieldReader<'a> {
     fn skip_scalar(&mut self) -> Option<()>;
     /// Whether nothing but (JSON) whitespace is left of the frame.
     fn at_end(&mut self) -> bool;
+    /// How many bytes of the frame are left to read: room to reserve for
+    /// what they hold.
+    fn bytes_left(&self) -> usize;
 
     /// A string or `null`.
     #[inline(always)]

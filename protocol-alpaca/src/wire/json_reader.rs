@@ -413,6 +413,10 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
     fn at_end(&mut self) -> bool {
         self.peek().is_none()
     }
+
+    fn bytes_left(&self) -> usize {
+        self.text.len().saturating_sub(self.at)
+    }
 }
 
 /// Where the whitespace starting at `at` ends.

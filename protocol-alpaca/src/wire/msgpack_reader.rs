@@ -381,4 +381,8 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
     fn at_end(&mut self) -> bool {
         self.at == self.bytes.len()
     }
+
+    fn bytes_left(&self) -> usize {
+        self.bytes.len().saturating_sub(self.at)
+    }
 }
