@@ -3,6 +3,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::iter::FusedIterator;
+use std::sync::Arc;
 
 use crate::{ChannelKind, Symbol};
 
@@ -11,7 +12,9 @@ use crate::{ChannelKind, Symbol};
 /// Used for the desired set (what the application asked for), the confirmed
 /// set (what the server's last acknowledgement said) and request diffs.
 /// Pairs are kept sorted by channel then symbol, so iterating, comparing
-/// and diffing two sets are linear walks.
+/// and diffing two sets are linear walks. Clones share the pairs until one
+/// of them changes: a server's acknowledgement, the machine's confirmed set
+/// and the event that reports it are one list.
 ///
 /// ```
 /// use tickwire_core::{ChannelKind, Symbol, SubscriptionSet};
@@ -29,8 +32,8 @@ use crate::{ChannelKind, Symbol};
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SubscriptionSet<C> {
-    /// Strictly ascending.
-    pairs: Vec<(C, Symbol)>,
+    /// Strictly ascending; shared by clones until one changes.
+    pairs: Arc<Vec<(C, Symbol)>>,
 }
 
 /// Orders a stored pair against a (channel, symbol) key without building one.
@@ -41,7 +44,9 @@ fn cmp_pair<C: Ord>(pair: &(C, Symbol), channel: C, symbol: &Symbol) -> Ordering
 
 impl<C> Default for SubscriptionSet<C> {
     fn default() -> Self {
-        Self { pairs: Vec::new() }
+        Self {
+            pairs: Arc::default(),
+        }
     }
 }
 
@@ -49,6 +54,11 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The pairs, to change: copied first if a clone shares them.
+    fn pairs_mut(&mut self) -> &mut Vec<(C, Symbol)> {
+        Arc::make_mut(&mut self.pairs)
     }
 
     /// Adds a pair; returns whether it was new.
@@ -59,13 +69,13 @@ impl<C: ChannelKind> SubscriptionSet<C> {
             .last()
             .is_none_or(|last| cmp_pair(last, channel, &symbol) == Ordering::Less);
         if after_last {
-            self.pairs.push((channel, symbol));
+            self.pairs_mut().push((channel, symbol));
             return true;
         }
         match self.search(channel, &symbol) {
             Ok(_) => false,
             Err(index) => {
-                self.pairs.insert(index, (channel, symbol));
+                self.pairs_mut().insert(index, (channel, symbol));
                 true
             }
         }
@@ -75,7 +85,7 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     pub fn remove(&mut self, channel: C, symbol: &Symbol) -> bool {
         match self.search(channel, symbol) {
             Ok(index) => {
-                self.pairs.remove(index);
+                self.pairs_mut().remove(index);
                 true
             }
             Err(_) => false,
@@ -92,8 +102,11 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         let present = &self.pairs[start..end];
         // Appending past the channel's last symbol is the common case of a
         // first subscribe; it needs no merge.
-        if present.last().is_none_or(|(_, last)| symbols.first().is_none_or(|first| last < first)) {
-            self.pairs
+        if present
+            .last()
+            .is_none_or(|(_, last)| symbols.first().is_none_or(|first| last < first))
+        {
+            self.pairs_mut()
                 .splice(end..end, symbols.iter().map(|s| (channel, s.clone())));
             return;
         }
@@ -115,7 +128,7 @@ impl<C: ChannelKind> SubscriptionSet<C> {
             };
             merged.extend(pair);
         }
-        self.pairs.splice(start..end, merged);
+        self.pairs_mut().splice(start..end, merged);
     }
 
     /// Removes the pairs of `channel` with these symbols, which must be
@@ -130,7 +143,7 @@ impl<C: ChannelKind> SubscriptionSet<C> {
             return;
         }
         let mut gone = symbols.iter().peekable();
-        self.pairs.retain(|(c, s)| {
+        self.pairs_mut().retain(|(c, s)| {
             if *c != channel {
                 return true;
             }
@@ -158,7 +171,7 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     pub(crate) fn common_prefix_len(&self, other: &Self) -> usize {
         self.pairs
             .iter()
-            .zip(&other.pairs)
+            .zip(other.pairs.iter())
             .take_while(|(mine, theirs)| mine == theirs)
             .count()
     }
@@ -236,35 +249,56 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     /// (`corrections`, `cancelErrors`).
     pub fn without_server_managed(&self) -> Self {
         Self {
-            pairs: self.client_pairs().cloned().collect(),
+            pairs: Arc::new(self.client_pairs().cloned().collect()),
         }
     }
 
-    /// Makes this set `other` without its server-managed channels, reusing
-    /// this set's memory; returns whether that changed this set. One pass:
-    /// pairs already in place are compared, not copied.
-    pub(crate) fn assign_without_server_managed(&mut self, other: &Self) -> bool {
-        let mut changed = false;
-        let mut len = 0;
-        for pair in other.client_pairs() {
-            match self.pairs.get_mut(len) {
-                Some(mine) if mine == pair => {}
-                Some(mine) => {
-                    mine.clone_from(pair);
-                    changed = true;
-                }
-                None => {
-                    self.pairs.push(pair.clone());
-                    changed = true;
-                }
+    /// Makes this set `other` without its server-managed channels: shares
+    /// `other`'s pairs when it has none, else copies the others.
+    pub(crate) fn assign_without_server_managed(&mut self, other: &Self) {
+        if other.has_server_managed() {
+            self.pairs = Arc::new(other.client_pairs().cloned().collect());
+        } else {
+            self.pairs = Arc::clone(&other.pairs);
+        }
+    }
+
+    /// Whether a pair of a server-managed channel is in the set: one look
+    /// per channel, not per pair.
+    fn has_server_managed(&self) -> bool {
+        let mut rest = &self.pairs[..];
+        while let Some(&(channel, _)) = rest.first() {
+            if channel.is_server_managed() {
+                return true;
             }
-            len += 1;
+            rest = &rest[rest.partition_point(|(c, _)| *c == channel)..];
         }
-        if len < self.pairs.len() {
-            self.pairs.truncate(len);
-            changed = true;
+        false
+    }
+
+    /// This set with `items` (ascending) added, or removed when `add` is
+    /// false: one merge of the two sorted lists.
+    pub(crate) fn with_change(&self, add: bool, items: &[(C, Symbol)]) -> Self {
+        debug_assert!(items.is_sorted(), "ascending");
+        let mut pairs = Vec::with_capacity(self.pairs.len() + if add { items.len() } else { 0 });
+        // The runs between the items are copied whole.
+        let mut rest = &self.pairs[..];
+        for item in items {
+            let at = rest.partition_point(|pair| pair < item);
+            pairs.extend_from_slice(&rest[..at]);
+            rest = &rest[at..];
+            let listed = rest.first() == Some(item);
+            if listed {
+                rest = &rest[1..];
+            }
+            if add {
+                pairs.push(item.clone());
+            }
         }
-        changed
+        pairs.extend_from_slice(rest);
+        Self {
+            pairs: Arc::new(pairs),
+        }
     }
 
     fn client_pairs(&self) -> impl Iterator<Item = &(C, Symbol)> + '_ {
@@ -273,15 +307,19 @@ impl<C: ChannelKind> SubscriptionSet<C> {
 
     /// Removes every pair.
     pub fn clear(&mut self) {
-        self.pairs.clear();
+        match Arc::get_mut(&mut self.pairs) {
+            Some(pairs) => pairs.clear(),
+            None => self.pairs = Arc::default(),
+        }
     }
 
     /// Restores the order after pairs were appended from `sorted_len` on.
     fn restore_order(&mut self, sorted_len: usize) {
         let appended = &self.pairs[sorted_len.saturating_sub(1)..];
         if !appended.is_sorted_by(|a, b| a < b) {
-            self.pairs.sort_unstable();
-            self.pairs.dedup();
+            let pairs = self.pairs_mut();
+            pairs.sort_unstable();
+            pairs.dedup();
         }
     }
 }
@@ -404,7 +442,7 @@ impl<C: Copy + Ord> FusedIterator for SymmetricDifference<'_, C> {}
 impl<C: ChannelKind> FromIterator<(C, Symbol)> for SubscriptionSet<C> {
     fn from_iter<I: IntoIterator<Item = (C, Symbol)>>(iter: I) -> Self {
         let mut set = Self {
-            pairs: iter.into_iter().collect(),
+            pairs: Arc::new(iter.into_iter().collect()),
         };
         set.restore_order(0);
         set
@@ -414,7 +452,7 @@ impl<C: ChannelKind> FromIterator<(C, Symbol)> for SubscriptionSet<C> {
 impl<C: ChannelKind> Extend<(C, Symbol)> for SubscriptionSet<C> {
     fn extend<I: IntoIterator<Item = (C, Symbol)>>(&mut self, iter: I) {
         let sorted_len = self.pairs.len();
-        self.pairs.extend(iter);
+        self.pairs_mut().extend(iter);
         self.restore_order(sorted_len);
     }
 }
@@ -423,7 +461,7 @@ impl<C: ChannelKind> Extend<(C, Symbol)> for SubscriptionSet<C> {
 impl<C: fmt::Debug> fmt::Debug for SubscriptionSet<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SubscriptionSet ")?;
-        f.debug_set().entries(&self.pairs).finish()
+        f.debug_set().entries(self.pairs.iter()).finish()
     }
 }
 
@@ -526,16 +564,22 @@ mod tests {
     }
 
     #[test]
-    fn assigning_without_server_managed_reports_changes() {
+    fn assigning_without_server_managed_drops_them_and_shares_otherwise() {
         let mut confirmed = SubscriptionSet::new();
         let mut ack = SubscriptionSet::new();
         ack.insert(Channel::Trades, sym("A"));
         ack.insert(Channel::Corrections, sym("A"));
-        assert!(confirmed.assign_without_server_managed(&ack));
+        confirmed.assign_without_server_managed(&ack);
         assert_eq!(confirmed, ack.without_server_managed());
-        assert!(!confirmed.assign_without_server_managed(&ack));
+        ack.remove(Channel::Corrections, &sym("A"));
+        confirmed.assign_without_server_managed(&ack);
+        assert_eq!(confirmed, ack);
+        assert!(Arc::ptr_eq(&confirmed.pairs, &ack.pairs), "shared");
+        // Changing one copies it first: the other keeps its pairs.
         ack.remove(Channel::Trades, &sym("A"));
-        assert!(confirmed.assign_without_server_managed(&ack));
+        assert!(ack.is_empty());
+        assert!(confirmed.contains(Channel::Trades, &sym("A")));
+        confirmed.clear();
         assert!(confirmed.is_empty());
     }
 
@@ -608,10 +652,38 @@ mod tests {
             }
             let mut assigned = other.clone();
             let managed: Model = model.iter().filter(|(c, _)| !c.is_server_managed()).cloned().collect();
-            let changed = assigned.assign_without_server_managed(&set);
-            prop_assert_eq!(changed, other_model != managed);
+            assigned.assign_without_server_managed(&set);
             prop_assert_eq!(owned(&mut assigned.iter()), listed(&managed));
             prop_assert_eq!(&assigned, &set.without_server_managed());
+
+            // Merged changes, bulk edits and ordered lookups.
+            let items: Vec<(Channel, Symbol)> = other_model.iter().cloned().collect();
+            let with: Model = model.union(&other_model).cloned().collect();
+            prop_assert_eq!(owned(&mut set.with_change(true, &items).iter()), listed(&with));
+            let without: Model = model.difference(&other_model).cloned().collect();
+            prop_assert_eq!(owned(&mut set.with_change(false, &items).iter()), listed(&without));
+            let mut lookup = set.ascending_lookup();
+            for (c, s) in &items {
+                prop_assert_eq!(lookup.contains(*c, s), model.contains(&(*c, s.clone())));
+            }
+            for channel in Channel::ALL {
+                let symbols: Vec<Symbol> = other_model
+                    .iter()
+                    .filter(|(c, _)| *c == channel)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                let mut bulk = set.clone();
+                bulk.insert_all(channel, &symbols);
+                let mut expected = model.clone();
+                expected.extend(symbols.iter().map(|s| (channel, s.clone())));
+                prop_assert_eq!(owned(&mut bulk.iter()), listed(&expected));
+                bulk.remove_all(channel, &symbols);
+                expected.retain(|(c, s)| *c != channel || !symbols.contains(s));
+                prop_assert_eq!(owned(&mut bulk.iter()), listed(&expected));
+            }
+            let prefix = set.common_prefix_len(&other);
+            prop_assert!(set.iter().take(prefix).eq(other.iter().take(prefix)));
+            prop_assert!(set.iter().nth(prefix).is_none() || set.iter().nth(prefix) != other.iter().nth(prefix));
         }
     }
 }

@@ -240,7 +240,7 @@ impl PartialEq for Symbol {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
-            (Repr::Inline(a), Repr::Inline(b)) => key(a) == key(b),
+            (Repr::Inline(a), Repr::Inline(b)) => a == b,
             (Repr::Heap(a), Repr::Heap(b)) => a == b,
             // Each text has one form.
             _ => false,

@@ -18,6 +18,9 @@ const ACKS_MISSED_MAX: u8 = 3;
 pub(crate) struct InFlight<C> {
     pub(crate) op: SubscriptionOp,
     pub(crate) items: Vec<(C, Symbol)>,
+    /// The confirmed set as it will be once the request takes effect: what
+    /// its acknowledgement is expected to list.
+    pub(crate) expected: SubscriptionSet<C>,
 }
 
 impl<C: ChannelKind> InFlight<C> {
@@ -208,8 +211,7 @@ impl<C: ChannelKind> Subscriptions<C> {
         let mut wanted = self.desired.ascending_lookup_from(prefix);
         let mut removals = Vec::new();
         for (channel, symbol) in self.confirmed.iter_from(prefix) {
-            if !wanted.contains(channel, symbol)
-                && !self.refused_removals.contains(channel, symbol)
+            if !wanted.contains(channel, symbol) && !self.refused_removals.contains(channel, symbol)
             {
                 removals.push((channel, symbol.clone()));
                 if removals.len() == items_max {
@@ -256,7 +258,14 @@ impl<C: ChannelKind> Subscriptions<C> {
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(C, Symbol)>) {
         debug_assert!(self.in_flight.is_none(), "one request in flight at a time");
         debug_assert!(items.is_sorted(), "a request's items are in order");
-        self.in_flight = Some(InFlight { op, items });
+        let expected = self
+            .confirmed
+            .with_change(op == SubscriptionOp::Subscribe, &items);
+        self.in_flight = Some(InFlight {
+            op,
+            items,
+            expected,
+        });
     }
 
     /// Takes the server's whole set as the truth and ends the request in flight.
@@ -271,7 +280,10 @@ impl<C: ChannelKind> Subscriptions<C> {
     /// Returns whether the acknowledgement answered the request in flight.
     pub(crate) fn on_ack(&mut self, set: &SubscriptionSet<C>) -> bool {
         self.settle_due = true;
-        let changed = self.confirmed.assign_without_server_managed(set);
+        // Shares the pairs of `set`: the previous set is kept (not copied)
+        // only to tell a repeat below.
+        let previous = self.confirmed.clone();
+        self.confirmed.assign_without_server_managed(set);
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };
@@ -288,7 +300,7 @@ impl<C: ChannelKind> Subscriptions<C> {
             .items
             .iter()
             .any(|(channel, symbol)| took_effect(&mut lookup, *channel, symbol));
-        if !changed && !reflected {
+        if !reflected && self.confirmed == previous {
             self.in_flight = Some(in_flight);
             return false;
         }
@@ -429,8 +441,7 @@ impl<C: ChannelKind> Subscriptions<C> {
         if let Some(last) = command.symbols.last() {
             let wanted = self.desired.contains(channel, last);
             let confirmed = self.confirmed.contains(channel, last);
-            if !command.refused.contains(last) && !self.is_done(command, last, wanted, confirmed)
-            {
+            if !command.refused.contains(last) && !self.is_done(command, last, wanted, confirmed) {
                 return None;
             }
         }

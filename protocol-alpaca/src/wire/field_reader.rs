@@ -12,7 +12,7 @@ use crate::model::conditions::Conditions;
 
 /// What the fast paths need from a wire reader. Every method returns
 /// `None` to give up; `Some(None)` means `null` (or "end of map" for keys).
-pub(crate) trait FieldReader<'a> {
+pub(crate) trait FieldReader<'a>: Clone {
     /// Walks a frame's messages — one message map, or an array of them —
     /// reading each one's first key, which must be `T`, and passing its tag
     /// to `each` with the reader at the next key; then requires that nothing

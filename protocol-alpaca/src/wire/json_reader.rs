@@ -65,6 +65,7 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
 }
 
 /// A cursor over one frame's text.
+#[derive(Clone)]
 pub(crate) struct JsonReader<'a> {
     text: &'a str,
     at: usize,

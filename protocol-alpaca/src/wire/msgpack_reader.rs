@@ -17,6 +17,7 @@ use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
 const NIL: u8 = 0xc0;
 
 /// A cursor over one frame's bytes.
+#[derive(Clone)]
 pub(crate) struct MsgPackReader<'a> {
     bytes: &'a [u8],
     at: usize,
