@@ -263,6 +263,11 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         }
     }
 
+    /// Whether this set and `other` are clones that share their pairs.
+    pub(crate) fn shares_pairs_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.pairs, &other.pairs)
+    }
+
     /// Whether a pair of a server-managed channel is in the set: one look
     /// per channel, not per pair.
     fn has_server_managed(&self) -> bool {

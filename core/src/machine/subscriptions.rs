@@ -287,6 +287,18 @@ impl<C: ChannelKind> Subscriptions<C> {
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };
+        // The acknowledgement the request was expected to bring (see
+        // `Dialect::decode_expecting`) holds every item added and none
+        // removed: nothing to look up.
+        if self.confirmed.shares_pairs_with(&in_flight.expected) {
+            self.request_items_max = self.request_items_max.saturating_mul(2);
+            if !self.acks_missed.is_empty() {
+                for key in in_flight.items {
+                    self.acks_missed.remove(&key);
+                }
+            }
+            return true;
+        }
         // The items are in order (see `mark_sent`): one walk through the set.
         let took_effect = |lookup: &mut AscendingLookup<'_, C>, channel, symbol| {
             let confirmed = lookup.contains(channel, symbol);

@@ -110,7 +110,7 @@ fn as_expected<'a, R: FieldReader<'a>>(
         r.strings(|symbol| {
             agrees &= pairs
                 .next()
-                .is_some_and(|(c, s)| c == channel && s.as_str() == symbol);
+                .is_some_and(|(c, s)| c == channel && s.as_bytes() == symbol.as_bytes());
         })?;
         if !agrees {
             return None;
