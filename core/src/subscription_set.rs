@@ -3,6 +3,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::iter::FusedIterator;
+use std::sync::Arc;
 
 use crate::{ChannelKind, Symbol};
 
@@ -11,7 +12,9 @@ use crate::{ChannelKind, Symbol};
 /// Used for the desired set (what the application asked for), the confirmed
 /// set (what the server's last acknowledgement said) and request diffs.
 /// Pairs are kept sorted by channel then symbol, so iterating, comparing
-/// and diffing two sets are linear walks.
+/// and diffing two sets are linear walks. Clones share the pairs until one
+/// of them changes: a server's acknowledgement, the machine's confirmed set
+/// and the event that reports it are one list.
 ///
 /// ```
 /// use tickwire_core::{ChannelKind, Symbol, SubscriptionSet};
@@ -29,8 +32,8 @@ use crate::{ChannelKind, Symbol};
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SubscriptionSet<C> {
-    /// Strictly ascending.
-    pairs: Vec<(C, Symbol)>,
+    /// Strictly ascending; shared by clones until one changes.
+    pairs: Arc<Vec<(C, Symbol)>>,
 }
 
 /// Orders a stored pair against a (channel, symbol) key without building one.
@@ -41,7 +44,9 @@ fn cmp_pair<C: Ord>(pair: &(C, Symbol), channel: C, symbol: &Symbol) -> Ordering
 
 impl<C> Default for SubscriptionSet<C> {
     fn default() -> Self {
-        Self { pairs: Vec::new() }
+        Self {
+            pairs: Arc::default(),
+        }
     }
 }
 
@@ -49,6 +54,11 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The pairs, to change: copied first if a clone shares them.
+    fn pairs_mut(&mut self) -> &mut Vec<(C, Symbol)> {
+        Arc::make_mut(&mut self.pairs)
     }
 
     /// Adds a pair; returns whether it was new.
@@ -59,13 +69,13 @@ impl<C: ChannelKind> SubscriptionSet<C> {
             .last()
             .is_none_or(|last| cmp_pair(last, channel, &symbol) == Ordering::Less);
         if after_last {
-            self.pairs.push((channel, symbol));
+            self.pairs_mut().push((channel, symbol));
             return true;
         }
         match self.search(channel, &symbol) {
             Ok(_) => false,
             Err(index) => {
-                self.pairs.insert(index, (channel, symbol));
+                self.pairs_mut().insert(index, (channel, symbol));
                 true
             }
         }
@@ -75,26 +85,104 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     pub fn remove(&mut self, channel: C, symbol: &Symbol) -> bool {
         match self.search(channel, symbol) {
             Ok(index) => {
-                self.pairs.remove(index);
+                self.pairs_mut().remove(index);
                 true
             }
             Err(_) => false,
         }
     }
 
-    /// Removes the pairs of `channel` with these symbols, in one pass over
-    /// the set (one by one, each removal would move the set's tail).
+    /// Adds the pairs of `channel` with these symbols, which must be
+    /// strictly ascending: one merge of the two sorted lists (one by one,
+    /// each insertion would move the set's tail).
+    pub(crate) fn insert_all(&mut self, channel: C, symbols: &[Symbol]) {
+        debug_assert!(symbols.is_sorted_by(|a, b| a < b), "strictly ascending");
+        let start = self.pairs.partition_point(|(c, _)| *c < channel);
+        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
+        let present = &self.pairs[start..end];
+        // Appending past the channel's last symbol is the common case of a
+        // first subscribe; it needs no merge.
+        if present
+            .last()
+            .is_none_or(|(_, last)| symbols.first().is_none_or(|first| last < first))
+        {
+            self.pairs_mut()
+                .splice(end..end, symbols.iter().map(|s| (channel, s.clone())));
+            return;
+        }
+        let mut merged = Vec::with_capacity(present.len() + symbols.len());
+        let (mut old, mut new) = (present.iter().peekable(), symbols.iter().peekable());
+        loop {
+            let pair = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => old.next().cloned(),
+                (None, Some(_)) => new.next().map(|s| (channel, s.clone())),
+                (Some((_, o)), Some(n)) => match o.cmp(n) {
+                    Ordering::Less => old.next().cloned(),
+                    Ordering::Greater => new.next().map(|s| (channel, s.clone())),
+                    Ordering::Equal => {
+                        new.next();
+                        old.next().cloned()
+                    }
+                },
+            };
+            merged.extend(pair);
+        }
+        self.pairs_mut().splice(start..end, merged);
+    }
+
+    /// Removes the pairs of `channel` with these symbols, which must be
+    /// strictly ascending, in one pass over the set (one by one, each
+    /// removal would move the set's tail).
     pub(crate) fn remove_all(&mut self, channel: C, symbols: &[Symbol]) {
+        debug_assert!(symbols.is_sorted_by(|a, b| a < b), "strictly ascending");
         if symbols.len() < 8 {
             for symbol in symbols {
                 self.remove(channel, symbol);
             }
             return;
         }
-        let mut gone: Vec<&Symbol> = symbols.iter().collect();
-        gone.sort_unstable();
+        let mut gone = symbols.iter().peekable();
+        self.pairs_mut().retain(|(c, s)| {
+            if *c != channel {
+                return true;
+            }
+            while gone.next_if(|g| *g < s).is_some() {}
+            gone.next_if(|g| *g == s).is_none()
+        });
+    }
+
+    /// Lookups of ascending pairs, each starting where the last one ended:
+    /// checking a sorted list of `k` pairs against the set costs `k` times
+    /// the log of the distance between them, not of the set's size.
+    pub(crate) fn ascending_lookup(&self) -> AscendingLookup<'_, C> {
+        self.ascending_lookup_from(0)
+    }
+
+    /// [`Self::ascending_lookup`] of the pairs from position `start` on.
+    pub(crate) fn ascending_lookup_from(&self, start: usize) -> AscendingLookup<'_, C> {
+        AscendingLookup {
+            rest: self.pairs.get(start..).unwrap_or_default(),
+        }
+    }
+
+    /// How many leading pairs this set and `other` share, position by
+    /// position: below that, neither holds a pair the other lacks.
+    pub(crate) fn common_prefix_len(&self, other: &Self) -> usize {
         self.pairs
-            .retain(|(c, s)| *c != channel || gone.binary_search(&s).is_err());
+            .iter()
+            .zip(other.pairs.iter())
+            .take_while(|(mine, theirs)| mine == theirs)
+            .count()
+    }
+
+    /// The pairs from position `start` on, in order.
+    pub(crate) fn iter_from(&self, start: usize) -> impl Iterator<Item = (C, &Symbol)> + '_ {
+        self.pairs
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .map(|(c, s)| (*c, s))
     }
 
     /// Whether the pair is in the set.
@@ -161,19 +249,61 @@ impl<C: ChannelKind> SubscriptionSet<C> {
     /// (`corrections`, `cancelErrors`).
     pub fn without_server_managed(&self) -> Self {
         Self {
-            pairs: self.client_pairs().cloned().collect(),
+            pairs: Arc::new(self.client_pairs().cloned().collect()),
         }
     }
 
-    /// Makes this set `other` without its server-managed channels, reusing
-    /// this set's memory; returns whether that changed this set.
-    pub(crate) fn assign_without_server_managed(&mut self, other: &Self) -> bool {
-        if self.pairs.iter().eq(other.client_pairs()) {
-            return false;
+    /// Makes this set `other` without its server-managed channels: shares
+    /// `other`'s pairs when it has none, else copies the others.
+    pub(crate) fn assign_without_server_managed(&mut self, other: &Self) {
+        if other.has_server_managed() {
+            self.pairs = Arc::new(other.client_pairs().cloned().collect());
+        } else {
+            self.pairs = Arc::clone(&other.pairs);
         }
-        self.pairs.clear();
-        self.pairs.extend(other.client_pairs().cloned());
-        true
+    }
+
+    /// Whether this set and `other` are clones that share their pairs.
+    pub(crate) fn shares_pairs_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.pairs, &other.pairs)
+    }
+
+    /// Whether a pair of a server-managed channel is in the set: one look
+    /// per channel, not per pair.
+    fn has_server_managed(&self) -> bool {
+        let mut rest = &self.pairs[..];
+        while let Some(&(channel, _)) = rest.first() {
+            if channel.is_server_managed() {
+                return true;
+            }
+            rest = &rest[rest.partition_point(|(c, _)| *c == channel)..];
+        }
+        false
+    }
+
+    /// This set with `items` (ascending) added, or removed when `add` is
+    /// false: one merge of the two sorted lists.
+    pub(crate) fn with_change(&self, add: bool, items: &[(C, Symbol)]) -> Self {
+        debug_assert!(items.is_sorted(), "ascending");
+        let mut pairs = Vec::with_capacity(self.pairs.len() + if add { items.len() } else { 0 });
+        // The runs between the items are copied whole.
+        let mut rest = &self.pairs[..];
+        for item in items {
+            let at = rest.partition_point(|pair| pair < item);
+            pairs.extend_from_slice(&rest[..at]);
+            rest = &rest[at..];
+            let listed = rest.first() == Some(item);
+            if listed {
+                rest = &rest[1..];
+            }
+            if add {
+                pairs.push(item.clone());
+            }
+        }
+        pairs.extend_from_slice(rest);
+        Self {
+            pairs: Arc::new(pairs),
+        }
     }
 
     fn client_pairs(&self) -> impl Iterator<Item = &(C, Symbol)> + '_ {
@@ -182,15 +312,19 @@ impl<C: ChannelKind> SubscriptionSet<C> {
 
     /// Removes every pair.
     pub fn clear(&mut self) {
-        self.pairs.clear();
+        match Arc::get_mut(&mut self.pairs) {
+            Some(pairs) => pairs.clear(),
+            None => self.pairs = Arc::default(),
+        }
     }
 
     /// Restores the order after pairs were appended from `sorted_len` on.
     fn restore_order(&mut self, sorted_len: usize) {
         let appended = &self.pairs[sorted_len.saturating_sub(1)..];
         if !appended.is_sorted_by(|a, b| a < b) {
-            self.pairs.sort_unstable();
-            self.pairs.dedup();
+            let pairs = self.pairs_mut();
+            pairs.sort_unstable();
+            pairs.dedup();
         }
     }
 }
@@ -230,6 +364,38 @@ impl<'a, C: Copy + Ord> Iterator for Difference<'a, C> {
 }
 
 impl<C: Copy + Ord> FusedIterator for Difference<'_, C> {}
+
+/// See [`SubscriptionSet::ascending_lookup`].
+#[derive(Debug)]
+pub(crate) struct AscendingLookup<'a, C> {
+    /// The channel's pairs from the last symbol looked up on.
+    rest: &'a [(C, Symbol)],
+}
+
+impl<C: Ord + Copy> AscendingLookup<'_, C> {
+    /// Whether the pair, at or above every pair looked up before, is in the
+    /// set.
+    pub(crate) fn contains(&mut self, channel: C, symbol: &Symbol) -> bool {
+        // Gallop to a window that holds the pair's place, then search it.
+        let mut bound = 1;
+        while bound < self.rest.len()
+            && cmp_pair(&self.rest[bound - 1], channel, symbol) == Ordering::Less
+        {
+            bound *= 2;
+        }
+        let window = &self.rest[..bound.min(self.rest.len())];
+        match window.binary_search_by(|pair| cmp_pair(pair, channel, symbol)) {
+            Ok(index) => {
+                self.rest = &self.rest[index + 1..];
+                true
+            }
+            Err(index) => {
+                self.rest = &self.rest[index..];
+                false
+            }
+        }
+    }
+}
 
 /// Which of two sets a pair is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,7 +447,7 @@ impl<C: Copy + Ord> FusedIterator for SymmetricDifference<'_, C> {}
 impl<C: ChannelKind> FromIterator<(C, Symbol)> for SubscriptionSet<C> {
     fn from_iter<I: IntoIterator<Item = (C, Symbol)>>(iter: I) -> Self {
         let mut set = Self {
-            pairs: iter.into_iter().collect(),
+            pairs: Arc::new(iter.into_iter().collect()),
         };
         set.restore_order(0);
         set
@@ -291,7 +457,7 @@ impl<C: ChannelKind> FromIterator<(C, Symbol)> for SubscriptionSet<C> {
 impl<C: ChannelKind> Extend<(C, Symbol)> for SubscriptionSet<C> {
     fn extend<I: IntoIterator<Item = (C, Symbol)>>(&mut self, iter: I) {
         let sorted_len = self.pairs.len();
-        self.pairs.extend(iter);
+        self.pairs_mut().extend(iter);
         self.restore_order(sorted_len);
     }
 }
@@ -300,7 +466,7 @@ impl<C: ChannelKind> Extend<(C, Symbol)> for SubscriptionSet<C> {
 impl<C: fmt::Debug> fmt::Debug for SubscriptionSet<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SubscriptionSet ")?;
-        f.debug_set().entries(&self.pairs).finish()
+        f.debug_set().entries(self.pairs.iter()).finish()
     }
 }
 
@@ -369,9 +535,10 @@ mod tests {
             .iter()
             .flat_map(|n| [(Channel::Quotes, sym(n)), (Channel::Trades, sym(n))])
             .collect();
-        // Every other symbol, in reverse order, and one that is not there.
-        let mut gone: Vec<Symbol> = names.iter().step_by(2).rev().map(|n| sym(n)).collect();
+        // Every other symbol, and one that is not there.
+        let mut gone: Vec<Symbol> = names.iter().step_by(2).map(|n| sym(n)).collect();
         gone.push(sym("NOPE"));
+        gone.sort();
         set.remove_all(Channel::Quotes, &gone);
         let quotes: Vec<_> = set
             .symbols(Channel::Quotes)
@@ -381,7 +548,7 @@ mod tests {
         assert_eq!(quotes, odd);
         assert_eq!(set.symbols(Channel::Trades).count(), 20);
         // A few symbols take the one-by-one path, with the same result.
-        set.remove_all(Channel::Trades, &[sym("S00"), sym("NOPE")]);
+        set.remove_all(Channel::Trades, &[sym("NOPE"), sym("S00")]);
         assert_eq!(set.symbols(Channel::Trades).count(), 19);
         assert!(!set.contains(Channel::Trades, &sym("S00")));
     }
@@ -402,16 +569,22 @@ mod tests {
     }
 
     #[test]
-    fn assigning_without_server_managed_reports_changes() {
+    fn assigning_without_server_managed_drops_them_and_shares_otherwise() {
         let mut confirmed = SubscriptionSet::new();
         let mut ack = SubscriptionSet::new();
         ack.insert(Channel::Trades, sym("A"));
         ack.insert(Channel::Corrections, sym("A"));
-        assert!(confirmed.assign_without_server_managed(&ack));
+        confirmed.assign_without_server_managed(&ack);
         assert_eq!(confirmed, ack.without_server_managed());
-        assert!(!confirmed.assign_without_server_managed(&ack));
+        ack.remove(Channel::Corrections, &sym("A"));
+        confirmed.assign_without_server_managed(&ack);
+        assert_eq!(confirmed, ack);
+        assert!(Arc::ptr_eq(&confirmed.pairs, &ack.pairs), "shared");
+        // Changing one copies it first: the other keeps its pairs.
         ack.remove(Channel::Trades, &sym("A"));
-        assert!(confirmed.assign_without_server_managed(&ack));
+        assert!(ack.is_empty());
+        assert!(confirmed.contains(Channel::Trades, &sym("A")));
+        confirmed.clear();
         assert!(confirmed.is_empty());
     }
 
@@ -484,10 +657,38 @@ mod tests {
             }
             let mut assigned = other.clone();
             let managed: Model = model.iter().filter(|(c, _)| !c.is_server_managed()).cloned().collect();
-            let changed = assigned.assign_without_server_managed(&set);
-            prop_assert_eq!(changed, other_model != managed);
+            assigned.assign_without_server_managed(&set);
             prop_assert_eq!(owned(&mut assigned.iter()), listed(&managed));
             prop_assert_eq!(&assigned, &set.without_server_managed());
+
+            // Merged changes, bulk edits and ordered lookups.
+            let items: Vec<(Channel, Symbol)> = other_model.iter().cloned().collect();
+            let with: Model = model.union(&other_model).cloned().collect();
+            prop_assert_eq!(owned(&mut set.with_change(true, &items).iter()), listed(&with));
+            let without: Model = model.difference(&other_model).cloned().collect();
+            prop_assert_eq!(owned(&mut set.with_change(false, &items).iter()), listed(&without));
+            let mut lookup = set.ascending_lookup();
+            for (c, s) in &items {
+                prop_assert_eq!(lookup.contains(*c, s), model.contains(&(*c, s.clone())));
+            }
+            for channel in Channel::ALL {
+                let symbols: Vec<Symbol> = other_model
+                    .iter()
+                    .filter(|(c, _)| *c == channel)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                let mut bulk = set.clone();
+                bulk.insert_all(channel, &symbols);
+                let mut expected = model.clone();
+                expected.extend(symbols.iter().map(|s| (channel, s.clone())));
+                prop_assert_eq!(owned(&mut bulk.iter()), listed(&expected));
+                bulk.remove_all(channel, &symbols);
+                expected.retain(|(c, s)| *c != channel || !symbols.contains(s));
+                prop_assert_eq!(owned(&mut bulk.iter()), listed(&expected));
+            }
+            let prefix = set.common_prefix_len(&other);
+            prop_assert!(set.iter().take(prefix).eq(other.iter().take(prefix)));
+            prop_assert!(set.iter().nth(prefix).is_none() || set.iter().nth(prefix) != other.iter().nth(prefix));
         }
     }
 }

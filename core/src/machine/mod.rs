@@ -409,7 +409,8 @@ impl<D: Dialect> Machine<D> {
             return;
         }
         let mut decoded = std::mem::take(&mut self.decoded);
-        self.dialect.decode(frame, &mut decoded);
+        let expected = self.subscriptions.in_flight().map(|f| &f.expected);
+        self.dialect.decode_expecting(frame, expected, &mut decoded);
         let mut errors = FrameErrors::default();
         let mut handled = 0;
         for message in decoded.drain(..) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::protocol::SubscriptionOp;
-use crate::subscription_set::Side;
+use crate::subscription_set::{AscendingLookup, Side};
 use crate::{ChannelKind, SubscriptionSet, Symbol};
 
 use super::{RequestId, SubscriptionOutcome};
@@ -18,6 +18,9 @@ const ACKS_MISSED_MAX: u8 = 3;
 pub(crate) struct InFlight<C> {
     pub(crate) op: SubscriptionOp,
     pub(crate) items: Vec<(C, Symbol)>,
+    /// The confirmed set as it will be once the request takes effect: what
+    /// its acknowledgement is expected to list.
+    pub(crate) expected: SubscriptionSet<C>,
 }
 
 impl<C: ChannelKind> InFlight<C> {
@@ -112,18 +115,20 @@ impl<C: ChannelKind> Subscriptions<C> {
         &mut self,
         op: SubscriptionOp,
         channel: C,
-        symbols: Vec<Symbol>,
+        mut symbols: Vec<Symbol>,
     ) -> RequestId {
         self.settle_due = true;
         self.last_request += 1;
         let id = RequestId(self.last_request);
-        // In bulk: a command may name thousands of symbols in any order, and
-        // inserting or removing them one by one in the sorted set would move
-        // its tail each time (quadratic in the command's size).
+        // Sorted once here, the symbols merge into the sorted sets in one
+        // pass, and settling checks them against those sets in one walk
+        // (see `outcome`): a command may name thousands of symbols in any
+        // order. Their order and repeats mean nothing to an outcome.
+        symbols.sort_unstable();
+        symbols.dedup();
         match op {
             SubscriptionOp::Subscribe => {
-                self.desired
-                    .extend(symbols.iter().map(|symbol| (channel, symbol.clone())));
+                self.desired.insert_all(channel, &symbols);
                 if !self.refused_removals.is_empty() {
                     self.refused_removals.remove_all(channel, &symbols);
                 }
@@ -197,32 +202,37 @@ impl<C: ChannelKind> Subscriptions<C> {
         if self.in_flight.is_some() {
             return None;
         }
-        // One walk finds the removals and whether any addition is due.
+        // Where the sets agree position by position they hold the same
+        // pairs: only what follows is looked up in the other set, in order,
+        // each lookup starting where the last ended. A large change split
+        // into many requests then costs each request its own items, not a
+        // walk through the whole set.
+        let prefix = self.confirmed.common_prefix_len(&self.desired);
+        let mut wanted = self.desired.ascending_lookup_from(prefix);
         let mut removals = Vec::new();
-        let mut additions_due = false;
-        for (side, channel, symbol) in self.changes() {
-            match side {
-                Side::This => {
-                    removals.push((channel, symbol.clone()));
-                    if removals.len() == items_max {
-                        break;
-                    }
+        for (channel, symbol) in self.confirmed.iter_from(prefix) {
+            if !wanted.contains(channel, symbol) && !self.refused_removals.contains(channel, symbol)
+            {
+                removals.push((channel, symbol.clone()));
+                if removals.len() == items_max {
+                    break;
                 }
-                Side::Other => additions_due = true,
             }
         }
         if !removals.is_empty() {
             return Some((SubscriptionOp::Unsubscribe, removals));
         }
-        if !additions_due {
+        let mut confirmed = self.confirmed.ascending_lookup_from(prefix);
+        let additions: Vec<_> = self
+            .desired
+            .iter_from(prefix)
+            .filter(|(channel, symbol)| !confirmed.contains(*channel, symbol))
+            .take(items_max)
+            .map(|(channel, symbol)| (channel, symbol.clone()))
+            .collect();
+        if additions.is_empty() {
             return None;
         }
-        let additions = self
-            .desired
-            .difference(&self.confirmed)
-            .take(items_max)
-            .map(|(c, s)| (c, s.clone()))
-            .collect();
         Some((SubscriptionOp::Subscribe, additions))
     }
 
@@ -244,9 +254,18 @@ impl<C: ChannelKind> Subscriptions<C> {
     ///
     /// Leaves [`Self::settle`] as due as it was: a request in flight can only
     /// hold a command back (see `outcome`), never settle one.
+    /// The items are in order, as [`Self::next_request_within`] gives them.
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(C, Symbol)>) {
         debug_assert!(self.in_flight.is_none(), "one request in flight at a time");
-        self.in_flight = Some(InFlight { op, items });
+        debug_assert!(items.is_sorted(), "a request's items are in order");
+        let expected = self
+            .confirmed
+            .with_change(op == SubscriptionOp::Subscribe, &items);
+        self.in_flight = Some(InFlight {
+            op,
+            items,
+            expected,
+        });
     }
 
     /// Takes the server's whole set as the truth and ends the request in flight.
@@ -261,32 +280,57 @@ impl<C: ChannelKind> Subscriptions<C> {
     /// Returns whether the acknowledgement answered the request in flight.
     pub(crate) fn on_ack(&mut self, set: &SubscriptionSet<C>) -> bool {
         self.settle_due = true;
-        let changed = self.confirmed.assign_without_server_managed(set);
+        // Shares the pairs of `set`: the previous set is kept (not copied)
+        // only to tell a repeat below.
+        let previous = self.confirmed.clone();
+        self.confirmed.assign_without_server_managed(set);
         let Some(in_flight) = self.in_flight.take() else {
             return false;
         };
+        // The acknowledgement the request was expected to bring (see
+        // `Dialect::decode_expecting`) holds every item added and none
+        // removed: nothing to look up.
+        if self.confirmed.shares_pairs_with(&in_flight.expected) {
+            self.request_items_max = self.request_items_max.saturating_mul(2);
+            if !self.acks_missed.is_empty() {
+                for key in in_flight.items {
+                    self.acks_missed.remove(&key);
+                }
+            }
+            return true;
+        }
+        // The items are in order (see `mark_sent`): one walk through the set.
+        let took_effect = |lookup: &mut AscendingLookup<'_, C>, channel, symbol| {
+            let confirmed = lookup.contains(channel, symbol);
+            match in_flight.op {
+                SubscriptionOp::Subscribe => confirmed,
+                SubscriptionOp::Unsubscribe => !confirmed,
+            }
+        };
+        let mut lookup = self.confirmed.ascending_lookup();
         let reflected = in_flight
             .items
             .iter()
-            .any(|(channel, symbol)| match in_flight.op {
-                SubscriptionOp::Subscribe => self.confirmed.contains(*channel, symbol),
-                SubscriptionOp::Unsubscribe => !self.confirmed.contains(*channel, symbol),
-            });
-        if !changed && !reflected {
+            .any(|(channel, symbol)| took_effect(&mut lookup, *channel, symbol));
+        if !reflected && self.confirmed == previous {
             self.in_flight = Some(in_flight);
             return false;
         }
         self.request_items_max = self.request_items_max.saturating_mul(2);
-        for (channel, symbol) in in_flight.items {
-            let took_effect = match in_flight.op {
-                SubscriptionOp::Subscribe => self.confirmed.contains(channel, &symbol),
-                SubscriptionOp::Unsubscribe => !self.confirmed.contains(channel, &symbol),
-            };
-            let key = (channel, symbol);
+        let mut lookup = self.confirmed.ascending_lookup();
+        let effects: Vec<bool> = in_flight
+            .items
+            .iter()
+            .map(|(channel, symbol)| took_effect(&mut lookup, *channel, symbol))
+            .collect();
+        for ((channel, symbol), took_effect) in in_flight.items.into_iter().zip(effects) {
             if took_effect {
-                self.acks_missed.remove(&key);
+                if !self.acks_missed.is_empty() {
+                    self.acks_missed.remove(&(channel, symbol));
+                }
                 continue;
             }
+            let key = (channel, symbol);
             let missed = self.acks_missed.entry(key.clone()).or_insert(0);
             *missed += 1;
             if *missed >= ACKS_MISSED_MAX {
@@ -339,7 +383,10 @@ impl<C: ChannelKind> Subscriptions<C> {
         }
         let mut claimed = false;
         for command in &mut self.pending {
-            if command.op == op && command.channel == channel && command.symbols.contains(symbol) {
+            if command.op == op
+                && command.channel == channel
+                && command.symbols.binary_search(symbol).is_ok()
+            {
                 command.refused.push(symbol.clone());
                 command
                     .refusal
@@ -400,24 +447,26 @@ impl<C: ChannelKind> Subscriptions<C> {
 
     fn outcome(&self, command: &PendingCommand<C>) -> Option<SubscriptionOutcome> {
         let channel = command.channel;
+        // Requests carry changes in order, so a command's last symbol is
+        // usually the last one answered: while it waits, one lookup says
+        // the command does.
+        if let Some(last) = command.symbols.last() {
+            let wanted = self.desired.contains(channel, last);
+            let confirmed = self.confirmed.contains(channel, last);
+            if !command.refused.contains(last) && !self.is_done(command, last, wanted, confirmed) {
+                return None;
+            }
+        }
+        // The symbols are sorted (see `command`): one walk through each set.
+        let mut desired = self.desired.ascending_lookup();
+        let mut confirmed = self.confirmed.ascending_lookup();
         let mut took_effect = false;
         for symbol in &command.symbols {
             if command.refused.contains(symbol) {
                 continue;
             }
-            let wanted = self.desired.contains(channel, symbol);
-            let confirmed = || self.confirmed.contains(channel, symbol);
-            let done = match command.op {
-                SubscriptionOp::Subscribe if !wanted => true,
-                SubscriptionOp::Subscribe => {
-                    confirmed() && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
-                }
-                SubscriptionOp::Unsubscribe if wanted => true,
-                SubscriptionOp::Unsubscribe => {
-                    !confirmed() && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
-                }
-            };
-            if !done {
+            let wanted = desired.contains(channel, symbol);
+            if !self.is_done(command, symbol, wanted, confirmed.contains(channel, symbol)) {
                 return None;
             }
             took_effect |= match command.op {
@@ -434,6 +483,28 @@ impl<C: ChannelKind> Subscriptions<C> {
             None if took_effect || command.symbols.is_empty() => SubscriptionOutcome::Acknowledged,
             None => SubscriptionOutcome::Superseded,
         })
+    }
+
+    /// Whether a symbol of `command` reached its final answer, given whether
+    /// it is wanted and whether the server confirmed it.
+    fn is_done(
+        &self,
+        command: &PendingCommand<C>,
+        symbol: &Symbol,
+        wanted: bool,
+        confirmed: bool,
+    ) -> bool {
+        let channel = command.channel;
+        match command.op {
+            SubscriptionOp::Subscribe if !wanted => true,
+            SubscriptionOp::Subscribe => {
+                confirmed && !self.in_flight_has(SubscriptionOp::Unsubscribe, channel, symbol)
+            }
+            SubscriptionOp::Unsubscribe if wanted => true,
+            SubscriptionOp::Unsubscribe => {
+                !confirmed && !self.in_flight_has(SubscriptionOp::Subscribe, channel, symbol)
+            }
+        }
     }
 
     fn in_flight_has(&self, op: SubscriptionOp, channel: C, symbol: &Symbol) -> bool {

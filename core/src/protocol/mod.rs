@@ -157,6 +157,27 @@ pub trait Dialect: fmt::Debug + Send + 'static {
     /// memory a frame costs stay bounded by its size.
     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<Self::Data, Self::Channel>>);
 
+    /// [`Self::decode`], told the set a subscription acknowledgement in
+    /// this frame is expected to list (the set once the request in flight
+    /// takes effect; its server-managed channels left out).
+    ///
+    /// A dialect whose acknowledgements list the whole set may check an
+    /// acknowledgement against `expected` as it reads it and, when they
+    /// agree, hand over a clone of `expected` (which shares its pairs)
+    /// instead of building a set of its own: a large set split into many
+    /// requests then costs each acknowledgement a read, not a new set. The
+    /// messages appended must be those [`Self::decode`] would append. By
+    /// default, [`Self::decode`].
+    fn decode_expecting(
+        &self,
+        frame: &Frame,
+        expected: Option<&SubscriptionSet<Self::Channel>>,
+        out: &mut Vec<Inbound<Self::Data, Self::Channel>>,
+    ) {
+        let _ = expected;
+        self.decode(frame, out);
+    }
+
     /// The time a data message carries of its own (when the server made
     /// it), if any: the gap events report the last one, so an application
     /// can ask for exactly what followed it. The default knows none.

@@ -19,11 +19,12 @@ use tickwire_core::protocol::Inbound;
 pub(super) fn message<'a, R: FieldReader<'a>>(
     reader: &mut R,
     tag: &[u8],
+    expected: Option<&SubscriptionSet>,
 ) -> Option<Inbound<MarketData, Channel>> {
     let message = match tag {
         b"success" => success(reader)?,
         b"error" => error(reader)?,
-        b"subscription" => subscription(reader)?,
+        b"subscription" => subscription(reader, expected)?,
         _ => return None,
     };
     Some(message.into_inbound())
@@ -65,17 +66,62 @@ fn error<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
 
 /// `{"T":"subscription","trades":[…],…}`: every key must name a channel;
 /// its symbols (`null` counts as none) join the set unvalidated.
-fn subscription<'a, R: FieldReader<'a>>(r: &mut R) -> Option<MarketMessage> {
-    // Room for a typical ack, so the list is seldom grown.
-    let mut pairs = Vec::with_capacity(32);
+fn subscription<'a, R: FieldReader<'a>>(
+    r: &mut R,
+    expected: Option<&SubscriptionSet>,
+) -> Option<MarketMessage> {
+    if let Some(expected) = expected {
+        let mut attempt = r.clone();
+        if let Some(set) = as_expected(&mut attempt, expected) {
+            *r = attempt;
+            return Some(MarketMessage::Subscription(set));
+        }
+    }
+    // Room for every symbol the rest of the frame can hold at the size of a
+    // typical one: an acknowledgement lists the whole set, thousands of
+    // symbols for some users, and growing the list step by step would copy
+    // it about as many times as it doubles.
+    let mut pairs = Vec::with_capacity(r.bytes_left() / SYMBOL_WIRE_BYTES_TYPICAL);
     while let Some(key) = r.next_key()? {
         let channel = Channel::from_wire_bytes(key)?;
         r.strings(|symbol| pairs.push((channel, Symbol::from_server(symbol))))?;
+    }
+    // A frame of long symbols leaves much of that room unused.
+    if pairs.capacity() / 2 > pairs.len() {
+        pairs.shrink_to_fit();
     }
     Some(MarketMessage::Subscription(
         pairs.into_iter().collect::<SubscriptionSet>(),
     ))
 }
+
+/// `expected`, shared, if the rest of a subscription message lists exactly
+/// its pairs in its order — which is then the set the message makes (in
+/// order and without repeats, it needs no sorting): each symbol is compared
+/// where it lies in the frame, and no set is built.
+fn as_expected<'a, R: FieldReader<'a>>(
+    r: &mut R,
+    expected: &SubscriptionSet,
+) -> Option<SubscriptionSet> {
+    let mut pairs = expected.iter();
+    while let Some(key) = r.next_key()? {
+        let channel = Channel::from_wire_bytes(key)?;
+        let mut agrees = true;
+        r.strings(|symbol| {
+            agrees &= pairs
+                .next()
+                .is_some_and(|(c, s)| c == channel && s.as_bytes() == symbol.as_bytes());
+        })?;
+        if !agrees {
+            return None;
+        }
+    }
+    pairs.next().is_none().then(|| expected.clone())
+}
+
+/// Bytes a typical symbol takes in a list, for sizing one: `"AAPL",` in
+/// JSON is 7, MessagePack's `\xa4AAPL` 5.
+const SYMBOL_WIRE_BYTES_TYPICAL: usize = 6;
 
 #[cfg(test)]
 mod tests {
@@ -91,6 +137,7 @@ mod tests {
     use crate::client::fast_market::tests::{
         agree, both_wires, message as data_message, mutate_all, mutation, text,
     };
+    use crate::client::market_decode::{decode_market_frame, decode_market_frame_expecting};
     use crate::documented_ack::{DOCUMENTED_ACK, DOCUMENTED_ACK_PAIRS};
     use crate::inbound_kinds::kinds;
     use crate::wire::frame::Wire;
@@ -280,6 +327,39 @@ mod tests {
             }
         }
 
+        /// An expected set, right or wrong, changes nothing decoded: it only
+        /// spares building a set that agrees with it.
+        #[test]
+        fn decoding_against_an_expected_set_changes_nothing(
+            messages in vec(server_message(), 1..4),
+            guess in vec((proptest::sample::select(Channel::ALL.to_vec()), "[A-Z]{1,5}"), 0..8),
+        ) {
+            for encoding in [Encoding::Json, Encoding::MsgPack] {
+                let frame = encode_market_frame(encoding, &messages);
+                let mut plain = Vec::new();
+                decode_market_frame(&frame, &mut plain);
+                let mut expectations: Vec<SubscriptionSet> = vec![guess
+                    .iter()
+                    .map(|(c, s)| (*c, Symbol::from_server(s)))
+                    .collect()];
+                for message in &plain {
+                    if let Inbound::SubscriptionAck(set) = message {
+                        expectations.push(set.clone());
+                        let mut near = set.clone();
+                        if let Some((c, s)) = set.iter().last() {
+                            near.remove(c, s);
+                        }
+                        expectations.push(near);
+                    }
+                }
+                for expected in &expectations {
+                    let mut out = Vec::new();
+                    decode_market_frame_expecting(&frame, Some(expected), &mut out);
+                    prop_assert_eq!(&out, &plain, "expecting {:?}", expected);
+                }
+            }
+        }
+
         #[test]
         fn mutated_control_frames_agree_or_fall_back(
             messages in frame(),
@@ -401,7 +481,7 @@ mod tests {
             let (wire, bytes) = Wire::detect(&frame).unwrap();
             assert!(agree(wire, bytes), "{frame:?}");
             let mut out = Vec::new();
-            crate::client::market_decode::decode_market_frame(&frame, &mut out);
+            decode_market_frame(&frame, &mut out);
             assert_eq!(
                 kinds(&out),
                 ["Data", "SubscriptionAck", "Data", "Error"],

@@ -22,24 +22,37 @@ use crate::wire::field_reader::FieldReader;
 use crate::wire::frame::Wire;
 use crate::wire::json_reader::JsonReader;
 use crate::wire::msgpack_reader::MsgPackReader;
-use crate::{Channel, Conditions, Symbol, Timestamp};
+use crate::{Channel, Conditions, SubscriptionSet, Symbol, Timestamp};
 use tickwire_core::protocol::{Inbound, MESSAGES_PER_FRAME_MAX};
 
 /// Decodes a whole frame of fast-path messages into `out`. Returns `false`
 /// (having perhaps pushed some messages) if the frame needs the serde path
 /// (or holds more than [`MESSAGES_PER_FRAME_MAX`] messages); the caller
 /// then truncates `out` and decodes it again.
+#[cfg(test)]
 pub(crate) fn decode_frame(
     wire: Wire,
     bytes: &[u8],
     out: &mut Vec<Inbound<MarketData, Channel>>,
 ) -> bool {
+    decode_frame_expecting(wire, bytes, None, out)
+}
+
+/// Decodes a frame as `decode_frame` does, with the set a subscription acknowledgement is
+/// expected to list (see `Dialect::decode_expecting`).
+pub(crate) fn decode_frame_expecting(
+    wire: Wire,
+    bytes: &[u8],
+    expected: Option<&SubscriptionSet>,
+    out: &mut Vec<Inbound<MarketData, Channel>>,
+) -> bool {
     let full = out.len() + MESSAGES_PER_FRAME_MAX;
     match wire {
-        Wire::Json => {
-            JsonReader::new(bytes).and_then(|mut r| r.messages(|r, tag| message(r, tag, out, full)))
+        Wire::Json => JsonReader::new(bytes)
+            .and_then(|mut r| r.messages(|r, tag| message(r, tag, expected, out, full))),
+        Wire::MsgPack => {
+            MsgPackReader::new(bytes).messages(|r, tag| message(r, tag, expected, out, full))
         }
-        Wire::MsgPack => MsgPackReader::new(bytes).messages(|r, tag| message(r, tag, out, full)),
     }
     .is_some()
 }
@@ -50,6 +63,7 @@ pub(crate) fn decode_frame(
 fn message<'a, R: FieldReader<'a>>(
     reader: &mut R,
     tag: &[u8],
+    expected: Option<&SubscriptionSet>,
     out: &mut Vec<Inbound<MarketData, Channel>>,
     full: usize,
 ) -> Option<()> {
@@ -61,7 +75,7 @@ fn message<'a, R: FieldReader<'a>>(
     out.push(if tag.len() == 1 {
         Inbound::Data(data(reader, tag)?)
     } else {
-        fast_control::message(reader, tag)?
+        fast_control::message(reader, tag, expected)?
     });
     Some(())
 }

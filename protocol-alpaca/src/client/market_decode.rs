@@ -39,11 +39,21 @@ use tickwire_core::protocol::{DecodeError, Inbound, MESSAGES_PER_FRAME_MAX};
 /// most [`MESSAGES_PER_FRAME_MAX`] messages: the first two give up on a
 /// frame with more, the third counts the rest as [`Inbound::Skipped`].
 pub(crate) fn decode_market_frame(frame: &Frame, out: &mut Vec<Inbound<MarketData, Channel>>) {
+    decode_market_frame_expecting(frame, None, out);
+}
+
+/// [`decode_market_frame`], with the set a subscription acknowledgement is
+/// expected to list (see `Dialect::decode_expecting`).
+pub(crate) fn decode_market_frame_expecting(
+    frame: &Frame,
+    expected: Option<&SubscriptionSet>,
+    out: &mut Vec<Inbound<MarketData, Channel>>,
+) {
     let Some((wire, bytes)) = Wire::detect(frame) else {
         return;
     };
     let start = out.len();
-    if !fast_market::decode_frame(wire, bytes, out) {
+    if !fast_market::decode_frame_expecting(wire, bytes, expected, out) {
         out.truncate(start);
         decode_with_serde(wire, bytes, out);
     }

@@ -1,9 +1,9 @@
 //! [`AlpacaMarketData`]: the market data stream as a [`Dialect`].
 
-use crate::Channel;
-use crate::client::market_decode::decode_market_frame;
+use crate::client::market_decode::{decode_market_frame, decode_market_frame_expecting};
 use crate::client::request::{AuthForm, RequestForm, encode_auth, encode_subscription};
 use crate::model::market::MarketData;
+use crate::{Channel, SubscriptionSet};
 use crate::{Credentials, Frame, Timestamp};
 use crate::{Encoding, USER_AGENT};
 use tickwire_core::protocol::{Dialect, EncodeError, EncodedRequest, Inbound, SubscriptionRequest};
@@ -67,6 +67,15 @@ impl Dialect for AlpacaMarketData {
 
     fn decode(&self, frame: &Frame, out: &mut Vec<Inbound<MarketData, Channel>>) {
         decode_market_frame(frame, out);
+    }
+
+    fn decode_expecting(
+        &self,
+        frame: &Frame,
+        expected: Option<&SubscriptionSet>,
+        out: &mut Vec<Inbound<MarketData, Channel>>,
+    ) {
+        decode_market_frame_expecting(frame, expected, out);
     }
 
     /// The message's `t` (`updated_at` for news).

@@ -12,7 +12,7 @@ use crate::model::conditions::Conditions;
 
 /// What the fast paths need from a wire reader. Every method returns
 /// `None` to give up; `Some(None)` means `null` (or "end of map" for keys).
-pub(crate) trait FieldReader<'a> {
+pub(crate) trait FieldReader<'a>: Clone {
     /// Walks a frame's messages — one message map, or an array of them —
     /// reading each one's first key, which must be `T`, and passing its tag
     /// to `each` with the reader at the next key; then requires that nothing
@@ -47,6 +47,9 @@ pub(crate) trait FieldReader<'a> {
     fn skip_scalar(&mut self) -> Option<()>;
     /// Whether nothing but (JSON) whitespace is left of the frame.
     fn at_end(&mut self) -> bool;
+    /// How many bytes of the frame are left to read: room to reserve for
+    /// what they hold.
+    fn bytes_left(&self) -> usize;
 
     /// A string or `null`.
     #[inline(always)]

@@ -65,6 +65,7 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
 }
 
 /// A cursor over one frame's text.
+#[derive(Clone)]
 pub(crate) struct JsonReader<'a> {
     text: &'a str,
     at: usize,
@@ -412,6 +413,10 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
 
     fn at_end(&mut self) -> bool {
         self.peek().is_none()
+    }
+
+    fn bytes_left(&self) -> usize {
+        self.text.len().saturating_sub(self.at)
     }
 }
 

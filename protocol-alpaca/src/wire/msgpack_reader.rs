@@ -17,6 +17,7 @@ use crate::{MSGPACK_TIMESTAMP_EXT_TYPE, Timestamp};
 const NIL: u8 = 0xc0;
 
 /// A cursor over one frame's bytes.
+#[derive(Clone)]
 pub(crate) struct MsgPackReader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -380,5 +381,9 @@ impl<'a> FieldReader<'a> for MsgPackReader<'a> {
 
     fn at_end(&mut self) -> bool {
         self.at == self.bytes.len()
+    }
+
+    fn bytes_left(&self) -> usize {
+        self.bytes.len().saturating_sub(self.at)
     }
 }
