@@ -5,10 +5,11 @@
 //! baseline is the peak of the same command against ordinary one-quote
 //! frames, measured in the same run.
 //!
-//! Not covered yet: a frame holding one message as large as itself (a
-//! 16 MiB news article). The event queue is bounded in events, not bytes,
-//! so a flood of such frames read faster than they are printed grows the
-//! queue by a frame each (measured: past 2× the bound within seconds).
+//! The worst frames: 16 MiB of one-byte `nil`s, of the smallest messages of
+//! an unknown type, of valid quotes (each as many events as a frame may
+//! yield), and one news article as large as the frame whose body is control
+//! characters (one event holding the whole frame, printed six times as
+//! large, `\u0001` for each byte).
 //!
 //! RSS, not time: each run waits (event-driven, with a generous overall
 //! timeout) until the command has printed what a number of frames yield,
@@ -85,6 +86,37 @@ fn quotes() -> Message {
     }
     text.push(']');
     Message::text(text)
+}
+
+/// One MessagePack news article filling the frame, its `content` made of
+/// `0x01` bytes: valid UTF-8, decoded into a string as large as the frame,
+/// and printed as JSON six bytes for one (`\u0001`).
+fn huge_news() -> Message {
+    let mut bytes = Vec::with_capacity(FRAME_BYTES);
+    // An array of one map of seven entries.
+    bytes.extend_from_slice(&[0x91, 0x87]);
+    let fixstr = |bytes: &mut Vec<u8>, text: &str| {
+        bytes.push(0xa0 | text.len() as u8);
+        bytes.extend_from_slice(text.as_bytes());
+    };
+    for (key, value) in [
+        ("T", "n"),
+        ("headline", "Huge"),
+        ("source", "test"),
+        ("created_at", "2024-01-02T15:04:06Z"),
+        ("updated_at", "2024-01-02T15:04:06Z"),
+    ] {
+        fixstr(&mut bytes, key);
+        fixstr(&mut bytes, value);
+    }
+    fixstr(&mut bytes, "id");
+    bytes.push(0x01);
+    fixstr(&mut bytes, "content");
+    let length = FRAME_BYTES - bytes.len() - 5;
+    bytes.push(0xdb);
+    bytes.extend_from_slice(&(length as u32).to_be_bytes());
+    bytes.resize(FRAME_BYTES, 0x01);
+    Message::binary(bytes)
 }
 
 /// `tickwire watch --json` on SPY quotes at `url`, its stdout lines read
@@ -173,6 +205,7 @@ type Enough = Box<dyn Fn(&Counts) -> bool>;
 #[derive(Debug, Default)]
 struct Counts {
     data: usize,
+    news: usize,
     errors: usize,
     unknown: usize,
 }
@@ -181,6 +214,7 @@ impl Counts {
     fn add(&mut self, kind: &str) {
         match kind {
             "quote" => self.data += 1,
+            "news" => self.news += 1,
             "error" => self.errors += 1,
             "unknown" => self.unknown += 1,
             _ => {}
@@ -207,7 +241,7 @@ async fn peak_rss_stays_below_the_baseline_plus_four_frames() {
         |c| c.data >= FRAMES_READ * per_frame,
     )
     .await;
-    let worst: [(&str, Message, Enough); 3] = [
+    let worst: [(&str, Message, Enough); 4] = [
         ("nils", nils(), Box::new(|c| c.errors >= FRAMES_READ)),
         (
             "unknown messages",
@@ -218,6 +252,11 @@ async fn peak_rss_stays_below_the_baseline_plus_four_frames() {
             "quotes",
             quotes(),
             Box::new(move |c| c.data >= FRAMES_READ * per_frame),
+        ),
+        (
+            "one huge news article",
+            huge_news(),
+            Box::new(|c| c.news >= FRAMES_READ),
         ),
     ];
     let bound = baseline + 4 * FRAME_BYTES as u64;

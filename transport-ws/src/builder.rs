@@ -11,6 +11,10 @@ use crate::{SlowConsumerPolicy, StreamProfile, TlsTrust, TradingProfile, WsConfi
 /// Default capacity of the event queue, in events.
 pub const QUEUE_CAPACITY_DEFAULT: usize = 65_536;
 
+/// Default bound of the event queue in bytes of the frames its events came
+/// from: the largest incoming message, so that one always fits.
+pub const QUEUE_BYTES_DEFAULT: usize = 16 << 20;
+
 /// Default bound on [`StreamHandle::shutdown`](crate::StreamHandle::shutdown).
 pub const SHUTDOWN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 
@@ -34,7 +38,7 @@ pub const SHUTDOWN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 /// | outgoing frame size | 4 KiB (larger subscription requests are split) |
 /// | largest incoming message | 16 MiB |
 /// | socket read buffer | 16 KiB |
-/// | event queue | 65 536 events, [`SlowConsumerPolicy::Backpressure`] |
+/// | event queue | at most 65 536 events and 16 MiB of frames (or one batch if larger), [`SlowConsumerPolicy::Backpressure`] |
 /// | plain `ws://` to a non-loopback host | refused |
 /// | shutdown bound | 5 s |
 ///
@@ -56,6 +60,7 @@ pub(crate) struct Options {
     pub(crate) seed: Option<u64>,
     pub(crate) ws: WsConfig,
     pub(crate) queue_capacity: usize,
+    pub(crate) queue_bytes_max: usize,
     pub(crate) slow_consumer: SlowConsumerPolicy,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) name: Option<String>,
@@ -100,6 +105,7 @@ impl<P: StreamProfile> StreamBuilder<P> {
                 seed: None,
                 ws: WsConfig::default(),
                 queue_capacity: QUEUE_CAPACITY_DEFAULT,
+                queue_bytes_max: QUEUE_BYTES_DEFAULT,
                 slow_consumer: SlowConsumerPolicy::default(),
                 shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
                 name: None,
@@ -200,6 +206,16 @@ impl<P: StreamProfile> StreamBuilder<P> {
         /// Capacity of the event queue, in events (at least 1). Default 65 536.
         /// Up to twice as many can be held while the consumer reads a batch.
         fn queue_capacity(events: usize) { queue_capacity = events.max(1) }
+
+        /// Bound of the event queue in bytes: each batch of events is
+        /// charged the bytes of the frames it came from, from the moment it
+        /// is queued until the consumer has read it and asks for more.
+        /// Default 16 MiB. A batch larger than the bound still passes when
+        /// nothing else is charged (a message as large as the largest
+        /// frame), so the queue holds at most this many bytes or one batch;
+        /// under [`SlowConsumerPolicy::DropOldest`] the newest batch beside
+        /// the one being read.
+        fn queue_bytes_max(bytes: usize) { queue_bytes_max = bytes }
 
         /// What to do when the consumer falls behind. Default
         /// [`SlowConsumerPolicy::Backpressure`].

@@ -21,7 +21,7 @@ use tickwire_core::protocol::{Dialect, SubscriptionOp};
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 
 use crate::command::{Command, Reply};
-use crate::event_queue::{EventQueue, is_droppable};
+use crate::event_queue::{EventQueue, Outbox, is_droppable};
 
 /// Frames read back to back, without going through `select!`, while the
 /// transport has them ready. Their events reach the queue in one push.
@@ -41,7 +41,10 @@ struct Core<D: Dialect> {
     queue: EventQueue<D::Data, D::Channel>,
     state: watch::Sender<State>,
     /// Events drained from the machine, not yet in the queue.
-    outbox: VecDeque<Event<D::Data, D::Channel>>,
+    outbox: Outbox<D::Data, D::Channel>,
+    /// The outbox already held the queue's worth of events or bytes when
+    /// the frame being drained was read: its droppable events are dropped.
+    shedding: bool,
     /// Actions drained from the machine, not yet performed.
     actions: VecDeque<Action>,
     replies: Vec<(RequestId, oneshot::Sender<Reply>)>,
@@ -88,7 +91,8 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
                 commands_open: true,
                 queue,
                 state,
-                outbox: VecDeque::new(),
+                outbox: Outbox::new(),
+                shedding: false,
                 actions: VecDeque::new(),
                 replies: Vec::new(),
                 sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
@@ -140,7 +144,7 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
             biased;
             command = core.commands.recv(), if core.commands_open => core.on_command(command),
             () = &mut core.sleep, if core.deadline.is_some() => core.on_timer(),
-            () = core.queue.room(), if !core.outbox.is_empty() => {},
+            () = core.queue.room(core.outbox.share()), if !core.outbox.is_empty() => {},
             received = self.transport.recv(), if readable => {
                 if let Some(epoch) = epoch {
                     self.on_received(epoch, received);
@@ -158,14 +162,13 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
         let mut handled = 0;
         loop {
             match received {
-                Ok(frame) => self.core.machine.handle_frame(now, epoch, &frame),
+                Ok(frame) => self.core.on_frame(now, epoch, &frame),
                 Err(error) => {
                     self.lost(now, epoch, &error);
                     return;
                 }
             }
             handled += 1;
-            self.core.drain();
             if handled == BURST_FRAMES_MAX
                 || !self.core.actions.is_empty()
                 || !self.core.outbox_is_small()
@@ -269,7 +272,7 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
                     result = &mut connect => break Some(result),
                     command = core.commands.recv(), if core.commands_open => core.on_command(command),
                     () = &mut core.sleep, if core.deadline.is_some() => core.on_timer(),
-                    () = core.queue.room(), if !core.outbox.is_empty() => {},
+                    () = core.queue.room(core.outbox.share()), if !core.outbox.is_empty() => {},
                 }
                 core.flush_outbox();
                 let abandoned = core
@@ -302,6 +305,19 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
 }
 
 impl<D: Dialect> Core<D> {
+    /// Feeds a frame to the machine and drains; its events are charged its
+    /// bytes, unless the outbox was already full and they were dropped.
+    fn on_frame(&mut self, now: Instant, epoch: ConnectionEpoch, frame: &Frame) {
+        self.shedding = !self.outbox_is_small();
+        let before = self.outbox.len();
+        self.machine.handle_frame(now, epoch, frame);
+        self.drain();
+        if !self.shedding && self.outbox.len() > before {
+            self.outbox.charge(frame.len());
+        }
+        self.shedding = false;
+    }
+
     /// Takes every action and event the machine has; events go to the outbox,
     /// outcomes to the commands awaiting them, states to the watch.
     fn drain(&mut self) {
@@ -314,7 +330,8 @@ impl<D: Dialect> Core<D> {
         while let Some(event) = self.machine.poll_event() {
             // Only reachable while reading for progress with a full queue
             // (see SlowConsumerPolicy::Backpressure): count, don't hoard.
-            if self.outbox.len() >= self.queue.capacity() && is_droppable(&event) {
+            if (self.shedding || self.outbox.len() >= self.queue.capacity()) && is_droppable(&event)
+            {
                 self.queue.note_dropped(1);
                 continue;
             }
@@ -354,7 +371,7 @@ impl<D: Dialect> Core<D> {
                 }
                 Event::Data(_) | Event::Confirmed(_) | Event::Unknown { .. } => {}
             }
-            self.outbox.push_back(event);
+            self.outbox.push(event);
         }
         for (reply, outcome) in settled {
             let _ = reply.send(Ok(outcome));
@@ -424,9 +441,11 @@ impl<D: Dialect> Core<D> {
         self.outbox.is_empty() || !self.machine.state().is_live() || !self.replies.is_empty()
     }
 
-    /// Whether the outbox is small enough to keep reading without a push.
+    /// Whether the outbox is small enough to keep reading without a push:
+    /// below the queue's capacity in events and its bound in bytes, so that
+    /// it holds at most those and one more frame.
     fn outbox_is_small(&self) -> bool {
-        self.outbox.len() < self.queue.capacity()
+        self.outbox.len() < self.queue.capacity() && self.outbox.bytes() < self.queue.bytes_max()
     }
 
     fn flush_outbox(&mut self) {

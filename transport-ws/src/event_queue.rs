@@ -8,6 +8,13 @@
 //! ~250 bytes, so every move counts) and are wrapped, unchanged, in
 //! [`StreamEvent::Machine`] as the consumer takes them. Emptied batches go
 //! back to the producer for reuse.
+//!
+//! Two bounds hold: events queued (the capacity) and bytes, each batch
+//! charged the bytes of the frames its events came from (a sum the driver
+//! keeps per frame, not a walk over the events). A batch's bytes stay
+//! charged until the consumer has read it to its end and asks for more, so
+//! the bytes bound covers the event being handled too; a batch larger than
+//! the bound still passes when nothing else is charged.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -23,7 +30,10 @@ use tickwire_core::machine::Event;
 use crate::StreamEvent;
 use crate::event_stage::EventStage;
 
-/// What a stream does when its consumer falls behind and the event queue is full.
+/// What a stream does when its consumer falls behind and the event queue is
+/// full: holds its capacity in events, or its bound in bytes (16 MiB of
+/// frames by default, or one batch of any size when nothing else is queued
+/// or being read).
 ///
 /// Only what the server can send in bulk is ever dropped: data, messages of
 /// unknown types and non-fatal errors (at most one malformed-message error
@@ -47,7 +57,9 @@ pub enum SlowConsumerPolicy {
     Backpressure,
     /// Keep reading; drop data that arrives while the queue is full.
     DropNewest,
-    /// Keep reading; drop the oldest queued data to make room.
+    /// Keep reading; drop the oldest queued data to make room. The newest
+    /// batch is always kept, so the queue may hold it beyond the bytes bound
+    /// while the consumer reads an older one.
     DropOldest,
 }
 
@@ -58,6 +70,91 @@ pub(crate) struct EventQueue<T, C> {
 
 /// A run of events handed over at once.
 type Batch<T, C> = VecDeque<Event<T, C>>;
+
+/// Events drained from the machine and not yet queued, with the bytes of
+/// the frames they came from.
+pub(crate) struct Outbox<T, C> {
+    events: Batch<T, C>,
+    bytes: usize,
+}
+
+impl<T, C> Outbox<T, C> {
+    pub(crate) fn new() -> Self {
+        Self {
+            events: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Adds an event.
+    pub(crate) fn push(&mut self, event: Event<T, C>) {
+        self.events.push_back(event);
+    }
+
+    /// Charges the events the bytes of a frame they came from.
+    pub(crate) fn charge(&mut self, bytes: usize) {
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The bytes charged to the events.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The share of the bytes one event carries (rounded up).
+    pub(crate) fn share(&self) -> usize {
+        self.bytes.div_ceil(self.events.len().max(1))
+    }
+
+    /// Takes the first `count` events and their share of the bytes.
+    fn split_front(&mut self, count: usize, spare: Option<Batch<T, C>>) -> Queued<T, C> {
+        let count = count.min(self.events.len());
+        let bytes = share_of(self.bytes, count, self.events.len());
+        self.bytes -= bytes;
+        let events = if count == self.events.len() {
+            std::mem::replace(&mut self.events, spare.unwrap_or_default())
+        } else {
+            let mut batch = spare.unwrap_or_default();
+            batch.extend(self.events.drain(..count));
+            batch
+        };
+        Queued { events, bytes }
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.bytes = 0;
+    }
+}
+
+impl<T, C> Default for Outbox<T, C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `bytes` shared among `total` events: the part of `count` of them.
+fn share_of(bytes: usize, count: usize, total: usize) -> usize {
+    if count >= total {
+        return bytes;
+    }
+    // At most 2^64 × 2^64: no overflow in u128.
+    (bytes as u128 * count as u128 / total.max(1) as u128) as usize
+}
+
+/// A batch in the queue and the bytes it is charged.
+struct Queued<T, C> {
+    events: Batch<T, C>,
+    bytes: usize,
+}
 
 /// Emptied batches kept for reuse.
 const SPARE_BATCHES_MAX: usize = 16;
@@ -76,19 +173,24 @@ pub struct Events<T, C = Channel> {
     spare: Vec<Batch<T, C>>,
     /// A step between the queue and the application, if the stream has one.
     stage: Option<EventStage<T, C>>,
+    /// The bytes charged to the batches in `local`, released at the next take.
+    local_bytes: usize,
 }
 
 struct Shared<T, C> {
     capacity: usize,
+    bytes_max: usize,
     policy: SlowConsumerPolicy,
     dropped_total: Arc<AtomicU64>,
     inner: Mutex<Inner<T, C>>,
 }
 
 struct Inner<T, C> {
-    batches: VecDeque<Batch<T, C>>,
+    batches: VecDeque<Queued<T, C>>,
     /// Events in `batches`.
     len: usize,
+    /// Bytes charged to `batches` and to the batches the consumer is reading.
+    bytes: usize,
     spare: Vec<Batch<T, C>>,
     dropped_unreported: u64,
     consumer: Option<Waker>,
@@ -106,13 +208,26 @@ impl<T, C> Shared<T, C> {
 }
 
 impl<T, C> Inner<T, C> {
-    fn append(&mut self, batch: Batch<T, C>) {
-        if batch.is_empty() {
-            self.recycle(batch);
+    fn append(&mut self, batch: Queued<T, C>) {
+        if batch.events.is_empty() {
+            self.recycle(batch.events);
         } else {
-            self.len += batch.len();
+            self.len += batch.events.len();
+            self.bytes = self.bytes.saturating_add(batch.bytes);
             self.batches.push_back(batch);
         }
+    }
+
+    /// Whether `count` more events charged `bytes` fit both bounds (a
+    /// batch of any size fits when nothing is charged).
+    fn fits(&self, count: usize, bytes: usize, capacity: usize, bytes_max: usize) -> bool {
+        self.len + count <= capacity
+            && (self.bytes == 0 || self.bytes.saturating_add(bytes) <= bytes_max)
+    }
+
+    /// Whether at least one event charged `share` bytes fits.
+    fn has_room(&self, share: usize, capacity: usize, bytes_max: usize) -> bool {
+        self.consumer_gone || self.fits(1, share, capacity, bytes_max)
     }
 
     fn recycle(&mut self, mut batch: Batch<T, C>) {
@@ -122,23 +237,38 @@ impl<T, C> Inner<T, C> {
         }
     }
 
-    /// Drops the oldest droppable events until at most `capacity` events are
-    /// queued (the others stay); returns how many were dropped.
-    fn evict_oldest_data(&mut self, capacity: usize) -> u64 {
-        let mut excess = self.len.saturating_sub(capacity);
+    /// Drops the oldest droppable events until at most `capacity` events
+    /// are queued and at most `bytes_max` bytes are charged, sparing the
+    /// newest batch for the bytes (the others stay); returns how many were
+    /// dropped.
+    fn evict_oldest_data(&mut self, capacity: usize, bytes_max: usize) -> u64 {
+        let newest = self.batches.len().saturating_sub(1);
         let mut dropped = 0u64;
-        for batch in &mut self.batches {
-            if excess == 0 {
+        for (index, queued) in self.batches.iter_mut().enumerate() {
+            let excess_events = self.len.saturating_sub(capacity);
+            let excess_bytes = if index == newest {
+                0
+            } else {
+                self.bytes.saturating_sub(bytes_max)
+            };
+            if excess_events == 0 && excess_bytes == 0 {
                 break;
             }
-            while excess > 0 && batch.front().is_some_and(is_droppable) {
-                batch.pop_front();
+            let total = queued.events.len();
+            let share = queued.bytes.div_ceil(total.max(1));
+            let for_bytes = excess_bytes
+                .checked_div(share)
+                .map_or(0, |n| n + usize::from(excess_bytes % share != 0));
+            let mut excess = excess_events.max(for_bytes);
+            let before = dropped;
+            while excess > 0 && queued.events.front().is_some_and(is_droppable) {
+                queued.events.pop_front();
                 excess -= 1;
                 dropped += 1;
             }
-            if excess > 0 && !batch.is_empty() {
+            if excess > 0 && !queued.events.is_empty() {
                 // A control event is in the way: keep it, drop the data behind it.
-                batch.retain(|event| {
+                queued.events.retain(|event| {
                     if excess > 0 && is_droppable(event) {
                         excess -= 1;
                         dropped += 1;
@@ -148,32 +278,41 @@ impl<T, C> Inner<T, C> {
                     }
                 });
             }
+            let removed = (dropped - before) as usize;
+            let freed = share_of(queued.bytes, removed, total);
+            queued.bytes -= freed;
+            self.bytes -= freed;
+            self.len -= removed;
         }
-        self.len -= dropped as usize;
-        while self.batches.front().is_some_and(VecDeque::is_empty) {
-            if let Some(batch) = self.batches.pop_front() {
-                self.recycle(batch);
+        while self.batches.front().is_some_and(|q| q.events.is_empty()) {
+            if let Some(queued) = self.batches.pop_front() {
+                self.bytes -= queued.bytes;
+                self.recycle(queued.events);
             }
         }
-        self.batches.retain(|batch| !batch.is_empty());
+        self.batches.retain(|q| !q.events.is_empty());
         dropped
     }
 }
 
-/// Creates a queue holding up to `capacity` events (at least 1).
+/// Creates a queue holding up to `capacity` events (at least 1) and
+/// `bytes_max` bytes (or one batch of any size).
 pub(crate) fn event_queue<T, C>(
     capacity: usize,
+    bytes_max: usize,
     policy: SlowConsumerPolicy,
     dropped_total: Arc<AtomicU64>,
 ) -> (EventQueue<T, C>, Events<T, C>) {
     let capacity = capacity.max(1);
     let shared = Arc::new(Shared {
         capacity,
+        bytes_max,
         policy,
         dropped_total,
         inner: Mutex::new(Inner {
             batches: VecDeque::new(),
             len: 0,
+            bytes: 0,
             spare: Vec::new(),
             dropped_unreported: 0,
             consumer: None,
@@ -191,6 +330,7 @@ pub(crate) fn event_queue<T, C>(
             local: VecDeque::new(),
             spare: Vec::new(),
             stage: None,
+            local_bytes: 0,
         },
     )
 }
@@ -201,13 +341,18 @@ impl<T, C> EventQueue<T, C> {
         self.shared.capacity
     }
 
+    /// The queue's bound in bytes.
+    pub(crate) fn bytes_max(&self) -> usize {
+        self.shared.bytes_max
+    }
+
     /// Moves events from `outbox` into the queue according to the policy.
     ///
     /// Under [`SlowConsumerPolicy::Backpressure`] only as many as fit are
     /// moved, in order, and the rest stay in `outbox`; the drop policies
-    /// always empty `outbox`. When everything fits, the outbox itself is
-    /// handed over and replaced by a recycled batch.
-    pub(crate) fn push(&self, outbox: &mut Batch<T, C>) {
+    /// always empty `outbox`. When everything fits, the outbox's events are
+    /// handed over as they are and replaced by a recycled batch.
+    pub(crate) fn push(&self, outbox: &mut Outbox<T, C>) {
         if outbox.is_empty() {
             return;
         }
@@ -217,36 +362,51 @@ impl<T, C> EventQueue<T, C> {
             return;
         }
         let capacity = self.shared.capacity;
-        let room = capacity.saturating_sub(inner.len);
+        let bytes_max = self.shared.bytes_max;
         let mut dropped = 0u64;
-        if outbox.len() <= room {
-            let replacement = inner.spare.pop().unwrap_or_default();
-            let batch = std::mem::replace(outbox, replacement);
+        if inner.fits(outbox.len(), outbox.bytes(), capacity, bytes_max) {
+            let spare = inner.spare.pop();
+            let batch = outbox.split_front(outbox.len(), spare);
             inner.append(batch);
         } else {
             match self.shared.policy {
                 SlowConsumerPolicy::Backpressure => {
-                    let batch: Batch<T, C> = outbox.drain(..room).collect();
-                    inner.append(batch);
+                    let count = self.room_for(&inner, outbox);
+                    if count > 0 {
+                        let spare = inner.spare.pop();
+                        let batch = outbox.split_front(count, spare);
+                        inner.append(batch);
+                    }
                 }
                 SlowConsumerPolicy::DropNewest => {
+                    let share = outbox.share();
+                    let total = outbox.len();
                     let mut batch = inner.spare.pop().unwrap_or_default();
                     let mut queued = inner.len;
-                    for event in outbox.drain(..) {
-                        if is_droppable(&event) && queued >= capacity {
+                    let mut charged = inner.bytes;
+                    for event in outbox.events.drain(..) {
+                        let fits = queued < capacity
+                            && (charged == 0 || charged.saturating_add(share) <= bytes_max);
+                        if is_droppable(&event) && !fits {
                             dropped += 1;
                         } else {
                             batch.push_back(event);
                             queued += 1;
+                            charged = charged.saturating_add(share);
                         }
                     }
-                    inner.append(batch);
+                    let bytes = share_of(outbox.bytes, batch.len(), total);
+                    outbox.bytes = 0;
+                    inner.append(Queued {
+                        events: batch,
+                        bytes,
+                    });
                 }
                 SlowConsumerPolicy::DropOldest => {
-                    let replacement = inner.spare.pop().unwrap_or_default();
-                    let batch = std::mem::replace(outbox, replacement);
+                    let spare = inner.spare.pop();
+                    let batch = outbox.split_front(outbox.len(), spare);
                     inner.append(batch);
-                    dropped = inner.evict_oldest_data(capacity);
+                    dropped = inner.evict_oldest_data(capacity, bytes_max);
                 }
             }
         }
@@ -263,15 +423,33 @@ impl<T, C> EventQueue<T, C> {
         }
     }
 
+    /// How many of the outbox's first events fit both bounds (at least one
+    /// when nothing is charged).
+    fn room_for(&self, inner: &Inner<T, C>, outbox: &Outbox<T, C>) -> usize {
+        let by_count = self.shared.capacity.saturating_sub(inner.len);
+        let by_bytes = if inner.bytes == 0 || outbox.bytes() == 0 {
+            outbox.len()
+        } else {
+            let room = self.shared.bytes_max.saturating_sub(inner.bytes);
+            (room as u128 * outbox.len() as u128 / outbox.bytes() as u128) as usize
+        };
+        let by_bytes = if inner.bytes == 0 {
+            by_bytes.max(1)
+        } else {
+            by_bytes
+        };
+        by_count.min(by_bytes).min(outbox.len())
+    }
+
     /// Moves every event of `outbox` into the queue whatever the policy: for
     /// the last few events of a stream, which must not wait.
-    pub(crate) fn push_final(&self, outbox: &mut Batch<T, C>) {
+    pub(crate) fn push_final(&self, outbox: &mut Outbox<T, C>) {
         let mut inner = self.shared.lock();
         if inner.consumer_gone {
             outbox.clear();
             return;
         }
-        let batch = std::mem::take(outbox);
+        let batch = outbox.split_front(outbox.len(), None);
         inner.append(batch);
         let waker = inner.consumer.take();
         drop(inner);
@@ -297,26 +475,29 @@ impl<T, C> EventQueue<T, C> {
         }
     }
 
-    /// Whether the queue holds fewer events than its capacity (or nobody reads it).
+    /// Whether one more event charged `share` bytes would fit (or nobody
+    /// reads the queue).
     #[cfg(test)]
-    pub(crate) fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self, share: usize) -> bool {
         let inner = self.shared.lock();
-        inner.consumer_gone || inner.len < self.shared.capacity
+        inner.has_room(share, self.shared.capacity, self.shared.bytes_max)
     }
 
-    /// Ready once the queue has room; registers to be woken otherwise.
-    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Ready once one more event charged `share` bytes fits; registers to
+    /// be woken otherwise.
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>, share: usize) -> Poll<()> {
         let mut inner = self.shared.lock();
-        if inner.consumer_gone || inner.len < self.shared.capacity {
+        if inner.has_room(share, self.shared.capacity, self.shared.bytes_max) {
             return Poll::Ready(());
         }
         inner.producer = Some(cx.waker().clone());
         Poll::Pending
     }
 
-    /// Waits until the queue has room.
-    pub(crate) async fn room(&self) {
-        futures::future::poll_fn(|cx| self.poll_room(cx)).await;
+    /// Waits until one more event charged `share` bytes fits (the first
+    /// of an outbox: [`Outbox::share`]).
+    pub(crate) async fn room(&self, share: usize) {
+        futures::future::poll_fn(|cx| self.poll_room(cx, share)).await;
     }
 }
 
@@ -401,10 +582,16 @@ impl<T, C> Events<T, C> {
             for batch in self.spare.drain(..) {
                 inner.recycle(batch);
             }
+            // Everything taken before has been read: its bytes are free.
+            let released = std::mem::take(&mut self.local_bytes);
+            inner.bytes -= released;
             let dropped = std::mem::take(&mut inner.dropped_unreported);
-            std::mem::swap(&mut inner.batches, &mut self.local);
+            for queued in inner.batches.drain(..) {
+                self.local_bytes += queued.bytes;
+                self.local.push_back(queued.events);
+            }
             inner.len = 0;
-            let producer = if self.local.is_empty() {
+            let producer = if self.local.is_empty() && released == 0 {
                 None
             } else {
                 inner.producer.take()
@@ -472,6 +659,7 @@ impl<T, C> Drop for Events<T, C> {
         inner.consumer_gone = true;
         inner.batches.clear();
         inner.len = 0;
+        inner.bytes = 0;
         let waker = inner.producer.take();
         drop(inner);
         if let Some(waker) = waker {
@@ -485,6 +673,7 @@ impl<T, C> Shared<T, C> {
     fn debug_end(&self, end: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(end)
             .field("capacity", &self.capacity)
+            .field("bytes_max", &self.bytes_max)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -512,11 +701,37 @@ mod tests {
         capacity: usize,
         policy: SlowConsumerPolicy,
     ) -> (EventQueue<u32, Channel>, Events<u32>) {
-        event_queue(capacity, policy, Arc::new(AtomicU64::new(0)))
+        event_queue(capacity, usize::MAX, policy, Arc::new(AtomicU64::new(0)))
     }
 
-    fn data(range: std::ops::Range<u32>) -> VecDeque<Event<u32, Channel>> {
-        range.map(Event::Data).collect()
+    /// A queue bounded in bytes only.
+    fn queue_of_bytes(
+        bytes_max: usize,
+        policy: SlowConsumerPolicy,
+    ) -> (EventQueue<u32, Channel>, Events<u32>) {
+        event_queue(1 << 20, bytes_max, policy, Arc::new(AtomicU64::new(0)))
+    }
+
+    fn data(range: std::ops::Range<u32>) -> Outbox<u32, Channel> {
+        charged(range, 0)
+    }
+
+    /// Data events that came from frames of `bytes` in all.
+    fn charged(range: std::ops::Range<u32>, bytes: usize) -> Outbox<u32, Channel> {
+        let mut outbox = Outbox::new();
+        for n in range {
+            outbox.push(Event::Data(n));
+        }
+        outbox.charge(bytes);
+        outbox
+    }
+
+    fn outbox_of(events: impl IntoIterator<Item = Event<u32, Channel>>) -> Outbox<u32, Channel> {
+        let mut outbox = Outbox::new();
+        for event in events {
+            outbox.push(event);
+        }
+        outbox
     }
 
     fn delivered(range: std::ops::Range<u32>) -> Vec<StreamEvent<u32>> {
@@ -534,10 +749,10 @@ mod tests {
         let (tx, mut rx) = queue(3, SlowConsumerPolicy::Backpressure);
         let mut outbox = data(0..5);
         tx.push(&mut outbox);
-        assert_eq!(outbox, data(3..5));
-        assert!(!tx.has_room());
+        assert_eq!(outbox.events, data(3..5).events);
+        assert!(!tx.has_room(0));
         assert_eq!(drain(&mut rx), delivered(0..3));
-        assert!(tx.has_room());
+        assert!(tx.has_room(0));
         tx.push(&mut outbox);
         assert!(outbox.is_empty());
         assert_eq!(drain(&mut rx), delivered(3..5));
@@ -548,7 +763,7 @@ mod tests {
     fn drop_newest_keeps_control_events_and_reports_the_count_first() {
         let (tx, mut rx) = queue(2, SlowConsumerPolicy::DropNewest);
         let mut outbox = data(0..4);
-        outbox.push_back(Event::StateChanged(State::Idle));
+        outbox.push(Event::StateChanged(State::Idle));
         tx.push(&mut outbox);
         assert!(outbox.is_empty());
         assert_eq!(
@@ -577,10 +792,10 @@ mod tests {
         ] {
             let (tx, mut rx) = queue(2, policy);
             for _ in 0..1000 {
-                tx.push(&mut [malformed(false)].into());
-                tx.push(&mut [Event::Unknown { tag: "x".into() }].into());
+                tx.push(&mut outbox_of([malformed(false)]));
+                tx.push(&mut outbox_of([Event::Unknown { tag: "x".into() }]));
             }
-            tx.push(&mut [malformed(true)].into());
+            tx.push(&mut outbox_of([malformed(true)]));
             let events = drain(&mut rx);
             // The count first, at most the capacity kept, the fatal error last.
             let StreamEvent::Dropped { count, .. } = events[0] else {
@@ -595,8 +810,8 @@ mod tests {
     #[test]
     fn drop_oldest_evicts_the_oldest_data_behind_control_events() {
         let (tx, mut rx) = queue(3, SlowConsumerPolicy::DropOldest);
-        let mut outbox: VecDeque<_> = [Event::StateChanged(State::Idle)].into();
-        outbox.extend(data(0..5));
+        let mut outbox = outbox_of([Event::StateChanged(State::Idle)]);
+        outbox.events.extend(data(0..5).events);
         tx.push(&mut outbox);
         assert_eq!(
             drain(&mut rx),
@@ -625,14 +840,14 @@ mod tests {
         let (tx, mut rx) = queue(1, SlowConsumerPolicy::Backpressure);
         tx.push(&mut data(0..1));
         let waiting = tokio::spawn(async move {
-            tx.room().await;
+            tx.room(0).await;
             tx
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
         assert_eq!(rx.next().await, Some(StreamEvent::Machine(Event::Data(0))));
         let tx = waiting.await.unwrap();
-        assert!(tx.has_room());
+        assert!(tx.has_room(0));
     }
 
     #[test]
@@ -656,6 +871,127 @@ mod tests {
         let mut outbox = data(0..10);
         tx.push(&mut outbox);
         assert!(outbox.is_empty());
-        assert!(tx.has_room());
+        assert!(tx.has_room(usize::MAX));
+    }
+
+    #[test]
+    fn backpressure_holds_the_bytes_bound_until_the_consumer_has_read_the_batch() {
+        let (tx, mut rx) = queue_of_bytes(100, SlowConsumerPolicy::Backpressure);
+        let mut outbox = charged(0..1, 60);
+        tx.push(&mut outbox);
+        assert!(outbox.is_empty());
+        let mut outbox = charged(1..2, 60);
+        tx.push(&mut outbox);
+        assert_eq!(outbox.len(), 1, "60 + 60 bytes do not fit in 100");
+        assert_eq!(outbox.bytes(), 60);
+        assert!(!tx.has_room(60));
+        // Taken, but still being handled: still charged.
+        assert_eq!(rx.try_next(), Some(StreamEvent::Machine(Event::Data(0))));
+        assert!(!tx.has_room(60));
+        // The consumer asks for more: the batch it read is free.
+        assert_eq!(rx.try_next(), None);
+        assert!(tx.has_room(60));
+        tx.push(&mut outbox);
+        assert!(outbox.is_empty());
+        assert_eq!(drain(&mut rx), delivered(1..2));
+        assert_eq!(rx.dropped_events(), 0);
+    }
+
+    #[test]
+    fn backpressure_passes_one_batch_larger_than_the_bound_and_splits_by_share() {
+        let (tx, mut rx) = queue_of_bytes(45, SlowConsumerPolicy::Backpressure);
+        // Nothing charged: a batch of any size passes whole.
+        let mut huge = charged(0..1, 1000);
+        tx.push(&mut huge);
+        assert!(huge.is_empty());
+        let mut next = charged(1..3, 20);
+        tx.push(&mut next);
+        assert_eq!(next.len(), 2, "nothing fits beside 1000 bytes");
+        assert_eq!(drain(&mut rx), delivered(0..1));
+        assert_eq!(rx.try_next(), None);
+        tx.push(&mut next);
+        assert!(next.is_empty());
+        // 20 bytes charged, 25 left: two of ten events of 10 bytes each fit.
+        let mut ten = charged(3..13, 100);
+        tx.push(&mut ten);
+        assert_eq!(ten.len(), 8);
+        assert_eq!(ten.bytes(), 80);
+        assert_eq!(drain(&mut rx), delivered(1..5));
+        assert_eq!(rx.try_next(), None);
+        tx.push(&mut ten);
+        assert!(ten.is_empty());
+        assert_eq!(drain(&mut rx), delivered(5..13));
+    }
+
+    #[tokio::test]
+    async fn backpressure_wakes_the_producer_when_read_bytes_are_released() {
+        let (tx, mut rx) = queue_of_bytes(100, SlowConsumerPolicy::Backpressure);
+        tx.push(&mut charged(0..1, 100));
+        let waiting = tokio::spawn(async move {
+            tx.room(100).await;
+            tx
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(rx.next().await, Some(StreamEvent::Machine(Event::Data(0))));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the event read is still charged");
+        assert_eq!(rx.try_next(), None);
+        let tx = waiting.await.unwrap();
+        assert!(tx.has_room(100));
+    }
+
+    #[test]
+    fn drop_newest_drops_data_beyond_the_bytes_bound_and_keeps_control_events() {
+        let (tx, mut rx) = queue_of_bytes(100, SlowConsumerPolicy::DropNewest);
+        tx.push(&mut charged(0..1, 80));
+        let mut outbox = charged(1..2, 0);
+        outbox.push(Event::StateChanged(State::Idle));
+        outbox.charge(80);
+        tx.push(&mut outbox);
+        assert!(outbox.is_empty());
+        assert_eq!(
+            rx.try_next(),
+            Some(StreamEvent::Dropped { count: 1, total: 1 })
+        );
+        // Being read, the first batches still count: a large one is dropped.
+        assert_eq!(rx.try_next(), Some(StreamEvent::Machine(Event::Data(0))));
+        tx.push(&mut charged(2..3, 1000));
+        assert_eq!(
+            drain(&mut rx),
+            vec![
+                StreamEvent::Machine(Event::StateChanged(State::Idle)),
+                StreamEvent::Dropped { count: 1, total: 2 },
+            ]
+        );
+        // Everything read: a batch larger than the bound passes alone.
+        tx.push(&mut charged(3..4, 1000));
+        assert_eq!(drain(&mut rx), delivered(3..4));
+        assert_eq!(rx.dropped_events(), 2);
+    }
+
+    #[test]
+    fn drop_oldest_evicts_older_data_beyond_the_bytes_bound_and_keeps_the_newest() {
+        let (tx, mut rx) = queue_of_bytes(100, SlowConsumerPolicy::DropOldest);
+        let mut first = outbox_of([Event::StateChanged(State::Idle)]);
+        first.events.extend(data(0..2).events);
+        first.charge(60);
+        tx.push(&mut first);
+        tx.push(&mut charged(2..3, 60));
+        // 120 bytes: the older data goes, its control event stays.
+        tx.push(&mut charged(3..4, 500));
+        assert_eq!(
+            drain(&mut rx),
+            vec![
+                StreamEvent::Dropped { count: 3, total: 3 },
+                StreamEvent::Machine(Event::StateChanged(State::Idle)),
+                StreamEvent::Machine(Event::Data(3)),
+            ]
+        );
+        // The newest batch is kept beside the one being read, however large.
+        tx.push(&mut charged(4..5, 500));
+        assert_eq!(rx.try_next(), Some(StreamEvent::Machine(Event::Data(4))));
+        tx.push(&mut charged(5..6, 500));
+        assert_eq!(drain(&mut rx), delivered(5..6));
+        assert_eq!(rx.dropped_events(), 3);
     }
 }

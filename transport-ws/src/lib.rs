@@ -53,7 +53,9 @@ mod trading_stream;
 mod ws_message;
 mod ws_transport;
 
-pub use builder::{QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder};
+pub use builder::{
+    QUEUE_BYTES_DEFAULT, QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder,
+};
 pub use endpoint::{Feed, TradingEndpoint};
 pub use error::Error;
 pub use event::StreamEvent;

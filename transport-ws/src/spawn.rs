@@ -50,6 +50,7 @@ pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
     let dropped = Arc::new(AtomicU64::new(0));
     let (queue, mut events) = event_queue(
         options.queue_capacity,
+        options.queue_bytes_max,
         options.slow_consumer,
         Arc::clone(&dropped),
     );

@@ -86,9 +86,11 @@ const PUMP_BATCH_FRAMES_MAX: usize = 256;
 const PUMP_BATCHES_MAX: usize = 8;
 
 /// Payload bytes in flight between the read pump and the transport: past
-/// them the pump stops reading too. A batch counts as at most this many, so
-/// a frame of any size passes; then the frames held are those being read,
-/// one batch waiting and this many bytes, not eight batches of 16 MiB frames.
+/// them the pump stops reading too, before it reads the next message. A
+/// batch counts as at most this many, so a frame of any size passes; then
+/// the pump waits until the transport is done with that batch, so the
+/// frames held are at most this many bytes or one frame in the pump's hands
+/// or the transport's, not a 16 MiB frame read ahead of another.
 const PUMP_BYTES_MAX: usize = 4 << 20;
 
 /// One open connection.
@@ -297,6 +299,10 @@ async fn read_pump(
     bytes: Arc<Semaphore>,
 ) {
     loop {
+        // Read nothing while the batches handed over hold every byte.
+        if bytes.acquire().await.is_err() {
+            return;
+        }
         let Some(first) = stream.next().await else {
             if let Ok(permit) = Arc::clone(&bytes).acquire_many_owned(0).await {
                 let _ = batches.send((vec![Err(closed(None))], permit)).await;

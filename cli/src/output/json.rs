@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::io;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -52,12 +53,37 @@ pub(crate) fn format<D: JsonData>(event: &StreamEvent<D>, clock: &Clock, out: &m
     }
     match serde_json::to_string(&line) {
         Ok(text) => out.push_str(&text),
-        // Unreachable with these types (string keys only), but never a panic.
-        Err(error) => out.push_str(
-            &serde_json::json!({"type": "error", "message": error.to_string(), "fatal": false})
-                .to_string(),
-        ),
+        Err(error) => out.push_str(&unserializable(&error)),
     }
+}
+
+/// Writes the JSON form of `event` to `out` as it is serialized (without
+/// the newline), never holding it whole; returns whether `event` has a line.
+///
+/// # Errors
+/// When `out` fails.
+pub(crate) fn write<D: JsonData, W: io::Write>(
+    event: &StreamEvent<D>,
+    clock: &Clock,
+    out: &mut W,
+) -> io::Result<bool> {
+    let Some(line) = line(event, clock) else {
+        return Ok(false);
+    };
+    match serde_json::to_writer(&mut *out, &line) {
+        Ok(()) => {}
+        Err(error) if error.is_io() => return Err(error.into()),
+        // Part of the line may be written already: the error line follows
+        // it on the same line, which a reader sees as malformed either way.
+        Err(error) => out.write_all(unserializable(&error).as_bytes())?,
+    }
+    Ok(true)
+}
+
+/// The line that stands for one that cannot be serialized: unreachable with
+/// these types (string keys only), but never a panic.
+fn unserializable(error: &serde_json::Error) -> String {
+    serde_json::json!({"type": "error", "message": error.to_string(), "fatal": false}).to_string()
 }
 
 /// The line of `event`: `None` for a subscription verdict other than a

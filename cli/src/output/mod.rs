@@ -143,7 +143,16 @@ pub(crate) enum Style {
     Json,
 }
 
+/// The most a printer's line buffer keeps between lines: a larger line (a
+/// news article's headline) gives its memory back once written.
+const LINE_BUFFER_KEEP_BYTES: usize = 64 << 10;
+
 /// Writes lines to stdout (or any writer), one event per line.
+///
+/// JSON is serialized straight into the writer: a line is never held whole
+/// in memory, however large (a 16 MiB article prints as up to six times
+/// that). Human lines are short but for a headline; they are formatted in a
+/// buffer first.
 #[derive(Debug)]
 pub(crate) struct Printer<W: Write> {
     style: Style,
@@ -168,16 +177,23 @@ impl<W: Write> Printer<W> {
         event: &StreamEvent<D>,
         clock: &Clock,
     ) -> io::Result<()> {
-        self.buffer.clear();
-        match self.style {
-            Style::Human => human::format(event, clock, &mut self.buffer),
-            Style::Json => json::format(event, clock, &mut self.buffer),
+        if self.style == Style::Json {
+            if json::write(event, clock, &mut self.out)? {
+                self.out.write_all(b"\n")?;
+            }
+            return Ok(());
         }
+        self.buffer.clear();
+        human::format(event, clock, &mut self.buffer);
         if self.buffer.is_empty() {
             return Ok(());
         }
         self.buffer.push('\n');
-        self.out.write_all(self.buffer.as_bytes())
+        let written = self.out.write_all(self.buffer.as_bytes());
+        if self.buffer.capacity() > LINE_BUFFER_KEEP_BYTES {
+            self.buffer = String::with_capacity(256);
+        }
+        written
     }
 }
 
