@@ -55,6 +55,7 @@ pub struct StreamBuilder<P: StreamProfile> {
 pub(crate) struct Options {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) encoding: Option<Encoding>,
+    pub(crate) name: Option<String>,
     /// Timeouts, backoff and frame size; its URL and credentials are set at build.
     pub(crate) machine: MachineConfig,
     pub(crate) seed: Option<u64>,
@@ -63,7 +64,6 @@ pub(crate) struct Options {
     pub(crate) queue_bytes_max: usize,
     pub(crate) slow_consumer: SlowConsumerPolicy,
     pub(crate) shutdown_timeout: Duration,
-    pub(crate) name: Option<String>,
     /// An account stream's reconciliation after gaps.
     pub(crate) reconcile: Reconcile,
 }

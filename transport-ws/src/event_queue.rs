@@ -734,6 +734,50 @@ mod tests {
         outbox
     }
 
+    /// Pushes `outbox`, which must fit whole, and reads back the data
+    /// `range`; nothing was ever dropped.
+    fn push_whole_then_read(
+        tx: &EventQueue<u32, Channel>,
+        rx: &mut Events<u32>,
+        outbox: &mut Outbox<u32, Channel>,
+        range: std::ops::Range<u32>,
+    ) {
+        push_whole(tx, outbox);
+        assert_eq!(drain(rx), delivered(range));
+        assert_eq!(rx.dropped_events(), 0);
+    }
+
+    /// Pushes `outbox`, of which `left` events must not fit (`why`).
+    fn push_leaving(
+        tx: &EventQueue<u32, Channel>,
+        outbox: &mut Outbox<u32, Channel>,
+        left: usize,
+        why: &str,
+    ) {
+        tx.push(outbox);
+        assert_eq!(outbox.len(), left, "{why}");
+    }
+
+    /// Pushes `outbox`, which must fit whole.
+    fn push_whole(tx: &EventQueue<u32, Channel>, outbox: &mut Outbox<u32, Channel>) {
+        tx.push(outbox);
+        assert!(outbox.is_empty(), "everything fits");
+    }
+
+    /// What a consumer reads after `dropped` data events were dropped from
+    /// behind an `Idle` state change: the count, the state, then `range`.
+    fn dropped_then_idle_and(dropped: u64, range: std::ops::Range<u32>) -> Vec<StreamEvent<u32>> {
+        let mut events = vec![
+            StreamEvent::Dropped {
+                count: dropped,
+                total: dropped,
+            },
+            StreamEvent::Machine(Event::StateChanged(State::Idle)),
+        ];
+        events.extend(delivered(range));
+        events
+    }
+
     fn delivered(range: std::ops::Range<u32>) -> Vec<StreamEvent<u32>> {
         range
             .map(|n| StreamEvent::Machine(Event::Data(n)))
@@ -753,10 +797,7 @@ mod tests {
         assert!(!tx.has_room(0));
         assert_eq!(drain(&mut rx), delivered(0..3));
         assert!(tx.has_room(0));
-        tx.push(&mut outbox);
-        assert!(outbox.is_empty());
-        assert_eq!(drain(&mut rx), delivered(3..5));
-        assert_eq!(rx.dropped_events(), 0);
+        push_whole_then_read(&tx, &mut rx, &mut outbox, 3..5);
     }
 
     #[test]
@@ -764,8 +805,7 @@ mod tests {
         let (tx, mut rx) = queue(2, SlowConsumerPolicy::DropNewest);
         let mut outbox = data(0..4);
         outbox.push(Event::StateChanged(State::Idle));
-        tx.push(&mut outbox);
-        assert!(outbox.is_empty());
+        push_whole(&tx, &mut outbox);
         assert_eq!(
             drain(&mut rx),
             vec![
@@ -813,15 +853,7 @@ mod tests {
         let mut outbox = outbox_of([Event::StateChanged(State::Idle)]);
         outbox.events.extend(data(0..5).events);
         tx.push(&mut outbox);
-        assert_eq!(
-            drain(&mut rx),
-            vec![
-                StreamEvent::Dropped { count: 3, total: 3 },
-                StreamEvent::Machine(Event::StateChanged(State::Idle)),
-                StreamEvent::Machine(Event::Data(3)),
-                StreamEvent::Machine(Event::Data(4)),
-            ]
-        );
+        assert_eq!(drain(&mut rx), dropped_then_idle_and(3, 3..5));
         assert_eq!(rx.dropped_events(), 3);
     }
 
@@ -869,20 +901,16 @@ mod tests {
         let (tx, rx) = queue(1, SlowConsumerPolicy::Backpressure);
         drop(rx);
         let mut outbox = data(0..10);
-        tx.push(&mut outbox);
-        assert!(outbox.is_empty());
+        push_whole(&tx, &mut outbox);
         assert!(tx.has_room(usize::MAX));
     }
 
     #[test]
     fn backpressure_holds_the_bytes_bound_until_the_consumer_has_read_the_batch() {
         let (tx, mut rx) = queue_of_bytes(100, SlowConsumerPolicy::Backpressure);
-        let mut outbox = charged(0..1, 60);
-        tx.push(&mut outbox);
-        assert!(outbox.is_empty());
+        push_whole(&tx, &mut charged(0..1, 60));
         let mut outbox = charged(1..2, 60);
-        tx.push(&mut outbox);
-        assert_eq!(outbox.len(), 1, "60 + 60 bytes do not fit in 100");
+        push_leaving(&tx, &mut outbox, 1, "60 + 60 bytes do not fit in 100");
         assert_eq!(outbox.bytes(), 60);
         assert!(!tx.has_room(60));
         // Taken, but still being handled: still charged.
@@ -891,36 +919,26 @@ mod tests {
         // The consumer asks for more: the batch it read is free.
         assert_eq!(rx.try_next(), None);
         assert!(tx.has_room(60));
-        tx.push(&mut outbox);
-        assert!(outbox.is_empty());
-        assert_eq!(drain(&mut rx), delivered(1..2));
-        assert_eq!(rx.dropped_events(), 0);
+        push_whole_then_read(&tx, &mut rx, &mut outbox, 1..2);
     }
 
     #[test]
     fn backpressure_passes_one_batch_larger_than_the_bound_and_splits_by_share() {
         let (tx, mut rx) = queue_of_bytes(45, SlowConsumerPolicy::Backpressure);
-        // Nothing charged: a batch of any size passes whole.
-        let mut huge = charged(0..1, 1000);
-        tx.push(&mut huge);
-        assert!(huge.is_empty());
         let mut next = charged(1..3, 20);
-        tx.push(&mut next);
-        assert_eq!(next.len(), 2, "nothing fits beside 1000 bytes");
+        // Nothing charged: a batch of any size passes whole.
+        push_whole(&tx, &mut charged(0..1, 1000));
+        push_leaving(&tx, &mut next, 2, "nothing fits beside 1000 bytes");
         assert_eq!(drain(&mut rx), delivered(0..1));
         assert_eq!(rx.try_next(), None);
-        tx.push(&mut next);
-        assert!(next.is_empty());
+        push_whole(&tx, &mut next);
         // 20 bytes charged, 25 left: two of ten events of 10 bytes each fit.
         let mut ten = charged(3..13, 100);
-        tx.push(&mut ten);
-        assert_eq!(ten.len(), 8);
+        push_leaving(&tx, &mut ten, 8, "what does not fit waits");
         assert_eq!(ten.bytes(), 80);
         assert_eq!(drain(&mut rx), delivered(1..5));
         assert_eq!(rx.try_next(), None);
-        tx.push(&mut ten);
-        assert!(ten.is_empty());
-        assert_eq!(drain(&mut rx), delivered(5..13));
+        push_whole_then_read(&tx, &mut rx, &mut ten, 5..13);
     }
 
     #[tokio::test]
@@ -947,8 +965,7 @@ mod tests {
         let mut outbox = charged(1..2, 0);
         outbox.push(Event::StateChanged(State::Idle));
         outbox.charge(80);
-        tx.push(&mut outbox);
-        assert!(outbox.is_empty());
+        push_whole(&tx, &mut outbox);
         assert_eq!(
             rx.try_next(),
             Some(StreamEvent::Dropped { count: 1, total: 1 })
@@ -979,14 +996,7 @@ mod tests {
         tx.push(&mut charged(2..3, 60));
         // 120 bytes: the older data goes, its control event stays.
         tx.push(&mut charged(3..4, 500));
-        assert_eq!(
-            drain(&mut rx),
-            vec![
-                StreamEvent::Dropped { count: 3, total: 3 },
-                StreamEvent::Machine(Event::StateChanged(State::Idle)),
-                StreamEvent::Machine(Event::Data(3)),
-            ]
-        );
+        assert_eq!(drain(&mut rx), dropped_then_idle_and(3, 3..4));
         // The newest batch is kept beside the one being read, however large.
         tx.push(&mut charged(4..5, 500));
         assert_eq!(rx.try_next(), Some(StreamEvent::Machine(Event::Data(4))));
