@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tickwire_alpaca::Channel;
+use tickwire_core::Timestamp;
 
 use crate::secret_arg::SecretArg;
 
@@ -113,6 +114,17 @@ pub(crate) struct TradesArgs {
     /// The live-trading account stream.
     #[arg(long)]
     pub(crate) live: bool,
+
+    /// Also show, once connected, the order states changed since TIME
+    /// (RFC 3339, e.g. 2026-12-06T09:30:00Z), fetched from the REST order
+    /// list and marked `(reconciled)`.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "no_reconcile")]
+    pub(crate) since: Option<Timestamp>,
+
+    /// Do not fetch the order states a disconnection hid (by default they
+    /// are fetched from the REST order list after every reconnect).
+    #[arg(long)]
+    pub(crate) no_reconcile: bool,
 
     #[command(flatten)]
     pub(crate) connection: ConnectionArgs,
@@ -350,6 +362,13 @@ pub(crate) enum EncodingArg {
 fn parse_channel(text: &str) -> Result<Channel, String> {
     let text = text.trim();
     text.parse::<Channel>().map_err(|e| e.to_string())
+}
+
+/// An RFC 3339 time, e.g. `2026-12-06T09:30:00Z`.
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time; e.g. 2026-12-06T09:30:00Z"))
 }
 
 /// A `ws://` or `wss://` URL with a host; nothing fancier is needed here.

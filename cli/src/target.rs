@@ -10,7 +10,7 @@ use tickwire_alpaca::{
     Channel, KEY_ID_ENV, LIVE_TRADING_URL, PAPER_TRADING_URL, SECRET_KEY_ENV, TRADING_PATH,
 };
 use tickwire_core::machine::CONNECT_ATTEMPTS_MAX_DEFAULT;
-use tickwire_core::{Credentials, Symbol};
+use tickwire_core::{Credentials, Symbol, Timestamp};
 use tickwire_ws::TlsTrust;
 
 use tickwire_ws::SlowConsumerPolicy;
@@ -137,6 +137,8 @@ pub(crate) struct TradesPlan {
     pub(crate) stream: StreamPlan,
     /// Whether this is a live-money account (only said, never assumed).
     pub(crate) live: bool,
+    /// Whether to reconcile after gaps, and from when once first live.
+    pub(crate) reconcile: (bool, Option<Timestamp>),
 }
 
 impl SlowConsumerArg {
@@ -412,6 +414,7 @@ pub(crate) fn trades_plan(
             View::from(&args.view),
         ),
         live: args.live,
+        reconcile: (!args.no_reconcile, args.since),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Credentials never reach the logs, at any level of any crate: `serve`,
 //! `watch` and `trades` run with `RUST_LOG=trace`, and their whole output is
-//! searched for the secret.
+//! searched for the secret. `trades --since` also lists the orders over
+//! REST (the HTTP client's logs included).
 
 mod support;
 
@@ -54,6 +55,11 @@ fn no_secret_in_trace_logs_of_serve_watch_and_trades() {
                 ])
                 .args(["--secret", SECRET])
                 .args((command == "watch").then_some("SPY"))
+                .args(if command == "trades" {
+                    &["--since", "2020-01-01T00:00:00Z"][..]
+                } else {
+                    &[]
+                })
                 .env("RUST_LOG", "trace"),
         );
         outputs.push((command, output.stdout, output.stderr));
@@ -64,6 +70,10 @@ fn no_secret_in_trace_logs_of_serve_watch_and_trades() {
         .join()
         .expect("the log reader ran")
         .expect("reads serve's log");
+    assert!(
+        String::from_utf8_lossy(&serve_log).contains("REST request answered"),
+        "trades --since asked nothing over REST"
+    );
     outputs.push(("serve", Vec::new(), serve_log));
 
     for (command, stdout, stderr) in &outputs {

@@ -78,6 +78,12 @@ pub(crate) async fn answer<S: AsyncWrite + Unpin>(
         (_, "/v2/orders") => RestResponse::error(405, 40_510_000, "method not allowed"),
         _ => RestResponse::error(404, 40_410_000, "endpoint not found"),
     };
+    tracing::debug!(
+        method = request.method,
+        path = request.path,
+        status = response.status,
+        "REST request answered"
+    );
     write_response(stream, &response).await;
 }
 

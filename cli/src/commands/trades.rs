@@ -32,8 +32,13 @@ pub(crate) async fn run(plan: TradesPlan) -> Result<(), CliError> {
         .tls_trust(plan.stream.tls.clone())
         .connect_attempts_max(plan.stream.connect_attempts_max)
         .slow_consumer(plan.stream.slow_consumer)
-        .build()
-        .map_err(|e| CliError::stream_build(&e))?;
+        .reconcile(plan.reconcile.0);
+    let stream = match plan.reconcile.1 {
+        Some(since) => stream.reconcile_since(since),
+        None => stream,
+    }
+    .build()
+    .map_err(|e| CliError::stream_build(&e))?;
     let stop = board::show_or_print(
         plan.stream.view,
         OrderBoard::default,
