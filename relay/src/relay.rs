@@ -108,6 +108,7 @@ impl Relay {
             hub: FanoutHub::new(),
             upstream: FeedUpstream::new(settings),
             client,
+            bucket: config.bucket.clone(),
             events: events.clone(),
             symbols: Vec::new(),
             routed: Vec::new(),
@@ -164,6 +165,7 @@ struct RelayTask {
     hub: FanoutHub<Channel>,
     upstream: FeedUpstream,
     client: async_nats::Client,
+    bucket: String,
     events: broadcast::Sender<RelayEvent>,
     symbols: Vec<Symbol>,
     routed: Vec<ClientId>,
@@ -194,7 +196,7 @@ impl RelayTask {
                     Ok(())
                 }
                 Wake::Lease(None) => Err(RelayError::Bucket {
-                    bucket: String::new(),
+                    bucket: self.bucket.clone(),
                     message: "the lease watcher ended".to_owned(),
                 }),
                 Wake::Upstream(UpstreamNews::Outcome(token, outcome)) => {

@@ -245,3 +245,59 @@ async fn leased_symbols_are_published_and_released_upstream() {
     relay.shutdown().await.expect("a clean shutdown");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_from_before_the_start_count_and_shared_pairs_stay_while_one_holds_them() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let config = RelayConfig::new(
+        nats.url(),
+        Upstream::base(&format!("ws://{}", server.local_addr())),
+        Credentials::new(KEY, SECRET),
+        Feed::Iex,
+    )
+    .with_lease_ttl(Duration::from_secs(30))
+    .with_upstream_idle_linger(Duration::from_millis(100));
+
+    // The bucket and two consumers' leases exist before this relay starts.
+    let first = Relay::start(config.clone())
+        .await
+        .expect("the relay starts");
+    first.shutdown().await.expect("a clean shutdown");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let leases = jetstream::new(client.clone())
+        .get_key_value(DEFAULT_BUCKET)
+        .await
+        .expect("the lease bucket");
+    for key in [
+        "iex.quotes.AAPL.consumer-1",
+        "iex.quotes.AAPL.consumer-2",
+        "iex.quotes.MSFT.consumer-2",
+    ] {
+        leases.put(key, "".into()).await.expect("write a lease");
+    }
+
+    let relay = Relay::start(config).await.expect("the relay starts again");
+    until_upstream(&server, "the earlier leases upstream", |sessions| {
+        sessions.len() == 1 && sessions[0].iter().eq(["AAPL", "MSFT"].iter())
+    })
+    .await;
+
+    // consumer-2 leaves: AAPL stays for consumer-1, MSFT goes.
+    leases
+        .delete("iex.quotes.AAPL.consumer-2")
+        .await
+        .expect("delete");
+    leases
+        .delete("iex.quotes.MSFT.consumer-2")
+        .await
+        .expect("delete");
+    until_upstream(&server, "MSFT alone to leave upstream", |sessions| {
+        sessions.len() == 1 && sessions[0].iter().eq(["AAPL"].iter())
+    })
+    .await;
+
+    relay.shutdown().await.expect("a clean shutdown");
+    server.shutdown().await;
+}
