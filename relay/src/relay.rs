@@ -52,7 +52,8 @@ const BATCH_EVENTS_MAX: usize = 512;
 pub struct Relay {
     events: broadcast::Sender<RelayEvent>,
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<Result<(), RelayError>>,
+    /// The task, until its end was awaited.
+    task: Option<JoinHandle<Result<(), RelayError>>>,
 }
 
 impl Relay {
@@ -123,7 +124,7 @@ impl Relay {
         Ok(Self {
             events,
             shutdown,
-            task,
+            task: Some(task),
         })
     }
 
@@ -134,20 +135,33 @@ impl Relay {
         self.events.subscribe()
     }
 
-    /// Whether the relay's task has ended (shut down or failed).
+    /// Whether the relay has stopped (shut down or failed).
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Waits until the relay stops by itself, which it does only on an
+    /// error (NATS gone for good, the upstream failed); returns at once if
+    /// it was already awaited. Cancel-safe.
+    ///
+    /// # Errors
+    /// Why it stopped.
+    pub async fn stopped(&mut self) -> Result<(), RelayError> {
+        let Some(task) = &mut self.task else {
+            return Ok(());
+        };
+        let result = task.await;
+        self.task = None;
+        result.map_err(|e| RelayError::Task(e.to_string()))?
     }
 
     /// Stops the relay: closes the upstream connection and waits for it.
     ///
     /// # Errors
-    /// Why the task had already stopped, if it failed.
-    pub async fn shutdown(self) -> Result<(), RelayError> {
+    /// Why the relay had already stopped, if it failed.
+    pub async fn shutdown(mut self) -> Result<(), RelayError> {
         let _ = self.shutdown.send(true);
-        self.task
-            .await
-            .map_err(|e| RelayError::Task(e.to_string()))?
+        self.stopped().await
     }
 }
 
