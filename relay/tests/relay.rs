@@ -301,3 +301,40 @@ async fn leases_from_before_the_start_count_and_shared_pairs_stay_while_one_hold
     relay.shutdown().await.expect("a clean shutdown");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_marks_an_expired_lease_for_watchers() {
+    let nats = nats_server().await;
+    let config = RelayConfig::new(
+        nats.url(),
+        Upstream::base("ws://127.0.0.1:9"),
+        Credentials::new(KEY, SECRET),
+        Feed::Iex,
+    )
+    .with_lease_ttl(Duration::from_secs(1));
+    let relay = Relay::start(config).await.expect("the relay starts");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let leases = jetstream::new(client)
+        .get_key_value(DEFAULT_BUCKET)
+        .await
+        .expect("the lease bucket");
+    let mut watch = leases.watch("iex.>").await.expect("watch");
+    leases
+        .put("iex.quotes.=2A.watcher", "".into())
+        .await
+        .expect("write a lease");
+    let expired = tokio::time::timeout(PATIENCE, async {
+        while let Some(entry) = watch.next().await {
+            let entry = entry.expect("a watch entry");
+            if entry.operation != jetstream::kv::Operation::Put {
+                return entry;
+            }
+        }
+        panic!("the watch ended");
+    })
+    .await
+    .expect("the server marks the expiry within the patience");
+    assert_eq!(expired.key, "iex.quotes.=2A.watcher");
+    assert_eq!(expired.operation, jetstream::kv::Operation::Purge);
+    relay.shutdown().await.expect("a clean shutdown");
+}
