@@ -204,7 +204,9 @@ impl<'e> Tracker<'e> {
     ) -> Option<Result<Stop, CliError>> {
         let written = sink.event(event);
         match event {
-            StreamEvent::Machine(Event::Data(_)) => self.data_printed += 1,
+            StreamEvent::Machine(Event::Data(_)) | StreamEvent::Recovered(_) => {
+                self.data_printed += 1;
+            }
             StreamEvent::Machine(Event::Error { error, fatal: true }) => {
                 return Some(Err(CliError::stream_failed(error, self.endpoint)));
             }
@@ -218,7 +220,8 @@ impl<'e> Tracker<'e> {
                 | Event::Resumed { .. }
                 | Event::Unknown { .. },
             )
-            | StreamEvent::Dropped { .. } => {}
+            | StreamEvent::Dropped { .. }
+            | StreamEvent::RecoveryFailed { .. } => {}
         }
         if let Err(error) = written {
             return Some(sink_error(error));

@@ -26,7 +26,13 @@
 //! | `resumed` | `epoch`, `gap_since`, `resumed_at`, `lost_ms`, `last_data_at?` (as in its `gap`); backfill from `last_data_at` (or `gap_since`) to `resumed_at` |
 //! | `error` | `message`, `fatal`, `code?`; a refused subscription adds `channel` and `symbols` |
 //! | `dropped` | `count` (since the last `dropped` line), `total` |
+//! | `error` from recovery | `message` (why what a gap hid may be missing), `fatal` (`false`) |
 //! | `unknown` | `tag`, `symbol?` |
+//!
+//! A data line that a gap hid and the stream fetched again adds `source`:
+//! `reconciled` for a `trade_update` (the order's state from the REST order
+//! list, delivered once), `backfilled` for market data; live lines have no
+//! `source`.
 //!
 //! Timestamps are RFC 3339 strings in UTC; durations are integer
 //! milliseconds (`_ms`); prices are numbers; sizes and volumes are integers

@@ -126,8 +126,16 @@ impl AccountTask {
             self.fail_all("internal error: the upstream stream stopped");
             return;
         };
-        let StreamEvent::Machine(event) = event else {
-            return;
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            // An order state the upstream gap hid, fetched again over REST:
+            // the clients missed it too, so it goes out as an update.
+            StreamEvent::Recovered(update) => Event::Data(update),
+            StreamEvent::RecoveryFailed { reason } => {
+                tracing::warn!(%reason, "order updates of the upstream gap may be missing");
+                return;
+            }
+            StreamEvent::Dropped { .. } => return,
         };
         match event {
             Event::Data(update) => {

@@ -11,6 +11,7 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tickwire_alpaca::{Encoding, ServerMessage, encode_market_frame};
 use tickwire_core::Frame;
+use tickwire_ws::ws_message;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -210,11 +211,11 @@ async fn write_loop(mut sink: WsSink, mut inbox: Inbox) {
         // ack…), except for a slow client, whose queue is the problem.
         if farewell.reason != "slow" {
             while let Ok(frame) = inbox.frames.try_recv() {
-                let _ = sink.feed(to_message(frame)).await;
+                let _ = sink.feed(ws_message(frame)).await;
             }
         }
         if let Some(frame) = farewell.frame {
-            let _ = sink.send(to_message(frame)).await;
+            let _ = sink.send(ws_message(frame)).await;
         }
         let close = CloseFrame {
             code: CloseCode::Normal,
@@ -241,20 +242,8 @@ fn write_batch<'a>(
     }
     async move {
         for frame in batch {
-            sink.feed(to_message(frame)).await?;
+            sink.feed(ws_message(frame)).await?;
         }
         sink.flush().await
-    }
-}
-
-fn to_message(frame: Frame) -> Message {
-    match frame {
-        Frame::Text(bytes) => match Utf8Bytes::try_from(bytes.clone()) {
-            Ok(text) => Message::Text(text),
-            Err(_) => Message::Binary(bytes),
-        },
-        Frame::Binary(bytes) => Message::Binary(bytes),
-        Frame::Ping(bytes) => Message::Ping(bytes),
-        Frame::Pong(bytes) => Message::Pong(bytes),
     }
 }

@@ -228,8 +228,14 @@ impl FeedTask {
     fn handle_event(&mut self, event: StreamEvent<MarketData>) {
         let event = match event {
             StreamEvent::Machine(event) => event,
+            // What the upstream fetched again after a gap: the clients missed it too.
+            StreamEvent::Recovered(message) => Event::Data(message),
             StreamEvent::Dropped { count, .. } => {
                 tracing::warn!(feed = %self.feed, count, "upstream data dropped before the proxy read it");
+                return;
+            }
+            StreamEvent::RecoveryFailed { reason } => {
+                tracing::warn!(feed = %self.feed, %reason, "what the upstream gap hid may be missing");
                 return;
             }
         };

@@ -18,10 +18,12 @@ mod config;
 mod memory;
 mod output;
 mod planner;
+mod retry;
 
 pub use config::RecoveryConfig;
 pub use output::{Delivery, Fetch, Page, RecoveryError, RecoveryOutput, Source, WindowId};
 pub use planner::Recovery;
+pub use retry::{Attempt, FETCH_ATTEMPTS_MAX_DEFAULT, FetchRetry, Retry};
 
 use std::fmt;
 

@@ -318,8 +318,14 @@ impl RelayTask {
     async fn handle_event(&mut self, event: StreamEvent<MarketData>) -> Result<(), RelayError> {
         let event = match event {
             StreamEvent::Machine(event) => event,
+            // What the upstream fetched again after a gap: consumers missed it too.
+            StreamEvent::Recovered(message) => Event::Data(message),
             StreamEvent::Dropped { count, .. } => {
                 tracing::warn!(count, "upstream data dropped before the relay read it");
+                return Ok(());
+            }
+            StreamEvent::RecoveryFailed { reason } => {
+                tracing::warn!(%reason, "what the upstream gap hid may be missing");
                 return Ok(());
             }
         };

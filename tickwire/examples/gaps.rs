@@ -45,9 +45,9 @@ struct LastPrices {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exchange = Exchange::start().await?;
-    let (key_id, secret) = exchange.key_pair();
     let mut stream = MarketDataStream::builder(exchange.feed(&Feed::Iex))
-        .key_pair(key_id, secret)
+        // The key pair as one value (`Credentials::from_env()` in production).
+        .credentials(exchange.credentials())
         // Retry quickly: 100 ms doubling up to 1 s, instead of 500 ms to 60 s.
         .backoff(Duration::from_millis(100), Duration::from_secs(1))
         .build()?;

@@ -77,8 +77,14 @@ async fn print_data(
         };
         let event = match event {
             StreamEvent::Machine(event) => event,
+            // Data fetched again after a gap (market data is not backfilled yet).
+            StreamEvent::Recovered(data) => Event::Data(data),
             StreamEvent::Dropped { count, .. } => {
                 println!("{count} messages dropped: this consumer fell behind");
+                continue;
+            }
+            StreamEvent::RecoveryFailed { reason } => {
+                println!("{reason}");
                 continue;
             }
         };

@@ -31,6 +31,7 @@ mod loopback;
 #[cfg(feature = "mock")]
 mod mock;
 mod model;
+mod rest_front;
 mod scripted;
 mod shared;
 #[cfg(feature = "tls")]

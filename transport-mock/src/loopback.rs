@@ -11,7 +11,7 @@ use tickwire_core::Frame;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::{Error, Message, Utf8Bytes};
 use tokio_tungstenite::{WebSocketStream, accept_hdr_async_with_config};
 
 use crate::limits::{AcceptBackoff, ServerLimits};
+use crate::rest_front::{self, Opening, Rewound, read_opening};
 use crate::{ExchangeConfig, Output, SessionId, SharedExchange};
 
 /// How long a closing handshake may take when the server ends a connection.
@@ -214,7 +215,7 @@ struct Connection {
 
 /// One connection: the upgrade, then frames both ways until either side ends it.
 async fn serve(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     connection: Connection,
     mut stopped: watch::Receiver<bool>,
@@ -224,6 +225,21 @@ async fn serve(
         limits,
         _permit,
     } = &connection;
+    let deadline = Instant::now() + limits.handshake_timeout;
+    let (opening, read) = match timeout_at(deadline, read_opening(&mut stream)).await {
+        Ok(opening) => opening,
+        Err(_elapsed) => {
+            tracing::debug!(%peer, timeout = ?limits.handshake_timeout, "no request head in time; closing");
+            return;
+        }
+    };
+    match opening {
+        Opening::Upgrade => {}
+        Opening::Rest(request) => return rest_front::answer(&mut stream, &request, exchange).await,
+        Opening::Malformed(why) => return rest_front::refuse(&mut stream, why).await,
+        Opening::Closed => return,
+    }
+    let stream = Rewound::new(read, stream);
     let mut opened = None;
     // The signature is tungstenite's `Callback`; the error is its HTTP response.
     #[allow(clippy::result_large_err)]
@@ -252,7 +268,7 @@ async fn serve(
         .max_message_size(Some(limits.message_bytes_max))
         .max_frame_size(Some(limits.message_bytes_max));
     let handshake = accept_hdr_async_with_config(stream, callback, Some(config));
-    let ws = timeout(limits.handshake_timeout, handshake).await;
+    let ws = timeout_at(deadline, handshake).await;
     let (id, notify) = match (ws, opened) {
         (Ok(Ok(ws)), Some((id, notify))) => {
             tracing::debug!(%peer, %id, "connection open");
@@ -277,7 +293,7 @@ async fn serve(
 }
 
 async fn run(
-    mut ws: WebSocketStream<TcpStream>,
+    mut ws: WebSocketStream<Rewound<TcpStream>>,
     id: SessionId,
     notify: &tokio::sync::Notify,
     exchange: &SharedExchange,
@@ -310,7 +326,7 @@ async fn run(
                 }
                 Output::Reset => {
                     // Zero linger: dropping the socket sends RST, not FIN.
-                    let _ = ws.get_ref().set_zero_linger();
+                    let _ = ws.get_ref().get_ref().set_zero_linger();
                     finished = Some(End::ByExchange);
                     break;
                 }

@@ -4,7 +4,8 @@
 //! …` with `python3`. The script installs alpaca-py 0.44 from PyPI into a
 //! virtualenv under the target directory the first time (reused after) and
 //! checks that alpaca-py's `StockDataStream` and `TradingStream` parse what
-//! the server sends. Without Python 3, its venv module, pip or access to
+//! the server sends, and that its `TradingClient` lists the streamed orders
+//! over REST (`GET /v2/orders` on the same port). Without Python 3, its venv module, pip or access to
 //! PyPI, the test fails and says what to install; it never skips.
 
 use std::io::{self, Read};
@@ -48,7 +49,7 @@ async fn alpaca_py_parses_quotes_and_trade_updates_from_the_loopback_server() {
         "check.py failed ({status}).\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     assert!(
-        stdout.contains("alpaca-py check passed"),
+        stdout.contains("alpaca-py check passed") && stdout.contains("orders listed over REST"),
         "check.py exited 0 without its success line.\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
 }

@@ -66,23 +66,16 @@ fn main() {
     let quotes = args.number(2_000_000, 20_000);
     let rounds: usize = args.sized("rounds", 3, 1);
     let per_frame_only = Some(args.value("per-frame", 0usize)).filter(|n| *n > 0);
+    let title = format!(
+        "end to end, {quotes} quotes per run, best of {rounds}, runs interleaved (quotes/s)"
+    );
+    let mut report = Report::new("end_to_end", &args, &title);
+    report.context(json!({ "quotes_per_run": quotes, "rounds": rounds }));
+    report
+        .line("encoding  quotes/frm     tickwire        naive    bare loop   vs naive    of bare");
     let runtime = support::runtime();
     let exchange = BenchExchange::start();
     let clients = [Client::Tickwire, Client::Naive, Client::Bare];
-
-    let mut report = Report::new(
-        "end_to_end",
-        &args,
-        &format!(
-            "end to end, {quotes} quotes per run, best of {rounds}, runs interleaved (quotes/s)"
-        ),
-    );
-    report.context("quotes_per_run", quotes);
-    report.context("rounds", rounds);
-    report.line(&format!(
-        "{:<9} {:>10} {:>12} {:>12} {:>12} {:>10} {:>10}",
-        "encoding", "quotes/frm", "tickwire", "naive", "bare loop", "vs naive", "of bare"
-    ));
     for encoding in [Encoding::Json, Encoding::MsgPack] {
         let name = format!("{encoding:?}").to_lowercase();
         if !args.wants(&name, &["json", "msgpack"]) {

@@ -109,10 +109,6 @@ fn main() {
         .split(',')
         .filter_map(|r| r.parse().ok())
         .collect();
-    let runtime = support::runtime();
-    let exchange = BenchExchange::start();
-    let clients = [Client::Tickwire, Client::Naive];
-
     let mut report = Report::new(
         "latency",
         &args,
@@ -120,12 +116,11 @@ fn main() {
             "latency from the due time to the consumer, one JSON quote per frame, {seconds} s per run, best p99 of {rounds} (µs)"
         ),
     );
-    report.context("seconds_per_run", seconds);
-    report.context("rounds", rounds);
-    report.line(&format!(
-        "{:>9} {:<9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
-        "quotes/s", "client", "p50", "p99", "p99.9", "max", "late p99", "rate"
-    ));
+    report.context(json!({ "seconds_per_run": seconds, "rounds": rounds }));
+    report.line(" quotes/s client         p50      p99    p99.9       max  late p99       rate");
+    let clients = [Client::Tickwire, Client::Naive];
+    let runtime = support::runtime();
+    let exchange = BenchExchange::start();
     for rate in rates {
         let mut best: [Option<Run>; 2] = [None, None];
         for _ in 0..rounds {

@@ -210,11 +210,8 @@ fn subscribe(args: &Args) {
             "one subscribe of N symbols on a live machine, JSON, frame_bytes_max 4096: machine + codec CPU from the call to the processed ack (best of {rounds})"
         ),
     );
-    report.context("rounds", rounds);
-    report.line(&format!(
-        "{:>7} {:>7} {:>9} {:>10} {:>12} {:>14}",
-        "N", "frames", "bytes", "µs", "ns/symbol", "vs N=100"
-    ));
+    report.context(json!({ "rounds": rounds }));
+    report.line("      N  frames     bytes         µs    ns/symbol       vs N=100");
     let mut per_symbol_at_100 = None;
     for n in counts {
         let symbols = symbol_names(n);
@@ -298,18 +295,10 @@ fn idle(args: &Args) {
             "K idle live streams in one process (a child per K), idle window {window} s, keep-alive ping every {ping_s} s per stream (0: none)"
         ),
     );
-    report.context("idle_window_s", window);
-    report.context("ping_interval_s", ping_s);
-    report.line(&format!(
-        "{:>6} {:>10} {:>12} {:>14} {:>16} {:>16} {:>14}",
-        "K",
-        "RSS MB",
-        "KB/stream",
-        "KB/added str.",
-        "CPU µs/str./s",
-        "wake-ups/str./s",
-        "pings/str./s"
-    ));
+    report.context(json!({ "idle_window_s": window, "ping_interval_s": ping_s }));
+    report.line(
+        "     K     RSS MB    KB/stream  KB/added str.    CPU µs/str./s  wake-ups/str./s   pings/str./s",
+    );
     let mut previous: Option<(usize, u64)> = None;
     for k in counts {
         let child = Command::new(std::env::current_exe().expect("own path"))
@@ -454,22 +443,15 @@ fn trickle(args: &Args) {
     let seconds: f64 = args.sized("seconds", 30.0, 0.5);
     let rate = 100.0;
     let rounds: usize = args.sized("rounds", 2, 1);
+    let title = format!(
+        "trickle: {rate} quotes/s for {seconds} s, one JSON quote per frame; client CPU from the first quote to the last (best of {rounds})"
+    );
+    let mut report = Report::new("scale_trickle", args, &title);
+    report.context(json!({ "rate_per_s": rate, "seconds": seconds }));
+    report.line("client      CPU µs/quote     wake-ups/quote");
+    let frames = (rate * seconds) as usize;
     let runtime = runtime();
     let exchange = BenchExchange::start();
-    let frames = (rate * seconds) as usize;
-    let mut report = Report::new(
-        "scale_trickle",
-        args,
-        &format!(
-            "trickle: {rate} quotes/s for {seconds} s, one JSON quote per frame; client CPU from the first quote to the last (best of {rounds})"
-        ),
-    );
-    report.context("rate_per_s", rate);
-    report.context("seconds", seconds);
-    report.line(&format!(
-        "{:<9} {:>14} {:>18}",
-        "client", "CPU µs/quote", "wake-ups/quote"
-    ));
     let mut best = [(f64::INFINITY, 0.0f64); 2];
     for _ in 0..rounds {
         for (i, client) in [Client::Tickwire, Client::Naive].into_iter().enumerate() {

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use tickwire_alpaca::Encoding;
-use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
+use tickwire_core::{Credentials, Timestamp};
 
-use crate::{SlowConsumerPolicy, StreamProfile, TlsTrust, WsConfig};
+use crate::{SlowConsumerPolicy, StreamProfile, TlsTrust, TradingProfile, WsConfig};
 
 /// Default capacity of the event queue, in events.
 pub const QUEUE_CAPACITY_DEFAULT: usize = 65_536;
@@ -59,6 +59,19 @@ pub(crate) struct Options {
     pub(crate) slow_consumer: SlowConsumerPolicy,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) name: Option<String>,
+    /// An account stream's reconciliation after gaps.
+    pub(crate) reconcile: Reconcile,
+}
+
+/// Whether and how an account stream reconciles (see
+/// [`StreamBuilder::reconcile`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Reconcile {
+    pub(crate) enabled: bool,
+    /// The REST API's base URL; derived from the endpoint when `None`.
+    pub(crate) rest_url: Option<String>,
+    /// Reconcile from this time once first live.
+    pub(crate) since: Option<Timestamp>,
 }
 
 /// Writes builder setters: each takes one value, stores it in a field of
@@ -90,6 +103,11 @@ impl<P: StreamProfile> StreamBuilder<P> {
                 slow_consumer: SlowConsumerPolicy::default(),
                 shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
                 name: None,
+                reconcile: Reconcile {
+                    enabled: true,
+                    rest_url: None,
+                    since: None,
+                },
             },
         }
     }
@@ -195,6 +213,29 @@ impl<P: StreamProfile> StreamBuilder<P> {
 
         /// A name for the stream in logs and tracing spans. Default: the endpoint's path.
         fn name(name: impl Into<String>) { name = Some(name.into()) }
+    }
+}
+
+impl StreamBuilder<TradingProfile> {
+    setters! {
+        /// Whether to reconcile after every gap (default `true`): once live
+        /// again, the stream fetches the account's orders from the REST API
+        /// (`GET /v2/orders`) and delivers, as [`StreamEvent::Recovered`](crate::StreamEvent::Recovered),
+        /// each order state the gap hid, once; live updates are never
+        /// repeated. A failed fetch is retried with the stream's backoff and
+        /// then reported as [`StreamEvent::RecoveryFailed`](crate::StreamEvent::RecoveryFailed).
+        /// States an order entered and left during the gap (a partial fill
+        /// before the fill) are not in the REST list and cannot be recovered.
+        fn reconcile(enabled: bool) { reconcile.enabled = enabled }
+
+        /// The REST API's base URL. Default: the endpoint's host over
+        /// `https://` (`http://` for a `ws://` loopback endpoint), e.g.
+        /// `https://paper-api.alpaca.markets` for [`TradingEndpoint::Paper`](crate::TradingEndpoint::Paper).
+        fn rest_url(url: impl Into<String>) { reconcile.rest_url = Some(url.into()) }
+
+        /// Also reconcile, once first live, what changed since `since` (e.g.
+        /// the time the program last stopped). Default: only after gaps.
+        fn reconcile_since(since: Timestamp) { reconcile.since = Some(since) }
     }
 }
 

@@ -85,6 +85,27 @@ impl TradingEndpoint {
             Self::Custom(url) => url.clone(),
         }
     }
+
+    /// The REST API's base URL on the same host: `wss://` becomes
+    /// `https://`, `ws://` becomes `http://`, the path is dropped.
+    ///
+    /// ```
+    /// use tickwire_ws::TradingEndpoint;
+    /// assert_eq!(TradingEndpoint::Paper.rest_url(), "https://paper-api.alpaca.markets");
+    /// let local = TradingEndpoint::Custom("ws://127.0.0.1:9000/stream".into());
+    /// assert_eq!(local.rest_url(), "http://127.0.0.1:9000");
+    /// ```
+    pub fn rest_url(&self) -> String {
+        let url = self.url();
+        let (scheme, rest) = url.split_once("://").unwrap_or(("wss", url.as_str()));
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let scheme = if scheme.eq_ignore_ascii_case("ws") {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{host}")
+    }
 }
 
 /// Whether a URL host names this machine (`localhost`, `127.0.0.0/8`, `::1`).

@@ -25,6 +25,8 @@ use tickwire_core::machine::Event;
 ///         StreamEvent::Machine(Event::Gap { epoch, .. }) => format!("gap after {epoch}"),
 ///         StreamEvent::Machine(other) => format!("{other:?}"),
 ///         StreamEvent::Dropped { count, .. } => format!("{count} dropped"),
+///         StreamEvent::Recovered(data) => format!("recovered {data:?}"),
+///         StreamEvent::RecoveryFailed { reason } => reason.clone(),
 ///     }
 /// }
 /// assert_eq!(describe(&StreamEvent::Dropped { count: 2, total: 5 }), "2 dropped");
@@ -43,18 +45,30 @@ pub enum StreamEvent<D, C = Channel> {
         /// Data events dropped since the stream was created.
         total: u64,
     },
+    /// Data the stream missed during a gap, fetched again over REST and
+    /// delivered once (live data never repeats it). On a
+    /// [`TradingStream`](crate::TradingStream): each order state a gap hid,
+    /// as an update of the order's latest state (see
+    /// [`TradingBuilder::reconcile`](crate::StreamBuilder::reconcile)).
+    Recovered(D),
+    /// Fetching what a gap hid failed (after retries, or it could not
+    /// start): some of it may be missing.
+    RecoveryFailed {
+        /// Why, naming the cause.
+        reason: String,
+    },
 }
 
 impl<D, C> StreamEvent<D, C> {
-    /// Whether this is a data message (the only kind a slow-consumer policy drops).
+    /// Whether this is a data message, live or recovered.
     pub fn is_data(&self) -> bool {
         self.data().is_some()
     }
 
-    /// The data message, if this is one.
+    /// The data message, live or recovered, if this is one.
     pub fn data(&self) -> Option<&D> {
         match self {
-            Self::Machine(Event::Data(data)) => Some(data),
+            Self::Machine(Event::Data(data)) | Self::Recovered(data) => Some(data),
             _ => None,
         }
     }
@@ -63,7 +77,7 @@ impl<D, C> StreamEvent<D, C> {
     pub fn machine(&self) -> Option<&Event<D, C>> {
         match self {
             Self::Machine(event) => Some(event),
-            Self::Dropped { .. } => None,
+            Self::Dropped { .. } | Self::Recovered(_) | Self::RecoveryFailed { .. } => None,
         }
     }
 }

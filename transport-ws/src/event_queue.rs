@@ -21,6 +21,7 @@ use tickwire_alpaca::Channel;
 use tickwire_core::machine::Event;
 
 use crate::StreamEvent;
+use crate::event_stage::EventStage;
 
 /// What a stream does when its consumer falls behind and the event queue is full.
 ///
@@ -73,6 +74,8 @@ pub struct Events<T, C = Channel> {
     local: VecDeque<Batch<T, C>>,
     /// Batches read empty, to give back.
     spare: Vec<Batch<T, C>>,
+    /// A step between the queue and the application, if the stream has one.
+    stage: Option<EventStage<T, C>>,
 }
 
 struct Shared<T, C> {
@@ -187,6 +190,7 @@ pub(crate) fn event_queue<T, C>(
             shared,
             local: VecDeque::new(),
             spare: Vec::new(),
+            stage: None,
         },
     )
 }
@@ -347,10 +351,30 @@ impl<T, C> Events<T, C> {
     /// The next event if one is waiting, without waiting; `None` when none is
     /// (or the stream has ended).
     pub fn try_next(&mut self) -> Option<StreamEvent<T, C>> {
-        match self.poll_take(None) {
+        let next = match self.stage.take() {
+            None => self.poll_take(None),
+            Some(mut stage) => {
+                let next = stage
+                    .0
+                    .poll_next(&mut Context::from_waker(Waker::noop()), self);
+                self.stage = Some(stage);
+                next
+            }
+        };
+        match next {
             Poll::Ready(event) => event,
             Poll::Pending => None,
         }
+    }
+
+    /// Puts `stage` between the queue and the application.
+    pub(crate) fn set_stage(&mut self, stage: EventStage<T, C>) {
+        self.stage = Some(stage);
+    }
+
+    /// The queue's next event, for a stage; registers `cx` when none is ready.
+    pub(crate) fn poll_queue(&mut self, cx: &mut Context<'_>) -> Poll<Option<StreamEvent<T, C>>> {
+        self.poll_take(Some(cx))
     }
 
     /// The next event already taken from the queue.
@@ -428,7 +452,15 @@ impl<T, C> Stream for Events<T, C> {
     type Item = StreamEvent<T, C>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_take(Some(cx))
+        let this = self.get_mut();
+        match this.stage.take() {
+            None => this.poll_take(Some(cx)),
+            Some(mut stage) => {
+                let next = stage.0.poll_next(cx, this);
+                this.stage = Some(stage);
+                next
+            }
+        }
     }
 }
 

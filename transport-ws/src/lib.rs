@@ -37,15 +37,20 @@ mod endpoint;
 mod error;
 mod event;
 mod event_queue;
+mod event_stage;
 mod handle;
 mod into_symbol;
 mod log_safety;
 mod market_data_stream;
+mod order_reconcile;
 mod profile;
+mod reconcile_stage;
+mod rest_client;
 mod spawn;
 mod stream;
 mod tls_roots;
 mod trading_stream;
+mod ws_message;
 mod ws_transport;
 
 pub use builder::{QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder};
@@ -53,16 +58,20 @@ pub use endpoint::{Feed, TradingEndpoint};
 pub use error::Error;
 pub use event::StreamEvent;
 pub use event_queue::{Events, SlowConsumerPolicy};
+pub use event_stage::{EventStage, StageSetup};
 pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
 pub use log_safety::SECRET_PRINTING_LOG_TARGETS;
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
+pub use order_reconcile::{ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, ReconcileOutput};
 pub use profile::{
     ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
 };
+pub use rest_client::{REST_ATTEMPT_TIMEOUT_DEFAULT, RestClient, RestError};
 pub use stream::EventStream;
 pub use tls_roots::{SSL_CERT_FILE_ENV, TlsTrust};
 pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};
+pub use ws_message::ws_message;
 pub use ws_transport::{WsConfig, WsTransport};
 
 // The vocabulary users need alongside the streams.

@@ -3,10 +3,12 @@
 
 use std::fmt;
 
-use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Encoding};
+use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Channel, Encoding, TradeUpdate};
 use tickwire_core::machine::StreamKind;
 use tickwire_core::protocol::Dialect;
 
+use crate::event_stage::{EventStage, StageSetup};
+use crate::reconcile_stage::reconcile_stage;
 use crate::{Events, Feed, StreamHandle, TradingEndpoint};
 
 /// The kind of an [`EventStream`](crate::EventStream): where it connects, which
@@ -31,6 +33,16 @@ pub trait StreamProfile: 'static {
 
     /// The dialect for `encoding`.
     fn dialect(encoding: Encoding) -> Self::Dialect;
+
+    /// A step between the stream's queue and its application, if this kind
+    /// has one (an account stream's reconciliation). Default: none.
+    fn event_stage(
+        endpoint: &Self::Endpoint,
+        setup: &StageSetup<'_>,
+    ) -> Option<EventStage<DataOf<Self>, ChannelOf<Self>>> {
+        let _ = (endpoint, setup);
+        None
+    }
 }
 
 /// The data messages of a stream of profile `P`.
@@ -52,6 +64,7 @@ macro_rules! alpaca_profile {
     (
         $(#[$doc:meta])*
         $profile:ident: $dialect:ident to $endpoint:ident, $kind:ident, $encoding:ident
+        $(, stage $stage:path)?
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +83,15 @@ macro_rules! alpaca_profile {
             fn dialect(encoding: Encoding) -> $dialect {
                 $dialect::new(encoding)
             }
+
+            $(
+                fn event_stage(
+                    endpoint: &$endpoint,
+                    setup: &StageSetup<'_>,
+                ) -> Option<EventStage<DataOf<Self>, ChannelOf<Self>>> {
+                    $stage(endpoint, setup)
+                }
+            )?
         }
     };
 }
@@ -84,5 +106,20 @@ alpaca_profile! {
 alpaca_profile! {
     /// A trading stream: an account's order updates from a
     /// [`TradingEndpoint`]; connects at once; JSON by default.
-    TradingProfile: AlpacaTrading to TradingEndpoint, Account, Json
+    TradingProfile: AlpacaTrading to TradingEndpoint, Account, Json,
+    stage trading_stage
+}
+
+/// An account stream's reconciliation, unless turned off.
+fn trading_stage(
+    endpoint: &TradingEndpoint,
+    setup: &StageSetup<'_>,
+) -> Option<EventStage<TradeUpdate, Channel>> {
+    let rest_url = setup
+        .options
+        .reconcile
+        .rest_url
+        .clone()
+        .unwrap_or_else(|| endpoint.rest_url());
+    reconcile_stage(setup, &rest_url)
 }

@@ -12,6 +12,7 @@ use tickwire_core::{Timestamp, Transport, WallClock};
 use crate::builder::Options;
 use crate::driver::{self, Driver, DriverChannels};
 use crate::event_queue::event_queue;
+use crate::event_stage::StageSetup;
 use crate::profile::{EventsOf, HandleOf, StreamProfile};
 use crate::{Error, StreamHandle};
 
@@ -20,6 +21,7 @@ const COMMANDS_CAPACITY: usize = 64;
 
 /// Creates the machine and spawns its driver on the current tokio runtime.
 pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
+    endpoint: &P::Endpoint,
     dialect: P::Dialect,
     mut config: MachineConfig,
     transport: T,
@@ -33,6 +35,12 @@ pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
     config
         .wall_clock
         .get_or_insert_with(|| WallClock::new(driver::now(), Timestamp::from(SystemTime::now())));
+    let setup = StageSetup {
+        options,
+        config: &config,
+        runtime: runtime.clone(),
+    };
+    let stage = span.in_scope(|| P::event_stage(endpoint, &setup));
     let machine = span.in_scope(|| match P::KIND {
         StreamKind::Symbols => Machine::symbol_stream(config, dialect),
         StreamKind::Account => Machine::account_stream(config, dialect, driver::now()),
@@ -40,11 +48,14 @@ pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
     let (commands_tx, commands_rx) = mpsc::channel(COMMANDS_CAPACITY);
     let (state_tx, state_rx) = watch::channel(machine.state().clone());
     let dropped = Arc::new(AtomicU64::new(0));
-    let (queue, events) = event_queue(
+    let (queue, mut events) = event_queue(
         options.queue_capacity,
         options.slow_consumer,
         Arc::clone(&dropped),
     );
+    if let Some(stage) = stage {
+        events.set_stage(stage);
+    }
     let channels = DriverChannels {
         commands: commands_rx,
         queue,

@@ -141,8 +141,13 @@ impl<P: StreamProfile> StreamBuilder<P> {
         check_endpoint(&url, self.options.ws.allow_insecure)?;
         let encoding = self.options.encoding.unwrap_or(P::ENCODING_DEFAULT);
         let config = self.options.machine_config(&url)?;
-        let (handle, events) =
-            spawn::<P, T>(P::dialect(encoding), config, transport, &self.options)?;
+        let (handle, events) = spawn::<P, T>(
+            &self.endpoint,
+            P::dialect(encoding),
+            config,
+            transport,
+            &self.options,
+        )?;
         Ok(EventStream {
             handle,
             events,

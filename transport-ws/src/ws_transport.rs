@@ -18,13 +18,14 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 
 use crate::endpoint::{is_loopback_host, parse_endpoint};
 use crate::tls_roots::{self, TlsTrust};
+use crate::ws_message::ws_message;
 
 /// Settings of a [`WsTransport`].
 ///
@@ -238,19 +239,7 @@ impl Transport for WsTransport {
     }
 
     async fn send(&mut self, frame: Frame) -> Result<(), TransportError> {
-        let message = match frame {
-            Frame::Text(bytes) => match Utf8Bytes::try_from(bytes.clone()) {
-                Ok(text) => Message::Text(text),
-                Err(_) => {
-                    tracing::warn!("text frame is not UTF-8; sent as binary");
-                    Message::Binary(bytes)
-                }
-            },
-            Frame::Binary(bytes) => Message::Binary(bytes),
-            Frame::Ping(bytes) => Message::Ping(bytes),
-            Frame::Pong(bytes) => Message::Pong(bytes),
-        };
-        let result = self.connection()?.sink.feed(message).await;
+        let result = self.connection()?.sink.feed(ws_message(frame)).await;
         result.map_err(|e| self.failed(e))
     }
 

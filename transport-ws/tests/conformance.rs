@@ -114,9 +114,10 @@ impl Harness {
         let builder = TradingStream::builder(TradingEndpoint::Custom(self.url("/stream")))
             .key_pair(KEY, SECRET);
         match self.backend {
-            Backend::Scripted => {
-                builder.build_with_transport(ScriptedTransport::new(self.exchange.clone()))
-            }
+            // The scripted transport carries no REST: nothing to reconcile with.
+            Backend::Scripted => builder
+                .reconcile(false)
+                .build_with_transport(ScriptedTransport::new(self.exchange.clone())),
             Backend::Loopback => builder.build(),
         }
         .expect("build")

@@ -166,7 +166,12 @@ impl Health {
             }
             StreamEvent::Machine(Event::Gap { .. }) => self.gaps += 1,
             StreamEvent::Dropped { total, .. } => self.dropped = *total,
-            StreamEvent::Machine(_) => {}
+            // Counted, but not as live traffic; its pane shows it.
+            StreamEvent::Recovered(_) => {
+                self.messages += 1;
+                return;
+            }
+            StreamEvent::Machine(_) | StreamEvent::RecoveryFailed { .. } => {}
         }
         let mut line = String::new();
         human::format(event, clock, &mut line);

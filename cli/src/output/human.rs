@@ -17,17 +17,24 @@ use super::{Clock, Rejection};
 
 /// A data message that has a human line.
 pub(crate) trait HumanData {
+    /// What starts its line when it was fetched again after a gap.
+    const RECOVERED_LABEL: &'static str;
+
     /// Appends its line to `out`.
     fn human_line(&self, out: &mut String);
 }
 
 impl HumanData for MarketData {
+    const RECOVERED_LABEL: &'static str = "(backfilled) ";
+
     fn human_line(&self, out: &mut String) {
         market(self, out);
     }
 }
 
 impl HumanData for TradeUpdate {
+    const RECOVERED_LABEL: &'static str = "(reconciled) ";
+
     fn human_line(&self, out: &mut String) {
         trade_update(self, out);
     }
@@ -39,11 +46,19 @@ impl HumanData for TradeUpdate {
 pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &mut String) {
     let event = match event {
         StreamEvent::Machine(event) => event,
+        StreamEvent::Recovered(data) => {
+            out.push_str(D::RECOVERED_LABEL);
+            return data.human_line(out);
+        }
         StreamEvent::Dropped { count, total } => {
             let _ = write!(
                 out,
                 "! the terminal fell behind: {count} data events dropped ({total} in all)"
             );
+            return;
+        }
+        StreamEvent::RecoveryFailed { reason } => {
+            let _ = write!(out, "! {reason}");
             return;
         }
     };

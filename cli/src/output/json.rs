@@ -18,17 +18,24 @@ use super::{Clock, Rejection};
 
 /// A data message that has a JSON line.
 pub(crate) trait JsonData {
+    /// The `source` of its line when it was fetched again after a gap.
+    const RECOVERED_SOURCE: &'static str;
+
     /// Its line.
     fn json_line(&self) -> Line<'_>;
 }
 
 impl JsonData for MarketData {
+    const RECOVERED_SOURCE: &'static str = "backfilled";
+
     fn json_line(&self) -> Line<'_> {
         market(self)
     }
 }
 
 impl JsonData for TradeUpdate {
+    const RECOVERED_SOURCE: &'static str = "reconciled";
+
     fn json_line(&self) -> Line<'_> {
         Line::TradeUpdate(TradeUpdateLine::new(self))
     }
@@ -40,6 +47,9 @@ pub(crate) fn format<D: JsonData>(event: &StreamEvent<D>, clock: &Clock, out: &m
     let Some(line) = line(event, clock) else {
         return;
     };
+    if let StreamEvent::Recovered(_) = event {
+        return recovered(&line, D::RECOVERED_SOURCE, out);
+    }
     match serde_json::to_string(&line) {
         Ok(text) => out.push_str(&text),
         // Unreachable with these types (string keys only), but never a panic.
@@ -55,11 +65,15 @@ pub(crate) fn format<D: JsonData>(event: &StreamEvent<D>, clock: &Clock, out: &m
 pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) -> Option<Line<'a>> {
     let event = match event {
         StreamEvent::Machine(event) => event,
+        StreamEvent::Recovered(data) => return Some(data.json_line()),
         StreamEvent::Dropped { count, total } => {
             return Some(Line::Dropped {
                 count: *count,
                 total: *total,
             });
+        }
+        StreamEvent::RecoveryFailed { reason } => {
+            return Some(Line::Error(ErrorLine::recovery_failed(reason)));
         }
     };
     Some(match event {
@@ -107,6 +121,22 @@ pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) ->
         Event::Error { error, fatal } => Line::Error(ErrorLine::new(error, *fatal)),
         Event::Unknown { tag } => Line::Unknown { tag, symbol: None },
     })
+}
+
+/// The line of data fetched again after a gap: `line` with a `source` key.
+fn recovered(line: &Line<'_>, source: &str, out: &mut String) {
+    match serde_json::to_value(line) {
+        Ok(mut value) => {
+            if let serde_json::Value::Object(keys) = &mut value {
+                keys.insert("source".to_owned(), source.into());
+            }
+            out.push_str(&value.to_string());
+        }
+        Err(error) => out.push_str(
+            &serde_json::json!({"type": "error", "message": error.to_string(), "fatal": false})
+                .to_string(),
+        ),
+    }
 }
 
 /// One line of `--json` output.
@@ -466,6 +496,16 @@ impl<'a> ErrorLine<'a> {
             code: error.code(),
             message: error.to_string(),
             fatal,
+            channel: None,
+            symbols: None,
+        }
+    }
+
+    fn recovery_failed(reason: &str) -> Self {
+        Self {
+            code: None,
+            message: reason.to_owned(),
+            fatal: false,
             channel: None,
             symbols: None,
         }

@@ -256,7 +256,9 @@ impl Recorder {
         match event {
             StreamEvent::Machine(Event::Gap { .. }) => self.summary.gaps += 1,
             StreamEvent::Dropped { total, .. } => self.summary.dropped = *total,
-            StreamEvent::Machine(_) => {}
+            StreamEvent::Machine(_)
+            | StreamEvent::Recovered(_)
+            | StreamEvent::RecoveryFailed { .. } => {}
         }
         self.json.clear();
         json::format(event, &Clock::now(), &mut self.json);

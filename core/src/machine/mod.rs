@@ -18,12 +18,12 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use action::Action;
+pub use backoff::Backoff;
 pub use config::{CONNECT_ATTEMPTS_MAX_DEFAULT, MachineConfig};
 pub use event::{ConnectionEpoch, Event, RequestId, StreamError, SubscriptionOutcome, TimeoutKind};
 pub use frame_errors::MalformedFrame;
 pub use state::{ConnectPhase, State};
 
-use backoff::Backoff;
 use frame_errors::FrameErrors;
 use subscriptions::{Settled, Subscriptions};
 use timers::{Timer, TimerTable};

@@ -22,9 +22,12 @@ pub(crate) async fn next_event<D, C>(
         };
         match event {
             StreamEvent::Machine(event) => return Ok(event),
+            // What a gap hid, fetched again and delivered once.
+            StreamEvent::Recovered(data) => return Ok(Event::Data(data)),
             StreamEvent::Dropped { count, .. } => {
                 println!("{count} messages dropped: this consumer fell behind");
             }
+            StreamEvent::RecoveryFailed { reason } => println!("{reason}"),
         }
     }
 }

@@ -28,6 +28,12 @@ pub enum Endpoint {
     Trading,
 }
 
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path())
+    }
+}
+
 /// What kind of data an endpoint serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
@@ -119,21 +125,14 @@ impl Endpoint {
     }
 }
 
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.path())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn paths_round_trip() {
-        for e in Endpoint::ALL {
-            assert_eq!(Endpoint::from_path(e.path()), Some(e));
-        }
+        let paths = Endpoint::ALL.map(Endpoint::path);
+        assert_eq!(paths.map(Endpoint::from_path), Endpoint::ALL.map(Some));
         assert_eq!(Endpoint::from_path("/v2/iex/?x=1"), Some(Endpoint::Iex));
         assert_eq!(Endpoint::from_path("/v2/nope"), None);
         assert_eq!(Endpoint::from_path(""), None);

@@ -379,6 +379,24 @@ impl Exchange {
         Ok(id)
     }
 
+    /// Opens `/stream` as an account's client does: authenticated by the
+    /// key pair in the upgrade's headers, listening to `trade_updates`.
+    pub fn open_trading_listener(
+        &mut self,
+        now: Instant,
+        key_id: &str,
+        secret: &str,
+    ) -> Result<SessionId, Refusal> {
+        let headers = [
+            ("apca-api-key-id".to_owned(), key_id.to_owned()),
+            ("apca-api-secret-key".to_owned(), secret.to_owned()),
+        ];
+        let id = self.open(now, "/stream", &headers)?;
+        let listen = r#"{"action":"listen","data":{"streams":["trade_updates"]}}"#;
+        self.handle_frame(now, id, Frame::text(listen));
+        Ok(id)
+    }
+
     /// A frame from the client of `session`. Unknown sessions are ignored.
     pub fn handle_frame(&mut self, now: Instant, session: SessionId, frame: Frame) {
         self.handle_decoded_frame(now, session, &frame, decode_client_message);

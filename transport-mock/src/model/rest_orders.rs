@@ -1,15 +1,15 @@
-//! `GET /v2/orders`: the account's orders from the desk's history, paged,
-//! as a sans-I/O answer (query in, status and JSON body out).
+//! `GET /v2/orders`: the account's orders from the desk's history, as a
+//! sans-I/O answer (query in, status and JSON body out), with the REST
+//! API's parameters and paging: a list by submission time, no page tokens.
 
-use tickwire_alpaca::{Order, OrderStatus};
+use tickwire_alpaca::{Order, OrderSide, OrderStatus};
 use tickwire_core::Timestamp;
 
 use super::Exchange;
-use super::order_history::OrderCursor;
 
-/// Most orders one page may hold.
+/// Most orders one answer may hold (`limit`'s maximum).
 pub const ORDERS_PAGE_MAX: usize = 500;
-/// Orders per page when the request names no `limit`.
+/// Orders per answer when the request names no `limit`.
 const ORDERS_PAGE_DEFAULT: usize = 50;
 /// Longest query accepted, in bytes.
 const QUERY_BYTES_MAX: usize = 4096;
@@ -24,7 +24,8 @@ pub struct RestResponse {
 }
 
 impl RestResponse {
-    fn error(status: u16, code: u32, message: &str) -> Self {
+    /// An error answer in the REST API's shape: `{"code": …, "message": …}`.
+    pub fn error(status: u16, code: u32, message: &str) -> Self {
         let body = serde_json::json!({ "code": code, "message": message }).to_string();
         Self { status, body }
     }
@@ -43,22 +44,29 @@ enum StatusFilter {
 struct OrdersQuery {
     status: StatusFilter,
     after: Option<Timestamp>,
+    until: Option<Timestamp>,
     ascending: bool,
     limit: usize,
-    page_token: Option<OrderCursor>,
+    symbols: Option<Vec<String>>,
+    side: Option<OrderSide>,
 }
 
 impl Exchange {
     /// Answers `GET /v2/orders?{query}` for the account with these
-    /// credentials, from the orders its trade updates reported.
+    /// credentials, from the orders its trade updates reported, each in its
+    /// latest state.
     ///
-    /// Parameters: `status` (`open`, the default; `closed`; `all`), `after`
-    /// (RFC 3339: orders changed strictly after it), `direction` (`asc` by
-    /// change time, or `desc`, the default), `limit` (1 to 500, default 50),
-    /// `page_token` (from the previous page). The body is
-    /// `{"orders": [...], "next_page_token": "…" | null}`. Bad credentials
-    /// are 401; a bad parameter 422 naming it. The
-    /// 10,000 most recently changed orders of each account are kept.
+    /// Parameters, as the REST API takes them: `status` (`open`, the
+    /// default; `closed`; `all`), `after` and `until` (RFC 3339, exclusive:
+    /// orders *submitted* strictly between them), `direction` (`desc`, the
+    /// default, or `asc`, by submission time), `limit` (1 to 500, default
+    /// 50), `symbols` (comma-separated), `side` (`buy`, `sell`); `nested` is
+    /// accepted (there are no multi-leg orders). The body is a JSON array; a
+    /// client pages by moving `after` (or `until`) past the last order it
+    /// got. An order changed recently but submitted long ago is found only
+    /// by a window reaching back to its submission. Bad credentials are 401;
+    /// a bad parameter 422 naming it. The 10,000 most recently submitted
+    /// orders of each account are kept.
     ///
     /// ```
     /// use std::time::Instant;
@@ -66,8 +74,7 @@ impl Exchange {
     /// let config = ExchangeConfig::new(7).with_account(Account::new("key", "secret"));
     /// let exchange = Exchange::new(config, Instant::now());
     /// let answer = exchange.rest_orders("key", "secret", "status=all&direction=asc&limit=10");
-    /// assert_eq!(answer.status, 200);
-    /// assert_eq!(answer.body, r#"{"next_page_token":null,"orders":[]}"#);
+    /// assert_eq!((answer.status, answer.body.as_str()), (200, "[]"));
     /// assert_eq!(exchange.rest_orders("key", "wrong", "").status, 401);
     /// ```
     pub fn rest_orders(&self, key_id: &str, secret: &str, query: &str) -> RestResponse {
@@ -78,26 +85,20 @@ impl Exchange {
             Ok(request) => request,
             Err(message) => return RestResponse::error(422, 42_210_000, &message),
         };
-        let mut orders: Vec<&Order> = self
+        let orders: Vec<&Order> = self
             .order_history
-            .changed(
+            .submitted(
                 account,
+                request.after,
+                request.until,
                 request.ascending,
-                request.page_token.as_ref(),
                 |order| request.wants(order),
             )
-            .take(request.limit + 1)
+            .take(request.limit)
             .collect();
-        let more = orders.len() > request.limit;
-        orders.truncate(request.limit);
-        let next_page_token = orders
-            .last()
-            .filter(|_| more)
-            .map(|last| format!("{}_{}", last.updated_at.unix_nanos(), last.id));
-        let body = serde_json::json!({ "orders": orders, "next_page_token": next_page_token });
         RestResponse {
             status: 200,
-            body: body.to_string(),
+            body: serde_json::to_string(&orders).unwrap_or_else(|_| "[]".to_owned()),
         }
     }
 }
@@ -110,9 +111,11 @@ impl OrdersQuery {
         let mut request = Self {
             status: StatusFilter::Open,
             after: None,
+            until: None,
             ascending: false,
             limit: ORDERS_PAGE_DEFAULT,
-            page_token: None,
+            symbols: None,
+            side: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
@@ -128,6 +131,7 @@ impl OrdersQuery {
                     }
                 }
                 "after" => request.after = Some(value.parse().map_err(|_| invalid())?),
+                "until" => request.until = Some(value.parse().map_err(|_| invalid())?),
                 "direction" => {
                     request.ascending = match value.as_str() {
                         "asc" => true,
@@ -142,7 +146,18 @@ impl OrdersQuery {
                         .filter(|n| (1..=ORDERS_PAGE_MAX).contains(n))
                         .ok_or_else(invalid)?
                 }
-                "page_token" => request.page_token = Some(cursor(&value).ok_or_else(invalid)?),
+                "symbols" => {
+                    request.symbols = Some(value.split(',').map(str::to_owned).collect());
+                }
+                "side" => {
+                    request.side = Some(match value.as_str() {
+                        "buy" => OrderSide::Buy,
+                        "sell" => OrderSide::Sell,
+                        _ => return Err(invalid()),
+                    })
+                }
+                "nested" if matches!(value.as_str(), "true" | "false") => {}
+                "nested" => return Err(invalid()),
                 _ => {}
             }
         }
@@ -163,15 +178,18 @@ impl OrdersQuery {
             StatusFilter::Closed => closed,
             StatusFilter::All => true,
         };
-        status && self.after.is_none_or(|after| order.updated_at > after)
+        let symbol = self.symbols.as_ref().is_none_or(|symbols| {
+            order
+                .symbol
+                .as_ref()
+                .is_some_and(|s| symbols.iter().any(|wanted| wanted == s.as_str()))
+        });
+        let side = self
+            .side
+            .as_ref()
+            .is_none_or(|side| order.side.as_ref() == Some(side));
+        status && symbol && side
     }
-}
-
-/// A page token back into the cursor it was written from.
-fn cursor(token: &str) -> Option<OrderCursor> {
-    let (nanos, id) = token.split_once('_')?;
-    let nanos: i64 = nanos.parse().ok()?;
-    Some((Timestamp::from_unix_nanos(nanos), id.to_owned()))
 }
 
 /// `%XX` escapes decoded (a `+` stays a `+`: RFC 3339 offsets use it).
@@ -198,7 +216,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
-    use tickwire_core::Frame;
 
     use super::super::{Account, ExchangeConfig, Output};
     use super::*;
@@ -212,13 +229,7 @@ mod tests {
         let now = Instant::now();
         let config = ExchangeConfig::new(5).with_account(Account::new(KEY, SECRET));
         let mut ex = Exchange::new(config, now);
-        let id = ex.open(now, "/stream", &[]).expect("opens");
-        for message in [
-            json!({"action": "auth", "key": KEY, "secret": SECRET}),
-            json!({"action": "listen", "data": {"streams": ["trade_updates"]}}),
-        ] {
-            ex.handle_frame(now, id, Frame::text(message.to_string()));
-        }
+        ex.open_trading_listener(now, KEY, SECRET).expect("listens");
         let end = now + span;
         while let Some(t) = ex.poll_timeout().filter(|t| *t <= end) {
             ex.handle_timeout(t);
@@ -245,31 +256,50 @@ mod tests {
         )
     }
 
-    /// Every page of `query`, following the tokens; the orders in order.
-    fn all_pages(ex: &Exchange, query: &str) -> (Vec<Value>, usize) {
-        let (mut orders, mut pages, mut token) = (Vec::new(), 0, None::<String>);
+    fn time(order: &Value, key: &str) -> Timestamp {
+        order[key]
+            .as_str()
+            .expect("a time")
+            .parse()
+            .expect("RFC 3339")
+    }
+
+    /// Every order `query` lists, earliest submitted first, paging as a
+    /// client must: `after` moved to just before the last order's
+    /// submission (orders may share it), repeats dropped by id.
+    fn all_pages(ex: &Exchange, query: &str, limit: usize) -> (Vec<Value>, usize) {
+        let (mut orders, mut pages) = (Vec::<Value>::new(), 0);
+        let mut after: Option<Timestamp> = None;
         loop {
-            let paged = match &token {
-                Some(t) => format!("{query}&page_token={t}"),
-                None => query.to_owned(),
-            };
+            let mut paged = format!("{query}&direction=asc&limit={limit}");
+            if let Some(after) = after {
+                paged.push_str(&format!("&after={after}"));
+            }
             let (status, body) = get(ex, &paged);
             assert_eq!(status, 200, "{body}");
             pages += 1;
-            orders.extend(body["orders"].as_array().expect("orders").iter().cloned());
-            match body["next_page_token"].as_str() {
-                Some(next) => token = Some(next.to_owned()),
-                None => return (orders, pages),
+            let page = body.as_array().expect("an array").clone();
+            let mut added = 0;
+            for order in &page {
+                if !orders.iter().any(|o| o["id"] == order["id"]) {
+                    orders.push(order.clone());
+                    added += 1;
+                }
             }
+            if page.len() < limit || added == 0 {
+                return (orders, pages);
+            }
+            let last = page.last().expect("a full page");
+            after = Some(time(last, "submitted_at").saturating_add_nanos(-1));
             assert!(pages < 1_000, "the pages end");
         }
     }
 
     #[test]
-    fn every_order_of_the_stream_is_listed_in_its_last_state_once_ascending() {
+    fn every_order_of_the_stream_is_listed_in_its_last_state_once() {
         let (ex, streamed) = traded_for(Duration::from_secs(120));
         assert!(streamed.len() > 10, "{}", streamed.len());
-        let (listed, pages) = all_pages(&ex, "status=all&direction=asc&limit=7");
+        let (listed, pages) = all_pages(&ex, "status=all", 7);
         assert!(pages > 1);
         let state = |o: &Value| json!([o["status"], o["updated_at"], o["filled_qty"]]);
         let by_id: BTreeMap<String, Value> = listed
@@ -282,47 +312,49 @@ mod tests {
             .map(|(id, o)| (id.clone(), state(o)))
             .collect();
         assert_eq!(by_id, streamed, "the REST state is the stream's last");
-        let times: Vec<Timestamp> = listed
-            .iter()
-            .map(|o| o["updated_at"].as_str().unwrap().parse().unwrap())
-            .collect();
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "ascending");
+        let submitted: Vec<Timestamp> = listed.iter().map(|o| time(o, "submitted_at")).collect();
+        assert!(submitted.windows(2).all(|w| w[0] <= w[1]), "ascending");
 
-        let (descending, _) = all_pages(&ex, "status=all&limit=500");
+        let (status, descending) = get(&ex, "status=all&limit=500");
+        assert_eq!(status, 200);
         let reversed: Vec<Value> = listed.iter().rev().cloned().collect();
-        assert_eq!(descending, reversed);
+        assert_eq!(descending, Value::Array(reversed), "desc is the default");
     }
 
     #[test]
-    fn after_and_status_filter_the_list() {
+    fn after_until_status_symbols_and_side_filter_the_list() {
         let (ex, streamed) = traded_for(Duration::from_secs(120));
-        let (all, _) = all_pages(&ex, "status=all&direction=asc&limit=500");
-        let middle = all[all.len() / 2]["updated_at"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let after: Timestamp = middle.parse().unwrap();
-        let escaped = middle.replace(':', "%3A");
-        let (later, _) = all_pages(&ex, &format!("status=all&after={escaped}&direction=asc"));
-        let expected: Vec<Value> = all
-            .iter()
-            .filter(|o| {
-                o["updated_at"]
-                    .as_str()
-                    .unwrap()
-                    .parse::<Timestamp>()
-                    .unwrap()
-                    > after
-            })
-            .cloned()
-            .collect();
-        assert_eq!(later, expected);
+        let (all, _) = all_pages(&ex, "status=all", 500);
+        let middle = all[all.len() / 2].clone();
+        let at = time(&middle, "submitted_at");
+        let escaped = at.to_string().replace(':', "%3A");
+        let only = |keep: &dyn Fn(&Value) -> bool| -> Vec<Value> {
+            all.iter().filter(|o| keep(o)).cloned().collect()
+        };
+        let (later, _) = all_pages(&ex, &format!("status=all&after={escaped}"), 500);
+        assert_eq!(
+            later,
+            only(&|o| time(o, "submitted_at") > at),
+            "after: exclusive"
+        );
         assert!(!later.is_empty() && later.len() < all.len());
+        let (earlier, _) = all_pages(&ex, &format!("status=all&until={escaped}"), 500);
+        assert_eq!(
+            earlier,
+            only(&|o| time(o, "submitted_at") < at),
+            "until: exclusive"
+        );
 
-        let (open, _) = all_pages(&ex, "status=open&limit=500");
-        let (closed, _) = all_pages(&ex, "status=closed&limit=500");
+        let (open, _) = all_pages(&ex, "status=open", 500);
+        let (closed, _) = all_pages(&ex, "status=closed", 500);
         assert_eq!(open.len() + closed.len(), streamed.len());
         assert!(closed.iter().all(|o| o["status"] != "new"));
+
+        let symbol = middle["symbol"].as_str().expect("a symbol").to_owned();
+        let (same, _) = all_pages(&ex, &format!("status=all&symbols={symbol},NONE"), 500);
+        assert_eq!(same, only(&|o| o["symbol"] == symbol.as_str()));
+        let (sells, _) = all_pages(&ex, "status=all&side=sell&nested=true", 500);
+        assert_eq!(sells, only(&|o| o["side"] == "sell"));
     }
 
     #[test]
@@ -332,15 +364,20 @@ mod tests {
         for query in [
             "status=some",
             "after=yesterday",
+            "until=tomorrow",
             "direction=up",
             "limit=0",
             "limit=501",
-            "page_token=nonsense",
+            "side=short",
+            "nested=maybe",
             "after=%zz",
         ] {
             let (status, body) = get(&ex, query);
             assert_eq!(status, 422, "{query}: {body}");
-            assert!(body["message"].is_string(), "{body}");
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
         }
         let (status, _) = get(&ex, &"x=1&".repeat(2_000));
         assert_eq!(status, 422, "an overlong query");

@@ -3,7 +3,9 @@
 
 Installs alpaca-py 0.44 into a virtualenv (from PyPI), points alpaca-py's own
 StockDataStream and TradingStream at a loopback server with `url_override`,
-and checks that parsed quotes and trade updates arrive.
+and checks that parsed quotes and trade updates arrive; then lists the
+account's orders over REST with alpaca-py's TradingClient (`GET /v2/orders`
+on the same port) and checks every streamed order is there, parsed.
 
 `cargo test --workspace` runs it (transport-mock/tests/alpaca_py.rs): that
 test serves the exchange in-process and passes its URL with `--url`. Alone,
@@ -121,9 +123,48 @@ async def run_clients(base, timeout_s):
     for u in updates:
         if not isinstance(u, TradeUpdate) or not isinstance(u.order.id, uuid.UUID):
             fail(f"not a parsed trade update: {u!r}")
+    listed = check_rest_orders(base, updates)
     events = sorted({str(getattr(u.event, "value", u.event)) for u in updates})
     print(f"alpaca-py check passed: {len(quotes)} quotes ({quotes[0].symbol} bid {quotes[0].bid_price} "
-          f"ask {quotes[0].ask_price}), {len(updates)} trade updates (events: {', '.join(events)})")
+          f"ask {quotes[0].ask_price}), {len(updates)} trade updates (events: {', '.join(events)}), "
+          f"{listed} orders listed over REST")
+
+
+def check_rest_orders(base, updates):
+    """Lists the orders with TradingClient; each streamed order must be there,
+    parsed, no older than its last update. Returns how many were listed."""
+    from alpaca.common.enums import Sort
+    from alpaca.common.exceptions import APIError
+    from alpaca.trading.client import TradingClient
+    from alpaca.trading.enums import QueryOrderStatus
+    from alpaca.trading.models import Order
+    from alpaca.trading.requests import GetOrdersRequest
+
+    client = TradingClient(KEY, SECRET, paper=True, url_override=base.replace("ws://", "http://", 1))
+    request = GetOrdersRequest(status=QueryOrderStatus.ALL, direction=Sort.ASC, limit=500)
+    try:
+        orders = client.get_orders(filter=request)
+    except APIError as error:
+        fail(f"GET /v2/orders failed: {error}")
+    if not all(isinstance(o, Order) for o in orders):
+        fail(f"not parsed orders: {orders[:3]!r}")
+    listed = {o.id: o for o in orders}
+    for u in updates:
+        order = listed.get(u.order.id)
+        if order is None:
+            fail(f"streamed order {u.order.id} is not listed over REST ({len(orders)} listed)")
+        if order.updated_at < u.order.updated_at:
+            fail(f"order {u.order.id} is listed older than its streamed update")
+    submitted = [o.submitted_at for o in orders]
+    if submitted != sorted(submitted):
+        fail("the REST list is not in submission order (direction=asc)")
+    try:
+        TradingClient(KEY, "wrong", paper=True, url_override=base.replace("ws://", "http://", 1)).get_orders()
+        fail("GET /v2/orders with a wrong secret succeeded")
+    except APIError as error:
+        if error.status_code != 401:
+            fail(f"a wrong secret gave {error.status_code}, not 401")
+    return len(orders)
 
 
 def main():

@@ -32,9 +32,12 @@ impl Report {
         }
     }
 
-    /// A setting of the whole run (quotes per run, rounds…), kept in the JSON.
-    pub(crate) fn context(&mut self, key: &str, value: impl Into<Value>) {
-        self.context.insert(key.to_owned(), value.into());
+    /// Settings of the whole run (quotes per run, rounds…), a JSON object
+    /// whose keys are kept beside the rows.
+    pub(crate) fn context(&mut self, settings: Value) {
+        if let Value::Object(settings) = settings {
+            self.context.extend(settings);
+        }
     }
 
     /// A line of the table only (headers, notes).
