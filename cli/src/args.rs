@@ -39,6 +39,9 @@ pub(crate) enum Command {
     /// Share one upstream connection per feed and account among many
     /// programs that speak Alpaca's protocol (alpaca-py, the SDKs, tickwire).
     Proxy(ProxyArgs),
+    /// Hold one upstream connection per feed and publish it on NATS
+    /// subjects to consumers holding leases (`tickwire.<feed>.<channel>.<SYMBOL>`).
+    Relay(RelayArgs),
     /// Run the deterministic simulation sweep and print a summary.
     Sim(SimArgs),
 }
@@ -287,6 +290,40 @@ pub(crate) struct ProxyArgs {
     /// Status lines as JSON objects.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `tickwire relay`.
+#[derive(Debug, Args)]
+pub(crate) struct RelayArgs {
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "URL")]
+    pub(crate) nats: String,
+
+    /// Base URL of the market data upstream, the feed's path appended (e.g.
+    /// `tickwire serve`'s ws://127.0.0.1:PORT) [default: Alpaca's data host
+    /// with credentials; the embedded simulated exchange without].
+    #[arg(long, value_parser = parse_url, value_name = "URL")]
+    pub(crate) upstream: Option<String>,
+
+    /// Upstream API key id [env: APCA_API_KEY_ID].
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: Option<String>,
+
+    /// Upstream API secret key [env: APCA_API_SECRET_KEY].
+    #[arg(long, value_name = "SECRET")]
+    pub(crate) secret: Option<SecretArg>,
+
+    /// The feed relayed.
+    #[arg(long, value_enum, default_value_t = Feed::Iex)]
+    pub(crate) feed: Feed,
+
+    /// Seconds a consumer's lease lives after its last write.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
+    pub(crate) lease_ttl: Duration,
+
+    /// The key-value bucket of leases.
+    #[arg(long, value_name = "NAME", default_value = "tickwire-interest")]
+    pub(crate) bucket: String,
 }
 
 /// `tickwire sim`.

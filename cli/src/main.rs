@@ -97,13 +97,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Record(args) => commands::record::run(target::record_plan(&args, &env)?).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Proxy(args) => commands::proxy::run(args, &env).await,
+            Command::Relay(args) => commands::relay::run(args, &env).await,
             Command::Sim(args) => commands::sim::run(args),
         }
     })
 }
 
 /// Logs go to stderr through `tracing`; `RUST_LOG` chooses what. By default
-/// only this command's own warnings, the proxy's and the loopback server's
+/// only this command's own warnings, the proxy's, the relay's and the loopback server's
 /// (a full connection table, failing accepts): the libraries' errors already
 /// reach the user as events on stdout and as the final message.
 ///
@@ -113,7 +114,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_mock::loopback=warn,tickwire_alpaca=off,tickwire_sim=off,tickwire_proxy=warn",
+            "warn,tickwire_core=off,tickwire_ws=off,tickwire_mock=off,tickwire_mock::loopback=warn,tickwire_alpaca=off,tickwire_sim=off,tickwire_proxy=warn,tickwire_relay=warn",
         )
     });
     // Capped beside the user's filter, never raised by it.

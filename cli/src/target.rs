@@ -154,7 +154,7 @@ impl SlowConsumerArg {
 
 impl Feed {
     /// The row of Alpaca's feed table this choice stands for.
-    const fn alpaca(self) -> tickwire_alpaca::Feed {
+    pub(crate) const fn alpaca(self) -> tickwire_alpaca::Feed {
         use tickwire_alpaca::Feed as Alpaca;
         match self {
             Self::Iex => Alpaca::Iex,

@@ -67,6 +67,21 @@ const USAGE_ERRORS: &[(&[&str], &str)] = &[
         "needs its credentials",
     ),
     (&["proxy", "--client-key", "onlykey"], "KEY:SECRET"),
+    (&["relay"], "--nats"),
+    (
+        &[
+            "relay",
+            "--nats",
+            "nats://127.0.0.1:9",
+            "--upstream",
+            "ws://127.0.0.1:9",
+        ],
+        "needs its credentials",
+    ),
+    (
+        &["relay", "--nats", "nats://127.0.0.1:9", "--feed", "nasdaq"],
+        "nasdaq",
+    ),
 ];
 
 #[test]
@@ -74,6 +89,29 @@ fn bad_input_is_a_usage_error() {
     for (args, mentions) in USAGE_ERRORS {
         assert_usage_error(args, mentions);
     }
+}
+
+#[test]
+fn a_relay_without_a_nats_server_says_so_and_exits_1() {
+    let output = tickwire()
+        .args(["relay", "--nats", "nats://127.0.0.1:9"])
+        .args([
+            "--upstream",
+            "ws://127.0.0.1:9",
+            "--key",
+            "K",
+            "--secret",
+            "S",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to NATS at nats://127.0.0.1:9"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

@@ -5,14 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use metrics::{Counter, Gauge};
 use tickwire_alpaca::{Channel, Feed, MarketData, ServerMessage};
 use tickwire_core::Symbol;
-use tickwire_core::machine::{Event, State, SubscriptionOutcome};
-use tickwire_fanout::{ClientId, ClientOutput, FanoutHub, UpstreamCommand, UpstreamToken};
-use tickwire_ws::{Events, Feed as WsFeed, MarketDataStream, StreamEvent, StreamHandle};
-use tokio::sync::mpsc;
+use tickwire_core::machine::{Event, State};
+use tickwire_fanout::{ClientId, ClientOutput, FanoutHub};
+use tickwire_ws::StreamEvent;
 
 use crate::data_batch::DataBatch;
 use crate::downstream::market_error;
@@ -20,6 +18,7 @@ use crate::inbox::{Inbox, Wake};
 use crate::metrics as names;
 use crate::outbox::{Farewell, Outbox, Pushed};
 use crate::server::Shared;
+use crate::upstream::{FeedUpstream, UpstreamNews, UpstreamSettings, route};
 use crate::upstream_metrics::UpstreamMetrics;
 use tickwire_alpaca::SubscriptionSet;
 
@@ -55,31 +54,13 @@ struct Member {
     messages: Counter,
 }
 
-/// The upstream stream, built on the first subscribe.
-struct Upstream {
-    events: Events<MarketData>,
-    handle: StreamHandle,
-    /// Upstream commands, performed in order by the commander task.
-    commands: mpsc::UnboundedSender<UpstreamCommand<Channel>>,
-}
-
-/// What the feed's upstream side sent.
-enum FeedNews {
-    /// The outcome of an upstream (un)subscription.
-    Outcome((UpstreamToken, SubscriptionOutcome)),
-    /// An upstream event (`None`: the stream stopped).
-    Event(Option<StreamEvent<MarketData>>),
-}
-
 /// The feed's task.
 pub(crate) struct FeedTask {
     feed: Feed,
     shared: Arc<Shared>,
     hub: FanoutHub<Channel>,
     members: HashMap<ClientId, Member>,
-    upstream: Option<Upstream>,
-    outcomes_tx: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
-    outcomes: mpsc::UnboundedReceiver<(UpstreamToken, SubscriptionOutcome)>,
+    upstream: FeedUpstream,
     batch: DataBatch,
     /// Per client, the batch indices it receives.
     routes: HashMap<ClientId, Vec<usize>>,
@@ -94,16 +75,22 @@ pub(crate) struct FeedTask {
 
 impl FeedTask {
     pub(crate) fn new(feed: Feed, shared: Arc<Shared>) -> Self {
-        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
         let path = feed.path();
+        let config = &shared.config;
+        let mut settings = UpstreamSettings::new(
+            feed,
+            config.upstream.feed_url(feed),
+            config.credentials.clone(),
+        );
+        settings.encoding = config.upstream_encoding;
+        settings.idle_linger = config.limits.upstream_idle_linger;
+        settings.name = format!("proxy upstream {path}");
         Self {
             feed,
             shared,
             hub: FanoutHub::new(),
             members: HashMap::new(),
-            upstream: None,
-            outcomes_tx,
-            outcomes,
+            upstream: FeedUpstream::new(settings),
             batch: DataBatch::default(),
             routes: HashMap::new(),
             route_scratch: Vec::new(),
@@ -117,25 +104,17 @@ impl FeedTask {
     /// Runs until shutdown.
     pub(crate) async fn run(mut self, mut inbox: Inbox<FeedCommand>) {
         loop {
-            let upstream = async {
-                tokio::select! {
-                    Some(outcome) = self.outcomes.recv() => FeedNews::Outcome(outcome),
-                    event = next_event(&mut self.upstream) => FeedNews::Event(event),
-                }
-            };
-            match inbox.next(upstream).await {
+            match inbox.next(self.upstream.next()).await {
                 Some(Wake::Command(command)) => self.handle_command(command),
-                Some(Wake::Upstream(FeedNews::Outcome((token, outcome)))) => {
+                Some(Wake::Upstream(UpstreamNews::Outcome(token, outcome))) => {
                     self.hub.handle_upstream_outcome(token, &outcome);
                 }
-                Some(Wake::Upstream(FeedNews::Event(event))) => self.handle_events(event),
+                Some(Wake::Upstream(UpstreamNews::Event(event))) => self.handle_events(event),
                 None => break,
             }
             self.drain();
         }
-        if let Some(upstream) = self.upstream.take() {
-            let _ = upstream.handle.shutdown().await;
-        }
+        self.upstream.shutdown().await;
         self.metrics.set_live(false);
     }
 
@@ -169,21 +148,10 @@ impl FeedTask {
 
     /// Performs the hub's outputs: upstream commands in order, client verdicts.
     fn drain(&mut self) {
-        while let Some(command) = self.hub.poll_upstream() {
-            if self.upstream.is_none() {
-                match start_upstream(self.feed, &self.shared, self.outcomes_tx.clone()) {
-                    Ok(upstream) => self.upstream = Some(upstream),
-                    Err(error) => {
-                        tracing::error!(feed = %self.feed, %error, "cannot build the upstream stream");
-                        self.fail_all(Some((500, format!("internal error: {error}"))));
-                        return;
-                    }
-                }
-            }
-            if let Some(upstream) = &self.upstream {
-                // The commander lives as long as the stream's handle.
-                let _ = upstream.commands.send(command);
-            }
+        if let Err(error) = self.upstream.perform(&mut self.hub) {
+            tracing::error!(feed = %self.feed, %error, "cannot build the upstream stream");
+            self.fail_all(Some((500, format!("internal error: {error}"))));
+            return;
         }
         while let Some(output) = self.hub.poll_client() {
             let (client, frame) = match output {
@@ -220,14 +188,8 @@ impl FeedTask {
             self.feed,
             self.members.len(),
             self.hub.pair_count(),
-            self.upstream_state(),
+            self.upstream.state_name(),
         );
-    }
-
-    fn upstream_state(&self) -> &'static str {
-        self.upstream
-            .as_ref()
-            .map_or("idle", |u| u.handle.state().name())
     }
 
     /// Queues a frame for a client; a client too slow for it is dropped from the hub.
@@ -255,7 +217,7 @@ impl FeedTask {
         self.batch.clear();
         self.handle_event(first);
         for _ in 1..BATCH_EVENTS_MAX {
-            let Some(next) = self.upstream.as_mut().and_then(|u| u.events.try_next()) else {
+            let Some(next) = self.upstream.try_next_event() else {
                 break;
             };
             self.handle_event(next);
@@ -280,19 +242,12 @@ impl FeedTask {
         match event {
             Event::Data(message) => {
                 let index = self.batch.push(message);
-                let message = self.batch.get(index);
-                let Some(channel) = route_channel(message) else {
-                    return;
-                };
-                self.symbols_scratch.clear();
-                match message {
-                    MarketData::News(news) => {
-                        self.symbols_scratch.extend(news.symbols.iter().cloned())
-                    }
-                    other => self.symbols_scratch.extend(other.symbol().cloned()),
-                }
-                self.hub
-                    .route(channel, &self.symbols_scratch, &mut self.route_scratch);
+                route(
+                    &self.hub,
+                    self.batch.get(index),
+                    &mut self.symbols_scratch,
+                    &mut self.route_scratch,
+                );
                 for client in &self.route_scratch {
                     self.routes.entry(*client).or_default().push(index);
                 }
@@ -408,108 +363,7 @@ impl FeedTask {
         while self.hub.poll_upstream().is_some() {}
         while self.hub.poll_client().is_some() {}
         self.hub = FanoutHub::new();
-        self.upstream = None;
+        self.upstream.reset();
         self.metrics.set_live(false);
-    }
-}
-
-/// The next upstream event, or pending for ever while there is no upstream.
-async fn next_event(upstream: &mut Option<Upstream>) -> Option<StreamEvent<MarketData>> {
-    match upstream {
-        Some(upstream) => upstream.events.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The channel a data message is routed by: its own, or `trades` for the
-/// messages that follow it.
-fn route_channel(message: &MarketData) -> Option<Channel> {
-    Some(match message {
-        MarketData::Trade(_) | MarketData::Correction(_) | MarketData::CancelError(_) => {
-            Channel::Trades
-        }
-        MarketData::Quote(_) => Channel::Quotes,
-        MarketData::Bar(_) => Channel::Bars,
-        MarketData::DailyBar(_) => Channel::DailyBars,
-        MarketData::UpdatedBar(_) => Channel::UpdatedBars,
-        MarketData::Status(_) => Channel::Statuses,
-        MarketData::Luld(_) => Channel::Lulds,
-        MarketData::Imbalance(_) => Channel::Imbalances,
-        MarketData::Orderbook(_) => Channel::Orderbooks,
-        MarketData::News(_) => Channel::News,
-        _ => return None,
-    })
-}
-
-/// Builds the feed's upstream stream and the task that commands it in order.
-fn start_upstream(
-    feed: Feed,
-    shared: &Shared,
-    outcomes: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
-) -> Result<Upstream, tickwire_ws::Error> {
-    let config = &shared.config;
-    let url = config.upstream.feed_url(feed);
-    let encoding = if feed.msgpack_only() {
-        tickwire_alpaca::Encoding::MsgPack
-    } else {
-        config.upstream_encoding
-    };
-    let stream = MarketDataStream::builder(WsFeed::Custom(url.clone()))
-        .credentials(config.credentials.clone())
-        .encoding(encoding)
-        .idle_linger(config.limits.upstream_idle_linger)
-        .name(format!("proxy upstream {}", feed.path()))
-        // Clients keep asking while the proxy runs: never give up upstream.
-        .connect_attempts_max(None)
-        .build()?;
-    let (handle, events) = stream.into_parts();
-    let (commands, queue) = mpsc::unbounded_channel();
-    tokio::spawn(command_upstream(handle.clone(), queue, outcomes));
-    tracing::info!(%url, "upstream stream created (connects on the first subscription)");
-    Ok(Upstream {
-        events,
-        handle,
-        commands,
-    })
-}
-
-/// Performs upstream commands one after the other, in the hub's order,
-/// and reports each verdict.
-async fn command_upstream(
-    handle: StreamHandle,
-    mut queue: mpsc::UnboundedReceiver<UpstreamCommand<Channel>>,
-    outcomes: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
-) {
-    while let Some(command) = queue.recv().await {
-        let (token, symbols, result) = match command {
-            UpstreamCommand::Subscribe {
-                token,
-                channel,
-                symbols,
-            } => {
-                let result = handle.subscribe(channel, symbols.clone()).await;
-                (token, symbols, result)
-            }
-            UpstreamCommand::Unsubscribe {
-                token,
-                channel,
-                symbols,
-            } => {
-                let result = handle.unsubscribe(channel, symbols.clone()).await;
-                (token, symbols, result)
-            }
-        };
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(tickwire_ws::Error::Command(error)) => SubscriptionOutcome::Rejected {
-                code: Some(400),
-                message: error.to_string(),
-                symbols,
-            },
-            Err(_) => SubscriptionOutcome::Abandoned,
-        };
-        if outcomes.send((token, outcome)).is_err() {
-            break;
-        }
     }
 }

@@ -57,6 +57,7 @@ mod server;
 mod session_market;
 mod session_trading;
 mod status;
+pub mod upstream;
 mod upstream_metrics;
 
 pub use config::{Limits, ProxyConfig, Upstream};

@@ -5,6 +5,7 @@ mod endpoint_lines;
 pub(crate) mod metrics_endpoint;
 pub(crate) mod proxy;
 pub(crate) mod record;
+pub(crate) mod relay;
 pub(crate) mod serve;
 pub(crate) mod serve_admin;
 pub(crate) mod sim;

@@ -1,0 +1,93 @@
+//! `tickwire relay`: one upstream connection per feed, published on NATS to
+//! the consumers that hold leases.
+
+use tickwire_proxy::Upstream;
+use tickwire_relay::{Relay, RelayConfig};
+
+use crate::args::RelayArgs;
+use crate::embedded::{Embedded, EmbeddedOptions};
+use crate::error::CliError;
+use crate::notice;
+use crate::target::key_pair;
+
+/// Runs the relay until Ctrl-C, or until it stops on an error.
+///
+/// # Errors
+/// [`CliError::Usage`] for an upstream URL without credentials;
+/// [`CliError::Runtime`] when NATS cannot be reached or the relay stops.
+pub(crate) async fn run(
+    args: RelayArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), CliError> {
+    let credentials = key_pair(args.key.as_ref(), args.secret.as_ref(), env)?;
+    let (upstream, credentials, described, embedded) = match (&args.upstream, credentials) {
+        (Some(base), Some(credentials)) => (Upstream::base(base), credentials, base.clone(), None),
+        (Some(_), None) => {
+            return Err(CliError::usage(
+                "an upstream URL needs its credentials: --key and --secret, or APCA_API_KEY_ID \
+                 and APCA_API_SECRET_KEY (`tickwire serve` accepts tickwire / tickwire)",
+            ));
+        }
+        (None, Some(credentials)) => (
+            Upstream::alpaca_paper(),
+            credentials,
+            "Alpaca".to_owned(),
+            None,
+        ),
+        (None, None) => {
+            let embedded = Embedded::start(EmbeddedOptions::default()).await?;
+            let base = embedded.url("");
+            let described = format!(
+                "the embedded simulated exchange at {base} (no --upstream and no credentials; simulated prices)"
+            );
+            (
+                Upstream::base(&base),
+                embedded.credentials(),
+                described,
+                Some(embedded),
+            )
+        }
+    };
+    let feed = args.feed.alpaca();
+    let config: RelayConfig = RelayConfig::new(args.nats.clone(), upstream, credentials, feed)
+        .with_lease_ttl(args.lease_ttl)
+        .with_bucket(args.bucket.clone());
+    let started = Relay::start(config).await;
+    let mut relay = match started {
+        Ok(relay) => relay,
+        Err(error) => {
+            if let Some(embedded) = embedded {
+                embedded.stop().await;
+            }
+            return Err(CliError::runtime(error.to_string()));
+        }
+    };
+    notice(&banner(&args, feed.name(), &described));
+    let outcome = tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => {
+            interrupted.map_err(|e| CliError::runtime(format!("cannot wait for Ctrl-C: {e}")))
+        }
+        stopped = relay.stopped() => match stopped {
+            Ok(()) => Ok(()),
+            Err(error) => Err(CliError::runtime(format!("the relay stopped: {error}"))),
+        },
+    };
+    let shutdown = relay.shutdown().await;
+    if let Some(embedded) = embedded {
+        embedded.stop().await;
+    }
+    outcome?;
+    shutdown.map_err(|e| CliError::runtime(format!("the relay stopped: {e}")))
+}
+
+/// Where the relay reads and publishes, and how a consumer asks for a symbol.
+fn banner(args: &RelayArgs, feed: &str, upstream: &str) -> String {
+    format!(
+        "relay of feed {feed} from {upstream} to NATS at {nats}\n\
+         \x20 subjects tickwire.{feed}.<channel>.<SYMBOL> (Alpaca's MessagePack, one message each)\n\
+         \x20 leases   bucket {bucket:?}, keys {feed}.<channel>.<SYMBOL>.<consumer>, living {ttl} s after each write",
+        nats = args.nats,
+        bucket = args.bucket,
+        ttl = args.lease_ttl.as_secs_f64(),
+    )
+}

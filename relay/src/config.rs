@@ -1,0 +1,99 @@
+//! What a relay connects to, for which feed, and how long leases live.
+
+use std::time::Duration;
+
+use tickwire_alpaca::{Encoding, Feed};
+use tickwire_core::Credentials;
+use tickwire_proxy::Upstream;
+
+/// The interest bucket's default name.
+pub const DEFAULT_BUCKET: &str = "tickwire-interest";
+
+/// How long a lease lives after its last write, by default.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// Everything [`Relay::start`](crate::Relay::start) needs.
+///
+/// `Debug` shows no secret: [`Credentials`] redacts it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    pub nats_url: String,
+    /// Where the upstream stream connects (the feed's path is appended to
+    /// [`Upstream::data_base`]).
+    pub upstream: Upstream,
+    /// The upstream account's key pair; never published, never logged.
+    pub credentials: Credentials,
+    /// The feed relayed.
+    pub feed: Feed,
+    /// The key-value bucket of leases; created (or its TTL updated) at start.
+    pub bucket: String,
+    /// How long a lease lives after it was last written: the bucket's
+    /// `max_age`. Consumers refresh their leases well within it. Default 10 s.
+    pub lease_ttl: Duration,
+    /// Encoding of the upstream stream. Default MessagePack.
+    pub upstream_encoding: Encoding,
+    /// How long the upstream connection stays after the last lease ended.
+    /// Default 5 s.
+    pub upstream_idle_linger: Duration,
+}
+
+impl RelayConfig {
+    /// A relay of `feed` from `upstream` as `credentials` to the NATS server
+    /// at `nats_url`, with the default bucket and TTL.
+    pub fn new(
+        nats_url: impl Into<String>,
+        upstream: Upstream,
+        credentials: Credentials,
+        feed: Feed,
+    ) -> Self {
+        Self {
+            nats_url: nats_url.into(),
+            upstream,
+            credentials,
+            feed,
+            bucket: DEFAULT_BUCKET.to_owned(),
+            lease_ttl: DEFAULT_LEASE_TTL,
+            upstream_encoding: Encoding::MsgPack,
+            upstream_idle_linger: Duration::from_secs(5),
+        }
+    }
+
+    /// Leases living `ttl` instead.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// Another lease bucket.
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = bucket.into();
+        self
+    }
+
+    /// Another upstream linger.
+    pub fn with_upstream_idle_linger(mut self, linger: Duration) -> Self {
+        self.upstream_idle_linger = linger;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let config = RelayConfig::new(
+            "nats://127.0.0.1:4222",
+            Upstream::alpaca_paper(),
+            Credentials::new("PKRELAY", "relay-secret"),
+            Feed::Iex,
+        );
+        let debug = format!("{config:?}");
+        assert!(debug.contains("PKRE"), "{debug}");
+        assert!(!debug.contains("relay-secret"), "{debug}");
+        assert!(config.lease_ttl <= Duration::from_secs(15));
+    }
+}

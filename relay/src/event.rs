@@ -1,0 +1,36 @@
+//! What a running relay reports besides its logs.
+
+use crate::LeaseError;
+
+/// Something a relay noticed, for whoever watches it
+/// ([`Relay::events`](crate::Relay::events)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayEvent {
+    /// A lease key is malformed (unknown channel, invalid symbol…): it is
+    /// ignored.
+    LeaseRejected {
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        error: LeaseError,
+    },
+    /// The live leases changed: how many there are now, of how many consumers.
+    Interest {
+        /// Live leases.
+        leases: usize,
+        /// Consumers holding them.
+        consumers: usize,
+    },
+    /// The upstream refused pairs a consumer leased (e.g. an unknown symbol).
+    Refused {
+        /// The consumer.
+        consumer: String,
+        /// The upstream's code, if any.
+        code: Option<u16>,
+        /// The upstream's message.
+        message: String,
+    },
+    /// The upstream stream's state changed (`connecting`, `live`, …).
+    UpstreamState(&'static str),
+}

@@ -1,0 +1,404 @@
+//! The relay's task: the lease watcher and the upstream stream in, the
+//! hub in between, NATS subjects out. It moves keys, commands and messages
+//! and decides nothing: [`Interest`] decides which sets the leases make,
+//! the hub what goes upstream and who wants a message.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::{self, kv};
+use futures::StreamExt;
+use tickwire_alpaca::{Channel, MarketData};
+use tickwire_core::Symbol;
+use tickwire_core::machine::{Event, State};
+use tickwire_fanout::{ClientId, ClientOutput, FanoutHub};
+use tickwire_proxy::upstream::{
+    FeedUpstream, UpstreamNews, UpstreamSettings, route, route_channel,
+};
+use tickwire_ws::StreamEvent;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::{Interest, RelayConfig, RelayError, RelayEvent, payload, subject};
+
+/// Events kept for a slow watcher of [`Relay::events`]; past it the
+/// oldest are dropped (the watcher's receiver reports how many).
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Most upstream events handled before the lease watcher is looked at again.
+const BATCH_EVENTS_MAX: usize = 512;
+
+/// A running relay of one feed: one upstream stream, published on NATS to
+/// whoever holds a lease.
+///
+/// ```no_run
+/// use tickwire_alpaca::Feed;
+/// use tickwire_core::Credentials;
+/// use tickwire_proxy::Upstream;
+/// use tickwire_relay::{Relay, RelayConfig};
+///
+/// # #[tokio::main] async fn main() -> Result<(), tickwire_relay::RelayError> {
+/// let config = RelayConfig::new(
+///     "nats://127.0.0.1:4222",
+///     Upstream::alpaca_paper(),
+///     Credentials::new("PK…", "…"),
+///     Feed::Iex,
+/// );
+/// let relay = Relay::start(config).await?;
+/// // … consumers write leases and read `tickwire.iex.<channel>.<SYMBOL>`
+/// relay.shutdown().await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Relay {
+    events: broadcast::Sender<RelayEvent>,
+    shutdown: watch::Sender<bool>,
+    /// The task, until its end was awaited.
+    task: Option<JoinHandle<Result<(), RelayError>>>,
+}
+
+impl Relay {
+    /// Connects to NATS, creates the lease bucket (or updates its TTL),
+    /// starts watching it and returns; the upstream connects with the
+    /// first lease.
+    ///
+    /// # Errors
+    /// NATS unreachable, or the bucket cannot be created or watched.
+    pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+        let client =
+            async_nats::connect(&config.nats_url)
+                .await
+                .map_err(|e| RelayError::Connect {
+                    url: config.nats_url.clone(),
+                    message: e.to_string(),
+                })?;
+        let bucket_error = |e: &dyn std::fmt::Display| RelayError::Bucket {
+            bucket: config.bucket.clone(),
+            message: e.to_string(),
+        };
+        let jetstream = jetstream::new(client.clone());
+        let store = jetstream
+            .create_or_update_key_value(kv::Config {
+                bucket: config.bucket.clone(),
+                history: 1,
+                max_age: config.lease_ttl,
+                // The server marks each expiry in the bucket, so that
+                // watchers hear of it (needs nats-server 2.11).
+                limit_markers: Some(config.lease_ttl.max(Duration::from_secs(1))),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| bucket_error(&e))?;
+        let leases = store
+            .watch_with_history(format!("{}.>", config.feed.name()))
+            .await
+            .map_err(|e| bucket_error(&e))?;
+
+        let mut settings = UpstreamSettings::new(
+            config.feed,
+            config.upstream.feed_url(config.feed),
+            config.credentials.clone(),
+        );
+        settings.encoding = config.upstream_encoding;
+        settings.idle_linger = config.upstream_idle_linger;
+        settings.name = format!("relay upstream {}", config.feed.path());
+
+        let (events, _) = broadcast::channel(EVENTS_CAPACITY);
+        let (shutdown, stop) = watch::channel(false);
+        let task = RelayTask {
+            interest: Interest::new(config.feed, config.lease_ttl),
+            hub: FanoutHub::new(),
+            upstream: FeedUpstream::new(settings),
+            client,
+            bucket: config.bucket.clone(),
+            events: events.clone(),
+            symbols: Vec::new(),
+            routed: Vec::new(),
+        };
+        tracing::info!(
+            feed = config.feed.name(),
+            bucket = %config.bucket,
+            lease_ttl_ms = config.lease_ttl.as_millis() as u64,
+            "relay started"
+        );
+        let task = tokio::spawn(task.run(leases, stop));
+        Ok(Self {
+            events,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// What the relay notices from now on (malformed leases, refusals,
+    /// upstream states). A receiver that falls more than 1,024 events
+    /// behind loses the oldest and is told how many.
+    pub fn events(&self) -> broadcast::Receiver<RelayEvent> {
+        self.events.subscribe()
+    }
+
+    /// Whether the relay has stopped (shut down or failed).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Waits until the relay stops by itself, which it does only on an
+    /// error (NATS gone for good, the upstream failed); returns at once if
+    /// it was already awaited. Cancel-safe.
+    ///
+    /// # Errors
+    /// Why it stopped.
+    pub async fn stopped(&mut self) -> Result<(), RelayError> {
+        let Some(task) = &mut self.task else {
+            return Ok(());
+        };
+        let result = task.await;
+        self.task = None;
+        result.map_err(|e| RelayError::Task(e.to_string()))?
+    }
+
+    /// Stops the relay: closes the upstream connection and waits for it.
+    ///
+    /// # Errors
+    /// Why the relay had already stopped, if it failed.
+    pub async fn shutdown(mut self) -> Result<(), RelayError> {
+        let _ = self.shutdown.send(true);
+        self.stopped().await
+    }
+}
+
+/// What woke the relay's task.
+enum Wake {
+    Stop,
+    Lease(Option<Result<kv::Entry, kv::WatcherError>>),
+    Upstream(UpstreamNews),
+    Timeout,
+}
+
+/// The relay's task and everything it owns.
+struct RelayTask {
+    interest: Interest,
+    hub: FanoutHub<Channel>,
+    upstream: FeedUpstream,
+    client: async_nats::Client,
+    bucket: String,
+    events: broadcast::Sender<RelayEvent>,
+    symbols: Vec<Symbol>,
+    routed: Vec<ClientId>,
+}
+
+impl RelayTask {
+    async fn run(
+        mut self,
+        mut leases: kv::Watch,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), RelayError> {
+        let result = loop {
+            let deadline = self.interest.poll_timeout();
+            let wake = tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => Wake::Stop,
+                entry = leases.next() => Wake::Lease(entry),
+                news = self.upstream.next() => Wake::Upstream(news),
+                () = sleep_until(deadline) => Wake::Timeout,
+            };
+            let step = match wake {
+                Wake::Stop => break Ok(()),
+                Wake::Lease(Some(Ok(entry))) => {
+                    self.handle_entry(&entry);
+                    Ok(())
+                }
+                Wake::Lease(Some(Err(error))) => {
+                    tracing::warn!(%error, "lease watcher error");
+                    Ok(())
+                }
+                Wake::Lease(None) => Err(RelayError::Bucket {
+                    bucket: self.bucket.clone(),
+                    message: "the lease watcher ended".to_owned(),
+                }),
+                Wake::Upstream(UpstreamNews::Outcome(token, outcome)) => {
+                    self.hub.handle_upstream_outcome(token, &outcome);
+                    Ok(())
+                }
+                Wake::Upstream(UpstreamNews::Event(event)) => self.handle_events(event).await,
+                Wake::Timeout => {
+                    self.interest.handle_timeout(Instant::now());
+                    Ok(())
+                }
+                // The enum is `non_exhaustive`; nothing else exists yet.
+                Wake::Upstream(_) => Ok(()),
+            };
+            if let Err(error) = step.and_then(|()| self.drain()) {
+                break Err(error);
+            }
+        };
+        if let Err(error) = &result {
+            tracing::error!(%error, "relay stopped");
+        }
+        self.upstream.shutdown().await;
+        let _ = self.client.flush().await;
+        result
+    }
+
+    /// Turns a lease entry into interest.
+    fn handle_entry(&mut self, entry: &kv::Entry) {
+        match entry.operation {
+            kv::Operation::Put => {
+                let age = age(entry.created.unix_timestamp_nanos());
+                if let Err(error) = self.interest.handle_put(Instant::now(), &entry.key, age) {
+                    tracing::warn!(%error, "lease ignored");
+                    let _ = self.events.send(RelayEvent::LeaseRejected {
+                        key: entry.key.clone(),
+                        error,
+                    });
+                }
+            }
+            kv::Operation::Delete | kv::Operation::Purge => self.interest.handle_delete(&entry.key),
+        }
+    }
+
+    /// Applies interest changes to the hub, performs its upstream commands
+    /// and reports refusals.
+    fn drain(&mut self) -> Result<(), RelayError> {
+        let mut changed = false;
+        while let Some(change) = self.interest.poll_change() {
+            change.apply(&mut self.hub);
+            changed = true;
+        }
+        if changed {
+            tracing::debug!(
+                leases = self.interest.lease_count(),
+                consumers = self.interest.consumer_count(),
+                "interest changed"
+            );
+            let _ = self.events.send(RelayEvent::Interest {
+                leases: self.interest.lease_count(),
+                consumers: self.interest.consumer_count(),
+            });
+        }
+        self.upstream
+            .perform(&mut self.hub)
+            .map_err(|e| RelayError::Upstream(e.to_string()))?;
+        while let Some(output) = self.hub.poll_client() {
+            if let ClientOutput::Refused {
+                client,
+                code,
+                message,
+            } = output
+            {
+                let consumer = self.interest.consumer(client).unwrap_or("?").to_owned();
+                tracing::warn!(%consumer, ?code, %message, "upstream refused leased pairs");
+                let _ = self.events.send(RelayEvent::Refused {
+                    consumer,
+                    code,
+                    message,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles `first` and the upstream events queued behind it.
+    async fn handle_events(
+        &mut self,
+        first: Option<StreamEvent<MarketData>>,
+    ) -> Result<(), RelayError> {
+        let Some(first) = first else {
+            return Err(RelayError::UpstreamFailed(
+                "the upstream stream stopped".to_owned(),
+            ));
+        };
+        self.handle_event(first).await?;
+        for _ in 1..BATCH_EVENTS_MAX {
+            let Some(next) = self.upstream.try_next_event() else {
+                break;
+            };
+            self.handle_event(next).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, event: StreamEvent<MarketData>) -> Result<(), RelayError> {
+        let event = match event {
+            StreamEvent::Machine(event) => event,
+            // What the upstream fetched again after a gap: consumers missed it too.
+            StreamEvent::Recovered(message) => Event::Data(message),
+            StreamEvent::Dropped { count, .. } => {
+                tracing::warn!(count, "upstream data dropped before the relay read it");
+                return Ok(());
+            }
+            StreamEvent::RecoveryFailed { reason } => {
+                tracing::warn!(%reason, "what the upstream gap hid may be missing");
+                return Ok(());
+            }
+        };
+        match event {
+            Event::Data(message) => self.publish(&message).await,
+            Event::StateChanged(state) => {
+                tracing::info!(state = state.name(), "upstream state");
+                let _ = self.events.send(RelayEvent::UpstreamState(state.name()));
+                if let State::Failed { error } = &state {
+                    return Err(RelayError::UpstreamFailed(error.to_string()));
+                }
+            }
+            Event::Refused {
+                channel,
+                symbols,
+                code,
+                message,
+            } => self
+                .hub
+                .handle_upstream_refused(channel, &symbols, code, &message),
+            Event::Gap { epoch, .. } => {
+                tracing::info!(%epoch, "upstream connection lost");
+            }
+            Event::Resumed {
+                epoch, lost_for, ..
+            } => {
+                tracing::info!(%epoch, lost_ms = lost_for.as_millis() as u64, "upstream resumed");
+            }
+            Event::Error { error, fatal: true } => {
+                return Err(RelayError::UpstreamFailed(error.to_string()));
+            }
+            Event::Error {
+                error,
+                fatal: false,
+            } => tracing::debug!(%error, "upstream error"),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Publishes `message` on the subject of each of its symbols, if a
+    /// lease wants it.
+    async fn publish(&mut self, message: &MarketData) {
+        route(&self.hub, message, &mut self.symbols, &mut self.routed);
+        if self.routed.is_empty() {
+            return;
+        }
+        let Some(channel) = route_channel(message) else {
+            return;
+        };
+        let bytes = payload(message);
+        let feed = self.interest.feed();
+        for symbol in &self.symbols {
+            let subject = subject::data_subject(feed, channel, symbol);
+            if let Err(error) = self.client.publish(subject, bytes.clone()).await {
+                tracing::warn!(%error, "publish failed");
+            }
+        }
+    }
+}
+
+/// How long ago a time given in Unix nanoseconds was; zero if ahead.
+fn age(unix_nanos: i128) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    u64::try_from(now.saturating_sub(unix_nanos)).map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Sleeps until `deadline`; pending for ever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
