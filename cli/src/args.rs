@@ -139,13 +139,9 @@ pub(crate) struct TradesArgs {
     pub(crate) view: ViewArgs,
 }
 
-/// Where to connect and as whom (shared by `watch` and `trades`).
+/// An Alpaca account's key pair (the upstream's, for `proxy` and `relay`).
 #[derive(Debug, Args)]
-pub(crate) struct ConnectionArgs {
-    /// Full endpoint URL (ws:// or wss://); overrides the feed or account choice.
-    #[arg(long, value_parser = parse_url, value_name = "URL")]
-    pub(crate) url: Option<String>,
-
+pub(crate) struct KeyPairArgs {
     /// API key id [env: APCA_API_KEY_ID].
     #[arg(long, value_name = "KEY")]
     pub(crate) key: Option<String>,
@@ -153,6 +149,17 @@ pub(crate) struct ConnectionArgs {
     /// API secret key [env: APCA_API_SECRET_KEY].
     #[arg(long, value_name = "SECRET")]
     pub(crate) secret: Option<SecretArg>,
+}
+
+/// Where to connect and as whom (shared by `watch` and `trades`).
+#[derive(Debug, Args)]
+pub(crate) struct ConnectionArgs {
+    /// Full endpoint URL (ws:// or wss://); overrides the feed or account choice.
+    #[arg(long, value_parser = parse_url, value_name = "URL")]
+    pub(crate) url: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) key_pair: KeyPairArgs,
 
     /// Also trust the CA certificates in this PEM file for wss:// (repeat
     /// for several; SSL_CERT_FILE is read too).
@@ -262,13 +269,9 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_parser = parse_url, value_name = "URL", requires = "data_upstream")]
     pub(crate) trading_upstream: Option<String>,
 
-    /// Upstream API key id [env: APCA_API_KEY_ID].
-    #[arg(long, value_name = "KEY")]
-    pub(crate) key: Option<String>,
-
-    /// Upstream API secret key [env: APCA_API_SECRET_KEY].
-    #[arg(long, value_name = "SECRET")]
-    pub(crate) secret: Option<SecretArg>,
+    /// The upstream account's key pair.
+    #[command(flatten)]
+    pub(crate) key_pair: KeyPairArgs,
 
     /// A key pair downstream clients authenticate with, as KEY:SECRET
     /// (repeatable) [default: one generated pair, printed at start].
@@ -305,13 +308,9 @@ pub(crate) struct RelayArgs {
     #[arg(long, value_parser = parse_url, value_name = "URL")]
     pub(crate) upstream: Option<String>,
 
-    /// Upstream API key id [env: APCA_API_KEY_ID].
-    #[arg(long, value_name = "KEY")]
-    pub(crate) key: Option<String>,
-
-    /// Upstream API secret key [env: APCA_API_SECRET_KEY].
-    #[arg(long, value_name = "SECRET")]
-    pub(crate) secret: Option<SecretArg>,
+    /// The upstream account's key pair.
+    #[command(flatten)]
+    pub(crate) key_pair: KeyPairArgs,
 
     /// The feed relayed.
     #[arg(long, value_enum, default_value_t = Feed::Iex)]

@@ -16,8 +16,8 @@ use tickwire_ws::TlsTrust;
 use tickwire_ws::SlowConsumerPolicy;
 
 use crate::args::{
-    ConnectionArgs, EncodingArg, Feed, LimitArgs, MarketSourceArgs, RecordArgs, RecordFormat,
-    SlowConsumerArg, TradesArgs, ViewArgs, WatchArgs,
+    ConnectionArgs, EncodingArg, Feed, KeyPairArgs, LimitArgs, MarketSourceArgs, RecordArgs,
+    RecordFormat, SlowConsumerArg, TradesArgs, ViewArgs, WatchArgs,
 };
 use crate::error::CliError;
 use crate::secret_arg::SecretArg;
@@ -247,19 +247,18 @@ pub(crate) fn credentials(
     args: &ConnectionArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Credentials>, CliError> {
-    key_pair(args.key.as_ref(), args.secret.as_ref(), env)
+    key_pair(&args.key_pair, env)
 }
 
 /// Reads a key pair from `--key`/`--secret` values, then the environment;
 /// as [`credentials`].
 pub(crate) fn key_pair(
-    key: Option<&String>,
-    secret: Option<&SecretArg>,
+    args: &KeyPairArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Credentials>, CliError> {
     let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
-    let key = non_empty(key.cloned()).or_else(|| non_empty(env(KEY_ID_ENV)));
-    let secret = non_empty(secret.cloned().map(SecretArg::into_inner))
+    let key = non_empty(args.key.clone()).or_else(|| non_empty(env(KEY_ID_ENV)));
+    let secret = non_empty(args.secret.clone().map(SecretArg::into_inner))
         .or_else(|| non_empty(env(SECRET_KEY_ENV)));
     match (key, secret) {
         (Some(key), Some(secret)) => Ok(Some(Credentials::new(key, secret))),

@@ -55,15 +55,15 @@ async fn a_lease_brings_its_quotes_from_the_relay_command() {
     }
 
     let client = async_nats::connect(&url).await.expect("connect");
-    let leases = jetstream::new(client.clone())
-        .get_key_value("tickwire-interest")
-        .await
-        .expect("the relay created the lease bucket");
     let mut quotes = client
         .subscribe("tickwire.iex.quotes.>")
         .await
         .expect("subscribe");
     client.flush().await.expect("flush");
+    let leases = jetstream::new(client.clone())
+        .get_key_value("tickwire-interest")
+        .await
+        .expect("the relay created the lease bucket");
     leases
         .put("iex.quotes.AAPL.cli-test", "".into())
         .await

@@ -36,6 +36,18 @@ async fn nats_server() -> NatsServer {
 }
 
 /// A simulated exchange quoting every stock every 10 ms.
+/// The relay of `server`'s iex feed through `nats`, leases living `ttl`.
+fn relay_config(nats: &NatsServer, server: &LoopbackServer, ttl: Duration) -> RelayConfig {
+    RelayConfig::new(
+        nats.url(),
+        Upstream::base(&format!("ws://{}", server.local_addr())),
+        Credentials::new(KEY, SECRET),
+        Feed::Iex,
+    )
+    .with_lease_ttl(ttl)
+    .with_upstream_idle_linger(Duration::from_millis(100))
+}
+
 async fn exchange() -> LoopbackServer {
     let mut market = MarketConfig::default();
     market.tick = Duration::from_millis(10);
@@ -114,14 +126,7 @@ async fn leased_symbols_are_published_and_released_upstream() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let config = RelayConfig::new(
-        nats.url(),
-        Upstream::base(&format!("ws://{}", server.local_addr())),
-        Credentials::new(KEY, SECRET),
-        Feed::Iex,
-    )
-    .with_lease_ttl(LEASE_TTL)
-    .with_upstream_idle_linger(Duration::from_millis(100));
+    let config = relay_config(&nats, &server, LEASE_TTL);
     let relay = Relay::start(config).await.expect("the relay starts");
     let mut events = relay.events();
 
@@ -251,14 +256,7 @@ async fn leases_from_before_the_start_count_and_shared_pairs_stay_while_one_hold
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let config = RelayConfig::new(
-        nats.url(),
-        Upstream::base(&format!("ws://{}", server.local_addr())),
-        Credentials::new(KEY, SECRET),
-        Feed::Iex,
-    )
-    .with_lease_ttl(Duration::from_secs(30))
-    .with_upstream_idle_linger(Duration::from_millis(100));
+    let config = relay_config(&nats, &server, Duration::from_secs(30));
 
     // The bucket and two consumers' leases exist before this relay starts.
     let first = Relay::start(config.clone())

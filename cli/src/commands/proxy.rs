@@ -87,7 +87,7 @@ pub(crate) async fn run(
 /// The upstream: the given URLs, Alpaca's hosts with credentials, or the
 /// embedded simulated exchange when there are neither.
 async fn plan(args: &ProxyArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, CliError> {
-    let credentials = key_pair(args.key.as_ref(), args.secret.as_ref(), env)?;
+    let credentials = key_pair(&args.key_pair, env)?;
     let given = match (&args.upstream, &args.data_upstream, &args.trading_upstream) {
         (Some(base), _, _) => Some((Upstream::base(base), base.clone())),
         (None, Some(data), Some(trading)) => {
@@ -260,8 +260,10 @@ mod tests {
             upstream: None,
             data_upstream: None,
             trading_upstream: None,
-            key: None,
-            secret: None,
+            key_pair: crate::args::KeyPairArgs {
+                key: None,
+                secret: None,
+            },
             client_keys: keys,
             live: false,
             metrics_listen: "127.0.0.1:0".parse().expect("an address"),

@@ -19,7 +19,7 @@ pub(crate) async fn run(
     args: RelayArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), CliError> {
-    let credentials = key_pair(args.key.as_ref(), args.secret.as_ref(), env)?;
+    let credentials = key_pair(&args.key_pair, env)?;
     let (upstream, credentials, described, embedded) = match (&args.upstream, credentials) {
         (Some(base), Some(credentials)) => (Upstream::base(base), credentials, base.clone(), None),
         (Some(_), None) => {
