@@ -6,7 +6,10 @@
 //! ```
 //!
 //! It runs offline against a simulated exchange on 127.0.0.1 whose account
-//! places an order every 300 ms. Against Alpaca, build the stream of
+//! places an order every 300 ms. After a disconnection the stream also
+//! delivers, once, the order states it missed (`StreamEvent::Recovered`,
+//! fetched from the REST order list); `common::next_event` hands them on as
+//! data. Against Alpaca, build the stream of
 //! `TradingEndpoint::Paper` instead and drop `.key_pair(..)`: the
 //! credentials then come from `APCA_API_KEY_ID` / `APCA_API_SECRET_KEY`.
 

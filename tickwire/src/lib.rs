@@ -17,7 +17,10 @@
 //! the connection was lost (`lost_at`), when it was live again
 //! (`resumed_at`) and the own timestamp of the last data message before the
 //! loss (`last_data_at`), so that Alpaca's REST API can be asked for exactly
-//! the window that was missed.
+//! the window that was missed. A [`TradingStream`] does that itself: after
+//! each gap it lists the account's orders over REST and delivers each order
+//! state the gap hid, once, as [`StreamEvent::Recovered`] (turn it off with
+//! `reconcile(false)` on its builder).
 //!
 //! ```
 //! use futures::StreamExt;

@@ -48,7 +48,8 @@ pub(crate) fn reconcile_stage(
     }
     let (results_tx, results) = mpsc::unbounded_channel();
     let mut ready = VecDeque::new();
-    let rest = RestClient::new(rest_url, setup.config, &setup.options.ws.tls_trust)
+    let ws = &setup.options.ws;
+    let rest = RestClient::build(rest_url, setup.config, &ws.tls_trust, ws.allow_insecure)
         .inspect_err(|error| {
             tracing::warn!(%error, "order reconciliation is off");
             ready.push_back(StreamEvent::RecoveryFailed {

@@ -59,6 +59,17 @@ impl RestClient {
     /// A client for the API at `base_url` (`https://…`; `http://` only on a
     /// loopback address), with `config`'s credentials and backoff policy.
     pub fn new(base_url: &str, config: &MachineConfig, tls: &TlsTrust) -> Result<Self, RestError> {
+        Self::build(base_url, config, tls, false)
+    }
+
+    /// As [`new`](Self::new); `allow_insecure` also accepts `http://` to
+    /// another machine (a stream built with `allow_insecure(true)`).
+    pub(crate) fn build(
+        base_url: &str,
+        config: &MachineConfig,
+        tls: &TlsTrust,
+        allow_insecure: bool,
+    ) -> Result<Self, RestError> {
         let refused = |reason: String| RestError {
             request: base_url.to_owned(),
             reason,
@@ -68,7 +79,7 @@ impl RestClient {
         let host = url.host_str().unwrap_or_default();
         match url.scheme() {
             "https" => {}
-            "http" if is_loopback_host(host) => {}
+            "http" if allow_insecure || is_loopback_host(host) => {}
             "http" => {
                 return Err(refused(format!(
                     "refusing to send credentials over plain http:// to {host}: use https://"
