@@ -218,25 +218,12 @@ impl OrderReconciler {
 
     /// Keeps track of which orders are open, and since when.
     fn note(&mut self, order: &Order) {
-        if is_final(&order.status) {
+        if order.status.is_closed() {
             self.open.remove(&order.id);
         } else {
             self.open.insert(order.id.clone(), order.submitted_at);
         }
     }
-}
-
-/// Whether an order in this status can change no more.
-fn is_final(status: &OrderStatus) -> bool {
-    matches!(
-        status,
-        OrderStatus::Filled
-            | OrderStatus::Canceled
-            | OrderStatus::Expired
-            | OrderStatus::Replaced
-            | OrderStatus::Rejected
-            | OrderStatus::DoneForDay
-    )
 }
 
 /// The update that reports `order`'s latest state: the event its status

@@ -270,6 +270,24 @@ wire_enum! {
     }
 }
 
+impl OrderStatus {
+    /// Whether the order can change no more: filled, canceled, expired,
+    /// replaced or rejected (what the REST list's `status=closed` returns).
+    /// `done_for_day` is not: the order may trade again the next day.
+    ///
+    /// ```
+    /// use tickwire_alpaca::OrderStatus;
+    /// assert!(OrderStatus::Filled.is_closed());
+    /// assert!(!OrderStatus::DoneForDay.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self,
+            Self::Filled | Self::Canceled | Self::Expired | Self::Replaced | Self::Rejected
+        )
+    }
+}
+
 wire_enum! {
     /// Asset class.
     pub enum AssetClass {

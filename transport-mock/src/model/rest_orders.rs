@@ -2,7 +2,7 @@
 //! sans-I/O answer (query in, status and JSON body out), with the REST
 //! API's parameters and paging: a list by submission time, no page tokens.
 
-use tickwire_alpaca::{Order, OrderSide, OrderStatus};
+use tickwire_alpaca::{Order, OrderSide};
 use tickwire_core::Timestamp;
 
 use super::Exchange;
@@ -165,14 +165,7 @@ impl OrdersQuery {
     }
 
     fn wants(&self, order: &Order) -> bool {
-        let closed = matches!(
-            order.status,
-            OrderStatus::Filled
-                | OrderStatus::Canceled
-                | OrderStatus::Expired
-                | OrderStatus::Replaced
-                | OrderStatus::Rejected
-        );
+        let closed = order.status.is_closed();
         let status = match self.status {
             StatusFilter::Open => !closed,
             StatusFilter::Closed => closed,
