@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Sleep;
 use tracing::Instrument;
 
-use tickwire_core::machine::{Action, ConnectionEpoch, Event, Machine, RequestId, State};
+use tickwire_core::machine::{
+    Action, ConnectionEpoch, Event, Machine, RequestId, State, SubscriptionOutcome,
+};
 use tickwire_core::protocol::{Dialect, SubscriptionOp};
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
 
@@ -327,51 +329,27 @@ impl<D: Dialect> Core<D> {
         // Verdicts are handed out after the whole drain, so that a caller who
         // wakes up on one already sees the state that came with it.
         let mut settled = Vec::new();
-        while let Some(event) = self.machine.poll_event() {
-            // Only reachable while reading for progress with a full queue
-            // (see SlowConsumerPolicy::Backpressure): count, don't hoard.
-            if (self.shedding || self.outbox.len() >= self.queue.capacity()) && is_droppable(&event)
-            {
-                self.queue.note_dropped(1);
-                continue;
+        let room = self.queue.capacity().saturating_sub(self.outbox.len());
+        if !self.shedding && self.machine.pending_events().len() <= room {
+            // Everything fits: look at each in place, then move the whole run
+            // at once (one copy per event instead of three).
+            for event in self.machine.pending_events() {
+                observe(event, &self.state, &mut self.replies, &mut settled);
             }
-            match &event {
-                Event::StateChanged(state) => {
-                    tracing::info!(state = state.name(), "state");
-                    self.state.send_replace(state.clone());
+            self.machine.take_events_into(self.outbox.events_mut());
+        } else {
+            while let Some(event) = self.machine.poll_event() {
+                // Only reachable while reading for progress with a full queue
+                // (see SlowConsumerPolicy::Backpressure): count, don't hoard.
+                if (self.shedding || self.outbox.len() >= self.queue.capacity())
+                    && is_droppable(&event)
+                {
+                    self.queue.note_dropped(1);
+                    continue;
                 }
-                Event::Subscription {
-                    request, outcome, ..
-                } => {
-                    if let Some(at) = self.replies.iter().position(|(id, _)| id == request) {
-                        let (_, reply) = self.replies.swap_remove(at);
-                        settled.push((reply, outcome.clone()));
-                    }
-                }
-                Event::Refused {
-                    channel,
-                    symbols,
-                    code,
-                    ..
-                } => {
-                    tracing::warn!(%channel, count = symbols.len(), ?code, "server refused symbols");
-                }
-                Event::Error { error, fatal: true } => tracing::error!(%error, "stream failed"),
-                Event::Error {
-                    error,
-                    fatal: false,
-                } => tracing::warn!(%error, "stream error"),
-                Event::Gap { epoch, .. } => {
-                    tracing::info!(%epoch, "gap: the stream is no longer live")
-                }
-                Event::Resumed {
-                    epoch, lost_for, ..
-                } => {
-                    tracing::info!(%epoch, lost_ms = lost_for.as_millis() as u64, "resumed");
-                }
-                Event::Data(_) | Event::Confirmed(_) | Event::Unknown { .. } => {}
+                observe(&event, &self.state, &mut self.replies, &mut settled);
+                self.outbox.push(event);
             }
-            self.outbox.push(event);
         }
         for (reply, outcome) in settled {
             let _ = reply.send(Ok(outcome));
@@ -460,5 +438,52 @@ impl<D: Dialect> Core<D> {
         for (_, reply) in self.replies.drain(..) {
             drop(reply);
         }
+    }
+}
+
+/// What the driver does with an event on its way to the application: the
+/// state to the watch, a verdict to the command awaiting it (into `settled`),
+/// and a log line for what an operator should see.
+fn observe<D, C: std::fmt::Display>(
+    event: &Event<D, C>,
+    state_watch: &watch::Sender<State>,
+    replies: &mut Vec<(RequestId, oneshot::Sender<Reply>)>,
+    settled: &mut Vec<(oneshot::Sender<Reply>, SubscriptionOutcome)>,
+) {
+    match event {
+        Event::StateChanged(state) => {
+            tracing::info!(state = state.name(), "state");
+            state_watch.send_replace(state.clone());
+        }
+        Event::Subscription {
+            request, outcome, ..
+        } => {
+            if let Some(at) = replies.iter().position(|(id, _)| id == request) {
+                let (_, reply) = replies.swap_remove(at);
+                settled.push((reply, outcome.clone()));
+            }
+        }
+        Event::Refused {
+            channel,
+            symbols,
+            code,
+            ..
+        } => {
+            tracing::warn!(%channel, count = symbols.len(), ?code, "server refused symbols");
+        }
+        Event::Error { error, fatal: true } => tracing::error!(%error, "stream failed"),
+        Event::Error {
+            error,
+            fatal: false,
+        } => tracing::warn!(%error, "stream error"),
+        Event::Gap { epoch, .. } => {
+            tracing::info!(%epoch, "gap: the stream is no longer live")
+        }
+        Event::Resumed {
+            epoch, lost_for, ..
+        } => {
+            tracing::info!(%epoch, lost_ms = lost_for.as_millis() as u64, "resumed");
+        }
+        Event::Data(_) | Event::Confirmed(_) | Event::Unknown { .. } => {}
     }
 }

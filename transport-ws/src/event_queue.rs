@@ -91,6 +91,11 @@ impl<T, C> Outbox<T, C> {
         self.events.push_back(event);
     }
 
+    /// The events, to add to in bulk.
+    pub(crate) fn events_mut(&mut self) -> &mut VecDeque<Event<T, C>> {
+        &mut self.events
+    }
+
     /// Charges the events the bytes of a frame they came from.
     pub(crate) fn charge(&mut self, bytes: usize) {
         self.bytes = self.bytes.saturating_add(bytes);

@@ -295,6 +295,21 @@ impl<D: Dialect> Machine<D> {
         self.events.pop_front()
     }
 
+    /// The events [`poll_event`](Self::poll_event) would hand out, oldest
+    /// first, left in place.
+    pub fn pending_events(
+        &self,
+    ) -> impl ExactSizeIterator<Item = &Event<D::Data, D::Channel>> + '_ {
+        self.events.iter()
+    }
+
+    /// Moves every pending event to the back of `out`, oldest first: what
+    /// polling each with [`poll_event`](Self::poll_event) and pushing it would
+    /// do, in one copy of the whole run.
+    pub fn take_events_into(&mut self, out: &mut VecDeque<Event<D::Data, D::Channel>>) {
+        out.append(&mut self.events);
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
