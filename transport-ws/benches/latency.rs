@@ -119,7 +119,7 @@ fn main() {
     report.context(json!({ "seconds_per_run": seconds, "rounds": rounds }));
     report.line(" quotes/s client         p50      p99    p99.9       max  late p99       rate");
     let clients = [Client::Tickwire, Client::Naive];
-    let runtime = support::runtime();
+    let runtime = support::runtime_with_workers(args.value("workers", 2));
     let exchange = BenchExchange::start();
     for rate in rates {
         let mut best: [Option<Run>; 2] = [None, None];

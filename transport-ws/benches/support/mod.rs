@@ -17,8 +17,13 @@ pub(crate) mod report;
 /// The runtime the clients run on: two workers, as on the 2-core machine
 /// the budgets are set for.
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    runtime_with_workers(2)
+}
+
+/// The runtime the clients run on, with `workers` worker threads.
+pub(crate) fn runtime_with_workers(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("runtime")
