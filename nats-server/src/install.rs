@@ -52,6 +52,7 @@ pub fn install(target_tmp: &Path) -> Result<Installed, Error> {
 fn build(target_tmp: &Path, venv: &Path) -> Result<(), Error> {
     fs::create_dir_all(target_tmp)
         .map_err(|e| Error(format!("cannot create {}: {e}", target_tmp.display())))?;
+    remove_abandoned_stagings(target_tmp);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -73,6 +74,29 @@ fn build(target_tmp: &Path, venv: &Path) -> Result<(), Error> {
                 "cannot move the nats-server install into {}: {error}",
                 venv.display()
             )))
+        }
+    }
+}
+
+/// Removes the staging folders of installs whose process is gone (killed
+/// mid-install): `nats-server-venv.partial-PID-…` with no `/proc/PID`.
+fn remove_abandoned_stagings(target_tmp: &Path) {
+    let Ok(entries) = fs::read_dir(target_tmp) else {
+        return;
+    };
+    let prefix = format!("{VENV}.partial-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(&prefix))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -178,7 +202,7 @@ fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_version;
+    use super::{VENV, parse_version, remove_abandoned_stagings};
 
     #[test]
     fn versions_are_read_from_the_servers_line() {
@@ -189,5 +213,23 @@ mod tests {
         );
         assert_eq!(parse_version("nats-server: 2.11"), None);
         assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn stagings_of_dead_processes_are_removed_and_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("tickwire-stagings-{}", std::process::id()));
+        let live = dir.join(format!("{VENV}.partial-{}-1", std::process::id()));
+        // Above the kernel's largest pid (2^22): no such process.
+        let dead = dir.join(format!("{VENV}.partial-4194999-2"));
+        let other = dir.join("unrelated-4194999");
+        for path in [&live, &dead, &other] {
+            std::fs::create_dir_all(path).expect("create");
+        }
+        remove_abandoned_stagings(&dir);
+        let (kept_live, kept_dead, kept_other) = (live.exists(), dead.exists(), other.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(kept_live, "a running install's staging was removed");
+        assert!(!kept_dead, "a dead install's staging was kept");
+        assert!(kept_other, "a folder that is no staging was removed");
     }
 }
