@@ -143,10 +143,9 @@ impl<C: ChannelKind> SubscriptionSet<C> {
             .chunks
             .partition_point(|chunk| cmp_pair(last(chunk), channel, &symbol) == Ordering::Less)
             .min(end);
-        let at = match self.chunks[index].binary_search_by(|pair| cmp_pair(pair, channel, &symbol))
-        {
-            Ok(_) => return false,
-            Err(at) => at,
+        let Err(at) = self.chunks[index].binary_search_by(|pair| cmp_pair(pair, channel, &symbol))
+        else {
+            return false;
         };
         let chunk = Arc::make_mut(&mut self.chunks[index]);
         chunk.insert(at, (channel, symbol));
