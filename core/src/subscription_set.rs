@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::iter::FusedIterator;
+use std::iter::{FusedIterator, Peekable};
 use std::sync::Arc;
 
 use crate::{ChannelKind, Symbol};
@@ -12,9 +12,11 @@ use crate::{ChannelKind, Symbol};
 /// Used for the desired set (what the application asked for), the confirmed
 /// set (what the server's last acknowledgement said) and request diffs.
 /// Pairs are kept sorted by channel then symbol, so iterating, comparing
-/// and diffing two sets are linear walks. Clones share the pairs until one
-/// of them changes: a server's acknowledgement, the machine's confirmed set
-/// and the event that reports it are one list.
+/// and diffing two sets are linear walks. They are held in chunks of at
+/// most a few hundred, which clones share until one of them changes a
+/// chunk: a server's acknowledgement, the machine's confirmed set and the
+/// event that reports it are one list, and a set of thousands with a few
+/// hundred pairs added copies the chunks those land in, not the set.
 ///
 /// ```
 /// use tickwire_core::{ChannelKind, Symbol, SubscriptionSet};
@@ -30,11 +32,21 @@ use crate::{ChannelKind, Symbol};
 /// assert_eq!(set.len(), 1);
 /// # Ok::<(), tickwire_core::InvalidSymbol>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SubscriptionSet<C> {
-    /// Strictly ascending; shared by clones until one changes.
-    pairs: Arc<Vec<(C, Symbol)>>,
+    /// Non-empty chunks, strictly ascending across them; each shared by
+    /// clones until one changes it.
+    chunks: Vec<Chunk<C>>,
 }
+
+/// Pairs of a set, in order.
+type Chunk<C> = Arc<Vec<(C, Symbol)>>;
+
+/// Most pairs in a chunk (a few in tests, so that small sets span chunks).
+const CHUNK_MAX: usize = if cfg!(test) { 4 } else { 256 };
+
+/// A place in a set: a chunk and a position in it, or past the end.
+type Cursor = (usize, usize);
 
 /// Orders a stored pair against a (channel, symbol) key without building one.
 #[inline]
@@ -42,11 +54,58 @@ fn cmp_pair<C: Ord>(pair: &(C, Symbol), channel: C, symbol: &Symbol) -> Ordering
     pair.0.cmp(&channel).then_with(|| pair.1.cmp(symbol))
 }
 
+/// The last pair of a chunk (chunks are never empty).
+#[inline]
+fn last<C>(chunk: &Chunk<C>) -> &(C, Symbol) {
+    &chunk[chunk.len() - 1]
+}
+
 impl<C> Default for SubscriptionSet<C> {
     fn default() -> Self {
-        Self {
-            pairs: Arc::default(),
+        Self { chunks: Vec::new() }
+    }
+}
+
+impl<C> SubscriptionSet<C> {
+    /// Whether this set and `other` are clones that share their pairs.
+    pub(crate) fn shares_pairs_with(&self, other: &Self) -> bool {
+        self.chunks.len() == other.chunks.len()
+            && self
+                .chunks
+                .iter()
+                .zip(&other.chunks)
+                .all(|(mine, theirs)| Arc::ptr_eq(mine, theirs))
+    }
+
+    /// Every pair, in order.
+    fn pairs(&self) -> Pairs<'_, C> {
+        self.range(self.cursor_at(0), self.end())
+    }
+
+    /// The cursor past the last pair.
+    fn end(&self) -> Cursor {
+        (self.chunks.len(), 0)
+    }
+
+    /// The cursor at position `index` (past the end if there is none).
+    fn cursor_at(&self, mut index: usize) -> Cursor {
+        for (chunk, pairs) in self.chunks.iter().enumerate() {
+            if index < pairs.len() {
+                return (chunk, index);
+            }
+            index -= pairs.len();
         }
+        self.end()
+    }
+
+    /// The pairs from `start` up to `end`.
+    fn range(&self, (chunk, offset): Cursor, (end, end_offset): Cursor) -> Pairs<'_, C> {
+        let pairs = |chunk: usize| self.chunks.get(chunk).map_or(&[][..], |c| &c[..]);
+        if chunk >= end {
+            return Pairs::new(&pairs(chunk)[offset..end_offset.max(offset)], &[], &[]);
+        }
+        let middle = &self.chunks[chunk + 1..end];
+        Pairs::new(&pairs(chunk)[offset..], middle, &pairs(end)[..end_offset])
     }
 }
 
@@ -56,100 +115,76 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         Self::default()
     }
 
-    /// The pairs, to change: copied first if a clone shares them.
-    fn pairs_mut(&mut self) -> &mut Vec<(C, Symbol)> {
-        Arc::make_mut(&mut self.pairs)
+    /// A set of these pairs, which must be strictly ascending.
+    fn from_sorted(pairs: Vec<(C, Symbol)>) -> Self {
+        if pairs.len() <= CHUNK_MAX {
+            let chunks = if pairs.is_empty() {
+                Vec::new()
+            } else {
+                vec![Arc::new(pairs)]
+            };
+            return Self { chunks };
+        }
+        let mut out = Chunker::default();
+        out.extend(&pairs);
+        Self {
+            chunks: out.finish(),
+        }
     }
 
     /// Adds a pair; returns whether it was new.
     pub fn insert(&mut self, channel: C, symbol: Symbol) -> bool {
-        // Servers list symbols in order: appending is the common case.
-        let after_last = self
-            .pairs
-            .last()
-            .is_none_or(|last| cmp_pair(last, channel, &symbol) == Ordering::Less);
-        if after_last {
-            self.pairs_mut().push((channel, symbol));
+        let Some(end) = self.chunks.len().checked_sub(1) else {
+            self.chunks.push(Arc::new(vec![(channel, symbol)]));
             return true;
+        };
+        // The chunk that holds the pair's place, or the last one past them all.
+        let index = self
+            .chunks
+            .partition_point(|chunk| cmp_pair(last(chunk), channel, &symbol) == Ordering::Less)
+            .min(end);
+        let Err(at) = self.chunks[index].binary_search_by(|pair| cmp_pair(pair, channel, &symbol))
+        else {
+            return false;
+        };
+        let chunk = Arc::make_mut(&mut self.chunks[index]);
+        chunk.insert(at, (channel, symbol));
+        if chunk.len() > CHUNK_MAX {
+            let tail = chunk.split_off(chunk.len() / 2);
+            self.chunks.insert(index + 1, Arc::new(tail));
         }
-        match self.search(channel, &symbol) {
-            Ok(_) => false,
-            Err(index) => {
-                self.pairs_mut().insert(index, (channel, symbol));
-                true
-            }
-        }
+        true
     }
 
     /// Removes a pair; returns whether it was present.
     pub fn remove(&mut self, channel: C, symbol: &Symbol) -> bool {
-        match self.search(channel, symbol) {
-            Ok(index) => {
-                self.pairs_mut().remove(index);
-                true
-            }
-            Err(_) => false,
+        let index = self
+            .chunks
+            .partition_point(|chunk| cmp_pair(last(chunk), channel, symbol) == Ordering::Less);
+        let Some(chunk) = self.chunks.get_mut(index) else {
+            return false;
+        };
+        let Ok(at) = chunk.binary_search_by(|pair| cmp_pair(pair, channel, symbol)) else {
+            return false;
+        };
+        if chunk.len() == 1 {
+            self.chunks.remove(index);
+        } else {
+            Arc::make_mut(chunk).remove(at);
         }
+        true
     }
 
     /// Adds the pairs of `channel` with these symbols, which must be
-    /// strictly ascending: one merge of the two sorted lists (one by one,
-    /// each insertion would move the set's tail).
+    /// strictly ascending: one merge into the chunks they land in.
     pub(crate) fn insert_all(&mut self, channel: C, symbols: &[Symbol]) {
-        debug_assert!(symbols.is_sorted_by(|a, b| a < b), "strictly ascending");
-        let start = self.pairs.partition_point(|(c, _)| *c < channel);
-        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
-        let present = &self.pairs[start..end];
-        // Appending past the channel's last symbol is the common case of a
-        // first subscribe; it needs no merge.
-        if present
-            .last()
-            .is_none_or(|(_, last)| symbols.first().is_none_or(|first| last < first))
-        {
-            self.pairs_mut()
-                .splice(end..end, symbols.iter().map(|s| (channel, s.clone())));
-            return;
-        }
-        let mut merged = Vec::with_capacity(present.len() + symbols.len());
-        let (mut old, mut new) = (present.iter().peekable(), symbols.iter().peekable());
-        loop {
-            let pair = match (old.peek(), new.peek()) {
-                (None, None) => break,
-                (Some(_), None) => old.next().cloned(),
-                (None, Some(_)) => new.next().map(|s| (channel, s.clone())),
-                (Some((_, o)), Some(n)) => match o.cmp(n) {
-                    Ordering::Less => old.next().cloned(),
-                    Ordering::Greater => new.next().map(|s| (channel, s.clone())),
-                    Ordering::Equal => {
-                        new.next();
-                        old.next().cloned()
-                    }
-                },
-            };
-            merged.extend(pair);
-        }
-        self.pairs_mut().splice(start..end, merged);
+        *self = self.with_change(true, symbols.iter().map(|s| (channel, s)));
     }
 
     /// Removes the pairs of `channel` with these symbols, which must be
-    /// strictly ascending, in one pass over the set (one by one, each
-    /// removal would move the set's tail).
+    /// strictly ascending: one merge into the chunks they are in.
     pub(crate) fn remove_all(&mut self, channel: C, symbols: &[Symbol]) {
-        debug_assert!(symbols.is_sorted_by(|a, b| a < b), "strictly ascending");
-        if symbols.len() < 8 {
-            for symbol in symbols {
-                self.remove(channel, symbol);
-            }
-            return;
-        }
-        let mut gone = symbols.iter().peekable();
-        self.pairs_mut().retain(|(c, s)| {
-            if *c != channel {
-                return true;
-            }
-            while gone.next_if(|g| *g < s).is_some() {}
-            gone.next_if(|g| *g == s).is_none()
-        });
+        *self = self.with_change(false, symbols.iter().map(|s| (channel, s)));
     }
 
     /// Lookups of ascending pairs, each starting where the last one ended:
@@ -161,48 +196,58 @@ impl<C: ChannelKind> SubscriptionSet<C> {
 
     /// [`Self::ascending_lookup`] of the pairs from position `start` on.
     pub(crate) fn ascending_lookup_from(&self, start: usize) -> AscendingLookup<'_, C> {
+        let (chunk, offset) = self.cursor_at(start);
         AscendingLookup {
-            rest: self.pairs.get(start..).unwrap_or_default(),
+            rest: self.chunks.get(chunk).map_or(&[], |c| &c[offset..]),
+            chunks: self.chunks.get(chunk + 1..).unwrap_or_default(),
         }
     }
 
     /// How many leading pairs this set and `other` share, position by
     /// position: below that, neither holds a pair the other lacks.
     pub(crate) fn common_prefix_len(&self, other: &Self) -> usize {
-        self.pairs
+        // Chunks shared at the same place hold the same pairs.
+        let shared: usize = self
+            .chunks
             .iter()
-            .zip(other.pairs.iter())
-            .take_while(|(mine, theirs)| mine == theirs)
-            .count()
+            .zip(&other.chunks)
+            .take_while(|(mine, theirs)| Arc::ptr_eq(mine, theirs))
+            .map(|(mine, _)| mine.len())
+            .sum();
+        shared
+            + self
+                .iter_from(shared)
+                .zip(other.iter_from(shared))
+                .take_while(|(mine, theirs)| mine == theirs)
+                .count()
     }
 
     /// The pairs from position `start` on, in order.
     pub(crate) fn iter_from(&self, start: usize) -> impl Iterator<Item = (C, &Symbol)> + '_ {
-        self.pairs
-            .get(start..)
-            .unwrap_or_default()
-            .iter()
+        self.range(self.cursor_at(start), self.end())
             .map(|(c, s)| (*c, s))
     }
 
     /// Whether the pair is in the set.
     pub fn contains(&self, channel: C, symbol: &Symbol) -> bool {
-        self.search(channel, symbol).is_ok()
-    }
-
-    fn search(&self, channel: C, symbol: &Symbol) -> Result<usize, usize> {
-        self.pairs
-            .binary_search_by(|pair| cmp_pair(pair, channel, symbol))
+        let index = self
+            .chunks
+            .partition_point(|chunk| cmp_pair(last(chunk), channel, symbol) == Ordering::Less);
+        self.chunks.get(index).is_some_and(|chunk| {
+            chunk
+                .binary_search_by(|pair| cmp_pair(pair, channel, symbol))
+                .is_ok()
+        })
     }
 
     /// Whether the set holds no pair.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.chunks.is_empty()
     }
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.chunks.iter().map(|chunk| chunk.len()).sum()
     }
 
     /// The symbols of one channel (empty if none).
@@ -210,26 +255,31 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         &self,
         channel: C,
     ) -> impl ExactSizeIterator<Item = &Symbol> + DoubleEndedIterator + '_ {
-        let start = self.pairs.partition_point(|(c, _)| *c < channel);
-        let end = start + self.pairs[start..].partition_point(|(c, _)| *c == channel);
-        self.pairs[start..end].iter().map(|(_, s)| s)
+        let start = self.partition_point(|(c, _)| *c < channel);
+        let end = self.partition_point(|(c, _)| *c <= channel);
+        self.range(start, end).map(|(_, s)| s)
     }
 
     /// The channels that hold at least one symbol.
     pub fn channels(&self) -> impl Iterator<Item = C> + '_ {
-        self.pairs.chunk_by(|a, b| a.0 == b.0).map(|run| run[0].0)
+        let mut next = self.cursor_at(0);
+        std::iter::from_fn(move || {
+            let (channel, _) = self.chunks.get(next.0)?[next.1];
+            next = self.partition_point(|(c, _)| *c <= channel);
+            Some(channel)
+        })
     }
 
     /// Every pair, ordered by channel then symbol.
     pub fn iter(&self) -> impl Iterator<Item = (C, &Symbol)> + '_ {
-        self.pairs.iter().map(|(c, s)| (*c, s))
+        self.pairs().map(|(c, s)| (*c, s))
     }
 
     /// The pairs of `self` that are not in `other`, ordered by channel then symbol.
     pub fn difference<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = (C, &'a Symbol)> + 'a {
         Difference {
-            left: &self.pairs,
-            right: &other.pairs,
+            left: self.pairs(),
+            right: other.pairs().peekable(),
         }
     }
 
@@ -240,99 +290,224 @@ impl<C: ChannelKind> SubscriptionSet<C> {
         other: &'a Self,
     ) -> impl Iterator<Item = (Side, C, &'a Symbol)> + 'a {
         SymmetricDifference {
-            this: &self.pairs,
-            other: &other.pairs,
+            this: self.pairs().peekable(),
+            other: other.pairs().peekable(),
         }
     }
 
     /// This set without the channels the server manages itself
     /// (`corrections`, `cancelErrors`).
     pub fn without_server_managed(&self) -> Self {
-        Self {
-            pairs: Arc::new(self.client_pairs().cloned().collect()),
-        }
+        Self::from_sorted(
+            self.pairs()
+                .filter(|(c, _)| !c.is_server_managed())
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Makes this set `other` without its server-managed channels: shares
-    /// `other`'s pairs when it has none, else copies the others.
+    /// `other`'s chunks when it has none, else copies the others.
     pub(crate) fn assign_without_server_managed(&mut self, other: &Self) {
-        if other.has_server_managed() {
-            self.pairs = Arc::new(other.client_pairs().cloned().collect());
+        if other.channels().any(C::is_server_managed) {
+            *self = other.without_server_managed();
         } else {
-            self.pairs = Arc::clone(&other.pairs);
+            self.chunks.clone_from(&other.chunks);
         }
     }
 
-    /// Whether this set and `other` are clones that share their pairs.
-    pub(crate) fn shares_pairs_with(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.pairs, &other.pairs)
-    }
-
-    /// Whether a pair of a server-managed channel is in the set: one look
-    /// per channel, not per pair.
-    fn has_server_managed(&self) -> bool {
-        let mut rest = &self.pairs[..];
-        while let Some(&(channel, _)) = rest.first() {
-            if channel.is_server_managed() {
-                return true;
+    /// This set with `items` (strictly ascending) added, or removed when
+    /// `add` is false: each chunk an item lands in is merged with its items
+    /// in one pass, the others are shared.
+    pub(crate) fn with_change<'i>(
+        &self,
+        add: bool,
+        items: impl IntoIterator<Item = (C, &'i Symbol)>,
+    ) -> Self {
+        let mut items = items.into_iter().peekable();
+        let mut out = Chunker::default();
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            // The last chunk takes what is added past it.
+            let takes_rest = add && index + 1 == self.chunks.len();
+            let lands = |(c, s): &(C, &Symbol)| {
+                takes_rest || cmp_pair(last(chunk), *c, s) != Ordering::Less
+            };
+            if !items.peek().is_some_and(lands) {
+                out.share(chunk);
+                continue;
             }
-            rest = &rest[rest.partition_point(|(c, _)| *c == channel)..];
+            let mut rest = &chunk[..];
+            while let Some((c, s)) = items.next_if(lands) {
+                let at = rest.partition_point(|pair| cmp_pair(pair, c, s) == Ordering::Less);
+                out.extend(&rest[..at]);
+                rest = &rest[at..];
+                if rest.first().is_some_and(|pair| pair.0 == c && pair.1 == *s) {
+                    rest = &rest[1..];
+                }
+                if add {
+                    out.push((c, s.clone()));
+                }
+            }
+            out.extend(rest);
         }
-        false
-    }
-
-    /// This set with `items` (ascending) added, or removed when `add` is
-    /// false: one merge of the two sorted lists.
-    pub(crate) fn with_change(&self, add: bool, items: &[(C, Symbol)]) -> Self {
-        debug_assert!(items.is_sorted(), "ascending");
-        let mut pairs = Vec::with_capacity(self.pairs.len() + if add { items.len() } else { 0 });
-        // The runs between the items are copied whole.
-        let mut rest = &self.pairs[..];
-        for item in items {
-            let at = rest.partition_point(|pair| pair < item);
-            pairs.extend_from_slice(&rest[..at]);
-            rest = &rest[at..];
-            let listed = rest.first() == Some(item);
-            if listed {
-                rest = &rest[1..];
-            }
-            if add {
-                pairs.push(item.clone());
-            }
+        if add && self.chunks.is_empty() {
+            items.for_each(|(c, s)| out.push((c, s.clone())));
         }
-        pairs.extend_from_slice(rest);
         Self {
-            pairs: Arc::new(pairs),
+            chunks: out.finish(),
         }
-    }
-
-    fn client_pairs(&self) -> impl Iterator<Item = &(C, Symbol)> + '_ {
-        self.pairs.iter().filter(|(c, _)| !c.is_server_managed())
     }
 
     /// Removes every pair.
     pub fn clear(&mut self) {
-        match Arc::get_mut(&mut self.pairs) {
-            Some(pairs) => pairs.clear(),
-            None => self.pairs = Arc::default(),
-        }
+        self.chunks.clear();
     }
 
-    /// Restores the order after pairs were appended from `sorted_len` on.
-    fn restore_order(&mut self, sorted_len: usize) {
-        let appended = &self.pairs[sorted_len.saturating_sub(1)..];
-        if !appended.is_sorted_by(|a, b| a < b) {
-            let pairs = self.pairs_mut();
-            pairs.sort_unstable();
-            pairs.dedup();
+    /// The cursor at the first pair for which `before` is false (`before`
+    /// must hold of a prefix of the set).
+    fn partition_point(&self, before: impl Fn(&(C, Symbol)) -> bool) -> Cursor {
+        let chunk = self.chunks.partition_point(|c| before(last(c)));
+        match self.chunks.get(chunk) {
+            Some(pairs) => (chunk, pairs.partition_point(&before)),
+            None => self.end(),
         }
     }
 }
 
-/// The pairs of a sorted slice missing from another: a merge walk.
+/// Builds a set's chunks from runs of pairs (in order) and whole chunks.
+struct Chunker<C> {
+    chunks: Vec<Chunk<C>>,
+    /// The chunk being filled.
+    current: Vec<(C, Symbol)>,
+}
+
+impl<C> Default for Chunker<C> {
+    fn default() -> Self {
+        Self {
+            chunks: Vec::new(),
+            current: Vec::new(),
+        }
+    }
+}
+
+impl<C: Clone> Chunker<C> {
+    fn push(&mut self, pair: (C, Symbol)) {
+        if self.current.len() == CHUNK_MAX {
+            self.flush();
+            self.current.reserve_exact(CHUNK_MAX);
+        }
+        self.current.push(pair);
+    }
+
+    fn extend(&mut self, mut pairs: &[(C, Symbol)]) {
+        while !pairs.is_empty() {
+            if self.current.len() == CHUNK_MAX {
+                self.flush();
+            }
+            let (run, rest) = pairs.split_at(pairs.len().min(CHUNK_MAX - self.current.len()));
+            self.current.extend_from_slice(run);
+            pairs = rest;
+        }
+    }
+
+    /// Appends `chunk` shared, or copied into the chunk being filled when
+    /// both fit in one: a merge leaves no run of tiny chunks behind.
+    fn share(&mut self, chunk: &Chunk<C>) {
+        if !self.current.is_empty() && self.current.len() + chunk.len() <= CHUNK_MAX {
+            self.current.extend_from_slice(chunk);
+        } else {
+            self.flush();
+            self.chunks.push(Arc::clone(chunk));
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.current.is_empty() {
+            self.chunks
+                .push(Arc::new(std::mem::take(&mut self.current)));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Chunk<C>> {
+        self.flush();
+        self.chunks
+    }
+}
+
+/// The pairs of a range of a set, in order, from both ends.
+#[derive(Debug, Clone)]
+struct Pairs<'a, C> {
+    front: std::slice::Iter<'a, (C, Symbol)>,
+    middle: std::slice::Iter<'a, Chunk<C>>,
+    back: std::slice::Iter<'a, (C, Symbol)>,
+    len: usize,
+}
+
+impl<'a, C> Pairs<'a, C> {
+    fn new(front: &'a [(C, Symbol)], middle: &'a [Chunk<C>], back: &'a [(C, Symbol)]) -> Self {
+        let len = front.len() + middle.iter().map(|c| c.len()).sum::<usize>() + back.len();
+        Self {
+            front: front.iter(),
+            middle: middle.iter(),
+            back: back.iter(),
+            len,
+        }
+    }
+}
+
+impl<'a, C> Iterator for Pairs<'a, C> {
+    type Item = &'a (C, Symbol);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(pair) = self.front.next() {
+                self.len -= 1;
+                return Some(pair);
+            }
+            match self.middle.next() {
+                Some(chunk) => self.front = chunk.iter(),
+                None => {
+                    let pair = self.back.next()?;
+                    self.len -= 1;
+                    return Some(pair);
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}
+
+impl<C> DoubleEndedIterator for Pairs<'_, C> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(pair) = self.back.next_back() {
+                self.len -= 1;
+                return Some(pair);
+            }
+            match self.middle.next_back() {
+                Some(chunk) => self.back = chunk.iter(),
+                None => {
+                    let pair = self.front.next_back()?;
+                    self.len -= 1;
+                    return Some(pair);
+                }
+            }
+        }
+    }
+}
+
+impl<C> ExactSizeIterator for Pairs<'_, C> {}
+
+impl<C> FusedIterator for Pairs<'_, C> {}
+
+/// The pairs of a sorted walk missing from another: a merge walk.
 struct Difference<'a, C> {
-    left: &'a [(C, Symbol)],
-    right: &'a [(C, Symbol)],
+    left: Pairs<'a, C>,
+    right: Peekable<Pairs<'a, C>>,
 }
 
 impl<'a, C: Copy + Ord> Iterator for Difference<'a, C> {
@@ -340,16 +515,17 @@ impl<'a, C: Copy + Ord> Iterator for Difference<'a, C> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (pair, rest) = self.left.split_first()?;
-            self.left = rest;
+            let pair = self.left.next()?;
             loop {
-                let Some((other, others)) = self.right.split_first() else {
+                let Some(other) = self.right.peek() else {
                     return Some((pair.0, &pair.1));
                 };
-                match other.cmp(pair) {
-                    Ordering::Less => self.right = others,
+                match (*other).cmp(pair) {
+                    Ordering::Less => {
+                        self.right.next();
+                    }
                     Ordering::Equal => {
-                        self.right = others;
+                        self.right.next();
                         break;
                     }
                     Ordering::Greater => return Some((pair.0, &pair.1)),
@@ -368,14 +544,30 @@ impl<C: Copy + Ord> FusedIterator for Difference<'_, C> {}
 /// See [`SubscriptionSet::ascending_lookup`].
 #[derive(Debug)]
 pub(crate) struct AscendingLookup<'a, C> {
-    /// The channel's pairs from the last symbol looked up on.
+    /// The pairs of the current chunk from the last symbol looked up on.
     rest: &'a [(C, Symbol)],
+    /// The chunks after it.
+    chunks: &'a [Chunk<C>],
 }
 
 impl<C: Ord + Copy> AscendingLookup<'_, C> {
     /// Whether the pair, at or above every pair looked up before, is in the
     /// set.
     pub(crate) fn contains(&mut self, channel: C, symbol: &Symbol) -> bool {
+        let past = |pairs: &[(C, Symbol)]| {
+            pairs
+                .last()
+                .is_none_or(|last| cmp_pair(last, channel, symbol) == Ordering::Less)
+        };
+        if past(self.rest) {
+            // Not in this chunk: on to the first that ends at or above it.
+            let skipped = self.chunks.partition_point(|chunk| past(chunk));
+            let Some((chunk, after)) = self.chunks[skipped..].split_first() else {
+                (self.rest, self.chunks) = (&[], &[]);
+                return false;
+            };
+            (self.rest, self.chunks) = (chunk, after);
+        }
         // Gallop to a window that holds the pair's place, then search it.
         let mut bound = 1;
         while bound < self.rest.len()
@@ -406,10 +598,10 @@ pub(crate) enum Side {
     Other,
 }
 
-/// The pairs of two sorted slices found in only one of them: a merge walk.
+/// The pairs of two sorted walks found in only one of them: a merge walk.
 struct SymmetricDifference<'a, C> {
-    this: &'a [(C, Symbol)],
-    other: &'a [(C, Symbol)],
+    this: Peekable<Pairs<'a, C>>,
+    other: Peekable<Pairs<'a, C>>,
 }
 
 impl<'a, C: Copy + Ord> Iterator for SymmetricDifference<'a, C> {
@@ -417,7 +609,7 @@ impl<'a, C: Copy + Ord> Iterator for SymmetricDifference<'a, C> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let side = match (self.this.first(), self.other.first()) {
+            let side = match (self.this.peek(), self.other.peek()) {
                 (None, None) => return None,
                 (Some(_), None) => Side::This,
                 (None, Some(_)) => Side::Other,
@@ -425,18 +617,16 @@ impl<'a, C: Copy + Ord> Iterator for SymmetricDifference<'a, C> {
                     Ordering::Less => Side::This,
                     Ordering::Greater => Side::Other,
                     Ordering::Equal => {
-                        self.this = &self.this[1..];
-                        self.other = &self.other[1..];
+                        self.this.next();
+                        self.other.next();
                         continue;
                     }
                 },
             };
-            let rest = match side {
-                Side::This => &mut self.this,
-                Side::Other => &mut self.other,
-            };
-            let (pair, others) = rest.split_first()?;
-            *rest = others;
+            let pair = match side {
+                Side::This => self.this.next(),
+                Side::Other => self.other.next(),
+            }?;
             return Some((side, pair.0, &pair.1));
         }
     }
@@ -446,27 +636,38 @@ impl<C: Copy + Ord> FusedIterator for SymmetricDifference<'_, C> {}
 
 impl<C: ChannelKind> FromIterator<(C, Symbol)> for SubscriptionSet<C> {
     fn from_iter<I: IntoIterator<Item = (C, Symbol)>>(iter: I) -> Self {
-        let mut set = Self {
-            pairs: Arc::new(iter.into_iter().collect()),
-        };
-        set.restore_order(0);
-        set
+        let mut pairs: Vec<_> = iter.into_iter().collect();
+        if !pairs.is_sorted_by(|a, b| a < b) {
+            pairs.sort_unstable();
+            pairs.dedup();
+        }
+        Self::from_sorted(pairs)
     }
 }
 
 impl<C: ChannelKind> Extend<(C, Symbol)> for SubscriptionSet<C> {
     fn extend<I: IntoIterator<Item = (C, Symbol)>>(&mut self, iter: I) {
-        let sorted_len = self.pairs.len();
-        self.pairs_mut().extend(iter);
-        self.restore_order(sorted_len);
+        let mut items: Vec<_> = iter.into_iter().collect();
+        items.sort_unstable();
+        items.dedup();
+        *self = self.with_change(true, items.iter().map(|(c, s)| (*c, s)));
     }
 }
+
+/// Sets are equal when they hold the same pairs, however chunked.
+impl<C: PartialEq> PartialEq for SubscriptionSet<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shares_pairs_with(other) || self.pairs().eq(other.pairs())
+    }
+}
+
+impl<C: Eq> Eq for SubscriptionSet<C> {}
 
 /// Printed as the set of its pairs, in order: `{(Trades, "AAPL"), (Quotes, "MSFT")}`.
 impl<C: fmt::Debug> fmt::Debug for SubscriptionSet<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SubscriptionSet ")?;
-        f.debug_set().entries(self.pairs.iter()).finish()
+        f.debug_set().entries(self.pairs()).finish()
     }
 }
 
@@ -483,49 +684,6 @@ mod tests {
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()
-    }
-
-    #[test]
-    fn insert_remove_and_difference() {
-        let mut a = SubscriptionSet::new();
-        assert!(a.insert(Channel::Trades, sym("AAPL")));
-        assert!(!a.insert(Channel::Trades, sym("AAPL")));
-        a.insert(Channel::Quotes, sym("MSFT"));
-        let mut b = SubscriptionSet::new();
-        b.insert(Channel::Trades, sym("AAPL"));
-        let diff: Vec<_> = a.difference(&b).collect();
-        assert_eq!(diff, vec![(Channel::Quotes, &sym("MSFT"))]);
-        assert!(a.remove(Channel::Quotes, &sym("MSFT")));
-        assert_eq!(a, b);
-        assert!(b.remove(Channel::Trades, &sym("AAPL")));
-        assert!(b.is_empty());
-        assert_eq!(b.channels().count(), 0);
-    }
-
-    #[test]
-    fn bulk_building_sorts_and_drops_repeats() {
-        let pairs = [
-            (Channel::Quotes, sym("B")),
-            (Channel::Trades, sym("Z")),
-            (Channel::Quotes, sym("A")),
-            (Channel::Quotes, sym("B")),
-        ];
-        let set: SubscriptionSet = pairs.iter().cloned().collect();
-        let mut extended = SubscriptionSet::new();
-        extended.insert(Channel::Quotes, sym("A"));
-        extended.extend(pairs.iter().cloned());
-        for set in [&set, &extended] {
-            let items: Vec<_> = set.iter().collect();
-            assert_eq!(
-                items,
-                vec![
-                    (Channel::Trades, &sym("Z")),
-                    (Channel::Quotes, &sym("A")),
-                    (Channel::Quotes, &sym("B")),
-                ]
-            );
-        }
-        assert_eq!(set, extended);
     }
 
     #[test]
@@ -554,21 +712,6 @@ mod tests {
     }
 
     #[test]
-    fn debug_shows_the_pairs_in_order() {
-        let set: SubscriptionSet = [
-            (Channel::Quotes, sym("MSFT")),
-            (Channel::Trades, sym("AAPL")),
-            (Channel::Quotes, sym("AAPL")),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(
-            format!("{set:?}"),
-            r#"SubscriptionSet {(Trades, "AAPL"), (Quotes, "AAPL"), (Quotes, "MSFT")}"#
-        );
-    }
-
-    #[test]
     fn assigning_without_server_managed_drops_them_and_shares_otherwise() {
         let mut confirmed = SubscriptionSet::new();
         let mut ack = SubscriptionSet::new();
@@ -579,7 +722,7 @@ mod tests {
         ack.remove(Channel::Corrections, &sym("A"));
         confirmed.assign_without_server_managed(&ack);
         assert_eq!(confirmed, ack);
-        assert!(Arc::ptr_eq(&confirmed.pairs, &ack.pairs), "shared");
+        assert!(confirmed.shares_pairs_with(&ack), "shared");
         // Changing one copies it first: the other keeps its pairs.
         ack.remove(Channel::Trades, &sym("A"));
         assert!(ack.is_empty());
@@ -664,9 +807,9 @@ mod tests {
             // Merged changes, bulk edits and ordered lookups.
             let items: Vec<(Channel, Symbol)> = other_model.iter().cloned().collect();
             let with: Model = model.union(&other_model).cloned().collect();
-            prop_assert_eq!(owned(&mut set.with_change(true, &items).iter()), listed(&with));
+            prop_assert_eq!(owned(&mut set.with_change(true, items.iter().map(|(c, s)| (*c, s))).iter()), listed(&with));
             let without: Model = model.difference(&other_model).cloned().collect();
-            prop_assert_eq!(owned(&mut set.with_change(false, &items).iter()), listed(&without));
+            prop_assert_eq!(owned(&mut set.with_change(false, items.iter().map(|(c, s)| (*c, s))).iter()), listed(&without));
             let mut lookup = set.ascending_lookup();
             for (c, s) in &items {
                 prop_assert_eq!(lookup.contains(*c, s), model.contains(&(*c, s.clone())));

@@ -8,10 +8,10 @@ use std::time::Duration;
 use support::*;
 use tickwire_alpaca::Channel;
 use tickwire_core::machine::{
-    Action, CommandError, Event, MachineConfig, MalformedFrame, State, StreamError,
-    SubscriptionOutcome, TimeoutKind,
+    Action, CommandError, ConnectionEpoch, Event, MachineConfig, MalformedFrame, State,
+    StreamError, SubscriptionOutcome, TimeoutKind,
 };
-use tickwire_core::{Credentials, TransportError};
+use tickwire_core::{Credentials, Symbol, TransportError};
 
 #[test]
 fn a_symbol_stream_never_subscribed_never_connects() {
@@ -447,21 +447,31 @@ fn commands_while_reconnecting_are_kept_and_sent_after_reconnect() {
         Event::Subscription { request, outcome: SubscriptionOutcome::Acknowledged, .. } if *request == id)));
 }
 
-#[test]
-fn large_sets_are_split_under_the_frame_size_one_request_at_a_time() {
+/// A market stream with frames of at most `frame_bytes_max` bytes, asked
+/// for trades of `names`, connected and authenticated: its first
+/// subscription request is next.
+fn authenticated_with_trades(
+    frame_bytes_max: usize,
+    names: &[String],
+) -> (Fixture<tickwire_alpaca::AlpacaMarketData>, ConnectionEpoch) {
     let mut config = config();
-    config.frame_bytes_max = 512;
+    config.frame_bytes_max = frame_bytes_max;
     let mut f = Fixture::market_with(config);
-    let names: Vec<String> = (0..300).map(|i| format!("S{i:04}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     f.machine
-        .subscribe(f.now, Channel::Trades, refs.iter().map(|s| sym(s)))
+        .subscribe(f.now, Channel::Trades, names.iter().map(|s| sym(s)))
         .unwrap();
     f.drain();
     let epoch = f.last_connect().unwrap();
     f.machine.handle_connected(f.now, epoch);
     f.server(epoch, r#"[{"T":"success","msg":"connected"}]"#);
     f.server(epoch, r#"[{"T":"success","msg":"authenticated"}]"#);
+    (f, epoch)
+}
+
+#[test]
+fn large_sets_are_split_under_the_frame_size_one_request_at_a_time() {
+    let names: Vec<String> = (0..300).map(|i| format!("S{i:04}")).collect();
+    let (mut f, epoch) = authenticated_with_trades(512, &names);
     let mut server_set = tickwire_alpaca::SubscriptionSet::new();
     let mut requests = 0;
     while !f.state().is_live() {
@@ -483,6 +493,53 @@ fn large_sets_are_split_under_the_frame_size_one_request_at_a_time() {
     }
     assert!(requests > 3, "split into {requests} requests");
     assert_eq!(server_set.len(), 300);
+}
+
+/// Requests are cut where the frame is full, not at a guess of how many
+/// items fit: each frame but the last has no room for the item that opens
+/// the next request (`,"X"` in JSON), whatever the symbols' lengths.
+#[test]
+fn split_requests_fill_their_frames() {
+    const FRAME_BYTES_MAX: usize = 512;
+    // Stocks, crypto pairs and option contracts: 2 to 19 bytes.
+    let names: Vec<String> = (0..600)
+        .map(|i| match i % 3 {
+            0 => format!("S{i}"),
+            1 => format!("C{i}/USD"),
+            _ => format!("AAPL240119C{i:08}"),
+        })
+        .collect();
+    let (mut f, epoch) = authenticated_with_trades(FRAME_BYTES_MAX, &names);
+    let mut server_set = tickwire_alpaca::SubscriptionSet::new();
+    let mut sent: Vec<(usize, Symbol)> = Vec::new();
+    while !f.state().is_live() {
+        f.drain();
+        let frame = f
+            .actions
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                Action::Send { frame, .. } if SentRequest::parse(frame).is_some() => Some(frame),
+                _ => None,
+            })
+            .expect("a request while not live");
+        let request = SentRequest::parse(frame).unwrap();
+        let (_, first) = request.items.iter().next().expect("an item");
+        sent.push((frame.len(), first.clone()));
+        f.actions.clear();
+        request.apply_to(&mut server_set);
+        f.server(epoch, &ack_frame(&server_set));
+    }
+    assert_eq!(server_set.len(), names.len());
+    assert!(sent.len() > 10, "split into {} requests", sent.len());
+    for pair in sent.windows(2) {
+        let ((len, _), (_, next)) = (&pair[0], &pair[1]);
+        assert!(*len <= FRAME_BYTES_MAX);
+        assert!(
+            len + next.as_str().len() + 3 > FRAME_BYTES_MAX,
+            "a frame of {len} bytes had room for {next}"
+        );
+    }
 }
 
 #[test]

@@ -644,10 +644,14 @@ impl<D: Dialect> Machine<D> {
         let Some(epoch) = self.state.epoch() else {
             return;
         };
-        // Every item takes at least a byte of the frame: a frame never
-        // carries more items than it has bytes.
-        let items_max = self.config.frame_bytes_max;
-        if let Some((op, items)) = self.subscriptions.next_request_within(items_max) {
+        // Every item takes at least a byte of the frame, and its symbol's
+        // text and a separator when listed by name: a frame never carries
+        // more items than that many bytes.
+        let bytes_max = self.config.frame_bytes_max;
+        if let Some((op, items)) = self
+            .subscriptions
+            .next_request_fitting(bytes_max, bytes_max)
+        {
             let request = SubscriptionRequest {
                 op,
                 items: &items,

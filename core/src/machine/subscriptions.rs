@@ -188,17 +188,37 @@ impl<C: ChannelKind> Subscriptions<C> {
     /// then additions; `None` when nothing is to change or a request is in flight.
     #[cfg(test)]
     pub(crate) fn next_request(&self) -> Option<(SubscriptionOp, Vec<(C, Symbol)>)> {
-        self.next_request_within(usize::MAX)
+        self.next_request_fitting(usize::MAX, usize::MAX)
     }
 
     /// [`Self::next_request`] of at most `items_max` items: no more than
     /// one frame can carry, so that a set of thousands is not copied whole
     /// for each of the frames it is split into.
+    #[cfg(test)]
     pub(crate) fn next_request_within(
         &self,
         items_max: usize,
     ) -> Option<(SubscriptionOp, Vec<(C, Symbol)>)> {
+        self.next_request_fitting(items_max, usize::MAX)
+    }
+
+    /// [`Self::next_request`] of at most `items_max` items, stopping too
+    /// where the items' symbols and a separator byte each come to more
+    /// than `bytes_max`: the least a frame listing them by name takes, so
+    /// items past it would not fit in a frame of `bytes_max` bytes (one
+    /// item is always taken).
+    pub(crate) fn next_request_fitting(
+        &self,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Option<(SubscriptionOp, Vec<(C, Symbol)>)> {
         let items_max = self.request_items_max.min(items_max).max(1);
+        let mut bytes = 0usize;
+        let mut fits = |symbol: &Symbol| {
+            let first = bytes == 0;
+            bytes = bytes.saturating_add(symbol.as_bytes().len() + 1);
+            first || bytes <= bytes_max
+        };
         if self.in_flight.is_some() {
             return None;
         }
@@ -213,6 +233,9 @@ impl<C: ChannelKind> Subscriptions<C> {
         for (channel, symbol) in self.confirmed.iter_from(prefix) {
             if !wanted.contains(channel, symbol) && !self.refused_removals.contains(channel, symbol)
             {
+                if !fits(symbol) {
+                    break;
+                }
                 removals.push((channel, symbol.clone()));
                 if removals.len() == items_max {
                     break;
@@ -228,6 +251,7 @@ impl<C: ChannelKind> Subscriptions<C> {
             .iter_from(prefix)
             .filter(|(channel, symbol)| !confirmed.contains(*channel, symbol))
             .take(items_max)
+            .take_while(|(_, symbol)| fits(symbol))
             .map(|(channel, symbol)| (channel, symbol.clone()))
             .collect();
         if additions.is_empty() {
@@ -254,13 +278,14 @@ impl<C: ChannelKind> Subscriptions<C> {
     ///
     /// Leaves [`Self::settle`] as due as it was: a request in flight can only
     /// hold a command back (see `outcome`), never settle one.
-    /// The items are in order, as [`Self::next_request_within`] gives them.
+    /// The items are in order, as [`Self::next_request_fitting`] gives them.
     pub(crate) fn mark_sent(&mut self, op: SubscriptionOp, items: Vec<(C, Symbol)>) {
         debug_assert!(self.in_flight.is_none(), "one request in flight at a time");
         debug_assert!(items.is_sorted(), "a request's items are in order");
-        let expected = self
-            .confirmed
-            .with_change(op == SubscriptionOp::Subscribe, &items);
+        let expected = self.confirmed.with_change(
+            op == SubscriptionOp::Subscribe,
+            items.iter().map(|(c, s)| (*c, s)),
+        );
         self.in_flight = Some(InFlight {
             op,
             items,

@@ -106,11 +106,9 @@ fn as_expected<'a, R: FieldReader<'a>>(
     let mut pairs = expected.iter();
     while let Some(key) = r.next_key()? {
         let channel = Channel::from_wire_bytes(key)?;
-        let mut agrees = true;
-        r.strings(|symbol| {
-            agrees &= pairs
-                .next()
-                .is_some_and(|(c, s)| c == channel && s.as_bytes() == symbol.as_bytes());
+        let agrees = r.strings_as(|| {
+            let (c, s) = pairs.next()?;
+            (c == channel).then(|| s.as_bytes())
         })?;
         if !agrees {
             return None;
@@ -141,7 +139,7 @@ mod tests {
     use crate::documented_ack::{DOCUMENTED_ACK, DOCUMENTED_ACK_PAIRS};
     use crate::inbound_kinds::kinds;
     use crate::wire::frame::Wire;
-    use crate::{Encoding, ServerMessage, encode_market_frame};
+    use crate::{Encoding, Frame, ServerMessage, encode_market_frame};
     use tickwire_core::protocol::{ServerError, Verdict};
 
     /// One message of a test frame: a map with its entries in order, or data.
@@ -358,6 +356,41 @@ mod tests {
                     prop_assert_eq!(&out, &plain, "expecting {:?}", expected);
                 }
             }
+        }
+
+        /// Checked in place, a JSON acknowledgement gives what decoding it
+        /// plainly gives, however it is written: spaces, escapes, `null`,
+        /// cut or doubled strings, and symbols a quote, a backslash or a
+        /// control byte in them would end early.
+        #[test]
+        fn checking_an_ack_in_place_agrees_with_decoding_it(
+            pairs in vec((proptest::sample::select(Channel::ALL.to_vec()), symbol()), 0..30),
+            edits in vec((any::<usize>(), proptest::sample::select(&[" ", "\\u0041", "null", "\"", "\",\"A\"", ",", "]", "\\\\"][..])), 0..3),
+            drop_last in any::<bool>(),
+        ) {
+            let set: SubscriptionSet = pairs
+                .iter()
+                .map(|(c, s)| (*c, Symbol::from_server(s)))
+                .collect();
+            let frame = encode_market_frame(Encoding::Json, &[ServerMessage::Subscription(set.clone())]);
+            let mut text = String::from_utf8(frame.payload().to_vec()).unwrap();
+            for (at, edit) in &edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.insert_str(at, edit);
+            }
+            let frame = Frame::text(text);
+            let mut expected = set.without_server_managed();
+            if drop_last && let Some((c, s)) = expected.iter().last().map(|(c, s)| (c, s.clone())) {
+                expected.remove(c, &s);
+            }
+            let mut plain = Vec::new();
+            decode_market_frame(&frame, &mut plain);
+            let mut checked = Vec::new();
+            decode_market_frame_expecting(&frame, Some(&expected), &mut checked);
+            prop_assert_eq!(&checked, &plain, "{:?} expecting {:?}", frame, expected);
         }
 
         #[test]

@@ -51,6 +51,19 @@ pub(crate) trait FieldReader<'a>: Clone {
     /// what they hold.
     fn bytes_left(&self) -> usize;
 
+    /// An array of strings (or `null`) checked against the texts `next`
+    /// gives, one per string: `Some(true)` when each string was its text,
+    /// `Some(false)` when one was not or `next` had none for it (the reader
+    /// then anywhere: the caller gives up on it). By default through
+    /// [`Self::strings`].
+    fn strings_as<'e>(&mut self, mut next: impl FnMut() -> Option<&'e [u8]>) -> Option<bool> {
+        let mut agrees = true;
+        self.strings(|text| {
+            agrees = agrees && next().is_some_and(|expected| same_bytes(expected, text.as_bytes()));
+        })?;
+        Some(agrees)
+    }
+
     /// A string or `null`.
     #[inline(always)]
     fn opt_str(&mut self) -> Option<Option<&'a str>> {
@@ -113,4 +126,11 @@ pub(crate) fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     }
     *slot = Some(value);
     Some(())
+}
+
+/// `a == b` for a symbol's few bytes, inline: `==` on slices calls
+/// `memcmp`, which costs more than the comparison for lists of thousands.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |differ, (x, y)| differ | (x ^ y)) == 0
 }

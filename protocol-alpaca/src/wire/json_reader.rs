@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::field_reader::{DEPTH_MAX, FieldReader};
+use super::field_reader::{DEPTH_MAX, FieldReader, same_bytes};
 use crate::Timestamp;
 use crate::model::conditions::Conditions;
 
@@ -346,6 +346,47 @@ impl<'a> FieldReader<'a> for JsonReader<'a> {
             }),
             b'n' if self.null()? => Some(()),
             _ => None,
+        }
+    }
+
+    /// Compares each element where it lies, `"` + its text + `"` then `,`
+    /// or `]`, without scanning for where the string ends: sound for texts
+    /// that hold no quote, backslash or control byte, as such a run is then
+    /// the whole string. Anything else (whitespace, an escape, `null`) is
+    /// `Some(false)`.
+    #[inline(always)]
+    fn strings_as<'e>(&mut self, mut next: impl FnMut() -> Option<&'e [u8]>) -> Option<bool> {
+        if !self.closes(b'[')? {
+            return Some(false);
+        }
+        let bytes = self.bytes();
+        if bytes.get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Some(true);
+        }
+        loop {
+            let Some(expected) = next() else {
+                return Some(false);
+            };
+            let start = self.at + 1;
+            let end = start + expected.len();
+            let stops = expected.iter().fold(false, |stop, &b| {
+                stop | (b < 0x20) | (b == b'"') | (b == b'\\')
+            });
+            let listed = bytes.get(self.at) == Some(&b'"')
+                && bytes.get(end) == Some(&b'"')
+                && bytes
+                    .get(start..end)
+                    .is_some_and(|text| same_bytes(text, expected));
+            if stops || !listed {
+                return Some(false);
+            }
+            self.at = end + 2;
+            match bytes.get(end + 1) {
+                Some(b',') => {}
+                Some(b']') => return Some(true),
+                _ => return Some(false),
+            }
         }
     }
 
