@@ -87,48 +87,4 @@ impl Backoff {
         let factor = 1u32.checked_shl(self.attempts.min(31)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.max)
     }
-
-    /// The largest delay this policy can produce.
-    #[cfg(test)]
-    pub(crate) fn largest_delay(&self, after_limit: bool) -> Duration {
-        if after_limit {
-            self.floor_after_limit + self.max
-        } else {
-            self.max
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Credentials;
-
-    #[test]
-    fn bound_doubles_up_to_the_cap_and_delays_stay_below_it() {
-        let mut config = MachineConfig::new("ws://x", Credentials::new("k", "s"));
-        config.backoff_base = Duration::from_millis(100);
-        config.backoff_max = Duration::from_secs(1);
-        let mut backoff = Backoff::new(&config);
-        let mut bounds = Vec::new();
-        for _ in 0..8 {
-            let bound = backoff.bound();
-            bounds.push(bound.as_millis());
-            assert!(backoff.next_delay(false) <= bound);
-        }
-        assert_eq!(bounds, vec![100, 200, 400, 800, 1000, 1000, 1000, 1000]);
-        let after_limit = backoff.next_delay(true);
-        assert!(after_limit >= config.backoff_floor_after_limit);
-        assert!(after_limit <= backoff.largest_delay(true));
-    }
-
-    #[test]
-    fn same_seed_same_delays() {
-        let config = MachineConfig::new("ws://x", Credentials::new("k", "s"));
-        let mut a = Backoff::new(&config);
-        let mut b = Backoff::new(&config);
-        for _ in 0..20 {
-            assert_eq!(a.next_delay(false), b.next_delay(false));
-        }
-    }
 }
