@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use tickwire_alpaca::{Channel, Order, OrderReconciler, ReconcileOutput, TradeUpdate};
+use tickwire_alpaca::{
+    Channel, Order, OrderReconciler, ReconcileOutput, TradeUpdate, order_state_key as key,
+};
 use tickwire_core::machine::{ConnectionEpoch, Event};
 use tickwire_mock::{Account, Exchange, ExchangeConfig, Output, TradingConfig};
 use tickwire_recovery::RecoveryConfig;
@@ -96,16 +98,6 @@ fn run(
         }
     }
     (seen, exchange, fetches)
-}
-
-/// What the reconciler deduplicates by: (order id, status, filled quantity).
-fn key(update: &TradeUpdate) -> (String, String, String) {
-    let order = &update.order;
-    let filled = order
-        .filled_qty
-        .as_ref()
-        .map_or_else(String::new, ToString::to_string);
-    (order.id.clone(), order.status.as_str().to_owned(), filled)
 }
 
 #[test]

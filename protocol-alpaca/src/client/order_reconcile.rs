@@ -29,16 +29,26 @@ pub const ORDERS_PAGE_LIMIT: usize = 500;
 #[derive(Debug, Clone, PartialEq)]
 struct OrderState(TradeUpdate);
 
+/// What identifies one order state: (order id, status, filled quantity),
+/// the key live and fetched updates are deduplicated by (a `partial_fill`
+/// event repeats with each fill, so the event alone names no single state).
+pub type OrderStateKey = (String, String, String);
+
+/// The [`OrderStateKey`] of `update`'s order.
+pub fn order_state_key(update: &TradeUpdate) -> OrderStateKey {
+    let order = &update.order;
+    let filled = order
+        .filled_qty
+        .as_ref()
+        .map_or_else(String::new, ToString::to_string);
+    (order.id.clone(), order.status.as_str().to_owned(), filled)
+}
+
 impl Recoverable for OrderState {
-    type Key = (String, String, String);
+    type Key = OrderStateKey;
 
     fn key(&self) -> Self::Key {
-        let order = &self.0.order;
-        let filled = order
-            .filled_qty
-            .as_ref()
-            .map_or_else(String::new, ToString::to_string);
-        (order.id.clone(), order.status.as_str().to_owned(), filled)
+        order_state_key(&self.0)
     }
 
     fn timestamp(&self) -> Timestamp {
