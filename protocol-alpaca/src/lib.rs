@@ -4,6 +4,8 @@
 //!   [`Dialect`](tickwire_core::protocol::Dialect)s for the machine.
 //! - [`MarketData`] and [`TradeUpdate`]: the typed messages they deliver.
 //! - [`Feed`]: the market data feeds, with the channels each offers.
+//! - [`OrderReconciler`]: an account stream's order states that a gap hid,
+//!   fetched from the REST order list (sans-I/O).
 //! - With the `server` feature, `decode_client_message`,
 //!   `encode_market_frame` and `encode_trading_frame`: the server side, for
 //!   simulated exchanges.
@@ -35,6 +37,9 @@ mod wire;
 
 pub use client::credentials::{CREDENTIAL_VARS, KEY_ID_ENV, SECRET_KEY_ENV, credentials_from_env};
 pub use client::market_dialect::AlpacaMarketData;
+pub use client::order_reconcile::{
+    ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, OrderStateKey, ReconcileOutput, order_state_key,
+};
 pub use client::request::AuthForm;
 pub use client::trading_dialect::AlpacaTrading;
 pub use model::channel::{Channel, UnknownChannel};

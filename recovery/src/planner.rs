@@ -70,6 +70,13 @@ pub struct Recovery<R: Recoverable> {
     next_window: u64,
     delivered: DeliveredKeys<R::Key>,
     newest_live: Option<Timestamp>,
+    /// Between a gap and its resume: how far back the coming window will
+    /// reach (live records may arrive meanwhile, before the stream is live
+    /// again, and must not push its keys out).
+    gap_reach: Option<Timestamp>,
+    /// The end of the latest window opened: what the stream is known to
+    /// have caught up to, where a gap without any data message starts.
+    caught_up_to: Option<Timestamp>,
     outputs: VecDeque<RecoveryOutput<R>>,
 }
 
@@ -99,6 +106,8 @@ impl<R: Recoverable> Recovery<R> {
             next_window: 0,
             delivered: DeliveredKeys::default(),
             newest_live: None,
+            gap_reach: None,
+            caught_up_to: None,
             outputs: VecDeque::new(),
         }
     }
@@ -125,18 +134,36 @@ impl<R: Recoverable> Recovery<R> {
 
     // ---- inputs ----
 
-    /// A stream event: each [`Event::Resumed`] opens a window; the others
-    /// change nothing.
+    /// A stream event: each [`Event::Resumed`] opens a window; an
+    /// [`Event::Gap`] keeps the keys that window will reach back to; the
+    /// others change nothing.
     pub fn handle_event<D, C>(&mut self, event: &Event<D, C>) {
-        if let Event::Resumed {
-            lost_at,
-            resumed_at,
-            last_data_at,
-            ..
-        } = event
-        {
-            self.handle_resumed(*lost_at, *resumed_at, *last_data_at);
+        match event {
+            Event::Gap {
+                lost_at,
+                last_data_at,
+                ..
+            } => self.handle_gap(*lost_at, *last_data_at),
+            Event::Resumed {
+                lost_at,
+                resumed_at,
+                last_data_at,
+                ..
+            } => self.handle_resumed(*lost_at, *resumed_at, *last_data_at),
+            _ => {}
         }
+    }
+
+    /// The stream lost its connection: until the resume, keys are kept back
+    /// to where its window will start (the last data message before the
+    /// loss, else the loss, less the margin), however much live data
+    /// arrives meanwhile.
+    pub fn handle_gap(&mut self, lost_at: Option<Timestamp>, last_data_at: Option<Timestamp>) {
+        let Some(start) = self.start_of(lost_at, last_data_at) else {
+            return;
+        };
+        let reach = start.saturating_add_nanos(-(self.config.margin.as_nanos() as i128));
+        self.gap_reach = Some(self.gap_reach.map_or(reach, |r| r.min(reach)));
     }
 
     /// The stream is live again: opens a window from the last data message
@@ -151,9 +178,12 @@ impl<R: Recoverable> Recovery<R> {
         resumed_at: Option<Timestamp>,
         last_data_at: Option<Timestamp>,
     ) {
-        let (Some(start), Some(resumed_at)) = (last_data_at.or(lost_at), resumed_at) else {
+        self.gap_reach = None;
+        let start = self.start_of(lost_at, last_data_at);
+        let (Some(start), Some(resumed_at)) = (start, resumed_at) else {
             return self.abandon_unopened(RecoveryError::NoWallClock);
         };
+        self.caught_up_to = Some(resumed_at);
         if self.windows.len() >= self.config.windows_max {
             return self.abandon_unopened(RecoveryError::TooManyWindows(self.windows.len()));
         }
@@ -280,6 +310,22 @@ impl<R: Recoverable> Recovery<R> {
 
     // ---- internals ----
 
+    /// Where a gap's window starts: its last data message; without one
+    /// (none yet, or none the stream ever stamped), where the latest window
+    /// ended, since a loss may be noticed long after the connection went
+    /// quiet (a hang is found by the ping's timeout); else the loss.
+    fn start_of(
+        &self,
+        lost_at: Option<Timestamp>,
+        last_data_at: Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        let quiet_since = match (self.caught_up_to, lost_at) {
+            (Some(caught_up), Some(lost)) => Some(caught_up.min(lost)),
+            (caught_up, lost) => caught_up.or(lost),
+        };
+        last_data_at.or(quiet_since)
+    }
+
     fn abandon(&mut self, index: usize, error: RecoveryError) {
         let window = self.windows.remove(index);
         tracing::warn!(id = %window.id, %error, "recovery window abandoned");
@@ -297,14 +343,21 @@ impl<R: Recoverable> Recovery<R> {
         });
     }
 
-    /// Forgets keys that no open window reaches back to and that are older than
-    /// `keep_for` behind the newest live record.
+    /// Forgets keys that no open window (nor the window of a gap not yet
+    /// resumed) reaches back to and that are older than `keep_for` behind
+    /// the newest live record.
     fn forget(&mut self) {
         let keep_for = self.config.keep_for.max(self.config.margin).as_nanos() as i128;
         let tail = self
             .newest_live
             .map(|newest| newest.saturating_add_nanos(-keep_for));
-        let horizon = self.windows.iter().map(|w| w.reach).chain(tail).min();
+        let horizon = self
+            .windows
+            .iter()
+            .map(|w| w.reach)
+            .chain(self.gap_reach)
+            .chain(tail)
+            .min();
         self.delivered.forget(horizon, self.config.keys_max);
     }
 }

@@ -96,6 +96,50 @@ fn the_window_runs_from_the_last_message_to_the_resume_widened_by_the_margin() {
     assert_eq!(recovery.open_windows(), 1);
 }
 
+/// Live data may arrive between a gap and its resume (on the new connection,
+/// before it is live): however much, the keys the coming window reaches back
+/// to stay remembered, so its page brings nothing twice.
+#[test]
+fn live_data_between_a_gap_and_its_resume_pushes_out_no_key_the_window_needs() {
+    let mut recovery = Recovery::new(config());
+    for id in 1..=10 {
+        recovery.handle_live(Rec(id));
+    }
+    recovery.handle_gap(Some(micros(11)), Some(micros(10)));
+    // Far more than `keep_for` (5 µs) of live data before the resume.
+    for id in 30..=40 {
+        recovery.handle_live(Rec(id));
+    }
+    recovery.handle_resumed(Some(micros(11)), Some(micros(41)), Some(micros(10)));
+    let mut out = drain(&mut recovery);
+    assert_eq!(
+        out.live,
+        [(1..=10).collect::<Vec<_>>(), (30..=40).collect()].concat()
+    );
+    let fetch = out.fetches.remove(0);
+    recovery.handle_page(&fetch, page(8..=40, None));
+    let out = drain(&mut recovery);
+    let recovered: Vec<u64> = out.recovered.iter().map(|(_, id)| *id).collect();
+    assert_eq!(recovered, (11..=29).collect::<Vec<_>>());
+}
+
+/// A gap without any data message before it starts where the latest
+/// window ended, not at the loss: a hang is noticed long after the
+/// connection went quiet.
+#[test]
+fn a_gap_without_data_starts_where_the_last_window_ended() {
+    let mut recovery = Recovery::new(config());
+    recovery.handle_resumed(Some(micros(10)), Some(micros(20)), None);
+    let first = drain(&mut recovery).fetches.remove(0);
+    assert_eq!(first.from, micros(8));
+    recovery.handle_page(&first, page([], None));
+    drain(&mut recovery);
+    // Quiet from 20 on, the loss noticed at 50.
+    recovery.handle_resumed(Some(micros(50)), Some(micros(60)), None);
+    let second = drain(&mut recovery).fetches.remove(0);
+    assert_eq!(second.from, micros(18));
+}
+
 #[test]
 fn a_fetched_record_identical_to_a_live_one_at_either_edge_is_delivered_once() {
     let mut recovery = Recovery::new(config());

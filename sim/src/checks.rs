@@ -24,7 +24,7 @@ use tickwire_core::{Symbol, TransportError};
 /// A broken rule: which, where, when and what was seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// The rule of docs/ARCHITECTURE.md (1–13), or 0 for a check of the harness itself
+    /// The rule of docs/ARCHITECTURE.md (1–14; 14 is checked by `exactly_once`), or 0 for a check of the harness itself
     /// (the application's bookkeeping, settling of commands).
     pub rule: u8,
     /// The stream (index in the simulation).

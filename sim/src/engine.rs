@@ -14,16 +14,20 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, decode_client_message};
-use tickwire_core::machine::{Action, ConnectionEpoch, Machine, StreamKind};
+use tickwire_alpaca::{
+    AlpacaMarketData, AlpacaTrading, Channel, TradeUpdate, decode_client_message,
+};
+use tickwire_core::machine::{Action, ConnectionEpoch, Event, Machine, StreamKind};
 use tickwire_core::{ConnectRequest, Frame, Timestamp, TransportError, WallClock};
-use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, Output, SessionId};
+use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, OrderChange, Output, SessionId};
 
 use super::checks::{ClientDecode, Violation};
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
+use super::reconcile::{AccountRecovery, Sabotage};
 use super::recording::{MachineInput, Recording};
-use super::scenario::Scenario;
+use super::rest::RestFaults;
+use super::scenario::{KEY_ID, Scenario};
 use super::stream::{Ctx, Driven, Settledness, SimStream, printable};
 use super::tee::Teed;
 use super::trace::Trace;
@@ -31,6 +35,10 @@ use super::workload::{Command, RngExt, WorkloadConfig};
 
 /// How long the exchange takes to notice a peer that vanished in a hang.
 const HANG_NOTICED_AFTER: Duration = Duration::from_secs(30);
+
+/// After the liveness phase, how long at least the run goes on so that what
+/// was in flight at the cut arrives (far above the link's latency and jitter).
+const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(5);
 
 /// What ended a run early.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +94,18 @@ pub struct World {
     wall_clock_start: Timestamp,
     /// Upgrades the link's HTTP front will refuse next (429 or 401).
     refusals: VecDeque<u16>,
+    /// Each account stream's order reconciliation, by stream index.
+    recoveries: Vec<Option<AccountRecovery>>,
+    /// The REST API's faults.
+    rest_faults: RestFaults,
+    /// REST draws (delays, faults): a generator of their own.
+    rest_rng: ChaCha8Rng,
+    /// Steps that moved a REST request or answer (not counted in `steps`,
+    /// so that the safety phase spans the same machine and exchange steps).
+    rest_steps: u64,
+    /// Buffers kept for their capacity.
+    account_events: Vec<Event<TradeUpdate, Channel>>,
+    order_changes: Vec<OrderChange>,
 }
 
 impl World {
@@ -101,8 +121,27 @@ impl World {
         for spec in &mut scenario.streams {
             spec.config.wall_clock = Some(WallClock::new(base, wall_clock_start));
         }
-        let exchange = Exchange::new(scenario.exchange, base);
+        let mut exchange = Exchange::new(scenario.exchange, base);
         let specs = scenario.streams.clone();
+        let recoveries: Vec<Option<AccountRecovery>> = specs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                spec.account.then(|| {
+                    AccountRecovery::new(
+                        index,
+                        spec.config.clone(),
+                        wall_clock_start,
+                        scenario.rest.page_limit,
+                    )
+                })
+            })
+            .collect();
+        if recoveries.iter().any(Option::is_some) {
+            exchange.keep_journal();
+        }
+        let mut rest_rng = ChaCha8Rng::seed_from_u64(seed);
+        rest_rng.set_stream(8);
         let mut streams: Vec<Box<dyn Driven>> = Vec::new();
         for (index, spec) in scenario.streams.into_iter().enumerate() {
             if spec.account {
@@ -149,6 +188,12 @@ impl World {
             recording: None,
             specs,
             wall_clock_start,
+            recoveries,
+            rest_faults: scenario.rest.faults,
+            rest_rng,
+            rest_steps: 0,
+            account_events: Vec::new(),
+            order_changes: Vec::new(),
         };
         world.next_command = Some(world.workload.next_delay(&mut world.rng));
         world.next_shot = world.faults.next_delay(&mut world.rng);
@@ -163,6 +208,36 @@ impl World {
     /// Steps taken (one input to a machine or the exchange, a command or a fault each).
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// Breaks every account stream's reconciliation on purpose, for tests
+    /// that rule 14 catches it.
+    pub fn sabotage_recoveries(&mut self, sabotage: Sabotage) {
+        for recovery in self.recoveries.iter_mut().flatten() {
+            recovery.sabotage(sabotage);
+        }
+    }
+
+    /// Steps that moved a REST request or answer.
+    pub fn rest_steps(&self) -> u64 {
+        self.rest_steps
+    }
+
+    /// Order states delivered to the application, of them reconciled, and
+    /// recoveries reported failed, over all account streams.
+    pub fn order_states(&self) -> [u64; 3] {
+        let mut sum = [0; 3];
+        for counts in self
+            .recoveries
+            .iter()
+            .flatten()
+            .map(AccountRecovery::counts)
+        {
+            for (total, count) in sum.iter_mut().zip(counts) {
+                *total += count;
+            }
+        }
+        sum
     }
 
     /// Inputs given to machines (including commands).
@@ -348,6 +423,7 @@ impl World {
         consider(self.link.next_due());
         consider(self.next_command);
         consider(self.next_shot);
+        consider(self.rest_due().map(|(_, due)| due));
         Deadlines { earliest, exchange }
     }
 
@@ -390,7 +466,88 @@ impl World {
             self.shoot();
             return Ok(true);
         }
+        if let Some((index, _)) = self.rest_due().filter(|(_, due)| *due <= self.at) {
+            // REST touches neither the machines nor the exchange's state:
+            // counted apart, so the safety phase's steps are what they were.
+            self.steps -= 1;
+            self.rest_steps += 1;
+            let wall = self.exchange.wall_clock(now);
+            let Some(recovery) = self.recoveries[index].as_mut() else {
+                return Ok(true);
+            };
+            recovery
+                .step(
+                    self.at,
+                    wall,
+                    &self.exchange,
+                    &self.link_config,
+                    &self.rest_faults,
+                    self.faults_on,
+                    &mut self.rest_rng,
+                    &mut self.trace,
+                )
+                .map_err(Stop::Violation)?;
+        }
         Ok(true)
+    }
+
+    /// Whether an account stream's open connection is hung.
+    fn account_link_hung(&self) -> bool {
+        self.link.ids().into_iter().any(|id| {
+            self.link.conn(id).is_some_and(|conn| {
+                conn.hung && conn.client_open && self.recoveries[conn.stream].is_some()
+            })
+        })
+    }
+
+    /// The account stream whose REST exchange is due first, and when.
+    fn rest_due(&self) -> Option<(usize, Duration)> {
+        self.recoveries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, r)| Some((index, r.as_ref()?.next_due()?)))
+            .min_by_key(|(_, due)| *due)
+    }
+
+    /// After the liveness phase: the cut of rule 14 is now; the run goes on
+    /// (faults off) until what was in flight has arrived, no account
+    /// stream's link is hung, every stream is settled again and every
+    /// reconciliation is idle, within `bound`, then checks that every order
+    /// state produced before the cut was delivered once (or is excused).
+    pub fn run_recovery_drain(&mut self, bound: Duration) -> Result<(), Stop> {
+        let cut = self.exchange.wall_clock(self.now());
+        let start = self.at;
+        self.trace
+            .log(self.at, || "recovery drain: rule 14's cut".into());
+        loop {
+            let idle = self
+                .recoveries
+                .iter()
+                .flatten()
+                .all(AccountRecovery::is_idle);
+            // A link hung before the faults stopped is found by the ping's
+            // timeout; the stream then resumes and reconciles.
+            let quiet = idle && !self.account_link_hung() && self.all_settled();
+            if quiet && self.at >= start + IN_FLIGHT_DRAIN {
+                break;
+            }
+            let next = self.next_time();
+            if next.is_none_or(|t| t > start + bound) {
+                if quiet {
+                    break;
+                }
+                return Err(Stop::NotLive(format!(
+                    "order reconciliation not settled {bound:?} after the liveness phase"
+                )));
+            }
+            self.step()?;
+        }
+        for recovery in self.recoveries.iter().flatten() {
+            recovery
+                .check_complete(cut, self.at)
+                .map_err(Stop::Violation)?;
+        }
+        Ok(())
     }
 
     /// Tells stream `index` that its connection `epoch` failed or ended.
@@ -422,6 +579,7 @@ impl World {
             actions: &mut actions,
             decodes: &mut decodes,
             steps: &mut self.machine_steps,
+            account_events: &mut self.account_events,
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
         self.stream_deadlines[index] = self.streams[index].poll_timeout().map(|t| self.offset(t));
@@ -436,7 +594,23 @@ impl World {
         debug_assert!(decodes.is_empty(), "more decodes than message frames");
         self.actions = actions;
         self.decodes = decodes;
-        Ok(())
+        self.reconcile(index)
+    }
+
+    /// Hands an account stream's events of the last input to its reconciliation.
+    fn reconcile(&mut self, index: usize) -> Result<(), Stop> {
+        if self.account_events.is_empty() {
+            return Ok(());
+        }
+        let mut events = std::mem::take(&mut self.account_events);
+        let wall = self.exchange.wall_clock(self.now());
+        let result = match self.recoveries[index].as_mut() {
+            Some(recovery) => recovery.handle_events(self.at, wall, &events, &mut self.trace),
+            None => Ok(()),
+        };
+        events.clear();
+        self.account_events = events;
+        result.map_err(Stop::Violation)
     }
 
     /// Performs one action; the decode of a message frame sent is taken
@@ -616,8 +790,21 @@ impl World {
         Ok(())
     }
 
-    /// Moves everything the exchange wants to do onto the link.
+    /// Moves everything the exchange wants to do onto the link, and what it
+    /// produced for the account to the ledgers of rule 14.
     fn pump_exchange(&mut self) {
+        self.exchange.take_order_changes(&mut self.order_changes);
+        if !self.order_changes.is_empty() {
+            let mut changes = std::mem::take(&mut self.order_changes);
+            for recovery in self.recoveries.iter_mut().flatten() {
+                let withheld = withheld(&self.link, &self.exchange, recovery.stream());
+                for change in changes.iter().filter(|c| c.key_id == KEY_ID) {
+                    recovery.produced(&change.update, withheld);
+                }
+            }
+            changes.clear();
+            self.order_changes = changes;
+        }
         while let Some((session, output)) = self.exchange_mut().poll_output() {
             let Some(id) = self.link.by_session(session) else {
                 continue;
@@ -673,6 +860,11 @@ impl World {
             command = Command::Churn;
         }
         self.come_back[index] = matches!(command, Command::Churn);
+        if matches!(command, Command::Shutdown)
+            && let Some(recovery) = self.recoveries[index].as_mut()
+        {
+            recovery.release();
+        }
         self.trace.record(self.at, 0x1100 | index as u64, &[]);
         self.trace
             .log(self.at, || format!("s{index} command {command:?}"));
@@ -760,6 +952,18 @@ impl World {
         self.trace.log(self.at, || format!("fault {shot:?}"));
         self.pump_exchange();
     }
+}
+
+/// Whether `stream`'s open connection reaches a session whose data the
+/// exchange withholds (the stream cannot tell it from a quiet one).
+fn withheld(link: &Link, exchange: &Exchange, stream: usize) -> bool {
+    link.ids().into_iter().any(|id| {
+        link.conn(id).is_some_and(|conn| {
+            conn.stream == stream
+                && conn.client_open
+                && conn.session.is_some_and(|s| exchange.withholds_data(s))
+        })
+    })
 }
 
 /// The path of a URL (`wss://host/v2/iex?x` → `/v2/iex?x`).

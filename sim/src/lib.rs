@@ -13,6 +13,16 @@
 //! 2. **liveness**: faults off, commands stop; every stream that is neither
 //!    shut down nor failed must reach `Live` with confirmed == desired (or
 //!    `Idle` with nothing wanted) within a bound of virtual time.
+//! 3. **recovery drain**: the run goes on, faults off, until what was in
+//!    flight has arrived and every account stream's order reconciliation is
+//!    idle; then rule 14 ([`exactly_once`]): every order state the exchange
+//!    produced while the application wanted the stream was delivered exactly
+//!    once, live or reconciled (a duplicate fails the seed at once).
+//!
+//! Each account stream's `OrderReconciler` is driven in virtual time
+//! ([`reconcile`]) against the exchange's REST order list with REST faults
+//! ([`rest`]: 429 with `Retry-After`, 5xx, slow and malformed answers,
+//! repeated pages), drawn from a generator of their own.
 //!
 //! A failure names the seed and the command that replays it exactly
 //! ([`replay_command`]); the same seed always gives the same
@@ -29,6 +39,8 @@
 //! Modules, one concern each: [`engine`] (the world and its clock),
 //! [`link`] (the network), [`faults`] (one-shot faults), [`workload`] (the
 //! application), [`scenario`] (what a seed decides), [`checks`] (the rules),
+//! [`rest`] (the REST API and its faults), [`reconcile`] (an account
+//! stream's reconciliation), [`exactly_once`] (rule 14),
 //! `tee` (shows the checks what a machine decoded), [`trace`] (hash and
 //! log), and `run` ([`run_seed`], [`run_sweep`]).
 //!
@@ -82,9 +94,12 @@
 
 pub mod checks;
 pub mod engine;
+pub mod exactly_once;
 pub mod faults;
 pub mod link;
+pub mod reconcile;
 pub mod recording;
+pub mod rest;
 mod run;
 pub mod scenario;
 mod shrink;
@@ -96,7 +111,7 @@ pub mod workload;
 pub use checks::Violation;
 pub use run::{
     FailureKind, SeedOutcome, SimConfig, SweepConfig, SweepReport, record_seed, replay_command,
-    run_seed, run_seed_with, run_sweep,
+    run_seed, run_seed_sabotaged, run_seed_with, run_sweep,
 };
 pub use shrink::{shrink, smallest_failing};
 pub use trace::Trace;

@@ -12,6 +12,7 @@ use rand_core::{RngCore, SeedableRng};
 
 use super::checks::Violation;
 use super::engine::{Stop, World};
+use super::reconcile::Sabotage;
 use super::recording::Recording;
 use super::scenario::Scenario;
 use super::trace::Trace;
@@ -87,6 +88,9 @@ pub struct SeedOutcome {
     pub rejected: u64,
     /// Data events delivered between a `Gap` and its `Resumed`.
     pub data_before_resumed: u64,
+    /// Order states delivered to the application, of them reconciled, and
+    /// recoveries reported failed (rule 14).
+    pub order_states: [u64; 3],
     /// The trace: its hash, and the readable log if kept.
     pub trace: Trace,
     /// Why it failed, if it did.
@@ -172,13 +176,26 @@ pub fn run_seed(seed: u64, steps: u64) -> SeedOutcome {
 
 /// Runs one seed: draws its scenario, runs the safety phase, then the liveness phase.
 pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
-    run_inner(seed, config, None)
+    run_inner(seed, config, None, None)
 }
 
-fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -> SeedOutcome {
+/// Runs one seed like [`run_seed_with`] with every account stream's
+/// reconciliation broken on purpose: rule 14 must fail the seeds where it
+/// matters.
+pub fn run_seed_sabotaged(seed: u64, config: &SimConfig, sabotage: Sabotage) -> SeedOutcome {
+    run_inner(seed, config, None, Some(sabotage))
+}
+
+fn run_inner(
+    seed: u64,
+    config: &SimConfig,
+    recording: Option<&mut Recording>,
+    sabotage: Option<Sabotage>,
+) -> SeedOutcome {
     let record = recording.is_some();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let scenario = Scenario::draw(&mut rng, config.intensity);
+    let mut scenario = Scenario::draw(&mut rng, config.intensity);
+    scenario.draw_rest(seed, config.intensity);
     let streams = scenario.streams.len();
     let world_seed = rng.next_u64();
     let mut slot = None::<World>;
@@ -187,9 +204,14 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
         if record {
             world.record_inputs();
         }
+        if let Some(sabotage) = sabotage {
+            world.sabotage_recoveries(sabotage);
+        }
         world.start()?;
         world.run_safety(config.steps)?;
-        world.run_liveness(config.liveness_bound)
+        let live = world.run_liveness(config.liveness_bound)?;
+        world.run_recovery_drain(config.liveness_bound)?;
+        Ok(live)
     }));
     let mut world = slot;
     if let (Some(out), Some(world)) = (recording, world.as_mut()) {
@@ -226,6 +248,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
                 streams_excused: excused,
                 rejected: world.rejected(),
                 data_before_resumed: world.data_before_resumed(),
+                order_states: world.order_states(),
                 trace: world.into_trace(),
                 failure,
             }
@@ -242,6 +265,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
             streams_excused: 0,
             rejected: 0,
             data_before_resumed: 0,
+            order_states: [0; 3],
             trace: Trace::new(false),
             failure,
         },
@@ -252,7 +276,7 @@ fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -
 /// received, for [`replay_machines`](super::recording::replay_machines).
 pub fn record_seed(seed: u64, config: &SimConfig) -> (SeedOutcome, Recording) {
     let mut recording = Recording::default();
-    let outcome = run_inner(seed, config, Some(&mut recording));
+    let outcome = run_inner(seed, config, Some(&mut recording), None);
     (outcome, recording)
 }
 
@@ -306,6 +330,9 @@ pub struct SweepReport {
     pub virtual_time: Duration,
     /// A hash over every seed's trace hash, in seed order.
     pub combined_hash: u64,
+    /// Order states delivered, of them reconciled, and recoveries reported
+    /// failed, all seeds (rule 14).
+    pub order_states: [u64; 3],
     /// Seeds in which data was delivered between a `Gap` and its `Resumed`, and the first.
     pub data_before_resumed: (u64, Option<u64>),
     /// The failed seeds, in seed order.
@@ -339,6 +366,11 @@ impl fmt::Display for SweepReport {
             self.streams,
             self.streams_excused,
             self.rejected
+        )?;
+        let [delivered, reconciled, failed] = self.order_states;
+        writeln!(
+            f,
+            "rule 14: {delivered} order states delivered once ({reconciled} reconciled), {failed} recoveries reported failed"
         )?;
         if let (seeds, Some(first)) = self.data_before_resumed {
             writeln!(
@@ -411,6 +443,9 @@ pub fn run_sweep(config: &SweepConfig) -> SweepReport {
         report.streams_excused += outcome.streams_excused as u64;
         report.rejected += outcome.rejected;
         report.virtual_time += outcome.virtual_time;
+        for (total, count) in report.order_states.iter_mut().zip(outcome.order_states) {
+            *total += count;
+        }
         combined.record(
             Duration::ZERO,
             outcome.seed,

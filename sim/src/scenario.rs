@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
-use rand_core::RngCore;
+use rand_core::{RngCore, SeedableRng};
 use tickwire_alpaca::Encoding;
 use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
@@ -13,6 +13,7 @@ use tickwire_mock::{Account, Endpoint, ExchangeConfig, FaultPlan, MarketConfig, 
 
 use super::faults::FaultMix;
 use super::link::LinkConfig;
+use super::rest::RestFaults;
 use super::workload::{RngExt, WorkloadConfig};
 
 /// The key of the simulated account.
@@ -46,6 +47,28 @@ pub struct Scenario {
     pub faults: FaultMix,
     /// The application's commands.
     pub workload: WorkloadConfig,
+    /// The REST API (see [`draw_rest`](Self::draw_rest)).
+    pub rest: RestScenario,
+}
+
+/// The REST API's side of a seed: its faults, and how many orders the
+/// account streams' reconcilers ask for per page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestScenario {
+    /// The faults.
+    pub faults: RestFaults,
+    /// Orders per page (small pages make windows take many).
+    pub page_limit: usize,
+}
+
+impl Default for RestScenario {
+    /// No faults, the API's largest pages.
+    fn default() -> Self {
+        Self {
+            faults: RestFaults::NONE,
+            page_limit: tickwire_alpaca::ORDERS_PAGE_LIMIT,
+        }
+    }
 }
 
 impl Scenario {
@@ -136,6 +159,23 @@ impl Scenario {
             link: LinkConfig::draw(rng),
             faults,
             workload: WorkloadConfig::draw(rng),
+            rest: RestScenario::default(),
         }
+    }
+
+    /// Draws the REST side from a generator of its own, seeded by `seed`,
+    /// so that every other draw of the seed stays as it was.
+    pub fn draw_rest(&mut self, seed: u64, intensity: f64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(9);
+        let page_limit = if rng.chance(0.5) {
+            tickwire_alpaca::ORDERS_PAGE_LIMIT
+        } else {
+            2 + rng.below(5) as usize
+        };
+        self.rest = RestScenario {
+            faults: RestFaults::draw(&mut rng, intensity),
+            page_limit,
+        };
     }
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading};
-use tickwire_alpaca::{Channel, SubscriptionSet};
+use tickwire_alpaca::{Channel, SubscriptionSet, TradeUpdate};
 use tickwire_core::machine::{
     Action, ConnectPhase, ConnectionEpoch, Event, Machine, State, StreamKind,
 };
@@ -32,6 +32,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) decodes: &'a mut VecDeque<ClientDecode>,
     /// Machine inputs so far.
     pub(crate) steps: &'a mut u64,
+    /// An account stream's events of this input, for its reconciliation.
+    pub(crate) account_events: &'a mut Vec<Event<TradeUpdate, Channel>>,
 }
 
 type Checked = Result<(), Violation>;
@@ -75,10 +77,24 @@ pub(crate) trait SimDialect: Dialect<Channel = Channel>
 where
     Self::Data: PartialEq,
 {
+    /// Copies an account stream's events to `out` (other streams have none).
+    fn share_account_events(
+        _events: &[Event<Self::Data, Channel>],
+        _out: &mut Vec<Event<TradeUpdate, Channel>>,
+    ) {
+    }
 }
 
 impl SimDialect for AlpacaMarketData {}
-impl SimDialect for AlpacaTrading {}
+
+impl SimDialect for AlpacaTrading {
+    fn share_account_events(
+        events: &[Event<TradeUpdate, Channel>],
+        out: &mut Vec<Event<TradeUpdate, Channel>>,
+    ) {
+        out.extend_from_slice(events);
+    }
+}
 
 /// A machine, its dialect teed so the checks see what it decoded, and the checks.
 #[derive(Debug)]
@@ -143,6 +159,7 @@ where
         while let Some(event) = self.machine.poll_event() {
             self.events.push(event);
         }
+        D::share_account_events(&self.events, ctx.account_events);
         self.record(ctx);
     }
 

@@ -75,6 +75,13 @@ fn sweep() {
         report.failures.len()
     );
     assert!(report.checks > report.seeds * 100, "the checks did not run");
+    if report.seeds >= 1_000 {
+        assert!(
+            report.order_states[1] > 0 && report.order_states[0] > report.order_states[1],
+            "rule 14 saw no reconciled order state (or nothing live): {:?}",
+            report.order_states
+        );
+    }
 }
 
 #[test]
@@ -162,4 +169,37 @@ fn recorded_inputs_replay_into_fresh_machines() {
     assert_eq!(first, second);
     assert_eq!(first.inputs, outcome.machine_steps);
     assert!(first.outputs > 0);
+}
+
+/// Rule 14 can fail: a reconciliation that reads every page as empty, or
+/// hands every update over twice, fails seeds that pass when it works.
+#[test]
+fn rule_14_catches_a_reconciliation_that_drops_pages_or_delivers_twice() {
+    use tickwire_sim::reconcile::Sabotage;
+    use tickwire_sim::{FailureKind, run_seed_sabotaged};
+    let config = SimConfig {
+        steps: 1_000,
+        ..SimConfig::default()
+    };
+    let rule_14 = |outcome: &tickwire_sim::SeedOutcome| matches!(&outcome.failure, Some(FailureKind::Violation(v)) if v.rule == 14);
+    for (sabotage, seeds_wanted) in [(Sabotage::DeliverTwice, 3), (Sabotage::DropPages, 1)] {
+        let mut caught = Vec::new();
+        for seed in 0..400 {
+            let broken = run_seed_sabotaged(seed, &config, sabotage);
+            if rule_14(&broken) {
+                let sound = run_seed_with(seed, &config);
+                assert!(sound.passed(), "{sound}");
+                assert!(broken.to_string().contains("replay: TICKWIRE_SIM_SEED="));
+                caught.push(seed);
+                if caught.len() >= seeds_wanted {
+                    break;
+                }
+            }
+        }
+        assert_eq!(
+            caught.len(),
+            seeds_wanted,
+            "{sabotage:?} was caught in seeds {caught:?} only"
+        );
+    }
 }

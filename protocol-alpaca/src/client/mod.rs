@@ -10,5 +10,6 @@ pub(crate) mod fast_trading;
 pub(crate) mod market_decode;
 pub(crate) mod market_dialect;
 pub(crate) mod market_message;
+pub(crate) mod order_reconcile;
 pub(crate) mod request;
 pub(crate) mod trading_dialect;

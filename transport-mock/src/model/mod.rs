@@ -5,6 +5,7 @@ mod emit;
 mod endpoint;
 mod faults;
 mod generator;
+mod journal;
 mod market_data;
 mod order_history;
 mod plan;
@@ -33,12 +34,14 @@ pub use accounts::{Account, FREE_PLAN_SYMBOL_LIMIT};
 pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, Faults};
 pub use generator::{MarketConfig, TEST_SYMBOL};
+pub use journal::OrderChange;
 pub use rest_orders::{ORDERS_PAGE_MAX, RestResponse};
 pub use stats::ExchangeStats;
 pub use trading::TradingConfig;
 
 use accounts::{AccountId, Accounts, Slots};
 use generator::{Event, Generator};
+use journal::Journal;
 use order_history::OrderHistory;
 use routing::Routing;
 use session::{Phase, Session};
@@ -225,6 +228,8 @@ pub struct Exchange {
     pub(crate) desk: Desk,
     /// Every order's latest state, for the REST order list.
     pub(crate) order_history: OrderHistory,
+    /// What was produced, for a checker (off by default).
+    pub(crate) journal: Journal,
     refusals: VecDeque<u16>,
     restarts: u64,
     pub(crate) stats: ExchangeStats,
@@ -243,6 +248,7 @@ impl Exchange {
             listening_accounts: Vec::new(),
             desk: Desk::new(seed, config.trading.clone()),
             order_history: OrderHistory::default(),
+            journal: Journal::default(),
             config,
             started_at: now,
             sessions: BTreeMap::new(),
@@ -283,6 +289,15 @@ impl Exchange {
     /// The encoding of an open session.
     pub fn encoding(&self, session: SessionId) -> Option<Encoding> {
         self.sessions.get(&session).map(|s| s.encoding)
+    }
+
+    /// Whether an open session's data is withheld while its socket stays
+    /// open: silenced (a [`Fault::Silence`] or the `silence` rate), or its
+    /// client treated as not reading (data discarded until the 407).
+    pub fn withholds_data(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.silent || s.faults.not_reading)
     }
 
     /// Whether an open session has authenticated.

@@ -724,6 +724,7 @@ impl Exchange {
         self.desk.advance(now, &listening, &wall, &mut updates);
         for (account, update) in &updates {
             self.order_history.record(*account, &update.order);
+            self.journal_order(*account, update);
         }
         for (account, update) in updates.drain(..) {
             let targets: Vec<(SessionId, super::Encoding)> = self
