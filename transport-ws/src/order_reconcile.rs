@@ -260,7 +260,7 @@ fn update_of(order: Order) -> TradeUpdate {
 }
 
 /// RFC 3339 text safe in a query (`+` and `:` escaped).
-fn query_escaped(text: &str) -> String {
+pub(crate) fn query_escaped(text: &str) -> String {
     text.replace('%', "%25")
         .replace('+', "%2B")
         .replace(':', "%3A")
