@@ -578,14 +578,19 @@ impl Generator {
     }
 }
 
-/// A stable starting price from the symbol's name.
-pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
-    let hash = symbol
+/// A stable hash of a symbol's name (FNV-1a).
+pub(crate) fn symbol_hash(symbol: &Symbol) -> u64 {
+    symbol
         .as_bytes()
         .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-        });
+        })
+}
+
+/// A stable starting price from the symbol's name.
+pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
+    let hash = symbol_hash(symbol);
     match (kind, symbol.as_bytes()) {
         (Kind::Crypto, s) if s.starts_with(b"BTC") => 42_000.0,
         (Kind::Crypto, s) if s.starts_with(b"ETH") => 2_300.0,

@@ -20,7 +20,7 @@ use tickwire_core::{Symbol, Timestamp};
 
 use super::Endpoint;
 use super::endpoint::Kind;
-use super::generator::initial_price;
+use super::generator::{initial_price, symbol_hash};
 use super::rng::RngExt;
 
 /// Most trades of one instrument in one tick; a larger `trade_chance` is cut here.
@@ -55,12 +55,7 @@ pub(crate) struct TapeKey {
 
 impl TapeKey {
     pub(crate) fn new(endpoint: Endpoint, symbol: &Symbol) -> Self {
-        let name = symbol
-            .as_bytes()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-            });
+        let name = symbol_hash(symbol);
         Self {
             endpoint,
             symbol: symbol.clone(),
