@@ -766,7 +766,11 @@ mod tests {
         for wire in [fixtures::TRADE, fixtures::BAR] {
             let mut live = render(&data(fixtures::market(wire)));
             let mut out = String::new();
-            format(&StreamEvent::Recovered(fixtures::market(wire)), &clock(), &mut out);
+            format(
+                &StreamEvent::Recovered(fixtures::market(wire)),
+                &clock(),
+                &mut out,
+            );
             let backfilled: Value = serde_json::from_str(&out).expect("a JSON line");
             assert_eq!(backfilled["source"], "backfilled", "{backfilled}");
             assert!(live.get("source").is_none(), "{live}");
