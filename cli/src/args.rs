@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tickwire_alpaca::Channel;
 use tickwire_core::Timestamp;
+use tickwire_ws::Backfill;
 
 use crate::secret_arg::SecretArg;
 
@@ -57,6 +58,13 @@ pub(crate) struct WatchArgs {
 
     #[command(flatten)]
     pub(crate) view: ViewArgs,
+
+    /// After every reconnect, fetch what the disconnection hid from the
+    /// historical data API and show it marked `(backfilled)`: a comma
+    /// separated list of trades, bars (minute bars), or none. Quotes are
+    /// never backfilled: the next quote replaces a missed one.
+    #[arg(long, value_name = "LIST", default_value_t = Backfill::NONE)]
+    pub(crate) backfill: Backfill,
 }
 
 /// `tickwire record`.

@@ -11,7 +11,7 @@ use tickwire_alpaca::{
 };
 use tickwire_core::machine::CONNECT_ATTEMPTS_MAX_DEFAULT;
 use tickwire_core::{Credentials, Symbol, Timestamp};
-use tickwire_ws::TlsTrust;
+use tickwire_ws::{Backfill, TlsTrust};
 
 use tickwire_ws::SlowConsumerPolicy;
 
@@ -117,6 +117,8 @@ pub(crate) struct WatchPlan {
     pub(crate) encoding: WireEncoding,
     /// The data-silence timeout.
     pub(crate) stale_after: Option<Duration>,
+    /// What to fetch again after each gap.
+    pub(crate) backfill: Backfill,
 }
 
 /// A resolved `record`: the stream of a `watch`, and where to write it.
@@ -279,6 +281,7 @@ pub(crate) fn watch_plan(
 ) -> Result<WatchPlan, CliError> {
     let mut plan = market_plan(&args.source, &args.limits, env)?;
     plan.stream.view = View::from(&args.view);
+    plan.backfill = args.backfill;
     Ok(plan)
 }
 
@@ -379,6 +382,7 @@ fn market_plan(
         symbols,
         encoding,
         stale_after: args.stale_after,
+        backfill: Backfill::NONE,
     })
 }
 
@@ -504,6 +508,21 @@ mod tests {
         assert_eq!(plan.channels, [Channel::Quotes, Channel::Trades]);
         assert_eq!(names(&plan.symbols), ["SPY", "AAPL"]);
         assert_eq!(plan.encoding, WireEncoding::Json);
+    }
+
+    #[test]
+    fn backfill_is_off_unless_asked_for_and_never_takes_quotes() {
+        assert_eq!(watch(&[], &[]).unwrap().backfill, Backfill::NONE);
+        let plan = watch(&["--backfill", "trades,bars"], &[]).unwrap();
+        assert_eq!(plan.backfill, Backfill::TRADES | Backfill::BARS);
+        let plan = watch(&["--backfill", "bars"], &[]).unwrap();
+        assert_eq!(plan.backfill, Backfill::BARS);
+        let error = Cli::try_parse_from(["tickwire", "watch", "--backfill", "quotes"])
+            .expect_err("quotes are refused");
+        assert!(
+            error.to_string().contains("quotes are never backfilled"),
+            "{error}"
+        );
     }
 
     #[test]

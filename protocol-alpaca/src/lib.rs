@@ -38,7 +38,8 @@ mod wire;
 pub use client::credentials::{CREDENTIAL_VARS, KEY_ID_ENV, SECRET_KEY_ENV, credentials_from_env};
 pub use client::market_dialect::AlpacaMarketData;
 pub use client::order_reconcile::{
-    ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, OrderStateKey, ReconcileOutput, order_state_key,
+    ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, OrderStateKey, ReconcileOutput,
+    order_state_key, query_escaped,
 };
 pub use client::request::AuthForm;
 pub use client::trading_dialect::AlpacaTrading;

@@ -77,7 +77,7 @@ async fn print_data(
         };
         let event = match event {
             StreamEvent::Machine(event) => event,
-            // Data fetched again after a gap (market data is not backfilled yet).
+            // Data fetched again after a gap (with `.backfill(..)`: trades, bars).
             StreamEvent::Recovered(data) => Event::Data(data),
             StreamEvent::Dropped { count, .. } => {
                 println!("{count} messages dropped: this consumer fell behind");

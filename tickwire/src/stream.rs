@@ -5,7 +5,7 @@
 //! machine over a WebSocket.
 
 pub use tickwire_ws::{
-    Error, EventStream, Events, Feed, IntoSymbol, MarketDataBuilder, MarketDataEvent,
+    Backfill, Error, EventStream, Events, Feed, IntoSymbol, MarketDataBuilder, MarketDataEvent,
     MarketDataStream, QUEUE_CAPACITY_DEFAULT, SECRET_PRINTING_LOG_TARGETS,
     SHUTDOWN_TIMEOUT_DEFAULT, SSL_CERT_FILE_ENV, SlowConsumerPolicy, StreamBuilder, StreamEvent,
     StreamHandle, TlsTrust, TradingBuilder, TradingEndpoint, TradingEvent, TradingStream, WsConfig,

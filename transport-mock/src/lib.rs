@@ -43,8 +43,8 @@ pub use loopback::{LoopbackConfig, LoopbackServer};
 pub use mock::MockTransport;
 pub use model::{
     Account, Encoding, Endpoint, Exchange, ExchangeConfig, ExchangeStats, FREE_PLAN_SYMBOL_LIMIT,
-    Fault, FaultPlan, Faults, MarketConfig, ORDERS_PAGE_MAX, OrderChange, Output, Refusal,
-    RestResponse, SessionId, TEST_SYMBOL, TradingConfig,
+    Fault, FaultPlan, Faults, MARKET_PAGE_MAX, MarketConfig, ORDERS_PAGE_MAX, OrderChange, Output,
+    Refusal, RestResponse, SessionId, TAPE_TICKS_PER_PAGE_MAX, TEST_SYMBOL, TradingConfig,
 };
 pub use scripted::ScriptedTransport;
 pub use shared::SharedExchange;

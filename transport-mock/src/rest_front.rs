@@ -1,6 +1,8 @@
 //! Plain HTTP on the loopback server's port: the REST API beside the
 //! WebSocket upgrades, as on the trading host (`GET /v2/orders` next to
-//! `/stream`).
+//! `/stream`), and the historical market-data API (`GET /v2/stocks/trades`,
+//! `GET /v2/stocks/bars`, on Alpaca's own data host) from the same tape the
+//! feeds stream.
 //!
 //! A connection's request head is read first. An upgrade goes on to the
 //! WebSocket handshake with the head replayed in front of the socket
@@ -75,7 +77,17 @@ pub(crate) async fn answer<S: AsyncWrite + Unpin>(
             let (key_id, secret) = (request.credentials.key_id(), request.credentials.secret());
             exchange.with(|ex, _| ex.rest_orders(key_id, secret, &request.query))
         }
-        (_, "/v2/orders") => RestResponse::error(405, 40_510_000, "method not allowed"),
+        ("GET", "/v2/stocks/trades") => {
+            let (key_id, secret) = (request.credentials.key_id(), request.credentials.secret());
+            exchange.with(|ex, now| ex.rest_trades(key_id, secret, &request.query, now))
+        }
+        ("GET", "/v2/stocks/bars") => {
+            let (key_id, secret) = (request.credentials.key_id(), request.credentials.secret());
+            exchange.with(|ex, now| ex.rest_bars(key_id, secret, &request.query, now))
+        }
+        (_, "/v2/orders" | "/v2/stocks/trades" | "/v2/stocks/bars") => {
+            RestResponse::error(405, 40_510_000, "method not allowed")
+        }
         _ => RestResponse::error(404, 40_410_000, "endpoint not found"),
     };
     tracing::debug!(
@@ -112,6 +124,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
+        403 => "Forbidden",
         405 => "Method Not Allowed",
         422 => "Unprocessable Entity",
         431 => "Request Header Fields Too Large",

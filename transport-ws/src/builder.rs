@@ -6,7 +6,10 @@ use tickwire_alpaca::Encoding;
 use tickwire_core::machine::MachineConfig;
 use tickwire_core::{Credentials, Timestamp};
 
-use crate::{SlowConsumerPolicy, StreamProfile, TlsTrust, TradingProfile, WsConfig};
+use crate::{
+    Backfill, MarketDataProfile, SlowConsumerPolicy, StreamProfile, TlsTrust, TradingProfile,
+    WsConfig,
+};
 
 /// Default capacity of the event queue, in events.
 pub const QUEUE_CAPACITY_DEFAULT: usize = 65_536;
@@ -66,6 +69,16 @@ pub(crate) struct Options {
     pub(crate) shutdown_timeout: Duration,
     /// An account stream's reconciliation after gaps.
     pub(crate) reconcile: Reconcile,
+    /// A market-data stream's backfill after gaps.
+    pub(crate) backfill: BackfillOptions,
+}
+
+/// What a market-data stream backfills (see [`StreamBuilder::backfill`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BackfillOptions {
+    pub(crate) kinds: Backfill,
+    /// The data API's base URL; derived from the feed when `None`.
+    pub(crate) rest_url: Option<String>,
 }
 
 /// Whether and how an account stream reconciles (see
@@ -114,6 +127,7 @@ impl<P: StreamProfile> StreamBuilder<P> {
                     rest_url: None,
                     since: None,
                 },
+                backfill: BackfillOptions::default(),
             },
         }
     }
@@ -252,6 +266,44 @@ impl StreamBuilder<TradingProfile> {
         /// Also reconcile, once first live, what changed since `since` (e.g.
         /// the time the program last stopped). Default: only after gaps.
         fn reconcile_since(since: Timestamp) { reconcile.since = Some(since) }
+    }
+}
+
+impl StreamBuilder<MarketDataProfile> {
+    setters! {
+        /// What to fetch again after every gap (default [`Backfill::NONE`]):
+        /// once live again, the stream asks the historical data API for
+        /// the gap's trades and/or minute bars of the symbols subscribed on
+        /// the `trades` / `bars` channel, and delivers each one the stream
+        /// missed as [`StreamEvent::Recovered`](crate::StreamEvent::Recovered),
+        /// once: trades are matched by (symbol, trade id), bars by (symbol,
+        /// start time), so nothing delivered live comes again.
+        ///
+        /// Delivery order: live data is never held back; backfilled records
+        /// come as each page arrives, between live events, oldest first
+        /// within a page — so they are older than the live data around
+        /// them. A failed fetch is retried with the stream's backoff (and a
+        /// 429's `Retry-After`), then reported as
+        /// [`StreamEvent::RecoveryFailed`](crate::StreamEvent::RecoveryFailed).
+        /// A `*` subscription stands for the symbols seen live on its
+        /// channel. Quotes are never backfilled (see [`Backfill`]). The
+        /// requests name the stream's feed (`iex`, `sip`…: the last part of
+        /// its URL's path).
+        ///
+        /// ```
+        /// use tickwire_ws::{Backfill, Feed, MarketDataStream};
+        /// let builder = MarketDataStream::builder(Feed::Iex)
+        ///     .backfill(Backfill::TRADES | Backfill::BARS);
+        /// # drop(builder);
+        /// ```
+        fn backfill(kinds: Backfill) { backfill.kinds = kinds }
+
+        /// The historical data API's base URL. Default:
+        /// `https://data.alpaca.markets` for Alpaca's feeds; for a
+        /// [`Feed::Custom`](crate::Feed::Custom) URL, its host over
+        /// `https://` (`http://` for a `ws://` loopback one), as the
+        /// simulated exchange serves it.
+        fn data_rest_url(url: impl Into<String>) { backfill.rest_url = Some(url.into()) }
     }
 }
 

@@ -4,6 +4,9 @@
 use std::net::IpAddr;
 
 use tickwire_alpaca::{Feed as AlpacaFeed, LIVE_TRADING_URL, PAPER_TRADING_URL};
+
+/// The base URL of Alpaca's historical market-data API.
+pub const DATA_REST_URL: &str = "https://data.alpaca.markets";
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::Error;
@@ -53,6 +56,36 @@ impl Feed {
             .map_or_else(str::to_owned, AlpacaFeed::url)
     }
 
+    /// The historical data API's base URL for backfill:
+    /// [`DATA_REST_URL`] for Alpaca's feeds, a custom URL's host (as
+    /// [`TradingEndpoint::rest_url`] makes it, `stream.data.` becoming
+    /// `data.`) otherwise.
+    ///
+    /// ```
+    /// use tickwire_ws::Feed;
+    /// assert_eq!(Feed::Sip.data_rest_url(), "https://data.alpaca.markets");
+    /// let local = Feed::Custom("ws://127.0.0.1:9000/v2/iex".into());
+    /// assert_eq!(local.data_rest_url(), "http://127.0.0.1:9000");
+    /// assert_eq!(local.rest_feed(), "iex");
+    /// let sandbox = Feed::Custom("wss://stream.data.sandbox.alpaca.markets/v2/sip".into());
+    /// assert_eq!(sandbox.data_rest_url(), "https://data.sandbox.alpaca.markets");
+    /// ```
+    pub fn data_rest_url(&self) -> String {
+        match self.alpaca_or_url() {
+            Ok(_) => DATA_REST_URL.to_owned(),
+            // Alpaca's stream hosts (`stream.data.…`) serve history on `data.…`.
+            Err(url) => rest_base(url).replacen("://stream.data.", "://data.", 1),
+        }
+    }
+
+    /// The `feed` parameter of historical requests: the last part of the
+    /// URL's path (`iex`, `sip`, `delayed_sip`…).
+    pub fn rest_feed(&self) -> String {
+        let url = self.url();
+        let path = url.split(['?', '#']).next().unwrap_or_default();
+        path.rsplit('/').next().unwrap_or_default().to_owned()
+    }
+
     /// Whether the feed only speaks MessagePack (the options feeds).
     pub fn requires_msgpack(&self) -> bool {
         self.alpaca_or_url().is_ok_and(AlpacaFeed::msgpack_only)
@@ -96,16 +129,21 @@ impl TradingEndpoint {
     /// assert_eq!(local.rest_url(), "http://127.0.0.1:9000");
     /// ```
     pub fn rest_url(&self) -> String {
-        let url = self.url();
-        let (scheme, rest) = url.split_once("://").unwrap_or(("wss", url.as_str()));
-        let host = rest.split(['/', '?']).next().unwrap_or_default();
-        let scheme = if scheme.eq_ignore_ascii_case("ws") {
-            "http"
-        } else {
-            "https"
-        };
-        format!("{scheme}://{host}")
+        rest_base(&self.url())
     }
+}
+
+/// The REST base URL on a WebSocket URL's host: `wss://` becomes
+/// `https://`, `ws://` becomes `http://`, the path is dropped.
+fn rest_base(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("wss", url));
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let scheme = if scheme.eq_ignore_ascii_case("ws") {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// Whether a URL host names this machine (`localhost`, `127.0.0.0/8`, `::1`).

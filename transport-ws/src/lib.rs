@@ -30,6 +30,8 @@
 
 #![warn(missing_docs)]
 
+mod backfill;
+mod backfill_stage;
 mod builder;
 mod command;
 mod driver;
@@ -41,10 +43,12 @@ mod event_stage;
 mod handle;
 mod into_symbol;
 mod log_safety;
+mod market_backfill;
 mod market_data_stream;
 mod order_reconcile;
 mod profile;
 mod reconcile_stage;
+mod recovery_stage;
 mod rest_client;
 mod spawn;
 mod stream;
@@ -53,10 +57,11 @@ mod trading_stream;
 mod ws_message;
 mod ws_transport;
 
+pub use backfill::{Backfill, UnknownBackfill};
 pub use builder::{
     QUEUE_BYTES_DEFAULT, QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder,
 };
-pub use endpoint::{Feed, TradingEndpoint};
+pub use endpoint::{DATA_REST_URL, Feed, TradingEndpoint};
 pub use error::Error;
 pub use event::StreamEvent;
 pub use event_queue::{Events, SlowConsumerPolicy};
@@ -64,6 +69,9 @@ pub use event_stage::{EventStage, StageSetup};
 pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
 pub use log_safety::SECRET_PRINTING_LOG_TARGETS;
+pub use market_backfill::{
+    BACKFILL_SYMBOLS_PER_REQUEST, BackfillOutput, DataFetch, MARKET_PAGE_LIMIT, MarketBackfill,
+};
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
 pub use order_reconcile::{ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, ReconcileOutput};
 pub use profile::{

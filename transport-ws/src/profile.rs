@@ -3,10 +3,13 @@
 
 use std::fmt;
 
-use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading, Channel, Encoding, TradeUpdate};
+use tickwire_alpaca::{
+    AlpacaMarketData, AlpacaTrading, Channel, Encoding, MarketData, TradeUpdate,
+};
 use tickwire_core::machine::StreamKind;
 use tickwire_core::protocol::Dialect;
 
+use crate::backfill_stage::backfill_stage;
 use crate::event_stage::{EventStage, StageSetup};
 use crate::reconcile_stage::reconcile_stage;
 use crate::{Events, Feed, StreamHandle, TradingEndpoint};
@@ -100,7 +103,8 @@ alpaca_profile! {
     /// A market-data stream: a [`Feed`]'s quotes, trades, bars, news…; idle
     /// until the first subscribe; MessagePack by default (the options feeds
     /// require it).
-    MarketDataProfile: AlpacaMarketData to Feed, Symbols, MsgPack
+    MarketDataProfile: AlpacaMarketData to Feed, Symbols, MsgPack,
+    stage market_data_stage
 }
 
 alpaca_profile! {
@@ -108,6 +112,20 @@ alpaca_profile! {
     /// [`TradingEndpoint`]; connects at once; JSON by default.
     TradingProfile: AlpacaTrading to TradingEndpoint, Account, Json,
     stage trading_stage
+}
+
+/// A market-data stream's backfill, when asked for.
+fn market_data_stage(
+    feed: &Feed,
+    setup: &StageSetup<'_>,
+) -> Option<EventStage<MarketData, Channel>> {
+    let rest_url = setup
+        .options
+        .backfill
+        .rest_url
+        .clone()
+        .unwrap_or_else(|| feed.data_rest_url());
+    backfill_stage(setup, &rest_url, &feed.rest_feed())
 }
 
 /// An account stream's reconciliation, unless turned off.

@@ -2,6 +2,8 @@
 //! scripted HTTP servers that rate-limit, fail or stay silent. Time is
 //! paused: retry delays and timeouts pass at once.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,8 +12,6 @@ use tickwire_core::Credentials;
 use tickwire_core::machine::MachineConfig;
 use tickwire_mock::{Account, ExchangeConfig, LoopbackConfig, LoopbackServer};
 use tickwire_ws::{RestClient, TlsTrust};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const KEY: &str = "PKREST";
 const SECRET: &str = "rest-secret";
@@ -26,33 +26,7 @@ fn config(secret: &str) -> MachineConfig {
 /// A server answering each request with the next of `answers` (the last
 /// one repeated; `None`: read the request and never answer); counts requests.
 async fn scripted(answers: Vec<Option<&'static str>>) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&requests);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let n = counted.fetch_add(1, Ordering::SeqCst);
-            let answer = answers[n.min(answers.len() - 1)];
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n")
-                    && socket.read(&mut byte).await.is_ok_and(|n| n == 1)
-                {
-                    head.push(byte[0]);
-                }
-                match answer {
-                    Some(answer) => {
-                        let _ = socket.write_all(answer.as_bytes()).await;
-                        let _ = socket.shutdown().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            });
-        }
-    });
-    (base, requests)
+    support::serve(move |n, _| answers[n.min(answers.len() - 1)].map(str::to_owned)).await
 }
 
 const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]";

@@ -90,6 +90,7 @@ impl Connection {
                 WireEncoding::MsgPack => Encoding::MsgPack,
             })
             .data_silence_timeout(plan.stale_after)
+            .backfill(plan.backfill)
             .slow_consumer(plan.stream.slow_consumer)
             .name(name)
             .allow_insecure(self.is_embedded())

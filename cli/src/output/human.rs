@@ -451,6 +451,15 @@ mod tests {
     }
 
     #[test]
+    fn backfilled_trades_and_bars_are_marked() {
+        for wire in [fixtures::TRADE, fixtures::BAR] {
+            let live = render(&data(fixtures::market(wire)));
+            let backfilled = render(&StreamEvent::Recovered(fixtures::market(wire)));
+            assert_eq!(backfilled, format!("(backfilled) {live}"));
+        }
+    }
+
+    #[test]
     fn trades_show_price_size_and_exchange() {
         let trade = fixtures::market(fixtures::TRADE);
         assert_eq!(

@@ -762,6 +762,24 @@ mod tests {
     }
 
     #[test]
+    fn backfilled_trades_and_bars_say_so_in_their_source() {
+        for wire in [fixtures::TRADE, fixtures::BAR] {
+            let mut live = render(&data(fixtures::market(wire)));
+            let mut out = String::new();
+            format(
+                &StreamEvent::Recovered(fixtures::market(wire)),
+                &clock(),
+                &mut out,
+            );
+            let backfilled: Value = serde_json::from_str(&out).expect("a JSON line");
+            assert_eq!(backfilled["source"], "backfilled", "{backfilled}");
+            assert!(live.get("source").is_none(), "{live}");
+            live["source"] = json!("backfilled");
+            assert_eq!(backfilled, live);
+        }
+    }
+
+    #[test]
     fn quotes_have_readable_field_names() {
         let quote = fixtures::market(fixtures::QUOTE);
         assert_eq!(

@@ -287,8 +287,13 @@ fn update_of(order: Order) -> TradeUpdate {
     }
 }
 
-/// RFC 3339 text safe in a query (`+` and `:` escaped).
-fn query_escaped(text: &str) -> String {
+/// A value made safe in a REST query: `%`, `+` and `:` escaped, which is
+/// what RFC 3339 times, symbols and page tokens can hold that a query can't.
+///
+/// ```
+/// assert_eq!(tickwire_alpaca::query_escaped("2026-12-06T10:00:00+01:00"), "2026-12-06T10%3A00%3A00%2B01%3A00");
+/// ```
+pub fn query_escaped(text: &str) -> String {
     text.replace('%', "%25")
         .replace('+', "%2B")
         .replace(':', "%3A")

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use tickwire_alpaca::{
-    Bar, CancelError, Conditions, Correction, Imbalance, Luld, MarketData, News, Orderbook,
+    CancelError, Conditions, Correction, Imbalance, Luld, MarketData, News, Orderbook,
     OrderbookLevel, Quote, Trade, TradingStatus,
 };
 use tickwire_core::{Symbol, Timestamp};
@@ -13,6 +13,7 @@ use super::Endpoint;
 use super::endpoint::Kind;
 use super::plan::{ChannelBits, InstrumentId, Plan, PlanSymbol};
 use super::rng::{self, RngExt};
+use super::tape::{BarAcc, Tape, TapeKey, bucket_start, cents};
 
 /// The symbol of the test stream (`/v2/test`).
 pub const TEST_SYMBOL: &str = "FAKEPACA";
@@ -101,42 +102,25 @@ pub(crate) enum Route {
     News(Vec<usize>),
 }
 
-#[derive(Debug, Clone, Default)]
-struct BarAcc {
-    open: f64,
-    high: f64,
-    low: f64,
-    close: f64,
-    volume: f64,
-    notional: f64,
-    trades: u64,
-}
-
-impl BarAcc {
-    fn add(&mut self, price: f64, size: f64) {
-        if self.trades == 0 {
-            self.open = price;
-            self.high = price;
-            self.low = price;
-        }
-        self.high = self.high.max(price);
-        self.low = self.low.min(price);
-        self.close = price;
-        self.volume += size;
-        self.notional += price * size;
-        self.trades += 1;
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Instrument {
+    /// Where its trades are on the tape.
+    key: TapeKey,
     /// Exchange and tape codes of its messages.
     venue: Venue,
-    mid: f64,
-    bar: BarAcc,
+    /// Today's bars so far, for the daily bar.
     day: BarAcc,
     halted: bool,
     book_sent: bool,
+}
+
+/// The tick being made: its index on the grid, its wall-clock time on the
+/// endpoint, and whether a bar interval ended with the previous tick.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    n: u64,
+    wall: Timestamp,
+    bars_due: bool,
 }
 
 /// Where an instrument sits: its endpoint's kind, and its indices in the tick's plans.
@@ -149,13 +133,22 @@ struct At {
     instrument: InstrumentId,
 }
 
-/// The market: prices per (endpoint, symbol) and the clock of ticks.
+/// The market: the tape of trades, what else each tick says about the
+/// instruments subscribers want, and the clock of ticks.
+///
+/// Ticks sit on a grid from `origin` (the exchange's start): tick `n` is due
+/// at `origin + n * tick`. Trades and minute bars come from the [`Tape`];
+/// quotes, books, statuses and the rest from one shared generator, so they
+/// depend on who subscribes.
 #[derive(Debug)]
 pub(crate) struct Generator {
     config: MarketConfig,
+    tape: Tape,
+    origin: Instant,
     rng: ChaCha8Rng,
     next_tick: Option<Instant>,
-    next_bar: Option<Instant>,
+    /// The tick's trades of one instrument (a buffer kept for its capacity).
+    trades: Vec<Trade>,
     /// Every instrument registered so far, never removed.
     instruments: Vec<Instrument>,
     /// Where each (endpoint, symbol) sits in `instruments`, sorted by
@@ -163,22 +156,28 @@ pub(crate) struct Generator {
     instrument_ids: Vec<((Endpoint, Symbol), InstrumentId)>,
     /// The universe of the test stream.
     test_universe: [Symbol; 1],
-    trade_id: u64,
     news_id: u64,
     sequence: u32,
 }
 
 impl Generator {
-    pub(crate) fn new(seed: u64, config: MarketConfig) -> Self {
+    /// A market whose tick 0 is at `origin`, `wall_start` on the wall clock.
+    pub(crate) fn new(
+        seed: u64,
+        config: MarketConfig,
+        origin: Instant,
+        wall_start: Timestamp,
+    ) -> Self {
         Self {
+            tape: Tape::new(seed, config.tick, wall_start, config.trade_chance),
             config,
+            origin,
             rng: rng::stream(seed, rng::Stream::Market),
             next_tick: None,
-            next_bar: None,
+            trades: Vec::new(),
             instruments: Vec::new(),
             instrument_ids: Vec::new(),
             test_universe: [Symbol::from_server(TEST_SYMBOL)],
-            trade_id: 0,
             news_id: 0,
             sequence: 0,
         }
@@ -188,14 +187,38 @@ impl Generator {
         self.config.batch_messages_max.max(1)
     }
 
-    /// Starts ticking (a subscription was made); harmless when already ticking.
+    /// The tape every trade is on.
+    pub(crate) fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    /// The market's settings.
+    pub(crate) fn config(&self) -> &MarketConfig {
+        &self.config
+    }
+
+    /// Starts ticking (a subscription was made) at the next tick of the
+    /// grid; harmless when already ticking.
     pub(crate) fn wake(&mut self, now: Instant) {
         if self.next_tick.is_none() {
-            self.next_tick = Some(now + self.config.tick);
+            self.next_tick = Some(self.grid_after(now).1);
         }
-        if self.next_bar.is_none() {
-            self.next_bar = Some(now + self.config.bar_interval);
-        }
+    }
+
+    /// The index of the last tick of the grid at or before `now`: the
+    /// tape has happened up to it.
+    pub(crate) fn last_tick(&self, now: Instant) -> u64 {
+        self.grid_after(now).0
+    }
+
+    /// The index of the last tick of the grid at or before `now`, and the
+    /// instant of the next one.
+    fn grid_after(&self, now: Instant) -> (u64, Instant) {
+        let tick = self.config.tick.max(Duration::from_nanos(1));
+        let since = now.saturating_duration_since(self.origin);
+        let n = (since.as_nanos() / tick.as_nanos()) as u64;
+        let next = self.origin + tick * u32::try_from(n + 1).unwrap_or(u32::MAX);
+        (n, next)
     }
 
     /// The instrument of `symbol` on `endpoint`, registered at its starting
@@ -211,9 +234,8 @@ impl Generator {
         };
         let id = self.instruments.len();
         self.instruments.push(Instrument {
+            key: TapeKey::new(endpoint, symbol),
             venue: venue(endpoint, symbol),
-            mid: initial_price(endpoint.kind(), symbol),
-            bar: BarAcc::default(),
             day: BarAcc::default(),
             halted: false,
             book_sent: false,
@@ -231,39 +253,33 @@ impl Generator {
         self.next_tick.is_some_and(|t| t <= now)
     }
 
-    /// One tick at `now` (wall time `wall`): the messages the plans ask for,
-    /// appended to `out`. Stops ticking when nobody subscribes.
+    /// The last tick of the grid at or before `now`: the messages the plans
+    /// ask for, appended to `out`. Stops ticking when nobody subscribes.
     pub(crate) fn tick(
         &mut self,
         now: Instant,
-        wall: Timestamp,
         plans: &[Plan],
         any_demand: bool,
         out: &mut Vec<Event>,
     ) {
         if !any_demand {
             self.next_tick = None;
-            self.next_bar = None;
             return;
         }
-        // The next tick is due one tick after this one was due, so a late
-        // timer (it rounds up to the millisecond) does not slow the market;
-        // past a whole tick late, the market skips rather than bursts.
-        let tick = self.config.tick;
-        let next = self.next_tick.map_or(now, |due| due) + tick;
-        self.next_tick = Some(if next > now { next } else { now + tick });
-        let bars_due = self.next_bar.is_some_and(|t| t <= now);
-        if bars_due {
-            self.next_bar = Some(now + self.config.bar_interval);
-        }
+        // The next tick is the next one of the grid, so a late timer (it
+        // rounds up to the millisecond) does not slow the market; past a
+        // whole tick late, the market skips rather than bursts (the skipped
+        // ticks' trades are on the tape, streamed to nobody).
+        let (n, next) = self.grid_after(now);
+        self.next_tick = Some(next);
         self.sequence = 0;
         for (index, plan) in plans.iter().enumerate() {
             let endpoint = plan.endpoint();
-            let wall = if endpoint == Endpoint::DelayedSip {
-                Timestamp::from_unix_nanos((wall.unix_nanos() - 15 * 60 * 1_000_000_000) as i64)
-            } else {
-                wall
-            };
+            let wall = self.tape.wall(endpoint, n);
+            let previous = self.tape.wall(endpoint, n.saturating_sub(1));
+            let interval = self.config.bar_interval;
+            let bars_due =
+                n > 1 && bucket_start(wall, interval) != bucket_start(previous, interval);
             let kind = endpoint.kind();
             if kind == Kind::News {
                 self.news(index, plan.symbols(), wall, out);
@@ -281,7 +297,8 @@ impl Generator {
                 at.instrument = wanted
                     .instrument()
                     .expect("every symbol of an instrument endpoint's plan has an instrument");
-                self.instrument_tick(&at, wanted.symbol(), wanted.channels(), wall, bars_due, out);
+                let tick = Tick { n, wall, bars_due };
+                self.instrument_tick(&at, wanted.symbol(), wanted.channels(), &tick, out);
             }
         }
     }
@@ -309,16 +326,14 @@ impl Generator {
         at: &At,
         symbol: &Symbol,
         wanted: u32,
-        wall: Timestamp,
-        bars_due: bool,
+        tick: &Tick,
         out: &mut Vec<Event>,
     ) {
         let (kind, bits) = (at.kind, &at.bits);
+        let Tick { n, wall, bars_due } = *tick;
         let wants = |bit: u32| wanted & bit != 0;
-        let step = self.rng.between(-0.001, 0.001);
-        let inst = &mut self.instruments[at.instrument];
-        inst.mid = (inst.mid * (1.0 + step)).max(0.01);
-        let mid = inst.mid;
+        let inst = &self.instruments[at.instrument];
+        let mid = self.tape.mid(&inst.key, n);
         let Venue { exchange, tape } = inst.venue;
         // `corrections` and `cancelErrors` travel on the `trades` bit.
         let mut emit = |bit: u32, message: MarketData| {
@@ -362,75 +377,47 @@ impl Generator {
 
         let wants_trades = wants(bits.trades);
         let wants_bars = wants(bits.bars | bits.daily_bars | bits.updated_bars);
-        let trades = if wants_trades || wants_bars {
-            self.rng.times(self.config.trade_chance)
-        } else {
-            0
-        };
-        for _ in 0..trades {
-            self.trade_id += 1;
-            let id = self.trade_id;
-            let price = cents(mid * (1.0 + self.rng.between(-0.0002, 0.0002)));
-            let size = if kind == Kind::Crypto {
-                (self.rng.between(0.001, 2.0) * 1e4).round() / 1e4
-            } else {
-                (1 + self.rng.below(300)) as f64
-            };
-            let t = self.stamp(wall);
-            let inst = &mut self.instruments[at.instrument];
-            inst.bar.add(price, size);
-            inst.day.add(price, size);
-            if wants_trades {
-                let trade = Trade {
+        let mut trades = std::mem::take(&mut self.trades);
+        trades.clear();
+        if wants_trades {
+            self.tape
+                .trades(&self.instruments[at.instrument].key, n, &mut trades);
+        }
+        for trade in trades.drain(..) {
+            let (id, price, size) = (trade.id.unwrap_or_default(), trade.price, trade.size);
+            emit(bits.trades, MarketData::Trade(trade));
+            if stock && self.rng.chance(self.config.correction_chance) {
+                let correction = Correction {
                     symbol: symbol.clone(),
-                    id: Some(id),
+                    exchange: exchange.map(Into::into),
+                    original_id: id,
+                    original_price: price,
+                    original_size: size,
+                    original_conditions: ["@"].into_iter().collect(),
+                    corrected_id: Tape::corrected_id(id),
+                    corrected_price: cents(price * 1.001),
+                    corrected_size: size,
+                    corrected_conditions: ["@"].into_iter().collect(),
+                    timestamp: self.stamp(wall),
+                    tape: tape.map(Into::into),
+                };
+                emit(bits.trades, MarketData::Correction(correction));
+            }
+            if stock && self.rng.chance(self.config.cancel_error_chance) {
+                let cancel = CancelError {
+                    symbol: symbol.clone(),
+                    id,
                     exchange: exchange.map(Into::into),
                     price,
                     size,
-                    conditions: match kind {
-                        Kind::Stocks => ["@"].into_iter().collect(),
-                        Kind::Options => ["I"].into_iter().collect(),
-                        _ => Conditions::new(),
-                    },
-                    timestamp: t,
+                    action: if self.rng.chance(0.5) { "C" } else { "E" }.into(),
+                    timestamp: self.stamp(wall),
                     tape: tape.map(Into::into),
-                    taker_side: (kind == Kind::Crypto)
-                        .then(|| if self.rng.chance(0.5) { "B" } else { "S" }.into()),
                 };
-                emit(bits.trades, MarketData::Trade(trade));
-                if stock && self.rng.chance(self.config.correction_chance) {
-                    self.trade_id += 1;
-                    let correction = Correction {
-                        symbol: symbol.clone(),
-                        exchange: exchange.map(Into::into),
-                        original_id: id,
-                        original_price: price,
-                        original_size: size,
-                        original_conditions: ["@"].into_iter().collect(),
-                        corrected_id: self.trade_id,
-                        corrected_price: cents(price * 1.001),
-                        corrected_size: size,
-                        corrected_conditions: ["@"].into_iter().collect(),
-                        timestamp: self.stamp(wall),
-                        tape: tape.map(Into::into),
-                    };
-                    emit(bits.trades, MarketData::Correction(correction));
-                }
-                if stock && self.rng.chance(self.config.cancel_error_chance) {
-                    let cancel = CancelError {
-                        symbol: symbol.clone(),
-                        id,
-                        exchange: exchange.map(Into::into),
-                        price,
-                        size,
-                        action: if self.rng.chance(0.5) { "C" } else { "E" }.into(),
-                        timestamp: self.stamp(wall),
-                        tape: tape.map(Into::into),
-                    };
-                    emit(bits.trades, MarketData::CancelError(cancel));
-                }
+                emit(bits.trades, MarketData::CancelError(cancel));
             }
         }
+        self.trades = trades;
 
         if wants(bits.orderbooks) && self.rng.chance(self.config.orderbook_chance) {
             let reset = !self.instruments[at.instrument].book_sent;
@@ -502,46 +489,25 @@ impl Generator {
         }
 
         if bars_due && wants_bars {
-            let bar_start = Timestamp::from_unix_nanos(
-                (wall.unix_nanos() - self.config.bar_interval.as_nanos() as i128).max(0) as i64,
-            );
-            let synthetic = self.rng.below(50) as f64 + 1.0;
+            let interval = self.config.bar_interval;
+            let previous = wall.saturating_add_nanos(-self.tape.tick_nanos());
+            let start = bucket_start(previous, interval);
             let inst = &mut self.instruments[at.instrument];
-            if inst.bar.trades == 0 {
-                inst.bar.add(cents(mid), synthetic);
-                inst.day.add(cents(mid), synthetic);
+            let bar = self.tape.bar(&inst.key, start, interval, n, &mut 0);
+            if let Some(bar) = &bar {
+                inst.day.merge(bar);
             }
-            let make = |acc: &BarAcc, t: Timestamp| Bar {
-                symbol: symbol.clone(),
-                open: acc.open,
-                high: acc.high,
-                low: acc.low,
-                close: acc.close,
-                volume: acc.volume,
-                vwap: Some(if acc.volume > 0.0 {
-                    cents(acc.notional / acc.volume)
-                } else {
-                    acc.close
-                }),
-                trade_count: Some(acc.trades),
-                timestamp: t,
-            };
-            let bar = make(&inst.bar, bar_start);
-            let day = make(
-                &inst.day,
-                Timestamp::from_unix_nanos(
-                    (wall.unix_nanos() / 86_400_000_000_000 * 86_400_000_000_000) as i64,
-                ),
-            );
-            inst.bar = BarAcc::default();
-            if wants(bits.bars) {
+            let day_start = bucket_start(wall, Duration::from_secs(86_400));
+            let day = inst.day.bar(symbol, day_start);
+            if let (true, Some(bar)) = (wants(bits.bars), &bar) {
                 emit(bits.bars, MarketData::Bar(bar.clone()));
             }
-            if wants(bits.daily_bars) {
+            if let (true, Some(day)) = (wants(bits.daily_bars), day) {
                 emit(bits.daily_bars, MarketData::DailyBar(day));
             }
-            if wants(bits.updated_bars) && self.rng.chance(self.config.updated_bar_chance) {
-                let mut updated = bar;
+            if let (true, Some(mut updated)) = (wants(bits.updated_bars), bar)
+                && self.rng.chance(self.config.updated_bar_chance)
+            {
                 updated.volume += 1.0;
                 updated.trade_count = updated.trade_count.map(|n| n + 1);
                 emit(bits.updated_bars, MarketData::UpdatedBar(updated));
@@ -612,19 +578,19 @@ impl Generator {
     }
 }
 
-/// Rounds a price to cents.
-fn cents(price: f64) -> f64 {
-    (price * 100.0).round() / 100.0
-}
-
-/// A stable starting price from the symbol's name.
-pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
-    let hash = symbol
+/// A stable hash of a symbol's name (FNV-1a).
+pub(crate) fn symbol_hash(symbol: &Symbol) -> u64 {
+    symbol
         .as_bytes()
         .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-        });
+        })
+}
+
+/// A stable starting price from the symbol's name.
+pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
+    let hash = symbol_hash(symbol);
     match (kind, symbol.as_bytes()) {
         (Kind::Crypto, s) if s.starts_with(b"BTC") => 42_000.0,
         (Kind::Crypto, s) if s.starts_with(b"ETH") => 2_300.0,
@@ -636,13 +602,13 @@ pub(crate) fn initial_price(kind: Kind, symbol: &Symbol) -> f64 {
 
 /// Exchange and tape codes of an instrument's messages.
 #[derive(Debug, Clone, Copy)]
-struct Venue {
-    exchange: Option<&'static str>,
-    tape: Option<&'static str>,
+pub(crate) struct Venue {
+    pub(crate) exchange: Option<&'static str>,
+    pub(crate) tape: Option<&'static str>,
 }
 
 /// The venue of a symbol's messages on an endpoint.
-fn venue(endpoint: Endpoint, symbol: &Symbol) -> Venue {
+pub(crate) fn venue(endpoint: Endpoint, symbol: &Symbol) -> Venue {
     let (exchange, tape) = match endpoint.kind() {
         Kind::Crypto | Kind::News | Kind::Trading => (None, None),
         Kind::Options => (Some("C"), None),
@@ -719,15 +685,15 @@ mod tests {
     fn a_late_tick_does_not_delay_the_next_and_a_lost_one_is_skipped() {
         let config = MarketConfig::default();
         let tick = config.tick;
-        let mut generator = Generator::new(1, config);
         let start = Instant::now();
         let wall = Timestamp::from_unix_nanos(0);
+        let mut generator = Generator::new(1, config, start, wall);
         generator.wake(start);
         let late = Duration::from_millis(1);
-        generator.tick(start + tick + late, wall, &[], true, &mut Vec::new());
+        generator.tick(start + tick + late, &[], true, &mut Vec::new());
         assert_eq!(generator.next_tick(), Some(start + tick * 2));
         let much_later = start + tick * 5;
-        generator.tick(much_later, wall, &[], true, &mut Vec::new());
+        generator.tick(much_later, &[], true, &mut Vec::new());
         assert_eq!(generator.next_tick(), Some(much_later + tick));
     }
 

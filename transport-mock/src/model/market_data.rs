@@ -219,12 +219,11 @@ impl Exchange {
     /// its share, batched.
     pub(crate) fn market_tick(&mut self, now: Instant) {
         self.routing.refresh(&self.sessions, &mut self.generator);
-        let wall = self.wall_clock(now);
         let mut events = std::mem::take(&mut self.tick_events);
         events.clear();
         let index = self.routing.index();
         self.generator
-            .tick(now, wall, index.plans(), index.any_demand(), &mut events);
+            .tick(now, index.plans(), index.any_demand(), &mut events);
         if !events.is_empty() {
             // Sending may drop sessions (faults) and so invalidate the index,
             // which stays valid for this tick: it is set aside meanwhile.

@@ -9,11 +9,13 @@ mod journal;
 mod market_data;
 mod order_history;
 mod plan;
+mod rest_market;
 mod rest_orders;
 mod rng;
 mod routing;
 mod session;
 mod stats;
+mod tape;
 mod trading;
 mod wire;
 
@@ -35,6 +37,7 @@ pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, Faults};
 pub use generator::{MarketConfig, TEST_SYMBOL};
 pub use journal::OrderChange;
+pub use rest_market::{MARKET_PAGE_MAX, TAPE_TICKS_PER_PAGE_MAX};
 pub use rest_orders::{ORDERS_PAGE_MAX, RestResponse};
 pub use stats::ExchangeStats;
 pub use trading::TradingConfig;
@@ -241,7 +244,7 @@ impl Exchange {
         let seed = config.seed;
         Self {
             accounts: Accounts::new(config.accounts.clone()),
-            generator: Generator::new(seed, config.market.clone()),
+            generator: Generator::new(seed, config.market.clone(), now, config.wall_clock_start),
             routing: Routing::new(),
             tick_events: Vec::new(),
             trade_updates: Vec::new(),

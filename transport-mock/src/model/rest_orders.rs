@@ -186,7 +186,7 @@ impl OrdersQuery {
 }
 
 /// `%XX` escapes decoded (a `+` stays a `+`: RFC 3339 offsets use it).
-fn percent_decoded(raw: &str) -> Option<String> {
+pub(super) fn percent_decoded(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -38,7 +38,7 @@ pub(crate) trait RngExt {
     fn uuid(&mut self) -> String;
 }
 
-impl RngExt for ChaCha8Rng {
+impl<R: RngCore> RngExt for R {
     fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
