@@ -476,3 +476,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The machine's clock (loss and resume times) may be far off the
+    /// server's (record times): an hour either way, the window still holds
+    /// every record the gap hid, and a page of them recovers each once.
+    #[test]
+    fn a_clock_an_hour_off_the_servers_still_recovers_the_whole_gap(
+        offset_us in -3_600_000_000i64..=3_600_000_000,
+        gap_us in 1u64..600_000_000,
+    ) {
+        let mut recovery = Recovery::new(config());
+        let on_machine = |server_us: u64| {
+            Timestamp::from_unix_nanos((server_us as i64 + offset_us) * 1_000)
+        };
+        let last_live = 10_000_000_000u64;
+        let resumed = last_live + gap_us + 1;
+        recovery.handle_live(Rec(last_live));
+        recovery.handle_gap(Some(on_machine(last_live)), Some(micros(last_live)));
+        recovery.handle_resumed(
+            Some(on_machine(last_live)),
+            Some(on_machine(resumed)),
+            Some(micros(last_live)),
+        );
+        recovery.handle_live(Rec(resumed));
+        let fetch = drain(&mut recovery).fetches.pop().expect("a window");
+        prop_assert!(fetch.from <= micros(last_live + 1), "{fetch:?}");
+        prop_assert!(fetch.to >= micros(resumed - 1), "{fetch:?}");
+        let hidden: Vec<Rec> = [last_live + 1, last_live + gap_us / 2 + 1, resumed - 1]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(Rec)
+            .collect();
+        let wanted: Vec<u64> = hidden.iter().map(|r| r.0).collect();
+        let mut page = hidden;
+        page.push(Rec(last_live));
+        page.push(Rec(resumed));
+        recovery.handle_page(&fetch, Page { records: page, next_page_token: None });
+        let recovered: Vec<u64> = drain(&mut recovery).recovered.into_iter().map(|(_, id)| id).collect();
+        prop_assert_eq!(recovered, wanted);
+    }
+}
