@@ -143,6 +143,10 @@ pub struct MarketBackfill {
     seen: BTreeMap<Kind, BTreeSet<Symbol>>,
     /// The newest record of each kind delivered live.
     newest_live: BTreeMap<Kind, Timestamp>,
+    /// Where each kind's window will start, fixed when the gap began: data
+    /// delivered before the resume (acknowledged chunks of a subscription)
+    /// must not move it past what the gap hid.
+    gap_start: BTreeMap<Kind, Timestamp>,
     /// The symbols of each open window.
     symbols: BTreeMap<(Kind, WindowId), String>,
     /// Symbol lists of windows asked for, not yet seen opened, in order.
@@ -163,6 +167,7 @@ impl MarketBackfill {
             subscribed: SubscriptionSet::new(),
             seen: BTreeMap::new(),
             newest_live: BTreeMap::new(),
+            gap_start: BTreeMap::new(),
             symbols: BTreeMap::new(),
             opening: BTreeMap::new(),
             outputs: VecDeque::new(),
@@ -170,11 +175,17 @@ impl MarketBackfill {
     }
 
     /// A stream event: data goes through the deduplication, `Confirmed`
-    /// sets say what is subscribed, each `Resumed` opens windows.
+    /// sets say what is subscribed, each `Gap` fixes where its windows will
+    /// start, each `Resumed` opens them.
     pub fn handle_event(&mut self, event: &Event<MarketData, Channel>) {
         match event {
             Event::Data(data) => self.handle_live(data.clone()),
             Event::Confirmed(set) => self.subscribed = set.clone(),
+            Event::Gap {
+                lost_at,
+                last_data_at,
+                ..
+            } => self.handle_gap(*lost_at, *last_data_at),
             Event::Resumed {
                 lost_at,
                 resumed_at,
@@ -204,6 +215,49 @@ impl MarketBackfill {
         }
     }
 
+    /// The stream was lost: each kind's window will start from its last
+    /// record delivered so far (the earliest such start while the gap lasts),
+    /// and the keys the window reaches back to are kept until it opens.
+    pub fn handle_gap(&mut self, lost_at: Option<Timestamp>, last_data_at: Option<Timestamp>) {
+        for kind in [Kind::Trades, Kind::Bars] {
+            let enabled = match kind {
+                Kind::Trades => self.kinds.trades(),
+                Kind::Bars => self.kinds.bars(),
+            };
+            let Some(start) = enabled
+                .then(|| self.start_of(kind, lost_at, last_data_at))
+                .flatten()
+            else {
+                continue;
+            };
+            let start = *self.gap_start.entry(kind).or_insert(start);
+            match kind {
+                Kind::Trades => self.trades.handle_gap(lost_at, Some(start)),
+                Kind::Bars => self.bars.handle_gap(lost_at, Some(start)),
+            }
+        }
+    }
+
+    /// Where a window of `kind` starts: its last record delivered live.
+    /// The machine's last message may be of another kind, older (a bar is
+    /// stamped with its minute's start) or newer.
+    fn start_of(
+        &self,
+        kind: Kind,
+        lost_at: Option<Timestamp>,
+        last_data_at: Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        match (kind, self.newest_live.get(&kind)) {
+            (_, Some(newest)) => Some(*newest),
+            (Kind::Trades, None) => last_data_at.or(lost_at),
+            // The bar being built when the stream was lost, and the one
+            // before it (sent at that minute's end).
+            (Kind::Bars, None) => last_data_at
+                .or(lost_at)
+                .map(|t| floor_to_minute(t).saturating_add_nanos(-BAR_NANOS)),
+        }
+    }
+
     /// The stream is live again: opens the windows of each kind
     /// backfilled, for the symbols subscribed on its channel.
     pub fn handle_resumed(
@@ -220,18 +274,12 @@ impl MarketBackfill {
                 continue;
             }
             let symbols = self.symbols_of(kind, channel);
-            // From the last record of this kind before the gap: the
-            // machine's last message may be of another kind, older (a bar
-            // is stamped with its minute's start) or newer.
-            let start = match (kind, self.newest_live.get(&kind)) {
-                (_, Some(newest)) => Some(*newest),
-                (Kind::Trades, None) => last_data_at.or(lost_at),
-                // The bar being built when the stream was lost, and the
-                // one before it (sent at that minute's end).
-                (Kind::Bars, None) => last_data_at
-                    .or(lost_at)
-                    .map(|t| floor_to_minute(t).saturating_add_nanos(-BAR_NANOS)),
-            };
+            // From the last record of this kind before the gap (fixed when
+            // it began, if this backfill saw the `Gap`).
+            let start = self
+                .gap_start
+                .remove(&kind)
+                .or_else(|| self.start_of(kind, lost_at, last_data_at));
             for chunk in symbols.chunks(BACKFILL_SYMBOLS_PER_REQUEST) {
                 let list: Vec<&str> = chunk.iter().map(Symbol::as_str).collect();
                 self.opening
@@ -517,6 +565,17 @@ mod tests {
         span: Duration,
         gap: (Duration, Duration),
     ) -> (Seen, Exchange, Instant, usize) {
+        run_with_early_data(seed, span, gap, Duration::ZERO)
+    }
+
+    /// As [`run`], data flowing again `early` before the `Resumed` (as the
+    /// first acknowledged chunks of a large subscription do).
+    fn run_with_early_data(
+        seed: u64,
+        span: Duration,
+        gap: (Duration, Duration),
+        early: Duration,
+    ) -> (Seen, Exchange, Instant, usize) {
         let start = Instant::now();
         let mut exchange = Exchange::new(
             ExchangeConfig::new(seed).with_account(Account::new(KEY, SECRET)),
@@ -540,13 +599,14 @@ mod tests {
         }
         backfill.handle_event(&Event::Confirmed(confirmed));
         let (mut seen, mut fetches, mut resumed, mut last_data_at) = (Vec::new(), 0, false, None);
+        let mut lost = false;
         let mut now = start;
         loop {
             while let Some((_, output)) = exchange.poll_output() {
                 let Output::Frame(frame) = output else {
                     continue;
                 };
-                let in_gap = now >= start + gap.0 && now < start + gap.1;
+                let in_gap = now >= start + gap.0 && now < start + gap.1 - early;
                 let Ok(messages) = serde_json::from_slice::<Vec<MarketData>>(frame.payload())
                 else {
                     continue; // control messages
@@ -564,6 +624,16 @@ mod tests {
             let Some(t) = exchange.poll_timeout().filter(|t| *t <= start + span) else {
                 break;
             };
+            if !lost && t >= start + gap.0 {
+                lost = true;
+                let loss: Event<MarketData, Channel> = Event::Gap {
+                    epoch: ConnectionEpoch::default(),
+                    since: start + gap.0,
+                    lost_at: Some(exchange.wall_clock(start + gap.0)),
+                    last_data_at,
+                };
+                backfill.handle_event(&loss);
+            }
             if !resumed && t >= start + gap.1 {
                 resumed = true;
                 let resume: Event<MarketData, Channel> = Event::Resumed {
@@ -659,6 +729,24 @@ mod tests {
         ) {
             let gap = (Duration::from_millis(start_ms), Duration::from_millis(start_ms + length_ms));
             let (seen, exchange, end, _) = run(seed, gap.1 + Duration::from_secs(70), gap);
+            let (trades, _) = check_once_each(&seen, &exchange, end).map_err(proptest::test_runner::TestCaseError::fail)?;
+            proptest::prop_assert!(trades > 0, "a gap of {length_ms} ms hid trades");
+        }
+
+        /// Data that flows again before the `Resumed` (the first chunks of
+        /// a large subscription acknowledged) does not move the window
+        /// past what the gap hid.
+        #[test]
+        fn data_before_the_resume_does_not_shorten_the_window(
+            seed in 0..1_000_u64,
+            start_ms in 1_000..150_000_u64,
+            length_ms in 5_000..100_000_u64,
+            early_ms in 100..4_000_u64,
+        ) {
+            let gap = (Duration::from_millis(start_ms), Duration::from_millis(start_ms + length_ms));
+            let early = Duration::from_millis(early_ms.min(length_ms - 1_000));
+            let (seen, exchange, end, _) =
+                run_with_early_data(seed, gap.1 + Duration::from_secs(70), gap, early);
             let (trades, _) = check_once_each(&seen, &exchange, end).map_err(proptest::test_runner::TestCaseError::fail)?;
             proptest::prop_assert!(trades > 0, "a gap of {length_ms} ms hid trades");
         }
