@@ -276,7 +276,7 @@ impl StreamBuilder<MarketDataProfile> {
         /// the gap's trades and/or minute bars of the symbols subscribed on
         /// the `trades` / `bars` channel, and delivers each one the stream
         /// missed as [`StreamEvent::Recovered`](crate::StreamEvent::Recovered),
-        /// once: trades are matched by (symbol, trade id), bars by (symbol,
+        /// once: trades are matched by (symbol, exchange, trade id), bars by (symbol,
         /// start time), so nothing delivered live comes again.
         ///
         /// Delivery order: live data is never held back; backfilled records

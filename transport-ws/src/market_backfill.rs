@@ -7,12 +7,13 @@
 //! symbols subscribed on that channel (a `*` stands for the symbols seen
 //! live on it), from the last record of that kind delivered before the gap
 //! to the resume, each widened by the planner's margin; pages follow the
-//! server's `next_page_token`. Trades are deduplicated by (symbol, trade
-//! id), bars by (symbol, start time): a record delivered live is never
+//! server's `next_page_token`. Trades are deduplicated by (symbol,
+//! exchange, trade id), bars by (symbol, start time): a record delivered live is never
 //! delivered again, and a fetched one is delivered once.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use compact_str::CompactString;
 use serde_json::Value;
 use tickwire_alpaca::{Bar, Channel, MarketData, SubscriptionSet, Trade};
 use tickwire_core::machine::Event;
@@ -38,14 +39,17 @@ const BAR_NANOS: i128 = 60_000_000_000;
 struct TradeRecord(Trade);
 
 impl Recoverable for TradeRecord {
-    /// (symbol, trade id, and the time for a trade without an id).
-    type Key = (Symbol, u64, i128);
+    /// (symbol, exchange, trade id, and the time for a trade without an
+    /// id): a consolidated feed's trade ids are unique per symbol and
+    /// reporting exchange only.
+    type Key = (Symbol, Option<CompactString>, u64, i128);
 
     fn key(&self) -> Self::Key {
         let trade = &self.0;
+        let (symbol, exchange) = (trade.symbol.clone(), trade.exchange.clone());
         match trade.id {
-            Some(id) => (trade.symbol.clone(), id, 0),
-            None => (trade.symbol.clone(), 0, trade.timestamp.unix_nanos()),
+            Some(id) => (symbol, exchange, id, 0),
+            None => (symbol, exchange, 0, trade.timestamp.unix_nanos()),
         }
     }
 
