@@ -223,14 +223,17 @@ impl OrderReconciler {
             .then(|| orders.iter().map(|o| o.submitted_at).max())
             .flatten()
             .map(|last| last.saturating_add_nanos(-1).to_string());
+        // Every listed order says whether it is still open, changed in the
+        // window or not: an order that closed during an abandoned window
+        // must stop pulling later windows back to its submission.
+        for order in &orders {
+            self.note(order);
+        }
         let from = fetch.fetch.from;
         let records = orders
             .into_iter()
             .filter(|order| order.updated_at >= from)
-            .map(|order| {
-                self.note(&order);
-                OrderState(update_of(order))
-            })
+            .map(|order| OrderState(update_of(order)))
             .collect();
         let page = Page {
             records,
@@ -357,5 +360,76 @@ mod tests {
                 fetch.path_and_query
             );
         }
+    }
+
+    /// An order of the REST list, as JSON.
+    fn order(id: &str, status: &str, submitted: &str, updated: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","client_order_id":"c-{id}","created_at":"{submitted}","updated_at":"{updated}","submitted_at":"{submitted}","filled_at":null,"expired_at":null,"canceled_at":null,"failed_at":null,"replaced_at":null,"replaced_by":null,"replaces":null,"asset_id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","symbol":"AAPL","asset_class":"us_equity","notional":null,"qty":"1","filled_qty":"0","filled_avg_price":null,"order_class":"","order_type":"market","type":"market","side":"buy","time_in_force":"day","limit_price":null,"stop_price":null,"status":"{status}","extended_hours":false,"legs":null,"trail_percent":null,"trail_price":null,"hwm":null}}"#
+        )
+    }
+
+    /// Resumes at `at` and returns the window's first fetch.
+    fn resume(reconciler: &mut OrderReconciler, at: &str) -> OrderFetch {
+        reconciler.handle_event(&resumed_at(at.parse().expect("time")));
+        match reconciler.poll_output() {
+            Some(ReconcileOutput::Fetch(fetch)) => fetch,
+            other => panic!("a fetch, not {other:?}"),
+        }
+    }
+
+    /// Hands `fetch` a page of `orders` and drains what it delivers.
+    fn answer(reconciler: &mut OrderReconciler, fetch: &OrderFetch, orders: &[String]) {
+        reconciler.handle_page(fetch, format!("[{}]", orders.join(",")).as_bytes());
+        while reconciler.poll_output().is_some() {}
+    }
+
+    #[test]
+    fn an_order_listed_as_closed_stops_reaching_back_even_if_it_changed_before_the_window() {
+        let mut reconciler = OrderReconciler::new(RecoveryConfig::default());
+        let placed = "2026-12-06T09:00:00Z";
+        // Window 1 lists order A open, placed an hour before.
+        let fetch = resume(&mut reconciler, "2026-12-06T10:00:00Z");
+        answer(
+            &mut reconciler,
+            &fetch,
+            &[order("A", "new", placed, "2026-12-06T09:59:59Z")],
+        );
+        // Window 2 reaches back to A's submission, and is given up.
+        let fetch = resume(&mut reconciler, "2026-12-06T10:10:00Z");
+        assert!(
+            fetch
+                .path_and_query
+                .contains("after=2026-12-06T08%3A59%3A59.999999999Z"),
+            "{}",
+            fetch.path_and_query
+        );
+        reconciler.handle_fetch_failed(&fetch, "503 five times");
+        while reconciler.poll_output().is_some() {}
+        // Window 3 still reaches back; it lists A, filled before its start
+        // (the update lost with window 2).
+        let fetch = resume(&mut reconciler, "2026-12-06T10:20:00Z");
+        assert!(
+            fetch
+                .path_and_query
+                .contains("after=2026-12-06T08%3A59%3A59.999999999Z"),
+            "{}",
+            fetch.path_and_query
+        );
+        answer(
+            &mut reconciler,
+            &fetch,
+            &[order("A", "filled", placed, "2026-12-06T10:05:00Z")],
+        );
+        // Window 4 starts where window 3 ended (its gap had no data
+        // message): nothing open pulls it back to A's submission.
+        let fetch = resume(&mut reconciler, "2026-12-06T10:30:00Z");
+        assert!(
+            fetch
+                .path_and_query
+                .contains("after=2026-12-06T10%3A19%3A58.999999999Z"),
+            "{}",
+            fetch.path_and_query
+        );
     }
 }
