@@ -201,9 +201,10 @@ impl Exchange {
         });
         'symbols: for (index, symbol) in request.symbols.iter().enumerate().skip(first.symbol) {
             let key = TapeKey::new(request.endpoint, symbol);
-            let start = request
-                .start
-                .unwrap_or_else(|| tape.wall(request.endpoint, 0));
+            // Nothing trades before the tape begins: a start far before it
+            // must not walk its empty buckets.
+            let tape_start = tape.wall(request.endpoint, 0);
+            let start = request.start.map_or(tape_start, |s| s.max(tape_start));
             let mut at = bucket_start(start, interval).unix_nanos();
             if at < start.unix_nanos() {
                 at += width;
@@ -213,7 +214,12 @@ impl Exchange {
             }
             let end = request.end.map_or(i128::MAX, |end| end.unix_nanos());
             let mut listed = Vec::new();
-            while at <= end && at + width <= ended_by {
+            // `at` may come from a page token: checked, it ends the walk.
+            while at <= end
+                && at
+                    .checked_add(width)
+                    .is_some_and(|bar_end| bar_end <= ended_by)
+            {
                 if count == request.limit || ticks_read >= TAPE_TICKS_PER_PAGE_MAX {
                     next = Some(Position {
                         symbol: index,
@@ -683,6 +689,37 @@ mod tests {
             ticks / TAPE_TICKS_PER_PAGE_MAX + 1,
             "{pages} pages"
         );
+    }
+
+    #[test]
+    fn a_crafted_page_token_or_a_start_long_before_the_tape_costs_little() {
+        let start = Instant::now();
+        let ex = Exchange::new(config(5), start);
+        let now = start + Duration::from_secs(300);
+        let token = |text: &str| -> String { text.bytes().map(|b| format!("{b:02x}")).collect() };
+        for query in [
+            format!(
+                "symbols=AAPL&timeframe=1Min&page_token={}",
+                token(&format!("0:{}:0", i128::MAX))
+            ),
+            format!(
+                "symbols=AAPL&timeframe=1Min&page_token={}",
+                token(&format!("0:{}:0", i128::MIN))
+            ),
+            "symbols=AAPL&timeframe=1Min&start=1700-01-01T00:00:00Z".to_owned(),
+        ] {
+            let answer = ex.rest_bars(KEY, SECRET, &query, now);
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+        }
+        let (far, _) = all_pages(
+            &ex,
+            "bars",
+            "symbols=AAPL&timeframe=1Min&start=1700-01-01T00:00:00Z",
+            now,
+        );
+        let (tape, _) = all_pages(&ex, "bars", "symbols=AAPL&timeframe=1Min", now);
+        assert_eq!(far, tape, "the same bars, from the tape's start");
+        assert!(!tape.is_empty());
     }
 
     #[test]
