@@ -80,7 +80,14 @@ fn build(target_tmp: &Path, venv: &Path) -> Result<(), Error> {
 
 /// Removes the staging folders of installs whose process is gone (killed
 /// mid-install): `nats-server-venv.partial-PID-…` with no `/proc/PID`.
+/// Processes of another pid namespace sharing the target directory look
+/// gone; a staging folder younger than a minute is kept for them.
 fn remove_abandoned_stagings(target_tmp: &Path) {
+    // Without a /proc of this process's own (another system, or another pid
+    // namespace), whether a process is gone cannot be told.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
     let Ok(entries) = fs::read_dir(target_tmp) else {
         return;
     };
@@ -95,7 +102,11 @@ fn remove_abandoned_stagings(target_tmp: &Path) {
         else {
             continue;
         };
-        if !Path::new("/proc").join(pid.to_string()).exists() {
+        let young = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age.as_secs() < 60));
+        if !young && !Path::new("/proc").join(pid.to_string()).exists() {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
@@ -221,13 +232,26 @@ mod tests {
         let live = dir.join(format!("{VENV}.partial-{}-1", std::process::id()));
         // Above the kernel's largest pid (2^22): no such process.
         let dead = dir.join(format!("{VENV}.partial-4194999-2"));
+        let just_made = dir.join(format!("{VENV}.partial-4194998-3"));
         let other = dir.join("unrelated-4194999");
-        for path in [&live, &dead, &other] {
+        for path in [&live, &dead, &just_made, &other] {
             std::fs::create_dir_all(path).expect("create");
+        }
+        let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        for path in [&live, &dead, &other] {
+            let folder = std::fs::File::open(path).expect("open the folder");
+            folder
+                .set_modified(two_minutes_ago)
+                .expect("age the folder");
         }
         remove_abandoned_stagings(&dir);
         let (kept_live, kept_dead, kept_other) = (live.exists(), dead.exists(), other.exists());
+        let kept_just_made = just_made.exists();
         let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            kept_just_made,
+            "a staging younger than a minute was removed"
+        );
         assert!(kept_live, "a running install's staging was removed");
         assert!(!kept_dead, "a dead install's staging was kept");
         assert!(kept_other, "a folder that is no staging was removed");
