@@ -290,16 +290,24 @@ fn update_of(order: Order) -> TradeUpdate {
     }
 }
 
-/// A value made safe in a REST query: `%`, `+` and `:` escaped, which is
-/// what RFC 3339 times, symbols and page tokens can hold that a query can't.
+/// A value made safe in a REST query: every byte but the unreserved
+/// (`A–Z a–z 0–9 - . _ ~`) percent-encoded, so that no time, symbol list
+/// or page token the server handed out can end the value or add a parameter.
 ///
 /// ```
 /// assert_eq!(tickwire_alpaca::query_escaped("2026-12-06T10:00:00+01:00"), "2026-12-06T10%3A00%3A00%2B01%3A00");
+/// assert_eq!(tickwire_alpaca::query_escaped("a&b=c #"), "a%26b%3Dc%20%23");
 /// ```
 pub fn query_escaped(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('+', "%2B")
-        .replace(':', "%3A")
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
