@@ -377,13 +377,17 @@ mod tests {
         )
     }
 
-    /// Resumes at `at` and returns the window's first fetch.
-    fn resume(reconciler: &mut OrderReconciler, at: &str) -> OrderFetch {
+    /// Resumes at `at` and returns the window's first fetch, checking
+    /// that it asks for the orders submitted after `after` (escaped).
+    fn resume(reconciler: &mut OrderReconciler, at: &str, after: &str) -> OrderFetch {
         reconciler.handle_event(&resumed_at(at.parse().expect("time")));
-        match reconciler.poll_output() {
+        let fetch = match reconciler.poll_output() {
             Some(ReconcileOutput::Fetch(fetch)) => fetch,
             other => panic!("a fetch, not {other:?}"),
-        }
+        };
+        let asked = &fetch.path_and_query;
+        assert!(asked.contains(&format!("after={after}")), "{asked}");
+        fetch
     }
 
     /// Hands `fetch` a page of `orders` and drains what it delivers.
@@ -397,32 +401,30 @@ mod tests {
         let mut reconciler = OrderReconciler::new(RecoveryConfig::default());
         let placed = "2026-12-06T09:00:00Z";
         // Window 1 lists order A open, placed an hour before.
-        let fetch = resume(&mut reconciler, "2026-12-06T10:00:00Z");
+        let fetch = resume(
+            &mut reconciler,
+            "2026-12-06T10:00:00Z",
+            "2026-12-06T09%3A59%3A57.999999999Z",
+        );
         answer(
             &mut reconciler,
             &fetch,
             &[order("A", "new", placed, "2026-12-06T09:59:59Z")],
         );
         // Window 2 reaches back to A's submission, and is given up.
-        let fetch = resume(&mut reconciler, "2026-12-06T10:10:00Z");
-        assert!(
-            fetch
-                .path_and_query
-                .contains("after=2026-12-06T08%3A59%3A59.999999999Z"),
-            "{}",
-            fetch.path_and_query
+        let fetch = resume(
+            &mut reconciler,
+            "2026-12-06T10:10:00Z",
+            "2026-12-06T08%3A59%3A59.999999999Z",
         );
         reconciler.handle_fetch_failed(&fetch, "503 five times");
         while reconciler.poll_output().is_some() {}
         // Window 3 still reaches back; it lists A, filled before its start
         // (the update lost with window 2).
-        let fetch = resume(&mut reconciler, "2026-12-06T10:20:00Z");
-        assert!(
-            fetch
-                .path_and_query
-                .contains("after=2026-12-06T08%3A59%3A59.999999999Z"),
-            "{}",
-            fetch.path_and_query
+        let fetch = resume(
+            &mut reconciler,
+            "2026-12-06T10:20:00Z",
+            "2026-12-06T08%3A59%3A59.999999999Z",
         );
         answer(
             &mut reconciler,
@@ -431,13 +433,10 @@ mod tests {
         );
         // Window 4 starts where window 3 ended (its gap had no data
         // message): nothing open pulls it back to A's submission.
-        let fetch = resume(&mut reconciler, "2026-12-06T10:30:00Z");
-        assert!(
-            fetch
-                .path_and_query
-                .contains("after=2026-12-06T10%3A19%3A58.999999999Z"),
-            "{}",
-            fetch.path_and_query
+        resume(
+            &mut reconciler,
+            "2026-12-06T10:30:00Z",
+            "2026-12-06T10%3A19%3A58.999999999Z",
         );
     }
 }
