@@ -65,6 +65,10 @@ mod lease;
 mod payload;
 mod relay;
 pub mod subject;
+mod trade_config;
+mod trade_outbox;
+mod trade_relay;
+mod trade_updates;
 
 pub use config::{DEFAULT_BUCKET, DEFAULT_LEASE_TTL, RelayConfig};
 pub use error::RelayError;
@@ -73,6 +77,13 @@ pub use interest::{Interest, InterestChange};
 pub use lease::{LeaseError, LeaseKey};
 pub use payload::payload;
 pub use relay::Relay;
+pub use trade_config::{DEFAULT_TRADE_STREAM, TradeRelayConfig};
+pub use trade_outbox::{
+    KNOWN_IDS_DEFAULT, OutgoingUpdate, Pushed, RETRY_DELAY_MAX, RETRY_DELAY_MIN, TradeOutbox,
+    trade_message_id,
+};
+pub use trade_relay::{SOURCE_HEADER, TradeRelay};
+pub use trade_updates::{RelayedTradeUpdate, TradeUpdates, TradeUpdatesStart};
 
 #[cfg(test)]
 mod interest_tests;

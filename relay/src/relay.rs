@@ -396,7 +396,7 @@ fn age(unix_nanos: i128) -> Duration {
 }
 
 /// Sleeps until `deadline`; pending for ever without one.
-async fn sleep_until(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
