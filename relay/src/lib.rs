@@ -51,10 +51,31 @@
 //! another shape) is ignored with a warning and a
 //! [`RelayEvent::LeaseRejected`].
 //!
+//! # Trade updates: JetStream, each order state once
+//!
+//! A [`TradeRelay`] holds the account's trading stream (reconciling after
+//! every gap) and publishes each update to the JetStream stream
+//! [`DEFAULT_TRADE_STREAM`] on `tickwire.account.<account>.trade_updates`
+//! ([`subject::trade_updates_subject`]): the update as Alpaca's JSON trade
+//! update object, with the headers `Nats-Msg-Id` ([`trade_message_id`]:
+//! `<order id>:<status>:<filled quantity>`) and [`SOURCE_HEADER`] (`live`
+//! or `reconciled`). Publishing waits for the server's acknowledgement and
+//! retries until it has it ([`TradeOutbox`], sans-I/O), so an update the
+//! stream delivered is stored unless the relay dies first; and a relay
+//! started afterwards reconciles from the last update stored, skipping the
+//! states already there (by id, and JetStream drops a repeated id within
+//! its duplicate window). Consumers read with [`TradeUpdates`], from the
+//! start, from now, or after the last sequence they handled: a consumer
+//! that was down reads what it missed, each update once.
+//!
+//! An order state entered and left while no relay listened is not
+//! recovered (the REST order list holds each order's latest state only);
+//! its latest state is.
+//!
 //! # Guarantees and limits
 //!
-//! Publishing is core NATS: at most once, and a subscriber too slow for its
-//! pending limit loses messages. If the upstream stream fails for good (for
+//! Publishing market data is core NATS: at most once, and a subscriber too
+//! slow for its pending limit loses messages. If the upstream stream fails for good (for
 //! example, credentials refused), the relay stops with that error.
 
 mod config;
