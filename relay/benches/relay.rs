@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p tickwire-relay --bench relay            # 1 and 10 consumers, then latency
 //! cargo bench -p tickwire-relay --bench relay -- quick   # shorter windows
+//! cargo bench -p tickwire-relay --bench relay -- profile # only the relay, 1 consumer, 5 s (for perf)
 //! ```
 //!
 //! The exchange is `tickwire_mock::Firehose` (JSON quote frames, the relay
@@ -58,7 +59,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
+    let profile = std::env::args().any(|a| a == "profile");
     runtime.block_on(async move {
+        if profile {
+            // For a profiler: only the relay, one consumer, 5 s.
+            let rate = relay_throughput(&nats, 1, Duration::from_secs(5)).await;
+            println!("1 consumer through the relay: {}/s", millions(rate));
+            return;
+        }
         println!(
             "relay benchmark: JSON quotes, {THROUGHPUT_BATCH} per upstream frame, window {window:?}"
         );
