@@ -61,18 +61,25 @@ mod config;
 mod error;
 mod event;
 mod interest;
+mod leader_kv;
+mod leadership;
 mod lease;
 mod payload;
 mod relay;
 pub mod subject;
 
-pub use config::{DEFAULT_BUCKET, DEFAULT_LEASE_TTL, RelayConfig};
+pub use config::{
+    DEFAULT_BUCKET, DEFAULT_LEADER_BUCKET, DEFAULT_LEADER_TTL, DEFAULT_LEASE_TTL, RelayConfig,
+};
 pub use error::RelayError;
-pub use event::RelayEvent;
+pub use event::{RelayEvent, RelayRole};
 pub use interest::{Interest, InterestChange};
+pub use leadership::{KeyView, LeaderTiming, Leadership, LeadershipAction, WriteResult};
 pub use lease::{LeaseError, LeaseKey};
 pub use payload::payload;
 pub use relay::Relay;
 
 #[cfg(test)]
 mod interest_tests;
+#[cfg(test)]
+mod leadership_tests;

@@ -51,7 +51,8 @@ pub(crate) async fn run(
     let feed = args.feed.alpaca();
     let config: RelayConfig = RelayConfig::new(args.nats.clone(), upstream, credentials, feed)
         .with_lease_ttl(args.lease_ttl)
-        .with_bucket(args.bucket.clone());
+        .with_bucket(args.bucket.clone())
+        .with_leadership(args.leader_bucket.clone(), args.leader_ttl);
     let started = Relay::start(config).await;
     let mut relay = match started {
         Ok(relay) => relay,
@@ -85,9 +86,11 @@ fn banner(args: &RelayArgs, feed: &str, upstream: &str) -> String {
     format!(
         "relay of feed {feed} from {upstream} to NATS at {nats}\n\
          \x20 subjects tickwire.{feed}.<channel>.<SYMBOL> (Alpaca's MessagePack, one message each)\n\
-         \x20 leases   bucket {bucket:?}, keys {feed}.<channel>.<SYMBOL>.<consumer>, living {ttl} s after each write",
+         \x20 leases   bucket {bucket:?}, keys {feed}.<channel>.<SYMBOL>.<consumer>, living {ttl} s after each write\n\
+         \x20 leader   bucket {leader_bucket:?}, key {feed}: one relay of the feed leads, the others stand by",
         nats = args.nats,
         bucket = args.bucket,
         ttl = args.lease_ttl.as_secs_f64(),
+        leader_bucket = args.leader_bucket,
     )
 }
