@@ -184,7 +184,7 @@ pub enum WriteResult {
 /// What the driver does for the leadership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeadershipAction {
-    /// Read the key; report with [`Leadership::handle_key`].
+    /// Read the key; report with [`Leadership::handle_read`].
     Read,
     /// Create the key with this relay's id, if absent; report with
     /// [`Leadership::handle_write`].

@@ -2,7 +2,8 @@
 //! the consumers that hold leases.
 
 use tickwire_proxy::Upstream;
-use tickwire_relay::{Relay, RelayConfig};
+use tickwire_relay::{Relay, RelayConfig, RelayRole};
+use tokio::sync::watch;
 
 use crate::args::RelayArgs;
 use crate::embedded::{Embedded, EmbeddedOptions};
@@ -64,6 +65,7 @@ pub(crate) async fn run(
         }
     };
     notice(&banner(&args, feed.name(), &described));
+    let roles = report_roles(relay.role());
     let outcome = tokio::select! {
         interrupted = tokio::signal::ctrl_c() => {
             interrupted.map_err(|e| CliError::runtime(format!("cannot wait for Ctrl-C: {e}")))
@@ -72,6 +74,7 @@ pub(crate) async fn run(
             Ok(()) => Ok(()),
             Err(error) => Err(CliError::runtime(format!("the relay stopped: {error}"))),
         },
+        never = roles => match never {},
     };
     let shutdown = relay.shutdown().await;
     if let Some(embedded) = embedded {
@@ -79,6 +82,29 @@ pub(crate) async fn run(
     }
     outcome?;
     shutdown.map_err(|e| CliError::runtime(format!("the relay stopped: {e}")))
+}
+
+/// Says on stderr each time the relay starts or stops leading; runs until
+/// cancelled.
+async fn report_roles(mut role: watch::Receiver<RelayRole>) -> std::convert::Infallible {
+    loop {
+        let line = match &*role.borrow_and_update() {
+            RelayRole::Leading => {
+                Some("leading: this relay holds the upstream connection".to_owned())
+            }
+            RelayRole::StandingBy {
+                leader: Some(leader),
+            } => Some(format!("standing by: relay {leader} leads")),
+            _ => None,
+        };
+        if let Some(line) = line {
+            notice(&line);
+        }
+        if role.changed().await.is_err() {
+            // The relay stopped: `stopped` ends the select.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Where the relay reads and publishes, and how a consumer asks for a symbol.
