@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_nats::jetstream::kv;
 use tickwire_alpaca::{Encoding, Feed};
 use tickwire_core::Credentials;
 use tickwire_proxy::Upstream;
@@ -108,6 +109,19 @@ impl RelayConfig {
     pub fn with_upstream_idle_linger(mut self, linger: Duration) -> Self {
         self.upstream_idle_linger = linger;
         self
+    }
+}
+
+/// A bucket of one value per key, each expiring `ttl` after its last
+/// write, the server marking each expiry so that watchers hear of it
+/// (markers need nats-server 2.11).
+pub(crate) fn expiring_bucket(bucket: &str, ttl: Duration) -> kv::Config {
+    kv::Config {
+        bucket: bucket.to_owned(),
+        history: 1,
+        max_age: ttl,
+        limit_markers: Some(ttl.max(Duration::from_secs(1))),
+        ..Default::default()
     }
 }
 

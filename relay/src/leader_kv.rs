@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 
+use crate::config::expiring_bucket;
 use crate::{KeyView, LeaderTiming, LeadershipAction, RelayConfig, RelayError, WriteResult};
 
 /// The longest a release waits for the server when the relay stops.
@@ -68,14 +69,7 @@ impl LeaderKv {
             Ok(store) => store,
             Err(_) => {
                 let created = jetstream
-                    .create_key_value(kv::Config {
-                        bucket: config.leader_bucket.clone(),
-                        history: 1,
-                        max_age: config.leader_ttl,
-                        // Watchers hear of the expiry (needs nats-server 2.11).
-                        limit_markers: Some(config.leader_ttl.max(Duration::from_secs(1))),
-                        ..Default::default()
-                    })
+                    .create_key_value(expiring_bucket(&config.leader_bucket, config.leader_ttl))
                     .await;
                 match created {
                     Ok(store) => store,

@@ -19,6 +19,7 @@ use tickwire_ws::StreamEvent;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::config::expiring_bucket;
 use crate::leader_kv::{LeaderKv, LeaderNews};
 use crate::{
     Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
@@ -83,15 +84,7 @@ impl Relay {
         };
         let jetstream = jetstream::new(client.clone());
         let store = jetstream
-            .create_or_update_key_value(kv::Config {
-                bucket: config.bucket.clone(),
-                history: 1,
-                max_age: config.lease_ttl,
-                // The server marks each expiry in the bucket, so that
-                // watchers hear of it (needs nats-server 2.11).
-                limit_markers: Some(config.lease_ttl.max(Duration::from_secs(1))),
-                ..Default::default()
-            })
+            .create_or_update_key_value(expiring_bucket(&config.bucket, config.lease_ttl))
             .await
             .map_err(|e| bucket_error(&e))?;
         let leases = store

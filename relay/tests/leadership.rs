@@ -19,6 +19,7 @@ use tickwire_mock::{Endpoint, ExchangeConfig, ExchangeStats, LoopbackServer};
 use tickwire_nats_server::NatsServer;
 use tickwire_relay::{DEFAULT_BUCKET, Relay, RelayConfig, RelayEvent, RelayRole};
 use tokio::runtime::Runtime;
+use tokio::sync::broadcast;
 
 /// Consumers' leases outlive the test: nobody refreshes them.
 const LEASE_TTL: Duration = Duration::from_secs(60);
@@ -102,6 +103,29 @@ async fn standing_by(relay: &Relay) -> Option<String> {
     }
 }
 
+/// Starts `relay-b` while `relay-a` leads: it stands by, and its events
+/// are watched from then on.
+async fn standby(
+    nats: &NatsServer,
+    server: &LoopbackServer,
+    leader_ttl: Duration,
+) -> (Relay, broadcast::Receiver<RelayEvent>) {
+    let relay = Relay::start(config(nats, server, "relay-b", leader_ttl))
+        .await
+        .expect("the second relay starts");
+    let events = relay.events();
+    assert_eq!(standing_by(&relay).await.as_deref(), Some("relay-a"));
+    (relay, events)
+}
+
+/// Waits for the standby's [`RelayEvent::Leading`].
+async fn took_over(events: &mut broadcast::Receiver<RelayEvent>) {
+    event(events, "the standby to lead", |e| {
+        (*e == RelayEvent::Leading).then_some(())
+    })
+    .await;
+}
+
 /// A consumer: leases AAPL's quotes and subscribes to their subject.
 async fn consumer(nats: &NatsServer) -> async_nats::Subscriber {
     let client = async_nats::connect(nats.url()).await.expect("connect");
@@ -172,11 +196,7 @@ async fn the_standby_takes_over_from_a_dead_leader_without_a_second_connection()
 
     let first = Doomed::start(config(&nats, &server, "relay-a", leader_ttl)).await;
     leading(&first.relay, "the first relay").await;
-    let second = Relay::start(config(&nats, &server, "relay-b", leader_ttl))
-        .await
-        .expect("the second relay starts");
-    let mut second_events = second.events();
-    assert_eq!(standing_by(&second).await.as_deref(), Some("relay-a"));
+    let (second, mut second_events) = standby(&nats, &server, leader_ttl).await;
 
     let mut quotes = consumer(&nats).await;
     until_upstream(&server, "the leader's upstream to hold AAPL", |sessions| {
@@ -195,10 +215,7 @@ async fn the_standby_takes_over_from_a_dead_leader_without_a_second_connection()
     )
     .await;
     let ended_after = killed_at.elapsed();
-    event(&mut second_events, "the standby to lead", |e| {
-        (*e == RelayEvent::Leading).then_some(())
-    })
-    .await;
+    took_over(&mut second_events).await;
     let takeover = killed_at.elapsed();
     tracing::info!(
         takeover_s = takeover.as_secs_f64(),
@@ -240,20 +257,13 @@ async fn a_clean_shutdown_hands_the_lead_over_at_once() {
         .await
         .expect("the first relay starts");
     leading(&first, "the first relay").await;
-    let second = Relay::start(config(&nats, &server, "relay-b", leader_ttl))
-        .await
-        .expect("the second relay starts");
-    let mut second_events = second.events();
-    assert_eq!(standing_by(&second).await.as_deref(), Some("relay-a"));
+    let (second, mut second_events) = standby(&nats, &server, leader_ttl).await;
     let mut quotes = consumer(&nats).await;
     quote_after(&mut quotes, Timestamp::default()).await;
 
     let stopped_at = Instant::now();
     first.shutdown().await.expect("a clean shutdown");
-    event(&mut second_events, "the standby to lead", |e| {
-        (*e == RelayEvent::Leading).then_some(())
-    })
-    .await;
+    took_over(&mut second_events).await;
     let takeover = stopped_at.elapsed();
     tracing::info!(
         takeover_s = takeover.as_secs_f64(),
