@@ -2,7 +2,8 @@
 //! exchange: one leads, the other stands by; when the leader dies without
 //! cleaning up, the standby takes over after the leadership key expired
 //! and publishes the consumer's symbols, and the exchange never sees two
-//! connections of the account at once. A clean shutdown hands over at once.
+//! connections of the account at once. A clean shutdown hands over at once;
+//! a leader cut off from NATS closes its upstream before its key expires.
 
 mod support;
 
@@ -278,5 +279,51 @@ async fn a_clean_shutdown_hands_the_lead_over_at_once() {
     assert_one_at_a_time(&server, 2);
 
     second.shutdown().await.expect("a clean shutdown");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_nats_closes_its_upstream_before_its_key_could_expire() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let leader_ttl = Duration::from_secs(2);
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = Relay::start(config(&nats, &server, "relay-a", leader_ttl))
+        .await
+        .expect("the relay starts");
+    leading(&relay, "the relay").await;
+    let mut events = relay.events();
+    let mut quotes = consumer(&nats).await;
+    quote_after(&mut quotes, Timestamp::default()).await;
+    until_upstream(&server, "the upstream to hold AAPL", |sessions| {
+        sessions.len() == 1
+    })
+    .await;
+
+    // NATS goes away: no renewal gets through.
+    drop(quotes);
+    drop(nats);
+    let cut_at = Instant::now();
+    event(&mut events, "the leadership to be given up", |e| {
+        (*e == RelayEvent::LeadershipLost).then_some(())
+    })
+    .await;
+    let given_up = cut_at.elapsed();
+    until_upstream(&server, "the upstream connection to close", <[_]>::is_empty).await;
+    let closed = cut_at.elapsed();
+    tracing::info!(
+        given_up_s = given_up.as_secs_f64(),
+        closed_s = closed.as_secs_f64(),
+        "the cut-off leader let go"
+    );
+    assert!(
+        closed < leader_ttl,
+        "the upstream closed {closed:?} after the cut, not within the key's {leader_ttl:?}"
+    );
+    assert!(
+        !relay.is_finished(),
+        "the relay stands by, it does not stop"
+    );
+    assert_eq!(stats(&server).errors_sent.get(&406), None);
     server.shutdown().await;
 }
