@@ -42,8 +42,10 @@
 //!
 //! The default margin is a quarter of the TTL (1.25 s of 5 s). What no
 //! margin covers: a leader frozen for longer (SIGSTOP, a suspended virtual
-//! machine), or the key deleted by hand while a leader holds it (the
-//! leader stops when it hears of it, but may hear late).
+//! machine); the server's wall clock stepped forward (nats-server measures
+//! `max_age` on it, so a step expires keys early); or the key deleted by
+//! hand while a leader holds it (the leader stops when it hears of it, but
+//! may hear late).
 //!
 //! # Takeover
 //!
