@@ -137,6 +137,21 @@ pub(crate) struct TradesArgs {
     #[arg(long)]
     pub(crate) no_reconcile: bool,
 
+    /// Read the updates a `tickwire relay --trade-updates` publishes on this
+    /// NATS server (e.g. nats://127.0.0.1:4222) instead of the account
+    /// stream: lines or JSON, no board.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["since", "no_reconcile", "paper", "live"])]
+    pub(crate) relay: Option<String>,
+
+    /// With --relay: the account's name on the relay.
+    #[arg(long, value_name = "NAME", default_value = "paper", requires = "relay")]
+    pub(crate) account: String,
+
+    /// With --relay: start after this stream sequence (the last one handled;
+    /// printed when the command ends) instead of with new updates.
+    #[arg(long, value_name = "SEQ", requires = "relay")]
+    pub(crate) after: Option<u64>,
+
     #[command(flatten)]
     pub(crate) connection: ConnectionArgs,
 
@@ -342,6 +357,11 @@ pub(crate) struct RelayArgs {
     /// the leader died. Used when this relay creates the bucket.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     pub(crate) leader_ttl: Duration,
+    /// Also relay the account's trade updates into JetStream, under this
+    /// account name (`tickwire.account.NAME.trade_updates`; read them with
+    /// `tickwire trades --relay URL --account NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) trade_updates: Option<String>,
 }
 
 /// `tickwire sim`.

@@ -151,7 +151,7 @@ fn far_future() -> Instant {
 
 /// Resolves on SIGTERM (never where there is no such signal, or when it
 /// cannot be watched: then the default action, ending the process, stays).
-async fn terminated() {
+pub(crate) async fn terminated() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

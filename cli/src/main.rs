@@ -93,6 +93,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Watch(args) => commands::watch::run(target::watch_plan(&args, &env)?).await,
+            Command::Trades(args) if args.relay.is_some() => {
+                commands::trades_relay::run(target::relay_trades_plan(&args)?).await
+            }
             Command::Trades(args) => commands::trades::run(target::trades_plan(&args, &env)?).await,
             Command::Record(args) => commands::record::run(target::record_plan(&args, &env)?).await,
             Command::Serve(args) => commands::serve::run(args).await,

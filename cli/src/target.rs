@@ -11,6 +11,7 @@ use tickwire_alpaca::{
 };
 use tickwire_core::machine::CONNECT_ATTEMPTS_MAX_DEFAULT;
 use tickwire_core::{Credentials, Symbol, Timestamp};
+use tickwire_relay::TradeUpdatesStart;
 use tickwire_ws::{Backfill, TlsTrust};
 
 use tickwire_ws::SlowConsumerPolicy;
@@ -141,6 +142,22 @@ pub(crate) struct TradesPlan {
     pub(crate) live: bool,
     /// Whether to reconcile after gaps, and from when once first live.
     pub(crate) reconcile: (bool, Option<Timestamp>),
+}
+
+/// `tickwire trades --relay`: an account's updates read from a relay's
+/// JetStream stream.
+#[derive(Debug)]
+pub(crate) struct RelayTradesPlan {
+    /// The NATS server.
+    pub(crate) nats: String,
+    /// The account's name on the relay.
+    pub(crate) account: String,
+    /// Where reading starts.
+    pub(crate) start: TradeUpdatesStart,
+    /// When to stop.
+    pub(crate) limits: Limits,
+    /// JSON lines instead of human ones.
+    pub(crate) json: bool,
 }
 
 impl SlowConsumerArg {
@@ -418,6 +435,32 @@ pub(crate) fn trades_plan(
         ),
         live: args.live,
         reconcile: (!args.no_reconcile, args.since),
+    })
+}
+
+/// The plan of `tickwire trades --relay URL`.
+///
+/// # Errors
+/// [`CliError::Usage`] for an account stream's flag beside `--relay`, or an
+/// account name NATS cannot carry.
+pub(crate) fn relay_trades_plan(args: &TradesArgs) -> Result<RelayTradesPlan, CliError> {
+    let Some(nats) = &args.relay else {
+        return Err(CliError::usage("--relay needs the NATS server's URL"));
+    };
+    if args.connection.url.is_some() {
+        return Err(CliError::usage(
+            "--relay reads the updates from NATS; --url names an account stream: give one of them",
+        ));
+    }
+    tickwire_relay::subject::check_account_name(&args.account).map_err(CliError::usage)?;
+    Ok(RelayTradesPlan {
+        nats: nats.clone(),
+        account: args.account.clone(),
+        start: args
+            .after
+            .map_or(TradeUpdatesStart::New, TradeUpdatesStart::After),
+        limits: Limits::from(&args.limits),
+        json: args.view.json,
     })
 }
 

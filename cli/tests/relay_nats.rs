@@ -123,3 +123,69 @@ async fn the_standby_relay_leads_once_the_leader_is_killed() {
         "the new leader still runs"
     );
 }
+
+/// Runs `tickwire trades --relay` with `extra`, returns its JSON lines and
+/// the last sequence it says it read.
+fn trades_from_relay(url: &str, extra: &[&str]) -> (Vec<String>, u64) {
+    let mut args = vec!["trades", "--relay", url, "--account", "sim", "--json"];
+    args.extend(extra);
+    let mut child = Killed(spawn_tickwire(&args, Stdio::piped(), Stdio::piped()));
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let stderr = child.0.stderr.take().expect("piped stderr");
+    let out = line_reader(stdout, Some);
+    let err = line_reader(stderr, Some);
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`tickwire {}` did not end within {PATIENCE:?}",
+            args.join(" ")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let notices: Vec<String> = err.try_iter().collect();
+    assert!(status.success(), "{status}: {notices:?}");
+    let last = notices
+        .iter()
+        .find_map(|line| line.split("last sequence read: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no last sequence in {notices:?}"));
+    (out.try_iter().collect(), last)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trade_updates_go_through_jetstream_and_a_reader_resumes_after_its_last_sequence() {
+    let nats = nats_server().await;
+    let url = nats.url();
+    let (_relay, lines) = relay(&url, &["--trade-updates", "sim"]);
+    line_with(&lines, "tickwire.account.sim.trade_updates", PATIENCE);
+
+    let url_for_thread = url.clone();
+    let (first, last) =
+        tokio::task::spawn_blocking(move || trades_from_relay(&url_for_thread, &["--count", "3"]))
+            .await
+            .expect("first reader");
+    assert_eq!(first.len(), 3, "{first:?}");
+    for line in &first {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(value["order"]["id"].is_string(), "{line}");
+    }
+    let after = (last - 1).to_string();
+    let (second, _) = tokio::task::spawn_blocking(move || {
+        trades_from_relay(&url, &["--after", &after, "--count", "2"])
+    })
+    .await
+    .expect("second reader");
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert_eq!(
+        second[0],
+        first[2],
+        "after sequence {} comes the first reader's last update",
+        last - 1
+    );
+    assert!(!first.contains(&second[1]), "read twice: {}", second[1]);
+}

@@ -8,9 +8,9 @@
 //! cargo bench -p tickwire-proxy --bench fanout -- profile=10   # only the proxy, 10 clients, 5 s (for perf)
 //! ```
 //!
-//! The exchange here is a bare Alpaca-speaking WebSocket server (greeting,
-//! auth, subscription ack, then JSON quote frames of 100 quotes) so that it
-//! costs little beside the proxy. **Throughput**: it sends as fast as each
+//! The exchange here is `tickwire_mock::Firehose`, a bare Alpaca-speaking
+//! WebSocket server (greeting, auth, subscription ack, then JSON quote
+//! frames of 100 quotes) that costs little beside the proxy. **Throughput**: it sends as fast as each
 //! connection reads; N clients read either N direct connections or one
 //! proxy whose single upstream connection feeds them all; the figure is
 //! quotes received per second by all clients together. **Latency**: the
@@ -26,20 +26,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use memchr::memmem;
-use tickwire_alpaca::{Conditions, Encoding, MarketData, Quote, ServerMessage};
-use tickwire_core::{Credentials, Symbol, Timestamp};
+use tickwire_alpaca::Encoding;
+use tickwire_core::{Credentials, Timestamp};
+use tickwire_mock::{Firehose, FirehosePace, FirehoseSocket, firehose_client};
 use tickwire_proxy::{Limits, Proxy, ProxyConfig, Upstream};
-use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "bench";
 const SECRET: &str = "bench-secret";
-const SYMBOLS: [&str; 10] = [
-    "AAPL", "MSFT", "SPY", "TSLA", "AMD", "NVDA", "AMZN", "GOOG", "META", "QQQ",
-];
 /// Quotes per frame in throughput mode.
 const THROUGHPUT_BATCH: usize = 100;
 /// Latency mode: quotes per second and per frame.
@@ -96,123 +92,21 @@ fn millions(rate: f64) -> String {
     format!("{:.2} M", rate / 1e6)
 }
 
-/// How the exchange sends.
-#[derive(Clone, Copy)]
-enum Pace {
-    /// The same pre-encoded frame, as fast as the connection takes it.
-    Flat,
-    /// Fresh frames stamped now, at `LATENCY_RATE`.
-    Stamped,
-}
-
-/// Starts the bare exchange; returns its address.
-async fn exchange(pace: Pace, stop: Arc<AtomicBool>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(serve_exchange(stream, pace, Arc::clone(&stop)));
-        }
-    });
-    addr
-}
-
-fn quote(symbol: &str, timestamp: Timestamp) -> MarketData {
-    MarketData::Quote(Quote {
-        symbol: Symbol::new(symbol).expect("valid"),
-        bid_exchange: Some("V".into()),
-        bid_price: 189.1,
-        bid_size: 1.0,
-        ask_exchange: Some("Q".into()),
-        ask_price: 189.12,
-        ask_size: 2.0,
-        conditions: ["R"].into_iter().collect::<Conditions>(),
-        timestamp,
-        tape: Some("C".into()),
-    })
-}
-
-fn frame_of(count: usize, timestamp: Timestamp) -> Bytes {
-    let quotes: Vec<MarketData> = (0..count)
-        .map(|i| quote(SYMBOLS[i % SYMBOLS.len()], timestamp))
-        .collect();
-    let refs: Vec<&MarketData> = quotes.iter().collect();
-    ServerMessage::data_frame(Encoding::Json, &refs)
-        .payload()
-        .clone()
-}
-
 fn now() -> Timestamp {
     Timestamp::from(SystemTime::now())
 }
 
-async fn serve_exchange(stream: TcpStream, pace: Pace, stop: Arc<AtomicBool>) {
-    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
-        return;
-    };
-    let text = |s: &str| Message::text(s.to_owned());
-    let greeting = r#"[{"T":"success","msg":"connected"}]"#;
-    let authenticated = r#"[{"T":"success","msg":"authenticated"}]"#;
-    let ack = r#"[{"T":"subscription","trades":[],"quotes":["*"],"bars":[],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":[],"cancelErrors":[]}]"#;
-    if ws.send(text(greeting)).await.is_err() {
-        return;
-    }
-    // Auth, then the subscription: answered without looking closely.
-    for answer in [authenticated, ack] {
-        let _request = ws.next().await;
-        if ws.send(text(answer)).await.is_err() {
-            return;
-        }
-    }
-    let (mut sink, mut source) = ws.split();
-    // Answer pings and notice the close.
-    tokio::spawn(async move { while let Some(Ok(_)) = source.next().await {} });
-    match pace {
-        Pace::Flat => {
-            let frame = Message::Text(frame_of(THROUGHPUT_BATCH, now()).try_into().expect("UTF-8"));
-            while !stop.load(Ordering::Relaxed) {
-                for _ in 0..16 {
-                    if sink.feed(frame.clone()).await.is_err() {
-                        return;
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    return;
-                }
-            }
-        }
-        Pace::Stamped => {
-            let frames_per_second = LATENCY_RATE / LATENCY_BATCH as u64;
-            let mut tick =
-                tokio::time::interval(Duration::from_nanos(1_000_000_000 / frames_per_second));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                let frame =
-                    Message::Text(frame_of(LATENCY_BATCH, now()).try_into().expect("UTF-8"));
-                if sink.send(frame).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// An exchange sending at `pace` until `stop`, with a proxy in front of it
-/// when `through_proxy`; the proxy, and the URL clients connect to.
-async fn endpoint(
-    pace: Pace,
-    through_proxy: bool,
-    stop: &Arc<AtomicBool>,
-) -> (Option<Proxy>, String) {
-    let upstream = exchange(pace, Arc::clone(stop)).await;
+/// An exchange sending at `pace`, with a proxy in front of it when
+/// `through_proxy`; the exchange, the proxy, and the URL clients connect to.
+async fn endpoint(pace: FirehosePace, through_proxy: bool) -> (Firehose, Option<Proxy>, String) {
+    let firehose = Firehose::start(pace).await.expect("bind the exchange");
     if through_proxy {
-        let proxy = proxy(upstream).await;
+        let proxy = proxy(firehose.local_addr()).await;
         let url = proxy.url("/v2/iex");
-        (Some(proxy), url)
+        (firehose, Some(proxy), url)
     } else {
-        (None, format!("ws://{upstream}/v2/iex"))
+        let url = firehose.url("/v2/iex");
+        (firehose, None, url)
     }
 }
 
@@ -238,26 +132,17 @@ async fn proxy(upstream: SocketAddr) -> Proxy {
 }
 
 /// Connects, authenticates and subscribes to every quote.
-async fn client(
-    url: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect");
-    let _greeting = ws.next().await;
-    let auth = format!(r#"{{"action":"auth","key":"{KEY}","secret":"{SECRET}"}}"#);
-    ws.send(Message::text(auth)).await.expect("auth");
-    let _authenticated = ws.next().await;
-    ws.send(Message::text(r#"{"action":"subscribe","quotes":["*"]}"#))
-        .await
-        .expect("subscribe");
-    ws
+async fn client(url: &str) -> FirehoseSocket {
+    firehose_client(url, KEY, SECRET).await.expect("connect")
 }
 
 /// Quotes per second received by `clients` clients together.
 async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
-    let (proxy, url) = endpoint(Pace::Flat, through_proxy, &stop).await;
+    let pace = FirehosePace::Flat {
+        quotes_per_frame: THROUGHPUT_BATCH,
+    };
+    let (firehose, proxy, url) = endpoint(pace, through_proxy).await;
     let received = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     for _ in 0..clients {
@@ -285,6 +170,7 @@ async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f6
     let counted = received.load(Ordering::Relaxed) - start;
     let rate = counted as f64 / begun.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
+    firehose.stop();
     for reader in readers {
         reader.abort();
     }
@@ -294,8 +180,11 @@ async fn throughput(clients: usize, through_proxy: bool, window: Duration) -> f6
 
 /// (p50 µs, p99 µs, quotes) of stamp-to-receipt latency for one client.
 async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (proxy, url) = endpoint(Pace::Stamped, through_proxy, &stop).await;
+    let pace = FirehosePace::Stamped {
+        quotes_per_second: LATENCY_RATE,
+        quotes_per_frame: LATENCY_BATCH,
+    };
+    let (firehose, proxy, url) = endpoint(pace, through_proxy).await;
     let mut ws = client(&url).await;
     let finder = memmem::Finder::new(br#""t":""#);
     let warm_until = Instant::now() + Duration::from_millis(500);
@@ -327,7 +216,7 @@ async fn latency(through_proxy: bool, window: Duration) -> (f64, f64, usize) {
             samples.push((received.unix_nanos() - sent.unix_nanos()) as f64 / 1000.0);
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    firehose.stop();
     shut_down(proxy).await;
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| {

@@ -20,6 +20,17 @@ pub enum RelayError {
         /// The server's or client's error.
         message: String,
     },
+    /// A setting is invalid.
+    #[error("invalid relay setting: {0}")]
+    Config(String),
+    /// The JetStream stream of trade updates could not be created or read.
+    #[error("JetStream stream {stream:?}: {message}")]
+    Stream {
+        /// The stream.
+        stream: String,
+        /// The server's or client's error.
+        message: String,
+    },
     /// The upstream stream could not be built (e.g. an invalid URL).
     #[error("cannot build the upstream stream: {0}")]
     Upstream(String),

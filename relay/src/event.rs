@@ -33,6 +33,26 @@ pub enum RelayEvent {
     },
     /// The upstream stream's state changed (`connecting`, `live`, …).
     UpstreamState(&'static str),
+    /// Reconciling the account after a gap failed: order states may be
+    /// missing from the trade updates published.
+    RecoveryFailed {
+        /// Why, naming the cause.
+        reason: String,
+    },
+    /// Publishing a trade update to JetStream failed; it is tried again
+    /// (nothing is skipped).
+    PublishFailed {
+        /// The client's or server's error.
+        message: String,
+        /// When it is tried again.
+        retry_in: std::time::Duration,
+    },
+    /// Too many trade updates waited for NATS: new ones were refused, and
+    /// consumers will not see them. The total refused so far.
+    TradeUpdatesRefused {
+        /// Updates refused since the relay started.
+        total: u64,
+    },
     /// This relay won the leadership key: its upstream connects and
     /// subscribes every leased pair.
     Leading,

@@ -85,10 +85,34 @@
 //! closing its socket) may refuse the new leader with 406 until it frees
 //! it, the upstream retrying meanwhile.
 //!
+//! A [`TradeRelay`] is not under leadership yet: it holds the account's
+//! trading stream whether or not a relay of the same process leads, so run
+//! one per account.
+//! # Trade updates: JetStream, each order state once
+//!
+//! A [`TradeRelay`] holds the account's trading stream (reconciling after
+//! every gap) and publishes each update to the JetStream stream
+//! [`DEFAULT_TRADE_STREAM`] on `tickwire.account.<account>.trade_updates`
+//! ([`subject::trade_updates_subject`]): the update as Alpaca's JSON trade
+//! update object, with the headers `Nats-Msg-Id` ([`trade_message_id`]:
+//! `<order id>:<status>:<filled quantity>`) and [`SOURCE_HEADER`] (`live`
+//! or `reconciled`). Publishing waits for the server's acknowledgement and
+//! retries until it has it ([`TradeOutbox`], sans-I/O), so an update the
+//! stream delivered is stored unless the relay dies first; and a relay
+//! started afterwards reconciles from the last update stored, skipping the
+//! states already there (by id, and JetStream drops a repeated id within
+//! its duplicate window). Consumers read with [`TradeUpdates`], from the
+//! start, from now, or after the last sequence they handled: a consumer
+//! that was down reads what it missed, each update once.
+//!
+//! An order state entered and left while no relay listened is not
+//! recovered (the REST order list holds each order's latest state only);
+//! its latest state is.
+//!
 //! # Guarantees and limits
 //!
-//! Publishing is core NATS: at most once, and a subscriber too slow for its
-//! pending limit loses messages. If the upstream stream fails for good (for
+//! Publishing market data is core NATS: at most once, and a subscriber too
+//! slow for its pending limit loses messages. If the upstream stream fails for good (for
 //! example, credentials refused), the relay stops with that error.
 
 mod config;
@@ -101,6 +125,10 @@ mod lease;
 mod payload;
 mod relay;
 pub mod subject;
+mod trade_config;
+mod trade_outbox;
+mod trade_relay;
+mod trade_updates;
 
 pub use config::{
     DEFAULT_BUCKET, DEFAULT_LEADER_BUCKET, DEFAULT_LEADER_TTL, DEFAULT_LEASE_TTL, RelayConfig,
@@ -112,6 +140,13 @@ pub use leadership::{KeyView, LeaderTiming, Leadership, LeadershipAction, WriteR
 pub use lease::{LeaseError, LeaseKey};
 pub use payload::payload;
 pub use relay::Relay;
+pub use trade_config::{DEFAULT_TRADE_STREAM, TradeRelayConfig};
+pub use trade_outbox::{
+    KNOWN_IDS_DEFAULT, OutgoingUpdate, Pushed, RETRY_DELAY_MAX, RETRY_DELAY_MIN, TradeOutbox,
+    trade_message_id,
+};
+pub use trade_relay::{SOURCE_HEADER, TradeRelay};
+pub use trade_updates::{RelayedTradeUpdate, TradeUpdates, TradeUpdatesStart};
 
 #[cfg(test)]
 mod interest_tests;

@@ -1,8 +1,9 @@
 //! Subjects and lease keys, and how a symbol becomes one token of them.
 //!
 //! Every name the relay uses on NATS is built here: the data subjects
-//! `tickwire.<feed>.<channel>.<SYMBOL>` and the lease keys
-//! `<feed>.<channel>.<SYMBOL>.<consumer>`. A symbol may hold `.`, `:` and
+//! `tickwire.<feed>.<channel>.<SYMBOL>`, the lease keys
+//! `<feed>.<channel>.<SYMBOL>.<consumer>` and the trade-update subjects
+//! `tickwire.account.<account>.trade_updates`. A symbol may hold `.`, `:` and
 //! `*` (`BRK.B`, the wildcard), which NATS reads as token separators and
 //! wildcards; each byte outside `A–Z a–z 0–9 _ - /` is written `=` and two
 //! upper-case hex digits (`BRK.B` → `BRK=2EB`, `*` → `=2A`). The escape is
@@ -16,6 +17,46 @@ use tickwire_core::Symbol;
 
 /// First token of every data subject.
 pub const SUBJECT_ROOT: &str = "tickwire";
+
+/// The JetStream subject of an account's trade updates:
+/// `tickwire.account.<account>.trade_updates` (`*` as `account` matches
+/// every account's).
+///
+/// ```
+/// assert_eq!(
+///     tickwire_relay::subject::trade_updates_subject("paper"),
+///     "tickwire.account.paper.trade_updates"
+/// );
+/// ```
+pub fn trade_updates_subject(account: &str) -> String {
+    format!("{SUBJECT_ROOT}.account.{account}.trade_updates")
+}
+
+/// Longest account name in a trade-update subject.
+pub const ACCOUNT_NAME_MAX: usize = 64;
+
+/// Checks that `account` can name an account in a subject: 1 to
+/// [`ACCOUNT_NAME_MAX`] bytes of `A–Z a–z 0–9 _ -`.
+///
+/// ```
+/// use tickwire_relay::subject::check_account_name;
+/// assert!(check_account_name("paper-1").is_ok());
+/// assert!(check_account_name("a.b").is_err());
+/// ```
+///
+/// # Errors
+/// Why it cannot, naming the rule.
+pub fn check_account_name(account: &str) -> Result<(), String> {
+    let plain = account
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if account.is_empty() || account.len() > ACCOUNT_NAME_MAX || !plain {
+        return Err(format!(
+            "{account:?} cannot name an account on NATS: use 1 to {ACCOUNT_NAME_MAX} of A-Z a-z 0-9 _ -"
+        ));
+    }
+    Ok(())
+}
 
 /// Whether `byte` stands for itself in a token.
 fn is_plain(byte: u8) -> bool {

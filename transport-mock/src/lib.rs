@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+mod firehose;
 mod limits;
 mod loopback;
 #[cfg(feature = "mock")]
@@ -37,6 +38,9 @@ mod shared;
 #[cfg(feature = "tls")]
 mod tls_front;
 
+pub use firehose::{
+    FIREHOSE_SYMBOLS, Firehose, FirehosePace, FirehoseSocket, firehose_client, firehose_frame,
+};
 pub use limits::ServerLimits;
 pub use loopback::{LoopbackConfig, LoopbackServer};
 #[cfg(feature = "mock")]

@@ -10,4 +10,5 @@ pub(crate) mod serve;
 pub(crate) mod serve_admin;
 pub(crate) mod sim;
 pub(crate) mod trades;
+pub(crate) mod trades_relay;
 pub(crate) mod watch;

@@ -1,8 +1,10 @@
 //! `tickwire relay`: one upstream connection per feed, published on NATS to
 //! the consumers that hold leases.
 
+use tickwire_core::Credentials;
 use tickwire_proxy::Upstream;
-use tickwire_relay::{Relay, RelayConfig, RelayRole};
+use tickwire_relay::{Relay, RelayConfig, RelayRole, TradeRelay, TradeRelayConfig};
+use tickwire_ws::TradingEndpoint;
 use tokio::sync::watch;
 
 use crate::args::RelayArgs;
@@ -20,6 +22,10 @@ pub(crate) async fn run(
     args: RelayArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), CliError> {
+    if let Some(account) = &args.trade_updates {
+        tickwire_relay::subject::check_account_name(account)
+            .map_err(|e| CliError::usage(format!("--trade-updates: {e}")))?;
+    }
     let credentials = key_pair(&args.key_pair, env)?;
     let (upstream, credentials, described, embedded) = match (&args.upstream, credentials) {
         (Some(base), Some(credentials)) => (Upstream::base(base), credentials, base.clone(), None),
@@ -54,9 +60,19 @@ pub(crate) async fn run(
         .with_lease_ttl(args.lease_ttl)
         .with_bucket(args.bucket.clone())
         .with_leadership(args.leader_bucket.clone(), args.leader_ttl);
-    let started = Relay::start(config).await;
-    let mut relay = match started {
-        Ok(relay) => relay,
+    let trading = trading_endpoint(&args, embedded.as_ref());
+    let trade_config = trade_updates_config(&args, trading, &config.credentials)?;
+    let started = match Relay::start(config).await {
+        Ok(relay) => match trade_config {
+            Some(trade_config) => TradeRelay::start(trade_config)
+                .await
+                .map(|trades| (relay, Some(trades))),
+            None => Ok((relay, None)),
+        },
+        Err(error) => Err(error),
+    };
+    let (mut relay, trades) = match started {
+        Ok(started) => started,
         Err(error) => {
             if let Some(embedded) = embedded {
                 embedded.stop().await;
@@ -77,6 +93,11 @@ pub(crate) async fn run(
         never = roles => match never {},
     };
     let shutdown = relay.shutdown().await;
+    if let Some(trades) = trades
+        && let Err(error) = trades.shutdown().await
+    {
+        tracing::warn!(%error, "the trade-update relay did not stop cleanly");
+    }
     if let Some(embedded) = embedded {
         embedded.stop().await;
     }
@@ -118,5 +139,45 @@ fn banner(args: &RelayArgs, feed: &str, upstream: &str) -> String {
         bucket = args.bucket,
         ttl = args.lease_ttl.as_secs_f64(),
         leader_bucket = args.leader_bucket,
+    ) + &args.trade_updates.as_ref().map_or_else(String::new, |account| {
+        format!(
+            "\n  trade updates of the account into JetStream stream {stream:?}, subject {subject}",
+            stream = tickwire_relay::DEFAULT_TRADE_STREAM,
+            subject = tickwire_relay::subject::trade_updates_subject(account),
+        )
+    })
+}
+
+/// The account stream beside the upstream: `<upstream>/stream`, the
+/// embedded exchange's, or Alpaca's paper account.
+fn trading_endpoint(args: &RelayArgs, embedded: Option<&Embedded>) -> TradingEndpoint {
+    match (&args.upstream, embedded) {
+        (Some(base), _) => {
+            TradingEndpoint::Custom(format!("{}/stream", base.trim_end_matches('/')))
+        }
+        (None, Some(embedded)) => TradingEndpoint::Custom(embedded.url("/stream")),
+        (None, None) => TradingEndpoint::Paper,
+    }
+}
+
+/// The trade-update relay's settings, with `--trade-updates NAME`.
+///
+/// # Errors
+/// [`CliError::Usage`] for a name NATS cannot carry in a subject.
+fn trade_updates_config(
+    args: &RelayArgs,
+    endpoint: TradingEndpoint,
+    credentials: &Credentials,
+) -> Result<Option<TradeRelayConfig>, CliError> {
+    let Some(account) = &args.trade_updates else {
+        return Ok(None);
+    };
+    TradeRelayConfig::new(
+        args.nats.clone(),
+        endpoint,
+        credentials.clone(),
+        account.clone(),
     )
+    .map(Some)
+    .map_err(|e| CliError::usage(format!("--trade-updates: {e}")))
 }
