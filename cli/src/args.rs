@@ -347,6 +347,16 @@ pub(crate) struct RelayArgs {
     #[arg(long, value_name = "NAME", default_value = "tickwire-interest")]
     pub(crate) bucket: String,
 
+    /// The key-value bucket of leadership: relays of one feed on the same
+    /// NATS elect one leader there, the others stand by.
+    #[arg(long, value_name = "NAME", default_value = "tickwire-leader")]
+    pub(crate) leader_bucket: String,
+
+    /// Seconds the leadership key lives after the leader's last renewal:
+    /// a standby takes over at most this long (and about a second) after
+    /// the leader died. Used when this relay creates the bucket.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
+    pub(crate) leader_ttl: Duration,
     /// Also relay the account's trade updates into JetStream, under this
     /// account name (`tickwire.account.NAME.trade_updates`; read them with
     /// `tickwire trades --relay URL --account NAME`).

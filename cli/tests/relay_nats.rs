@@ -1,12 +1,13 @@
 //! `tickwire relay` with a real nats-server and the embedded simulated
 //! exchange: a lease written by a plain NATS client brings that symbol's
-//! quotes on its subject.
+//! quotes on its subject; of two relays one leads, and the other takes
+//! over when the leader is killed.
 
 mod support;
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -27,32 +28,46 @@ impl Drop for Killed {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_brings_its_quotes_from_the_relay_command() {
-    let nats =
-        tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
-            .await
-            .expect("the thread starting nats-server panicked")
-            .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"));
-    let url = nats.url();
-    let mut relay = Killed(spawn_tickwire(
-        &["relay", "--nats", &url, "--lease-ttl", "5"],
-        Stdio::null(),
-        Stdio::piped(),
-    ));
+async fn nats_server() -> NatsServer {
+    tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
+        .await
+        .expect("the thread starting nats-server panicked")
+        .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"))
+}
+
+/// `tickwire relay` with `args` after `--nats URL`, its stderr read line
+/// by line.
+fn relay(url: &str, args: &[&str]) -> (Killed, Receiver<String>) {
+    let mut all = vec!["relay", "--nats", url];
+    all.extend_from_slice(args);
+    let mut relay = Killed(spawn_tickwire(&all, Stdio::null(), Stdio::piped()));
     let stderr = relay.0.stderr.take().expect("piped stderr");
-    let lines = line_reader(stderr, Some);
-    let deadline = Instant::now() + PATIENCE;
+    (relay, line_reader(stderr, Some))
+}
+
+/// Waits for a line containing `wanted` within `patience`.
+fn line_with(lines: &Receiver<String>, wanted: &str, patience: Duration) -> String {
+    let deadline = Instant::now() + patience;
     let mut seen = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
-            Ok(line) if line.contains("relay of feed iex") => break,
+            Ok(line) if line.contains(wanted) => return line,
             Ok(line) => seen.push(line),
-            Err(RecvTimeoutError::Timeout) => panic!("no banner within {PATIENCE:?}: {seen:?}"),
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no {wanted:?} within {patience:?}: {seen:?}")
+            }
             Err(RecvTimeoutError::Disconnected) => panic!("the relay exited: {seen:?}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_brings_its_quotes_from_the_relay_command() {
+    let nats = nats_server().await;
+    let url = nats.url();
+    let (mut relay, lines) = relay(&url, &["--lease-ttl", "5"]);
+    line_with(&lines, "relay of feed iex", PATIENCE);
 
     let client = async_nats::connect(&url).await.expect("connect");
     let mut quotes = client
@@ -81,6 +96,31 @@ async fn a_lease_brings_its_quotes_from_the_relay_command() {
     assert!(
         relay.0.try_wait().expect("wait").is_none(),
         "the relay still runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_relay_leads_once_the_leader_is_killed() {
+    let nats = nats_server().await;
+    let url = nats.url();
+    let (mut first, first_lines) = relay(&url, &["--leader-ttl", "2"]);
+    line_with(&first_lines, "leading:", PATIENCE);
+    let (mut second, second_lines) = relay(&url, &["--leader-ttl", "2"]);
+    let standing_by = line_with(&second_lines, "standing by: relay relay-", PATIENCE);
+    assert!(standing_by.ends_with(" leads"), "{standing_by}");
+
+    // SIGKILL: no release; the key expires after its 2 s.
+    first.0.kill().expect("kill the leader");
+    let killed_at = Instant::now();
+    line_with(&second_lines, "leading:", Duration::from_secs(2 + 5));
+    let takeover = killed_at.elapsed();
+    assert!(
+        takeover >= Duration::from_secs(1),
+        "took over after {takeover:?}, before the key could expire"
+    );
+    assert!(
+        second.0.try_wait().expect("wait").is_none(),
+        "the new leader still runs"
     );
 }
 
@@ -119,28 +159,10 @@ fn trades_from_relay(url: &str, extra: &[&str]) -> (Vec<String>, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trade_updates_go_through_jetstream_and_a_reader_resumes_after_its_last_sequence() {
-    let nats =
-        tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
-            .await
-            .expect("the thread starting nats-server panicked")
-            .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"));
+    let nats = nats_server().await;
     let url = nats.url();
-    let mut relay = Killed(spawn_tickwire(
-        &["relay", "--nats", &url, "--trade-updates", "sim"],
-        Stdio::null(),
-        Stdio::piped(),
-    ));
-    let stderr = relay.0.stderr.take().expect("piped stderr");
-    let lines = line_reader(stderr, Some);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains("tickwire.account.sim.trade_updates") => break,
-            Ok(_) => {}
-            Err(error) => panic!("no trade-update banner: {error}"),
-        }
-    }
+    let (_relay, lines) = relay(&url, &["--trade-updates", "sim"]);
+    line_with(&lines, "tickwire.account.sim.trade_updates", PATIENCE);
 
     let url_for_thread = url.clone();
     let (first, last) =

@@ -1,7 +1,8 @@
 //! What a relay connects to, for which feed, and how long leases live.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_nats::jetstream::kv;
 use tickwire_alpaca::{Encoding, Feed};
 use tickwire_core::Credentials;
 use tickwire_proxy::Upstream;
@@ -11,6 +12,13 @@ pub const DEFAULT_BUCKET: &str = "tickwire-interest";
 
 /// How long a lease lives after its last write, by default.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// The leadership bucket's default name.
+pub const DEFAULT_LEADER_BUCKET: &str = "tickwire-leader";
+
+/// How long the leadership key lives after the leader's last renewal, by
+/// default: a standby takes over at most this long after the leader died.
+pub const DEFAULT_LEADER_TTL: Duration = Duration::from_secs(5);
 
 /// Everything [`Relay::start`](crate::Relay::start) needs.
 ///
@@ -37,6 +45,15 @@ pub struct RelayConfig {
     /// How long the upstream connection stays after the last lease ended.
     /// Default 5 s.
     pub upstream_idle_linger: Duration,
+    /// The key-value bucket of leadership, one key per feed; created at
+    /// start if absent (an existing one keeps its TTL).
+    pub leader_bucket: String,
+    /// How long the leadership key lives after the leader's last renewal
+    /// (the bucket's `max_age`, when this relay creates it). Default 5 s.
+    pub leader_ttl: Duration,
+    /// This relay's id among the relays of its feed, the leadership key's
+    /// value: unique per process. Default `relay-<pid>-<start time>`.
+    pub relay_id: String,
 }
 
 impl RelayConfig {
@@ -57,6 +74,9 @@ impl RelayConfig {
             lease_ttl: DEFAULT_LEASE_TTL,
             upstream_encoding: Encoding::MsgPack,
             upstream_idle_linger: Duration::from_secs(5),
+            leader_bucket: DEFAULT_LEADER_BUCKET.to_owned(),
+            leader_ttl: DEFAULT_LEADER_TTL,
+            relay_id: default_relay_id(),
         }
     }
 
@@ -72,11 +92,45 @@ impl RelayConfig {
         self
     }
 
+    /// Another leadership bucket, or TTL of its key.
+    pub fn with_leadership(mut self, bucket: impl Into<String>, ttl: Duration) -> Self {
+        self.leader_bucket = bucket.into();
+        self.leader_ttl = ttl;
+        self
+    }
+
+    /// Another id of this relay.
+    pub fn with_relay_id(mut self, id: impl Into<String>) -> Self {
+        self.relay_id = id.into();
+        self
+    }
+
     /// Another upstream linger.
     pub fn with_upstream_idle_linger(mut self, linger: Duration) -> Self {
         self.upstream_idle_linger = linger;
         self
     }
+}
+
+/// A bucket of one value per key, each expiring `ttl` after its last
+/// write, the server marking each expiry so that watchers hear of it
+/// (markers need nats-server 2.11).
+pub(crate) fn expiring_bucket(bucket: &str, ttl: Duration) -> kv::Config {
+    kv::Config {
+        bucket: bucket.to_owned(),
+        history: 1,
+        max_age: ttl,
+        limit_markers: Some(ttl.max(Duration::from_secs(1))),
+        ..Default::default()
+    }
+}
+
+/// `relay-<pid>-<nanoseconds since the epoch, in hex>`.
+fn default_relay_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("relay-{}-{nanos:x}", std::process::id())
 }
 
 #[cfg(test)]

@@ -53,4 +53,29 @@ pub enum RelayEvent {
         /// Updates refused since the relay started.
         total: u64,
     },
+    /// This relay won the leadership key: its upstream connects and
+    /// subscribes every leased pair.
+    Leading,
+    /// Another relay leads; this one stands by, keeping the leases in view.
+    StandingBy {
+        /// The leader's id.
+        leader: String,
+    },
+    /// This relay could not renew the leadership key in time, or saw
+    /// another relay hold it: its upstream is closed.
+    LeadershipLost,
+}
+
+/// Where a relay stands among the relays of its feed
+/// ([`Relay::role`](crate::Relay::role)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayRole {
+    /// It leads: it holds the upstream connection.
+    Leading,
+    /// It stands by, with no upstream connection.
+    StandingBy {
+        /// The leader's id, once seen.
+        leader: Option<String>,
+    },
 }

@@ -249,6 +249,31 @@ impl Interest {
         }
     }
 
+    /// Forgets the changes not yet taken and queues, instead, those that
+    /// make a new, empty hub hold every live lease: each consumer's join,
+    /// then its leases. For a relay that takes the lead with a fresh hub.
+    pub fn replay(&mut self) {
+        self.changes.clear();
+        let mut consumers: Vec<&Consumer> = self.consumers.values().collect();
+        consumers.sort_by_key(|c| c.client);
+        self.changes.extend(
+            consumers
+                .into_iter()
+                .map(|c| InterestChange::Join(c.client)),
+        );
+        let mut leases: Vec<(&String, &Lease)> = self.leases.iter().collect();
+        leases.sort_by_key(|(key, _)| *key);
+        self.changes.extend(
+            leases
+                .into_iter()
+                .map(|(_, lease)| InterestChange::Subscribe {
+                    client: lease.client,
+                    channel: lease.channel,
+                    symbol: lease.symbol.clone(),
+                }),
+        );
+    }
+
     /// When the next lease expires.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

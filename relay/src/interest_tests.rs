@@ -10,7 +10,7 @@ use tickwire_core::machine::SubscriptionOutcome;
 use tickwire_fanout::{FanoutHub, UpstreamCommand};
 
 use crate::lease::LeaseKey;
-use crate::{Interest, LeaseError};
+use crate::{Interest, InterestChange, LeaseError};
 
 const TTL: Duration = Duration::from_millis(1000);
 
@@ -40,9 +40,18 @@ fn keys() -> Vec<String> {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put { key: usize, age_ms: u64 },
-    Delete { key: usize },
-    Advance { ms: u64 },
+    Put {
+        key: usize,
+        age_ms: u64,
+    },
+    Delete {
+        key: usize,
+    },
+    Advance {
+        ms: u64,
+    },
+    /// The relay takes the lead: a fresh hub, built from the leases.
+    Replay,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -52,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(key, age_ms)| Op::Put { key, age_ms }),
         2 => (0..count).prop_map(|key| Op::Delete { key }),
         2 => (0..700_u64).prop_map(|ms| Op::Advance { ms }),
+        1 => Just(Op::Replay),
     ]
 }
 
@@ -105,6 +115,10 @@ proptest! {
                     now += Duration::from_millis(ms);
                     interest.handle_timeout(now);
                     model.retain(|_, expires_at| *expires_at > now);
+                }
+                Op::Replay => {
+                    interest.replay();
+                    hub = FanoutHub::new();
                 }
             }
             settle(&mut interest, &mut hub);
@@ -160,4 +174,46 @@ fn a_refreshed_lease_outlives_its_first_ttl() {
     settle(&mut interest, &mut hub);
     assert!(hub.is_idle());
     assert_eq!(interest.consumer_count(), 0);
+}
+
+/// A replay drops the changes not yet taken: a fresh hub gets each lease
+/// once, with its consumer joined first.
+#[test]
+fn a_replay_builds_a_fresh_hub_from_the_live_leases() {
+    let now = Instant::now();
+    let mut interest = Interest::new(Feed::Iex, TTL);
+    for key in [
+        "iex.quotes.AAPL.a",
+        "iex.trades.AAPL.a",
+        "iex.quotes.MSFT.b",
+    ] {
+        interest
+            .handle_put(now, key, Duration::ZERO)
+            .expect("valid");
+    }
+    interest.replay();
+    let mut changes = Vec::new();
+    while let Some(change) = interest.poll_change() {
+        changes.push(change);
+    }
+    let joins = changes
+        .iter()
+        .filter(|c| matches!(c, InterestChange::Join(_)))
+        .count();
+    assert_eq!((joins, changes.len()), (2, 5), "{changes:?}");
+    assert!(matches!(changes[0], InterestChange::Join(_)));
+    let mut hub = FanoutHub::new();
+    for change in changes {
+        change.apply(&mut hub);
+    }
+    let expected: SubscriptionSet = [
+        (Channel::Quotes, "AAPL"),
+        (Channel::Trades, "AAPL"),
+        (Channel::Quotes, "MSFT"),
+    ]
+    .into_iter()
+    .map(|(channel, symbol)| (channel, symbol.parse().expect("a symbol")))
+    .collect();
+    assert_eq!(hub.upstream_desired(), expected);
+    assert_eq!(hub.client_count(), 2);
 }

@@ -51,6 +51,43 @@
 //! another shape) is ignored with a warning and a
 //! [`RelayEvent::LeaseRejected`].
 //!
+//! # Leadership
+//!
+//! Several relays of one feed may run on the same NATS (on several
+//! machines): one leads and holds the upstream connection, the others
+//! stand by with none, so the account never has two connections on the
+//! feed. Leadership is a key of its own bucket (default `tickwire-leader`,
+//! [`RelayConfig::leader_bucket`]; the key is the feed's name, the value
+//! the relay's id, [`RelayConfig::relay_id`]) living
+//! [`RelayConfig::leader_ttl`] (default 5 s, the bucket's `max_age`) after
+//! each write (an existing bucket keeps its `max_age`, and every relay
+//! times itself by it). A relay leads once it created the key while absent, and
+//! renews it by compare-and-set on the revision it wrote; [`leadership`]
+//! (sans-I/O, property-tested with two relays, crashes, partitions and late
+//! messages) decides, and its docs give the timing argument: a leader that
+//! cannot renew closes its upstream a margin (a quarter of the TTL) before
+//! its key could expire, by its own clock, so a standby, which can only
+//! create the key once it is gone, never overlaps it.
+//!
+//! A standby keeps watching the leases, so on taking over it subscribes
+//! their union at once: consumers' leases carry over without any call of
+//! theirs (they see no data while no relay leads). When the leader dies,
+//! the standby leads within about a second of the key's expiry (the
+//! server's expiry marker, or its next read): within one TTL and a second
+//! of the death. A relay that shuts down closes its upstream and then
+//! deletes the key, and the standby leads at once. [`Relay::role`] and
+//! [`RelayEvent::Leading`], [`RelayEvent::StandingBy`] and
+//! [`RelayEvent::LeadershipLost`] tell where a relay stands.
+//!
+//! Limits: a leader frozen longer than the margin (SIGSTOP, a suspended
+//! machine) or the key deleted by hand can overlap; and an exchange that
+//! keeps a vanished connection's slot for a while (a leader killed without
+//! closing its socket) may refuse the new leader with 406 until it frees
+//! it, the upstream retrying meanwhile.
+//!
+//! A [`TradeRelay`] is not under leadership yet: it holds the account's
+//! trading stream whether or not a relay of the same process leads, so run
+//! one per account.
 //! # Trade updates: JetStream, each order state once
 //!
 //! A [`TradeRelay`] holds the account's trading stream (reconciling after
@@ -82,6 +119,8 @@ mod config;
 mod error;
 mod event;
 mod interest;
+mod leader_kv;
+pub mod leadership;
 mod lease;
 mod payload;
 mod relay;
@@ -91,10 +130,13 @@ mod trade_outbox;
 mod trade_relay;
 mod trade_updates;
 
-pub use config::{DEFAULT_BUCKET, DEFAULT_LEASE_TTL, RelayConfig};
+pub use config::{
+    DEFAULT_BUCKET, DEFAULT_LEADER_BUCKET, DEFAULT_LEADER_TTL, DEFAULT_LEASE_TTL, RelayConfig,
+};
 pub use error::RelayError;
-pub use event::RelayEvent;
+pub use event::{RelayEvent, RelayRole};
 pub use interest::{Interest, InterestChange};
+pub use leadership::{KeyView, LeaderTiming, Leadership, LeadershipAction, WriteResult};
 pub use lease::{LeaseError, LeaseKey};
 pub use payload::payload;
 pub use relay::Relay;
@@ -108,3 +150,5 @@ pub use trade_updates::{RelayedTradeUpdate, TradeUpdates, TradeUpdatesStart};
 
 #[cfg(test)]
 mod interest_tests;
+#[cfg(test)]
+mod leadership_tests;

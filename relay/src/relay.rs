@@ -1,7 +1,8 @@
-//! The relay's task: the lease watcher and the upstream stream in, the
-//! hub in between, NATS subjects out. It moves keys, commands and messages
-//! and decides nothing: [`Interest`] decides which sets the leases make,
-//! the hub what goes upstream and who wants a message.
+//! The relay's task: the lease watcher, the leadership key and the
+//! upstream stream in, the hub in between, NATS subjects out. It moves
+//! keys, commands and messages and decides nothing: [`Interest`] decides
+//! which sets the leases make, [`Leadership`] whether this relay may hold
+//! the upstream, the hub what goes upstream and who wants a message.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +19,12 @@ use tickwire_ws::StreamEvent;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::{Interest, RelayConfig, RelayError, RelayEvent, payload, subject};
+use crate::config::expiring_bucket;
+use crate::leader_kv::{LeaderKv, LeaderNews};
+use crate::{
+    Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
+    payload, subject,
+};
 
 /// Events kept for a slow watcher of [`Relay::events`]; past it the
 /// oldest are dropped (the watcher's receiver reports how many).
@@ -51,18 +57,19 @@ const BATCH_EVENTS_MAX: usize = 512;
 #[derive(Debug)]
 pub struct Relay {
     events: broadcast::Sender<RelayEvent>,
+    role: watch::Receiver<RelayRole>,
     shutdown: watch::Sender<bool>,
     /// The task, until its end was awaited.
     task: Option<JoinHandle<Result<(), RelayError>>>,
 }
 
 impl Relay {
-    /// Connects to NATS, creates the lease bucket (or updates its TTL),
-    /// starts watching it and returns; the upstream connects with the
-    /// first lease.
+    /// Connects to NATS, creates the lease bucket (or updates its TTL) and
+    /// the leadership bucket (if absent), starts watching both and returns;
+    /// the upstream connects once this relay leads and a lease exists.
     ///
     /// # Errors
-    /// NATS unreachable, or the bucket cannot be created or watched.
+    /// NATS unreachable, or a bucket cannot be created or watched.
     pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
         let client =
             async_nats::connect(&config.nats_url)
@@ -77,21 +84,14 @@ impl Relay {
         };
         let jetstream = jetstream::new(client.clone());
         let store = jetstream
-            .create_or_update_key_value(kv::Config {
-                bucket: config.bucket.clone(),
-                history: 1,
-                max_age: config.lease_ttl,
-                // The server marks each expiry in the bucket, so that
-                // watchers hear of it (needs nats-server 2.11).
-                limit_markers: Some(config.lease_ttl.max(Duration::from_secs(1))),
-                ..Default::default()
-            })
+            .create_or_update_key_value(expiring_bucket(&config.bucket, config.lease_ttl))
             .await
             .map_err(|e| bucket_error(&e))?;
         let leases = store
             .watch_with_history(format!("{}.>", config.feed.name()))
             .await
             .map_err(|e| bucket_error(&e))?;
+        let (leader_kv, timing) = LeaderKv::open(&jetstream, &config, &config.relay_id).await?;
 
         let mut settings = UpstreamSettings::new(
             config.feed,
@@ -104,13 +104,18 @@ impl Relay {
 
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
         let (shutdown, stop) = watch::channel(false);
+        let (role_tx, role) = watch::channel(RelayRole::StandingBy { leader: None });
         let task = RelayTask {
             interest: Interest::new(config.feed, config.lease_ttl),
-            hub: FanoutHub::new(),
-            upstream: FeedUpstream::new(settings),
+            leadership: Leadership::new(config.relay_id.clone(), timing, Instant::now()),
+            leader_kv,
+            hub: None,
+            upstream: FeedUpstream::new(settings.clone()),
+            settings,
             client,
             bucket: config.bucket.clone(),
             events: events.clone(),
+            role: role_tx,
             symbols: Vec::new(),
             routed: Vec::new(),
         };
@@ -118,21 +123,30 @@ impl Relay {
             feed = config.feed.name(),
             bucket = %config.bucket,
             lease_ttl_ms = config.lease_ttl.as_millis() as u64,
+            relay_id = %config.relay_id,
+            leader_ttl_ms = timing.ttl().as_millis() as u64,
             "relay started"
         );
         let task = tokio::spawn(task.run(leases, stop));
         Ok(Self {
             events,
+            role,
             shutdown,
             task: Some(task),
         })
     }
 
     /// What the relay notices from now on (malformed leases, refusals,
-    /// upstream states). A receiver that falls more than 1,024 events
+    /// upstream states, leadership). A receiver that falls more than 1,024 events
     /// behind loses the oldest and is told how many.
     pub fn events(&self) -> broadcast::Receiver<RelayEvent> {
         self.events.subscribe()
+    }
+
+    /// Where the relay stands among the relays of its feed, now and as it
+    /// changes: a receiver to read or wait on.
+    pub fn role(&self) -> watch::Receiver<RelayRole> {
+        self.role.clone()
     }
 
     /// Whether the relay has stopped (shut down or failed).
@@ -155,7 +169,8 @@ impl Relay {
         result.map_err(|e| RelayError::Task(e.to_string()))?
     }
 
-    /// Stops the relay: closes the upstream connection and waits for it.
+    /// Stops the relay: closes the upstream connection, waits for it, and
+    /// releases the leadership key so that a standby takes over at once.
     ///
     /// # Errors
     /// Why the relay had already stopped, if it failed.
@@ -170,17 +185,24 @@ enum Wake {
     Stop,
     Lease(Option<Result<kv::Entry, kv::WatcherError>>),
     Upstream(UpstreamNews),
+    Leader(LeaderNews),
     Timeout,
 }
 
 /// The relay's task and everything it owns.
 struct RelayTask {
     interest: Interest,
-    hub: FanoutHub<Channel>,
+    leadership: Leadership,
+    leader_kv: LeaderKv,
+    /// The hub, while this relay leads; rebuilt from the leases when it
+    /// takes the lead.
+    hub: Option<FanoutHub<Channel>>,
     upstream: FeedUpstream,
+    settings: UpstreamSettings,
     client: async_nats::Client,
     bucket: String,
     events: broadcast::Sender<RelayEvent>,
+    role: watch::Sender<RelayRole>,
     symbols: Vec<Symbol>,
     routed: Vec<ClientId>,
 }
@@ -191,12 +213,15 @@ impl RelayTask {
         mut leases: kv::Watch,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), RelayError> {
+        // The leadership's first read.
+        self.lead().await;
         let result = loop {
-            let deadline = self.interest.poll_timeout();
+            let deadline = earliest(self.interest.poll_timeout(), self.leadership.poll_timeout());
             let wake = tokio::select! {
                 _ = stop.wait_for(|stop| *stop) => Wake::Stop,
                 entry = leases.next() => Wake::Lease(entry),
                 news = self.upstream.next() => Wake::Upstream(news),
+                news = self.leader_kv.next() => Wake::Leader(news),
                 () = sleep_until(deadline) => Wake::Timeout,
             };
             let step = match wake {
@@ -214,27 +239,97 @@ impl RelayTask {
                     message: "the lease watcher ended".to_owned(),
                 }),
                 Wake::Upstream(UpstreamNews::Outcome(token, outcome)) => {
-                    self.hub.handle_upstream_outcome(token, &outcome);
+                    if let Some(hub) = &mut self.hub {
+                        hub.handle_upstream_outcome(token, &outcome);
+                    }
                     Ok(())
                 }
                 Wake::Upstream(UpstreamNews::Event(event)) => self.handle_events(event).await,
+                Wake::Leader(news) => {
+                    let now = Instant::now();
+                    match news {
+                        LeaderNews::Read(key) => self.leadership.handle_read(now, key),
+                        LeaderNews::Written(result) => self.leadership.handle_write(now, result),
+                        LeaderNews::Watched(key) => self.leadership.handle_watch(now, key),
+                    }
+                    Ok(())
+                }
                 Wake::Timeout => {
-                    self.interest.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    self.interest.handle_timeout(now);
+                    self.leadership.handle_timeout(now);
                     Ok(())
                 }
                 // The enum is `non_exhaustive`; nothing else exists yet.
                 Wake::Upstream(_) => Ok(()),
             };
-            if let Err(error) = step.and_then(|()| self.drain()) {
+            if let Err(error) = step {
+                break Err(error);
+            }
+            if let Err(error) = self.drain().await {
                 break Err(error);
             }
         };
         if let Err(error) = &result {
             tracing::error!(%error, "relay stopped");
         }
+        // Close the upstream, then let go of the key: a standby may lead.
+        self.leadership.handle_shutdown();
+        while let Some(action) = self.leadership.poll_action() {
+            match action {
+                LeadershipAction::StopUpstream => self.stop_upstream().await,
+                LeadershipAction::Release { revision } => self.leader_kv.release(revision).await,
+                _ => {}
+            }
+        }
         self.upstream.shutdown().await;
         let _ = self.client.flush().await;
         result
+    }
+
+    /// Performs the leadership's actions: its key's I/O, and the upstream
+    /// started or stopped.
+    async fn lead(&mut self) {
+        while let Some(action) = self.leadership.poll_action() {
+            match action {
+                LeadershipAction::StartUpstream => {
+                    tracing::info!("leading: the upstream subscribes every lease");
+                    self.interest.replay();
+                    self.hub = Some(FanoutHub::new());
+                    self.role.send_replace(RelayRole::Leading);
+                    let _ = self.events.send(RelayEvent::Leading);
+                }
+                LeadershipAction::StopUpstream => {
+                    tracing::warn!("no longer leading: closing the upstream");
+                    self.stop_upstream().await;
+                    self.role
+                        .send_replace(RelayRole::StandingBy { leader: None });
+                    let _ = self.events.send(RelayEvent::LeadershipLost);
+                }
+                LeadershipAction::StandingBy { leader } => {
+                    tracing::info!(%leader, "standing by");
+                    self.role.send_replace(RelayRole::StandingBy {
+                        leader: Some(leader.clone()),
+                    });
+                    let _ = self.events.send(RelayEvent::StandingBy { leader });
+                }
+                other => self.leader_kv.perform(&other),
+            }
+        }
+    }
+
+    /// Closes the upstream connection, waiting at most half the
+    /// leadership's margin (then dropping it), and forgets the hub.
+    async fn stop_upstream(&mut self) {
+        let bound = self.leadership.timing().margin() / 2;
+        if tokio::time::timeout(bound, self.upstream.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the upstream did not close in time: dropped");
+        }
+        self.upstream = FeedUpstream::new(self.settings.clone());
+        self.hub = None;
     }
 
     /// Turns a lease entry into interest.
@@ -254,12 +349,16 @@ impl RelayTask {
         }
     }
 
-    /// Applies interest changes to the hub, performs its upstream commands
-    /// and reports refusals.
-    fn drain(&mut self) -> Result<(), RelayError> {
+    /// Performs the leadership's actions, applies interest changes to the
+    /// hub (while leading), performs its upstream commands and reports
+    /// refusals.
+    async fn drain(&mut self) -> Result<(), RelayError> {
+        self.lead().await;
         let mut changed = false;
         while let Some(change) = self.interest.poll_change() {
-            change.apply(&mut self.hub);
+            if let Some(hub) = &mut self.hub {
+                change.apply(hub);
+            }
             changed = true;
         }
         if changed {
@@ -273,10 +372,13 @@ impl RelayTask {
                 consumers: self.interest.consumer_count(),
             });
         }
+        let Some(hub) = &mut self.hub else {
+            return Ok(());
+        };
         self.upstream
-            .perform(&mut self.hub)
+            .perform(hub)
             .map_err(|e| RelayError::Upstream(e.to_string()))?;
-        while let Some(output) = self.hub.poll_client() {
+        while let Some(output) = hub.poll_client() {
             if let ClientOutput::Refused {
                 client,
                 code,
@@ -343,9 +445,11 @@ impl RelayTask {
                 symbols,
                 code,
                 message,
-            } => self
-                .hub
-                .handle_upstream_refused(channel, &symbols, code, &message),
+            } => {
+                if let Some(hub) = &mut self.hub {
+                    hub.handle_upstream_refused(channel, &symbols, code, &message);
+                }
+            }
             Event::Gap { epoch, .. } => {
                 tracing::info!(%epoch, "upstream connection lost");
             }
@@ -369,7 +473,10 @@ impl RelayTask {
     /// Publishes `message` on the subject of each of its symbols, if a
     /// lease wants it.
     async fn publish(&mut self, message: &MarketData) {
-        route(&self.hub, message, &mut self.symbols, &mut self.routed);
+        let Some(hub) = &self.hub else {
+            return;
+        };
+        route(hub, message, &mut self.symbols, &mut self.routed);
         if self.routed.is_empty() {
             return;
         }
@@ -393,6 +500,14 @@ fn age(unix_nanos: i128) -> Duration {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
     u64::try_from(now.saturating_sub(unix_nanos)).map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// The earlier of two deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Sleeps until `deadline`; pending for ever without one.

@@ -3,123 +3,25 @@
 //! nothing else; the leases' end unsubscribes upstream; malformed leases
 //! are reported and change nothing.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use tickwire_alpaca::{Channel, Feed, Quote};
-use tickwire_core::Credentials;
-use tickwire_mock::{
-    Account, Endpoint, ExchangeConfig, LoopbackConfig, LoopbackServer, MarketConfig,
+use support::{
+    KEY, PATIENCE, SECRET, event, exchange, nats_server, relay_config, until_upstream,
+    upstream_quotes,
 };
-use tickwire_nats_server::NatsServer;
+use tickwire_alpaca::{Feed, Quote};
+use tickwire_core::Credentials;
+use tickwire_mock::Endpoint;
 use tickwire_proxy::Upstream;
 use tickwire_relay::{DEFAULT_BUCKET, LeaseError, Relay, RelayConfig, RelayEvent};
-use tokio::sync::broadcast;
-
-const KEY: &str = "PKRELAY";
-const SECRET: &str = "relay-secret";
-
-/// The most any wait in this test lasts.
-const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The leases' TTL here: short, so that expiry shows within the test.
 const LEASE_TTL: Duration = Duration::from_secs(2);
-
-async fn nats_server() -> NatsServer {
-    tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
-        .await
-        .expect("the thread starting nats-server panicked")
-        .unwrap_or_else(|error| panic!("no nats-server for the relay tests: {error}"))
-}
-
-/// A simulated exchange quoting every stock every 10 ms.
-/// The relay of `server`'s iex feed through `nats`, leases living `ttl`.
-fn relay_config(nats: &NatsServer, server: &LoopbackServer, ttl: Duration) -> RelayConfig {
-    RelayConfig::new(
-        nats.url(),
-        Upstream::base(&format!("ws://{}", server.local_addr())),
-        Credentials::new(KEY, SECRET),
-        Feed::Iex,
-    )
-    .with_lease_ttl(ttl)
-    .with_upstream_idle_linger(Duration::from_millis(100))
-}
-
-async fn exchange() -> LoopbackServer {
-    let mut market = MarketConfig::default();
-    market.tick = Duration::from_millis(10);
-    market.quote_chance = 1.0;
-    let config = ExchangeConfig::new(11)
-        .with_account(Account::new(KEY, SECRET))
-        .with_market(market);
-    LoopbackServer::start(LoopbackConfig::new(config))
-        .await
-        .expect("bind the exchange on 127.0.0.1")
-}
-
-/// The quote symbols each open `/v2/iex` session of the exchange holds.
-fn upstream_quotes(server: &LoopbackServer) -> Vec<BTreeSet<String>> {
-    server.exchange().with(|ex, _| {
-        let ids: Vec<_> = ex.sessions().collect();
-        ids.into_iter()
-            .filter(|id| ex.endpoint(*id) == Some(Endpoint::Iex))
-            .map(|id| {
-                ex.subscriptions(id)
-                    .map(|set| {
-                        set.symbols(Channel::Quotes)
-                            .map(|s| s.as_str().to_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            })
-            .collect()
-    })
-}
-
-/// Waits until `check` holds of the exchange, polling every 20 ms.
-async fn until_upstream(
-    server: &LoopbackServer,
-    what: &str,
-    check: impl Fn(&[BTreeSet<String>]) -> bool,
-) {
-    let waited = tokio::time::timeout(PATIENCE, async {
-        while !check(&upstream_quotes(server)) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(
-        waited.is_ok(),
-        "timed out waiting for {what}; the exchange's iex sessions hold {:?}",
-        upstream_quotes(server)
-    );
-}
-
-/// Waits for a relay event `pick` accepts.
-async fn event<T>(
-    events: &mut broadcast::Receiver<RelayEvent>,
-    what: &str,
-    pick: impl Fn(&RelayEvent) -> Option<T>,
-) -> T {
-    let found = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    if let Some(found) = pick(&event) {
-                        return found;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("the relay's events ended"),
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leased_symbols_are_published_and_released_upstream() {

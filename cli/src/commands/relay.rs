@@ -3,8 +3,9 @@
 
 use tickwire_core::Credentials;
 use tickwire_proxy::Upstream;
-use tickwire_relay::{Relay, RelayConfig, TradeRelay, TradeRelayConfig};
+use tickwire_relay::{Relay, RelayConfig, RelayRole, TradeRelay, TradeRelayConfig};
 use tickwire_ws::TradingEndpoint;
+use tokio::sync::watch;
 
 use crate::args::RelayArgs;
 use crate::embedded::{Embedded, EmbeddedOptions};
@@ -57,7 +58,8 @@ pub(crate) async fn run(
     let feed = args.feed.alpaca();
     let config: RelayConfig = RelayConfig::new(args.nats.clone(), upstream, credentials, feed)
         .with_lease_ttl(args.lease_ttl)
-        .with_bucket(args.bucket.clone());
+        .with_bucket(args.bucket.clone())
+        .with_leadership(args.leader_bucket.clone(), args.leader_ttl);
     let trading = trading_endpoint(&args, embedded.as_ref());
     let trade_config = trade_updates_config(&args, trading, &config.credentials)?;
     let started = match Relay::start(config).await {
@@ -79,6 +81,7 @@ pub(crate) async fn run(
         }
     };
     notice(&banner(&args, feed.name(), &described));
+    let roles = report_roles(relay.role());
     let outcome = tokio::select! {
         interrupted = tokio::signal::ctrl_c() => {
             interrupted.map_err(|e| CliError::runtime(format!("cannot wait for Ctrl-C: {e}")))
@@ -87,6 +90,7 @@ pub(crate) async fn run(
             Ok(()) => Ok(()),
             Err(error) => Err(CliError::runtime(format!("the relay stopped: {error}"))),
         },
+        never = roles => match never {},
     };
     let shutdown = relay.shutdown().await;
     if let Some(trades) = trades
@@ -101,15 +105,40 @@ pub(crate) async fn run(
     shutdown.map_err(|e| CliError::runtime(format!("the relay stopped: {e}")))
 }
 
+/// Says on stderr each time the relay starts or stops leading; runs until
+/// cancelled.
+async fn report_roles(mut role: watch::Receiver<RelayRole>) -> std::convert::Infallible {
+    loop {
+        let line = match &*role.borrow_and_update() {
+            RelayRole::Leading => {
+                Some("leading: this relay holds the upstream connection".to_owned())
+            }
+            RelayRole::StandingBy {
+                leader: Some(leader),
+            } => Some(format!("standing by: relay {leader} leads")),
+            _ => None,
+        };
+        if let Some(line) = line {
+            notice(&line);
+        }
+        if role.changed().await.is_err() {
+            // The relay stopped: `stopped` ends the select.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Where the relay reads and publishes, and how a consumer asks for a symbol.
 fn banner(args: &RelayArgs, feed: &str, upstream: &str) -> String {
     format!(
         "relay of feed {feed} from {upstream} to NATS at {nats}\n\
          \x20 subjects tickwire.{feed}.<channel>.<SYMBOL> (Alpaca's MessagePack, one message each)\n\
-         \x20 leases   bucket {bucket:?}, keys {feed}.<channel>.<SYMBOL>.<consumer>, living {ttl} s after each write",
+         \x20 leases   bucket {bucket:?}, keys {feed}.<channel>.<SYMBOL>.<consumer>, living {ttl} s after each write\n\
+         \x20 leader   bucket {leader_bucket:?}, key {feed}: one relay of the feed leads, the others stand by",
         nats = args.nats,
         bucket = args.bucket,
         ttl = args.lease_ttl.as_secs_f64(),
+        leader_bucket = args.leader_bucket,
     ) + &args.trade_updates.as_ref().map_or_else(String::new, |account| {
         format!(
             "\n  trade updates of the account into JetStream stream {stream:?}, subject {subject}",

@@ -1,0 +1,124 @@
+//! What the relay tests share: a real nats-server, the simulated exchange,
+//! a relay's configuration and waits with a bound.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use tickwire_alpaca::{Channel, Feed};
+use tickwire_core::Credentials;
+use tickwire_mock::{
+    Account, Endpoint, ExchangeConfig, LoopbackConfig, LoopbackServer, MarketConfig,
+};
+use tickwire_nats_server::NatsServer;
+use tickwire_proxy::Upstream;
+use tickwire_relay::{RelayConfig, RelayEvent};
+use tokio::sync::broadcast;
+
+pub const KEY: &str = "PKRELAY";
+pub const SECRET: &str = "relay-secret";
+
+/// The most any wait in these tests lasts.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A nats-server with JetStream on a free port; the test fails (saying
+/// what to install) without one.
+pub async fn nats_server() -> NatsServer {
+    tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
+        .await
+        .expect("the thread starting nats-server panicked")
+        .unwrap_or_else(|error| panic!("no nats-server for the relay tests: {error}"))
+}
+
+/// The relay of `server`'s iex feed through `nats`, leases living `ttl`.
+pub fn relay_config(nats: &NatsServer, server: &LoopbackServer, ttl: Duration) -> RelayConfig {
+    RelayConfig::new(
+        nats.url(),
+        Upstream::base(&format!("ws://{}", server.local_addr())),
+        Credentials::new(KEY, SECRET),
+        Feed::Iex,
+    )
+    .with_lease_ttl(ttl)
+    .with_upstream_idle_linger(Duration::from_millis(100))
+}
+
+/// A simulated exchange quoting every stock every 10 ms.
+pub async fn exchange() -> LoopbackServer {
+    exchange_with(ExchangeConfig::new(11)).await
+}
+
+/// `config` with the relay's account, quoting every stock every 10 ms.
+pub async fn exchange_with(config: ExchangeConfig) -> LoopbackServer {
+    let mut market = MarketConfig::default();
+    market.tick = Duration::from_millis(10);
+    market.quote_chance = 1.0;
+    let config = config
+        .with_account(Account::new(KEY, SECRET))
+        .with_market(market);
+    LoopbackServer::start(LoopbackConfig::new(config))
+        .await
+        .expect("bind the exchange on 127.0.0.1")
+}
+
+/// The quote symbols each open `/v2/iex` session of the exchange holds.
+pub fn upstream_quotes(server: &LoopbackServer) -> Vec<BTreeSet<String>> {
+    server.exchange().with(|ex, _| {
+        let ids: Vec<_> = ex.sessions().collect();
+        ids.into_iter()
+            .filter(|id| ex.endpoint(*id) == Some(Endpoint::Iex))
+            .map(|id| {
+                ex.subscriptions(id)
+                    .map(|set| {
+                        set.symbols(Channel::Quotes)
+                            .map(|s| s.as_str().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect()
+    })
+}
+
+/// Waits until `check` holds of the exchange, polling every 20 ms.
+pub async fn until_upstream(
+    server: &LoopbackServer,
+    what: &str,
+    check: impl Fn(&[BTreeSet<String>]) -> bool,
+) {
+    let waited = tokio::time::timeout(PATIENCE, async {
+        while !check(&upstream_quotes(server)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "timed out waiting for {what}; the exchange's iex sessions hold {:?}",
+        upstream_quotes(server)
+    );
+}
+
+/// Waits for a relay event `pick` accepts.
+pub async fn event<T>(
+    events: &mut broadcast::Receiver<RelayEvent>,
+    what: &str,
+    pick: impl Fn(&RelayEvent) -> Option<T>,
+) -> T {
+    let found = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("the relay's events ended"),
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
