@@ -47,7 +47,7 @@ pub trait StreamProfile: 'static {
     fn event_stage(
         endpoint: &Self::Endpoint,
         setup: &StageSetup<'_>,
-    ) -> Result<Option<EventStage<DataOf<Self>, ChannelOf<Self>>>, Error> {
+    ) -> Result<Option<StageOf<Self>>, Error> {
         let _ = (endpoint, setup);
         Ok(None)
     }
@@ -58,6 +58,9 @@ pub type DataOf<P> = <<P as StreamProfile>::Dialect as Dialect>::Data;
 
 /// The channels of a stream of profile `P`.
 pub type ChannelOf<P> = <<P as StreamProfile>::Dialect as Dialect>::Channel;
+
+/// The [`EventStage`] of a stream of profile `P`.
+pub type StageOf<P> = EventStage<DataOf<P>, ChannelOf<P>>;
 
 /// The command handle of a stream of profile `P`.
 pub type HandleOf<P> = StreamHandle<ChannelOf<P>>;
@@ -96,7 +99,7 @@ macro_rules! alpaca_profile {
                 fn event_stage(
                     endpoint: &$endpoint,
                     setup: &StageSetup<'_>,
-                ) -> Result<Option<EventStage<DataOf<Self>, ChannelOf<Self>>>, Error> {
+                ) -> Result<Option<StageOf<Self>>, Error> {
                     $stage(endpoint, setup)
                 }
             )?
