@@ -40,6 +40,10 @@ impl CliError {
                 "refusing to send credentials over plain ws:// to {host}: give a wss:// URL \
                  (plain ws:// is accepted only on a loopback address such as 127.0.0.1)"
             )),
+            tickwire_ws::Error::BackfillUnsupported { market, .. } => Self::usage(format!(
+                "cannot backfill the {market} feed: backfill fetches stock trades and bars \
+                 only; drop --backfill (or pass --backfill none)"
+            )),
             other => Self::usage(other.to_string()),
         }
     }

@@ -86,6 +86,30 @@ impl Feed {
         path.rsplit('/').next().unwrap_or_default().to_owned()
     }
 
+    /// What the feed carries when it is not stocks (`crypto`, `options`,
+    /// `news`), whose history [`Backfill`](crate::Backfill) cannot fetch;
+    /// `None` for stocks and for a custom URL whose path names no Alpaca feed.
+    ///
+    /// ```
+    /// use tickwire_ws::Feed;
+    /// assert_eq!(Feed::Crypto.market_without_backfill(), Some("crypto"));
+    /// let local = Feed::Custom("ws://127.0.0.1:9000/v1beta1/opra".into());
+    /// assert_eq!(local.market_without_backfill(), Some("options"));
+    /// assert_eq!(Feed::Sip.market_without_backfill(), None);
+    /// ```
+    pub fn market_without_backfill(&self) -> Option<&'static str> {
+        let feed = match self.alpaca_or_url() {
+            Ok(feed) => feed,
+            Err(url) => AlpacaFeed::from_path(url_path(url))?,
+        };
+        match feed {
+            AlpacaFeed::Crypto => Some("crypto"),
+            AlpacaFeed::OptionsIndicative | AlpacaFeed::OptionsOpra => Some("options"),
+            AlpacaFeed::News => Some("news"),
+            _ => None,
+        }
+    }
+
     /// Whether the feed only speaks MessagePack (the options feeds).
     pub fn requires_msgpack(&self) -> bool {
         self.alpaca_or_url().is_ok_and(AlpacaFeed::msgpack_only)
@@ -144,6 +168,12 @@ fn rest_base(url: &str) -> String {
         "https"
     };
     format!("{scheme}://{host}")
+}
+
+/// A URL's path, from the `/` after its host (empty when it has none).
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.find('/').map_or("", |slash| &rest[slash..])
 }
 
 /// Whether a URL host names this machine (`localhost`, `127.0.0.0/8`, `::1`).

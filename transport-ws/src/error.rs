@@ -47,6 +47,18 @@ pub enum Error {
     /// A wait ran out.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// Backfill was asked for on a feed whose history it cannot fetch: it
+    /// asks the stocks API (`/v2/stocks/trades`, `/v2/stocks/bars`) only.
+    #[error(
+        "cannot backfill the {market} feed at {url}: backfill fetches stock trades and bars only; \
+         build this stream without `backfill` (or with `Backfill::NONE`)"
+    )]
+    BackfillUnsupported {
+        /// The stream's URL.
+        url: String,
+        /// What the feed carries: `crypto`, `options` or `news`.
+        market: &'static str,
+    },
     /// A stream was built outside a tokio runtime.
     #[error("no tokio runtime: build streams from within a tokio runtime")]
     NoRuntime,

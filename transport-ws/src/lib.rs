@@ -75,7 +75,8 @@ pub use market_backfill::{
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
 pub use order_reconcile::{ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, ReconcileOutput};
 pub use profile::{
-    ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StreamProfile, TradingProfile,
+    ChannelOf, DataOf, EventsOf, HandleOf, MarketDataProfile, StageOf, StreamProfile,
+    TradingProfile,
 };
 pub use rest_client::{REST_ATTEMPT_TIMEOUT_DEFAULT, RestClient, RestError};
 pub use stream::EventStream;

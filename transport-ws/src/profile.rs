@@ -12,7 +12,7 @@ use tickwire_core::protocol::Dialect;
 use crate::backfill_stage::backfill_stage;
 use crate::event_stage::{EventStage, StageSetup};
 use crate::reconcile_stage::reconcile_stage;
-use crate::{Events, Feed, StreamHandle, TradingEndpoint};
+use crate::{Error, Events, Feed, StreamHandle, TradingEndpoint};
 
 /// The kind of an [`EventStream`](crate::EventStream): where it connects, which
 /// dialect it speaks, and whether it starts idle or connecting.
@@ -38,13 +38,18 @@ pub trait StreamProfile: 'static {
     fn dialect(encoding: Encoding) -> Self::Dialect;
 
     /// A step between the stream's queue and its application, if this kind
-    /// has one (an account stream's reconciliation). Default: none.
+    /// has one (an account stream's reconciliation, a market-data stream's
+    /// backfill). Default: none.
+    ///
+    /// # Errors
+    /// When the settings ask for a step the endpoint cannot have (e.g.
+    /// [`Error::BackfillUnsupported`]); the stream is then not built.
     fn event_stage(
         endpoint: &Self::Endpoint,
         setup: &StageSetup<'_>,
-    ) -> Option<EventStage<DataOf<Self>, ChannelOf<Self>>> {
+    ) -> Result<Option<StageOf<Self>>, Error> {
         let _ = (endpoint, setup);
-        None
+        Ok(None)
     }
 }
 
@@ -53,6 +58,9 @@ pub type DataOf<P> = <<P as StreamProfile>::Dialect as Dialect>::Data;
 
 /// The channels of a stream of profile `P`.
 pub type ChannelOf<P> = <<P as StreamProfile>::Dialect as Dialect>::Channel;
+
+/// The [`EventStage`] of a stream of profile `P`.
+pub type StageOf<P> = EventStage<DataOf<P>, ChannelOf<P>>;
 
 /// The command handle of a stream of profile `P`.
 pub type HandleOf<P> = StreamHandle<ChannelOf<P>>;
@@ -91,7 +99,7 @@ macro_rules! alpaca_profile {
                 fn event_stage(
                     endpoint: &$endpoint,
                     setup: &StageSetup<'_>,
-                ) -> Option<EventStage<DataOf<Self>, ChannelOf<Self>>> {
+                ) -> Result<Option<StageOf<Self>>, Error> {
                     $stage(endpoint, setup)
                 }
             )?
@@ -114,30 +122,39 @@ alpaca_profile! {
     stage trading_stage
 }
 
-/// A market-data stream's backfill, when asked for.
+/// A market-data stream's backfill, when asked for; refused on a feed
+/// that is not stocks (it would ask the stocks API for its symbols).
 fn market_data_stage(
     feed: &Feed,
     setup: &StageSetup<'_>,
-) -> Option<EventStage<MarketData, Channel>> {
+) -> Result<Option<EventStage<MarketData, Channel>>, Error> {
+    if !setup.options.backfill.kinds.is_none()
+        && let Some(market) = feed.market_without_backfill()
+    {
+        return Err(Error::BackfillUnsupported {
+            url: feed.url(),
+            market,
+        });
+    }
     let rest_url = setup
         .options
         .backfill
         .rest_url
         .clone()
         .unwrap_or_else(|| feed.data_rest_url());
-    backfill_stage(setup, &rest_url, &feed.rest_feed())
+    Ok(backfill_stage(setup, &rest_url, &feed.rest_feed()))
 }
 
 /// An account stream's reconciliation, unless turned off.
 fn trading_stage(
     endpoint: &TradingEndpoint,
     setup: &StageSetup<'_>,
-) -> Option<EventStage<TradeUpdate, Channel>> {
+) -> Result<Option<EventStage<TradeUpdate, Channel>>, Error> {
     let rest_url = setup
         .options
         .reconcile
         .rest_url
         .clone()
         .unwrap_or_else(|| endpoint.rest_url());
-    reconcile_stage(setup, &rest_url)
+    Ok(reconcile_stage(setup, &rest_url))
 }

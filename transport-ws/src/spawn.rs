@@ -40,7 +40,7 @@ pub(crate) fn spawn<P: StreamProfile, T: Transport + 'static>(
         config: &config,
         runtime: runtime.clone(),
     };
-    let stage = span.in_scope(|| P::event_stage(endpoint, &setup));
+    let stage = span.in_scope(|| P::event_stage(endpoint, &setup))?;
     let machine = span.in_scope(|| match P::KIND {
         StreamKind::Symbols => Machine::symbol_stream(config, dialect),
         StreamKind::Account => Machine::account_stream(config, dialect, driver::now()),

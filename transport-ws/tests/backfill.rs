@@ -19,7 +19,7 @@ use tickwire_mock::{
     Account, Endpoint, ExchangeConfig, Fault, FaultPlan, Faults, ScriptedTransport, SharedExchange,
 };
 use tickwire_ws::{
-    Backfill, Channel, Encoding, Event, Feed, MarketDataEvent, MarketDataStream, StreamEvent,
+    Backfill, Channel, Encoding, Error, Event, Feed, MarketDataEvent, MarketDataStream, StreamEvent,
 };
 use tokio::time::Instant;
 
@@ -337,4 +337,42 @@ async fn server_errors_give_up_after_the_attempt_limit_naming_the_status() {
         reason.contains("503") && reason.contains("maintenance"),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn backfill_on_a_feed_that_is_not_stocks_is_refused_naming_why() {
+    let local_crypto = Feed::Custom("ws://127.0.0.1:1/v1beta3/crypto/us".into());
+    for (feed, market) in [
+        (Feed::Crypto, "crypto"),
+        (local_crypto, "crypto"),
+        (Feed::OptionsOpra, "options"),
+        (Feed::OptionsIndicative, "options"),
+        (Feed::News, "news"),
+    ] {
+        let builder = MarketDataStream::builder(feed.clone()).key_pair(KEY, SECRET);
+        let error = builder
+            .clone()
+            .backfill(Backfill::BARS)
+            .build()
+            .expect_err("backfill refused");
+        let url = feed.url();
+        assert_eq!(error, Error::BackfillUnsupported { url, market });
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("cannot backfill the {market} feed"))
+                && message.contains("stock trades and bars only")
+                && message.contains("without `backfill`"),
+            "{message}"
+        );
+        let stream = builder.build().expect("the same stream without backfill");
+        stream.shutdown().await.expect("shutdown");
+    }
+    for feed in [Feed::Sip, Feed::Custom("ws://127.0.0.1:1/v2/iex".into())] {
+        let stream = MarketDataStream::builder(feed)
+            .key_pair(KEY, SECRET)
+            .backfill(Backfill::TRADES | Backfill::BARS)
+            .build()
+            .expect("stocks backfill");
+        stream.shutdown().await.expect("shutdown");
+    }
 }

@@ -70,6 +70,13 @@ pub(crate) fn write<D: JsonData, W: io::Write>(
     let Some(line) = line(event, clock) else {
         return Ok(false);
     };
+    if let StreamEvent::Recovered(_) = event {
+        // Rare (after gaps only): built whole, to add its `source`.
+        let mut text = String::new();
+        recovered(&line, D::RECOVERED_SOURCE, &mut text);
+        out.write_all(text.as_bytes())?;
+        return Ok(true);
+    }
     match serde_json::to_writer(&mut *out, &line) {
         Ok(()) => {}
         Err(error) if error.is_io() => return Err(error.into()),
@@ -776,6 +783,12 @@ mod tests {
             assert!(live.get("source").is_none(), "{live}");
             live["source"] = json!("backfilled");
             assert_eq!(backfilled, live);
+            // The printer's streaming writer says so too.
+            let mut written = Vec::new();
+            let event = StreamEvent::Recovered(fixtures::market(wire));
+            assert!(write(&event, &clock(), &mut written).expect("writes"));
+            let written: Value = serde_json::from_slice(&written).expect("a JSON line");
+            assert_eq!(written, live);
         }
     }
 
