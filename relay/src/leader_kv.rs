@@ -11,7 +11,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 
 use crate::config::expiring_bucket;
-use crate::{KeyView, LeaderTiming, LeadershipAction, RelayConfig, RelayError, WriteResult};
+use crate::{KeyView, LeaderTiming, LeadershipAction, RelayError, WriteResult};
 
 /// The longest a release waits for the server when the relay stops.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -27,8 +27,18 @@ pub(crate) enum LeaderNews {
     Watched(KeyView),
 }
 
-/// The leadership bucket's key of one feed, its requests in flight and its
-/// watch.
+/// Where a leadership key lives: its bucket, the TTL the bucket gets if
+/// this relay creates it, and the key (a feed's name, or
+/// `trade_updates.<account>`).
+#[derive(Debug, Clone)]
+pub(crate) struct LeaderPlace<'a> {
+    pub(crate) bucket: &'a str,
+    pub(crate) ttl: Duration,
+    pub(crate) key: String,
+}
+
+/// The leadership bucket's key of one feed (or account), its requests in
+/// flight and its watch.
 pub(crate) struct LeaderKv {
     store: kv::Store,
     key: String,
@@ -49,7 +59,7 @@ impl std::fmt::Debug for LeaderKv {
 
 impl LeaderKv {
     /// Opens the leadership bucket (creating it with a `max_age` of
-    /// [`RelayConfig::leader_ttl`] if absent; an existing bucket keeps its
+    /// `place.ttl` if absent; an existing bucket keeps its
     /// own, which every relay then uses) and watches the feed's key.
     /// Returns the timing of the bucket's TTL.
     ///
@@ -58,24 +68,24 @@ impl LeaderKv {
     /// created, or the key not watched.
     pub(crate) async fn open(
         jetstream: &jetstream::Context,
-        config: &RelayConfig,
+        place: &LeaderPlace<'_>,
         id: &str,
     ) -> Result<(Self, LeaderTiming), RelayError> {
         let bucket_error = |e: &dyn std::fmt::Display| RelayError::Bucket {
-            bucket: config.leader_bucket.clone(),
+            bucket: place.bucket.to_owned(),
             message: e.to_string(),
         };
-        let store = match jetstream.get_key_value(&config.leader_bucket).await {
+        let store = match jetstream.get_key_value(place.bucket).await {
             Ok(store) => store,
             Err(_) => {
                 let created = jetstream
-                    .create_key_value(expiring_bucket(&config.leader_bucket, config.leader_ttl))
+                    .create_key_value(expiring_bucket(place.bucket, place.ttl))
                     .await;
                 match created {
                     Ok(store) => store,
                     // Another relay created it meanwhile.
                     Err(_) => jetstream
-                        .get_key_value(&config.leader_bucket)
+                        .get_key_value(place.bucket)
                         .await
                         .map_err(|e| bucket_error(&e))?,
                 }
@@ -88,14 +98,14 @@ impl LeaderKv {
                 &"the leadership bucket has no max_age: a dead leader's key would never expire",
             ));
         }
-        if ttl != config.leader_ttl {
+        if ttl != place.ttl {
             tracing::info!(
-                bucket = %config.leader_bucket,
+                bucket = %place.bucket,
                 ttl_ms = ttl.as_millis() as u64,
                 "the leadership bucket exists with another TTL: using it"
             );
         }
-        let key = config.feed.name().to_owned();
+        let key = place.key.clone();
         let watch = store.watch(&key).await.map_err(|e| bucket_error(&e))?;
         let kv = Self {
             store,

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::expiring_bucket;
-use crate::leader_kv::{LeaderKv, LeaderNews};
+use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
 use crate::{
     Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
     payload, subject,
@@ -91,7 +91,12 @@ impl Relay {
             .watch_with_history(format!("{}.>", config.feed.name()))
             .await
             .map_err(|e| bucket_error(&e))?;
-        let (leader_kv, timing) = LeaderKv::open(&jetstream, &config, &config.relay_id).await?;
+        let place = LeaderPlace {
+            bucket: &config.leader_bucket,
+            ttl: config.leader_ttl,
+            key: config.feed.name().to_owned(),
+        };
+        let (leader_kv, timing) = LeaderKv::open(&jetstream, &place, &config.relay_id).await?;
 
         let mut settings = UpstreamSettings::new(
             config.feed,
@@ -503,7 +508,7 @@ fn age(unix_nanos: i128) -> Duration {
 }
 
 /// The earlier of two deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
