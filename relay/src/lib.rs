@@ -112,7 +112,15 @@
 //! # Guarantees and limits
 //!
 //! Publishing market data is core NATS: at most once, and a subscriber too
-//! slow for its pending limit loses messages. If the upstream stream fails for good (for
+//! slow for its pending limit loses messages.
+//!
+//! A NATS server that goes away and comes back with its store (a restart,
+//! a crash) stops nothing: a leader that cannot renew its key gives the
+//! lead up and closes its upstream, and once NATS is back the relays elect
+//! again; the new leader subscribes the leases still alive and a trade
+//! relay reconciles from the last update stored (tested with a real
+//! server killed for 3 s under a relay leading a feed and one leading an
+//! account). If the upstream stream fails for good (for
 //! example, credentials refused), the relay stops with that error.
 
 mod config;

@@ -2,8 +2,9 @@
 //! simulated exchange: a relay publishes the account's order updates to
 //! JetStream, is killed while orders keep filling, and a second relay takes
 //! over; every order state the exchange produced reaches the stream exactly
-//! once (live or reconciled), and a consumer that stops and starts again
-//! after its last sequence reads the rest, each once.
+//! once (live or reconciled), as it does when a standby takes over from a
+//! dead leader and when NATS restarts; and a consumer that stops and
+//! starts again after its last sequence reads the rest, each once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,8 +18,8 @@ use tickwire_mock::{
 };
 use tickwire_nats_server::NatsServer;
 use tickwire_relay::{
-    DEFAULT_LEADER_BUCKET, DEFAULT_TRADE_STREAM, RelayRole, RelayedTradeUpdate, TradeRelay,
-    TradeRelayConfig, TradeUpdates, TradeUpdatesStart,
+    DEFAULT_LEADER_BUCKET, DEFAULT_TRADE_STREAM, RelayEvent, RelayRole, RelayedTradeUpdate,
+    TradeRelay, TradeRelayConfig, TradeUpdates, TradeUpdatesStart,
 };
 use tickwire_ws::{StreamEvent, TradingEndpoint};
 
@@ -328,6 +329,50 @@ async fn a_standby_trade_relay_takes_over_from_a_dead_leader_and_every_state_arr
         takeover_s = takeover.as_secs_f64(),
         published = all.len(),
         "the standby took the trade updates over"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_state_reaches_the_stream_once_across_a_nats_restart() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = TradeRelay::start(relay_config(&nats, &server))
+        .await
+        .expect("the relay starts");
+    until_published(&nats, 20, "the first 20 updates").await;
+    let journal = take_changes(&server);
+    let before: BTreeSet<StateKey> = published(&nats).await.into_iter().map(|p| p.1).collect();
+    let first_end = journal
+        .iter()
+        .rposition(|update| before.contains(&order_state_key(update)))
+        .expect("the relay published states the journal holds");
+    let mut events = relay.events();
+
+    // NATS crashes for longer than the leadership key lives, and comes
+    // back with its store; orders step meanwhile.
+    let nats = tokio::task::spawn_blocking(move || {
+        let mut nats = nats;
+        nats.restart(LEADER_TTL + Duration::from_secs(1))
+            .map(|()| nats)
+    })
+    .await
+    .expect("the restart's thread panicked")
+    .unwrap_or_else(|error| panic!("nats-server did not restart: {error}"));
+    let all = every_state_once(&nats, &server, journal, first_end, relay).await;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    let lost = seen.iter().position(|e| *e == RelayEvent::LeadershipLost);
+    let led = seen.iter().rposition(|e| *e == RelayEvent::Leading);
+    assert!(
+        matches!((lost, led), (Some(lost), Some(led)) if lost < led),
+        "the relay gave the lead up while NATS was down and took it again: {seen:?}"
+    );
+    tracing::info!(
+        published = all.len(),
+        "every order state once across a NATS restart"
     );
 }
 
