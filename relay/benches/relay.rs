@@ -7,8 +7,9 @@
 //! cargo bench -p tickwire-relay --bench relay -- profile # only the relay, 1 consumer, 5 s (for perf)
 //! ```
 //!
-//! The exchange is `tickwire_mock::Firehose` (JSON quote frames, the relay
-//! reads them as JSON). **Throughput**: it sends as fast as each connection
+//! The exchange is `tickwire_mock::Firehose`: JSON quote frames to the
+//! direct clients, MessagePack (the relay's default upstream encoding) or
+//! JSON to the relay, both columns in the same run. **Throughput**: it sends as fast as each connection
 //! reads; N consumers are either N WebSocket clients of the exchange, or N
 //! NATS clients each holding leases on the exchange's ten symbols and
 //! subscribed to `tickwire.iex.quotes.>`, fed by one relay; the figure is
@@ -63,25 +64,34 @@ fn main() {
     runtime.block_on(async move {
         if profile {
             // For a profiler: only the relay, one consumer, 5 s.
-            let rate = relay_throughput(&nats, 1, Duration::from_secs(5)).await;
-            println!("1 consumer through the relay: {}/s", millions(rate));
+            let upstream = if std::env::args().any(|a| a == "json") {
+                Encoding::Json
+            } else {
+                Encoding::MsgPack
+            };
+            let rate = relay_throughput(&nats, upstream, 1, Duration::from_secs(5)).await;
+            println!("1 consumer through the relay ({upstream:?} upstream): {}/s", millions(rate));
             return;
         }
         println!(
-            "relay benchmark: JSON quotes, {THROUGHPUT_BATCH} per upstream frame, window {window:?}"
+            "relay benchmark: {THROUGHPUT_BATCH} quotes per upstream frame, window {window:?}; \
+             direct clients read JSON, the relay MessagePack (its default) or JSON"
         );
         println!(
-            "{:>9} {:>16} {:>16} {:>8}",
-            "consumers", "direct quotes/s", "relay quotes/s", "ratio"
+            "{:>9} {:>16} {:>16} {:>8} {:>16} {:>8}",
+            "consumers", "direct quotes/s", "relay (msgpack)", "ratio", "relay (JSON)", "ratio"
         );
         for consumers in [1usize, 10] {
             let direct = direct_throughput(consumers, window).await;
-            let relayed = relay_throughput(&nats, consumers, window).await;
+            let msgpack = relay_throughput(&nats, Encoding::MsgPack, consumers, window).await;
+            let json = relay_throughput(&nats, Encoding::Json, consumers, window).await;
             println!(
-                "{consumers:>9} {:>16} {:>16} {:>8.2}",
+                "{consumers:>9} {:>16} {:>16} {:>8.2} {:>16} {:>8.2}",
                 millions(direct),
-                millions(relayed),
-                relayed / direct
+                millions(msgpack),
+                msgpack / direct,
+                millions(json),
+                json / direct
             );
         }
         println!();
@@ -89,7 +99,7 @@ fn main() {
             "latency at {LATENCY_RATE} quotes/s ({LATENCY_BATCH} per frame), one consumer, exchange to consumer:"
         );
         let direct = direct_latency(window).await;
-        let relayed = relay_latency(&nats, window).await;
+        let relayed = relay_latency(&nats, Encoding::MsgPack, window).await;
         let line = |name: &str, (p50, p99, n): (f64, f64, usize)| {
             println!("  {name:<7} p50 {p50:>7.1} µs  p99 {p99:>7.1} µs  ({n} quotes)");
         };
@@ -111,8 +121,9 @@ fn now() -> Timestamp {
     Timestamp::from(SystemTime::now())
 }
 
-/// A relay of `firehose`'s iex feed through `nats`, reading JSON upstream.
-async fn relay(nats: &NatsServer, firehose: &Firehose) -> Relay {
+/// A relay of `firehose`'s iex feed through `nats`, reading `upstream`
+/// (the relay's default is MessagePack).
+async fn relay(nats: &NatsServer, firehose: &Firehose, upstream: Encoding) -> Relay {
     let mut config = RelayConfig::new(
         nats.url(),
         Upstream::base(&format!("ws://{}", firehose.local_addr())),
@@ -120,7 +131,7 @@ async fn relay(nats: &NatsServer, firehose: &Firehose) -> Relay {
         Feed::Iex,
     )
     .with_upstream_idle_linger(Duration::from_millis(100));
-    config.upstream_encoding = Encoding::Json;
+    config.upstream_encoding = upstream;
     Relay::start(config).await.expect("the relay starts")
 }
 
@@ -193,12 +204,17 @@ async fn direct_throughput(consumers: usize, window: Duration) -> f64 {
 }
 
 /// Quotes per second received by `consumers` NATS consumers of one relay.
-async fn relay_throughput(nats: &NatsServer, consumers: usize, window: Duration) -> f64 {
+async fn relay_throughput(
+    nats: &NatsServer,
+    upstream: Encoding,
+    consumers: usize,
+    window: Duration,
+) -> f64 {
     let pace = FirehosePace::Flat {
         quotes_per_frame: THROUGHPUT_BATCH,
     };
     let firehose = Firehose::start(pace).await.expect("bind the exchange");
-    let relay = relay(nats, &firehose).await;
+    let relay = relay(nats, &firehose, upstream).await;
     let received = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     for i in 0..consumers {
@@ -271,9 +287,13 @@ async fn direct_latency(window: Duration) -> (f64, f64, usize) {
 }
 
 /// Stamp-to-receipt latency of one NATS consumer of the relay.
-async fn relay_latency(nats: &NatsServer, window: Duration) -> (f64, f64, usize) {
+async fn relay_latency(
+    nats: &NatsServer,
+    upstream: Encoding,
+    window: Duration,
+) -> (f64, f64, usize) {
     let firehose = Firehose::start(stamped()).await.expect("bind the exchange");
-    let relay = relay(nats, &firehose).await;
+    let relay = relay(nats, &firehose, upstream).await;
     let mut subscriber = consumer(nats, "bench-latency").await;
     let warm_until = Instant::now() + Duration::from_millis(500);
     let end = warm_until + window;

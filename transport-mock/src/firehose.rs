@@ -1,5 +1,7 @@
 //! A bare Alpaca-speaking quote server for benchmarks: greeting, auth and
-//! subscription answered without looking closely, then JSON quote frames,
+//! subscription answered without looking closely, then quote frames (JSON,
+//! or MessagePack for a client that asks for it with `Content-Type:
+//! application/msgpack`, as Alpaca's servers do),
 //! either one pre-encoded frame as fast as each connection reads, or fresh
 //! frames stamped with the wall clock at a fixed rate. It costs little
 //! beside what a benchmark measures (a proxy, a relay, a client); the
@@ -13,10 +15,14 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use tickwire_alpaca::{Conditions, Encoding, MarketData, Quote, ServerMessage};
-use tickwire_core::{Symbol, Timestamp};
+use tickwire_alpaca::{
+    Channel, Conditions, Encoding, MarketData, Quote, ServerMessage, SubscriptionSet,
+    encode_market_frame,
+};
+use tickwire_core::{Frame, Symbol, Timestamp};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The symbols quoted, in turn.
@@ -144,37 +150,71 @@ fn quote(symbol: &str, timestamp: Timestamp) -> MarketData {
 
 /// A JSON frame of `count` quotes, the symbols in turn, stamped `timestamp`.
 pub fn firehose_frame(count: usize, timestamp: Timestamp) -> Bytes {
+    quotes_frame(Encoding::Json, count, timestamp)
+        .payload()
+        .clone()
+}
+
+/// A frame of `count` quotes in `encoding`, the symbols in turn, stamped
+/// `timestamp`.
+fn quotes_frame(encoding: Encoding, count: usize, timestamp: Timestamp) -> Frame {
     let quotes: Vec<MarketData> = (0..count)
         .map(|i| quote(FIREHOSE_SYMBOLS[i % FIREHOSE_SYMBOLS.len()], timestamp))
         .collect();
     let refs: Vec<&MarketData> = quotes.iter().collect();
-    ServerMessage::data_frame(Encoding::Json, &refs)
-        .payload()
-        .clone()
+    ServerMessage::data_frame(encoding, &refs)
 }
 
 fn now() -> Timestamp {
     Timestamp::from(SystemTime::now())
 }
 
-fn text(bytes: Bytes) -> Option<Message> {
-    Some(Message::Text(bytes.try_into().ok()?))
+/// `frame` as a WebSocket message: text for JSON, binary for MessagePack.
+fn message(encoding: Encoding, frame: &Frame) -> Option<Message> {
+    let bytes = frame.payload().clone();
+    Some(match encoding {
+        Encoding::Json => Message::Text(bytes.try_into().ok()?),
+        _ => Message::Binary(bytes),
+    })
 }
 
 async fn serve(stream: TcpStream, pace: FirehosePace, stop: Arc<AtomicBool>) {
-    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+    let mut encoding = Encoding::Json;
+    // The callback's error type is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    let asked = |request: &Request, response: Response| {
+        let msgpack = request
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/msgpack"));
+        if msgpack {
+            encoding = Encoding::MsgPack;
+        }
+        Ok(response)
+    };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, asked).await else {
         return;
     };
-    let greeting = r#"[{"T":"success","msg":"connected"}]"#;
-    let authenticated = r#"[{"T":"success","msg":"authenticated"}]"#;
-    let ack = r#"[{"T":"subscription","trades":[],"quotes":["*"],"bars":[],"updatedBars":[],"dailyBars":[],"statuses":[],"lulds":[],"corrections":[],"cancelErrors":[]}]"#;
-    if ws.send(Message::text(greeting)).await.is_err() {
+    let every_quote: SubscriptionSet = [(Channel::Quotes, Symbol::from_server("*"))]
+        .into_iter()
+        .collect();
+    let greeting = encode_market_frame(encoding, &[ServerMessage::Connected]);
+    let authenticated = encode_market_frame(encoding, &[ServerMessage::Authenticated]);
+    let ack = encode_market_frame(encoding, &[ServerMessage::Subscription(every_quote)]);
+    let send = |frame: &Frame| message(encoding, frame);
+    let Some(greeting) = send(&greeting) else {
+        return;
+    };
+    if ws.send(greeting).await.is_err() {
         return;
     }
     // Auth, then the subscription: answered without looking closely.
     for answer in [authenticated, ack] {
         let _request = ws.next().await;
-        if ws.send(Message::text(answer)).await.is_err() {
+        let Some(answer) = send(&answer) else {
+            return;
+        };
+        if ws.send(answer).await.is_err() {
             return;
         }
     }
@@ -183,7 +223,8 @@ async fn serve(stream: TcpStream, pace: FirehosePace, stop: Arc<AtomicBool>) {
     tokio::spawn(async move { while let Some(Ok(_)) = source.next().await {} });
     match pace {
         FirehosePace::Flat { quotes_per_frame } => {
-            let Some(frame) = text(firehose_frame(quotes_per_frame.max(1), now())) else {
+            let frame = quotes_frame(encoding, quotes_per_frame.max(1), now());
+            let Some(frame) = send(&frame) else {
                 return;
             };
             while !stop.load(Ordering::Relaxed) {
@@ -208,7 +249,7 @@ async fn serve(stream: TcpStream, pace: FirehosePace, stop: Arc<AtomicBool>) {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
-                let Some(frame) = text(firehose_frame(per_frame, now())) else {
+                let Some(frame) = send(&quotes_frame(encoding, per_frame, now())) else {
                     return;
                 };
                 if sink.send(frame).await.is_err() {
