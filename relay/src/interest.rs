@@ -172,6 +172,19 @@ impl Interest {
         self.names.get(&client).map(String::as_str)
     }
 
+    /// The client of a consumer id, while it holds a lease.
+    pub fn client_of(&self, consumer: &str) -> Option<ClientId> {
+        self.consumers.get(consumer).map(|c| c.client)
+    }
+
+    /// The pairs a client's live leases name, in no particular order.
+    pub fn leases_of(&self, client: ClientId) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
+        self.leases
+            .values()
+            .filter(move |lease| lease.client == client)
+            .map(|lease| (lease.channel, &lease.symbol))
+    }
+
     /// The lease `key` was written `age` ago (the entry's age when it
     /// arrived): it lives until `now + ttl - age`. A new lease subscribes
     /// its pair for its consumer; a known one is prolonged. One already

@@ -115,13 +115,21 @@
 //! slow for its pending limit loses messages. If the upstream stream fails for good (for
 //! example, credentials refused), the relay stops with that error.
 
+mod answers;
 mod config;
+mod consumer_builder;
+mod consumer_config;
+mod consumer_link;
+pub mod consumer_session;
+mod consumer_transport;
+mod control;
 mod error;
 mod event;
 mod interest;
 mod leader_kv;
 pub mod leadership;
 mod lease;
+mod lease_book;
 mod payload;
 mod relay;
 pub mod subject;
@@ -133,6 +141,11 @@ mod trade_updates;
 pub use config::{
     DEFAULT_BUCKET, DEFAULT_LEADER_BUCKET, DEFAULT_LEADER_TTL, DEFAULT_LEASE_TTL, RelayConfig,
 };
+pub use consumer_builder::{RelayStreamBuilder, RelayStreams};
+pub use consumer_config::ConsumerConfig;
+pub use consumer_session::{ConsumerSession, SessionAction};
+pub use consumer_transport::RelayTransport;
+pub use control::{ASK, ConsumerState, ControlError, RefusedPair};
 pub use error::RelayError;
 pub use event::{RelayEvent, RelayRole};
 pub use interest::{Interest, InterestChange};

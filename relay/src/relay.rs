@@ -19,10 +19,11 @@ use tickwire_ws::StreamEvent;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::answers::Answers;
 use crate::config::expiring_bucket;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
 use crate::{
-    Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
+    ASK, Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
     payload, subject,
 };
 
@@ -123,6 +124,7 @@ impl Relay {
             role: role_tx,
             symbols: Vec::new(),
             routed: Vec::new(),
+            answers: Answers::default(),
         };
         tracing::info!(
             feed = config.feed.name(),
@@ -210,6 +212,8 @@ struct RelayTask {
     role: watch::Sender<RelayRole>,
     symbols: Vec<Symbol>,
     routed: Vec<ClientId>,
+    /// The consumers owed a state on their control subjects.
+    answers: Answers,
 }
 
 impl RelayTask {
@@ -339,6 +343,8 @@ impl RelayTask {
 
     /// Turns a lease entry into interest.
     fn handle_entry(&mut self, entry: &kv::Entry) {
+        let ask = entry.operation == kv::Operation::Put && entry.value.as_ref() == ASK;
+        self.answers.handle_entry(&entry.key, entry.revision, ask);
         match entry.operation {
             kv::Operation::Put => {
                 let age = age(entry.created.unix_timestamp_nanos());
@@ -378,28 +384,53 @@ impl RelayTask {
             });
         }
         let Some(hub) = &mut self.hub else {
+            self.answers.clear_due();
             return Ok(());
         };
         self.upstream
             .perform(hub)
             .map_err(|e| RelayError::Upstream(e.to_string()))?;
         while let Some(output) = hub.poll_client() {
-            if let ClientOutput::Refused {
-                client,
-                code,
-                message,
-            } = output
-            {
-                let consumer = self.interest.consumer(client).unwrap_or("?").to_owned();
-                tracing::warn!(%consumer, ?code, %message, "upstream refused leased pairs");
-                let _ = self.events.send(RelayEvent::Refused {
-                    consumer,
+            match output {
+                ClientOutput::Refused {
+                    client,
                     code,
                     message,
-                });
+                } => {
+                    let consumer = self.interest.consumer(client).unwrap_or("?").to_owned();
+                    tracing::warn!(%consumer, ?code, %message, "upstream refused leased pairs");
+                    self.answers
+                        .handle_answer(&consumer, Some((code, message.clone())));
+                    let _ = self.events.send(RelayEvent::Refused {
+                        consumer,
+                        code,
+                        message,
+                    });
+                }
+                ClientOutput::Ack { client, .. } => {
+                    if let Some(consumer) = self.interest.consumer(client) {
+                        self.answers.handle_answer(consumer, None);
+                    }
+                }
             }
         }
+        self.answer_consumers().await;
         Ok(())
+    }
+
+    /// Publishes each consumer owed one its state, on its control subject.
+    async fn answer_consumers(&mut self) {
+        let Some(hub) = &self.hub else {
+            return;
+        };
+        let feed = self.interest.feed();
+        for consumer in self.answers.take_due(&self.interest) {
+            let state = self.answers.state(&consumer, &self.interest, hub);
+            let subject = subject::control_subject(feed, &consumer);
+            if let Err(error) = self.client.publish(subject, state.encode().into()).await {
+                tracing::warn!(%error, %consumer, "cannot publish a consumer's state");
+            }
+        }
     }
 
     /// Handles `first` and the upstream events queued behind it.
