@@ -109,6 +109,55 @@
 //! recovered (the REST order list holds each order's latest state only);
 //! its latest state is.
 //!
+//! # Consumers: the stream API over NATS
+//!
+//! A consumer is an ordinary [`MarketDataStream`](tickwire_ws::MarketDataStream)
+//! built with [`RelayStreams::relay`]:
+//!
+//! ```no_run
+//! use tickwire_relay::RelayStreams;
+//! use tickwire_ws::{Channel, Feed, MarketDataStream};
+//! # #[tokio::main] async fn main() -> Result<(), tickwire_ws::Error> {
+//! let stream = MarketDataStream::builder(Feed::Iex)
+//!     .relay("nats://127.0.0.1:4222")
+//!     .build()?;
+//! let verdict = stream.subscribe(Channel::Quotes, ["AAPL"]).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! tickwire's machine runs unchanged over a [`RelayTransport`], which
+//! presents the relay as Alpaca's socket of the feed speaking MessagePack
+//! (no credentials needed: the relay holds the account's):
+//!
+//! - connecting reaches NATS and fails, so that the machine backs off and
+//!   retries, while no relay leads the feed (no leadership key);
+//! - a subscribe listens to its pairs' subjects and writes their leases
+//!   with the value [`ASK`]; the leading relay applies them, subscribes
+//!   upstream, and publishes the consumer's [`ConsumerState`] (the lease
+//!   revision it applied, the pairs acknowledged, the pairs refused, from
+//!   its hub's answers) on `tickwire.<feed>.control.<consumer>`
+//!   ([`subject::control_subject`]); [`ConsumerSession`] (sans-I/O)
+//!   answers the machine from it once every pair asked for is settled,
+//!   with Alpaca's subscription frame, after an error frame carrying the
+//!   upstream's code for a refused pair, so `subscribe` resolves as on a
+//!   direct stream;
+//! - leases are rewritten every third of the bucket's TTL while held,
+//!   deleted on unsubscribe and when the stream lets the connection go;
+//!   after a lost connection they are kept, and those the machine does not
+//!   ask for again lapse;
+//! - when the leadership key changes or goes (a takeover), or the NATS
+//!   connection is lost, the connection ends: the stream reports
+//!   [`Event::Gap`](tickwire_core::machine::Event::Gap), reconnects once a
+//!   relay leads, resubscribes by itself and reports
+//!   [`Event::Resumed`](tickwire_core::machine::Event::Resumed) once the
+//!   new leader's upstream acknowledged;
+//! - a ping is answered after a NATS round trip.
+//!
+//! Limits: a consumer holding `*` and a symbol of the same channel gets
+//! that symbol's messages twice (both subjects match); backfill needs
+//! credentials and is not available to a consumer; the relay's state for a
+//! consumer lists every refused pair with the last refusal's code.
+//!
 //! # Guarantees and limits
 //!
 //! Publishing market data is core NATS: at most once, and a subscriber too
