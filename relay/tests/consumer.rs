@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use support::{
-    KEY, PATIENCE, SECRET, exchange, exchange_with, nats_server, relay_config, until_upstream,
+    Doomed, KEY, PATIENCE, SECRET, exchange, exchange_with, nats_server, relay_config,
+    until_upstream,
 };
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
@@ -209,27 +210,47 @@ async fn a_refusal_has_the_outcome_a_direct_stream_gets() {
     relay.shutdown().await.expect("the relay stops cleanly");
 }
 
+/// How the first leader ends.
+#[derive(Debug, Clone, Copy)]
+enum Death {
+    /// Dropped: it closes its upstream and releases the key.
+    Dropped,
+    /// Killed: its tasks dropped, nothing released; the key expires.
+    Killed,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_takeover_is_a_gap_then_a_resume_with_the_subscriptions_carried_over() {
+async fn a_takeover_from_a_dropped_leader_is_a_gap_then_a_resume() {
+    takeover(Death::Dropped).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_from_a_killed_leader_is_a_gap_then_a_resume() {
+    takeover(Death::Killed).await;
+}
+
+/// A consumer subscribed through the leader; the leader ends as `death`
+/// says, the standby leads, and the consumer sees a gap, a resume and its
+/// quotes again, with no call of its own.
+async fn takeover(death: Death) {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
-    let server = exchange().await;
+    // The exchange frees a vanished connection's slot after 1 s, before
+    // the dead leader's key expires (else it refuses the new leader, 406).
+    let mut exchange_config = ExchangeConfig::new(11);
+    exchange_config.reap_after = Duration::from_secs(1);
+    let server = exchange_with(exchange_config).await;
     let leader_ttl = Duration::from_secs(2);
-    let first = Relay::start(
+    let config = |id: &str| {
         relay_config(&nats, &server, LEASE_TTL)
-            .with_relay_id("relay-a")
-            .with_leadership("tickwire-leader", leader_ttl),
-    )
-    .await
-    .expect("the first relay starts");
-    leading(&first).await;
-    let second = Relay::start(
-        relay_config(&nats, &server, LEASE_TTL)
-            .with_relay_id("relay-b")
-            .with_leadership("tickwire-leader", leader_ttl),
-    )
-    .await
-    .expect("the second relay starts");
+            .with_relay_id(id)
+            .with_leadership("tickwire-leader", leader_ttl)
+    };
+    let first = Doomed::start(config("relay-a")).await;
+    leading(&first.relay).await;
+    let second = Relay::start(config("relay-b"))
+        .await
+        .expect("the second relay starts");
 
     let mut stream = consumer(&nats, "strategy-3");
     let verdict = stream
@@ -239,7 +260,13 @@ async fn a_takeover_is_a_gap_then_a_resume_with_the_subscriptions_carried_over()
     assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
     quotes(&mut stream, &["AAPL"], 3).await;
 
-    drop(first);
+    let runtime = match death {
+        Death::Dropped => Some(first.drop_relay()),
+        Death::Killed => {
+            first.kill();
+            None
+        }
+    };
     leading(&second).await;
     // A gap, then a resume, then AAPL's quotes again: no call of ours.
     let mut gap = false;
@@ -264,13 +291,16 @@ async fn a_takeover_is_a_gap_then_a_resume_with_the_subscriptions_carried_over()
     .await;
     assert!(
         read.is_ok(),
-        "timed out: gap {gap}, resumed {resumed}, quotes after {after}"
+        "{death:?}: timed out: gap {gap}, resumed {resumed}, quotes after {after}"
     );
     stream.shutdown().await.expect("shutdown");
     second
         .shutdown()
         .await
         .expect("the second relay stops cleanly");
+    if let Some(runtime) = runtime {
+        runtime.shutdown_background();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,19 +348,41 @@ async fn a_malformed_payload_is_an_error_event_and_the_stream_runs_on() {
     relay.shutdown().await.expect("the relay stops cleanly");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_leading_relay_subscribe_fails_saying_so() {
-    let nats = nats_server().await;
-    let stream = MarketDataStream::builder(Feed::Iex)
+/// A consumer that gives up after two attempts, quickly.
+fn impatient(nats: &NatsServer) -> MarketDataStream {
+    MarketDataStream::builder(Feed::Iex)
         .backoff(Duration::from_millis(10), Duration::from_millis(50))
         .connect_attempts_max(Some(2))
         .relay(nats.url())
         .build()
-        .expect("a consumer stream");
-    let error = stream
+        .expect("a consumer stream")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_leading_relay_subscribe_fails_saying_so() {
+    let nats = nats_server().await;
+    // No relay ever ran: no buckets.
+    let error = impatient(&nats)
         .subscribe(Channel::Quotes, ["AAPL"])
         .await
         .expect_err("no relay");
     let text = error.to_string();
-    assert!(text.contains("relay"), "{text}");
+    assert!(
+        text.contains("no bucket") && text.contains("tickwire relay"),
+        "{text}"
+    );
+
+    // A relay ran and stopped: nobody leads.
+    let server = exchange().await;
+    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
+        .await
+        .expect("the relay starts");
+    leading(&relay).await;
+    relay.shutdown().await.expect("the relay stops cleanly");
+    let error = impatient(&nats)
+        .subscribe(Channel::Quotes, ["AAPL"])
+        .await
+        .expect_err("no leader");
+    let text = error.to_string();
+    assert!(text.contains("no relay leads feed iex"), "{text}");
 }
