@@ -51,6 +51,9 @@ impl Answers {
     /// The consumers owed a state, each once; forgets those that hold no
     /// lease any more once they have had it.
     pub(crate) fn take_due(&mut self, interest: &Interest) -> Vec<String> {
+        if self.due.is_empty() {
+            return Vec::new();
+        }
         let due: Vec<String> = std::mem::take(&mut self.due).into_iter().collect();
         self.revisions
             .retain(|consumer, _| interest.client_of(consumer).is_some() || due.contains(consumer));

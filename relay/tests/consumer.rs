@@ -386,3 +386,35 @@ async fn without_a_leading_relay_subscribe_fails_saying_so() {
     let text = error.to_string();
     assert!(text.contains("no relay leads feed iex"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_nats_is_a_gap() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
+        .await
+        .expect("the relay starts");
+    leading(&relay).await;
+    let mut stream = consumer(&nats, "strategy-5");
+    stream
+        .subscribe(Channel::Quotes, ["AAPL"])
+        .await
+        .expect("subscribe");
+    quotes(&mut stream, &["AAPL"], 2).await;
+
+    drop(nats);
+    let gap = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let StreamEvent::Machine(Event::Gap { .. }) =
+                stream.next().await.expect("the stream ended")
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(gap.is_ok(), "no gap after NATS went away");
+    assert!(!stream.state().is_live(), "{:?}", stream.state());
+    stream.shutdown().await.expect("shutdown");
+}
