@@ -27,7 +27,8 @@ pub(crate) enum Command {
     Subscribe(SubscriptionSet),
     /// The machine unsubscribes.
     Unsubscribe(SubscriptionSet),
-    /// A ping: answered once NATS answered a round trip.
+    /// A ping: answered once a read of the leadership key came back
+    /// showing the same relay leading.
     Ping(Bytes),
     /// A message the relay cannot serve: answered with Alpaca's 400.
     Invalid,
@@ -47,6 +48,8 @@ pub(crate) struct Link {
     pub(crate) frames: mpsc::Sender<Received>,
     /// The relay's states for this consumer.
     pub(crate) control: async_nats::Subscriber,
+    /// The leadership bucket.
+    pub(crate) leaders: kv::Store,
     /// Changes of the feed's leadership key.
     pub(crate) leader: kv::Watch,
     /// The relay that led when the connection opened.
@@ -136,10 +139,21 @@ impl Link {
                 self.perform(listeners).await
             }
             Command::Ping(payload) => {
-                self.client
-                    .flush()
-                    .await
-                    .map_err(|e| TransportError::Io(format!("NATS did not answer: {e}")))?;
+                // A round trip to the server, which also tells whether the
+                // same relay still leads.
+                let entry =
+                    self.leaders.entry(self.feed.name()).await.map_err(|e| {
+                        TransportError::Io(format!("NATS did not answer a ping: {e}"))
+                    })?;
+                match entry {
+                    Some(entry) => self.check_leader(Some(Ok(entry)))?,
+                    None => {
+                        return Err(closed(&format!(
+                            "no relay leads feed {} any more",
+                            self.feed.name()
+                        )));
+                    }
+                }
                 self.answer(Frame::Pong(payload)).await;
                 Ok(())
             }

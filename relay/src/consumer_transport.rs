@@ -59,7 +59,8 @@ struct Open {
 ///   connection they are kept for the next one.
 /// - The connection ends (the machine reports a gap and reconnects,
 ///   resubscribing) when the relay leading the feed changes or goes, or
-///   NATS is lost. A ping is answered after a NATS round trip.
+///   NATS is lost. A ping is answered once a read of the leadership key
+///   came back showing the same relay leading.
 ///
 /// Build streams with [`RelayStreamBuilder`](crate::RelayStreamBuilder)
 /// rather than by hand.
@@ -215,6 +216,7 @@ impl Transport for RelayTransport {
             session,
             frames: frames_tx,
             control,
+            leaders,
             leader,
             holder,
             nats_down: down,

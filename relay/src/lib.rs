@@ -151,7 +151,8 @@
 //!   relay leads, resubscribes by itself and reports
 //!   [`Event::Resumed`](tickwire_core::machine::Event::Resumed) once the
 //!   new leader's upstream acknowledged;
-//! - a ping is answered after a NATS round trip.
+//! - a ping is answered once a read of the leadership key came back (a
+//!   round trip to NATS) showing the same relay leading.
 //!
 //! Limits: a consumer holding `*` and a symbol of the same channel gets
 //! that symbol's messages twice (both subjects match); backfill needs

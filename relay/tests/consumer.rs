@@ -418,3 +418,42 @@ async fn losing_nats_is_a_gap() {
     assert!(!stream.state().is_live(), "{:?}", stream.state());
     stream.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered_so_the_stream_stays_live() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
+        .await
+        .expect("the relay starts");
+    leading(&relay).await;
+    // A ping every 50 ms, each to be answered within 500 ms.
+    let mut stream = MarketDataStream::builder(Feed::Iex)
+        .ping_interval(Some(Duration::from_millis(50)))
+        .pong_timeout(Duration::from_millis(500))
+        .relay(nats.url())
+        .consumer_id("strategy-6")
+        .build()
+        .expect("a consumer stream");
+    // A quiet channel: no data frame answers for a pong.
+    stream
+        .subscribe(Channel::DailyBars, ["AAPL"])
+        .await
+        .expect("subscribe");
+    // Four pong timeouts long: an unanswered ping would have cut the stream.
+    let window = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(window);
+    loop {
+        tokio::select! {
+            () = &mut window => break,
+            event = stream.next() => match event.expect("the stream ended") {
+                StreamEvent::Machine(Event::Gap { .. }) => panic!("a gap: a ping went unanswered"),
+                _ => {}
+            },
+        }
+    }
+    assert!(stream.state().is_live(), "{:?}", stream.state());
+    stream.shutdown().await.expect("shutdown");
+    relay.shutdown().await.expect("the relay stops cleanly");
+}
