@@ -267,8 +267,10 @@ pub(crate) struct ServeArgs {
 
     /// Serve the admin endpoint on this loopback address (e.g.
     /// 127.0.0.1:0): GET /metrics for connection counts and their peak,
-    /// POST /faults/NAME[?endpoint=PATH] to inject a fault (reset, close,
-    /// silence, resume, garbage, oversized, stop-reading, restart).
+    /// GET /subscriptions for each session's symbols, GET /journal/orders
+    /// for every order state change made, POST /faults/NAME[?endpoint=PATH]
+    /// to inject a fault (reset, close, silence, resume, garbage,
+    /// oversized, stop-reading, restart).
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin: Option<std::net::SocketAddr>,
 }

@@ -212,6 +212,7 @@ fn is_live_trade(line: &Value) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)] // the figure a reader of the test output wants
 async fn with_backfill_the_trades_a_restart_hid_arrive_once_marked_backfilled() {
     // SPY trades every 10 ms, stamped on this machine's clock (as the
     // stream's gap times are); no quotes.

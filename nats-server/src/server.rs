@@ -29,6 +29,7 @@ pub struct NatsServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    binary: PathBuf,
     version: String,
 }
 
@@ -51,6 +52,7 @@ impl NatsServer {
                         child,
                         port,
                         dir,
+                        binary: installed.binary,
                         version: installed.version,
                     });
                 }
@@ -79,6 +81,28 @@ impl NatsServer {
         &self.version
     }
 
+    /// Kills the server (as a crash would: no goodbye to its clients) and,
+    /// `down` later, starts it again on the same port with the same
+    /// JetStream store, so streams and buckets outlive it as they would a
+    /// real restart.
+    ///
+    /// # Errors
+    /// The server not accepting clients again within 20 s (its log is in
+    /// the message), or the port taken by another process meanwhile.
+    pub fn restart(&mut self, down: Duration) -> Result<(), Error> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = run(&self.binary, &self.dir, self.port).map_err(|start| match start {
+            Start::PortTaken(log) => Error(format!(
+                "nats-server could not restart: port {} was taken meanwhile; its log:\n{log}",
+                self.port
+            )),
+            Start::Failed(error) => error,
+        })?;
+        Ok(())
+    }
+
     /// Its log so far (what it printed on stdout and stderr).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
@@ -102,7 +126,7 @@ enum Start {
 }
 
 /// Spawns the server on a free port in a new folder and waits until it
-/// greets a client; on failure the process is killed and the folder removed.
+/// greets a client; on failure the folder is removed.
 fn spawn(binary: &Path, target_tmp: &Path) -> Result<(Child, u16, PathBuf), Start> {
     let dir = target_tmp.join(format!(
         "nats-server-{}-{}",
@@ -112,12 +136,31 @@ fn spawn(binary: &Path, target_tmp: &Path) -> Result<(Child, u16, PathBuf), Star
     let failed = |what: &str, error: io::Error| Start::Failed(Error(format!("{what}: {error}")));
     fs::create_dir_all(&dir).map_err(|e| failed(&format!("cannot create {}", dir.display()), e))?;
     let port = free_port().map_err(|e| failed("cannot find a free port on 127.0.0.1", e))?;
+    match run(binary, &dir, port) {
+        Ok(child) => Ok((child, port, dir)),
+        Err(start) => {
+            let _ = fs::remove_dir_all(&dir);
+            Err(start)
+        }
+    }
+}
+
+/// Runs the server on `port` with its store and log in `dir` (the log
+/// appended to) and waits until it greets a client; on failure the
+/// process is killed.
+fn run(binary: &Path, dir: &Path, port: u16) -> Result<Child, Start> {
+    let failed = |what: &str, error: io::Error| Start::Failed(Error(format!("{what}: {error}")));
     let log_path = dir.join("server.log");
-    let log = File::create(&log_path).map_err(|e| failed("cannot create the server's log", e))?;
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| failed("cannot open the server's log", e))?;
+    let log_start = log.metadata().map_or(0, |m| m.len());
     let log_err = log
         .try_clone()
         .map_err(|e| failed("cannot share the server's log", e))?;
-    let child = Command::new(binary)
+    let mut child = Command::new(binary)
         .arg("-js")
         .arg("-sd")
         .arg(dir.join("jetstream"))
@@ -126,21 +169,19 @@ fn spawn(binary: &Path, target_tmp: &Path) -> Result<(Child, u16, PathBuf), Star
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(error) => {
-            let _ = fs::remove_dir_all(&dir);
-            return Err(failed(&format!("cannot run {}", binary.display()), error));
-        }
-    };
+        .spawn()
+        .map_err(|e| failed(&format!("cannot run {}", binary.display()), e))?;
     match wait_ready(&mut child, port) {
-        Ok(()) => Ok((child, port, dir)),
+        Ok(()) => Ok(child),
         Err(reason) => {
             let _ = child.kill();
             let _ = child.wait();
-            let log = fs::read_to_string(&log_path).unwrap_or_default();
-            let _ = fs::remove_dir_all(&dir);
+            let log = fs::read(&log_path)
+                .map(|bytes| {
+                    String::from_utf8_lossy(bytes.get(log_start as usize..).unwrap_or_default())
+                        .into_owned()
+                })
+                .unwrap_or_default();
             if log.contains("address already in use") {
                 Err(Start::PortTaken(log))
             } else {

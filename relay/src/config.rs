@@ -126,7 +126,7 @@ pub(crate) fn expiring_bucket(bucket: &str, ttl: Duration) -> kv::Config {
 }
 
 /// `relay-<pid>-<nanoseconds since the epoch, in hex>`.
-fn default_relay_id() -> String {
+pub(crate) fn default_relay_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -85,9 +85,9 @@
 //! closing its socket) may refuse the new leader with 406 until it frees
 //! it, the upstream retrying meanwhile.
 //!
-//! A [`TradeRelay`] is not under leadership yet: it holds the account's
-//! trading stream whether or not a relay of the same process leads, so run
-//! one per account.
+//! The relays of one account's trade updates elect their leader the same
+//! way, by the key `trade_updates.<account>` of the same bucket.
+//!
 //! # Trade updates: JetStream, each order state once
 //!
 //! A [`TradeRelay`] holds the account's trading stream (reconciling after
@@ -99,8 +99,8 @@
 //! or `reconciled`). Publishing waits for the server's acknowledgement and
 //! retries until it has it ([`TradeOutbox`], sans-I/O), so an update the
 //! stream delivered is stored unless the relay dies first; and a relay
-//! started afterwards reconciles from the last update stored, skipping the
-//! states already there (by id, and JetStream drops a repeated id within
+//! that starts leading (a standby taking over, or one started afterwards)
+//! reconciles from the last update stored, skipping the states already there (by id, and JetStream drops a repeated id within
 //! its duplicate window). Consumers read with [`TradeUpdates`], from the
 //! start, from now, or after the last sequence they handled: a consumer
 //! that was down reads what it missed, each update once.
@@ -162,7 +162,15 @@
 //! # Guarantees and limits
 //!
 //! Publishing market data is core NATS: at most once, and a subscriber too
-//! slow for its pending limit loses messages. If the upstream stream fails for good (for
+//! slow for its pending limit loses messages.
+//!
+//! A NATS server that goes away and comes back with its store (a restart,
+//! a crash) stops nothing: a leader that cannot renew its key gives the
+//! lead up and closes its upstream, and once NATS is back the relays elect
+//! again; the new leader subscribes the leases still alive and a trade
+//! relay reconciles from the last update stored (tested with a real
+//! server killed for 3 s under a relay leading a feed and one leading an
+//! account). If the upstream stream fails for good (for
 //! example, credentials refused), the relay stops with that error.
 
 mod answers;
@@ -186,6 +194,7 @@ pub mod subject;
 mod trade_config;
 mod trade_outbox;
 mod trade_relay;
+mod trade_tail;
 mod trade_updates;
 
 pub use config::{

@@ -6,8 +6,9 @@ use std::time::Duration;
 use tickwire_core::Credentials;
 use tickwire_ws::TradingEndpoint;
 
-use crate::RelayError;
+use crate::config::default_relay_id;
 use crate::subject::check_account_name;
+use crate::{DEFAULT_LEADER_BUCKET, DEFAULT_LEADER_TTL, RelayError};
 
 /// The JetStream stream of trade updates, by default.
 pub const DEFAULT_TRADE_STREAM: &str = "tickwire-trade-updates";
@@ -41,6 +42,17 @@ pub struct TradeRelayConfig {
     /// Updates waiting for NATS at most; past it new ones are refused and
     /// reported. Default 100,000.
     pub pending_max: usize,
+    /// The leadership bucket, shared with the market-data relays (the key
+    /// is `trade_updates.<account>`). Default
+    /// [`DEFAULT_LEADER_BUCKET`](crate::DEFAULT_LEADER_BUCKET).
+    pub leader_bucket: String,
+    /// How long the leadership key lives after each write, if this relay
+    /// creates the bucket. Default
+    /// [`DEFAULT_LEADER_TTL`](crate::DEFAULT_LEADER_TTL).
+    pub leader_ttl: Duration,
+    /// This relay's id in the leadership key. Default
+    /// `relay-<pid>-<start time>`.
+    pub relay_id: String,
 }
 
 impl TradeRelayConfig {
@@ -67,6 +79,9 @@ impl TradeRelayConfig {
             duplicate_window: Duration::from_secs(120),
             max_age: Duration::from_secs(7 * 24 * 3600),
             pending_max: 100_000,
+            leader_bucket: DEFAULT_LEADER_BUCKET.to_owned(),
+            leader_ttl: DEFAULT_LEADER_TTL,
+            relay_id: default_relay_id(),
         })
     }
 
@@ -80,6 +95,24 @@ impl TradeRelayConfig {
     pub fn with_stream(mut self, stream: impl Into<String>) -> Self {
         self.stream = stream.into();
         self
+    }
+
+    /// Another leadership bucket, or TTL of its key.
+    pub fn with_leadership(mut self, bucket: impl Into<String>, ttl: Duration) -> Self {
+        self.leader_bucket = bucket.into();
+        self.leader_ttl = ttl;
+        self
+    }
+
+    /// Another id of this relay.
+    pub fn with_relay_id(mut self, id: impl Into<String>) -> Self {
+        self.relay_id = id.into();
+        self
+    }
+
+    /// The account's key in the leadership bucket.
+    pub(crate) fn leader_key(&self) -> String {
+        format!("trade_updates.{}", self.account)
     }
 }
 

@@ -1,12 +1,17 @@
 //! The trade-update relay's task: the account's [`TradingStream`] in, a
-//! JetStream stream out, [`TradeOutbox`] deciding what is published when.
+//! JetStream stream out, [`TradeOutbox`] deciding what is published when,
+//! [`Leadership`] deciding whether this relay holds the trading stream.
 //!
-//! At start it reads the tail of its subject in the stream: the last
+//! Relays of one account elect a leader by the key
+//! `trade_updates.<account>` of the leadership bucket, as the market-data
+//! relays of a feed do. Only the leader holds the trading stream. When it
+//! starts leading it reads the tail of its subject in the stream: the last
 //! update's time is where the trading stream's reconciliation starts
 //! ([`reconcile_since`](tickwire_ws::StreamBuilder::reconcile_since)), and
-//! the tail's message ids are seeded into the outbox. So a relay started
-//! after another one stopped (crashed, or killed) publishes every order
-//! state that changed in between, and none the other one had published.
+//! the tail's message ids are seeded into the outbox. So a relay that takes
+//! over from one that stopped (cleanly, crashed or was killed) publishes
+//! every order state that changed in between, and none the other one had
+//! published.
 
 use std::time::{Duration, Instant};
 
@@ -15,21 +20,27 @@ use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use futures::StreamExt;
 use tickwire_alpaca::TradeUpdate;
-use tickwire_core::Timestamp;
 use tickwire_core::machine::{Event, State};
 use tickwire_ws::{StreamEvent, TradingStream};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::relay::sleep_until;
+use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
+use crate::relay::{earliest, sleep_until};
 use crate::trade_outbox::{KNOWN_IDS_DEFAULT, Pushed, TradeOutbox};
-use crate::{RelayError, RelayEvent, TradeRelayConfig, subject};
+use crate::trade_tail::read_tail;
+use crate::{
+    Leadership, LeadershipAction, RelayError, RelayEvent, RelayRole, TradeRelayConfig, subject,
+};
 
 /// Events kept for a slow watcher of [`TradeRelay::events`].
 const EVENTS_CAPACITY: usize = 1024;
 
-/// Messages of the stream's tail whose ids are seeded at start.
-const TAIL_SEEDED_MAX: u64 = 256;
+/// How long a leader that could not read the tail waits to try again.
+const START_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a stopping relay tries to publish what waits.
+const FLUSH_AT_STOP: Duration = Duration::from_secs(2);
 
 /// The header naming where an update came from: `live` or `reconciled`.
 pub const SOURCE_HEADER: &str = "Tickwire-Source";
@@ -56,18 +67,21 @@ pub const SOURCE_HEADER: &str = "Tickwire-Source";
 #[derive(Debug)]
 pub struct TradeRelay {
     events: broadcast::Sender<RelayEvent>,
+    role: watch::Receiver<RelayRole>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<Result<(), RelayError>>>,
 }
 
 impl TradeRelay {
-    /// Connects to NATS, creates the JetStream stream (or updates it),
-    /// reads the tail of the account's subject, and starts the trading
-    /// stream, reconciling from the last update published.
+    /// Connects to NATS, creates the JetStream stream (or updates it) and
+    /// the leadership bucket (if absent), and starts: once this relay
+    /// leads the account, it reads the tail of the account's subject and
+    /// starts the trading stream, reconciling from the last update
+    /// published.
     ///
     /// # Errors
-    /// NATS unreachable, the stream cannot be created or read, or the
-    /// trading stream cannot be built.
+    /// NATS unreachable, or the stream or the leadership bucket cannot be
+    /// created or read.
     pub async fn start(config: TradeRelayConfig) -> Result<Self, RelayError> {
         let client =
             async_nats::connect(&config.nats_url)
@@ -96,47 +110,41 @@ impl TradeRelay {
             .get_stream(&config.stream)
             .await
             .map_err(|e| stream_error(&e))?;
-        let subject = subject::trade_updates_subject(&config.account);
-        let tail = read_tail(&js_stream, &subject)
-            .await
-            .map_err(|e| stream_error(&e))?;
-
-        let mut outbox = TradeOutbox::new(config.pending_max, KNOWN_IDS_DEFAULT);
-        outbox.seed(tail.ids);
-        let mut builder = TradingStream::builder(config.endpoint.clone())
-            .credentials(config.credentials.clone())
-            .name(format!("trade relay {}", config.account))
-            .reconcile(true);
-        if let Some(rest_url) = &config.rest_url {
-            builder = builder.rest_url(rest_url.clone());
-        }
-        if let Some(since) = tail.last_update_at {
-            builder = builder.reconcile_since(since);
-        }
-        let trading = builder
-            .build()
-            .map_err(|e| RelayError::Upstream(e.to_string()))?;
+        let place = LeaderPlace {
+            bucket: &config.leader_bucket,
+            ttl: config.leader_ttl,
+            key: config.leader_key(),
+        };
+        let (leader_kv, timing) = LeaderKv::open(&jetstream, &place, &config.relay_id).await?;
 
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
         let (shutdown, stop) = watch::channel(false);
+        let (role_tx, role) = watch::channel(RelayRole::StandingBy { leader: None });
         tracing::info!(
             account = %config.account,
             stream = %config.stream,
-            resumes_from = ?tail.last_update_at,
-            seeded = outbox.pending(),
+            relay_id = %config.relay_id,
             "trade relay started"
         );
-        let task = PublishTask {
+        let task = TradeTask {
+            subject: subject::trade_updates_subject(&config.account),
+            outbox: TradeOutbox::new(config.pending_max, KNOWN_IDS_DEFAULT),
+            leadership: Leadership::new(config.relay_id.clone(), timing, Instant::now()),
+            leader_kv,
+            trading: None,
+            start_at: None,
             jetstream,
-            subject,
-            outbox,
+            js_stream,
+            config,
             events: events.clone(),
+            role: role_tx,
             reported_refused: 0,
         };
         Ok(Self {
             events,
+            role,
             shutdown,
-            task: Some(tokio::spawn(task.run(trading, stop))),
+            task: Some(tokio::spawn(task.run(stop))),
         })
     }
 
@@ -145,8 +153,15 @@ impl TradeRelay {
         self.events.subscribe()
     }
 
-    /// Stops: the trading stream closes, and what waits to be published is
-    /// published first if NATS takes it within a few seconds.
+    /// Where the relay stands among the relays of its account, now and as
+    /// it changes.
+    pub fn role(&self) -> watch::Receiver<RelayRole> {
+        self.role.clone()
+    }
+
+    /// Stops: the trading stream closes, what waits to be published is
+    /// published if NATS takes it within 2 s, and the leadership key is
+    /// released so that a standby takes over at once.
     ///
     /// # Errors
     /// The task ended abnormally.
@@ -167,88 +182,194 @@ impl Drop for TradeRelay {
     }
 }
 
-/// What the stream's tail says.
-struct Tail {
-    /// The time of the last update published on the subject.
-    last_update_at: Option<Timestamp>,
-    /// The message ids of the last messages on the subject.
-    ids: Vec<String>,
+/// What woke the task.
+enum Wake {
+    Stop,
+    /// Boxed: an update is large, and rare beside the other wakes.
+    Trading(Option<Box<StreamEvent<TradeUpdate>>>),
+    Leader(LeaderNews),
+    Timeout,
 }
 
-/// Reads the last [`TAIL_SEEDED_MAX`] stream messages' ids on `subject`,
-/// and the time of its last update.
-async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<Tail, String> {
-    use jetstream::stream::LastRawMessageErrorKind as Kind;
-    let last = match stream.get_last_raw_message_by_subject(subject).await {
-        Ok(message) => message,
-        Err(e) if e.kind() == Kind::NoMessageFound => {
-            return Ok(Tail {
-                last_update_at: None,
-                ids: Vec::new(),
-            });
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    let last_update_at = match serde_json::from_slice::<TradeUpdate>(&last.payload) {
-        Ok(update) => Some(update.timestamp.unwrap_or(update.order.updated_at)),
-        Err(error) => {
-            tracing::warn!(%error, sequence = last.sequence, "the last trade update is malformed; reconciling from the stream's start");
-            None
-        }
-    };
-    let mut ids = Vec::new();
-    let mut sequence = last.sequence.saturating_sub(TAIL_SEEDED_MAX - 1).max(1);
-    while sequence <= last.sequence {
-        let message = stream
-            .get_first_raw_message_by_subject(subject, sequence)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(id) = message.headers.get(async_nats::header::NATS_MESSAGE_ID) {
-            ids.push(id.to_string());
-        }
-        sequence = message.sequence + 1;
-    }
-    Ok(Tail {
-        last_update_at,
-        ids,
-    })
-}
-
-/// The publishing loop.
-struct PublishTask {
-    jetstream: jetstream::Context,
+/// The relay's task and everything it owns.
+struct TradeTask {
     subject: String,
     outbox: TradeOutbox,
+    leadership: Leadership,
+    leader_kv: LeaderKv,
+    /// The trading stream, while this relay leads and has started it.
+    trading: Option<TradingStream>,
+    /// When a leader that has no trading stream yet (re)tries to start it.
+    start_at: Option<Instant>,
+    jetstream: jetstream::Context,
+    js_stream: stream::Stream,
+    config: TradeRelayConfig,
     events: broadcast::Sender<RelayEvent>,
+    role: watch::Sender<RelayRole>,
     reported_refused: u64,
 }
 
-impl PublishTask {
-    async fn run(
-        mut self,
-        mut trading: TradingStream,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<(), RelayError> {
-        loop {
+impl TradeTask {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), RelayError> {
+        let result = loop {
+            if let Err(error) = self.lead().await {
+                break Err(error);
+            }
             self.publish_due().await;
-            let retry = self.outbox.due_at();
-            tokio::select! {
-                _ = stop.changed() => break,
-                event = trading.next() => match event {
-                    Some(event) => self.handle_event(event)?,
-                    None => break,
-                },
-                () = sleep_until(retry) => {}
+            let deadline = earliest(
+                earliest(self.outbox.due_at(), self.leadership.poll_timeout()),
+                self.start_at,
+            );
+            let wake = tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => Wake::Stop,
+                event = next_event(&mut self.trading) => Wake::Trading(event.map(Box::new)),
+                news = self.leader_kv.next() => Wake::Leader(news),
+                () = sleep_until(deadline) => Wake::Timeout,
+            };
+            let now = Instant::now();
+            let step = match wake {
+                Wake::Stop => break Ok(()),
+                Wake::Trading(Some(event)) => self.handle_event(*event),
+                Wake::Trading(None) => Err(RelayError::UpstreamFailed(
+                    "the trading stream stopped".to_owned(),
+                )),
+                Wake::Leader(LeaderNews::Read(key)) => {
+                    self.leadership.handle_read(now, key);
+                    Ok(())
+                }
+                Wake::Leader(LeaderNews::Written(result)) => {
+                    self.leadership.handle_write(now, result);
+                    Ok(())
+                }
+                Wake::Leader(LeaderNews::Watched(key)) => {
+                    self.leadership.handle_watch(now, key);
+                    Ok(())
+                }
+                Wake::Timeout => {
+                    self.leadership.handle_timeout(now);
+                    Ok(())
+                }
+            };
+            if let Err(error) = step {
+                break Err(error);
+            }
+        };
+        if let Err(error) = &result {
+            tracing::error!(%error, "trade relay stopped");
+        }
+        // Close the trading stream, publish what waits, then let go of the
+        // key: a standby reads a tail that holds it.
+        self.leadership.handle_shutdown();
+        let mut release = None;
+        while let Some(action) = self.leadership.poll_action() {
+            match action {
+                LeadershipAction::StopUpstream => self.stop_trading().await,
+                LeadershipAction::Release { revision } => release = Some(revision),
+                _ => {}
             }
         }
-        let _ = trading.shutdown().await;
-        // What waits is published if NATS takes it soon.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.stop_trading().await;
+        let deadline = Instant::now() + FLUSH_AT_STOP;
         while self.outbox.pending() > 0 && Instant::now() < deadline {
             self.publish_due().await;
             sleep_until(self.outbox.due_at().map(|at| at.min(deadline))).await;
         }
+        if let Some(revision) = release {
+            self.leader_kv.release(revision).await;
+        }
+        result
+    }
+
+    /// Performs the leadership's actions, and starts the trading stream
+    /// when this relay leads without one and its start is due.
+    async fn lead(&mut self) -> Result<(), RelayError> {
+        while let Some(action) = self.leadership.poll_action() {
+            match action {
+                LeadershipAction::StartUpstream => {
+                    tracing::info!(account = %self.config.account, "leading the account's trade updates");
+                    self.start_at = Some(Instant::now());
+                    self.role.send_replace(RelayRole::Leading);
+                    let _ = self.events.send(RelayEvent::Leading);
+                }
+                LeadershipAction::StopUpstream => {
+                    tracing::warn!("no longer leading: closing the trading stream");
+                    self.stop_trading().await;
+                    self.role
+                        .send_replace(RelayRole::StandingBy { leader: None });
+                    let _ = self.events.send(RelayEvent::LeadershipLost);
+                }
+                LeadershipAction::StandingBy { leader } => {
+                    tracing::info!(%leader, "standing by");
+                    self.role.send_replace(RelayRole::StandingBy {
+                        leader: Some(leader.clone()),
+                    });
+                    let _ = self.events.send(RelayEvent::StandingBy { leader });
+                }
+                other => self.leader_kv.perform(&other),
+            }
+        }
+        if self.start_at.is_some_and(|at| at <= Instant::now()) {
+            self.start_trading().await?;
+        }
         Ok(())
+    }
+
+    /// Reads the tail (within half the leadership's margin, else tries
+    /// again in a second) and starts the trading stream from it.
+    async fn start_trading(&mut self) -> Result<(), RelayError> {
+        let bound = self.leadership.timing().margin() / 2;
+        let tail =
+            match tokio::time::timeout(bound, read_tail(&self.js_stream, &self.subject)).await {
+                Ok(Ok(tail)) => tail,
+                Ok(Err(message)) => {
+                    tracing::warn!(%message, "cannot read the trade updates' tail; trying again");
+                    self.start_at = Some(Instant::now() + START_RETRY);
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        ?bound,
+                        "reading the trade updates' tail timed out; trying again"
+                    );
+                    self.start_at = Some(Instant::now() + START_RETRY);
+                    return Ok(());
+                }
+            };
+        self.start_at = None;
+        self.outbox.seed(tail.ids);
+        let mut builder = TradingStream::builder(self.config.endpoint.clone())
+            .credentials(self.config.credentials.clone())
+            .name(format!("trade relay {}", self.config.account))
+            .reconcile(true);
+        if let Some(rest_url) = &self.config.rest_url {
+            builder = builder.rest_url(rest_url.clone());
+        }
+        if let Some(since) = tail.last_update_at {
+            builder = builder.reconcile_since(since);
+        }
+        tracing::info!(resumes_from = ?tail.last_update_at, "trading stream starting");
+        self.trading = Some(
+            builder
+                .build()
+                .map_err(|e| RelayError::Upstream(e.to_string()))?,
+        );
+        Ok(())
+    }
+
+    /// Closes the trading stream, if any, within half the leadership's
+    /// margin (then drops it); a start not yet made is called off.
+    async fn stop_trading(&mut self) {
+        self.start_at = None;
+        let Some(trading) = self.trading.take() else {
+            return;
+        };
+        let bound = self.leadership.timing().margin() / 2;
+        if tokio::time::timeout(bound, trading.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the trading stream did not close in time: dropped");
+        }
     }
 
     fn handle_event(&mut self, event: StreamEvent<TradeUpdate>) -> Result<(), RelayError> {
@@ -342,5 +463,13 @@ impl PublishTask {
                 }
             }
         }
+    }
+}
+
+/// The trading stream's next event; pending for ever without one.
+async fn next_event(trading: &mut Option<TradingStream>) -> Option<StreamEvent<TradeUpdate>> {
+    match trading {
+        Some(trading) => trading.next().await,
+        None => std::future::pending().await,
     }
 }

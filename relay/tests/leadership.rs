@@ -3,7 +3,8 @@
 //! cleaning up, the standby takes over after the leadership key expired
 //! and publishes the consumer's symbols, and the exchange never sees two
 //! connections of the account at once. A clean shutdown hands over at once;
-//! a leader cut off from NATS closes its upstream before its key expires.
+//! a leader cut off from NATS closes its upstream before its key expires,
+//! and leads again when NATS comes back.
 
 mod support;
 
@@ -293,5 +294,62 @@ async fn a_leader_cut_off_from_nats_closes_its_upstream_before_its_key_could_exp
         "the relay stands by, it does not stop"
     );
     assert_eq!(stats(&server).errors_sent.get(&406), None);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_nats_restart_the_relay_leads_again_and_the_consumer_gets_quotes() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let leader_ttl = Duration::from_secs(2);
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = Relay::start(config(&nats, &server, "relay-a", leader_ttl))
+        .await
+        .expect("the relay starts");
+    leading(&relay, "the relay").await;
+    let mut events = relay.events();
+    let mut quotes = consumer(&nats).await;
+    quote_after(&mut quotes, Timestamp::default()).await;
+
+    // The server crashes and comes back on its port with its store after
+    // longer than the leadership key lives; a quote stamped after that went
+    // through the new server.
+    let nats = tokio::task::spawn_blocking(move || {
+        let mut nats = nats;
+        nats.restart(leader_ttl + Duration::from_secs(1))
+            .map(|()| nats)
+    })
+    .await
+    .expect("the restart's thread panicked")
+    .unwrap_or_else(|error| panic!("nats-server did not restart: {error}"));
+    let restarted_at = exchange_time(&server);
+
+    // Whatever the relay went through meanwhile, it leads and publishes
+    // again, and the consumer's client reconnected by itself.
+    let quote = quote_after(&mut quotes, restarted_at).await;
+    leading(&relay, "the relay after the restart").await;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    tracing::info!(?seen, quote_at = %quote.timestamp, "after the restart");
+    assert!(!relay.is_finished(), "the relay stopped: {seen:?}");
+    let lost = seen.iter().position(|e| *e == RelayEvent::LeadershipLost);
+    let led = seen.iter().rposition(|e| *e == RelayEvent::Leading);
+    assert!(
+        matches!((lost, led), (Some(lost), Some(led)) if lost < led),
+        "the relay gave the lead up while NATS was down and took it again: {seen:?}"
+    );
+    let stats = stats(&server);
+    assert!(
+        stats
+            .open_peak
+            .get(&Endpoint::Iex)
+            .is_some_and(|peak| *peak == 1),
+        "never two upstream connections at once: {stats:?}"
+    );
+    assert_eq!(stats.errors_sent.get(&406), None, "no 406: {stats:?}");
+    relay.shutdown().await.expect("a clean shutdown");
+    drop(nats);
     server.shutdown().await;
 }

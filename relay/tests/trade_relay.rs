@@ -2,8 +2,9 @@
 //! simulated exchange: a relay publishes the account's order updates to
 //! JetStream, is killed while orders keep filling, and a second relay takes
 //! over; every order state the exchange produced reaches the stream exactly
-//! once (live or reconciled), and a consumer that stops and starts again
-//! after its last sequence reads the rest, each once.
+//! once (live or reconciled), as it does when a standby takes over from a
+//! dead leader and when NATS restarts; and a consumer that stops and
+//! starts again after its last sequence reads the rest, each once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,12 +14,12 @@ use async_nats::jetstream;
 use tickwire_alpaca::{TradeUpdate, order_state_key};
 use tickwire_core::Credentials;
 use tickwire_mock::{
-    Account, ExchangeConfig, LoopbackConfig, LoopbackServer, OrderChange, TradingConfig,
+    Account, Endpoint, ExchangeConfig, LoopbackConfig, LoopbackServer, OrderChange, TradingConfig,
 };
 use tickwire_nats_server::NatsServer;
 use tickwire_relay::{
-    DEFAULT_TRADE_STREAM, RelayedTradeUpdate, TradeRelay, TradeRelayConfig, TradeUpdates,
-    TradeUpdatesStart,
+    DEFAULT_LEADER_BUCKET, DEFAULT_TRADE_STREAM, RelayEvent, RelayRole, RelayedTradeUpdate,
+    TradeRelay, TradeRelayConfig, TradeUpdates, TradeUpdatesStart,
 };
 use tickwire_ws::{StreamEvent, TradingEndpoint};
 
@@ -54,6 +55,10 @@ async fn exchange() -> LoopbackServer {
     server
 }
 
+/// The leadership key's TTL in these tests: a dead leader's key expires
+/// soon.
+const LEADER_TTL: Duration = Duration::from_secs(2);
+
 fn relay_config(nats: &NatsServer, server: &LoopbackServer) -> TradeRelayConfig {
     TradeRelayConfig::new(
         nats.url(),
@@ -62,6 +67,7 @@ fn relay_config(nats: &NatsServer, server: &LoopbackServer) -> TradeRelayConfig 
         ACCOUNT,
     )
     .expect("a valid account name")
+    .with_leadership(DEFAULT_LEADER_BUCKET, LEADER_TTL)
 }
 
 /// The exchange's order changes since the last call, in order.
@@ -162,14 +168,43 @@ async fn every_order_state_reaches_the_stream_once_across_a_relay_crash() {
     let second = TradeRelay::start(relay_config(&nats, &server))
         .await
         .expect("the second relay starts");
+    let all = every_state_once(&nats, &server, journal, first_end, second).await;
+
+    // A consumer that handled up to the middle starts again after it.
+    let middle = all[all.len() / 2].0;
+    let mut rest = TradeUpdates::subscribe(&nats.url(), ACCOUNT, TradeUpdatesStart::After(middle))
+        .await
+        .expect("subscribe after a sequence");
+    let expected: Vec<u64> = all.iter().map(|p| p.0).filter(|s| *s > middle).collect();
+    let mut read = Vec::new();
+    while read.len() < expected.len() {
+        let Ok(Some(relayed)) = tokio::time::timeout(PATIENCE, rest.next()).await else {
+            panic!("after {middle}: read {read:?}, expected {expected:?}");
+        };
+        read.push(key_of(&relayed).0);
+    }
+    assert_eq!(read, expected);
+}
+
+/// Waits until every order state `journal` and the exchange hold from now
+/// on reached the stream (or was superseded after `first_end`, the last
+/// state published before the takeover), stops `second`, and asserts that
+/// none was published twice or forged and some came from reconciliation.
+/// Returns what the stream holds.
+async fn every_state_once(
+    nats: &NatsServer,
+    server: &LoopbackServer,
+    mut journal: Vec<TradeUpdate>,
+    first_end: usize,
+    second: TradeRelay,
+) -> Vec<(u64, StateKey, bool)> {
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    journal.extend(take_changes(&server));
+    journal.extend(take_changes(server));
     let owed: Vec<StateKey> = journal.iter().map(order_state_key).collect();
     // Everything produced up to now is owed (in flight included): wait for it.
     let waited = tokio::time::timeout(PATIENCE, async {
         loop {
-            let keys: BTreeSet<StateKey> =
-                published(&nats).await.into_iter().map(|p| p.1).collect();
+            let keys: BTreeSet<StateKey> = published(nats).await.into_iter().map(|p| p.1).collect();
             let missing: Vec<&StateKey> = owed
                 .iter()
                 .enumerate()
@@ -189,8 +224,8 @@ async fn every_order_state_reaches_the_stream_once_across_a_relay_crash() {
         .shutdown()
         .await
         .expect("the second relay stops cleanly");
-    journal.extend(take_changes(&server));
-    let all = published(&nats).await;
+    journal.extend(take_changes(server));
+    let all = published(nats).await;
     let produced: BTreeSet<StateKey> = journal.iter().map(order_state_key).collect();
     let mut counts: BTreeMap<&StateKey, usize> = BTreeMap::new();
     for (_, key, _) in &all {
@@ -221,21 +256,124 @@ async fn every_order_state_reaches_the_stream_once_across_a_relay_crash() {
         reconciled,
         "every order state once"
     );
+    all
+}
 
-    // A consumer that handled up to the middle starts again after it.
-    let middle = all[all.len() / 2].0;
-    let mut rest = TradeUpdates::subscribe(&nats.url(), ACCOUNT, TradeUpdatesStart::After(middle))
+/// Waits until `relay` stands as `wanted` says, or fails naming `what`.
+async fn until_role(relay: &TradeRelay, what: &str, wanted: impl Fn(&RelayRole) -> bool) {
+    let mut role = relay.role();
+    let waited = tokio::time::timeout(PATIENCE, role.wait_for(|role| wanted(role)))
         .await
-        .expect("subscribe after a sequence");
-    let expected: Vec<u64> = all.iter().map(|p| p.0).filter(|s| *s > middle).collect();
-    let mut read = Vec::new();
-    while read.len() < expected.len() {
-        let Ok(Some(relayed)) = tokio::time::timeout(PATIENCE, rest.next()).await else {
-            panic!("after {middle}: read {read:?}, expected {expected:?}");
-        };
-        read.push(key_of(&relayed).0);
+        .is_ok_and(|changed| changed.is_ok());
+    assert!(waited, "timed out waiting for {what}: {:?}", *role.borrow());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_trade_relay_takes_over_from_a_dead_leader_and_every_state_arrives_once() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+
+    let first = TradeRelay::start(relay_config(&nats, &server).with_relay_id("trades-a"))
+        .await
+        .expect("the first relay starts");
+    until_role(&first, "the first relay to lead", |role| {
+        *role == RelayRole::Leading
+    })
+    .await;
+    let second = TradeRelay::start(relay_config(&nats, &server).with_relay_id("trades-b"))
+        .await
+        .expect("the standby starts");
+    until_role(
+        &second,
+        "the second relay to stand by",
+        |role| matches!(role, RelayRole::StandingBy { leader: Some(l) } if l == "trades-a"),
+    )
+    .await;
+    until_published(&nats, 20, "the leader's first 20 updates").await;
+
+    // The leader dies without releasing its key; orders keep stepping
+    // until the standby leads.
+    let mut journal = take_changes(&server);
+    drop(first);
+    let killed_at = std::time::Instant::now();
+    let by_first: BTreeSet<StateKey> = published(&nats).await.into_iter().map(|p| p.1).collect();
+    let first_end = journal
+        .iter()
+        .rposition(|update| by_first.contains(&order_state_key(update)))
+        .expect("the leader published states the journal holds");
+    until_role(&second, "the standby to lead", |role| {
+        *role == RelayRole::Leading
+    })
+    .await;
+    let takeover = killed_at.elapsed();
+    assert!(
+        takeover <= LEADER_TTL + Duration::from_secs(5),
+        "the standby led {takeover:?} after the leader died"
+    );
+    journal.extend(take_changes(&server));
+    assert!(
+        journal.len() > first_end + 10,
+        "too few order changes during the takeover to exercise it: {}",
+        journal.len() - first_end - 1
+    );
+    let all = every_state_once(&nats, &server, journal, first_end, second).await;
+    let stats = server.exchange().with(|ex, _| ex.stats().clone());
+    assert_eq!(
+        stats.open_peak.get(&Endpoint::Trading),
+        Some(&1),
+        "never two trading streams of the account at once: {stats:?}"
+    );
+    assert_eq!(stats.errors_sent.get(&406), None, "no 406: {stats:?}");
+    tracing::info!(
+        takeover_s = takeover.as_secs_f64(),
+        published = all.len(),
+        "the standby took the trade updates over"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_state_reaches_the_stream_once_across_a_nats_restart() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = TradeRelay::start(relay_config(&nats, &server))
+        .await
+        .expect("the relay starts");
+    until_published(&nats, 20, "the first 20 updates").await;
+    let journal = take_changes(&server);
+    let before: BTreeSet<StateKey> = published(&nats).await.into_iter().map(|p| p.1).collect();
+    let first_end = journal
+        .iter()
+        .rposition(|update| before.contains(&order_state_key(update)))
+        .expect("the relay published states the journal holds");
+    let mut events = relay.events();
+
+    // NATS crashes for longer than the leadership key lives, and comes
+    // back with its store; orders step meanwhile.
+    let nats = tokio::task::spawn_blocking(move || {
+        let mut nats = nats;
+        nats.restart(LEADER_TTL + Duration::from_secs(1))
+            .map(|()| nats)
+    })
+    .await
+    .expect("the restart's thread panicked")
+    .unwrap_or_else(|error| panic!("nats-server did not restart: {error}"));
+    let all = every_state_once(&nats, &server, journal, first_end, relay).await;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
     }
-    assert_eq!(read, expected);
+    let lost = seen.iter().position(|e| *e == RelayEvent::LeadershipLost);
+    let led = seen.iter().rposition(|e| *e == RelayEvent::Leading);
+    assert!(
+        matches!((lost, led), (Some(lost), Some(led)) if lost < led),
+        "the relay gave the lead up while NATS was down and took it again: {seen:?}"
+    );
+    tracing::info!(
+        published = all.len(),
+        "every order state once across a NATS restart"
+    );
 }
 
 /// Whether the state at `index` of `journal` may be missing: produced after

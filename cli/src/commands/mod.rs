@@ -8,6 +8,7 @@ pub(crate) mod record;
 pub(crate) mod relay;
 pub(crate) mod serve;
 pub(crate) mod serve_admin;
+mod serve_inspect;
 pub(crate) mod sim;
 pub(crate) mod trades;
 pub(crate) mod trades_relay;

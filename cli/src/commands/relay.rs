@@ -1,7 +1,6 @@
 //! `tickwire relay`: one upstream connection per feed, published on NATS to
 //! the consumers that hold leases.
 
-use tickwire_core::Credentials;
 use tickwire_proxy::Upstream;
 use tickwire_relay::{Relay, RelayConfig, RelayRole, TradeRelay, TradeRelayConfig};
 use tickwire_ws::TradingEndpoint;
@@ -61,7 +60,7 @@ pub(crate) async fn run(
         .with_bucket(args.bucket.clone())
         .with_leadership(args.leader_bucket.clone(), args.leader_ttl);
     let trading = trading_endpoint(&args, embedded.as_ref());
-    let trade_config = trade_updates_config(&args, trading, &config.credentials)?;
+    let trade_config = trade_updates_config(&args, trading, &config)?;
     let started = match Relay::start(config).await {
         Ok(relay) => match trade_config {
             Some(trade_config) => TradeRelay::start(trade_config)
@@ -81,7 +80,13 @@ pub(crate) async fn run(
         }
     };
     notice(&banner(&args, feed.name(), &described));
-    let roles = report_roles(relay.role());
+    let roles = report_roles(relay.role(), RoleLines::FEED);
+    let trade_roles = async {
+        match &trades {
+            Some(trades) => report_roles(trades.role(), RoleLines::TRADE_UPDATES).await,
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
         interrupted = tokio::signal::ctrl_c() => {
             interrupted.map_err(|e| CliError::runtime(format!("cannot wait for Ctrl-C: {e}")))
@@ -91,6 +96,7 @@ pub(crate) async fn run(
             Err(error) => Err(CliError::runtime(format!("the relay stopped: {error}"))),
         },
         never = roles => match never {},
+        never = trade_roles => match never {},
     };
     let shutdown = relay.shutdown().await;
     if let Some(trades) = trades
@@ -105,17 +111,35 @@ pub(crate) async fn run(
     shutdown.map_err(|e| CliError::runtime(format!("the relay stopped: {e}")))
 }
 
+/// What [`report_roles`] says of one leadership.
+struct RoleLines {
+    leading: &'static str,
+    standing_by: &'static str,
+}
+
+impl RoleLines {
+    const FEED: Self = Self {
+        leading: "leading: this relay holds the upstream connection",
+        standing_by: "standing by",
+    };
+    const TRADE_UPDATES: Self = Self {
+        leading: "leading the trade updates: this relay holds the account's trading stream",
+        standing_by: "standing by for the trade updates",
+    };
+}
+
 /// Says on stderr each time the relay starts or stops leading; runs until
 /// cancelled.
-async fn report_roles(mut role: watch::Receiver<RelayRole>) -> std::convert::Infallible {
+async fn report_roles(
+    mut role: watch::Receiver<RelayRole>,
+    lines: RoleLines,
+) -> std::convert::Infallible {
     loop {
         let line = match &*role.borrow_and_update() {
-            RelayRole::Leading => {
-                Some("leading: this relay holds the upstream connection".to_owned())
-            }
+            RelayRole::Leading => Some(lines.leading.to_owned()),
             RelayRole::StandingBy {
                 leader: Some(leader),
-            } => Some(format!("standing by: relay {leader} leads")),
+            } => Some(format!("{}: relay {leader} leads", lines.standing_by)),
             _ => None,
         };
         if let Some(line) = line {
@@ -141,9 +165,11 @@ fn banner(args: &RelayArgs, feed: &str, upstream: &str) -> String {
         leader_bucket = args.leader_bucket,
     ) + &args.trade_updates.as_ref().map_or_else(String::new, |account| {
         format!(
-            "\n  trade updates of the account into JetStream stream {stream:?}, subject {subject}",
+            "\n  trade updates of the account into JetStream stream {stream:?}, subject {subject}\n\
+             \x20 (one relay of the account leads: key trade_updates.{account} of bucket {leader_bucket:?})",
             stream = tickwire_relay::DEFAULT_TRADE_STREAM,
             subject = tickwire_relay::subject::trade_updates_subject(account),
+            leader_bucket = args.leader_bucket,
         )
     })
 }
@@ -160,14 +186,15 @@ fn trading_endpoint(args: &RelayArgs, embedded: Option<&Embedded>) -> TradingEnd
     }
 }
 
-/// The trade-update relay's settings, with `--trade-updates NAME`.
+/// The trade-update relay's settings, with `--trade-updates NAME`: the
+/// market-data relay's credentials, leadership bucket and id.
 ///
 /// # Errors
 /// [`CliError::Usage`] for a name NATS cannot carry in a subject.
 fn trade_updates_config(
     args: &RelayArgs,
     endpoint: TradingEndpoint,
-    credentials: &Credentials,
+    relay: &RelayConfig,
 ) -> Result<Option<TradeRelayConfig>, CliError> {
     let Some(account) = &args.trade_updates else {
         return Ok(None);
@@ -175,9 +202,15 @@ fn trade_updates_config(
     TradeRelayConfig::new(
         args.nats.clone(),
         endpoint,
-        credentials.clone(),
+        relay.credentials.clone(),
         account.clone(),
     )
-    .map(Some)
+    .map(|config| {
+        Some(
+            config
+                .with_leadership(relay.leader_bucket.clone(), relay.leader_ttl)
+                .with_relay_id(relay.relay_id.clone()),
+        )
+    })
     .map_err(|e| CliError::usage(format!("--trade-updates: {e}")))
 }

@@ -58,7 +58,7 @@ fn banner(embedded: &Embedded, seed: u64, admin: Option<SocketAddr>) -> String {
     let (key, secret) = (credentials.key_id(), credentials.secret());
     let url = |path: &str| embedded.url(path);
     let admin = admin.map_or(String::new(), |addr| {
-        format!("\x20 admin    http://{addr}  (GET /metrics, POST /faults/NAME[?endpoint=PATH])\n")
+        format!("\x20 admin    http://{addr}  (GET /metrics, /subscriptions, /journal/orders; POST /faults/NAME[?endpoint=PATH])\n")
     });
     format!(
         "tickwire serve: simulated exchange on {addr} (seed {seed})\n\

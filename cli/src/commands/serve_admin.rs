@@ -5,6 +5,11 @@
 //!   peak, sessions opened, coded errors sent (406: connection limit) and
 //!   restarts. A proxy or relay that keeps one upstream per feed shows a
 //!   peak of 1.
+//! - `GET /subscriptions`: JSON lines, one per open session, its endpoint
+//!   and its symbols per channel.
+//! - `GET /journal/orders`: JSON lines, every order state change made since
+//!   the admin endpoint started (`key_id`, `order_id`, `status`,
+//!   `filled_qty`), for checking what reached a client.
 //! - `POST /faults/NAME[?endpoint=PATH]`: applies a fault to every open
 //!   session (of one endpoint, e.g. `/v2/iex`): `reset` (TCP reset, no close
 //!   frame; the slot stays busy for `--reap-after`), `close` (close frame
@@ -19,6 +24,7 @@ use std::net::SocketAddr;
 use tickwire_mock::{Endpoint, Exchange, Fault, SharedExchange};
 
 use crate::commands::metrics_endpoint::PROMETHEUS_TEXT;
+use crate::commands::serve_inspect::{self, OrderJournal};
 use crate::error::CliError;
 use crate::http::{self, Reply, RequestLine};
 
@@ -41,15 +47,20 @@ pub(crate) async fn start(
              and has no authentication; use 127.0.0.1:PORT"
         )));
     }
+    let journal = OrderJournal::start(&exchange);
     http::start(addr, "the admin endpoint", move |request| {
-        handle(request, &exchange)
+        handle(request, &exchange, &journal)
     })
     .await
 }
 
 /// Routes one request.
-fn handle(request: &RequestLine, exchange: &SharedExchange) -> Reply {
+fn handle(request: &RequestLine, exchange: &SharedExchange, journal: &OrderJournal) -> Reply {
     match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/subscriptions") => {
+            json_lines(exchange.with(|ex, _| serve_inspect::subscriptions(ex)))
+        }
+        ("GET", "/journal/orders") => json_lines(journal.render(exchange)),
         ("GET", "/metrics") => Reply {
             status: "200 OK",
             content_type: PROMETHEUS_TEXT,
@@ -71,8 +82,19 @@ fn handle(request: &RequestLine, exchange: &SharedExchange) -> Reply {
         }
         _ => Reply::text(
             "404 Not Found",
-            "served here: GET /metrics, POST /faults/NAME[?endpoint=PATH]\n".into(),
+            "served here: GET /metrics, GET /subscriptions, GET /journal/orders, \
+             POST /faults/NAME[?endpoint=PATH]\n"
+                .into(),
         ),
+    }
+}
+
+/// `200 OK` with JSON lines.
+fn json_lines(body: String) -> Reply {
+    Reply {
+        status: "200 OK",
+        content_type: "application/jsonl",
+        body,
     }
 }
 
@@ -188,6 +210,11 @@ mod tests {
         RequestLine::parse(format!("{line} HTTP/1.1\r\n\r\n").as_bytes()).expect("a request line")
     }
 
+    /// The answer to `line`, with a journal started now.
+    fn answer(line: &str, exchange: &SharedExchange) -> Reply {
+        handle(&request(line), exchange, &OrderJournal::default())
+    }
+
     #[tokio::test]
     async fn metrics_count_sessions_peaks_and_406() {
         let exchange = exchange();
@@ -198,7 +225,7 @@ mod tests {
                 ex.handle_frame(now, id, auth.clone());
             }
         });
-        let reply = handle(&request("GET /metrics"), &exchange);
+        let reply = answer("GET /metrics", &exchange);
         assert_eq!(reply.status, "200 OK");
         for line in [
             "tickwire_exchange_sessions{endpoint=\"/v2/iex\"} 1",
@@ -222,7 +249,7 @@ mod tests {
             ex.open(now, "/v2/iex", &[]).expect("open");
             ex.open(now, "/stream", &[]).expect("open");
         });
-        let reply = handle(&request("POST /faults/reset?endpoint=/v2/iex"), &exchange);
+        let reply = answer("POST /faults/reset?endpoint=/v2/iex", &exchange);
         assert_eq!(reply, Reply::ok("reset: applied to 1 sessions\n".into()));
         let open = exchange.with(|ex, _| {
             (
@@ -232,9 +259,9 @@ mod tests {
         });
         assert_eq!(open, (0, 1));
 
-        let reply = handle(&request("POST /faults/close"), &exchange);
+        let reply = answer("POST /faults/close", &exchange);
         assert_eq!(reply.body, "close: applied to 1 sessions\n");
-        let reply = handle(&request("POST /faults/restart"), &exchange);
+        let reply = answer("POST /faults/restart", &exchange);
         assert_eq!(reply.status, "200 OK");
         assert_eq!(exchange.with(|ex, _| ex.restarts()), 1);
     }
@@ -242,14 +269,67 @@ mod tests {
     #[tokio::test]
     async fn unknown_faults_endpoints_and_routes_are_named_in_the_answer() {
         let exchange = exchange();
-        let reply = handle(&request("POST /faults/explode"), &exchange);
+        let reply = answer("POST /faults/explode", &exchange);
         assert_eq!(reply.status, "404 Not Found");
         assert!(reply.body.contains("\"explode\"") && reply.body.contains("reset, close"));
-        let reply = handle(&request("POST /faults/reset?endpoint=/v9/nope"), &exchange);
+        let reply = answer("POST /faults/reset?endpoint=/v9/nope", &exchange);
         assert_eq!(reply.status, "400 Bad Request");
         assert!(reply.body.contains("/v9/nope"), "{}", reply.body);
-        let reply = handle(&request("GET /faults/reset"), &exchange);
+        let reply = answer("GET /faults/reset", &exchange);
         assert_eq!(reply.status, "404 Not Found");
+    }
+
+    #[tokio::test]
+    async fn subscriptions_and_order_changes_are_shown_as_json_lines() {
+        let exchange = exchange();
+        let journal = OrderJournal::start(&exchange);
+        exchange.with(|ex, now| {
+            let id = ex.open(now, "/v2/iex", &[]).expect("open");
+            ex.handle_frame(
+                now,
+                id,
+                Frame::text(r#"{"action":"auth","key":"K","secret":"S"}"#),
+            );
+            ex.handle_frame(
+                now,
+                id,
+                Frame::text(r#"{"action":"subscribe","quotes":["AAPL","MSFT"],"trades":["SPY"]}"#),
+            );
+            ex.open_trading_listener(now, "K", "S").expect("listens");
+            ex.handle_timeout(now + std::time::Duration::from_secs(30));
+        });
+        let reply = handle(&request("GET /subscriptions"), &exchange, &journal);
+        assert_eq!(reply.content_type, "application/jsonl");
+        let sessions: Vec<serde_json::Value> = reply
+            .body
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        let iex = sessions
+            .iter()
+            .find(|s| s["endpoint"] == "/v2/iex")
+            .unwrap_or_else(|| panic!("no iex session in {sessions:?}"));
+        assert_eq!(iex["quotes"], serde_json::json!(["AAPL", "MSFT"]));
+        assert_eq!(iex["trades"], serde_json::json!(["SPY"]));
+
+        let first = handle(&request("GET /journal/orders"), &exchange, &journal).body;
+        let changes: Vec<serde_json::Value> = first
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert!(!changes.is_empty(), "no order changed in 30 s");
+        assert!(
+            changes.iter().all(|c| c["key_id"] == "K"
+                && c["order_id"].is_string()
+                && c["status"].is_string()),
+            "{changes:?}"
+        );
+        // Asked again, it shows the same changes (and any made since).
+        let again = handle(&request("GET /journal/orders"), &exchange, &journal).body;
+        assert!(
+            again.starts_with(&first),
+            "the journal forgot what it showed"
+        );
     }
 
     #[tokio::test]

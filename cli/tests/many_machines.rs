@@ -1,0 +1,235 @@
+//! The relay's promise, process by process: a real nats-server, two
+//! `tickwire relay --trade-updates` in front of `tickwire serve`, and a
+//! `tickwire trades --relay` reader. The leader is killed with SIGKILL while
+//! orders keep changing; the standby takes over, the exchange never sees
+//! two connections of the account on one endpoint, and every order state
+//! change the exchange made reaches the reader once (a state entered and
+//! left while no relay held the account aside: the REST order list keeps
+//! each order's latest state, and that one arrives).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use support::{Server, line_reader, spawn_tickwire};
+use tickwire_alpaca::{TradeUpdate, order_state_key};
+use tickwire_nats_server::NatsServer;
+
+/// The most any wait in this test lasts.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// An order state: (order id, status, filled quantity).
+type StateKey = (String, String, String);
+
+/// Kills the process when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn nats_server() -> NatsServer {
+    tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
+        .await
+        .expect("the thread starting nats-server panicked")
+        .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"))
+}
+
+/// `tickwire relay` of `server`'s account and iex feed, with the trade
+/// updates of account `sim` and a 2 s leadership key; its stderr read
+/// line by line.
+fn relay(nats: &str, server: &Server) -> (Killed, Receiver<String>) {
+    let args = [
+        "relay",
+        "--nats",
+        nats,
+        "--upstream",
+        server.base_url(),
+        "--key",
+        "tickwire",
+        "--secret",
+        "tickwire",
+        "--trade-updates",
+        "sim",
+        "--leader-ttl",
+        "2",
+    ];
+    let mut relay = Killed(spawn_tickwire(&args, Stdio::null(), Stdio::piped()));
+    let stderr = relay.0.stderr.take().expect("piped stderr");
+    (relay, line_reader(stderr, Some))
+}
+
+/// Waits for a line containing `wanted`.
+fn line_with(lines: &Receiver<String>, wanted: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(wanted) => return line,
+            Ok(line) => seen.push(line),
+            Err(RecvTimeoutError::Timeout) => panic!("no {wanted:?} within {PATIENCE:?}: {seen:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the process exited: {seen:?}"),
+        }
+    }
+}
+
+/// The order states the reader printed so far, appended to `read`.
+fn read_states(lines: &Receiver<String>, read: &mut Vec<StateKey>) {
+    for line in lines.try_iter() {
+        let update: TradeUpdate = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a trade update ({e}): {line}"));
+        read.push(order_state_key(&update));
+    }
+}
+
+/// Every order state change the exchange made, in order.
+fn journal(server: &Server) -> Vec<StateKey> {
+    server
+        .admin("GET", "/journal/orders")
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            assert!(
+                value.get("dropped").is_none(),
+                "the journal dropped changes"
+            );
+            let field = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+            (field("order_id"), field("status"), field("filled_qty"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)] // the figures a reader of the test output wants
+async fn a_killed_leader_relay_loses_no_order_state_and_never_doubles_a_connection() {
+    let nats = nats_server().await;
+    let url = nats.url();
+    // The exchange frees a vanished connection's slot after 1 s (Alpaca
+    // takes about 90 s to notice one: a standby then waits that long); the
+    // leadership key outlives it.
+    let server = Server::start(&["--admin", "127.0.0.1:0", "--reap-after", "1"]);
+
+    let (mut first, first_lines) = relay(&url, &server);
+    line_with(&first_lines, "leading the trade updates");
+    let (mut second, second_lines) = relay(&url, &server);
+    line_with(&second_lines, "standing by for the trade updates");
+
+    // The reader reads the stream from its start, live, throughout.
+    let mut reader = Killed(spawn_tickwire(
+        &[
+            "trades",
+            "--relay",
+            &url,
+            "--account",
+            "sim",
+            "--json",
+            "--after",
+            "0",
+        ],
+        Stdio::piped(),
+        Stdio::null(),
+    ));
+    let reader_lines = line_reader(reader.0.stdout.take().expect("piped stdout"), Some);
+    let mut read = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    while read.len() < 8 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} updates: {read:?}",
+            read.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        read_states(&reader_lines, &mut read);
+    }
+
+    // SIGKILL: no release, no close of its streams but the kernel's.
+    first.0.kill().expect("kill the leader");
+    let killed_at = Instant::now();
+    read_states(&reader_lines, &mut read);
+    let before_kill: BTreeSet<StateKey> = read.iter().cloned().collect();
+    line_with(&second_lines, "leading the trade updates");
+    let takeover = killed_at.elapsed();
+    assert!(
+        takeover <= Duration::from_secs(2 + 5),
+        "the standby led {takeover:?} after the kill"
+    );
+    // Orders go on changing under the new leader for a while.
+    std::thread::sleep(Duration::from_secs(3));
+
+    // Everything the exchange made up to now reaches the reader, but
+    // states entered and left while no relay held the account.
+    let made = journal(&server);
+    let first_end = made
+        .iter()
+        .rposition(|state| before_kill.contains(state))
+        .expect("the reader read states the journal holds");
+    let missing = |read: &[StateKey]| -> Vec<StateKey> {
+        let got: BTreeSet<&StateKey> = read.iter().collect();
+        made.iter()
+            .enumerate()
+            .filter(|(i, state)| {
+                let superseded = *i > first_end
+                    && made[i + 1..]
+                        .iter()
+                        .any(|later| later.0 == state.0 && got.contains(later));
+                !got.contains(state) && !superseded
+            })
+            .map(|(_, state)| state.clone())
+            .collect()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while !missing(&read).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        read_states(&reader_lines, &mut read);
+    }
+    assert!(
+        missing(&read).is_empty(),
+        "order states made but never read: {:?}",
+        missing(&read)
+    );
+    let mut counts: BTreeMap<&StateKey, usize> = BTreeMap::new();
+    for state in &read {
+        *counts.entry(state).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "read more than once: {twice:?}");
+    let all_made: BTreeSet<StateKey> = journal(&server).into_iter().collect();
+    let forged: Vec<_> = counts.keys().filter(|k| !all_made.contains(**k)).collect();
+    assert!(forged.is_empty(), "read but never made: {forged:?}");
+    assert!(
+        made.len() > first_end + 3,
+        "too few order changes after the kill to exercise the takeover: {}",
+        made.len() - first_end - 1
+    );
+
+    let metrics = server.metrics();
+    assert_eq!(
+        metrics.get("tickwire_exchange_sessions_peak{endpoint=\"/stream\"}"),
+        Some(&1.0),
+        "never two trading connections of the account at once: {metrics:?}"
+    );
+    assert_eq!(
+        metrics.get("tickwire_exchange_errors_sent_total{code=\"406\"}"),
+        None,
+        "no 406: {metrics:?}"
+    );
+    assert!(
+        second.0.try_wait().expect("wait").is_none(),
+        "the new leader still runs"
+    );
+    eprintln!(
+        "standby led {:.2} s after the SIGKILL; {} order states made, {} read, {} made after the kill",
+        takeover.as_secs_f64(),
+        made.len(),
+        read.len(),
+        made.len() - first_end - 1
+    );
+}

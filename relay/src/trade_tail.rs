@@ -1,0 +1,56 @@
+//! The tail of an account's subject in the trade-update stream: where a
+//! relay that starts leading picks up from.
+
+use async_nats::jetstream::{self, stream};
+use tickwire_alpaca::TradeUpdate;
+use tickwire_core::Timestamp;
+
+/// Messages of the stream's tail whose ids are seeded at start.
+const TAIL_SEEDED_MAX: u64 = 256;
+
+/// What the stream's tail says.
+pub(crate) struct Tail {
+    /// The time of the last update published on the subject.
+    pub(crate) last_update_at: Option<Timestamp>,
+    /// The message ids of the last messages on the subject.
+    pub(crate) ids: Vec<String>,
+}
+
+/// Reads the last [`TAIL_SEEDED_MAX`] stream messages' ids on `subject`,
+/// and the time of its last update.
+pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<Tail, String> {
+    use jetstream::stream::LastRawMessageErrorKind as Kind;
+    let last = match stream.get_last_raw_message_by_subject(subject).await {
+        Ok(message) => message,
+        Err(e) if e.kind() == Kind::NoMessageFound => {
+            return Ok(Tail {
+                last_update_at: None,
+                ids: Vec::new(),
+            });
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let last_update_at = match serde_json::from_slice::<TradeUpdate>(&last.payload) {
+        Ok(update) => Some(update.timestamp.unwrap_or(update.order.updated_at)),
+        Err(error) => {
+            tracing::warn!(%error, sequence = last.sequence, "the last trade update is malformed; reconciling from the stream's start");
+            None
+        }
+    };
+    let mut ids = Vec::new();
+    let mut sequence = last.sequence.saturating_sub(TAIL_SEEDED_MAX - 1).max(1);
+    while sequence <= last.sequence {
+        let message = stream
+            .get_first_raw_message_by_subject(subject, sequence)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(id) = message.headers.get(async_nats::header::NATS_MESSAGE_ID) {
+            ids.push(id.to_string());
+        }
+        sequence = message.sequence + 1;
+    }
+    Ok(Tail {
+        last_update_at,
+        ids,
+    })
+}
