@@ -3,7 +3,9 @@
 //! relay upstream's verdict (a refusal as a direct stream gets it), data
 //! comes for exactly the symbols asked, leases outlive their TTL while
 //! held; a relay takeover is a gap then a resume, without a call of the
-//! consumer's; a malformed payload is an error event and the stream runs on.
+//! consumer's, and so is losing NATS for a while; pings are answered; a
+//! malformed payload is an error event and the stream runs on; without a
+//! leading relay, subscribe fails saying so.
 
 mod support;
 
@@ -388,9 +390,9 @@ async fn without_a_leading_relay_subscribe_fails_saying_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn losing_nats_is_a_gap() {
+async fn losing_nats_is_a_gap_and_its_return_a_resume() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let nats = nats_server().await;
+    let mut nats = nats_server().await;
     let server = exchange().await;
     let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
         .await
@@ -403,20 +405,36 @@ async fn losing_nats_is_a_gap() {
         .expect("subscribe");
     quotes(&mut stream, &["AAPL"], 2).await;
 
-    drop(nats);
-    let gap = tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let StreamEvent::Machine(Event::Gap { .. }) =
-                stream.next().await.expect("the stream ended")
-            {
-                return;
+    // NATS is down for 2 s, then back on the same port with its store.
+    let restart = tokio::task::spawn_blocking(move || {
+        nats.restart(Duration::from_secs(2))
+            .expect("nats-server restarts");
+        nats
+    });
+    let mut gap = false;
+    let mut resumed = false;
+    let mut after = 0;
+    let read = tokio::time::timeout(PATIENCE * 2, async {
+        while after < 3 {
+            match stream.next().await.expect("the stream ended") {
+                StreamEvent::Machine(Event::Gap { .. }) => gap = true,
+                StreamEvent::Machine(Event::Resumed { .. }) => {
+                    assert!(gap, "a resume comes after a gap");
+                    resumed = true;
+                }
+                StreamEvent::Machine(Event::Data(MarketData::Quote(_))) if resumed => after += 1,
+                _ => {}
             }
         }
     })
     .await;
-    assert!(gap.is_ok(), "no gap after NATS went away");
-    assert!(!stream.state().is_live(), "{:?}", stream.state());
+    let _nats = restart.await.expect("the restarting thread");
+    assert!(
+        read.is_ok(),
+        "timed out: gap {gap}, resumed {resumed}, quotes after {after}"
+    );
     stream.shutdown().await.expect("shutdown");
+    relay.shutdown().await.expect("the relay stops cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
