@@ -40,8 +40,13 @@ impl RelayStreams for MarketDataBuilder {
 }
 
 /// Builds a [`MarketDataStream`] over a relay: the stream's own settings
-/// (timeouts, backoff, queue…) apply; credentials are not needed (the
-/// relay holds the account's) and MessagePack is used.
+/// (timeouts, backoff, queue…), given before [`relay`](RelayStreams::relay),
+/// apply; MessagePack is used; credentials are not needed (the relay holds
+/// the account's) and any given are replaced, so leave
+/// [`backfill`](tickwire_ws::StreamBuilder::backfill) off (it would ask
+/// the REST API without them). Until a relay leads the feed, connection
+/// attempts fail and count towards
+/// [`connect_attempts_max`](tickwire_ws::StreamBuilder::connect_attempts_max).
 #[derive(Debug)]
 #[must_use]
 pub struct RelayStreamBuilder {
