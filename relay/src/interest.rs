@@ -72,6 +72,59 @@ impl InterestChange {
     }
 }
 
+/// Applies `changes` to `hub` in order, each run of subscribes (or
+/// unsubscribes) of one client and channel as one request: a burst of a
+/// consumer's leases becomes one upstream subscribe, not one per lease.
+pub(crate) fn apply_all(
+    changes: impl IntoIterator<Item = InterestChange>,
+    hub: &mut FanoutHub<Channel>,
+) {
+    /// A run being gathered: (subscribe?, client, channel, symbols).
+    type Run = (bool, ClientId, Channel, Vec<Symbol>);
+    fn flush(run: Option<Run>, hub: &mut FanoutHub<Channel>) {
+        // Every change names a client joined by an earlier change.
+        let _ = match run {
+            Some((true, client, channel, symbols)) => {
+                hub.handle_subscribe(client, channel, symbols)
+            }
+            Some((false, client, channel, symbols)) => {
+                hub.handle_unsubscribe(client, channel, &symbols)
+            }
+            None => Ok(()),
+        };
+    }
+    let mut run: Option<Run> = None;
+    for change in changes {
+        let (subscribe, client, channel, symbol) = match change {
+            InterestChange::Subscribe {
+                client,
+                channel,
+                symbol,
+            } => (true, client, channel, symbol),
+            InterestChange::Unsubscribe {
+                client,
+                channel,
+                symbol,
+            } => (false, client, channel, symbol),
+            other => {
+                flush(run.take(), hub);
+                other.apply(hub);
+                continue;
+            }
+        };
+        match &mut run {
+            Some((s, c, ch, symbols)) if *s == subscribe && *c == client && *ch == channel => {
+                symbols.push(symbol);
+            }
+            _ => {
+                flush(run.take(), hub);
+                run = Some((subscribe, client, channel, vec![symbol]));
+            }
+        }
+    }
+    flush(run, hub);
+}
+
 /// One live lease.
 #[derive(Debug)]
 struct Lease {

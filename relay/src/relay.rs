@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, kv};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::Symbol;
 use tickwire_core::machine::{Event, State};
@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::answers::Answers;
 use crate::config::expiring_bucket;
+use crate::interest::apply_all;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
 use crate::{
     ASK, Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
@@ -237,16 +238,27 @@ impl RelayTask {
                 Wake::Stop => break Ok(()),
                 Wake::Lease(Some(Ok(entry))) => {
                     self.handle_entry(&entry);
-                    Ok(())
+                    // The entries already there too: a burst of leases
+                    // becomes one upstream request.
+                    let mut step = Ok(());
+                    for _ in 1..BATCH_EVENTS_MAX {
+                        match leases.next().now_or_never() {
+                            Some(Some(Ok(entry))) => self.handle_entry(&entry),
+                            Some(Some(Err(error))) => tracing::warn!(%error, "lease watcher error"),
+                            Some(None) => {
+                                step = Err(self.watcher_ended());
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    step
                 }
                 Wake::Lease(Some(Err(error))) => {
                     tracing::warn!(%error, "lease watcher error");
                     Ok(())
                 }
-                Wake::Lease(None) => Err(RelayError::Bucket {
-                    bucket: self.bucket.clone(),
-                    message: "the lease watcher ended".to_owned(),
-                }),
+                Wake::Lease(None) => Err(self.watcher_ended()),
                 Wake::Upstream(UpstreamNews::Outcome(token, outcome)) => {
                     if let Some(hub) = &mut self.hub {
                         hub.handle_upstream_outcome(token, &outcome);
@@ -341,6 +353,14 @@ impl RelayTask {
         self.hub = None;
     }
 
+    /// Why the relay stops when the lease watcher ends.
+    fn watcher_ended(&self) -> RelayError {
+        RelayError::Bucket {
+            bucket: self.bucket.clone(),
+            message: "the lease watcher ended".to_owned(),
+        }
+    }
+
     /// Turns a lease entry into interest.
     fn handle_entry(&mut self, entry: &kv::Entry) {
         let ask = entry.operation == kv::Operation::Put && entry.value.as_ref() == ASK;
@@ -365,12 +385,13 @@ impl RelayTask {
     /// refusals.
     async fn drain(&mut self) -> Result<(), RelayError> {
         self.lead().await;
-        let mut changed = false;
+        let mut changes = Vec::new();
         while let Some(change) = self.interest.poll_change() {
-            if let Some(hub) = &mut self.hub {
-                change.apply(hub);
-            }
-            changed = true;
+            changes.push(change);
+        }
+        let changed = !changes.is_empty();
+        if let Some(hub) = &mut self.hub {
+            apply_all(changes, hub);
         }
         if changed {
             tracing::debug!(
