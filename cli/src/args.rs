@@ -65,6 +65,12 @@ pub(crate) struct WatchArgs {
     /// never backfilled: the next quote replaces a missed one.
     #[arg(long, value_name = "LIST", default_value_t = Backfill::NONE)]
     pub(crate) backfill: Backfill,
+
+    /// Take the feed from the relays on this NATS server (`tickwire relay`,
+    /// e.g. nats://127.0.0.1:4222) instead of a connection of its own: no
+    /// credentials needed, the relay holds them.
+    #[arg(long, value_name = "NATS_URL", conflicts_with = "url")]
+    pub(crate) relay: Option<String>,
 }
 
 /// `tickwire record`.

@@ -31,6 +31,13 @@ pub(crate) enum Target {
         /// The endpoint path, e.g. `/v2/iex`.
         path: &'static str,
     },
+    /// The relays of a feed on a NATS server.
+    Relay {
+        /// The NATS server's URL.
+        nats: String,
+        /// The feed's URL (which names the feed; nothing connects to it).
+        feed_url: String,
+    },
     /// A server somewhere else.
     Remote {
         /// The full endpoint URL.
@@ -299,6 +306,24 @@ pub(crate) fn watch_plan(
     let mut plan = market_plan(&args.source, &args.limits, env)?;
     plan.stream.view = View::from(&args.view);
     plan.backfill = args.backfill;
+    if let Some(nats) = &args.relay {
+        if args.backfill != Backfill::NONE {
+            return Err(CliError::usage(
+                "--backfill fetches from Alpaca's REST API with credentials; a --relay consumer has none: drop one of them",
+            ));
+        }
+        if args.source.encoding == Some(EncodingArg::Json) {
+            return Err(CliError::usage(
+                "a relay publishes MessagePack: drop --encoding json",
+            ));
+        }
+        plan.stream.target = Target::Relay {
+            nats: nats.clone(),
+            feed_url: args.source.feed.alpaca().url(),
+        };
+        plan.feed = Some(args.source.feed);
+        plan.encoding = WireEncoding::MsgPack;
+    }
     Ok(plan)
 }
 
@@ -551,6 +576,35 @@ mod tests {
         assert_eq!(plan.channels, [Channel::Quotes, Channel::Trades]);
         assert_eq!(names(&plan.symbols), ["SPY", "AAPL"]);
         assert_eq!(plan.encoding, WireEncoding::Json);
+    }
+
+    #[test]
+    fn a_relay_needs_no_credentials_and_speaks_msgpack() {
+        let plan = watch(&["--relay", "nats://127.0.0.1:4222", "--feed", "sip"], &[]).unwrap();
+        assert_eq!(
+            plan.stream.target,
+            Target::Relay {
+                nats: "nats://127.0.0.1:4222".into(),
+                feed_url: tickwire_alpaca::Feed::Sip.url(),
+            }
+        );
+        assert_eq!(plan.encoding, WireEncoding::MsgPack);
+        for bad in [&["--backfill", "trades"][..], &["--encoding", "json"]] {
+            let mut args = vec!["--relay", "nats://127.0.0.1:4222"];
+            args.extend_from_slice(bad);
+            let error = watch(&args, &[]).expect_err("refused");
+            assert!(matches!(error, CliError::Usage(_)), "{error:?}");
+        }
+        let error = Cli::try_parse_from([
+            "tickwire",
+            "watch",
+            "--relay",
+            "nats://127.0.0.1:4222",
+            "--url",
+            "wss://example.com/v2/iex",
+        ])
+        .expect_err("--relay or --url");
+        assert!(error.to_string().contains("--url"), "{error}");
     }
 
     #[test]

@@ -189,3 +189,53 @@ async fn trade_updates_go_through_jetstream_and_a_reader_resumes_after_its_last_
     );
     assert!(!first.contains(&second[1]), "read twice: {}", second[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_takes_its_quotes_from_the_relay() {
+    let nats = nats_server().await;
+    let url = nats.url();
+    let (_relay, lines) = relay(&url, &[]);
+    line_with(&lines, "leading:", PATIENCE);
+
+    let args = [
+        "watch",
+        "--relay",
+        &url,
+        "--channels",
+        "quotes",
+        "--count",
+        "3",
+        "--json",
+        "AAPL",
+    ];
+    let mut watch = Killed(spawn_tickwire(&args, Stdio::piped(), Stdio::piped()));
+    let out = line_reader(watch.0.stdout.take().expect("piped stdout"), Some);
+    let err = line_reader(watch.0.stderr.take().expect("piped stderr"), Some);
+    let waited = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = watch.0.try_wait().expect("wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .expect("the waiting thread");
+    let notices: Vec<String> = err.try_iter().collect();
+    let status = waited.unwrap_or_else(|| panic!("watch did not end: {notices:?}"));
+    assert!(status.success(), "{status}: {notices:?}");
+    assert!(
+        notices.iter().any(|n| n.contains("relays on NATS")),
+        "{notices:?}"
+    );
+    let quotes: Vec<serde_json::Value> = out
+        .try_iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .filter(|value| value.to_string().contains("AAPL"))
+        .collect();
+    assert!(quotes.len() >= 3, "{quotes:?} {notices:?}");
+}

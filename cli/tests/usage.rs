@@ -84,6 +84,16 @@ const USAGE_ERRORS: &[(&[&str], &str)] = &[
         ],
         "drop --backfill",
     ),
+    (
+        &[
+            "watch",
+            "--relay",
+            "nats://127.0.0.1:9",
+            "--backfill",
+            "trades",
+        ],
+        "--relay",
+    ),
     (&["watch", "--count", "0"], "--count"),
     (&["watch", "--duration", "soon"], "seconds"),
     (&["trades", "--paper", "--live"], "--live"),

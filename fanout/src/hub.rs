@@ -146,6 +146,14 @@ impl<C: ChannelKind> FanoutHub<C> {
             .map_or(0, Vec::len)
     }
 
+    /// Whether the pair waits for the upstream's verdict (subscribed
+    /// upstream, not yet acknowledged or refused).
+    pub fn is_awaiting(&self, channel: C, symbol: &Symbol) -> bool {
+        self.awaiting
+            .get(&channel)
+            .is_some_and(|symbols| symbols.contains_key(symbol))
+    }
+
     /// Number of pairs at least one client holds.
     pub fn pair_count(&self) -> usize {
         self.holders.values().map(HashMap::len).sum()

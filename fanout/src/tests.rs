@@ -355,7 +355,9 @@ fn a_symbol_another_client_holds_stays_upstream_and_routed() {
     };
     hub.handle_subscribe(b, Channel::Quotes, [aapl.clone()])
         .expect("member");
+    assert!(hub.is_awaiting(Channel::Quotes, &aapl));
     hub.handle_upstream_outcome(token, &SubscriptionOutcome::Acknowledged);
+    assert!(!hub.is_awaiting(Channel::Quotes, &aapl));
     hub.handle_unsubscribe(a, Channel::Quotes, [&aapl])
         .expect("member");
     assert_eq!(

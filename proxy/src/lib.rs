@@ -52,6 +52,7 @@ mod feed;
 mod inbox;
 pub mod metrics;
 mod outbox;
+pub mod request_check;
 mod route;
 mod server;
 mod session_market;

@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use tickwire_alpaca::{
-    Channel, ClientMessage, Encoding, Feed, ServerMessage, SubscriptionSet, decode_client_message,
-    encode_market_frame,
+    ClientMessage, Encoding, Feed, ServerMessage, decode_client_message, encode_market_frame,
 };
-use tickwire_core::{ChannelKind, Frame};
+use tickwire_core::Frame;
 use tickwire_fanout::ClientId;
 
 use crate::downstream::{Incoming, WsSource, market_error, read};
 use crate::feed::FeedCommand;
 use crate::metrics as names;
 use crate::outbox::{Farewell, Outbox};
+use crate::request_check::{check, requestable};
 use crate::server::Shared;
 
 /// Runs the session until the client leaves or the proxy ends it.
@@ -138,30 +138,4 @@ fn goodbye(outbox: &Outbox, encoding: Encoding, code: u16, message: &str, reason
         frame: Some(market_error(encoding, code, message)),
         reason,
     });
-}
-
-/// Checks a subscribe against what the feed offers, as Alpaca answers:
-/// 410 for a channel the feed lacks, 413 for `*` on option quotes.
-fn check(feed: Feed, set: &SubscriptionSet) -> Result<(), (u16, &'static str)> {
-    for channel in set.channels() {
-        if channel.is_requestable() && !feed.channels().contains(&channel) {
-            return Err((410, "invalid subscribe action for this feed"));
-        }
-    }
-    let options = matches!(feed, Feed::OptionsIndicative | Feed::OptionsOpra);
-    if options && set.symbols(Channel::Quotes).any(|s| s.is_wildcard()) {
-        return Err((413, "star subscription is not allowed for option quotes"));
-    }
-    Ok(())
-}
-
-/// The set without the channels the server manages (`corrections`…).
-fn requestable(set: SubscriptionSet) -> SubscriptionSet {
-    if set.channels().all(ChannelKind::is_requestable) {
-        return set;
-    }
-    set.iter()
-        .filter(|(c, _)| c.is_requestable())
-        .map(|(c, s)| (c, s.clone()))
-        .collect()
 }

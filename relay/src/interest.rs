@@ -72,6 +72,59 @@ impl InterestChange {
     }
 }
 
+/// Applies `changes` to `hub` in order, each run of subscribes (or
+/// unsubscribes) of one client and channel as one request: a burst of a
+/// consumer's leases becomes one upstream subscribe, not one per lease.
+pub(crate) fn apply_all(
+    changes: impl IntoIterator<Item = InterestChange>,
+    hub: &mut FanoutHub<Channel>,
+) {
+    /// A run being gathered: (subscribe?, client, channel, symbols).
+    type Run = (bool, ClientId, Channel, Vec<Symbol>);
+    fn flush(run: Option<Run>, hub: &mut FanoutHub<Channel>) {
+        // Every change names a client joined by an earlier change.
+        let _ = match run {
+            Some((true, client, channel, symbols)) => {
+                hub.handle_subscribe(client, channel, symbols)
+            }
+            Some((false, client, channel, symbols)) => {
+                hub.handle_unsubscribe(client, channel, &symbols)
+            }
+            None => Ok(()),
+        };
+    }
+    let mut run: Option<Run> = None;
+    for change in changes {
+        let (subscribe, client, channel, symbol) = match change {
+            InterestChange::Subscribe {
+                client,
+                channel,
+                symbol,
+            } => (true, client, channel, symbol),
+            InterestChange::Unsubscribe {
+                client,
+                channel,
+                symbol,
+            } => (false, client, channel, symbol),
+            other => {
+                flush(run.take(), hub);
+                other.apply(hub);
+                continue;
+            }
+        };
+        match &mut run {
+            Some((s, c, ch, symbols)) if *s == subscribe && *c == client && *ch == channel => {
+                symbols.push(symbol);
+            }
+            _ => {
+                flush(run.take(), hub);
+                run = Some((subscribe, client, channel, vec![symbol]));
+            }
+        }
+    }
+    flush(run, hub);
+}
+
 /// One live lease.
 #[derive(Debug)]
 struct Lease {
@@ -170,6 +223,19 @@ impl Interest {
     /// The consumer id behind a client, while it holds a lease.
     pub fn consumer(&self, client: ClientId) -> Option<&str> {
         self.names.get(&client).map(String::as_str)
+    }
+
+    /// The client of a consumer id, while it holds a lease.
+    pub fn client_of(&self, consumer: &str) -> Option<ClientId> {
+        self.consumers.get(consumer).map(|c| c.client)
+    }
+
+    /// The pairs a client's live leases name, in no particular order.
+    pub fn leases_of(&self, client: ClientId) -> impl Iterator<Item = (Channel, &Symbol)> + '_ {
+        self.leases
+            .values()
+            .filter(move |lease| lease.client == client)
+            .map(|lease| (lease.channel, &lease.symbol))
     }
 
     /// The lease `key` was written `age` ago (the entry's age when it

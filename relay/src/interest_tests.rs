@@ -65,11 +65,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Applies every change to the hub and acknowledges every upstream command.
+/// Applies every change to the hub (in runs, as the relay does) and
+/// acknowledges every upstream command.
 fn settle(interest: &mut Interest, hub: &mut FanoutHub<Channel>) {
+    let mut changes = Vec::new();
     while let Some(change) = interest.poll_change() {
-        change.apply(hub);
+        changes.push(change);
     }
+    crate::interest::apply_all(changes, hub);
     while let Some(command) = hub.poll_upstream() {
         let token = match command {
             UpstreamCommand::Subscribe { token, .. }
@@ -216,4 +219,38 @@ fn a_replay_builds_a_fresh_hub_from_the_live_leases() {
     .collect();
     assert_eq!(hub.upstream_desired(), expected);
     assert_eq!(hub.client_count(), 2);
+}
+
+#[test]
+fn a_burst_of_one_consumers_leases_is_one_upstream_request() {
+    let now = Instant::now();
+    let mut interest = Interest::new(Feed::Iex, Duration::from_secs(10));
+    let mut hub = FanoutHub::new();
+    for key in [
+        "iex.quotes.AAPL.a",
+        "iex.quotes.MSFT.a",
+        "iex.trades.AAPL.a",
+        "iex.quotes.SPY.b",
+    ] {
+        interest
+            .handle_put(now, key, Duration::ZERO)
+            .expect("valid");
+    }
+    let mut changes = Vec::new();
+    while let Some(change) = interest.poll_change() {
+        changes.push(change);
+    }
+    crate::interest::apply_all(changes, &mut hub);
+    let mut commands = Vec::new();
+    while let Some(command) = hub.poll_upstream() {
+        let UpstreamCommand::Subscribe {
+            channel, symbols, ..
+        } = command
+        else {
+            panic!("only subscribes")
+        };
+        let symbols: Vec<&str> = symbols.iter().map(|s| s.as_str()).collect::<Vec<_>>();
+        commands.push(format!("{channel} {}", symbols.join(",")));
+    }
+    assert_eq!(commands, ["quotes AAPL,MSFT", "trades AAPL", "quotes SPY"]);
 }

@@ -109,6 +109,56 @@
 //! recovered (the REST order list holds each order's latest state only);
 //! its latest state is.
 //!
+//! # Consumers: the stream API over NATS
+//!
+//! A consumer is an ordinary [`MarketDataStream`](tickwire_ws::MarketDataStream)
+//! built with [`RelayStreams::relay`]:
+//!
+//! ```no_run
+//! use tickwire_relay::RelayStreams;
+//! use tickwire_ws::{Channel, Feed, MarketDataStream};
+//! # #[tokio::main] async fn main() -> Result<(), tickwire_ws::Error> {
+//! let stream = MarketDataStream::builder(Feed::Iex)
+//!     .relay("nats://127.0.0.1:4222")
+//!     .build()?;
+//! let verdict = stream.subscribe(Channel::Quotes, ["AAPL"]).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! tickwire's machine runs unchanged over a [`RelayTransport`], which
+//! presents the relay as Alpaca's socket of the feed speaking MessagePack
+//! (no credentials needed: the relay holds the account's):
+//!
+//! - connecting reaches NATS and fails, so that the machine backs off and
+//!   retries, while no relay leads the feed (no leadership key);
+//! - a subscribe listens to its pairs' subjects and writes their leases
+//!   with the value [`ASK`]; the leading relay applies them, subscribes
+//!   upstream, and publishes the consumer's [`ConsumerState`] (the lease
+//!   revision it applied, the pairs acknowledged, the pairs refused, from
+//!   its hub's answers) on `tickwire.<feed>.control.<consumer>`
+//!   ([`subject::control_subject`]); [`ConsumerSession`] (sans-I/O)
+//!   answers the machine from it once every pair asked for is settled,
+//!   with Alpaca's subscription frame, after an error frame carrying the
+//!   upstream's code for a refused pair, so `subscribe` resolves as on a
+//!   direct stream;
+//! - leases are rewritten every third of the bucket's TTL while held,
+//!   deleted on unsubscribe and when the stream lets the connection go;
+//!   after a lost connection they are kept, and those the machine does not
+//!   ask for again lapse;
+//! - when the leadership key changes or goes (a takeover), or the NATS
+//!   connection is lost, the connection ends: the stream reports
+//!   [`Event::Gap`](tickwire_core::machine::Event::Gap), reconnects once a
+//!   relay leads, resubscribes by itself and reports
+//!   [`Event::Resumed`](tickwire_core::machine::Event::Resumed) once the
+//!   new leader's upstream acknowledged;
+//! - a ping is answered once a read of the leadership key came back (a
+//!   round trip to NATS) showing the same relay leading.
+//!
+//! Limits: a consumer holding `*` and a symbol of the same channel gets
+//! that symbol's messages twice (both subjects match); backfill needs
+//! credentials and is not available to a consumer; the relay's state for a
+//! consumer lists every refused pair with the last refusal's code.
+//!
 //! # Guarantees and limits
 //!
 //! Publishing market data is core NATS: at most once, and a subscriber too
@@ -123,13 +173,21 @@
 //! account). If the upstream stream fails for good (for
 //! example, credentials refused), the relay stops with that error.
 
+mod answers;
 mod config;
+mod consumer_builder;
+mod consumer_config;
+mod consumer_link;
+pub mod consumer_session;
+mod consumer_transport;
+mod control;
 mod error;
 mod event;
 mod interest;
 mod leader_kv;
 pub mod leadership;
 mod lease;
+mod lease_book;
 mod payload;
 mod relay;
 pub mod subject;
@@ -142,6 +200,11 @@ mod trade_updates;
 pub use config::{
     DEFAULT_BUCKET, DEFAULT_LEADER_BUCKET, DEFAULT_LEADER_TTL, DEFAULT_LEASE_TTL, RelayConfig,
 };
+pub use consumer_builder::{RelayStreamBuilder, RelayStreams};
+pub use consumer_config::ConsumerConfig;
+pub use consumer_session::{ConsumerSession, SessionAction};
+pub use consumer_transport::RelayTransport;
+pub use control::{ASK, ConsumerState, ControlError, RefusedPair};
 pub use error::RelayError;
 pub use event::{RelayEvent, RelayRole};
 pub use interest::{Interest, InterestChange};

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, kv};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::Symbol;
 use tickwire_core::machine::{Event, State};
@@ -19,10 +19,12 @@ use tickwire_ws::StreamEvent;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::answers::Answers;
 use crate::config::expiring_bucket;
+use crate::interest::apply_all;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
 use crate::{
-    Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
+    ASK, Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
     payload, subject,
 };
 
@@ -123,6 +125,7 @@ impl Relay {
             role: role_tx,
             symbols: Vec::new(),
             routed: Vec::new(),
+            answers: Answers::default(),
         };
         tracing::info!(
             feed = config.feed.name(),
@@ -210,6 +213,8 @@ struct RelayTask {
     role: watch::Sender<RelayRole>,
     symbols: Vec<Symbol>,
     routed: Vec<ClientId>,
+    /// The consumers owed a state on their control subjects.
+    answers: Answers,
 }
 
 impl RelayTask {
@@ -233,16 +238,27 @@ impl RelayTask {
                 Wake::Stop => break Ok(()),
                 Wake::Lease(Some(Ok(entry))) => {
                     self.handle_entry(&entry);
-                    Ok(())
+                    // The entries already there too: a burst of leases
+                    // becomes one upstream request.
+                    let mut step = Ok(());
+                    for _ in 1..BATCH_EVENTS_MAX {
+                        match leases.next().now_or_never() {
+                            Some(Some(Ok(entry))) => self.handle_entry(&entry),
+                            Some(Some(Err(error))) => tracing::warn!(%error, "lease watcher error"),
+                            Some(None) => {
+                                step = Err(self.watcher_ended());
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    step
                 }
                 Wake::Lease(Some(Err(error))) => {
                     tracing::warn!(%error, "lease watcher error");
                     Ok(())
                 }
-                Wake::Lease(None) => Err(RelayError::Bucket {
-                    bucket: self.bucket.clone(),
-                    message: "the lease watcher ended".to_owned(),
-                }),
+                Wake::Lease(None) => Err(self.watcher_ended()),
                 Wake::Upstream(UpstreamNews::Outcome(token, outcome)) => {
                     if let Some(hub) = &mut self.hub {
                         hub.handle_upstream_outcome(token, &outcome);
@@ -337,8 +353,18 @@ impl RelayTask {
         self.hub = None;
     }
 
+    /// Why the relay stops when the lease watcher ends.
+    fn watcher_ended(&self) -> RelayError {
+        RelayError::Bucket {
+            bucket: self.bucket.clone(),
+            message: "the lease watcher ended".to_owned(),
+        }
+    }
+
     /// Turns a lease entry into interest.
     fn handle_entry(&mut self, entry: &kv::Entry) {
+        let ask = entry.operation == kv::Operation::Put && entry.value.as_ref() == ASK;
+        self.answers.handle_entry(&entry.key, entry.revision, ask);
         match entry.operation {
             kv::Operation::Put => {
                 let age = age(entry.created.unix_timestamp_nanos());
@@ -359,12 +385,13 @@ impl RelayTask {
     /// refusals.
     async fn drain(&mut self) -> Result<(), RelayError> {
         self.lead().await;
-        let mut changed = false;
+        let mut changes = Vec::new();
         while let Some(change) = self.interest.poll_change() {
-            if let Some(hub) = &mut self.hub {
-                change.apply(hub);
-            }
-            changed = true;
+            changes.push(change);
+        }
+        let changed = !changes.is_empty();
+        if let Some(hub) = &mut self.hub {
+            apply_all(changes, hub);
         }
         if changed {
             tracing::debug!(
@@ -378,28 +405,53 @@ impl RelayTask {
             });
         }
         let Some(hub) = &mut self.hub else {
+            self.answers.clear_due();
             return Ok(());
         };
         self.upstream
             .perform(hub)
             .map_err(|e| RelayError::Upstream(e.to_string()))?;
         while let Some(output) = hub.poll_client() {
-            if let ClientOutput::Refused {
-                client,
-                code,
-                message,
-            } = output
-            {
-                let consumer = self.interest.consumer(client).unwrap_or("?").to_owned();
-                tracing::warn!(%consumer, ?code, %message, "upstream refused leased pairs");
-                let _ = self.events.send(RelayEvent::Refused {
-                    consumer,
+            match output {
+                ClientOutput::Refused {
+                    client,
                     code,
                     message,
-                });
+                } => {
+                    let consumer = self.interest.consumer(client).unwrap_or("?").to_owned();
+                    tracing::warn!(%consumer, ?code, %message, "upstream refused leased pairs");
+                    self.answers
+                        .handle_answer(&consumer, Some((code, message.clone())));
+                    let _ = self.events.send(RelayEvent::Refused {
+                        consumer,
+                        code,
+                        message,
+                    });
+                }
+                ClientOutput::Ack { client, .. } => {
+                    if let Some(consumer) = self.interest.consumer(client) {
+                        self.answers.handle_answer(consumer, None);
+                    }
+                }
             }
         }
+        self.answer_consumers().await;
         Ok(())
+    }
+
+    /// Publishes each consumer owed one its state, on its control subject.
+    async fn answer_consumers(&mut self) {
+        let Some(hub) = &self.hub else {
+            return;
+        };
+        let feed = self.interest.feed();
+        for consumer in self.answers.take_due(&self.interest) {
+            let state = self.answers.state(&consumer, &self.interest, hub);
+            let subject = subject::control_subject(feed, &consumer);
+            if let Err(error) = self.client.publish(subject, state.encode().into()).await {
+                tracing::warn!(%error, %consumer, "cannot publish a consumer's state");
+            }
+        }
     }
 
     /// Handles `first` and the upstream events queued behind it.

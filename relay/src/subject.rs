@@ -2,7 +2,8 @@
 //!
 //! Every name the relay uses on NATS is built here: the data subjects
 //! `tickwire.<feed>.<channel>.<SYMBOL>`, the lease keys
-//! `<feed>.<channel>.<SYMBOL>.<consumer>` and the trade-update subjects
+//! `<feed>.<channel>.<SYMBOL>.<consumer>`, the consumers' control subjects
+//! `tickwire.<feed>.control.<consumer>` and the trade-update subjects
 //! `tickwire.account.<account>.trade_updates`. A symbol may hold `.`, `:` and
 //! `*` (`BRK.B`, the wildcard), which NATS reads as token separators and
 //! wildcards; each byte outside `A–Z a–z 0–9 _ - /` is written `=` and two
@@ -175,6 +176,21 @@ pub fn data_subject(feed: Feed, channel: Channel, symbol: &Symbol) -> String {
     subject.push('.');
     push_symbol(&mut subject, symbol);
     subject
+}
+
+/// The subject the leading relay publishes `consumer`'s
+/// [`ConsumerState`](crate::ConsumerState) on, e.g.
+/// `tickwire.iex.control.strategy-1` (`control` is no channel's name).
+///
+/// ```
+/// use tickwire_alpaca::Feed;
+/// assert_eq!(
+///     tickwire_relay::subject::control_subject(Feed::Iex, "strategy-1"),
+///     "tickwire.iex.control.strategy-1"
+/// );
+/// ```
+pub fn control_subject(feed: Feed, consumer: &str) -> String {
+    format!("{SUBJECT_ROOT}.{}.control.{consumer}", feed.name())
 }
 
 /// The lease key of `consumer` for `channel` and `symbol` on `feed`, e.g.

@@ -13,49 +13,17 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use futures::StreamExt;
 use support::{
-    PATIENCE, event, exchange, exchange_with, nats_server, relay_config, until_upstream,
+    Doomed, PATIENCE, event, exchange, exchange_with, nats_server, relay_config, until_upstream,
 };
 use tickwire_alpaca::Quote;
 use tickwire_core::Timestamp;
 use tickwire_mock::{Endpoint, ExchangeConfig, ExchangeStats, LoopbackServer};
 use tickwire_nats_server::NatsServer;
 use tickwire_relay::{DEFAULT_BUCKET, Relay, RelayConfig, RelayEvent, RelayRole};
-use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
 
 /// Consumers' leases outlive the test: nobody refreshes them.
 const LEASE_TTL: Duration = Duration::from_secs(60);
-
-/// A relay with a runtime of its own, so that it can die abruptly: its
-/// tasks dropped, its sockets closed without a word, as when the process
-/// is killed.
-struct Doomed {
-    runtime: Runtime,
-    relay: Relay,
-}
-
-impl Doomed {
-    async fn start(config: RelayConfig) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime for the leader");
-        let relay = runtime
-            .spawn(Relay::start(config))
-            .await
-            .expect("the relay's start panicked")
-            .expect("the relay starts");
-        Self { runtime, relay }
-    }
-
-    /// Drops every task of the relay at once: no release, no close frame.
-    fn kill(self) {
-        let Self { runtime, relay } = self;
-        runtime.shutdown_background();
-        drop(relay);
-    }
-}
 
 /// The relay configuration with leadership TTL `leader_ttl` and this id.
 fn config(

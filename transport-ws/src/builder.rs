@@ -132,6 +132,11 @@ impl<P: StreamProfile> StreamBuilder<P> {
         }
     }
 
+    /// The endpoint the stream is for.
+    pub fn endpoint(&self) -> &P::Endpoint {
+        &self.endpoint
+    }
+
     setters! {
         /// The API key pair. Default: read from `APCA_API_KEY_ID` and
         /// `APCA_API_SECRET_KEY` when the stream is built.

@@ -110,6 +110,24 @@ impl Feed {
         }
     }
 
+    /// Alpaca's feed this one is: itself, or for a custom URL the feed its
+    /// path names (`…/v2/iex` is [`Iex`](tickwire_alpaca::Feed::Iex));
+    /// `None` when it names none.
+    ///
+    /// ```
+    /// use tickwire_ws::Feed;
+    /// assert_eq!(Feed::Sip.alpaca(), Some(tickwire_alpaca::Feed::Sip));
+    /// let local = Feed::Custom("ws://127.0.0.1:9000/v2/iex".into());
+    /// assert_eq!(local.alpaca(), Some(tickwire_alpaca::Feed::Iex));
+    /// assert_eq!(Feed::Custom("ws://127.0.0.1:9000/x".into()).alpaca(), None);
+    /// ```
+    pub fn alpaca(&self) -> Option<AlpacaFeed> {
+        match self.alpaca_or_url() {
+            Ok(feed) => Some(feed),
+            Err(url) => AlpacaFeed::from_path(url_path(url)),
+        }
+    }
+
     /// Whether the feed only speaks MessagePack (the options feeds).
     pub fn requires_msgpack(&self) -> bool {
         self.alpaca_or_url().is_ok_and(AlpacaFeed::msgpack_only)

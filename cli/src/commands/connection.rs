@@ -7,6 +7,7 @@ use futures::Stream;
 use tickwire_alpaca::Encoding;
 use tickwire_alpaca::MarketData;
 use tickwire_core::Credentials;
+use tickwire_relay::RelayStreams;
 use tickwire_ws::{Events, Feed, MarketDataStream, StreamEvent, StreamHandle};
 
 use crate::embedded::Embedded;
@@ -29,6 +30,8 @@ pub(crate) struct Connection {
     pub(crate) url: String,
     /// The key pair to authenticate with.
     pub(crate) credentials: Credentials,
+    /// The NATS server whose relays serve the feed, instead of `url`.
+    relay: Option<String>,
 }
 
 /// What `open` tells the user of a market command (`doing`: `watching`,
@@ -61,12 +64,26 @@ impl Connection {
                     credentials: embedded.credentials(),
                     embedded: Some(embedded),
                     url,
+                    relay: None,
+                })
+            }
+            Target::Relay { nats, feed_url } => {
+                crate::notice(&format!(
+                    "taking the feed from the relays on NATS at {nats} (no credentials needed)"
+                ));
+                Ok(Self {
+                    embedded: None,
+                    url: feed_url,
+                    // The relay's consumer sends them to nobody.
+                    credentials: Credentials::new("relay", "relay"),
+                    relay: Some(nats),
                 })
             }
             Target::Remote { url, credentials } => Ok(Self {
                 embedded: None,
                 url,
                 credentials,
+                relay: None,
             }),
         }
     }
@@ -96,9 +113,12 @@ impl Connection {
             .allow_insecure(self.is_embedded())
             .tls_trust(plan.stream.tls.clone())
             .connect_attempts_max(plan.stream.connect_attempts_max)
-            .queue_capacity(QUEUE_EVENTS)
-            .build()
-            .map_err(|e| CliError::stream_build(&e))?;
+            .queue_capacity(QUEUE_EVENTS);
+        let stream = match &self.relay {
+            Some(nats) => stream.relay(nats.clone()).build(),
+            None => stream.build(),
+        }
+        .map_err(|e| CliError::stream_build(&e))?;
         let (handle, events) = stream.into_parts();
         for channel in plan.channels.iter().copied() {
             let handle = handle.clone();

@@ -14,7 +14,7 @@ use tickwire_mock::{
 };
 use tickwire_nats_server::NatsServer;
 use tickwire_proxy::Upstream;
-use tickwire_relay::{RelayConfig, RelayEvent};
+use tickwire_relay::{Relay, RelayConfig, RelayEvent};
 use tokio::sync::broadcast;
 
 pub const KEY: &str = "PKRELAY";
@@ -121,4 +121,42 @@ pub async fn event<T>(
     })
     .await;
     found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A relay with a runtime of its own, so that it can die abruptly: its
+/// tasks dropped, its sockets closed without a word, as when the process
+/// is killed.
+pub struct Doomed {
+    runtime: tokio::runtime::Runtime,
+    pub relay: Relay,
+}
+
+impl Doomed {
+    pub async fn start(config: RelayConfig) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the leader");
+        let relay = runtime
+            .spawn(Relay::start(config))
+            .await
+            .expect("the relay's start panicked")
+            .expect("the relay starts");
+        Self { runtime, relay }
+    }
+
+    /// Drops the relay, which then stops cleanly on its runtime (returned:
+    /// shut it down in the background once done).
+    pub fn drop_relay(self) -> tokio::runtime::Runtime {
+        drop(self.relay);
+        self.runtime
+    }
+
+    /// Drops every task of the relay at once: no release, no close frame.
+    pub fn kill(self) {
+        let Self { runtime, relay } = self;
+        runtime.shutdown_background();
+        drop(relay);
+    }
 }
