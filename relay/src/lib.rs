@@ -100,8 +100,11 @@
 //! retries until it has it ([`TradeOutbox`], sans-I/O), so an update the
 //! stream delivered is stored unless the relay dies first; and a relay
 //! that starts leading (a standby taking over, or one started afterwards)
-//! reconciles from the last update stored, skipping the states already there (by id, and JetStream drops a repeated id within
-//! its duplicate window). Consumers read with [`TradeUpdates`], from the
+//! reconciles from the last update stored, skipping the states already
+//! there (by id, and JetStream drops a repeated id within its duplicate
+//! window). A relay that stops leading drops what it has not published:
+//! published late, it could land after the new leader's newer states of
+//! the same orders; the new leader reconciles it instead. Consumers read with [`TradeUpdates`], from the
 //! start, from now, or after the last sequence they handled: a consumer
 //! that was down reads what it missed, each update once.
 //!
@@ -193,6 +196,7 @@ mod relay;
 pub mod subject;
 mod trade_config;
 mod trade_outbox;
+mod trade_publish;
 mod trade_relay;
 mod trade_tail;
 mod trade_updates;
@@ -217,7 +221,8 @@ pub use trade_outbox::{
     KNOWN_IDS_DEFAULT, OutgoingUpdate, Pushed, RETRY_DELAY_MAX, RETRY_DELAY_MIN, TradeOutbox,
     trade_message_id,
 };
-pub use trade_relay::{SOURCE_HEADER, TradeRelay};
+pub use trade_publish::SOURCE_HEADER;
+pub use trade_relay::TradeRelay;
 pub use trade_updates::{RelayedTradeUpdate, TradeUpdates, TradeUpdatesStart};
 
 #[cfg(test)]

@@ -165,6 +165,21 @@ impl TradeOutbox {
         at
     }
 
+    /// Forgets every waiting update (the one in flight included), as a
+    /// relay that stopped leading does: the leader after it reconciles what
+    /// was never stored. Returns how many were dropped; their states may be
+    /// queued again later.
+    pub fn drop_pending(&mut self) -> usize {
+        let dropped = self.pending.len();
+        for update in self.pending.drain(..) {
+            self.known.remove(&update.message_id);
+        }
+        self.in_flight = false;
+        self.retry_at = None;
+        self.retry_delay = RETRY_DELAY_MIN;
+        dropped
+    }
+
     /// When the next publish is due, if one waits and none is in flight.
     pub fn due_at(&self) -> Option<Instant> {
         if self.in_flight || self.pending.is_empty() {
@@ -322,6 +337,20 @@ mod tests {
             prop_assert!(published.values().all(|n| *n == 1), "{published:?}");
             prop_assert_eq!(&published_order, &first_pushed);
         }
+    }
+
+    #[test]
+    fn dropped_updates_leave_nothing_in_flight_and_may_be_queued_again() {
+        let mut outbox = TradeOutbox::new(10, 10);
+        let now = Instant::now();
+        assert_eq!(outbox.push(update(1, "new", 0), false), Pushed::Queued);
+        assert_eq!(outbox.push(update(1, "filled", 1), false), Pushed::Queued);
+        assert!(outbox.next_publish(now).is_some());
+        assert_eq!(outbox.drop_pending(), 2);
+        assert_eq!((outbox.pending(), outbox.due_at()), (0, None));
+        assert_eq!(outbox.push(update(1, "filled", 1), true), Pushed::Queued);
+        let next = outbox.next_publish(now).map(|n| n.message_id.clone());
+        assert_eq!(next, Some(trade_message_id(&update(1, "filled", 1))));
     }
 
     #[test]

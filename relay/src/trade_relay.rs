@@ -15,9 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_nats::HeaderMap;
-use async_nats::jetstream::{self, stream};
-use bytes::Bytes;
+use async_nats::jetstream::{self, publish::PublishAck, stream};
 use futures::StreamExt;
 use tickwire_alpaca::TradeUpdate;
 use tickwire_core::machine::{Event, State};
@@ -28,6 +26,7 @@ use tokio::task::JoinHandle;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
 use crate::relay::{earliest, sleep_until};
 use crate::trade_outbox::{KNOWN_IDS_DEFAULT, Pushed, TradeOutbox};
+use crate::trade_publish::Publisher;
 use crate::trade_tail::read_tail;
 use crate::{
     Leadership, LeadershipAction, RelayError, RelayEvent, RelayRole, TradeRelayConfig, subject,
@@ -38,12 +37,6 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// How long a leader that could not read the tail waits to try again.
 const START_RETRY: Duration = Duration::from_secs(1);
-
-/// How long a stopping relay tries to publish what waits.
-const FLUSH_AT_STOP: Duration = Duration::from_secs(2);
-
-/// The header naming where an update came from: `live` or `reconciled`.
-pub const SOURCE_HEADER: &str = "Tickwire-Source";
 
 /// A running relay of one account's trade updates into JetStream.
 ///
@@ -126,14 +119,15 @@ impl TradeRelay {
             relay_id = %config.relay_id,
             "trade relay started"
         );
+        let subject = subject::trade_updates_subject(&config.account);
         let task = TradeTask {
-            subject: subject::trade_updates_subject(&config.account),
+            publisher: Publisher::new(jetstream.clone(), subject.clone()),
+            subject,
             outbox: TradeOutbox::new(config.pending_max, KNOWN_IDS_DEFAULT),
             leadership: Leadership::new(config.relay_id.clone(), timing, Instant::now()),
             leader_kv,
             trading: None,
             start_at: None,
-            jetstream,
             js_stream,
             config,
             events: events.clone(),
@@ -159,8 +153,29 @@ impl TradeRelay {
         self.role.clone()
     }
 
+    /// Whether the relay has stopped (shut down or failed).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Waits until the relay stops by itself, which it does only on an
+    /// error (the trading stream failed or ended); returns at once if it
+    /// was already awaited. Cancel-safe.
+    ///
+    /// # Errors
+    /// Why it stopped.
+    pub async fn stopped(&mut self) -> Result<(), RelayError> {
+        let Some(task) = &mut self.task else {
+            return Ok(());
+        };
+        let result = task.await;
+        self.task = None;
+        result.map_err(|e| RelayError::Task(e.to_string()))?
+    }
+
     /// Stops: the trading stream closes, what waits to be published is
-    /// published if NATS takes it within 2 s, and the leadership key is
+    /// published if NATS takes it within the leadership's margin (the
+    /// next leader reconciles the rest), and the leadership key is
     /// released so that a standby takes over at once.
     ///
     /// # Errors
@@ -188,6 +203,7 @@ enum Wake {
     /// Boxed: an update is large, and rare beside the other wakes.
     Trading(Option<Box<StreamEvent<TradeUpdate>>>),
     Leader(LeaderNews),
+    Published(Result<PublishAck, String>),
     Timeout,
 }
 
@@ -195,13 +211,13 @@ enum Wake {
 struct TradeTask {
     subject: String,
     outbox: TradeOutbox,
+    publisher: Publisher,
     leadership: Leadership,
     leader_kv: LeaderKv,
     /// The trading stream, while this relay leads and has started it.
     trading: Option<TradingStream>,
     /// When a leader that has no trading stream yet (re)tries to start it.
     start_at: Option<Instant>,
-    jetstream: jetstream::Context,
     js_stream: stream::Stream,
     config: TradeRelayConfig,
     events: broadcast::Sender<RelayEvent>,
@@ -215,7 +231,7 @@ impl TradeTask {
             if let Err(error) = self.lead().await {
                 break Err(error);
             }
-            self.publish_due().await;
+            self.publish_next();
             let deadline = earliest(
                 earliest(self.outbox.due_at(), self.leadership.poll_timeout()),
                 self.start_at,
@@ -224,6 +240,7 @@ impl TradeTask {
                 _ = stop.wait_for(|stop| *stop) => Wake::Stop,
                 event = next_event(&mut self.trading) => Wake::Trading(event.map(Box::new)),
                 news = self.leader_kv.next() => Wake::Leader(news),
+                outcome = self.publisher.outcome() => Wake::Published(outcome),
                 () = sleep_until(deadline) => Wake::Timeout,
             };
             let now = Instant::now();
@@ -245,6 +262,10 @@ impl TradeTask {
                     self.leadership.handle_watch(now, key);
                     Ok(())
                 }
+                Wake::Published(outcome) => {
+                    self.handle_outcome(outcome);
+                    Ok(())
+                }
                 Wake::Timeout => {
                     self.leadership.handle_timeout(now);
                     Ok(())
@@ -257,8 +278,10 @@ impl TradeTask {
         if let Err(error) = &result {
             tracing::error!(%error, "trade relay stopped");
         }
-        // Close the trading stream, publish what waits, then let go of the
-        // key: a standby reads a tail that holds it.
+        // Close the trading stream, publish what waits while the key is
+        // surely still ours, then let go of it: a standby reads a tail that
+        // holds what was published and reconciles the rest.
+        let leading = self.leadership.is_leader();
         self.leadership.handle_shutdown();
         let mut release = None;
         while let Some(action) = self.leadership.poll_action() {
@@ -269,15 +292,41 @@ impl TradeTask {
             }
         }
         self.stop_trading().await;
-        let deadline = Instant::now() + FLUSH_AT_STOP;
-        while self.outbox.pending() > 0 && Instant::now() < deadline {
-            self.publish_due().await;
-            sleep_until(self.outbox.due_at().map(|at| at.min(deadline))).await;
+        let bound = self.leadership.timing().margin();
+        if !leading || tokio::time::timeout(bound, self.flush()).await.is_err() {
+            self.drop_pending("stopping");
         }
         if let Some(revision) = release {
             self.leader_kv.release(revision).await;
         }
         result
+    }
+
+    /// Publishes until nothing waits.
+    async fn flush(&mut self) {
+        loop {
+            self.publish_next();
+            if self.outbox.pending() == 0 {
+                return;
+            }
+            tokio::select! {
+                outcome = self.publisher.outcome() => self.handle_outcome(outcome),
+                () = sleep_until(self.outbox.due_at()) => {}
+            }
+        }
+    }
+
+    /// Forgets what waits to be published (`why`): the leader after this
+    /// relay reconciles it.
+    fn drop_pending(&mut self, why: &str) {
+        self.publisher.cancel();
+        let dropped = self.outbox.drop_pending();
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "{why}: trade updates not published are left to the next leader's reconciliation"
+            );
+        }
     }
 
     /// Performs the leadership's actions, and starts the trading stream
@@ -294,6 +343,9 @@ impl TradeTask {
                 LeadershipAction::StopUpstream => {
                     tracing::warn!("no longer leading: closing the trading stream");
                     self.stop_trading().await;
+                    // Published later, they could land after the new
+                    // leader's newer states of the same orders.
+                    self.drop_pending("no longer leading");
                     self.role
                         .send_replace(RelayRole::StandingBy { leader: None });
                     let _ = self.events.send(RelayEvent::LeadershipLost);
@@ -314,10 +366,11 @@ impl TradeTask {
         Ok(())
     }
 
-    /// Reads the tail (within half the leadership's margin, else tries
-    /// again in a second) and starts the trading stream from it.
+    /// Reads the tail (within half the leadership's renewal period, else
+    /// tries again in a second) and, if this relay still leads, starts the
+    /// trading stream from it.
     async fn start_trading(&mut self) -> Result<(), RelayError> {
-        let bound = self.leadership.timing().margin() / 2;
+        let bound = self.leadership.timing().renew_every() / 2;
         let tail =
             match tokio::time::timeout(bound, read_tail(&self.js_stream, &self.subject)).await {
                 Ok(Ok(tail)) => tail,
@@ -336,10 +389,15 @@ impl TradeTask {
                 }
             };
         self.start_at = None;
+        if !self.leadership.is_leader() {
+            return Ok(());
+        }
         self.outbox.seed(tail.ids);
         let mut builder = TradingStream::builder(self.config.endpoint.clone())
             .credentials(self.config.credentials.clone())
             .name(format!("trade relay {}", self.config.account))
+            // Closing on losing the lead must fit in the margin.
+            .shutdown_timeout(self.leadership.timing().margin() / 2)
             .reconcile(true);
         if let Some(rest_url) = &self.config.rest_url {
             builder = builder.rest_url(rest_url.clone());
@@ -410,57 +468,41 @@ impl TradeTask {
         Ok(())
     }
 
-    /// Publishes what is due, one at a time, until one fails or none is due.
-    async fn publish_due(&mut self) {
+    /// Sends the next update due, if none is in flight.
+    fn publish_next(&mut self) {
+        if !self.publisher.is_idle() {
+            return;
+        }
         while let Some(next) = self.outbox.next_publish(Instant::now()) {
-            let payload = match serde_json::to_vec(&next.update) {
-                Ok(bytes) => Bytes::from(bytes),
+            match self.publisher.send(next) {
+                Ok(()) => return,
                 Err(error) => {
                     // Cannot happen for a decoded update; never publish garbage.
                     tracing::error!(%error, "a trade update could not be encoded; skipped");
                     self.outbox.published();
-                    continue;
                 }
-            };
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                next.message_id.as_str(),
-            );
-            headers.insert(
-                SOURCE_HEADER,
-                if next.reconciled {
-                    "reconciled"
-                } else {
-                    "live"
-                },
-            );
-            let outcome = match self
-                .jetstream
-                .publish_with_headers(self.subject.clone(), headers, payload)
-                .await
-            {
-                Ok(ack) => ack.await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match outcome {
-                Ok(ack) => {
-                    tracing::debug!(
-                        sequence = ack.sequence,
-                        duplicate = ack.duplicate,
-                        "trade update published"
-                    );
-                    self.outbox.published();
-                }
-                Err(message) => {
-                    let retry_at = self.outbox.failed(Instant::now());
-                    let retry_in = retry_at.saturating_duration_since(Instant::now());
-                    tracing::warn!(%message, ?retry_in, "publishing a trade update failed; trying again");
-                    let _ = self
-                        .events
-                        .send(RelayEvent::PublishFailed { message, retry_in });
-                    return;
-                }
+            }
+        }
+    }
+
+    /// The server's answer to the update in flight.
+    fn handle_outcome(&mut self, outcome: Result<PublishAck, String>) {
+        match outcome {
+            Ok(ack) => {
+                tracing::debug!(
+                    sequence = ack.sequence,
+                    duplicate = ack.duplicate,
+                    "trade update published"
+                );
+                self.outbox.published();
+            }
+            Err(message) => {
+                let retry_at = self.outbox.failed(Instant::now());
+                let retry_in = retry_at.saturating_duration_since(Instant::now());
+                tracing::warn!(%message, ?retry_in, "publishing a trade update failed; trying again");
+                let _ = self
+                    .events
+                    .send(RelayEvent::PublishFailed { message, retry_in });
             }
         }
     }

@@ -16,8 +16,9 @@ pub(crate) struct Tail {
     pub(crate) ids: Vec<String>,
 }
 
-/// Reads the last [`TAIL_SEEDED_MAX`] stream messages' ids on `subject`,
-/// and the time of its last update.
+/// Reads the messages of the stream's last [`TAIL_SEEDED_MAX`] sequences
+/// on `subject`: their ids, and the time of the newest well-formed update
+/// among them (a malformed or foreign message is passed over, saying so).
 pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<Tail, String> {
     use jetstream::stream::LastRawMessageErrorKind as Kind;
     let last = match stream.get_last_raw_message_by_subject(subject).await {
@@ -30,14 +31,8 @@ pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<
         }
         Err(e) => return Err(e.to_string()),
     };
-    let last_update_at = match serde_json::from_slice::<TradeUpdate>(&last.payload) {
-        Ok(update) => Some(update.timestamp.unwrap_or(update.order.updated_at)),
-        Err(error) => {
-            tracing::warn!(%error, sequence = last.sequence, "the last trade update is malformed; reconciling from the stream's start");
-            None
-        }
-    };
     let mut ids = Vec::new();
+    let mut last_update_at = None;
     let mut sequence = last.sequence.saturating_sub(TAIL_SEEDED_MAX - 1).max(1);
     while sequence <= last.sequence {
         let message = stream
@@ -47,7 +42,22 @@ pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<
         if let Some(id) = message.headers.get(async_nats::header::NATS_MESSAGE_ID) {
             ids.push(id.to_string());
         }
+        match serde_json::from_slice::<TradeUpdate>(&message.payload) {
+            Ok(update) => {
+                last_update_at = Some(update.timestamp.unwrap_or(update.order.updated_at));
+            }
+            Err(error) => tracing::warn!(
+                %error,
+                sequence = message.sequence,
+                "a malformed message in the trade updates' tail: passed over"
+            ),
+        }
         sequence = message.sequence + 1;
+    }
+    if last_update_at.is_none() {
+        tracing::warn!(
+            "no well-formed update in the trade updates' tail: reconciliation has no start time"
+        );
     }
     Ok(Tail {
         last_update_at,

@@ -9,7 +9,7 @@ use tickwire_alpaca::TradeUpdate;
 use tickwire_core::machine::{Event, StreamError};
 use tickwire_ws::StreamEvent;
 
-use crate::trade_relay::SOURCE_HEADER;
+use crate::trade_publish::SOURCE_HEADER;
 use crate::{DEFAULT_TRADE_STREAM, RelayError, subject};
 
 /// Where a [`TradeUpdates`] starts reading.

@@ -9,6 +9,7 @@ pub(crate) mod relay;
 pub(crate) mod serve;
 pub(crate) mod serve_admin;
 mod serve_inspect;
+mod serve_journal;
 pub(crate) mod sim;
 pub(crate) mod trades;
 pub(crate) mod trades_relay;

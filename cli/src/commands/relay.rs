@@ -70,7 +70,7 @@ pub(crate) async fn run(
         },
         Err(error) => Err(error),
     };
-    let (mut relay, trades) = match started {
+    let (mut relay, mut trades) = match started {
         Ok(started) => started,
         Err(error) => {
             if let Some(embedded) = embedded {
@@ -81,9 +81,16 @@ pub(crate) async fn run(
     };
     notice(&banner(&args, feed.name(), &described));
     let roles = report_roles(relay.role(), RoleLines::FEED);
+    let trade_roles = trades.as_ref().map(TradeRelay::role);
     let trade_roles = async {
-        match &trades {
-            Some(trades) => report_roles(trades.role(), RoleLines::TRADE_UPDATES).await,
+        match trade_roles {
+            Some(role) => report_roles(role, RoleLines::TRADE_UPDATES).await,
+            None => std::future::pending().await,
+        }
+    };
+    let trades_stopped = async {
+        match &mut trades {
+            Some(trades) => trades.stopped().await,
             None => std::future::pending().await,
         }
     };
@@ -94,6 +101,10 @@ pub(crate) async fn run(
         stopped = relay.stopped() => match stopped {
             Ok(()) => Ok(()),
             Err(error) => Err(CliError::runtime(format!("the relay stopped: {error}"))),
+        },
+        stopped = trades_stopped => match stopped {
+            Ok(()) => Ok(()),
+            Err(error) => Err(CliError::runtime(format!("the trade-update relay stopped: {error}"))),
         },
         never = roles => match never {},
         never = trade_roles => match never {},

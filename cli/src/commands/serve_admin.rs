@@ -24,7 +24,8 @@ use std::net::SocketAddr;
 use tickwire_mock::{Endpoint, Exchange, Fault, SharedExchange};
 
 use crate::commands::metrics_endpoint::PROMETHEUS_TEXT;
-use crate::commands::serve_inspect::{self, OrderJournal};
+use crate::commands::serve_inspect;
+use crate::commands::serve_journal::OrderJournal;
 use crate::error::CliError;
 use crate::http::{self, Reply, RequestLine};
 
