@@ -110,7 +110,11 @@
 //!
 //! An order state entered and left while no relay listened is not
 //! recovered (the REST order list holds each order's latest state only);
-//! its latest state is.
+//! its latest state is. And a new leader asks the REST order list for
+//! orders submitted from shortly (2 s) before the last update stored: an
+//! order submitted earlier that changes during a takeover (a
+//! good-till-canceled order filling then) is not reconciled; its next
+//! change arrives live.
 //!
 //! # Consumers: the stream API over NATS
 //!
