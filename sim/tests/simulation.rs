@@ -1,9 +1,10 @@
 //! The simulation sweep, the determinism test and the replay entry point.
 //!
 //! - `cargo test -p tickwire-sim --test simulation` runs the sweep
-//!   (20,000 seeds × 1,000 steps by default: about 20 s on the 2-core
-//!   machine; a machine bug that broke one seed in 1,200 got through the
-//!   2,000 seeds this once ran) and the determinism tests.
+//!   (20,000 seeds × 1,000 steps by default: 40 to 75 s on the 2-core
+//!   machine, about 60 s of CPU, a third of it rule 14's trade backfill; a
+//!   machine bug that broke one seed in 1,200 got through the 2,000 seeds
+//!   this once ran) and the determinism tests.
 //! - Long soaks: `TICKWIRE_SIM_SEEDS=100000 TICKWIRE_SIM_FIRST_SEED=20000
 //!   cargo test --release -p tickwire-sim --test simulation sweep -- --nocapture`.
 //! - Replay one seed with a readable trace: `TICKWIRE_SIM_SEED=1234
