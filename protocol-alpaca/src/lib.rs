@@ -35,7 +35,12 @@ mod server;
 mod strategies;
 mod wire;
 
+pub use client::backfill::{Backfill, UnknownBackfill};
 pub use client::credentials::{CREDENTIAL_VARS, KEY_ID_ENV, SECRET_KEY_ENV, credentials_from_env};
+pub use client::market_backfill::{
+    BACKFILL_SYMBOLS_PER_REQUEST, BackfillOutput, DataFetch, MARKET_PAGE_LIMIT, MarketBackfill,
+    TradeKey, trade_key,
+};
 pub use client::market_dialect::AlpacaMarketData;
 pub use client::order_reconcile::{
     ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, OrderStateKey, ReconcileOutput,

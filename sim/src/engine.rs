@@ -15,18 +15,21 @@ use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tickwire_alpaca::{
-    AlpacaMarketData, AlpacaTrading, Channel, TradeUpdate, decode_client_message,
+    AlpacaMarketData, AlpacaTrading, Channel, MarketData, TradeUpdate, decode_client_message,
 };
 use tickwire_core::machine::{Action, ConnectionEpoch, Event, Machine, StreamKind};
 use tickwire_core::{ConnectRequest, Frame, Timestamp, TransportError, WallClock};
-use tickwire_mock::{Exchange, Fault, FaultPlan, Faults, OrderChange, Output, SessionId};
+use tickwire_mock::{Endpoint, Exchange, Fault, FaultPlan, Faults, OrderChange, Output, SessionId};
 
+use super::backfill::MarketRecovery;
 use super::checks::{ClientDecode, Violation};
 use super::faults::{FaultMix, Shot};
 use super::link::{ConnId, Delivery, Link, LinkConfig};
-use super::reconcile::{AccountRecovery, Sabotage};
+use super::reconcile::AccountRecovery;
 use super::recording::{MachineInput, Recording};
 use super::rest::RestFaults;
+use super::rest_fetch::RestWorld;
+use super::sabotage::Sabotage;
 use super::scenario::{KEY_ID, Scenario};
 use super::stream::{Ctx, Driven, Settledness, SimStream, printable};
 use super::tee::Teed;
@@ -96,6 +99,8 @@ pub struct World {
     refusals: VecDeque<u16>,
     /// Each account stream's order reconciliation, by stream index.
     recoveries: Vec<Option<AccountRecovery>>,
+    /// Each market stream's trade backfill, if it has one, by stream index.
+    backfills: Vec<Option<MarketRecovery>>,
     /// The REST API's faults.
     rest_faults: RestFaults,
     /// REST draws (delays, faults): a generator of their own.
@@ -105,6 +110,7 @@ pub struct World {
     rest_steps: u64,
     /// Buffers kept for their capacity.
     account_events: Vec<Event<TradeUpdate, Channel>>,
+    market_events: Vec<Event<MarketData, Channel>>,
     order_changes: Vec<OrderChange>,
 }
 
@@ -133,6 +139,22 @@ impl World {
                         spec.config.clone(),
                         wall_clock_start,
                         scenario.rest.page_limit,
+                    )
+                })
+            })
+            .collect();
+        let backfills: Vec<Option<MarketRecovery>> = specs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let endpoint = Endpoint::from_path(path_of(&spec.config.url))?;
+                spec.trade_backfill.then(|| {
+                    MarketRecovery::new(
+                        index,
+                        spec.config.clone(),
+                        wall_clock_start,
+                        endpoint,
+                        scenario.rest.trade_page_limit,
                     )
                 })
             })
@@ -189,10 +211,12 @@ impl World {
             specs,
             wall_clock_start,
             recoveries,
+            backfills,
             rest_faults: scenario.rest.faults,
             rest_rng,
             rest_steps: 0,
             account_events: Vec::new(),
+            market_events: Vec::new(),
             order_changes: Vec::new(),
         };
         world.next_command = Some(world.workload.next_delay(&mut world.rng));
@@ -216,6 +240,9 @@ impl World {
         for recovery in self.recoveries.iter_mut().flatten() {
             recovery.sabotage(sabotage);
         }
+        for backfill in self.backfills.iter_mut().flatten() {
+            backfill.sabotage(sabotage);
+        }
     }
 
     /// Steps that moved a REST request or answer.
@@ -233,6 +260,18 @@ impl World {
             .flatten()
             .map(AccountRecovery::counts)
         {
+            for (total, count) in sum.iter_mut().zip(counts) {
+                *total += count;
+            }
+        }
+        sum
+    }
+
+    /// Trades delivered to the application, of them backfilled, and
+    /// backfills reported failed, over all market streams with a backfill.
+    pub fn trades(&self) -> [u64; 3] {
+        let mut sum = [0; 3];
+        for counts in self.backfills.iter().flatten().map(MarketRecovery::counts) {
             for (total, count) in sum.iter_mut().zip(counts) {
                 *total += count;
             }
@@ -472,41 +511,55 @@ impl World {
             self.steps -= 1;
             self.rest_steps += 1;
             let wall = self.exchange.wall_clock(now);
-            let Some(recovery) = self.recoveries[index].as_mut() else {
-                return Ok(true);
+            let mut rest = RestWorld {
+                exchange: &self.exchange,
+                now,
+                link: &self.link_config,
+                faults: &self.rest_faults,
+                faults_on: self.faults_on,
+                rng: &mut self.rest_rng,
             };
-            recovery
-                .step(
-                    self.at,
-                    wall,
-                    &self.exchange,
-                    &self.link_config,
-                    &self.rest_faults,
-                    self.faults_on,
-                    &mut self.rest_rng,
-                    &mut self.trace,
-                )
-                .map_err(Stop::Violation)?;
+            let stepped = match (&mut self.recoveries[index], &mut self.backfills[index]) {
+                (Some(recovery), _) => recovery.step(self.at, wall, &mut rest, &mut self.trace),
+                (None, Some(backfill)) => backfill.step(self.at, wall, &mut rest, &mut self.trace),
+                (None, None) => Ok(()),
+            };
+            stepped.map_err(Stop::Violation)?;
         }
         Ok(true)
     }
 
-    /// Whether an account stream's open connection is hung.
-    fn account_link_hung(&self) -> bool {
+    /// Whether the open connection of a stream that recovers (orders or
+    /// trades) is hung.
+    fn recovering_link_hung(&self) -> bool {
         self.link.ids().into_iter().any(|id| {
             self.link.conn(id).is_some_and(|conn| {
-                conn.hung && conn.client_open && self.recoveries[conn.stream].is_some()
+                conn.hung
+                    && conn.client_open
+                    && (self.recoveries[conn.stream].is_some()
+                        || self.backfills[conn.stream].is_some())
             })
         })
     }
 
-    /// The account stream whose REST exchange is due first, and when.
+    /// The stream whose REST exchange is due first, and when.
     fn rest_due(&self) -> Option<(usize, Duration)> {
+        let orders = self.recoveries.iter().map(|r| r.as_ref()?.next_due());
+        let trades = self.backfills.iter().map(|b| b.as_ref()?.next_due());
+        orders
+            .zip(trades)
+            .enumerate()
+            .filter_map(|(index, (o, t))| Some((index, o.or(t)?)))
+            .min_by_key(|(_, due)| *due)
+    }
+
+    /// Whether no recovery (orders or trades) has a fetch under way.
+    fn recoveries_idle(&self) -> bool {
         self.recoveries
             .iter()
-            .enumerate()
-            .filter_map(|(index, r)| Some((index, r.as_ref()?.next_due()?)))
-            .min_by_key(|(_, due)| *due)
+            .flatten()
+            .all(AccountRecovery::is_idle)
+            && self.backfills.iter().flatten().all(MarketRecovery::is_idle)
     }
 
     /// After the liveness phase: the cut of rule 14 is now; the run goes on
@@ -520,14 +573,10 @@ impl World {
         self.trace
             .log(self.at, || "recovery drain: rule 14's cut".into());
         loop {
-            let idle = self
-                .recoveries
-                .iter()
-                .flatten()
-                .all(AccountRecovery::is_idle);
             // A link hung before the faults stopped is found by the ping's
-            // timeout; the stream then resumes and reconciles.
-            let quiet = idle && !self.account_link_hung() && self.all_settled();
+            // timeout; the stream then resumes and recovers.
+            let quiet =
+                self.recoveries_idle() && !self.recovering_link_hung() && self.all_settled();
             if quiet && self.at >= start + IN_FLIGHT_DRAIN {
                 break;
             }
@@ -537,7 +586,7 @@ impl World {
                     break;
                 }
                 return Err(Stop::NotLive(format!(
-                    "order reconciliation not settled {bound:?} after the liveness phase"
+                    "order reconciliation or trade backfill not settled {bound:?} after the liveness phase"
                 )));
             }
             self.step()?;
@@ -545,6 +594,12 @@ impl World {
         for recovery in self.recoveries.iter().flatten() {
             recovery
                 .check_complete(cut, self.at)
+                .map_err(Stop::Violation)?;
+        }
+        let now = self.now();
+        for backfill in self.backfills.iter_mut().flatten() {
+            backfill
+                .check_complete(cut, self.at, &self.exchange, now)
                 .map_err(Stop::Violation)?;
         }
         Ok(())
@@ -567,6 +622,8 @@ impl World {
         index: usize,
         input: impl FnOnce(&mut dyn Driven, &mut Ctx<'_>) -> Result<(), Violation>,
     ) -> Result<(), Stop> {
+        let mut market_events = std::mem::take(&mut self.market_events);
+        market_events.clear();
         let mut actions = std::mem::take(&mut self.actions);
         let mut decodes = std::mem::take(&mut self.decodes);
         actions.clear();
@@ -580,12 +637,16 @@ impl World {
             decodes: &mut decodes,
             steps: &mut self.machine_steps,
             account_events: &mut self.account_events,
+            market_events: self.backfills[index]
+                .is_some()
+                .then_some(&mut market_events),
         };
         let result = input(self.streams[index].as_mut(), &mut ctx);
         self.stream_deadlines[index] = self.streams[index].poll_timeout().map(|t| self.offset(t));
         if let Err(violation) = result {
             self.actions = actions;
             self.decodes = decodes;
+            self.market_events = market_events;
             return Err(Stop::Violation(violation));
         }
         for action in actions.drain(..) {
@@ -594,7 +655,34 @@ impl World {
         debug_assert!(decodes.is_empty(), "more decodes than message frames");
         self.actions = actions;
         self.decodes = decodes;
-        self.reconcile(index)
+        self.reconcile(index)?;
+        let backfilled = self.backfill(index, &market_events);
+        self.market_events = market_events;
+        backfilled
+    }
+
+    /// Hands a market stream's events of the last input, and what it wants
+    /// now, to its trade backfill.
+    fn backfill(
+        &mut self,
+        index: usize,
+        events: &[Event<MarketData, Channel>],
+    ) -> Result<(), Stop> {
+        let Some(backfill) = self.backfills[index].as_mut() else {
+            return Ok(());
+        };
+        let now = self.base + self.at;
+        let wall = self.exchange.wall_clock(now);
+        backfill
+            .handle_events(
+                self.at,
+                wall,
+                self.streams[index].desired(),
+                events,
+                (&self.exchange, now),
+                &mut self.trace,
+            )
+            .map_err(Stop::Violation)
     }
 
     /// Hands an account stream's events of the last input to its reconciliation.
@@ -805,6 +893,21 @@ impl World {
             changes.clear();
             self.order_changes = changes;
         }
+        if self.backfills.iter().any(Option::is_some) {
+            let wall = self.exchange.wall_clock(self.base + self.at);
+            for backfill in self.backfills.iter_mut().flatten() {
+                // A hung link loses trades as a silenced session withholds
+                // them: a stream that goes idle before it notices never can.
+                let stream = backfill.stream();
+                let lost = withheld(&self.link, &self.exchange, stream)
+                    || self.link.ids().into_iter().any(|id| {
+                        self.link
+                            .conn(id)
+                            .is_some_and(|c| c.stream == stream && c.hung && c.client_open)
+                    });
+                backfill.note_withheld(lost, wall);
+            }
+        }
         while let Some((session, output)) = self.exchange_mut().poll_output() {
             let Some(id) = self.link.by_session(session) else {
                 continue;
@@ -860,10 +963,13 @@ impl World {
             command = Command::Churn;
         }
         self.come_back[index] = matches!(command, Command::Churn);
-        if matches!(command, Command::Shutdown)
-            && let Some(recovery) = self.recoveries[index].as_mut()
-        {
-            recovery.release();
+        if matches!(command, Command::Shutdown) {
+            if let Some(recovery) = self.recoveries[index].as_mut() {
+                recovery.release();
+            }
+            if let Some(backfill) = self.backfills[index].as_mut() {
+                backfill.release();
+            }
         }
         self.trace.record(self.at, 0x1100 | index as u64, &[]);
         self.trace
@@ -918,6 +1024,16 @@ impl World {
                         self.link.discard_in_flight(id);
                         if let Some(c) = self.link.conn_mut(id) {
                             c.hung = true;
+                        }
+                        // What was in flight is lost with it: sent at most
+                        // one delay (latency and jitter) ago.
+                        if let Some(backfill) = self.backfills[conn.stream].as_mut() {
+                            let in_flight = self.link_config.latency + self.link_config.jitter;
+                            let since = self
+                                .exchange
+                                .wall_clock(now)
+                                .saturating_add_nanos(-(in_flight.as_nanos() as i128));
+                            backfill.note_withheld(true, since);
                         }
                     }
                     Shot::LinkGarbage => {

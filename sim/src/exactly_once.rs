@@ -5,10 +5,12 @@
 //! (from its journal), every record the stream delivered, the spans in
 //! which the stream could not have delivered live (before its first `Live`,
 //! and from each gap's last data message to its `Resumed`) and the times it
-//! said a recovery failed. It is generic over the record's key, so any
-//! kind of recoverable record can join (orders today: the key is (order
-//! id, status, filled quantity); a trade would be (symbol, trade id) with no
-//! lineage, since nothing supersedes a trade).
+//! said a recovery failed. It is generic over the record's key: an order
+//! state is (order id, status, filled quantity), its lineage the order; a
+//! trade is its `TradeKey` (symbol, exchange, trade id), with no lineage,
+//! since nothing supersedes a trade. A market stream's trades are owed only
+//! over the spans it [wanted](super::wanted) their symbol; a trade of the
+//! tape delivered outside them is *allowed* (once), not owed.
 //!
 //! The rule, precisely:
 //!
@@ -27,9 +29,13 @@
 //!   its WebSocket layer still answering pings; or its client treated as
 //!   not reading, before the 407), which nothing on the client's side can
 //!   tell from a quiet account (it is recovered only if the stream later
-//!   loses the connection: a data silence timeout, a reset). A stream shut
-//!   down or failed owes nothing more (its deliveries still count for
-//!   *never twice*).
+//!   loses the connection: a data silence timeout, a reset). For trades,
+//!   a link that hung loses what was in flight and what follows, which is
+//!   withheld too, until the stream notices: a `Gap` ends the excuse, and
+//!   what the gap hid is the recovery's to deliver. A dark span starts at
+//!   the gap's last data message, but never before the stream last went
+//!   live or resumed, nor after the loss. A stream shut down or failed owes
+//!   nothing more (its deliveries still count for *never twice*).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -50,6 +56,8 @@ struct Produced {
     lineage: Option<(String, u64)>,
     /// Withheld from a connection the stream could not notice it on.
     withheld: bool,
+    /// Whether the stream owes it (else it may be delivered, once).
+    owed: bool,
     delivered: u32,
 }
 
@@ -57,6 +65,10 @@ struct Produced {
 #[derive(Debug)]
 pub struct Ledger<K: Ord + Clone + Debug> {
     stream: usize,
+    /// What a record is, for the messages.
+    name: &'static str,
+    /// When the stream last went live (wall clock).
+    caught_up: Timestamp,
     produced: BTreeMap<K, Produced>,
     /// The newest place of each lineage that was delivered.
     lineage_delivered: BTreeMap<String, u64>,
@@ -75,6 +87,8 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
     pub fn new(stream: usize, start: Timestamp) -> Self {
         Self {
             stream,
+            name: "record",
+            caught_up: start,
             produced: BTreeMap::new(),
             lineage_delivered: BTreeMap::new(),
             next_place: 0,
@@ -84,9 +98,17 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
         }
     }
 
-    /// The exchange produced `key` at `at`; `lineage` names what a later
-    /// record may supersede it in (an order's id); `withheld` when the
-    /// exchange withheld data from the stream's connection then.
+    /// Names what a record is in the messages (`"order state"`, `"trade"`).
+    #[must_use]
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// The exchange produced `key` at `at`, owed to the stream; `lineage`
+    /// names what a later record may supersede it in (an order's id);
+    /// `withheld` when the exchange withheld data from the stream's
+    /// connection then. A key known already keeps what it had.
     pub fn produced(&mut self, key: K, at: Timestamp, lineage: Option<String>, withheld: bool) {
         self.next_place += 1;
         let lineage = lineage.map(|l| (l, self.next_place));
@@ -94,8 +116,26 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
             at,
             lineage,
             withheld,
+            owed: true,
             delivered: 0,
         });
+    }
+
+    /// The exchange produced `key` at `at`, not owed to the stream (it did
+    /// not want it then): it may be delivered, once.
+    pub fn allowed(&mut self, key: K, at: Timestamp) {
+        self.produced.entry(key).or_insert(Produced {
+            at,
+            lineage: None,
+            withheld: false,
+            owed: false,
+            delivered: 0,
+        });
+    }
+
+    /// Whether `key` was produced (owed or not).
+    pub fn knows(&self, key: &K) -> bool {
+        self.produced.contains_key(key)
     }
 
     /// The stream is live at `at`: ends the open dark span.
@@ -105,6 +145,51 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
         {
             span.1 = at;
         }
+    }
+
+    /// The stream went live at `at`: ends the open dark span, and a later
+    /// gap without data is dark from here.
+    pub fn went_live(&mut self, at: Timestamp) {
+        self.live(at);
+        self.caught_up = at;
+    }
+
+    /// A `Gap` with these times: dark from its last data message (else
+    /// from when the stream last went live, and at the latest from the
+    /// loss) until it resumes; returns where the dark span starts.
+    pub fn gap(
+        &mut self,
+        lost_at: Option<Timestamp>,
+        last_data_at: Option<Timestamp>,
+    ) -> Timestamp {
+        let since = self.dark_since(lost_at, last_data_at);
+        self.live(since);
+        self.dark
+            .push((since, Timestamp::from_unix_nanos(i64::MAX)));
+        since
+    }
+
+    /// A `Resumed` with these times: dark as its gap, to the resume.
+    pub fn gap_resumed(
+        &mut self,
+        lost_at: Option<Timestamp>,
+        resumed_at: Option<Timestamp>,
+        last_data_at: Option<Timestamp>,
+    ) {
+        let since = self.dark_since(lost_at, last_data_at);
+        if let Some(until) = resumed_at {
+            self.resumed(since, until);
+            self.caught_up = until;
+        }
+    }
+
+    /// Where a gap's dark span starts: its last data message, but not
+    /// before the stream last went live or resumed (a message older than
+    /// that came before an earlier gap, or before the stream went idle),
+    /// and not after the loss.
+    fn dark_since(&self, lost_at: Option<Timestamp>, last_data_at: Option<Timestamp>) -> Timestamp {
+        let since = last_data_at.map_or(self.caught_up, |last| last.max(self.caught_up));
+        lost_at.map_or(since, |lost| since.min(lost))
     }
 
     /// A gap resumed: nothing could be delivered live from `since` to `until`.
@@ -130,16 +215,17 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
 
     /// The stream delivered `key` (virtual time `at`, for the report).
     pub fn delivered(&mut self, key: &K, at: Duration) -> Result<(), Violation> {
+        let name = self.name;
         let Some(produced) = self.produced.get_mut(key) else {
             return Err(self.violation(
                 at,
-                format!("delivered {key:?}, which the exchange never produced"),
+                format!("delivered {name} {key:?}, which the exchange never produced"),
             ));
         };
         produced.delivered += 1;
         if produced.delivered > 1 {
             let times = produced.delivered;
-            return Err(self.violation(at, format!("delivered {key:?} {times} times")));
+            return Err(self.violation(at, format!("delivered {name} {key:?} {times} times")));
         }
         if let Some((lineage, place)) = &produced.lineage {
             let newest = self.lineage_delivered.entry(lineage.clone()).or_default();
@@ -155,7 +241,7 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
             return Ok(());
         }
         for (key, produced) in &self.produced {
-            if produced.delivered > 0 || produced.at >= cut || produced.withheld {
+            if produced.delivered > 0 || produced.at >= cut || produced.withheld || !produced.owed {
                 continue;
             }
             let Some(span_end) = self
@@ -167,8 +253,8 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
                 return Err(self.violation(
                     at,
                     format!(
-                        "{key:?}, produced at {} while the stream was live, was never delivered",
-                        produced.at
+                        "{} {key:?}, produced at {} while the stream was live, was never delivered",
+                        self.name, produced.at
                     ),
                 ));
             };
@@ -177,15 +263,18 @@ impl<K: Ord + Clone + Debug> Ledger<K> {
                     .get(lineage)
                     .is_some_and(|newest| newest > place)
             });
-            let told = self.failures.iter().any(|failed| *failed >= span_end);
+            // A gap never resumed (the stream went idle in it, nothing
+            // wanted) told the application by its `Gap` alone.
+            let unresumed = span_end.unix_nanos() == i64::MAX as i128;
+            let told = unresumed || self.failures.iter().any(|failed| *failed >= span_end);
             if !superseded && !told {
                 return Err(self.violation(
                     at,
                     format!(
-                        "{key:?}, produced at {} in a gap ending at {span_end}, was neither \
+                        "{} {key:?}, produced at {} in a gap ending at {span_end}, was neither \
                          recovered, nor superseded by a later state delivered, nor reported \
                          as a failed recovery",
-                        produced.at
+                        self.name, produced.at
                     ),
                 ));
             }
@@ -264,6 +353,39 @@ mod tests {
         ledger
             .check_complete(t(100), Duration::ZERO)
             .expect("excused");
+    }
+
+    #[test]
+    fn a_dark_span_starts_no_earlier_than_going_live_and_an_allowed_trade_is_not_owed() {
+        let mut ledger: Ledger<u32> = Ledger::new(0, t(0)).named("trade");
+        ledger.went_live(t(10));
+        // The last data message (at 5) came before the stream last went
+        // live: the gap is dark from 10 on, not from 5.
+        let since = ledger.gap(Some(t(20)), Some(t(5)));
+        assert_eq!(since, t(10));
+        ledger.gap_resumed(Some(t(20)), Some(t(30)), Some(t(5)));
+        ledger.produced(1, t(8), None, false);
+        ledger.produced(2, t(15), None, false);
+        ledger.allowed(3, t(40));
+        ledger.delivered(&2, Duration::ZERO).expect("once");
+        ledger.delivered(&3, Duration::ZERO).expect("allowed once");
+        let twice = ledger.delivered(&3, Duration::ZERO);
+        assert!(twice.is_err_and(|v| v.message.contains("delivered trade 3 2 times")));
+        // 1 was produced before the first `Live`: dark, told by nothing yet.
+        let missing = ledger.check_complete(t(100), Duration::ZERO);
+        assert!(missing.is_err_and(|v| v.message.starts_with("trade 1, produced")));
+        ledger.recovery_failed(t(10));
+        ledger
+            .check_complete(t(100), Duration::ZERO)
+            .expect("1 excused, 2 delivered, 3 not owed");
+        // Produced after going live, with no data since: in the gap, and a
+        // failure told before its resume excuses nothing.
+        ledger.produced(4, t(12), None, false);
+        let missing = ledger.check_complete(t(100), Duration::ZERO);
+        assert!(
+            missing.is_err_and(|v| v.message.starts_with("trade 4, produced")
+                && v.message.contains("in a gap ending at"))
+        );
     }
 
     #[test]

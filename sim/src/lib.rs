@@ -14,15 +14,21 @@
 //!    shut down nor failed must reach `Live` with confirmed == desired (or
 //!    `Idle` with nothing wanted) within a bound of virtual time.
 //! 3. **recovery drain**: the run goes on, faults off, until what was in
-//!    flight has arrived and every account stream's order reconciliation is
-//!    idle; then rule 14 ([`exactly_once`]): every order state the exchange
-//!    produced while the application wanted the stream was delivered exactly
-//!    once, live or reconciled (a duplicate fails the seed at once).
+//!    flight has arrived and every recovery is idle; then rule 14
+//!    ([`exactly_once`]): every order state the exchange produced while the
+//!    application wanted an account stream, and every trade of the tape
+//!    produced while it wanted a symbol's trades on a market stream with
+//!    backfill, was delivered exactly once, live or recovered (a duplicate
+//!    fails the seed at once).
 //!
 //! Each account stream's `OrderReconciler` is driven in virtual time
-//! ([`reconcile`]) against the exchange's REST order list with REST faults
-//! ([`rest`]: 429 with `Retry-After`, 5xx, slow and malformed answers,
-//! repeated pages), drawn from a generator of their own.
+//! ([`reconcile`]) against the exchange's REST order list, and each market
+//! stream with backfill (most, drawn per seed) runs `MarketBackfill` for
+//! its trades ([`backfill`]) against the exchange's historical trades,
+//! read from the tape it streams, over the spans in which it wanted each
+//! symbol ([`wanted`]). Both go through [`rest_fetch`], with REST faults ([`rest`]: 429
+//! with or without `Retry-After`, 5xx, slow and malformed answers, repeated
+//! pages and page tokens, small pages) drawn from a generator of their own.
 //!
 //! A failure names the seed and the command that replays it exactly
 //! ([`replay_command`]); the same seed always gives the same
@@ -39,8 +45,11 @@
 //! Modules, one concern each: [`engine`] (the world and its clock),
 //! [`link`] (the network), [`faults`] (one-shot faults), [`workload`] (the
 //! application), [`scenario`] (what a seed decides), [`checks`] (the rules),
-//! [`rest`] (the REST API and its faults), [`reconcile`] (an account
-//! stream's reconciliation), [`exactly_once`] (rule 14),
+//! [`rest`] (the REST API and its faults), [`rest_fetch`] (REST requests in
+//! virtual time), [`reconcile`] (an account stream's reconciliation),
+//! [`backfill`] (a market stream's trade backfill), [`wanted`] (when a
+//! stream wanted a symbol's trades), [`exactly_once`] (rule 14),
+//! [`sabotage`] (recoveries broken on purpose),
 //! `tee` (shows the checks what a machine decoded), [`trace`] (hash and
 //! log), and `run` ([`run_seed`], [`run_sweep`]).
 //!
@@ -92,6 +101,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backfill;
 pub mod checks;
 pub mod engine;
 pub mod exactly_once;
@@ -100,12 +110,15 @@ pub mod link;
 pub mod reconcile;
 pub mod recording;
 pub mod rest;
+pub mod rest_fetch;
 mod run;
+pub mod sabotage;
 pub mod scenario;
 mod shrink;
 mod stream;
 mod tee;
 pub mod trace;
+pub mod wanted;
 pub mod workload;
 
 pub use checks::Violation;
@@ -113,5 +126,6 @@ pub use run::{
     FailureKind, SeedOutcome, SimConfig, SweepConfig, SweepReport, record_seed, replay_command,
     run_seed, run_seed_sabotaged, run_seed_with, run_sweep,
 };
+pub use sabotage::Sabotage;
 pub use shrink::{shrink, smallest_failing};
 pub use trace::Trace;

@@ -1,73 +1,33 @@
 //! An account stream's order reconciliation in virtual time: the sans-I/O
 //! [`OrderReconciler`] driven as the production stage drives it (stream
-//! events in, updates out to the application, fetches retried by
-//! [`FetchRetry`]), its requests answered by the simulated REST API
-//! ([`super::rest`]) after a link delay. What the application receives goes
+//! events in, updates out to the application), its requests carried by
+//! [`Fetches`] to the simulated REST API. What the application receives goes
 //! to the stream's [`Ledger`] (rule 14).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rand_chacha::ChaCha8Rng;
 use tickwire_alpaca::{
     Channel, OrderFetch, OrderReconciler, OrderStateKey, ReconcileOutput, TradeUpdate,
     order_state_key as order_key,
 };
 use tickwire_core::Timestamp;
 use tickwire_core::machine::{Event, MachineConfig, State};
-use tickwire_mock::Exchange;
-use tickwire_recovery::{Attempt, FETCH_ATTEMPTS_MAX_DEFAULT, FetchRetry, RecoveryConfig, Retry};
+use tickwire_recovery::RecoveryConfig;
 
 use super::checks::Violation;
 use super::exactly_once::Ledger;
-use super::link::LinkConfig;
-use super::rest::{self, REST_ATTEMPT_TIMEOUT, RestAnswer, RestFaults};
+use super::rest_fetch::{Fetches, RestWorld, Settled};
+use super::sabotage::Sabotage;
 use super::trace::Trace;
-
-/// A deliberately broken reconciliation, for tests that rule 14 can fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sabotage {
-    /// Every page is read as an empty list.
-    DropPages,
-    /// Every update reaches the application twice.
-    DeliverTwice,
-}
-
-/// Where one fetch is.
-#[derive(Debug)]
-enum Leg {
-    /// The request reaches the server.
-    ToServer,
-    /// The answer reaches the client.
-    ToClient(RestAnswer),
-    /// The client stops waiting.
-    TimedOut,
-    /// The request is sent (again).
-    Retry,
-}
-
-#[derive(Debug)]
-struct InFlight {
-    fetch: OrderFetch,
-    /// When the present attempt was sent.
-    sent_at: Duration,
-    retry: FetchRetry,
-    leg: Leg,
-}
 
 /// The reconciliation of one account stream and what its application got.
 #[derive(Debug)]
 pub struct AccountRecovery {
     stream: usize,
     reconciler: OrderReconciler,
-    config: MachineConfig,
-    /// The fetches under way, by (due time, sequence).
-    in_flight: BTreeMap<(Duration, u64), InFlight>,
-    next_seq: u64,
+    fetches: Fetches<OrderFetch>,
     /// The wall-clock start to reconcile from once first live.
     since: Option<Timestamp>,
-    /// When the stream last went live (wall clock).
-    caught_up: Timestamp,
     ledger: Ledger<OrderStateKey>,
     /// Updates delivered to the application, of them reconciled, and
     /// recoveries failed.
@@ -85,12 +45,9 @@ impl AccountRecovery {
         Self {
             stream,
             reconciler: OrderReconciler::new(RecoveryConfig::default()).with_page_limit(page_limit),
-            config,
-            in_flight: BTreeMap::new(),
-            next_seq: 0,
+            fetches: Fetches::new(stream, config),
             since: Some(start),
-            caught_up: start,
-            ledger: Ledger::new(stream, start),
+            ledger: Ledger::new(stream, start).named("order state"),
             delivered: 0,
             reconciled: 0,
             failed: 0,
@@ -132,7 +89,7 @@ impl AccountRecovery {
                     self.reconciler.handle_event(event);
                     if let Some(since) = self.since.take() {
                         self.reconciler.handle_start(since, wall);
-                        self.caught_up = wall;
+                        self.ledger.went_live(wall);
                     }
                 }
                 Event::StateChanged(State::Failed { .. } | State::Closed) => {
@@ -145,14 +102,8 @@ impl AccountRecovery {
                     last_data_at,
                     ..
                 } => {
-                    // Dark from the last data message, else from when the
-                    // stream last went live, and at the latest the loss.
-                    let since = last_data_at.unwrap_or(self.caught_up);
-                    let since = lost_at.map_or(since, |lost| since.min(lost));
-                    if let Some(until) = resumed_at {
-                        self.ledger.resumed(since, *until);
-                        self.caught_up = *until;
-                    }
+                    self.ledger
+                        .gap_resumed(*lost_at, *resumed_at, *last_data_at);
                     self.reconciler.handle_event(event);
                 }
                 other => self.reconciler.handle_event(other),
@@ -170,17 +121,17 @@ impl AccountRecovery {
     /// The application shut the stream down: it wants nothing more.
     pub fn release(&mut self) {
         self.ledger.released();
-        self.in_flight.clear();
+        self.fetches.clear();
     }
 
     /// When the next fetch leg is due.
     pub fn next_due(&self) -> Option<Duration> {
-        self.in_flight.keys().next().map(|(due, _)| *due)
+        self.fetches.next_due()
     }
 
     /// Whether no fetch is under way.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty()
+        self.fetches.is_idle()
     }
 
     /// Updates delivered, of them reconciled, and recoveries failed so far.
@@ -188,106 +139,25 @@ impl AccountRecovery {
         [self.delivered, self.reconciled, self.failed]
     }
 
-    /// Moves the earliest fetch due at `at` one leg on.
-    #[allow(clippy::too_many_arguments)]
+    /// Moves the earliest fetch due at `at` one leg on, and reads what settled.
     pub fn step(
         &mut self,
         at: Duration,
         wall: Timestamp,
-        exchange: &Exchange,
-        link: &LinkConfig,
-        faults: &RestFaults,
-        faults_on: bool,
-        rng: &mut ChaCha8Rng,
+        rest: &mut RestWorld<'_>,
         trace: &mut Trace,
     ) -> Result<(), Violation> {
-        let Some(entry) = self.in_flight.first_entry().filter(|e| e.key().0 <= at) else {
-            return Ok(());
-        };
-        let mut flight = entry.remove();
-        let stream = self.stream as u64;
-        match std::mem::replace(&mut flight.leg, Leg::Retry) {
-            Leg::Retry => {
-                trace.record(at, 0x1300 | stream, flight.fetch.path_and_query.as_bytes());
-                self.send(at, flight, link, rng);
+        match self.fetches.step(at, rest, trace) {
+            None => return Ok(()),
+            Some(Settled::Page(fetch, _)) if self.sabotage == Some(Sabotage::DropPages) => {
+                self.reconciler.handle_page(&fetch, b"[]");
             }
-            Leg::ToServer => {
-                let answer = rest::answer(
-                    exchange,
-                    &flight.fetch.path_and_query,
-                    faults,
-                    faults_on,
-                    rng,
-                );
-                let back = at + answer.server_time + rest::delay(link, rng);
-                let deadline = flight.sent_at + REST_ATTEMPT_TIMEOUT;
-                if back > deadline {
-                    flight.leg = Leg::TimedOut;
-                    self.schedule(deadline, flight);
-                } else {
-                    flight.leg = Leg::ToClient(answer);
-                    self.schedule(back, flight);
-                }
+            Some(Settled::Page(fetch, body)) => {
+                self.reconciler.handle_page(&fetch, body.as_bytes())
             }
-            Leg::ToClient(answer) => {
-                trace.record(at, 0x1400 | stream, &answer.status.to_le_bytes());
-                let attempt = Attempt::Status {
-                    code: answer.status,
-                    retry_after: answer.retry_after,
-                };
-                self.settle(at, wall, flight, &attempt, answer.body.as_bytes(), trace)?;
-            }
-            Leg::TimedOut => {
-                trace.record(at, 0x1400 | stream, &[]);
-                self.settle(at, wall, flight, &Attempt::TimedOut, &[], trace)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// What follows an attempt's end: the page read, a retry, or giving up.
-    fn settle(
-        &mut self,
-        at: Duration,
-        wall: Timestamp,
-        mut flight: InFlight,
-        attempt: &Attempt,
-        body: &[u8],
-        trace: &mut Trace,
-    ) -> Result<(), Violation> {
-        match flight.retry.next(attempt) {
-            Retry::Done if self.sabotage == Some(Sabotage::DropPages) => {
-                self.reconciler.handle_page(&flight.fetch, b"[]");
-            }
-            Retry::Done => self.reconciler.handle_page(&flight.fetch, body),
-            Retry::After(delay) => {
-                flight.leg = Leg::Retry;
-                self.schedule(at + delay, flight);
-                return Ok(());
-            }
-            Retry::GiveUp(why) => self.reconciler.handle_fetch_failed(&flight.fetch, &why),
+            Some(Settled::Failed(fetch, why)) => self.reconciler.handle_fetch_failed(&fetch, &why),
         }
         self.drain(at, wall, trace)
-    }
-
-    /// Sends `flight`'s request: it reaches the server after a link delay,
-    /// unless the client's deadline comes first.
-    fn send(
-        &mut self,
-        at: Duration,
-        mut flight: InFlight,
-        link: &LinkConfig,
-        rng: &mut ChaCha8Rng,
-    ) {
-        flight.leg = Leg::ToServer;
-        flight.sent_at = at;
-        let arrives = at + rest::delay(link, rng);
-        self.schedule(arrives, flight);
-    }
-
-    fn schedule(&mut self, due: Duration, flight: InFlight) {
-        self.next_seq += 1;
-        self.in_flight.insert((due, self.next_seq), flight);
     }
 
     /// Hands the reconciler's outputs on: updates to the application (and
@@ -314,13 +184,7 @@ impl AccountRecovery {
                 }
                 ReconcileOutput::Fetch(fetch) => {
                     trace.log(at, || format!("s{stream} GET {}", fetch.path_and_query));
-                    let flight = InFlight {
-                        fetch,
-                        sent_at: at,
-                        retry: FetchRetry::new(&self.config, FETCH_ATTEMPTS_MAX_DEFAULT),
-                        leg: Leg::Retry,
-                    };
-                    self.schedule(at, flight);
+                    self.fetches.start(at, fetch);
                 }
                 ReconcileOutput::Abandoned(why) => {
                     self.failed += 1;

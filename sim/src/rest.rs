@@ -1,14 +1,16 @@
 //! The simulated REST API in front of the exchange model: `GET /v2/orders`
-//! answered by [`Exchange::rest_orders`] after a link delay, with the faults
-//! a real API has, drawn per seed: 429 with (or without) `Retry-After`, 5xx,
-//! slow answers (past the client's deadline too), malformed bodies, and a
-//! page that repeats (the server ignores `after` and lists the first page
+//! answered by [`Exchange::rest_orders`] and the data API's
+//! `GET /v2/stocks/trades` by [`Exchange::rest_trades`] (from the tape the
+//! streams read), after a link delay, with the faults a real API has, drawn
+//! per seed: 429 with (or without) `Retry-After`, 5xx, slow answers (past
+//! the client's deadline too), malformed bodies, and a page that repeats
+//! (the server ignores `after` or `page_token` and lists the first page
 //! again).
 //!
 //! Its draws come from a generator of its own, so adding REST to a seed
 //! leaves every draw of the link, the faults and the workload as it was.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use tickwire_mock::{Exchange, RestResponse};
@@ -30,7 +32,7 @@ pub struct RestFaults {
     pub server_error: f64,
     /// An answer up to twice the client's deadline late.
     pub slow: f64,
-    /// A body that is not an order list.
+    /// A body that is not a page of what was asked for.
     pub malformed: f64,
     /// A page asked for with `after` answered as if without it.
     pub repeated_page: f64,
@@ -81,18 +83,27 @@ pub struct RestAnswer {
     pub server_time: Duration,
 }
 
-/// Answers `GET {path_and_query}` at the exchange's present state, with
-/// the faults of `faults` (none when `faults_on` is false).
+/// Answers `GET {path_and_query}` at the exchange's present state (`now`
+/// on its tape), with the faults of `faults` (none when `faults_on` is false).
 pub fn answer(
     exchange: &Exchange,
+    now: Instant,
     path_and_query: &str,
     faults: &RestFaults,
     faults_on: bool,
     rng: &mut ChaCha8Rng,
 ) -> RestAnswer {
-    let query = path_and_query
+    let (path, query) = path_and_query
         .split_once('?')
-        .map_or("", |(_, query)| query);
+        .unwrap_or((path_and_query, ""));
+    let trades = path == "/v2/stocks/trades";
+    let serve = |query: &str| {
+        if trades {
+            exchange.rest_trades(KEY_ID, SECRET, query, now)
+        } else {
+            exchange.rest_orders(KEY_ID, SECRET, query)
+        }
+    };
     let faults = if faults_on { faults } else { &RestFaults::NONE };
     let server_time = if rng.chance(faults.slow) {
         rng.duration_up_to(REST_ATTEMPT_TIMEOUT * 2)
@@ -119,20 +130,30 @@ pub fn answer(
         return plain(RestResponse::error(status, 50_000_000, "internal error"));
     }
     if rng.chance(faults.malformed) {
-        let body = ["<html>bad gateway</html>", r#"[{"id":"#, r#"{"orders":[]}"#];
+        let body = if trades {
+            [
+                "<html>bad gateway</html>",
+                r#"{"trades":{"#,
+                r#"{"trades":[]}"#,
+            ]
+        } else {
+            ["<html>bad gateway</html>", r#"[{"id":"#, r#"{"orders":[]}"#]
+        };
         return plain(RestResponse {
             status: 200,
             body: body[rng.below(3) as usize].to_owned(),
         });
     }
-    if query.contains("after=") && rng.chance(faults.repeated_page) {
+    // What moves a page on: orders page by `after`, trades by a token.
+    let paging = if trades { "page_token=" } else { "after=" };
+    if query.contains(paging) && rng.chance(faults.repeated_page) {
         let first: Vec<&str> = query
             .split('&')
-            .filter(|pair| !pair.starts_with("after="))
+            .filter(|pair| !pair.starts_with(paging))
             .collect();
-        return plain(exchange.rest_orders(KEY_ID, SECRET, &first.join("&")));
+        return plain(serve(&first.join("&")));
     }
-    plain(exchange.rest_orders(KEY_ID, SECRET, query))
+    plain(serve(query))
 }
 
 /// The one-way delay of a REST message on `link`.

@@ -12,8 +12,8 @@ use rand_core::{RngCore, SeedableRng};
 
 use super::checks::Violation;
 use super::engine::{Stop, World};
-use super::reconcile::Sabotage;
 use super::recording::Recording;
+use super::sabotage::Sabotage;
 use super::scenario::Scenario;
 use super::trace::Trace;
 
@@ -28,6 +28,9 @@ pub struct SimConfig {
     pub liveness_bound: Duration,
     /// Keep a readable log of the run (slower; for replays).
     pub record_trace: bool,
+    /// Break every recovery on purpose, for tests that rule 14 can fail
+    /// (a replay command does not carry it).
+    pub sabotage: Option<Sabotage>,
 }
 
 impl Default for SimConfig {
@@ -37,6 +40,7 @@ impl Default for SimConfig {
             intensity: 1.0,
             liveness_bound: Duration::from_secs(600),
             record_trace: false,
+            sabotage: None,
         }
     }
 }
@@ -91,6 +95,9 @@ pub struct SeedOutcome {
     /// Order states delivered to the application, of them reconciled, and
     /// recoveries reported failed (rule 14).
     pub order_states: [u64; 3],
+    /// Trades delivered to the application by streams with a backfill, of
+    /// them backfilled, and backfills reported failed (rule 14).
+    pub trades: [u64; 3],
     /// The trace: its hash, and the readable log if kept.
     pub trace: Trace,
     /// Why it failed, if it did.
@@ -176,22 +183,21 @@ pub fn run_seed(seed: u64, steps: u64) -> SeedOutcome {
 
 /// Runs one seed: draws its scenario, runs the safety phase, then the liveness phase.
 pub fn run_seed_with(seed: u64, config: &SimConfig) -> SeedOutcome {
-    run_inner(seed, config, None, None)
+    run_inner(seed, config, None)
 }
 
 /// Runs one seed like [`run_seed_with`] with every account stream's
-/// reconciliation broken on purpose: rule 14 must fail the seeds where it
-/// matters.
+/// reconciliation, or every market stream's trade backfill, broken on
+/// purpose (see [`Sabotage`]): rule 14 must fail the seeds where it matters.
 pub fn run_seed_sabotaged(seed: u64, config: &SimConfig, sabotage: Sabotage) -> SeedOutcome {
-    run_inner(seed, config, None, Some(sabotage))
+    let config = SimConfig {
+        sabotage: Some(sabotage),
+        ..config.clone()
+    };
+    run_inner(seed, &config, None)
 }
 
-fn run_inner(
-    seed: u64,
-    config: &SimConfig,
-    recording: Option<&mut Recording>,
-    sabotage: Option<Sabotage>,
-) -> SeedOutcome {
+fn run_inner(seed: u64, config: &SimConfig, recording: Option<&mut Recording>) -> SeedOutcome {
     let record = recording.is_some();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut scenario = Scenario::draw(&mut rng, config.intensity);
@@ -204,7 +210,7 @@ fn run_inner(
         if record {
             world.record_inputs();
         }
-        if let Some(sabotage) = sabotage {
+        if let Some(sabotage) = config.sabotage {
             world.sabotage_recoveries(sabotage);
         }
         world.start()?;
@@ -249,6 +255,7 @@ fn run_inner(
                 rejected: world.rejected(),
                 data_before_resumed: world.data_before_resumed(),
                 order_states: world.order_states(),
+                trades: world.trades(),
                 trace: world.into_trace(),
                 failure,
             }
@@ -266,6 +273,7 @@ fn run_inner(
             rejected: 0,
             data_before_resumed: 0,
             order_states: [0; 3],
+            trades: [0; 3],
             trace: Trace::new(false),
             failure,
         },
@@ -276,7 +284,7 @@ fn run_inner(
 /// received, for [`replay_machines`](super::recording::replay_machines).
 pub fn record_seed(seed: u64, config: &SimConfig) -> (SeedOutcome, Recording) {
     let mut recording = Recording::default();
-    let outcome = run_inner(seed, config, Some(&mut recording), None);
+    let outcome = run_inner(seed, config, Some(&mut recording));
     (outcome, recording)
 }
 
@@ -333,6 +341,9 @@ pub struct SweepReport {
     /// Order states delivered, of them reconciled, and recoveries reported
     /// failed, all seeds (rule 14).
     pub order_states: [u64; 3],
+    /// Trades delivered by streams with a backfill, of them backfilled,
+    /// and backfills reported failed, all seeds (rule 14).
+    pub trades: [u64; 3],
     /// Seeds in which data was delivered between a `Gap` and its `Resumed`, and the first.
     pub data_before_resumed: (u64, Option<u64>),
     /// The failed seeds, in seed order.
@@ -371,6 +382,11 @@ impl fmt::Display for SweepReport {
         writeln!(
             f,
             "rule 14: {delivered} order states delivered once ({reconciled} reconciled), {failed} recoveries reported failed"
+        )?;
+        let [delivered, backfilled, failed] = self.trades;
+        writeln!(
+            f,
+            "rule 14: {delivered} trades delivered once ({backfilled} backfilled), {failed} backfills reported failed"
         )?;
         if let (seeds, Some(first)) = self.data_before_resumed {
             writeln!(
@@ -444,6 +460,9 @@ pub fn run_sweep(config: &SweepConfig) -> SweepReport {
         report.rejected += outcome.rejected;
         report.virtual_time += outcome.virtual_time;
         for (total, count) in report.order_states.iter_mut().zip(outcome.order_states) {
+            *total += count;
+        }
+        for (total, count) in report.trades.iter_mut().zip(outcome.trades) {
             *total += count;
         }
         combined.record(

@@ -32,6 +32,9 @@ pub struct StreamSpec {
     pub encoding: Encoding,
     /// The machine's configuration.
     pub config: MachineConfig,
+    /// A market stream whose trades are backfilled after each gap (see
+    /// [`draw_rest`](Scenario::draw_rest)).
+    pub trade_backfill: bool,
 }
 
 /// What one seed decided.
@@ -52,13 +55,16 @@ pub struct Scenario {
 }
 
 /// The REST API's side of a seed: its faults, and how many orders the
-/// account streams' reconcilers ask for per page.
+/// account streams' reconcilers (and trades the market streams'
+/// backfills) ask for per page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestScenario {
     /// The faults.
     pub faults: RestFaults,
     /// Orders per page (small pages make windows take many).
     pub page_limit: usize,
+    /// Trades per page.
+    pub trade_page_limit: usize,
 }
 
 impl Default for RestScenario {
@@ -67,6 +73,7 @@ impl Default for RestScenario {
         Self {
             faults: RestFaults::NONE,
             page_limit: tickwire_alpaca::ORDERS_PAGE_LIMIT,
+            trade_page_limit: tickwire_alpaca::MARKET_PAGE_LIMIT,
         }
     }
 }
@@ -119,6 +126,7 @@ impl Scenario {
                 account,
                 encoding,
                 config,
+                trade_backfill: false,
             });
         }
         let symbol_limit = if rng.chance(0.6) {
@@ -164,7 +172,8 @@ impl Scenario {
     }
 
     /// Draws the REST side from a generator of its own, seeded by `seed`,
-    /// so that every other draw of the seed stays as it was.
+    /// so that every other draw of the seed stays as it was: the faults,
+    /// the page sizes, and which market streams backfill trades (most).
     pub fn draw_rest(&mut self, seed: u64, intensity: f64) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(9);
@@ -173,9 +182,19 @@ impl Scenario {
         } else {
             2 + rng.below(5) as usize
         };
+        let faults = RestFaults::draw(&mut rng, intensity);
+        let trade_page_limit = if rng.chance(0.5) {
+            tickwire_alpaca::MARKET_PAGE_LIMIT
+        } else {
+            5 + rng.below(100) as usize
+        };
+        for spec in self.streams.iter_mut().filter(|s| !s.account) {
+            spec.trade_backfill = rng.chance(0.7);
+        }
         self.rest = RestScenario {
-            faults: RestFaults::draw(&mut rng, intensity),
+            faults,
             page_limit,
+            trade_page_limit,
         };
     }
 }

@@ -5,12 +5,12 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use tickwire_alpaca::{AlpacaMarketData, AlpacaTrading};
-use tickwire_alpaca::{Channel, SubscriptionSet, TradeUpdate};
+use tickwire_alpaca::{Channel, MarketData, SubscriptionSet, TradeUpdate};
 use tickwire_core::machine::{
     Action, ConnectPhase, ConnectionEpoch, Event, Machine, State, StreamKind,
 };
 use tickwire_core::protocol::{Dialect, Verdict};
-use tickwire_core::{Frame, TransportError};
+use tickwire_core::{Frame, Timestamp, TransportError};
 
 use super::checks::{ClientDecode, Heard, InputNote, Rules, Violation};
 use super::tee::{Seen, Teed};
@@ -34,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) steps: &'a mut u64,
     /// An account stream's events of this input, for its reconciliation.
     pub(crate) account_events: &'a mut Vec<Event<TradeUpdate, Channel>>,
+    /// A market stream's events of this input, for its backfill (when it has one).
+    pub(crate) market_events: Option<&'a mut Vec<Event<MarketData, Channel>>>,
 }
 
 type Checked = Result<(), Violation>;
@@ -83,9 +85,23 @@ where
         _out: &mut Vec<Event<TradeUpdate, Channel>>,
     ) {
     }
+
+    /// Copies a market stream's events to `out` (other streams have none).
+    fn share_market_events(
+        _events: &[Event<Self::Data, Channel>],
+        _out: &mut Vec<Event<MarketData, Channel>>,
+    ) {
+    }
 }
 
-impl SimDialect for AlpacaMarketData {}
+impl SimDialect for AlpacaMarketData {
+    fn share_market_events(
+        events: &[Event<MarketData, Channel>],
+        out: &mut Vec<Event<MarketData, Channel>>,
+    ) {
+        out.extend_from_slice(events);
+    }
+}
 
 impl SimDialect for AlpacaTrading {
     fn share_account_events(
@@ -160,6 +176,9 @@ where
             self.events.push(event);
         }
         D::share_account_events(&self.events, ctx.account_events);
+        if let Some(out) = ctx.market_events.as_deref_mut() {
+            D::share_market_events(&self.events, out);
+        }
         self.record(ctx);
     }
 
@@ -325,14 +344,34 @@ fn describe_event<D>(event: &Event<D, Channel>) -> String {
             outcome,
         } => format!("settled {request:?} {channel} {outcome:?}"),
         Event::Confirmed(set) => format!("confirmed {set:?}"),
-        Event::Gap { epoch, .. } => format!("gap {epoch}"),
+        Event::Gap {
+            epoch,
+            lost_at,
+            last_data_at,
+            ..
+        } => format!(
+            "gap {epoch} (lost at {}, last data at {})",
+            wall(*lost_at),
+            wall(*last_data_at)
+        ),
         Event::Resumed {
-            epoch, lost_for, ..
-        } => format!("resumed {epoch} after {lost_for:?}"),
+            epoch,
+            lost_for,
+            resumed_at,
+            ..
+        } => format!(
+            "resumed {epoch} after {lost_for:?} (at {})",
+            wall(*resumed_at)
+        ),
         Event::Error { error, fatal } => format!("error (fatal {fatal}) {error}"),
         Event::Unknown { tag } => format!("unknown {tag}"),
         _ => "data".into(),
     }
+}
+
+/// A wall-clock time for the readable trace.
+fn wall(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "-".into(), |at| at.to_string())
 }
 
 /// A frame as text for the readable trace (binary as a length).

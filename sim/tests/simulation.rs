@@ -1,9 +1,10 @@
 //! The simulation sweep, the determinism test and the replay entry point.
 //!
 //! - `cargo test -p tickwire-sim --test simulation` runs the sweep
-//!   (20,000 seeds × 1,000 steps by default: about 20 s on the 2-core
-//!   machine; a machine bug that broke one seed in 1,200 got through the
-//!   2,000 seeds this once ran) and the determinism tests.
+//!   (20,000 seeds × 1,000 steps by default: 40 to 75 s on the 2-core
+//!   machine, about 60 s of CPU, a third of it rule 14's trade backfill; a
+//!   machine bug that broke one seed in 1,200 got through the 2,000 seeds
+//!   this once ran) and the determinism tests.
 //! - Long soaks: `TICKWIRE_SIM_SEEDS=100000 TICKWIRE_SIM_FIRST_SEED=20000
 //!   cargo test --release -p tickwire-sim --test simulation sweep -- --nocapture`.
 //! - Replay one seed with a readable trace: `TICKWIRE_SIM_SEED=1234
@@ -80,6 +81,11 @@ fn sweep() {
             report.order_states[1] > 0 && report.order_states[0] > report.order_states[1],
             "rule 14 saw no reconciled order state (or nothing live): {:?}",
             report.order_states
+        );
+        assert!(
+            report.trades[1] > 0 && report.trades[0] > report.trades[1],
+            "rule 14 saw no backfilled trade (or nothing live): {:?}",
+            report.trades
         );
     }
 }
@@ -175,7 +181,7 @@ fn recorded_inputs_replay_into_fresh_machines() {
 /// hands every update over twice, fails seeds that pass when it works.
 #[test]
 fn rule_14_catches_a_reconciliation_that_drops_pages_or_delivers_twice() {
-    use tickwire_sim::reconcile::Sabotage;
+    use tickwire_sim::Sabotage;
     use tickwire_sim::{FailureKind, run_seed_sabotaged};
     let config = SimConfig {
         steps: 1_000,
@@ -201,5 +207,60 @@ fn rule_14_catches_a_reconciliation_that_drops_pages_or_delivers_twice() {
             seeds_wanted,
             "{sabotage:?} was caught in seeds {caught:?} only"
         );
+    }
+}
+
+/// Rule 14 can fail for trades: a sweep whose trade backfill reads every
+/// page as empty (as if backfill were off), or hands every backfilled trade
+/// over twice (as if deduplication were off), reports violations of rule
+/// 14, each naming its seed and the command that replays it, in seeds that
+/// pass when the backfill works.
+#[test]
+fn rule_14_catches_a_trade_backfill_that_drops_pages_or_delivers_twice() {
+    use tickwire_sim::{FailureKind, Sabotage};
+    for sabotage in [
+        Sabotage::DropTradePages,
+        Sabotage::DeliverBackfilledTradesTwice,
+    ] {
+        let config = SweepConfig {
+            first_seed: 0,
+            seeds: 200,
+            sim: SimConfig {
+                steps: 1_000,
+                sabotage: Some(sabotage),
+                ..SimConfig::default()
+            },
+            threads: 0,
+        };
+        let report = run_sweep(&config);
+        let trade_violations: Vec<_> = report
+            .failures
+            .iter()
+            .filter(|failure| {
+                matches!(&failure.failure, Some(FailureKind::Violation(v))
+                    if v.rule == 14 && v.message.contains("trade ("))
+            })
+            .collect();
+        assert!(
+            trade_violations.len() >= 3,
+            "{sabotage:?} broke rule 14 for trades in {} of 200 seeds:\n{report}",
+            trade_violations.len()
+        );
+        println!(
+            "{sabotage:?}: rule 14 broken for trades in {} of {} seeds",
+            trade_violations.len(),
+            report.seeds
+        );
+        let text = report.to_string();
+        for failure in trade_violations.iter().take(3) {
+            let seed = failure.seed;
+            assert!(
+                text.contains(&format!("seed {seed}: "))
+                    && text.contains(&format!("replay: TICKWIRE_SIM_SEED={seed} ")),
+                "the report does not name seed {seed} and its replay:\n{text}"
+            );
+            let sound = run_seed_with(seed, &SimConfig::default());
+            assert!(sound.passed(), "{sound}");
+        }
     }
 }

@@ -2,8 +2,11 @@
 //! live trades and bars pass through the [`MarketBackfill`] (deduplicated),
 //! each `Resumed` starts fetching the gap's trades and minute bars.
 
+use std::time::SystemTime;
+
 use tickwire_alpaca::{Channel, MarketData};
-use tickwire_core::machine::Event;
+use tickwire_core::Timestamp;
+use tickwire_core::machine::{Event, State};
 use tickwire_recovery::RecoveryConfig;
 
 use crate::event_stage::{EventStage, StageSetup};
@@ -30,6 +33,9 @@ impl Recoverer for MarketBackfill {
     type Fetch = DataFetch;
 
     fn handle_event(&mut self, event: &Event<MarketData, Channel>) {
+        if matches!(event, Event::StateChanged(State::Live { .. })) {
+            self.handle_went_live(Timestamp::from(SystemTime::now()));
+        }
         Self::handle_event(self, event);
     }
 

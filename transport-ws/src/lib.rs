@@ -30,7 +30,6 @@
 
 #![warn(missing_docs)]
 
-mod backfill;
 mod backfill_stage;
 mod builder;
 mod command;
@@ -57,7 +56,6 @@ mod trading_stream;
 mod ws_message;
 mod ws_transport;
 
-pub use backfill::{Backfill, UnknownBackfill};
 pub use builder::{
     QUEUE_BYTES_DEFAULT, QUEUE_CAPACITY_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT, StreamBuilder,
 };
@@ -70,7 +68,8 @@ pub use handle::StreamHandle;
 pub use into_symbol::IntoSymbol;
 pub use log_safety::SECRET_PRINTING_LOG_TARGETS;
 pub use market_backfill::{
-    BACKFILL_SYMBOLS_PER_REQUEST, BackfillOutput, DataFetch, MARKET_PAGE_LIMIT, MarketBackfill,
+    BACKFILL_SYMBOLS_PER_REQUEST, Backfill, BackfillOutput, DataFetch, MARKET_PAGE_LIMIT,
+    MarketBackfill, UnknownBackfill,
 };
 pub use market_data_stream::{MarketDataBuilder, MarketDataEvent, MarketDataStream};
 pub use order_reconcile::{ORDERS_PAGE_LIMIT, OrderFetch, OrderReconciler, ReconcileOutput};

@@ -2,11 +2,13 @@
 //! their decoders (a fast path over the [wire readers](crate::wire), serde
 //! when it gives up) and the requests they send.
 
+pub(crate) mod backfill;
 pub(crate) mod credentials;
 pub(crate) mod fast_control;
 pub(crate) mod fast_field;
 pub(crate) mod fast_market;
 pub(crate) mod fast_trading;
+pub(crate) mod market_backfill;
 pub(crate) mod market_decode;
 pub(crate) mod market_dialect;
 pub(crate) mod market_message;

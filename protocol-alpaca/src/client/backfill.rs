@@ -4,7 +4,8 @@ use std::fmt;
 use std::ops::BitOr;
 use std::str::FromStr;
 
-/// The kinds of market data a [`MarketDataStream`](crate::MarketDataStream)
+/// The kinds of market data a market-data stream (tickwire-ws's
+/// `MarketDataStream`, or any driver of a [`MarketBackfill`](crate::MarketBackfill))
 /// fetches from the historical REST API after each gap: a set of
 /// [`TRADES`](Self::TRADES) and [`BARS`](Self::BARS) (minute bars),
 /// combined with `|`. Default: [`NONE`](Self::NONE).
@@ -14,7 +15,7 @@ use std::str::FromStr;
 /// it — the first quote after the gap is the current one.
 ///
 /// ```
-/// use tickwire_ws::Backfill;
+/// use tickwire_alpaca::Backfill;
 /// let both = Backfill::TRADES | Backfill::BARS;
 /// assert!(both.trades() && both.bars());
 /// assert_eq!("trades,bars".parse::<Backfill>(), Ok(both));
