@@ -1,15 +1,19 @@
 //! The relay's promise, process by process: a real nats-server, two
-//! `tickwire relay --trade-updates` in front of `tickwire serve`, and a
-//! `tickwire trades --relay` reader. The leader is killed with SIGKILL while
-//! orders keep changing; the standby takes over, the exchange never sees
-//! two connections of the account on one endpoint, and every order state
-//! change the exchange made reaches the reader once (a state entered and
-//! left while no relay held the account aside: the REST order list keeps
-//! each order's latest state, and that one arrives).
+//! `tickwire relay --trade-updates` in front of `tickwire serve`, three
+//! `tickwire watch --relay` consumers with overlapping symbols and a
+//! `tickwire trades --relay` reader. Each consumer gets exactly its
+//! symbols; a consumer killed with SIGKILL takes its own symbols off the
+//! upstream once its leases expire; the leader is killed with SIGKILL while
+//! orders keep changing, the standby takes over, the consumers see a gap
+//! and a resume and go on, the exchange never sees two connections of the
+//! account on one endpoint, and every order state change the exchange made
+//! reaches the reader once (a state entered and left while no relay held
+//! the account aside: the REST order list keeps each order's latest state,
+//! and that one arrives).
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -42,10 +46,14 @@ async fn nats_server() -> NatsServer {
         .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"))
 }
 
+/// How long a consumer's lease lives after its last write.
+const LEASE_TTL_S: u64 = 3;
+
 /// `tickwire relay` of `server`'s account and iex feed, with the trade
-/// updates of account `sim` and a 2 s leadership key; its stderr read
-/// line by line.
+/// updates of account `sim`, a 2 s leadership key and 3 s leases; its
+/// stderr read line by line.
 fn relay(nats: &str, server: &Server) -> (Killed, Receiver<String>) {
+    let lease_ttl = LEASE_TTL_S.to_string();
     let args = [
         "relay",
         "--nats",
@@ -60,6 +68,8 @@ fn relay(nats: &str, server: &Server) -> (Killed, Receiver<String>) {
         "sim",
         "--leader-ttl",
         "2",
+        "--lease-ttl",
+        &lease_ttl,
     ];
     let mut relay = Killed(spawn_tickwire(&args, Stdio::null(), Stdio::piped()));
     let stderr = relay.0.stderr.take().expect("piped stderr");
@@ -78,6 +88,129 @@ fn line_with(lines: &Receiver<String>, wanted: &str) -> String {
             Err(RecvTimeoutError::Timeout) => panic!("no {wanted:?} within {PATIENCE:?}: {seen:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("the process exited: {seen:?}"),
         }
+    }
+}
+
+/// A `tickwire watch --relay` of these symbols' quotes: the process and
+/// its JSON lines.
+struct Consumer {
+    process: Killed,
+    lines: Receiver<String>,
+    symbols: BTreeSet<String>,
+    /// Lines read so far, in order: (`type`, `symbol`).
+    seen: Vec<(String, String)>,
+}
+
+impl Consumer {
+    fn start(nats: &str, symbols: &[&str]) -> Self {
+        let mut args = vec!["watch", "--relay", nats, "--channels", "quotes", "--json"];
+        args.extend_from_slice(symbols);
+        let mut process = Killed(spawn_tickwire(&args, Stdio::piped(), Stdio::null()));
+        let lines = line_reader(process.0.stdout.take().expect("piped stdout"), Some);
+        Self {
+            process,
+            lines,
+            symbols: symbols.iter().map(|s| (*s).to_owned()).collect(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads what came; fails on a quote of a symbol it did not ask for.
+    fn read(&mut self) {
+        for line in self.lines.try_iter() {
+            let value: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            let kind = value["type"].as_str().unwrap_or_default().to_owned();
+            let symbol = value["symbol"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                kind != "quote" || self.symbols.contains(&symbol),
+                "a consumer of {:?} got a quote of {symbol}",
+                self.symbols
+            );
+            self.seen.push((kind, symbol));
+        }
+    }
+
+    /// Waits until a quote of each of its symbols came after the line at
+    /// `from`.
+    fn until_quotes_after(&mut self, from: usize, what: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.read();
+            let quoted: BTreeSet<&String> = self.seen[from.min(self.seen.len())..]
+                .iter()
+                .filter(|(kind, _)| kind == "quote")
+                .map(|(_, symbol)| symbol)
+                .collect();
+            if self.symbols.iter().all(|s| quoted.contains(s)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: a consumer of {:?} got quotes of only {quoted:?}",
+                self.symbols
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The place of the first line of `kind` at or after `from`, waiting.
+    fn until_line(&mut self, kind: &str, from: usize) -> usize {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.read();
+            if let Some(at) = self.seen[from.min(self.seen.len())..]
+                .iter()
+                .position(|(k, _)| k == kind)
+            {
+                return from + at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {kind} line for the consumer of {:?}",
+                self.symbols
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The quote symbols of each open `/v2/iex` session of the exchange.
+fn upstream_quotes(server: &Server) -> Vec<BTreeSet<String>> {
+    server
+        .admin("GET", "/subscriptions")
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .filter(|session| session["endpoint"] == "/v2/iex")
+        .map(|session| {
+            session["quotes"]
+                .as_array()
+                .map(|symbols| {
+                    symbols
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Waits until the exchange's one iex session holds exactly `symbols`;
+/// returns how long that took.
+fn until_upstream(server: &Server, symbols: &[&str], what: &str) -> Duration {
+    let wanted: BTreeSet<String> = symbols.iter().map(|s| (*s).to_owned()).collect();
+    let started = Instant::now();
+    loop {
+        let sessions = upstream_quotes(server);
+        if sessions == [wanted.clone()] {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{what}: the exchange's iex sessions hold {sessions:?}, not one with {wanted:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -109,7 +242,7 @@ fn journal(server: &Server) -> Vec<StateKey> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stderr)] // the figures a reader of the test output wants
-async fn a_killed_leader_relay_loses_no_order_state_and_never_doubles_a_connection() {
+async fn two_relays_three_consumers_and_a_reader_across_sigkills() {
     let nats = nats_server().await;
     let url = nats.url();
     // The exchange frees a vanished connection's slot after 1 s (Alpaca
@@ -121,6 +254,31 @@ async fn a_killed_leader_relay_loses_no_order_state_and_never_doubles_a_connecti
     line_with(&first_lines, "leading the trade updates");
     let (mut second, second_lines) = relay(&url, &server);
     line_with(&second_lines, "standing by for the trade updates");
+
+    // Three consumers with overlapping symbols: each gets its own, and the
+    // upstream holds their union.
+    let mut consumers: HashMap<&str, Consumer> = HashMap::new();
+    for (name, symbols) in [
+        ("one", &["AAPL", "MSFT"][..]),
+        ("two", &["MSFT", "SPY"][..]),
+        ("three", &["SPY", "TSLA"][..]),
+    ] {
+        consumers.insert(name, Consumer::start(&url, symbols));
+    }
+    for consumer in consumers.values_mut() {
+        consumer.until_quotes_after(0, "at start");
+    }
+    until_upstream(&server, &["AAPL", "MSFT", "SPY", "TSLA"], "the union");
+
+    // A consumer dies without a word: its own symbol leaves the upstream
+    // once its leases expire; the shared one stays.
+    let mut three = consumers.remove("three").expect("started");
+    three.process.0.kill().expect("kill a consumer");
+    let forgotten = until_upstream(&server, &["AAPL", "MSFT", "SPY"], "after the kill");
+    assert!(
+        forgotten <= Duration::from_secs(LEASE_TTL_S + 5),
+        "the dead consumer's symbol left the upstream after {forgotten:?}"
+    );
 
     // The reader reads the stream from its start, live, throughout.
     let mut reader = Killed(spawn_tickwire(
@@ -161,8 +319,14 @@ async fn a_killed_leader_relay_loses_no_order_state_and_never_doubles_a_connecti
         takeover <= Duration::from_secs(2 + 5),
         "the standby led {takeover:?} after the kill"
     );
+    // The live consumers see a gap, a resume, and quotes again.
+    for consumer in consumers.values_mut() {
+        let gap = consumer.until_line("gap", 0);
+        let resumed = consumer.until_line("resumed", gap);
+        consumer.until_quotes_after(resumed, "after the takeover");
+    }
     // Orders go on changing under the new leader for a while.
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(2));
 
     // Everything the exchange made up to now reaches the reader, but
     // states entered and left while no relay held the account.
@@ -211,11 +375,15 @@ async fn a_killed_leader_relay_loses_no_order_state_and_never_doubles_a_connecti
     );
 
     let metrics = server.metrics();
-    assert_eq!(
-        metrics.get("tickwire_exchange_sessions_peak{endpoint=\"/stream\"}"),
-        Some(&1.0),
-        "never two trading connections of the account at once: {metrics:?}"
-    );
+    for endpoint in ["/stream", "/v2/iex"] {
+        assert_eq!(
+            metrics.get(&format!(
+                "tickwire_exchange_sessions_peak{{endpoint=\"{endpoint}\"}}"
+            )),
+            Some(&1.0),
+            "never two {endpoint} connections of the account at once: {metrics:?}"
+        );
+    }
     assert_eq!(
         metrics.get("tickwire_exchange_errors_sent_total{code=\"406\"}"),
         None,
@@ -226,7 +394,9 @@ async fn a_killed_leader_relay_loses_no_order_state_and_never_doubles_a_connecti
         "the new leader still runs"
     );
     eprintln!(
-        "standby led {:.2} s after the SIGKILL; {} order states made, {} read, {} made after the kill",
+        "a dead consumer's symbol left the upstream {:.2} s after its SIGKILL (leases {LEASE_TTL_S} s); \
+         the standby led {:.2} s after the leader's; {} order states made, {} read, {} made after the kill",
+        forgotten.as_secs_f64(),
         takeover.as_secs_f64(),
         made.len(),
         read.len(),
