@@ -23,6 +23,7 @@ use super::rest_fetch::{Fetches, RestWorld, Settled};
 use super::sabotage::Sabotage;
 use super::trace::Trace;
 use super::wanted::Wanted;
+use super::withheld::Withheld;
 
 /// A page of trades that holds none and ends the window.
 const EMPTY_TRADES_PAGE: &[u8] = br#"{"trades":{},"next_page_token":null}"#;
@@ -36,10 +37,8 @@ pub struct MarketRecovery {
     backfill: MarketBackfill,
     fetches: Fetches<DataFetch>,
     wanted: Wanted,
-    /// Spans (wall clock) in which the exchange withheld data from the
-    /// stream's open connection or its link lost it (hung), not noticed by
-    /// a `Gap` since; the last may be open.
-    withheld: Vec<(Timestamp, Option<Timestamp>)>,
+    /// What the stream could not notice missing.
+    withheld: Withheld,
     ledger: Ledger<TradeKey>,
     /// Trades delivered, of them backfilled, and windows given up.
     counts: [u64; 3],
@@ -68,7 +67,7 @@ impl MarketRecovery {
                 .with_page_limit(page_limit),
             fetches: Fetches::new(stream, config),
             wanted: Wanted::default(),
-            withheld: Vec::new(),
+            withheld: Withheld::default(),
             ledger: Ledger::new(stream, start).named("trade"),
             counts: [0; 3],
             sabotage: None,
@@ -83,23 +82,7 @@ impl MarketRecovery {
     /// Whether the exchange withholds data from the stream's open
     /// connection (or its link loses it) at `wall`.
     pub fn note_withheld(&mut self, withheld: bool, wall: Timestamp) {
-        let open = matches!(self.withheld.last(), Some((_, None)));
-        if withheld && !open {
-            self.withheld.push((wall, None));
-        } else if !withheld
-            && open
-            && let Some(span) = self.withheld.last_mut()
-        {
-            span.1 = Some(wall);
-        }
-    }
-
-    /// The stream noticed a loss whose dark span starts at `dark_since`:
-    /// what the exchange withheld since (or the link lost) is the gap's to
-    /// recover now, no longer excused as unnoticeable.
-    fn noticed(&mut self, dark_since: Timestamp) {
-        self.withheld
-            .retain(|(_, end)| end.is_some_and(|end| end < dark_since));
+        self.withheld.note(withheld, wall);
     }
 
     /// Breaks the backfill on purpose (see [`Sabotage`]).
@@ -150,6 +133,7 @@ impl MarketRecovery {
                     self.release();
                     return Ok(());
                 }
+                Event::Data(MarketData::Trade(_)) => self.withheld.trade_received(wall),
                 Event::StateChanged(State::Live { .. }) => {
                     self.ledger.went_live(wall);
                     self.backfill.handle_went_live(wall);
@@ -160,7 +144,7 @@ impl MarketRecovery {
                     ..
                 } => {
                     let dark_since = self.ledger.gap(*lost_at, *last_data_at);
-                    self.noticed(dark_since);
+                    self.withheld.noticed(dark_since);
                 }
                 Event::Resumed {
                     lost_at,
@@ -293,9 +277,7 @@ impl MarketRecovery {
             }
             // One call reads a million ticks, far more than a run lasts.
             for trade in exchange.tape_trades(self.endpoint, &symbol, from, until, now) {
-                let withheld = self.withheld.iter().any(|(since, end)| {
-                    *since <= trade.timestamp && end.is_none_or(|end| trade.timestamp <= end)
-                });
+                let withheld = self.withheld.covers(trade.timestamp);
                 self.ledger
                     .produced(trade_key(&trade), trade.timestamp, None, withheld);
             }

@@ -32,7 +32,10 @@
 //!   loses the connection: a data silence timeout, a reset). For trades,
 //!   a link that hung loses what was in flight and what follows, which is
 //!   withheld too, until the stream notices: a `Gap` ends the excuse, and
-//!   what the gap hid is the recovery's to deliver. A dark span starts at
+//!   what the gap hid is the recovery's to deliver; a withholding that
+//!   ended before a trade arrived live is not what a later gap hid (its
+//!   window starts at the last trade delivered), and stays excused (see
+//!   [`Withheld`](super::withheld::Withheld)). A dark span starts at
 //!   the gap's last data message, but never before the stream last went
 //!   live or resumed, nor after the loss. A stream shut down or failed owes
 //!   nothing more (its deliveries still count for *never twice*).

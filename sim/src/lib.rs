@@ -119,6 +119,7 @@ mod stream;
 mod tee;
 pub mod trace;
 pub mod wanted;
+pub mod withheld;
 pub mod workload;
 
 pub use checks::Violation;
