@@ -14,37 +14,19 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::process::Stdio;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use support::processes::{self, Killed, nats_server};
 use support::{Server, line_reader, spawn_tickwire};
 use tickwire_alpaca::{TradeUpdate, order_state_key};
-use tickwire_nats_server::NatsServer;
 
 /// The most any wait in this test lasts.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// An order state: (order id, status, filled quantity).
 type StateKey = (String, String, String);
-
-/// Kills the process when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn nats_server() -> NatsServer {
-    tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
-        .await
-        .expect("the thread starting nats-server panicked")
-        .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"))
-}
 
 /// How long a consumer's lease lives after its last write.
 const LEASE_TTL_S: u64 = 3;
@@ -78,17 +60,7 @@ fn relay(nats: &str, server: &Server) -> (Killed, Receiver<String>) {
 
 /// Waits for a line containing `wanted`.
 fn line_with(lines: &Receiver<String>, wanted: &str) -> String {
-    let deadline = Instant::now() + PATIENCE;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(wanted) => return line,
-            Ok(line) => seen.push(line),
-            Err(RecvTimeoutError::Timeout) => panic!("no {wanted:?} within {PATIENCE:?}: {seen:?}"),
-            Err(RecvTimeoutError::Disconnected) => panic!("the process exited: {seen:?}"),
-        }
-    }
+    processes::line_with(lines, wanted, PATIENCE)
 }
 
 /// A `tickwire watch --relay` of these symbols' quotes: the process and

@@ -5,35 +5,17 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::process::Stdio;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use futures::StreamExt;
+use support::processes::{Killed, line_with, nats_server};
 use support::{line_reader, spawn_tickwire};
-use tickwire_nats_server::NatsServer;
 
 /// The most any wait in this test lasts.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Kills the relay process when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn nats_server() -> NatsServer {
-    tokio::task::spawn_blocking(|| NatsServer::start(Path::new(env!("CARGO_TARGET_TMPDIR"))))
-        .await
-        .expect("the thread starting nats-server panicked")
-        .unwrap_or_else(|error| panic!("no nats-server for the relay test: {error}"))
-}
 
 /// `tickwire relay` with `args` after `--nats URL`, its stderr read line
 /// by line.
@@ -43,23 +25,6 @@ fn relay(url: &str, args: &[&str]) -> (Killed, Receiver<String>) {
     let mut relay = Killed(spawn_tickwire(&all, Stdio::null(), Stdio::piped()));
     let stderr = relay.0.stderr.take().expect("piped stderr");
     (relay, line_reader(stderr, Some))
-}
-
-/// Waits for a line containing `wanted` within `patience`.
-fn line_with(lines: &Receiver<String>, wanted: &str, patience: Duration) -> String {
-    let deadline = Instant::now() + patience;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(wanted) => return line,
-            Ok(line) => seen.push(line),
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("no {wanted:?} within {patience:?}: {seen:?}")
-            }
-            Err(RecvTimeoutError::Disconnected) => panic!("the relay exited: {seen:?}"),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod processes;
 pub(crate) mod tmux;
 pub(crate) mod ws_peer;
 
