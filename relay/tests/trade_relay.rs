@@ -186,11 +186,11 @@ async fn every_order_state_reaches_the_stream_once_across_a_relay_crash() {
     assert_eq!(read, expected);
 }
 
-/// Waits until every order state `journal` and the exchange hold from now
-/// on reached the stream (or was superseded after `first_end`, the last
-/// state published before the takeover), stops `second`, and asserts that
-/// none was published twice or forged and some came from reconciliation.
-/// Returns what the stream holds.
+/// Waits until `second` leads, then until every order state `journal` and
+/// the exchange hold 1.5 s later reached the stream (or was superseded
+/// after `first_end`, the last state published before the takeover),
+/// stops `second`, and asserts that none was published twice or forged
+/// and some came from reconciliation. Returns what the stream holds.
 async fn every_state_once(
     nats: &NatsServer,
     server: &LoopbackServer,
@@ -198,28 +198,32 @@ async fn every_state_once(
     first_end: usize,
     second: TradeRelay,
 ) -> Vec<(u64, StateKey, bool)> {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    journal.extend(take_changes(server));
-    let owed: Vec<StateKey> = journal.iter().map(order_state_key).collect();
-    // Everything produced up to now is owed (in flight included): wait for it.
-    let waited = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let keys: BTreeSet<StateKey> = published(nats).await.into_iter().map(|p| p.1).collect();
-            let missing: Vec<&StateKey> = owed
-                .iter()
-                .enumerate()
-                .filter(|(i, key)| {
-                    !keys.contains(*key) && !superseded(&journal, &keys, *i, first_end)
-                })
-                .map(|(_, key)| key)
-                .collect();
-            if missing.is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    until_role(&second, "the second relay to lead", |role| {
+        *role == RelayRole::Leading
     })
     .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    journal.extend(take_changes(server));
+    let owed = journal.len();
+    // Everything produced up to now is owed (in flight included): wait
+    // until each state is published, or superseded by a later state of
+    // its order that was (the journal grows meanwhile: a state the takeover
+    // hid may be superseded only by one made after `owed`).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let waited = loop {
+        journal.extend(take_changes(server));
+        let keys: BTreeSet<StateKey> = published(nats).await.into_iter().map(|p| p.1).collect();
+        let all_there = journal[..owed].iter().enumerate().all(|(i, update)| {
+            keys.contains(&order_state_key(update)) || superseded(&journal, &keys, i, first_end)
+        });
+        if all_there {
+            break true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     second
         .shutdown()
         .await
@@ -238,12 +242,18 @@ async fn every_state_once(
         forged.is_empty(),
         "published but never produced: {forged:?}"
     );
+    let keys: BTreeSet<StateKey> = counts.keys().map(|key| (*key).clone()).collect();
+    let missing: Vec<(usize, StateKey)> = journal[..owed]
+        .iter()
+        .enumerate()
+        .map(|(i, update)| (i, order_state_key(update)))
+        .filter(|(i, key)| !keys.contains(key) && !superseded(&journal, &keys, *i, first_end))
+        .collect();
     assert!(
-        waited.is_ok(),
-        "order states produced but never published (not superseded): {:?}",
-        owed.iter()
-            .filter(|key| !counts.contains_key(key))
-            .collect::<Vec<_>>()
+        waited && missing.is_empty(),
+        "order states produced but neither published nor superseded within {PATIENCE:?} \
+         (journal index, state; the first relay's last published is at {first_end}): \
+         {missing:?}"
     );
     let reconciled = all.iter().filter(|p| p.2).count();
     assert!(
