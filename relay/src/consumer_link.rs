@@ -183,7 +183,10 @@ impl Link {
                 SessionAction::Release(pairs) => {
                     for pair in &pairs {
                         if let Some(task) = listeners.0.remove(pair) {
+                            // Awaited, so that no message of the pair is
+                            // queued after the answer that follows.
                             task.abort();
+                            let _ = task.await;
                         }
                     }
                     self.release(&pairs).await;

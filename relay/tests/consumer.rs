@@ -206,6 +206,21 @@ async fn a_refusal_has_the_outcome_a_direct_stream_gets() {
     } else {
         "SPY"
     };
+    // Quotes the machine passed on before the unsubscribe was settled may
+    // still wait in the stream: count from the settled refusal on.
+    let settled = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let StreamEvent::Machine(Event::Subscription {
+                outcome: SubscriptionOutcome::Rejected { .. },
+                ..
+            }) = stream.next().await.expect("the stream ended")
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(settled.is_ok(), "the refusal never reached the stream");
     let (seen, _) = quotes(&mut stream, &["AAPL", kept], 3).await;
     assert_eq!(seen.len(), 2, "only AAPL and {kept}: {seen:?}");
     stream.shutdown().await.expect("shutdown");
