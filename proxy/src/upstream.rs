@@ -69,14 +69,16 @@ struct Running {
     handle: StreamHandle,
     /// Commands, performed in order by the commander task.
     commands: mpsc::UnboundedSender<UpstreamCommand<Channel>>,
+    /// The commander's verdicts: this stream's alone, so that a verdict of
+    /// a stream reset meanwhile never settles a request of the next (whose
+    /// hub numbers its requests afresh).
+    outcomes: mpsc::UnboundedReceiver<(UpstreamToken, SubscriptionOutcome)>,
 }
 
 /// One feed's upstream stream, built on the first command.
 pub struct FeedUpstream {
     settings: UpstreamSettings,
     running: Option<Running>,
-    outcomes_tx: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
-    outcomes: mpsc::UnboundedReceiver<(UpstreamToken, SubscriptionOutcome)>,
 }
 
 impl std::fmt::Debug for FeedUpstream {
@@ -91,12 +93,9 @@ impl std::fmt::Debug for FeedUpstream {
 impl FeedUpstream {
     /// An upstream that connects nothing until the first command.
     pub fn new(settings: UpstreamSettings) -> Self {
-        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
         Self {
             settings,
             running: None,
-            outcomes_tx,
-            outcomes,
         }
     }
 
@@ -122,9 +121,7 @@ impl FeedUpstream {
         while let Some(command) = hub.poll_upstream() {
             let running = match &mut self.running {
                 Some(running) => running,
-                None => self
-                    .running
-                    .insert(start(&self.settings, self.outcomes_tx.clone())?),
+                None => self.running.insert(start(&self.settings)?),
             };
             // The commander lives as long as the stream's handle.
             let _ = running.commands.send(command);
@@ -132,12 +129,15 @@ impl FeedUpstream {
         Ok(())
     }
 
-    /// The next verdict or stream event; pending for ever while there is no
-    /// stream and no verdict. Cancel-safe.
+    /// The stream's next verdict or event; pending for ever while there is
+    /// no stream. Cancel-safe.
     pub async fn next(&mut self) -> UpstreamNews {
+        let Some(running) = &mut self.running else {
+            return std::future::pending().await;
+        };
         tokio::select! {
-            Some((token, outcome)) = self.outcomes.recv() => UpstreamNews::Outcome(token, outcome),
-            event = next_event(&mut self.running) => UpstreamNews::Event(event),
+            Some((token, outcome)) = running.outcomes.recv() => UpstreamNews::Outcome(token, outcome),
+            event = running.events.next() => UpstreamNews::Event(event),
         }
     }
 
@@ -200,19 +200,8 @@ pub fn route_channel(message: &MarketData) -> Option<Channel> {
     })
 }
 
-/// The next upstream event, or pending for ever while there is no stream.
-async fn next_event(running: &mut Option<Running>) -> Option<StreamEvent<MarketData>> {
-    match running {
-        Some(running) => running.events.next().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Builds the stream and the task that commands it in order.
-fn start(
-    settings: &UpstreamSettings,
-    outcomes: mpsc::UnboundedSender<(UpstreamToken, SubscriptionOutcome)>,
-) -> Result<Running, tickwire_ws::Error> {
+fn start(settings: &UpstreamSettings) -> Result<Running, tickwire_ws::Error> {
     let encoding = if settings.feed.msgpack_only() {
         Encoding::MsgPack
     } else {
@@ -228,12 +217,14 @@ fn start(
         .build()?;
     let (handle, events) = stream.into_parts();
     let (commands, queue) = mpsc::unbounded_channel();
-    tokio::spawn(command_upstream(handle.clone(), queue, outcomes));
+    let (verdicts, outcomes) = mpsc::unbounded_channel();
+    tokio::spawn(command_upstream(handle.clone(), queue, verdicts));
     tracing::info!(url = %settings.url, "upstream stream created (connects on the first subscription)");
     Ok(Running {
         events,
         handle,
         commands,
+        outcomes,
     })
 }
 
@@ -264,13 +255,18 @@ async fn command_upstream(
             }
         };
         let outcome = match result {
+            // The stream failed or shut down before the server answered:
+            // no verdict. Its fatal error or its end closes every client
+            // (an acknowledgement here would tell a client it holds
+            // symbols no upstream ever confirmed).
+            Ok(SubscriptionOutcome::Abandoned) => break,
             Ok(outcome) => outcome,
             Err(tickwire_ws::Error::Command(error)) => SubscriptionOutcome::Rejected {
                 code: Some(400),
                 message: error.to_string(),
                 symbols,
             },
-            Err(_) => SubscriptionOutcome::Abandoned,
+            Err(_) => break,
         };
         if outcomes.send((token, outcome)).is_err() {
             break;
