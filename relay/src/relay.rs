@@ -487,6 +487,8 @@ impl RelayTask {
                 tracing::warn!(%reason, "what the upstream gap hid may be missing");
                 return Ok(());
             }
+            // A direct stream has no snapshots; one would be no new data.
+            StreamEvent::Snapshot(_) => return Ok(()),
         };
         match event {
             Event::Data(message) => self.publish(&message).await,
