@@ -1,9 +1,10 @@
 //! Last-value snapshots on join, with a real nats-server and the
 //! simulated exchange: a consumer subscribing a symbol another already
 //! gets is handed the relay's latest quote of it at once, marked as a
-//! snapshot, before any live quote of it; a symbol without a quote gets
-//! none and the stream goes on; malformed snapshot requests are refused
-//! with an error reply and the relay runs on.
+//! snapshot, before any live quote of it; under live quotes, no snapshot
+//! comes after a newer live quote; a symbol without a quote gets none and
+//! the stream goes on; malformed snapshot requests are refused with an
+//! error reply and the relay runs on.
 
 mod support;
 
@@ -286,5 +287,73 @@ async fn malformed_snapshot_requests_are_refused_and_the_relay_runs_on() {
     );
     assert!(!relay.is_finished());
     stream.shutdown().await.expect("shutdown");
+    relay.shutdown().await.expect("the relay stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
+        .await
+        .expect("the relay starts");
+    leading(&relay).await;
+    // Keeps AAPL leased and quoted (every 10 ms) throughout.
+    let holder = consumer(&nats, "holder");
+    holder
+        .subscribe(Channel::Quotes, ["AAPL"])
+        .await
+        .expect("subscribe");
+
+    let mut stream = consumer(&nats, "joiner");
+    let mut snapshots = 0;
+    for round in 0..10 {
+        let verdict = stream
+            .subscribe(Channel::Quotes, ["AAPL"])
+            .await
+            .expect("subscribe");
+        assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
+        // The newest live AAPL quote delivered so far this round.
+        let mut newest_live = None;
+        let mut live = 0;
+        let mut this_round = 0;
+        let read = tokio::time::timeout(PATIENCE, async {
+            while live < 3 {
+                match stream.next().await.expect("the stream ended") {
+                    StreamEvent::Machine(Event::Data(data)) if quote_symbol(&data).is_some() => {
+                        live += 1;
+                        newest_live = newest_live.max(Some(data.timestamp()));
+                    }
+                    StreamEvent::Snapshot(data) => {
+                        this_round += 1;
+                        assert_eq!(this_round, 1, "round {round}: a second snapshot");
+                        assert!(
+                            newest_live.is_none_or(|newest| data.timestamp() >= newest),
+                            "round {round}: a snapshot at {:?} after a live quote at {newest_live:?}",
+                            data.timestamp()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            read.is_ok(),
+            "round {round}: timed out after {live} live quotes"
+        );
+        snapshots += this_round;
+        stream
+            .unsubscribe(Channel::Quotes, ["AAPL"])
+            .await
+            .expect("unsubscribe");
+    }
+    // Each round's answer takes a round trip to the relay, against a quote
+    // every 10 ms: most rounds get their snapshot (all 10 on an idle
+    // machine), so none at all means they are lost.
+    assert!(snapshots >= 1, "no snapshot in 10 rounds");
+    stream.shutdown().await.expect("shutdown");
+    holder.shutdown().await.expect("shutdown");
     relay.shutdown().await.expect("the relay stops cleanly");
 }
