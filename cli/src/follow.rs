@@ -204,7 +204,9 @@ impl<'e> Tracker<'e> {
     ) -> Option<Result<Stop, CliError>> {
         let written = sink.event(event);
         match event {
-            StreamEvent::Machine(Event::Data(_)) | StreamEvent::Recovered(_) => {
+            StreamEvent::Machine(Event::Data(_))
+            | StreamEvent::Recovered(_)
+            | StreamEvent::Snapshot(_) => {
                 self.data_printed += 1;
             }
             StreamEvent::Machine(Event::Error { error, fatal: true }) => {

@@ -135,7 +135,8 @@ impl AccountTask {
                 tracing::warn!(%reason, "order updates of the upstream gap may be missing");
                 return;
             }
-            StreamEvent::Dropped { .. } => return,
+            // A direct stream has no snapshots; one would be no new update.
+            StreamEvent::Dropped { .. } | StreamEvent::Snapshot(_) => return,
         };
         match event {
             Event::Data(update) => {

@@ -238,6 +238,8 @@ impl FeedTask {
                 tracing::warn!(feed = %self.feed, %reason, "what the upstream gap hid may be missing");
                 return;
             }
+            // A direct stream has no snapshots; one would be no new data.
+            StreamEvent::Snapshot(_) => return,
         };
         match event {
             Event::Data(message) => {

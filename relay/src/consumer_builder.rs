@@ -3,7 +3,7 @@
 
 use tickwire_alpaca::Encoding;
 use tickwire_core::Credentials;
-use tickwire_ws::{Error, MarketDataBuilder, MarketDataStream};
+use tickwire_ws::{Error, MarketDataBuilder, MarketDataStream, snapshot_channel};
 
 use crate::{ConsumerConfig, RelayTransport};
 
@@ -90,17 +90,26 @@ impl RelayStreamBuilder {
         Ok(config)
     }
 
-    /// Creates the stream; it connects on its first subscribe.
+    /// Creates the stream; it connects on its first subscribe. Each
+    /// acknowledged `quotes` subscription brings its symbols' latest
+    /// quotes from the leading relay as
+    /// [`StreamEvent::Snapshot`](tickwire_ws::StreamEvent::Snapshot), before
+    /// any live quote of the symbol delivered after them (see
+    /// [`crate::snapshot`]).
     ///
     /// # Errors
     /// As [`consumer_config`](Self::consumer_config), or as
     /// [`StreamBuilder::build`](tickwire_ws::StreamBuilder::build).
     pub fn build(self) -> Result<MarketDataStream, Error> {
         let config = self.consumer_config()?;
+        let (snapshots, source) = snapshot_channel();
         self.builder
             // Sent to the transport only, which answers it itself.
             .credentials(Credentials::new("relay", "relay"))
             .encoding(Encoding::MsgPack)
-            .build_with_transport(RelayTransport::new(config))
+            .build_with_transport_and_snapshots(
+                RelayTransport::new(config).with_snapshots(snapshots),
+                source,
+            )
     }
 }

@@ -4,19 +4,28 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::join_all;
-use tickwire_alpaca::{Encoding, Feed, ServerMessage, SubscriptionSet, encode_market_frame};
+use tickwire_alpaca::{
+    Channel, Encoding, Feed, ServerMessage, SubscriptionSet, encode_market_frame,
+};
 use tickwire_core::{Frame, Symbol, TransportError};
+use tickwire_ws::{SnapshotAsk, Snapshots};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::consumer_session::{ConsumerSession, Pair, SessionAction};
 use crate::lease_book::LeaseBook;
+use crate::snapshot::{SNAPSHOT_SYMBOLS_MAX, decode_reply, request_body};
 use crate::{ASK, ConsumerState, subject};
+
+/// How long a snapshot request waits for the relay's answer; then the
+/// stream goes on without those snapshots.
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the transport asks of its connection's task.
 #[derive(Debug)]
@@ -56,6 +65,12 @@ pub(crate) struct Link {
     pub(crate) holder: Bytes,
     /// Whether the NATS connection is down.
     pub(crate) nats_down: watch::Receiver<bool>,
+    /// Where snapshot quotes go, if the stream takes them.
+    pub(crate) snapshots: Option<Snapshots>,
+    /// Snapshot requests in flight, aborted when the connection ends.
+    pub(crate) snapshot_requests: JoinSet<()>,
+    /// Asks announced whose requests leave after the next answer.
+    pub(crate) snapshot_asks: Vec<(SnapshotAsk, Vec<Symbol>)>,
 }
 
 /// Forwarders of the data subjects listened to, stopped when dropped.
@@ -191,10 +206,62 @@ impl Link {
                     }
                     self.release(&pairs).await;
                 }
-                SessionAction::Answer(frame) => self.answer(frame).await,
+                SessionAction::Answer(frame) => {
+                    self.answer(frame).await;
+                    self.request_snapshots();
+                }
+                SessionAction::Snapshot(symbols) => self.announce_snapshots(symbols),
             }
         }
+        self.request_snapshots();
         Ok(())
+    }
+
+    /// Announces asks for the latest quotes of `symbols` to the stream,
+    /// before the answer that acknowledges them is handed over (see
+    /// [`Snapshots::ask`]).
+    fn announce_snapshots(&mut self, symbols: Vec<Symbol>) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        for chunk in symbols.chunks(SNAPSHOT_SYMBOLS_MAX) {
+            self.snapshot_asks
+                .push((snapshots.ask(chunk.to_vec()), chunk.to_vec()));
+        }
+    }
+
+    /// Sends the announced asks' requests to the leading relay, without
+    /// waiting: each answer goes to the stream. A missing or refused
+    /// answer costs only those snapshots.
+    fn request_snapshots(&mut self) {
+        while self.snapshot_requests.try_join_next().is_some() {}
+        let subject = subject::snapshot_subject(self.feed, Channel::Quotes.wire_name());
+        for (ask, symbols) in self.snapshot_asks.drain(..) {
+            let client = self.client.clone();
+            let (subject, body) = (subject.clone(), request_body(&symbols));
+            self.snapshot_requests.spawn(async move {
+                match tokio::time::timeout(SNAPSHOT_TIMEOUT, client.request(subject, body)).await {
+                    Ok(Ok(reply)) => match decode_reply(&reply.payload) {
+                        Ok(quotes) => {
+                            tracing::debug!(
+                                asked = symbols.len(),
+                                got = quotes.len(),
+                                "snapshot quotes"
+                            );
+                            ask.deliver(quotes);
+                        }
+                        Err(error) => tracing::warn!(%error, "no snapshot quotes"),
+                    },
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "no snapshot quotes: the request failed");
+                    }
+                    Err(_) => tracing::warn!(
+                        timeout_ms = SNAPSHOT_TIMEOUT.as_millis() as u64,
+                        "no snapshot quotes: the relay did not answer in time"
+                    ),
+                }
+            });
+        }
     }
 
     /// Subscribes the pair's data subject, forwarding each message as a

@@ -12,7 +12,8 @@
 //! answers the single pair at once: the outcome a direct stream gives). An
 //! unsubscribe releases its pairs and is answered at once. A pair the
 //! relay refuses later (after an upstream reconnect) is released and
-//! reported the same way.
+//! reported the same way. Once a subscribe's `quotes` pairs are
+//! acknowledged, their symbols' snapshots are asked for.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -41,6 +42,12 @@ pub enum SessionAction {
     Release(Vec<Pair>),
     /// Hand this frame to the machine.
     Answer(Frame),
+    /// Ask the leading relay for the latest quotes of these symbols (see
+    /// [`crate::snapshot`]): their `quotes` subscription is acknowledged
+    /// by the answers that follow (a `*` asks for none). Announce the ask
+    /// to the stream now, and send the request once the next
+    /// [`Answer`](Self::Answer) was handed over.
+    Snapshot(Vec<Symbol>),
 }
 
 /// A request not answered yet.
@@ -213,7 +220,22 @@ impl ConsumerSession {
                     None => return, // still awaiting the upstream
                 }
             }
-            self.pending.pop_front();
+            let Some(pending) = self.pending.pop_front() else {
+                return;
+            };
+            let quotes: Vec<Symbol> = pending
+                .pairs
+                .into_iter()
+                .filter(|(channel, symbol)| {
+                    *channel == Channel::Quotes
+                        && *symbol != Symbol::WILDCARD
+                        && self.relay.acked.contains(*channel, symbol)
+                })
+                .map(|(_, symbol)| symbol)
+                .collect();
+            if !quotes.is_empty() {
+                self.actions.push_back(SessionAction::Snapshot(quotes));
+            }
             if let Some((_, code, message)) = refused.first().cloned() {
                 self.release_refused(&refused);
                 self.answer_error(code, &message);

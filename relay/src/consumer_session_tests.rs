@@ -85,6 +85,7 @@ fn drain(session: &mut ConsumerSession, relay: &mut Relay, leased: &mut Vec<u64>
                 }
             }
             SessionAction::Answer(frame) => answers.push(read(&frame)),
+            SessionAction::Snapshot(_) => {}
         }
     }
     answers
@@ -120,6 +121,11 @@ fn a_subscribe_is_answered_once_the_relay_settled_every_pair() {
     );
     state.acked = set(&[(Channel::Quotes, "AAPL"), (Channel::Quotes, "MSFT")]);
     session.handle_state(state);
+    assert_eq!(
+        session.poll_action(),
+        Some(SessionAction::Snapshot(vec![sym("AAPL"), sym("MSFT")])),
+        "the acknowledged quotes' snapshots are asked for, before the answer"
+    );
     let Some(SessionAction::Answer(frame)) = session.poll_action() else {
         panic!("answered")
     };
@@ -127,6 +133,48 @@ fn a_subscribe_is_answered_once_the_relay_settled_every_pair() {
         read(&frame),
         Answer::Set(set(&[(Channel::Quotes, "AAPL"), (Channel::Quotes, "MSFT")]))
     );
+}
+
+#[test]
+fn snapshots_are_asked_for_acknowledged_named_quotes_only() {
+    let mut session = ConsumerSession::new(Feed::Iex);
+    session.handle_subscribe(set(&[
+        (Channel::Quotes, "AAPL"),
+        (Channel::Quotes, "MSFT"),
+        (Channel::Quotes, "*"),
+        (Channel::Trades, "TSLA"),
+    ]));
+    assert!(matches!(
+        session.poll_action(),
+        Some(SessionAction::Lease(_))
+    ));
+    session.handle_leased(4);
+    session.handle_state(ConsumerState {
+        revision: 4,
+        acked: set(&[
+            (Channel::Quotes, "AAPL"),
+            (Channel::Quotes, "*"),
+            (Channel::Trades, "TSLA"),
+        ]),
+        refused: vec![RefusedPair {
+            channel: Channel::Quotes,
+            symbol: sym("MSFT"),
+            code: Some(410),
+            message: "invalid symbol".to_owned(),
+        }],
+    });
+    let mut snapshots = Vec::new();
+    while let Some(action) = session.poll_action() {
+        if let SessionAction::Snapshot(symbols) = action {
+            snapshots.push(symbols);
+        }
+    }
+    assert_eq!(snapshots, vec![vec![sym("AAPL")]]);
+    // An unsubscribe asks for none.
+    session.handle_unsubscribe(&set(&[(Channel::Quotes, "AAPL")]));
+    while let Some(action) = session.poll_action() {
+        assert!(!matches!(action, SessionAction::Snapshot(_)), "{action:?}");
+    }
 }
 
 #[test]
@@ -185,7 +233,7 @@ fn a_pair_refused_after_its_ack_is_released_and_reported() {
         acked: set(&[(Channel::Quotes, "AAPL")]),
         refused: Vec::new(),
     });
-    let _ = session.poll_action();
+    while session.poll_action().is_some() {}
     session.handle_state(ConsumerState {
         revision: 1,
         acked: SubscriptionSet::new(),

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tickwire_alpaca::{ClientMessage, decode_client_message};
 use tickwire_core::{ConnectRequest, Frame, Transport, TransportError};
+use tickwire_ws::Snapshots;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::ConsumerConfig;
 use crate::consumer_link::{Command, Link, Received};
@@ -54,6 +55,9 @@ struct Open {
 ///   its answer is the relay's, once its upstream acknowledged or refused
 ///   them ([`ConsumerSession`] decides). An unsubscribe deletes them.
 /// - Data messages come as binary frames, in Alpaca's framing.
+/// - With [`with_snapshots`](Self::with_snapshots), an acknowledged
+///   `quotes` subscription asks the leading relay for its symbols' latest
+///   quotes, handed to the stream beside the frames.
 /// - Leases are rewritten every third of the bucket's TTL while held, and
 ///   deleted when the machine unsubscribes or closes; after a lost
 ///   connection they are kept for the next one.
@@ -71,6 +75,7 @@ pub struct RelayTransport {
     book: Arc<Mutex<LeaseBook>>,
     refresher: Option<JoinHandle<()>>,
     open: Option<Open>,
+    snapshots: Option<Snapshots>,
 }
 
 impl std::fmt::Debug for RelayTransport {
@@ -93,7 +98,17 @@ impl RelayTransport {
             book: Arc::default(),
             refresher: None,
             open: None,
+            snapshots: None,
         }
+    }
+
+    /// Hands snapshot quotes to `snapshots`: once a `quotes` subscription
+    /// is acknowledged, the leading relay is asked for its symbols' latest
+    /// quotes (see [`crate::snapshot`]).
+    #[must_use]
+    pub fn with_snapshots(mut self, snapshots: Snapshots) -> Self {
+        self.snapshots = Some(snapshots);
+        self
     }
 
     /// Connects to NATS and opens the buckets, once.
@@ -220,6 +235,9 @@ impl Transport for RelayTransport {
             leader,
             holder,
             nats_down: down,
+            snapshots: self.snapshots.clone(),
+            snapshot_requests: JoinSet::new(),
+            snapshot_asks: Vec::new(),
         };
         tracing::debug!(holder = %String::from_utf8_lossy(&link.holder), "relay connection open");
         let task = tokio::spawn(link.run(commands_rx));

@@ -159,12 +159,35 @@
 //!   [`Event::Resumed`](tickwire_core::machine::Event::Resumed) once the
 //!   new leader's upstream acknowledged;
 //! - a ping is answered once a read of the leadership key came back (a
-//!   round trip to NATS) showing the same relay leading.
+//!   round trip to NATS) showing the same relay leading;
+//! - once a `quotes` subscription is acknowledged, its symbols' latest
+//!   quotes are asked of the leading relay and delivered as
+//!   [`StreamEvent::Snapshot`](tickwire_ws::StreamEvent::Snapshot) (see
+//!   below).
 //!
 //! Limits: a consumer holding `*` and a symbol of the same channel gets
 //! that symbol's messages twice (both subjects match); backfill needs
 //! credentials and is not available to a consumer; the relay's state for a
 //! consumer lists every refused pair with the last refusal's code.
+//!
+//! # Last-value snapshots on join
+//!
+//! The leading relay keeps the latest quote it published of each symbol
+//! leased by name on `quotes` ([`LastQuotes`]: the published bytes,
+//! shared; a slot per leased symbol, gone with its last lease or the lead)
+//! and answers requests on `tickwire.<feed>.snapshot.quotes` with them
+//! ([`snapshot`] gives the request and the reply). A consumer asks once a
+//! `quotes` subscription is acknowledged, and its stream delivers each
+//! answer as [`StreamEvent::Snapshot`](tickwire_ws::StreamEvent::Snapshot),
+//! before any live quote of the symbol delivered after it, or not at all
+//! when a live quote of it went by first, so a snapshot is never older
+//! than live data already delivered. A missing answer (no reply within
+//! 2 s, an error reply) is logged and costs only those snapshots.
+//!
+//! Not JetStream or a key-value bucket (`max_msgs_per_subject = 1`): that
+//! would be a JetStream write per quote on the publish path. Limits: a
+//! standby that takes over starts with no values (a symbol's first
+//! snapshot is then its first quote since); `*` subscriptions get none.
 //!
 //! # Guarantees and limits
 //!
@@ -191,12 +214,14 @@ mod control;
 mod error;
 mod event;
 mod interest;
+mod last_quotes;
 mod leader_kv;
 pub mod leadership;
 mod lease;
 mod lease_book;
 mod payload;
 mod relay;
+pub mod snapshot;
 pub mod subject;
 mod trade_config;
 mod trade_outbox;
@@ -216,6 +241,7 @@ pub use control::{ASK, ConsumerState, ControlError, RefusedPair};
 pub use error::RelayError;
 pub use event::{RelayEvent, RelayRole};
 pub use interest::{Interest, InterestChange};
+pub use last_quotes::LastQuotes;
 pub use leadership::{KeyView, LeaderTiming, Leadership, LeadershipAction, WriteResult};
 pub use lease::{LeaseError, LeaseKey};
 pub use payload::payload;

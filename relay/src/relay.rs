@@ -24,8 +24,8 @@ use crate::config::expiring_bucket;
 use crate::interest::apply_all;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
 use crate::{
-    ASK, Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
-    payload, subject,
+    ASK, Interest, LastQuotes, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent,
+    RelayRole, payload, snapshot, subject,
 };
 
 /// Events kept for a slow watcher of [`Relay::events`]; past it the
@@ -99,6 +99,13 @@ impl Relay {
             key: config.feed.name().to_owned(),
         };
         let (leader_kv, timing) = LeaderKv::open(&jetstream, &place, &config.relay_id).await?;
+        let snapshot_requests = client
+            .subscribe(subject::snapshot_subject(config.feed, "*"))
+            .await
+            .map_err(|e| RelayError::Connect {
+                url: config.nats_url.clone(),
+                message: format!("cannot subscribe to snapshot requests: {e}"),
+            })?;
 
         let mut settings = UpstreamSettings::new(
             config.feed,
@@ -126,6 +133,7 @@ impl Relay {
             symbols: Vec::new(),
             routed: Vec::new(),
             answers: Answers::default(),
+            last_quotes: None,
         };
         tracing::info!(
             feed = config.feed.name(),
@@ -135,7 +143,7 @@ impl Relay {
             leader_ttl_ms = timing.ttl().as_millis() as u64,
             "relay started"
         );
-        let task = tokio::spawn(task.run(leases, stop));
+        let task = tokio::spawn(task.run(leases, snapshot_requests, stop));
         Ok(Self {
             events,
             role,
@@ -194,6 +202,7 @@ enum Wake {
     Lease(Option<Result<kv::Entry, kv::WatcherError>>),
     Upstream(UpstreamNews),
     Leader(LeaderNews),
+    Snapshot(Option<async_nats::Message>),
     Timeout,
 }
 
@@ -215,12 +224,15 @@ struct RelayTask {
     routed: Vec<ClientId>,
     /// The consumers owed a state on their control subjects.
     answers: Answers,
+    /// The latest quote of each symbol leased by name, while leading.
+    last_quotes: Option<LastQuotes>,
 }
 
 impl RelayTask {
     async fn run(
         mut self,
         mut leases: kv::Watch,
+        mut snapshot_requests: async_nats::Subscriber,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), RelayError> {
         // The leadership's first read.
@@ -232,6 +244,7 @@ impl RelayTask {
                 entry = leases.next() => Wake::Lease(entry),
                 news = self.upstream.next() => Wake::Upstream(news),
                 news = self.leader_kv.next() => Wake::Leader(news),
+                request = snapshot_requests.next() => Wake::Snapshot(request),
                 () = sleep_until(deadline) => Wake::Timeout,
             };
             let step = match wake {
@@ -275,6 +288,14 @@ impl RelayTask {
                     }
                     Ok(())
                 }
+                Wake::Snapshot(Some(request)) => {
+                    self.answer_snapshot(request).await;
+                    Ok(())
+                }
+                Wake::Snapshot(None) => Err(RelayError::Task(
+                    "the subscription to snapshot requests ended (the NATS client closed)"
+                        .to_owned(),
+                )),
                 Wake::Timeout => {
                     let now = Instant::now();
                     self.interest.handle_timeout(now);
@@ -317,6 +338,8 @@ impl RelayTask {
                     tracing::info!("leading: the upstream subscribes every lease");
                     self.interest.replay();
                     self.hub = Some(FanoutHub::new());
+                    // Filled from the replayed leases; no values yet.
+                    self.last_quotes = Some(LastQuotes::default());
                     self.role.send_replace(RelayRole::Leading);
                     let _ = self.events.send(RelayEvent::Leading);
                 }
@@ -351,6 +374,7 @@ impl RelayTask {
         }
         self.upstream = FeedUpstream::new(self.settings.clone());
         self.hub = None;
+        self.last_quotes = None;
     }
 
     /// Why the relay stops when the lease watcher ends.
@@ -390,6 +414,9 @@ impl RelayTask {
             changes.push(change);
         }
         let changed = !changes.is_empty();
+        if let Some(last_quotes) = &mut self.last_quotes {
+            changes.iter().for_each(|c| last_quotes.handle_change(c));
+        }
         if let Some(hub) = &mut self.hub {
             apply_all(changes, hub);
         }
@@ -487,6 +514,8 @@ impl RelayTask {
                 tracing::warn!(%reason, "what the upstream gap hid may be missing");
                 return Ok(());
             }
+            // A direct stream has no snapshots; one would be no new data.
+            StreamEvent::Snapshot(_) => return Ok(()),
         };
         match event {
             Event::Data(message) => self.publish(&message).await,
@@ -541,12 +570,51 @@ impl RelayTask {
             return;
         };
         let bytes = payload(message);
+        self.remember(channel, &bytes);
         let feed = self.interest.feed();
         for symbol in &self.symbols {
             let subject = subject::data_subject(feed, channel, symbol);
             if let Err(error) = self.client.publish(subject, bytes.clone()).await {
                 tracing::warn!(%error, "publish failed");
             }
+        }
+    }
+}
+
+impl RelayTask {
+    /// Keeps `bytes` as the latest quote of its symbol (the one symbol of
+    /// the message being published), for snapshots.
+    #[inline]
+    fn remember(&mut self, channel: Channel, bytes: &bytes::Bytes) {
+        if channel == Channel::Quotes
+            && let Some(last_quotes) = &mut self.last_quotes
+            && let Some(symbol) = self.symbols.first()
+        {
+            last_quotes.record(symbol, bytes);
+        }
+    }
+
+    /// Answers a snapshot request while leading (a standby leaves it to
+    /// the leader); a malformed one gets an error reply naming the fix.
+    async fn answer_snapshot(&mut self, request: async_nats::Message) {
+        let Some(last_quotes) = &self.last_quotes else {
+            tracing::trace!("snapshot request left to the leader");
+            return;
+        };
+        let Some(reply) = request.reply else {
+            tracing::debug!(subject = %request.subject, "snapshot request without a reply subject ignored");
+            return;
+        };
+        let channel = request.subject.rsplit('.').next().unwrap_or_default();
+        let answer = match snapshot::parse_request(channel, &request.payload) {
+            Ok(symbols) => snapshot::answer(last_quotes, &symbols),
+            Err(error) => {
+                tracing::warn!(%error, "malformed snapshot request refused");
+                snapshot::error_reply(&error)
+            }
+        };
+        if let Err(error) = self.client.publish(reply, answer).await {
+            tracing::warn!(%error, "cannot answer a snapshot request");
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Every name the relay uses on NATS is built here: the data subjects
 //! `tickwire.<feed>.<channel>.<SYMBOL>`, the lease keys
 //! `<feed>.<channel>.<SYMBOL>.<consumer>`, the consumers' control subjects
-//! `tickwire.<feed>.control.<consumer>` and the trade-update subjects
+//! `tickwire.<feed>.control.<consumer>`, the snapshot requests'
+//! `tickwire.<feed>.snapshot.<channel>` and the trade-update subjects
 //! `tickwire.account.<account>.trade_updates`. A symbol may hold `.`, `:` and
 //! `*` (`BRK.B`, the wildcard), which NATS reads as token separators and
 //! wildcards; each byte outside `A–Z a–z 0–9 _ - /` is written `=` and two
@@ -191,6 +192,22 @@ pub fn data_subject(feed: Feed, channel: Channel, symbol: &Symbol) -> String {
 /// ```
 pub fn control_subject(feed: Feed, consumer: &str) -> String {
     format!("{SUBJECT_ROOT}.{}.control.{consumer}", feed.name())
+}
+
+/// The subject snapshots of `channel` on `feed` are asked for, e.g.
+/// `tickwire.iex.snapshot.quotes` (`snapshot` is no channel's name; see
+/// [`crate::snapshot`]). With `*` as the channel, the leading relay's
+/// subscription to every channel's.
+///
+/// ```
+/// use tickwire_alpaca::Feed;
+/// assert_eq!(
+///     tickwire_relay::subject::snapshot_subject(Feed::Iex, "quotes"),
+///     "tickwire.iex.snapshot.quotes"
+/// );
+/// ```
+pub fn snapshot_subject(feed: Feed, channel: &str) -> String {
+    format!("{SUBJECT_ROOT}.{}.snapshot.{channel}", feed.name())
 }
 
 /// The lease key of `consumer` for `channel` and `symbol` on `feed`, e.g.

@@ -79,6 +79,8 @@ async fn print_data(
             StreamEvent::Machine(event) => event,
             // Data fetched again after a gap (with `.backfill(..)`: trades, bars).
             StreamEvent::Recovered(data) => Event::Data(data),
+            // The latest quote when a subscription began (over a relay).
+            StreamEvent::Snapshot(data) => Event::Data(data),
             StreamEvent::Dropped { count, .. } => {
                 println!("{count} messages dropped: this consumer fell behind");
                 continue;

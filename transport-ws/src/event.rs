@@ -26,6 +26,7 @@ use tickwire_core::machine::Event;
 ///         StreamEvent::Machine(other) => format!("{other:?}"),
 ///         StreamEvent::Dropped { count, .. } => format!("{count} dropped"),
 ///         StreamEvent::Recovered(data) => format!("recovered {data:?}"),
+///         StreamEvent::Snapshot(data) => format!("snapshot {data:?}"),
 ///         StreamEvent::RecoveryFailed { reason } => reason.clone(),
 ///     }
 /// }
@@ -51,6 +52,13 @@ pub enum StreamEvent<D, C = Channel> {
     /// as an update of the order's latest state (see
     /// [`TradingBuilder::reconcile`](crate::StreamBuilder::reconcile)).
     Recovered(D),
+    /// The latest value the stream's source already had when a
+    /// subscription began, e.g. a relay's last quote of a symbol (see
+    /// [`StreamBuilder::build_with_transport_and_snapshots`](crate::StreamBuilder::build_with_transport_and_snapshots)):
+    /// not a new message, but what the market stood at. It comes before
+    /// any live data of its symbol delivered after it, or not at all, so it
+    /// is never older than live data of its symbol already delivered.
+    Snapshot(D),
     /// Fetching what a gap hid failed (after retries, or it could not
     /// start): some of it may be missing.
     RecoveryFailed {
@@ -60,15 +68,17 @@ pub enum StreamEvent<D, C = Channel> {
 }
 
 impl<D, C> StreamEvent<D, C> {
-    /// Whether this is a data message, live or recovered.
+    /// Whether this is a data message, live, recovered or a snapshot.
     pub fn is_data(&self) -> bool {
         self.data().is_some()
     }
 
-    /// The data message, live or recovered, if this is one.
+    /// The data message, live, recovered or a snapshot, if this is one.
     pub fn data(&self) -> Option<&D> {
         match self {
-            Self::Machine(Event::Data(data)) | Self::Recovered(data) => Some(data),
+            Self::Machine(Event::Data(data)) | Self::Recovered(data) | Self::Snapshot(data) => {
+                Some(data)
+            }
             _ => None,
         }
     }
@@ -77,7 +87,10 @@ impl<D, C> StreamEvent<D, C> {
     pub fn machine(&self) -> Option<&Event<D, C>> {
         match self {
             Self::Machine(event) => Some(event),
-            Self::Dropped { .. } | Self::Recovered(_) | Self::RecoveryFailed { .. } => None,
+            Self::Dropped { .. }
+            | Self::Recovered(_)
+            | Self::Snapshot(_)
+            | Self::RecoveryFailed { .. } => None,
         }
     }
 }

@@ -558,6 +558,15 @@ impl<T, C> Events<T, C> {
         self.stage = Some(stage);
     }
 
+    /// Puts the stage `wrap` makes of the current one (if any) between the
+    /// queue and the application.
+    pub(crate) fn wrap_stage(
+        &mut self,
+        wrap: impl FnOnce(Option<EventStage<T, C>>) -> EventStage<T, C>,
+    ) {
+        self.stage = Some(wrap(self.stage.take()));
+    }
+
     /// The queue's next event, for a stage; registers `cx` when none is ready.
     pub(crate) fn poll_queue(&mut self, cx: &mut Context<'_>) -> Poll<Option<StreamEvent<T, C>>> {
         self.poll_take(Some(cx))

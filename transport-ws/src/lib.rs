@@ -49,6 +49,8 @@ mod profile;
 mod reconcile_stage;
 mod recovery_stage;
 mod rest_client;
+mod snapshot_gate;
+mod snapshot_stage;
 mod spawn;
 mod stream;
 mod tls_roots;
@@ -78,6 +80,7 @@ pub use profile::{
     TradingProfile,
 };
 pub use rest_client::{REST_ATTEMPT_TIMEOUT_DEFAULT, RestClient, RestError};
+pub use snapshot_stage::{SnapshotAsk, SnapshotSource, Snapshots, snapshot_channel};
 pub use stream::EventStream;
 pub use tls_roots::{SSL_CERT_FILE_ENV, TlsTrust};
 pub use trading_stream::{TradingBuilder, TradingEvent, TradingStream};

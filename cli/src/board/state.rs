@@ -167,7 +167,7 @@ impl Health {
             StreamEvent::Machine(Event::Gap { .. }) => self.gaps += 1,
             StreamEvent::Dropped { total, .. } => self.dropped = *total,
             // Counted, but not as live traffic; its pane shows it.
-            StreamEvent::Recovered(_) => {
+            StreamEvent::Recovered(_) | StreamEvent::Snapshot(_) => {
                 self.messages += 1;
                 return;
             }

@@ -16,6 +16,10 @@ use tickwire_ws::StreamEvent;
 use super::{Clock, Rejection};
 
 /// A data message that has a human line.
+/// What starts the line of a snapshot: the latest value when a
+/// subscription began (over a relay), not a new message.
+const SNAPSHOT_LABEL: &str = "(snapshot) ";
+
 pub(crate) trait HumanData {
     /// What starts its line when it was fetched again after a gap.
     const RECOVERED_LABEL: &'static str;
@@ -48,6 +52,10 @@ pub(crate) fn format<D: HumanData>(event: &StreamEvent<D>, clock: &Clock, out: &
         StreamEvent::Machine(event) => event,
         StreamEvent::Recovered(data) => {
             out.push_str(D::RECOVERED_LABEL);
+            return data.human_line(out);
+        }
+        StreamEvent::Snapshot(data) => {
+            out.push_str(SNAPSHOT_LABEL);
             return data.human_line(out);
         }
         StreamEvent::Dropped { count, total } => {
@@ -448,6 +456,13 @@ mod tests {
             render(&data(quote)),
             "15:04:05.123  AAPL       quote       189.10 x 1      |    189.12 x 2"
         );
+    }
+
+    #[test]
+    fn snapshots_are_marked() {
+        let live = render(&data(fixtures::market(fixtures::QUOTE)));
+        let snapshot = render(&StreamEvent::Snapshot(fixtures::market(fixtures::QUOTE)));
+        assert_eq!(snapshot, format!("(snapshot) {live}"));
     }
 
     #[test]

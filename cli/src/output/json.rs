@@ -48,8 +48,8 @@ pub(crate) fn format<D: JsonData>(event: &StreamEvent<D>, clock: &Clock, out: &m
     let Some(line) = line(event, clock) else {
         return;
     };
-    if let StreamEvent::Recovered(_) = event {
-        return recovered(&line, D::RECOVERED_SOURCE, out);
+    if let Some(source) = source::<D>(event) {
+        return recovered(&line, source, out);
     }
     match serde_json::to_string(&line) {
         Ok(text) => out.push_str(&text),
@@ -70,10 +70,10 @@ pub(crate) fn write<D: JsonData, W: io::Write>(
     let Some(line) = line(event, clock) else {
         return Ok(false);
     };
-    if let StreamEvent::Recovered(_) = event {
-        // Rare (after gaps only): built whole, to add its `source`.
+    if let Some(source) = source::<D>(event) {
+        // Rare (after gaps and subscribes only): built whole, to add its `source`.
         let mut text = String::new();
-        recovered(&line, D::RECOVERED_SOURCE, &mut text);
+        recovered(&line, source, &mut text);
         out.write_all(text.as_bytes())?;
         return Ok(true);
     }
@@ -98,7 +98,9 @@ fn unserializable(error: &serde_json::Error) -> String {
 pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) -> Option<Line<'a>> {
     let event = match event {
         StreamEvent::Machine(event) => event,
-        StreamEvent::Recovered(data) => return Some(data.json_line()),
+        StreamEvent::Recovered(data) | StreamEvent::Snapshot(data) => {
+            return Some(data.json_line());
+        }
         StreamEvent::Dropped { count, total } => {
             return Some(Line::Dropped {
                 count: *count,
@@ -157,6 +159,17 @@ pub(crate) fn line<'a, D: JsonData>(event: &'a StreamEvent<D>, clock: &Clock) ->
 }
 
 /// The line of data fetched again after a gap: `line` with a `source` key.
+/// The `source` of data that is not live: backfilled or reconciled after a
+/// gap, or a snapshot when a subscription began; `None` for live data
+/// and other events.
+fn source<D: JsonData>(event: &StreamEvent<D>) -> Option<&'static str> {
+    match event {
+        StreamEvent::Recovered(_) => Some(D::RECOVERED_SOURCE),
+        StreamEvent::Snapshot(_) => Some("snapshot"),
+        _ => None,
+    }
+}
+
 fn recovered(line: &Line<'_>, source: &str, out: &mut String) {
     match serde_json::to_value(line) {
         Ok(mut value) => {
@@ -766,6 +779,22 @@ mod tests {
             }
             assert!(line["timestamp"].is_string(), "{line}");
         }
+    }
+
+    #[test]
+    fn snapshots_say_so_in_their_source() {
+        let mut live = render(&data(fixtures::market(fixtures::QUOTE)));
+        let event = StreamEvent::Snapshot(fixtures::market(fixtures::QUOTE));
+        let mut out = String::new();
+        format(&event, &clock(), &mut out);
+        let snapshot: Value = serde_json::from_str(&out).expect("a JSON line");
+        assert!(live.get("source").is_none(), "{live}");
+        live["source"] = json!("snapshot");
+        assert_eq!(snapshot, live);
+        let mut written = Vec::new();
+        assert!(write(&event, &clock(), &mut written).expect("writes"));
+        let written: Value = serde_json::from_slice(&written).expect("a JSON line");
+        assert_eq!(written, live);
     }
 
     #[test]

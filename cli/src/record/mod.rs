@@ -258,6 +258,7 @@ impl Recorder {
             StreamEvent::Dropped { total, .. } => self.summary.dropped = *total,
             StreamEvent::Machine(_)
             | StreamEvent::Recovered(_)
+            | StreamEvent::Snapshot(_)
             | StreamEvent::RecoveryFailed { .. } => {}
         }
         self.json.clear();

@@ -24,6 +24,8 @@ pub(crate) async fn next_event<D, C>(
             StreamEvent::Machine(event) => return Ok(event),
             // What a gap hid, fetched again and delivered once.
             StreamEvent::Recovered(data) => return Ok(Event::Data(data)),
+            // The latest value when a subscription began (over a relay).
+            StreamEvent::Snapshot(data) => return Ok(Event::Data(data)),
             StreamEvent::Dropped { count, .. } => {
                 println!("{count} messages dropped: this consumer fell behind");
             }

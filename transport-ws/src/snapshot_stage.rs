@@ -1,0 +1,209 @@
+//! Snapshots a transport hands its stream beside the frames: a channel
+//! ([`snapshot_channel`]) from the transport to a step between the
+//! stream's queue and its application, which delivers them as
+//! [`StreamEvent::Snapshot`] through a [`SnapshotGate`].
+//!
+//! The machine sees only frames, and a snapshot is no frame of the
+//! protocol: a quote handed to the machine would come out as live data.
+//! So the transport sends snapshots on this side channel, and the step,
+//! which sees live data in the order the application gets it, decides
+//! which to deliver.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tickwire_alpaca::{Channel, MarketData};
+use tickwire_core::machine::Event;
+use tickwire_core::{Symbol, Transport};
+use tokio::sync::mpsc;
+
+use crate::event_stage::{EventStage, Stage};
+use crate::snapshot_gate::{AskId, SnapshotGate};
+use crate::{Error, Events, MarketDataProfile, MarketDataStream, StreamBuilder, StreamEvent};
+
+/// What travels from the transport to the step.
+#[derive(Debug)]
+enum SnapshotNews {
+    Asked(AskId, Vec<Symbol>),
+    Answered(AskId, Vec<MarketData>),
+    Abandoned(AskId),
+}
+
+/// The transport's end of a snapshot channel: asks for the latest quotes
+/// of symbols are announced here, then answered (see [`snapshot_channel`]).
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    news: mpsc::UnboundedSender<SnapshotNews>,
+    next_id: Arc<AtomicU64>,
+}
+
+/// One ask for snapshot quotes, announced to the stream: answer it with
+/// [`deliver`](Self::deliver); dropped unanswered, it is abandoned.
+#[derive(Debug)]
+#[must_use = "an ask dropped unanswered delivers nothing"]
+pub struct SnapshotAsk {
+    id: AskId,
+    news: Option<mpsc::UnboundedSender<SnapshotNews>>,
+}
+
+/// The stream's end of a snapshot channel, for
+/// [`StreamBuilder::build_with_transport_and_snapshots`].
+#[derive(Debug)]
+pub struct SnapshotSource {
+    news: mpsc::UnboundedReceiver<SnapshotNews>,
+}
+
+/// A channel for a transport to hand its stream snapshot quotes:
+/// [`Snapshots`] for the transport, [`SnapshotSource`] for the builder.
+///
+/// ```
+/// use tickwire_ws::{MarketData, Symbol, snapshot_channel};
+/// let (snapshots, source) = snapshot_channel();
+/// // When a subscription to AAPL's quotes was acknowledged, before sending the request:
+/// let ask = snapshots.ask(vec![Symbol::new("AAPL")?]);
+/// // … and with the answer:
+/// ask.deliver(Vec::<MarketData>::new());
+/// # drop(source);
+/// # Ok::<(), tickwire_core::InvalidSymbol>(())
+/// ```
+pub fn snapshot_channel() -> (Snapshots, SnapshotSource) {
+    let (news, receiver) = mpsc::unbounded_channel();
+    (
+        Snapshots {
+            news,
+            next_id: Arc::default(),
+        },
+        SnapshotSource { news: receiver },
+    )
+}
+
+impl Snapshots {
+    /// Announces an ask for the latest quotes of `symbols`. Call it before
+    /// handing the machine the frame that acknowledges their subscription,
+    /// and send the request only after that frame: live quotes the
+    /// stream delivers after the acknowledgement's event count against
+    /// the answer (a symbol with one gets no snapshot), those before it
+    /// left the source before the request did.
+    pub fn ask(&self, symbols: Vec<Symbol>) -> SnapshotAsk {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // A stream gone takes no news; then nothing is owed either.
+        let _ = self.news.send(SnapshotNews::Asked(id, symbols));
+        SnapshotAsk {
+            id,
+            news: Some(self.news.clone()),
+        }
+    }
+}
+
+impl SnapshotAsk {
+    /// The answer: the latest quote of each symbol asked for that has one
+    /// (other messages and other symbols are ignored). Each is delivered
+    /// as [`StreamEvent::Snapshot`] unless a live quote of its symbol was
+    /// delivered since the ask.
+    pub fn deliver(mut self, quotes: Vec<MarketData>) {
+        if let Some(news) = self.news.take() {
+            let _ = news.send(SnapshotNews::Answered(self.id, quotes));
+        }
+    }
+}
+
+impl Drop for SnapshotAsk {
+    fn drop(&mut self) {
+        if let Some(news) = self.news.take() {
+            let _ = news.send(SnapshotNews::Abandoned(self.id));
+        }
+    }
+}
+
+impl StreamBuilder<MarketDataProfile> {
+    /// Creates the stream over `transport`, which hands snapshot quotes
+    /// through the [`Snapshots`] end of `source`'s channel: each is
+    /// delivered as [`StreamEvent::Snapshot`], before any live quote of
+    /// its symbol delivered after it, or not at all (when a live quote of
+    /// the symbol was delivered since its ask). Live quotes already on
+    /// their way when a snapshot is delivered may follow it (the one it
+    /// repeats among them).
+    ///
+    /// # Errors
+    /// As for [`build_with_transport`](Self::build_with_transport).
+    pub fn build_with_transport_and_snapshots<T: Transport + 'static>(
+        self,
+        transport: T,
+        source: SnapshotSource,
+    ) -> Result<MarketDataStream, Error> {
+        let mut stream = self.build_with_transport(transport)?;
+        stream.events().wrap_stage(|inner| {
+            EventStage(Box::new(SnapshotStage {
+                gate: SnapshotGate::default(),
+                news: Some(source.news),
+                inner,
+                ready: VecDeque::new(),
+            }))
+        });
+        Ok(stream)
+    }
+}
+
+/// The step delivering snapshots, in front of the stream's own step if
+/// it has one.
+struct SnapshotStage {
+    gate: SnapshotGate,
+    /// `None` once every [`Snapshots`] is gone.
+    news: Option<mpsc::UnboundedReceiver<SnapshotNews>>,
+    inner: Option<EventStage<MarketData, Channel>>,
+    ready: VecDeque<MarketData>,
+}
+
+impl SnapshotStage {
+    /// Takes the news already there: answers become snapshots to deliver.
+    fn take_news(&mut self, cx: &mut Context<'_>) {
+        let Some(news) = &mut self.news else {
+            return;
+        };
+        loop {
+            match news.poll_recv(cx) {
+                Poll::Ready(Some(SnapshotNews::Asked(id, symbols))) => {
+                    self.gate.handle_asked(id, symbols);
+                }
+                Poll::Ready(Some(SnapshotNews::Answered(id, quotes))) => {
+                    self.ready.extend(self.gate.handle_answer(id, quotes));
+                }
+                Poll::Ready(Some(SnapshotNews::Abandoned(id))) => self.gate.handle_abandoned(id),
+                Poll::Ready(None) => {
+                    self.news = None;
+                    return;
+                }
+                Poll::Pending => return,
+            }
+        }
+    }
+}
+
+impl Stage<MarketData, Channel> for SnapshotStage {
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        queue: &mut Events<MarketData, Channel>,
+    ) -> Poll<Option<StreamEvent<MarketData, Channel>>> {
+        // The news first, before each event: an ask announced before a live
+        // quote is taken is seen before it.
+        self.take_news(cx);
+        if let Some(snapshot) = self.ready.pop_front() {
+            return Poll::Ready(Some(StreamEvent::Snapshot(snapshot)));
+        }
+        let next = match &mut self.inner {
+            Some(inner) => inner.0.poll_next(cx, queue),
+            None => queue.poll_queue(cx),
+        };
+        match &next {
+            Poll::Ready(Some(StreamEvent::Machine(Event::Data(data)))) => {
+                self.gate.handle_live(data);
+            }
+            Poll::Ready(Some(StreamEvent::Machine(_))) => self.gate.handle_landmark(),
+            _ => {}
+        }
+        next
+    }
+}
