@@ -198,6 +198,7 @@ mod lease_book;
 mod payload;
 mod relay;
 pub mod subject;
+mod subject_cache;
 mod trade_config;
 mod trade_outbox;
 mod trade_publish;

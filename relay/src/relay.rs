@@ -23,9 +23,11 @@ use crate::answers::Answers;
 use crate::config::expiring_bucket;
 use crate::interest::apply_all;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
+use crate::payload::PayloadWriter;
+use crate::subject_cache::SubjectCache;
 use crate::{
     ASK, Interest, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent, RelayRole,
-    payload, subject,
+    subject,
 };
 
 /// Events kept for a slow watcher of [`Relay::events`]; past it the
@@ -126,6 +128,8 @@ impl Relay {
             symbols: Vec::new(),
             routed: Vec::new(),
             answers: Answers::default(),
+            subjects: SubjectCache::new(config.feed),
+            payloads: PayloadWriter::default(),
         };
         tracing::info!(
             feed = config.feed.name(),
@@ -215,6 +219,10 @@ struct RelayTask {
     routed: Vec<ClientId>,
     /// The consumers owed a state on their control subjects.
     answers: Answers,
+    /// The data subjects, built once each.
+    subjects: SubjectCache,
+    /// Writes the data messages' payloads into shared buffers.
+    payloads: PayloadWriter,
 }
 
 impl RelayTask {
@@ -540,10 +548,9 @@ impl RelayTask {
         let Some(channel) = route_channel(message) else {
             return;
         };
-        let bytes = payload(message);
-        let feed = self.interest.feed();
+        let bytes = self.payloads.payload(message);
         for symbol in &self.symbols {
-            let subject = subject::data_subject(feed, channel, symbol);
+            let subject = self.subjects.subject(channel, symbol);
             if let Err(error) = self.client.publish(subject, bytes.clone()).await {
                 tracing::warn!(%error, "publish failed");
             }
