@@ -32,7 +32,9 @@ pub fn payload(message: &MarketData) -> Bytes {
 const ARENA_BYTES: usize = 64 * 1024;
 
 /// Writes payloads as [`payload`] does, into one shared buffer instead of
-/// an allocation per message.
+/// an allocation per message. Each payload keeps its whole buffer alive:
+/// one kept for long (a cache of last values) should be copied out
+/// (`Bytes::copy_from_slice`) so that it holds only its own bytes.
 #[derive(Debug)]
 pub(crate) struct PayloadWriter {
     /// One message's frame, reused.
