@@ -76,6 +76,12 @@ impl NatsServer {
         self.port
     }
 
+    /// Its process id (a new one after [`NatsServer::restart`]), e.g. to
+    /// read its CPU time.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The version it reports, e.g. `2.11.4`.
     pub fn version(&self) -> &str {
         &self.version

@@ -19,7 +19,10 @@
 //! p50/p99 of (receipt − stamp) through the relay (reading MessagePack
 //! upstream, its default) and directly (JSON), and their difference is
 //! what the relay and NATS add. `profile json` profiles the relay reading
-//! JSON instead.
+//! JSON instead. **CPU per quote** (Linux): the CPU time of this process
+//! (exchange, relay, consumers) and nats-server over the window, from
+//! `/proc/<pid>/task/*/schedstat`, divided by the quotes received: unlike
+//! quotes per second it hardly depends on what else the machine runs.
 
 #![allow(clippy::print_stdout)]
 
@@ -71,8 +74,12 @@ fn main() {
             } else {
                 Encoding::MsgPack
             };
-            let rate = relay_throughput(&nats, upstream, 1, Duration::from_secs(5)).await;
-            println!("1 consumer through the relay ({upstream:?} upstream): {}/s", millions(rate));
+            let measured = relay_throughput(&nats, upstream, 1, Duration::from_secs(5)).await;
+            println!(
+                "1 consumer through the relay ({upstream:?} upstream): {}/s, {} of CPU per quote",
+                millions(measured.rate),
+                measured.cpu_per_quote()
+            );
             return;
         }
         println!(
@@ -80,22 +87,32 @@ fn main() {
              direct clients read JSON, the relay MessagePack (its default) or JSON"
         );
         println!(
-            "{:>9} {:>16} {:>16} {:>8} {:>16} {:>8}",
-            "consumers", "direct (JSON)", "relay (msgpack)", "ratio", "relay (JSON)", "ratio"
+            "{:>9} {:>16} {:>16} {:>8} {:>16} {:>8} {:>12}",
+            "consumers",
+            "direct (JSON)",
+            "relay (msgpack)",
+            "ratio",
+            "relay (JSON)",
+            "ratio",
+            "CPU/quote"
         );
         for consumers in [1usize, 10] {
-            let direct = direct_throughput(consumers, window).await;
+            let direct = direct_throughput(&nats, consumers, window).await;
             let msgpack = relay_throughput(&nats, Encoding::MsgPack, consumers, window).await;
             let json = relay_throughput(&nats, Encoding::Json, consumers, window).await;
             println!(
-                "{consumers:>9} {:>16} {:>16} {:>8.2} {:>16} {:>8.2}",
-                millions(direct),
-                millions(msgpack),
-                msgpack / direct,
-                millions(json),
-                json / direct
+                "{consumers:>9} {:>16} {:>16} {:>8.2} {:>16} {:>8.2} {:>12}",
+                millions(direct.rate),
+                millions(msgpack.rate),
+                msgpack.rate / direct.rate,
+                millions(json.rate),
+                json.rate / direct.rate,
+                msgpack.cpu_per_quote()
             );
         }
+        println!(
+            "CPU/quote: the relay reading MessagePack, CPU time of every process over the window per quote received"
+        );
         println!();
         println!(
             "latency at {LATENCY_RATE} quotes/s ({LATENCY_BATCH} per frame), one consumer, exchange to consumer:"
@@ -159,17 +176,67 @@ async fn consumer(nats: &NatsServer, name: &str) -> async_nats::Subscriber {
     subscriber
 }
 
-/// Counts what arrives over a warm-up of 0.5 s and then `window`, per second.
-async fn rate_over(received: &AtomicU64, window: Duration) -> f64 {
+/// Quotes received per second, and the CPU time it took.
+struct Measured {
+    rate: f64,
+    /// CPU nanoseconds of this process and nats-server per quote; `None`
+    /// where `/proc` does not tell.
+    cpu_nanos_per_quote: Option<f64>,
+}
+
+impl Measured {
+    fn cpu_per_quote(&self) -> String {
+        self.cpu_nanos_per_quote
+            .map_or_else(|| "?".to_owned(), |ns| format!("{:.2} µs", ns / 1000.0))
+    }
+}
+
+/// CPU nanoseconds the live threads of `pid` have run, from
+/// `/proc/<pid>/task/*/schedstat`; `None` without `/proc`.
+fn cpu_nanos(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        // A thread that ended meanwhile is skipped.
+        let Ok(entry) = entry else { continue };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        total += text
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// CPU nanoseconds of this process and `nats`.
+fn cpu_now(nats: &NatsServer) -> Option<u64> {
+    Some(cpu_nanos(std::process::id())? + cpu_nanos(nats.pid())?)
+}
+
+/// Counts what arrives over a warm-up of 0.5 s and then `window`, per
+/// second, and the CPU time this process and `nats` spent meanwhile.
+async fn rate_over(nats: &NatsServer, received: &AtomicU64, window: Duration) -> Measured {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start = received.load(Ordering::Relaxed);
+    let cpu_start = cpu_now(nats);
     let begun = Instant::now();
     tokio::time::sleep(window).await;
-    (received.load(Ordering::Relaxed) - start) as f64 / begun.elapsed().as_secs_f64()
+    let quotes = received.load(Ordering::Relaxed) - start;
+    let cpu = cpu_start
+        .zip(cpu_now(nats))
+        .map(|(a, b)| b.saturating_sub(a));
+    Measured {
+        rate: quotes as f64 / begun.elapsed().as_secs_f64(),
+        cpu_nanos_per_quote: cpu
+            .filter(|_| quotes > 0)
+            .map(|ns| ns as f64 / quotes as f64),
+    }
 }
 
 /// Quotes per second received by `consumers` WebSocket clients of the exchange.
-async fn direct_throughput(consumers: usize, window: Duration) -> f64 {
+async fn direct_throughput(nats: &NatsServer, consumers: usize, window: Duration) -> Measured {
     let pace = FirehosePace::Flat {
         quotes_per_frame: THROUGHPUT_BATCH,
     };
@@ -196,7 +263,7 @@ async fn direct_throughput(consumers: usize, window: Duration) -> f64 {
             }
         }));
     }
-    let rate = rate_over(&received, window).await;
+    let rate = rate_over(nats, &received, window).await;
     stop.store(true, Ordering::Relaxed);
     firehose.stop();
     for reader in readers {
@@ -211,7 +278,7 @@ async fn relay_throughput(
     upstream: Encoding,
     consumers: usize,
     window: Duration,
-) -> f64 {
+) -> Measured {
     let pace = FirehosePace::Flat {
         quotes_per_frame: THROUGHPUT_BATCH,
     };
@@ -228,7 +295,7 @@ async fn relay_throughput(
             }
         }));
     }
-    let rate = rate_over(&received, window).await;
+    let rate = rate_over(nats, &received, window).await;
     firehose.stop();
     for reader in readers {
         reader.abort();

@@ -5,9 +5,12 @@
 //! live lease names it on the `quotes` channel (counted per lease, from the
 //! [`InterestChange`]s the hub gets), and its slot, value included, goes
 //! with its last lease. Quotes of symbols no lease names (those a `*`
-//! lease brings) are not kept. A slot holds the quote's published payload
-//! ([`payload`](crate::payload)), shared with the publish (a [`Bytes`]
-//! clone, no copy), so recording costs one hash look-up per quote.
+//! lease brings) are not kept. A slot holds a copy of the quote's
+//! published payload ([`payload`](crate::payload)) in a buffer of its own,
+//! reused from quote to quote: recording costs one hash look-up and one
+//! copy of the payload's bytes, and no allocation once the slot has one.
+//! (The published payload itself is a slice of a buffer shared with other
+//! messages, which a kept slice would keep alive whole.)
 //!
 //! The relay keeps one only while it leads, filled from the leases it
 //! replays on taking the lead: a standby that takes over starts with no
@@ -15,7 +18,6 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use tickwire_alpaca::Channel;
 use tickwire_core::Symbol;
 
@@ -27,7 +29,7 @@ struct Slot {
     /// Live leases naming the symbol.
     leases: u32,
     /// The payload of its latest quote, once one came.
-    latest: Option<Bytes>,
+    latest: Option<Vec<u8>>,
 }
 
 /// The latest quote payload per symbol leased by name on `quotes`.
@@ -37,7 +39,6 @@ struct Slot {
 /// output [`latest`](Self::latest).
 ///
 /// ```
-/// use bytes::Bytes;
 /// use tickwire_alpaca::Channel;
 /// use tickwire_core::Symbol;
 /// use tickwire_fanout::ClientId;
@@ -47,8 +48,8 @@ struct Slot {
 /// let mut last = LastQuotes::default();
 /// let lease = InterestChange::Subscribe { client: ClientId(1), channel: Channel::Quotes, symbol: aapl.clone() };
 /// last.handle_change(&lease);
-/// last.record(&aapl, &Bytes::from_static(b"\x91\x80"));
-/// assert_eq!(last.latest(&aapl).map(|b| &b[..]), Some(&b"\x91\x80"[..]));
+/// last.record(&aapl, b"\x91\x80");
+/// assert_eq!(last.latest(&aapl), Some(&b"\x91\x80"[..]));
 /// last.handle_change(&InterestChange::Unsubscribe { client: ClientId(1), channel: Channel::Quotes, symbol: aapl.clone() });
 /// assert_eq!(last.latest(&aapl), None, "forgotten with its last lease");
 /// # Ok::<(), tickwire_core::InvalidSymbol>(())
@@ -96,16 +97,18 @@ impl LastQuotes {
     /// `payload` is the latest quote of `symbol`: kept if a lease names
     /// the symbol (a reference-count increment, no copy), ignored otherwise.
     #[inline]
-    pub fn record(&mut self, symbol: &Symbol, payload: &Bytes) {
+    pub fn record(&mut self, symbol: &Symbol, payload: &[u8]) {
         if let Some(slot) = self.slots.get_mut(symbol) {
-            slot.latest = Some(payload.clone());
+            let latest = slot.latest.get_or_insert_with(Vec::new);
+            latest.clear();
+            latest.extend_from_slice(payload);
         }
     }
 
     /// The payload of the latest quote of `symbol`, if a lease names it
     /// and a quote came since.
-    pub fn latest(&self, symbol: &Symbol) -> Option<&Bytes> {
-        self.slots.get(symbol)?.latest.as_ref()
+    pub fn latest(&self, symbol: &Symbol) -> Option<&[u8]> {
+        self.slots.get(symbol)?.latest.as_deref()
     }
 
     /// Symbols with a slot (leased by name on `quotes`).
@@ -156,13 +159,10 @@ mod tests {
         last.handle_change(&change(true, 1, Channel::Trades, "MSFT"));
         last.handle_change(&change(true, 2, Channel::Quotes, "*"));
         for text in ["AAPL", "MSFT", "TSLA"] {
-            last.record(&symbol(text), &Bytes::from(text.to_owned()));
+            last.record(&symbol(text), text.as_bytes());
         }
         assert_eq!(last.len(), 1);
-        assert_eq!(
-            last.latest(&symbol("AAPL")),
-            Some(&Bytes::from_static(b"AAPL"))
-        );
+        assert_eq!(last.latest(&symbol("AAPL")), Some(&b"AAPL"[..]));
         assert_eq!(last.latest(&symbol("MSFT")), None, "a trades lease");
         assert_eq!(last.latest(&symbol("TSLA")), None, "only under `*`");
     }
@@ -173,11 +173,12 @@ mod tests {
         let aapl = symbol("AAPL");
         last.handle_change(&change(true, 1, Channel::Quotes, "AAPL"));
         last.handle_change(&change(true, 2, Channel::Quotes, "AAPL"));
-        last.record(&aapl, &Bytes::from_static(b"1"));
-        last.record(&aapl, &Bytes::from_static(b"2"));
-        assert_eq!(last.latest(&aapl), Some(&Bytes::from_static(b"2")));
+        last.record(&aapl, b"1");
+        last.record(&aapl, b"22");
+        last.record(&aapl, b"3");
+        assert_eq!(last.latest(&aapl), Some(&b"3"[..]));
         last.handle_change(&change(false, 1, Channel::Quotes, "AAPL"));
-        assert_eq!(last.latest(&aapl), Some(&Bytes::from_static(b"2")));
+        assert_eq!(last.latest(&aapl), Some(&b"3"[..]));
         last.handle_change(&change(false, 2, Channel::Quotes, "AAPL"));
         assert!(last.is_empty());
         // Leased again: no value until a new quote comes.
@@ -236,7 +237,7 @@ mod tests {
                         }
                     }
                     Step::Quote { symbol, value } => {
-                        last.record(&self::symbol(SYMBOLS[symbol]), &Bytes::from(vec![value]));
+                        last.record(&self::symbol(SYMBOLS[symbol]), &[value]);
                         if let Some(slot) = model.get_mut(&symbol) {
                             *slot = Some(value);
                         }
@@ -244,8 +245,8 @@ mod tests {
                 }
                 prop_assert_eq!(last.len(), model.len());
                 for (index, text) in SYMBOLS.iter().enumerate() {
-                    let expected = model.get(&index).copied().flatten().map(|v| Bytes::from(vec![v]));
-                    prop_assert_eq!(last.latest(&symbol(text)).cloned(), expected, "{}", text);
+                    let expected = model.get(&index).copied().flatten().map(|v| vec![v]);
+                    prop_assert_eq!(last.latest(&symbol(text)).map(<[u8]>::to_vec), expected, "{}", text);
                 }
             }
         }

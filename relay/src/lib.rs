@@ -223,6 +223,7 @@ mod payload;
 mod relay;
 pub mod snapshot;
 pub mod subject;
+mod subject_cache;
 mod trade_config;
 mod trade_outbox;
 mod trade_publish;

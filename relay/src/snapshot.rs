@@ -87,7 +87,7 @@ pub fn parse_request(channel_token: &str, body: &[u8]) -> Result<Vec<Symbol>, St
 /// The reply to a request for `symbols`: a MessagePack array of the
 /// latest quote of each that has one, each as published.
 pub fn answer(last: &LastQuotes, symbols: &[Symbol]) -> Bytes {
-    let latest: Vec<&Bytes> = symbols.iter().filter_map(|s| last.latest(s)).collect();
+    let latest: Vec<&[u8]> = symbols.iter().filter_map(|s| last.latest(s)).collect();
     let mut out = BytesMut::with_capacity(5 + latest.iter().map(|p| p.len()).sum::<usize>());
     let count = latest.len();
     if count < 16 {

@@ -26,6 +26,23 @@ pub(super) fn data_frame(encoding: Encoding, messages: &[&MarketData]) -> Frame 
     }
 }
 
+/// Appends the frame [`data_frame`] makes to `out`, without the frame's own buffer.
+pub(super) fn append_data_frame(encoding: Encoding, messages: &[&MarketData], out: &mut Vec<u8>) {
+    let buf = std::mem::take(out);
+    *out = match encoding {
+        Encoding::Json => {
+            let mut w = JsonWriter::appending(buf);
+            write_messages(&mut w, messages);
+            w.into_bytes()
+        }
+        Encoding::MsgPack => {
+            let mut w = MsgPackWriter::appending(buf);
+            write_messages(&mut w, messages);
+            w.into_bytes()
+        }
+    };
+}
+
 fn write_messages<W: ServerWriter>(w: &mut W, messages: &[&MarketData]) {
     w.array(messages.len());
     for message in messages {
@@ -378,6 +395,23 @@ mod tests {
             let refs: Vec<&MarketData> = messages.iter().collect();
             for encoding in [Encoding::Json, Encoding::MsgPack] {
                 prop_assert_eq!(data_frame(encoding, &refs), encoding.frame(&refs));
+            }
+        }
+
+        /// Appended frames are the frames, each after what the buffer held.
+        #[test]
+        fn appended_frames_follow_what_was_there(
+            messages in prop::collection::vec(any_market_data(), 0..8),
+            before in prop::collection::vec(any::<u8>(), 0..32),
+        ) {
+            for encoding in [Encoding::Json, Encoding::MsgPack] {
+                let mut out = before.clone();
+                let mut expected = before.clone();
+                for message in &messages {
+                    append_data_frame(encoding, &[message], &mut out);
+                    expected.extend_from_slice(data_frame(encoding, &[message]).payload());
+                }
+                prop_assert_eq!(&out, &expected);
             }
         }
     }

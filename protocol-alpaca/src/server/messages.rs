@@ -149,6 +149,30 @@ impl ServerMessage {
         market_data::data_frame(encoding, messages)
     }
 
+    /// Appends the payload of [`ServerMessage::data_frame`] to `out`, so a
+    /// caller writing many frames reuses one buffer instead of allocating
+    /// one per frame.
+    ///
+    /// ```
+    /// use tickwire_alpaca::{Encoding, Imbalance, MarketData, ServerMessage};
+    /// use tickwire_core::{Symbol, Timestamp};
+    /// let imbalance = MarketData::Imbalance(Imbalance {
+    ///     symbol: Symbol::new("AAPL")?,
+    ///     price: 189.5,
+    ///     timestamp: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+    ///     tape: None,
+    /// });
+    /// let mut out = b"before".to_vec();
+    /// ServerMessage::append_data_frame(Encoding::MsgPack, &[&imbalance], &mut out);
+    /// let frame = ServerMessage::data_frame(Encoding::MsgPack, &[&imbalance]);
+    /// assert_eq!(&out[..6], b"before");
+    /// assert_eq!(&out[6..], &frame.payload()[..]);
+    /// # Ok::<(), tickwire_core::InvalidSymbol>(())
+    /// ```
+    pub fn append_data_frame(encoding: Encoding, messages: &[&MarketData], out: &mut Vec<u8>) {
+        market_data::append_data_frame(encoding, messages, out);
+    }
+
     /// The subscription ack of `set`, as [`encode_market_frame`] writes
     /// [`ServerMessage::Subscription`]; with `trade_followers`, the `trades`
     /// symbols are also listed under `corrections` and `cancelErrors`, as

@@ -91,10 +91,12 @@ impl JsonWriter {
     }
 
     pub(super) fn with_capacity(capacity: usize) -> Self {
-        Self {
-            buf: Vec::with_capacity(capacity),
-            first: true,
-        }
+        Self::appending(Vec::with_capacity(capacity))
+    }
+
+    /// A writer appending to `buf`.
+    pub(super) fn appending(buf: Vec<u8>) -> Self {
+        Self { buf, first: true }
     }
 
     pub(super) fn into_bytes(self) -> Vec<u8> {
@@ -227,8 +229,13 @@ impl MsgPackWriter {
     }
 
     pub(super) fn with_capacity(capacity: usize) -> Self {
+        Self::appending(Vec::with_capacity(capacity))
+    }
+
+    /// A writer appending to `buf`.
+    pub(super) fn appending(buf: Vec<u8>) -> Self {
         Self {
-            buf: Vec::with_capacity(capacity),
+            buf,
             #[cfg(debug_assertions)]
             declared: Declared::default(),
         }
