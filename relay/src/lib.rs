@@ -28,10 +28,16 @@
 //!
 //! # Payload
 //!
-//! One data message per NATS message, in Alpaca's own MessagePack framing:
-//! a one-element array holding the message's map, byte for byte what
-//! Alpaca's MessagePack streams send ([`payload`]). Any Alpaca MessagePack
-//! decoder, tickwire's included, reads it.
+//! Alpaca's own MessagePack framing, byte for byte what Alpaca's
+//! MessagePack streams send: each NATS message is an array of the maps of
+//! one or more data messages of its subject, in order — those the relay
+//! read from its upstream at once, up to 256 messages or 64 KiB, with no
+//! waiting for a batch to fill (a message alone is [`payload`]'s
+//! one-element array). Any Alpaca MessagePack decoder, tickwire's
+//! included, reads it. One NATS message per subject and read, not per
+//! data message, because a NATS message costs the relay's client,
+//! nats-server and each consumer's client about what the relay's whole
+//! work on a data message costs.
 //!
 //! # Interest: leases
 //!
@@ -223,6 +229,7 @@ mod payload;
 mod relay;
 pub mod snapshot;
 pub mod subject;
+mod subject_batch;
 mod subject_cache;
 mod trade_config;
 mod trade_outbox;

@@ -1,7 +1,8 @@
-//! What a data message is on NATS: Alpaca's own MessagePack framing of
-//! that one message.
+//! A data message framed alone, as Alpaca frames data on its MessagePack
+//! streams: what a snapshot holds, and what the relay gathers per subject
+//! into the arrays it publishes ([`crate::subject_batch`]).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tickwire_alpaca::{Encoding, MarketData, ServerMessage};
 
 /// The payload of `message`: a MessagePack array holding the message's map,
@@ -27,49 +28,20 @@ pub fn payload(message: &MarketData) -> Bytes {
         .clone()
 }
 
-/// Room taken at once for the payloads of many messages: they share one
-/// allocation, each [`Bytes`] a slice of it, freed when the last is sent.
-const ARENA_BYTES: usize = 64 * 1024;
-
-/// Writes payloads as [`payload`] does, into one shared buffer instead of
-/// an allocation per message. Each payload keeps its whole buffer alive:
-/// one kept for long (a cache of last values) should be copied out
-/// (`Bytes::copy_from_slice`) so that it holds only its own bytes.
-#[derive(Debug)]
-pub(crate) struct PayloadWriter {
-    /// One message's frame, reused.
+/// Writes messages framed as [`payload`] frames them, into one buffer
+/// reused from message to message (no allocation per message).
+#[derive(Debug, Default)]
+pub(crate) struct FrameWriter {
     scratch: Vec<u8>,
-    /// Where the payloads live; each is split off it.
-    arena: BytesMut,
-    /// Bytes taken at once when the arena is full.
-    arena_bytes: usize,
 }
 
-impl Default for PayloadWriter {
-    fn default() -> Self {
-        Self::with_arena(ARENA_BYTES)
-    }
-}
-
-impl PayloadWriter {
-    /// A writer taking `arena_bytes` at once (or one payload's, if larger).
-    fn with_arena(arena_bytes: usize) -> Self {
-        Self {
-            scratch: Vec::new(),
-            arena: BytesMut::new(),
-            arena_bytes,
-        }
-    }
-
-    /// The payload of `message`, byte for byte [`payload`]'s.
-    pub(crate) fn payload(&mut self, message: &MarketData) -> Bytes {
+impl FrameWriter {
+    /// `message` alone in a frame, byte for byte [`payload`]'s; valid
+    /// until the next call.
+    pub(crate) fn frame(&mut self, message: &MarketData) -> &[u8] {
         self.scratch.clear();
         ServerMessage::append_data_frame(Encoding::MsgPack, &[message], &mut self.scratch);
-        if self.arena.capacity() < self.scratch.len() {
-            self.arena.reserve(self.arena_bytes.max(self.scratch.len()));
-        }
-        self.arena.extend_from_slice(&self.scratch);
-        self.arena.split().freeze()
+        &self.scratch
     }
 }
 
@@ -117,18 +89,12 @@ mod tests {
     }
 
     proptest! {
-        /// Each payload is byte for byte the one written alone, and stays
-        /// so while later ones are written, whether the shared buffer is
-        /// smaller or larger than the payloads.
+        /// Each frame is byte for byte the payload written alone.
         #[test]
-        fn shared_payloads_are_the_payloads(
-            messages in prop::collection::vec(any_message(), 0..60),
-            arena_bytes in 0usize..600,
-        ) {
-            let mut writer = PayloadWriter::with_arena(arena_bytes);
-            let written: Vec<Bytes> = messages.iter().map(|m| writer.payload(m)).collect();
-            for (message, bytes) in messages.iter().zip(&written) {
-                prop_assert_eq!(bytes, &payload(message));
+        fn frames_are_the_payloads(messages in prop::collection::vec(any_message(), 0..60)) {
+            let mut writer = FrameWriter::default();
+            for message in &messages {
+                prop_assert_eq!(writer.frame(message), &payload(message)[..]);
             }
         }
     }

@@ -23,7 +23,8 @@ use crate::answers::Answers;
 use crate::config::expiring_bucket;
 use crate::interest::apply_all;
 use crate::leader_kv::{LeaderKv, LeaderNews, LeaderPlace};
-use crate::payload::PayloadWriter;
+use crate::payload::FrameWriter;
+use crate::subject_batch::SubjectBatches;
 use crate::subject_cache::SubjectCache;
 use crate::{
     ASK, Interest, LastQuotes, Leadership, LeadershipAction, RelayConfig, RelayError, RelayEvent,
@@ -141,7 +142,9 @@ impl Relay {
             answers: Answers::default(),
             last_quotes: None,
             subjects: SubjectCache::new(config.feed),
-            payloads: PayloadWriter::default(),
+            frames: FrameWriter::default(),
+            batches: SubjectBatches::default(),
+            ready: Vec::new(),
         };
         tracing::info!(
             feed = config.feed.name(),
@@ -236,8 +239,12 @@ struct RelayTask {
     last_quotes: Option<LastQuotes>,
     /// The data subjects, built once each.
     subjects: SubjectCache,
-    /// Writes the data messages' payloads into shared buffers.
-    payloads: PayloadWriter,
+    /// Frames each data message.
+    frames: FrameWriter,
+    /// The data messages of the read under way, per subject.
+    batches: SubjectBatches<(Channel, Symbol)>,
+    /// Payloads to publish, kept for reuse.
+    ready: Vec<(async_nats::Subject, bytes::Bytes)>,
 }
 
 impl RelayTask {
@@ -503,14 +510,19 @@ impl RelayTask {
                 "the upstream stream stopped".to_owned(),
             ));
         };
-        self.handle_event(first).await?;
+        let mut result = self.handle_event(first).await;
         for _ in 1..BATCH_EVENTS_MAX {
+            if result.is_err() {
+                break;
+            }
             let Some(next) = self.upstream.try_next_event() else {
                 break;
             };
-            self.handle_event(next).await?;
+            result = self.handle_event(next).await;
         }
-        Ok(())
+        // What was read goes out, even if the upstream failed after it.
+        self.publish_batches().await;
+        result
     }
 
     async fn handle_event(&mut self, event: StreamEvent<MarketData>) -> Result<(), RelayError> {
@@ -581,30 +593,41 @@ impl RelayTask {
         let Some(channel) = route_channel(message) else {
             return;
         };
-        let bytes = self.payloads.payload(message);
-        self.remember(channel, &bytes);
-        for symbol in &self.symbols {
-            let subject = self.subjects.subject(channel, symbol);
-            if let Err(error) = self.client.publish(subject, bytes.clone()).await {
-                tracing::warn!(%error, "publish failed");
-            }
-        }
-    }
-}
-
-impl RelayTask {
-    /// Keeps `bytes` as the latest quote of its symbol (the one symbol of
-    /// the message being published), for snapshots.
-    #[inline]
-    fn remember(&mut self, channel: Channel, bytes: &bytes::Bytes) {
+        let frame = self.frames.frame(message);
         if channel == Channel::Quotes
             && let Some(last_quotes) = &mut self.last_quotes
             && let Some(symbol) = self.symbols.first()
         {
-            last_quotes.record(symbol, bytes);
+            // A quote has one symbol: kept as the latest, for snapshots.
+            last_quotes.record(symbol, frame);
+        }
+        for symbol in &self.symbols {
+            let subject = self.subjects.subject(channel, symbol);
+            let key = (channel, symbol.clone());
+            if let Some(full) = self.batches.push(&key, &subject, frame)
+                && let Err(error) = self.client.publish(subject, full).await
+            {
+                tracing::warn!(%error, "publish failed");
+            }
         }
     }
 
+    /// Publishes each subject's messages of the read under way, one NATS
+    /// message per subject.
+    async fn publish_batches(&mut self) {
+        let mut ready = std::mem::take(&mut self.ready);
+        self.batches
+            .drain(|subject, payload| ready.push((subject, payload)));
+        for (subject, payload) in ready.drain(..) {
+            if let Err(error) = self.client.publish(subject, payload).await {
+                tracing::warn!(%error, "publish failed");
+            }
+        }
+        self.ready = ready;
+    }
+}
+
+impl RelayTask {
     /// Answers a snapshot request while leading (a standby leaves it to
     /// the leader); a malformed one gets an error reply naming the fix.
     async fn answer_snapshot(&mut self, request: async_nats::Message) {
