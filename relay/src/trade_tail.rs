@@ -1,7 +1,8 @@
 //! The tail of an account's subject in the trade-update stream: where a
 //! relay that starts leading picks up from.
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
 use tickwire_alpaca::TradeUpdate;
 use tickwire_core::Timestamp;
 
@@ -19,10 +20,12 @@ pub(crate) struct Tail {
 /// Reads the messages of the stream's last [`TAIL_SEEDED_MAX`] sequences
 /// on `subject`: their ids, and the time of the newest well-formed update
 /// among them (a malformed or foreign message is passed over, saying so).
+/// One ordered consumer filtered on the subject delivers them, so reading
+/// costs a few round trips to NATS, not one per message.
 pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<Tail, String> {
     use jetstream::stream::LastRawMessageErrorKind as Kind;
     let last = match stream.get_last_raw_message_by_subject(subject).await {
-        Ok(message) => message,
+        Ok(message) => message.sequence,
         Err(e) if e.kind() == Kind::NoMessageFound => {
             return Ok(Tail {
                 last_update_at: None,
@@ -31,15 +34,34 @@ pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<
         }
         Err(e) => return Err(e.to_string()),
     };
+    let first = last.saturating_sub(TAIL_SEEDED_MAX - 1).max(1);
+    let mut messages = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: subject.to_owned(),
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: first,
+            },
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .messages()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
     let mut last_update_at = None;
-    let mut sequence = last.sequence.saturating_sub(TAIL_SEEDED_MAX - 1).max(1);
-    while sequence <= last.sequence {
-        let message = stream
-            .get_first_raw_message_by_subject(subject, sequence)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(id) = message.headers.get(async_nats::header::NATS_MESSAGE_ID) {
+    loop {
+        let message = match messages.next().await {
+            Some(Ok(message)) => message,
+            Some(Err(error)) => return Err(error.to_string()),
+            None => return Err("the tail's consumer ended before the last message".to_owned()),
+        };
+        let sequence = message.info().map_err(|e| e.to_string())?.stream_sequence;
+        if let Some(id) = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(async_nats::header::NATS_MESSAGE_ID))
+        {
             ids.push(id.to_string());
         }
         match serde_json::from_slice::<TradeUpdate>(&message.payload) {
@@ -48,11 +70,13 @@ pub(crate) async fn read_tail(stream: &stream::Stream, subject: &str) -> Result<
             }
             Err(error) => tracing::warn!(
                 %error,
-                sequence = message.sequence,
+                sequence,
                 "a malformed message in the trade updates' tail: passed over"
             ),
         }
-        sequence = message.sequence + 1;
+        if sequence >= last {
+            break;
+        }
     }
     if last_update_at.is_none() {
         tracing::warn!(
