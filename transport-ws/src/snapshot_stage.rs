@@ -201,9 +201,137 @@ impl Stage<MarketData, Channel> for SnapshotStage {
             Poll::Ready(Some(StreamEvent::Machine(Event::Data(data)))) => {
                 self.gate.handle_live(data);
             }
-            Poll::Ready(Some(StreamEvent::Machine(_))) => self.gate.handle_landmark(),
+            Poll::Ready(Some(StreamEvent::Machine(_))) => {
+                // Read the news again: an ask announced after the read
+                // above, before this event's frame was handed over, must be
+                // seen before this event arms what came before it. (Not
+                // after live data: an ask it would arm is armed by a later
+                // event other than data, the acknowledgement at the latest.)
+                self.take_news(cx);
+                self.gate.handle_landmark();
+            }
             _ => {}
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tickwire_alpaca::{Conditions, Quote};
+    use tickwire_core::{SubscriptionSet, Timestamp};
+
+    use super::*;
+    use crate::SlowConsumerPolicy;
+    use crate::event_queue::event_queue;
+
+    fn aapl() -> Symbol {
+        Symbol::new("AAPL").expect("valid")
+    }
+
+    fn quote(at: i64) -> MarketData {
+        MarketData::Quote(Quote {
+            symbol: aapl(),
+            bid_exchange: None,
+            bid_price: 1.0,
+            bid_size: 1.0,
+            ask_exchange: None,
+            ask_price: 2.0,
+            ask_size: 1.0,
+            conditions: Conditions::default(),
+            timestamp: Timestamp::from_unix_nanos(at),
+            tape: None,
+        })
+    }
+
+    /// An inner step playing a transport racing the stage: before handing
+    /// over its next event it runs its hook (announcing an ask, say), as a
+    /// link on another thread may between the stage's reads.
+    struct Scripted {
+        events: VecDeque<(StreamEvent<MarketData, Channel>, Option<Hook>)>,
+    }
+
+    /// What runs just before an event is handed over.
+    type Hook = Box<dyn FnOnce() + Send + Sync>;
+
+    impl Stage<MarketData, Channel> for Scripted {
+        fn poll_next(
+            &mut self,
+            _cx: &mut Context<'_>,
+            _queue: &mut Events<MarketData, Channel>,
+        ) -> Poll<Option<StreamEvent<MarketData, Channel>>> {
+            match self.events.pop_front() {
+                Some((event, hook)) => {
+                    if let Some(hook) = hook {
+                        hook();
+                    }
+                    Poll::Ready(Some(event))
+                }
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    /// Polls `stage` until it is pending; what it delivered.
+    fn drain(
+        stage: &mut SnapshotStage,
+        queue: &mut Events<MarketData, Channel>,
+    ) -> Vec<StreamEvent<MarketData, Channel>> {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(event)) = stage.poll_next(&mut cx, queue) {
+            out.push(event);
+        }
+        out
+    }
+
+    #[test]
+    fn an_ask_announced_while_its_acknowledgement_is_taken_is_armed_by_it() {
+        let (snapshots, source) = snapshot_channel();
+        let ask = Arc::new(Mutex::new(None));
+        let announce = {
+            let ask = Arc::clone(&ask);
+            move || {
+                *ask.lock().expect("lock") = Some(snapshots.ask(vec![aapl()]));
+            }
+        };
+        let mut confirmed = SubscriptionSet::new();
+        confirmed.insert(Channel::Quotes, aapl());
+        let inner = Scripted {
+            events: VecDeque::from([
+                // The ask is announced, then its acknowledgement queued,
+                // between the stage's read of the news and its poll.
+                (
+                    StreamEvent::Machine(Event::Confirmed(confirmed)),
+                    Some(Box::new(announce) as Hook),
+                ),
+                // A quote newer than the answer below: it left the
+                // source after the request did.
+                (StreamEvent::Machine(Event::Data(quote(2))), None),
+            ]),
+        };
+        let mut stage = SnapshotStage {
+            gate: SnapshotGate::default(),
+            news: Some(source.news),
+            inner: Some(EventStage(Box::new(inner))),
+            ready: VecDeque::new(),
+        };
+        let (_tx, mut queue) = event_queue::<MarketData, Channel>(
+            16,
+            usize::MAX,
+            SlowConsumerPolicy::default(),
+            Arc::default(),
+        );
+        let delivered = drain(&mut stage, &mut queue);
+        assert_eq!(delivered.len(), 2, "{delivered:?}");
+        let ask = ask.lock().expect("lock").take().expect("announced");
+        ask.deliver(vec![quote(1)]);
+        let delivered = drain(&mut stage, &mut queue);
+        assert!(
+            delivered.is_empty(),
+            "an answer older than the live quote delivered: {delivered:?}"
+        );
     }
 }
