@@ -201,14 +201,18 @@ impl Stage<MarketData, Channel> for SnapshotStage {
             Poll::Ready(Some(StreamEvent::Machine(Event::Data(data)))) => {
                 self.gate.handle_live(data);
             }
-            Poll::Ready(Some(StreamEvent::Machine(_))) => {
+            Poll::Ready(Some(StreamEvent::Machine(event))) => {
                 // Read the news again: an ask announced after the read
                 // above, before this event's frame was handed over, must be
                 // seen before this event arms what came before it. (Not
                 // after live data: an ask it would arm is armed by a later
                 // event other than data, the acknowledgement at the latest.)
                 self.take_news(cx);
-                self.gate.handle_landmark();
+                let confirmed = match event {
+                    Event::Confirmed(set) => Some(set),
+                    _ => None,
+                };
+                self.gate.handle_landmark(confirmed);
             }
             _ => {}
         }
