@@ -214,6 +214,11 @@ impl Stage<MarketData, Channel> for SnapshotStage {
                 };
                 self.gate.handle_landmark(confirmed);
             }
+            // Dropped events may have held the landmark, e.g. an error's.
+            Poll::Ready(Some(StreamEvent::Dropped { .. })) => {
+                self.take_news(cx);
+                self.gate.handle_landmark(None);
+            }
             _ => {}
         }
         next
@@ -291,8 +296,12 @@ mod tests {
         out
     }
 
-    #[test]
-    fn an_ask_announced_while_its_acknowledgement_is_taken_is_armed_by_it() {
+    /// Runs a stage whose inner step announces an ask for AAPL's quotes
+    /// just before handing over `landmark`, then hands over a live quote
+    /// newer than the answer; what the answer then delivers.
+    fn answer_after(
+        landmark: StreamEvent<MarketData, Channel>,
+    ) -> Vec<StreamEvent<MarketData, Channel>> {
         let (snapshots, source) = snapshot_channel();
         let ask = Arc::new(Mutex::new(None));
         let announce = {
@@ -301,16 +310,11 @@ mod tests {
                 *ask.lock().expect("lock") = Some(snapshots.ask(vec![aapl()]));
             }
         };
-        let mut confirmed = SubscriptionSet::new();
-        confirmed.insert(Channel::Quotes, aapl());
         let inner = Scripted {
             events: VecDeque::from([
-                // The ask is announced, then its acknowledgement queued,
-                // between the stage's read of the news and its poll.
-                (
-                    StreamEvent::Machine(Event::Confirmed(confirmed)),
-                    Some(Box::new(announce) as Hook),
-                ),
+                // The ask is announced, then the landmark queued, between
+                // the stage's read of the news and its poll.
+                (landmark, Some(Box::new(announce) as Hook)),
                 // A quote newer than the answer below: it left the
                 // source after the request did.
                 (StreamEvent::Machine(Event::Data(quote(2))), None),
@@ -332,7 +336,23 @@ mod tests {
         assert_eq!(delivered.len(), 2, "{delivered:?}");
         let ask = ask.lock().expect("lock").take().expect("announced");
         ask.deliver(vec![quote(1)]);
-        let delivered = drain(&mut stage, &mut queue);
+        drain(&mut stage, &mut queue)
+    }
+
+    #[test]
+    fn an_ask_announced_while_its_acknowledgement_is_taken_is_armed_by_it() {
+        let mut confirmed = SubscriptionSet::new();
+        confirmed.insert(Channel::Quotes, aapl());
+        let delivered = answer_after(StreamEvent::Machine(Event::Confirmed(confirmed)));
+        assert!(
+            delivered.is_empty(),
+            "an answer older than the live quote delivered: {delivered:?}"
+        );
+    }
+
+    #[test]
+    fn a_report_of_dropped_events_arms_an_ask() {
+        let delivered = answer_after(StreamEvent::Dropped { count: 1, total: 1 });
         assert!(
             delivered.is_empty(),
             "an answer older than the live quote delivered: {delivered:?}"
