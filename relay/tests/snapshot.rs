@@ -4,13 +4,14 @@
 //! snapshot, before any live quote of it; under live quotes, no snapshot
 //! comes after a newer live quote; a symbol without a quote gets none and
 //! the stream goes on; malformed snapshot requests are refused with an
-//! error reply and the relay runs on.
+//! error reply, one asking for a reply on the relay's own subjects is
+//! ignored, and the relay runs on.
 
 mod support;
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use support::{KEY, PATIENCE, SECRET, exchange, nats_server, relay_config};
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
@@ -259,6 +260,30 @@ async fn malformed_snapshot_requests_are_refused_and_the_relay_runs_on() {
         let refused = ask(subject, body).await.expect_err("refused");
         assert!(refused.contains(says), "{body:?} on {subject}: {refused}");
     }
+    // A reply subject under the relay's own is not replied to: checked
+    // once the next request's reply is in, which the relay published after
+    // (its requests are answered in order, on one connection).
+    let mut misdirected = client
+        .subscribe("tickwire.iex.quotes.NVDA")
+        .await
+        .expect("subscribe");
+    client.flush().await.expect("flush");
+    client
+        .publish_with_reply(
+            "tickwire.iex.snapshot.quotes",
+            "tickwire.iex.quotes.NVDA",
+            "NVDA".into(),
+        )
+        .await
+        .expect("publish");
+    assert_eq!(
+        ask("tickwire.iex.snapshot.quotes", b"NVDA").await,
+        Ok(vec![])
+    );
+    assert!(
+        misdirected.next().now_or_never().is_none(),
+        "the relay replied on its own data subject"
+    );
     // A request nobody can answer (no reply subject) is ignored.
     client
         .publish("tickwire.iex.snapshot.quotes", "AAPL".into())
