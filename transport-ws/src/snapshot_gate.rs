@@ -102,6 +102,12 @@ impl SnapshotGate {
         self.unarmed.insert(id);
     }
 
+    /// Whether some ask waits for its answer.
+    #[inline]
+    pub(crate) fn has_asks(&self) -> bool {
+        !self.asks.is_empty()
+    }
+
     /// `data` was delivered live.
     #[inline]
     pub(crate) fn handle_live(&mut self, data: &MarketData) {

@@ -187,9 +187,14 @@ impl Stage<MarketData, Channel> for SnapshotStage {
         cx: &mut Context<'_>,
         queue: &mut Events<MarketData, Channel>,
     ) -> Poll<Option<StreamEvent<MarketData, Channel>>> {
-        // The news first, before each event: an ask announced before a live
-        // quote is taken is seen before it.
-        self.take_news(cx);
+        // The news is read while asks wait for their answers (an answer is
+        // delivered before the next event), before an event other than
+        // data arms asks, and when the queue is empty: not before each
+        // live quote otherwise, which it could not concern (a live quote
+        // counts against an ask only once the ask is armed).
+        if self.gate.has_asks() {
+            self.take_news(cx);
+        }
         if let Some(snapshot) = self.ready.pop_front() {
             return Poll::Ready(Some(StreamEvent::Snapshot(snapshot)));
         }
@@ -202,11 +207,12 @@ impl Stage<MarketData, Channel> for SnapshotStage {
                 self.gate.handle_live(data);
             }
             Poll::Ready(Some(StreamEvent::Machine(event))) => {
-                // Read the news again: an ask announced after the read
-                // above, before this event's frame was handed over, must be
-                // seen before this event arms what came before it. (Not
-                // after live data: an ask it would arm is armed by a later
-                // event other than data, the acknowledgement at the latest.)
+                // Read the news (again): an ask announced before this
+                // event's frame was handed over, perhaps after a read
+                // above, must be seen before this event arms what came
+                // before it. (Not after live data: an ask it would arm is
+                // armed by a later event other than data, the
+                // acknowledgement at the latest.)
                 self.take_news(cx);
                 let confirmed = match event {
                     Event::Confirmed(set) => Some(set),
@@ -219,7 +225,13 @@ impl Stage<MarketData, Channel> for SnapshotStage {
                 self.take_news(cx);
                 self.gate.handle_landmark(None);
             }
-            _ => {}
+            Poll::Pending => {
+                self.take_news(cx);
+                if let Some(snapshot) = self.ready.pop_front() {
+                    return Poll::Ready(Some(StreamEvent::Snapshot(snapshot)));
+                }
+            }
+            Poll::Ready(Some(_) | None) => {}
         }
         next
     }
@@ -348,6 +360,47 @@ mod tests {
             delivered.is_empty(),
             "an answer older than the live quote delivered: {delivered:?}"
         );
+    }
+
+    #[test]
+    fn live_data_alone_leaves_the_news_unread_until_the_queue_waits() {
+        let (snapshots, source) = snapshot_channel();
+        let ask = snapshots.ask(vec![aapl()]);
+        let inner = Scripted {
+            events: VecDeque::from([
+                (StreamEvent::Machine(Event::Data(quote(1))), None),
+                (StreamEvent::Machine(Event::Data(quote(2))), None),
+            ]),
+        };
+        let mut stage = SnapshotStage {
+            gate: SnapshotGate::default(),
+            news: Some(source.news),
+            inner: Some(EventStage(Box::new(inner))),
+            ready: VecDeque::new(),
+        };
+        let (_tx, mut queue) = event_queue::<MarketData, Channel>(
+            16,
+            usize::MAX,
+            SlowConsumerPolicy::default(),
+            Arc::default(),
+        );
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        for _ in 0..2 {
+            assert!(matches!(
+                stage.poll_next(&mut cx, &mut queue),
+                Poll::Ready(Some(StreamEvent::Machine(Event::Data(_))))
+            ));
+            assert!(!stage.gate.has_asks(), "the news was read before live data");
+        }
+        assert!(stage.poll_next(&mut cx, &mut queue).is_pending());
+        assert!(stage.gate.has_asks(), "the news was not read while waiting");
+        // Unarmed, the answer is delivered whole, as soon as it comes.
+        ask.deliver(vec![quote(3)]);
+        assert_eq!(
+            stage.poll_next(&mut cx, &mut queue),
+            Poll::Ready(Some(StreamEvent::Snapshot(quote(3))))
+        );
+        assert!(!stage.gate.has_asks());
     }
 
     #[test]
