@@ -154,8 +154,32 @@ async fn a_later_consumer_gets_the_latest_quote_as_a_snapshot_first() {
     assert_eq!(*quote, latest[0], "the relay's latest AAPL quote");
     assert!(snapshot.is_data() && snapshot.machine().is_none());
 
+    // A consumer that opted out joins too: no snapshot, live quotes only.
+    let mut plain = MarketDataStream::builder(Feed::Iex)
+        .connect_timeout(Duration::from_secs(3))
+        .relay(nats.url())
+        .consumer_id("plain")
+        .snapshots(false)
+        .build()
+        .expect("a consumer stream");
+    let verdict = plain
+        .subscribe(Channel::Quotes, ["AAPL"])
+        .await
+        .expect("subscribe");
+    assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
+
     // The market speaks again: live quotes follow, newer than the snapshot.
     upstream_fault(&server, &Fault::Resume);
+    let (first, passed) = next_matching(&mut plain, "an AAPL quote", |event| {
+        event.data().and_then(quote_symbol)?;
+        Some(event.clone())
+    })
+    .await;
+    assert!(
+        matches!(first, StreamEvent::Machine(Event::Data(_))),
+        "snapshots off, yet {first:?} (after {passed:?})"
+    );
+    plain.shutdown().await.expect("shutdown");
     let (live, passed) = next_matching(&mut late, "a live AAPL quote", |event| match event {
         StreamEvent::Machine(Event::Data(data)) => quote_symbol(data).map(|_| data.clone()),
         _ => None,
