@@ -25,7 +25,9 @@ use tickwire_ws::{Feed, MarketDataEvent, MarketDataStream, StreamEvent};
 
 const LEASE_TTL: Duration = Duration::from_secs(5);
 
-/// How long the relay's quotes must have been quiet to count as settled.
+/// How long the relay's quotes must have been quiet to count as settled
+/// (the snapshot is then compared with the relay's last published quote,
+/// whatever came later).
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn leading(relay: &Relay) {
@@ -78,6 +80,40 @@ fn quote_symbol(data: &MarketData) -> Option<&str> {
     }
 }
 
+/// The relay's latest AAPL quote, as it answers a snapshot request, with
+/// `published` (a subscription of `client` to AAPL's quotes) read up to
+/// the answer: the last quote published before it, if any came since the
+/// last read, must be the same (the relay publishes and answers in order,
+/// on one connection).
+async fn relays_latest(
+    client: &async_nats::Client,
+    published: &mut async_nats::Subscriber,
+) -> MarketData {
+    let reply = tokio::time::timeout(
+        PATIENCE,
+        client.request("tickwire.iex.snapshot.quotes", "AAPL".into()),
+    )
+    .await
+    .expect("the relay answers in time")
+    .expect("the relay answers");
+    let mut answer = decode_reply(&reply.payload).expect("an answer");
+    assert_eq!(answer.len(), 1, "one AAPL quote: {answer:?}");
+    let latest = answer.remove(0);
+    let mut last = None;
+    while let Some(Some(message)) = published.next().now_or_never() {
+        last = Some(message.payload);
+    }
+    if let Some(last) = last {
+        let last = decode_reply(&last).expect("a published quote decodes");
+        assert_eq!(
+            last.as_slice(),
+            std::slice::from_ref(&latest),
+            "the answer is the last published"
+        );
+    }
+    latest
+}
+
 /// Silences (or, with `Fault::Resume`, lets speak again) every iex
 /// session of the exchange: the relay's upstream.
 fn upstream_fault(server: &LoopbackServer, fault: &Fault) {
@@ -122,20 +158,13 @@ async fn a_later_consumer_gets_the_latest_quote_as_a_snapshot_first() {
         .await;
     }
 
-    // The market goes quiet: the relay's latest AAPL quote is the last
-    // one published.
+    // The market goes quiet.
     upstream_fault(&server, &Fault::Silence);
-    let mut last = None;
     let settled = tokio::time::timeout(PATIENCE, async {
-        while let Ok(Some(message)) = tokio::time::timeout(QUIET, published.next()).await {
-            last = Some(message.payload);
-        }
+        while let Ok(Some(_)) = tokio::time::timeout(QUIET, published.next()).await {}
     })
     .await;
     assert!(settled.is_ok(), "the relay's AAPL quotes never went quiet");
-    let last = last.expect("the relay published AAPL quotes");
-    let latest = decode_reply(&last).expect("a published quote decodes");
-    assert_eq!(latest.len(), 1, "{latest:?}");
 
     let mut late = consumer(&nats, "late");
     let verdict = late
@@ -151,7 +180,10 @@ async fn a_later_consumer_gets_the_latest_quote_as_a_snapshot_first() {
     let StreamEvent::Snapshot(quote) = &snapshot else {
         panic!("the first AAPL quote is not marked a snapshot: {snapshot:?} (after {passed:?})")
     };
-    assert_eq!(*quote, latest[0], "the relay's latest AAPL quote");
+    // Whatever was still on its way when the wait above ended, the
+    // snapshot is the relay's last published AAPL quote.
+    let latest = relays_latest(&watcher, &mut published).await;
+    assert_eq!(*quote, latest, "the relay's latest AAPL quote");
     assert!(snapshot.is_data() && snapshot.machine().is_none());
 
     // A consumer that opted out joins too: no snapshot, live quotes only.
@@ -356,17 +388,20 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
         .expect("subscribe");
 
     let mut stream = consumer(&nats, "joiner");
-    let mut snapshots = 0;
+    // The newest live AAPL quote delivered so far, over every round: an
+    // answer to an earlier round's ask may still come in a later one
+    // (unless its round's unsubscribe went by first), and must not be older
+    // either. Whether a snapshot comes at all under live quotes is a race
+    // with them; that one does come is shown with a silent market by
+    // `a_later_consumer_gets_the_latest_quote_as_a_snapshot_first`.
+    let mut newest_live = None;
     for round in 0..10 {
         let verdict = stream
             .subscribe(Channel::Quotes, ["AAPL"])
             .await
             .expect("subscribe");
         assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
-        // The newest live AAPL quote delivered so far this round.
-        let mut newest_live = None;
         let mut live = 0;
-        let mut this_round = 0;
         let read = tokio::time::timeout(PATIENCE, async {
             while live < 3 {
                 match stream.next().await.expect("the stream ended") {
@@ -375,8 +410,6 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
                         newest_live = newest_live.max(Some(data.timestamp()));
                     }
                     StreamEvent::Snapshot(data) => {
-                        this_round += 1;
-                        assert_eq!(this_round, 1, "round {round}: a second snapshot");
                         assert!(
                             newest_live.is_none_or(|newest| data.timestamp() >= newest),
                             "round {round}: a snapshot at {:?} after a live quote at {newest_live:?}",
@@ -392,16 +425,11 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
             read.is_ok(),
             "round {round}: timed out after {live} live quotes"
         );
-        snapshots += this_round;
         stream
             .unsubscribe(Channel::Quotes, ["AAPL"])
             .await
             .expect("unsubscribe");
     }
-    // Each round's answer takes a round trip to the relay, against a quote
-    // every 10 ms: most rounds get their snapshot (all 10 on an idle
-    // machine), so none at all means they are lost.
-    assert!(snapshots >= 1, "no snapshot in 10 rounds");
     stream.shutdown().await.expect("shutdown");
     holder.shutdown().await.expect("shutdown");
     relay.shutdown().await.expect("the relay stops cleanly");
