@@ -14,7 +14,9 @@
 //! newer than the answer. An answer is delivered for a symbol only if no
 //! live quote of it went by since its ask was armed (an answer that comes
 //! before its ask is armed is delivered whole). So a snapshot is never
-//! older than a live quote of its symbol already delivered.
+//! older than a live quote of its symbol already delivered. (A report of
+//! dropped events arms too: it may stand for a dropped landmark, and
+//! arming early only counts more live quotes against the answer.)
 
 use std::collections::{HashMap, HashSet};
 
