@@ -34,6 +34,7 @@ impl RelayStreams for MarketDataBuilder {
             nats_url: nats_url.into(),
             consumer_id: None,
             buckets: None,
+            snapshots: true,
             builder: self,
         }
     }
@@ -54,6 +55,7 @@ pub struct RelayStreamBuilder {
     nats_url: String,
     consumer_id: Option<String>,
     buckets: Option<(String, String)>,
+    snapshots: bool,
 }
 
 impl RelayStreamBuilder {
@@ -66,6 +68,15 @@ impl RelayStreamBuilder {
     /// The lease and leadership buckets the relays use, if not the defaults.
     pub fn buckets(mut self, bucket: impl Into<String>, leader_bucket: impl Into<String>) -> Self {
         self.buckets = Some((bucket.into(), leader_bucket.into()));
+        self
+    }
+
+    /// Whether acknowledged `quotes` subscriptions bring their symbols'
+    /// latest quotes as snapshots (see [`build`](Self::build)); on by
+    /// default. Off, the stream asks the relay for none and its events
+    /// pass no snapshot step.
+    pub fn snapshots(mut self, on: bool) -> Self {
+        self.snapshots = on;
         self
     }
 
@@ -95,21 +106,25 @@ impl RelayStreamBuilder {
     /// quotes from the leading relay as
     /// [`StreamEvent::Snapshot`](tickwire_ws::StreamEvent::Snapshot), before
     /// any live quote of the symbol delivered after them (see
-    /// [`crate::snapshot`]).
+    /// [`crate::snapshot`]), unless [`snapshots`](Self::snapshots) is off.
     ///
     /// # Errors
     /// As [`consumer_config`](Self::consumer_config), or as
     /// [`StreamBuilder::build`](tickwire_ws::StreamBuilder::build).
     pub fn build(self) -> Result<MarketDataStream, Error> {
         let config = self.consumer_config()?;
-        let (snapshots, source) = snapshot_channel();
-        self.builder
+        let builder = self
+            .builder
             // Sent to the transport only, which answers it itself.
             .credentials(Credentials::new("relay", "relay"))
-            .encoding(Encoding::MsgPack)
-            .build_with_transport_and_snapshots(
-                RelayTransport::new(config).with_snapshots(snapshots),
-                source,
-            )
+            .encoding(Encoding::MsgPack);
+        if !self.snapshots {
+            return builder.build_with_transport(RelayTransport::new(config));
+        }
+        let (snapshots, source) = snapshot_channel();
+        builder.build_with_transport_and_snapshots(
+            RelayTransport::new(config).with_snapshots(snapshots),
+            source,
+        )
     }
 }

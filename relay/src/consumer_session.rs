@@ -44,9 +44,10 @@ pub enum SessionAction {
     Answer(Frame),
     /// Ask the leading relay for the latest quotes of these symbols (see
     /// [`crate::snapshot`]): their `quotes` subscription is acknowledged
-    /// by the answers that follow (a `*` asks for none). Announce the ask
+    /// by the answer that follows (a `*` asks for none). Announce the ask
     /// to the stream now, and send the request once the next
-    /// [`Answer`](Self::Answer) was handed over.
+    /// [`Answer`](Self::Answer), always the subscription frame, was
+    /// handed over.
     Snapshot(Vec<Symbol>),
 }
 
@@ -233,12 +234,15 @@ impl ConsumerSession {
                 })
                 .map(|(_, symbol)| symbol)
                 .collect();
-            if !quotes.is_empty() {
-                self.actions.push_back(SessionAction::Snapshot(quotes));
-            }
             if let Some((_, code, message)) = refused.first().cloned() {
                 self.release_refused(&refused);
                 self.answer_error(code, &message);
+            }
+            // Announced after the error frame, so that the answer it is
+            // sent after is the subscription frame: the error's event may
+            // be dropped by a slow consumer, the subscription's is not.
+            if !quotes.is_empty() {
+                self.actions.push_back(SessionAction::Snapshot(quotes));
             }
             self.answer_set();
         }

@@ -167,6 +167,13 @@ fn snapshots_are_asked_for_acknowledged_named_quotes_only() {
     while let Some(action) = session.poll_action() {
         if let SessionAction::Snapshot(symbols) = action {
             snapshots.push(symbols);
+            // The request leaves after the next answer: the subscription
+            // frame, not the (droppable) error frame of the refusal.
+            let next = session.poll_action();
+            assert!(
+                matches!(&next, Some(SessionAction::Answer(frame)) if matches!(read(frame), Answer::Set(_))),
+                "the subscription frame follows the ask: {next:?}"
+            );
         }
     }
     assert_eq!(snapshots, vec![vec![sym("AAPL")]]);

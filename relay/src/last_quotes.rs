@@ -94,8 +94,10 @@ impl LastQuotes {
         }
     }
 
-    /// `payload` is the latest quote of `symbol`: kept if a lease names
-    /// the symbol (a reference-count increment, no copy), ignored otherwise.
+    /// `payload` is the latest quote of `symbol`: if a lease names the
+    /// symbol, its bytes are copied into the slot's buffer, reused from
+    /// quote to quote (no allocation once it is large enough); ignored
+    /// otherwise.
     #[inline]
     pub fn record(&mut self, symbol: &Symbol, payload: &[u8]) {
         if let Some(slot) = self.slots.get_mut(symbol) {

@@ -639,6 +639,10 @@ impl RelayTask {
             tracing::debug!(subject = %request.subject, "snapshot request without a reply subject ignored");
             return;
         };
+        if let Err(reason) = snapshot::check_reply_subject(&reply) {
+            tracing::warn!(reply = ?reply.as_str(), %reason, "snapshot request ignored: ask with a reply subject of your own (e.g. the client's inbox)");
+            return;
+        }
         let channel = request.subject.rsplit('.').next().unwrap_or_default();
         let answer = match snapshot::parse_request(channel, &request.payload) {
             Ok(symbols) => snapshot::answer(last_quotes, &symbols),

@@ -12,7 +12,10 @@
 //!   that has one (an empty array when none has; a symbol no consumer
 //!   leases by name has none), each map byte for byte as published. A
 //!   malformed request gets a frame of one Alpaca error message (`T`
-//!   `error`, code 400, naming the cause and the fix) instead.
+//!   `error`, code 400, naming the cause and the fix) instead. It goes to
+//!   the request's reply subject (the requester's inbox) only if that is
+//!   a valid subject outside `tickwire.` ([`check_reply_subject`]);
+//!   otherwise the request is logged and ignored.
 //!
 //! Only the leading relay answers (it alone publishes, so it alone knows
 //! the latest); a standby ignores requests, and with no relay leading a
@@ -21,6 +24,8 @@
 //! key-value bucket would cost a JetStream write per quote on the publish
 //! path. The price: a standby that takes over starts with no values.
 
+use std::collections::HashSet;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use tickwire_alpaca::encode_market_frame;
 use tickwire_alpaca::{AlpacaMarketData, Channel, Encoding, MarketData, ServerMessage};
@@ -28,7 +33,7 @@ use tickwire_core::protocol::{Dialect, Inbound};
 use tickwire_core::{Frame, Symbol};
 
 use crate::LastQuotes;
-use crate::subject::{symbol_from_token, symbol_token};
+use crate::subject::{SUBJECT_ROOT, symbol_from_token, symbol_token};
 
 /// Most symbols one snapshot request may name (a reply then stays far
 /// below NATS's default 1 MiB payload limit); a consumer splits larger
@@ -70,6 +75,7 @@ pub fn parse_request(channel_token: &str, body: &[u8]) -> Result<Vec<Symbol>, St
             .to_owned()
     })?;
     let mut symbols: Vec<Symbol> = Vec::new();
+    let mut seen: HashSet<Symbol> = HashSet::new();
     for token in text.split_ascii_whitespace() {
         if symbols.len() == SNAPSHOT_SYMBOLS_MAX {
             return Err(format!(
@@ -77,11 +83,43 @@ pub fn parse_request(channel_token: &str, body: &[u8]) -> Result<Vec<Symbol>, St
             ));
         }
         let symbol = symbol_from_token(token).map_err(|e| format!("{e}"))?;
-        if !symbols.contains(&symbol) {
+        if seen.insert(symbol.clone()) {
             symbols.push(symbol);
         }
     }
     Ok(symbols)
+}
+
+/// Checks the reply subject a requester chose before the relay publishes
+/// to it: a valid NATS subject (non-empty tokens separated by dots, no
+/// whitespace or control characters, no wildcard `*` or `>`) outside the
+/// relay's own [`SUBJECT_ROOT`] (a reply there would pass for the relay's
+/// data or control messages). The relay's NATS client skips its own
+/// subject checks, so this is the check for the one subject it does not
+/// build itself.
+///
+/// # Errors
+/// Why the relay will not reply there.
+pub fn check_reply_subject(subject: &str) -> Result<(), String> {
+    for token in subject.split('.') {
+        if token.is_empty() {
+            return Err("a reply subject with an empty token".to_owned());
+        }
+        if token
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '*' || c == '>')
+        {
+            return Err(
+                "a reply subject with whitespace, a control character or a wildcard".to_owned(),
+            );
+        }
+    }
+    if subject.split('.').next() == Some(SUBJECT_ROOT) {
+        return Err(format!(
+            "a reply subject under {SUBJECT_ROOT}., where the relay's own subjects are"
+        ));
+    }
+    Ok(())
 }
 
 /// The reply to a request for `symbols`: a MessagePack array of the
@@ -200,6 +238,36 @@ mod tests {
             .collect();
         let too_many = parse_request("quotes", many.join(" ").as_bytes()).unwrap_err();
         assert!(too_many.contains("split"), "{too_many}");
+    }
+
+    #[test]
+    fn only_valid_reply_subjects_outside_the_relays_are_replied_to() {
+        for good in [
+            "_INBOX.abc.1",
+            "replies",
+            "app.snap-shot_1.x",
+            "tickwire2.x",
+        ] {
+            assert_eq!(check_reply_subject(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("", "empty token"),
+            ("a..b", "empty token"),
+            (".a", "empty token"),
+            ("a.", "empty token"),
+            ("a b", "whitespace"),
+            ("a\tb", "whitespace"),
+            ("a\r\nPUB x 1", "whitespace"),
+            ("a.*", "wildcard"),
+            ("a.>", "wildcard"),
+            ("a.b*c", "wildcard"),
+            ("a\u{0}b", "control"),
+            ("tickwire", "under tickwire."),
+            ("tickwire.iex.quotes.AAPL", "under tickwire."),
+        ] {
+            let refused = check_reply_subject(bad).expect_err(bad);
+            assert!(refused.contains(says), "{bad:?}: {refused}");
+        }
     }
 
     #[test]

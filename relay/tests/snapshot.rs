@@ -4,13 +4,14 @@
 //! snapshot, before any live quote of it; under live quotes, no snapshot
 //! comes after a newer live quote; a symbol without a quote gets none and
 //! the stream goes on; malformed snapshot requests are refused with an
-//! error reply and the relay runs on.
+//! error reply, one asking for a reply on the relay's own subjects is
+//! ignored, and the relay runs on.
 
 mod support;
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use support::{KEY, PATIENCE, SECRET, exchange, nats_server, relay_config};
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
@@ -24,7 +25,9 @@ use tickwire_ws::{Feed, MarketDataEvent, MarketDataStream, StreamEvent};
 
 const LEASE_TTL: Duration = Duration::from_secs(5);
 
-/// How long the relay's quotes must have been quiet to count as settled.
+/// How long the relay's quotes must have been quiet to count as settled
+/// (the snapshot is then compared with the relay's last published quote,
+/// whatever came later).
 const QUIET: Duration = Duration::from_millis(300);
 
 async fn leading(relay: &Relay) {
@@ -77,6 +80,41 @@ fn quote_symbol(data: &MarketData) -> Option<&str> {
     }
 }
 
+/// The relay's latest AAPL quote, as it answers a snapshot request, with
+/// `published` (a subscription of `client` to AAPL's quotes) read up to
+/// the answer: the last quote published before it, if any came since the
+/// last read (the last of its message), must be the same (the relay publishes and answers in order,
+/// on one connection).
+async fn relays_latest(
+    client: &async_nats::Client,
+    published: &mut async_nats::Subscriber,
+) -> MarketData {
+    let reply = tokio::time::timeout(
+        PATIENCE,
+        client.request("tickwire.iex.snapshot.quotes", "AAPL".into()),
+    )
+    .await
+    .expect("the relay answers in time")
+    .expect("the relay answers");
+    let mut answer = decode_reply(&reply.payload).expect("an answer");
+    assert_eq!(answer.len(), 1, "one AAPL quote: {answer:?}");
+    let latest = answer.remove(0);
+    let mut last = None;
+    while let Some(Some(message)) = published.next().now_or_never() {
+        last = Some(message.payload);
+    }
+    if let Some(last) = last {
+        let last = decode_reply(&last).expect("a published quote decodes");
+        // A message may carry several quotes of the symbol: the last counts.
+        assert_eq!(
+            last.last(),
+            Some(&latest),
+            "the answer is the last published"
+        );
+    }
+    latest
+}
+
 /// Silences (or, with `Fault::Resume`, lets speak again) every iex
 /// session of the exchange: the relay's upstream.
 fn upstream_fault(server: &LoopbackServer, fault: &Fault) {
@@ -121,20 +159,13 @@ async fn a_later_consumer_gets_the_latest_quote_as_a_snapshot_first() {
         .await;
     }
 
-    // The market goes quiet: the relay's latest AAPL quote is the last
-    // one published.
+    // The market goes quiet.
     upstream_fault(&server, &Fault::Silence);
-    let mut last = None;
     let settled = tokio::time::timeout(PATIENCE, async {
-        while let Ok(Some(message)) = tokio::time::timeout(QUIET, published.next()).await {
-            last = Some(message.payload);
-        }
+        while let Ok(Some(_)) = tokio::time::timeout(QUIET, published.next()).await {}
     })
     .await;
     assert!(settled.is_ok(), "the relay's AAPL quotes never went quiet");
-    let last = last.expect("the relay published AAPL quotes");
-    let latest = decode_reply(&last).expect("a published quote decodes");
-    assert_eq!(latest.len(), 1, "{latest:?}");
 
     let mut late = consumer(&nats, "late");
     let verdict = late
@@ -150,11 +181,38 @@ async fn a_later_consumer_gets_the_latest_quote_as_a_snapshot_first() {
     let StreamEvent::Snapshot(quote) = &snapshot else {
         panic!("the first AAPL quote is not marked a snapshot: {snapshot:?} (after {passed:?})")
     };
-    assert_eq!(*quote, latest[0], "the relay's latest AAPL quote");
+    // Whatever was still on its way when the wait above ended, the
+    // snapshot is the relay's last published AAPL quote.
+    let latest = relays_latest(&watcher, &mut published).await;
+    assert_eq!(*quote, latest, "the relay's latest AAPL quote");
     assert!(snapshot.is_data() && snapshot.machine().is_none());
+
+    // A consumer that opted out joins too: no snapshot, live quotes only.
+    let mut plain = MarketDataStream::builder(Feed::Iex)
+        .connect_timeout(Duration::from_secs(3))
+        .relay(nats.url())
+        .consumer_id("plain")
+        .snapshots(false)
+        .build()
+        .expect("a consumer stream");
+    let verdict = plain
+        .subscribe(Channel::Quotes, ["AAPL"])
+        .await
+        .expect("subscribe");
+    assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
 
     // The market speaks again: live quotes follow, newer than the snapshot.
     upstream_fault(&server, &Fault::Resume);
+    let (first, passed) = next_matching(&mut plain, "an AAPL quote", |event| {
+        event.data().and_then(quote_symbol)?;
+        Some(event.clone())
+    })
+    .await;
+    assert!(
+        matches!(first, StreamEvent::Machine(Event::Data(_))),
+        "snapshots off, yet {first:?} (after {passed:?})"
+    );
+    plain.shutdown().await.expect("shutdown");
     let (live, passed) = next_matching(&mut late, "a live AAPL quote", |event| match event {
         StreamEvent::Machine(Event::Data(data)) => quote_symbol(data).map(|_| data.clone()),
         _ => None,
@@ -259,6 +317,30 @@ async fn malformed_snapshot_requests_are_refused_and_the_relay_runs_on() {
         let refused = ask(subject, body).await.expect_err("refused");
         assert!(refused.contains(says), "{body:?} on {subject}: {refused}");
     }
+    // A reply subject under the relay's own is not replied to: checked
+    // once the next request's reply is in, which the relay published after
+    // (its requests are answered in order, on one connection).
+    let mut misdirected = client
+        .subscribe("tickwire.iex.quotes.NVDA")
+        .await
+        .expect("subscribe");
+    client.flush().await.expect("flush");
+    client
+        .publish_with_reply(
+            "tickwire.iex.snapshot.quotes",
+            "tickwire.iex.quotes.NVDA",
+            "NVDA".into(),
+        )
+        .await
+        .expect("publish");
+    assert_eq!(
+        ask("tickwire.iex.snapshot.quotes", b"NVDA").await,
+        Ok(vec![])
+    );
+    assert!(
+        misdirected.next().now_or_never().is_none(),
+        "the relay replied on its own data subject"
+    );
     // A request nobody can answer (no reply subject) is ignored.
     client
         .publish("tickwire.iex.snapshot.quotes", "AAPL".into())
@@ -307,17 +389,20 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
         .expect("subscribe");
 
     let mut stream = consumer(&nats, "joiner");
-    let mut snapshots = 0;
+    // The newest live AAPL quote delivered so far, over every round: an
+    // answer to an earlier round's ask may still come in a later one
+    // (unless its round's unsubscribe went by first), and must not be older
+    // either. Whether a snapshot comes at all under live quotes is a race
+    // with them; that one does come is shown with a silent market by
+    // `a_later_consumer_gets_the_latest_quote_as_a_snapshot_first`.
+    let mut newest_live = None;
     for round in 0..10 {
         let verdict = stream
             .subscribe(Channel::Quotes, ["AAPL"])
             .await
             .expect("subscribe");
         assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
-        // The newest live AAPL quote delivered so far this round.
-        let mut newest_live = None;
         let mut live = 0;
-        let mut this_round = 0;
         let read = tokio::time::timeout(PATIENCE, async {
             while live < 3 {
                 match stream.next().await.expect("the stream ended") {
@@ -326,8 +411,6 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
                         newest_live = newest_live.max(Some(data.timestamp()));
                     }
                     StreamEvent::Snapshot(data) => {
-                        this_round += 1;
-                        assert_eq!(this_round, 1, "round {round}: a second snapshot");
                         assert!(
                             newest_live.is_none_or(|newest| data.timestamp() >= newest),
                             "round {round}: a snapshot at {:?} after a live quote at {newest_live:?}",
@@ -343,16 +426,11 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
             read.is_ok(),
             "round {round}: timed out after {live} live quotes"
         );
-        snapshots += this_round;
         stream
             .unsubscribe(Channel::Quotes, ["AAPL"])
             .await
             .expect("unsubscribe");
     }
-    // Each round's answer takes a round trip to the relay, against a quote
-    // every 10 ms: most rounds get their snapshot (all 10 on an idle
-    // machine), so none at all means they are lost.
-    assert!(snapshots >= 1, "no snapshot in 10 rounds");
     stream.shutdown().await.expect("shutdown");
     holder.shutdown().await.expect("shutdown");
     relay.shutdown().await.expect("the relay stops cleanly");

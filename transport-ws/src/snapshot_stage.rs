@@ -187,9 +187,14 @@ impl Stage<MarketData, Channel> for SnapshotStage {
         cx: &mut Context<'_>,
         queue: &mut Events<MarketData, Channel>,
     ) -> Poll<Option<StreamEvent<MarketData, Channel>>> {
-        // The news first, before each event: an ask announced before a live
-        // quote is taken is seen before it.
-        self.take_news(cx);
+        // The news is read while asks wait for their answers (an answer is
+        // delivered before the next event), before an event other than
+        // data arms asks, and when the queue is empty: not before each
+        // live quote otherwise, which it could not concern (a live quote
+        // counts against an ask only once the ask is armed).
+        if self.gate.has_asks() {
+            self.take_news(cx);
+        }
         if let Some(snapshot) = self.ready.pop_front() {
             return Poll::Ready(Some(StreamEvent::Snapshot(snapshot)));
         }
@@ -201,9 +206,209 @@ impl Stage<MarketData, Channel> for SnapshotStage {
             Poll::Ready(Some(StreamEvent::Machine(Event::Data(data)))) => {
                 self.gate.handle_live(data);
             }
-            Poll::Ready(Some(StreamEvent::Machine(_))) => self.gate.handle_landmark(),
-            _ => {}
+            Poll::Ready(Some(StreamEvent::Machine(event))) => {
+                // Read the news (again): an ask announced before this
+                // event's frame was handed over, perhaps after a read
+                // above, must be seen before this event arms what came
+                // before it. (Not after live data: an ask it would arm is
+                // armed by a later event other than data, the
+                // acknowledgement at the latest.)
+                self.take_news(cx);
+                let confirmed = match event {
+                    Event::Confirmed(set) => Some(set),
+                    _ => None,
+                };
+                self.gate.handle_landmark(confirmed);
+            }
+            // Dropped events may have held the landmark, e.g. an error's.
+            Poll::Ready(Some(StreamEvent::Dropped { .. })) => {
+                self.take_news(cx);
+                self.gate.handle_landmark(None);
+            }
+            Poll::Pending => {
+                self.take_news(cx);
+                if let Some(snapshot) = self.ready.pop_front() {
+                    return Poll::Ready(Some(StreamEvent::Snapshot(snapshot)));
+                }
+            }
+            Poll::Ready(Some(_) | None) => {}
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tickwire_alpaca::{Conditions, Quote};
+    use tickwire_core::{SubscriptionSet, Timestamp};
+
+    use super::*;
+    use crate::SlowConsumerPolicy;
+    use crate::event_queue::event_queue;
+
+    fn aapl() -> Symbol {
+        Symbol::new("AAPL").expect("valid")
+    }
+
+    fn quote(at: i64) -> MarketData {
+        MarketData::Quote(Quote {
+            symbol: aapl(),
+            bid_exchange: None,
+            bid_price: 1.0,
+            bid_size: 1.0,
+            ask_exchange: None,
+            ask_price: 2.0,
+            ask_size: 1.0,
+            conditions: Conditions::default(),
+            timestamp: Timestamp::from_unix_nanos(at),
+            tape: None,
+        })
+    }
+
+    /// An inner step playing a transport racing the stage: before handing
+    /// over its next event it runs its hook (announcing an ask, say), as a
+    /// link on another thread may between the stage's reads.
+    struct Scripted {
+        events: VecDeque<(StreamEvent<MarketData, Channel>, Option<Hook>)>,
+    }
+
+    /// What runs just before an event is handed over.
+    type Hook = Box<dyn FnOnce() + Send + Sync>;
+
+    impl Stage<MarketData, Channel> for Scripted {
+        fn poll_next(
+            &mut self,
+            _cx: &mut Context<'_>,
+            _queue: &mut Events<MarketData, Channel>,
+        ) -> Poll<Option<StreamEvent<MarketData, Channel>>> {
+            match self.events.pop_front() {
+                Some((event, hook)) => {
+                    if let Some(hook) = hook {
+                        hook();
+                    }
+                    Poll::Ready(Some(event))
+                }
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    /// Polls `stage` until it is pending; what it delivered.
+    fn drain(
+        stage: &mut SnapshotStage,
+        queue: &mut Events<MarketData, Channel>,
+    ) -> Vec<StreamEvent<MarketData, Channel>> {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(event)) = stage.poll_next(&mut cx, queue) {
+            out.push(event);
+        }
+        out
+    }
+
+    /// Runs a stage whose inner step announces an ask for AAPL's quotes
+    /// just before handing over `landmark`, then hands over a live quote
+    /// newer than the answer; what the answer then delivers.
+    fn answer_after(
+        landmark: StreamEvent<MarketData, Channel>,
+    ) -> Vec<StreamEvent<MarketData, Channel>> {
+        let (snapshots, source) = snapshot_channel();
+        let ask = Arc::new(Mutex::new(None));
+        let announce = {
+            let ask = Arc::clone(&ask);
+            move || {
+                *ask.lock().expect("lock") = Some(snapshots.ask(vec![aapl()]));
+            }
+        };
+        let inner = Scripted {
+            events: VecDeque::from([
+                // The ask is announced, then the landmark queued, between
+                // the stage's read of the news and its poll.
+                (landmark, Some(Box::new(announce) as Hook)),
+                // A quote newer than the answer below: it left the
+                // source after the request did.
+                (StreamEvent::Machine(Event::Data(quote(2))), None),
+            ]),
+        };
+        let mut stage = SnapshotStage {
+            gate: SnapshotGate::default(),
+            news: Some(source.news),
+            inner: Some(EventStage(Box::new(inner))),
+            ready: VecDeque::new(),
+        };
+        let (_tx, mut queue) = event_queue::<MarketData, Channel>(
+            16,
+            usize::MAX,
+            SlowConsumerPolicy::default(),
+            Arc::default(),
+        );
+        let delivered = drain(&mut stage, &mut queue);
+        assert_eq!(delivered.len(), 2, "{delivered:?}");
+        let ask = ask.lock().expect("lock").take().expect("announced");
+        ask.deliver(vec![quote(1)]);
+        drain(&mut stage, &mut queue)
+    }
+
+    #[test]
+    fn an_ask_announced_while_its_acknowledgement_is_taken_is_armed_by_it() {
+        let mut confirmed = SubscriptionSet::new();
+        confirmed.insert(Channel::Quotes, aapl());
+        let delivered = answer_after(StreamEvent::Machine(Event::Confirmed(confirmed)));
+        assert!(
+            delivered.is_empty(),
+            "an answer older than the live quote delivered: {delivered:?}"
+        );
+    }
+
+    #[test]
+    fn live_data_alone_leaves_the_news_unread_until_the_queue_waits() {
+        let (snapshots, source) = snapshot_channel();
+        let ask = snapshots.ask(vec![aapl()]);
+        let inner = Scripted {
+            events: VecDeque::from([
+                (StreamEvent::Machine(Event::Data(quote(1))), None),
+                (StreamEvent::Machine(Event::Data(quote(2))), None),
+            ]),
+        };
+        let mut stage = SnapshotStage {
+            gate: SnapshotGate::default(),
+            news: Some(source.news),
+            inner: Some(EventStage(Box::new(inner))),
+            ready: VecDeque::new(),
+        };
+        let (_tx, mut queue) = event_queue::<MarketData, Channel>(
+            16,
+            usize::MAX,
+            SlowConsumerPolicy::default(),
+            Arc::default(),
+        );
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        for _ in 0..2 {
+            assert!(matches!(
+                stage.poll_next(&mut cx, &mut queue),
+                Poll::Ready(Some(StreamEvent::Machine(Event::Data(_))))
+            ));
+            assert!(!stage.gate.has_asks(), "the news was read before live data");
+        }
+        assert!(stage.poll_next(&mut cx, &mut queue).is_pending());
+        assert!(stage.gate.has_asks(), "the news was not read while waiting");
+        // Unarmed, the answer is delivered whole, as soon as it comes.
+        ask.deliver(vec![quote(3)]);
+        assert_eq!(
+            stage.poll_next(&mut cx, &mut queue),
+            Poll::Ready(Some(StreamEvent::Snapshot(quote(3))))
+        );
+        assert!(!stage.gate.has_asks());
+    }
+
+    #[test]
+    fn a_report_of_dropped_events_arms_an_ask() {
+        let delivered = answer_after(StreamEvent::Dropped { count: 1, total: 1 });
+        assert!(
+            delivered.is_empty(),
+            "an answer older than the live quote delivered: {delivered:?}"
+        );
     }
 }

@@ -140,7 +140,11 @@ impl MarketBoard {
             Some(row) => row,
             None => self.rows.entry(symbol.clone()).or_default(),
         };
-        row.rate.count();
+        // A snapshot is the price already standing, not a new message:
+        // it fills the row but is no tick of its rate.
+        if !matches!(event, StreamEvent::Snapshot(_)) {
+            row.rate.count();
+        }
         row.updated_at = Some(now);
         match data {
             MarketData::Quote(quote) => {
@@ -278,6 +282,24 @@ mod tests {
         assert_eq!(spy.age, Some(Duration::from_millis(100)));
         assert_eq!(spy.flashes, [None, None, Some(Direction::Up)]);
         assert_eq!(snapshot.health.messages, 4);
+    }
+
+    #[test]
+    fn a_snapshot_fills_the_row_but_is_no_tick_of_its_rate() {
+        let clock = clock();
+        let mut board = MarketBoard::new("iex", &symbols(&["SPY"]));
+        let StreamEvent::Machine(Event::Data(standing)) = quote("SPY", 470.0, 470.5) else {
+            panic!("a quote")
+        };
+        // The rate's window starts at the first look.
+        let _ = board.snapshot(clock.now);
+        board.apply(&StreamEvent::Snapshot(standing), &clock);
+        let snapshot = board.snapshot(clock.now + Duration::from_millis(1100));
+        assert_eq!(snapshot.rows[0].bid, Some((470.0, 3.0)));
+        assert_eq!(snapshot.rows[0].rate, 0.0);
+        board.apply(&quote("SPY", 470.0, 470.5), &clock);
+        let snapshot = board.snapshot(clock.now + Duration::from_millis(2200));
+        assert!(snapshot.rows[0].rate > 0.0, "a live quote is a tick");
     }
 
     #[test]

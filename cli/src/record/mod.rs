@@ -16,7 +16,9 @@
 //!
 //! Every event that is not data (`state`, `subscription`, `gap`, `resumed`,
 //! `error`, `dropped`) is appended to `events.jsonl` in the folder as its
-//! `--json` line, written through at once.
+//! `--json` line, written through at once. Snapshots (a relay's latest
+//! quote of a symbol on joining it) are not recorded: one is no new
+//! message and may repeat a live quote already recorded.
 
 pub(crate) mod csv;
 pub(crate) mod folder_lock;
@@ -276,6 +278,9 @@ impl Recorder {
 
 impl Sink<MarketData> for Recorder {
     fn event(&mut self, event: &StreamEvent<MarketData>) -> Result<(), SinkError> {
+        if let StreamEvent::Snapshot(_) = event {
+            return Ok(());
+        }
         match event.data() {
             Some(data) => {
                 self.summary.messages += 1;
@@ -390,7 +395,8 @@ mod tests {
             machine::<MarketData>(Event::StateChanged(State::Closed)),
             data(quote.clone()),
             data(fixtures::market(fixtures::TRADE)),
-            data(quote),
+            data(quote.clone()),
+            StreamEvent::Snapshot(quote),
             data(next_day),
             data(fixtures::market(fixtures::LULD)),
             StreamEvent::Dropped { count: 1, total: 1 },
