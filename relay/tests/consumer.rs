@@ -14,36 +14,18 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use support::{
-    Doomed, KEY, PATIENCE, SECRET, exchange, exchange_with, nats_server, relay_config,
-    until_upstream,
+    Doomed, KEY, PATIENCE, SECRET, consumer, exchange, exchange_with, leading, nats_server,
+    relay_config, until_upstream,
 };
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
 use tickwire_mock::{Account, ExchangeConfig, LoopbackServer};
 use tickwire_nats_server::NatsServer;
-use tickwire_relay::{Relay, RelayRole, RelayStreams};
+use tickwire_relay::{Relay, RelayStreams};
 use tickwire_ws::{Feed, MarketDataStream, StreamEvent};
 
 /// Short, so that the leases must be refreshed within the test.
 const LEASE_TTL: Duration = Duration::from_secs(2);
-
-async fn leading(relay: &Relay) {
-    let mut role = relay.role();
-    let waited = tokio::time::timeout(PATIENCE, role.wait_for(|r| *r == RelayRole::Leading)).await;
-    assert!(
-        matches!(waited, Ok(Ok(_))),
-        "the relay did not lead in time"
-    );
-}
-
-fn consumer(nats: &NatsServer, id: &str) -> MarketDataStream {
-    MarketDataStream::builder(Feed::Iex)
-        .connect_timeout(Duration::from_secs(3))
-        .relay(nats.url())
-        .consumer_id(id)
-        .build()
-        .expect("a consumer stream")
-}
 
 /// Reads quotes until each of `symbols` came `count` times; returns the
 /// quotes seen per symbol and every other event.

@@ -12,15 +12,14 @@ mod support;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use support::{KEY, PATIENCE, SECRET, exchange, nats_server, relay_config};
+use support::{KEY, PATIENCE, SECRET, consumer, exchange, leading, nats_server, relay_config};
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
 use tickwire_mock::{
     Account, Endpoint, ExchangeConfig, Fault, LoopbackConfig, LoopbackServer, MarketConfig,
 };
-use tickwire_nats_server::NatsServer;
 use tickwire_relay::snapshot::decode_reply;
-use tickwire_relay::{Relay, RelayRole, RelayStreams};
+use tickwire_relay::{Relay, RelayStreams};
 use tickwire_ws::{Feed, MarketDataEvent, MarketDataStream, StreamEvent};
 
 const LEASE_TTL: Duration = Duration::from_secs(5);
@@ -29,24 +28,6 @@ const LEASE_TTL: Duration = Duration::from_secs(5);
 /// (the snapshot is then compared with the relay's last published quote,
 /// whatever came later).
 const QUIET: Duration = Duration::from_millis(300);
-
-async fn leading(relay: &Relay) {
-    let mut role = relay.role();
-    let waited = tokio::time::timeout(PATIENCE, role.wait_for(|r| *r == RelayRole::Leading)).await;
-    assert!(
-        matches!(waited, Ok(Ok(_))),
-        "the relay did not lead in time"
-    );
-}
-
-fn consumer(nats: &NatsServer, id: &str) -> MarketDataStream {
-    MarketDataStream::builder(Feed::Iex)
-        .connect_timeout(Duration::from_secs(3))
-        .relay(nats.url())
-        .consumer_id(id)
-        .build()
-        .expect("a consumer stream")
-}
 
 /// The next event `pick` accepts, within [`PATIENCE`]; the events passed
 /// over are returned too.

@@ -14,7 +14,8 @@ use tickwire_mock::{
 };
 use tickwire_nats_server::NatsServer;
 use tickwire_proxy::Upstream;
-use tickwire_relay::{Relay, RelayConfig, RelayEvent};
+use tickwire_relay::{Relay, RelayConfig, RelayEvent, RelayRole, RelayStreams};
+use tickwire_ws::{Feed as WsFeed, MarketDataStream};
 use tokio::sync::broadcast;
 
 pub const KEY: &str = "PKRELAY";
@@ -159,4 +160,24 @@ impl Doomed {
         runtime.shutdown_background();
         drop(relay);
     }
+}
+
+/// Waits until `relay` leads, or fails.
+pub async fn leading(relay: &Relay) {
+    let mut role = relay.role();
+    let waited = tokio::time::timeout(PATIENCE, role.wait_for(|r| *r == RelayRole::Leading)).await;
+    assert!(
+        matches!(waited, Ok(Ok(_))),
+        "the relay did not lead in time"
+    );
+}
+
+/// A market-data stream of the iex feed over the relay, as consumer `id`.
+pub fn consumer(nats: &NatsServer, id: &str) -> MarketDataStream {
+    MarketDataStream::builder(WsFeed::Iex)
+        .connect_timeout(Duration::from_secs(3))
+        .relay(nats.url())
+        .consumer_id(id)
+        .build()
+        .expect("a consumer stream")
 }
