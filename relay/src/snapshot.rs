@@ -94,9 +94,11 @@ pub fn parse_request(channel_token: &str, body: &[u8]) -> Result<Vec<Symbol>, St
 /// to it: a valid NATS subject (non-empty tokens separated by dots, no
 /// whitespace or control characters, no wildcard `*` or `>`) outside the
 /// relay's own [`SUBJECT_ROOT`] (a reply there would pass for the relay's
-/// data or control messages). The relay's NATS client skips its own
-/// subject checks, so this is the check for the one subject it does not
-/// build itself.
+/// data or control messages) and outside the server's `$` subjects (a
+/// reply to `$JS.API.…` or `$KV.…` would be a JetStream request or a
+/// key-value write made with the relay's permissions). The relay's NATS
+/// client skips its own subject checks, so this is the check for the one
+/// subject it does not build itself.
 ///
 /// # Errors
 /// Why the relay will not reply there.
@@ -113,6 +115,12 @@ pub fn check_reply_subject(subject: &str) -> Result<(), String> {
                 "a reply subject with whitespace, a control character or a wildcard".to_owned(),
             );
         }
+    }
+    if subject.starts_with('$') {
+        return Err(
+            "a reply subject under $ (the server's JetStream, key-value and system subjects)"
+                .to_owned(),
+        );
     }
     if subject.split('.').next() == Some(SUBJECT_ROOT) {
         return Err(format!(
@@ -264,6 +272,8 @@ mod tests {
             ("a\u{0}b", "control"),
             ("tickwire", "under tickwire."),
             ("tickwire.iex.quotes.AAPL", "under tickwire."),
+            ("$JS.API.STREAM.DELETE.tickwire-trade-updates", "under $"),
+            ("$KV.tickwire-interest.iex.quotes.AAPL.x", "under $"),
         ] {
             let refused = check_reply_subject(bad).expect_err(bad);
             assert!(refused.contains(says), "{bad:?}: {refused}");
