@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use support::{
-    Doomed, KEY, PATIENCE, SECRET, consumer, exchange, exchange_with, leading, nats_server,
-    relay_config, until_upstream,
+    Doomed, KEY, PATIENCE, SECRET, consumer, exchange, exchange_with, leading, leading_relay,
+    nats_server, relay_config, until_upstream,
 };
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
@@ -62,10 +62,7 @@ async fn a_consumer_gets_its_verdicts_and_exactly_its_symbols() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
 
     let mut stream = consumer(&nats, "strategy-1");
     let verdict = stream
@@ -148,10 +145,7 @@ async fn a_refusal_has_the_outcome_a_direct_stream_gets() {
 
     let nats = nats_server().await;
     let server = limited_exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     let mut stream = consumer(&nats, "strategy-2");
     let verdict = stream
         .subscribe(Channel::Quotes, ["AAPL", "MSFT"])
@@ -189,13 +183,15 @@ async fn a_refusal_has_the_outcome_a_direct_stream_gets() {
         "SPY"
     };
     // Quotes the machine passed on before the unsubscribe was settled may
-    // still wait in the stream: count from the settled refusal on.
+    // still wait in the stream: count from this refusal's event on (not
+    // TSLA's, earlier in the stream).
     let settled = tokio::time::timeout(PATIENCE, async {
         loop {
             if let StreamEvent::Machine(Event::Subscription {
-                outcome: SubscriptionOutcome::Rejected { .. },
+                outcome: SubscriptionOutcome::Rejected { symbols, .. },
                 ..
             }) = stream.next().await.expect("the stream ended")
+                && symbols.iter().any(|s| ["SPY", "QQQ"].contains(&s.as_str()))
             {
                 return;
             }
@@ -307,10 +303,7 @@ async fn a_malformed_payload_is_an_error_event_and_the_stream_runs_on() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     let mut stream = consumer(&nats, "strategy-4");
     stream
         .subscribe(Channel::Quotes, ["AAPL"])
@@ -373,10 +366,7 @@ async fn without_a_leading_relay_subscribe_fails_saying_so() {
 
     // A relay ran and stopped: nobody leads.
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     relay.shutdown().await.expect("the relay stops cleanly");
     let error = impatient(&nats)
         .subscribe(Channel::Quotes, ["AAPL"])
@@ -391,10 +381,7 @@ async fn losing_nats_is_a_gap_and_its_return_a_resume() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let mut nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     let mut stream = consumer(&nats, "strategy-5");
     stream
         .subscribe(Channel::Quotes, ["AAPL"])
@@ -439,10 +426,7 @@ async fn pings_are_answered_so_the_stream_stays_live() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     // A ping every 50 ms, each to be answered within 500 ms.
     let mut stream = MarketDataStream::builder(Feed::Iex)
         .ping_interval(Some(Duration::from_millis(50)))

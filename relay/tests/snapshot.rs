@@ -12,14 +12,14 @@ mod support;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use support::{KEY, PATIENCE, SECRET, consumer, exchange, leading, nats_server, relay_config};
+use support::{KEY, PATIENCE, SECRET, consumer, exchange, leading_relay, nats_server};
 use tickwire_alpaca::{Channel, MarketData};
 use tickwire_core::machine::{Event, SubscriptionOutcome};
 use tickwire_mock::{
     Account, Endpoint, ExchangeConfig, Fault, LoopbackConfig, LoopbackServer, MarketConfig,
 };
+use tickwire_relay::RelayStreams;
 use tickwire_relay::snapshot::decode_reply;
-use tickwire_relay::{Relay, RelayStreams};
 use tickwire_ws::{Feed, MarketDataEvent, MarketDataStream, StreamEvent};
 
 const LEASE_TTL: Duration = Duration::from_secs(5);
@@ -116,10 +116,7 @@ async fn a_later_consumer_gets_the_latest_quote_as_a_snapshot_first() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     let watcher = async_nats::connect(nats.url()).await.expect("NATS");
     let mut published = watcher
         .subscribe("tickwire.iex.quotes.AAPL")
@@ -232,10 +229,7 @@ async fn a_symbol_without_a_quote_gets_no_snapshot_and_the_stream_goes_on() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = quoteless_exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
 
     let mut stream = consumer(&nats, "quoteless");
     for channel in [Channel::Quotes, Channel::Trades] {
@@ -269,10 +263,7 @@ async fn malformed_snapshot_requests_are_refused_and_the_relay_runs_on() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     let client = async_nats::connect(nats.url()).await.expect("NATS");
     let ask = |subject: &'static str, body: &'static [u8]| {
         let client = client.clone();
@@ -358,10 +349,7 @@ async fn under_live_quotes_no_snapshot_is_older_than_a_live_quote_before_it() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let nats = nats_server().await;
     let server = exchange().await;
-    let relay = Relay::start(relay_config(&nats, &server, LEASE_TTL))
-        .await
-        .expect("the relay starts");
-    leading(&relay).await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
     // Keeps AAPL leased and quoted (every 10 ms) throughout.
     let holder = consumer(&nats, "holder");
     holder

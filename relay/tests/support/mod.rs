@@ -162,6 +162,19 @@ impl Doomed {
     }
 }
 
+/// A relay of `server` on `nats` with leases of `lease_ttl`, once it leads.
+pub async fn leading_relay(
+    nats: &NatsServer,
+    server: &LoopbackServer,
+    lease_ttl: Duration,
+) -> Relay {
+    let relay = Relay::start(relay_config(nats, server, lease_ttl))
+        .await
+        .expect("the relay starts");
+    leading(&relay).await;
+    relay
+}
+
 /// Waits until `relay` leads, or fails.
 pub async fn leading(relay: &Relay) {
     let mut role = relay.role();
