@@ -370,6 +370,12 @@ pub(crate) struct RelayArgs {
     /// `tickwire trades --relay URL --account NAME`).
     #[arg(long, value_name = "NAME")]
     pub(crate) trade_updates: Option<String>,
+
+    /// With --trade-updates: Alpaca's live trading stream (and REST order
+    /// list) instead of paper. Needs the account's key pair and no
+    /// --upstream.
+    #[arg(long, requires = "trade_updates", conflicts_with = "upstream")]
+    pub(crate) live: bool,
 }
 
 /// `tickwire sim`.

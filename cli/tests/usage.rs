@@ -121,6 +121,34 @@ const USAGE_ERRORS: &[(&[&str], &str)] = &[
         &["relay", "--nats", "nats://127.0.0.1:9", "--feed", "nasdaq"],
         "nasdaq",
     ),
+    (
+        &["relay", "--nats", "nats://127.0.0.1:9", "--live"],
+        "--trade-updates",
+    ),
+    (
+        &[
+            "relay",
+            "--nats",
+            "nats://127.0.0.1:9",
+            "--trade-updates",
+            "main",
+            "--live",
+            "--upstream",
+            "ws://127.0.0.1:9",
+        ],
+        "--upstream",
+    ),
+    (
+        &[
+            "relay",
+            "--nats",
+            "nats://127.0.0.1:9",
+            "--trade-updates",
+            "main",
+            "--live",
+        ],
+        "needs the account's key pair",
+    ),
 ];
 
 #[test]

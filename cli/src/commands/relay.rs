@@ -35,11 +35,27 @@ pub(crate) async fn run(
             ));
         }
         (None, Some(credentials)) => (
-            Upstream::alpaca_paper(),
+            if args.live {
+                Upstream::alpaca_live()
+            } else {
+                Upstream::alpaca_paper()
+            },
             credentials,
-            "Alpaca".to_owned(),
+            if args.live {
+                "Alpaca (live trading)"
+            } else {
+                "Alpaca (paper trading)"
+            }
+            .to_owned(),
             None,
         ),
+        (None, None) if args.live => {
+            return Err(CliError::usage(
+                "--live relays the trade updates of a live Alpaca account: it needs the \
+                 account's key pair (--key and --secret, or APCA_API_KEY_ID and \
+                 APCA_API_SECRET_KEY)",
+            ));
+        }
         (None, None) => {
             let embedded = Embedded::start(EmbeddedOptions::default()).await?;
             let base = embedded.url("");
@@ -186,13 +202,15 @@ fn banner(args: &RelayArgs, feed: &str, upstream: &str) -> String {
 }
 
 /// The account stream beside the upstream: `<upstream>/stream`, the
-/// embedded exchange's, or Alpaca's paper account.
+/// embedded exchange's, or Alpaca's paper (or, with `--live`, live)
+/// account.
 fn trading_endpoint(args: &RelayArgs, embedded: Option<&Embedded>) -> TradingEndpoint {
     match (&args.upstream, embedded) {
         (Some(base), _) => {
             TradingEndpoint::Custom(format!("{}/stream", base.trim_end_matches('/')))
         }
         (None, Some(embedded)) => TradingEndpoint::Custom(embedded.url("/stream")),
+        (None, None) if args.live => TradingEndpoint::Live,
         (None, None) => TradingEndpoint::Paper,
     }
 }
