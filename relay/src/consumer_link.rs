@@ -3,6 +3,7 @@
 //! writes) and hands the machine its frames. It decides nothing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,12 +75,44 @@ pub(crate) struct Link {
 }
 
 /// Forwarders of the data subjects listened to, stopped when dropped.
+///
+/// A channel's wildcard subject covers its named symbols' subjects too,
+/// and NATS delivers a message once per matching subscription: while the
+/// wildcard is held, the named forwarders of its channel pass their
+/// messages over (the wildcard's forwarder brings them), so each comes
+/// once. When the wildcard comes or goes, a message of a named symbol may
+/// come twice (the switch is made with both subscriptions in place, so as
+/// to lose none).
 #[derive(Default)]
-struct Listeners(HashMap<Pair, JoinHandle<()>>);
+struct Listeners {
+    tasks: HashMap<Pair, JoinHandle<()>>,
+    /// Per channel, whether its wildcard is held.
+    wildcard_held: HashMap<Channel, Arc<AtomicBool>>,
+}
+
+impl Listeners {
+    fn wildcard_flag(&mut self, channel: Channel) -> Arc<AtomicBool> {
+        Arc::clone(self.wildcard_held.entry(channel).or_default())
+    }
+
+    /// Stops the forwarder of `pair`, and waits until it stopped, so that
+    /// no message of the pair is queued after what follows.
+    async fn stop(&mut self, pair: &Pair) {
+        let (channel, symbol) = pair;
+        if *symbol == Symbol::WILDCARD {
+            // The named forwarders take over first (see the type's docs).
+            self.wildcard_flag(*channel).store(false, Ordering::Release);
+        }
+        if let Some(task) = self.tasks.remove(pair) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
 
 impl Drop for Listeners {
     fn drop(&mut self) {
-        for (_, task) in self.0.drain() {
+        for (_, task) in self.tasks.drain() {
             task.abort();
         }
     }
@@ -197,12 +230,7 @@ impl Link {
                 }
                 SessionAction::Release(pairs) => {
                     for pair in &pairs {
-                        if let Some(task) = listeners.0.remove(pair) {
-                            // Awaited, so that no message of the pair is
-                            // queued after the answer that follows.
-                            task.abort();
-                            let _ = task.await;
-                        }
+                        listeners.stop(pair).await;
                     }
                     self.release(&pairs).await;
                 }
@@ -271,7 +299,7 @@ impl Link {
         pair: &Pair,
         listeners: &mut Listeners,
     ) -> Result<(), TransportError> {
-        if listeners.0.contains_key(pair) {
+        if listeners.tasks.contains_key(pair) {
             return Ok(());
         }
         let subject = listened_subject(self.feed, pair);
@@ -281,8 +309,14 @@ impl Link {
             .await
             .map_err(|e| TransportError::Io(format!("cannot subscribe on NATS: {e}")))?;
         let frames = self.frames.clone();
+        let (channel, symbol) = pair;
+        let wildcard_held = listeners.wildcard_flag(*channel);
+        let is_wildcard = *symbol == Symbol::WILDCARD;
         let task = tokio::spawn(async move {
             while let Some(message) = subscriber.next().await {
+                if !is_wildcard && wildcard_held.load(Ordering::Acquire) {
+                    continue; // the wildcard's forwarder brings it
+                }
                 if frames
                     .send(Ok(Frame::Binary(message.payload)))
                     .await
@@ -292,7 +326,13 @@ impl Link {
                 }
             }
         });
-        listeners.0.insert(pair.clone(), task);
+        listeners.tasks.insert(pair.clone(), task);
+        if is_wildcard {
+            // Subscribed first: the named forwarders step back only now.
+            listeners
+                .wildcard_flag(*channel)
+                .store(true, Ordering::Release);
+        }
         Ok(())
     }
 

@@ -108,6 +108,62 @@ async fn a_consumer_gets_its_verdicts_and_exactly_its_symbols() {
     relay.shutdown().await.expect("the relay stops cleanly");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symbol_held_by_name_and_under_the_wildcard_comes_once() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let nats = nats_server().await;
+    let server = exchange().await;
+    let relay = leading_relay(&nats, &server, LEASE_TTL).await;
+    let mut stream = consumer(&nats, "strategy-w");
+    for symbols in [["AAPL"], ["*"]] {
+        let verdict = stream
+            .subscribe(Channel::Quotes, symbols)
+            .await
+            .expect("subscribe");
+        assert_eq!(verdict, SubscriptionOutcome::Acknowledged, "{symbols:?}");
+    }
+    // From the wildcard's settled subscribe on (what came while both were
+    // switching may repeat), each AAPL quote once.
+    let mut settled = 0;
+    let mut aapl: Vec<(i128, String)> = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        while aapl.len() < 40 {
+            match stream.next().await.expect("the stream ended") {
+                StreamEvent::Machine(Event::Subscription { .. }) => settled += 1,
+                StreamEvent::Machine(Event::Data(MarketData::Quote(quote)))
+                    if settled >= 2 && quote.symbol.as_str() == "AAPL" =>
+                {
+                    aapl.push((quote.timestamp.unix_nanos(), format!("{quote:?}")));
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "timed out: {} AAPL quotes", aapl.len());
+    let mut seen = std::collections::BTreeSet::new();
+    let repeated: Vec<&String> = aapl
+        .iter()
+        .filter(|quote| !seen.insert(*quote))
+        .map(|(_, text)| text)
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "AAPL quotes delivered twice: {repeated:?}"
+    );
+
+    // The wildcard let go, AAPL's own forwarder brings it again.
+    let verdict = stream
+        .unsubscribe(Channel::Quotes, ["*"])
+        .await
+        .expect("unsubscribe");
+    assert_eq!(verdict, SubscriptionOutcome::Acknowledged);
+    let (seen, _) = quotes(&mut stream, &["AAPL"], 5).await;
+    assert!(seen["AAPL"] >= 5, "{seen:?}");
+    stream.shutdown().await.expect("shutdown");
+    relay.shutdown().await.expect("the relay stops cleanly");
+}
+
 /// The exchange with a symbol limit of 2 on the relay's account.
 async fn limited_exchange() -> LoopbackServer {
     let account = Account::new(KEY, SECRET).with_symbol_limit(Some(2));
