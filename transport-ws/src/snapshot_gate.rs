@@ -225,11 +225,28 @@ impl SnapshotGate {
     }
 }
 
+/// A quote of `symbol` with `at` (a sequence number) as its time, for the
+/// gate's and the stage's tests.
+#[cfg(test)]
+pub(crate) fn test_quote(symbol: Symbol, at: i64) -> MarketData {
+    use tickwire_alpaca::{Conditions, Quote};
+    MarketData::Quote(Quote {
+        symbol,
+        bid_exchange: None,
+        bid_price: 1.0,
+        bid_size: 1.0,
+        ask_exchange: None,
+        ask_price: 2.0,
+        ask_size: 1.0,
+        conditions: Conditions::default(),
+        timestamp: tickwire_core::Timestamp::from_unix_nanos(at),
+        tape: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use tickwire_alpaca::{Conditions, Quote};
-    use tickwire_core::Timestamp;
 
     use super::*;
 
@@ -241,18 +258,7 @@ mod tests {
 
     /// A quote of `SYMBOLS[index]` with sequence number `at` as its time.
     fn quote(index: usize, at: i64) -> MarketData {
-        MarketData::Quote(Quote {
-            symbol: symbol(index),
-            bid_exchange: None,
-            bid_price: 1.0,
-            bid_size: 1.0,
-            ask_exchange: None,
-            ask_price: 2.0,
-            ask_size: 1.0,
-            conditions: Conditions::default(),
-            timestamp: Timestamp::from_unix_nanos(at),
-            tape: None,
-        })
+        test_quote(symbol(index), at)
     }
 
     #[test]

@@ -241,30 +241,43 @@ impl Stage<MarketData, Channel> for SnapshotStage {
 mod tests {
     use std::sync::Mutex;
 
-    use tickwire_alpaca::{Conditions, Quote};
-    use tickwire_core::{SubscriptionSet, Timestamp};
+    use tickwire_core::SubscriptionSet;
 
     use super::*;
     use crate::SlowConsumerPolicy;
-    use crate::event_queue::event_queue;
+    use crate::event_queue::{EventQueue, event_queue};
 
     fn aapl() -> Symbol {
         Symbol::new("AAPL").expect("valid")
     }
 
     fn quote(at: i64) -> MarketData {
-        MarketData::Quote(Quote {
-            symbol: aapl(),
-            bid_exchange: None,
-            bid_price: 1.0,
-            bid_size: 1.0,
-            ask_exchange: None,
-            ask_price: 2.0,
-            ask_size: 1.0,
-            conditions: Conditions::default(),
-            timestamp: Timestamp::from_unix_nanos(at),
-            tape: None,
-        })
+        crate::snapshot_gate::test_quote(aapl(), at)
+    }
+
+    /// A stage over `inner` taking the news of `news`, and the queue it
+    /// reads (with its sender, kept so that the queue stays open).
+    fn stage_over(
+        inner: Scripted,
+        news: mpsc::UnboundedReceiver<SnapshotNews>,
+    ) -> (
+        SnapshotStage,
+        EventQueue<MarketData, Channel>,
+        Events<MarketData, Channel>,
+    ) {
+        let stage = SnapshotStage {
+            gate: SnapshotGate::default(),
+            news: Some(news),
+            inner: Some(EventStage(Box::new(inner))),
+            ready: VecDeque::new(),
+        };
+        let (tx, queue) = event_queue::<MarketData, Channel>(
+            16,
+            usize::MAX,
+            SlowConsumerPolicy::default(),
+            Arc::default(),
+        );
+        (stage, tx, queue)
     }
 
     /// An inner step playing a transport racing the stage: before handing
@@ -332,18 +345,7 @@ mod tests {
                 (StreamEvent::Machine(Event::Data(quote(2))), None),
             ]),
         };
-        let mut stage = SnapshotStage {
-            gate: SnapshotGate::default(),
-            news: Some(source.news),
-            inner: Some(EventStage(Box::new(inner))),
-            ready: VecDeque::new(),
-        };
-        let (_tx, mut queue) = event_queue::<MarketData, Channel>(
-            16,
-            usize::MAX,
-            SlowConsumerPolicy::default(),
-            Arc::default(),
-        );
+        let (mut stage, _tx, mut queue) = stage_over(inner, source.news);
         let delivered = drain(&mut stage, &mut queue);
         assert_eq!(delivered.len(), 2, "{delivered:?}");
         let ask = ask.lock().expect("lock").take().expect("announced");
@@ -372,18 +374,7 @@ mod tests {
                 (StreamEvent::Machine(Event::Data(quote(2))), None),
             ]),
         };
-        let mut stage = SnapshotStage {
-            gate: SnapshotGate::default(),
-            news: Some(source.news),
-            inner: Some(EventStage(Box::new(inner))),
-            ready: VecDeque::new(),
-        };
-        let (_tx, mut queue) = event_queue::<MarketData, Channel>(
-            16,
-            usize::MAX,
-            SlowConsumerPolicy::default(),
-            Arc::default(),
-        );
+        let (mut stage, _tx, mut queue) = stage_over(inner, source.news);
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         for _ in 0..2 {
             assert!(matches!(
