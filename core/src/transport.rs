@@ -1,5 +1,7 @@
 //! The `Transport` trait: what a driver needs from a connection.
 
+use std::task::{Context, Poll, Waker};
+
 use async_trait::async_trait;
 
 use crate::Frame;
@@ -71,7 +73,29 @@ pub trait Transport: Send {
     /// Waits for the next frame. Returns [`TransportError::Closed`] when the peer
     /// closes and other errors when the connection fails.
     async fn recv(&mut self) -> Result<Frame, TransportError>;
+    /// The next frame if one is already waiting, without waiting: `None`
+    /// when none is (then [`recv`](Self::recv) waits for it). Drivers read
+    /// the frames behind a received one with it, so a transport that holds
+    /// received frames should answer without allocating; the default polls
+    /// `recv` once.
+    fn try_recv(&mut self) -> Option<Result<Frame, TransportError>> {
+        match self
+            .recv()
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(received) => Some(received),
+            Poll::Pending => None,
+        }
+    }
 
+    /// Takes back a received frame the driver is done with. A transport
+    /// whose frames share buffers with its reader can release them there,
+    /// on the reader's side (one thread allocating and freeing, no
+    /// contended counts); the default drops the frame.
+    fn reclaim(&mut self, frame: Frame) {
+        drop(frame);
+    }
     /// Closes the connection, if any. Closing twice is harmless.
     async fn close(&mut self) -> Result<(), TransportError>;
 }

@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::time::Instant;
 
-use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Sleep;
 use tracing::Instrument;
@@ -164,7 +163,10 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
         let mut handled = 0;
         loop {
             match received {
-                Ok(frame) => self.core.on_frame(now, epoch, &frame),
+                Ok(frame) => {
+                    self.core.on_frame(now, epoch, &frame);
+                    self.transport.reclaim(frame);
+                }
                 Err(error) => {
                     self.lost(now, epoch, &error);
                     return;
@@ -177,8 +179,7 @@ impl<D: Dialect, T: Transport> Driver<D, T> {
             {
                 return;
             }
-            // Only a frame that is already there: the transport's recv is cancel-safe.
-            match self.transport.recv().now_or_never() {
+            match self.transport.try_recv() {
                 Some(next) => received = next,
                 None => return,
             }

@@ -124,10 +124,16 @@ impl<T, C> Outbox<T, C> {
         let count = count.min(self.events.len());
         let bytes = share_of(self.bytes, count, self.events.len());
         self.bytes -= bytes;
+        // Without a spare, a new batch gets the room the last one needed:
+        // growing one event at a time would reallocate it again and again.
         let events = if count == self.events.len() {
-            std::mem::replace(&mut self.events, spare.unwrap_or_default())
+            let capacity = self.events.capacity();
+            std::mem::replace(
+                &mut self.events,
+                spare.unwrap_or_else(|| VecDeque::with_capacity(capacity)),
+            )
         } else {
-            let mut batch = spare.unwrap_or_default();
+            let mut batch = spare.unwrap_or_else(|| VecDeque::with_capacity(count));
             batch.extend(self.events.drain(..count));
             batch
         };

@@ -3,10 +3,14 @@
 //! A small read pump task per connection parses WebSocket frames off the
 //! socket and hands them over in batches, so that parsing runs beside the
 //! stream's task (on another core when there is one) instead of inside it.
+//! Frames the stream's task is done with go back to the pump
+//! ([`Transport::reclaim`]): they share the read buffers the pump
+//! allocated, so the pump releases them, and the stream's task neither
+//! frees memory of another thread nor touches counts the pump is raising.
 //! Writes stay with the transport: fed, then flushed once per batch.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -93,6 +97,9 @@ const PUMP_BATCHES_MAX: usize = 8;
 /// or the transport's, not a 16 MiB frame read ahead of another.
 const PUMP_BYTES_MAX: usize = 4 << 20;
 
+/// Frames the stream's task is done with, on their way back to the read pump.
+type Spent = Arc<Mutex<Vec<Frame>>>;
+
 /// One open connection.
 struct Connection {
     sink: SplitSink<Socket, Message>,
@@ -101,7 +108,36 @@ struct Connection {
     current: VecDeque<Result<Frame, TransportError>>,
     /// Its share of [`PUMP_BYTES_MAX`], given back once it is read.
     current_bytes: Option<OwnedSemaphorePermit>,
+    /// Frames read and reclaimed since the last hand-back to the pump.
+    spent: Vec<Frame>,
+    /// Where the pump picks them up.
+    spent_shared: Spent,
     pump: JoinHandle<()>,
+}
+
+impl Connection {
+    /// Makes `batch` the one being read; its bytes are given back once it is.
+    fn take(&mut self, batch: Batch, bytes: OwnedSemaphorePermit) {
+        self.current.extend(batch);
+        self.current_bytes = Some(bytes);
+    }
+
+    /// The batch being read is done: its bytes and its frames go back to the pump.
+    fn finish_batch(&mut self) {
+        self.current_bytes = None;
+        if self.spent.is_empty() {
+            return;
+        }
+        let mut shared = self
+            .spent_shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shared.is_empty() {
+            std::mem::swap(&mut *shared, &mut self.spent);
+        } else {
+            shared.append(&mut self.spent);
+        }
+    }
 }
 
 impl Drop for Connection {
@@ -229,12 +265,15 @@ impl Transport for WsTransport {
         let (sink, stream) = socket.split();
         let (batches, inbox) = mpsc::channel(PUMP_BATCHES_MAX);
         let bytes = Arc::new(Semaphore::new(PUMP_BYTES_MAX));
-        let pump = tokio::spawn(read_pump(stream, batches, bytes));
+        let spent_shared = Spent::default();
+        let pump = tokio::spawn(read_pump(stream, batches, bytes, Arc::clone(&spent_shared)));
         self.connection = Some(Connection {
             sink,
             inbox,
             current: VecDeque::new(),
             current_bytes: None,
+            spent: Vec::new(),
+            spent_shared,
             pump,
         });
         Ok(())
@@ -251,31 +290,48 @@ impl Transport for WsTransport {
     }
 
     async fn recv(&mut self) -> Result<Frame, TransportError> {
-        let connection = self.connection()?;
+        loop {
+            if let Some(next) = self.try_recv() {
+                return next;
+            }
+            let Some(connection) = self.connection.as_mut() else {
+                return Err(TransportError::NotConnected);
+            };
+            match connection.inbox.recv().await {
+                Some((batch, bytes)) => connection.take(batch, bytes),
+                None => {
+                    self.connection = None;
+                    return Err(closed(None));
+                }
+            }
+        }
+    }
+
+    fn try_recv(&mut self) -> Option<Result<Frame, TransportError>> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Some(Err(TransportError::NotConnected));
+        };
         let next = loop {
             if let Some(next) = connection.current.pop_front() {
                 break next;
             }
-            // The last batch is read: its bytes no longer hold the pump back.
-            connection.current_bytes = None;
-            // Cancel-safe: a batch is either received whole or left in the channel.
-            match connection.inbox.recv().await {
-                Some((batch, bytes)) => {
-                    connection.current.extend(batch);
-                    connection.current_bytes = Some(bytes);
-                }
-                None => {
-                    break Err(TransportError::Closed {
-                        code: None,
-                        reason: String::new(),
-                    });
-                }
+            connection.finish_batch();
+            match connection.inbox.try_recv() {
+                Ok((batch, bytes)) => connection.take(batch, bytes),
+                Err(mpsc::error::TryRecvError::Empty) => return None,
+                Err(mpsc::error::TryRecvError::Disconnected) => break Err(closed(None)),
             }
         };
         if next.is_err() {
             self.connection = None;
         }
-        next
+        Some(next)
+    }
+
+    fn reclaim(&mut self, frame: Frame) {
+        if let Some(connection) = self.connection.as_mut() {
+            connection.spent.push(frame);
+        }
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {
@@ -297,8 +353,17 @@ async fn read_pump(
     mut stream: SplitStream<Socket>,
     batches: mpsc::Sender<(Batch, OwnedSemaphorePermit)>,
     bytes: Arc<Semaphore>,
+    spent: Spent,
 ) {
+    let mut released: Vec<Frame> = Vec::new();
     loop {
+        // Frames the stream's task is done with are dropped here, where
+        // their buffers were allocated.
+        std::mem::swap(
+            &mut *spent.lock().unwrap_or_else(PoisonError::into_inner),
+            &mut released,
+        );
+        released.clear();
         // Read nothing while the batches handed over hold every byte.
         if bytes.acquire().await.is_err() {
             return;
@@ -511,5 +576,57 @@ mod tests {
         let (content_type, received) = server.await.unwrap();
         assert_eq!(content_type.as_deref(), Some("application/msgpack"));
         assert_eq!(received, Message::text("{\"action\":\"auth\"}"));
+    }
+
+    #[tokio::test]
+    async fn reclaimed_frames_go_back_to_the_read_pump_and_are_released_there() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (more_tx, more_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
+            for i in 0..3 {
+                ws.feed(Message::text(format!("[{i}]"))).await.unwrap();
+            }
+            ws.flush().await.unwrap();
+            more_rx.await.unwrap();
+            ws.send(Message::text("[3]")).await.unwrap();
+            // Hold the connection until the client is done.
+            let _ = ws.next().await;
+        });
+        let mut transport = WsTransport::default();
+        let request = ConnectRequest {
+            url: format!("ws://127.0.0.1:{port}/v2/test"),
+            headers: vec![],
+        };
+        transport.connect(&request).await.unwrap();
+        for i in 0..3 {
+            let frame = transport.recv().await.unwrap();
+            assert_eq!(frame, Frame::text(format!("[{i}]")));
+            transport.reclaim(frame);
+        }
+        assert_eq!(transport.try_recv(), None, "nothing more was sent yet");
+        let shared = Arc::clone(&transport.connection().unwrap().spent_shared);
+        let spent = |shared: &Spent| shared.lock().unwrap().len();
+        assert_eq!(
+            spent(&shared),
+            3,
+            "a finished batch's frames are handed back"
+        );
+
+        more_tx.send(()).unwrap();
+        assert_eq!(transport.recv().await, Ok(Frame::text("[3]")));
+        // The pump picks them up before it reads the next message.
+        let picked_up = async {
+            while spent(&shared) > 0 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), picked_up)
+            .await
+            .expect("the read pump releases the frames handed back");
+        transport.close().await.unwrap();
+        server.abort();
     }
 }

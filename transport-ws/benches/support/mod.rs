@@ -14,6 +14,20 @@ pub(crate) mod proc_stats;
 pub(crate) mod quotes;
 pub(crate) mod report;
 
+/// With `--features bench-mimalloc`, every client in the process allocates
+/// with mimalloc (as the `tickwire` command does) instead of the system's
+/// allocator.
+#[cfg(feature = "bench-mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator the process runs on, as reports name it.
+pub(crate) const ALLOCATOR: &str = if cfg!(feature = "bench-mimalloc") {
+    "mimalloc"
+} else {
+    "system"
+};
+
 /// The runtime the clients run on: two workers, as on the 2-core machine
 /// the budgets are set for.
 pub(crate) fn runtime() -> tokio::runtime::Runtime {

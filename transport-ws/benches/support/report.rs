@@ -22,7 +22,7 @@ impl Report {
     /// A report for `benchmark`; `title` heads the table.
     pub(crate) fn new(benchmark: &'static str, args: &Args, title: &str) -> Self {
         if !args.json {
-            println!("{title}");
+            println!("{title}; allocator: {}", super::ALLOCATOR);
         }
         Self {
             benchmark,
@@ -63,6 +63,7 @@ impl Report {
                 "benchmark": self.benchmark,
                 "version": JSON_VERSION,
                 "load_average_1m": load_average(),
+                "allocator": super::ALLOCATOR,
             });
             if let Value::Object(map) = &mut object {
                 map.extend(self.context);
