@@ -4,13 +4,15 @@
 //! socket and hands them over in batches, so that parsing runs beside the
 //! stream's task (on another core when there is one) instead of inside it.
 //! Frames the stream's task is done with go back to the pump
-//! ([`Transport::reclaim`]): they share the read buffers the pump
-//! allocated, so the pump releases them, and the stream's task neither
-//! frees memory of another thread nor touches counts the pump is raising.
+//! ([`Transport::reclaim`]) while it has more to hand over: they share the
+//! read buffers the pump allocated, so the pump releases them, and the
+//! stream's task neither frees memory of another thread nor touches counts
+//! the pump is raising. Once it has none, the stream's task releases them
+//! itself, so that a quiet stream holds none.
 //! Writes stay with the transport: fed, then flushed once per batch.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -100,6 +102,12 @@ const PUMP_BYTES_MAX: usize = 4 << 20;
 /// Frames the stream's task is done with, on their way back to the read pump.
 type Spent = Arc<Mutex<Vec<Frame>>>;
 
+/// The frames handed back; a panic elsewhere cannot leave a list of frames
+/// inconsistent, so poison is ignored.
+fn lock_spent(spent: &Spent) -> MutexGuard<'_, Vec<Frame>> {
+    spent.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// One open connection.
 struct Connection {
     sink: SplitSink<Socket, Message>,
@@ -122,21 +130,27 @@ impl Connection {
         self.current_bytes = Some(bytes);
     }
 
-    /// The batch being read is done: its bytes and its frames go back to the pump.
-    fn finish_batch(&mut self) {
-        self.current_bytes = None;
+    /// Another batch follows the one just read: that one's frames go back
+    /// to the pump, which is reading.
+    fn hand_back_spent(&mut self) {
         if self.spent.is_empty() {
             return;
         }
-        let mut shared = self
-            .spent_shared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shared = lock_spent(&self.spent_shared);
         if shared.is_empty() {
             std::mem::swap(&mut *shared, &mut self.spent);
         } else {
             shared.append(&mut self.spent);
         }
+    }
+
+    /// No batch follows: the pump may wait a long time for the socket, so
+    /// the frames read are released here, those handed back included; a
+    /// quiet stream holds none.
+    fn release_spent(&mut self) {
+        self.spent.clear();
+        let handed_back = std::mem::take(&mut *lock_spent(&self.spent_shared));
+        drop(handed_back);
     }
 }
 
@@ -315,10 +329,17 @@ impl Transport for WsTransport {
             if let Some(next) = connection.current.pop_front() {
                 break next;
             }
-            connection.finish_batch();
+            // The batch is read: its bytes are the pump's again.
+            connection.current_bytes = None;
             match connection.inbox.try_recv() {
-                Ok((batch, bytes)) => connection.take(batch, bytes),
-                Err(mpsc::error::TryRecvError::Empty) => return None,
+                Ok((batch, bytes)) => {
+                    connection.hand_back_spent();
+                    connection.take(batch, bytes);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    connection.release_spent();
+                    return None;
+                }
                 Err(mpsc::error::TryRecvError::Disconnected) => break Err(closed(None)),
             }
         };
@@ -359,10 +380,7 @@ async fn read_pump(
     loop {
         // Frames the stream's task is done with are dropped here, where
         // their buffers were allocated.
-        std::mem::swap(
-            &mut *spent.lock().unwrap_or_else(PoisonError::into_inner),
-            &mut released,
-        );
+        std::mem::swap(&mut *lock_spent(&spent), &mut released);
         released.clear();
         // Read nothing while the batches handed over hold every byte.
         if bytes.acquire().await.is_err() {
@@ -578,22 +596,18 @@ mod tests {
         assert_eq!(received, Message::text("{\"action\":\"auth\"}"));
     }
 
-    #[tokio::test]
-    async fn reclaimed_frames_go_back_to_the_read_pump_and_are_released_there() {
+    /// Connects to a server that sends `[i]` for each `i` received on the
+    /// returned channel, one frame at a time.
+    async fn connected_to_a_paced_server() -> (WsTransport, mpsc::UnboundedSender<u32>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (more_tx, more_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
+        let (send_tx, mut send_rx) = mpsc::unbounded_channel::<u32>();
+        tokio::spawn(async move {
             let (socket, _) = listener.accept().await.unwrap();
             let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
-            for i in 0..3 {
-                ws.feed(Message::text(format!("[{i}]"))).await.unwrap();
+            while let Some(i) = send_rx.recv().await {
+                ws.send(Message::text(format!("[{i}]"))).await.unwrap();
             }
-            ws.flush().await.unwrap();
-            more_rx.await.unwrap();
-            ws.send(Message::text("[3]")).await.unwrap();
-            // Hold the connection until the client is done.
-            let _ = ws.next().await;
         });
         let mut transport = WsTransport::default();
         let request = ConnectRequest {
@@ -601,32 +615,72 @@ mod tests {
             headers: vec![],
         };
         transport.connect(&request).await.unwrap();
-        for i in 0..3 {
-            let frame = transport.recv().await.unwrap();
-            assert_eq!(frame, Frame::text(format!("[{i}]")));
-            transport.reclaim(frame);
-        }
-        assert_eq!(transport.try_recv(), None, "nothing more was sent yet");
-        let shared = Arc::clone(&transport.connection().unwrap().spent_shared);
-        let spent = |shared: &Spent| shared.lock().unwrap().len();
-        assert_eq!(
-            spent(&shared),
-            3,
-            "a finished batch's frames are handed back"
-        );
+        (transport, send_tx)
+    }
 
-        more_tx.send(()).unwrap();
-        assert_eq!(transport.recv().await, Ok(Frame::text("[3]")));
-        // The pump picks them up before it reads the next message.
-        let picked_up = async {
-            while spent(&shared) > 0 {
+    fn handed_back(transport: &mut WsTransport) -> usize {
+        lock_spent(&transport.connection().unwrap().spent_shared).len()
+    }
+
+    async fn until(mut condition: impl FnMut() -> bool, what: &str) {
+        let wait = async {
+            while !condition() {
                 tokio::task::yield_now().await;
             }
         };
-        tokio::time::timeout(Duration::from_secs(5), picked_up)
+        tokio::time::timeout(Duration::from_secs(5), wait)
             .await
-            .expect("the read pump releases the frames handed back");
-        transport.close().await.unwrap();
-        server.abort();
+            .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+    }
+
+    #[tokio::test]
+    async fn frames_reclaimed_while_more_follow_go_back_to_the_read_pump_which_releases_them() {
+        let (mut transport, server) = connected_to_a_paced_server().await;
+        server.send(0).unwrap();
+        let first = transport.recv().await.unwrap();
+        assert_eq!(first, Frame::text("[0]"));
+        transport.reclaim(first);
+
+        server.send(1).unwrap();
+        let connection = transport.connection().unwrap();
+        until(|| !connection.inbox.is_empty(), "the pump hands over [1]").await;
+        assert_eq!(transport.recv().await, Ok(Frame::text("[1]")));
+        assert_eq!(handed_back(&mut transport), 1, "[0] went back to the pump");
+
+        // The pump picks it up before it reads the next message.
+        server.send(2).unwrap();
+        let shared = Arc::clone(&transport.connection().unwrap().spent_shared);
+        until(
+            || shared.lock().unwrap().is_empty(),
+            "the pump released [0]",
+        )
+        .await;
+        assert_eq!(transport.recv().await, Ok(Frame::text("[2]")));
+    }
+
+    #[tokio::test]
+    async fn frames_reclaimed_when_nothing_follows_are_released_by_the_stream_itself() {
+        let (mut transport, server) = connected_to_a_paced_server().await;
+        server.send(0).unwrap();
+        let first = transport.recv().await.unwrap();
+        transport.reclaim(first);
+        server.send(1).unwrap();
+        let connection = transport.connection().unwrap();
+        until(|| !connection.inbox.is_empty(), "the pump hands over [1]").await;
+        let second = transport.recv().await.unwrap();
+        assert_eq!(second, Frame::text("[1]"));
+        transport.reclaim(second);
+        assert_eq!(handed_back(&mut transport), 1, "[0] went back to the pump");
+
+        assert_eq!(transport.try_recv(), None, "nothing more was sent");
+        assert!(
+            transport.connection().unwrap().spent.is_empty(),
+            "[1] released"
+        );
+        assert_eq!(
+            handed_back(&mut transport),
+            0,
+            "[0], handed back to a pump now waiting for the socket, released too: a quiet stream holds no frames"
+        );
     }
 }
