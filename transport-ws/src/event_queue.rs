@@ -124,16 +124,18 @@ impl<T, C> Outbox<T, C> {
         let count = count.min(self.events.len());
         let bytes = share_of(self.bytes, count, self.events.len());
         self.bytes -= bytes;
-        // Without a spare, a new batch gets the room the last one needed:
-        // growing one event at a time would reallocate it again and again.
+        // Without a spare, a new batch gets the room the last one needed (up
+        // to a bound): growing one event at a time would reallocate it again
+        // and again.
         let events = if count == self.events.len() {
-            let capacity = self.events.capacity();
+            let room = count.min(NEW_BATCH_ROOM_MAX);
             std::mem::replace(
                 &mut self.events,
-                spare.unwrap_or_else(|| VecDeque::with_capacity(capacity)),
+                spare.unwrap_or_else(|| VecDeque::with_capacity(room)),
             )
         } else {
-            let mut batch = spare.unwrap_or_else(|| VecDeque::with_capacity(count));
+            let mut batch =
+                spare.unwrap_or_else(|| VecDeque::with_capacity(count.min(NEW_BATCH_ROOM_MAX)));
             batch.extend(self.events.drain(..count));
             batch
         };
@@ -169,6 +171,11 @@ struct Queued<T, C> {
 
 /// Emptied batches kept for reuse.
 const SPARE_BATCHES_MAX: usize = 16;
+
+/// Most events a batch made without a spare has room for at first (about
+/// 1 MiB of quote events): enough for the driver's bursts, and a burst's
+/// size does not stay in every later batch.
+const NEW_BATCH_ROOM_MAX: usize = 4096;
 
 /// The events of a stream, as a [`futures::Stream`].
 ///
@@ -460,7 +467,8 @@ impl<T, C> EventQueue<T, C> {
             outbox.clear();
             return;
         }
-        let batch = outbox.split_front(outbox.len(), None);
+        // The stream is ending: the outbox needs no room after this.
+        let batch = outbox.split_front(outbox.len(), Some(VecDeque::new()));
         inner.append(batch);
         let waker = inner.consumer.take();
         drop(inner);

@@ -5,14 +5,15 @@
 //! stream's task (on another core when there is one) instead of inside it.
 //! Frames the stream's task is done with go back to the pump
 //! ([`Transport::reclaim`]) while it has more to hand over: they share the
-//! read buffers the pump allocated, so the pump releases them, and the
-//! stream's task neither frees memory of another thread nor touches counts
-//! the pump is raising. Once it has none, the stream's task releases them
-//! itself, so that a quiet stream holds none.
+//! read buffers the pump allocated, so on a busy stream the pump releases
+//! them, and the stream's task neither frees those buffers nor touches
+//! counts the pump is raising. Once the pump has nothing waiting, the
+//! stream's task releases them itself, so that a quiet stream holds none.
 //! Writes stay with the transport: fed, then flushed once per batch.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -331,16 +332,23 @@ impl Transport for WsTransport {
             }
             // The batch is read: its bytes are the pump's again.
             connection.current_bytes = None;
-            match connection.inbox.try_recv() {
-                Ok((batch, bytes)) => {
+            // Polled rather than `try_recv`: polling counts against the
+            // task's scheduling budget, so a stream whose pump always has a
+            // batch waiting still lets other tasks run. The waker is a
+            // no-op; the driver polls `recv` again before it waits.
+            match connection
+                .inbox
+                .poll_recv(&mut Context::from_waker(Waker::noop()))
+            {
+                Poll::Ready(Some((batch, bytes))) => {
                     connection.hand_back_spent();
                     connection.take(batch, bytes);
                 }
-                Err(mpsc::error::TryRecvError::Empty) => {
+                Poll::Pending => {
                     connection.release_spent();
                     return None;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => break Err(closed(None)),
+                Poll::Ready(None) => break Err(closed(None)),
             }
         };
         if next.is_err() {
@@ -647,7 +655,8 @@ mod tests {
         assert_eq!(transport.recv().await, Ok(Frame::text("[1]")));
         assert_eq!(handed_back(&mut transport), 1, "[0] went back to the pump");
 
-        // The pump picks it up before it reads the next message.
+        // The pump picks it up at the start of its next read cycle (after
+        // reading and handing over [2]).
         server.send(2).unwrap();
         let shared = Arc::clone(&transport.connection().unwrap().spent_shared);
         until(
