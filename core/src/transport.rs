@@ -73,6 +73,7 @@ pub trait Transport: Send {
     /// Waits for the next frame. Returns [`TransportError::Closed`] when the peer
     /// closes and other errors when the connection fails.
     async fn recv(&mut self) -> Result<Frame, TransportError>;
+
     /// The next frame if one is already waiting, without waiting: `None`
     /// when none is (then [`recv`](Self::recv) waits for it). Drivers read
     /// the frames behind a received one with it, so a transport that holds
@@ -96,6 +97,7 @@ pub trait Transport: Send {
     fn reclaim(&mut self, frame: Frame) {
         drop(frame);
     }
+
     /// Closes the connection, if any. Closing twice is harmless.
     async fn close(&mut self) -> Result<(), TransportError>;
 }
